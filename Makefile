@@ -1,0 +1,31 @@
+# Two commands do everything on a fresh clone: `make demo` and `make test`.
+# Each bootstraps .venv (once; again only when pyproject.toml changes) and fetches MNIST when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+EXTRAS ?= train,dev
+
+.PHONY: demo test lint data clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+data: $(STAMP)
+	$(BIN)/mnist-toolkit data fetch
+
+demo: $(STAMP) data
+	$(BIN)/mnist-toolkit train --arch mlp512x2 --out artifacts/runs/demo --force --quiet
+	$(BIN)/mnist-toolkit evaluate artifacts/runs/demo/mlp512x2.keras
+
+test: $(STAMP) data
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check toolkit tests scripts
+
+clean-venv:
+	rm -rf $(VENV)

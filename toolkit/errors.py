@@ -1,0 +1,41 @@
+"""The toolkit's exception family. Only cli.py turns these into exit codes and one-line messages."""
+
+from __future__ import annotations
+
+
+class ToolkitError(Exception):
+    """A user-facing failure: its message is one line saying what went wrong and how to fix it."""
+
+    exit_code = 1
+
+
+class UsageError(ToolkitError):
+    """Bad arguments or options: exit code 2."""
+
+    exit_code = 2
+
+
+class DataError(ToolkitError):
+    """MNIST could not be found, read or verified."""
+
+
+class ModelLoadError(ToolkitError):
+    """A model file is missing, is not a model, or is of an unknown format."""
+
+
+class MissingExtraError(ToolkitError):
+    """An optional dependency is not installed; the message names the pip extra that fixes it."""
+
+    def __init__(self, module: str, extra: str):
+        super().__init__(
+            f"this needs the Python package '{module}', which is not installed; "
+            f"fix it with: pip install 'mnist-toolkit[{extra}]'"
+        )
+
+
+class ExportError(ToolkitError):
+    """A conversion to another format failed; nothing was written."""
+
+
+class ShapeMismatchError(ToolkitError):
+    """Two models being compared do not produce outputs of the same shape."""

@@ -1,0 +1,184 @@
+"""Train a zoo architecture with its tutorial's recipe and save the model, its history and its metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from toolkit import data, lazy, zoo
+from toolkit.errors import UsageError
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd", "adamw", "nadam")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What `train` produced and measured."""
+
+    arch: str
+    model_path: Path
+    metrics_path: Path
+    history_path: Path
+    curves_path: Path
+    test_accuracy: float
+    test_loss: float
+    train_seconds: float
+    recipe: dict[str, Any]
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that decide what a trained model is."""
+    versions = {"python": platform.python_version()}
+    for name in ("mnist-toolkit", "keras", "tensorflow", "tensorflow-cpu", "numpy"):
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _augmenter(seed: int):
+    keras = lazy.keras()
+    layers = keras.layers
+    # Small geometric jitter only: shifts of ±2 px, ±10° rotation, ±10% zoom, as handwriting varies.
+    return keras.Sequential([
+        layers.RandomTranslation(0.08, 0.08, fill_mode="constant", seed=seed),
+        layers.RandomRotation(10 / 360, fill_mode="constant", seed=seed + 1),
+        layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 2),
+    ])
+
+
+def _optimizer(recipe: zoo.Recipe, steps_per_epoch: int):
+    keras = lazy.keras()
+    default = keras.optimizers.get(recipe.optimizer)
+    lr = recipe.learning_rate if recipe.learning_rate is not None else default.get_config()["learning_rate"]
+    if recipe.lr_schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, recipe.epochs * steps_per_epoch))
+    return type(default)(learning_rate=lr)
+
+
+def validate_recipe(recipe: zoo.Recipe) -> None:
+    """Reject recipes that cannot train, with a one-line reason."""
+    if recipe.epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {recipe.epochs}")
+    if recipe.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {recipe.batch_size}")
+    if not 0.0 <= recipe.validation_split < 1.0:
+        raise UsageError(f"--validation-split must be in [0, 1), got {recipe.validation_split}")
+    if recipe.limit is not None and not 1 <= recipe.limit <= 60000:
+        raise UsageError(f"--limit must be between 1 and 60000, got {recipe.limit}")
+    if recipe.learning_rate is not None and recipe.learning_rate <= 0:
+        raise UsageError(f"--learning-rate must be positive, got {recipe.learning_rate}")
+    if recipe.optimizer not in OPTIMIZERS:
+        raise UsageError(f"unknown optimizer '{recipe.optimizer}'; choose one of: {', '.join(OPTIMIZERS)}")
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(json.dumps(payload, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: int = 0,
+          **overrides: Any) -> TrainResult:
+    """Train `arch` with its recipe (overridden by any non-None keyword in `overrides`) and save it to `out`.
+
+    Writes `<arch>.keras`, `history.json`, `metrics.json` and `curves.png`. Same seed, same machine, same
+    weights: seeds are fixed and TensorFlow runs its ops deterministically.
+    """
+    entry = zoo.get(arch)
+    recipe = entry.recipe.with_overrides(**overrides)
+    validate_recipe(recipe)
+    out = Path(out)
+    model_path = out / f"{arch}.keras"
+    if model_path.exists() and not force:
+        raise UsageError(f"{model_path} already exists; pass --force to overwrite it or choose another --out")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; it must be a folder")
+
+    arrays = data.load_arrays()
+    keras = lazy.keras()
+    tf = lazy.tensorflow()
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+    x_train, y_train = arrays["x_train"], arrays["y_train"]
+    if recipe.limit is not None:
+        x_train, y_train = x_train[: recipe.limit], y_train[: recipe.limit]
+    x_train = data.to_model_input(x_train)
+    x_test, y_test = data.to_model_input(arrays["x_test"]), arrays["y_test"]
+    sparse = recipe.loss.startswith("sparse")
+
+    def targets(labels: np.ndarray) -> np.ndarray:
+        return labels.astype(np.int64) if sparse else keras.utils.to_categorical(labels, 10).astype(np.float32)
+
+    # Hold out the last fraction, as Keras's validation_split does, so curves match the tutorials.
+    if recipe.validation_split > 0:
+        cut = int(len(x_train) * (1 - recipe.validation_split))
+        x_fit, y_fit, x_val, y_val = x_train[:cut], y_train[:cut], x_train[cut:], y_train[cut:]
+    else:
+        x_fit, y_fit, x_val, y_val = x_train, y_train, x_test, y_test
+
+    model = entry.build()
+    steps = -(-len(x_fit) // recipe.batch_size)
+    model.compile(optimizer=_optimizer(recipe, steps), loss=recipe.loss, metrics=["accuracy"])
+
+    fit_data: Any = x_fit
+    fit_kwargs: dict[str, Any] = {"batch_size": recipe.batch_size, "y": targets(y_fit)}
+    if recipe.augment:
+        augment = _augmenter(seed)
+        dataset = tf.data.Dataset.from_tensor_slices((x_fit, targets(y_fit)))
+        dataset = dataset.shuffle(len(x_fit), seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.batch(recipe.batch_size).map(
+            lambda x, y: (augment(x, training=True), y), num_parallel_calls=1, deterministic=True)
+        fit_data, fit_kwargs = dataset.prefetch(2), {}
+
+    started = time.perf_counter()
+    history = model.fit(fit_data, epochs=recipe.epochs, validation_data=(x_val, targets(y_val)),
+                        shuffle=True, verbose=verbose, **fit_kwargs)
+    train_seconds = time.perf_counter() - started
+
+    test_loss, test_accuracy = model.evaluate(x_test, targets(y_test), batch_size=1000, verbose=0)
+    predicted = np.argmax(model.predict(x_test, batch_size=1000, verbose=0), axis=1)
+    per_class = {str(d): float(np.mean(predicted[y_test == d] == d)) for d in range(10)}
+
+    out.mkdir(parents=True, exist_ok=True)
+    # Keras insists on a .keras suffix, so the temp name keeps it; the rename makes the save atomic.
+    tmp_model = out / f".{arch}.part.keras"
+    model.save(tmp_model)
+    os.replace(tmp_model, model_path)
+
+    hist = {k: [float(v) for v in values] for k, values in history.history.items()}
+    validation = (f"last {recipe.validation_split:.0%} of the training images" if recipe.validation_split
+                  else "the test set (monitoring only, as the tutorial did)")
+    metrics = {
+        "arch": arch,
+        "test_accuracy": float(test_accuracy),
+        "test_loss": float(test_loss),
+        "per_class_test_accuracy": per_class,
+        "reported_test_accuracy": entry.reported_accuracy,
+        "train_seconds": round(train_seconds, 2),
+        "train_images": int(len(x_fit)),
+        "validation": validation,
+        "params": int(model.count_params()),
+        "seed": seed,
+        "recipe": recipe.as_dict(),
+        "data_digest": data.data_digest(arrays),
+        "versions": package_versions(),
+    }
+    history_path, metrics_path, curves_path = out / "history.json", out / "metrics.json", out / "curves.png"
+    _write_json(history_path, hist)
+    _write_json(metrics_path, metrics)
+    from toolkit import plots
+
+    plots.training_curves(hist, curves_path, title=f"{arch}: {recipe.epochs} epochs, validation on {validation}")
+    return TrainResult(arch, model_path, metrics_path, history_path, curves_path, float(test_accuracy),
+                       float(test_loss), train_seconds, recipe.as_dict())

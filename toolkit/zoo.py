@@ -1,0 +1,195 @@
+"""The model zoo: every network from the five Keras MNIST tutorials, plus one of our own, by name.
+
+Each architecture carries its tutorial's training recipe as defaults, so `train --arch NAME` with no other
+option reproduces that tutorial. Every model maps `image` float32 [N,28,28,1] in [0,1] to `probabilities`
+float32 [N,10] (softmax). Keras is imported inside the builders only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from toolkit.errors import UsageError
+
+INPUT_NAME = "image"
+OUTPUT_NAME = "probabilities"
+INPUT_SHAPE = (28, 28, 1)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a tutorial trained its network."""
+
+    optimizer: str = "adam"
+    learning_rate: float | None = None  # None: the optimizer's Keras default
+    loss: str = "categorical_crossentropy"  # or "sparse_categorical_crossentropy"
+    epochs: int = 10
+    batch_size: int = 32
+    # Fraction of the training images held out for validation. 0 means the tutorial validated on the test
+    # set (or not at all); we then show the test set as the validation curve, for monitoring only.
+    validation_split: float = 0.0
+    limit: int | None = None  # train on the first N training images only
+    augment: bool = False  # random shifts/rotations/zoom of training images
+    lr_schedule: str | None = None  # "cosine": cosine decay to zero over the run
+
+    def with_overrides(self, **overrides: Any) -> Recipe:
+        """A copy with the non-None overrides applied."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Arch:
+    """One zoo entry: how to build the network, how its tutorial trained it, what it reported."""
+
+    name: str
+    summary: str
+    build: Callable[[], Any]
+    recipe: Recipe
+    reported_accuracy: float | None
+    source: str
+    notes: str = ""
+
+
+def _layers():
+    import keras
+
+    return keras, keras.layers
+
+
+def _sequential(body: list, name: str, normal_init: bool = False):
+    """Wrap a list of layers between the contract's named input and softmax output."""
+    keras, layers = _layers()
+    inputs = keras.Input(shape=INPUT_SHAPE, name=INPUT_NAME)
+    x = inputs
+    for layer in body:
+        x = layer(x)
+    # The first tutorial initialises every Dense layer, the output included, from a normal distribution.
+    init = {"kernel_initializer": "random_normal"} if normal_init else {}
+    outputs = layers.Dense(10, activation="softmax", name=OUTPUT_NAME, **init)(x)
+    return keras.Model(inputs, outputs, name=name.replace("-", "_"))
+
+
+def _mlp(widths: list[int], dropout: float, *, normal_init: bool = False, input_dropout: float = 0.0):
+    _, layers = _layers()
+    init = {"kernel_initializer": "random_normal"} if normal_init else {}
+    body = [layers.Flatten()]
+    if input_dropout:
+        body.append(layers.Dropout(input_dropout))
+    for width in widths:
+        body.append(layers.Dense(width, activation="relu", **init))
+        if dropout:
+            body.append(layers.Dropout(dropout))
+    return body
+
+
+def build_mlp256():
+    return _sequential(_mlp([256], 0.0, normal_init=True), "mlp256", normal_init=True)
+
+
+def build_mlp1000():
+    return _sequential(_mlp([1000], 0.5, normal_init=True), "mlp1000", normal_init=True)
+
+
+def build_mlp1000x2():
+    return _sequential(_mlp([1000, 1000], 0.5, normal_init=True), "mlp1000x2", normal_init=True)
+
+
+def build_mlp689x3():
+    return _sequential(_mlp([689, 689, 689], 0.5), "mlp689x3")
+
+
+def build_mlp512x2():
+    return _sequential(_mlp([512, 512], 0.2), "mlp512x2")
+
+
+def build_mlp_deep():
+    return _sequential(_mlp([1024, 512, 256], 0.1, input_dropout=0.1), "mlp-deep")
+
+
+def build_cnn3():
+    _, layers = _layers()
+    body = [
+        layers.Conv2D(32, 3, activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, activation="relu"),
+        layers.Flatten(),
+        layers.Dense(64, activation="relu"),
+    ]
+    return _sequential(body, "cnn3")
+
+
+def build_cnn2():
+    _, layers = _layers()
+    body = [
+        layers.Conv2D(32, 3, activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(32, 3, activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Flatten(),
+        layers.Dense(800, activation="relu"),
+    ]
+    return _sequential(body, "cnn2")
+
+
+def build_cnn_bn():
+    """Our own: a 5x5 stem and two 3x3 convs with batch norm, sized for 2 CPU cores; trained augmented."""
+    _, layers = _layers()
+
+    def conv(filters: int, size: int) -> list:
+        return [layers.Conv2D(filters, size, use_bias=False), layers.BatchNormalization(), layers.ReLU()]
+
+    body = [
+        *conv(32, 5), layers.MaxPooling2D(2),  # 24x24 -> 12x12
+        *conv(64, 3), *conv(64, 3), layers.MaxPooling2D(2),  # 10x10 -> 8x8 -> 4x4
+        layers.Flatten(), layers.Dropout(0.25),
+        layers.Dense(256, use_bias=False), layers.BatchNormalization(), layers.ReLU(), layers.Dropout(0.25),
+    ]
+    return _sequential(body, "cnn-bn")
+
+
+_MLP_RECIPE = Recipe(epochs=10, batch_size=200, validation_split=0.2)
+
+ZOO: dict[str, Arch] = {
+    a.name: a
+    for a in (
+        Arch("mlp256", "Dense 256 relu (normal init) -> 10", build_mlp256, _MLP_RECIPE, 0.9769, "tutorial 1"),
+        Arch("mlp1000", "Dense 1000 relu, Dropout 0.5 -> 10", build_mlp1000, _MLP_RECIPE, None, "tutorial 1"),
+        Arch("mlp1000x2", "2 x (Dense 1000 relu, Dropout 0.5) -> 10", build_mlp1000x2, _MLP_RECIPE, None,
+             "tutorial 1"),
+        Arch("mlp689x3", "3 x (Dense 689 relu, Dropout 0.5) -> 10", build_mlp689x3,
+             Recipe(epochs=20, batch_size=10000, limit=10000), None, "tutorial 1",
+             "trains on the first 10,000 images, one full-batch step per epoch"),
+        Arch("mlp512x2", "2 x (Dense 512 relu, Dropout 0.2) -> 10", build_mlp512x2,
+             Recipe(epochs=4, batch_size=128), 0.9805, "tutorial 2"),
+        Arch("mlp-deep", "Dropout 0.1, Dense 1024/512/256 relu + Dropout 0.1 each -> 10", build_mlp_deep,
+             Recipe(loss="sparse_categorical_crossentropy", epochs=10, batch_size=512), 0.9826, "tutorial 4"),
+        Arch("cnn3", "Conv 32, MaxPool, Conv 64, MaxPool, Conv 64, Dense 64 -> 10", build_cnn3,
+             Recipe(optimizer="rmsprop", epochs=5, batch_size=64), 0.992, "tutorial 3"),
+        Arch("cnn2", "Conv 32, MaxPool, Conv 32, MaxPool, Dense 800 -> 10", build_cnn2,
+             Recipe(epochs=10, batch_size=32), 0.9927, "tutorial 5",
+             "the tutorial ends in a sigmoid under categorical cross-entropy; we use softmax"),
+        Arch("cnn-bn", "2 x (2 x Conv+BN, MaxPool) 32/64, Dense 256+BN -> 10; augmented", build_cnn_bn,
+             Recipe(epochs=12, batch_size=128, learning_rate=0.002, augment=True, lr_schedule="cosine"), None,
+             "mnist-toolkit", "our own design; the reference model"),
+    )
+}
+
+
+def get(name: str) -> Arch:
+    """The zoo entry called `name`, or a UsageError listing the valid names."""
+    try:
+        return ZOO[name]
+    except KeyError:
+        raise UsageError(f"unknown architecture '{name}'; choose one of: {', '.join(ZOO)}") from None
+
+
+def param_count(name: str) -> int:
+    """Number of weights of an architecture (builds it, so this imports Keras)."""
+    return int(get(name).build().count_params())
