@@ -126,7 +126,8 @@ def models_list() -> None:
         table.add_column(column, overflow="fold")
     for arch in zoo.ZOO.values():
         r = arch.recipe
-        recipe = f"{r.optimizer}, {r.loss.replace('_crossentropy', ' CE')}, {r.epochs} ep, batch {r.batch_size}"
+        loss = "sparse CE" if r.loss.startswith("sparse") else "categorical CE"
+        recipe = f"{r.optimizer}, {loss}, {r.epochs} ep, batch {r.batch_size}"
         if r.validation_split:
             recipe += f", val {r.validation_split}"
         if r.limit:

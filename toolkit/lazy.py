@@ -19,7 +19,7 @@ def require(module: str, extra: str) -> ModuleType:
 
 def keras() -> ModuleType:
     """Keras 3 on the TensorFlow backend, with TensorFlow's start-up chatter turned down."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # oneDNN reorders float sums run to run
     require("tensorflow", "train")

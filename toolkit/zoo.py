@@ -175,7 +175,7 @@ ZOO: dict[str, Arch] = {
         Arch("cnn2", "Conv 32, MaxPool, Conv 32, MaxPool, Dense 800 -> 10", build_cnn2,
              Recipe(epochs=10, batch_size=32), 0.9927, "tutorial 5",
              "the tutorial ends in a sigmoid under categorical cross-entropy; we use softmax"),
-        Arch("cnn-bn", "2 x (2 x Conv+BN, MaxPool) 32/64, Dense 256+BN -> 10; augmented", build_cnn_bn,
+        Arch("cnn-bn", "Conv 5x5 32+BN, MaxPool, 2 x Conv 64+BN, MaxPool, Dense 256+BN -> 10", build_cnn_bn,
              Recipe(epochs=12, batch_size=128, learning_rate=0.002, augment=True, lr_schedule="cosine"), None,
              "mnist-toolkit", "our own design; the reference model"),
     )

@@ -1,0 +1,102 @@
+"""The CLI through Typer's CliRunner: exit codes and messages, for success and for bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from toolkit import data
+
+
+def test_models_lists_every_arch_with_params(cli):
+    result = cli("models")
+    assert result.exit_code == 0
+    for name in ("mlp256", "mlp689x3", "cnn3", "cnn2", "cnn-bn"):
+        assert name in result.stdout
+    assert "203,530" in result.stdout  # mlp256: 784*256+256 + 256*10+10
+    assert "rmsprop" in result.stdout and "0.9927" in result.stdout
+
+
+def test_unknown_arch_is_one_line_exit_2(cli, tmp_path):
+    result = cli("train", "--arch", "resnet", "--out", tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: unknown architecture 'resnet'; choose one of: mlp256, mlp1000, mlp1000x2, mlp689x3, mlp512x2, "
+        "mlp-deep, cnn3, cnn2, cnn-bn"]
+    assert "Traceback" not in result.output
+
+
+def test_train_cli_writes_model_and_refuses_overwrite(cli, tmp_path):
+    args = ("train", "--arch", "mlp256", "--out", tmp_path, "--epochs", "1", "--limit", "600", "--quiet")
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    assert "mlp256: test accuracy 0." in result.stdout and f"wrote {tmp_path / 'mlp256.keras'}" in result.stdout
+    again = cli(*args)
+    assert again.exit_code == 2 and "already exists; pass --force" in again.stderr
+    assert cli(*args, "--force").exit_code == 0
+
+
+def test_evaluate_prints_tables(cli, mlp_model, tmp_path):
+    result = cli("evaluate", mlp_model, "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "accuracy 0." in result.stdout and "confusion matrix" in result.stdout and "precision" in result.stdout
+    assert json.loads((tmp_path / "report.json").read_text())["format"] == "keras"
+
+
+def test_evaluate_rejects_files_that_are_not_models(cli, tmp_path):
+    fake = tmp_path / "model.keras"
+    fake.write_text("not a model")
+    result = cli("evaluate", fake)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: {fake}: not a Keras model file (a .keras file is a zip archive)"
+    other = tmp_path / "weights.bin"
+    other.write_bytes(b"\0" * 10)
+    result = cli("evaluate", other)
+    assert result.exit_code == 1 and "unknown model format '.bin'" in result.stderr
+
+
+def test_evaluate_missing_path_is_usage_error(cli, tmp_path):
+    result = cli("evaluate", tmp_path / "nope.keras")
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_data_fetch_from_corrupt_npz(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_TOOLKIT_HOME", str(tmp_path / "home"))
+    bad = tmp_path / "mnist.npz"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    result = cli("data", "fetch", "--from", bad)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {bad}: cannot read as a Keras mnist.npz")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "home" / "mnist.npz").exists()
+
+
+def test_data_fetch_from_real_npz_then_cached(cli, tmp_path, monkeypatch):
+    source = tmp_path / "copy.npz"
+    shutil.copy(data.cache_path(), source)
+    monkeypatch.setenv("MNIST_TOOLKIT_HOME", str(tmp_path / "home"))
+    result = cli("data", "fetch", "--from", source)
+    assert result.exit_code == 0, result.output
+    assert f"fetched from {source} and verified" in result.stdout
+    assert "already cached and verified" in cli("data", "fetch").stdout
+
+
+def test_data_show_grid_and_ascii(cli, tmp_path, mlp_model):
+    png = tmp_path / "grid.png"
+    result = cli("data", "show", "--out", png, "--count", "6", "--model", mlp_model)
+    assert result.exit_code == 0 and png.read_bytes()[:4] == b"\x89PNG"
+    ascii_result = cli("data", "show", "--ascii", "--start", "0")
+    lines = ascii_result.stdout.splitlines()
+    assert lines[0] == "test[0] label=7" and len(lines) == 29
+    (_, _), (x_test, _) = data.load_mnist()
+    assert [int(v) for v in lines[8].split()] == x_test[0][7].tolist()
+    assert np.count_nonzero(x_test[0]) > 0
+
+
+@pytest.mark.parametrize("args", [["data", "show", "--start", "10000"], ["data", "show", "--count", "0"]])
+def test_data_show_bad_range(cli, args):
+    result = cli(*args)
+    assert result.exit_code == 2

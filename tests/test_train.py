@@ -1,0 +1,69 @@
+"""Training: every architecture trains, outputs are complete, seeds make runs repeatable, bad options fail."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from toolkit import zoo
+from toolkit.errors import UsageError
+from toolkit.train import train
+
+from .conftest import QUICK
+
+
+@pytest.mark.slow
+def test_every_arch_trains_one_quick_epoch(trained_models):
+    assert set(trained_models) == set(zoo.ZOO)
+    for name, path in trained_models.items():
+        metrics = json.loads((path.parent / "metrics.json").read_text())
+        assert metrics["arch"] == name and metrics["recipe"]["epochs"] == 1
+        assert metrics["train_images"] == int(1024 * 0.9)
+        # One epoch on 1,024 images is far from converged but far above chance (0.1).
+        assert 0.3 < metrics["test_accuracy"] <= 1.0, (name, metrics["test_accuracy"])
+
+
+def test_outputs_are_complete(mlp_model):
+    out = mlp_model.parent
+    metrics = json.loads((out / "metrics.json").read_text())
+    history = json.loads((out / "history.json").read_text())
+    assert {"test_accuracy", "test_loss", "per_class_test_accuracy", "train_seconds", "data_digest", "versions",
+            "recipe"} <= set(metrics)
+    assert sorted(metrics["per_class_test_accuracy"]) == [str(d) for d in range(10)]
+    assert metrics["recipe"]["batch_size"] == 128 and metrics["recipe"]["optimizer"] == "adam"
+    assert "keras" in metrics["versions"] and len(metrics["data_digest"]) == 16
+    assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"} and len(history["loss"]) == 1
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(out.glob(".*part*"))  # nothing half-written left behind
+
+
+def test_same_seed_same_weights(tmp_path):
+    from toolkit.runtimes import load_keras_model
+
+    kwargs = {**QUICK, "limit": 512}
+    a = load_keras_model(train("mlp512x2", tmp_path / "a", seed=7, **kwargs).model_path)
+    b = load_keras_model(train("mlp512x2", tmp_path / "b", seed=7, **kwargs).model_path)
+    c = load_keras_model(train("mlp512x2", tmp_path / "c", seed=8, **kwargs).model_path)
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+    assert any(not np.array_equal(wa, wc) for wa, wc in zip(a.get_weights(), c.get_weights(), strict=True))
+
+
+def test_refuses_to_overwrite_without_force(mlp_model):
+    with pytest.raises(UsageError, match="already exists; pass --force"):
+        train("mlp256", mlp_model.parent, **QUICK)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"epochs": 0}, "--epochs must be at least 1"),
+    ({"validation_split": 1.5}, "--validation-split must be in"),
+    ({"limit": 70000}, "--limit must be between 1 and 60000"),
+    ({"optimizer": "adagrad2"}, "unknown optimizer 'adagrad2'"),
+    ({"learning_rate": -1.0}, "--learning-rate must be positive"),
+])
+def test_bad_recipe_is_refused_before_training(tmp_path, override, message):
+    with pytest.raises(UsageError, match=message):
+        train("mlp256", tmp_path, **override)
+    assert not (tmp_path / "mlp256.keras").exists()
