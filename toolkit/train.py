@@ -132,7 +132,7 @@ def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: 
     model.compile(optimizer=_optimizer(recipe, steps), loss=recipe.loss, metrics=["accuracy"])
 
     fit_data: Any = x_fit
-    fit_kwargs: dict[str, Any] = {"batch_size": recipe.batch_size, "y": targets(y_fit)}
+    fit_kwargs: dict[str, Any] = {"batch_size": recipe.batch_size, "y": targets(y_fit), "shuffle": True}
     if recipe.augment:
         augment = _augmenter(seed)
         dataset = tf.data.Dataset.from_tensor_slices((x_fit, targets(y_fit)))
@@ -143,7 +143,7 @@ def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: 
 
     started = time.perf_counter()
     history = model.fit(fit_data, epochs=recipe.epochs, validation_data=(x_val, targets(y_val)),
-                        shuffle=True, verbose=verbose, **fit_kwargs)
+                        verbose=verbose, **fit_kwargs)
     train_seconds = time.perf_counter() - started
 
     test_loss, test_accuracy = model.evaluate(x_test, targets(y_test), batch_size=1000, verbose=0)
@@ -158,7 +158,7 @@ def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: 
 
     hist = {k: [float(v) for v in values] for k, values in history.history.items()}
     validation = (f"last {recipe.validation_split:.0%} of the training images" if recipe.validation_split
-                  else "the test set (monitoring only, as the tutorial did)")
+                  else "the test set (monitoring only)")
     metrics = {
         "arch": arch,
         "test_accuracy": float(test_accuracy),
