@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= train,dev
+EXTRAS ?= train,dev,ray
 
 .PHONY: demo test lint data clean-venv
 
@@ -17,9 +17,8 @@ $(STAMP): pyproject.toml
 data: $(STAMP)
 	$(BIN)/mnist-toolkit data fetch
 
-demo: $(STAMP) data
-	$(BIN)/mnist-toolkit train --arch mlp512x2 --out artifacts/runs/demo --force --quiet
-	$(BIN)/mnist-toolkit evaluate artifacts/runs/demo/mlp512x2.keras
+demo: $(STAMP)
+	$(BIN)/mnist-toolkit predict artifacts/samples --out artifacts/runs/demo/predictions.csv --table
 
 test: $(STAMP) data
 	$(BIN)/python -m pytest -q

@@ -43,3 +43,24 @@ def cli():
         return runner.invoke(app, [str(a) for a in args])
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def onnx_model(tmp_path_factory) -> Path:
+    """A contract-honouring ONNX classifier (linear, ~85% on MNIST) built without TensorFlow, in a second."""
+    from tests.onnx_models import linear_model, ridge_weights
+    from toolkit import data
+
+    (x_train, y_train), _ = data.load_mnist()
+    weights, bias = ridge_weights(x_train[:12000], y_train[:12000])
+    return linear_model(tmp_path_factory.mktemp("onnx") / "linear.onnx", weights, bias,
+                        metadata={"source": "tests/onnx_models.py"})
+
+
+@pytest.fixture(scope="session")
+def zoo_exports(trained_models, tmp_path_factory) -> dict:
+    """Every zoo model exported once to all four formats: name -> toolkit.export.ExportResult."""
+    from toolkit.export import FORMATS, export
+
+    root = tmp_path_factory.mktemp("exports")
+    return {name: export(path, FORMATS, root / name) for name, path in trained_models.items()}

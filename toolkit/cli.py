@@ -203,6 +203,272 @@ def evaluate_command(
             typer.echo(f"wrote {path}")
 
 
+# --- export, parity ---------------------------------------------------------------------------------
+
+
+PARITY_EPILOG = (
+    "An element fails only when it exceeds both atol and rtol*|keras|. Float exports pass when every element "
+    "is within tolerance and all 10,000 argmaxes agree; int8 ONNX passes when at least 99% of argmaxes agree "
+    "and its accuracy is within 0.5 points of the Keras model's. Every export must also honour the interface "
+    "contract, output no NaN/Inf, and give the same outputs at batch 1 as at batch 512. "
+    "Exit codes: 0 every export passes; 1 any export fails a check (the table says which check and why); "
+    "2 usage error."
+)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
+@app.command("export")
+@handle_errors
+def export_command(
+    model: Annotated[Path, typer.Argument(help="The trained .keras model.", exists=True, dir_okay=False,
+                                          readable=True)],
+    out: Annotated[Path, typer.Option(help="Folder to create: one artifact per format plus manifest.json.")],
+    formats: Annotated[str, typer.Option(
+        "--format", help="Comma-separated, any of: onnx, savedmodel, tflite, onnx-int8.")] = "onnx,savedmodel",
+    opset: Annotated[int, typer.Option(min=13, max=21, help="ONNX opset, 13 to 21.")] = 17,
+    force: Annotated[bool, typer.Option(help="Replace --out if it already holds files.")] = False,
+) -> None:
+    """Export a .keras model to ONNX, SavedModel, TFLite and int8 ONNX: all formats or none, with a manifest."""
+    from toolkit.export import export
+
+    result = export(model, formats, out, opset=opset, force=force)
+    table = Table(title=f"{model.name} ({result.source.architecture}) exported to {result.out} in "
+                        f"{result.seconds:.1f} s")
+    for column in ("format", "file", "size", "sha256", "opset"):
+        table.add_column(column, overflow="fold")
+    for exported in result.files:
+        table.add_row(exported.format, exported.path.relative_to(result.out).as_posix(), _size(exported.size),
+                      exported.sha256[:16], str(exported.opset or "-"))
+    out_console.print(table)
+    if result.int8:
+        q = result.int8
+        typer.echo(f"int8 ONNX: {_size(q.size)} ({q.size_ratio:.0%} of the float ONNX's {_size(q.float_size)}); "
+                   f"test accuracy {q.test_accuracy:.4f} vs {q.source_accuracy:.4f} for the Keras model "
+                   f"(drop {q.accuracy_drop_points:.2f} points); argmax agreement {q.argmax_agreement:.2%}")
+    typer.echo(f"wrote {result.manifest}")
+
+
+def _print_parity(summary) -> None:
+    from rich import box
+
+    # CI logs are not terminals; rich would squeeze the table into 80 columns there.
+    console = out_console if out_console.is_terminal else Console(width=140)
+    table = Table(title=f"parity of {summary.model} on {summary.images:,} MNIST test images (atol {summary.atol:g}, "
+                        f"rtol {summary.rtol:g}; Keras accuracy {summary.reference_accuracy:.4f})",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    widest = max((len(r.name) for r in summary.reports), default=6)
+    for column in ("export", "format", "argmax", "max abs", "mean abs", "p99 abs", "max rel", ">tol", "NaN/Inf",
+                   "acc pts", "batch", "verdict"):
+        left = column in ("export", "format", "verdict")
+        table.add_column(column, overflow="fold", justify="left" if left else "right", no_wrap=True,
+                         min_width=min(widest, 48) if column == "export" else None)
+
+    def num(value) -> str:
+        return "-" if value is None or value != value else (f"{value:.1e}" if value else "0")
+
+    for r in summary.reports:
+        ran = r.check("load") is None and r.check("shape") is None
+        accuracy = (f"{(r.candidate_accuracy - r.reference_accuracy) * 100:+.2f}"
+                    if r.candidate_accuracy is not None and r.reference_accuracy is not None else "-")
+        batch = r.check("batch")
+        table.add_row(r.name, r.format, f"{r.argmax_agreement:,}" if ran else "-", num(r.max_abs_diff),
+                      num(r.mean_abs_diff), num(r.p99_abs_diff), num(r.max_rel_diff),
+                      f"{r.elements_out_of_tolerance:,}" if ran else "-", f"{r.nonfinite:,}" if ran else "-",
+                      accuracy, ("yes" if batch.passed else "NO") if batch else "-",
+                      "[green]PASS[/green]" if r.passed else "[red]FAIL[/red]")
+    console.print(table)
+    for r in summary.reports:
+        for check in r.failures:
+            console.print(f"FAIL {r.name}: {check.name}: {check.detail}", markup=False, highlight=False)
+        if r.disagreements and r.per_class_disagreement:
+            by_class = " ".join(f"{digit}:{count}" for digit, count in enumerate(r.per_class_disagreement) if count)
+            console.print(f"{r.name}: {len(r.disagreements):,} argmax disagreements, by true label {by_class}",
+                          markup=False, highlight=False)
+    passed = sum(r.passed for r in summary.reports)
+    console.print(f"parity {'PASSED' if summary.passed else 'FAILED'}: {passed} of {len(summary.reports)} exports "
+                  f"pass ({summary.seconds:.1f} s)", markup=False, highlight=False)
+
+
+@app.command("parity", epilog=PARITY_EPILOG)
+@handle_errors
+def parity_command(
+    model: Annotated[Path, typer.Argument(help="The source .keras model: the reference.", exists=True,
+                                          dir_okay=False, readable=True)],
+    exports: Annotated[list[Path] | None, typer.Argument(
+        metavar="EXPORT", help="Exports to check: .onnx or .tflite files, SavedModel folders. With none, export "
+        "every format to a temporary folder and check them all.", exists=True, show_default=False)]
+    = None,
+    atol: Annotated[float, typer.Option(min=0.0, help="Absolute tolerance per output element.")] = 1e-5,
+    rtol: Annotated[float, typer.Option(min=0.0, help="Relative tolerance per output element.")] = 1e-5,
+    report: Annotated[Path | None, typer.Option(help="Also write the full report as JSON to this file.",
+                                                show_default=False)] = None,
+    junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML (a test suite per export, a test "
+                                               "case per check) to this file.", show_default=False)] = None,
+) -> None:
+    """Check that each export computes what the Keras model computes, on all 10,000 MNIST test images."""
+    from toolkit import parity
+
+    summary = parity.run(model, exports or (), atol=atol, rtol=rtol)
+    _print_parity(summary)
+    for path, write in ((report, parity.write_json), (junit, parity.write_junit)):
+        if path is not None:
+            write(summary, path)
+            typer.echo(f"wrote {path}")
+    if not summary.passed:
+        raise typer.Exit(1)
+
+
+# --- predict ----------------------------------------------------------------------------------------
+
+
+class OutputFormat(str, Enum):
+    csv = "csv"
+    jsonl = "jsonl"
+    parquet = "parquet"
+
+
+PREDICT_EPILOG = (
+    "Exit codes: 0 every input scored; 3 some inputs became error records (all recorded in the output); "
+    "1 the run itself failed; 2 usage error; 130 interrupted (run again with --resume to continue)."
+)
+
+
+@app.command("predict", epilog=PREDICT_EPILOG)
+@handle_errors
+def predict_command(
+    inputs: Annotated[list[str], typer.Argument(
+        metavar="INPUT...", help="Image files, folders (walked recursively), glob patterns, or - to read "
+        "newline-separated paths from stdin.", show_default=False)],
+    model: Annotated[Path | None, typer.Option(
+        help="ONNX model with input image [N,28,28,1] and output probabilities [N,10] (default: the shipped "
+        "reference model).", show_default=False)] = None,
+    out: Annotated[str | None, typer.Option(
+        help="Output file, or - for stdout (default: predictions.<format> here).", show_default=False)] = None,
+    output_format: Annotated[OutputFormat | None, typer.Option(
+        "--format", help="csv, jsonl or parquet (default: from --out's extension, else csv).",
+        show_default=False)] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per onnxruntime call.")] = 256,
+    workers: Annotated[int | None, typer.Option(
+        help="Decode processes (0: decode in the main process) (default: one per CPU).",
+        show_default=False)] = None,
+    threads: Annotated[int, typer.Option(help="onnxruntime threads.")] = 1,
+    top_k: Annotated[int, typer.Option(help="Add a top_k column with the K likeliest digits (0: none).")] = 0,
+    min_confidence: Annotated[float, typer.Option(
+        help="Flag records whose confidence is below this as low_confidence.")] = 0.5,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue an interrupted run into the same --out; files already there are skipped.")]
+    = False,
+    follow_symlinks: Annotated[bool, typer.Option(
+        "--follow-symlinks", help="Follow symbolic links inside folders (loops are detected).")] = False,
+    include: Annotated[list[str] | None, typer.Option(
+        help="Only score files matching this glob (name or relative path; repeatable) (default: image "
+        "extensions).", show_default=False)] = None,
+    exclude: Annotated[list[str] | None, typer.Option(
+        help="Skip files and folders matching this glob (repeatable).", show_default=False)] = None,
+    all_frames: Annotated[bool, typer.Option(
+        "--all-frames", help="One record per frame of animated GIFs and multi-page TIFFs (adds a frame "
+        "column).")] = False,
+    summary: Annotated[Path | None, typer.Option(
+        help="Also write the run summary as JSON to this file.", show_default=False)] = None,
+    table: Annotated[bool, typer.Option(
+        "--table", help="Also print the records as a table on stdout (for small runs).")] = False,
+) -> None:
+    """Score image files of handwritten digits with an ONNX model: one record per file, bad files included.
+
+    Columns: path, status, digit, confidence, prob_0..prob_9, error, error_kind, low_confidence, blank.
+
+    With --all-frames a frame column follows, with --top-k a top_k column. Summary on stderr.
+    """
+    from toolkit.predict import PredictOptions, run
+
+    options = PredictOptions(model=model, batch_size=batch_size, workers=workers, threads=threads,
+                             top_k=top_k, min_confidence=min_confidence, all_frames=all_frames,
+                             follow_symlinks=follow_symlinks, include=tuple(include or ()),
+                             exclude=tuple(exclude or ()))
+    shown: list = []
+    on_records = shown.extend if table else None
+    fmt = output_format.value if output_format else None
+    if out == "-" and table:
+        raise fail("--table prints to stdout, so it cannot be combined with --out -", 2)
+    with _progress_bar() as progress:
+        result = run(inputs, options, out=out, fmt=fmt, resume=resume, summary_path=summary,
+                     progress=progress, on_records=on_records)
+    if table:
+        _print_records(shown)
+    for line in result.lines():
+        typer.echo(line, err=True)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+class _progress_bar:
+    """A rich progress bar on stderr when it is a terminal; a no-op callback (None) otherwise."""
+
+    def __enter__(self):
+        self._progress = None
+        if not sys.stderr.isatty():
+            return None
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                                  TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+                                  console=Console(stderr=True), transient=True)
+        self._task = None
+        self._started = None
+        return self._update
+
+    def _update(self, done: int, total: int | None) -> None:
+        import time
+
+        if self._task is None:  # started lazily: the worker pool must start before any thread does
+            self._progress.start()
+            self._task = self._progress.add_task("scoring", total=total, rate="")
+            self._started = time.perf_counter()
+        elapsed = time.perf_counter() - self._started
+        rate = f"{done / elapsed:,.0f} files/s" if elapsed > 0 else ""
+        self._progress.update(self._task, completed=done, total=total, rate=rate)
+
+    def __exit__(self, *exc):
+        if self._progress is not None and self._task is not None:
+            self._progress.stop()
+
+
+def _print_records(records: list) -> None:
+    import os
+
+    from rich.text import Text
+
+    from toolkit.predict.records import display_path
+
+    paths = [display_path(r["path"]) for r in records]
+    try:
+        common = os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else ""
+    except ValueError:  # absolute and relative paths mixed
+        common = ""
+    where = f" in {common}/" if common else ""
+    table = Table(title=f"predictions: {len(records)} records{where}")
+    for column in ("file", "status", "digit", "confidence", "note"):
+        table.add_column(column, overflow="fold", justify="right" if column in ("digit", "confidence") else "left")
+    for path, r in zip(paths, records, strict=True):
+        note = r["error"] or ("blank" if r["blank"] else "low confidence" if r["low_confidence"] else "")
+        confidence = "" if r["confidence"] is None else f"{r['confidence']:.4f}"
+        digit = "" if r["digit"] is None else str(r["digit"])
+        name = os.path.relpath(path, common) if common else path
+        # Text, not markup: a file may well be called "[red]x.png".
+        table.add_row(Text(name), r["status"], digit, confidence, Text(note))
+    out_console.print(table)
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="mnist-toolkit")

@@ -39,3 +39,9 @@ class ExportError(ToolkitError):
 
 class ShapeMismatchError(ToolkitError):
     """Two models being compared do not produce outputs of the same shape."""
+
+
+class Interrupted(ToolkitError):
+    """The user stopped a run (Ctrl-C, SIGTERM); the message says how to continue it."""
+
+    exit_code = 130

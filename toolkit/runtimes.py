@@ -6,6 +6,7 @@ Each backend is imported only when a model of its kind is opened.
 
 from __future__ import annotations
 
+import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from toolkit import lazy
+from toolkit.contract import INPUT_NAME, OUTPUT_NAME
 from toolkit.errors import ModelLoadError
-from toolkit.zoo import INPUT_NAME, OUTPUT_NAME
 
 FORMATS = ("keras", "onnx", "savedmodel", "tflite")
 
@@ -26,7 +27,7 @@ def detect_format(path: Path) -> str:
     if not path.exists():
         raise ModelLoadError(f"{path}: no such model file or folder")
     if path.is_dir():
-        if (path / "saved_model.pb").is_file():
+        if (path / "saved_model.pb").is_file() or serving_version(path) is not None:
             return "savedmodel"
         raise ModelLoadError(f"{path}: a folder, but not a SavedModel (no saved_model.pb inside)")
     suffix = path.suffix.lower()
@@ -42,14 +43,36 @@ def detect_format(path: Path) -> str:
     )
 
 
+def serving_version(path: Path) -> Path | None:
+    """In a TensorFlow Serving model folder (`<name>/<version>/saved_model.pb`), the highest version's folder."""
+    versions = [child for child in Path(path).iterdir()
+                if child.is_dir() and child.name.isdigit() and (child / "saved_model.pb").is_file()]
+    return max(versions, key=lambda child: int(child.name)) if versions else None
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """Name, element type and shape (None for a symbolic dimension) of a model input or output."""
+
+    name: str
+    dtype: str
+    shape: tuple[int | None, ...] | None
+
+
 @dataclass
 class Runtime:
-    """A loaded model. `predict` runs it in chunks of `batch_size` and stacks the outputs."""
+    """A loaded model. `predict` runs it in chunks of `batch_size` and stacks the outputs.
+
+    `inputs`/`outputs` describe the model's interface as its file declares it, so callers (parity) can check
+    the contract instead of trusting that the first tensor is the right one.
+    """
 
     path: Path
     format: str
     _run: Any = field(repr=False)
     metadata: dict[str, str] = field(default_factory=dict)
+    inputs: tuple[TensorInfo, ...] = ()
+    outputs: tuple[TensorInfo, ...] = ()
 
     def predict(self, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
         """images: float32 [N,28,28,1] -> probabilities float32 [N,10]."""
@@ -61,11 +84,49 @@ class Runtime:
         return np.concatenate(chunks) if chunks else np.zeros((0, 10), np.float32)
 
 
+def _config_layers(config: Any):
+    """Every layer config in a saved Keras model config, nested models included."""
+    if isinstance(config, dict):
+        inner = config.get("config")
+        if isinstance(inner, dict) and isinstance(inner.get("layers"), list):
+            for layer in inner["layers"]:
+                if isinstance(layer, dict):
+                    yield layer
+                    yield from _config_layers(layer)
+
+
+def unsafe_layers(path: Path) -> list[str]:
+    """Layers of a .keras file that are not built-in Keras layers (Lambda, custom classes), as descriptions.
+
+    Read from the archive's config.json without deserialising anything, so it is safe on any file.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (KeyError, ValueError, zipfile.BadZipFile, OSError):
+        return []  # not readable as a Keras archive: the loader reports that itself
+    found = []
+    for layer in _config_layers(config):
+        name = (layer.get("config") or {}).get("name", "?")
+        class_name = layer.get("class_name", "?")
+        module = layer.get("module") or ""
+        if class_name == "Lambda":
+            found.append(f"layer '{name}' is a Lambda layer (arbitrary Python code)")
+        elif layer.get("registered_name") or not module.startswith("keras"):
+            custom = layer.get("registered_name") or class_name
+            found.append(f"layer '{name}' is a custom layer class '{custom}', not a built-in Keras layer")
+    return found
+
+
 def load_keras_model(path: Path):
     """Load a .keras file with safe_mode on (never off: a .keras file can carry code)."""
     keras = lazy.keras()
     if not zipfile.is_zipfile(path):
         raise ModelLoadError(f"{path}: not a Keras model file (a .keras file is a zip archive)")
+    unsafe = unsafe_layers(path)
+    if unsafe:
+        raise ModelLoadError(f"{path}: refused: {unsafe[0]}; mnist-toolkit loads models in Keras safe mode and "
+                             "supports built-in Keras layers only, so rebuild the model without it")
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for bad files; all mean the same to the user
@@ -73,9 +134,27 @@ def load_keras_model(path: Path):
         raise ModelLoadError(f"{path}: cannot load as a Keras model ({first[:300]})") from None
 
 
+def _keras_info(tensor: Any, name: str) -> TensorInfo:
+    return TensorInfo(name, str(tensor.dtype), tuple(tensor.shape))
+
+
+def keras_runtime(model: Any, path: Path) -> Runtime:
+    """A Runtime around an already loaded Keras model (so callers holding one need not load it twice)."""
+    inputs = tuple(_keras_info(t, t.name) for t in model.inputs)
+    outputs = tuple(_keras_info(t, n) for t, n in zip(model.outputs, model.output_names, strict=False))
+    return Runtime(Path(path), "keras", lambda x: model.predict_on_batch(x), inputs=inputs, outputs=outputs)
+
+
 def _open_keras(path: Path) -> Runtime:
-    model = load_keras_model(path)
-    return Runtime(path, "keras", lambda x: model.predict_on_batch(x))
+    return keras_runtime(load_keras_model(path), path)
+
+
+def _onnx_info(arg: Any) -> TensorInfo:
+    # onnxruntime reports "tensor(float)" and symbolic dimensions as strings (or None)
+    dtype = arg.type.removeprefix("tensor(").removesuffix(")")
+    dtype = {"float": "float32", "double": "float64"}.get(dtype, dtype)
+    shape = tuple(d if isinstance(d, int) else None for d in arg.shape) if arg.shape is not None else None
+    return TensorInfo(arg.name, dtype, shape)
 
 
 def _open_onnx(path: Path) -> Runtime:
@@ -92,11 +171,19 @@ def _open_onnx(path: Path) -> Runtime:
     output_names = [o.name for o in session.get_outputs()]
     output = OUTPUT_NAME if OUTPUT_NAME in output_names else output_names[0]
     meta = dict(session.get_modelmeta().custom_metadata_map)
-    return Runtime(path, "onnx", lambda x: session.run([output], {input_name: x})[0], meta)
+    return Runtime(path, "onnx", lambda x: session.run([output], {input_name: x})[0], meta,
+                   inputs=tuple(map(_onnx_info, inputs)), outputs=tuple(map(_onnx_info, session.get_outputs())))
+
+
+def _tf_info(name: str, spec: Any) -> TensorInfo:
+    shape = tuple(spec.shape.as_list()) if spec.shape.rank is not None else None
+    return TensorInfo(name, spec.dtype.name, shape)
 
 
 def _open_savedmodel(path: Path) -> Runtime:
     tf = lazy.tensorflow()
+    if not (path / "saved_model.pb").is_file():
+        path = serving_version(path) or path  # a TensorFlow Serving folder: serve its newest version
     try:
         loaded = tf.saved_model.load(str(path))
         serve = loaded.signatures["serving_default"]
@@ -110,7 +197,9 @@ def _open_savedmodel(path: Path) -> Runtime:
 
     # `loaded` must outlive the signature function, so the closure keeps a reference to it.
     run.loaded = loaded  # type: ignore[attr-defined]
-    return Runtime(path, "savedmodel", run)
+    inputs = tuple(_tf_info(k, v) for k, v in serve.structured_input_signature[1].items())
+    outputs = tuple(_tf_info(k, v) for k, v in serve.structured_outputs.items())
+    return Runtime(path, "savedmodel", run, inputs=inputs, outputs=outputs)
 
 
 def _open_tflite(path: Path) -> Runtime:
@@ -119,8 +208,17 @@ def _open_tflite(path: Path) -> Runtime:
         interpreter = litert.Interpreter(model_path=str(path), num_threads=2)
     except Exception as exc:
         raise ModelLoadError(f"{path}: cannot load as a TFLite model ({str(exc).splitlines()[0][:300]})") from None
-    input_index = interpreter.get_input_details()[0]["index"]
-    output_index = interpreter.get_output_details()[0]["index"]
+    input_details, output_details = interpreter.get_input_details(), interpreter.get_output_details()
+    input_index, output_index = input_details[0]["index"], output_details[0]["index"]
+    # Tensor names inside a .tflite file are internal ("serving_default_image:0"); the signature carries the
+    # contract's names, in the same order as the details for single-input, single-output models.
+    signature = interpreter.get_signature_list().get("serving_default", {})
+
+    def info(details: list, names: list) -> tuple[TensorInfo, ...]:
+        return tuple(TensorInfo(names[i] if i < len(names) else d["name"], np.dtype(d["dtype"]).name,
+                                tuple(None if n < 0 else int(n) for n in d["shape_signature"]))
+                     for i, d in enumerate(details))
+
     state = {"batch": None}
 
     def run(x: np.ndarray) -> np.ndarray:
@@ -132,7 +230,8 @@ def _open_tflite(path: Path) -> Runtime:
         interpreter.invoke()
         return interpreter.get_tensor(output_index).copy()
 
-    return Runtime(path, "tflite", run)
+    return Runtime(path, "tflite", run, inputs=info(input_details, signature.get("inputs", [])),
+                   outputs=info(output_details, signature.get("outputs", [])))
 
 
 _OPENERS = {"keras": _open_keras, "onnx": _open_onnx, "savedmodel": _open_savedmodel, "tflite": _open_tflite}

@@ -11,11 +11,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from toolkit.contract import INPUT_NAME, INPUT_SHAPE, OUTPUT_NAME  # re-exported: zoo.INPUT_NAME etc.
 from toolkit.errors import UsageError
-
-INPUT_NAME = "image"
-OUTPUT_NAME = "probabilities"
-INPUT_SHAPE = (28, 28, 1)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,568 @@
+"""`predict` end to end: the API, the CLI, bad files, every image mode, odd names, resume after kill -9,
+and the promise that scoring never imports TensorFlow."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from toolkit import data
+from toolkit.predict import decode, predict_folder
+from toolkit.predict.pipeline import PredictOptions
+
+CLI = [sys.executable, "-m", "toolkit"]
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    (_, _), (x_test, y_test) = data.load_mnist()
+    return x_test, y_test
+
+
+def write_pngs(folder: Path, images: np.ndarray, labels: np.ndarray, start: int = 0) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+        path = folder / f"{start + i:05d}-label-{int(label)}.png"
+        Image.fromarray(image).save(path)
+        paths.append(path)
+    return paths
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def encoded(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+# --- API ---------------------------------------------------------------------------------------------------
+
+
+def test_predict_folder_yields_records_in_walk_order(tmp_path, onnx_model, mnist_test):
+    x, y = mnist_test
+    write_pngs(tmp_path / "a", x[:40], y[:40])
+    write_pngs(tmp_path / "b", x[40:60], y[40:60], start=40)
+    records = list(predict_folder(tmp_path, model=onnx_model, workers=1, batch_size=16))
+    assert [Path(r["path"]).name for r in records] == sorted(p.name for p in tmp_path.glob("*/*.png"))
+    assert all(r["status"] == "ok" for r in records)
+    correct = sum(r["digit"] == int(Path(r["path"]).stem[-1]) for r in records)
+    assert correct >= 45  # the linear test model reads MNIST at ~85%
+    for r in records:
+        assert sum(r[f"prob_{d}"] for d in range(10)) == pytest.approx(1.0, abs=1e-4)
+        assert r["confidence"] == max(r[f"prob_{d}"] for d in range(10))
+
+
+def test_workers_do_not_change_results(tmp_path, onnx_model, mnist_test):
+    x, y = mnist_test
+    write_pngs(tmp_path, x[:30], y[:30])
+    inline = list(predict_folder(tmp_path, model=onnx_model, workers=0))
+    pooled = list(predict_folder(tmp_path, model=onnx_model, workers=2, chunk_size=7, batch_size=5))
+    assert inline == pooled
+
+
+def test_mnist_files_score_exactly_as_the_arrays(tmp_path, onnx_model, mnist_test):
+    from toolkit.predict.pipeline import Scorer
+
+    x, y = mnist_test
+    write_pngs(tmp_path, x[:50], y[:50])
+    records = list(predict_folder(tmp_path, model=onnx_model, workers=0))
+    expected = Scorer(onnx_model).score(data.to_model_input(x[:50]))
+    got = np.array([[r[f"prob_{d}"] for d in range(10)] for r in records], np.float32)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_first_records_come_before_the_walk_ends(tmp_path, onnx_model, mnist_test):
+    import threading
+
+    from toolkit.predict.runner import run
+
+    x, y = mnist_test
+    paths = write_pngs(tmp_path / "in", x[:8], y[:8])
+    first_batch = threading.Event()
+    waited = []
+
+    def lines():
+        for i in range(600):
+            if i == 200:  # the walk stalls here until records have been written (or 20 s pass)
+                waited.append(first_batch.wait(20))
+            yield f"{paths[i % len(paths)]}\n".encode()
+
+    summary = run(["-"], PredictOptions(model=onnx_model, workers=1, batch_size=16), out=str(tmp_path / "o.csv"),
+                  stdin=lines(), on_records=lambda batch: first_batch.set())
+    assert summary.records == 600
+    assert waited == [True]
+
+
+# --- bad input -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bad_folder(tmp_path_factory, mnist_test):
+    x, _ = mnist_test
+    folder = tmp_path_factory.mktemp("bad")
+    png = encoded(Image.fromarray(x[0]), "PNG")
+    jpeg = encoded(Image.fromarray(x[0]).resize((200, 200)), "JPEG")
+    files = {
+        "empty.png": b"",
+        "truncated.png": png[: len(png) // 2],
+        "truncated.jpg": jpeg[: len(jpeg) // 2],
+        "header-only.png": png[:12],
+        "text.png": b"hello, this is not an image\n",
+        "page.png": b"<!DOCTYPE html><html><body>404 not found</body></html>",
+        "document.png": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n",
+        "vector.png": b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"></svg>',
+        "phone.png": b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64,
+        "random.png": bytes(np.random.default_rng(0).integers(0, 256, 300, dtype=np.uint8)),
+        # 12,000 x 12,000 1-bit pixels: 144 M, over the 89 M limit, in a file of a few kB.
+        "bomb.png": encoded(Image.new("1", (12000, 12000)), "PNG"),
+        "good.png": png,
+    }
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    os.mkfifo(folder / "fifo.png")
+    (folder / "dir.png").mkdir()
+    (folder / "dir.png" / "inside.png").write_bytes(png)
+    return folder
+
+
+EXPECTED_KINDS = {
+    "empty.png": "empty", "truncated.png": "truncated", "truncated.jpg": "truncated",
+    "header-only.png": "truncated", "text.png": "not-an-image", "page.png": "not-an-image",
+    "document.png": "unsupported-format", "vector.png": "unsupported-format", "phone.png": "unsupported-format",
+    "random.png": "not-an-image", "bomb.png": "too-large",
+}
+
+
+def test_bad_files_become_specific_error_records(bad_folder, onnx_model):
+    records = {Path(r["path"]).name: r for r in predict_folder(bad_folder, model=onnx_model, workers=1)}
+    assert set(records) == set(EXPECTED_KINDS) | {"good.png", "inside.png"}  # the FIFO is skipped
+    for name, kind in EXPECTED_KINDS.items():
+        record = records[name]
+        assert (record["status"], record["error_kind"]) == ("error", kind), (name, record["error"])
+        assert record["error"].startswith(kind + ": ") and "\n" not in record["error"]
+        assert record["digit"] is None and record["prob_0"] is None
+    assert records["good.png"]["status"] == records["inside.png"]["status"] == "ok"
+    assert "HTML" in records["page.png"]["error"] and "PDF" in records["document.png"]["error"]
+
+
+def test_pixel_limit_is_kept_even_if_disabled(tmp_path, monkeypatch):
+    (tmp_path / "big.png").write_bytes(encoded(Image.new("1", (12000, 12000)), "PNG"))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
+    [item] = decode.prepare_path(str(tmp_path / "big.png"))
+    assert item.error_kind == "too-large"
+
+
+def test_vanished_and_unreadable_files(tmp_path, monkeypatch):
+    [item] = decode.prepare_path(str(tmp_path / "gone.png"))
+    assert (item.error_kind, item.error) == ("vanished", "file disappeared after it was listed")
+    (tmp_path / "locked.png").write_bytes(b"\x89PNG")
+    real_open = os.open
+
+    def denied(path, *args, **kwargs):
+        if str(path).endswith("locked.png"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(decode.os, "open", denied)
+    [item] = decode.prepare_path(str(tmp_path / "locked.png"))
+    assert item.error_kind == "unreadable"
+
+
+def test_a_fifo_that_replaced_a_file_is_refused_without_blocking(tmp_path):
+    os.mkfifo(tmp_path / "late.png")
+    [item] = decode.prepare_path(str(tmp_path / "late.png"))
+    assert item.error_kind == "not-a-file"
+
+
+def crash_on_marker(found, all_frames=False):
+    """Stands in for prepare_chunk in a worker: dies like a decoder segfault on files named *crash*."""
+    from toolkit.predict.pipeline import prepare_chunk
+
+    if any("crash" in os.path.basename(path) for path, _, _ in found):
+        os._exit(11)
+    return prepare_chunk(found, all_frames)
+
+
+def test_a_worker_crash_costs_one_error_record(tmp_path, onnx_model, mnist_test, monkeypatch):
+    import multiprocessing
+
+    from toolkit.predict import local
+
+    x, y = mnist_test
+    write_pngs(tmp_path, x[:20], y[:20])
+    (tmp_path / "00007-crash.png").write_bytes(encoded(Image.fromarray(x[0]), "PNG"))
+    # fork, so that the workers see this module's stand-in.
+    monkeypatch.setattr(local, "_context", lambda: multiprocessing.get_context("fork"))
+    monkeypatch.setattr(local, "prepare_chunk", crash_on_marker)
+    records = list(predict_folder(tmp_path, model=onnx_model, workers=2, chunk_size=4))
+    assert len(records) == 21
+    crashed = [r for r in records if r["status"] == "error"]
+    assert [Path(r["path"]).name for r in crashed] == ["00007-crash.png"]
+    assert crashed[0]["error_kind"] == "worker-crashed"
+
+
+# --- valid images of every kind --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def zoo_folder(tmp_path_factory, mnist_test):
+    """One MNIST digit (a 7) saved in every mode and container the issue lists."""
+    x, _ = mnist_test
+    folder = tmp_path_factory.mktemp("modes")
+    digit = Image.fromarray(x[0])
+    paper = Image.fromarray(255 - np.asarray(digit.resize((84, 84), Image.Resampling.BICUBIC)))
+    rgba = np.zeros((84, 84, 4), np.uint8)
+    rgba[..., 3] = np.asarray(digit.resize((84, 84)))
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    frames = [digit, Image.fromarray(x[1]), Image.fromarray(x[2])]
+    files = {
+        "one-bit.png": encoded(paper.convert("1"), "PNG"),
+        "gray.png": encoded(digit, "PNG"),
+        "gray-alpha.png": encoded(paper.convert("LA"), "PNG"),
+        "palette.gif": encoded(paper.convert("P"), "GIF", transparency=255),
+        "rgb.jpg": encoded(paper.convert("RGB"), "JPEG", quality=95),
+        "rgba.png": encoded(Image.fromarray(rgba, "RGBA"), "PNG"),
+        "cmyk.jpg": encoded(paper.convert("CMYK"), "JPEG", quality=95),
+        "cmyk.tif": encoded(paper.convert("CMYK"), "TIFF"),
+        "sixteen.png": encoded(Image.fromarray(np.asarray(paper).astype(np.uint16) * 257), "PNG"),
+        "float.tif": encoded(Image.fromarray(np.asarray(paper, np.float32) / 255, "F"), "TIFF"),
+        "animated.gif": encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100),
+        "pages.tif": encoded(frames[0], "TIFF", save_all=True, append_images=frames[1:2]),
+        "rotated.jpg": encoded(paper.convert("RGB").transpose(Image.Transpose.ROTATE_270), "JPEG", exif=exif),
+        "png-named.jpg": encoded(digit, "PNG"),
+        "UPPER.PNG": encoded(digit, "PNG"),
+        "bitmap.bmp": encoded(paper, "BMP"),
+        "web.webp": encoded(paper.convert("RGB"), "WEBP", lossless=True),
+    }
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    return folder
+
+
+def test_every_mode_and_container_is_scored_ok(zoo_folder, onnx_model):
+    records = list(predict_folder(zoo_folder, model=onnx_model, workers=1))
+    assert len(records) == 17
+    assert all(r["status"] == "ok" and not r["blank"] for r in records), [r for r in records if r["error"]]
+    by_name = {Path(r["path"]).name: r for r in records}
+    for name in ("gray.png", "png-named.jpg", "UPPER.PNG", "animated.gif", "pages.tif"):
+        assert by_name[name]["digit"] == 7
+
+
+def test_all_frames_adds_one_record_per_frame(zoo_folder, onnx_model):
+    records = list(predict_folder([zoo_folder / "animated.gif", zoo_folder / "pages.tif",
+                                   zoo_folder / "gray.png"], model=onnx_model, all_frames=True, workers=0))
+    assert [(Path(r["path"]).name, r["frame"]) for r in records] == [
+        ("animated.gif", 0), ("animated.gif", 1), ("animated.gif", 2), ("pages.tif", 0), ("pages.tif", 1),
+        ("gray.png", 0)]
+    assert [r["digit"] for r in records[:3]] == [7, 2, 1]
+
+
+# --- odd names in every format -------------------------------------------------------------------------------
+
+ODD = [b"comma,name.png", b'quote"name.png', b"new\nline.png", b"latin1-\xe9.png", b"=HYPERLINK(1).png",
+       b"+plus.png", b"[markup].png"]
+
+
+@pytest.fixture(scope="module")
+def odd_folder(tmp_path_factory, mnist_test):
+    x, _ = mnist_test
+    folder = tmp_path_factory.mktemp("odd")
+    png = encoded(Image.fromarray(x[0]), "PNG")
+    for name in ODD:
+        Path(os.fsdecode(os.fsencode(folder) + b"/" + name)).write_bytes(png)
+    return folder
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_odd_names_survive_every_format(odd_folder, onnx_model, tmp_path, fmt, monkeypatch):
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    monkeypatch.chdir(odd_folder)
+    out = tmp_path / f"out.{fmt}"
+    result = subprocess.run([*CLI, "predict", ".", "=HYPERLINK(1).png", "--model", onnx_model, "--out", out,
+                             "--workers", "1"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    if fmt == "csv":
+        out.read_bytes().decode("utf-8")
+        paths = [r["path"] for r in read_csv(out)]
+    elif fmt == "jsonl":
+        paths = [json.loads(line)["path"] for line in out.read_text(encoding="utf-8").splitlines()]
+    else:
+        import pyarrow.parquet as pq
+
+        paths = pq.read_table(out).column("path").to_pylist()
+    assert len(paths) == len(ODD)  # the file named on the command line once, though "." holds it too
+    assert sorted(paths) == sorted("./" + os.fsdecode(n).replace("\udce9", "\\xe9") for n in ODD)
+    assert not any(p.startswith(("=", "+", "-", "@")) for p in paths)
+
+
+# --- CLI ---------------------------------------------------------------------------------------------------------
+
+
+def test_cli_all_good_exit_0_with_summary(cli, tmp_path, onnx_model, mnist_test):
+    x, y = mnist_test
+    write_pngs(tmp_path / "in", x[:25], y[:25])
+    out, summary = tmp_path / "p.csv", tmp_path / "s.json"
+    result = cli("predict", tmp_path / "in", "--model", onnx_model, "--out", out, "--summary", summary,
+                 "--workers", "1", "--top-k", "3")
+    assert result.exit_code == 0, result.output
+    rows = read_csv(out)
+    assert len(rows) == 25 and list(rows[0])[:15] == ["path", "status", "digit", "confidence",
+                                                      *[f"prob_{d}" for d in range(10)], "error"]
+    assert "top_k" in rows[0] and len(rows[0]["top_k"].split()) == 3
+    assert "scored 25 files" in result.stderr and "digits:" in result.stderr and "files/s" in result.stderr
+    report = json.loads(summary.read_text())
+    assert report["files"] == 25 and report["errors"] == 0 and report["exit_code"] == 0
+    assert sum(report["digits"].values()) == 25
+    assert not (tmp_path / "p.csv.partial").exists()
+
+
+def test_cli_error_records_exit_3(cli, bad_folder, onnx_model, tmp_path):
+    out = tmp_path / "p.jsonl"
+    result = cli("predict", bad_folder, "--model", onnx_model, "--out", out, "--workers", "1")
+    assert result.exit_code == 3
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 13 and sum(r["status"] == "error" for r in lines) == 11
+    assert "truncated 3" in result.stderr and "fifo 1" in result.stderr
+
+
+def test_cli_usage_errors_exit_2_one_line(cli, tmp_path, onnx_model):
+    result = cli("predict", tmp_path / "missing", "--model", onnx_model)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing'}: no such file or folder"]
+    result = cli("predict", tmp_path, "--model", onnx_model, "--out", tmp_path / "x.txt")
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    result = cli("predict", tmp_path, "--model", onnx_model, "--batch-size", "0")
+    assert result.exit_code == 2 and "--batch-size" in result.stderr
+    result = cli("predict", tmp_path, "--model", tmp_path / "nope.onnx")
+    assert result.exit_code == 2 and result.stderr.strip() == f"error: --model {tmp_path / 'nope.onnx'}: no such file"
+
+
+def test_cli_wrong_model_contract_is_one_line(cli, tmp_path, mnist_test):
+    from tests.onnx_models import flat_input_model
+
+    x, y = mnist_test
+    write_pngs(tmp_path / "in", x[:2], y[:2])
+    model = flat_input_model(tmp_path / "flat.onnx")
+    result = cli("predict", tmp_path / "in", "--model", model, "--out", tmp_path / "o.csv")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {model}: model input is tensor(float) [N,784]; predict needs input float32 [N,28,28,1] and "
+        "output [N,10]"]
+    (tmp_path / "junk.onnx").write_bytes(b"not a model")
+    result = cli("predict", tmp_path / "in", "--model", tmp_path / "junk.onnx", "--out", tmp_path / "o.csv")
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "cannot load as an ONNX model" in result.stderr and "Traceback" not in result.output
+
+
+def test_cli_parquet_without_pyarrow_names_the_extra(cli, tmp_path, onnx_model, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    result = cli("predict", tmp_path, "--model", onnx_model, "--out", tmp_path / "o.parquet")
+    assert result.exit_code == 1
+    assert "pip install 'mnist-toolkit[parquet]'" in result.stderr
+
+
+def test_cli_stdin_list_stdout_and_table(tmp_path, onnx_model, mnist_test):
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    x, y = mnist_test
+    paths = write_pngs(tmp_path, x[:3], y[:3])
+    runner = CliRunner()
+    listing = "\n".join(str(p) for p in paths) + "\n"
+    result = runner.invoke(app, ["predict", "-", "--model", str(onnx_model), "--out", "-", "--format", "jsonl",
+                                 "--workers", "0"], input=listing)
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(p) for p in paths]
+    result = runner.invoke(app, ["predict", str(tmp_path), "--model", str(onnx_model), "--table",
+                                 "--out", str(tmp_path / "t.csv"), "--workers", "0"])
+    assert result.exit_code == 0 and "predictions: 3 records in" in result.stdout
+    assert "00000-label-7.png" in result.stdout and result.stdout.count(" ok ") == 3
+
+
+def test_help_documents_exit_codes(cli):
+    result = cli("predict", "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    assert "Exit codes: 0 every input scored; 3 some inputs became error records" in text
+
+
+# --- interruption and resume -------------------------------------------------------------------------------
+
+
+def _wait_for_commit(state: Path, minimum: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"predict ended early: {proc.stderr.read()}")
+        try:
+            if json.loads(state.read_text())["committed_bytes"] >= minimum:
+                return
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.02)
+    raise AssertionError("no records were committed in time")
+
+
+@pytest.mark.parametrize("how", ["kill-9", "ctrl-c"])
+def test_resume_after_interruption_gives_every_input_exactly_once(tmp_path, onnx_model, mnist_test, how):
+    x, y = mnist_test
+    paths = write_pngs(tmp_path / "in", x[:300], y[:300])
+    out = tmp_path / "p.csv"
+    state = tmp_path / "p.csv.partial.json"
+    args = [*CLI, "predict", "-", "--model", str(onnx_model), "--out", str(out), "--batch-size", "16",
+            "--workers", "1"]
+    # Paths arrive on stdin; the run cannot finish before stdin closes, so it is surely interrupted mid-way.
+    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdin.write("".join(f"{p}\n" for p in paths[:150]))
+    proc.stdin.flush()
+    _wait_for_commit(state, 2000, proc)
+    if how == "kill-9":
+        proc.kill()
+        proc.wait(timeout=30)
+    else:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+        assert "--resume" in proc.stderr.read()
+    proc.stdin.close()
+    assert not out.exists() and (tmp_path / "p.csv.partial").exists()
+
+    listing = "".join(f"{p}\n" for p in paths)
+    done = subprocess.run([*args, "--resume"], input=listing, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "resumed:" in done.stderr
+    got = [r["path"] for r in read_csv(out)]
+    assert sorted(got) == sorted(str(p) for p in paths) and len(got) == 300
+    assert not (tmp_path / "p.csv.partial").exists() and not state.exists()
+
+    before = (out.read_bytes(), out.stat().st_mtime_ns)
+    again = subprocess.run([*args, "--resume"], input=listing, capture_output=True, text=True)
+    assert again.returncode == 0 and "nothing new" in again.stderr
+    assert (out.read_bytes(), out.stat().st_mtime_ns) == before
+
+
+# --- the light path ------------------------------------------------------------------------------------------
+
+BLOCK_HEAVY = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        # Everything outside the core dependencies (numpy, Pillow, onnxruntime, typer, rich).
+        if name.split(".")[0] in ("tensorflow", "keras", "tf2onnx", "tf_keras", "torch", "onnx", "pyarrow",
+                                  "matplotlib", "ai_edge_litert", "scipy", "pandas"):
+            raise ImportError(f"{name} is blocked in this test")
+        return None
+sys.meta_path.insert(0, Block())
+sys.argv = ["mnist-toolkit", *sys.argv[1:]]
+from toolkit.cli import app
+try:
+    app(prog_name="mnist-toolkit")
+except SystemExit as exc:
+    heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf2onnx"))
+    print("HEAVY:", heavy, file=sys.stderr)
+    raise
+"""
+
+
+def test_predict_never_imports_tensorflow(tmp_path, onnx_model, mnist_test):
+    x, y = mnist_test
+    write_pngs(tmp_path / "in", x[:20], y[:20])
+    result = subprocess.run([sys.executable, "-c", BLOCK_HEAVY, "predict", str(tmp_path / "in"), "--model",
+                             str(onnx_model), "--out", str(tmp_path / "o.csv")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY: []" in result.stderr
+    assert len(read_csv(tmp_path / "o.csv")) == 20
+
+
+# --- the model contract in ONNX metadata ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ridge(mnist_test):
+    from tests.onnx_models import ridge_weights
+
+    (x_train, y_train), _ = data.load_mnist()
+    return ridge_weights(x_train[:12000], y_train[:12000])
+
+
+def test_metadata_contract_is_followed(tmp_path, ridge, mnist_test):
+    from tests.onnx_models import linear_model
+    from toolkit import contract
+    from toolkit.predict.pipeline import Scorer
+
+    x, _ = mnist_test
+    weights, bias = ridge
+    plain = Scorer(linear_model(tmp_path / "plain.onnx", weights, bias))
+    # The same classifier with its output columns shuffled, told by the labels in its metadata.
+    labels = ["3", "1", "4", "0", "5", "9", "2", "6", "8", "7"]
+    order = [int(label) for label in labels]
+    stamped = linear_model(tmp_path / "stamped.onnx", weights[:, order], bias[order],
+                           metadata=contract.ModelContract(labels=tuple(labels)).to_metadata())
+    tensors = data.to_model_input(x[:64])[..., 0]
+    np.testing.assert_allclose(Scorer(stamped).score(tensors), plain.score(tensors), atol=1e-6)
+
+
+def test_unsupported_preprocessing_and_logits_are_one_line_errors(cli, tmp_path, ridge, mnist_test):
+    from tests.onnx_models import linear_model
+    from toolkit import contract
+
+    x, y = mnist_test
+    write_pngs(tmp_path / "in", x[:3], y[:3])
+    weights, bias = ridge
+    odd = linear_model(tmp_path / "odd.onnx", weights, bias,
+                       metadata=contract.ModelContract(size="32x32", ink="red-on-green").to_metadata())
+    result = cli("predict", tmp_path / "in", "--model", odd, "--out", tmp_path / "o.csv")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {odd}: the model asks for preprocessing predict cannot give (size 32x32, ink red-on-green)"]
+    logits = linear_model(tmp_path / "logits.onnx", weights, bias, softmax=False)
+    result = cli("predict", tmp_path / "in", "--model", logits, "--out", tmp_path / "o.csv")
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "not logits" in result.stderr
+
+
+@pytest.mark.slow
+def test_models_exported_by_the_toolkit_score(tmp_path, mlp_model, mnist_test):
+    """The exporter's ONNX files and this scorer agree on the contract (names, shapes, metadata)."""
+    export = pytest.importorskip("toolkit.export.onnx")
+    from toolkit import contract, runtimes
+
+    x, y = mnist_test
+    write_pngs(tmp_path / "in", x[:20], y[:20])
+    model = runtimes.load_keras_model(mlp_model)
+    onnx_path = export.export_onnx(model, tmp_path / "mlp.onnx",
+                                   contract=contract.ModelContract(architecture="mlp256"))
+    records = list(predict_folder(tmp_path / "in", model=onnx_path, workers=0))
+    assert len(records) == 20 and all(r["status"] == "ok" for r in records)
+    expected = model.predict(data.to_model_input(x[:20]), verbose=0)
+    got = np.array([[r[f"prob_{d}"] for d in range(10)] for r in records], np.float32)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_help_loads_nothing_heavy():
+    """`mnist-toolkit --help` must start fast: it imports neither the scorer nor NumPy, Pillow, onnxruntime."""
+    code = ("import sys; sys.argv = ['mnist-toolkit', 'predict', '--help']\n"
+            "from toolkit.cli import app\n"
+            "try:\n    app(prog_name='mnist-toolkit')\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('onnxruntime', 'numpy', 'PIL', 'tensorflow', 'keras', 'toolkit.predict')"
+            " if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip().splitlines()[-1] == "[]"

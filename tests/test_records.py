@@ -1,0 +1,195 @@
+"""Writers, atomic output and resume, without a model: records are made by hand."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+
+from toolkit.errors import UsageError
+from toolkit.predict import records as rec
+from toolkit.predict.pipeline import PredictOptions, make_records
+
+ODD_NAMES = ["plain.png", "comma,name.png", 'quote"name.png', "new\nline.png", "./=SUM(A1).png",
+             os.fsdecode(b"latin1-\xe9.png"), "tab\tand\rcr.png", "ünïcödé.png"]
+
+
+def make(paths, options=None, error_at=()):
+    """Records for `paths`: ok ones with a peaked distribution, errors where asked, one blank."""
+    options = options or PredictOptions()
+    meta, rows = [], []
+    for i, path in enumerate(paths):
+        if i in error_at:
+            meta.append((path, 0, False, False, "truncated", "image file is truncated"))
+        elif i == 2:
+            meta.append((path, 0, False, True, None, None))
+        else:
+            meta.append((path, 0, True, False, None, None))
+            row = np.full(10, 0.01, np.float32)
+            row[i % 10] = 0.91
+            rows.append(row)
+    return make_records(meta, np.array(rows, np.float32).reshape(-1, 10), options)
+
+
+def test_record_fields():
+    options = PredictOptions(top_k=3, all_frames=True)
+    records = make(["a", "b", "c", "d"], options, error_at=(3,))
+    assert list(records[0]) == list(options.columns())
+    ok, _, blank, error = records
+    assert ok["status"] == "ok" and ok["digit"] == 0 and ok["confidence"] == pytest.approx(0.91)
+    assert ok["low_confidence"] is False and ok["blank"] is False and ok["frame"] == 0
+    assert ok["top_k"].startswith("0:0.9100 ")
+    assert blank["status"] == "ok" and blank["blank"] is True and blank["digit"] is None
+    assert blank["low_confidence"] is True and blank["top_k"] is None
+    assert error["status"] == "error" and error["error"] == "truncated: image file is truncated"
+    assert error["error_kind"] == "truncated" and error["prob_0"] is None
+
+
+def test_output_format_resolution():
+    assert rec.output_format(None, None) == ("predictions.csv", "csv")
+    assert rec.output_format(None, "jsonl") == ("predictions.jsonl", "jsonl")
+    assert rec.output_format("x.PARQUET", None) == ("x.PARQUET", "parquet")
+    assert rec.output_format("x.txt", "csv") == ("x.txt", "csv")
+    with pytest.raises(UsageError, match="cannot tell the output format"):
+        rec.output_format("x.txt", None)
+    with pytest.raises(UsageError, match="stdout"):
+        rec.output_format("-", "parquet")
+
+
+def write_all(tmp_path, fmt, records, columns):
+    out = tmp_path / f"out.{fmt}"
+    journal = rec.Journal(out, fmt, columns, {"model_sha256": "x"})
+    journal.start(resume=False)
+    journal.write(records)
+    assert journal.finish()
+    assert not journal.partial.exists() and not journal.state.exists()
+    return out
+
+
+def test_csv_survives_odd_names(tmp_path):
+    options = PredictOptions()
+    records = make(ODD_NAMES, options, error_at=(1,))
+    out = write_all(tmp_path, "csv", records, options.columns())
+    raw = out.read_bytes()
+    raw.decode("utf-8")  # valid UTF-8 throughout
+    with open(out, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == list(options.columns())
+    assert len(rows) == len(ODD_NAMES) + 1
+    assert [r[0] for r in rows[1:]] == [rec.display_path(p) for p in ODD_NAMES]
+    assert rows[1 + 5][0] == "latin1-\\xe9.png"
+    # No cell starts like a formula.
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+
+def test_jsonl_survives_odd_names(tmp_path):
+    options = PredictOptions()
+    records = make(ODD_NAMES, options)
+    out = write_all(tmp_path, "jsonl", records, options.columns())
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(ODD_NAMES)
+    objects = [json.loads(line) for line in lines]
+    assert [o["path"] for o in objects] == [rec.display_path(p) for p in ODD_NAMES]
+    assert list(objects[0]) == list(options.columns())
+    assert objects[2]["blank"] is True and objects[2]["digit"] is None
+
+
+def test_parquet_types_and_nulls(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    options = PredictOptions(top_k=2)
+    records = make(ODD_NAMES, options, error_at=(4,))
+    out = write_all(tmp_path, "parquet", records, options.columns())
+    table = pq.read_table(out)
+    assert table.schema.names == list(options.columns())
+    assert str(table.schema.field("digit").type) == "int8"
+    assert str(table.schema.field("prob_0").type) == "float"
+    rows = table.to_pylist()
+    assert [r["path"] for r in rows] == [rec.display_path(p) for p in ODD_NAMES]
+    assert rows[4]["status"] == "error" and rows[4]["digit"] is None and rows[4]["error_kind"] == "truncated"
+    assert rows[0]["confidence"] == pytest.approx(0.91) and rows[0]["low_confidence"] is False
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_resume_after_a_torn_write(tmp_path, fmt):
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    options = PredictOptions()
+    columns = options.columns()
+    names = [f"f{i:03d}.png" for i in range(50)]
+    out = tmp_path / f"out.{fmt}"
+    journal = rec.Journal(out, fmt, columns, {"model_sha256": "x"})
+    journal.start(resume=False)
+    journal.write(make(names[:20], options))
+    journal.commit()
+    journal.write(make(names[20:30], options))  # written but never committed: "killed" before the commit
+    journal._stream.flush()
+    journal._stream.write('garbage, half a rec')  # and a torn record
+    journal._stream.flush()
+    journal._stream.close()
+    assert not out.exists()
+
+    again = rec.Journal(out, fmt, columns, {"model_sha256": "x"})
+    again.start(resume=True)
+    assert again.previous.records == 20
+    todo = [n for n in names if n not in again.previous]
+    assert todo == names[20:]
+    again.write(make(todo, options))
+    assert again.finish()
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        got = [r["path"] for r in pq.read_table(out).to_pylist()]
+    elif fmt == "jsonl":
+        got = [json.loads(line)["path"] for line in out.read_text().splitlines()]
+    else:
+        got = [row[0] for row in list(csv.reader(open(out, newline="")))[1:]]
+    assert got == names
+
+
+def test_resume_refuses_other_model_or_options(tmp_path):
+    columns = PredictOptions().columns()
+    out = tmp_path / "out.csv"
+    journal = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    journal.start(resume=False)
+    journal.close()
+    with pytest.raises(UsageError, match="model_sha256"):
+        rec.Journal(out, "csv", columns, {"model_sha256": "y"}).start(resume=True)
+
+
+def test_resume_of_a_finished_run_changes_nothing(tmp_path):
+    options = PredictOptions()
+    out = write_all(tmp_path, "csv", make(["a.png", "b.png"], options), options.columns())
+    before = (out.read_bytes(), out.stat().st_mtime_ns)
+    journal = rec.Journal(out, "csv", options.columns(), {"model_sha256": "x"})
+    journal.start(resume=True)
+    assert "a.png" in journal.previous and "c.png" not in journal.previous
+    assert journal.finish() is False
+    assert (out.read_bytes(), out.stat().st_mtime_ns) == before
+    # New files since: appended after the old records.
+    journal = rec.Journal(out, "csv", options.columns(), {"model_sha256": "x"})
+    journal.start(resume=True)
+    journal.write(make(["a.png", "b.png", "c.png"], options)[2:])
+    assert journal.finish()
+    assert [r[0] for r in list(csv.reader(open(out, newline="")))[1:]] == ["a.png", "b.png", "c.png"]
+
+
+def test_resume_refuses_other_columns(tmp_path):
+    out = write_all(tmp_path, "csv", make(["a.png"], PredictOptions()), PredictOptions().columns())
+    with pytest.raises(UsageError, match="other columns"):
+        rec.Journal(out, "csv", PredictOptions(top_k=2).columns(), {}).start(resume=True)
+
+
+def test_a_reader_never_sees_half_an_output(tmp_path):
+    options = PredictOptions()
+    out = tmp_path / "out.csv"
+    out.write_text("old complete output\n")
+    journal = rec.Journal(out, "csv", options.columns(), {"model_sha256": "x"})
+    journal.start(resume=False)
+    journal.write(make(["a.png", "b.png"], options))
+    journal.commit()
+    assert out.read_text() == "old complete output\n"  # untouched until the rename
+    journal.finish()
+    assert out.read_text().startswith("path,status,digit")

@@ -1,0 +1,132 @@
+"""The model contract, in one place: tensor names and shapes, the preprocessing a scorer must apply, and the
+ONNX `metadata_props` keys that carry both inside every exported ONNX file.
+
+Pure Python (no NumPy, no TensorFlow), so the scorer can import it for free. An exported ONNX file is
+self-describing: `read_contract(runtime.metadata)` tells a scorer everything it needs to feed the file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
+
+from toolkit.errors import ModelLoadError
+
+INPUT_NAME = "image"
+OUTPUT_NAME = "probabilities"
+INPUT_SHAPE = (28, 28, 1)  # per image; the batch dimension is symbolic
+NUM_CLASSES = 10
+CLASS_LABELS = tuple(str(digit) for digit in range(NUM_CLASSES))
+BATCH_DIM = "batch"  # name of the symbolic batch dimension in exported ONNX files
+CONTRACT_VERSION = "1"
+
+# The preprocessing every model expects: what `toolkit.preprocess.normalize` must produce.
+LAYOUT = "NHWC"  # [N, 28, 28, 1]
+SIZE = "28x28"  # height x width
+SCALE = "1/255"  # float32 value = uint8 pixel * SCALE, so values lie in [0, 1]
+INK = "white-on-black"  # ink is bright (1.0), background dark (0.0), as in MNIST
+DTYPE = "float32"
+
+# ONNX metadata_props keys. Values are strings; LABELS is a JSON list.
+PREFIX = "mnist_toolkit."
+KEY_CONTRACT_VERSION = PREFIX + "contract_version"
+KEY_INPUT = PREFIX + "input"
+KEY_OUTPUT = PREFIX + "output"
+KEY_LAYOUT = PREFIX + "preprocess.layout"
+KEY_SIZE = PREFIX + "preprocess.size"
+KEY_SCALE = PREFIX + "preprocess.scale"
+KEY_INK = PREFIX + "preprocess.ink"
+KEY_DTYPE = PREFIX + "preprocess.dtype"
+KEY_LABELS = PREFIX + "labels"
+KEY_ARCHITECTURE = PREFIX + "architecture"
+KEY_SOURCE_SHA256 = PREFIX + "source_sha256"
+KEY_SOURCE_ACCURACY = PREFIX + "source_test_accuracy"
+KEY_TOOLKIT_VERSION = PREFIX + "toolkit_version"
+KEY_QUANTIZATION = PREFIX + "quantization"  # "none" or "int8-qdq"
+KEY_CONVERTER = PREFIX + "converter"  # e.g. "tf2onnx 1.17.0"; informational
+KEY_FLOAT_NODES = PREFIX + "quantization.float_nodes"  # int8 only: JSON list of nodes kept in float
+
+QUANT_NONE = "none"
+QUANT_INT8 = "int8-qdq"
+
+REQUIRED_KEYS = (KEY_INPUT, KEY_OUTPUT, KEY_LAYOUT, KEY_SIZE, KEY_SCALE, KEY_INK, KEY_LABELS)
+
+
+def toolkit_version() -> str:
+    """The installed mnist-toolkit version ("unknown" when running from a bare checkout)."""
+    try:
+        return importlib_metadata.version("mnist-toolkit")
+    except importlib_metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    """What a scorer needs to feed an exported model and read its output."""
+
+    input_name: str = INPUT_NAME
+    output_name: str = OUTPUT_NAME
+    layout: str = LAYOUT
+    size: str = SIZE
+    scale: str = SCALE
+    ink: str = INK
+    dtype: str = DTYPE
+    labels: tuple[str, ...] = CLASS_LABELS
+    architecture: str = ""
+    source_sha256: str = ""
+    source_test_accuracy: float | None = None
+    toolkit_version: str = ""
+    quantization: str = QUANT_NONE
+
+    @property
+    def scale_factor(self) -> float:
+        """SCALE as a number: "1/255" -> 0.00392..."""
+        numerator, _, denominator = self.scale.partition("/")
+        return float(numerator) / float(denominator or 1)
+
+    def to_metadata(self) -> dict[str, str]:
+        """The ONNX metadata_props this contract is written as."""
+        meta = {
+            KEY_CONTRACT_VERSION: CONTRACT_VERSION,
+            KEY_INPUT: self.input_name,
+            KEY_OUTPUT: self.output_name,
+            KEY_LAYOUT: self.layout,
+            KEY_SIZE: self.size,
+            KEY_SCALE: self.scale,
+            KEY_INK: self.ink,
+            KEY_DTYPE: self.dtype,
+            KEY_LABELS: json.dumps(list(self.labels)),
+            KEY_ARCHITECTURE: self.architecture,
+            KEY_SOURCE_SHA256: self.source_sha256,
+            KEY_TOOLKIT_VERSION: self.toolkit_version,
+            KEY_QUANTIZATION: self.quantization,
+        }
+        if self.source_test_accuracy is not None:
+            meta[KEY_SOURCE_ACCURACY] = f"{self.source_test_accuracy:.6f}"
+        return meta
+
+
+def read_contract(metadata: dict[str, str], source: str = "model") -> ModelContract:
+    """Parse ONNX metadata_props (e.g. `runtimes.Runtime.metadata`) back into a ModelContract.
+
+    Raises ModelLoadError naming the missing key when the file was not exported by mnist-toolkit.
+    """
+    missing = [key for key in REQUIRED_KEYS if key not in metadata]
+    if missing:
+        raise ModelLoadError(f"{source}: no mnist-toolkit contract in its metadata (missing {missing[0]}); "
+                             "export it with `mnist-toolkit export`")
+    try:
+        labels = tuple(str(label) for label in json.loads(metadata[KEY_LABELS]))
+        accuracy = metadata.get(KEY_SOURCE_ACCURACY)
+        return ModelContract(
+            input_name=metadata[KEY_INPUT], output_name=metadata[KEY_OUTPUT], layout=metadata[KEY_LAYOUT],
+            size=metadata[KEY_SIZE], scale=metadata[KEY_SCALE], ink=metadata[KEY_INK],
+            dtype=metadata.get(KEY_DTYPE, DTYPE), labels=labels,
+            architecture=metadata.get(KEY_ARCHITECTURE, ""), source_sha256=metadata.get(KEY_SOURCE_SHA256, ""),
+            source_test_accuracy=float(accuracy) if accuracy else None,
+            toolkit_version=metadata.get(KEY_TOOLKIT_VERSION, ""),
+            quantization=metadata.get(KEY_QUANTIZATION, QUANT_NONE),
+        )
+    except (ValueError, TypeError) as exc:
+        raise ModelLoadError(f"{source}: malformed mnist-toolkit metadata ({exc})") from None

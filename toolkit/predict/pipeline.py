@@ -1,0 +1,264 @@
+"""Engine-independent building blocks: options, the record schema, the worker-side chunk function, and the
+ONNX scorer that turns a batch of tensors into records.
+
+Every engine (the local process pool today, Ray later) composes the same three steps:
+`prepare_chunk` (decode + normalise paths, in a worker) -> `Scorer.score` (onnxruntime on a batch) ->
+`make_records` (probabilities -> one record per file or frame). Nothing here imports TensorFlow or Keras.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from toolkit import contract
+from toolkit.errors import ModelLoadError, UsageError
+from toolkit.predict.decode import Item, failed, prepare_path
+from toolkit.predict.walk import Found
+
+PROB_COLUMNS = tuple(f"prob_{d}" for d in range(10))
+BASE_COLUMNS = ("path", "status", "digit", "confidence", *PROB_COLUMNS, "error")
+EXTRA_COLUMNS = ("error_kind", "low_confidence", "blank")
+REFERENCE_MODEL = Path(__file__).resolve().parents[2] / "artifacts" / "reference" / "model.onnx"
+MODEL_ENV = "MNIST_TOOLKIT_MODEL"
+
+Record = dict[str, Any]
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class PredictOptions:
+    """Everything that decides what `predict` scores and what its records hold."""
+
+    model: Path | None = None  # None: $MNIST_TOOLKIT_MODEL, else the shipped reference model
+    batch_size: int = 256  # images per onnxruntime call
+    workers: int | None = None  # decode processes; None: one per CPU
+    threads: int | None = None  # onnxruntime intra-op threads; None: 1 (the workers have the other cores)
+    top_k: int = 0  # add a `top_k` column with the K likeliest digits
+    min_confidence: float = 0.5  # below this a record is flagged low_confidence
+    all_frames: bool = False  # one record per frame of animated GIFs / multi-page TIFFs (adds `frame`)
+    follow_symlinks: bool = False
+    include: Sequence[str] = field(default_factory=tuple)
+    exclude: Sequence[str] = field(default_factory=tuple)
+    chunk_size: int = 64  # files per task sent to a worker
+
+    def validate(self) -> None:
+        """UsageError for option values that cannot work."""
+        if self.batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.workers is not None and self.workers < 0:
+            raise UsageError(f"--workers must be 0 (decode in this process) or more, got {self.workers}")
+        if self.threads is not None and self.threads < 1:
+            raise UsageError(f"--threads must be at least 1, got {self.threads}")
+        if not 0 <= self.top_k <= 10:
+            raise UsageError(f"--top-k must be between 0 and 10, got {self.top_k}")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise UsageError(f"--min-confidence must be between 0 and 1, got {self.min_confidence}")
+
+    def resolved_workers(self) -> int:
+        return cpu_count() if self.workers is None else self.workers
+
+    def resolved_threads(self) -> int:
+        return self.threads or 1
+
+    def columns(self) -> tuple[str, ...]:
+        """The record columns, in order, for these options."""
+        extra = (("frame",) if self.all_frames else ()) + (("top_k",) if self.top_k else ())
+        return BASE_COLUMNS + EXTRA_COLUMNS + extra
+
+
+def resolve_model(model: Path | str | None) -> Path:
+    """The model to use: the given path, else $MNIST_TOOLKIT_MODEL, else the shipped reference model."""
+    if model is None:
+        model = os.environ.get(MODEL_ENV) or REFERENCE_MODEL
+        if not Path(model).is_file():
+            raise ModelLoadError(f"no --model given and the reference model is missing ({model}); "
+                                 "pass --model MODEL.onnx")
+    path = Path(model)
+    if not path.is_file():
+        raise UsageError(f"--model {path}: no such file")
+    return path
+
+
+# --- worker side ----------------------------------------------------------------------------------
+
+
+Packed = tuple[list[tuple[str, int, bool, bool, str | None, str | None]], np.ndarray]
+
+
+def prepare_chunk(found: Sequence[Found], all_frames: bool = False) -> Packed:
+    """Decode and normalise a chunk of files (runs in a worker): per-item metadata plus one stacked array of
+    the tensors, which pickles far faster than many small arrays. Entries are Found or plain
+    (path, follow, error) tuples."""
+    items: list[Item] = []
+    for path, follow, error in found:
+        if error is not None:
+            items.append(failed(path, *error))
+        else:
+            items.extend(prepare_path(path, all_frames=all_frames, follow=follow))
+    return pack(items)
+
+
+def pack(items: Sequence[Item]) -> Packed:
+    """Items -> (metadata tuples, tensors of the items that have one, stacked)."""
+    meta = []
+    tensors = []
+    for item in items:
+        has = item.tensor is not None and not item.blank
+        if has:
+            tensors.append(item.tensor)
+        meta.append((item.path, item.frame, has, item.blank, item.error_kind, item.error))
+    stacked = np.stack(tensors) if tensors else np.zeros((0, 28, 28), np.float32)
+    return meta, stacked
+
+
+# --- scoring ----------------------------------------------------------------------------------------
+
+
+class Scorer:
+    """An onnxruntime session for a model that honours the model contract (`toolkit.contract`): one float32
+    image input [N,28,28,1] (or [N,1,28,28] if its metadata says NCHW), one output [N,10] of probabilities.
+
+    A file exported by mnist-toolkit carries the contract in its metadata_props (tensor names, layout, scale,
+    ink polarity, labels) and the scorer follows it; any other ONNX file is taken to follow the defaults and
+    is checked by shape. Either way a model that cannot work fails here, in one line, before any file is read.
+    """
+
+    def __init__(self, model: Path | str, threads: int = 1):
+        import onnxruntime as ort
+
+        self.path = Path(model)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        # Spinning worker threads would steal the decode processes' CPU on a small machine.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+            raise ModelLoadError(f"{self.path}: cannot load as an ONNX model ({first[:200]})") from None
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.contract = (contract.read_contract(self.metadata, str(self.path))
+                         if contract.KEY_INPUT in self.metadata else contract.ModelContract())
+        self.input_name, self.output_name = self._check()
+        self._checked_output = False
+
+    def _check(self) -> tuple[str, str]:
+        c = self.contract
+        want = "predict needs input float32 [N,28,28,1] and output [N,10]"
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1:
+            raise ModelLoadError(f"{self.path}: model has {len(inputs)} inputs; {want}")
+        image = inputs[0]
+        if c.input_name != image.name and contract.KEY_INPUT in self.metadata:
+            raise ModelLoadError(f"{self.path}: metadata names input '{c.input_name}', the graph has "
+                                 f"'{image.name}'")
+        expected = [1, 28, 28] if c.layout == "NCHW" else [28, 28, 1]
+        shape = list(image.shape)
+        if len(shape) != 4 or [_dim(d) for d in shape[1:]] != expected or image.type != "tensor(float)":
+            raise ModelLoadError(f"{self.path}: model input is {image.type} {_shape(shape)}; {want}")
+        problems = []
+        if c.layout not in ("NHWC", "NCHW"):
+            problems.append(f"layout {c.layout}")
+        if c.size != "28x28":
+            problems.append(f"size {c.size}")
+        if c.ink not in ("white-on-black", "black-on-white"):
+            problems.append(f"ink {c.ink}")
+        try:
+            self.scale = c.scale_factor * 255.0
+        except (ValueError, ZeroDivisionError):
+            problems.append(f"scale {c.scale}")
+        if problems:
+            raise ModelLoadError(f"{self.path}: the model asks for preprocessing predict cannot give "
+                                 f"({', '.join(problems)})")
+        named = [o for o in outputs if o.name == c.output_name] or outputs[:1]
+        out_shape = list(named[0].shape) if named else []
+        if len(out_shape) != 2 or _dim(out_shape[1]) != 10:
+            raise ModelLoadError(f"{self.path}: model output is {_shape(out_shape)}; {want}")
+        labels = list(c.labels)
+        if sorted(labels) != [str(d) for d in range(10)]:
+            raise ModelLoadError(f"{self.path}: the model's labels are {labels[:12]}; predict needs the digits 0-9")
+        # Columns of the output, reordered so that column d is the probability of digit d.
+        self.order = None if labels == [str(d) for d in range(10)] else [labels.index(str(d)) for d in range(10)]
+        return image.name, named[0].name
+
+    def score(self, tensors: np.ndarray) -> np.ndarray:
+        """float32 (N, 28, 28) as `preprocess.normalize` makes them -> probabilities float32 (N, 10)."""
+        if len(tensors) == 0:
+            return np.zeros((0, 10), np.float32)
+        batch = np.ascontiguousarray(tensors, dtype=np.float32)
+        if self.contract.ink == "black-on-white":
+            batch = 1.0 - batch
+        if abs(self.scale - 1.0) > 1e-9:
+            batch = batch * np.float32(self.scale)
+        shape = (len(batch), 1, 28, 28) if self.contract.layout == "NCHW" else (len(batch), 28, 28, 1)
+        out = self.session.run([self.output_name], {self.input_name: batch.reshape(shape)})[0]
+        out = np.asarray(out, dtype=np.float32)
+        if self.order is not None:
+            out = out[:, self.order]
+        if not self._checked_output:
+            sums = out.sum(axis=1)
+            if out.min() < -1e-3 or np.abs(sums - 1.0).max() > 0.02:
+                raise ModelLoadError(f"{self.path}: the model's output rows do not sum to 1 (got {sums[0]:.3g}); "
+                                     "predict needs softmax probabilities, not logits")
+            self._checked_output = True
+        return out
+
+
+def _dim(d) -> int | None:
+    return d if isinstance(d, int) else None
+
+
+def _shape(shape: list) -> str:
+    return "[" + ",".join(str(d) if isinstance(d, int) else "N" for d in shape) + "]"
+
+
+def make_records(meta, probs: np.ndarray, options: PredictOptions) -> list[Record]:
+    """One record per item: `meta` as made by `pack`, `probs` the model's rows for the items that had a
+    tensor, in order. Blank images get no digit (and are flagged); failures get status `error`."""
+    records: list[Record] = []
+    rows = probs.tolist()
+    digits = probs.argmax(axis=1).tolist() if len(probs) else []
+    top_k = options.top_k
+    ranked = np.argsort(-probs, axis=1, kind="stable")[:, :top_k].tolist() if top_k and len(probs) else []
+    threshold = options.min_confidence
+    k = 0
+    for path, frame, has, blank, kind, error in meta:
+        top = None
+        if has:
+            row, digit = rows[k], digits[k]
+            confidence = row[digit]
+            record: Record = {"path": path, "status": "ok", "digit": digit, "confidence": confidence}
+            record.update(zip(PROB_COLUMNS, row, strict=True))
+            record.update(error=None, error_kind=None, low_confidence=confidence < threshold, blank=False)
+            if top_k:
+                top = " ".join(f"{d}:{row[d]:.4f}" for d in ranked[k])
+            k += 1
+        else:
+            record = dict.fromkeys(BASE_COLUMNS)
+            record["path"] = path
+            if blank:
+                record.update(status="ok", error_kind=None, low_confidence=True, blank=True)
+            else:
+                record.update(status="error", error=f"{kind}: {error}", error_kind=kind, low_confidence=None,
+                              blank=None)
+        if options.all_frames:
+            record["frame"] = frame
+        if top_k:
+            record["top_k"] = top
+        records.append(record)
+    return records

@@ -1,0 +1,230 @@
+"""A whole `predict` run, engine-independent: walk -> (skip what a resumed run already has) -> engine ->
+journal -> summary. The CLI calls `run`; notebooks use `predict_folder` (in `toolkit.predict`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import Interrupted, ToolkitError, UsageError
+from toolkit.predict import records as rec
+from toolkit.predict.pipeline import PredictOptions, resolve_model
+from toolkit.predict.walk import Walker, check_inputs, count_files
+
+Progress = Callable[[int, "int | None"], None]
+
+
+@dataclass
+class Summary:
+    """What a run did. `exit_code`: 0 every input scored, 3 some became error records."""
+
+    output: str
+    format: str
+    model: str
+    files: int = 0
+    records: int = 0
+    ok: int = 0
+    errors: int = 0
+    error_kinds: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)
+    digits: Counter = field(default_factory=Counter)
+    low_confidence: int = 0
+    blank: int = 0
+    seconds: float = 0.0
+    resumed_records: int = 0
+    resumed_errors: int = 0
+    written: bool = True
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.files / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self.errors or self.resumed_errors else 0
+
+    def add(self, records: Iterable[dict[str, Any]]) -> None:
+        for r in records:
+            self.records += 1
+            if r.get("frame", 0) == 0:
+                self.files += 1
+            if r["status"] == "ok":
+                self.ok += 1
+                if r["blank"]:
+                    self.blank += 1  # also flagged low_confidence in the record, but counted apart here
+                else:
+                    self.digits[r["digit"]] += 1
+                    if r["low_confidence"]:
+                        self.low_confidence += 1
+            else:
+                self.errors += 1
+                self.error_kinds[r["error_kind"]] += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "output": self.output, "format": self.format, "model": self.model, "files": self.files,
+            "records": self.records, "ok": self.ok, "errors": self.errors,
+            "error_kinds": dict(sorted(self.error_kinds.items())), "skipped": dict(sorted(self.skipped.items())),
+            "digits": {str(d): self.digits.get(d, 0) for d in range(10)}, "low_confidence": self.low_confidence,
+            "blank": self.blank, "seconds": round(self.seconds, 3), "files_per_second": round(self.rate, 1),
+            "resumed_records": self.resumed_records, "resumed_errors": self.resumed_errors,
+            "output_written": self.written, "exit_code": self.exit_code, "warnings": self.warnings,
+        }
+
+    def lines(self) -> list[str]:
+        """The human summary, a few lines for stderr."""
+        out = [f"scored {_count(self.files, 'file')} ({_count(self.records, 'record')}) in {self.seconds:.2f} s, "
+               f"{self.rate:,.0f} files/s: {self.ok:,} ok, {self.errors:,} errors"]
+        if self.error_kinds:
+            out.append("errors: " + ", ".join(f"{k} {v:,}" for k, v in sorted(self.error_kinds.items())))
+        if self.skipped:
+            out.append("skipped (no record): " + ", ".join(f"{k} {v:,}" for k, v in sorted(self.skipped.items())))
+        if self.digits:
+            out.append("digits: " + "  ".join(f"{d}:{self.digits.get(d, 0):,}" for d in range(10)))
+        out.append(f"low confidence: {self.low_confidence:,}, blank: {self.blank:,}")
+        if self.resumed_records:
+            out.append(f"resumed: {self.resumed_records:,} records were already in the output "
+                       f"({self.resumed_errors:,} errors)")
+        out.extend(f"warning: {w}" for w in self.warnings)
+        if self.output != "-":
+            out.append(f"wrote {self.output}" if self.written else f"{self.output} is complete; nothing new")
+        return out
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def fingerprint(model: Path, options: PredictOptions) -> dict[str, Any]:
+    """What must not change between an interrupted run and its --resume."""
+    from toolkit.data import sha256_file
+
+    return {"model_sha256": sha256_file(model), "columns": list(options.columns()),
+            "min_confidence": options.min_confidence, "top_k": options.top_k, "all_frames": options.all_frames}
+
+
+class _Terminate:
+    """Turn SIGTERM into KeyboardInterrupt during a run, so `kill` saves progress as Ctrl-C does."""
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+# An engine is a context manager built as Engine(model_path, options), with `batches(found)` yielding lists
+# of records in input order (all frames of a file in one list) and `notes` (lines for the summary).
+ENGINES = {"local": ("toolkit.predict.local", "LocalEngine")}
+
+
+def engine_class(name: str):
+    """The engine class registered under `name`."""
+    import importlib
+
+    if name not in ENGINES:
+        raise UsageError(f"unknown engine '{name}'; choose one of: {', '.join(ENGINES)}")
+    module, attribute = ENGINES[name]
+    return getattr(importlib.import_module(module), attribute)
+
+
+def run(inputs: list[str], options: PredictOptions, *, out: str | None = None, fmt: str | None = None,
+        resume: bool = False, summary_path: Path | None = None, stdin=None, stdout=None,
+        progress: Progress | None = None, on_records: Callable[[list], None] | None = None,
+        engine: str = "local") -> Summary:
+    """Score every file under `inputs` into one output file (or stdout with out='-') and return the Summary.
+
+    `progress(files_done, total_or_None)` is called after each batch; the total comes from a second, counting
+    walk in a thread (only when `progress` is given). `on_records` sees every batch (for a results table).
+    """
+    Engine = engine_class(engine)  # noqa: N806 - a class
+    options.validate()
+    if not inputs:
+        raise ToolkitError("no inputs; name files, folders, glob patterns or - for a list on stdin")
+    check_inputs(inputs)
+    out, fmt = rec.output_format(out, fmt)
+    if fmt == "parquet":
+        rec.require_parquet()
+    model = resolve_model(options.model)
+    columns = options.columns()
+    summary = Summary(output=out, format=fmt, model=str(model))
+    if out == "-":
+        stream = stdout if stdout is not None else sys.stdout
+        journal: Any = rec.StreamOutput(stream, fmt, columns)
+    else:
+        journal = rec.Journal(Path(out), fmt, columns, fingerprint(model, options))
+    walker = Walker(inputs, follow_symlinks=options.follow_symlinks, include=options.include,
+                    exclude=options.exclude, stdin=stdin)
+    started = time.perf_counter()
+    with _Terminate():
+        try:
+            journal.start(resume)
+            previous = journal.previous
+            summary.resumed_records, summary.resumed_errors = previous.records, previous.errors
+            found = (f for f in walker if f.path not in previous) if previous.records else iter(walker)
+            with Engine(model, options) as engine:
+                total: dict[str, int | None] = {"n": None}
+                if progress is not None and "-" not in inputs:
+                    _count_in_background(inputs, options, total)
+                for batch in engine.batches(found):
+                    journal.write(batch)
+                    journal.commit()
+                    summary.add(batch)
+                    if on_records is not None:
+                        on_records(batch)
+                    if progress is not None:
+                        left = total["n"]
+                        if left is not None and previous.records:
+                            left = max(0, left - previous.records)
+                        progress(summary.files, left)
+            summary.seconds = time.perf_counter() - started
+            summary.written = journal.finish()
+        except KeyboardInterrupt:
+            journal.close()
+            hint = "" if out == "-" else "; run the same command with --resume to continue where it stopped"
+            raise Interrupted(f"interrupted after {journal.written:,} new records{hint}") from None
+        except BaseException:
+            journal.close()
+            raise
+    summary.skipped = walker.skipped
+    summary.warnings = (journal.notes + engine.notes + walker.warnings)[:20]
+    if summary_path is not None:
+        write_summary(summary, Path(summary_path))
+    return summary
+
+
+def _count_in_background(inputs: list[str], options: PredictOptions, total: dict) -> None:
+    def count() -> None:
+        try:
+            total["n"] = count_files(inputs, follow_symlinks=options.follow_symlinks, include=options.include,
+                                     exclude=options.exclude)
+        except Exception:  # the total only feeds the ETA; the real walk reports problems
+            total["n"] = None
+
+    threading.Thread(target=count, name="predict-count", daemon=True).start()
+
+
+def write_summary(summary: Summary, path: Path) -> None:
+    """The summary as JSON, written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
+    os.replace(tmp, path)

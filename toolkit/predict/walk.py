@@ -1,0 +1,277 @@
+"""Lazy, safe discovery of the files to score.
+
+Inputs are files, folders (walked recursively), glob patterns, or `-` for a newline-separated list of paths
+on stdin. The walk yields one `Found` per file as it goes (a folder of a million files is never listed into
+memory whole; folders of up to `SORT_LIMIT` entries are visited in name order, larger ones in the order the
+file system gives), and never opens anything that could block or loop:
+
+- FIFOs, sockets and devices are skipped and counted, whatever their name;
+- symbolic links inside folders are skipped and counted unless `follow_symlinks`; when followed, a folder
+  reached twice (a link loop, or two inputs overlapping) is walked once;
+- a folder named like an image (`x.png/`) is walked, not opened;
+- inside folders only files with an image extension (any case) are taken, unless `include` patterns say
+  otherwise; `exclude` patterns drop files and prune folders. Both match the file name or the path relative
+  to the input folder, case-insensitively. Files named explicitly (arguments, stdin) are always taken, and so
+  are glob matches (as if the shell had expanded the pattern) unless excluded.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+import re
+import stat
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+from toolkit.errors import UsageError
+
+IMAGE_EXTENSIONS = frozenset(
+    ".png .jpg .jpeg .jpe .jfif .gif .bmp .dib .tif .tiff .webp .pgm .pbm .ppm .pnm .pcx .tga .ico .jp2 "
+    ".j2k .qoi .avif .psd .sgi .rgb .xbm".split()
+)
+SORT_LIMIT = 50_000  # folders with more entries than this are streamed unsorted, to keep memory bounded
+_GLOB_CHARS = re.compile(r"[*?[]")
+# Spreadsheets run a cell that starts with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class Found(NamedTuple):
+    """One file to score. `error` is set when it is already known to fail (a listed path that is missing).
+    A plain tuple underneath: chunks of them cross process boundaries, and tuples pickle fastest."""
+
+    path: str
+    follow: bool = True  # may the file itself be a symlink (named explicitly, or --follow-symlinks)
+    error: tuple[str, str] | None = None
+
+
+def safe_path(path: str) -> str:
+    """The same path, spelled so that no spreadsheet reads it as a formula (`=x.png` -> `./=x.png`)."""
+    return "./" + path if path.startswith(_FORMULA_START) else path
+
+
+def _patterns(patterns: Iterable[str]) -> list[re.Pattern]:
+    return [re.compile(fnmatch.translate(p), re.IGNORECASE) for p in patterns]
+
+
+def _matches(patterns: list[re.Pattern], name: str, relative: str) -> bool:
+    return any(p.match(name) or p.match(relative) for p in patterns)
+
+
+def is_glob(text: str) -> bool:
+    """True if an input looks like a glob pattern rather than a path."""
+    return bool(_GLOB_CHARS.search(text))
+
+
+def check_inputs(inputs: Iterable[str]) -> None:
+    """UsageError for a command-line input that neither exists nor is a glob that matches something."""
+    for item in inputs:
+        if item == "-" or os.path.lexists(item):
+            continue
+        if is_glob(item):
+            if next(glob.iglob(item, recursive=True), None) is None:
+                raise UsageError(f"no files match '{item}'")
+            continue
+        raise UsageError(f"{item}: no such file or folder")
+
+
+class Walker:
+    """Iterate over the files of some inputs; `skipped` counts what was passed over, by reason."""
+
+    def __init__(self, inputs: Iterable[str], *, follow_symlinks: bool = False, include: Iterable[str] = (),
+                 exclude: Iterable[str] = (), stdin=None, sort_limit: int = SORT_LIMIT):
+        self.inputs = [os.fspath(i) for i in inputs]
+        self.follow_symlinks = follow_symlinks
+        self.include = _patterns(include)
+        self.exclude = _patterns(exclude)
+        self.stdin = stdin
+        self.sort_limit = sort_limit
+        self.skipped: Counter[str] = Counter()
+        self.warnings: list[str] = []
+        self._seen_dirs: set[tuple[int, int]] = set()
+        self._last_dev = 0
+        # Files named on the command line, so that a folder walked too does not give them a second record.
+        self._named: set[tuple[int, int]] = set()
+        for item in self.inputs:
+            try:
+                st = os.stat(item) if item != "-" else None
+            except OSError:
+                continue
+            if st is not None and stat.S_ISREG(st.st_mode):
+                self._named.add((st.st_dev, st.st_ino))
+
+    def __iter__(self) -> Iterator[Found]:
+        for item in self.inputs:
+            if item == "-":
+                yield from self._from_lines(self.stdin if self.stdin is not None else _stdin_lines())
+            elif not os.path.lexists(item) and is_glob(item):
+                for match in glob.iglob(item, recursive=True):
+                    yield from self._top(match, from_glob=True)
+            else:
+                yield from self._top(item)
+
+    def _from_lines(self, stream) -> Iterator[Found]:
+        for raw in stream:
+            if isinstance(raw, bytes):
+                raw = os.fsdecode(raw)
+            line = raw.rstrip("\n").rstrip("\r")
+            if line:
+                yield from self._top(line, listed=True)
+
+    def _top(self, path: str, *, from_glob: bool = False, listed: bool = False) -> Iterator[Found]:
+        """An input named directly: symlinks are followed (as `find -H` does)."""
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            if listed:
+                yield Found(safe_path(path), error=("missing", "no such file"))
+            elif os.path.lexists(path):
+                self.skipped["broken-symlink"] += 1
+            else:
+                yield Found(safe_path(path), error=("vanished", "file disappeared after it was listed"))
+            return
+        except OSError as exc:
+            if exc.errno == 40:  # ELOOP
+                self.skipped["symlink-loop"] += 1
+            else:
+                yield Found(safe_path(path), error=("unreadable", exc.strerror or str(exc)))
+            return
+        if stat.S_ISDIR(st.st_mode):
+            yield from self._walk(path, st)
+        elif stat.S_ISREG(st.st_mode):
+            # Glob matches are what the shell would have expanded: taken like named files, minus --exclude.
+            if from_glob and self.exclude and _matches(self.exclude, os.path.basename(path), path):
+                self.skipped["excluded"] += 1
+                return
+            yield Found(safe_path(path))
+        else:
+            self.skipped[_special_kind(st.st_mode)] += 1
+
+    def _wanted(self, name: str, relative: str) -> bool:
+        if self.exclude and _matches(self.exclude, name, relative):
+            return False
+        if self.include:
+            return _matches(self.include, name, relative)
+        return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+    def _walk(self, root: str, root_stat: os.stat_result) -> Iterator[Found]:
+        key = (root_stat.st_dev, root_stat.st_ino)
+        if key in self._seen_dirs:
+            self.skipped["folder-seen-twice"] += 1
+            return
+        self._seen_dirs.add(key)
+        # Depth-first with an explicit stack: very deep trees must not hit Python's recursion limit.
+        stack: list[tuple[str, str, int]] = [(root, "", root_stat.st_dev)]
+        while stack:
+            folder, relative, dev = stack.pop()
+            subfolders: list[tuple[str, str, int]] = []
+            try:
+                for entry in self._entries(folder):
+                    rel = f"{relative}{entry.name}"
+                    kind = self._classify(entry)
+                    if kind == "dir":
+                        if self.exclude and _matches(self.exclude, entry.name, rel):
+                            self.skipped["excluded-folder"] += 1
+                        else:
+                            subfolders.append((entry.path, rel + "/", self._last_dev))
+                    elif kind == "file":
+                        if self._named and (dev, entry.inode()) in self._named:
+                            self.skipped["named-twice"] += 1
+                        elif self._wanted(entry.name, rel):
+                            yield Found(safe_path(entry.path), follow=self.follow_symlinks)
+                        elif self.exclude and _matches(self.exclude, entry.name, rel):
+                            self.skipped["excluded"] += 1
+                        else:
+                            self.skipped["not-an-image-name"] += 1
+                    else:
+                        self.skipped[kind] += 1
+            except OSError as exc:
+                self.skipped["unreadable-folder"] += 1
+                self.warnings.append(f"{folder}: cannot list folder ({exc.strerror or exc})")
+            stack.extend(reversed(subfolders))
+
+    def _entries(self, folder: str) -> Iterator[os.DirEntry]:
+        """A folder's entries: sorted by name when there are at most `sort_limit`, else streamed."""
+        with os.scandir(folder) as it:
+            head = []
+            for entry in it:
+                head.append(entry)
+                if len(head) > self.sort_limit:
+                    yield from head
+                    yield from it
+                    return
+        head.sort(key=lambda e: e.name)
+        yield from head
+
+    def _classify(self, entry: os.DirEntry) -> str:
+        """'dir', 'file', or the reason to skip the entry. Uses the d_type the listing gave where it can."""
+        try:
+            if entry.is_symlink():
+                if not self.follow_symlinks:
+                    return "symlink"
+                try:
+                    st = os.stat(entry.path)
+                except FileNotFoundError:
+                    return "broken-symlink"
+                except OSError:
+                    return "symlink-loop"
+                if stat.S_ISDIR(st.st_mode):
+                    return self._new_dir(st)
+                return "file" if stat.S_ISREG(st.st_mode) else _special_kind(st.st_mode)
+            if entry.is_dir(follow_symlinks=False):
+                # Without links a folder is met twice only when two inputs overlap (`scans scans/a`).
+                return self._new_dir(entry.stat(follow_symlinks=False), "folder-seen-twice")
+            if entry.is_file(follow_symlinks=False):
+                return "file"
+            return _special_kind(entry.stat(follow_symlinks=False).st_mode)
+        except FileNotFoundError:
+            return "vanished-before-scoring"
+        except OSError:
+            return "unreadable-entry"
+
+    def _new_dir(self, st: os.stat_result, reason: str = "symlink-loop") -> str:
+        key = (st.st_dev, st.st_ino)
+        if key in self._seen_dirs:
+            return reason
+        self._seen_dirs.add(key)
+        self._last_dev = st.st_dev
+        return "dir"
+
+
+def _stdin_lines() -> Iterator[bytes]:
+    """Lines of stdin read straight from the file descriptor. Not via sys.stdin: the walk runs in a thread,
+    and a thread blocked inside sys.stdin's buffered reader makes the interpreter abort at exit (Ctrl-C)."""
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by an in-memory stream (tests, notebooks)
+        yield from getattr(sys.stdin, "buffer", sys.stdin)
+        return
+    pending = b""
+    while True:
+        block = os.read(fd, 1 << 16)
+        if not block:
+            break
+        lines = (pending + block).split(b"\n")
+        pending = lines.pop()
+        yield from (line + b"\n" for line in lines)
+    if pending:
+        yield pending
+
+
+def _special_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "not-a-file"
+
+
+def count_files(inputs: Iterable[str], **options) -> int:
+    """How many files a walk with these options would yield (for a progress bar's total; stdin excluded)."""
+    walker = Walker([i for i in inputs if i != "-"], **options)
+    return sum(1 for _ in walker)
