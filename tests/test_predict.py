@@ -431,7 +431,10 @@ def test_resume_after_interruption_gives_every_input_exactly_once(tmp_path, onnx
     args = [*CLI, "predict", "-", "--model", str(onnx_model), "--out", str(out), "--batch-size", "16",
             "--workers", "1"]
     # Paths arrive on stdin; the run cannot finish before stdin closes, so it is surely interrupted mid-way.
-    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell starts background jobs with SIGINT ignored, and Python then never raises KeyboardInterrupt;
+    # restore the default so the child behaves as in a terminal whatever runs this suite.
+    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     proc.stdin.write("".join(f"{p}\n" for p in paths[:150]))
     proc.stdin.flush()
     _wait_for_commit(state, 2000, proc)

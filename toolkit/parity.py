@@ -31,6 +31,7 @@ import numpy as np
 from toolkit import data, runtimes
 from toolkit.contract import INPUT_NAME, INPUT_SHAPE, KEY_QUANTIZATION, NUM_CLASSES, OUTPUT_NAME, toolkit_version
 from toolkit.errors import ModelLoadError, ShapeMismatchError, UsageError
+from toolkit.timing import Laps
 
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-5
@@ -297,9 +298,9 @@ def _failed_report(name: str, fmt: str, check: str, detail: str, atol: float, rt
 def check_export(path: Path, reference: np.ndarray, images: np.ndarray, labels: np.ndarray, *, atol: float,
                  rtol: float, name: str | None = None) -> ParityReport:
     """Load one export, run it on `images`, and compare it with `reference` (the Keras outputs)."""
+    started = time.perf_counter()
     path = Path(path)
     name = name or str(path)
-    started = time.perf_counter()
     try:
         runtime = runtimes.load(path)
     except ModelLoadError as exc:
@@ -354,16 +355,10 @@ def run(model_path: Path, exports: Iterable[Path] = (), atol: float = DEFAULT_AT
     With no `exports`, export every format to a temporary folder first and check them all, so one call
     covers ONNX, SavedModel, TFLite and int8 ONNX.
     """
-    started = time.perf_counter()
     exports = validate(model_path, exports, atol, rtol)
     model_path = Path(model_path)
-    timings: list[tuple[str, float]] = []
-    clock = [started]
-
-    def lap(step: str) -> None:
-        now = time.perf_counter()
-        timings.append((step, round(now - clock[0], 3)))
-        clock[0] = now
+    laps = Laps()
+    lap = laps.lap
 
     from toolkit.export import FORMATS, Source, architecture_of, export_loaded, keras_outputs
 
@@ -392,7 +387,7 @@ def run(model_path: Path, exports: Iterable[Path] = (), atol: float = DEFAULT_AT
             lap("export all formats")
             reports = check_all([(result.path(fmt), result.path(fmt).name) for fmt in FORMATS])
     return ParitySummary(str(model_path), sha256, len(images), atol, rtol, reference_accuracy, tuple(reports),
-                         round(time.perf_counter() - started, 2), not exports, tuple(timings))
+                         laps.total, not exports, tuple(laps.steps))
 
 
 def _atomic_write(path: Path, text: str) -> Path:

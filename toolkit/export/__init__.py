@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -27,6 +26,7 @@ from toolkit import data, runtimes, zoo
 from toolkit.contract import INPUT_SHAPE, NUM_CLASSES, ModelContract, toolkit_version
 from toolkit.errors import ExportError, UsageError
 from toolkit.export.onnx import DEFAULT_OPSET, OPSETS, check_opset
+from toolkit.timing import Laps
 
 FORMATS = ("onnx", "savedmodel", "tflite", "onnx-int8")
 DEFAULT_FORMATS = ("onnx", "savedmodel")
@@ -240,14 +240,8 @@ def export_loaded(model: Any, source: Source, formats: Iterable[str], out: Path,
     from toolkit.export.savedmodel import SERVING_VERSION, check_signature, export_savedmodel
     from toolkit.export.tflite import export_tflite
 
-    started = time.perf_counter()
-    timings: list[tuple[str, float]] = []
-    clock = [started]
-
-    def lap(step: str) -> None:
-        now = time.perf_counter()
-        timings.append((step, round(now - clock[0], 3)))
-        clock[0] = now
+    laps = Laps()
+    lap = laps.lap
 
     formats = parse_formats(formats)
     check_opset(opset)
@@ -337,4 +331,4 @@ def export_loaded(model: Any, source: Source, formats: Iterable[str], out: Path,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return ExportResult(out, source, source_accuracy, opset, tuple(files), out / "manifest.json", int8,
-                        round(time.perf_counter() - started, 2), tuple(timings))
+                        laps.total, tuple(laps.steps))
