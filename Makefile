@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/mnist-toolkit predict artifacts/samples --out artifacts/runs/demo/predictions.csv --table
 
 test: $(STAMP) data
+	$(BIN)/ruff check toolkit tests scripts
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -15,7 +15,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -305,7 +305,7 @@ def export_loaded(model: Any, source: Source, formats: Iterable[str], out: Path,
             sha = found[0]["sha256"] if built[fmt].is_file() else _tree_digest(found)
             files.append(ExportedFile(fmt, out / names[fmt], sum(e["size"] for e in found), sha, fmt_opset))
         payload: dict[str, Any] = {
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "toolkit_version": version,
             "source": {"file": source.path.name, "sha256": source.sha256, "architecture": source.architecture,
                        "test_accuracy": source_accuracy},
