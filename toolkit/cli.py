@@ -330,6 +330,11 @@ class OutputFormat(str, Enum):
     parquet = "parquet"
 
 
+class PredictEngine(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
 PREDICT_EPILOG = (
     "Exit codes: 0 every input scored; 3 some inputs became error records (all recorded in the output); "
     "1 the run itself failed; 2 usage error; 130 interrupted (run again with --resume to continue)."
@@ -375,19 +380,32 @@ def predict_command(
         help="Also write the run summary as JSON to this file.", show_default=False)] = None,
     table: Annotated[bool, typer.Option(
         "--table", help="Also print the records as a table on stdout (for small runs).")] = False,
+    engine: Annotated[PredictEngine, typer.Option(
+        help="local: decode processes on this machine. ray: Ray Data tasks decode, an actor pool scores (one "
+        "onnxruntime session per actor); needs the ray extra: pip install 'mnist-toolkit\\[ray]'.")]
+    = PredictEngine.local,
+    ray_address: Annotated[str | None, typer.Option(
+        help="With --engine ray: auto joins the cluster `ray start` set up, ray://HOST:10001 a remote one "
+        "(default: start a local Ray instance sized to this machine). Every node must see the inputs and the "
+        "model at the same paths.", show_default=False)] = None,
 ) -> None:
     """Score image files of handwritten digits with an ONNX model: one record per file, bad files included.
 
     Columns: path, status, digit, confidence, prob_0..prob_9, error, error_kind, low_confidence, blank.
 
     With --all-frames a frame column follows, with --top-k a top_k column. Summary on stderr.
+
+    --engine ray gives the same records, output and exit codes, scored on Ray Data (a local Ray instance, or a
+    cluster with --ray-address).
     """
     from toolkit.predict import PredictOptions, run
 
     options = PredictOptions(model=model, batch_size=batch_size, workers=workers, threads=threads,
                              top_k=top_k, min_confidence=min_confidence, all_frames=all_frames,
                              follow_symlinks=follow_symlinks, include=tuple(include or ()),
-                             exclude=tuple(exclude or ()))
+                             exclude=tuple(exclude or ()), ray_address=ray_address)
+    if ray_address is not None and engine is not PredictEngine.ray:
+        raise fail("--ray-address needs --engine ray", 2)
     shown: list = []
     on_records = shown.extend if table else None
     fmt = output_format.value if output_format else None
@@ -395,7 +413,7 @@ def predict_command(
         raise fail("--table prints to stdout, so it cannot be combined with --out -", 2)
     with _progress_bar() as progress:
         result = run(inputs, options, out=out, fmt=fmt, resume=resume, summary_path=summary,
-                     progress=progress, on_records=on_records)
+                     progress=progress, on_records=on_records, engine=engine.value)
     if table:
         _print_records(shown)
     for line in result.lines():

@@ -53,6 +53,7 @@ class PredictOptions:
     include: Sequence[str] = field(default_factory=tuple)
     exclude: Sequence[str] = field(default_factory=tuple)
     chunk_size: int = 64  # files per task sent to a worker
+    ray_address: str | None = None  # Ray engine: None starts a local instance; "auto" or "ray://..." joins
 
     def validate(self) -> None:
         """UsageError for option values that cannot work."""

@@ -133,7 +133,7 @@ class _Terminate:
 
 # An engine is a context manager built as Engine(model_path, options), with `batches(found)` yielding lists
 # of records in input order (all frames of a file in one list) and `notes` (lines for the summary).
-ENGINES = {"local": ("toolkit.predict.local", "LocalEngine")}
+ENGINES = {"local": ("toolkit.predict.local", "LocalEngine"), "ray": ("toolkit.predict.ray_engine", "RayEngine")}
 
 
 def engine_class(name: str):
