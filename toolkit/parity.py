@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import tempfile
 import time
 import xml.etree.ElementTree as ET
@@ -28,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import data, runtimes
+from toolkit import data, fsutil, runtimes
 from toolkit.contract import INPUT_NAME, INPUT_SHAPE, KEY_QUANTIZATION, NUM_CLASSES, OUTPUT_NAME, toolkit_version
-from toolkit.errors import ModelLoadError, ShapeMismatchError, UsageError
+from toolkit.errors import ModelLoadError, ShapeMismatchError, UsageError, first_line
 from toolkit.timing import Laps
 
 DEFAULT_ATOL = 1e-5
@@ -316,7 +315,7 @@ def check_export(path: Path, reference: np.ndarray, images: np.ndarray, labels: 
         count = min(BATCH_CHECK_IMAGES, len(images))
         single = runtime.predict(images[:count], batch_size=1)
     except Exception as exc:  # a model that loads but cannot run is a failed export, not a crash
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         return _failed_report(name, fmt, "load", f"{path}: cannot run it ({first[:300]})", atol, rtol, len(images))
     try:
         report = compare(reference, outputs, atol, rtol, labels=labels, kind=kind, name=name, fmt=fmt,
@@ -390,18 +389,9 @@ def run(model_path: Path, exports: Iterable[Path] = (), atol: float = DEFAULT_AT
                          laps.total, not exports, tuple(laps.steps))
 
 
-def _atomic_write(path: Path, text: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
-
-
 def write_json(summary: ParitySummary, path: Path) -> Path:
     """The whole summary as strict JSON."""
-    return _atomic_write(path, json.dumps(summary.to_json(), indent=2, allow_nan=False) + "\n")
+    return fsutil.write_text(path, json.dumps(summary.to_json(), indent=2, allow_nan=False) + "\n")
 
 
 def junit_xml(summary: ParitySummary) -> str:
@@ -439,4 +429,4 @@ def junit_xml(summary: ParitySummary) -> str:
 
 def write_junit(summary: ParitySummary, path: Path) -> Path:
     """Write `junit_xml(summary)` to `path`."""
-    return _atomic_write(path, junit_xml(summary))
+    return fsutil.write_text(path, junit_xml(summary))

@@ -16,7 +16,7 @@ import numpy as np
 
 from toolkit import lazy
 from toolkit.contract import INPUT_NAME, OUTPUT_NAME
-from toolkit.errors import ModelLoadError
+from toolkit.errors import ModelLoadError, first_line
 
 FORMATS = ("keras", "onnx", "savedmodel", "tflite")
 
@@ -130,7 +130,7 @@ def load_keras_model(path: Path):
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for bad files; all mean the same to the user
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        first = first_line(exc)
         raise ModelLoadError(f"{path}: cannot load as a Keras model ({first[:300]})") from None
 
 
@@ -163,7 +163,7 @@ def _open_onnx(path: Path) -> Runtime:
     try:
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as exc:
-        raise ModelLoadError(f"{path}: cannot load as an ONNX model ({str(exc).splitlines()[0][:300]})") from None
+        raise ModelLoadError(f"{path}: cannot load as an ONNX model ({first_line(exc)})") from None
     inputs = session.get_inputs()
     if len(inputs) != 1:
         raise ModelLoadError(f"{path}: expected one input '{INPUT_NAME}', found {[i.name for i in inputs]}")
@@ -188,7 +188,7 @@ def _open_savedmodel(path: Path) -> Runtime:
         loaded = tf.saved_model.load(str(path))
         serve = loaded.signatures["serving_default"]
     except Exception as exc:
-        raise ModelLoadError(f"{path}: cannot load as a SavedModel ({str(exc).splitlines()[0][:300]})") from None
+        raise ModelLoadError(f"{path}: cannot load as a SavedModel ({first_line(exc)})") from None
     input_name = next(iter(serve.structured_input_signature[1]))
     output_name = OUTPUT_NAME if OUTPUT_NAME in serve.structured_outputs else next(iter(serve.structured_outputs))
 
@@ -207,7 +207,7 @@ def _open_tflite(path: Path) -> Runtime:
     try:
         interpreter = litert.Interpreter(model_path=str(path), num_threads=2)
     except Exception as exc:
-        raise ModelLoadError(f"{path}: cannot load as a TFLite model ({str(exc).splitlines()[0][:300]})") from None
+        raise ModelLoadError(f"{path}: cannot load as a TFLite model ({first_line(exc)})") from None
     input_details, output_details = interpreter.get_input_details(), interpreter.get_output_details()
     input_index, output_index = input_details[0]["index"], output_details[0]["index"]
     # Tensor names inside a .tflite file are internal ("serving_default_image:0"); the signature carries the

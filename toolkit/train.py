@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import time
 from dataclasses import dataclass
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from toolkit import data, lazy, zoo
+from toolkit import data, fsutil, lazy, zoo
+from toolkit.contract import package_versions
 from toolkit.errors import UsageError
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd", "adamw", "nadam")
@@ -32,17 +29,6 @@ class TrainResult:
     test_loss: float
     train_seconds: float
     recipe: dict[str, Any]
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of the packages that decide what a trained model is."""
-    versions = {"python": platform.python_version()}
-    for name in ("mnist-toolkit", "keras", "tensorflow", "tensorflow-cpu", "numpy"):
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            continue
-    return versions
 
 
 def _augmenter(seed: int):
@@ -79,12 +65,6 @@ def validate_recipe(recipe: zoo.Recipe) -> None:
         raise UsageError(f"--learning-rate must be positive, got {recipe.learning_rate}")
     if recipe.optimizer not in OPTIMIZERS:
         raise UsageError(f"unknown optimizer '{recipe.optimizer}'; choose one of: {', '.join(OPTIMIZERS)}")
-
-
-def _write_json(path: Path, payload: Any) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: int = 0,
@@ -152,9 +132,8 @@ def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: 
 
     out.mkdir(parents=True, exist_ok=True)
     # Keras insists on a .keras suffix, so the temp name keeps it; the rename makes the save atomic.
-    tmp_model = out / f".{arch}.part.keras"
-    model.save(tmp_model)
-    os.replace(tmp_model, model_path)
+    with fsutil.atomic_open(model_path, suffix=".keras") as (_, tmp_model):
+        model.save(tmp_model)
 
     hist = {k: [float(v) for v in values] for k, values in history.history.items()}
     validation = (f"last {recipe.validation_split:.0%} of the training images" if recipe.validation_split
@@ -172,11 +151,11 @@ def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: 
         "seed": seed,
         "recipe": recipe.as_dict(),
         "data_digest": data.data_digest(arrays),
-        "versions": package_versions(),
+        "versions": package_versions("keras", "tensorflow", "tensorflow-cpu", "numpy"),
     }
     history_path, metrics_path, curves_path = out / "history.json", out / "metrics.json", out / "curves.png"
-    _write_json(history_path, hist)
-    _write_json(metrics_path, metrics)
+    fsutil.write_json(history_path, hist)
+    fsutil.write_json(metrics_path, metrics)
     from toolkit import plots
 
     plots.training_curves(hist, curves_path, title=f"{arch}: {recipe.epochs} epochs, validation on {validation}")

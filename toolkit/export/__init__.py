@@ -16,14 +16,13 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from toolkit import data, runtimes, zoo
-from toolkit.contract import INPUT_SHAPE, NUM_CLASSES, ModelContract, toolkit_version
+from toolkit.contract import INPUT_SHAPE, NUM_CLASSES, ModelContract, package_versions, toolkit_version
 from toolkit.errors import ExportError, UsageError
 from toolkit.export.onnx import DEFAULT_OPSET, OPSETS, check_opset
 from toolkit.timing import Laps
@@ -171,16 +170,6 @@ def _tree_digest(entries: list[dict[str, Any]]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
-def _versions() -> dict[str, str]:
-    versions = {"mnist-toolkit": toolkit_version()}
-    for name in ("tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert"):
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
 def _accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.argmax(probabilities, axis=1) == labels))
 
@@ -312,7 +301,8 @@ def export_loaded(model: Any, source: Source, formats: Iterable[str], out: Path,
             "contract": contract.to_metadata(),
             "formats": list(formats),
             "files": entries,
-            "versions": _versions(),
+            "versions": package_versions("tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime",
+                                         "ai-edge-litert"),
         }
         if "savedmodel" in formats:
             payload["tensorflow_serving"] = {"model_base_path": names["savedmodel"], "signature": "serving_default"}

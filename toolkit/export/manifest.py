@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from toolkit import fsutil
 from toolkit.data import sha256_file
 
 MANIFEST_NAME = "manifest.json"
@@ -35,11 +35,7 @@ def file_entries(root: Path, artifact: Path, fmt: str, *, opset: int | None, sou
 
 def write_manifest(folder: Path, payload: dict[str, Any]) -> Path:
     """Write `folder/manifest.json` (atomically: a reader never sees half a manifest)."""
-    path = Path(folder) / MANIFEST_NAME
-    tmp = path.with_name(f".{MANIFEST_NAME}.part")
-    tmp.write_text(json.dumps({"manifest_version": MANIFEST_VERSION, **payload}, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    return fsutil.write_json(Path(folder) / MANIFEST_NAME, {"manifest_version": MANIFEST_VERSION, **payload})
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from toolkit import lazy
 from toolkit.contract import BATCH_DIM, INPUT_NAME, INPUT_SHAPE, KEY_CONVERTER, OUTPUT_NAME, ModelContract
-from toolkit.errors import ExportError, UsageError
+from toolkit.errors import ExportError, UsageError, first_line
 
 DEFAULT_OPSET = 17
 OPSETS = range(13, 22)  # every value is covered by tests/test_export.py
@@ -124,7 +124,7 @@ def check(model_proto: Any, what: str) -> None:
     try:
         onnx.checker.check_model(model_proto, full_check=True)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise ExportError(f"{what} fails onnx.checker: {first[:300]}") from None
 
 
@@ -146,7 +146,7 @@ def convert(model: Any, opset: int = DEFAULT_OPSET) -> Any:
         model_proto, _ = tf2onnx.convert.from_function(function, input_signature=[spec],
                                                        opset=min(opset, TF2ONNX_MAX_OPSET))
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise ExportError(f"tf2onnx could not convert the model: {first[:300]}") from None
     finally:
         logger.setLevel(level)
@@ -164,7 +164,7 @@ def convert(model: Any, opset: int = DEFAULT_OPSET) -> Any:
         try:
             model_proto = onnx.version_converter.convert_version(model_proto, opset)
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise ExportError(f"cannot upgrade the ONNX model to opset {opset}: {first[:300]}; "
                               f"use --opset {TF2ONNX_MAX_OPSET} or lower") from None
     # Newer opsets need a newer IR version; the version converter leaves it where tf2onnx put it.

@@ -26,7 +26,7 @@ import numpy as np
 
 from toolkit import data, lazy
 from toolkit.contract import INPUT_NAME, KEY_FLOAT_NODES, QUANT_INT8, ModelContract
-from toolkit.errors import ExportError
+from toolkit.errors import ExportError, first_line
 from toolkit.export.onnx import check, finish_interface, stamp
 
 CALIBRATION_IMAGES = 512
@@ -113,7 +113,7 @@ def export_onnx_int8(float_onnx: Path, path: Path, *, contract: ModelContract,
     except ExportError:
         raise
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise ExportError(f"int8 quantization failed: {first[:300]}") from None
     finally:
         logger.setLevel(level)

@@ -12,7 +12,7 @@ from typing import Any
 
 from toolkit import lazy
 from toolkit.contract import INPUT_NAME, INPUT_SHAPE, OUTPUT_NAME
-from toolkit.errors import ExportError
+from toolkit.errors import ExportError, first_line
 
 SIGNATURE = "serving_default"
 SERVING_VERSION = "1"
@@ -33,7 +33,7 @@ def export_savedmodel(model: Any, path: Path) -> Path:
         archive.add_endpoint(name=SIGNATURE, fn=serve, input_signature=[spec])
         archive.write_out(str(path), verbose=False)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise ExportError(f"Keras could not export a SavedModel: {first[:300]}") from None
     return Path(path)
 
