@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -125,7 +126,7 @@ def main() -> None:
     parser.add_argument("--keras", type=Path, default=ROOT / "artifacts/reference/model.keras",
                         help="the same model as .keras, for the naive script (skipped if missing)")
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "mnist-bench-png")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the best counts")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the median counts")
     parser.add_argument("--rss", action="store_true", help="also report predict's peak resident memory")
     parser.add_argument("--predict-args", default="", help="extra arguments for predict, e.g. '--workers 1'")
     parser.add_argument("--json", type=Path, help="write the figures to this file too")
@@ -134,7 +135,7 @@ def main() -> None:
     folder = args.folder / str(args.count)
     paths = build_folder(folder, args.count)
     decode_only(paths[:2000])  # warm the page cache and Pillow's plugin registry
-    decode_rate = max(decode_only(paths) for _ in range(args.repeat))
+    decode_rate = statistics.median(decode_only(paths) for _ in range(args.repeat))
 
     cli = [sys.executable, "-m", "toolkit", "predict", str(folder), "--model", str(args.model)]
     results: dict = {"files": args.count, "decode_only_files_per_s": round(decode_rate, 1), "cpus": os.cpu_count()}
@@ -142,7 +143,7 @@ def main() -> None:
         out = Path(tmp) / "predictions.csv"
         runs = [timed([*cli, "--out", str(out), *args.predict_args.split()], sample_rss=args.rss)
                 for _ in range(args.repeat)]
-        seconds = min(r[0] for r in runs)
+        seconds = statistics.median(r[0] for r in runs)
         results["predict_seconds"] = round(seconds, 3)
         results["predict_files_per_s"] = round(args.count / seconds, 1)
         if args.rss:
@@ -152,9 +153,10 @@ def main() -> None:
             raise SystemExit(f"predict wrote {rows} records for {args.count} files")
         if args.keras.is_file():
             naive = [timed([sys.executable, "-c", NAIVE, str(folder), str(args.keras), str(Path(tmp) / "n.csv")])
-                     for _ in range(max(1, args.repeat - 1))]
-            results["naive_keras_seconds"] = round(min(r[0] for r in naive), 3)
-            results["naive_keras_files_per_s"] = round(args.count / min(r[0] for r in naive), 1)
+                     for _ in range(args.repeat)]
+            naive_seconds = statistics.median(r[0] for r in naive)
+            results["naive_keras_seconds"] = round(naive_seconds, 3)
+            results["naive_keras_files_per_s"] = round(args.count / naive_seconds, 1)
 
     results["ratio_predict_vs_decode_only"] = round(results["predict_files_per_s"] / decode_rate, 3)
     if "naive_keras_files_per_s" in results:

@@ -398,6 +398,70 @@ def test_cli_stdin_list_stdout_and_table(tmp_path, onnx_model, mnist_test):
     assert "00000-label-7.png" in result.stdout and result.stdout.count(" ok ") == 3
 
 
+def test_stdout_stays_empty_when_the_model_is_bad(tmp_path, mnist_test):
+    from typer.testing import CliRunner
+
+    from tests.onnx_models import linear_model
+    from toolkit.cli import app
+
+    x, y = mnist_test
+    write_pngs(tmp_path / "in", x[:2], y[:2])
+    (tmp_path / "junk.onnx").write_bytes(b"not a model")
+    nan = linear_model(tmp_path / "nan.onnx", np.full((784, 10), np.nan, np.float32), np.zeros(10, np.float32))
+    # junk: fails to load (in a thread, while the worker decodes); nan: loads, then fails on the first batch.
+    for model in (tmp_path / "junk.onnx", nan):
+        result = CliRunner().invoke(app, ["predict", str(tmp_path / "in"), "--model", str(model), "--out", "-",
+                                          "--workers", "1"])
+        assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert result.stdout == ""
+
+
+def test_resume_of_a_finished_output_checks_model_and_options(cli, tmp_path, onnx_model, mnist_test):
+    from tests.onnx_models import linear_model
+
+    x, y = mnist_test
+    write_pngs(tmp_path / "in", x[:3], y[:3])
+    out = tmp_path / "p.csv"
+    args = ["predict", tmp_path / "in", "--out", out, "--workers", "0"]
+    assert cli(*args, "--model", onnx_model).exit_code == 0
+    before = out.read_bytes()
+    write_pngs(tmp_path / "in", x[3:4], y[3:4], start=3)  # a file added since
+    result = cli(*args, "--model", onnx_model, "--resume", "--min-confidence", "1.0")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: cannot --resume: {out} was made with other settings: min_confidence (was 0.5, now 1.0); run it "
+        "with the same model and options, or without --resume to start over"]
+    other = linear_model(tmp_path / "uniform.onnx", np.zeros((784, 10), np.float32), np.zeros(10, np.float32))
+    result = cli(*args, "--model", other, "--resume")
+    assert result.exit_code == 2 and "model_sha256 (was " in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert out.read_bytes() == before
+    result = cli(*args, "--model", onnx_model, "--resume")  # the same settings: the new file is appended
+    assert result.exit_code == 0 and "resumed: 3 records" in result.stderr
+    assert len(read_csv(out)) == 4
+    result = cli(*args, "--model", onnx_model, "--resume")
+    assert result.exit_code == 0 and "nothing new" in result.stderr
+
+
+def test_a_second_run_writing_the_same_out_fails_at_once(cli, tmp_path, onnx_model, mnist_test):
+    import fcntl
+
+    x, y = mnist_test
+    write_pngs(tmp_path / "in", x[:2], y[:2])
+    out = tmp_path / "p.csv"
+    args = ["predict", tmp_path / "in", "--model", onnx_model, "--out", out, "--workers", "0"]
+    with open(tmp_path / "p.csv.lock", "ab") as held:  # as a running predict holds it
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = cli(*args)
+        assert result.exit_code == 1
+        assert result.stderr.strip().splitlines() == [
+            f"error: another predict run is writing {out}; wait for it to end or choose another --out"]
+        assert not out.exists() and not (tmp_path / "p.csv.partial").exists()
+    result = cli(*args)
+    assert result.exit_code == 0 and len(read_csv(out)) == 2
+    assert not (tmp_path / "p.csv.lock").exists()
+
+
 def test_help_documents_exit_codes(cli):
     result = cli("predict", "--help")
     assert result.exit_code == 0
@@ -540,6 +604,31 @@ def test_unsupported_preprocessing_and_logits_are_one_line_errors(cli, tmp_path,
     result = cli("predict", tmp_path / "in", "--model", logits, "--out", tmp_path / "o.csv")
     assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
     assert "not logits" in result.stderr
+
+
+def test_nan_or_inf_from_the_model_is_a_one_line_error(cli, tmp_path, mnist_test):
+    from tests.onnx_models import linear_model
+    from toolkit.errors import ModelLoadError
+    from toolkit.predict.pipeline import Scorer
+
+    x, y = mnist_test
+    write_pngs(tmp_path / "in", x[:3], y[:3])
+    nan = linear_model(tmp_path / "nan.onnx", np.full((784, 10), np.nan, np.float32), np.zeros(10, np.float32))
+    result = cli("predict", tmp_path / "in", "--model", nan, "--out", tmp_path / "o.jsonl", "--workers", "0")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {nan}: the model produced NaN/Inf for 3 of 3 images in a batch; predict needs finite "
+        "probabilities"]
+    # Checked on every batch, not only the first: this model overflows (Inf - Inf in its softmax) only on
+    # images with enough ink.
+    weights = np.zeros((784, 10), np.float32)
+    weights[:, 0] = 1e38
+    scorer = Scorer(linear_model(tmp_path / "overflow.onnx", weights, np.zeros(10, np.float32)))
+    faint = np.zeros((2, 28, 28), np.float32)
+    faint[:, 14, 14] = 0.1
+    np.testing.assert_allclose(scorer.score(faint)[:, 0], 1.0)
+    with pytest.raises(ModelLoadError, match="the model produced NaN/Inf for 2 of 2 images"):
+        scorer.score(data.to_model_input(x[:2])[..., 0])
 
 
 @pytest.mark.slow

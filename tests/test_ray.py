@@ -132,6 +132,46 @@ def _first_sum(model: Path, image: np.ndarray) -> str:
     return f"{out.sum(axis=1)[0]:.3g}"
 
 
+def test_the_driver_keeps_no_onnxruntime_session(ray_session, onnx_model, monkeypatch):
+    """The driver loads the model once to check it, then drops it: only the actors score."""
+    import gc
+    import weakref
+
+    from toolkit.predict import ray_engine
+    from toolkit.predict.pipeline import PredictOptions, Scorer
+
+    made: list[weakref.ref] = []
+
+    class Tracked(Scorer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(weakref.ref(self))
+
+    monkeypatch.setattr(ray_engine, "Scorer", Tracked)
+    with ray_engine.RayEngine(onnx_model, PredictOptions()):
+        gc.collect()
+        assert len(made) == 1 and made[0]() is None
+
+
+def test_an_unforeseen_decoder_error_is_named_in_one_line(monkeypatch):
+    from toolkit.predict import ray_engine
+
+    def raising(failure: Exception):
+        def broken(found, all_frames=False):
+            raise failure
+
+        return broken
+
+    rows = {"index": np.array([0]), "path": np.array([b"a.png"], object), "follow": np.array([False]),
+            "kind": np.array([""], object), "message": np.array([""], object)}
+    for failure, message in [(RuntimeError(), "RuntimeError"),
+                             (ValueError("\n  first line\nsecond line"), "ValueError: first line")]:
+        monkeypatch.setattr(ray_engine, "prepare_chunk", raising(failure))
+        out = ray_engine.decode_rows(rows)
+        assert list(out["kind"]) == ["corrupt"]
+        assert list(out["message"]) == [f"decoding failed unexpectedly ({message})"]
+
+
 def test_usage_and_connection_errors_are_one_line(tmp_path, onnx_model):
     (tmp_path / "x.png").write_bytes(b"")
     code, stderr = _cli("predict", tmp_path, "--model", onnx_model, "--ray-address", "auto")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import csv
+import fcntl
+import io
 import json
 import os
 
 import numpy as np
 import pytest
 
-from toolkit.errors import UsageError
+from toolkit.errors import ToolkitError, UsageError
 from toolkit.predict import records as rec
 from toolkit.predict.pipeline import PredictOptions, make_records
 
@@ -65,7 +67,8 @@ def write_all(tmp_path, fmt, records, columns):
     journal.start(resume=False)
     journal.write(records)
     assert journal.finish()
-    assert not journal.partial.exists() and not journal.state.exists()
+    assert not journal.partial.exists() and not journal.state.exists() and not journal.lock.exists()
+    assert journal.meta.exists()
     return out
 
 
@@ -129,6 +132,7 @@ def test_resume_after_a_torn_write(tmp_path, fmt):
     journal._stream.write('garbage, half a rec')  # and a torn record
     journal._stream.flush()
     journal._stream.close()
+    journal._lock_file.close()  # the kernel releases a killed process's lock
     assert not out.exists()
 
     again = rec.Journal(out, fmt, columns, {"model_sha256": "x"})
@@ -193,3 +197,147 @@ def test_a_reader_never_sees_half_an_output(tmp_path):
     assert out.read_text() == "old complete output\n"  # untouched until the rename
     journal.finish()
     assert out.read_text().startswith("path,status,digit")
+
+
+def test_resume_of_a_finished_run_refuses_other_model_or_options(tmp_path):
+    options = PredictOptions()
+    settings = {"model_sha256": "a" * 64, "min_confidence": 0.5}
+    out = tmp_path / "out.csv"
+    journal = rec.Journal(out, "csv", options.columns(), settings)
+    journal.start(resume=False)
+    journal.write(make(["a.png", "b.png"], options))
+    assert journal.finish()
+    before = out.read_bytes()
+    for other, message in [({**settings, "min_confidence": 1.0}, "min_confidence (was 0.5, now 1.0)"),
+                           ({**settings, "model_sha256": "b" * 64}, "model_sha256 (was aaaaaaaaaaaa..., now bbbb")]:
+        with pytest.raises(UsageError, match=r"^cannot --resume: .*out.csv was made with other settings: ") as info:
+            rec.Journal(out, "csv", options.columns(), other).start(resume=True)
+        assert message in str(info.value) and "\n" not in str(info.value)
+    same = rec.Journal(out, "csv", options.columns(), dict(settings))
+    same.start(resume=True)
+    assert same.finish() is False  # nothing new
+    assert out.read_bytes() == before
+    # Without the record of how it was made, a finished output is not resumed either.
+    journal.meta.unlink()
+    with pytest.raises(ToolkitError, match="out.csv.meta.json, which records the model and options"):
+        rec.Journal(out, "csv", options.columns(), dict(settings)).start(resume=True)
+
+
+def interrupted(tmp_path, fmt):
+    """A run killed after one committed batch of three records: its journal's output path."""
+    options = PredictOptions()
+    out = tmp_path / f"out.{fmt}"
+    journal = rec.Journal(out, fmt, options.columns(), {"model_sha256": "x"})
+    journal.start(resume=False)
+    journal.write(make(["a.png", "b.png", "c.png"], options))
+    journal.commit()
+    journal._stream.close()
+    journal._lock_file.close()  # the kernel releases a killed process's lock
+    return out
+
+
+def _edit_state(out, **changes):
+    state_path = out.with_name(out.name + ".partial.json")
+    state = json.loads(state_path.read_text())
+    for key, value in changes.items():
+        if value is None:
+            del state[key]
+        else:
+            state[key] = value(state[key]) if callable(value) else value
+    state_path.write_text(json.dumps(state))
+
+
+def _bad_jsonl_line(out):
+    partial = out.with_name(out.name + ".partial")
+    lines = partial.read_bytes().split(b"\n")
+    lines[1] = b"X" + lines[1][1:]  # same length: the commit still ends where it did
+    partial.write_bytes(b"\n".join(lines))
+
+
+def _blank_csv_line(out):
+    partial = out.with_name(out.name + ".partial")
+    header, rest = partial.read_bytes().split(b"\r\n", 1)
+    partial.write_bytes(header + b"\r\n\r\n" + rest)
+    _edit_state(out, committed_bytes=lambda n: n + 2)
+
+
+def _shorter(out):
+    partial = out.with_name(out.name + ".partial")
+    partial.write_bytes(partial.read_bytes()[:-10])
+
+
+DAMAGE = {
+    "bad-jsonl-line": ("jsonl", _bad_jsonl_line, "out.jsonl.partial line 2 is not JSON"),
+    "blank-csv-line": ("csv", _blank_csv_line, "out.csv.partial line 2 is blank"),
+    "no-committed-bytes": ("csv", lambda out: _edit_state(out, committed_bytes=None), "has no valid committed_bytes"),
+    "shorter-than-committed": ("csv", _shorter, "is shorter ("),
+    "commit-mid-record": ("jsonl", lambda out: _edit_state(out, committed_bytes=lambda n: n - 3),
+                          "does not end a record"),
+    "state-not-json": ("csv", lambda out: out.with_name(out.name + ".partial.json").write_text("{"), "unreadable"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_resume_of_a_damaged_partial_run_is_a_one_line_error(tmp_path, damage):
+    fmt, spoil, what = DAMAGE[damage]
+    out = interrupted(tmp_path, fmt)
+    spoil(out)
+    partial, state = out.with_name(out.name + ".partial"), out.with_name(out.name + ".partial.json")
+    before = partial.read_bytes()
+    journal = rec.Journal(out, fmt, PredictOptions().columns(), {"model_sha256": "x"})
+    with pytest.raises(ToolkitError) as info:
+        journal.start(resume=True)
+    message = str(info.value)
+    assert type(info.value) is ToolkitError and info.value.exit_code == 1
+    assert message.startswith(f"cannot --resume {out}: ") and what in message and "\n" not in message
+    assert message.endswith(f"; delete {partial} and {state} to start over")
+    assert partial.read_bytes() == before  # neither cut nor padded with NUL bytes
+    assert not journal.lock.exists()
+
+
+def test_a_second_journal_on_the_same_output_is_refused_until_the_first_ends(tmp_path):
+    columns = PredictOptions().columns()
+    out = tmp_path / "out.csv"
+    first = rec.Journal(out, "csv", columns, {})
+    first.start(resume=False)
+    with pytest.raises(ToolkitError, match=f"^another predict run is writing {out}"):
+        rec.Journal(out, "csv", columns, {}).start(resume=False)
+    first.write(make(["a.png"], PredictOptions()))
+    assert first.finish() and not first.lock.exists()
+    second = rec.Journal(out, "csv", columns, {})
+    second.start(resume=True)
+    assert "a.png" in second.previous
+    second.close()
+    # A lock file left by a killed run (nobody holds it) does not stop the next run.
+    out.with_name("out.csv.lock").write_bytes(b"")
+    third = rec.Journal(out, "csv", columns, {})
+    third.start(resume=False)
+    with open(third.lock, "rb") as other, pytest.raises(BlockingIOError):
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    third.close()
+
+
+def test_state_and_summary_writes_use_unique_temp_names(tmp_path):
+    from toolkit.predict.runner import Summary, write_summary
+
+    # Whatever sits at a fixed temporary name (another writer's temp file, here a folder) is no obstacle.
+    (tmp_path / ".out.csv.partial.json.tmp").mkdir()
+    (tmp_path / ".summary.json.tmp").mkdir()
+    out = write_all(tmp_path, "csv", make(["a.png"], PredictOptions()), PredictOptions().columns())
+    assert out.exists()
+    write_summary(Summary(output=str(out), format="csv", model="m.onnx", files=1), tmp_path / "summary.json")
+    assert json.loads((tmp_path / "summary.json").read_text())["files"] == 1
+
+
+def test_stdout_gets_no_header_before_the_first_records(tmp_path):
+    columns = PredictOptions().columns()
+    failed = io.StringIO()
+    output = rec.StreamOutput(failed, "csv", columns)
+    output.start(resume=False)
+    output.close()  # the run failed before scoring anything (a bad model)
+    assert failed.getvalue() == ""
+    empty = io.StringIO()
+    output = rec.StreamOutput(empty, "csv", columns)
+    output.start(resume=False)
+    assert output.finish()
+    assert empty.getvalue() == ",".join(columns) + "\r\n"  # a run with nothing to score: the header alone

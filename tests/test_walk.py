@@ -33,12 +33,19 @@ def test_nested_folders_in_name_order_with_image_extensions_only(tmp_path):
     assert walker.skipped == {"not-an-image-name": 1}
 
 
-def test_walk_is_lazy(tmp_path):
+def test_walk_is_lazy(tmp_path, monkeypatch):
     for i in range(5):
         touch(tmp_path / f"d{i}" / "x.png")
+    listed: list[str] = []
+    scandir = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda folder: listed.append(os.path.basename(folder)) or scandir(folder))
     iterator = iter(Walker([str(tmp_path)]))
     first = next(iterator)
     assert first.path.endswith("d0/x.png")
+    # The first file comes before the later folders are even listed.
+    assert listed == [tmp_path.name, "d0"]
+    assert [os.path.relpath(f.path, tmp_path) for f in iterator] == [f"d{i}/x.png" for i in range(1, 5)]
+    assert listed == [tmp_path.name] + [f"d{i}" for i in range(5)]
 
 
 def test_folder_named_like_an_image_is_walked(tmp_path):

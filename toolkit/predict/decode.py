@@ -33,6 +33,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from toolkit import preprocess
+from toolkit.errors import first_line
 
 # Raster formats Pillow decodes by itself. EPS (runs Ghostscript), PDF and the rare scientific formats are out.
 ALLOWED_FORMATS = ("PNG", "JPEG", "MPO", "GIF", "BMP", "DIB", "TIFF", "WEBP", "PPM", "PCX", "TGA", "ICO",
@@ -150,7 +151,7 @@ def sniff(head: bytes) -> Failure:
 
 
 def _load_error(exc: Exception) -> Failure:
-    message = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
+    message = first_line(exc, 200)
     if isinstance(exc, Image.DecompressionBombError):
         return Failure("too-large", message)
     if isinstance(exc, MemoryError):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from toolkit import contract
-from toolkit.errors import ModelLoadError, UsageError
+from toolkit.errors import ModelLoadError, UsageError, first_line
 from toolkit.predict.decode import Item, failed, prepare_path
 from toolkit.predict.walk import Found
 
@@ -150,8 +150,7 @@ class Scorer:
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
-            first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
-            raise ModelLoadError(f"{self.path}: cannot load as an ONNX model ({first[:200]})") from None
+            raise ModelLoadError(f"{self.path}: cannot load as an ONNX model ({first_line(exc, 200)})") from None
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         self.contract = (contract.read_contract(self.metadata, str(self.path))
                          if contract.KEY_INPUT in self.metadata else contract.ModelContract())
@@ -211,6 +210,11 @@ class Scorer:
         out = np.asarray(out, dtype=np.float32)
         if self.order is not None:
             out = out[:, self.order]
+        # Every batch: NaN or Inf fails every comparison below, and no record can hold it (JSON cannot).
+        finite = np.isfinite(out).all(axis=1)
+        if not finite.all():
+            raise ModelLoadError(f"{self.path}: the model produced NaN/Inf for {int((~finite).sum()):,} of "
+                                 f"{len(out):,} images in a batch; predict needs finite probabilities")
         if not self._checked_output:
             sums = out.sum(axis=1)
             if out.min() < -1e-3 or np.abs(sums - 1.0).max() > 0.02:

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from toolkit import lazy
-from toolkit.errors import ToolkitError
+from toolkit.errors import ToolkitError, first_line
 from toolkit.predict.decode import failed, quiet_warnings
 from toolkit.predict.pipeline import PredictOptions, Record, Scorer, cpu_count, make_records, pack, prepare_chunk
 from toolkit.predict.walk import Found
@@ -82,8 +82,7 @@ def decode_rows(rows: dict[str, np.ndarray], all_frames: bool = False, cwd: str 
             try:
                 one, part = prepare_chunk([entry], all_frames)
             except Exception as exc:
-                one, part = pack([failed(entry[0], "corrupt", "decoding failed unexpectedly "
-                                                              f"({exc.__class__.__name__}: {_first_line(exc)})")])
+                one, part = pack([failed(entry[0], "corrupt", f"decoding failed unexpectedly ({_named(exc)})")])
             meta.extend(one)
             parts.append(part)
         tensors = np.concatenate(parts)
@@ -110,8 +109,10 @@ def _columns(meta, tensors: np.ndarray, indices: list[int], paths: list[bytes]) 
             "message": np.asarray(values["message"], object), "image": images}
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [""])[0][:200]
+def _named(exc: BaseException) -> str:
+    """`Class: first line of the message`, or just `Class` when there is no message."""
+    line, name = first_line(exc, 200), exc.__class__.__name__
+    return name if line == name else f"{name}: {line}"
 
 
 class Predictor:
@@ -171,7 +172,6 @@ class RayEngine:
         self.chunk = max(options.chunk_size, MIN_CHUNK)
         self.notes: list[str] = []  # things the user should hear about (shown with the summary)
         self.crashed = 0
-        self.scorer: Scorer | None = None
         self._ray: Any = None
         self._pa: Any = None
         self._started = False
@@ -182,8 +182,9 @@ class RayEngine:
         self._ray = lazy.require("ray", "ray")
         lazy.require("ray.data", "ray")
         self._pa = lazy.require("pyarrow", "ray")
-        # A model that cannot work fails here, in one line, before Ray starts (the actors load their own).
-        self.scorer = Scorer(self.model, threads=1)
+        # A model that cannot work fails here, in one line, before Ray starts. The actors load their own
+        # sessions, so this one is dropped at once rather than kept open (threads, memory) for the whole run.
+        Scorer(self.model, threads=1)
         self._connect()
         return self
 
@@ -212,7 +213,7 @@ class RayEngine:
         except Exception as exc:
             where = ("start a local Ray instance" if self.address is None
                      else f"connect to the Ray cluster at {self.address}")
-            raise ToolkitError(f"cannot {where} ({_first_line(exc) or exc.__class__.__name__})") from None
+            raise ToolkitError(f"cannot {where} ({first_line(exc, 200)})") from None
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
@@ -433,7 +434,7 @@ def _describe(exc: BaseException) -> str:
         match = _ERROR_LINE.match(line.strip())
         if match and not match.group(1).startswith(("ray.", "UserCodeException", "RayTaskError")):
             return line.strip()[:300]
-    return f"{exc.__class__.__name__}: {_first_line(exc)}"
+    return _named(exc)
 
 
 _ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit)): \S")

@@ -2,10 +2,16 @@
 
 While a run is going, records are appended to `<out>.partial` (in the output's own format; a CSV journal for
 Parquet, which cannot be appended to) and, after each batch, `<out>.partial.json` notes how many bytes of it
-are complete. At the end the partial file is flushed to disk and renamed over `<out>` (Parquet: converted into
-a temporary file that is renamed), so a reader never sees half an output. After Ctrl-C or kill -9, `--resume`
-cuts the partial file back to its last complete batch, skips every file already in it and appends the rest;
-resuming a finished run finds nothing new and leaves the output untouched.
+are complete and the model and options they were made with (the fingerprint). At the end the partial file is
+flushed to disk and renamed over `<out>` (Parquet: converted into a temporary file that is renamed), so a
+reader never sees half an output, and the fingerprint is kept beside it in `<out>.meta.json`. After Ctrl-C or
+kill -9, `--resume` cuts the partial file back to its last complete batch, skips every file already in it and
+appends the rest; resuming a finished run finds nothing new and leaves the output untouched. Either way
+`--resume` refuses, in one line, a model or options other than the fingerprint's, and a partial file, state or
+output that is damaged or was edited by hand.
+
+A run holds an exclusive lock (`flock`) on `<out>.lock` from start to end, so a second run writing the same
+`--out` fails at once instead of interleaving its records with the first one's.
 
 Paths are written so that they survive every format: names with commas, quotes or newlines are quoted (CSV)
 or escaped (JSON); bytes that are not UTF-8 are written as `\\xNN`; a name that starts like a spreadsheet
@@ -18,13 +24,12 @@ import csv
 import json
 import os
 import shutil
-import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
-from toolkit import lazy
-from toolkit.errors import ToolkitError, UsageError
+from toolkit import fsutil, lazy
+from toolkit.errors import ToolkitError, UsageError, first_line
 
 FORMATS = ("csv", "jsonl", "parquet")
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
@@ -82,10 +87,6 @@ _CELL = {  # one dict lookup per cell instead of a chain of isinstance checks: C
 }
 
 
-def _cell(value: Any) -> str:
-    return _CELL.get(type(value), str)(value)
-
-
 def _json_value(value: Any) -> Any:
     return float(f"{value:.6g}") if isinstance(value, float) else value
 
@@ -113,7 +114,7 @@ class CsvWriter:
 class JsonlWriter:
     """One JSON object per line, keys in column order."""
 
-    def __init__(self, stream: TextIO, columns: Sequence[str], header: bool = True):
+    def __init__(self, stream: TextIO, columns: Sequence[str]):
         self.columns = tuple(columns)
         self._stream = stream
 
@@ -127,8 +128,9 @@ class JsonlWriter:
             self._stream.write("\n".join(lines) + "\n")
 
 
-def _writer_class(fmt: str):
-    return JsonlWriter if fmt == "jsonl" else CsvWriter  # Parquet is journalled as CSV
+def _writer(fmt: str, stream: TextIO, columns: Sequence[str], header: bool = True) -> CsvWriter | JsonlWriter:
+    """The writer for `fmt` (Parquet is journalled as CSV); `header`: CSV only, False when appending."""
+    return JsonlWriter(stream, columns) if fmt == "jsonl" else CsvWriter(stream, columns, header=header)
 
 
 def _open_text(path: Path | str, mode: str) -> TextIO:
@@ -139,19 +141,8 @@ def _open_text(path: Path | str, mode: str) -> TextIO:
 # --- reading back (resume) ------------------------------------------------------------------------------
 
 
-def _read_rows(path: Path, fmt: str) -> Iterator[tuple[list[str] | None, dict | None]]:
-    """Stream a CSV/JSONL file: the CSV header then (path, status) per record."""
-    with _open_text(path, "r") as fh:
-        if fmt == "jsonl":
-            for line in fh:
-                if line.strip():
-                    yield None, json.loads(line)
-        else:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            yield header, None
-            for row in reader:
-                yield None, {"path": row[0], "status": row[1] if len(row) > 1 else ""}
+class _Damaged(Exception):
+    """A file to resume from is not as this module writes it (cut, torn or edited by hand): what is wrong."""
 
 
 class Previous:
@@ -171,41 +162,92 @@ class Previous:
         return display_path(path) in self.paths
 
 
+def _other_columns(path: Path) -> UsageError:
+    return UsageError(f"cannot --resume: {path} has other columns than this run writes; use the same options or "
+                      "a new --out")
+
+
 def _scan_text(path: Path, fmt: str, columns: Sequence[str], previous: Previous) -> None:
-    mismatch = UsageError(f"cannot --resume: {path} has other columns than this run writes; use the same "
-                          "options or a new --out")
-    first = True
-    for header, row in _read_rows(path, fmt):
-        if header is not None:
-            if list(header) != list(columns):
-                raise mismatch
-            continue
-        if row is None:
-            continue
-        if first and fmt == "jsonl" and list(row) != list(columns):
-            raise mismatch
-        first = False
-        previous.add(row["path"], row["status"])
+    """Note every record of a CSV/JSONL file in `previous`; _Damaged where a line is not a record of ours."""
+    columns = list(columns)
+    with _open_text(path, "r") as fh:
+        if fmt == "jsonl":
+            first = True
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    raise _Damaged(f"line {number} is not JSON") from None
+                if not (isinstance(obj, dict) and isinstance(obj.get("path"), str)
+                        and isinstance(obj.get("status"), str)):
+                    raise _Damaged(f"line {number} is not a record (an object with a path and a status)")
+                if list(obj) != columns:
+                    if first:
+                        raise _other_columns(path)
+                    raise _Damaged(f"line {number} has other keys than the lines before it")
+                first = False
+                previous.add(obj["path"], obj["status"])
+            return
+        reader = csv.reader(fh)
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise _Damaged("is empty (not even a header row)")
+            if header != columns:
+                raise _other_columns(path)
+            for row in reader:
+                if len(row) != len(columns):
+                    raise _Damaged(f"line {reader.line_num} is blank" if not row else
+                                   f"line {reader.line_num} has {len(row)} fields, not {len(columns)}")
+                previous.add(row[0], row[1])
+        except csv.Error as exc:
+            raise _Damaged(f"line {reader.line_num} is not CSV ({first_line(exc)})") from None
 
 
 def _scan_parquet(path: Path, columns: Sequence[str], previous: Previous) -> None:
-    require_parquet()
+    pa = require_parquet()
     import pyarrow.parquet as pq
 
-    parquet = pq.ParquetFile(path)
-    if list(parquet.schema_arrow.names) != list(columns):
-        raise UsageError(f"cannot --resume: {path} has other columns than this run writes; use the same "
-                         "options or a new --out")
-    for batch in parquet.iter_batches(columns=["path", "status"], batch_size=65536):
-        for p, s in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True):
-            previous.add(p, s)
+    try:
+        parquet = pq.ParquetFile(path)
+        if list(parquet.schema_arrow.names) != list(columns):
+            raise _other_columns(path)
+        for batch in parquet.iter_batches(columns=["path", "status"], batch_size=65536):
+            for p, s in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True):
+                previous.add(p, s)
+    except (pa.ArrowException, ValueError) as exc:  # not Parquet, or cut short
+        raise _Damaged(f"is not a readable Parquet file ({first_line(exc)})") from None
+
+
+def _differences(recorded: Any, current: dict[str, Any]) -> str:
+    """What differs between a recorded fingerprint and this run's, as `key (was X, now Y)`; empty if nothing."""
+    recorded = recorded if isinstance(recorded, dict) else {}
+    parts = []
+    for key, now in current.items():
+        was = recorded.get(key)
+        if was == now:
+            continue
+        if key not in recorded:
+            parts.append(f"{key} (not recorded)")
+        elif isinstance(was, list | dict) or isinstance(now, list | dict):
+            parts.append(key)
+        elif key.endswith("sha256"):
+            parts.append(f"{key} (was {str(was)[:12]}..., now {str(now)[:12]}...)")
+        else:
+            parts.append(f"{key} (was {was}, now {now})")
+    return ", ".join(parts)
 
 
 # --- the journal ------------------------------------------------------------------------------------------
 
 
 class Journal:
-    """Appends records to `<out>.partial`, commits after each batch, and renames into place at the end."""
+    """Appends records to `<out>.partial`, commits after each batch, and renames into place at the end.
+
+    Call `start`, then `write`/`commit` per batch, then `finish` (success) or `close` (anything else): both
+    release the lock that `start` takes."""
 
     def __init__(self, out: Path, fmt: str, columns: Sequence[str], fingerprint: dict[str, Any]):
         self.out = Path(out)
@@ -214,62 +256,148 @@ class Journal:
         self.fingerprint = fingerprint
         self.partial = self.out.with_name(self.out.name + ".partial")
         self.state = self.out.with_name(self.out.name + ".partial.json")
+        self.meta = self.out.with_name(self.out.name + ".meta.json")
+        self.lock = self.out.with_name(self.out.name + ".lock")
         self.previous = Previous()
         self._stream: TextIO | None = None
-        self._writer = None
+        self._writer: CsvWriter | JsonlWriter | None = None
+        self._lock_file: BinaryIO | None = None
         self.written = 0
         self.errors = 0
         self.notes: list[str] = []
 
+    def _recorded(self) -> dict[str, Any]:
+        """What the state file and the sidecar record, and what a resume must match."""
+        return {"version": STATE_VERSION, "format": self.fmt, **self.fingerprint}
+
     # Starting ----------------------------------------------------------------------------------------
 
     def start(self, resume: bool) -> None:
-        """Fresh: an empty partial file. Resume: pick up the partial file, else the finished output."""
+        """Lock `<out>`; then fresh: an empty partial file; resume: pick up the partial file, else the finished
+        output."""
         if self.out.exists() and self.out.is_dir():
             raise UsageError(f"--out {self.out} is a folder; name a file")
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        if resume and self.partial.exists() and self.state.exists():
-            self._resume_partial()
-        elif resume and self.out.exists():
-            self._resume_finished()
-        else:
-            if self.state.exists():
-                self.notes.append(f"started over: the interrupted run's records in {self.partial} were "
-                                  "discarded (--resume continues an interrupted run)")
-            self._open_fresh()
+        self._lock()
+        try:
+            if resume and self.partial.exists() and self.state.exists():
+                self._resume_partial()
+            elif resume and self.out.exists():
+                self._resume_finished()
+            else:
+                if self.state.exists():
+                    self.notes.append(f"started over: the interrupted run's records in {self.partial} were "
+                                      "discarded (--resume continues an interrupted run)")
+                self._open_fresh()
+        except BaseException:
+            self.close()
+            raise
+
+    def _lock(self) -> None:
+        """An exclusive lock on `<out>.lock` for the whole run, or a one-line error if another run holds it."""
+        try:
+            import fcntl
+        except ImportError:  # not a POSIX system: no lock
+            return
+        while True:
+            fh = open(self.lock, "ab")  # held open until _unlock
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.close()
+                raise ToolkitError(f"another predict run is writing {self.out}; wait for it to end or choose "
+                                   "another --out") from None
+            except OSError:  # a file system without locks (some network mounts): go on unlocked
+                fh.close()
+                return
+            # The run that held the lock before us removes the file before it lets go (see _unlock): if it did
+            # since we opened it, we hold a lock nobody else will look at; take the new file's instead.
+            try:
+                if os.path.samestat(os.fstat(fh.fileno()), os.stat(self.lock)):
+                    self._lock_file = fh
+                    return
+            except FileNotFoundError:
+                pass
+            fh.close()
+
+    def _unlock(self) -> None:
+        if self._lock_file is not None:
+            self.lock.unlink(missing_ok=True)  # while still holding the lock: see _lock
+            self._lock_file.close()
+            self._lock_file = None
 
     def _open_fresh(self) -> None:
         self._stream = _open_text(self.partial, "w")
-        self._writer = _writer_class(self.fmt)(self._stream, self.columns)
+        self._writer = _writer(self.fmt, self._stream, self.columns)
         self.commit()
+
+    def _damaged(self, what: str) -> ToolkitError:
+        return ToolkitError(f"cannot --resume {self.out}: {what}; delete {self.partial} and {self.state} to "
+                            "start over")
 
     def _resume_partial(self) -> None:
         try:
-            state = json.loads(self.state.read_text())
+            state = json.loads(self.state.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ToolkitError(f"cannot --resume: {self.state} is unreadable ({exc}); run without --resume "
-                               "to start over") from None
-        mismatch = [k for k, v in self.fingerprint.items() if state.get("fingerprint", {}).get(k) != v]
-        if state.get("version") != STATE_VERSION or state.get("format") != self.fmt or mismatch:
-            what = ", ".join(mismatch) or "format"
-            raise UsageError(f"cannot --resume: the interrupted run differs in {what}; run it with the same "
+            raise self._damaged(f"{self.state} is unreadable ({first_line(exc)})") from None
+        if not isinstance(state, dict) or not isinstance(state.get("fingerprint"), dict):
+            raise self._damaged(f"{self.state} is not a resume state (no fingerprint)")
+        committed = state.get("committed_bytes")
+        if not isinstance(committed, int) or isinstance(committed, bool) or committed < 0:
+            raise self._damaged(f"{self.state} has no valid committed_bytes")
+        differs = _differences({"version": state.get("version"), "format": state.get("format"),
+                                **state["fingerprint"]}, self._recorded())
+        if differs:
+            raise UsageError(f"cannot --resume: the interrupted run differs in {differs}; run it with the same "
                              "model and options, or without --resume to start over")
-        committed = int(state["committed_bytes"])
-        # Anything after the last commit may be half a record (kill -9 mid-write): cut it off.
+        # Anything after the last commit may be half a record (kill -9 mid-write): cut it off. A file shorter
+        # than its last commit was cut or replaced since; truncate would pad it with NUL bytes.
         with open(self.partial, "r+b") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size < committed:
+                raise self._damaged(f"{self.partial} is shorter ({size:,} bytes) than its last commit "
+                                    f"({committed:,} bytes)")
+            if committed:
+                fh.seek(committed - 1)
+                if fh.read(1) != b"\n":
+                    raise self._damaged(f"the last commit in {self.state} ({committed:,} bytes) does not end "
+                                        f"a record of {self.partial}")
             fh.truncate(committed)
-        _scan_text(self.partial, "jsonl" if self.fmt == "jsonl" else "csv", self.columns, self.previous)
+        try:
+            _scan_text(self.partial, "jsonl" if self.fmt == "jsonl" else "csv", self.columns, self.previous)
+        except _Damaged as exc:
+            raise self._damaged(f"{self.partial} {exc}") from None
         self._stream = _open_text(self.partial, "a")
-        self._writer = _writer_class(self.fmt)(self._stream, self.columns, header=False)
+        self._writer = _writer(self.fmt, self._stream, self.columns, header=False)
         self.commit()
 
     def _resume_finished(self) -> None:
-        """The output of a finished run: remember its paths; it is copied into a partial file only if new
-        files turn up (so a run with nothing new changes nothing)."""
-        if self.fmt == "parquet":
-            _scan_parquet(self.out, self.columns, self.previous)
-        else:
-            _scan_text(self.out, self.fmt, self.columns, self.previous)
+        """The output of a finished run: check that it was made with this run's model and options (its
+        `<out>.meta.json`), and remember its paths; it is copied into a partial file only if new files turn up
+        (so a run with nothing new changes nothing)."""
+        start_over = "run without --resume to start over"
+        try:
+            meta = json.loads(self.meta.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ToolkitError(f"cannot --resume {self.out}: {self.meta}, which records the model and options it "
+                               f"was made with, is missing; {start_over}") from None
+        except (OSError, ValueError) as exc:
+            raise ToolkitError(f"cannot --resume {self.out}: {self.meta} is unreadable ({first_line(exc)}); "
+                               f"{start_over}") from None
+        if not isinstance(meta, dict) or not isinstance(meta.get("fingerprint"), dict):
+            raise ToolkitError(f"cannot --resume {self.out}: {self.meta} records no fingerprint; {start_over}")
+        differs = _differences({"version": meta.get("version"), "format": meta.get("format"),
+                                **meta["fingerprint"]}, self._recorded())
+        if differs:
+            raise UsageError(f"cannot --resume: {self.out} was made with other settings: {differs}; run it with "
+                             "the same model and options, or without --resume to start over")
+        try:
+            if self.fmt == "parquet":
+                _scan_parquet(self.out, self.columns, self.previous)
+            else:
+                _scan_text(self.out, self.fmt, self.columns, self.previous)
+        except _Damaged as exc:
+            raise ToolkitError(f"cannot --resume {self.out}: {self.out} {exc}; {start_over}") from None
 
     def _reopen_finished(self) -> None:
         if self.fmt == "parquet":
@@ -282,7 +410,7 @@ class Journal:
         else:
             shutil.copyfile(self.out, self.partial)
             self._stream = _open_text(self.partial, "a")
-            self._writer = _writer_class(self.fmt)(self._stream, self.columns, header=False)
+            self._writer = _writer(self.fmt, self._stream, self.columns, header=False)
         self.commit()
 
     # Writing -----------------------------------------------------------------------------------------
@@ -293,6 +421,7 @@ class Journal:
             return
         if self._stream is None:
             self._reopen_finished()
+        assert self._writer is not None
         self._writer.write(records)
         self.written += len(records)
         self.errors += sum(1 for r in records if r["status"] == "error")
@@ -304,38 +433,43 @@ class Journal:
         self._stream.flush()
         state = {"version": STATE_VERSION, "format": self.fmt, "output": str(self.out),
                  "committed_bytes": self._stream.tell(), "fingerprint": self.fingerprint}
-        _write_atomic_text(self.state, json.dumps(state, indent=1) + "\n")
+        fsutil.write_json(self.state, state)
 
     def finish(self) -> bool:
         """Move the complete output into place. False when there was nothing new to write (resume)."""
-        if self._stream is None:
-            return False
-        self.commit()
-        os.fsync(self._stream.fileno())
-        self._stream.close()
-        self._stream = None
-        if self.fmt == "parquet":
-            csv_to_parquet(self.partial, self.out, self.columns)
-            self.partial.unlink()
-        else:
-            os.replace(self.partial, self.out)
-        self.state.unlink(missing_ok=True)
-        return True
+        try:
+            if self._stream is None:
+                return False
+            self.commit()
+            os.fsync(self._stream.fileno())
+            self._stream.close()
+            self._stream = None
+            # The sidecar first: until the state file goes, a --resume goes by the partial file and its state.
+            fsutil.write_json(self.meta, {
+                "about": f"the model and options {self.out.name} was made with; predict --resume checks them",
+                "version": STATE_VERSION, "format": self.fmt, "fingerprint": self.fingerprint})
+            if self.fmt == "parquet":
+                csv_to_parquet(self.partial, self.out, self.columns)
+                self.partial.unlink()
+            else:
+                os.replace(self.partial, self.out)
+            self.state.unlink(missing_ok=True)
+            return True
+        finally:
+            if self._stream is None:
+                self._unlock()
 
     def close(self) -> None:
         """Stop without finishing (interrupt, failure): commit what is complete so --resume can go on."""
-        if self._stream is not None:
-            try:
-                self.commit()
-            finally:
-                self._stream.close()
-                self._stream = None
-
-
-def _write_atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+        try:
+            if self._stream is not None:
+                try:
+                    self.commit()
+                finally:
+                    self._stream.close()
+                    self._stream = None
+        finally:
+            self._unlock()
 
 
 # --- Parquet -------------------------------------------------------------------------------------------
@@ -361,35 +495,23 @@ def csv_to_parquet(source: Path, target: Path, columns: Sequence[str]) -> None:
     parse = pacsv.ParseOptions(newlines_in_values=True)
     convert = pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True, null_values=[""],
                                    true_values=["true"], false_values=["false"], quoted_strings_can_be_null=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        with pacsv.open_csv(source, read_options=read, parse_options=parse, convert_options=convert) as reader, \
-                pq.ParquetWriter(tmp, schema) as writer:
-            for batch in reader:
-                writer.write_batch(batch)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def records_to_parquet(records: Sequence[Record], target: Path, columns: Sequence[str]) -> None:
-    """Write records straight to a Parquet file (small outputs, tests)."""
-    require_parquet()
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    rows = [{**r, "path": display_path(r["path"])} for r in records]
-    pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema(columns)), target)
+    with fsutil.atomic_open(target) as (fh, _), \
+            pacsv.open_csv(source, read_options=read, parse_options=parse, convert_options=convert) as reader, \
+            pq.ParquetWriter(fh, schema) as writer:
+        for batch in reader:
+            writer.write_batch(batch)
 
 
 class StreamOutput:
-    """Records to stdout (`--out -`): no journal, no resume, written as they come."""
+    """Records to stdout (`--out -`): no journal, no resume, written as they come. The CSV header comes with
+    the first records (or at the end of a run that had none), so a run that fails before any record was
+    scored (a bad model) prints nothing on stdout."""
 
     def __init__(self, stream: TextIO, fmt: str, columns: Sequence[str]):
         self._stream = stream
-        self._writer = _writer_class(fmt)(stream, columns)
+        self._fmt = fmt
+        self._columns = tuple(columns)
+        self._writer: CsvWriter | JsonlWriter | None = None
         self.previous = Previous()
         self.written = 0
         self.errors = 0
@@ -399,8 +521,15 @@ class StreamOutput:
         if resume:
             raise UsageError("--resume needs --out FILE (stdout cannot be resumed)")
 
+    def _open(self) -> CsvWriter | JsonlWriter:
+        if self._writer is None:
+            self._writer = _writer(self._fmt, self._stream, self._columns)
+        return self._writer
+
     def write(self, records: Sequence[Record]) -> None:
-        self._writer.write(records)
+        if not records:
+            return
+        self._open().write(records)
         self.written += len(records)
         self.errors += sum(1 for r in records if r["status"] == "error")
 
@@ -408,6 +537,7 @@ class StreamOutput:
         self._stream.flush()
 
     def finish(self) -> bool:
+        self._open()
         self._stream.flush()
         return True
 

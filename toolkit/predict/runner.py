@@ -3,8 +3,6 @@ journal -> summary. The CLI calls `run`; notebooks use `predict_folder` (in `too
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import sys
 import threading
@@ -15,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from toolkit import fsutil
 from toolkit.errors import Interrupted, ToolkitError, UsageError
 from toolkit.predict import records as rec
 from toolkit.predict.pipeline import PredictOptions, resolve_model
@@ -180,11 +179,11 @@ def run(inputs: list[str], options: PredictOptions, *, out: str | None = None, f
             previous = journal.previous
             summary.resumed_records, summary.resumed_errors = previous.records, previous.errors
             found = (f for f in walker if f.path not in previous) if previous.records else iter(walker)
-            with Engine(model, options) as engine:
+            with Engine(model, options) as scoring:
                 total: dict[str, int | None] = {"n": None}
                 if progress is not None and "-" not in inputs:
                     _count_in_background(inputs, options, total)
-                for batch in engine.batches(found):
+                for batch in scoring.batches(found):
                     journal.write(batch)
                     journal.commit()
                     summary.add(batch)
@@ -205,7 +204,7 @@ def run(inputs: list[str], options: PredictOptions, *, out: str | None = None, f
             journal.close()
             raise
     summary.skipped = walker.skipped
-    summary.warnings = (journal.notes + engine.notes + walker.warnings)[:20]
+    summary.warnings = (journal.notes + scoring.notes + walker.warnings)[:20]
     if summary_path is not None:
         write_summary(summary, Path(summary_path))
     return summary
@@ -224,7 +223,4 @@ def _count_in_background(inputs: list[str], options: PredictOptions, total: dict
 
 def write_summary(summary: Summary, path: Path) -> None:
     """The summary as JSON, written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
-    os.replace(tmp, path)
+    fsutil.write_json(path, summary.as_dict())
