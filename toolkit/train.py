@@ -119,7 +119,8 @@ def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: 
         dataset = dataset.shuffle(len(x_fit), seed=seed, reshuffle_each_iteration=True)
         dataset = dataset.batch(recipe.batch_size).map(
             lambda x, y: (augment(x, training=True), y), num_parallel_calls=1, deterministic=True)
-        fit_data, fit_kwargs = dataset.prefetch(2), {}
+        # The dataset shuffles itself; Keras only warns about its own shuffle flag for datasets.
+        fit_data, fit_kwargs = dataset.prefetch(2), {"shuffle": False}
 
     started = time.perf_counter()
     history = model.fit(fit_data, epochs=recipe.epochs, validation_data=(x_val, targets(y_val)),
