@@ -62,15 +62,10 @@ def prepare(image: Image.Image) -> Normalized:
     if image.mode == "L" and image.size == (SIZE, SIZE):
         # The common case of MNIST-like files, checked on the uint8 pixels: several times faster. Ink that
         # fits in 20x20 leaves most of the border black, so the polarity needs no separate check.
-        box = image.getbbox()
-        if box is not None and max(box[2] - box[0], box[3] - box[1]) <= BOX:
-            pixels = np.asarray(image)
-            rows = pixels.sum(axis=1, dtype=np.float64)
-            cols = pixels.sum(axis=0, dtype=np.float64)
-            total = rows.sum()
-            if abs(rows.dot(_INDEX) / total - CENTRE) <= 1.0 and abs(cols.dot(_INDEX) / total - CENTRE) <= 1.0:
-                return Normalized(pixels.astype(np.float32) / np.float32(255.0), blank=False, inverted=False,
-                                  passthrough=True)
+        pixels = np.asarray(image)
+        if _mnist_geometry(pixels):
+            return Normalized(pixels.astype(np.float32) / np.float32(255.0), blank=False, inverted=False,
+                              passthrough=True)
     return prepare_gray(to_gray(image))
 
 
