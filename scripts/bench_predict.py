@@ -1,76 +1,87 @@
-"""Benchmark `mnist-toolkit predict` against its ceiling and against the naive way, measured in one run.
+"""Benchmark `mnist-toolkit predict` against the script a user would write instead, measured in one run.
 
-Builds (once) a folder of N MNIST test images as PNG files, then measures, on the same warm files:
+Two folders of 10,000 files each are built once (and reused): MNIST test digits as 28x28 PNG files, and
+scan-like renderings (`toolkit.scans`: 40-200 px, dark ink on light paper, PNG/JPEG/TIFF/BMP/16-bit/RGBA) drawn
+with a seed the preprocessing was never tuned on. On each folder, with warm files:
 
-1. decode-only: one process, a plain Pillow loop (open + load) and nothing else: the ceiling per core;
-2. predict end to end: `mnist-toolkit predict FOLDER` as a user runs it, start-up included (wall clock of the
-   whole process, from launch to exit);
-3. naive Keras: a script that imports Keras, loads the .keras model, decodes with a Pillow loop and calls
-   `model.predict`, start-up included.
+- decode-only: a one-process Pillow loop (open + load) and nothing else, the per-core decode rate;
+- plain: a plain onnxruntime script, as a user writes it in a dozen lines (Pillow open, convert("L"),
+  resize to 28x28, one session, batches of 256, a CSV line per file), start-up included;
+- predict: `python -m toolkit predict FOLDER --out X.csv` with its defaults, start-up included.
 
-It prints the three rates and the two ratios the README quotes (end-to-end / decode-only, and predict's
-speed-up over the naive script); `--json FILE` also writes them. With `--rss` it samples the resident memory
-of predict's whole process tree (main process plus workers) and reports the peak.
+plain and predict alternate, `--repeat` times each; medians count. Both are checked for one line per file and
+scored against the labels in the file names. Then a per-stage breakdown, in CPU seconds on one core, of what
+predict does per file (walk, read, decode, normalise, infer, records + CSV), so the next bottleneck is visible,
+and the start-up cost: predict on 40 files.
 
-    python scripts/bench_predict.py --count 10000 --model artifacts/reference/model.onnx \\
-        --keras artifacts/reference/model.keras
+    python scripts/bench_predict.py [--count 10000] [--seed 7] [--repeat 5] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-NAIVE = r"""
-import os, sys, time
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import numpy as np
-import keras
+PLAIN = r"""
+import os, sys
+import numpy as np, onnxruntime as ort
 from PIL import Image
-folder, model_path, out = sys.argv[1:4]
-model = keras.saving.load_model(model_path, compile=False)
-paths = sorted(os.path.join(folder, name) for name in os.listdir(folder))
-images = np.stack([np.asarray(Image.open(p).convert("L"), dtype=np.float32) / 255.0 for p in paths])
-probabilities = model.predict(images[..., None], batch_size=256, verbose=0)
+folder, model, out = sys.argv[1:4]
+paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs)
+session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+name = session.get_inputs()[0].name
 with open(out, "w") as fh:
-    for path, row in zip(paths, probabilities):
-        fh.write(f"{path},{int(row.argmax())},{row.max():.6f}\n")
+    for i in range(0, len(paths), 256):
+        chunk = paths[i:i + 256]
+        x = np.stack([np.asarray(Image.open(p).convert("L").resize((28, 28)), np.float32) / 255 for p in chunk])
+        for p, row in zip(chunk, session.run(None, {name: x[..., None]})[0]):
+            fh.write(f"{p},{row.argmax()},{row.max():.4f}\n")
 """
 
 
-def build_folder(folder: Path, count: int) -> list[Path]:
-    """N MNIST test images as PNG files (test images repeat past 10,000), reused when already there."""
+def build_mnist(folder: Path, count: int) -> Path:
+    """`count` MNIST test digits as PNG files (reused when already there)."""
     from PIL import Image
 
     from toolkit import data
 
+    if _complete(folder, count):
+        return folder
     folder.mkdir(parents=True, exist_ok=True)
-    existing = sorted(folder.glob("*.png"))
-    if len(existing) == count:
-        return existing
-    for stale in existing:
-        stale.unlink()
     (_, _), (x_test, y_test) = data.load_mnist()
-    paths = []
     for i in range(count):
-        path = folder / f"{i:07d}-label-{int(y_test[i % len(x_test)])}.png"
-        Image.fromarray(x_test[i % len(x_test)]).save(path)
-        paths.append(path)
-    return paths
+        j = i % len(x_test)
+        Image.fromarray(x_test[j]).save(folder / f"{i:07d}-label-{int(y_test[j])}.png")
+    return folder
 
 
-def decode_only(paths: list[Path]) -> float:
+def build_scans(folder: Path, count: int, seed: int) -> Path:
+    """`count` scan-like renderings of MNIST test digits drawn with `seed` (reused when already there)."""
+    from toolkit import data, scans
+
+    if _complete(folder, count):
+        return folder
+    (_, _), (x_test, y_test) = data.load_mnist()
+    scans.write_scans(x_test, y_test, folder, seed=seed, indices=range(min(count, len(x_test))))
+    return folder
+
+
+def _complete(folder: Path, count: int) -> bool:
+    return folder.is_dir() and sum(1 for _ in os.scandir(folder)) == count
+
+
+def decode_only(paths: list[str]) -> float:
     """Files per second of a one-process Pillow loop that only decodes."""
     from PIL import Image
 
@@ -81,99 +92,133 @@ def decode_only(paths: list[Path]) -> float:
     return len(paths) / (time.perf_counter() - started)
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants (Linux /proc)."""
-    total, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            with open(f"/proc/{current}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-            with open(f"/proc/{current}/task/{current}/children") as fh:
-                todo.extend(int(child) for child in fh.read().split())
-        except OSError:
-            continue
-    return total
-
-
-def timed(cmd: list[str], *, sample_rss: bool = False) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Wall seconds of a whole command (start-up included) and, optionally, its peak tree RSS."""
+def wall(cmd: list[str]) -> float:
+    """Wall seconds of a whole command, start-up included; exits on failure."""
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = [0]
-    if sample_rss:
-        def sample() -> None:
-            while proc.poll() is None:
-                peak[0] = max(peak[0], tree_rss(proc.pid))
-                time.sleep(0.05)
-
-        thread = threading.Thread(target=sample, daemon=True)
-        thread.start()
-    stdout, stderr = proc.communicate()
+    done = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - started
-    done = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
     if done.returncode not in (0, 3):
-        raise SystemExit(f"{' '.join(map(str, cmd))} failed ({done.returncode}):\n{stderr[-2000:]}")
-    return seconds, peak[0], done
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return seconds
+
+
+def accuracy(csv_path: Path, path_column: int, digit_column: int, header: bool) -> tuple[int, float]:
+    """(rows, share of rows whose digit matches the label in the file name) of a CSV output."""
+    import csv
+
+    from toolkit.scans import label_from_name
+
+    with open(csv_path, newline="") as fh:
+        rows = list(csv.reader(fh))[1 if header else 0 :]
+    right = sum(1 for r in rows if r[digit_column] != "" and int(r[digit_column]) == label_from_name(r[path_column]))
+    return len(rows), right / max(1, len(rows))
+
+
+def stages(folder: Path, model: Path) -> dict[str, float]:
+    """CPU seconds per stage of predict's work on every file of `folder`, one core, one pass each."""
+    import numpy as np
+
+    from toolkit import preprocess
+    from toolkit.predict import decode
+    from toolkit.predict.pipeline import PredictOptions, Scorer, make_records, pack
+    from toolkit.predict.records import CsvWriter
+    from toolkit.predict.walk import Walker
+
+    clock = time.process_time
+    seconds: dict[str, float] = {}
+    started = clock()
+    paths = [found.path for found in Walker([str(folder)])]
+    seconds["walk"] = clock() - started
+    started = clock()
+    sources = [decode.read_file(path) for path in paths]
+    seconds["read"] = clock() - started
+    started = clock()
+    decoded = []
+    for source in sources:  # the same choice of decoder as decode.prepare_path
+        pixels = decode.decode_fast(source.getvalue())
+        if pixels is None:
+            pixels = decode.open_image(source)
+            pixels.load()
+        decoded.append(pixels)
+    seconds["decode"] = clock() - started
+    started = clock()
+    results = [preprocess.prepare_array(p) if isinstance(p, np.ndarray) else preprocess.prepare(p) for p in decoded]
+    seconds["normalise"] = clock() - started
+    scorer = Scorer(model)
+    tensors = np.stack([r.tensor for r in results])
+    started = clock()
+    probs = np.concatenate([scorer.score(tensors[i : i + 256]) for i in range(0, len(tensors), 256)])
+    seconds["infer"] = clock() - started
+    options = PredictOptions()
+    items = [decode.Item(path, 0, r.tensor, blank=r.blank) for path, r in zip(paths, results, strict=True)]
+    started = clock()
+    meta, _ = pack(items)
+    CsvWriter(io.StringIO(), options.columns()).write(make_records(meta, probs, options))
+    seconds["records+write"] = clock() - started
+    return seconds
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=10000, help="number of PNG files")
+    parser.add_argument("--count", type=int, default=10000, help="files per folder")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the scan renderings")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each command; the median counts")
     parser.add_argument("--model", type=Path, default=ROOT / "artifacts/reference/model.onnx")
-    parser.add_argument("--keras", type=Path, default=ROOT / "artifacts/reference/model.keras",
-                        help="the same model as .keras, for the naive script (skipped if missing)")
-    parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "mnist-bench-png")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the median counts")
-    parser.add_argument("--rss", action="store_true", help="also report predict's peak resident memory")
-    parser.add_argument("--predict-args", default="", help="extra arguments for predict, e.g. '--workers 1'")
+    parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "mnist-bench")
     parser.add_argument("--json", type=Path, help="write the figures to this file too")
     args = parser.parse_args()
 
-    folder = args.folder / str(args.count)
-    paths = build_folder(folder, args.count)
-    decode_only(paths[:2000])  # warm the page cache and Pillow's plugin registry
-    decode_rate = statistics.median(decode_only(paths) for _ in range(args.repeat))
-
-    cli = [sys.executable, "-m", "toolkit", "predict", str(folder), "--model", str(args.model)]
-    results: dict = {"files": args.count, "decode_only_files_per_s": round(decode_rate, 1), "cpus": os.cpu_count()}
+    sets = {"mnist-png": build_mnist(args.folder / f"mnist-png-{args.count}", args.count),
+            "scans": build_scans(args.folder / f"scans-seed{args.seed}-{args.count}", args.count, args.seed)}
+    results: dict = {"files": args.count, "cpus": os.cpu_count(), "scan_seed": args.seed, "sets": {}}
+    python = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "predictions.csv"
-        runs = [timed([*cli, "--out", str(out), *args.predict_args.split()], sample_rss=args.rss)
-                for _ in range(args.repeat)]
-        seconds = statistics.median(r[0] for r in runs)
-        results["predict_seconds"] = round(seconds, 3)
-        results["predict_files_per_s"] = round(args.count / seconds, 1)
-        if args.rss:
-            results["predict_peak_rss_mb"] = round(max(r[1] for r in runs) / 2**20, 1)
-        rows = out.read_text().count("\n") - 1
-        if rows != args.count:
-            raise SystemExit(f"predict wrote {rows} records for {args.count} files")
-        if args.keras.is_file():
-            naive = [timed([sys.executable, "-c", NAIVE, str(folder), str(args.keras), str(Path(tmp) / "n.csv")])
-                     for _ in range(args.repeat)]
-            naive_seconds = statistics.median(r[0] for r in naive)
-            results["naive_keras_seconds"] = round(naive_seconds, 3)
-            results["naive_keras_files_per_s"] = round(args.count / naive_seconds, 1)
+        out, plain_out = Path(tmp) / "predictions.csv", Path(tmp) / "plain.csv"
+        predict = [python, "-m", "toolkit", "predict", "--model", str(args.model), "--out", str(out)]
+        plain = [python, "-c", PLAIN]
+        for name, folder in sets.items():
+            paths = sorted(str(p) for p in folder.iterdir())
+            decode_only(paths[:2000])  # warm the page cache and Pillow's plugin registry
+            times: dict[str, list[float]] = {"predict": [], "plain": []}
+            for _ in range(args.repeat):  # alternated, so that a slow spell of the machine hits both
+                times["predict"].append(wall([*predict, str(folder)]))
+                times["plain"].append(wall([*plain, str(folder), str(args.model), str(plain_out)]))
+            rows, predict_acc = accuracy(out, 0, 2, header=True)
+            plain_rows, plain_acc = accuracy(plain_out, 0, 1, header=False)
+            if rows != args.count or plain_rows != args.count:
+                raise SystemExit(f"{name}: predict wrote {rows} rows, plain {plain_rows}, for {args.count} files")
+            predict_s, plain_s = statistics.median(times["predict"]), statistics.median(times["plain"])
+            decode_rate = statistics.median(decode_only(paths) for _ in range(3))
+            results["sets"][name] = {
+                "predict_seconds": round(predict_s, 3), "plain_seconds": round(plain_s, 3),
+                "predict_files_per_s": round(args.count / predict_s), "plain_files_per_s": round(args.count / plain_s),
+                "decode_only_files_per_s": round(decode_rate),
+                "speedup_vs_plain": round(plain_s / predict_s, 2),
+                "predict_vs_decode_only": round(args.count / predict_s / decode_rate, 2),
+                "predict_accuracy": round(predict_acc, 4), "plain_accuracy": round(plain_acc, 4),
+                "stages_cpu_us_per_file": {k: round(v / args.count * 1e6, 1)
+                                           for k, v in stages(folder, args.model).items()},
+            }
+        small = Path(tmp) / "forty"
+        small.mkdir()
+        for path in sorted(sets["mnist-png"].iterdir())[:40]:
+            (small / path.name).write_bytes(path.read_bytes())
+        results["startup_40_files_seconds"] = round(statistics.median(
+            wall([*predict, str(small)]) for _ in range(args.repeat)), 3)
 
-    results["ratio_predict_vs_decode_only"] = round(results["predict_files_per_s"] / decode_rate, 3)
-    if "naive_keras_files_per_s" in results:
-        results["speedup_vs_naive_keras"] = round(results["predict_files_per_s"] /
-                                                  results["naive_keras_files_per_s"], 2)
-    print(f"files: {args.count:,} PNG ({folder}), {os.cpu_count()} CPUs")
-    print(f"decode-only (1 process, Pillow open+load): {decode_rate:10,.0f} files/s")
-    print(f"predict end to end (start-up included):    {results['predict_files_per_s']:10,.0f} files/s "
-          f"({results['predict_seconds']:.2f} s)")
-    if "naive_keras_files_per_s" in results:
-        print(f"naive Keras script (start-up included):    {results['naive_keras_files_per_s']:10,.0f} files/s "
-              f"({results['naive_keras_seconds']:.2f} s)")
-    print(f"predict / decode-only: {results['ratio_predict_vs_decode_only']:.2f}x")
-    if "speedup_vs_naive_keras" in results:
-        print(f"predict vs naive Keras: {results['speedup_vs_naive_keras']:.2f}x faster")
-    if args.rss:
-        print(f"predict peak RSS (main process + workers): {results['predict_peak_rss_mb']:.0f} MB")
+    print(f"{args.count:,} files per set, {os.cpu_count()} CPUs, medians of {args.repeat} alternated runs")
+    print(f"{'':12} {'predict':>9} {'plain':>9} {'speed-up':>9} {'decode-only':>12} {'vs decode':>10} "
+          f"{'acc predict':>12} {'acc plain':>10}")
+    for name, r in results["sets"].items():
+        print(f"{name:12} {r['predict_seconds']:8.2f}s {r['plain_seconds']:8.2f}s {r['speedup_vs_plain']:8.2f}x "
+              f"{r['decode_only_files_per_s']:9,}/s {r['predict_vs_decode_only']:9.2f}x "
+              f"{r['predict_accuracy']:12.4f} {r['plain_accuracy']:10.4f}")
+    print("CPU microseconds per file, one core:")
+    for name, r in results["sets"].items():
+        stage = r["stages_cpu_us_per_file"]
+        print(f"  {name:10} " + "  ".join(f"{k} {v:.0f}" for k, v in stage.items())
+              + f"  = {sum(stage.values()):.0f}")
+    print(f"predict on 40 files: {results['startup_40_files_seconds']:.2f} s wall")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -190,26 +190,24 @@ def test_a_fifo_that_replaced_a_file_is_refused_without_blocking(tmp_path):
     assert item.error_kind == "not-a-file"
 
 
-def crash_on_marker(found, all_frames=False):
-    """Stands in for prepare_chunk in a worker: dies like a decoder segfault on files named *crash*."""
-    from toolkit.predict.pipeline import prepare_chunk
+def crash_on_marker(found, *args):
+    """Stands in for score_chunk in a worker: dies like a decoder segfault on files named *crash*."""
+    from toolkit.predict.pipeline import score_chunk
 
     if any("crash" in os.path.basename(path) for path, _, _ in found):
         os._exit(11)
-    return prepare_chunk(found, all_frames)
+    return score_chunk(found, *args)
 
 
 def test_a_worker_crash_costs_one_error_record(tmp_path, onnx_model, mnist_test, monkeypatch):
-    import multiprocessing
-
+    # The stand-in is pickled by reference (tests.test_predict.crash_on_marker), so workers started by any
+    # method import and run it.
     from toolkit.predict import local
 
     x, y = mnist_test
     write_pngs(tmp_path, x[:20], y[:20])
     (tmp_path / "00007-crash.png").write_bytes(encoded(Image.fromarray(x[0]), "PNG"))
-    # fork, so that the workers see this module's stand-in.
-    monkeypatch.setattr(local, "_context", lambda: multiprocessing.get_context("fork"))
-    monkeypatch.setattr(local, "prepare_chunk", crash_on_marker)
+    monkeypatch.setattr(local, "score_chunk", crash_on_marker)
     records = list(predict_folder(tmp_path, model=onnx_model, workers=2, chunk_size=4))
     assert len(records) == 21
     crashed = [r for r in records if r["status"] == "error"]

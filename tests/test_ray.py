@@ -222,9 +222,7 @@ def test_the_local_engine_never_imports_ray(tmp_path, onnx_model, mnist_test):
 def test_a_file_that_kills_its_ray_worker_costs_one_error_record(ray_session, tmp_path, onnx_model, mnist_test,
                                                                  monkeypatch):
     """Ray retries the task, gives up, and the rest of the window goes through the local engine, which isolates
-    the file as `worker-crashed` (the same stand-in decoder crashes there, in a forked worker)."""
-    import multiprocessing
-
+    the file as `worker-crashed` (the same stand-in decoder crashes there, in a worker process)."""
     from tests.test_predict import crash_on_marker
     from toolkit.predict import local, ray_engine
 
@@ -234,8 +232,7 @@ def test_a_file_that_kills_its_ray_worker_costs_one_error_record(ray_session, tm
     Image.fromarray(x[0]).save(tmp_path / "012-crash.png")
     monkeypatch.setattr(ray_engine, "MIN_CHUNK", 8)
     monkeypatch.setattr(ray_engine, "decode_rows", _crashing_decoder(ray_engine.decode_rows))
-    monkeypatch.setattr(local, "_context", lambda: multiprocessing.get_context("fork"))
-    monkeypatch.setattr(local, "prepare_chunk", crash_on_marker)
+    monkeypatch.setattr(local, "score_chunk", crash_on_marker)
     engine_notes: list[str] = []
     original = ray_engine.RayEngine.__exit__
 

@@ -14,29 +14,37 @@ alpha, orientation), so `normalize` undoes each difference in turn:
 4. The background level is subtracted and the contrast stretched so that solid ink is 1.
 5. The ink's bounding box is found on a smoothed copy, keeping the heavy connected parts of the ink so that
    specks, dust and scan-edge marks away from the digit do not stretch it.
-6. The box is scaled so that its longer side is 20 px (keeping the aspect ratio) and placed in a 28x28 field
-   with its centre of mass at the centre (index 14, as in the MNIST arrays).
+6. The box is scaled (area interpolation) so that its longer side is 20 px, keeping the aspect ratio, and
+   placed in a 28x28 field with its centre of mass at the centre (index 14, as in the MNIST arrays).
 
 An image already in MNIST form (28x28, white digit on black, longer side at most 20 px, centre of mass within
 a pixel of the centre) is passed through unchanged, so MNIST's own digits give exactly the tensor of the MNIST
 arrays (`data.to_model_input`). An image without ink is reported `blank` with an all-zero tensor: the scorer
 then does not pretend to read a digit in it.
 
-Pure NumPy and Pillow: this module is the contract every engine (local, Ray) shares.
+Pillow decodes and converts; the per-pixel work (box filters, connected components, bounding boxes, moments,
+area resizing) is OpenCV's, a few microseconds per call, so that normalising costs less than decoding. This
+module is the contract every engine (local, Ray) shares.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps
+
+# One thread: the images are small (a thread pool costs more than it gives on them, measured), the engines run
+# one process per core, and a parent that forks workers is safer without pool threads.
+cv2.setNumThreads(1)
 
 SIZE = 28  # the model's field
 BOX = 20  # the longer side of the digit inside the field
 CENTRE = 14.0  # where MNIST puts the centre of mass, in index coordinates
 MAX_SIDE = 1024  # larger images are box-reduced first: the digit ends up 20 px anyway
 DETECT_SIDE = 64  # ink detection runs on a copy reduced to about this size (box filtering also averages noise)
+FINE_SIDE = 64  # a digit box larger than twice this is measured on a copy reduced to about this size
 BLANK_CONTRAST = 0.1  # ink fainter than this (on a 0..1 scale) above the paper counts as no ink
 _ORIENTATION_TAG = 0x0112
 
@@ -60,13 +68,28 @@ def prepare(image: Image.Image) -> Normalized:
     """Like `normalize`, but also says whether the image was blank, inverted or already in MNIST form."""
     image = apply_orientation(image)
     if image.mode == "L" and image.size == (SIZE, SIZE):
-        # The common case of MNIST-like files, checked on the uint8 pixels: several times faster. Ink that
-        # fits in 20x20 leaves most of the border black, so the polarity needs no separate check.
-        pixels = np.asarray(image)
-        if _mnist_geometry(pixels):
-            return Normalized(pixels.astype(np.float32) / np.float32(255.0), blank=False, inverted=False,
-                              passthrough=True)
+        passthrough = _mnist_passthrough(np.asarray(image))
+        if passthrough is not None:
+            return passthrough
     return prepare_gray(to_gray(image))
+
+
+def prepare_array(pixels: np.ndarray) -> Normalized:
+    """Like `prepare`, for pixels already decoded in OpenCV's layout (orientation applied): H x W grey,
+    H x W x 3 BGR or H x W x 4 BGRA, uint8 or uint16."""
+    if pixels.shape == (SIZE, SIZE) and pixels.dtype == np.uint8:
+        passthrough = _mnist_passthrough(pixels)
+        if passthrough is not None:
+            return passthrough
+    return prepare_gray(bgr_to_gray(pixels))
+
+
+def _mnist_passthrough(pixels: np.ndarray) -> Normalized | None:
+    """The common case of MNIST-like files, checked on the 28x28 uint8 pixels: several times faster than the
+    general path. Ink that fits in 20x20 leaves most of the border black, so polarity needs no separate check."""
+    if not _mnist_geometry(pixels):
+        return None
+    return Normalized(pixels.astype(np.float32) / np.float32(255.0), blank=False, inverted=False, passthrough=True)
 
 
 def apply_orientation(image: Image.Image) -> Image.Image:
@@ -117,16 +140,30 @@ def _scale_range(values: np.ndarray) -> np.ndarray:
     return ((values - lo) / span if span > 0 else np.zeros_like(values)).astype(np.float32)
 
 
+def bgr_to_gray(pixels: np.ndarray) -> np.ndarray:
+    """`to_gray` for an OpenCV pixel array (grey, BGR or BGRA; uint8 or uint16), scaled by its type's range."""
+    top = np.float32(np.iinfo(pixels.dtype).max)
+    if pixels.ndim == 2:
+        return pixels.astype(np.float32) / top
+    if pixels.shape[2] == 4:
+        luma = cv2.cvtColor(pixels, cv2.COLOR_BGRA2GRAY).astype(np.float32) / top
+        return _over_white(luma, pixels[..., 3].astype(np.float32) / top)
+    return cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY).astype(np.float32) / top
+
+
 def _composite_on_white(image: Image.Image) -> np.ndarray:
-    rgba = image.convert("RGBA")
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    gray = np.asarray(Image.alpha_composite(white, rgba).convert("L"), dtype=np.float32) / np.float32(255.0)
-    if np.ptp(gray) < BLANK_CONTRAST:
+    rgba = np.asarray(image.convert("RGBA"))
+    luma = cv2.cvtColor(rgba, cv2.COLOR_RGBA2GRAY).astype(np.float32) / np.float32(255.0)
+    return _over_white(luma, rgba[..., 3].astype(np.float32) / np.float32(255.0))
+
+
+def _over_white(luma: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Grey in [0, 1] of a colour (its luminance `luma`) with opacity `alpha`, composited on white paper."""
+    gray = luma * alpha + (np.float32(1.0) - alpha)
+    if np.ptp(gray) < BLANK_CONTRAST and np.ptp(alpha) >= BLANK_CONTRAST:
         # Uniform colour drawn with varying opacity (white ink on a transparent sheet, a mask exported from
         # a drawing program): the alpha channel is then the only place the digit exists.
-        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / np.float32(255.0)
-        if np.ptp(alpha) >= BLANK_CONTRAST:
-            return 1.0 - alpha
+        return np.float32(1.0) - alpha
     return gray
 
 
@@ -135,27 +172,42 @@ def _border(values: np.ndarray) -> np.ndarray:
     h, w = values.shape
     k = max(1, round(0.04 * min(h, w)))
     if 2 * k >= min(h, w):
-        return values.ravel()
+        return values.flatten()
     return np.concatenate([values[:k].ravel(), values[-k:].ravel(), values[k:-k, :k].ravel(),
                            values[k:-k, -k:].ravel()])
 
 
 def _median(values: np.ndarray) -> float:
-    """Upper median, without np.median's overhead (it matters at thousands of images per second)."""
+    """Upper median, without np.median's overhead (it matters at thousands of images per second). Reorders
+    `values`, which must be the caller's own copy."""
     k = values.size // 2
-    return float(np.partition(values, k)[k])
+    values.partition(k)
+    return float(values[k])
 
 
-_INDEX = np.arange(SIZE, dtype=np.float64)
+def _quantile(values: np.ndarray, q: float) -> float:
+    """np.percentile(values, 100 * q) (linear interpolation), from one partition: several times faster.
+    Reorders `values`, which must be the caller's own copy."""
+    position = q * (values.size - 1)
+    lo = int(position)
+    hi = min(lo + 1, values.size - 1)
+    values.partition((lo, hi))
+    return float(values[lo] + (values[hi] - values[lo]) * (position - lo))
+
+
+def _paper(border: np.ndarray) -> tuple[float, float]:
+    """Background level (median of the border ring) and noise (its scaled median absolute deviation)."""
+    level = _median(border)
+    deviation = border - np.float32(level)
+    return level, 1.4826 * _median(np.abs(deviation, out=deviation))
 
 
 def _centre_of_mass(values: np.ndarray) -> tuple[float, float]:
-    total = float(values.sum())
-    if total <= 0:
+    """(row, column) of the centre of mass, from OpenCV's moments (one C pass)."""
+    m = cv2.moments(values)
+    if m["m00"] <= 0:
         return (values.shape[0] - 1) / 2, (values.shape[1] - 1) / 2
-    rows = np.arange(values.shape[0], dtype=np.float64)
-    cols = np.arange(values.shape[1], dtype=np.float64)
-    return float(values.sum(axis=1) @ rows) / total, float(values.sum(axis=0) @ cols) / total
+    return m["m01"] / m["m00"], m["m10"] / m["m00"]
 
 
 def is_mnist_form(ink: np.ndarray) -> bool:
@@ -167,114 +219,74 @@ def is_mnist_form(ink: np.ndarray) -> bool:
 
 
 def _mnist_geometry(ink: np.ndarray) -> bool:
-    rows = ink.sum(axis=1, dtype=np.float64)
-    cols = ink.sum(axis=0, dtype=np.float64)
-    r, c = rows.nonzero()[0], cols.nonzero()[0]
-    if r.size == 0 or max(r[-1] - r[0], c[-1] - c[0]) >= BOX:
+    # Bounding box of the non-zero pixels and the moments: two C calls, a few microseconds in all.
+    _, _, w, h = cv2.boundingRect(ink if ink.dtype == np.uint8 else (ink != 0).view(np.uint8))
+    if w == 0 or max(w, h) > BOX:
         return False
-    total = rows.sum()
-    return abs(rows.dot(_INDEX) / total - CENTRE) <= 1.0 and abs(cols.dot(_INDEX) / total - CENTRE) <= 1.0
+    cy, cx = _centre_of_mass(ink)
+    return abs(cy - CENTRE) <= 1.0 and abs(cx - CENTRE) <= 1.0
 
 
 def _box3(values: np.ndarray) -> np.ndarray:
     """3x3 mean filter with edge padding (cheap, and enough to tell single-pixel noise from strokes)."""
-    p = np.pad(values, 1, mode="edge")
-    out = p[:-2, :-2] + p[:-2, 1:-1] + p[:-2, 2:] + p[1:-1, :-2] + p[1:-1, 1:-1] + p[1:-1, 2:]
-    out += p[2:, :-2] + p[2:, 1:-1] + p[2:, 2:]
-    return out / np.float32(9.0)
-
-
-def _components(mask: np.ndarray, weight: np.ndarray) -> list[tuple[float, int, int, int, int]]:
-    """8-connected components of a small mask: (mass, top, bottom, left, right) each, by union-find on runs."""
-    parent: list[int] = []
-    runs: list[tuple[int, int, int]] = []  # (row, start, end) inclusive
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), np.int8)
-    padded[:, 1:-1] = mask
-    edges = np.diff(padded, axis=1)
-    previous: list[int] = []
-    for row in range(mask.shape[0]):
-        starts, ends = np.flatnonzero(edges[row] == 1), np.flatnonzero(edges[row] == -1) - 1
-        current = []
-        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-            index = len(runs)
-            runs.append((row, start, end))
-            parent.append(index)
-            for other in previous:
-                _, o_start, o_end = runs[other]
-                if o_start <= end + 1 and o_end >= start - 1:  # touching, diagonals included
-                    a, b = find(index), find(other)
-                    if a != b:
-                        parent[max(a, b)] = min(a, b)
-            current.append(index)
-        previous = current
-    found: dict[int, list] = {}
-    for index, (row, start, end) in enumerate(runs):
-        mass = float(weight[row, start : end + 1].sum())
-        root = find(index)
-        if root not in found:
-            found[root] = [mass, row, row, start, end]
-        else:
-            box = found[root]
-            box[0] += mass
-            box[2] = row
-            box[3], box[4] = min(box[3], start), max(box[4], end)
-    return [tuple(box) for box in found.values()]
-
-
-def _noise_and_level(values: np.ndarray) -> tuple[float, float]:
-    """Background level (median of the border) and noise (scaled MAD of the border)."""
-    border = _border(values)
-    level = _median(border)
-    return level, 1.4826 * _median(np.abs(border - level))
+    return cv2.blur(values, (3, 3), borderType=cv2.BORDER_REPLICATE)
 
 
 def _reduce(values: np.ndarray, factor: int) -> np.ndarray:
+    """About `factor` times smaller, each pixel the mean of the block it covers (area interpolation)."""
     if factor <= 1:
         return values
-    return np.asarray(Image.fromarray(values, "F").reduce(factor), dtype=np.float32)
+    h, w = values.shape
+    return cv2.resize(values, (-(-w // factor), -(-h // factor)), interpolation=cv2.INTER_AREA)
 
 
-def _ink_box(ink: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(top, bottom, left, right), inclusive, of the digit's ink in `ink`, or None if there is no ink."""
+def _coarse_box(ink: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Where the digit's ink is, roughly: (top, bottom, left, right) with bottom and right exclusive, on a copy
+    reduced to about DETECT_SIDE px and grown by one of its cells; None when there is no ink."""
     h, w = ink.shape
     factor = max(1, -(-max(h, w) // DETECT_SIDE))
     coarse = _reduce(ink, factor)
-    level, noise = _noise_and_level(coarse)
-    smooth = _box3(coarse - level)
+    level, noise = _paper(_border(coarse))
+    smooth = _box3(coarse - np.float32(level))
     # The 3x3 mean divides independent noise by 3; five of those sigmas above the paper is ink.
     threshold = max(BLANK_CONTRAST, 5.0 * noise / 3.0)
-    mask = smooth > threshold
-    if mask.sum() < 2:
+    mask = (smooth > threshold).view(np.uint8)
+    if cv2.countNonZero(mask) < 2:
         return None
-    # Specks, dust and shadows are separate, much lighter blobs: keep the components that weigh at least
-    # a tenth of the heaviest (digits written with a break keep both parts) and box them together.
-    parts = _components(mask, smooth)
-    heaviest = max(part[0] for part in parts)
-    kept = [part for part in parts if part[0] >= 0.1 * heaviest]
-    rows = (min(p[1] for p in kept), max(p[2] for p in kept))
-    cols = (min(p[3] for p in kept), max(p[4] for p in kept))
-    # Measure the box at full resolution inside the coarse box grown by one coarse cell: the smoothing above
-    # spreads ink by a pixel, which at 28 px would shrink the digit by a tenth. A pixel counts when it is
-    # itself inky (above the noise, and a tenth of solid ink) and so is its neighbourhood (not lone noise).
-    top, bottom = max(0, (rows[0] - 1) * factor), min(h, (rows[1] + 2) * factor)
-    left, right = max(0, (cols[0] - 1) * factor), min(w, (cols[1] + 2) * factor)
-    full_level, full_noise = _noise_and_level(ink)
-    region = ink[top:bottom, left:right] - full_level
-    inky = region[region > max(BLANK_CONTRAST, 3.0 * full_noise)]
-    solid = float(np.percentile(inky, 90)) if inky.size else float(region.max())
-    threshold = max(3.0 * full_noise, 0.1 * solid, 0.02)
-    fine = (region > threshold) & (_box3(region) > threshold / 2)
-    fr, fc = np.flatnonzero(fine.any(axis=1)), np.flatnonzero(fine.any(axis=0))
-    if fr.size == 0:
-        return top, bottom - 1, left, right - 1
-    return top + int(fr[0]), top + int(fr[-1]), left + int(fc[0]), left + int(fc[-1])
+    # Specks, dust and shadows are separate, much lighter blobs: keep the 8-connected components that weigh
+    # at least a tenth of the heaviest (digits written with a break keep both parts) and box them together.
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    mass = np.bincount(labels.ravel(), weights=smooth.ravel(), minlength=count)[1:]
+    kept = stats[1:][mass >= 0.1 * mass.max()]
+    x0, y0 = kept[:, cv2.CC_STAT_LEFT], kept[:, cv2.CC_STAT_TOP]
+    top, bottom = int(y0.min()), int((y0 + kept[:, cv2.CC_STAT_HEIGHT]).max())
+    left, right = int(x0.min()), int((x0 + kept[:, cv2.CC_STAT_WIDTH]).max())
+    # Grown by one cell: the smoothing spreads ink by a pixel, which at 28 px would shrink the digit by a tenth.
+    return (max(0, (top - 1) * factor), min(h, (bottom + 1) * factor),
+            max(0, (left - 1) * factor), min(w, (right + 1) * factor))
+
+
+def _fine_box(ink: np.ndarray, near: tuple[int, int, int, int], level: float,
+              noise: float) -> tuple[tuple[int, int, int, int], float]:
+    """(top, bottom, left, right), inclusive, of the ink inside `near` (see `_coarse_box`), pixel by pixel, and
+    the level of solid ink there (see `_solid`). A pixel counts when it is itself inky (above the noise, and a
+    tenth of solid ink) and so is its neighbourhood (not lone noise). `level` and `noise` describe the paper of
+    `ink` (see `_paper`)."""
+    top, bottom, left, right = near
+    region = ink[top:bottom, left:right] - np.float32(level)
+    solid = _solid(region, noise)
+    threshold = max(3.0 * noise, 0.1 * solid, 0.02)
+    fine = ((region > threshold) & (_box3(region) > threshold / 2)).view(np.uint8)
+    x, y, fw, fh = cv2.boundingRect(fine)
+    if fw == 0:
+        return (top, bottom - 1, left, right - 1), solid
+    return (top + y, top + y + fh - 1, left + x, left + x + fw - 1), solid
+
+
+def _solid(region: np.ndarray, noise: float) -> float:
+    """The level of solid ink in `region` (paper subtracted): the 90th percentile of its clearly inky pixels."""
+    inky = region[region > max(BLANK_CONTRAST, 3.0 * noise)]
+    return _quantile(inky, 0.9) if inky.size else float(region.max())
 
 
 def prepare_gray(gray: np.ndarray) -> Normalized:
@@ -285,30 +297,39 @@ def prepare_gray(gray: np.ndarray) -> Normalized:
     h, w = gray.shape
     if max(h, w) > MAX_SIDE:
         gray = _reduce(gray, -(-max(h, w) // MAX_SIDE))
-    inverted = _median(_border(gray)) > 0.5
+    level, noise = _paper(_border(gray))
+    inverted = level > 0.5
     ink = 1.0 - gray if inverted else gray
     if not inverted and is_mnist_form(ink):
         return Normalized(ink, blank=False, inverted=False, passthrough=True)
 
-    box = _ink_box(ink)
-    if box is None:
+    near = _coarse_box(ink)
+    if near is None:
         return Normalized(np.zeros((SIZE, SIZE), np.float32), blank=True, inverted=inverted, passthrough=False)
-    top, bottom, left, right = box
-    level, noise = _noise_and_level(ink)
-    patch = ink[top : bottom + 1, left : right + 1] - level
+    if inverted:
+        level = 1.0 - level  # the paper of `ink`; the noise is the same
+    # A digit much larger than the 20 px it becomes is measured and cut from an area-reduced copy: the same
+    # digit in the end (area of area is area), for a fraction of the per-pixel work.
+    step = max(near[1] - near[0], near[3] - near[2]) // FINE_SIDE
+    if step > 1:
+        ink = _reduce(ink, step)
+        level, noise = _paper(_border(ink))
+        near = (near[0] // step, -(-near[1] // step), near[2] // step, -(-near[3] // step))
+    (top, bottom, left, right), solid = _fine_box(ink, near, level, noise)
     # Solid ink is the upper part of the ink pixels' range; the floor sits just above the paper noise.
     floor = 2.0 * noise
-    inky = patch[patch > max(BLANK_CONTRAST, 3.0 * noise)]
-    solid = float(np.percentile(inky, 90)) if inky.size else float(patch.max())
     if solid - floor < BLANK_CONTRAST / 2:
         return Normalized(np.zeros((SIZE, SIZE), np.float32), blank=True, inverted=inverted, passthrough=False)
-    patch = np.clip((patch - floor) / (solid - floor), 0.0, 1.0).astype(np.float32)
+    patch = ink[top : bottom + 1, left : right + 1] - np.float32(level + floor)
+    patch *= np.float32(1.0 / (solid - floor))
+    np.clip(patch, 0.0, 1.0, out=patch)
 
     ph, pw = patch.shape
     scale = BOX / max(ph, pw)
     new_h, new_w = max(1, round(ph * scale)), max(1, round(pw * scale))
-    resized = Image.fromarray(patch, "F").resize((new_w, new_h), Image.Resampling.LANCZOS)
-    digit = np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+    # Area interpolation averages the pixels each output pixel covers: anti-aliased like MNIST's own scaling,
+    # and an order of magnitude cheaper than a Lanczos filter for the same accuracy on scans.
+    digit = cv2.resize(patch, (new_w, new_h), interpolation=cv2.INTER_AREA)  # means of [0, 1]: no clip needed
     peak = float(digit.max())
     if peak <= 0:
         return Normalized(np.zeros((SIZE, SIZE), np.float32), blank=True, inverted=inverted, passthrough=False)

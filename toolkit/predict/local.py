@@ -1,11 +1,14 @@
-"""The local engine: decode in a pool of worker processes, score in this process, keep input order.
+"""The local engine: decode, normalise and score in a pool of worker processes, keep input order.
 
-Layout on an N-core machine (defaults): N worker processes decode and normalise chunks of 64 files
-(`pipeline.prepare_chunk`) while this process walks the inputs, keeps up to 4 chunks per worker in flight
-(bounded memory, and the workers never wait for work while onnxruntime runs), gathers finished chunks in input
-order and scores them in batches of 256 with a single-threaded onnxruntime session (the workers have the
-cores; threads spinning for work would steal them). Records come out as soon as their batch is scored, so the
-first ones are written long before a big walk ends.
+Layout on an N-core machine (defaults): N worker processes each take chunks of 64 files, decode and normalise
+them and score them with their own single-threaded onnxruntime session (`pipeline.score_chunk`), so every core
+does the whole job and only ten probabilities an image cross back. This process walks the inputs in a thread,
+keeps up to 4 chunks per worker in flight (bounded memory, and no worker waits for work), gathers finished
+chunks in input order and turns them into records (`pipeline.make_records`). Records come out as soon as their
+chunk is done, so the first ones are written long before a big walk ends.
+
+The first task a worker runs loads the model: a model predict cannot use fails the run then, before the first
+record, with the scorer's one-line reason.
 
 A worker that dies (a decoder crash on a hostile file) breaks the pool; the engine starts a new one, retries the
 chunk one file at a time and records the file that kills a worker again as `worker-crashed`.
@@ -14,6 +17,7 @@ chunk one file at a time and records the file that kills a worker again as `work
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 import signal
 import sys
@@ -27,15 +31,15 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.predict.decode import Item, quiet_warnings
+from toolkit.predict.decode import Item, quiet_worker
 from toolkit.predict.pipeline import (
-    Packed,
     PredictOptions,
     Record,
-    Scorer,
+    Scored,
     make_records,
     pack,
-    prepare_chunk,
+    score_chunk,
+    scorer_for,
 )
 from toolkit.predict.walk import Found
 
@@ -44,9 +48,13 @@ _UNSAFE_TO_FORK = ("tensorflow", "torch", "onnxruntime", "jax")
 
 
 def _init_worker() -> None:
-    """Workers leave Ctrl-C to the parent and die with it (even after kill -9 of the parent)."""
+    """Workers leave Ctrl-C to the parent and die with it (even after kill -9 of the parent). Their stderr goes
+    to /dev/null: libpng prints a line for each corrupt PNG, and the parent reports every file itself."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    quiet_warnings()
+    quiet_worker()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
     if sys.platform.startswith("linux"):
         try:
             import ctypes
@@ -70,68 +78,45 @@ def _context():
 
 
 class LocalEngine:
-    """Use as a context manager: the pool starts first (before onnxruntime creates any thread), then the
-    session; `batches(found)` yields lists of records in input order, all frames of a file in one list."""
+    """Use as a context manager; `batches(found)` yields lists of records in input order, all frames of a file
+    in one list."""
 
     def __init__(self, model: Path, options: PredictOptions):
-        self.model = Path(model)
+        self.model = str(Path(model).resolve())
         self.options = options
         self.workers = options.resolved_workers()
         self._pool: ProcessPoolExecutor | None = None
-        self.scorer: Scorer | None = None
-        self._loading: threading.Thread | None = None
-        self._load_error: BaseException | None = None
-        self.crashed = 0
+        self._model_ready: Future | None = None
         self.notes: list[str] = []  # things the user should hear about (shown with the summary)
 
     def __enter__(self) -> LocalEngine:
         if self.workers > 0:
             try:
                 self._pool = self._new_pool()
-                # With fork, the first task forks every worker right now, before onnxruntime starts a thread.
-                self._pool.submit(_ready).result()
+                # The first worker loads the model now, while the walk starts.
+                self._model_ready = self._pool.submit(_load_model, self.model, self.options.resolved_threads())
             except (OSError, BrokenProcessPool) as exc:  # no /dev/shm, no fork allowed, too many processes
                 self.notes.append(f"worker processes unavailable ({exc}); decoding in the main process")
                 self.close(wait=False)
                 self.workers = 0
-        if self.workers > 0:
-            # Loading onnxruntime and the model takes a good part of a second: do it while the workers
-            # already decode the first chunks.
-            self._loading = threading.Thread(target=self._load_scorer, name="predict-load", daemon=True)
-            self._loading.start()
-        else:
-            self._load_scorer()
-            self._raise_load_error()
+        if self.workers == 0:
+            scorer_for(self.model, self.options.resolved_threads())
         return self
 
-    def _load_scorer(self) -> None:
-        try:
-            self.scorer = Scorer(self.model, threads=self.options.resolved_threads())
-        except BaseException as exc:  # re-raised in the main thread by _wait_for_scorer
-            self._load_error = exc
-
-    def _raise_load_error(self) -> None:
-        if self._load_error is not None:
-            error, self._load_error = self._load_error, None
-            raise error
-
-    def wait_for_scorer(self) -> Scorer:
-        """The scorer, once loaded (raises the load error, e.g. a bad model, in the caller's thread)."""
-        if self._loading is not None:
-            self._loading.join()
-            self._loading = None
-        self._raise_load_error()
-        assert self.scorer is not None
-        return self.scorer
+    def _check_model(self) -> None:
+        """Raise the model's load error (ModelLoadError), if any, in this thread; once."""
+        if self._model_ready is not None:
+            ready, self._model_ready = self._model_ready, None
+            try:
+                ready.result()
+            except BrokenProcessPool:  # the worker died loading it: the first chunk will tell more
+                pass
 
     def __exit__(self, exc_type, *exc) -> None:
         # After an error or Ctrl-C, do not wait for a worker that may be stuck on a file: workers die with us.
         self.close(wait=exc_type is None)
 
     def close(self, wait: bool = True) -> None:
-        if self._loading is not None:
-            self._loading.join()
-            self._loading = None
         if self._pool is not None:
             self._pool.shutdown(wait=wait, cancel_futures=True)
             self._pool = None
@@ -142,22 +127,20 @@ class LocalEngine:
     # ---------------------------------------------------------------------------------------------------
 
     def batches(self, found: Iterable[Found]) -> Iterator[list[Record]]:
-        """Records for the files in `found`, scored in batches, in the order the files came."""
-        options = self.options
+        """Records for the files in `found`, in the order the files came."""
         if self._pool is None:
-            yield from self._inline(_chunks(iter(found), options.chunk_size))
+            for chunk in _chunks(iter(found), self.options.chunk_size):
+                yield self._records(*self._score_here(chunk))
             return
         yield from self._pooled(found)
-        self.wait_for_scorer()  # a bad model fails the run even when there was nothing to score
+        self._check_model()  # a bad model fails the run even when there was nothing to score
 
     def _pooled(self, found: Iterable[Found]) -> Iterator[list[Record]]:
-        options = self.options
-        feed = _Feed(found, options.chunk_size)
+        feed = _Feed(found, self.options.chunk_size)
         pending: deque[tuple[list[Found], Future]] = deque()
         limit = self.workers * IN_FLIGHT_PER_WORKER
         metas: list = []
-        arrays: list[np.ndarray] = []
-        buffered = 0
+        probs: list[np.ndarray] = []
         try:
             while True:
                 # Keep the workers fed; wait for input only when there is nothing else to wait for.
@@ -167,74 +150,77 @@ class LocalEngine:
                         break
                     pending.append((chunk, self._submit(chunk)))
                 if not pending:
-                    if metas:  # input is slow to come: score what is here rather than wait
-                        yield self._score(metas, arrays)
-                        metas, arrays, buffered = [], [], 0
+                    if metas:  # input is slow to come: hand over what is here rather than wait
+                        yield self._records(metas, probs)
+                        metas, probs = [], []
                         continue
                     if feed.done:
                         break
                     continue
                 chunk, future = pending.popleft()
                 try:
-                    meta, tensors = future.result()
+                    meta, scored = future.result()
                 except BrokenProcessPool:
-                    meta, tensors = self._recover(chunk, pending)
+                    meta, scored = self._recover(chunk, pending)
+                self._check_model()
                 metas.extend(meta)
-                arrays.append(tensors)
-                buffered += len(tensors)
-                if buffered >= options.batch_size or len(metas) >= 4 * options.batch_size or not pending:
-                    yield self._score(metas, arrays)
-                    metas, arrays, buffered = [], [], 0
+                probs.append(scored)
+                # Records go out in batches of about batch_size (each batch costs the output a commit), or
+                # sooner when the next chunk is not ready yet.
+                if len(metas) >= self.options.batch_size or not pending or not pending[0][1].done():
+                    yield self._records(metas, probs)
+                    metas, probs = [], []
             if metas:
-                yield self._score(metas, arrays)
+                yield self._records(metas, probs)
         finally:
             feed.stop()
 
-    def _inline(self, chunks: Iterator[list[Found]]) -> Iterator[list[Record]]:
-        """workers=0: decode in this process (debugging, tiny runs, places without multiprocessing)."""
-        for chunk in chunks:
-            meta, tensors = prepare_chunk(chunk, self.options.all_frames)
-            yield self._score(list(meta), [tensors])
+    def _score_here(self, chunk: list[Found]) -> Scored:
+        """workers=0: decode and score in this process (debugging, tiny runs, places without multiprocessing)."""
+        return score_chunk(chunk, self.options.all_frames, self.model, self.options.resolved_threads())
 
     def _submit(self, chunk: list[Found]) -> Future:
         assert self._pool is not None
         try:
             # Plain tuples: a NamedTuple pickles several times slower, and this is per file.
-            return self._pool.submit(prepare_chunk, [tuple(f) for f in chunk], self.options.all_frames)
+            return self._pool.submit(score_chunk, [tuple(f) for f in chunk], self.options.all_frames, self.model,
+                                     self.options.resolved_threads())
         except BrokenProcessPool as exc:  # a worker died since the last submit: handled when this is due
             broken: Future = Future()
             broken.set_exception(exc)
             return broken
 
-    def _score(self, metas: list, arrays: list[np.ndarray]) -> list[Record]:
-        tensors = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-        return make_records(metas, self.wait_for_scorer().score(tensors), self.options)
+    def _records(self, meta: list, probs: np.ndarray | list[np.ndarray]) -> list[Record]:
+        if isinstance(probs, list):
+            probs = probs[0] if len(probs) == 1 else np.concatenate(probs)
+        return make_records(meta, probs, self.options)
 
-    def _recover(self, chunk: list[Found], pending: deque) -> Packed:
-        """The pool broke (a worker died). Start a new pool, decode `chunk` one file per task to find the
+    def _recover(self, chunk: list[Found], pending: deque) -> Scored:
+        """The pool broke (a worker died). Start a new pool, score `chunk` one file per task to find the
         culprit, and resubmit the chunks that were waiting."""
         self.close(wait=False)
         self._pool = self._new_pool()
-        metas, arrays = [], []
+        metas, probs = [], []
         for entry in chunk:
             try:
-                meta, tensors = self._submit([entry]).result()
+                meta, scored = self._submit([entry]).result()
             except BrokenProcessPool:
-                self.crashed += 1
                 self.close(wait=False)
                 self._pool = self._new_pool()
-                meta, tensors = pack([Item(entry.path, 0, None, error_kind="worker-crashed",
-                                           error="decoding this file killed the worker process")])
+                meta, _ = pack([Item(entry.path, 0, None, error_kind="worker-crashed",
+                                     error="decoding this file killed the worker process")])
+                scored = np.zeros((0, 10), np.float32)
             metas.extend(meta)
-            arrays.append(tensors)
+            probs.append(scored)
         waiting = [c for c, _ in pending]
         pending.clear()
         for c in waiting:
             pending.append((c, self._submit(c)))
-        return metas, np.concatenate(arrays) if arrays else np.zeros((0, 28, 28), np.float32)
+        return metas, np.concatenate(probs)
 
 
-def _ready() -> bool:
+def _load_model(model: str, threads: int) -> bool:
+    scorer_for(model, threads)
     return True
 
 

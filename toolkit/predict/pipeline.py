@@ -112,6 +112,28 @@ def prepare_chunk(found: Sequence[Found], all_frames: bool = False) -> Packed:
     return pack(items)
 
 
+Scored = tuple[list[tuple[str, int, bool, bool, str | None, str | None]], np.ndarray]
+
+
+def score_chunk(found: Sequence[Found], all_frames: bool, model: str, threads: int = 1) -> Scored:
+    """`prepare_chunk`, then the chunk's tensors scored by this process's own session for `model`: per-item
+    metadata plus the probabilities (N, 10) of the items that had a tensor. A worker that scores its own
+    chunks sends back 40 bytes an image instead of 3 KB, and the work spreads evenly over the cores."""
+    meta, tensors = prepare_chunk(found, all_frames)
+    return meta, scorer_for(model, threads).score(tensors)
+
+
+_SCORERS: dict[tuple[str, int], Scorer] = {}
+
+
+def scorer_for(model: str | Path, threads: int = 1) -> Scorer:
+    """This process's Scorer for `model`, loaded once (raises ModelLoadError for a model predict cannot use)."""
+    key = (str(model), threads)
+    if key not in _SCORERS:
+        _SCORERS[key] = Scorer(model, threads=threads)
+    return _SCORERS[key]
+
+
 def pack(items: Sequence[Item]) -> Packed:
     """Items -> (metadata tuples, tensors of the items that have one, stacked)."""
     meta = []

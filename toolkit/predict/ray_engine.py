@@ -43,7 +43,7 @@ import numpy as np
 
 from toolkit import lazy
 from toolkit.errors import ToolkitError, first_line
-from toolkit.predict.decode import failed, quiet_warnings
+from toolkit.predict.decode import failed, quiet_worker
 from toolkit.predict.pipeline import PredictOptions, Record, Scorer, cpu_count, make_records, pack, prepare_chunk
 from toolkit.predict.walk import Found
 
@@ -69,7 +69,7 @@ def decode_rows(rows: dict[str, np.ndarray], all_frames: bool = False, cwd: str 
     or a frame of it) with its tensor (zeros where it has none). Never raises because of a file.
 
     Paths are bytes (file names need not be UTF-8) relative to the driver's working folder `cwd`."""
-    quiet_warnings()
+    quiet_worker()
     paths = [os.fsdecode(bytes(p)) for p in rows["path"]]
     entries = [(os.path.join(cwd, path), bool(follow), (str(kind), str(message)) if kind else None)
                for path, follow, kind, message in zip(paths, rows["follow"], rows["kind"], rows["message"],
@@ -171,7 +171,6 @@ class RayEngine:
         self.address = options.ray_address
         self.chunk = max(options.chunk_size, MIN_CHUNK)
         self.notes: list[str] = []  # things the user should hear about (shown with the summary)
-        self.crashed = 0
         self._ray: Any = None
         self._pa: Any = None
         self._started = False
@@ -340,7 +339,6 @@ class RayEngine:
                  if entry["index"] >= start)
         with LocalEngine(self.model, self.options) as local:
             yield from local.batches(found)
-        self.crashed += local.crashed
         self.notes.extend(local.notes)
 
     def _records(self, rows: list[dict[str, Any]]) -> list[Record]:

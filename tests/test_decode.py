@@ -1,0 +1,157 @@
+"""The two decoders: OpenCV takes the common simple files, Pillow everything else; both must give the same
+tensor, and the fast path must never take a file whose meaning it would get wrong."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from toolkit import data, preprocess
+from toolkit.predict import decode
+
+
+@pytest.fixture(scope="module")
+def digits():
+    (_, _), (x_test, _) = data.load_mnist()
+    return x_test[:50]
+
+
+def encoded(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def scan(digit: np.ndarray) -> np.ndarray:
+    """Dark ink on light paper, 3x upscaled and off-centre (uint8)."""
+    big = np.asarray(Image.fromarray(digit).resize((84, 84), Image.Resampling.BICUBIC))
+    return (230 - 0.85 * np.pad(big, ((6, 20), (15, 4))).astype(np.float32)).clip(0, 255).astype(np.uint8)
+
+
+def pillow_tensor(payload: bytes) -> np.ndarray:
+    image = decode.open_image(io.BytesIO(payload))
+    image.load()
+    return preprocess.prepare(image).tensor
+
+
+def fast_tensor(payload: bytes) -> np.ndarray:
+    pixels = decode.decode_fast(payload)
+    assert pixels is not None, "expected the OpenCV path to take this file"
+    return preprocess.prepare_array(pixels).tensor
+
+
+def test_mnist_pngs_through_the_fast_path_are_the_mnist_arrays(digits, tmp_path):
+    expected = data.to_model_input(digits)[..., 0]
+    for i, digit in enumerate(digits):
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(digit).save(path)
+        assert decode.decode_fast(path.read_bytes()) is not None
+        [item] = decode.prepare_path(str(path))
+        assert item.error is None and np.array_equal(item.tensor, expected[i]), i
+
+
+def rgba_of(gray: np.ndarray) -> Image.Image:
+    """Blue ink whose opacity is the ink's darkness, on a transparent sheet."""
+    rgba = np.zeros((*gray.shape, 4), np.uint8)
+    rgba[..., :3] = (20, 30, 90)
+    rgba[..., 3] = 255 - gray
+    return Image.fromarray(rgba, "RGBA")
+
+
+STYLES = {
+    "png-gray": lambda g: encoded(Image.fromarray(g), "PNG"),
+    "png-16bit": lambda g: encoded(Image.fromarray(g.astype(np.uint16) * 257), "PNG"),
+    "png-rgb": lambda g: encoded(Image.fromarray(np.dstack([g, g, g])), "PNG"),
+    "png-rgba": lambda g: encoded(rgba_of(g), "PNG"),
+    "png-gray-alpha": lambda g: encoded(Image.fromarray(np.dstack([g, np.full_like(g, 255)]), "LA"), "PNG"),
+    "bmp-rgb": lambda g: encoded(Image.fromarray(np.dstack([g, g, g])), "BMP"),
+    "bmp-gray": lambda g: encoded(Image.fromarray(g), "BMP"),
+    "jpeg-gray": lambda g: encoded(Image.fromarray(g), "JPEG", quality=95),
+    "jpeg-rgb": lambda g: encoded(Image.fromarray(np.dstack([g, g, g])), "JPEG", quality=95),
+    "jpeg-progressive": lambda g: encoded(Image.fromarray(g), "JPEG", quality=95, progressive=True),
+}
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_both_decoders_give_the_same_tensor(digits, style):
+    for digit in digits[:10]:
+        payload = STYLES[style](scan(digit))
+        fast, slow = fast_tensor(payload), pillow_tensor(payload)
+        # Luminance and composition round differently in the two libraries: a grey level, no more.
+        assert np.abs(fast - slow).mean() < 0.01, style
+        assert int(fast.argmax()) == int(slow.argmax()) or np.abs(fast - slow).max() < 0.1
+
+
+def test_exif_rotated_jpeg_is_turned_upright_by_either_path(digits):
+    upright = scan(digits[0])
+    rotated = Image.fromarray(np.rot90(upright, 1).copy())  # stored turned a quarter left...
+    exif = Image.Exif()
+    exif[0x0112] = 6  # ...and tagged "turn a quarter right to display"
+    payload = encoded(rotated, "JPEG", quality=95, exif=exif.tobytes())
+    expected = pillow_tensor(encoded(Image.fromarray(upright), "JPEG", quality=95))
+    assert np.abs(fast_tensor(payload) - expected).mean() < 0.02
+    assert np.abs(pillow_tensor(payload) - expected).mean() < 0.02
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+@pytest.mark.parametrize("why, payload", [
+    ("palette", encoded(Image.fromarray(np.zeros((8, 8), np.uint8)).convert("P"), "PNG")),
+    ("transparency key", encoded(Image.fromarray(np.zeros((8, 8), np.uint8)), "PNG", transparency=0)),
+    ("1-bit", encoded(Image.fromarray(np.zeros((8, 8), bool)), "PNG")),
+    ("tiff", encoded(Image.fromarray(np.zeros((8, 8), np.uint8)), "TIFF")),
+    ("gif", encoded(Image.fromarray(np.zeros((8, 8), np.uint8)), "GIF")),
+    ("cmyk jpeg", encoded(Image.new("CMYK", (8, 8)), "JPEG")),
+    ("jpeg cut short", encoded(Image.fromarray(np.zeros((64, 64), np.uint8)), "JPEG")[:300]),
+    ("text", b"hello, not an image\n"),
+])
+def test_files_the_fast_path_would_misread_go_to_pillow(why, payload):
+    assert decode.decode_fast(payload) is None, why
+
+
+def test_a_jpeg_cut_short_is_still_reported_truncated(tmp_path):
+    path = tmp_path / "cut.jpg"
+    whole = encoded(Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64), np.uint8)), "JPEG")
+    path.write_bytes(whole[: len(whole) // 2])
+    [item] = decode.prepare_path(str(path))
+    assert item.tensor is None and item.error_kind == "truncated"
+
+
+def test_a_corrupt_png_that_opencv_refuses_is_classified_by_pillow(tmp_path):
+    whole = bytearray(encoded(Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 64), np.uint8)), "PNG"))
+    whole[60] ^= 0xFF  # inside the compressed data: the CRC no longer matches
+    path = tmp_path / "bad.png"
+    path.write_bytes(bytes(whole))
+    [item] = decode.prepare_path(str(path))
+    assert item.tensor is None and item.error_kind in ("corrupt", "truncated") and item.error
+
+
+def test_the_pixel_limit_is_checked_on_the_header_before_any_decoding(tmp_path):
+    # A valid PNG header that claims 20000 x 20000 pixels, followed by no image data worth decoding.
+    header = png_chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0))
+    payload = b"\x89PNG\r\n\x1a\n" + header + png_chunk(b"IDAT", zlib.compress(b"\x00" * 10)) + png_chunk(b"IEND", b"")
+    with pytest.raises(decode.Failure) as failure:
+        decode.decode_fast(payload)
+    assert failure.value.kind == "too-large" and "20000x20000" in str(failure.value)
+    path = tmp_path / "bomb.png"
+    path.write_bytes(payload)
+    [item] = decode.prepare_path(str(path))
+    assert item.error_kind == "too-large"
+
+
+def test_big_jpegs_are_scaled_down_while_decoding(digits):
+    page = np.full((3000, 2600), 235, np.uint8)
+    digit = scan(digits[0]).repeat(7, axis=0).repeat(7, axis=1)
+    page[1000 : 1000 + digit.shape[0], 900 : 900 + digit.shape[1]] = digit
+    payload = encoded(Image.fromarray(page), "JPEG", quality=90)
+    pixels = decode.decode_fast(payload)
+    assert pixels is not None and max(pixels.shape) <= 2 * preprocess.MAX_SIDE
+    result = preprocess.prepare_array(pixels)
+    assert not result.blank and result.inverted
