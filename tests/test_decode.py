@@ -155,3 +155,55 @@ def test_big_jpegs_are_scaled_down_while_decoding(digits):
     assert pixels is not None and max(pixels.shape) <= 2 * preprocess.MAX_SIDE
     result = preprocess.prepare_array(pixels)
     assert not result.blank and result.inverted
+
+
+# --- memory -------------------------------------------------------------------------------------------------
+
+
+def test_an_image_over_the_decode_budget_is_too_large_before_decoding(tmp_path, monkeypatch):
+    monkeypatch.setattr(decode, "DECODE_BUDGET", 1 << 20)
+    big = tmp_path / "float.tif"
+    Image.fromarray(np.full((600, 600), 0.5, np.float32), "F").save(big)  # 4 bytes a pixel: 1.4 MB
+    small = tmp_path / "grey.png"
+    Image.fromarray(np.full((600, 600), 200, np.uint8)).save(small)  # 1 byte a pixel: 0.34 MB
+    [item] = decode.prepare_path(str(big))
+    assert item.error_kind == "too-large"
+    assert item.error == ("600x600 needs 1 MB to decode, more than the 1 MB a decoding process may use; "
+                          "save it smaller or as 8-bit grey")
+    [item] = decode.prepare_path(str(small))
+    assert item.error is None and item.blank
+
+
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent (here the test, holding the page).
+PEAK = """
+import sys
+from toolkit.predict.decode import prepare_path
+[item] = prepare_path(sys.argv[1])
+peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(item.error_kind or ("blank" if item.blank else "ok"), peak // 1024)
+"""
+
+
+def peak_rss_mb(path) -> tuple[str, int]:
+    """(outcome, peak resident MB) of decoding and normalising `path` in a fresh process."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", PEAK, str(path)], capture_output=True, text=True, check=True)
+    outcome, peak = done.stdout.split()
+    return outcome, int(peak)
+
+
+@pytest.mark.slow
+def test_images_near_the_pixel_limit_stay_within_the_memory_budget(tmp_path, digits):
+    side = 9400  # 88.4 M pixels, just under Pillow's limit of 89.5 M
+    page = np.full((side, side), 230, np.uint8)
+    ink = scan(digits[0]).repeat(20, axis=0).repeat(20, axis=1)
+    page[3000 : 3000 + ink.shape[0], 3000 : 3000 + ink.shape[1]] = ink
+    Image.fromarray(page).save(tmp_path / "grey.png")
+    Image.fromarray(page.astype(np.float32) / 255, "F").save(tmp_path / "float.tif", compression="tiff_deflate")
+    # Before the budget these took 2.25 GB (float TIFF) and ~1 GB (grey PNG) in one process.
+    outcome, peak = peak_rss_mb(tmp_path / "grey.png")
+    assert outcome == "ok" and peak < 300, peak
+    outcome, peak = peak_rss_mb(tmp_path / "float.tif")
+    assert outcome == "too-large" and peak < 150, peak

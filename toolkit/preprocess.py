@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 # One thread: the images are small (a thread pool costs more than it gives on them, measured), the engines run
 # one process per core, and a parent that forks workers is safer without pool threads.
@@ -66,12 +66,29 @@ def normalize(image: Image.Image) -> np.ndarray:
 
 def prepare(image: Image.Image) -> Normalized:
     """Like `normalize`, but also says whether the image was blank, inverted or already in MNIST form."""
-    image = apply_orientation(image)
+    turn = _orientation(image)
+    image = _shrink(image)
+    if turn is not None:
+        image = image.transpose(turn)
     if image.mode == "L" and image.size == (SIZE, SIZE):
         passthrough = _mnist_passthrough(np.asarray(image))
         if passthrough is not None:
             return passthrough
     return prepare_gray(to_gray(image))
+
+
+def _shrink(image: Image.Image) -> Image.Image:
+    """An image with a side over MAX_SIDE, box-reduced in its own mode before any conversion, so that a scan
+    near the pixel limit never exists in memory as float (4-8 bytes a pixel) or as a second full-size copy."""
+    factor = -(-max(image.size) // MAX_SIDE)
+    if factor <= 1:
+        return image
+    if image.mode in ("1", "P"):  # no box filter for these: as grey, or colour with any transparency kept
+        image = image.convert("L" if image.mode == "1" else "RGBA" if "transparency" in image.info else "RGB")
+    if image.mode.startswith("I;16"):  # reduce() does not take 16-bit; the box resize does the same job
+        width, height = image.size
+        return image.resize((-(-width // factor), -(-height // factor)), Image.Resampling.BOX)
+    return image.reduce(factor)
 
 
 def prepare_array(pixels: np.ndarray) -> Normalized:
@@ -81,6 +98,10 @@ def prepare_array(pixels: np.ndarray) -> Normalized:
         passthrough = _mnist_passthrough(pixels)
         if passthrough is not None:
             return passthrough
+    height, width = pixels.shape[:2]
+    factor = -(-max(height, width) // MAX_SIDE)
+    if factor > 1:  # as `_shrink`: reduced in its own type before any float copy
+        pixels = cv2.resize(pixels, (-(-width // factor), -(-height // factor)), interpolation=cv2.INTER_AREA)
     return prepare_gray(bgr_to_gray(pixels))
 
 
@@ -92,17 +113,20 @@ def _mnist_passthrough(pixels: np.ndarray) -> Normalized | None:
     return Normalized(pixels.astype(np.float32) / np.float32(255.0), blank=False, inverted=False, passthrough=True)
 
 
-def apply_orientation(image: Image.Image) -> Image.Image:
-    """Rotate/flip an image as its EXIF orientation tag says (no copy when there is no tag)."""
+# EXIF orientation -> the transpose that shows the picture upright.
+_TURNS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+          5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+          8: Image.Transpose.ROTATE_90}
+
+
+def _orientation(image: Image.Image) -> Image.Transpose | None:
+    """The transpose the image's EXIF orientation tag asks for, or None (no tag, upright, or unreadable)."""
     if "exif" not in image.info and image.format not in ("TIFF", "MPO"):
-        return image  # nothing to read: PNG/GIF/BMP files without EXIF (the common case, kept cheap)
+        return None  # nothing to read: PNG/GIF/BMP files without EXIF (the common case, kept cheap)
     try:
-        orientation = image.getexif().get(_ORIENTATION_TAG, 1)
+        return _TURNS.get(image.getexif().get(_ORIENTATION_TAG, 1))
     except Exception:  # a corrupt EXIF block must not lose the picture; its pixels are still good
-        return image
-    if orientation in (None, 1):
-        return image
-    return ImageOps.exif_transpose(image) or image
+        return None
 
 
 def to_gray(image: Image.Image) -> np.ndarray:
