@@ -29,3 +29,48 @@ def test_evaluate_writes_report_and_plots(mlp_model, tmp_path):
     assert saved["accuracy"] == report.accuracy and saved["confusion"] == report.confusion
     for name in ("confusion.png", "misclassified.png"):
         assert (tmp_path / "ev" / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_misclassified_shows_the_most_confident_mistakes_with_confidences(onnx_model, tmp_path, monkeypatch):
+    from toolkit import plots
+
+    drawn = {}
+
+    def keep(images, labels, path, **options):
+        drawn.update(options, labels=labels)
+        return path
+
+    monkeypatch.setattr(plots, "image_grid", keep)
+    monkeypatch.setattr(plots, "confusion_matrix", lambda matrix, path, title="": path)
+    report = evaluate.evaluate(onnx_model, tmp_path / "ev", max_misclassified=7)
+    confidences = drawn["confidences"]
+    assert len(confidences) == 7 and list(confidences) == sorted(confidences, reverse=True)
+    assert set(drawn["indices"]) <= set(report.misclassified)
+    assert all(p != label for p, label in zip(drawn["predictions"], drawn["labels"], strict=True))
+    assert drawn["title"].endswith(f"the 7 most confident of {len(report.misclassified)} misclassified test images")
+
+
+def test_training_curves_count_whole_epochs(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from toolkit import plots
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    history = {"loss": [0.9, 0.5, 0.4], "accuracy": [0.7, 0.8, 0.85], "val_loss": [0.6, 0.5, 0.45]}
+    plots.training_curves(history, tmp_path / "curves.png")
+    for ax in figures[0].axes:
+        ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
+        assert ticks == [1.0, 2.0, 3.0]
+
+
+def test_image_grid_is_about_square(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from toolkit import plots
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    plots.image_grid(np.zeros((100, 28, 28), np.uint8), np.zeros(100, int), tmp_path / "grid.png")
+    width, height = figures[0].get_size_inches()
+    assert 0.6 < width / height < 1.4

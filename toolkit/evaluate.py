@@ -57,7 +57,8 @@ def evaluate(model_path: Path, out: Path | None = None, plots: bool = True, max_
     (_, _), (x_test, y_test) = data.load_mnist()
     if limit is not None:
         x_test, y_test = x_test[:limit], y_test[:limit]
-    predictions = np.argmax(model.predict(data.to_model_input(x_test)), axis=1)
+    probabilities = model.predict(data.to_model_input(x_test))
+    predictions = np.argmax(probabilities, axis=1)
     accuracy, precision, recall, matrix = metrics(y_test, predictions)
     wrong = np.flatnonzero(predictions != y_test)
     report = EvalReport(str(model_path), model.format, accuracy, precision, recall, matrix.tolist(),
@@ -74,10 +75,14 @@ def evaluate(model_path: Path, out: Path | None = None, plots: bool = True, max_
         name = Path(model_path).name
         confusion_png = draw.confusion_matrix(matrix, out / "confusion.png",
                                               title=f"{name}: accuracy {accuracy:.4f}")
-        shown = wrong[:max_misclassified]
+        # The most confident mistakes first: the ones a user most needs to see.
+        confidence = probabilities.max(axis=1)
+        shown = wrong[np.argsort(-confidence[wrong], kind="stable")][:max_misclassified]
+        title = (f"{name}: all {len(wrong)} misclassified test images" if len(shown) == len(wrong) else
+                 f"{name}: the {len(shown)} most confident of {len(wrong)} misclassified test images")
         misclassified_png = draw.image_grid(x_test[shown], y_test[shown], out / "misclassified.png",
                                             predictions=predictions[shown], indices=shown,
-                                            title=f"{name}: {len(wrong)} misclassified test images")
+                                            confidences=confidence[shown], title=title)
     report_path = out / "report.json"
     report = EvalReport(**{**asdict(report), "report_path": report_path, "confusion_png": confusion_png,
                            "misclassified_png": misclassified_png})

@@ -18,12 +18,15 @@ def _pyplot():
 
 
 def image_grid(images: np.ndarray, labels: np.ndarray, path: Path, predictions: np.ndarray | None = None,
-               title: str = "", columns: int = 5, indices: np.ndarray | None = None) -> Path:
-    """A grid of digits captioned `label=L` (and `predict=P`, red when wrong), like the tutorials draw."""
+               title: str = "", columns: int | None = None, indices: np.ndarray | None = None,
+               confidences: np.ndarray | None = None) -> Path:
+    """A grid of digits captioned `label=L` (and `predict=P`, with its confidence if given, red when wrong),
+    like the tutorials draw. The grid is about square unless `columns` is given."""
     plt = _pyplot()
     count = len(images)
+    columns = columns or max(1, min(count, round(np.sqrt(count))))
     rows = max(1, -(-count // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.6, rows * 1.8), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.3, rows * 1.55), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= count:
@@ -33,10 +36,12 @@ def image_grid(images: np.ndarray, labels: np.ndarray, path: Path, predictions: 
         wrong = False
         if predictions is not None:
             caption += f"\npredict={int(predictions[i])}"
+            if confidences is not None:
+                caption += f" ({float(confidences[i]):.2f})"
             wrong = int(predictions[i]) != int(labels[i])
         if indices is not None:
             caption = f"#{int(indices[i])} " + caption
-        ax.set_title(caption, fontsize=8, color="red" if wrong else "black")
+        ax.set_title(caption, fontsize=7, color="red" if wrong else "black")
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -46,8 +51,10 @@ def image_grid(images: np.ndarray, labels: np.ndarray, path: Path, predictions: 
 
 
 def training_curves(history: dict[str, list[float]], path: Path, title: str = "") -> Path:
-    """Loss and accuracy per epoch, train and validation, side by side."""
+    """Loss and accuracy per epoch, train and validation, side by side; epochs are whole numbers."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     for ax, key in ((ax_loss, "loss"), (ax_acc, "accuracy")):
         for prefix, style in (("", "o-"), ("val_", "s--")):
@@ -56,6 +63,7 @@ def training_curves(history: dict[str, list[float]], path: Path, title: str = ""
                 epochs = range(1, len(values) + 1)
                 ax.plot(epochs, values, style, label="validation" if prefix else "train")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(key)
         ax.set_title(key)
         ax.grid(alpha=0.3)

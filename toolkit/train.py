@@ -159,6 +159,7 @@ def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: 
     fsutil.write_json(metrics_path, metrics)
     from toolkit import plots
 
-    plots.training_curves(hist, curves_path, title=f"{arch}: {recipe.epochs} epochs, validation on {validation}")
+    epochs = f"{recipe.epochs} epoch" + ("" if recipe.epochs == 1 else "s")
+    plots.training_curves(hist, curves_path, title=f"{arch}: {epochs}, validation on {validation}")
     return TrainResult(arch, model_path, metrics_path, history_path, curves_path, float(test_accuracy),
                        float(test_loss), train_seconds, recipe.as_dict())
