@@ -224,7 +224,8 @@ def _quietly():
         yield
 
 
-def _normalise_frame(image: Image.Image, path: str, frame: int) -> Item:
+def prepare_image(image: Image.Image, path: str, frame: int = 0) -> Item:
+    """Normalise one opened image (or the current frame of one): an Item, or an error Item, never raises."""
     try:
         with _quietly():
             if image.format == "JPEG" and max(image.size) > 2 * preprocess.MAX_SIDE:
@@ -345,7 +346,7 @@ def prepare_path(path: str, *, all_frames: bool = False, follow: bool = True) ->
     if pixels is not None:
         try:
             result = preprocess.prepare_array(pixels)
-        except Exception as exc:  # as in _normalise_frame: one error record, never a lost chunk
+        except Exception as exc:  # as in prepare_image: one error record, never a lost chunk
             failure = _load_error(exc)
             return [Item(path, 0, None, error_kind=failure.kind, error=str(failure))]
         return [Item(path, 0, result.tensor, blank=result.blank)]
@@ -366,7 +367,7 @@ def prepare_path(path: str, *, all_frames: bool = False, follow: bool = True) ->
                         failure = _load_error(exc)
                         items.append(Item(path, frame, None, error_kind=failure.kind, error=str(failure)))
                         break
-                items.append(_normalise_frame(image, path, frame))
+                items.append(prepare_image(image, path, frame))
             return items
     finally:
         source.close()

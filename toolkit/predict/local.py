@@ -77,6 +77,36 @@ def _context():
     return multiprocessing.get_context("spawn")
 
 
+def _unguarded_main() -> bool:
+    """True when this call comes from the top level of a script outside an `if __name__ == "__main__":` block.
+    Workers started by spawn or forkserver import the script again, which would start the run again in each
+    of them (Python stops that with a RuntimeError in every worker)."""
+    import ast
+
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or getattr(main, "__spec__", None) is not None:
+        return False  # interactive, -c, or -m (run as a module: workers import it under another name)
+    frame = sys._getframe()
+    top = None
+    while frame is not None:  # the outermost frame running the script's own top-level code
+        if frame.f_globals is vars(main) and frame.f_code.co_name == "<module>":
+            top = frame
+        frame = frame.f_back
+    if top is None:
+        return False
+    try:
+        with open(path, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError):
+        return False
+    for node in tree.body:
+        if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test) and "__name__" in ast.unparse(node.test):
+            if node.lineno <= top.f_lineno <= (node.end_lineno or node.lineno):
+                return False
+    return True
+
+
 class LocalEngine:
     """Use as a context manager; `batches(found)` yields lists of records in input order, all frames of a file
     in one list."""
@@ -90,6 +120,10 @@ class LocalEngine:
         self.notes: list[str] = []  # things the user should hear about (shown with the summary)
 
     def __enter__(self) -> LocalEngine:
+        if self.workers > 0 and _context().get_start_method() != "fork" and _unguarded_main():
+            self.notes.append("decoding in this process: worker processes would re-run this script, which calls "
+                              "predict at its top level; put the call under `if __name__ == \"__main__\":`")
+            self.workers = 0
         if self.workers > 0:
             try:
                 self._pool = self._new_pool()

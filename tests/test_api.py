@@ -1,0 +1,83 @@
+"""The Python API: `predict_images` on everything a user holds in memory, and `predict_folder` called from a
+script the way people write scripts (no `__main__` guard)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from toolkit import data
+from toolkit.predict import predict_folder, predict_images
+from toolkit.predict.pipeline import PredictOptions
+
+
+@pytest.fixture(scope="module")
+def digits():
+    (_, _), (x_test, y_test) = data.load_mnist()
+    return x_test[:8], y_test[:8]
+
+
+def test_predict_images_takes_pil_images_arrays_and_paths(digits, tmp_path):
+    x, y = digits
+    path = tmp_path / "three.png"
+    Image.fromarray(x[3]).save(path)
+    rgb = np.dstack([255 - x[4]] * 3)  # dark ink on white, colour
+    items = [Image.fromarray(x[0]), x[1], x[2].astype(np.float64) / 255, path, rgb, tmp_path / "missing.png"]
+    records = predict_images(items)
+    assert [r["path"] for r in records] == ["<image 0>", "<image 1>", "<image 2>", str(path), "<image 4>",
+                                            str(tmp_path / "missing.png")]
+    assert [r["digit"] for r in records[:5]] == [int(d) for d in y[:5]]
+    assert all(r["status"] == "ok" and 0.5 < r["confidence"] <= 1.0 for r in records[:5])
+    assert records[5]["status"] == "error" and records[5]["error_kind"] == "vanished"
+    assert list(records[0]) == list(PredictOptions().columns())
+
+
+def test_predict_images_gives_the_same_records_as_the_folder_scorer(digits, tmp_path):
+    x, _ = digits
+    for i, digit in enumerate(x):
+        Image.fromarray(digit).save(tmp_path / f"{i}.png")
+    from_folder = list(predict_folder(tmp_path, workers=0))
+    in_memory = predict_images([tmp_path / f"{i}.png" for i in range(len(x))])
+    assert [r["digit"] for r in in_memory] == [r["digit"] for r in from_folder]
+    np.testing.assert_allclose([r["confidence"] for r in in_memory], [r["confidence"] for r in from_folder],
+                               rtol=1e-6)
+
+
+def test_predict_images_refuses_what_is_not_an_image():
+    with pytest.raises(TypeError, match="item 1: expected a PIL image, a NumPy array or a path, got int"):
+        predict_images([np.zeros((28, 28), np.uint8), 7])
+    with pytest.raises(TypeError, match=r"item 0: cannot use an array of shape \(2, 2, 7\)"):
+        predict_images([np.zeros((2, 2, 7), np.uint8)])
+
+
+def test_a_blank_image_is_a_blank_record():
+    [record] = predict_images([np.full((40, 40), 255, np.uint8)])
+    assert record["status"] == "ok" and record["blank"] is True and record["digit"] is None
+
+
+def test_predict_folder_from_a_script_without_a_main_guard(digits, tmp_path):
+    """onnxruntime already loaded makes fork unsafe; spawned workers would re-run the script."""
+    x, _ = digits
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i, digit in enumerate(x):
+        Image.fromarray(digit).save(folder / f"{i}.png")
+    script = tmp_path / "score.py"
+    script.write_text(textwrap.dedent(f"""
+        import onnxruntime
+        from toolkit.predict import predict_folder
+
+        print("start")
+        records = list(predict_folder({str(folder)!r}, workers=2))
+        print("records", len(records), sum(r["status"] == "ok" for r in records))
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["start", f"records {len(x)} {len(x)}"]
+    assert "RuntimeError" not in done.stderr
