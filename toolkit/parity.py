@@ -30,6 +30,7 @@ import numpy as np
 from toolkit import data, fsutil, runtimes
 from toolkit.contract import INPUT_NAME, INPUT_SHAPE, KEY_QUANTIZATION, NUM_CLASSES, OUTPUT_NAME, toolkit_version
 from toolkit.errors import ModelLoadError, ShapeMismatchError, UsageError, first_line
+from toolkit.kerasmodel import as_contract
 from toolkit.timing import Laps
 
 DEFAULT_ATOL = 1e-5
@@ -365,8 +366,10 @@ def run(model_path: Path, exports: Iterable[Path] = (), atol: float = DEFAULT_AT
     _, (x_test, y_test) = data.load_mnist()
     images = data.to_model_input(x_test)
     model = runtimes.load_keras_model(model_path)
+    # The reference is the model's own outputs in contract form: after the softmax an export adds to logits.
+    served, _ = as_contract(model, model_path)
     lap("load keras model")
-    reference = keras_outputs(model, model_path, sha256, images)
+    reference = keras_outputs(served, model_path, sha256, images)
     reference_accuracy = float(np.mean(reference.argmax(axis=1) == y_test))
     lap("keras reference prediction")
 

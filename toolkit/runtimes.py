@@ -6,8 +6,6 @@ Each backend is imported only when a model of its kind is opened.
 
 from __future__ import annotations
 
-import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,10 @@ import numpy as np
 from toolkit import lazy
 from toolkit.contract import INPUT_NAME, OUTPUT_NAME
 from toolkit.errors import ModelLoadError, first_line
+from toolkit.kerasmodel import as_contract, load_keras_model, unsafe_layers
+
+__all__ = ["FORMATS", "Runtime", "TensorInfo", "detect_format", "keras_runtime", "load", "load_keras_model",
+           "serving_version", "unsafe_layers"]
 
 FORMATS = ("keras", "onnx", "savedmodel", "tflite")
 
@@ -84,69 +86,24 @@ class Runtime:
         return np.concatenate(chunks) if chunks else np.zeros((0, 10), np.float32)
 
 
-def _config_layers(config: Any):
-    """Every layer config in a saved Keras model config, nested models included."""
-    if isinstance(config, dict):
-        inner = config.get("config")
-        if isinstance(inner, dict) and isinstance(inner.get("layers"), list):
-            for layer in inner["layers"]:
-                if isinstance(layer, dict):
-                    yield layer
-                    yield from _config_layers(layer)
-
-
-def unsafe_layers(path: Path) -> list[str]:
-    """Layers of a .keras file that are not built-in Keras layers (Lambda, custom classes), as descriptions.
-
-    Read from the archive's config.json without deserialising anything, so it is safe on any file.
-    """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json"))
-    except (KeyError, ValueError, zipfile.BadZipFile, OSError):
-        return []  # not readable as a Keras archive: the loader reports that itself
-    found = []
-    for layer in _config_layers(config):
-        name = (layer.get("config") or {}).get("name", "?")
-        class_name = layer.get("class_name", "?")
-        module = layer.get("module") or ""
-        if class_name == "Lambda":
-            found.append(f"layer '{name}' is a Lambda layer (arbitrary Python code)")
-        elif layer.get("registered_name") or not module.startswith("keras"):
-            custom = layer.get("registered_name") or class_name
-            found.append(f"layer '{name}' is a custom layer class '{custom}', not a built-in Keras layer")
-    return found
-
-
-def load_keras_model(path: Path):
-    """Load a .keras file with safe_mode on (never off: a .keras file can carry code)."""
-    keras = lazy.keras()
-    if not zipfile.is_zipfile(path):
-        raise ModelLoadError(f"{path}: not a Keras model file (a .keras file is a zip archive)")
-    unsafe = unsafe_layers(path)
-    if unsafe:
-        raise ModelLoadError(f"{path}: refused: {unsafe[0]}; mnist-toolkit loads models in Keras safe mode and "
-                             "supports built-in Keras layers only, so rebuild the model without it")
-    try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises many types for bad files; all mean the same to the user
-        first = first_line(exc)
-        raise ModelLoadError(f"{path}: cannot load as a Keras model ({first[:300]})") from None
-
-
-def _keras_info(tensor: Any, name: str) -> TensorInfo:
+def _keras_info(tensor: Any) -> TensorInfo:
+    # Sequential models have no `output_names`; the layer that made a tensor names it in every model.
+    history = getattr(tensor, "_keras_history", None)
+    name = history[0].name if history else tensor.name
     return TensorInfo(name, str(tensor.dtype), tuple(tensor.shape))
 
 
 def keras_runtime(model: Any, path: Path) -> Runtime:
-    """A Runtime around an already loaded Keras model (so callers holding one need not load it twice)."""
-    inputs = tuple(_keras_info(t, t.name) for t in model.inputs)
-    outputs = tuple(_keras_info(t, n) for t, n in zip(model.outputs, model.output_names, strict=False))
+    """A Runtime around a Keras model already in memory and already in contract form (`kerasmodel.as_contract`),
+    so callers holding one need not load it twice."""
+    inputs = tuple(map(_keras_info, model.inputs))
+    outputs = tuple(map(_keras_info, model.outputs))
     return Runtime(Path(path), "keras", lambda x: model.predict_on_batch(x), inputs=inputs, outputs=outputs)
 
 
 def _open_keras(path: Path) -> Runtime:
-    return keras_runtime(load_keras_model(path), path)
+    served, _ = as_contract(load_keras_model(path), path)
+    return keras_runtime(served, path)
 
 
 def _onnx_info(arg: Any) -> TensorInfo:

@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 
 from toolkit import data, runtimes, zoo
-from toolkit.contract import INPUT_SHAPE, NUM_CLASSES, ModelContract, package_versions, toolkit_version
+from toolkit.contract import ModelContract, package_versions, toolkit_version
 from toolkit.errors import ExportError, UsageError
 from toolkit.export.onnx import DEFAULT_OPSET, OPSETS, check_opset
+from toolkit.kerasmodel import all_layers, as_contract
 from toolkit.timing import Laps
 
 FORMATS = ("onnx", "savedmodel", "tflite", "onnx-int8")
@@ -121,27 +122,13 @@ def architecture_of(model: Any) -> str:
     return model.name
 
 
-def _all_layers(model: Any) -> Iterable[Any]:
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from _all_layers(layer)
-
-
 def check_exportable(model: Any, source: Path) -> None:
-    """Refuse models outside the contract or with non-Keras layers, before anything is written."""
-    for layer in _all_layers(model):
+    """Refuse models with non-Keras layers (Lambda, custom classes), before anything is written."""
+    for layer in all_layers(model):
         module = type(layer).__module__
         if not module.startswith("keras.") or type(layer).__name__ == "Lambda":
             raise ExportError(f"cannot export {source}: layer '{layer.name}' is a {type(layer).__name__} "
                               f"({module}), not a built-in Keras layer; rebuild the model without it")
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ExportError(f"cannot export {source}: it has {len(model.inputs)} inputs and {len(model.outputs)} "
-                          "outputs; the contract is one input image [N,28,28,1] and one output [N,10]")
-    in_shape, out_shape = tuple(model.inputs[0].shape), tuple(model.outputs[0].shape)
-    if in_shape[1:] != INPUT_SHAPE or out_shape[1:] != (NUM_CLASSES,):
-        raise ExportError(f"cannot export {source}: it maps {list(in_shape)} to {list(out_shape)}; the contract "
-                          "is image [N,28,28,1] -> probabilities [N,10]")
 
 
 def _check_out(out: Path, force: bool) -> None:
@@ -181,7 +168,8 @@ _KERAS_OUTPUTS_KEPT = 16
 
 
 def keras_outputs(model: Any, model_path: Path, sha256: str, images: np.ndarray) -> np.ndarray:
-    """The Keras model's outputs on `images` at batch 512, cached per (model sha256, images digest)."""
+    """The outputs of a Keras model in contract form (`as_contract`) on `images` at batch 512, cached per
+    (model sha256, images digest)."""
     key = f"{sha256}:{data.array_digest(images)}"
     if key not in _KERAS_OUTPUTS:
         _KERAS_OUTPUTS[key] = runtimes.keras_runtime(model, model_path).predict(images, batch_size=512)
@@ -222,7 +210,11 @@ def export(model_path: Path, formats: str | Iterable[str] = DEFAULT_FORMATS, out
 
 def export_loaded(model: Any, source: Source, formats: Iterable[str], out: Path, *, opset: int = DEFAULT_OPSET,
                   force: bool = False, reference: np.ndarray | None = None) -> ExportResult:
-    """`export` for a model already in memory; `reference` (its test-set probabilities) saves a prediction."""
+    """`export` for a Keras model already in memory; `reference` (its test-set probabilities) saves a prediction.
+
+    Any MNIST-shaped model is accepted: the exports wrap it to the contract (`kerasmodel.as_contract`) and
+    record how in their metadata.
+    """
     from toolkit.export.manifest import file_entries, write_manifest
     from toolkit.export.onnx import export_onnx
     from toolkit.export.quantize import export_onnx_int8
@@ -236,6 +228,7 @@ def export_loaded(model: Any, source: Source, formats: Iterable[str], out: Path,
     check_opset(opset)
     out = Path(out)
     check_exportable(model, source.path)
+    model, adaptation = as_contract(model, source.path)
     _check_out(out, force)
 
     _, (x_test, y_test) = data.load_mnist()
@@ -246,7 +239,7 @@ def export_loaded(model: Any, source: Source, formats: Iterable[str], out: Path,
     source_accuracy = _accuracy(reference, y_test) if reference is not None else None
     version = toolkit_version()
     contract = ModelContract(architecture=source.architecture, source_sha256=source.sha256,
-                             source_test_accuracy=source_accuracy, toolkit_version=version)
+                             source_test_accuracy=source_accuracy, toolkit_version=version, adaptation=adaptation)
     names = file_names(source.path.stem)
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -297,7 +290,8 @@ def export_loaded(model: Any, source: Source, formats: Iterable[str], out: Path,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "toolkit_version": version,
             "source": {"file": source.path.name, "sha256": source.sha256, "architecture": source.architecture,
-                       "test_accuracy": source_accuracy},
+                       "test_accuracy": source_accuracy, "input": adaptation.input_shape,
+                       "output": adaptation.output, "wrapper": adaptation.describe()},
             "contract": contract.to_metadata(),
             "formats": list(formats),
             "files": entries,
