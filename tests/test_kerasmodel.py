@@ -181,3 +181,147 @@ def test_parity_of_a_flat_logits_sequential_model_passes_for_every_format(cli, s
     assert report["passed"] and len(report["exports"]) == 4
     assert all(not e["failed_checks"] for e in report["exports"])
     assert report["reference_accuracy"] > 0.8  # the reference is the model's own outputs after the softmax
+
+
+# --- legacy .h5: genuine Keras 2 files (tests/fixtures/keras2, made by scripts/make_legacy_h5.py) and Keras 3's --
+
+KERAS2 = Path(__file__).parent / "fixtures" / "keras2"
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("name", ["cnn", "mlp784_logits"])
+def test_genuine_keras2_h5_gives_what_keras2_computed(name, linear):
+    import h5py
+
+    from toolkit import runtimes
+
+    path = KERAS2 / f"{name}.h5"
+    with h5py.File(path) as h5:  # the fixture really is a Keras 2 file: layers named by class only
+        assert h5.attrs["keras_version"] == "2.21.0"
+        assert not any("module" in layer for layer in json.loads(h5.attrs["model_config"])["config"]["layers"])
+    raw = np.load(KERAS2 / "expected.npz")[name]
+    want = softmax(raw) if name.endswith("logits") else raw
+    _, _, images, labels = linear
+    runtime = runtimes.load(path)
+    assert runtime.format == "keras"
+    np.testing.assert_allclose(runtime.predict(images[:32]), want, atol=1e-5)
+    assert np.mean(runtime.predict(images[:1000]).argmax(axis=1) == labels[:1000]) > 0.85
+
+
+def test_keras2_h5_through_every_command(cli, tmp_path, linear):
+    import onnx
+
+    from toolkit.kerasmodel import load_keras_model
+
+    mlp, cnn = KERAS2 / "mlp784_logits.h5", KERAS2 / "cnn.h5"
+    result = cli("evaluate", cnn, "--no-plots", "--out", tmp_path / "ev")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "ev" / "report.json").read_text())["accuracy"] > 0.8
+    assert cli("data", "show", "--model", mlp, "--count", "3", "--out", tmp_path / "g.png").exit_code == 0
+    out = tmp_path / "exported"
+    result = cli("export", mlp, "--format", "keras,onnx", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "mlp784_logits.keras", "mlp784_logits.onnx"]
+    # The .keras conversion is the model itself, not the wrapper: same input, same logits.
+    converted = load_keras_model(out / "mlp784_logits.keras")
+    assert tuple(converted.inputs[0].shape) == (None, 784)
+    _, _, images, _ = linear
+    np.testing.assert_allclose(converted.predict(images[:32].reshape(32, 784), verbose=0),
+                               np.load(KERAS2 / "expected.npz")["mlp784_logits"], atol=1e-5)
+    proto = onnx.load(str(out / "mlp784_logits.onnx"))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert (meta[contract.KEY_SOURCE_INPUT], meta[contract.KEY_SOURCE_OUTPUT]) == ("[N,784]", "logits")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [e["format"] for e in manifest["files"]] == ["keras", "onnx"]
+    result = cli("parity", mlp, out / "mlp784_logits.onnx")
+    assert result.exit_code == 0, result.output
+    assert "parity PASSED: 1 of 1" in result.stdout
+
+
+def _edited_copy(tmp_path: Path, edit) -> Path:
+    """A copy of the Keras 2 CNN whose saved config `edit` changed: the h5py-level way to make odd files."""
+    import shutil
+
+    import h5py
+
+    path = tmp_path / "edited.h5"
+    shutil.copy(KERAS2 / "cnn.h5", path)
+    with h5py.File(path, "r+") as h5:
+        config = json.loads(h5.attrs["model_config"])
+        edit(config["config"]["layers"])
+        h5.attrs["model_config"] = json.dumps(config)
+    return path
+
+
+def _lambda(layers):
+    layers[2] = {"class_name": "Lambda", "config": {"name": "sneaky", "function": ["4wEAAAAAAAAA", None, None],
+                                                    "function_type": "lambda", "module": "__main__"}}
+
+
+def _custom(layers):
+    layers[2] = {"class_name": "MyFlatten", "config": {"name": "flat"}}
+
+
+@pytest.mark.parametrize("edit, message", [(_lambda, "layer 'sneaky' is a Lambda layer (arbitrary Python code)"),
+                                           (_custom, "layer 'flat' is a custom layer class 'MyFlatten'")])
+def test_keras2_h5_with_lambda_or_custom_layers_is_refused_before_keras_reads_it(cli, tmp_path, monkeypatch, edit,
+                                                                                 message):
+    import keras
+
+    def never(*args, **kwargs):
+        raise AssertionError("Keras deserialised a file that should have been refused")
+
+    monkeypatch.setattr(keras.saving, "load_model", never)
+    path = _edited_copy(tmp_path, edit)
+    for args in (("evaluate", path, "--no-plots"), ("export", path, "--out", tmp_path / "x"), ("parity", path),
+                 ("data", "show", "--model", path, "--out", tmp_path / "g.png")):
+        result = cli(*args)
+        assert result.exit_code == 1, (args, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0] and "safe mode" in lines[0], (args, lines)
+        assert "safe_mode=False" not in lines[0]
+
+
+def test_train_saves_h5_that_loads_back(cli, tmp_path):
+    import keras
+
+    from toolkit.kerasmodel import is_hdf5
+
+    result = cli("train", "--arch", "mlp256", "--out", tmp_path, "--epochs", "1", "--limit", "600", "--quiet",
+                 "--save-format", "h5")
+    assert result.exit_code == 0, result.output
+    assert f"wrote {tmp_path / 'mlp256.h5'}" in result.stdout and not (tmp_path / "mlp256.keras").exists()
+    assert is_hdf5(tmp_path / "mlp256.h5") and "WARNING" not in result.output
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    report = cli("evaluate", tmp_path / "mlp256.h5", "--no-plots", "--out", tmp_path / "ev")
+    assert report.exit_code == 0, report.output
+    assert json.loads((tmp_path / "ev" / "report.json").read_text())["accuracy"] == pytest.approx(
+        metrics["test_accuracy"], abs=1e-4)
+    # Keras 3's own HDF5 writer marks custom classes by registered name; those are refused too.
+    lam = keras.Sequential([keras.Input((784,)), keras.layers.Lambda(lambda t: t, name="noop"),
+                            keras.layers.Dense(10)])
+    lam.save(tmp_path / "lambda.h5")
+    result = cli("evaluate", tmp_path / "lambda.h5")
+    assert result.exit_code == 1 and "layer 'noop' is a Lambda layer" in result.stderr
+
+
+def test_h5_files_that_are_not_models_say_so(cli, tmp_path):
+    import keras
+
+    fake = tmp_path / "fake.h5"
+    fake.write_bytes(b"not hdf5 at all")
+    result = cli("evaluate", fake)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: {fake}: not a Keras model file (a .h5 file is HDF5)"
+    weights = tmp_path / "m.weights.h5"
+    keras.Sequential([keras.Input((784,)), keras.layers.Dense(10)]).save_weights(weights)
+    result = cli("evaluate", weights)
+    assert result.exit_code == 1 and "an HDF5 file without a model config (weights only?)" in result.stderr
+    renamed = tmp_path / "renamed.keras"
+    renamed.write_bytes((KERAS2 / "cnn.h5").read_bytes())
+    result = cli("evaluate", renamed)
+    assert result.exit_code == 1 and "it is HDF5, so rename it to .h5" in result.stderr

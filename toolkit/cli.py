@@ -52,12 +52,17 @@ def handle_errors(command):
     return wrapper
 
 
+class SaveFormat(str, Enum):
+    keras = "keras"
+    h5 = "h5"
+
+
 class Split(str, Enum):
     train = "train"
     test = "test"
 
 
-ExistingModel = Annotated[Path, typer.Argument(help="A .keras, .onnx or .tflite file, or a SavedModel folder.",
+ExistingModel = Annotated[Path, typer.Argument(help="A .keras, .h5, .onnx or .tflite file, or a SavedModel folder.",
                                                exists=True, dir_okay=True, readable=True)]
 
 
@@ -148,7 +153,8 @@ def models_list() -> None:
 @handle_errors
 def train_command(
     arch: Annotated[str, typer.Option(help="Zoo architecture; see `mnist-toolkit models`.")],
-    out: Annotated[Path, typer.Option(help="Folder for <arch>.keras, history.json, metrics.json, curves.png.")],
+    out: Annotated[Path, typer.Option(help="Folder for <arch>.keras (or .h5), history.json, metrics.json, "
+                                      "curves.png.")],
     epochs: Annotated[int | None, typer.Option(help="Override the recipe's epochs.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Override the recipe's batch size.")] = None,
     optimizer: Annotated[str | None, typer.Option(help="adam, rmsprop, sgd, adamw or nadam.")] = None,
@@ -158,13 +164,16 @@ def train_command(
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same machine, same weights.")] = 0,
     force: Annotated[bool, typer.Option(help="Overwrite an existing model in --out.")] = False,
     quiet: Annotated[bool, typer.Option(help="No per-epoch lines.")] = False,
+    save_format: Annotated[SaveFormat, typer.Option(
+        help="keras: <arch>.keras; h5: the legacy HDF5 <arch>.h5 that Keras 2 code can load.")] = SaveFormat.keras,
 ) -> None:
     """Train a zoo architecture with its tutorial's recipe (any option overrides it) and save it."""
     from toolkit import zoo
     from toolkit.train import train
 
     zoo.get(arch)  # unknown names fail before TensorFlow loads
-    result = train(arch, out, seed=seed, force=force, verbose=0 if quiet else 2, epochs=epochs,
+    result = train(arch, out, seed=seed, force=force, verbose=0 if quiet else 2, save_format=save_format.value,
+                   epochs=epochs,
                    batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate,
                    validation_split=validation_split, limit=limit)
     typer.echo(f"{arch}: test accuracy {result.test_accuracy:.4f}, test loss {result.test_loss:.4f}, "
@@ -226,15 +235,16 @@ def _size(n: int) -> str:
 @app.command("export")
 @handle_errors
 def export_command(
-    model: Annotated[Path, typer.Argument(help="The trained .keras model.", exists=True, dir_okay=False,
-                                          readable=True)],
+    model: Annotated[Path, typer.Argument(help="The trained Keras model: .keras, or legacy .h5 (Keras 2 or 3).",
+                                          exists=True, dir_okay=False, readable=True)],
     out: Annotated[Path, typer.Option(help="Folder to create: one artifact per format plus manifest.json.")],
     formats: Annotated[str, typer.Option(
-        "--format", help="Comma-separated, any of: onnx, savedmodel, tflite, onnx-int8.")] = "onnx,savedmodel",
+        "--format", help="Comma-separated, any of: keras (the model as .keras: converts an .h5), onnx, "
+        "savedmodel, tflite, onnx-int8.")] = "onnx,savedmodel",
     opset: Annotated[int, typer.Option(min=13, max=21, help="ONNX opset, 13 to 21.")] = 17,
     force: Annotated[bool, typer.Option(help="Replace --out if it already holds files.")] = False,
 ) -> None:
-    """Export a .keras model to ONNX, SavedModel, TFLite and int8 ONNX: all formats or none, with a manifest."""
+    """Export a Keras model to ONNX, SavedModel, TFLite, int8 ONNX or .keras: all formats or none, with a manifest."""
     from toolkit.export import export
 
     result = export(model, formats, out, opset=opset, force=force)
@@ -298,8 +308,8 @@ def _print_parity(summary) -> None:
 @app.command("parity", epilog=PARITY_EPILOG)
 @handle_errors
 def parity_command(
-    model: Annotated[Path, typer.Argument(help="The source .keras model: the reference.", exists=True,
-                                          dir_okay=False, readable=True)],
+    model: Annotated[Path, typer.Argument(help="The source Keras model (.keras or .h5): the reference.",
+                                          exists=True, dir_okay=False, readable=True)],
     exports: Annotated[list[Path] | None, typer.Argument(
         metavar="EXPORT", help="Exports to check: .onnx or .tflite files, SavedModel folders. With none, export "
         "every format to a temporary folder and check them all.", exists=True, show_default=False)]

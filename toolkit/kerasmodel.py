@@ -1,4 +1,5 @@
-"""Keras model files: load them in safe mode, and present any MNIST-shaped Keras model through the contract.
+"""Keras model files (.keras, and legacy .h5 from Keras 2 or 3): load them in safe mode, save them, and present
+any MNIST-shaped Keras model through the contract.
 
 People bring Sequential and functional models, taking [N,784], [N,28,28] or [N,28,28,1] and ending in a softmax
 or in logits. `as_contract` wraps such a model so it takes `image` [N,28,28,1] and returns `probabilities`
@@ -9,13 +10,15 @@ imported inside the functions only.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from toolkit import lazy
+from toolkit import fsutil, lazy
 from toolkit.contract import (
     INPUT_NAME,
     INPUT_SHAPE,
@@ -27,6 +30,10 @@ from toolkit.contract import (
     Adaptation,
 )
 from toolkit.errors import ModelLoadError, first_line
+
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")  # Keras 3 archives, and legacy HDF5 from Keras 2 or 3
+H5_SUFFIXES = (".h5", ".hdf5")
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 def _config_layers(config: Any) -> Iterator[dict]:
@@ -40,17 +47,36 @@ def _config_layers(config: Any) -> Iterator[dict]:
                     yield from _config_layers(layer)
 
 
-def read_config(path: Path) -> dict | None:
-    """The model config a .keras archive carries (config.json), without deserialising anything.
-
-    None when the file is not readable as one: the loader then reports that itself.
-    """
+def is_hdf5(path: Path) -> bool:
+    """Whether a file is HDF5 (Keras's legacy .h5 format), by its signature rather than its name."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json"))
-    except (KeyError, ValueError, zipfile.BadZipFile, OSError):
-        return None
+        with open(path, "rb") as fh:
+            return fh.read(8) == HDF5_SIGNATURE
+    except OSError:
+        return False
+
+
+def read_config(path: Path) -> dict | None:
+    """The model config a Keras file carries, without deserialising anything: config.json in a .keras archive,
+    the `model_config` attribute of a legacy .h5 file. None when the file has none."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() in H5_SUFFIXES:
+            h5py = lazy.require("h5py", "train")
+            with h5py.File(path, "r") as h5:
+                raw = h5.attrs.get("model_config")
+            config = json.loads(raw.decode() if isinstance(raw, bytes) else raw) if raw is not None else None
+        else:
+            with zipfile.ZipFile(path) as archive:
+                config = json.loads(archive.read("config.json"))
+    except (KeyError, ValueError, TypeError, zipfile.BadZipFile, OSError):
+        return None  # not readable as a Keras file: the loader reports that itself
     return config if isinstance(config, dict) else None
+
+
+def _builtin_layer_names() -> frozenset[str]:
+    keras = lazy.keras()
+    return frozenset(["Sequential", "Functional", "Model", *dir(keras.layers)])
 
 
 def unsafe_layers(path: Path) -> list[str]:
@@ -59,32 +85,78 @@ def unsafe_layers(path: Path) -> list[str]:
     Read from the saved config without deserialising anything, so it is safe on any file.
     """
     found = []
+    builtin = None
     for layer in _config_layers(read_config(path)):
         name = (layer.get("config") or {}).get("name", "?")
         class_name = layer.get("class_name", "?")
-        module = layer.get("module") or ""
+        module = layer.get("module")
         if class_name == "Lambda":
             found.append(f"layer '{name}' is a Lambda layer (arbitrary Python code)")
-        elif layer.get("registered_name") or not module.startswith("keras"):
+        elif class_name in ("TFOpLambda", "SlicingOpLambda"):
+            found.append(f"layer '{name}' is a TensorFlow op called on a Keras tensor ({class_name}), not a Keras "
+                         "layer")
+        elif layer.get("registered_name") or (module is not None and not module.startswith("keras")):
             custom = layer.get("registered_name") or class_name
             found.append(f"layer '{name}' is a custom layer class '{custom}', not a built-in Keras layer")
+        elif module is None:
+            # Legacy (.h5) configs name the class only; Keras 3's registry of built-in layers decides.
+            builtin = builtin if builtin is not None else _builtin_layer_names()
+            if class_name not in builtin:
+                found.append(f"layer '{name}' is a custom layer class '{class_name}', not a built-in Keras layer")
     return found
 
 
 def load_keras_model(path: Path):
-    """Load a .keras file with safe_mode on (never off: a Keras file can carry code)."""
+    """Load a Keras model file (.keras, or legacy .h5 from Keras 2 or 3) with safe_mode on.
+
+    Never with safe_mode off: a Keras file can carry code. Lambda and custom layers are refused by reading
+    the config first, so nothing in the file runs.
+    """
     keras = lazy.keras()
     path = Path(path)
-    if not zipfile.is_zipfile(path):
-        raise ModelLoadError(f"{path}: not a Keras model file (a .keras file is a zip archive)")
+    if path.suffix.lower() in H5_SUFFIXES:
+        if not is_hdf5(path):
+            raise ModelLoadError(f"{path}: not a Keras model file (a .h5 file is HDF5)")
+        if read_config(path) is None:
+            raise ModelLoadError(f"{path}: an HDF5 file without a model config (weights only?); save the whole "
+                                 "model with model.save()")
+    elif not zipfile.is_zipfile(path):
+        hint = "; it is HDF5, so rename it to .h5" if is_hdf5(path) else ""
+        raise ModelLoadError(f"{path}: not a Keras model file (a .keras file is a zip archive){hint}")
     unsafe = unsafe_layers(path)
     if unsafe:
         raise ModelLoadError(f"{path}: refused: {unsafe[0]}; mnist-toolkit loads models in Keras safe mode and "
                              "supports built-in Keras layers only, so rebuild the model without it")
     try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
+        with _quiet_keras():
+            return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for bad files; all mean the same to the user
         raise ModelLoadError(f"{path}: cannot load as a Keras model ({first_line(exc)})") from None
+
+
+def save_keras_model(model: Any, path: Path) -> Path:
+    """Save `model` atomically as .keras, or as legacy HDF5 when `path` ends in .h5 (for Keras 2 users)."""
+    path = Path(path)
+    # Keras picks the format from the suffix, so the temp file keeps it; the rename makes the save atomic.
+    with fsutil.atomic_open(path, suffix=path.suffix) as (_, tmp), _quiet_keras():
+        model.save(tmp)
+    return path
+
+
+@contextlib.contextmanager
+def _quiet_keras() -> Iterator[None]:
+    """Silence Keras's warnings for the block: "HDF5 is legacy" (the user chose it), and Keras 3's advice on
+    how Keras 2 models passed `input_shape` (the user cannot change a saved file)."""
+    from absl import logging as absl_logging
+
+    level = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        absl_logging.set_verbosity(level)
 
 
 def all_layers(model: Any) -> Iterator[Any]:
@@ -149,16 +221,20 @@ def as_contract(model: Any, source: Path | str = "model") -> tuple[Any, Adaptati
     """`model` presented as the contract: `image` [N,28,28,1] in, `probabilities` [N,10] out.
 
     A model that already honours it is returned as it is; any other MNIST-shaped model is wrapped in a new
-    Keras model (Reshape in, Softmax out for logits) that shares its layers and weights.
+    Keras model (Reshape in, Softmax out for logits, lists of one tensor unpacked) that shares its weights.
     """
     adapted = adaptation(model, source)
-    if not adapted.needed:
+    # Functional models from Keras 2 files take and return lists of one tensor; the wrapper unpacks them.
+    listed = [isinstance(getattr(model, attr, None), list) for attr in ("_inputs_struct", "_outputs_struct")]
+    if not adapted.needed and not any(listed):
         return model, adapted
     keras = lazy.keras()
     inputs = keras.Input(INPUT_SHAPE, name=INPUT_NAME)
     own_shape = tuple(model.inputs[0].shape)[1:]
     x = inputs if own_shape == INPUT_SHAPE else keras.layers.Reshape(own_shape, name="to_model_input")(inputs)
-    x = model(x)
+    x = model([x] if listed[0] else x)
+    if isinstance(x, (list, tuple)):
+        x = x[0]
     if adapted.output == LOGITS:
         x = keras.layers.Softmax(name=OUTPUT_NAME)(x)
     # A name of its own: the wrapped model is one of the wrapper's layers, and layer names must be unique.

@@ -30,7 +30,7 @@ import numpy as np
 from toolkit import data, fsutil, runtimes
 from toolkit.contract import INPUT_NAME, INPUT_SHAPE, KEY_QUANTIZATION, NUM_CLASSES, OUTPUT_NAME, toolkit_version
 from toolkit.errors import ModelLoadError, ShapeMismatchError, UsageError, first_line
-from toolkit.kerasmodel import as_contract
+from toolkit.kerasmodel import KERAS_SUFFIXES, as_contract
 from toolkit.timing import Laps
 
 DEFAULT_ATOL = 1e-5
@@ -329,8 +329,8 @@ def check_export(path: Path, reference: np.ndarray, images: np.ndarray, labels: 
 def validate(model_path: Path, exports: Iterable[Path], atol: float, rtol: float) -> list[Path]:
     """Usage checks, before anything heavy is loaded."""
     model_path = Path(model_path)
-    if model_path.suffix.lower() != ".keras" or not model_path.is_file():
-        raise UsageError(f"{model_path}: MODEL must be the source .keras file")
+    if model_path.suffix.lower() not in KERAS_SUFFIXES or not model_path.is_file():
+        raise UsageError(f"{model_path}: MODEL must be the source Keras model file (.keras or .h5)")
     for value, option in ((atol, "--atol"), (rtol, "--rtol")):
         if not math.isfinite(value) or value < 0:
             raise UsageError(f"{option} must be a non-negative number, got {value}")

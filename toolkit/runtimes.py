@@ -1,4 +1,4 @@
-"""Load any model file (.keras, .onnx, SavedModel folder, .tflite) behind one `predict(batch)` interface.
+"""Load any model file (.keras or .h5, .onnx, SavedModel folder, .tflite) behind one `predict(batch)` interface.
 
 Every runtime takes the model contract's `image` float32 [N,28,28,1] and returns `probabilities` [N,10].
 Each backend is imported only when a model of its kind is opened.
@@ -15,7 +15,7 @@ import numpy as np
 from toolkit import lazy
 from toolkit.contract import INPUT_NAME, OUTPUT_NAME
 from toolkit.errors import ModelLoadError, first_line
-from toolkit.kerasmodel import as_contract, load_keras_model, unsafe_layers
+from toolkit.kerasmodel import KERAS_SUFFIXES, as_contract, load_keras_model, unsafe_layers
 
 __all__ = ["FORMATS", "Runtime", "TensorInfo", "detect_format", "keras_runtime", "load", "load_keras_model",
            "serving_version", "unsafe_layers"]
@@ -33,15 +33,15 @@ def detect_format(path: Path) -> str:
             return "savedmodel"
         raise ModelLoadError(f"{path}: a folder, but not a SavedModel (no saved_model.pb inside)")
     suffix = path.suffix.lower()
-    if suffix == ".keras":
+    if suffix in KERAS_SUFFIXES:
         return "keras"
     if suffix == ".onnx":
         return "onnx"
     if suffix == ".tflite":
         return "tflite"
     raise ModelLoadError(
-        f"{path}: unknown model format '{suffix or 'no extension'}'; expected .keras, .onnx, .tflite or a "
-        "SavedModel folder"
+        f"{path}: unknown model format '{suffix or 'no extension'}'; expected .keras, .h5, .onnx, .tflite or "
+        "a SavedModel folder"
     )
 
 

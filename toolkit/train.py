@@ -12,8 +12,10 @@ import numpy as np
 from toolkit import data, fsutil, lazy, zoo
 from toolkit.contract import package_versions
 from toolkit.errors import UsageError
+from toolkit.kerasmodel import save_keras_model
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd", "adamw", "nadam")
+SAVE_FORMATS = {"keras": ".keras", "h5": ".h5"}  # h5: the legacy HDF5 file Keras 2 users can load
 
 
 @dataclass(frozen=True)
@@ -67,18 +69,20 @@ def validate_recipe(recipe: zoo.Recipe) -> None:
         raise UsageError(f"unknown optimizer '{recipe.optimizer}'; choose one of: {', '.join(OPTIMIZERS)}")
 
 
-def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: int = 0,
+def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: int = 0, save_format: str = "keras",
           **overrides: Any) -> TrainResult:
     """Train `arch` with its recipe (overridden by any non-None keyword in `overrides`) and save it to `out`.
 
-    Writes `<arch>.keras`, `history.json`, `metrics.json` and `curves.png`. Same seed, same machine, same
-    weights: seeds are fixed and TensorFlow runs its ops deterministically.
+    Writes `<arch>.keras` (`<arch>.h5` with save_format="h5"), `history.json`, `metrics.json` and `curves.png`.
+    Same seed, same machine, same weights: seeds are fixed and TensorFlow runs its ops deterministically.
     """
     entry = zoo.get(arch)
     recipe = entry.recipe.with_overrides(**overrides)
     validate_recipe(recipe)
+    if save_format not in SAVE_FORMATS:
+        raise UsageError(f"unknown save format '{save_format}'; choose one of: {', '.join(SAVE_FORMATS)}")
     out = Path(out)
-    model_path = out / f"{arch}.keras"
+    model_path = out / f"{arch}{SAVE_FORMATS[save_format]}"
     if model_path.exists() and not force:
         raise UsageError(f"{model_path} already exists; pass --force to overwrite it or choose another --out")
     if out.exists() and not out.is_dir():
@@ -132,9 +136,7 @@ def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: 
     per_class = {str(d): float(np.mean(predicted[y_test == d] == d)) for d in range(10)}
 
     out.mkdir(parents=True, exist_ok=True)
-    # Keras insists on a .keras suffix, so the temp name keeps it; the rename makes the save atomic.
-    with fsutil.atomic_open(model_path, suffix=".keras") as (_, tmp_model):
-        model.save(tmp_model)
+    save_keras_model(model, model_path)
 
     hist = {k: [float(v) for v in values] for k, values in history.history.items()}
     validation = (f"last {recipe.validation_split:.0%} of the training images" if recipe.validation_split

@@ -1,4 +1,5 @@
-"""Export a trained .keras model to ONNX, SavedModel, TFLite and int8 ONNX in one go, atomically.
+"""Export a trained Keras model (.keras or .h5) to ONNX, SavedModel, TFLite and int8 ONNX (and .keras) in one go,
+atomically.
 
 `export()` builds every requested format in a hidden temp folder next to `out`, writes manifest.json, and only
 then moves the folder into place: a failed or interrupted export leaves nothing behind. One module per format
@@ -25,20 +26,22 @@ from toolkit import data, runtimes, zoo
 from toolkit.contract import ModelContract, package_versions, toolkit_version
 from toolkit.errors import ExportError, UsageError
 from toolkit.export.onnx import DEFAULT_OPSET, OPSETS, check_opset
-from toolkit.kerasmodel import all_layers, as_contract
+from toolkit.kerasmodel import KERAS_SUFFIXES, all_layers, as_contract, save_keras_model
 from toolkit.timing import Laps
 
-FORMATS = ("onnx", "savedmodel", "tflite", "onnx-int8")
+FORMATS = ("onnx", "savedmodel", "tflite", "onnx-int8")  # the deployable formats, the ones parity checks
+KERAS_FORMAT = "keras"  # the source model itself as .keras: how a legacy .h5 becomes a .keras file
+ALL_FORMATS = (KERAS_FORMAT, *FORMATS)
 DEFAULT_FORMATS = ("onnx", "savedmodel")
 FLOAT_FORMATS = ("onnx", "savedmodel", "tflite")
 
-__all__ = ["DEFAULT_FORMATS", "DEFAULT_OPSET", "FORMATS", "OPSETS", "ExportResult", "ExportedFile",
-           "Int8Summary", "Source", "export", "export_loaded", "keras_outputs", "parse_formats"]
+__all__ = ["ALL_FORMATS", "DEFAULT_FORMATS", "DEFAULT_OPSET", "FORMATS", "KERAS_FORMAT", "OPSETS", "ExportResult",
+           "ExportedFile", "Int8Summary", "Source", "export", "export_loaded", "keras_outputs", "parse_formats"]
 
 
 @dataclass(frozen=True)
 class Source:
-    """The .keras file an export was made from."""
+    """The Keras model file (.keras or .h5) an export was made from."""
 
     path: Path
     sha256: str
@@ -106,12 +109,12 @@ def parse_formats(formats: str | Iterable[str]) -> tuple[str, ...]:
     """"onnx,tflite" (or a list) -> validated formats in canonical order; UsageError on unknown names."""
     names = formats.split(",") if isinstance(formats, str) else list(formats)
     names = [name.strip().lower() for name in names if name.strip()]
-    unknown = [name for name in names if name not in FORMATS]
+    unknown = [name for name in names if name not in ALL_FORMATS]
     if unknown:
-        raise UsageError(f"unknown export format '{unknown[0]}'; choose any of: {', '.join(FORMATS)}")
+        raise UsageError(f"unknown export format '{unknown[0]}'; choose any of: {', '.join(ALL_FORMATS)}")
     if not names:
-        raise UsageError(f"--format is empty; choose any of: {', '.join(FORMATS)}")
-    return tuple(fmt for fmt in FORMATS if fmt in names)
+        raise UsageError(f"--format is empty; choose any of: {', '.join(ALL_FORMATS)}")
+    return tuple(fmt for fmt in ALL_FORMATS if fmt in names)
 
 
 def architecture_of(model: Any) -> str:
@@ -181,13 +184,14 @@ def keras_outputs(model: Any, model_path: Path, sha256: str, images: np.ndarray)
 
 def file_names(stem: str) -> dict[str, str]:
     """Names of each format's artifact inside the export folder."""
-    return {"onnx": f"{stem}.onnx", "savedmodel": f"{stem}.savedmodel", "tflite": f"{stem}.tflite",
-            "onnx-int8": f"{stem}.int8.onnx"}
+    return {KERAS_FORMAT: f"{stem}.keras", "onnx": f"{stem}.onnx", "savedmodel": f"{stem}.savedmodel",
+            "tflite": f"{stem}.tflite", "onnx-int8": f"{stem}.int8.onnx"}
 
 
 def export(model_path: Path, formats: str | Iterable[str] = DEFAULT_FORMATS, out: Path | None = None,
            opset: int = DEFAULT_OPSET, force: bool = False) -> ExportResult:
-    """Export the .keras file `model_path` to `formats` in the folder `out` (default artifacts/exports/<name>).
+    """Export the Keras model file `model_path` (.keras or .h5) to `formats` in the folder `out` (default
+    artifacts/exports/<name>).
 
     Writes one artifact per format plus manifest.json, all or nothing. Raises UsageError for bad arguments
     and ExportError (naming the layer or op) when a conversion fails.
@@ -195,8 +199,8 @@ def export(model_path: Path, formats: str | Iterable[str] = DEFAULT_FORMATS, out
     formats = parse_formats(formats)
     check_opset(opset)
     model_path = Path(model_path)
-    if model_path.suffix.lower() != ".keras" or not model_path.is_file():
-        raise UsageError(f"{model_path}: export needs a .keras model file")
+    if model_path.suffix.lower() not in KERAS_SUFFIXES or not model_path.is_file():
+        raise UsageError(f"{model_path}: export needs a Keras model file (.keras or .h5)")
     out = Path(out) if out is not None else Path("artifacts/exports") / model_path.stem
     _check_out(out, force)
     unsafe = runtimes.unsafe_layers(model_path)
@@ -228,6 +232,7 @@ def export_loaded(model: Any, source: Source, formats: Iterable[str], out: Path,
     check_opset(opset)
     out = Path(out)
     check_exportable(model, source.path)
+    source_model = model
     model, adaptation = as_contract(model, source.path)
     _check_out(out, force)
 
@@ -249,6 +254,9 @@ def export_loaded(model: Any, source: Source, formats: Iterable[str], out: Path,
         scratch = tmp / ".scratch"  # formats built only as a step towards another one
         scratch.mkdir()
         built: dict[str, Path] = {}
+        if KERAS_FORMAT in formats:
+            built[KERAS_FORMAT] = save_keras_model(source_model, tmp / names[KERAS_FORMAT])
+            lap("keras")
         saved_model = None
         if "savedmodel" in formats or "tflite" in formats:
             base = tmp / names["savedmodel"] if "savedmodel" in formats else scratch / "savedmodel"
