@@ -62,8 +62,9 @@ class Split(str, Enum):
     test = "test"
 
 
-ExistingModel = Annotated[Path, typer.Argument(help="A .keras, .h5, .onnx or .tflite file, or a SavedModel folder.",
-                                               exists=True, dir_okay=True, readable=True)]
+# Model paths are checked by the command (toolkit.modelkind), not by Typer, so that a missing file, a folder or
+# the wrong kind of model gets the same one-line answer, exit code 2, in every command.
+ExistingModel = Annotated[Path, typer.Argument(help="A .keras, .h5, .onnx or .tflite file, or a SavedModel folder.")]
 
 
 # --- data -----------------------------------------------------------------------------------------
@@ -92,7 +93,8 @@ def data_show(
     split: Annotated[Split, typer.Option(help="Which split to show.")] = Split.test,
     start: Annotated[int, typer.Option(min=0, help="Index of the first image.")] = 0,
     count: Annotated[int, typer.Option(min=1, max=100, help="How many images.")] = 10,
-    model: Annotated[Path | None, typer.Option(help="Also show this model's predictions.", exists=True)] = None,
+    model: Annotated[Path | None, typer.Option(help="Also show this model's predictions (any model format).")]
+    = None,
     ascii_art: Annotated[bool, typer.Option("--ascii", help="Print image START's pixel values instead.")] = False,
 ) -> None:
     """Draw a grid of digits with their labels (and predictions with --model), or --ascii one digit."""
@@ -112,7 +114,8 @@ def data_show(
     if model is not None:
         from toolkit import runtimes
 
-        predictions = runtimes.load(model).predict(data.to_model_input(images)).argmax(axis=1)
+        runtime = runtimes.load(model, "data show", "--model ")
+        predictions = runtime.predict(data.to_model_input(images)).argmax(axis=1)
     from toolkit import plots
 
     plots.image_grid(images, labels, out, predictions=predictions, indices=range(start, start + len(images)),
@@ -235,8 +238,7 @@ def _size(n: int) -> str:
 @app.command("export")
 @handle_errors
 def export_command(
-    model: Annotated[Path, typer.Argument(help="The trained Keras model: .keras, or legacy .h5 (Keras 2 or 3).",
-                                          exists=True, dir_okay=False, readable=True)],
+    model: Annotated[Path, typer.Argument(help="The trained Keras model: .keras, or legacy .h5 (Keras 2 or 3).")],
     out: Annotated[Path, typer.Option(help="Folder to create: one artifact per format plus manifest.json.")],
     formats: Annotated[str, typer.Option(
         "--format", help="Comma-separated, any of: keras (the model as .keras: converts an .h5), onnx, "
@@ -308,11 +310,10 @@ def _print_parity(summary) -> None:
 @app.command("parity", epilog=PARITY_EPILOG)
 @handle_errors
 def parity_command(
-    model: Annotated[Path, typer.Argument(help="The source Keras model (.keras or .h5): the reference.",
-                                          exists=True, dir_okay=False, readable=True)],
+    model: Annotated[Path, typer.Argument(help="The source Keras model (.keras or .h5): the reference.")],
     exports: Annotated[list[Path] | None, typer.Argument(
         metavar="EXPORT", help="Exports to check: .onnx or .tflite files, SavedModel folders. With none, export "
-        "every format to a temporary folder and check them all.", exists=True, show_default=False)]
+        "every format to a temporary folder and check them all.", show_default=False)]
     = None,
     atol: Annotated[float, typer.Option(min=0.0, help="Absolute tolerance per output element.")] = 1e-5,
     rtol: Annotated[float, typer.Option(min=0.0, help="Relative tolerance per output element.")] = 1e-5,

@@ -30,9 +30,8 @@ from toolkit.contract import (
     Adaptation,
 )
 from toolkit.errors import ModelLoadError, first_line
+from toolkit.modelkind import H5_SUFFIXES
 
-KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")  # Keras 3 archives, and legacy HDF5 from Keras 2 or 3
-H5_SUFFIXES = (".h5", ".hdf5")
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 

@@ -12,44 +12,18 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import lazy
+from toolkit import lazy, modelkind
 from toolkit.contract import INPUT_NAME, OUTPUT_NAME
 from toolkit.errors import ModelLoadError, first_line
-from toolkit.kerasmodel import KERAS_SUFFIXES, as_contract, load_keras_model, unsafe_layers
+from toolkit.kerasmodel import as_contract, load_keras_model, unsafe_layers
+from toolkit.modelkind import FORMATS, serving_version
 
 __all__ = ["FORMATS", "Runtime", "TensorInfo", "detect_format", "keras_runtime", "load", "load_keras_model",
            "serving_version", "unsafe_layers"]
 
-FORMATS = ("keras", "onnx", "savedmodel", "tflite")
-
-
-def detect_format(path: Path) -> str:
-    """Which runtime a path needs, from its extension (or, for a folder, a saved_model.pb inside)."""
-    path = Path(path)
-    if not path.exists():
-        raise ModelLoadError(f"{path}: no such model file or folder")
-    if path.is_dir():
-        if (path / "saved_model.pb").is_file() or serving_version(path) is not None:
-            return "savedmodel"
-        raise ModelLoadError(f"{path}: a folder, but not a SavedModel (no saved_model.pb inside)")
-    suffix = path.suffix.lower()
-    if suffix in KERAS_SUFFIXES:
-        return "keras"
-    if suffix == ".onnx":
-        return "onnx"
-    if suffix == ".tflite":
-        return "tflite"
-    raise ModelLoadError(
-        f"{path}: unknown model format '{suffix or 'no extension'}'; expected .keras, .h5, .onnx, .tflite or "
-        "a SavedModel folder"
-    )
-
-
-def serving_version(path: Path) -> Path | None:
-    """In a TensorFlow Serving model folder (`<name>/<version>/saved_model.pb`), the highest version's folder."""
-    versions = [child for child in Path(path).iterdir()
-                if child.is_dir() and child.name.isdigit() and (child / "saved_model.pb").is_file()]
-    return max(versions, key=lambda child: int(child.name)) if versions else None
+def detect_format(path: Path, command: str = "mnist-toolkit", label: str = "") -> str:
+    """Which runtime a path needs (keras, onnx, savedmodel, tflite); ModelKindError (exit 2) when none."""
+    return modelkind.require(path, FORMATS, command, label)
 
 
 @dataclass(frozen=True)
@@ -194,7 +168,7 @@ def _open_tflite(path: Path) -> Runtime:
 _OPENERS = {"keras": _open_keras, "onnx": _open_onnx, "savedmodel": _open_savedmodel, "tflite": _open_tflite}
 
 
-def load(path: Path) -> Runtime:
-    """Open any supported model file or folder."""
+def load(path: Path, command: str = "mnist-toolkit", label: str = "") -> Runtime:
+    """Open any supported model file or folder; `command` and `label` word the answer for a path that is none."""
     path = Path(path)
-    return _OPENERS[detect_format(path)](path)
+    return _OPENERS[detect_format(path, command, label)](path)

@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import data, runtimes, zoo
+from toolkit import data, modelkind, runtimes, zoo
 from toolkit.contract import ModelContract, package_versions, toolkit_version
 from toolkit.errors import ExportError, UsageError
 from toolkit.export.onnx import DEFAULT_OPSET, OPSETS, check_opset
-from toolkit.kerasmodel import KERAS_SUFFIXES, all_layers, as_contract, save_keras_model
+from toolkit.kerasmodel import all_layers, as_contract, save_keras_model
 from toolkit.timing import Laps
 
 FORMATS = ("onnx", "savedmodel", "tflite", "onnx-int8")  # the deployable formats, the ones parity checks
@@ -199,8 +199,7 @@ def export(model_path: Path, formats: str | Iterable[str] = DEFAULT_FORMATS, out
     formats = parse_formats(formats)
     check_opset(opset)
     model_path = Path(model_path)
-    if model_path.suffix.lower() not in KERAS_SUFFIXES or not model_path.is_file():
-        raise UsageError(f"{model_path}: export needs a Keras model file (.keras or .h5)")
+    modelkind.require(model_path, ("keras",), "export")
     out = Path(out) if out is not None else Path("artifacts/exports") / model_path.stem
     _check_out(out, force)
     unsafe = runtimes.unsafe_layers(model_path)
