@@ -12,7 +12,7 @@ It prints the three rates and the two ratios the README quotes (end-to-end / dec
 speed-up over the naive script); `--json FILE` also writes them. With `--rss` it samples the resident memory
 of predict's whole process tree (main process plus workers) and reports the peak.
 
-    python scripts/bench_predict.py --count 10000 --model artifacts/reference/model.onnx \\
+    python scripts/bench_predict.py --count 10000 --model toolkit/models/reference.onnx \\
         --keras artifacts/reference/model.keras
 """
 
@@ -122,7 +122,7 @@ def timed(cmd: list[str], *, sample_rss: bool = False) -> tuple[float, int, subp
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=10000, help="number of PNG files")
-    parser.add_argument("--model", type=Path, default=ROOT / "artifacts/reference/model.onnx")
+    parser.add_argument("--model", type=Path, default=ROOT / "toolkit/models/reference.onnx")
     parser.add_argument("--keras", type=Path, default=ROOT / "artifacts/reference/model.keras",
                         help="the same model as .keras, for the naive script (skipped if missing)")
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "mnist-bench-png")

@@ -1,5 +1,6 @@
 """Make the shipped reference model: train the best zoo architecture, export it to ONNX, measure it, and write
-artifacts/reference/{model.keras, model.onnx, model_card.json}.
+toolkit/models/{reference.onnx, model_card.json} (package data: every install scores with it) and
+artifacts/reference/model.keras (its Keras source, kept in the repository only).
 
     python scripts/train_reference.py [--arch cnn-bn] [--seed 0] [--from-run DIR] [--scan-count 10000]
 
@@ -18,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit import data, runtimes, scans, zoo
+from toolkit import data, models, runtimes, scans, zoo
 from toolkit.export import export
 from toolkit.train import train
 
-REFERENCE = Path("artifacts/reference")
+KERAS_OUT = Path("artifacts/reference/model.keras")
+ONNX_OUT, CARD_OUT = models.REFERENCE_ONNX, models.MODEL_CARD
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,23 +43,21 @@ def main(argv: list[str] | None = None) -> int:
     if metrics["recipe"] != zoo.get(args.arch).recipe.as_dict() or metrics["seed"] != args.seed:
         raise SystemExit(f"{run}: trained with another recipe or seed than {args.arch}'s defaults, seed {args.seed}")
 
-    REFERENCE.mkdir(parents=True, exist_ok=True)
+    KERAS_OUT.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         staged_keras = Path(tmp) / "model.keras"
         shutil.copy(keras_path, staged_keras)
         result = export(staged_keras, ["onnx"], Path(tmp) / "export")
-        onnx_path = result.path("onnx")
-        shutil.copy(onnx_path, REFERENCE / "model.onnx.part")
-        shutil.copy(staged_keras, REFERENCE / "model.keras.part")
-    (REFERENCE / "model.onnx.part").replace(REFERENCE / "model.onnx")
-    (REFERENCE / "model.keras.part").replace(REFERENCE / "model.keras")
+        shutil.copy(result.path("onnx"), ONNX_OUT.with_suffix(".part"))
+        shutil.copy(staged_keras, KERAS_OUT.with_suffix(".part"))
+    ONNX_OUT.with_suffix(".part").replace(ONNX_OUT)
+    KERAS_OUT.with_suffix(".part").replace(KERAS_OUT)
 
     (_, _), (x_test, y_test) = data.load_mnist()
-    onnx_probs = runtimes.load(REFERENCE / "model.onnx").predict(data.to_model_input(x_test))
+    onnx_probs = runtimes.load(ONNX_OUT).predict(data.to_model_input(x_test))
     onnx_accuracy = float(np.mean(onnx_probs.argmax(axis=1) == y_test))
     with tempfile.TemporaryDirectory() as tmp:
-        scan = scans.scan_accuracy(REFERENCE / "model.onnx", Path(tmp) / "scans", count=args.scan_count,
-                                   seed=args.seed)
+        scan = scans.scan_accuracy(ONNX_OUT, Path(tmp) / "scans", count=args.scan_count, seed=args.seed)
 
     card = {
         "architecture": args.arch,
@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         "scan_test": scan.as_dict(),
         "train_seconds": metrics["train_seconds"],
         "data_digest": metrics["data_digest"],
-        "sha256": {"model.keras": data.sha256_file(REFERENCE / "model.keras"),
-                   "model.onnx": data.sha256_file(REFERENCE / "model.onnx")},
+        "sha256": {str(KERAS_OUT): data.sha256_file(KERAS_OUT),
+                   "toolkit/models/reference.onnx": data.sha256_file(ONNX_OUT)},
         "versions": metrics["versions"],
         "command": " ".join(["python scripts/train_reference.py", *(argv if argv is not None else sys.argv[1:])]),
         "trained_with": f"mnist-toolkit train --arch {args.arch} --seed {args.seed} (the zoo recipe, unchanged)",
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                   "range": "[0,1], white ink on black"},
         "output": {"name": zoo.OUTPUT_NAME, "shape": "[N,10]", "dtype": "float32", "meaning": "softmax"},
     }
-    (REFERENCE / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
+    CARD_OUT.write_text(json.dumps(card, indent=2) + "\n")
     print(json.dumps({k: card[k] for k in ("architecture", "test_accuracy", "onnx_test_accuracy", "scan_accuracy")},
                      indent=2))
     return 0

@@ -18,13 +18,14 @@ import numpy as np
 
 from toolkit import contract, modelkind
 from toolkit.errors import ModelLoadError, UsageError, first_line
+from toolkit.models import REFERENCE_ONNX
 from toolkit.predict.decode import Item, failed, prepare_path
 from toolkit.predict.walk import Found
 
 PROB_COLUMNS = tuple(f"prob_{d}" for d in range(10))
 BASE_COLUMNS = ("path", "status", "digit", "confidence", *PROB_COLUMNS, "error")
 EXTRA_COLUMNS = ("error_kind", "low_confidence", "blank")
-REFERENCE_MODEL = Path(__file__).resolve().parents[2] / "artifacts" / "reference" / "model.onnx"
+REFERENCE_MODEL = REFERENCE_ONNX  # package data: a wheel scores with no --model too
 MODEL_ENV = "MNIST_TOOLKIT_MODEL"
 
 Record = dict[str, Any]
