@@ -164,7 +164,11 @@ def train_command(
     learning_rate: Annotated[float | None, typer.Option(help="Override the learning rate.")] = None,
     validation_split: Annotated[float | None, typer.Option(help="Fraction held out for validation.")] = None,
     limit: Annotated[int | None, typer.Option(help="Train on the first N training images only.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed; same seed, same machine, same weights.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed and --threads on the same kind of CPU, same "
+                                      "weights.")] = 0,
+    threads: Annotated[int | None, typer.Option(
+        help="TensorFlow threads (default: one per CPU). The weights depend on it: pass the `threads` of a run's "
+        "metrics.json to reproduce it on another machine.", show_default=False)] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing model in --out.")] = False,
     quiet: Annotated[bool, typer.Option(help="No per-epoch lines.")] = False,
     save_format: Annotated[SaveFormat, typer.Option(
@@ -176,7 +180,7 @@ def train_command(
 
     zoo.get(arch)  # unknown names fail before TensorFlow loads
     result = train(arch, out, seed=seed, force=force, verbose=0 if quiet else 2, save_format=save_format.value,
-                   epochs=epochs,
+                   threads=threads, epochs=epochs,
                    batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate,
                    validation_split=validation_split, limit=limit)
     typer.echo(f"{arch}: test accuracy {result.test_accuracy:.4f}, test loss {result.test_loss:.4f}, "
