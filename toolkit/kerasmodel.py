@@ -195,7 +195,8 @@ def _ends_in_softmax(model: Any, source: Path) -> bool:
     import numpy as np
 
     probe = np.random.default_rng(0).random((4, *tuple(model.inputs[0].shape)[1:]), dtype=np.float32)
-    out = np.asarray(model(probe, training=False))
+    out = model(probe, training=False)
+    out = np.asarray(out[0] if isinstance(out, (list, tuple)) else out)
     return bool(out.min() >= 0 and np.allclose(out.sum(axis=1), 1.0, atol=1e-3))
 
 
