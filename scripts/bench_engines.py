@@ -12,7 +12,7 @@ Builds (once) a folder of N MNIST test images as PNG files, then, several times 
 It checks that both engines wrote byte-identical CSV files, then prints the medians and the ratios the README
 quotes; `--json FILE` also writes them.
 
-    python scripts/bench_engines.py --count 10000 --model artifacts/reference/model.onnx
+    python scripts/bench_engines.py --count 10000 --model toolkit/models/reference.onnx
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=10_000, help="images in the folder (default 10,000)")
     parser.add_argument("--folder", type=Path, default=None, help="where to build or reuse the PNG folder")
-    parser.add_argument("--model", type=Path, default=ROOT / "artifacts" / "reference" / "model.onnx")
+    parser.add_argument("--model", type=Path, default=ROOT / "toolkit" / "models" / "reference.onnx")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each engine (the median is reported)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = parser.parse_args()

@@ -163,7 +163,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10000, help="files per folder")
     parser.add_argument("--seed", type=int, default=7, help="seed of the scan renderings")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each command; the median counts")
-    parser.add_argument("--model", type=Path, default=ROOT / "artifacts/reference/model.onnx")
+    parser.add_argument("--model", type=Path, default=ROOT / "toolkit/models/reference.onnx")
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "mnist-bench")
     parser.add_argument("--json", type=Path, help="write the figures to this file too")
     args = parser.parse_args()

@@ -1,7 +1,7 @@
 """Accuracy of an ONNX model on scan-like renderings of the MNIST test set, through the whole predict
 pipeline (files on disk, decoding, normalisation, scoring), and on the MNIST test arrays themselves.
 
-    python scripts/scan_accuracy.py --model artifacts/reference/model.onnx [--count 10000] [--json out.json]
+    python scripts/scan_accuracy.py --model toolkit/models/reference.onnx [--count 10000] [--json out.json]
 
 The renderings (see `toolkit.scans`: dark ink on light paper, 40-200 px, off-centre, rotated up to 10
 degrees, noisy, as PNG/JPEG/TIFF/BMP/16-bit PNG/RGBA PNG) are written once to --folder and reused.
@@ -24,7 +24,7 @@ def main() -> None:
     from toolkit.predict.pipeline import Scorer
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=ROOT / "artifacts/reference/model.onnx")
+    parser.add_argument("--model", type=Path, default=ROOT / "toolkit/models/reference.onnx")
     parser.add_argument("--count", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "mnist-scans")

@@ -1,10 +1,13 @@
 """Make the shipped reference model: train the best zoo architecture, export it to ONNX, measure it, and write
-artifacts/reference/{model.keras, model.onnx, model_card.json}.
+toolkit/models/{reference.onnx, model_card.json} (package data: every install scores with it) and
+artifacts/reference/model.keras (its Keras source, kept in the repository only).
 
-    python scripts/train_reference.py [--arch cnn-bn] [--seed 0] [--from-run DIR] [--scan-count 10000]
+    python scripts/train_reference.py [--arch cnn-bn] [--epochs N] [--seed 0] [--from-run DIR] [--scan-count 10000]
+    python scripts/train_reference.py --measure-only   # re-measure the shipped model's card figures, no training
 
---from-run reuses a model that `mnist-toolkit train --arch ARCH` (same recipe, same seed) already wrote to DIR,
-e.g. the tutorial reproduction's run folder, instead of training again.
+--from-run reuses a model that `mnist-toolkit train --arch ARCH --epochs N` (same recipe, same seed) already wrote
+to DIR instead of training again. The card records test and scan accuracy and the single-thread onnxruntime
+throughput of the new model and of the model it replaces, measured in the same run.
 """
 
 from __future__ import annotations
@@ -12,52 +15,114 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
-from toolkit import data, runtimes, scans, zoo
+from toolkit import data, models, runtimes, scans, zoo
 from toolkit.export import export
 from toolkit.train import train
 
-REFERENCE = Path("artifacts/reference")
+KERAS_OUT = Path("artifacts/reference/model.keras")
+ONNX_OUT, CARD_OUT = models.REFERENCE_ONNX, models.MODEL_CARD
+REFERENCE_EPOCHS = None  # None: the zoo recipe's epochs
+THROUGHPUT_BATCH, THROUGHPUT_REPEATS = 256, 5
+
+
+def throughput(paths: list[Path], images: np.ndarray) -> list[float]:
+    """Images per second of each ONNX model on `images`: onnxruntime on one thread (predict's scorer), batches of
+    THROUGHPUT_BATCH, median of THROUGHPUT_REPEATS runs; the models take turns so that load on the machine
+    hits them alike."""
+    from toolkit.predict.pipeline import Scorer
+
+    scorers = [Scorer(path, threads=1) for path in paths]
+    for scorer in scorers:
+        scorer.score(images[:THROUGHPUT_BATCH])  # warm-up
+    runs: list[list[float]] = [[] for _ in scorers]
+    for _ in range(THROUGHPUT_REPEATS):
+        for scorer, times in zip(scorers, runs, strict=True):
+            started = time.perf_counter()
+            for i in range(0, len(images), THROUGHPUT_BATCH):
+                scorer.score(images[i:i + THROUGHPUT_BATCH])
+            times.append(len(images) / (time.perf_counter() - started))
+    return [round(statistics.median(times), 1) for times in runs]
+
+
+def throughput_entry(rate: float, previous_rate: float | None) -> dict:
+    """The model card's `ort_single_thread` entry."""
+    return {
+        "images_per_second": rate, "replaced_model_images_per_second": previous_rate,
+        "ratio_to_replaced": round(rate / previous_rate, 3) if previous_rate else None,
+        "how": f"onnxruntime CPU, 1 intra-op thread, batches of {THROUGHPUT_BATCH} over the 10,000 test images, "
+               f"median of {THROUGHPUT_REPEATS} runs" + (", both models in turn in one run" if previous_rate else ""),
+    }
+
+
+def measure_only() -> int:
+    """Re-measure the shipped model's ONNX test accuracy and throughput into its card, training nothing."""
+    card = json.loads(CARD_OUT.read_text())
+    (_, _), (x_test, y_test) = data.load_mnist()
+    images = data.to_model_input(x_test)
+    card["onnx_test_accuracy"] = round(float(np.mean(
+        runtimes.load(ONNX_OUT).predict(images).argmax(axis=1) == y_test)), 5)
+    (rate,) = throughput([ONNX_OUT], images[..., 0])
+    card["ort_single_thread"] = throughput_entry(rate, None)
+    CARD_OUT.write_text(json.dumps(card, indent=2) + "\n")
+    print(json.dumps({k: card[k] for k in ("onnx_test_accuracy", "ort_single_thread")}, indent=2))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", default="cnn-bn", choices=list(zoo.ZOO))
+    parser.add_argument("--epochs", type=int, default=REFERENCE_EPOCHS, help="override the recipe's epochs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--from-run", type=Path, help="folder holding <arch>.keras and metrics.json")
     parser.add_argument("--scan-count", type=int, default=10000)
+    parser.add_argument("--measure-only", action="store_true", help="re-measure the shipped model; train nothing")
     args = parser.parse_args(argv)
+    if args.measure_only:
+        return measure_only()
 
     run = args.from_run or Path("artifacts/runs/reference")
     keras_path = run / f"{args.arch}.keras"
+    recipe = zoo.get(args.arch).recipe.with_overrides(epochs=args.epochs)
     if args.from_run is None:
-        train(args.arch, run, seed=args.seed, force=True, verbose=2)
+        train(args.arch, run, seed=args.seed, force=True, verbose=2, epochs=args.epochs)
     metrics = json.loads((run / "metrics.json").read_text())
-    if metrics["recipe"] != zoo.get(args.arch).recipe.as_dict() or metrics["seed"] != args.seed:
-        raise SystemExit(f"{run}: trained with another recipe or seed than {args.arch}'s defaults, seed {args.seed}")
+    if metrics["recipe"] != recipe.as_dict() or metrics["seed"] != args.seed:
+        raise SystemExit(f"{run}: trained with another recipe or seed than {args.arch}'s with epochs "
+                         f"{recipe.epochs}, seed {args.seed}")
+    previous = Path(tempfile.mkdtemp()) / "previous.onnx"
+    if ONNX_OUT.is_file():
+        shutil.copy(ONNX_OUT, previous)
 
-    REFERENCE.mkdir(parents=True, exist_ok=True)
+    KERAS_OUT.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         staged_keras = Path(tmp) / "model.keras"
         shutil.copy(keras_path, staged_keras)
         result = export(staged_keras, ["onnx"], Path(tmp) / "export")
-        onnx_path = result.path("onnx")
-        shutil.copy(onnx_path, REFERENCE / "model.onnx.part")
-        shutil.copy(staged_keras, REFERENCE / "model.keras.part")
-    (REFERENCE / "model.onnx.part").replace(REFERENCE / "model.onnx")
-    (REFERENCE / "model.keras.part").replace(REFERENCE / "model.keras")
+        shutil.copy(result.path("onnx"), ONNX_OUT.with_suffix(".part"))
+        shutil.copy(staged_keras, KERAS_OUT.with_suffix(".part"))
+    ONNX_OUT.with_suffix(".part").replace(ONNX_OUT)
+    KERAS_OUT.with_suffix(".part").replace(KERAS_OUT)
 
     (_, _), (x_test, y_test) = data.load_mnist()
-    onnx_probs = runtimes.load(REFERENCE / "model.onnx").predict(data.to_model_input(x_test))
+    onnx_probs = runtimes.load(ONNX_OUT).predict(data.to_model_input(x_test))
     onnx_accuracy = float(np.mean(onnx_probs.argmax(axis=1) == y_test))
     with tempfile.TemporaryDirectory() as tmp:
-        scan = scans.scan_accuracy(REFERENCE / "model.onnx", Path(tmp) / "scans", count=args.scan_count,
-                                   seed=args.seed)
+        scan = scans.scan_accuracy(ONNX_OUT, Path(tmp) / "scans", count=args.scan_count, seed=args.seed)
+    images = data.to_model_input(x_test)[..., 0]
+    if previous.is_file():
+        rate, previous_rate = throughput([ONNX_OUT, previous], images)
+    else:
+        (rate,), previous_rate = throughput([ONNX_OUT], images), None
+    shutil.rmtree(previous.parent)
+    epochs = "" if args.epochs is None else f" --epochs {args.epochs}"
 
     card = {
         "architecture": args.arch,
@@ -69,20 +134,22 @@ def main(argv: list[str] | None = None) -> int:
         "onnx_test_accuracy": round(onnx_accuracy, 5),
         "scan_accuracy": round(scan.accuracy, 5),
         "scan_test": scan.as_dict(),
+        "ort_single_thread": throughput_entry(rate, previous_rate),
         "train_seconds": metrics["train_seconds"],
         "data_digest": metrics["data_digest"],
-        "sha256": {"model.keras": data.sha256_file(REFERENCE / "model.keras"),
-                   "model.onnx": data.sha256_file(REFERENCE / "model.onnx")},
+        "sha256": {str(KERAS_OUT): data.sha256_file(KERAS_OUT),
+                   "toolkit/models/reference.onnx": data.sha256_file(ONNX_OUT)},
         "versions": metrics["versions"],
         "command": " ".join(["python scripts/train_reference.py", *(argv if argv is not None else sys.argv[1:])]),
-        "trained_with": f"mnist-toolkit train --arch {args.arch} --seed {args.seed} (the zoo recipe, unchanged)",
+        "trained_with": f"mnist-toolkit train --arch {args.arch}{epochs} --seed {args.seed} (the zoo recipe"
+                        + (f", {args.epochs} epochs)" if args.epochs else ", unchanged)"),
         "input": {"name": zoo.INPUT_NAME, "shape": "[N,28,28,1]", "dtype": "float32",
                   "range": "[0,1], white ink on black"},
         "output": {"name": zoo.OUTPUT_NAME, "shape": "[N,10]", "dtype": "float32", "meaning": "softmax"},
     }
-    (REFERENCE / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
-    print(json.dumps({k: card[k] for k in ("architecture", "test_accuracy", "onnx_test_accuracy", "scan_accuracy")},
-                     indent=2))
+    CARD_OUT.write_text(json.dumps(card, indent=2) + "\n")
+    print(json.dumps({k: card[k] for k in ("architecture", "test_accuracy", "onnx_test_accuracy", "scan_accuracy",
+                                           "ort_single_thread")}, indent=2))
     return 0
 
 

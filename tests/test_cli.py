@@ -55,12 +55,15 @@ def test_evaluate_rejects_files_that_are_not_models(cli, tmp_path):
     other = tmp_path / "weights.bin"
     other.write_bytes(b"\0" * 10)
     result = cli("evaluate", other)
-    assert result.exit_code == 1 and "unknown model format '.bin'" in result.stderr
+    assert result.exit_code == 2 and "unknown model format '.bin'" in result.stderr
 
 
 def test_evaluate_missing_path_is_usage_error(cli, tmp_path):
     result = cli("evaluate", tmp_path / "nope.keras")
-    assert result.exit_code == 2 and "does not exist" in result.output
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"error: {tmp_path / 'nope.keras'}: no such file or folder; evaluate needs a "
+                                     "Keras model (.keras or .h5), an ONNX model (.onnx), a SavedModel folder or a "
+                                     "TFLite model (.tflite)")
 
 
 def test_data_fetch_from_corrupt_npz(cli, tmp_path, monkeypatch):

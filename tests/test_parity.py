@@ -272,9 +272,9 @@ def test_parity_usage_errors_exit_2(cli, tmp_path):
     other = tmp_path / "notes.txt"
     other.write_text("x")
     cases = [
-        ((other,), "EXPORT"),  # not a model format
-        ((model,), "not a .keras model"),  # a .keras file is not an export
-        ((tmp_path / "missing.onnx",), "does not exist"),
+        ((other,), f"EXPORT {other}: unknown model format '.txt'"),  # not a model format
+        ((model,), f"EXPORT {model} is a Keras model, but parity needs"),  # a .keras file is not an export
+        ((tmp_path / "missing.onnx",), "missing.onnx: no such file or folder"),
         (("--atol", "-1"), "--atol"),
     ]
     for args, message in cases:
@@ -284,7 +284,8 @@ def test_parity_usage_errors_exit_2(cli, tmp_path):
     onnx_as_model = tmp_path / "m.onnx"
     onnx_as_model.write_bytes(b"x")
     result = cli("parity", onnx_as_model)
-    assert result.exit_code == 2 and "MODEL must be the source .keras file" in result.stderr
+    assert result.exit_code == 2
+    assert f"MODEL {onnx_as_model} is an ONNX model, but parity needs a Keras model (.keras or .h5)" in result.stderr
 
 
 def test_parity_help_documents_exit_codes(cli):

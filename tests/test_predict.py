@@ -350,7 +350,8 @@ def test_cli_usage_errors_exit_2_one_line(cli, tmp_path, onnx_model):
     result = cli("predict", tmp_path, "--model", onnx_model, "--batch-size", "0")
     assert result.exit_code == 2 and "--batch-size" in result.stderr
     result = cli("predict", tmp_path, "--model", tmp_path / "nope.onnx")
-    assert result.exit_code == 2 and result.stderr.strip() == f"error: --model {tmp_path / 'nope.onnx'}: no such file"
+    assert result.exit_code == 2 and result.stderr.strip() == (f"error: --model {tmp_path / 'nope.onnx'}: no such "
+                                                               "file or folder; predict needs an ONNX model (.onnx)")
 
 
 def test_cli_wrong_model_contract_is_one_line(cli, tmp_path, mnist_test):

@@ -67,3 +67,16 @@ def test_bad_recipe_is_refused_before_training(tmp_path, override, message):
     with pytest.raises(UsageError, match=message):
         train("mlp256", tmp_path, **override)
     assert not (tmp_path / "mlp256.keras").exists()
+
+
+def test_threads_are_recorded_and_a_change_in_a_running_process_is_refused(mlp_model, tmp_path):
+    """TensorFlow's thread count decides the float rounding, so it is part of what makes a run repeatable."""
+    from toolkit import lazy
+    from toolkit.predict.pipeline import cpu_count
+
+    metrics = json.loads((mlp_model.parent / "metrics.json").read_text())
+    assert metrics["threads"] == cpu_count()
+    lazy.tensorflow().constant(1)  # TensorFlow is running: its thread pool can no longer change
+    with pytest.raises(UsageError, match=f"--threads {cpu_count() + 1}: TensorFlow already runs with "
+                                         f"{cpu_count()} threads in this process"):
+        train("mlp256", tmp_path, threads=cpu_count() + 1, **QUICK)

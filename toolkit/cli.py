@@ -52,13 +52,19 @@ def handle_errors(command):
     return wrapper
 
 
+class SaveFormat(str, Enum):
+    keras = "keras"
+    h5 = "h5"
+
+
 class Split(str, Enum):
     train = "train"
     test = "test"
 
 
-ExistingModel = Annotated[Path, typer.Argument(help="A .keras, .onnx or .tflite file, or a SavedModel folder.",
-                                               exists=True, dir_okay=True, readable=True)]
+# Model paths are checked by the command (toolkit.modelkind), not by Typer, so that a missing file, a folder or
+# the wrong kind of model gets the same one-line answer, exit code 2, in every command.
+ExistingModel = Annotated[Path, typer.Argument(help="A .keras, .h5, .onnx or .tflite file, or a SavedModel folder.")]
 
 
 # --- data -----------------------------------------------------------------------------------------
@@ -87,7 +93,8 @@ def data_show(
     split: Annotated[Split, typer.Option(help="Which split to show.")] = Split.test,
     start: Annotated[int, typer.Option(min=0, help="Index of the first image.")] = 0,
     count: Annotated[int, typer.Option(min=1, max=100, help="How many images.")] = 10,
-    model: Annotated[Path | None, typer.Option(help="Also show this model's predictions.", exists=True)] = None,
+    model: Annotated[Path | None, typer.Option(help="Also show this model's predictions (any model format).")]
+    = None,
     ascii_art: Annotated[bool, typer.Option("--ascii", help="Print image START's pixel values instead.")] = False,
 ) -> None:
     """Draw a grid of digits with their labels (and predictions with --model), or --ascii one digit."""
@@ -107,7 +114,8 @@ def data_show(
     if model is not None:
         from toolkit import runtimes
 
-        predictions = runtimes.load(model).predict(data.to_model_input(images)).argmax(axis=1)
+        runtime = runtimes.load(model, "data show", "--model ")
+        predictions = runtime.predict(data.to_model_input(images)).argmax(axis=1)
     from toolkit import plots
 
     plots.image_grid(images, labels, out, predictions=predictions, indices=range(start, start + len(images)),
@@ -148,23 +156,31 @@ def models_list() -> None:
 @handle_errors
 def train_command(
     arch: Annotated[str, typer.Option(help="Zoo architecture; see `mnist-toolkit models`.")],
-    out: Annotated[Path, typer.Option(help="Folder for <arch>.keras, history.json, metrics.json, curves.png.")],
+    out: Annotated[Path, typer.Option(help="Folder for <arch>.keras (or .h5), history.json, metrics.json, "
+                                      "curves.png.")],
     epochs: Annotated[int | None, typer.Option(help="Override the recipe's epochs.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Override the recipe's batch size.")] = None,
     optimizer: Annotated[str | None, typer.Option(help="adam, rmsprop, sgd, adamw or nadam.")] = None,
     learning_rate: Annotated[float | None, typer.Option(help="Override the learning rate.")] = None,
     validation_split: Annotated[float | None, typer.Option(help="Fraction held out for validation.")] = None,
     limit: Annotated[int | None, typer.Option(help="Train on the first N training images only.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed; same seed, same machine, same weights.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed and --threads on the same kind of CPU, same "
+                                      "weights.")] = 0,
+    threads: Annotated[int | None, typer.Option(
+        help="TensorFlow threads (default: one per CPU). The weights depend on it: pass the `threads` of a run's "
+        "metrics.json to reproduce it on another machine.", show_default=False)] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing model in --out.")] = False,
     quiet: Annotated[bool, typer.Option(help="No per-epoch lines.")] = False,
+    save_format: Annotated[SaveFormat, typer.Option(
+        help="keras: <arch>.keras; h5: the legacy HDF5 <arch>.h5 that Keras 2 code can load.")] = SaveFormat.keras,
 ) -> None:
     """Train a zoo architecture with its tutorial's recipe (any option overrides it) and save it."""
     from toolkit import zoo
     from toolkit.train import train
 
     zoo.get(arch)  # unknown names fail before TensorFlow loads
-    result = train(arch, out, seed=seed, force=force, verbose=0 if quiet else 2, epochs=epochs,
+    result = train(arch, out, seed=seed, force=force, verbose=0 if quiet else 2, save_format=save_format.value,
+                   threads=threads, epochs=epochs,
                    batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate,
                    validation_split=validation_split, limit=limit)
     typer.echo(f"{arch}: test accuracy {result.test_accuracy:.4f}, test loss {result.test_loss:.4f}, "
@@ -226,15 +242,15 @@ def _size(n: int) -> str:
 @app.command("export")
 @handle_errors
 def export_command(
-    model: Annotated[Path, typer.Argument(help="The trained .keras model.", exists=True, dir_okay=False,
-                                          readable=True)],
+    model: Annotated[Path, typer.Argument(help="The trained Keras model: .keras, or legacy .h5 (Keras 2 or 3).")],
     out: Annotated[Path, typer.Option(help="Folder to create: one artifact per format plus manifest.json.")],
     formats: Annotated[str, typer.Option(
-        "--format", help="Comma-separated, any of: onnx, savedmodel, tflite, onnx-int8.")] = "onnx,savedmodel",
+        "--format", help="Comma-separated, any of: keras (the model as .keras: converts an .h5), onnx, "
+        "savedmodel, tflite, onnx-int8.")] = "onnx,savedmodel",
     opset: Annotated[int, typer.Option(min=13, max=21, help="ONNX opset, 13 to 21.")] = 17,
     force: Annotated[bool, typer.Option(help="Replace --out if it already holds files.")] = False,
 ) -> None:
-    """Export a .keras model to ONNX, SavedModel, TFLite and int8 ONNX: all formats or none, with a manifest."""
+    """Export a Keras model to ONNX, SavedModel, TFLite, int8 ONNX or .keras: all formats or none, with a manifest."""
     from toolkit.export import export
 
     result = export(model, formats, out, opset=opset, force=force)
@@ -298,11 +314,10 @@ def _print_parity(summary) -> None:
 @app.command("parity", epilog=PARITY_EPILOG)
 @handle_errors
 def parity_command(
-    model: Annotated[Path, typer.Argument(help="The source .keras model: the reference.", exists=True,
-                                          dir_okay=False, readable=True)],
+    model: Annotated[Path, typer.Argument(help="The source Keras model (.keras or .h5): the reference.")],
     exports: Annotated[list[Path] | None, typer.Argument(
         metavar="EXPORT", help="Exports to check: .onnx or .tflite files, SavedModel folders. With none, export "
-        "every format to a temporary folder and check them all.", exists=True, show_default=False)]
+        "every format to a temporary folder and check them all.", show_default=False)]
     = None,
     atol: Annotated[float, typer.Option(min=0.0, help="Absolute tolerance per output element.")] = 1e-5,
     rtol: Annotated[float, typer.Option(min=0.0, help="Relative tolerance per output element.")] = 1e-5,

@@ -46,9 +46,15 @@ KEY_TOOLKIT_VERSION = PREFIX + "toolkit_version"
 KEY_QUANTIZATION = PREFIX + "quantization"  # "none" or "int8-qdq"
 KEY_CONVERTER = PREFIX + "converter"  # e.g. "tf2onnx 1.17.0"; informational
 KEY_FLOAT_NODES = PREFIX + "quantization.float_nodes"  # int8 only: JSON list of nodes kept in float
+KEY_SOURCE_INPUT = PREFIX + "source_input"  # the source model's own input, e.g. "[N,784]"
+KEY_SOURCE_OUTPUT = PREFIX + "source_output"  # "softmax" or "logits" (then the export adds the softmax)
 
 QUANT_NONE = "none"
 QUANT_INT8 = "int8-qdq"
+
+# What a source Keras model may take (per image) and end in; exports wrap it to the contract.
+SOURCE_INPUTS = {(28, 28, 1): "[N,28,28,1]", (28, 28): "[N,28,28]", (784,): "[N,784]"}
+SOFTMAX, LOGITS = "softmax", "logits"
 
 REQUIRED_KEYS = (KEY_INPUT, KEY_OUTPUT, KEY_LAYOUT, KEY_SIZE, KEY_SCALE, KEY_INK, KEY_LABELS)
 
@@ -75,6 +81,28 @@ def package_versions(*names: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class Adaptation:
+    """How a source Keras model differs from the contract, and so what its exports wrap around it."""
+
+    input_shape: str = SOURCE_INPUTS[INPUT_SHAPE]  # the model's own input, e.g. "[N,784]"
+    output: str = SOFTMAX  # SOFTMAX or LOGITS
+
+    @property
+    def needed(self) -> bool:
+        """Whether the model needs a wrapper to honour the contract."""
+        return self.input_shape != SOURCE_INPUTS[INPUT_SHAPE] or self.output != SOFTMAX
+
+    def describe(self) -> str:
+        """One phrase for reports and metadata: what the wrapper adds."""
+        steps = []
+        if self.input_shape != SOURCE_INPUTS[INPUT_SHAPE]:
+            steps.append(f"reshapes image [N,28,28,1] to the model's input {self.input_shape}")
+        if self.output == LOGITS:
+            steps.append("applies softmax to the model's logits")
+        return " and ".join(steps) if steps else "none"
+
+
+@dataclass(frozen=True)
 class ModelContract:
     """What a scorer needs to feed an exported model and read its output."""
 
@@ -91,6 +119,7 @@ class ModelContract:
     source_test_accuracy: float | None = None
     toolkit_version: str = ""
     quantization: str = QUANT_NONE
+    adaptation: Adaptation = Adaptation()
 
     @property
     def scale_factor(self) -> float:
@@ -114,6 +143,8 @@ class ModelContract:
             KEY_SOURCE_SHA256: self.source_sha256,
             KEY_TOOLKIT_VERSION: self.toolkit_version,
             KEY_QUANTIZATION: self.quantization,
+            KEY_SOURCE_INPUT: self.adaptation.input_shape,
+            KEY_SOURCE_OUTPUT: self.adaptation.output,
         }
         if self.source_test_accuracy is not None:
             meta[KEY_SOURCE_ACCURACY] = f"{self.source_test_accuracy:.6f}"
@@ -140,6 +171,8 @@ def read_contract(metadata: dict[str, str], source: str = "model") -> ModelContr
             source_test_accuracy=float(accuracy) if accuracy else None,
             toolkit_version=metadata.get(KEY_TOOLKIT_VERSION, ""),
             quantization=metadata.get(KEY_QUANTIZATION, QUANT_NONE),
+            adaptation=Adaptation(metadata.get(KEY_SOURCE_INPUT, Adaptation.input_shape),
+                                  metadata.get(KEY_SOURCE_OUTPUT, Adaptation.output)),
         )
     except (ValueError, TypeError) as exc:
         raise ModelLoadError(f"{source}: malformed mnist-toolkit metadata ({exc})") from None

@@ -19,6 +19,10 @@ class DataError(ToolkitError):
     """MNIST could not be found, read or verified."""
 
 
+class ModelKindError(UsageError):
+    """A path that is not the kind of model the command takes (a .keras to predict, an .onnx to export): exit 2."""
+
+
 class ModelLoadError(ToolkitError):
     """A model file is missing, is not a model, or is of an unknown format."""
 

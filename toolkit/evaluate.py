@@ -53,7 +53,7 @@ def metrics(labels: np.ndarray, predictions: np.ndarray) -> tuple[float, list[fl
 def evaluate(model_path: Path, out: Path | None = None, plots: bool = True, max_misclassified: int = 25,
              limit: int | None = None) -> EvalReport:
     """Run `model_path` (any supported format) on the test set; write JSON and PNGs to `out` if given."""
-    model = runtimes.load(Path(model_path))
+    model = runtimes.load(Path(model_path), "evaluate")
     (_, _), (x_test, y_test) = data.load_mnist()
     if limit is not None:
         x_test, y_test = x_test[:limit], y_test[:limit]

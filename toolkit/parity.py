@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import data, fsutil, runtimes
+from toolkit import data, fsutil, modelkind, runtimes
 from toolkit.contract import INPUT_NAME, INPUT_SHAPE, KEY_QUANTIZATION, NUM_CLASSES, OUTPUT_NAME, toolkit_version
 from toolkit.errors import ModelLoadError, ShapeMismatchError, UsageError, first_line
+from toolkit.kerasmodel import as_contract
 from toolkit.timing import Laps
 
 DEFAULT_ATOL = 1e-5
@@ -302,11 +303,8 @@ def check_export(path: Path, reference: np.ndarray, images: np.ndarray, labels: 
     name = name or str(path)
     try:
         runtime = runtimes.load(path)
-    except ModelLoadError as exc:
-        try:
-            fmt = runtimes.detect_format(path)
-        except ModelLoadError:
-            fmt = path.suffix.lstrip(".").lower() or "unknown"
+    except (ModelLoadError, UsageError) as exc:
+        fmt = modelkind.format_of(path) or path.suffix.lstrip(".").lower() or "unknown"
         return _failed_report(name, fmt, "load", str(exc), atol, rtol, len(images))
     kind = export_kind(runtime)
     fmt = "onnx-int8" if kind == "int8" else runtime.format
@@ -328,22 +326,14 @@ def check_export(path: Path, reference: np.ndarray, images: np.ndarray, labels: 
 def validate(model_path: Path, exports: Iterable[Path], atol: float, rtol: float) -> list[Path]:
     """Usage checks, before anything heavy is loaded."""
     model_path = Path(model_path)
-    if model_path.suffix.lower() != ".keras" or not model_path.is_file():
-        raise UsageError(f"{model_path}: MODEL must be the source .keras file")
+    modelkind.require(model_path, ("keras",), "parity", "MODEL ")
     for value, option in ((atol, "--atol"), (rtol, "--rtol")):
         if not math.isfinite(value) or value < 0:
             raise UsageError(f"{option} must be a non-negative number, got {value}")
     checked = []
     for export in exports:
-        export = Path(export)
-        try:
-            fmt = runtimes.detect_format(export)
-        except ModelLoadError as exc:
-            raise UsageError(f"EXPORT {exc}") from None
-        if fmt == "keras":
-            raise UsageError(f"{export}: EXPORT must be an .onnx or .tflite file or a SavedModel folder, "
-                             "not a .keras model")
-        checked.append(export)
+        modelkind.require(export, modelkind.EXPORT_FORMATS, "parity", "EXPORT ")
+        checked.append(Path(export))
     return checked
 
 
@@ -365,8 +355,10 @@ def run(model_path: Path, exports: Iterable[Path] = (), atol: float = DEFAULT_AT
     _, (x_test, y_test) = data.load_mnist()
     images = data.to_model_input(x_test)
     model = runtimes.load_keras_model(model_path)
+    # The reference is the model's own outputs in contract form: after the softmax an export adds to logits.
+    served, _ = as_contract(model, model_path)
     lap("load keras model")
-    reference = keras_outputs(model, model_path, sha256, images)
+    reference = keras_outputs(served, model_path, sha256, images)
     reference_accuracy = float(np.mean(reference.argmax(axis=1) == y_test))
     lap("keras reference prediction")
 

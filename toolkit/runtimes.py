@@ -1,4 +1,4 @@
-"""Load any model file (.keras, .onnx, SavedModel folder, .tflite) behind one `predict(batch)` interface.
+"""Load any model file (.keras or .h5, .onnx, SavedModel folder, .tflite) behind one `predict(batch)` interface.
 
 Every runtime takes the model contract's `image` float32 [N,28,28,1] and returns `probabilities` [N,10].
 Each backend is imported only when a model of its kind is opened.
@@ -6,48 +6,24 @@ Each backend is imported only when a model of its kind is opened.
 
 from __future__ import annotations
 
-import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from toolkit import lazy
+from toolkit import lazy, modelkind
 from toolkit.contract import INPUT_NAME, OUTPUT_NAME
 from toolkit.errors import ModelLoadError, first_line
+from toolkit.kerasmodel import as_contract, load_keras_model, unsafe_layers
+from toolkit.modelkind import FORMATS, serving_version
 
-FORMATS = ("keras", "onnx", "savedmodel", "tflite")
+__all__ = ["FORMATS", "Runtime", "TensorInfo", "detect_format", "keras_runtime", "load", "load_keras_model",
+           "serving_version", "unsafe_layers"]
 
-
-def detect_format(path: Path) -> str:
-    """Which runtime a path needs, from its extension (or, for a folder, a saved_model.pb inside)."""
-    path = Path(path)
-    if not path.exists():
-        raise ModelLoadError(f"{path}: no such model file or folder")
-    if path.is_dir():
-        if (path / "saved_model.pb").is_file() or serving_version(path) is not None:
-            return "savedmodel"
-        raise ModelLoadError(f"{path}: a folder, but not a SavedModel (no saved_model.pb inside)")
-    suffix = path.suffix.lower()
-    if suffix == ".keras":
-        return "keras"
-    if suffix == ".onnx":
-        return "onnx"
-    if suffix == ".tflite":
-        return "tflite"
-    raise ModelLoadError(
-        f"{path}: unknown model format '{suffix or 'no extension'}'; expected .keras, .onnx, .tflite or a "
-        "SavedModel folder"
-    )
-
-
-def serving_version(path: Path) -> Path | None:
-    """In a TensorFlow Serving model folder (`<name>/<version>/saved_model.pb`), the highest version's folder."""
-    versions = [child for child in Path(path).iterdir()
-                if child.is_dir() and child.name.isdigit() and (child / "saved_model.pb").is_file()]
-    return max(versions, key=lambda child: int(child.name)) if versions else None
+def detect_format(path: Path, command: str = "mnist-toolkit", label: str = "") -> str:
+    """Which runtime a path needs (keras, onnx, savedmodel, tflite); ModelKindError (exit 2) when none."""
+    return modelkind.require(path, FORMATS, command, label)
 
 
 @dataclass(frozen=True)
@@ -84,69 +60,24 @@ class Runtime:
         return np.concatenate(chunks) if chunks else np.zeros((0, 10), np.float32)
 
 
-def _config_layers(config: Any):
-    """Every layer config in a saved Keras model config, nested models included."""
-    if isinstance(config, dict):
-        inner = config.get("config")
-        if isinstance(inner, dict) and isinstance(inner.get("layers"), list):
-            for layer in inner["layers"]:
-                if isinstance(layer, dict):
-                    yield layer
-                    yield from _config_layers(layer)
-
-
-def unsafe_layers(path: Path) -> list[str]:
-    """Layers of a .keras file that are not built-in Keras layers (Lambda, custom classes), as descriptions.
-
-    Read from the archive's config.json without deserialising anything, so it is safe on any file.
-    """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json"))
-    except (KeyError, ValueError, zipfile.BadZipFile, OSError):
-        return []  # not readable as a Keras archive: the loader reports that itself
-    found = []
-    for layer in _config_layers(config):
-        name = (layer.get("config") or {}).get("name", "?")
-        class_name = layer.get("class_name", "?")
-        module = layer.get("module") or ""
-        if class_name == "Lambda":
-            found.append(f"layer '{name}' is a Lambda layer (arbitrary Python code)")
-        elif layer.get("registered_name") or not module.startswith("keras"):
-            custom = layer.get("registered_name") or class_name
-            found.append(f"layer '{name}' is a custom layer class '{custom}', not a built-in Keras layer")
-    return found
-
-
-def load_keras_model(path: Path):
-    """Load a .keras file with safe_mode on (never off: a .keras file can carry code)."""
-    keras = lazy.keras()
-    if not zipfile.is_zipfile(path):
-        raise ModelLoadError(f"{path}: not a Keras model file (a .keras file is a zip archive)")
-    unsafe = unsafe_layers(path)
-    if unsafe:
-        raise ModelLoadError(f"{path}: refused: {unsafe[0]}; mnist-toolkit loads models in Keras safe mode and "
-                             "supports built-in Keras layers only, so rebuild the model without it")
-    try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises many types for bad files; all mean the same to the user
-        first = first_line(exc)
-        raise ModelLoadError(f"{path}: cannot load as a Keras model ({first[:300]})") from None
-
-
-def _keras_info(tensor: Any, name: str) -> TensorInfo:
+def _keras_info(tensor: Any) -> TensorInfo:
+    # Sequential models have no `output_names`; the layer that made a tensor names it in every model.
+    history = getattr(tensor, "_keras_history", None)
+    name = history[0].name if history else tensor.name
     return TensorInfo(name, str(tensor.dtype), tuple(tensor.shape))
 
 
 def keras_runtime(model: Any, path: Path) -> Runtime:
-    """A Runtime around an already loaded Keras model (so callers holding one need not load it twice)."""
-    inputs = tuple(_keras_info(t, t.name) for t in model.inputs)
-    outputs = tuple(_keras_info(t, n) for t, n in zip(model.outputs, model.output_names, strict=False))
+    """A Runtime around a Keras model already in memory and already in contract form (`kerasmodel.as_contract`),
+    so callers holding one need not load it twice."""
+    inputs = tuple(map(_keras_info, model.inputs))
+    outputs = tuple(map(_keras_info, model.outputs))
     return Runtime(Path(path), "keras", lambda x: model.predict_on_batch(x), inputs=inputs, outputs=outputs)
 
 
 def _open_keras(path: Path) -> Runtime:
-    return keras_runtime(load_keras_model(path), path)
+    served, _ = as_contract(load_keras_model(path), path)
+    return keras_runtime(served, path)
 
 
 def _onnx_info(arg: Any) -> TensorInfo:
@@ -237,7 +168,7 @@ def _open_tflite(path: Path) -> Runtime:
 _OPENERS = {"keras": _open_keras, "onnx": _open_onnx, "savedmodel": _open_savedmodel, "tflite": _open_tflite}
 
 
-def load(path: Path) -> Runtime:
-    """Open any supported model file or folder."""
+def load(path: Path, command: str = "mnist-toolkit", label: str = "") -> Runtime:
+    """Open any supported model file or folder; `command` and `label` word the answer for a path that is none."""
     path = Path(path)
-    return _OPENERS[detect_format(path)](path)
+    return _OPENERS[detect_format(path, command, label)](path)

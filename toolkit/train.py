@@ -12,8 +12,10 @@ import numpy as np
 from toolkit import data, fsutil, lazy, zoo
 from toolkit.contract import package_versions
 from toolkit.errors import UsageError
+from toolkit.kerasmodel import save_keras_model
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd", "adamw", "nadam")
+SAVE_FORMATS = {"keras": ".keras", "h5": ".h5"}  # h5: the legacy HDF5 file Keras 2 users can load
 
 
 @dataclass(frozen=True)
@@ -67,18 +69,43 @@ def validate_recipe(recipe: zoo.Recipe) -> None:
         raise UsageError(f"unknown optimizer '{recipe.optimizer}'; choose one of: {', '.join(OPTIMIZERS)}")
 
 
-def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: int = 0,
-          **overrides: Any) -> TrainResult:
+def _pin_threads(tf: Any, threads: int | None) -> int:
+    """Fix TensorFlow's intra-op thread pool at `threads` (default: one per CPU) and return it.
+
+    The pool size decides how matrix products split their sums, so it decides the float rounding and, over a
+    run, the weights: with the same seed, 1 and 2 threads train different models. Once TensorFlow has started
+    in a process its pool is fixed, so a different request then is refused rather than silently ignored.
+    """
+    from toolkit.predict.pipeline import cpu_count
+
+    wanted = threads or cpu_count()
+    if wanted < 1:
+        raise UsageError(f"--threads must be at least 1, got {wanted}")
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(wanted)
+    except RuntimeError:  # TensorFlow already runs in this process
+        running = tf.config.threading.get_intra_op_parallelism_threads() or cpu_count()
+        if running != wanted:
+            raise UsageError(f"--threads {wanted}: TensorFlow already runs with {running} threads in this process; "
+                             "train in a new process") from None
+    return wanted
+
+
+def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: int = 0, save_format: str = "keras",
+          threads: int | None = None, **overrides: Any) -> TrainResult:
     """Train `arch` with its recipe (overridden by any non-None keyword in `overrides`) and save it to `out`.
 
-    Writes `<arch>.keras`, `history.json`, `metrics.json` and `curves.png`. Same seed, same machine, same
-    weights: seeds are fixed and TensorFlow runs its ops deterministically.
+    Writes `<arch>.keras` (`<arch>.h5` with save_format="h5"), `history.json`, `metrics.json` and `curves.png`.
+    Same seed, same `threads` (default: one per CPU, recorded in metrics.json), same CPU instruction set, same
+    weights: seeds are fixed, TensorFlow runs its ops deterministically and oneDNN is off (`toolkit.lazy`).
     """
     entry = zoo.get(arch)
     recipe = entry.recipe.with_overrides(**overrides)
     validate_recipe(recipe)
+    if save_format not in SAVE_FORMATS:
+        raise UsageError(f"unknown save format '{save_format}'; choose one of: {', '.join(SAVE_FORMATS)}")
     out = Path(out)
-    model_path = out / f"{arch}.keras"
+    model_path = out / f"{arch}{SAVE_FORMATS[save_format]}"
     if model_path.exists() and not force:
         raise UsageError(f"{model_path} already exists; pass --force to overwrite it or choose another --out")
     if out.exists() and not out.is_dir():
@@ -87,6 +114,7 @@ def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: 
     arrays = data.load_arrays()
     keras = lazy.keras()
     tf = lazy.tensorflow()
+    threads = _pin_threads(tf, threads)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 
@@ -132,9 +160,7 @@ def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: 
     per_class = {str(d): float(np.mean(predicted[y_test == d] == d)) for d in range(10)}
 
     out.mkdir(parents=True, exist_ok=True)
-    # Keras insists on a .keras suffix, so the temp name keeps it; the rename makes the save atomic.
-    with fsutil.atomic_open(model_path, suffix=".keras") as (_, tmp_model):
-        model.save(tmp_model)
+    save_keras_model(model, model_path)
 
     hist = {k: [float(v) for v in values] for k, values in history.history.items()}
     validation = (f"last {recipe.validation_split:.0%} of the training images" if recipe.validation_split
@@ -150,6 +176,7 @@ def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: 
         "validation": validation,
         "params": int(model.count_params()),
         "seed": seed,
+        "threads": threads,
         "recipe": recipe.as_dict(),
         "data_digest": data.data_digest(arrays),
         "versions": package_versions("keras", "tensorflow", "tensorflow-cpu", "numpy"),

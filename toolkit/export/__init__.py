@@ -1,4 +1,5 @@
-"""Export a trained .keras model to ONNX, SavedModel, TFLite and int8 ONNX in one go, atomically.
+"""Export a trained Keras model (.keras or .h5) to ONNX, SavedModel, TFLite and int8 ONNX (and .keras) in one go,
+atomically.
 
 `export()` builds every requested format in a hidden temp folder next to `out`, writes manifest.json, and only
 then moves the folder into place: a failed or interrupted export leaves nothing behind. One module per format
@@ -21,23 +22,26 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import data, runtimes, zoo
-from toolkit.contract import INPUT_SHAPE, NUM_CLASSES, ModelContract, package_versions, toolkit_version
+from toolkit import data, modelkind, runtimes, zoo
+from toolkit.contract import ModelContract, package_versions, toolkit_version
 from toolkit.errors import ExportError, UsageError
 from toolkit.export.onnx import DEFAULT_OPSET, OPSETS, check_opset
+from toolkit.kerasmodel import all_layers, as_contract, save_keras_model
 from toolkit.timing import Laps
 
-FORMATS = ("onnx", "savedmodel", "tflite", "onnx-int8")
+FORMATS = ("onnx", "savedmodel", "tflite", "onnx-int8")  # the deployable formats, the ones parity checks
+KERAS_FORMAT = "keras"  # the source model itself as .keras: how a legacy .h5 becomes a .keras file
+ALL_FORMATS = (KERAS_FORMAT, *FORMATS)
 DEFAULT_FORMATS = ("onnx", "savedmodel")
 FLOAT_FORMATS = ("onnx", "savedmodel", "tflite")
 
-__all__ = ["DEFAULT_FORMATS", "DEFAULT_OPSET", "FORMATS", "OPSETS", "ExportResult", "ExportedFile",
-           "Int8Summary", "Source", "export", "export_loaded", "keras_outputs", "parse_formats"]
+__all__ = ["ALL_FORMATS", "DEFAULT_FORMATS", "DEFAULT_OPSET", "FORMATS", "KERAS_FORMAT", "OPSETS", "ExportResult",
+           "ExportedFile", "Int8Summary", "Source", "export", "export_loaded", "keras_outputs", "parse_formats"]
 
 
 @dataclass(frozen=True)
 class Source:
-    """The .keras file an export was made from."""
+    """The Keras model file (.keras or .h5) an export was made from."""
 
     path: Path
     sha256: str
@@ -105,12 +109,12 @@ def parse_formats(formats: str | Iterable[str]) -> tuple[str, ...]:
     """"onnx,tflite" (or a list) -> validated formats in canonical order; UsageError on unknown names."""
     names = formats.split(",") if isinstance(formats, str) else list(formats)
     names = [name.strip().lower() for name in names if name.strip()]
-    unknown = [name for name in names if name not in FORMATS]
+    unknown = [name for name in names if name not in ALL_FORMATS]
     if unknown:
-        raise UsageError(f"unknown export format '{unknown[0]}'; choose any of: {', '.join(FORMATS)}")
+        raise UsageError(f"unknown export format '{unknown[0]}'; choose any of: {', '.join(ALL_FORMATS)}")
     if not names:
-        raise UsageError(f"--format is empty; choose any of: {', '.join(FORMATS)}")
-    return tuple(fmt for fmt in FORMATS if fmt in names)
+        raise UsageError(f"--format is empty; choose any of: {', '.join(ALL_FORMATS)}")
+    return tuple(fmt for fmt in ALL_FORMATS if fmt in names)
 
 
 def architecture_of(model: Any) -> str:
@@ -121,27 +125,13 @@ def architecture_of(model: Any) -> str:
     return model.name
 
 
-def _all_layers(model: Any) -> Iterable[Any]:
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from _all_layers(layer)
-
-
 def check_exportable(model: Any, source: Path) -> None:
-    """Refuse models outside the contract or with non-Keras layers, before anything is written."""
-    for layer in _all_layers(model):
+    """Refuse models with non-Keras layers (Lambda, custom classes), before anything is written."""
+    for layer in all_layers(model):
         module = type(layer).__module__
         if not module.startswith("keras.") or type(layer).__name__ == "Lambda":
             raise ExportError(f"cannot export {source}: layer '{layer.name}' is a {type(layer).__name__} "
                               f"({module}), not a built-in Keras layer; rebuild the model without it")
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ExportError(f"cannot export {source}: it has {len(model.inputs)} inputs and {len(model.outputs)} "
-                          "outputs; the contract is one input image [N,28,28,1] and one output [N,10]")
-    in_shape, out_shape = tuple(model.inputs[0].shape), tuple(model.outputs[0].shape)
-    if in_shape[1:] != INPUT_SHAPE or out_shape[1:] != (NUM_CLASSES,):
-        raise ExportError(f"cannot export {source}: it maps {list(in_shape)} to {list(out_shape)}; the contract "
-                          "is image [N,28,28,1] -> probabilities [N,10]")
 
 
 def _check_out(out: Path, force: bool) -> None:
@@ -181,7 +171,8 @@ _KERAS_OUTPUTS_KEPT = 16
 
 
 def keras_outputs(model: Any, model_path: Path, sha256: str, images: np.ndarray) -> np.ndarray:
-    """The Keras model's outputs on `images` at batch 512, cached per (model sha256, images digest)."""
+    """The outputs of a Keras model in contract form (`as_contract`) on `images` at batch 512, cached per
+    (model sha256, images digest)."""
     key = f"{sha256}:{data.array_digest(images)}"
     if key not in _KERAS_OUTPUTS:
         _KERAS_OUTPUTS[key] = runtimes.keras_runtime(model, model_path).predict(images, batch_size=512)
@@ -193,13 +184,14 @@ def keras_outputs(model: Any, model_path: Path, sha256: str, images: np.ndarray)
 
 def file_names(stem: str) -> dict[str, str]:
     """Names of each format's artifact inside the export folder."""
-    return {"onnx": f"{stem}.onnx", "savedmodel": f"{stem}.savedmodel", "tflite": f"{stem}.tflite",
-            "onnx-int8": f"{stem}.int8.onnx"}
+    return {KERAS_FORMAT: f"{stem}.keras", "onnx": f"{stem}.onnx", "savedmodel": f"{stem}.savedmodel",
+            "tflite": f"{stem}.tflite", "onnx-int8": f"{stem}.int8.onnx"}
 
 
 def export(model_path: Path, formats: str | Iterable[str] = DEFAULT_FORMATS, out: Path | None = None,
            opset: int = DEFAULT_OPSET, force: bool = False) -> ExportResult:
-    """Export the .keras file `model_path` to `formats` in the folder `out` (default artifacts/exports/<name>).
+    """Export the Keras model file `model_path` (.keras or .h5) to `formats` in the folder `out` (default
+    artifacts/exports/<name>).
 
     Writes one artifact per format plus manifest.json, all or nothing. Raises UsageError for bad arguments
     and ExportError (naming the layer or op) when a conversion fails.
@@ -207,8 +199,7 @@ def export(model_path: Path, formats: str | Iterable[str] = DEFAULT_FORMATS, out
     formats = parse_formats(formats)
     check_opset(opset)
     model_path = Path(model_path)
-    if model_path.suffix.lower() != ".keras" or not model_path.is_file():
-        raise UsageError(f"{model_path}: export needs a .keras model file")
+    modelkind.require(model_path, ("keras",), "export")
     out = Path(out) if out is not None else Path("artifacts/exports") / model_path.stem
     _check_out(out, force)
     unsafe = runtimes.unsafe_layers(model_path)
@@ -222,7 +213,11 @@ def export(model_path: Path, formats: str | Iterable[str] = DEFAULT_FORMATS, out
 
 def export_loaded(model: Any, source: Source, formats: Iterable[str], out: Path, *, opset: int = DEFAULT_OPSET,
                   force: bool = False, reference: np.ndarray | None = None) -> ExportResult:
-    """`export` for a model already in memory; `reference` (its test-set probabilities) saves a prediction."""
+    """`export` for a Keras model already in memory; `reference` (its test-set probabilities) saves a prediction.
+
+    Any MNIST-shaped model is accepted: the exports wrap it to the contract (`kerasmodel.as_contract`) and
+    record how in their metadata.
+    """
     from toolkit.export.manifest import file_entries, write_manifest
     from toolkit.export.onnx import export_onnx
     from toolkit.export.quantize import export_onnx_int8
@@ -236,6 +231,8 @@ def export_loaded(model: Any, source: Source, formats: Iterable[str], out: Path,
     check_opset(opset)
     out = Path(out)
     check_exportable(model, source.path)
+    source_model = model
+    model, adaptation = as_contract(model, source.path)
     _check_out(out, force)
 
     _, (x_test, y_test) = data.load_mnist()
@@ -246,7 +243,7 @@ def export_loaded(model: Any, source: Source, formats: Iterable[str], out: Path,
     source_accuracy = _accuracy(reference, y_test) if reference is not None else None
     version = toolkit_version()
     contract = ModelContract(architecture=source.architecture, source_sha256=source.sha256,
-                             source_test_accuracy=source_accuracy, toolkit_version=version)
+                             source_test_accuracy=source_accuracy, toolkit_version=version, adaptation=adaptation)
     names = file_names(source.path.stem)
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -256,6 +253,9 @@ def export_loaded(model: Any, source: Source, formats: Iterable[str], out: Path,
         scratch = tmp / ".scratch"  # formats built only as a step towards another one
         scratch.mkdir()
         built: dict[str, Path] = {}
+        if KERAS_FORMAT in formats:
+            built[KERAS_FORMAT] = save_keras_model(source_model, tmp / names[KERAS_FORMAT])
+            lap("keras")
         saved_model = None
         if "savedmodel" in formats or "tflite" in formats:
             base = tmp / names["savedmodel"] if "savedmodel" in formats else scratch / "savedmodel"
@@ -297,7 +297,8 @@ def export_loaded(model: Any, source: Source, formats: Iterable[str], out: Path,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "toolkit_version": version,
             "source": {"file": source.path.name, "sha256": source.sha256, "architecture": source.architecture,
-                       "test_accuracy": source_accuracy},
+                       "test_accuracy": source_accuracy, "input": adaptation.input_shape,
+                       "output": adaptation.output, "wrapper": adaptation.describe()},
             "contract": contract.to_metadata(),
             "formats": list(formats),
             "files": entries,

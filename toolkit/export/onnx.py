@@ -18,6 +18,7 @@ from typing import Any
 from toolkit import lazy
 from toolkit.contract import BATCH_DIM, INPUT_NAME, INPUT_SHAPE, KEY_CONVERTER, OUTPUT_NAME, ModelContract
 from toolkit.errors import ExportError, UsageError, first_line
+from toolkit.kerasmodel import all_layers
 
 DEFAULT_OPSET = 17
 OPSETS = range(13, 22)  # every value is covered by tests/test_export.py
@@ -113,9 +114,11 @@ def stamp(model_proto: Any, contract: ModelContract, extra: dict[str, str] | Non
     for key, value in [*kept, *meta.items()]:
         entry = model_proto.metadata_props.add()
         entry.key, entry.value = key, value
+    wrapper = contract.adaptation.describe()
     model_proto.doc_string = (f"mnist-toolkit export of '{contract.architecture or 'model'}': input "
                               f"'{contract.input_name}' float32 [batch,28,28,1] in [0,1] (white ink on black), "
-                              f"output '{contract.output_name}' float32 [batch,10] (softmax over digits 0-9).")
+                              f"output '{contract.output_name}' float32 [batch,10] (softmax over digits 0-9)."
+                              + (f" The export {wrapper}." if contract.adaptation.needed else ""))
 
 
 def check(model_proto: Any, what: str) -> None:
@@ -154,7 +157,7 @@ def convert(model: Any, opset: int = DEFAULT_OPSET) -> Any:
     missing = unsupported_ops(model_proto)
     if missing:
         op_type, node = missing[0]
-        layer = layer_for(node, [layer.name for layer in model.layers])
+        layer = layer_for(node, [layer.name for layer in all_layers(model)])
         where = f"layer '{layer}'" if layer else f"node '{node}'"
         others = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise ExportError(f"cannot export to ONNX: {where} uses TensorFlow op '{op_type}', which tf2onnx cannot "

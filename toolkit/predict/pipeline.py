@@ -16,15 +16,16 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import contract
+from toolkit import contract, modelkind
 from toolkit.errors import ModelLoadError, UsageError, first_line
+from toolkit.models import REFERENCE_ONNX
 from toolkit.predict.decode import Item, failed, prepare_path
 from toolkit.predict.walk import Found
 
 PROB_COLUMNS = tuple(f"prob_{d}" for d in range(10))
 BASE_COLUMNS = ("path", "status", "digit", "confidence", *PROB_COLUMNS, "error")
 EXTRA_COLUMNS = ("error_kind", "low_confidence", "blank")
-REFERENCE_MODEL = Path(__file__).resolve().parents[2] / "artifacts" / "reference" / "model.onnx"
+REFERENCE_MODEL = REFERENCE_ONNX  # package data: a wheel scores with no --model too
 MODEL_ENV = "MNIST_TOOLKIT_MODEL"
 
 Record = dict[str, Any]
@@ -81,15 +82,21 @@ class PredictOptions:
 
 
 def resolve_model(model: Path | str | None) -> Path:
-    """The model to use: the given path, else $MNIST_TOOLKIT_MODEL, else the shipped reference model."""
-    if model is None:
-        model = os.environ.get(MODEL_ENV) or REFERENCE_MODEL
-        if not Path(model).is_file():
-            raise ModelLoadError(f"no --model given and the reference model is missing ({model}); "
-                                 "pass --model MODEL.onnx")
-    path = Path(model)
-    if not path.is_file():
-        raise UsageError(f"--model {path}: no such file")
+    """The ONNX model to use: the given path, else $MNIST_TOOLKIT_MODEL, else the shipped reference model.
+
+    A path that is missing, a folder or another kind of model is a ModelKindError (exit 2) worded as in every
+    other command, e.g. "export it first" for a .keras file.
+    """
+    if model is not None:
+        path, label = Path(model), "--model "
+    elif os.environ.get(MODEL_ENV):
+        path, label = Path(os.environ[MODEL_ENV]), f"{MODEL_ENV}="
+    else:
+        path, label = REFERENCE_MODEL, ""
+        if not path.is_file():
+            raise ModelLoadError(f"no --model given and the packaged reference model is missing ({path}); "
+                                 "reinstall mnist-toolkit, or pass --model MODEL.onnx")
+    modelkind.require(path, ("onnx",), "predict", label)
     return path
 
 
