@@ -113,3 +113,22 @@ def test_unwritable_output_is_one_line_not_a_traceback(cli, mlp_model, tmp_path)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "check the path and its permissions" in lines[0]
     assert "Traceback" not in result.output
+
+
+def test_models_needs_no_keras():
+    """A core-only install has no Keras: listing the zoo must still work (and fast)."""
+    import subprocess
+    import sys
+
+    block = ("import sys\n"
+             "class Block:\n"
+             "    def find_spec(self, name, path=None, target=None):\n"
+             "        if name.split('.')[0] in ('keras', 'tensorflow', 'matplotlib'):\n"
+             "            raise ImportError('blocked: ' + name)\n"
+             "sys.meta_path.insert(0, Block())\n"
+             "sys.argv = ['mnist-toolkit', 'models']\n"
+             "from toolkit.cli import main\n"
+             "main()\n")
+    done = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "cnn-bn" in done.stdout and "322,474" in done.stdout

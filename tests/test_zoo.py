@@ -35,6 +35,7 @@ def test_every_arch_keeps_the_contract(name):
     probabilities = np.asarray(model(np.zeros((2, 28, 28, 1), np.float32)))
     assert probabilities.shape == (2, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert model.count_params() == zoo.param_count(name)
     if name in EXPECTED_PARAMS:
         assert model.count_params() == EXPECTED_PARAMS[name]
 
