@@ -74,3 +74,18 @@ def test_image_grid_is_about_square(tmp_path, monkeypatch):
     plots.image_grid(np.zeros((100, 28, 28), np.uint8), np.zeros(100, int), tmp_path / "grid.png")
     width, height = figures[0].get_size_inches()
     assert 0.6 < width / height < 1.4
+
+
+def test_evaluate_without_matplotlib_says_no_plots_and_leaves_nothing(cli, onnx_model, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    out = tmp_path / "ev"
+    result = cli("evaluate", onnx_model, "--out", out)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == ("error: this needs the Python package 'matplotlib', which is not installed; "
+                                     "fix it with: pip install 'mnist-toolkit[train]', or pass --no-plots")
+    assert not out.exists()
+    result = cli("evaluate", onnx_model, "--out", out, "--no-plots")
+    assert result.exit_code == 0 and (out / "report.json").is_file() and not (out / "confusion.png").exists()

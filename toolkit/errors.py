@@ -30,10 +30,10 @@ class ModelLoadError(ToolkitError):
 class MissingExtraError(ToolkitError):
     """An optional dependency is not installed; the message names the pip extra that fixes it."""
 
-    def __init__(self, module: str, extra: str):
+    def __init__(self, module: str, extra: str, alternative: str = ""):
         super().__init__(
             f"this needs the Python package '{module}', which is not installed; "
-            f"fix it with: pip install 'mnist-toolkit[{extra}]'"
+            f"fix it with: pip install 'mnist-toolkit[{extra}]'" + (f", {alternative}" if alternative else "")
         )
 
 

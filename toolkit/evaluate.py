@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from toolkit import data, fsutil, runtimes
+from toolkit.errors import MissingExtraError
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ def metrics(labels: np.ndarray, predictions: np.ndarray) -> tuple[float, list[fl
 def evaluate(model_path: Path, out: Path | None = None, plots: bool = True, max_misclassified: int = 25,
              limit: int | None = None) -> EvalReport:
     """Run `model_path` (any supported format) on the test set; write JSON and PNGs to `out` if given."""
+    if out is not None and plots and importlib.util.find_spec("matplotlib") is None:
+        # Before any work and before `out` exists: a failed run leaves no empty folder behind.
+        raise MissingExtraError("matplotlib", "train", "or pass --no-plots")
     model = runtimes.load(Path(model_path), "evaluate")
     (_, _), (x_test, y_test) = data.load_mnist()
     if limit is not None:
