@@ -132,3 +132,63 @@ def test_models_needs_no_keras():
     done = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "cnn-bn" in done.stdout and "322,474" in done.stdout
+
+
+def fake_parity():
+    from toolkit.parity import Check, ParityReport, ParitySummary
+
+    checks = (Check("tolerance", True, ""), Check("batch", True, ""))
+    reports = tuple(ParityReport(name, fmt, "float", 10000, 1e-5, 1e-5, argmax_agreement=10000, max_abs_diff=1.13e-6,
+                                 mean_abs_diff=2.5e-9, p99_abs_diff=3.1e-8, max_rel_diff=4.4e-5, elements=100000,
+                                 reference_accuracy=0.9953, candidate_accuracy=0.9952, checks=checks)
+                    for name, fmt in (("model.onnx", "onnx"), ("model_savedmodel", "savedmodel"),
+                                      ("model.tflite", "tflite"), ("model.int8.onnx", "onnx")))
+    return ParitySummary("model.keras", "0" * 64, 10000, 1e-5, 1e-5, 0.9953, reports, seconds=3.2)
+
+
+@pytest.mark.parametrize("width", [80, 100, 120, 160])
+def test_parity_table_never_cuts_a_number(width, monkeypatch):
+    from rich.console import Console
+
+    from toolkit import cli as cli_module
+
+    console = Console(width=width, record=True, force_terminal=True)
+    monkeypatch.setattr(cli_module, "out_console", console)
+    summary = fake_parity()
+    cli_module._print_parity(summary)
+    text = console.export_text()
+    rows = cli_module._parity_rows(summary)
+    shown = cli_module.parity_columns(rows, width)
+    assert "export" in shown and "verdict" in shown and "max abs" in shown
+    for row in rows:
+        for column in shown:
+            if column != "export":
+                assert row[column] in text, (column, row[column])
+    assert all(len(line) <= width for line in text.splitlines())
+    assert ("left out" in text) == (len(shown) < len(cli_module._PARITY_COLUMNS))
+    if width >= 160:
+        assert len(shown) == len(cli_module._PARITY_COLUMNS)
+
+
+def test_json_output_of_models_and_parity(cli, monkeypatch):
+    import json
+
+    result = cli("models", "--json")
+    assert result.exit_code == 0
+    zoo_rows = json.loads(result.stdout)
+    assert {row["name"] for row in zoo_rows} >= {"mlp256", "cnn-bn"}
+    assert next(r for r in zoo_rows if r["name"] == "cnn2")["reported_accuracy"] == 0.9927
+    from toolkit import parity
+
+    monkeypatch.setattr(parity, "run", lambda *a, **k: fake_parity())
+    result = cli("parity", "model.keras", "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["passed"] is True and len(payload["exports"]) == 4
+
+
+def test_version(cli):
+    from toolkit.contract import toolkit_version
+
+    result = cli("--version")
+    assert result.exit_code == 0 and result.stdout.strip() == f"mnist-toolkit {toolkit_version()}"

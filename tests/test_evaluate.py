@@ -89,3 +89,11 @@ def test_evaluate_without_matplotlib_says_no_plots_and_leaves_nothing(cli, onnx_
     assert not out.exists()
     result = cli("evaluate", onnx_model, "--out", out, "--no-plots")
     assert result.exit_code == 0 and (out / "report.json").is_file() and not (out / "confusion.png").exists()
+
+
+def test_evaluate_json_is_the_report_on_stdout(cli, onnx_model, tmp_path):
+    result = cli("evaluate", onnx_model, "--out", tmp_path / "ev", "--no-plots", "--json")
+    assert result.exit_code == 0
+    payload = json.loads(result.stdout)
+    saved = json.loads((tmp_path / "ev" / "report.json").read_text())
+    assert payload == saved and 0.5 < payload["accuracy"] <= 1.0 and len(payload["confusion"]) == 10

@@ -20,12 +20,35 @@ app = typer.Typer(
     help="Train the classic Keras MNIST networks, export them, verify export parity, batch-score scans.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
 )
 data_app = typer.Typer(help="Fetch, verify and look at the MNIST data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
 out_console = Console()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from toolkit.contract import toolkit_version
+
+        typer.echo(f"mnist-toolkit {toolkit_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                   help="Print the version and exit.")] = False) -> None:
+    pass  # the options every command shares; the app's help text is set on the Typer app above
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout instead of tables.")]
+
+
+def print_json(payload) -> None:
+    """Machine output: one JSON document on stdout."""
+    import json
+
+    typer.echo(json.dumps(payload, indent=2))
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -128,13 +151,18 @@ def data_show(
 
 @app.command("models")
 @handle_errors
-def models_list() -> None:
+def models_list(as_json: JsonFlag = False) -> None:
     """List every architecture in the zoo with its parameter count and training recipe."""
     from toolkit import zoo
 
+    if as_json:
+        print_json([{"name": a.name, "params": zoo.param_count(a.name), "network": a.summary,
+                     "recipe": a.recipe.as_dict(), "reported_accuracy": a.reported_accuracy, "source": a.source,
+                     "notes": a.notes} for a in zoo.ZOO.values()])
+        return
     table = Table(title="model zoo")
     for column in ("name", "params", "network", "recipe", "reported"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in ("params", "reported"))
     for arch in zoo.ZOO.values():
         r = arch.recipe
         loss = "sparse CE" if r.loss.startswith("sparse") else "categorical CE"
@@ -196,12 +224,16 @@ def evaluate_command(
     out: Annotated[Path | None, typer.Option(help="Folder for report.json and the PNGs "
                                              "[default: artifacts/runs/evaluate-<model name>].")] = None,
     plots: Annotated[bool, typer.Option(help="Draw confusion.png and misclassified.png.")] = True,
+    as_json: JsonFlag = False,
 ) -> None:
     """Accuracy, per-class precision/recall and the confusion matrix of a model on the MNIST test set."""
     from toolkit.evaluate import evaluate
 
     out = out or Path("artifacts/runs") / f"evaluate-{model.name.replace('.', '-')}"
     report = evaluate(model, out, plots=plots)
+    if as_json:
+        print_json(report.to_json())
+        return
     typer.echo(f"{model} ({report.format}): accuracy {report.accuracy:.4f} "
                f"({len(report.misclassified)} of {sum(map(sum, report.confusion))} wrong)")
     per_class = Table(title="per class")
@@ -270,35 +302,72 @@ def export_command(
     typer.echo(f"wrote {result.manifest}")
 
 
-def _print_parity(summary) -> None:
-    from rich import box
+# Parity table columns, and the order in which they are left out when the terminal is too narrow for all of
+# them: a number is never cut (a cut "1.1e-0" reads as a different number), a detail column is dropped instead.
+_PARITY_COLUMNS = ("export", "format", "argmax", "max abs", "mean abs", "p99 abs", "max rel", ">tol", "NaN/Inf",
+                   "acc pts", "batch", "verdict")
+_PARITY_OPTIONAL = ("p99 abs", "mean abs", "max rel", "NaN/Inf", "batch", ">tol", "acc pts", "format")
 
-    # CI logs are not terminals; rich would squeeze the table into 80 columns there.
-    console = out_console if out_console.is_terminal else Console(width=140)
-    table = Table(title=f"parity of {summary.model} on {summary.images:,} MNIST test images (atol {summary.atol:g}, "
-                        f"rtol {summary.rtol:g}; Keras accuracy {summary.reference_accuracy:.4f})",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
-    widest = max((len(r.name) for r in summary.reports), default=6)
-    for column in ("export", "format", "argmax", "max abs", "mean abs", "p99 abs", "max rel", ">tol", "NaN/Inf",
-                   "acc pts", "batch", "verdict"):
-        left = column in ("export", "format", "verdict")
-        table.add_column(column, overflow="fold", justify="left" if left else "right", no_wrap=True,
-                         min_width=min(widest, 48) if column == "export" else None)
 
+def _parity_rows(summary) -> list[dict[str, str]]:
     def num(value) -> str:
         return "-" if value is None or value != value else (f"{value:.1e}" if value else "0")
 
+    rows = []
     for r in summary.reports:
         ran = r.check("load") is None and r.check("shape") is None
         accuracy = (f"{(r.candidate_accuracy - r.reference_accuracy) * 100:+.2f}"
                     if r.candidate_accuracy is not None and r.reference_accuracy is not None else "-")
         batch = r.check("batch")
-        table.add_row(r.name, r.format, f"{r.argmax_agreement:,}" if ran else "-", num(r.max_abs_diff),
-                      num(r.mean_abs_diff), num(r.p99_abs_diff), num(r.max_rel_diff),
-                      f"{r.elements_out_of_tolerance:,}" if ran else "-", f"{r.nonfinite:,}" if ran else "-",
-                      accuracy, ("yes" if batch.passed else "NO") if batch else "-",
-                      "[green]PASS[/green]" if r.passed else "[red]FAIL[/red]")
+        cells = (r.name, r.format, f"{r.argmax_agreement:,}" if ran else "-", num(r.max_abs_diff),
+                 num(r.mean_abs_diff), num(r.p99_abs_diff), num(r.max_rel_diff),
+                 f"{r.elements_out_of_tolerance:,}" if ran else "-", f"{r.nonfinite:,}" if ran else "-", accuracy,
+                 ("yes" if batch.passed else "NO") if batch else "-", "PASS" if r.passed else "FAIL")
+        rows.append(dict(zip(_PARITY_COLUMNS, cells, strict=True)))
+    return rows
+
+
+def parity_columns(rows: list[dict[str, str]], width: int) -> list[str]:
+    """The parity columns that fit in `width` characters without cutting a cell (export names may wrap)."""
+    columns = list(_PARITY_COLUMNS)
+
+    def needed() -> int:
+        sizes = [max([len(c), *(len(row[c]) for row in rows)]) for c in columns]
+        sizes[0] = min(sizes[0], 24)  # the export name wraps; the others never do
+        return sum(sizes) + 2 * (len(columns) - 1)
+
+    for optional in _PARITY_OPTIONAL:
+        if needed() <= width:
+            break
+        columns.remove(optional)
+    return columns
+
+
+def _print_parity(summary) -> None:
+    from rich import box
+
+    # CI logs are not terminals; rich would squeeze the table into 80 columns there.
+    console = out_console if out_console.is_terminal else Console(width=140)
+    rows = _parity_rows(summary)
+    columns = parity_columns(rows, console.width)
+    table = Table(title=f"parity of {summary.model} on {summary.images:,} MNIST test images (atol {summary.atol:g}, "
+                        f"rtol {summary.rtol:g}; Keras accuracy {summary.reference_accuracy:.4f})",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in columns:
+        if column == "export":
+            table.add_column(column, overflow="fold", min_width=min(24, max((len(r[column]) for r in rows), default=6)))
+        else:
+            table.add_column(column, no_wrap=True, justify="left" if column in ("format", "verdict") else "right",
+                             min_width=max([len(column), *(len(row[column]) for row in rows)]))
+    for row in rows:
+        cells = [row[c] for c in columns]
+        if "verdict" in columns:
+            cells[-1] = "[green]PASS[/green]" if row["verdict"] == "PASS" else "[red]FAIL[/red]"
+        table.add_row(*cells)
     console.print(table)
+    if len(columns) < len(_PARITY_COLUMNS):
+        console.print(f"(narrow terminal: {', '.join(c for c in _PARITY_COLUMNS if c not in columns)} left out; "
+                      "--json or --report has everything)", markup=False, highlight=False)
     for r in summary.reports:
         for check in r.failures:
             console.print(f"FAIL {r.name}: {check.name}: {check.detail}", markup=False, highlight=False)
@@ -325,16 +394,20 @@ def parity_command(
                                                 show_default=False)] = None,
     junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML (a test suite per export, a test "
                                                "case per check) to this file.", show_default=False)] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Check that each export computes what the Keras model computes, on all 10,000 MNIST test images."""
     from toolkit import parity
 
     summary = parity.run(model, exports or (), atol=atol, rtol=rtol)
-    _print_parity(summary)
+    if as_json:
+        print_json(summary.to_json())
+    else:
+        _print_parity(summary)
     for path, write in ((report, parity.write_json), (junit, parity.write_junit)):
         if path is not None:
             write(summary, path)
-            typer.echo(f"wrote {path}")
+            typer.echo(f"wrote {path}", err=as_json)
     if not summary.passed:
         raise typer.Exit(1)
 
