@@ -363,7 +363,7 @@ def test_cli_wrong_model_contract_is_one_line(cli, tmp_path, mnist_test):
     result = cli("predict", tmp_path / "in", "--model", model, "--out", tmp_path / "o.csv")
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
-        f"error: {model}: model input is tensor(float) [N,784]; predict needs input float32 [N,28,28,1] and "
+        f"error: {model}: model input is float32 [N,784]; predict needs input float32 [N,28,28,1] and "
         "output [N,10]"]
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     result = cli("predict", tmp_path / "in", "--model", tmp_path / "junk.onnx", "--out", tmp_path / "o.csv")

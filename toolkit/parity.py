@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import data, fsutil, modelkind, runtimes
-from toolkit.contract import INPUT_NAME, INPUT_SHAPE, KEY_QUANTIZATION, NUM_CLASSES, OUTPUT_NAME, toolkit_version
+from toolkit import data, fsutil, modelkind, onnxmodel, runtimes
+from toolkit.contract import KEY_QUANTIZATION, NUM_CLASSES, toolkit_version
 from toolkit.errors import ModelLoadError, ShapeMismatchError, UsageError, first_line
 from toolkit.kerasmodel import as_contract
 from toolkit.timing import Laps
@@ -255,24 +255,8 @@ def compare(reference: np.ndarray, candidate: np.ndarray, atol: float = DEFAULT_
 
 
 def interface_problems(runtime: runtimes.Runtime) -> list[str]:
-    """How a loaded model's declared inputs/outputs break the contract (empty when they do not)."""
-    problems = []
-    for role, tensors, name, shape in (("input", runtime.inputs, INPUT_NAME, INPUT_SHAPE),
-                                       ("output", runtime.outputs, OUTPUT_NAME, (NUM_CLASSES,))):
-        if len(tensors) != 1:
-            problems.append(f"{len(tensors)} {role}s {[t.name for t in tensors]}; expected one named '{name}'")
-            continue
-        tensor = tensors[0]
-        if tensor.name != name:
-            problems.append(f"{role} is named '{tensor.name}', not '{name}'")
-        if tensor.dtype != "float32":
-            problems.append(f"{role} '{tensor.name}' is {tensor.dtype}, not float32")
-        want = "[batch," + ",".join(map(str, shape)) + "]"
-        if tensor.shape is None or len(tensor.shape) != len(shape) + 1 or tuple(tensor.shape[1:]) != shape:
-            problems.append(f"{role} '{tensor.name}' has shape {list(tensor.shape or [])}, not {want}")
-        elif tensor.shape[0] is not None:
-            problems.append(f"{role} '{tensor.name}' has a fixed batch size {tensor.shape[0]}; it must be symbolic")
-    return problems
+    """How a loaded export's declared inputs/outputs break the contract, names included (empty when not)."""
+    return onnxmodel.interface_problems(runtime.inputs, runtime.outputs, exact=True)
 
 
 def export_kind(runtime: runtimes.Runtime) -> str:

@@ -12,11 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import lazy, modelkind
-from toolkit.contract import INPUT_NAME, OUTPUT_NAME
+from toolkit import lazy, modelkind, onnxmodel
+from toolkit.contract import OUTPUT_NAME
 from toolkit.errors import ModelLoadError, first_line
 from toolkit.kerasmodel import as_contract, load_keras_model, unsafe_layers
 from toolkit.modelkind import FORMATS, serving_version
+from toolkit.onnxmodel import TensorInfo
 
 __all__ = ["FORMATS", "Runtime", "TensorInfo", "detect_format", "keras_runtime", "load", "load_keras_model",
            "serving_version", "unsafe_layers"]
@@ -24,15 +25,6 @@ __all__ = ["FORMATS", "Runtime", "TensorInfo", "detect_format", "keras_runtime",
 def detect_format(path: Path, command: str = "mnist-toolkit", label: str = "") -> str:
     """Which runtime a path needs (keras, onnx, savedmodel, tflite); ModelKindError (exit 2) when none."""
     return modelkind.require(path, FORMATS, command, label)
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    """Name, element type and shape (None for a symbolic dimension) of a model input or output."""
-
-    name: str
-    dtype: str
-    shape: tuple[int | None, ...] | None
 
 
 @dataclass
@@ -80,30 +72,17 @@ def _open_keras(path: Path) -> Runtime:
     return keras_runtime(served, path)
 
 
-def _onnx_info(arg: Any) -> TensorInfo:
-    # onnxruntime reports "tensor(float)" and symbolic dimensions as strings (or None)
-    dtype = arg.type.removeprefix("tensor(").removesuffix(")")
-    dtype = {"float": "float32", "double": "float64"}.get(dtype, dtype)
-    shape = tuple(d if isinstance(d, int) else None for d in arg.shape) if arg.shape is not None else None
-    return TensorInfo(arg.name, dtype, shape)
-
-
 def _open_onnx(path: Path) -> Runtime:
-    import onnxruntime as ort
-
-    try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        raise ModelLoadError(f"{path}: cannot load as an ONNX model ({first_line(exc)})") from None
-    inputs = session.get_inputs()
-    if len(inputs) != 1:
-        raise ModelLoadError(f"{path}: expected one input '{INPUT_NAME}', found {[i.name for i in inputs]}")
-    input_name = inputs[0].name
-    output_names = [o.name for o in session.get_outputs()]
-    output = OUTPUT_NAME if OUTPUT_NAME in output_names else output_names[0]
+    session = onnxmodel.open_session(path)
+    inputs, outputs = onnxmodel.interface(session)
+    # The same models predict accepts; parity checks the stricter form an export must have itself.
+    problems = onnxmodel.interface_problems(inputs, outputs)
+    if problems:
+        raise ModelLoadError(f"{path}: {'; '.join(problems)}; the toolkit needs {onnxmodel.NEEDS}")
+    input_name, output = inputs[0].name, outputs[onnxmodel.output_index(outputs)].name
     meta = dict(session.get_modelmeta().custom_metadata_map)
-    return Runtime(path, "onnx", lambda x: session.run([output], {input_name: x})[0], meta,
-                   inputs=tuple(map(_onnx_info, inputs)), outputs=tuple(map(_onnx_info, session.get_outputs())))
+    return Runtime(path, "onnx", lambda x: session.run([output], {input_name: x})[0], meta, inputs=inputs,
+                   outputs=outputs)
 
 
 def _tf_info(name: str, spec: Any) -> TensorInfo:

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import contract, modelkind
-from toolkit.errors import ModelLoadError, UsageError, first_line
+from toolkit import contract, modelkind, onnxmodel
+from toolkit.errors import ModelLoadError, UsageError
 from toolkit.models import REFERENCE_ONNX
 from toolkit.predict.decode import Item, failed, prepare_path
 from toolkit.predict.walk import Found
@@ -167,19 +167,8 @@ class Scorer:
     """
 
     def __init__(self, model: Path | str, threads: int = 1):
-        import onnxruntime as ort
-
         self.path = Path(model)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        # Spinning worker threads would steal the decode processes' CPU on a small machine.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:
-            raise ModelLoadError(f"{self.path}: cannot load as an ONNX model ({first_line(exc, 200)})") from None
+        self.session = onnxmodel.open_session(self.path, threads)
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         self.contract = (contract.read_contract(self.metadata, str(self.path))
                          if contract.KEY_INPUT in self.metadata else contract.ModelContract())
@@ -188,18 +177,16 @@ class Scorer:
 
     def _check(self) -> tuple[str, str]:
         c = self.contract
-        want = "predict needs input float32 [N,28,28,1] and output [N,10]"
-        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        if len(inputs) != 1:
-            raise ModelLoadError(f"{self.path}: model has {len(inputs)} inputs; {want}")
-        image = inputs[0]
-        if c.input_name != image.name and contract.KEY_INPUT in self.metadata:
+        inputs, outputs = onnxmodel.interface(self.session)
+        named = [o for o in outputs if o.name == c.output_name]
+        # The output the metadata names, else the one the contract names, else the first.
+        output = named[0] if named else outputs[onnxmodel.output_index(outputs)] if outputs else None
+        mismatch = onnxmodel.interface_problems(inputs, [output] if output else [], layout=c.layout)
+        if mismatch:
+            raise ModelLoadError(f"{self.path}: {'; '.join(mismatch)}; predict needs {onnxmodel.NEEDS}")
+        if c.input_name != inputs[0].name and contract.KEY_INPUT in self.metadata:
             raise ModelLoadError(f"{self.path}: metadata names input '{c.input_name}', the graph has "
-                                 f"'{image.name}'")
-        expected = [1, 28, 28] if c.layout == "NCHW" else [28, 28, 1]
-        shape = list(image.shape)
-        if len(shape) != 4 or [_dim(d) for d in shape[1:]] != expected or image.type != "tensor(float)":
-            raise ModelLoadError(f"{self.path}: model input is {image.type} {_shape(shape)}; {want}")
+                                 f"'{inputs[0].name}'")
         problems = []
         if c.layout not in ("NHWC", "NCHW"):
             problems.append(f"layout {c.layout}")
@@ -214,16 +201,12 @@ class Scorer:
         if problems:
             raise ModelLoadError(f"{self.path}: the model asks for preprocessing predict cannot give "
                                  f"({', '.join(problems)})")
-        named = [o for o in outputs if o.name == c.output_name] or outputs[:1]
-        out_shape = list(named[0].shape) if named else []
-        if len(out_shape) != 2 or _dim(out_shape[1]) != 10:
-            raise ModelLoadError(f"{self.path}: model output is {_shape(out_shape)}; {want}")
         labels = list(c.labels)
         if sorted(labels) != [str(d) for d in range(10)]:
             raise ModelLoadError(f"{self.path}: the model's labels are {labels[:12]}; predict needs the digits 0-9")
         # Columns of the output, reordered so that column d is the probability of digit d.
         self.order = None if labels == [str(d) for d in range(10)] else [labels.index(str(d)) for d in range(10)]
-        return image.name, named[0].name
+        return inputs[0].name, output.name
 
     def score(self, tensors: np.ndarray) -> np.ndarray:
         """float32 (N, 28, 28) as `preprocess.normalize` makes them -> probabilities float32 (N, 10)."""
@@ -251,14 +234,6 @@ class Scorer:
                                      "predict needs softmax probabilities, not logits")
             self._checked_output = True
         return out
-
-
-def _dim(d) -> int | None:
-    return d if isinstance(d, int) else None
-
-
-def _shape(shape: list) -> str:
-    return "[" + ",".join(str(d) if isinstance(d, int) else "N" for d in shape) + "]"
 
 
 def make_records(meta, probs: np.ndarray, options: PredictOptions) -> list[Record]:
