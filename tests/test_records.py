@@ -43,7 +43,7 @@ def test_record_fields():
     ok, _, blank, error = records
     assert ok["status"] == "ok" and ok["digit"] == 0 and ok["confidence"] == pytest.approx(0.91)
     assert ok["low_confidence"] is False and ok["blank"] is False and ok["frame"] == 0
-    assert ok["top_k"].startswith("0:0.9100 ")
+    assert ok["top_k"][0] == 0 and len(ok["top_k"]) == 3 and all(isinstance(d, int) for d in ok["top_k"])
     assert blank["status"] == "ok" and blank["blank"] is True and blank["digit"] is None
     assert blank["low_confidence"] is True and blank["top_k"] is None
     assert error["status"] == "error" and error["error"] == "truncated: image file is truncated"
@@ -113,6 +113,10 @@ def test_parquet_types_and_nulls(tmp_path):
     assert [r["path"] for r in rows] == [rec.display_path(p) for p in ODD_NAMES]
     assert rows[4]["status"] == "error" and rows[4]["digit"] is None and rows[4]["error_kind"] == "truncated"
     assert rows[0]["confidence"] == pytest.approx(0.91) and rows[0]["low_confidence"] is False
+    top_k_type = table.schema.field("top_k").type
+    assert top_k_type.num_fields == 1 and str(top_k_type.value_type) == "int8"
+    assert rows[0]["top_k"] == records[0]["top_k"] and len(rows[0]["top_k"]) == 2
+    assert rows[4]["top_k"] is None  # an error record ranks nothing
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
@@ -341,3 +345,12 @@ def test_stdout_gets_no_header_before_the_first_records(tmp_path):
     output.start(resume=False)
     assert output.finish()
     assert empty.getvalue() == ",".join(columns) + "\r\n"  # a run with nothing to score: the header alone
+
+
+def test_jsonl_top_k_is_a_list_of_digits(tmp_path):
+    options = PredictOptions(top_k=3)
+    records = make(["a", "b"], options)
+    out = write_all(tmp_path, "jsonl", records, options.columns())
+    objects = [json.loads(line) for line in out.read_text().splitlines()]
+    assert objects[0]["top_k"] == records[0]["top_k"] and len(objects[0]["top_k"]) == 3
+    assert all(isinstance(d, int) for d in objects[0]["top_k"])

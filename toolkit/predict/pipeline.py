@@ -47,7 +47,7 @@ class PredictOptions:
     batch_size: int = 256  # images per onnxruntime call
     workers: int | None = None  # decode processes; None: one per CPU
     threads: int | None = None  # onnxruntime intra-op threads; None: 1 (the workers have the other cores)
-    top_k: int = 0  # add a `top_k` column with the K likeliest digits
+    top_k: int = 0  # add a `top_k` column: the K likeliest digits, a list (CSV: space-separated)
     min_confidence: float = 0.5  # below this a record is flagged low_confidence
     all_frames: bool = False  # one record per frame of animated GIFs / multi-page TIFFs (adds `frame`)
     follow_symlinks: bool = False
@@ -255,7 +255,7 @@ def make_records(meta, probs: np.ndarray, options: PredictOptions) -> list[Recor
             record.update(zip(PROB_COLUMNS, row, strict=True))
             record.update(error=None, error_kind=None, low_confidence=confidence < threshold, blank=False)
             if top_k:
-                top = " ".join(f"{d}:{row[d]:.4f}" for d in ranked[k])
+                top = ranked[k]  # digits, likeliest first; their probabilities are in the prob_* columns
             k += 1
         else:
             record = dict.fromkeys(BASE_COLUMNS)

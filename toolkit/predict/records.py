@@ -84,6 +84,7 @@ _CELL = {  # one dict lookup per cell instead of a chain of isinstance checks: C
     float: lambda v: format(v, ".6g"),
     int: str,
     str: str,
+    list: lambda v: " ".join(map(str, v)),  # top_k: digits, space-separated
 }
 
 
@@ -480,26 +481,32 @@ def arrow_schema(columns: Sequence[str]):
     pa = require_parquet()
     types = {"path": pa.string(), "status": pa.string(), "digit": pa.int8(), "confidence": pa.float32(),
              "error": pa.string(), "error_kind": pa.string(), "low_confidence": pa.bool_(),
-             "blank": pa.bool_(), "frame": pa.int32(), "top_k": pa.string()}
+             "blank": pa.bool_(), "frame": pa.int32(), "top_k": pa.list_(pa.int8())}
     return pa.schema([(c, types.get(c, pa.float32())) for c in columns])
 
 
 def csv_to_parquet(source: Path, target: Path, columns: Sequence[str]) -> None:
     """Convert a CSV journal into a Parquet file, streaming, atomically (temp file, then rename)."""
-    require_parquet()
+    pa = require_parquet()
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     schema = arrow_schema(columns)
+    # The CSV journal spells list columns as text ("7 1"); they are read as text and split into lists.
+    lists = [c for c in columns if pa.types.is_list(schema.field(c).type)]
+    read_types = {c: (pa.string() if c in lists else schema.field(c).type) for c in columns}
     read = pacsv.ReadOptions(block_size=8 << 20)
     parse = pacsv.ParseOptions(newlines_in_values=True)
-    convert = pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True, null_values=[""],
+    convert = pacsv.ConvertOptions(column_types=read_types, strings_can_be_null=True, null_values=[""],
                                    true_values=["true"], false_values=["false"], quoted_strings_can_be_null=True)
     with fsutil.atomic_open(target) as (fh, _), \
             pacsv.open_csv(source, read_options=read, parse_options=parse, convert_options=convert) as reader, \
             pq.ParquetWriter(fh, schema) as writer:
         for batch in reader:
-            writer.write_batch(batch)
+            arrays = [pc.split_pattern(batch.column(c), " ").cast(schema.field(c).type) if c in lists
+                      else batch.column(c) for c in columns]
+            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
 
 
 class StreamOutput:
