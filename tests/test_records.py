@@ -59,6 +59,11 @@ def test_output_format_resolution():
         rec.output_format("x.txt", None)
     with pytest.raises(UsageError, match="stdout"):
         rec.output_format("-", "parquet")
+    assert rec.output_format("x.jsonl", "jsonl") == ("x.jsonl", "jsonl")
+    with pytest.raises(UsageError) as contradiction:
+        rec.output_format("x.jsonl", "csv")
+    assert str(contradiction.value) == ("--format csv contradicts --out x.jsonl (a .jsonl name); drop --format or "
+                                        "rename the output")
 
 
 def write_all(tmp_path, fmt, records, columns):

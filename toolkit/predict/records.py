@@ -48,7 +48,8 @@ def display_path(path: str) -> str:
 
 
 def output_format(out: str | None, fmt: str | None) -> tuple[str, str]:
-    """(output path, format) from --out and --format: the format wins, else the extension, else CSV."""
+    """(output path, format) from --out and --format: the extension, or --format for a name without a known
+    one (CSV when there is neither); an extension that says another format than --format is a usage error."""
     if fmt is not None and fmt not in FORMATS:
         raise UsageError(f"unknown --format '{fmt}'; choose one of: {', '.join(FORMATS)}")
     if out is None:
@@ -59,11 +60,15 @@ def output_format(out: str | None, fmt: str | None) -> tuple[str, str]:
         if fmt == "parquet":
             raise UsageError("Parquet cannot be streamed to stdout; pass --out FILE.parquet")
         return out, fmt
+    named = EXTENSIONS.get(os.path.splitext(out)[1].lower())
     if fmt is None:
-        fmt = EXTENSIONS.get(os.path.splitext(out)[1].lower())
-        if fmt is None:
+        if named is None:
             raise UsageError(f"cannot tell the output format from '{out}'; name it .csv, .jsonl or .parquet, "
                              "or pass --format")
+        return out, named
+    if named is not None and named != fmt:
+        raise UsageError(f"--format {fmt} contradicts --out {out} (a .{named} name); drop --format or rename the "
+                         "output")
     return out, fmt
 
 
