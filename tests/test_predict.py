@@ -486,7 +486,7 @@ def _wait_for_commit(state: Path, minimum: int, proc: subprocess.Popen, timeout:
     raise AssertionError("no records were committed in time")
 
 
-@pytest.mark.parametrize("how", ["kill-9", "ctrl-c"])
+@pytest.mark.parametrize("how", ["kill-9", "ctrl-c", "sigterm"])
 def test_resume_after_interruption_gives_every_input_exactly_once(tmp_path, onnx_model, mnist_test, how):
     x, y = mnist_test
     paths = write_pngs(tmp_path / "in", x[:300], y[:300])
@@ -506,9 +506,10 @@ def test_resume_after_interruption_gives_every_input_exactly_once(tmp_path, onnx
         proc.kill()
         proc.wait(timeout=30)
     else:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGINT if how == "ctrl-c" else signal.SIGTERM)
         assert proc.wait(timeout=30) == 130
-        assert "--resume" in proc.stderr.read()
+        lines = proc.stderr.read().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: interrupted after ") and "--resume" in lines[0]
     proc.stdin.close()
     assert not out.exists() and (tmp_path / "p.csv.partial").exists()
 

@@ -3,7 +3,6 @@ journal -> summary. The CLI calls `run`; notebooks use `predict_folder` (in `too
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 import time
@@ -13,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit import fsutil
+from toolkit import fsutil, interrupts
 from toolkit.errors import Interrupted, ToolkitError, UsageError
 from toolkit.predict import records as rec
 from toolkit.predict.pipeline import PredictOptions, resolve_model
@@ -112,24 +111,6 @@ def fingerprint(model: Path, options: PredictOptions) -> dict[str, Any]:
             "min_confidence": options.min_confidence, "top_k": options.top_k, "all_frames": options.all_frames}
 
 
-class _Terminate:
-    """Turn SIGTERM into KeyboardInterrupt during a run, so `kill` saves progress as Ctrl-C does."""
-
-    def __enter__(self):
-        self.previous = None
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGTERM, self._raise)
-        return self
-
-    @staticmethod
-    def _raise(signum, frame):
-        raise KeyboardInterrupt
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
-
-
 # An engine is a context manager built as Engine(model_path, options), with `batches(found)` yielding lists
 # of records in input order (all frames of a file in one list) and `notes` (lines for the summary).
 ENGINES = {"local": ("toolkit.predict.local", "LocalEngine"), "ray": ("toolkit.predict.ray_engine", "RayEngine")}
@@ -173,7 +154,8 @@ def run(inputs: list[str], options: PredictOptions, *, out: str | None = None, f
     walker = Walker(inputs, follow_symlinks=options.follow_symlinks, include=options.include,
                     exclude=options.exclude, stdin=stdin)
     started = time.perf_counter()
-    with _Terminate():
+    # SIGTERM too becomes KeyboardInterrupt here, so `kill` saves progress as Ctrl-C does.
+    with interrupts.raising():
         try:
             journal.start(resume)
             previous = journal.previous
@@ -186,6 +168,7 @@ def run(inputs: list[str], options: PredictOptions, *, out: str | None = None, f
                 for batch in scoring.batches(found):
                     journal.write(batch)
                     journal.commit()
+                    interrupts.check()
                     summary.add(batch)
                     if on_records is not None:
                         on_records(batch)

@@ -1,0 +1,126 @@
+"""Ctrl-C (SIGINT) and SIGTERM at any moment of a command: one line on stderr and exit code 130.
+
+Two modes, because what an interrupt may cost differs:
+
+- `install()`, first thing in the entry point, before the CLI's imports: while the CLI starts (imports, argument
+  parsing) and after a command has ended there is nothing to save, so the handler prints one line and exits
+  at once. An exception raised in the middle of an import would print a traceback instead, and a SIGTERM with
+  no handler kills the process with no message at all.
+- `raising()`, around a command's work: the handlers raise KeyboardInterrupt in the main thread, so the
+  command can save its progress (predict commits its journal and says how to --resume) before the CLI turns
+  the interrupt into its one-line message and 130.
+
+A KeyboardInterrupt that Python swallows (raised inside an at-fork hook, a `__del__`, a weakref callback: it
+would print "Exception ignored in ..." and be lost) is noted instead and raised again at the next `check()`
+and at the end of the `raising()` block. When the interpreter tears itself down after the last atexit
+callback, it puts back the default dispositions (death by signal): from then on the exit code is decided, so
+the signals are ignored instead.
+
+A signal that was ignored when the process started (`nohup`, a background job of a script) stays ignored, as
+Unix programs do. Handlers someone else installed (a notebook, a test runner) are left alone by `raising()`.
+Only the interpreter's own start-up, before any toolkit code runs, is out of reach.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+
+EXIT_CODE = 130
+MESSAGE = "error: interrupted"
+
+_pending = False  # a KeyboardInterrupt that Python swallowed, to be raised again by check()
+_installed = False
+
+
+def _signals() -> list[int]:
+    # SIGTERM last: a test may take "SIGTERM is caught" to mean both handlers are in place.
+    return [s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if s is not None]
+
+
+def _exit_now(signum, frame) -> None:
+    # os.write and os._exit only: this can run in the middle of an import or of a write to sys.stderr, where a
+    # buffered write would be a reentrant call and an exception would become a traceback.
+    try:
+        os.write(2, (MESSAGE + "\n").encode())
+    finally:
+        os._exit(EXIT_CODE)
+
+
+def _raise(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def install() -> None:
+    """Make SIGINT and SIGTERM print one line and exit with 130 at once. Call it before the heavy imports."""
+    global _installed
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in _signals():
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _exit_now)
+    if not _installed:
+        # atexit runs callbacks last-registered first: registered this early, this one runs after all others.
+        atexit.register(_ignore_during_teardown)
+        _installed = True
+
+
+def _ignore_during_teardown() -> None:
+    for signum in _signals():
+        if signal.getsignal(signum) is _exit_now:
+            signal.signal(signum, signal.SIG_IGN)
+
+
+def check() -> None:
+    """Raise KeyboardInterrupt if one was swallowed since the last check (see the module docstring)."""
+    global _pending
+    if _pending:
+        _pending = False
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def raising() -> Iterator[None]:
+    """Within the block SIGINT and SIGTERM raise KeyboardInterrupt, so that the work can save its progress.
+
+    Only the default handlers and `install`'s are replaced, and they come back at the end. Outside the main
+    thread (where Python runs no signal handler) this does nothing.
+    """
+    global _pending
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for signum in _signals():
+        handler = signal.getsignal(signum)
+        if handler in (signal.SIG_DFL, signal.default_int_handler, _exit_now):
+            previous[signum] = handler
+            signal.signal(signum, _raise)
+    hook = sys.unraisablehook
+    sys.unraisablehook = _noting(hook)
+    try:
+        yield
+        check()  # an interrupt swallowed in the block still ends it as interrupted
+    finally:
+        sys.unraisablehook = hook
+        _pending = False
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _noting(hook):
+    """An unraisablehook that notes a swallowed KeyboardInterrupt (for check) and passes anything else on."""
+
+    def unraisable(info) -> None:
+        global _pending
+        if isinstance(info.exc_value, KeyboardInterrupt):
+            _pending = True
+        else:
+            hook(info)
+
+    return unraisable
