@@ -527,6 +527,123 @@ def test_resume_after_interruption_gives_every_input_exactly_once(tmp_path, onnx
     assert (out.read_bytes(), out.stat().st_mtime_ns) == before
 
 
+def read_paths(out: Path, fmt: str) -> list[str]:
+    """The path column of an output file, in order."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(out, columns=["path"]).column("path").to_pylist()
+    if fmt == "jsonl":
+        return [json.loads(line)["path"] for line in out.read_text(encoding="utf-8").splitlines()]
+    return [r["path"] for r in read_csv(out)]
+
+
+def interrupted_run(monkeypatch, inputs: list[str], out: Path, options: PredictOptions, after: int) -> None:
+    """Run predict and stop it as Ctrl-C does once `after` records are committed (in-process, so the moment is
+    exact): the output is left as `<out>.partial` for a --resume."""
+    from toolkit.errors import Interrupted
+    from toolkit.predict import records as rec
+    from toolkit.predict.runner import run
+
+    commit = rec.Journal.commit
+    stopped = []
+
+    def commit_then_stop(journal):
+        commit(journal)
+        if journal.written >= after and not stopped:
+            stopped.append(journal.written)
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(rec.Journal, "commit", commit_then_stop)
+        with pytest.raises(Interrupted, match="--resume"):
+            run(inputs, options, out=str(out))
+    assert not out.exists() and out.with_name(out.name + ".partial").exists()
+
+
+SPELLINGS = {  # the same folder, `data` in the current folder `work`, as a resume might name it
+    "absolute": lambda work: str(work / "data"),
+    "dot-slash": lambda work: "./data",
+    "parent": lambda work: "../work/data",
+    "symlink": lambda work: "link-to-data",
+    "trailing-slash": lambda work: "data/",
+}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+@pytest.mark.parametrize("spelling", list(SPELLINGS))
+def test_resume_with_the_folder_spelled_otherwise_gives_each_file_once(tmp_path, monkeypatch, onnx_model,
+                                                                     mnist_test, fmt, spelling):
+    from toolkit.predict.runner import run
+
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    x, y = mnist_test
+    work = tmp_path / "work"
+    write_pngs(work / "data", x[:50], y[:50])
+    (work / "link-to-data").symlink_to(work / "data", target_is_directory=True)
+    monkeypatch.chdir(work)
+    out = tmp_path / f"p.{fmt}"
+    options = PredictOptions(model=onnx_model, workers=0, chunk_size=10)
+    interrupted_run(monkeypatch, ["data"], out, options, after=20)
+
+    summary = run([SPELLINGS[spelling](work)], options, out=str(out), resume=True)
+    assert (summary.resumed_records, summary.files, summary.exit_code) == (20, 30, 0)
+    paths = read_paths(out, fmt)
+    assert len(paths) == 50
+    assert sorted(os.path.realpath(p) for p in paths) == sorted(os.path.realpath(p) for p in work.glob("data/*"))
+    # Each record keeps the spelling of the run that scored it.
+    assert all(p.startswith("data/") for p in paths[:20])
+    new = SPELLINGS[spelling](work)
+    assert all(p.startswith(new.rstrip("/") + "/") for p in paths[20:])
+
+    again = run([SPELLINGS[spelling](work)], options, out=str(out), resume=True)
+    assert (again.resumed_records, again.files, again.written) == (50, 0, False)
+
+
+def test_resume_from_a_list_on_stdin_gives_each_file_once(tmp_path, monkeypatch, onnx_model, mnist_test):
+    from toolkit.predict.runner import run
+
+    x, y = mnist_test
+    paths = write_pngs(tmp_path / "data", x[:40], y[:40])
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "p.csv"
+    options = PredictOptions(model=onnx_model, workers=0, chunk_size=10)
+    interrupted_run(monkeypatch, ["data"], out, options, after=10)
+    # The list names some files as the folder walk did, some through "..", in another order, one twice.
+    listing = [f"data/../data/{p.name}" for p in reversed(paths[::2])] + [str(p) for p in paths[1::2]]
+    summary = run(["-"], options, out=str(out), resume=True, stdin=io.StringIO("\n".join(listing) + "\n"))
+    assert (summary.resumed_records, summary.files) == (10, 30)
+    got = read_paths(out, "csv")
+    assert len(got) == 40 and len({os.path.realpath(p) for p in got}) == 40
+
+
+def test_resume_from_another_folder_with_relative_inputs_is_refused(cli, tmp_path, monkeypatch, onnx_model,
+                                                                     mnist_test):
+    x, y = mnist_test
+    write_pngs(tmp_path / "work" / "data", x[:30], y[:30])
+    (tmp_path / "elsewhere" / "data").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "work")
+    out = tmp_path / "p.csv"
+    interrupted_run(monkeypatch, ["data"], out, PredictOptions(model=onnx_model, workers=0, chunk_size=10),
+                    after=10)
+    partial = (tmp_path / "p.csv.partial").read_bytes()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    args = ["predict", "--model", onnx_model, "--out", out, "--workers", "0", "--resume"]
+    result = cli(*args, "data")  # would be elsewhere/data: other files under the same relative names
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: cannot --resume from {tmp_path / 'elsewhere'}: the paths already in {out} are relative to "
+        f"{tmp_path / 'work'}, where the first run started; run it from there, or name every input by an absolute "
+        "path"]
+    assert (tmp_path / "p.csv.partial").read_bytes() == partial
+    result = cli(*args, tmp_path / "work" / "data")  # an absolute path means the same anywhere
+    assert result.exit_code == 0, result.stderr
+    assert "resumed: 10 records" in result.stderr
+    got = read_paths(out, "csv")
+    assert len(got) == 30 and len({os.path.realpath(tmp_path / "work" / p) for p in got}) == 30
+
+
 # --- the light path ------------------------------------------------------------------------------------------
 
 BLOCK_HEAVY = """

@@ -341,3 +341,54 @@ def test_stdout_gets_no_header_before_the_first_records(tmp_path):
     output.start(resume=False)
     assert output.finish()
     assert empty.getvalue() == ",".join(columns) + "\r\n"  # a run with nothing to score: the header alone
+
+
+def test_file_keys_see_through_the_spelling_of_folders_not_of_files(tmp_path):
+    (tmp_path / "data" / "sub").mkdir(parents=True)
+    (tmp_path / "data" / "a.png").write_bytes(b"")
+    (tmp_path / "alias").symlink_to(tmp_path / "data", target_is_directory=True)
+    (tmp_path / "data" / "link.png").symlink_to(tmp_path / "data" / "a.png")
+    keys = rec.FileKeys(str(tmp_path / "data" / "sub"))  # relative paths are taken from here
+    same = ["../a.png", f"{tmp_path}/data/a.png", f"{tmp_path}/./data/sub/../a.png", f"{tmp_path}/alias/a.png",
+            "../../alias/a.png"]
+    assert len({keys.key(p) for p in same}) == 1
+    assert len({keys.key(p) for p in ["../a.png", "../b.png", "../link.png", "a.png"]}) == 4
+    # A folder that is gone is keyed by its resolved path: still one key for several spellings.
+    assert keys.key("../gone/x.png") == keys.key(f"{tmp_path}/alias/gone/x.png") != keys.key("../gone/y.png")
+
+
+def test_previous_keeps_16_bytes_a_file_and_one_key_for_all_frames(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    previous = rec.Previous()
+    for i in range(1000):
+        for _ in range(3):  # three frames of one file
+            previous.add(f"scans/{i:04d}.png", "error" if i % 10 == 0 else "ok")
+    assert (previous.records, previous.errors) == (3000, 300)
+    assert "scans/0999.png" in previous and f"{tmp_path}/scans/0000.png" in previous
+    assert "scans/1000.png" not in previous and "0000.png" not in previous
+    assert previous._high.nbytes + previous._low.nbytes == 16 * 1000
+    previous.add("scans/1000.png", "ok")  # added after a lookup: found too
+    assert "./scans/1000.png" in previous and "scans/0500.png" in previous
+
+
+def test_state_and_sidecar_record_the_folder_relative_paths_start_from(tmp_path, monkeypatch):
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    columns = PredictOptions().columns()
+    out = tmp_path / "out.csv"
+    journal = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    journal.start(resume=False)
+    journal.write(make(["a.png"], PredictOptions()))
+    journal.commit()
+    assert json.loads(journal.state.read_text())["cwd"] == str(tmp_path / "work")
+    journal.finish()
+    assert json.loads(journal.meta.read_text())["cwd"] == str(tmp_path / "work")
+    monkeypatch.chdir(tmp_path)
+    again = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    again.start(resume=True)
+    assert again.previous.base == str(tmp_path / "work")
+    assert "work/a.png" in again.previous and "a.png" not in again.previous
+    with pytest.raises(UsageError, match=f"relative to {tmp_path / 'work'}, where the first run started"):
+        again.previous.check_inputs(["scans"], out)
+    again.previous.check_inputs([str(tmp_path / "scans")], out)  # absolute: fine from anywhere
+    again.close()

@@ -21,6 +21,8 @@ formula is already spelled `./=name` by the walker.
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
 import json
 import os
 import shutil
@@ -145,21 +147,105 @@ class _Damaged(Exception):
     """A file to resume from is not as this module writes it (cut, torn or edited by hand): what is wrong."""
 
 
-class Previous:
-    """What a previous run already wrote: the paths it covered and how many of its records were errors."""
+class FileKeys:
+    """Keys that tell files apart whatever their paths' spelling: `data/a.png`, `./data/a.png`, `$PWD/data/a.png`,
+    `../here/data/a.png` and `link-to-data/a.png` all get one key. The key is a 16-byte digest of the folder's
+    identity (device and inode: one stat per folder, cached, so a folder of a million files costs one) and the
+    file's own name, which is not resolved: a file that is itself a symbolic link is its own entry, as it is for
+    the walk. A folder that cannot be stat'ed (gone since) is taken by its resolved path instead.
+    Relative paths are taken relative to `base`, the folder the run that wrote them was started in."""
 
-    def __init__(self) -> None:
-        self.paths: set[str] = set()
+    def __init__(self, base: str):
+        self.base = base
+        self._folder = functools.lru_cache(maxsize=4096)(_folder_identity)
+
+    def key(self, path: str) -> bytes:
+        """The key of `path` (as written in a record: see `display_path`)."""
+        folder, name = os.path.split(os.path.join(self.base, path))
+        text = f"{self._folder(folder)}\0{name}"  # NUL: the one character no file name can hold
+        return hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).digest()
+
+
+def _folder_identity(folder: str) -> str:
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return "path:" + os.path.realpath(folder)
+    return f"inode:{st.st_dev}:{st.st_ino}"
+
+
+class Previous:
+    """What a previous run already wrote: which files it covered (by `FileKeys`, so a resume may spell its inputs
+    differently), how many records, and how many of them were errors.
+
+    Built for millions of records: the keys are kept as 128-bit digests in two sorted NumPy arrays, 16 bytes a
+    file (a set of path strings takes ten times that), and looked up by binary search. `base` is the folder the
+    recorded relative paths are relative to; paths looked up are relative to the current folder.
+    """
+
+    def __init__(self, base: str | None = None) -> None:
+        cwd = os.getcwd()
+        self.base = base or cwd
         self.records = 0
         self.errors = 0
+        self.relative = False  # does any recorded path depend on `base`?
+        self._recorded = FileKeys(self.base)
+        self._current = self._recorded if self.base == cwd else FileKeys(cwd)
+        self._new = bytearray()  # digests added since the arrays were last sorted
+        self._last = b""
+        self._high: Any = None
+        self._low: Any = None
+        self._u64: Any = None  # numpy.uint64, imported when first needed
 
     def add(self, path: str, status: str) -> None:
-        self.paths.add(path)
         self.records += 1
         self.errors += status == "error"
+        self.relative = self.relative or not os.path.isabs(path)
+        key = self._recorded.key(path)
+        if key != self._last:  # the frames of one file come one after the other: one key for them all
+            self._new += key
+            self._last = key
+
+    def check_inputs(self, inputs: Sequence[str], out: Path | str) -> None:
+        """UsageError when this run would add paths relative to another folder than the recorded ones are:
+        one output would then hold relative paths that mean different files, and no later resume could tell
+        them apart. Inputs on stdin (-) may be relative too."""
+        if not self.relative or not any(i == "-" or not os.path.isabs(i) for i in inputs):
+            return
+        try:
+            same = os.path.samefile(self.base, os.getcwd())
+        except OSError:  # the first run's folder is gone
+            same = False
+        if not same:
+            raise UsageError(f"cannot --resume from {os.getcwd()}: the paths already in {out} are relative to "
+                             f"{self.base}, where the first run started; run it from there, or name every input "
+                             "by an absolute path")
 
     def __contains__(self, path: str) -> bool:
-        return display_path(path) in self.paths
+        if self._new or self._high is None:
+            self._sort()
+        key = self._current.key(display_path(path))
+        high, low = self._high, self._low
+        want_high, want_low = self._u64(int.from_bytes(key[:8], "big")), self._u64(int.from_bytes(key[8:], "big"))
+        i = int(high.searchsorted(want_high))
+        while i < len(high) and high[i] == want_high:  # more than one only if two digests share 64 bits
+            if low[i] == want_low:
+                return True
+            i += 1
+        return False
+
+    def _sort(self) -> None:
+        import numpy as np
+
+        self._u64 = np.uint64
+        pairs = np.frombuffer(self._new, dtype=">u8").reshape(-1, 2)
+        high, low = pairs[:, 0].astype(np.uint64), pairs[:, 1].astype(np.uint64)
+        del pairs  # releases the bytearray, which can then be emptied
+        self._new = bytearray()
+        if self._high is not None:
+            high, low = np.concatenate([self._high, high]), np.concatenate([self._low, low])
+        order = np.argsort(high, kind="stable")
+        self._high, self._low = high[order], low[order]
 
 
 def _other_columns(path: Path) -> UsageError:
@@ -259,12 +345,19 @@ class Journal:
         self.meta = self.out.with_name(self.out.name + ".meta.json")
         self.lock = self.out.with_name(self.out.name + ".lock")
         self.previous = Previous()
+        self._cwd = os.getcwd()
         self._stream: TextIO | None = None
         self._writer: CsvWriter | JsonlWriter | None = None
         self._lock_file: BinaryIO | None = None
         self.written = 0
         self.errors = 0
         self.notes: list[str] = []
+
+    @property
+    def base(self) -> str:
+        """The folder the relative paths of the output are relative to, kept in the state and the sidecar: the
+        first run's folder once it has written one, else this run's."""
+        return self.previous.base if self.previous.relative else self._cwd
 
     def _recorded(self) -> dict[str, Any]:
         """What the state file and the sidecar record, and what a resume must match."""
@@ -363,6 +456,7 @@ class Journal:
                     raise self._damaged(f"the last commit in {self.state} ({committed:,} bytes) does not end "
                                         f"a record of {self.partial}")
             fh.truncate(committed)
+        self.previous = Previous(_base(state))
         try:
             _scan_text(self.partial, "jsonl" if self.fmt == "jsonl" else "csv", self.columns, self.previous)
         except _Damaged as exc:
@@ -391,6 +485,7 @@ class Journal:
         if differs:
             raise UsageError(f"cannot --resume: {self.out} was made with other settings: {differs}; run it with "
                              "the same model and options, or without --resume to start over")
+        self.previous = Previous(_base(meta))
         try:
             if self.fmt == "parquet":
                 _scan_parquet(self.out, self.columns, self.previous)
@@ -431,7 +526,7 @@ class Journal:
         if self._stream is None:
             return
         self._stream.flush()
-        state = {"version": STATE_VERSION, "format": self.fmt, "output": str(self.out),
+        state = {"version": STATE_VERSION, "format": self.fmt, "output": str(self.out), "cwd": self.base,
                  "committed_bytes": self._stream.tell(), "fingerprint": self.fingerprint}
         fsutil.write_json(self.state, state)
 
@@ -447,7 +542,7 @@ class Journal:
             # The sidecar first: until the state file goes, a --resume goes by the partial file and its state.
             fsutil.write_json(self.meta, {
                 "about": f"the model and options {self.out.name} was made with; predict --resume checks them",
-                "version": STATE_VERSION, "format": self.fmt, "fingerprint": self.fingerprint})
+                "version": STATE_VERSION, "format": self.fmt, "cwd": self.base, "fingerprint": self.fingerprint})
             if self.fmt == "parquet":
                 csv_to_parquet(self.partial, self.out, self.columns)
                 self.partial.unlink()
@@ -470,6 +565,12 @@ class Journal:
                     self._stream = None
         finally:
             self._unlock()
+
+
+def _base(recorded: dict[str, Any]) -> str | None:
+    """The folder a state or sidecar says its relative paths are relative to (older ones do not say)."""
+    cwd = recorded.get("cwd")
+    return cwd if isinstance(cwd, str) and cwd else None
 
 
 # --- Parquet -------------------------------------------------------------------------------------------

@@ -159,6 +159,7 @@ def run(inputs: list[str], options: PredictOptions, *, out: str | None = None, f
         try:
             journal.start(resume)
             previous = journal.previous
+            previous.check_inputs(inputs, out)
             summary.resumed_records, summary.resumed_errors = previous.records, previous.errors
             found = (f for f in walker if f.path not in previous) if previous.records else iter(walker)
             with Engine(model, options) as scoring:
