@@ -416,6 +416,86 @@ def test_stdout_stays_empty_when_the_model_is_bad(tmp_path, mnist_test):
         assert result.stdout == ""
 
 
+@pytest.mark.parametrize("workers", ["0", "1"])
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_bad_model_fails_before_any_output_file_exists(cli, tmp_path, mnist_test, workers, fmt):
+    from tests.onnx_models import linear_model
+
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    x, y = mnist_test
+    write_pngs(tmp_path / "in", x[:3], y[:3])
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "junk.onnx").write_bytes(b"not a model")
+    nan = linear_model(models / "nan.onnx", np.full((784, 10), np.nan, np.float32), np.zeros(10, np.float32))
+    # junk fails to load (with workers, in a thread while they decode); nan loads, then fails on the first batch.
+    for model in (models / "junk.onnx", nan):
+        out = tmp_path / "runs" / f"p.{fmt}"
+        result = cli("predict", tmp_path / "in", "--model", model, "--out", out, "--workers", workers)
+        assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+        assert result.stderr.startswith(f"error: {model}: ")
+        assert list((tmp_path / "runs").iterdir()) == []  # no output, partial file, state or lock
+
+
+def test_a_full_disk_is_named_and_the_run_resumes(cli, tmp_path, monkeypatch, onnx_model, mnist_test):
+    import errno
+
+    from toolkit.errors import ToolkitError
+    from toolkit.predict import records as rec
+    from toolkit.predict.runner import run
+
+    x, y = mnist_test
+    write_pngs(tmp_path / "in", x[:30], y[:30])
+    out = tmp_path / "p.csv"
+    full = f"{out}.partial: the disk is full (No space left on device); free some space and run the same " \
+           "command with --resume to continue"
+
+    def disk_full_at(batch: int):
+        write, calls = rec.CsvWriter.write, []
+
+        def fill_up(writer, records):
+            calls.append(len(records))
+            if len(calls) == batch:
+                raise OSError(errno.ENOSPC, "No space left on device")  # as write() raises it: no file name
+            write(writer, records)
+
+        return fill_up
+
+    args = ["predict", tmp_path / "in", "--model", onnx_model, "--out", out, "--workers", "0"]
+    with monkeypatch.context() as patch:
+        patch.setattr(rec.CsvWriter, "write", disk_full_at(1))
+        result = cli(*args)
+    assert result.exit_code == 1 and result.stderr.splitlines() == [f"error: {full}"]
+    with monkeypatch.context() as patch:  # the third batch of eight finds the disk full
+        patch.setattr(rec.CsvWriter, "write", disk_full_at(3))
+        with pytest.raises(ToolkitError) as info:
+            run([str(tmp_path / "in")], PredictOptions(model=onnx_model, workers=0, chunk_size=8), out=str(out))
+    assert str(info.value) == full and info.value.exit_code == 1
+    assert not out.exists() and not (tmp_path / "p.csv.lock").exists()
+    result = cli(*args, "--resume")
+    assert result.exit_code == 0 and "resumed: 16 records" in result.stderr, result.stderr
+    paths = [r["path"] for r in read_csv(out)]
+    assert len(paths) == 30 == len(set(paths))
+
+
+def test_outputs_of_every_format_get_the_same_mode(cli, tmp_path, onnx_model, mnist_test):
+    pytest.importorskip("pyarrow")
+    x, y = mnist_test
+    write_pngs(tmp_path / "in", x[:2], y[:2])
+    for umask, mode in ((0o022, 0o644), (0o027, 0o640)):
+        previous = os.umask(umask)
+        try:
+            for fmt in ("csv", "jsonl", "parquet"):
+                out = tmp_path / f"{umask:o}" / f"p.{fmt}"
+                result = cli("predict", tmp_path / "in", "--model", onnx_model, "--out", out, "--workers", "0")
+                assert result.exit_code == 0, result.stderr
+                for path in (out, out.with_name(out.name + ".meta.json")):
+                    assert oct(path.stat().st_mode & 0o777) == oct(mode), (path, umask)
+        finally:
+            os.umask(previous)
+
+
 def test_resume_of_a_finished_output_checks_model_and_options(cli, tmp_path, onnx_model, mnist_test):
     from tests.onnx_models import linear_model
 

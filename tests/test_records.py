@@ -158,6 +158,7 @@ def test_resume_refuses_other_model_or_options(tmp_path):
     out = tmp_path / "out.csv"
     journal = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
     journal.start(resume=False)
+    journal.write(make(["a.png"], PredictOptions()))
     journal.close()
     with pytest.raises(UsageError, match="model_sha256"):
         rec.Journal(out, "csv", columns, {"model_sha256": "y"}).start(resume=True)
@@ -392,3 +393,30 @@ def test_state_and_sidecar_record_the_folder_relative_paths_start_from(tmp_path,
         again.previous.check_inputs(["scans"], out)
     again.previous.check_inputs([str(tmp_path / "scans")], out)  # absolute: fine from anywhere
     again.close()
+
+
+def test_a_run_that_fails_before_its_first_records_leaves_no_file(tmp_path):
+    columns = PredictOptions().columns()
+    out = tmp_path / "out.csv"
+    journal = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    journal.start(resume=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv.lock"]  # held while it runs
+    journal.close()  # failed (a bad model) before any record
+    assert list(tmp_path.iterdir()) == []
+    # An interrupted run's partial file survives a fresh run that fails, so --resume can still go on.
+    journal = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    journal.start(resume=False)
+    journal.write(make(["a.png"], PredictOptions()))
+    journal.close()
+    kept = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(kept) == ["out.csv.partial", "out.csv.partial.json"]
+    failed = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    failed.start(resume=False)
+    failed.close()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == kept
+    # A run with nothing to score still writes its output: the header alone.
+    empty = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    empty.start(resume=False)
+    assert empty.finish()
+    assert out.read_bytes() == (",".join(columns) + "\r\n").encode()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "out.csv.meta.json"]

@@ -58,10 +58,11 @@ def first_line(exc: BaseException, limit: int = 300) -> str:
     return (lines[0] if lines else exc.__class__.__name__)[:limit]
 
 
-def os_error_line(exc: OSError) -> str:
-    """One line for an OSError: the file it concerns, then what is wrong. A full disk is called that; anything
-    else (a missing folder, no permission, a read-only file system) points at the path and its permissions."""
+def os_error_line(exc: OSError, retry: str = "run it again") -> str:
+    """One line for an OSError: the file it concerns, then what is wrong. A full disk is called that, followed by
+    `retry`; anything else (a missing folder, no permission, a read-only file system) points at the path and its
+    permissions."""
     where = f"{exc.filename}: " if exc.filename else ""
     if exc.errno in DISK_FULL:
-        return f"{where}the disk is full ({exc.strerror or 'no space left'}); free some space and run it again"
+        return f"{where}the disk is full ({exc.strerror or 'no space left'}); free some space and {retry}"
     return f"{where}{exc.strerror or first_line(exc)}; check the path and its permissions"

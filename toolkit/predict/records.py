@@ -349,6 +349,7 @@ class Journal:
         self._stream: TextIO | None = None
         self._writer: CsvWriter | JsonlWriter | None = None
         self._lock_file: BinaryIO | None = None
+        self._fresh = False  # a new output, whose partial file is created with the first records
         self.written = 0
         self.errors = 0
         self.notes: list[str] = []
@@ -366,8 +367,11 @@ class Journal:
     # Starting ----------------------------------------------------------------------------------------
 
     def start(self, resume: bool) -> None:
-        """Lock `<out>`; then fresh: an empty partial file; resume: pick up the partial file, else the finished
-        output."""
+        """Lock `<out>`; then resume: pick up the partial file, else the finished output; fresh: nothing yet.
+
+        A fresh run creates its partial file and state with its first records (or in `finish`, for a run with
+        none), so a run that fails before scoring anything (a bad model) leaves no file behind, and an
+        interrupted run's partial file survives it for a later --resume."""
         if self.out.exists() and self.out.is_dir():
             raise UsageError(f"--out {self.out} is a folder; name a file")
         self.out.parent.mkdir(parents=True, exist_ok=True)
@@ -381,7 +385,7 @@ class Journal:
                 if self.state.exists():
                     self.notes.append(f"started over: the interrupted run's records in {self.partial} were "
                                       "discarded (--resume continues an interrupted run)")
-                self._open_fresh()
+                self._fresh = True
         except BaseException:
             self.close()
             raise
@@ -420,6 +424,8 @@ class Journal:
             self._lock_file = None
 
     def _open_fresh(self) -> None:
+        # The old state goes first: a kill between the two steps must not leave it describing the new file.
+        self.state.unlink(missing_ok=True)
         self._stream = _open_text(self.partial, "w")
         self._writer = _writer(self.fmt, self._stream, self.columns)
         self.commit()
@@ -514,10 +520,11 @@ class Journal:
         """Append a batch. Records of one file must come in one call (resume works file by file)."""
         if not records:
             return
-        if self._stream is None:
-            self._reopen_finished()
-        assert self._writer is not None
-        self._writer.write(records)
+        with fsutil.naming(self.partial):
+            if self._stream is None:
+                self._open_fresh() if self._fresh else self._reopen_finished()
+            assert self._writer is not None
+            self._writer.write(records)
         self.written += len(records)
         self.errors += sum(1 for r in records if r["status"] == "error")
 
@@ -525,7 +532,8 @@ class Journal:
         """Make everything written so far survive a kill: flush it and note its length."""
         if self._stream is None:
             return
-        self._stream.flush()
+        with fsutil.naming(self.partial):
+            self._stream.flush()
         state = {"version": STATE_VERSION, "format": self.fmt, "output": str(self.out), "cwd": self.base,
                  "committed_bytes": self._stream.tell(), "fingerprint": self.fingerprint}
         fsutil.write_json(self.state, state)
@@ -534,10 +542,14 @@ class Journal:
         """Move the complete output into place. False when there was nothing new to write (resume)."""
         try:
             if self._stream is None:
-                return False
+                if not self._fresh:
+                    return False
+                with fsutil.naming(self.partial):
+                    self._open_fresh()  # a run with no records still gets its output: the header alone
             self.commit()
-            os.fsync(self._stream.fileno())
-            self._stream.close()
+            with fsutil.naming(self.partial):
+                os.fsync(self._stream.fileno())
+                self._stream.close()
             self._stream = None
             # The sidecar first: until the state file goes, a --resume goes by the partial file and its state.
             fsutil.write_json(self.meta, {
@@ -561,8 +573,9 @@ class Journal:
                 try:
                     self.commit()
                 finally:
-                    self._stream.close()
-                    self._stream = None
+                    stream, self._stream = self._stream, None
+                    with fsutil.naming(self.partial):
+                        stream.close()
         finally:
             self._unlock()
 

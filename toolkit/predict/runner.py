@@ -3,6 +3,7 @@ journal -> summary. The CLI calls `run`; notebooks use `predict_folder` (in `too
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit import fsutil, interrupts
-from toolkit.errors import Interrupted, ToolkitError, UsageError
+from toolkit.errors import DISK_FULL, Interrupted, ToolkitError, UsageError, os_error_line
 from toolkit.predict import records as rec
 from toolkit.predict.pipeline import PredictOptions, resolve_model
 from toolkit.predict.walk import Walker, check_inputs, count_files
@@ -184,6 +185,14 @@ def run(inputs: list[str], options: PredictOptions, *, out: str | None = None, f
             journal.close()
             hint = "" if out == "-" else "; run the same command with --resume to continue where it stopped"
             raise Interrupted(f"interrupted after {journal.written:,} new records{hint}") from None
+        except OSError as exc:
+            # The error to report is this one, not a second one from closing (a full disk fails that commit
+            # too); the state then still describes the last batch committed.
+            with contextlib.suppress(OSError):
+                journal.close()
+            if out != "-" and exc.errno in DISK_FULL:
+                raise ToolkitError(os_error_line(exc, "run the same command with --resume to continue")) from None
+            raise
         except BaseException:
             journal.close()
             raise
