@@ -150,3 +150,19 @@ def test_a_swallowed_keyboard_interrupt_is_raised_again(capsys):
     # Outside the block nothing is pending and the hook is the one before.
     interrupts.check()
     assert sys.unraisablehook is hook
+
+
+def test_deferred_holds_the_first_signal_until_check_and_lets_a_second_through():
+    reached = []
+    with pytest.raises(KeyboardInterrupt), interrupts.raising():
+        with interrupts.deferred():
+            signal.raise_signal(signal.SIGTERM)
+            reached.append("in the step")
+        reached.append("after the step")
+        interrupts.check()
+        reached.append("after check")
+    assert reached == ["in the step", "after the step"]
+    with pytest.raises(KeyboardInterrupt), interrupts.raising(), interrupts.deferred():
+        signal.raise_signal(signal.SIGTERM)
+        signal.raise_signal(signal.SIGINT)  # the user insists
+        pytest.fail("a second signal was held back too")

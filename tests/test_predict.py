@@ -607,6 +607,44 @@ def test_resume_after_interruption_gives_every_input_exactly_once(tmp_path, onnx
     assert (out.read_bytes(), out.stat().st_mtime_ns) == before
 
 
+def test_an_interrupt_while_the_workers_start_leaves_none_behind(tmp_path, monkeypatch, onnx_model, mnist_test):
+    """SIGTERM just after a worker is forked, before the pool's manager thread exists: cut there, the pool has a
+    worker nobody ever stops, and the process waits for it at exit forever. The run must end as interrupted and
+    its workers with it."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from toolkit.errors import Interrupted
+    from toolkit.predict.runner import run
+
+    spawn = getattr(ProcessPoolExecutor, "_spawn_process", None)
+    if spawn is None:
+        pytest.skip("this Python's ProcessPoolExecutor starts its workers another way")
+    x, y = mnist_test
+    write_pngs(tmp_path / "in", x[:5], y[:5])
+    sent = []
+
+    def spawn_then_terminate(executor):
+        spawn(executor)
+        if not sent:
+            sent.append(True)
+            signal.raise_signal(signal.SIGTERM)
+
+    monkeypatch.setattr(ProcessPoolExecutor, "_spawn_process", spawn_then_terminate)
+    try:
+        with pytest.raises(Interrupted, match="^interrupted after 0 new records"):
+            run([str(tmp_path / "in")], PredictOptions(model=onnx_model, workers=1), out=str(tmp_path / "p.csv"))
+        assert sent
+        deadline = time.monotonic() + 30
+        while multiprocessing.active_children():
+            assert time.monotonic() < deadline, "a worker was left waiting for work"
+            time.sleep(0.05)
+    finally:
+        for child in multiprocessing.active_children():  # so that a failure does not hang the test session
+            child.kill()
+    assert list(tmp_path.glob("p.csv*")) == []
+
+
 def read_paths(out: Path, fmt: str) -> list[str]:
     """The path column of an output file, in order."""
     if fmt == "parquet":

@@ -10,6 +10,9 @@ Two modes, because what an interrupt may cost differs:
   command can save its progress (predict commits its journal and says how to --resume) before the CLI turns
   the interrupt into its one-line message and 130.
 
+Inside `raising()`, `deferred()` holds a first interrupt back for a step that must not be cut in the middle
+(starting a process pool); a second one goes through at once.
+
 A KeyboardInterrupt that Python swallows (raised inside an at-fork hook, a `__del__`, a weakref callback: it
 would print "Exception ignored in ..." and be lost) is noted instead and raised again at the next `check()`
 and at the end of the `raising()` block. When the interpreter tears itself down after the last atexit
@@ -111,6 +114,33 @@ def raising() -> Iterator[None]:
         _pending = False
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Within a `raising()` block: a first SIGINT or SIGTERM is only noted (the next `check()` raises it) and a
+    second one raises at once. For steps that an exception in the middle leaves broken: a process pool whose
+    workers are forked but whose manager thread is not started yet has workers nobody will stop, and the exit
+    then waits for them forever."""
+    check()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in _signals():
+            if signal.getsignal(signum) is _raise:
+                previous[signum] = _raise
+                signal.signal(signum, _defer)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _defer(signum, frame) -> None:
+    global _pending
+    if _pending:  # the second time: the user insists
+        raise KeyboardInterrupt
+    _pending = True
 
 
 def _noting(hook):

@@ -163,7 +163,12 @@ def run(inputs: list[str], options: PredictOptions, *, out: str | None = None, f
             previous.check_inputs(inputs, out)
             summary.resumed_records, summary.resumed_errors = previous.records, previous.errors
             found = (f for f in walker if f.path not in previous) if previous.records else iter(walker)
-            with Engine(model, options) as scoring:
+            with contextlib.ExitStack() as stack:
+                # An interrupt in the middle of starting the engine (forking its workers) would leave it half
+                # started and never closed: it waits until the engine is up, then ends the run as usual.
+                with interrupts.deferred():
+                    scoring = stack.enter_context(Engine(model, options))
+                interrupts.check()
                 total: dict[str, int | None] = {"n": None}
                 if progress is not None and "-" not in inputs:
                     _count_in_background(inputs, options, total)
