@@ -39,15 +39,32 @@ main()
 """
 
 
+# Run with -m, as `python -m toolkit` is: a KeyboardInterrupt that ends an eval() of a string (namedtuple does
+# that while NumPy is imported) is remembered by CPython, which then kills a -m process with SIGINT at exit.
+EVAL_GATE = """
+import os, signal, sys
+class Gate:
+    def find_spec(self, name, path=None, target=None):
+        if name == "numpy":  # the predict command imports it, inside its raising() block
+            sys.meta_path.remove(self)
+            eval("__import__('os').kill(__import__('os').getpid(), __import__('signal').SIGTERM)")
+        return None
+sys.meta_path.insert(0, Gate())
+sys.argv = ["mnist-toolkit", *sys.argv[1:]]
+from toolkit.__main__ import main
+main()
+"""
+
+
 def _default_sigint() -> None:
     # A shell starts background jobs with SIGINT ignored, and an ignored SIGINT is inherited and kept (on
     # purpose); give the child the default a terminal would, whatever runs this suite.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _start(args: list[str], preexec=_default_sigint) -> subprocess.Popen:
+def _start(args: list[str], preexec=_default_sigint, cwd: Path = ROOT) -> subprocess.Popen:
     return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=ENV, cwd=ROOT, preexec_fn=preexec)
+                            env=ENV, cwd=cwd, preexec_fn=preexec)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -59,6 +76,15 @@ def test_a_signal_during_the_cli_imports_is_one_line_and_130(signum, tmp_path):
     assert proc.returncode == 130
     assert err.decode() == ONE_LINE
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupt_inside_an_eval_still_exits_130(tmp_path):
+    (tmp_path / "gate_eval.py").write_text(EVAL_GATE)
+    proc = _start([sys.executable, "-m", "gate_eval", "predict", str(tmp_path / "in"), "--out",
+                   str(tmp_path / "o.csv")], cwd=tmp_path)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.decode() == ONE_LINE
 
 
 def test_a_signal_ignored_at_start_stays_ignored():

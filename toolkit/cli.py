@@ -496,7 +496,11 @@ def main() -> None:
     """Run the CLI (`toolkit.__main__.main` is the console script: it installs the interrupt handlers before
     importing this module; installing them again here covers callers that come straight here)."""
     interrupts.install()
-    app(prog_name="mnist-toolkit")
+    try:
+        app(prog_name="mnist-toolkit")
+    except SystemExit:
+        interrupts.settle()
+        raise
 
 
 if __name__ == "__main__":

@@ -79,6 +79,14 @@ def _ignore_during_teardown() -> None:
             signal.signal(signum, signal.SIG_IGN)
 
 
+def settle() -> None:
+    """Call once every interrupt has become an exit code. CPython marks a KeyboardInterrupt that ends an eval() of
+    a string as unhandled even when it is caught later (collections.namedtuple evals one, so an import can end
+    that way), and `python -m` then kills the process with SIGINT at exit instead of exiting with its code.
+    Evaluating a string again clears the mark."""
+    eval("None")
+
+
 def check() -> None:
     """Raise KeyboardInterrupt if one was swallowed since the last check (see the module docstring)."""
     global _pending
