@@ -137,6 +137,20 @@ def test_signals_during_interpreter_teardown_do_not_kill_the_process():
     assert result.returncode == 3 and result.stderr == ""
 
 
+def test_a_signal_after_the_command_ended_keeps_its_exit_code():
+    """Once the command has its outcome (say 3: some error records, all reported), a late Ctrl-C while the
+    process exits must not report it as interrupted."""
+    code = ("import os, signal\n"
+            "from toolkit import interrupts\n"
+            "interrupts.install()\n"
+            "interrupts.settle(3)\n"
+            "os.kill(os.getpid(), signal.SIGINT)\n"
+            "raise SystemExit('not reached')\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=60,
+                            preexec_fn=_default_sigint)
+    assert result.returncode == 3 and result.stderr == ""
+
+
 def test_raising_turns_signals_into_keyboard_interrupt_and_restores_the_handlers():
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(KeyboardInterrupt), interrupts.raising():

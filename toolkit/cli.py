@@ -498,8 +498,8 @@ def main() -> None:
     interrupts.install()
     try:
         app(prog_name="mnist-toolkit")
-    except SystemExit:
-        interrupts.settle()
+    except SystemExit as exc:
+        interrupts.settle(exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1)
         raise
 
 

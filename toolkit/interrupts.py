@@ -1,23 +1,19 @@
 """Ctrl-C (SIGINT) and SIGTERM at any moment of a command: one line on stderr and exit code 130.
 
-Two modes, because what an interrupt may cost differs:
+What an interrupt may cost depends on when it comes, so the handlers change with the phase:
 
-- `install()`, first thing in the entry point, before the CLI's imports: while the CLI starts (imports, argument
-  parsing) and after a command has ended there is nothing to save, so the handler prints one line and exits
-  at once. An exception raised in the middle of an import would print a traceback instead, and a SIGTERM with
-  no handler kills the process with no message at all.
-- `raising()`, around a command's work: the handlers raise KeyboardInterrupt in the main thread, so the
-  command can save its progress (predict commits its journal and says how to --resume) before the CLI turns
-  the interrupt into its one-line message and 130.
-
-Inside `raising()`, `deferred()` holds a first interrupt back for a step that must not be cut in the middle
-(starting a process pool); a second one goes through at once.
-
-A KeyboardInterrupt that Python swallows (raised inside an at-fork hook, a `__del__`, a weakref callback: it
-would print "Exception ignored in ..." and be lost) is noted instead and raised again at the next `check()`
-and at the end of the `raising()` block. When the interpreter tears itself down after the last atexit
-callback, it puts back the default dispositions (death by signal): from then on the exit code is decided, so
-the signals are ignored instead.
+- Start-up (`install()`, first thing in the entry point, before the CLI's imports): nothing to save, so the
+  handler prints one line and exits at once. Without it an interrupt during an import prints a traceback, and
+  a SIGTERM kills the process with no message at all.
+- Work (`raising()`, around a command): the handlers raise KeyboardInterrupt in the main thread, so that the
+  command saves its progress (predict commits its journal and says how to --resume) before the CLI turns the
+  interrupt into its one-line message and 130. `deferred()` holds a first interrupt back over a step that must
+  not be cut in the middle (starting a process pool); a second one goes through at once. A KeyboardInterrupt
+  that Python swallows (raised in an at-fork hook or a `__del__`, it would print "Exception ignored" and be
+  lost) is noted instead and raised again at the next `check()`.
+- After the command (`settle(code)`): the outcome is decided and reported, so a late signal ends the process
+  at once with that code, silently; and once the interpreter tears itself down (after the last atexit
+  callback, when it puts back death by signal) signals are ignored.
 
 A signal that was ignored when the process started (`nohup`, a background job of a script) stays ignored, as
 Unix programs do. Handlers someone else installed (a notebook, a test runner) are left alone by `raising()`.
@@ -75,16 +71,32 @@ def install() -> None:
 
 def _ignore_during_teardown() -> None:
     for signum in _signals():
-        if signal.getsignal(signum) is _exit_now:
+        if signal.getsignal(signum) not in (signal.SIG_IGN, signal.SIG_DFL, None):
             signal.signal(signum, signal.SIG_IGN)
 
 
-def settle() -> None:
-    """Call once every interrupt has become an exit code. CPython marks a KeyboardInterrupt that ends an eval() of
-    a string as unhandled even when it is caught later (collections.namedtuple evals one, so an import can end
-    that way), and `python -m` then kills the process with SIGINT at exit instead of exiting with its code.
-    Evaluating a string again clears the mark."""
+def settle(code: int) -> None:
+    """Call once the command has its exit code, so that the process ends with `code` and nothing more on stderr.
+
+    - From here on SIGINT and SIGTERM end the process at once, silently, with `code`: the command's outcome is
+      decided and reported, and a late Ctrl-C (say, while the exit waits for worker processes) must not turn a
+      finished run into an "interrupted" one.
+
+    - CPython marks a KeyboardInterrupt that ends an eval() of a string as unhandled even when it is caught
+      later (collections.namedtuple evals one, so an import can end that way), and `python -m` then kills the
+      process with SIGINT at exit instead of exiting with its code. Evaluating a string again clears the mark.
+    - The threads Python would wait for at exit anyway (the manager thread of a process pool an interrupted run
+      shut down without waiting) are waited for here, while a Ctrl-C still exits at once: Python 3.11's exit
+      hook for process pools races with that thread and can print an "Exception ignored" traceback (EBADF).
+    """
+    if threading.current_thread() is threading.main_thread():
+        for signum in _signals():
+            if signal.getsignal(signum) is _exit_now:
+                signal.signal(signum, lambda signum, frame: os._exit(code))
     eval("None")
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
 
 
 def check() -> None:
