@@ -22,13 +22,13 @@ Only the interpreter's own start-up, before any toolkit code runs, is out of rea
 
 from __future__ import annotations
 
+# Only what is loaded anyway or costs next to nothing: this module is imported before the handlers are in place,
+# and every millisecond spent here is one in which Ctrl-C gets Python's traceback instead (contextlib, for one,
+# pulls in collections and functools: a few milliseconds). threading is imported where it is used.
 import atexit
-import contextlib
 import os
 import signal
 import sys
-import threading
-from collections.abc import Iterator
 
 EXIT_CODE = 130
 MESSAGE = "error: interrupted"
@@ -40,6 +40,30 @@ _installed = False
 def _signals() -> list[int]:
     # SIGTERM last: a test may take "SIGTERM is caught" to mean both handlers are in place.
     return [s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if s is not None]
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _swap(replace: tuple, handler) -> dict:
+    """Set `handler` for SIGINT and SIGTERM where their handler is one of `replace`; the previous ones, to put back.
+    Only the main thread may set handlers (and only it runs them)."""
+    previous = {}
+    if _in_main_thread():
+        for signum in _signals():
+            current = signal.getsignal(signum)
+            if current in replace:
+                previous[signum] = current
+                signal.signal(signum, handler)
+    return previous
+
+
+def _restore(previous: dict) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
 
 
 def _exit_now(signum, frame) -> None:
@@ -55,14 +79,17 @@ def _raise(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _defer(signum, frame) -> None:
+    global _pending
+    if _pending:  # the second time: the user insists
+        raise KeyboardInterrupt
+    _pending = True
+
+
 def install() -> None:
     """Make SIGINT and SIGTERM print one line and exit with 130 at once. Call it before the heavy imports."""
     global _installed
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for signum in _signals():
-        if signal.getsignal(signum) is not signal.SIG_IGN:
-            signal.signal(signum, _exit_now)
+    _swap((signal.SIG_DFL, signal.default_int_handler), _exit_now)  # not SIG_IGN: see the module docstring
     if not _installed:
         # atexit runs callbacks last-registered first: registered this early, this one runs after all others.
         atexit.register(_ignore_during_teardown)
@@ -75,13 +102,61 @@ def _ignore_during_teardown() -> None:
             signal.signal(signum, signal.SIG_IGN)
 
 
+def check() -> None:
+    """Raise KeyboardInterrupt if one was swallowed or deferred since the last check (see the module docstring)."""
+    global _pending
+    if _pending:
+        _pending = False
+        raise KeyboardInterrupt
+
+
+class raising:  # noqa: N801 - used like a function: `with interrupts.raising():`
+    """Within the block SIGINT and SIGTERM raise KeyboardInterrupt, so that the work can save its progress, and a
+    KeyboardInterrupt Python swallows is raised again by `check()` or at the end of the block.
+
+    Only the default handlers and `install`'s are replaced, and they come back at the end. Outside the main
+    thread (where Python runs no signal handler) this does nothing.
+    """
+
+    def __enter__(self) -> raising:
+        self._previous = _swap((signal.SIG_DFL, signal.default_int_handler, _exit_now), _raise)
+        self._hook = sys.unraisablehook
+        if self._previous:
+            sys.unraisablehook = _noting(self._hook)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        global _pending
+        try:
+            if exc_type is None:
+                check()  # an interrupt swallowed in the block still ends it as interrupted
+        finally:
+            sys.unraisablehook = self._hook
+            _pending = False
+            _restore(self._previous)
+
+
+class deferred:  # noqa: N801 - used like a function: `with interrupts.deferred():`
+    """Within a `raising()` block: a first SIGINT or SIGTERM is only noted (the next `check()` raises it) and a
+    second one raises at once. For steps that an exception in the middle leaves broken: a process pool whose
+    workers are forked but whose manager thread is not started yet has workers nobody will stop, and the exit
+    then waits for them forever."""
+
+    def __enter__(self) -> deferred:
+        check()
+        self._previous = _swap((_raise,), _defer)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        _restore(self._previous)
+
+
 def settle(code: int) -> None:
     """Call once the command has its exit code, so that the process ends with `code` and nothing more on stderr.
 
     - From here on SIGINT and SIGTERM end the process at once, silently, with `code`: the command's outcome is
       decided and reported, and a late Ctrl-C (say, while the exit waits for worker processes) must not turn a
       finished run into an "interrupted" one.
-
     - CPython marks a KeyboardInterrupt that ends an eval() of a string as unhandled even when it is caught
       later (collections.namedtuple evals one, so an import can end that way), and `python -m` then kills the
       process with SIGINT at exit instead of exiting with its code. Evaluating a string again clears the mark.
@@ -89,78 +164,13 @@ def settle(code: int) -> None:
       shut down without waiting) are waited for here, while a Ctrl-C still exits at once: Python 3.11's exit
       hook for process pools races with that thread and can print an "Exception ignored" traceback (EBADF).
     """
-    if threading.current_thread() is threading.main_thread():
-        for signum in _signals():
-            if signal.getsignal(signum) is _exit_now:
-                signal.signal(signum, lambda signum, frame: os._exit(code))
+    import threading
+
+    _swap((_exit_now,), lambda signum, frame: os._exit(code))
     eval("None")
     for thread in threading.enumerate():
         if thread is not threading.current_thread() and not thread.daemon:
             thread.join()
-
-
-def check() -> None:
-    """Raise KeyboardInterrupt if one was swallowed since the last check (see the module docstring)."""
-    global _pending
-    if _pending:
-        _pending = False
-        raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def raising() -> Iterator[None]:
-    """Within the block SIGINT and SIGTERM raise KeyboardInterrupt, so that the work can save its progress.
-
-    Only the default handlers and `install`'s are replaced, and they come back at the end. Outside the main
-    thread (where Python runs no signal handler) this does nothing.
-    """
-    global _pending
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {}
-    for signum in _signals():
-        handler = signal.getsignal(signum)
-        if handler in (signal.SIG_DFL, signal.default_int_handler, _exit_now):
-            previous[signum] = handler
-            signal.signal(signum, _raise)
-    hook = sys.unraisablehook
-    sys.unraisablehook = _noting(hook)
-    try:
-        yield
-        check()  # an interrupt swallowed in the block still ends it as interrupted
-    finally:
-        sys.unraisablehook = hook
-        _pending = False
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-@contextlib.contextmanager
-def deferred() -> Iterator[None]:
-    """Within a `raising()` block: a first SIGINT or SIGTERM is only noted (the next `check()` raises it) and a
-    second one raises at once. For steps that an exception in the middle leaves broken: a process pool whose
-    workers are forked but whose manager thread is not started yet has workers nobody will stop, and the exit
-    then waits for them forever."""
-    check()
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for signum in _signals():
-            if signal.getsignal(signum) is _raise:
-                previous[signum] = _raise
-                signal.signal(signum, _defer)
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-def _defer(signum, frame) -> None:
-    global _pending
-    if _pending:  # the second time: the user insists
-        raise KeyboardInterrupt
-    _pending = True
 
 
 def _noting(hook):
