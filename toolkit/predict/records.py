@@ -181,7 +181,7 @@ class Previous:
     differently), how many records, and how many of them were errors.
 
     Built for millions of records: the keys are kept as 128-bit digests in two sorted NumPy arrays, 16 bytes a
-    file (a set of path strings takes ten times that), and looked up by binary search. `base` is the folder the
+    file (a set of path strings takes over 100), and looked up by binary search. `base` is the folder the
     recorded relative paths are relative to; paths looked up are relative to the current folder.
     """
 
@@ -523,8 +523,10 @@ class Journal:
         if not records:
             return
         with fsutil.naming(self.partial):
-            if self._stream is None:
-                self._open_fresh() if self._fresh else self._reopen_finished()
+            if self._stream is None and self._fresh:
+                self._open_fresh()
+            elif self._stream is None:
+                self._reopen_finished()
             assert self._writer is not None
             self._writer.write(records)
         self.written += len(records)
