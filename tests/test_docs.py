@@ -34,3 +34,14 @@ def test_command_has_help_and_is_in_readme(cli, path):
     result = cli(*path, "--help")
     assert result.exit_code == 0 and "Usage:" in result.stdout
     assert f"mnist-toolkit {' '.join(path)}" in README, f"README does not show `mnist-toolkit {' '.join(path)}`"
+
+
+def test_every_test_named_in_the_guarantees_exists():
+    """docs/guarantees.md names the test behind each promise; a renamed or deleted test must not leave it stale."""
+    import re
+
+    root = Path(__file__).parents[1]
+    named = re.findall(r"`(tests/test_\w+\.py)::(\w+)`", (root / "docs" / "guarantees.md").read_text())
+    assert len(named) > 20
+    missing = [f"{f}::{t}" for f, t in named if not re.search(rf"^def {t}\(", (root / f).read_text(), re.M)]
+    assert missing == []

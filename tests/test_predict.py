@@ -415,6 +415,86 @@ def test_stdout_stays_empty_when_the_model_is_bad(tmp_path, mnist_test):
         assert result.stdout == ""
 
 
+@pytest.mark.parametrize("workers", ["0", "1"])
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_bad_model_fails_before_any_output_file_exists(cli, tmp_path, mnist_test, workers, fmt):
+    from tests.onnx_models import linear_model
+
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    x, y = mnist_test
+    write_pngs(tmp_path / "in", x[:3], y[:3])
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "junk.onnx").write_bytes(b"not a model")
+    nan = linear_model(models / "nan.onnx", np.full((784, 10), np.nan, np.float32), np.zeros(10, np.float32))
+    # junk fails to load (with workers, in a thread while they decode); nan loads, then fails on the first batch.
+    for model in (models / "junk.onnx", nan):
+        out = tmp_path / "runs" / f"p.{fmt}"
+        result = cli("predict", tmp_path / "in", "--model", model, "--out", out, "--workers", workers)
+        assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+        assert result.stderr.startswith(f"error: {model}: ")
+        assert list((tmp_path / "runs").iterdir()) == []  # no output, partial file, state or lock
+
+
+def test_a_full_disk_is_named_and_the_run_resumes(cli, tmp_path, monkeypatch, onnx_model, mnist_test):
+    import errno
+
+    from toolkit.errors import ToolkitError
+    from toolkit.predict import records as rec
+    from toolkit.predict.runner import run
+
+    x, y = mnist_test
+    write_pngs(tmp_path / "in", x[:30], y[:30])
+    out = tmp_path / "p.csv"
+    full = f"{out}.partial: the disk is full (No space left on device); free some space and run the same " \
+           "command with --resume to continue"
+
+    def disk_full_at(batch: int):
+        write, calls = rec.CsvWriter.write, []
+
+        def fill_up(writer, records):
+            calls.append(len(records))
+            if len(calls) == batch:
+                raise OSError(errno.ENOSPC, "No space left on device")  # as write() raises it: no file name
+            write(writer, records)
+
+        return fill_up
+
+    args = ["predict", tmp_path / "in", "--model", onnx_model, "--out", out, "--workers", "0"]
+    with monkeypatch.context() as patch:
+        patch.setattr(rec.CsvWriter, "write", disk_full_at(1))
+        result = cli(*args)
+    assert result.exit_code == 1 and result.stderr.splitlines() == [f"error: {full}"]
+    with monkeypatch.context() as patch:  # the third batch of eight finds the disk full
+        patch.setattr(rec.CsvWriter, "write", disk_full_at(3))
+        with pytest.raises(ToolkitError) as info:
+            run([str(tmp_path / "in")], PredictOptions(model=onnx_model, workers=0, chunk_size=8), out=str(out))
+    assert str(info.value) == full and info.value.exit_code == 1
+    assert not out.exists() and not (tmp_path / "p.csv.lock").exists()
+    result = cli(*args, "--resume")
+    assert result.exit_code == 0 and "resumed: 16 records" in result.stderr, result.stderr
+    paths = [r["path"] for r in read_csv(out)]
+    assert len(paths) == 30 == len(set(paths))
+
+
+def test_outputs_of_every_format_get_the_same_mode(cli, tmp_path, onnx_model, mnist_test):
+    pytest.importorskip("pyarrow")
+    x, y = mnist_test
+    write_pngs(tmp_path / "in", x[:2], y[:2])
+    for umask, mode in ((0o022, 0o644), (0o027, 0o640)):
+        previous = os.umask(umask)
+        try:
+            for fmt in ("csv", "jsonl", "parquet"):
+                out = tmp_path / f"{umask:o}" / f"p.{fmt}"
+                result = cli("predict", tmp_path / "in", "--model", onnx_model, "--out", out, "--workers", "0")
+                assert result.exit_code == 0, result.stderr
+                for path in (out, out.with_name(out.name + ".meta.json")):
+                    assert oct(path.stat().st_mode & 0o777) == oct(mode), (path, umask)
+        finally:
+            os.umask(previous)
+
+
 def test_resume_of_a_finished_output_checks_model_and_options(cli, tmp_path, onnx_model, mnist_test):
     from tests.onnx_models import linear_model
 
@@ -485,7 +565,7 @@ def _wait_for_commit(state: Path, minimum: int, proc: subprocess.Popen, timeout:
     raise AssertionError("no records were committed in time")
 
 
-@pytest.mark.parametrize("how", ["kill-9", "ctrl-c"])
+@pytest.mark.parametrize("how", ["kill-9", "ctrl-c", "sigterm"])
 def test_resume_after_interruption_gives_every_input_exactly_once(tmp_path, onnx_model, mnist_test, how):
     x, y = mnist_test
     paths = write_pngs(tmp_path / "in", x[:300], y[:300])
@@ -505,9 +585,10 @@ def test_resume_after_interruption_gives_every_input_exactly_once(tmp_path, onnx
         proc.kill()
         proc.wait(timeout=30)
     else:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGINT if how == "ctrl-c" else signal.SIGTERM)
         assert proc.wait(timeout=30) == 130
-        assert "--resume" in proc.stderr.read()
+        lines = proc.stderr.read().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: interrupted after ") and "--resume" in lines[0]
     proc.stdin.close()
     assert not out.exists() and (tmp_path / "p.csv.partial").exists()
 
@@ -523,6 +604,161 @@ def test_resume_after_interruption_gives_every_input_exactly_once(tmp_path, onnx
     again = subprocess.run([*args, "--resume"], input=listing, capture_output=True, text=True)
     assert again.returncode == 0 and "nothing new" in again.stderr
     assert (out.read_bytes(), out.stat().st_mtime_ns) == before
+
+
+def test_an_interrupt_while_the_workers_start_leaves_none_behind(tmp_path, monkeypatch, onnx_model, mnist_test):
+    """SIGTERM just after a worker is forked, before the pool's manager thread exists: cut there, the pool has a
+    worker nobody ever stops, and the process waits for it at exit forever. The run must end as interrupted and
+    its workers with it."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from toolkit.errors import Interrupted
+    from toolkit.predict.runner import run
+
+    spawn = getattr(ProcessPoolExecutor, "_spawn_process", None)
+    if spawn is None:
+        pytest.skip("this Python's ProcessPoolExecutor starts its workers another way")
+    x, y = mnist_test
+    write_pngs(tmp_path / "in", x[:5], y[:5])
+    sent = []
+
+    def spawn_then_terminate(executor):
+        spawn(executor)
+        if not sent:
+            sent.append(True)
+            signal.raise_signal(signal.SIGTERM)
+
+    monkeypatch.setattr(ProcessPoolExecutor, "_spawn_process", spawn_then_terminate)
+    try:
+        with pytest.raises(Interrupted, match="^interrupted after 0 new records"):
+            run([str(tmp_path / "in")], PredictOptions(model=onnx_model, workers=1), out=str(tmp_path / "p.csv"))
+        assert sent
+        deadline = time.monotonic() + 30
+        while multiprocessing.active_children():
+            assert time.monotonic() < deadline, "a worker was left waiting for work"
+            time.sleep(0.05)
+    finally:
+        for child in multiprocessing.active_children():  # so that a failure does not hang the test session
+            child.kill()
+    assert list(tmp_path.glob("p.csv*")) == []
+
+
+def read_paths(out: Path, fmt: str) -> list[str]:
+    """The path column of an output file, in order."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(out, columns=["path"]).column("path").to_pylist()
+    if fmt == "jsonl":
+        return [json.loads(line)["path"] for line in out.read_text(encoding="utf-8").splitlines()]
+    return [r["path"] for r in read_csv(out)]
+
+
+def interrupted_run(monkeypatch, inputs: list[str], out: Path, options: PredictOptions, after: int) -> None:
+    """Run predict and stop it as Ctrl-C does once `after` records are committed (in-process, so the moment is
+    exact): the output is left as `<out>.partial` for a --resume."""
+    from toolkit.errors import Interrupted
+    from toolkit.predict import records as rec
+    from toolkit.predict.runner import run
+
+    commit = rec.Journal.commit
+    stopped = []
+
+    def commit_then_stop(journal):
+        commit(journal)
+        if journal.written >= after and not stopped:
+            stopped.append(journal.written)
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(rec.Journal, "commit", commit_then_stop)
+        with pytest.raises(Interrupted, match="--resume"):
+            run(inputs, options, out=str(out))
+    assert not out.exists() and out.with_name(out.name + ".partial").exists()
+
+
+SPELLINGS = {  # the same folder, `data` in the current folder `work`, as a resume might name it
+    "absolute": lambda work: str(work / "data"),
+    "dot-slash": lambda work: "./data",
+    "parent": lambda work: "../work/data",
+    "symlink": lambda work: "link-to-data",
+    "trailing-slash": lambda work: "data/",
+}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+@pytest.mark.parametrize("spelling", list(SPELLINGS))
+def test_resume_with_the_folder_spelled_otherwise_gives_each_file_once(tmp_path, monkeypatch, onnx_model,
+                                                                     mnist_test, fmt, spelling):
+    from toolkit.predict.runner import run
+
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    x, y = mnist_test
+    work = tmp_path / "work"
+    write_pngs(work / "data", x[:50], y[:50])
+    (work / "link-to-data").symlink_to(work / "data", target_is_directory=True)
+    monkeypatch.chdir(work)
+    out = tmp_path / f"p.{fmt}"
+    options = PredictOptions(model=onnx_model, workers=0, chunk_size=10)
+    interrupted_run(monkeypatch, ["data"], out, options, after=20)
+
+    summary = run([SPELLINGS[spelling](work)], options, out=str(out), resume=True)
+    assert (summary.resumed_records, summary.files, summary.exit_code) == (20, 30, 0)
+    paths = read_paths(out, fmt)
+    assert len(paths) == 50
+    assert sorted(os.path.realpath(p) for p in paths) == sorted(os.path.realpath(p) for p in work.glob("data/*"))
+    # Each record keeps the spelling of the run that scored it.
+    assert all(p.startswith("data/") for p in paths[:20])
+    new = SPELLINGS[spelling](work)
+    assert all(p.startswith(new.rstrip("/") + "/") for p in paths[20:])
+
+    again = run([SPELLINGS[spelling](work)], options, out=str(out), resume=True)
+    assert (again.resumed_records, again.files, again.written) == (50, 0, False)
+
+
+def test_resume_from_a_list_on_stdin_gives_each_file_once(tmp_path, monkeypatch, onnx_model, mnist_test):
+    from toolkit.predict.runner import run
+
+    x, y = mnist_test
+    paths = write_pngs(tmp_path / "data", x[:40], y[:40])
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "p.csv"
+    options = PredictOptions(model=onnx_model, workers=0, chunk_size=10)
+    interrupted_run(monkeypatch, ["data"], out, options, after=10)
+    # The list names some files as the folder walk did, some through "..", in another order, one twice.
+    listing = [f"data/../data/{p.name}" for p in reversed(paths[::2])] + [str(p) for p in paths[1::2]]
+    summary = run(["-"], options, out=str(out), resume=True, stdin=io.StringIO("\n".join(listing) + "\n"))
+    assert (summary.resumed_records, summary.files) == (10, 30)
+    got = read_paths(out, "csv")
+    assert len(got) == 40 and len({os.path.realpath(p) for p in got}) == 40
+
+
+def test_resume_from_another_folder_with_relative_inputs_is_refused(cli, tmp_path, monkeypatch, onnx_model,
+                                                                     mnist_test):
+    x, y = mnist_test
+    write_pngs(tmp_path / "work" / "data", x[:30], y[:30])
+    (tmp_path / "elsewhere" / "data").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "work")
+    out = tmp_path / "p.csv"
+    interrupted_run(monkeypatch, ["data"], out, PredictOptions(model=onnx_model, workers=0, chunk_size=10),
+                    after=10)
+    partial = (tmp_path / "p.csv.partial").read_bytes()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    args = ["predict", "--model", onnx_model, "--out", out, "--workers", "0", "--resume"]
+    result = cli(*args, "data")  # would be elsewhere/data: other files under the same relative names
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: cannot --resume from {tmp_path / 'elsewhere'}: the paths already in {out} are relative to "
+        f"{tmp_path / 'work'}, where the first run started; run it from there, or name every input by an absolute "
+        "path"]
+    assert (tmp_path / "p.csv.partial").read_bytes() == partial
+    result = cli(*args, tmp_path / "work" / "data")  # an absolute path means the same anywhere
+    assert result.exit_code == 0, result.stderr
+    assert "resumed: 10 records" in result.stderr
+    got = read_paths(out, "csv")
+    assert len(got) == 30 and len({os.path.realpath(tmp_path / "work" / p) for p in got}) == 30
 
 
 # --- the light path ------------------------------------------------------------------------------------------

@@ -167,6 +167,7 @@ def test_resume_refuses_other_model_or_options(tmp_path):
     out = tmp_path / "out.csv"
     journal = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
     journal.start(resume=False)
+    journal.write(make(["a.png"], PredictOptions()))
     journal.close()
     with pytest.raises(UsageError, match="model_sha256"):
         rec.Journal(out, "csv", columns, {"model_sha256": "y"}).start(resume=True)
@@ -359,3 +360,81 @@ def test_jsonl_top_k_is_a_list_of_digits(tmp_path):
     objects = [json.loads(line) for line in out.read_text().splitlines()]
     assert objects[0]["top_k"] == records[0]["top_k"] and len(objects[0]["top_k"]) == 3
     assert all(isinstance(d, int) for d in objects[0]["top_k"])
+
+
+def test_file_keys_see_through_the_spelling_of_folders_not_of_files(tmp_path):
+    (tmp_path / "data" / "sub").mkdir(parents=True)
+    (tmp_path / "data" / "a.png").write_bytes(b"")
+    (tmp_path / "alias").symlink_to(tmp_path / "data", target_is_directory=True)
+    (tmp_path / "data" / "link.png").symlink_to(tmp_path / "data" / "a.png")
+    keys = rec.FileKeys(str(tmp_path / "data" / "sub"))  # relative paths are taken from here
+    same = ["../a.png", f"{tmp_path}/data/a.png", f"{tmp_path}/./data/sub/../a.png", f"{tmp_path}/alias/a.png",
+            "../../alias/a.png"]
+    assert len({keys.key(p) for p in same}) == 1
+    assert len({keys.key(p) for p in ["../a.png", "../b.png", "../link.png", "a.png"]}) == 4
+    # A folder that is gone is keyed by its resolved path: still one key for several spellings.
+    assert keys.key("../gone/x.png") == keys.key(f"{tmp_path}/alias/gone/x.png") != keys.key("../gone/y.png")
+
+
+def test_previous_keeps_16_bytes_a_file_and_one_key_for_all_frames(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    previous = rec.Previous()
+    for i in range(1000):
+        for _ in range(3):  # three frames of one file
+            previous.add(f"scans/{i:04d}.png", "error" if i % 10 == 0 else "ok")
+    assert (previous.records, previous.errors) == (3000, 300)
+    assert "scans/0999.png" in previous and f"{tmp_path}/scans/0000.png" in previous
+    assert "scans/1000.png" not in previous and "0000.png" not in previous
+    assert previous._high.nbytes + previous._low.nbytes == 16 * 1000
+    previous.add("scans/1000.png", "ok")  # added after a lookup: found too
+    assert "./scans/1000.png" in previous and "scans/0500.png" in previous
+
+
+def test_state_and_sidecar_record_the_folder_relative_paths_start_from(tmp_path, monkeypatch):
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    columns = PredictOptions().columns()
+    out = tmp_path / "out.csv"
+    journal = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    journal.start(resume=False)
+    journal.write(make(["a.png"], PredictOptions()))
+    journal.commit()
+    assert json.loads(journal.state.read_text())["cwd"] == str(tmp_path / "work")
+    journal.finish()
+    assert json.loads(journal.meta.read_text())["cwd"] == str(tmp_path / "work")
+    monkeypatch.chdir(tmp_path)
+    again = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    again.start(resume=True)
+    assert again.previous.base == str(tmp_path / "work")
+    assert "work/a.png" in again.previous and "a.png" not in again.previous
+    with pytest.raises(UsageError, match=f"relative to {tmp_path / 'work'}, where the first run started"):
+        again.previous.check_inputs(["scans"], out)
+    again.previous.check_inputs([str(tmp_path / "scans")], out)  # absolute: fine from anywhere
+    again.close()
+
+
+def test_a_run_that_fails_before_its_first_records_leaves_no_file(tmp_path):
+    columns = PredictOptions().columns()
+    out = tmp_path / "out.csv"
+    journal = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    journal.start(resume=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv.lock"]  # held while it runs
+    journal.close()  # failed (a bad model) before any record
+    assert list(tmp_path.iterdir()) == []
+    # An interrupted run's partial file survives a fresh run that fails, so --resume can still go on.
+    journal = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    journal.start(resume=False)
+    journal.write(make(["a.png"], PredictOptions()))
+    journal.close()
+    kept = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(kept) == ["out.csv.partial", "out.csv.partial.json"]
+    failed = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    failed.start(resume=False)
+    failed.close()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == kept
+    # A run with nothing to score still writes its output: the header alone.
+    empty = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    empty.start(resume=False)
+    assert empty.finish()
+    assert out.read_bytes() == (",".join(columns) + "\r\n").encode()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "out.csv.meta.json"]

@@ -6,12 +6,13 @@ first access, never TensorFlow).
 
 from __future__ import annotations
 
-from typing import Any
+# No imports here, not even typing: `python -m toolkit` runs this before toolkit.__main__ can install the
+# interrupt handlers, so every millisecond spent here is one where Ctrl-C would print a traceback.
 
 __all__ = ["predict_folder"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name == "predict_folder":
         from toolkit.predict import predict_folder
 

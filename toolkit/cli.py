@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from toolkit.errors import ToolkitError, first_line
+from toolkit import interrupts
+from toolkit.errors import ToolkitError, os_error_line
 
 app = typer.Typer(
     name="mnist-toolkit",
@@ -63,14 +64,15 @@ def handle_errors(command):
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            # Interrupts raise only inside this try, so they always end here, never in Click's "Aborted!".
+            with interrupts.raising():
+                return command(*args, **kwargs)
         except ToolkitError as exc:
             raise fail(str(exc), exc.exit_code) from None
         except OSError as exc:  # an unwritable --out, a full disk, a vanished folder: the OS said no
-            where = f"{exc.filename}: " if exc.filename else ""
-            raise fail(f"{where}{exc.strerror or first_line(exc)}; check the path and its permissions", 1) from None
+            raise fail(os_error_line(exc), 1) from None
         except KeyboardInterrupt:
-            raise fail("interrupted", 130) from None
+            raise fail("interrupted", interrupts.EXIT_CODE) from None
 
     return wrapper
 
@@ -579,8 +581,14 @@ def _print_records(records: list) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name="mnist-toolkit")
+    """Run the CLI (`toolkit.__main__.main` is the console script: it installs the interrupt handlers before
+    importing this module; installing them again here covers callers that come straight here)."""
+    interrupts.install()
+    try:
+        app(prog_name="mnist-toolkit")
+    except SystemExit as exc:
+        interrupts.settle(exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1)
+        raise
 
 
 if __name__ == "__main__":

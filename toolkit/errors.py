@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+
+# "No space left on device" and "disk quota exceeded": both mean the disk is full for this user.
+DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+
 
 class ToolkitError(Exception):
     """A user-facing failure: its message is one line saying what went wrong and how to fix it."""
@@ -55,3 +60,13 @@ def first_line(exc: BaseException, limit: int = 300) -> str:
     """The first non-empty line of an exception's message (its class name if it has none), for one-line errors."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return (lines[0] if lines else exc.__class__.__name__)[:limit]
+
+
+def os_error_line(exc: OSError, retry: str = "run it again") -> str:
+    """One line for an OSError: the file it concerns, then what is wrong. A full disk is called that, followed by
+    `retry`; anything else (a missing folder, no permission, a read-only file system) points at the path and its
+    permissions."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    if exc.errno in DISK_FULL:
+        return f"{where}the disk is full ({exc.strerror or 'no space left'}); free some space and {retry}"
+    return f"{where}{exc.strerror or first_line(exc)}; check the path and its permissions"

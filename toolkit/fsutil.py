@@ -5,31 +5,59 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 
 @contextlib.contextmanager
+def naming(path: Path | str) -> Iterator[None]:
+    """OSErrors raised inside that name no file get `path` as their file name: a failed write() or flush() does
+    not say which file it was writing, and the one-line error must ("x.csv: the disk is full")."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
+
+
+def _create_temp(path: Path, suffix: str) -> tuple[int, Path]:
+    """A new file beside `path`, with a name no one else uses. Created with mode 0666 so that the umask decides
+    the final file's mode, as it does for a plain open(): mkstemp's 0600 would follow the file through the rename
+    and make, say, a Parquet output private where the same run's CSV is not."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.part{suffix}"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
+@contextlib.contextmanager
 def atomic_open(path: Path | str, suffix: str = "") -> Iterator[tuple[BinaryIO, Path]]:
     """Yield (binary file, its temp path) beside `path`; on success fsync and rename it over `path`.
 
-    The temp name is unique, so two writers never share one; on any error the temp file is removed.
-    `suffix` keeps an extension some writers insist on (Keras wants `.keras`).
+    The temp name is unique, so two writers never share one; on any error the temp file is removed, and an
+    OSError that names no file names `path`. `suffix` keeps an extension some writers insist on (Keras wants
+    `.keras`).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part{suffix}", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh, Path(tmp)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _create_temp(path, suffix)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                yield fh, tmp
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def write_text(path: Path | str, text: str) -> Path:

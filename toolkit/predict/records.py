@@ -2,11 +2,13 @@
 
 While a run is going, records are appended to `<out>.partial` (in the output's own format; a CSV journal for
 Parquet, which cannot be appended to) and, after each batch, `<out>.partial.json` notes how many bytes of it
-are complete and the model and options they were made with (the fingerprint). At the end the partial file is
-flushed to disk and renamed over `<out>` (Parquet: converted into a temporary file that is renamed), so a
-reader never sees half an output, and the fingerprint is kept beside it in `<out>.meta.json`. After Ctrl-C or
-kill -9, `--resume` cuts the partial file back to its last complete batch, skips every file already in it and
-appends the rest; resuming a finished run finds nothing new and leaves the output untouched. Either way
+are complete, the model and options they were made with (the fingerprint) and the folder relative paths start
+from. Both files appear with the first records, so a run that fails before (a bad model) leaves nothing. At the
+end the partial file is flushed to disk and renamed over `<out>` (Parquet: converted into a temporary file that
+is renamed), so a reader never sees half an output, and the fingerprint is kept beside it in `<out>.meta.json`.
+After Ctrl-C or kill -9, `--resume` cuts the partial file back to its last complete batch, skips every file
+already in it (by identity, however the inputs are spelled: see `FileKeys`) and appends the rest; resuming a
+finished run finds nothing new and leaves the output untouched. Either way
 `--resume` refuses, in one line, a model or options other than the fingerprint's, and a partial file, state or
 output that is damaged or was edited by hand.
 
@@ -21,6 +23,8 @@ formula is already spelled `./=name` by the walker.
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
 import json
 import os
 import shutil
@@ -151,21 +155,105 @@ class _Damaged(Exception):
     """A file to resume from is not as this module writes it (cut, torn or edited by hand): what is wrong."""
 
 
-class Previous:
-    """What a previous run already wrote: the paths it covered and how many of its records were errors."""
+class FileKeys:
+    """Keys that tell files apart whatever their paths' spelling: `data/a.png`, `./data/a.png`, `$PWD/data/a.png`,
+    `../here/data/a.png` and `link-to-data/a.png` all get one key. The key is a 16-byte digest of the folder's
+    identity (device and inode: one stat per folder, cached, so a folder of a million files costs one) and the
+    file's own name, which is not resolved: a file that is itself a symbolic link is its own entry, as it is for
+    the walk. A folder that cannot be stat'ed (gone since) is taken by its resolved path instead.
+    Relative paths are taken relative to `base`, the folder the run that wrote them was started in."""
 
-    def __init__(self) -> None:
-        self.paths: set[str] = set()
+    def __init__(self, base: str):
+        self.base = base
+        self._folder = functools.lru_cache(maxsize=4096)(_folder_identity)
+
+    def key(self, path: str) -> bytes:
+        """The key of `path` (as written in a record: see `display_path`)."""
+        folder, name = os.path.split(os.path.join(self.base, path))
+        text = f"{self._folder(folder)}\0{name}"  # NUL: the one character no file name can hold
+        return hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).digest()
+
+
+def _folder_identity(folder: str) -> str:
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return "path:" + os.path.realpath(folder)
+    return f"inode:{st.st_dev}:{st.st_ino}"
+
+
+class Previous:
+    """What a previous run already wrote: which files it covered (by `FileKeys`, so a resume may spell its inputs
+    differently), how many records, and how many of them were errors.
+
+    Built for millions of records: the keys are kept as 128-bit digests in two sorted NumPy arrays, 16 bytes a
+    file (a set of path strings takes over 100), and looked up by binary search. `base` is the folder the
+    recorded relative paths are relative to; paths looked up are relative to the current folder.
+    """
+
+    def __init__(self, base: str | None = None) -> None:
+        cwd = os.getcwd()
+        self.base = base or cwd
         self.records = 0
         self.errors = 0
+        self.relative = False  # does any recorded path depend on `base`?
+        self._recorded = FileKeys(self.base)
+        self._current = self._recorded if self.base == cwd else FileKeys(cwd)
+        self._new = bytearray()  # digests added since the arrays were last sorted
+        self._last = b""
+        self._high: Any = None
+        self._low: Any = None
+        self._u64: Any = None  # numpy.uint64, imported when first needed
 
     def add(self, path: str, status: str) -> None:
-        self.paths.add(path)
         self.records += 1
         self.errors += status == "error"
+        self.relative = self.relative or not os.path.isabs(path)
+        key = self._recorded.key(path)
+        if key != self._last:  # the frames of one file come one after the other: one key for them all
+            self._new += key
+            self._last = key
+
+    def check_inputs(self, inputs: Sequence[str], out: Path | str) -> None:
+        """UsageError when this run would add paths relative to another folder than the recorded ones are:
+        one output would then hold relative paths that mean different files, and no later resume could tell
+        them apart. Inputs on stdin (-) may be relative too."""
+        if not self.relative or not any(i == "-" or not os.path.isabs(i) for i in inputs):
+            return
+        try:
+            same = os.path.samefile(self.base, os.getcwd())
+        except OSError:  # the first run's folder is gone
+            same = False
+        if not same:
+            raise UsageError(f"cannot --resume from {os.getcwd()}: the paths already in {out} are relative to "
+                             f"{self.base}, where the first run started; run it from there, or name every input "
+                             "by an absolute path")
 
     def __contains__(self, path: str) -> bool:
-        return display_path(path) in self.paths
+        if self._new or self._high is None:
+            self._sort()
+        key = self._current.key(display_path(path))
+        high, low = self._high, self._low
+        want_high, want_low = self._u64(int.from_bytes(key[:8], "big")), self._u64(int.from_bytes(key[8:], "big"))
+        i = int(high.searchsorted(want_high))
+        while i < len(high) and high[i] == want_high:  # more than one only if two digests share 64 bits
+            if low[i] == want_low:
+                return True
+            i += 1
+        return False
+
+    def _sort(self) -> None:
+        import numpy as np
+
+        self._u64 = np.uint64
+        pairs = np.frombuffer(self._new, dtype=">u8").reshape(-1, 2)
+        high, low = pairs[:, 0].astype(np.uint64), pairs[:, 1].astype(np.uint64)
+        del pairs  # releases the bytearray, which can then be emptied
+        self._new = bytearray()
+        if self._high is not None:
+            high, low = np.concatenate([self._high, high]), np.concatenate([self._low, low])
+        order = np.argsort(high, kind="stable")
+        self._high, self._low = high[order], low[order]
 
 
 def _other_columns(path: Path) -> UsageError:
@@ -265,12 +353,20 @@ class Journal:
         self.meta = self.out.with_name(self.out.name + ".meta.json")
         self.lock = self.out.with_name(self.out.name + ".lock")
         self.previous = Previous()
+        self._cwd = os.getcwd()
         self._stream: TextIO | None = None
         self._writer: CsvWriter | JsonlWriter | None = None
         self._lock_file: BinaryIO | None = None
+        self._fresh = False  # a new output, whose partial file is created with the first records
         self.written = 0
         self.errors = 0
         self.notes: list[str] = []
+
+    @property
+    def base(self) -> str:
+        """The folder the relative paths of the output are relative to, kept in the state and the sidecar: the
+        first run's folder once it has written one, else this run's."""
+        return self.previous.base if self.previous.relative else self._cwd
 
     def _recorded(self) -> dict[str, Any]:
         """What the state file and the sidecar record, and what a resume must match."""
@@ -279,8 +375,11 @@ class Journal:
     # Starting ----------------------------------------------------------------------------------------
 
     def start(self, resume: bool) -> None:
-        """Lock `<out>`; then fresh: an empty partial file; resume: pick up the partial file, else the finished
-        output."""
+        """Lock `<out>`; then resume: pick up the partial file, else the finished output; fresh: nothing yet.
+
+        A fresh run creates its partial file and state with its first records (or in `finish`, for a run with
+        none), so a run that fails before scoring anything (a bad model) leaves no file behind, and an
+        interrupted run's partial file survives it for a later --resume."""
         if self.out.exists() and self.out.is_dir():
             raise UsageError(f"--out {self.out} is a folder; name a file")
         self.out.parent.mkdir(parents=True, exist_ok=True)
@@ -294,7 +393,7 @@ class Journal:
                 if self.state.exists():
                     self.notes.append(f"started over: the interrupted run's records in {self.partial} were "
                                       "discarded (--resume continues an interrupted run)")
-                self._open_fresh()
+                self._fresh = True
         except BaseException:
             self.close()
             raise
@@ -333,6 +432,8 @@ class Journal:
             self._lock_file = None
 
     def _open_fresh(self) -> None:
+        # The old state goes first: a kill between the two steps must not leave it describing the new file.
+        self.state.unlink(missing_ok=True)
         self._stream = _open_text(self.partial, "w")
         self._writer = _writer(self.fmt, self._stream, self.columns)
         self.commit()
@@ -369,6 +470,7 @@ class Journal:
                     raise self._damaged(f"the last commit in {self.state} ({committed:,} bytes) does not end "
                                         f"a record of {self.partial}")
             fh.truncate(committed)
+        self.previous = Previous(_base(state))
         try:
             _scan_text(self.partial, "jsonl" if self.fmt == "jsonl" else "csv", self.columns, self.previous)
         except _Damaged as exc:
@@ -397,6 +499,7 @@ class Journal:
         if differs:
             raise UsageError(f"cannot --resume: {self.out} was made with other settings: {differs}; run it with "
                              "the same model and options, or without --resume to start over")
+        self.previous = Previous(_base(meta))
         try:
             if self.fmt == "parquet":
                 _scan_parquet(self.out, self.columns, self.previous)
@@ -425,10 +528,13 @@ class Journal:
         """Append a batch. Records of one file must come in one call (resume works file by file)."""
         if not records:
             return
-        if self._stream is None:
-            self._reopen_finished()
-        assert self._writer is not None
-        self._writer.write(records)
+        with fsutil.naming(self.partial):
+            if self._stream is None and self._fresh:
+                self._open_fresh()
+            elif self._stream is None:
+                self._reopen_finished()
+            assert self._writer is not None
+            self._writer.write(records)
         self.written += len(records)
         self.errors += sum(1 for r in records if r["status"] == "error")
 
@@ -436,8 +542,9 @@ class Journal:
         """Make everything written so far survive a kill: flush it and note its length."""
         if self._stream is None:
             return
-        self._stream.flush()
-        state = {"version": STATE_VERSION, "format": self.fmt, "output": str(self.out),
+        with fsutil.naming(self.partial):
+            self._stream.flush()
+        state = {"version": STATE_VERSION, "format": self.fmt, "output": str(self.out), "cwd": self.base,
                  "committed_bytes": self._stream.tell(), "fingerprint": self.fingerprint}
         fsutil.write_json(self.state, state)
 
@@ -445,15 +552,19 @@ class Journal:
         """Move the complete output into place. False when there was nothing new to write (resume)."""
         try:
             if self._stream is None:
-                return False
+                if not self._fresh:
+                    return False
+                with fsutil.naming(self.partial):
+                    self._open_fresh()  # a run with no records still gets its output: the header alone
             self.commit()
-            os.fsync(self._stream.fileno())
-            self._stream.close()
+            with fsutil.naming(self.partial):
+                os.fsync(self._stream.fileno())
+                self._stream.close()
             self._stream = None
             # The sidecar first: until the state file goes, a --resume goes by the partial file and its state.
             fsutil.write_json(self.meta, {
                 "about": f"the model and options {self.out.name} was made with; predict --resume checks them",
-                "version": STATE_VERSION, "format": self.fmt, "fingerprint": self.fingerprint})
+                "version": STATE_VERSION, "format": self.fmt, "cwd": self.base, "fingerprint": self.fingerprint})
             if self.fmt == "parquet":
                 csv_to_parquet(self.partial, self.out, self.columns)
                 self.partial.unlink()
@@ -472,10 +583,17 @@ class Journal:
                 try:
                     self.commit()
                 finally:
-                    self._stream.close()
-                    self._stream = None
+                    stream, self._stream = self._stream, None
+                    with fsutil.naming(self.partial):
+                        stream.close()
         finally:
             self._unlock()
+
+
+def _base(recorded: dict[str, Any]) -> str | None:
+    """The folder a state or sidecar says its relative paths are relative to (older ones do not say)."""
+    cwd = recorded.get("cwd")
+    return cwd if isinstance(cwd, str) and cwd else None
 
 
 # --- Parquet -------------------------------------------------------------------------------------------

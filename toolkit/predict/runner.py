@@ -3,7 +3,7 @@ journal -> summary. The CLI calls `run`; notebooks use `predict_folder` (in `too
 
 from __future__ import annotations
 
-import signal
+import contextlib
 import sys
 import threading
 import time
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit import fsutil
-from toolkit.errors import Interrupted, ToolkitError, UsageError
+from toolkit import fsutil, interrupts
+from toolkit.errors import DISK_FULL, Interrupted, ToolkitError, UsageError, os_error_line
 from toolkit.predict import records as rec
 from toolkit.predict.pipeline import PredictOptions, resolve_model
 from toolkit.predict.walk import Walker, check_inputs, count_files
@@ -112,24 +112,6 @@ def fingerprint(model: Path, options: PredictOptions) -> dict[str, Any]:
             "min_confidence": options.min_confidence, "top_k": options.top_k, "all_frames": options.all_frames}
 
 
-class _Terminate:
-    """Turn SIGTERM into KeyboardInterrupt during a run, so `kill` saves progress as Ctrl-C does."""
-
-    def __enter__(self):
-        self.previous = None
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGTERM, self._raise)
-        return self
-
-    @staticmethod
-    def _raise(signum, frame):
-        raise KeyboardInterrupt
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
-
-
 # An engine is a context manager built as Engine(model_path, options), with `batches(found)` yielding lists
 # of records in input order (all frames of a file in one list) and `notes` (lines for the summary).
 ENGINES = {"local": ("toolkit.predict.local", "LocalEngine"), "ray": ("toolkit.predict.ray_engine", "RayEngine")}
@@ -173,19 +155,27 @@ def run(inputs: list[str], options: PredictOptions, *, out: str | None = None, f
     walker = Walker(inputs, follow_symlinks=options.follow_symlinks, include=options.include,
                     exclude=options.exclude, stdin=stdin)
     started = time.perf_counter()
-    with _Terminate():
+    # SIGTERM too becomes KeyboardInterrupt here, so `kill` saves progress as Ctrl-C does.
+    with interrupts.raising():
         try:
             journal.start(resume)
             previous = journal.previous
+            previous.check_inputs(inputs, out)
             summary.resumed_records, summary.resumed_errors = previous.records, previous.errors
             found = (f for f in walker if f.path not in previous) if previous.records else iter(walker)
-            with Engine(model, options) as scoring:
+            with contextlib.ExitStack() as stack:
+                # An interrupt in the middle of starting the engine (forking its workers) would leave it half
+                # started and never closed: it waits until the engine is up, then ends the run as usual.
+                with interrupts.deferred():
+                    scoring = stack.enter_context(Engine(model, options))
+                interrupts.check()
                 total: dict[str, int | None] = {"n": None}
                 if progress is not None and "-" not in inputs:
                     _count_in_background(inputs, options, total)
                 for batch in scoring.batches(found):
                     journal.write(batch)
                     journal.commit()
+                    interrupts.check()
                     summary.add(batch)
                     if on_records is not None:
                         on_records(batch)
@@ -200,6 +190,14 @@ def run(inputs: list[str], options: PredictOptions, *, out: str | None = None, f
             journal.close()
             hint = "" if out == "-" else "; run the same command with --resume to continue where it stopped"
             raise Interrupted(f"interrupted after {journal.written:,} new records{hint}") from None
+        except OSError as exc:
+            # The error to report is this one, not a second one from closing (a full disk fails that commit
+            # too); the state then still describes the last batch committed.
+            with contextlib.suppress(OSError):
+                journal.close()
+            if out != "-" and exc.errno in DISK_FULL:
+                raise ToolkitError(os_error_line(exc, "run the same command with --resume to continue")) from None
+            raise
         except BaseException:
             journal.close()
             raise
