@@ -192,3 +192,35 @@ def test_version(cli):
 
     result = cli("--version")
     assert result.exit_code == 0 and result.stdout.strip() == f"mnist-toolkit {toolkit_version()}"
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`predict ... --out - | head -1`: the reader leaves early; no message, no traceback, exit 141."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    (_, _), (x, _) = data.load_mnist()
+    for i in range(1500):  # ~200 KB of CSV: more than a pipe holds, so the writer is still writing
+        Image.fromarray(x[i]).save(tmp_path / f"{i:04d}.png")
+    proc = subprocess.Popen([sys.executable, "-m", "toolkit", "predict", str(tmp_path), "--out", "-",
+                             "--workers", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert first.startswith(b"path,status,digit") and stderr == ""
+
+
+def test_no_images_is_a_warning_and_exit_3(cli, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "notes.txt").write_text("not an image")
+    out = tmp_path / "o.csv"
+    result = cli("predict", tmp_path / "in", "--out", out)
+    assert result.exit_code == 3
+    assert (f"warning: no image files found in {tmp_path / 'in'} (not-an-image-name 1 skipped); exit code 3"
+            in result.stderr.splitlines())
+    from toolkit.predict.pipeline import PredictOptions
+
+    assert out.read_text().splitlines() == [",".join(PredictOptions().columns())]

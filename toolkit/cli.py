@@ -4,6 +4,7 @@ the result. No logic and no heavy imports live here: `--help` must stay fast."""
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -69,6 +70,13 @@ def handle_errors(command):
                 return command(*args, **kwargs)
         except ToolkitError as exc:
             raise fail(str(exc), exc.exit_code) from None
+        except BrokenPipeError:
+            # The reader went away (`| head`): normal in a pipeline. No message; 141 is what a shell reports
+            # for a writer ended by SIGPIPE. Later flushes of stdout must not complain either.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            raise typer.Exit(141) from None
         except OSError as exc:  # an unwritable --out, a full disk, a vanished folder: the OS said no
             raise fail(os_error_line(exc), 1) from None
         except KeyboardInterrupt:
@@ -535,7 +543,8 @@ class _progress_bar:
                                   TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
                                   console=Console(stderr=True), transient=True)
         self._task = None
-        self._started = None
+        self._started = 0.0
+        self._first = 0
         return self._update
 
     def _update(self, done: int, total: int | None) -> None:
@@ -544,9 +553,11 @@ class _progress_bar:
         if self._task is None:  # started lazily: the worker pool must start before any thread does
             self._progress.start()
             self._task = self._progress.add_task("scoring", total=total, rate="")
-            self._started = time.perf_counter()
+            self._started, self._first = time.perf_counter(), done
         elapsed = time.perf_counter() - self._started
-        rate = f"{done / elapsed:,.0f} files/s" if elapsed > 0 else ""
+        # The rate of the files scored since the bar started (the first batch came before its clock did), and
+        # only once there is a second's worth: a tiny run would otherwise show millions of files per second.
+        rate = f"{(done - self._first) / elapsed:,.0f} files/s" if elapsed >= 1.0 else ""
         self._progress.update(self._task, completed=done, total=total, rate=rate)
 
     def __exit__(self, *exc):

@@ -359,7 +359,6 @@ class Journal:
         self._lock_file: BinaryIO | None = None
         self._fresh = False  # a new output, whose partial file is created with the first records
         self.written = 0
-        self.errors = 0
         self.notes: list[str] = []
 
     @property
@@ -536,7 +535,6 @@ class Journal:
             assert self._writer is not None
             self._writer.write(records)
         self.written += len(records)
-        self.errors += sum(1 for r in records if r["status"] == "error")
 
     def commit(self) -> None:
         """Make everything written so far survive a kill: flush it and note its length."""
@@ -644,7 +642,6 @@ class StreamOutput:
         self._writer: CsvWriter | JsonlWriter | None = None
         self.previous = Previous()
         self.written = 0
-        self.errors = 0
         self.notes: list[str] = []
 
     def start(self, resume: bool) -> None:
@@ -661,7 +658,6 @@ class StreamOutput:
             return
         self._open().write(records)
         self.written += len(records)
-        self.errors += sum(1 for r in records if r["status"] == "error")
 
     def commit(self) -> None:
         self._stream.flush()

@@ -24,7 +24,8 @@ Progress = Callable[[int, "int | None"], None]
 
 @dataclass
 class Summary:
-    """What a run did. `exit_code`: 0 every input scored, 3 some became error records."""
+    """What a run did. `exit_code`: 0 every input scored, 3 some became error records or there was no image
+    to score at all."""
 
     output: str
     format: str
@@ -49,8 +50,13 @@ class Summary:
         return self.files / self.seconds if self.seconds > 0 else 0.0
 
     @property
+    def empty(self) -> bool:
+        """Nothing was scored, now or in the run this one resumed: the inputs held no image files."""
+        return self.records == 0 and self.resumed_records == 0
+
+    @property
     def exit_code(self) -> int:
-        return 3 if self.errors or self.resumed_errors else 0
+        return 3 if self.errors or self.resumed_errors or self.empty else 0
 
     def add(self, records: Iterable[dict[str, Any]]) -> None:
         for r in records:
@@ -202,7 +208,10 @@ def run(inputs: list[str], options: PredictOptions, *, out: str | None = None, f
             journal.close()
             raise
     summary.skipped = walker.skipped
-    summary.warnings = (journal.notes + scoring.notes + walker.warnings)[:20]
+    empty = [f"no image files found in {', '.join(inputs)}" + (
+        f" ({', '.join(f'{k} {v:,}' for k, v in sorted(walker.skipped.items()))} skipped)" if walker.skipped
+        else "") + "; exit code 3"] if summary.empty else []
+    summary.warnings = (empty + journal.notes + scoring.notes + walker.warnings)[:20]
     if summary_path is not None:
         write_summary(summary, Path(summary_path))
     return summary

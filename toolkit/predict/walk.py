@@ -17,6 +17,7 @@ file system gives), and never opens anything that could block or loop:
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import glob
 import os
@@ -134,7 +135,7 @@ class Walker:
                 yield Found(safe_path(path), error=("vanished", "file disappeared after it was listed"))
             return
         except OSError as exc:
-            if exc.errno == 40:  # ELOOP
+            if exc.errno == errno.ELOOP:
                 self.skipped["symlink-loop"] += 1
             else:
                 yield Found(safe_path(path), error=("unreadable", exc.strerror or str(exc)))
