@@ -55,21 +55,16 @@ def predict_folder(inputs: str | PathLike | Iterable[str | PathLike], model: str
     have to re-run that script, the files are decoded in this process instead (slower, never a crash).
     Stop iterating early and the workers are shut down.
     """
-    from toolkit.predict.runner import engine_class
-    from toolkit.predict.walk import Walker, check_inputs
+    from toolkit.predict.runner import setup
 
     if isinstance(inputs, (str, PathLike)):
         inputs = [inputs]
-    inputs = [str(i) for i in inputs]
     options = PredictOptions(model=model, batch_size=batch_size, workers=workers, threads=threads, top_k=top_k,
                              min_confidence=min_confidence, all_frames=all_frames, follow_symlinks=follow_symlinks,
                              include=tuple(include), exclude=tuple(exclude), chunk_size=chunk_size,
                              ray_address=ray_address)
-    options.validate()
-    check_inputs(inputs)
-    walker = Walker(inputs, follow_symlinks=options.follow_symlinks, include=options.include,
-                    exclude=options.exclude)
-    with engine_class(engine)(resolve_model(options.model), options) as scorer:
+    engine_type, model_path, walker = setup([str(i) for i in inputs], options, engine)
+    with engine_type(model_path, options) as scorer:
         for batch in scorer.batches(walker):
             yield from batch
 

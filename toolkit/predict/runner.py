@@ -133,6 +133,21 @@ def engine_class(name: str):
     return getattr(importlib.import_module(module), attribute)
 
 
+def setup(inputs: list[str], options: PredictOptions, engine: str = "local", stdin=None) -> tuple[Any, Path, Walker]:
+    """What every way of scoring checks and builds first (the command and `predict_folder` alike): the engine
+    class, the model path and the walker over `inputs`. Raises ToolkitError, before anything is read or written,
+    for bad options, inputs, engine or model."""
+    engine_type = engine_class(engine)
+    options.validate()
+    if not inputs:
+        raise ToolkitError("no inputs; name files, folders, glob patterns or - for a list on stdin")
+    check_inputs(inputs)
+    model = resolve_model(options.model)
+    walker = Walker(inputs, follow_symlinks=options.follow_symlinks, include=options.include,
+                    exclude=options.exclude, stdin=stdin)
+    return engine_type, model, walker
+
+
 def run(inputs: list[str], options: PredictOptions, *, out: str | None = None, fmt: str | None = None,
         resume: bool = False, summary_path: Path | None = None, stdin=None, stdout=None,
         progress: Progress | None = None, on_records: Callable[[list], None] | None = None,
@@ -142,15 +157,10 @@ def run(inputs: list[str], options: PredictOptions, *, out: str | None = None, f
     `progress(files_done, total_or_None)` is called after each batch; the total comes from a second, counting
     walk in a thread (only when `progress` is given). `on_records` sees every batch (for a results table).
     """
-    Engine = engine_class(engine)  # noqa: N806 - a class
-    options.validate()
-    if not inputs:
-        raise ToolkitError("no inputs; name files, folders, glob patterns or - for a list on stdin")
-    check_inputs(inputs)
     out, fmt = rec.output_format(out, fmt)
     if fmt == "parquet":
         rec.require_parquet()
-    model = resolve_model(options.model)
+    Engine, model, walker = setup(inputs, options, engine, stdin)  # noqa: N806 - a class
     columns = options.columns()
     summary = Summary(output=out, format=fmt, model=str(model))
     if out == "-":
@@ -158,8 +168,6 @@ def run(inputs: list[str], options: PredictOptions, *, out: str | None = None, f
         journal: Any = rec.StreamOutput(stream, fmt, columns)
     else:
         journal = rec.Journal(Path(out), fmt, columns, fingerprint(model, options))
-    walker = Walker(inputs, follow_symlinks=options.follow_symlinks, include=options.include,
-                    exclude=options.exclude, stdin=stdin)
     started = time.perf_counter()
     # SIGTERM too becomes KeyboardInterrupt here, so `kill` saves progress as Ctrl-C does.
     with interrupts.raising():
