@@ -8,16 +8,16 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from toolkit import fsutil, interrupts
 from toolkit.errors import DISK_FULL, Interrupted, ToolkitError, UsageError, os_error_line
 from toolkit.predict import records as rec
-from toolkit.predict.pipeline import PredictOptions, resolve_model
-from toolkit.predict.walk import Walker, check_inputs, count_files
+from toolkit.predict.pipeline import PredictOptions, Record, resolve_model
+from toolkit.predict.walk import Found, Walker, check_inputs, count_files
 
 Progress = Callable[[int, "int | None"], None]
 
@@ -118,12 +118,46 @@ def fingerprint(model: Path, options: PredictOptions) -> dict[str, Any]:
             "min_confidence": options.min_confidence, "top_k": options.top_k, "all_frames": options.all_frames}
 
 
-# An engine is a context manager built as Engine(model_path, options), with `batches(found)` yielding lists
-# of records in input order (all frames of a file in one list) and `notes` (lines for the summary).
+class Engine(Protocol):
+    """What scores: built as Engine(model_path, options) and used as a context manager (the local process pool,
+    `local.LocalEngine`; Ray Data, `ray_engine.RayEngine`)."""
+
+    notes: list[str]  # lines the user should read with the summary
+
+    def __init__(self, model: Path, options: PredictOptions) -> None: ...
+
+    def __enter__(self) -> Engine: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def batches(self, found: Iterable[Found]) -> Iterator[list[Record]]:
+        """Records of the files in `found`, in their order, in lists; all frames of a file in one list."""
+        ...
+
+
+class Output(Protocol):
+    """Where records go: a journalled file that survives a kill and resumes (`records.Journal`), or a stream
+    (`records.StreamOutput`, for `--out -`)."""
+
+    previous: rec.Previous  # what an earlier run already wrote (empty unless resuming)
+    written: int  # records written by this run
+    notes: list[str]
+
+    def start(self, resume: bool) -> None: ...
+
+    def write(self, records: Sequence[Record]) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def finish(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
 ENGINES = {"local": ("toolkit.predict.local", "LocalEngine"), "ray": ("toolkit.predict.ray_engine", "RayEngine")}
 
 
-def engine_class(name: str):
+def engine_class(name: str) -> type[Engine]:
     """The engine class registered under `name`."""
     import importlib
 
@@ -133,7 +167,8 @@ def engine_class(name: str):
     return getattr(importlib.import_module(module), attribute)
 
 
-def setup(inputs: list[str], options: PredictOptions, engine: str = "local", stdin=None) -> tuple[Any, Path, Walker]:
+def setup(inputs: list[str], options: PredictOptions, engine: str = "local",
+          stdin=None) -> tuple[type[Engine], Path, Walker]:
     """What every way of scoring checks and builds first (the command and `predict_folder` alike): the engine
     class, the model path and the walker over `inputs`. Raises ToolkitError, before anything is read or written,
     for bad options, inputs, engine or model."""
@@ -165,7 +200,7 @@ def run(inputs: list[str], options: PredictOptions, *, out: str | None = None, f
     summary = Summary(output=out, format=fmt, model=str(model))
     if out == "-":
         stream = stdout if stdout is not None else sys.stdout
-        journal: Any = rec.StreamOutput(stream, fmt, columns)
+        journal: Output = rec.StreamOutput(stream, fmt, columns)
     else:
         journal = rec.Journal(Path(out), fmt, columns, fingerprint(model, options))
     started = time.perf_counter()
