@@ -240,7 +240,8 @@ def checked_hub_wheel(path: Path) -> Path:
 def write_cache(arrays: Arrays, path: Path) -> None:
     """Write the arrays as a Keras-layout npz, atomically (temp file in the same folder, then rename)."""
     with fsutil.atomic_open(path) as (fh, _):
-        np.savez_compressed(fh, **{k: arrays[k] for k in KEYS})
+        np.savez_compressed(fh, x_train=arrays["x_train"], y_train=arrays["y_train"], x_test=arrays["x_test"],
+                            y_test=arrays["y_test"])
 
 
 def fetch(source: Path | None = None, force: bool = False, expected: dict[str, str] | None = None) -> FetchResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ def _pyplot():
 
 
 def image_grid(images: np.ndarray, labels: np.ndarray, path: Path, predictions: np.ndarray | None = None,
-               title: str = "", columns: int | None = None, indices: np.ndarray | None = None,
+               title: str = "", columns: int | None = None, indices: Sequence[int] | np.ndarray | None = None,
                confidences: np.ndarray | None = None) -> Path:
     """A grid of digits captioned `label=L` (and `predict=P`, with its confidence if given, red when wrong),
     like the tutorials draw. The grid is about square unless `columns` is given."""

@@ -129,7 +129,7 @@ def _open_tflite(path: Path) -> Runtime:
                                 tuple(None if n < 0 else int(n) for n in d["shape_signature"]))
                      for i, d in enumerate(details))
 
-    state = {"batch": None}
+    state: dict[str, int | None] = {"batch": None}
 
     def run(x: np.ndarray) -> np.ndarray:
         if state["batch"] != len(x):

@@ -276,6 +276,7 @@ def export_loaded(model: Any, source: Source, formats: Iterable[str], out: Path,
             built["onnx-int8"] = info.path
             lap("onnx-int8 quantization")
             quantized = runtimes.load(info.path).predict(images)
+            assert reference is not None and source_accuracy is not None  # computed above whenever int8 is asked
             int8 = Int8Summary(
                 path=out / names["onnx-int8"], size=info.path.stat().st_size,
                 float_size=built["onnx"].stat().st_size, test_accuracy=_accuracy(quantized, y_test),

@@ -80,7 +80,7 @@ def export_onnx_int8(float_onnx: Path, path: Path, *, contract: ModelContract,
 
     images = calibration_images() if calibration is None else np.asarray(calibration, np.float32)
 
-    class Reader(quantization.CalibrationDataReader):
+    class Reader(quantization.CalibrationDataReader):  # type: ignore[name-defined]  # imported at run time
         def __init__(self) -> None:
             self.batches = iter([{INPUT_NAME: images[i:i + CALIBRATION_BATCH]}
                                  for i in range(0, len(images), CALIBRATION_BATCH)])

@@ -100,16 +100,17 @@ def _as_image(image: Image.Image | np.ndarray, index: int) -> Image.Image:
         return image
     if not isinstance(image, np.ndarray):
         raise TypeError(f"item {index}: expected a PIL image, a NumPy array or a path, got {type(image).__name__}")
-    if image.dtype.kind == "f":
-        image = image.astype(np.float32)
-        if image.ndim == 3:  # Pillow has no float colour mode: 8 bits a channel are plenty for a digit
-            image = np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
-    elif image.dtype == np.bool_:
-        image = image.astype(np.uint8) * 255
+    array: np.ndarray = image
+    if array.dtype.kind == "f":
+        array = array.astype(np.float32)
+        if array.ndim == 3:  # Pillow has no float colour mode: 8 bits a channel are plenty for a digit
+            array = np.round(np.clip(array, 0.0, 1.0) * 255).astype(np.uint8)
+    elif array.dtype == np.bool_:
+        array = array.astype(np.uint8) * 255
     try:
-        return Image.fromarray(image)
+        return Image.fromarray(array)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"item {index}: cannot use an array of shape {image.shape} and type {image.dtype} as an "
+        raise TypeError(f"item {index}: cannot use an array of shape {array.shape} and type {array.dtype} as an "
                         f"image ({exc})") from None
 
 

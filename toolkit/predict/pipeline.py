@@ -43,7 +43,7 @@ def cpu_count() -> int:
 class PredictOptions:
     """Everything that decides what `predict` scores and what its records hold."""
 
-    model: Path | None = None  # None: $MNIST_TOOLKIT_MODEL, else the shipped reference model
+    model: str | os.PathLike | None = None  # None: $MNIST_TOOLKIT_MODEL, else the shipped reference model
     batch_size: int = 256  # images per onnxruntime call
     workers: int | None = None  # decode processes; None: one per CPU
     threads: int | None = None  # onnxruntime intra-op threads; None: 1 (the workers have the other cores)
@@ -81,7 +81,7 @@ class PredictOptions:
         return BASE_COLUMNS + EXTRA_COLUMNS + extra
 
 
-def resolve_model(model: Path | str | None) -> Path:
+def resolve_model(model: str | os.PathLike | None) -> Path:
     """The ONNX model to use: the given path, else $MNIST_TOOLKIT_MODEL, else the shipped reference model.
 
     A path that is missing, a folder or another kind of model is a ModelKindError (exit 2) worded as in every

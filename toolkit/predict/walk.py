@@ -248,7 +248,8 @@ def _stdin_lines() -> Iterator[bytes]:
     try:
         fd = sys.stdin.fileno()
     except (AttributeError, OSError, ValueError):  # replaced by an in-memory stream (tests, notebooks)
-        yield from getattr(sys.stdin, "buffer", sys.stdin)
+        stream = getattr(sys.stdin, "buffer", sys.stdin)
+        yield from (line if isinstance(line, bytes) else line.encode() for line in stream)
         return
     pending = b""
     while True:
