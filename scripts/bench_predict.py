@@ -121,8 +121,8 @@ def stages(folder: Path, model: Path) -> dict[str, float]:
     from toolkit import preprocess
     from toolkit.predict import decode
     from toolkit.predict.pipeline import PredictOptions, Scorer, make_records, pack
-    from toolkit.predict.records import CsvWriter
     from toolkit.predict.walk import Walker
+    from toolkit.predict.writers import CsvWriter
 
     clock = time.process_time
     seconds: dict[str, float] = {}

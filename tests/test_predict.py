@@ -441,7 +441,7 @@ def test_a_full_disk_is_named_and_the_run_resumes(cli, tmp_path, monkeypatch, on
     import errno
 
     from toolkit.errors import ToolkitError
-    from toolkit.predict import records as rec
+    from toolkit.predict import writers
     from toolkit.predict.runner import run
 
     x, y = mnist_test
@@ -451,7 +451,7 @@ def test_a_full_disk_is_named_and_the_run_resumes(cli, tmp_path, monkeypatch, on
            "command with --resume to continue"
 
     def disk_full_at(batch: int):
-        write, calls = rec.CsvWriter.write, []
+        write, calls = writers.CsvWriter.write, []
 
         def fill_up(writer, records):
             calls.append(len(records))
@@ -463,11 +463,11 @@ def test_a_full_disk_is_named_and_the_run_resumes(cli, tmp_path, monkeypatch, on
 
     args = ["predict", tmp_path / "in", "--model", onnx_model, "--out", out, "--workers", "0"]
     with monkeypatch.context() as patch:
-        patch.setattr(rec.CsvWriter, "write", disk_full_at(1))
+        patch.setattr(writers.CsvWriter, "write", disk_full_at(1))
         result = cli(*args)
     assert result.exit_code == 1 and result.stderr.splitlines() == [f"error: {full}"]
     with monkeypatch.context() as patch:  # the third batch of eight finds the disk full
-        patch.setattr(rec.CsvWriter, "write", disk_full_at(3))
+        patch.setattr(writers.CsvWriter, "write", disk_full_at(3))
         with pytest.raises(ToolkitError) as info:
             run([str(tmp_path / "in")], PredictOptions(model=onnx_model, workers=0, chunk_size=8), out=str(out))
     assert str(info.value) == full and info.value.exit_code == 1
@@ -659,10 +659,10 @@ def interrupted_run(monkeypatch, inputs: list[str], out: Path, options: PredictO
     """Run predict and stop it as Ctrl-C does once `after` records are committed (in-process, so the moment is
     exact): the output is left as `<out>.partial` for a --resume."""
     from toolkit.errors import Interrupted
-    from toolkit.predict import records as rec
+    from toolkit.predict import journal
     from toolkit.predict.runner import run
 
-    commit = rec.Journal.commit
+    commit = journal.Journal.commit
     stopped = []
 
     def commit_then_stop(journal):
@@ -672,7 +672,7 @@ def interrupted_run(monkeypatch, inputs: list[str], out: Path, options: PredictO
             raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(rec.Journal, "commit", commit_then_stop)
+        patch.setattr(journal.Journal, "commit", commit_then_stop)
         with pytest.raises(Interrupted, match="--resume"):
             run(inputs, options, out=str(out))
     assert not out.exists() and out.with_name(out.name + ".partial").exists()

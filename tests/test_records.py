@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from toolkit.errors import ToolkitError, UsageError
-from toolkit.predict import records as rec
+from toolkit.predict import resume, writers
+from toolkit.predict.journal import Journal, StreamOutput
 from toolkit.predict.pipeline import PredictOptions, make_records
 
 ODD_NAMES = ["plain.png", "comma,name.png", 'quote"name.png', "new\nline.png", "./=SUM(A1).png",
@@ -51,24 +52,24 @@ def test_record_fields():
 
 
 def test_output_format_resolution():
-    assert rec.output_format(None, None) == ("predictions.csv", "csv")
-    assert rec.output_format(None, "jsonl") == ("predictions.jsonl", "jsonl")
-    assert rec.output_format("x.PARQUET", None) == ("x.PARQUET", "parquet")
-    assert rec.output_format("x.txt", "csv") == ("x.txt", "csv")
+    assert writers.output_format(None, None) == ("predictions.csv", "csv")
+    assert writers.output_format(None, "jsonl") == ("predictions.jsonl", "jsonl")
+    assert writers.output_format("x.PARQUET", None) == ("x.PARQUET", "parquet")
+    assert writers.output_format("x.txt", "csv") == ("x.txt", "csv")
     with pytest.raises(UsageError, match="cannot tell the output format"):
-        rec.output_format("x.txt", None)
+        writers.output_format("x.txt", None)
     with pytest.raises(UsageError, match="stdout"):
-        rec.output_format("-", "parquet")
-    assert rec.output_format("x.jsonl", "jsonl") == ("x.jsonl", "jsonl")
+        writers.output_format("-", "parquet")
+    assert writers.output_format("x.jsonl", "jsonl") == ("x.jsonl", "jsonl")
     with pytest.raises(UsageError) as contradiction:
-        rec.output_format("x.jsonl", "csv")
+        writers.output_format("x.jsonl", "csv")
     assert str(contradiction.value) == ("--format csv contradicts --out x.jsonl (a .jsonl name); drop --format or "
                                         "rename the output")
 
 
 def write_all(tmp_path, fmt, records, columns):
     out = tmp_path / f"out.{fmt}"
-    journal = rec.Journal(out, fmt, columns, {"model_sha256": "x"})
+    journal = Journal(out, fmt, columns, {"model_sha256": "x"})
     journal.start(resume=False)
     journal.write(records)
     assert journal.finish()
@@ -87,7 +88,7 @@ def test_csv_survives_odd_names(tmp_path):
         rows = list(csv.reader(fh))
     assert rows[0] == list(options.columns())
     assert len(rows) == len(ODD_NAMES) + 1
-    assert [r[0] for r in rows[1:]] == [rec.display_path(p) for p in ODD_NAMES]
+    assert [r[0] for r in rows[1:]] == [writers.display_path(p) for p in ODD_NAMES]
     assert rows[1 + 5][0] == "latin1-\\xe9.png"
     # No cell starts like a formula.
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
@@ -100,7 +101,7 @@ def test_jsonl_survives_odd_names(tmp_path):
     lines = out.read_text(encoding="utf-8").splitlines()
     assert len(lines) == len(ODD_NAMES)
     objects = [json.loads(line) for line in lines]
-    assert [o["path"] for o in objects] == [rec.display_path(p) for p in ODD_NAMES]
+    assert [o["path"] for o in objects] == [writers.display_path(p) for p in ODD_NAMES]
     assert list(objects[0]) == list(options.columns())
     assert objects[2]["blank"] is True and objects[2]["digit"] is None
 
@@ -115,7 +116,7 @@ def test_parquet_types_and_nulls(tmp_path):
     assert str(table.schema.field("digit").type) == "int8"
     assert str(table.schema.field("prob_0").type) == "float"
     rows = table.to_pylist()
-    assert [r["path"] for r in rows] == [rec.display_path(p) for p in ODD_NAMES]
+    assert [r["path"] for r in rows] == [writers.display_path(p) for p in ODD_NAMES]
     assert rows[4]["status"] == "error" and rows[4]["digit"] is None and rows[4]["error_kind"] == "truncated"
     assert rows[0]["confidence"] == pytest.approx(0.91) and rows[0]["low_confidence"] is False
     top_k_type = table.schema.field("top_k").type
@@ -132,7 +133,7 @@ def test_resume_after_a_torn_write(tmp_path, fmt):
     columns = options.columns()
     names = [f"f{i:03d}.png" for i in range(50)]
     out = tmp_path / f"out.{fmt}"
-    journal = rec.Journal(out, fmt, columns, {"model_sha256": "x"})
+    journal = Journal(out, fmt, columns, {"model_sha256": "x"})
     journal.start(resume=False)
     journal.write(make(names[:20], options))
     journal.commit()
@@ -144,7 +145,7 @@ def test_resume_after_a_torn_write(tmp_path, fmt):
     journal._lock_file.close()  # the kernel releases a killed process's lock
     assert not out.exists()
 
-    again = rec.Journal(out, fmt, columns, {"model_sha256": "x"})
+    again = Journal(out, fmt, columns, {"model_sha256": "x"})
     again.start(resume=True)
     assert again.previous.records == 20
     todo = [n for n in names if n not in again.previous]
@@ -165,25 +166,25 @@ def test_resume_after_a_torn_write(tmp_path, fmt):
 def test_resume_refuses_other_model_or_options(tmp_path):
     columns = PredictOptions().columns()
     out = tmp_path / "out.csv"
-    journal = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    journal = Journal(out, "csv", columns, {"model_sha256": "x"})
     journal.start(resume=False)
     journal.write(make(["a.png"], PredictOptions()))
     journal.close()
     with pytest.raises(UsageError, match="model_sha256"):
-        rec.Journal(out, "csv", columns, {"model_sha256": "y"}).start(resume=True)
+        Journal(out, "csv", columns, {"model_sha256": "y"}).start(resume=True)
 
 
 def test_resume_of_a_finished_run_changes_nothing(tmp_path):
     options = PredictOptions()
     out = write_all(tmp_path, "csv", make(["a.png", "b.png"], options), options.columns())
     before = (out.read_bytes(), out.stat().st_mtime_ns)
-    journal = rec.Journal(out, "csv", options.columns(), {"model_sha256": "x"})
+    journal = Journal(out, "csv", options.columns(), {"model_sha256": "x"})
     journal.start(resume=True)
     assert "a.png" in journal.previous and "c.png" not in journal.previous
     assert journal.finish() is False
     assert (out.read_bytes(), out.stat().st_mtime_ns) == before
     # New files since: appended after the old records.
-    journal = rec.Journal(out, "csv", options.columns(), {"model_sha256": "x"})
+    journal = Journal(out, "csv", options.columns(), {"model_sha256": "x"})
     journal.start(resume=True)
     journal.write(make(["a.png", "b.png", "c.png"], options)[2:])
     assert journal.finish()
@@ -193,14 +194,14 @@ def test_resume_of_a_finished_run_changes_nothing(tmp_path):
 def test_resume_refuses_other_columns(tmp_path):
     out = write_all(tmp_path, "csv", make(["a.png"], PredictOptions()), PredictOptions().columns())
     with pytest.raises(UsageError, match="other columns"):
-        rec.Journal(out, "csv", PredictOptions(top_k=2).columns(), {}).start(resume=True)
+        Journal(out, "csv", PredictOptions(top_k=2).columns(), {}).start(resume=True)
 
 
 def test_a_reader_never_sees_half_an_output(tmp_path):
     options = PredictOptions()
     out = tmp_path / "out.csv"
     out.write_text("old complete output\n")
-    journal = rec.Journal(out, "csv", options.columns(), {"model_sha256": "x"})
+    journal = Journal(out, "csv", options.columns(), {"model_sha256": "x"})
     journal.start(resume=False)
     journal.write(make(["a.png", "b.png"], options))
     journal.commit()
@@ -213,7 +214,7 @@ def test_resume_of_a_finished_run_refuses_other_model_or_options(tmp_path):
     options = PredictOptions()
     settings = {"model_sha256": "a" * 64, "min_confidence": 0.5}
     out = tmp_path / "out.csv"
-    journal = rec.Journal(out, "csv", options.columns(), settings)
+    journal = Journal(out, "csv", options.columns(), settings)
     journal.start(resume=False)
     journal.write(make(["a.png", "b.png"], options))
     assert journal.finish()
@@ -221,23 +222,23 @@ def test_resume_of_a_finished_run_refuses_other_model_or_options(tmp_path):
     for other, message in [({**settings, "min_confidence": 1.0}, "min_confidence (was 0.5, now 1.0)"),
                            ({**settings, "model_sha256": "b" * 64}, "model_sha256 (was aaaaaaaaaaaa..., now bbbb")]:
         with pytest.raises(UsageError, match=r"^cannot --resume: .*out.csv was made with other settings: ") as info:
-            rec.Journal(out, "csv", options.columns(), other).start(resume=True)
+            Journal(out, "csv", options.columns(), other).start(resume=True)
         assert message in str(info.value) and "\n" not in str(info.value)
-    same = rec.Journal(out, "csv", options.columns(), dict(settings))
+    same = Journal(out, "csv", options.columns(), dict(settings))
     same.start(resume=True)
     assert same.finish() is False  # nothing new
     assert out.read_bytes() == before
     # Without the record of how it was made, a finished output is not resumed either.
     journal.meta.unlink()
     with pytest.raises(ToolkitError, match="out.csv.meta.json, which records the model and options"):
-        rec.Journal(out, "csv", options.columns(), dict(settings)).start(resume=True)
+        Journal(out, "csv", options.columns(), dict(settings)).start(resume=True)
 
 
 def interrupted(tmp_path, fmt):
     """A run killed after one committed batch of three records: its journal's output path."""
     options = PredictOptions()
     out = tmp_path / f"out.{fmt}"
-    journal = rec.Journal(out, fmt, options.columns(), {"model_sha256": "x"})
+    journal = Journal(out, fmt, options.columns(), {"model_sha256": "x"})
     journal.start(resume=False)
     journal.write(make(["a.png", "b.png", "c.png"], options))
     journal.commit()
@@ -294,7 +295,7 @@ def test_resume_of_a_damaged_partial_run_is_a_one_line_error(tmp_path, damage):
     spoil(out)
     partial, state = out.with_name(out.name + ".partial"), out.with_name(out.name + ".partial.json")
     before = partial.read_bytes()
-    journal = rec.Journal(out, fmt, PredictOptions().columns(), {"model_sha256": "x"})
+    journal = Journal(out, fmt, PredictOptions().columns(), {"model_sha256": "x"})
     with pytest.raises(ToolkitError) as info:
         journal.start(resume=True)
     message = str(info.value)
@@ -308,19 +309,19 @@ def test_resume_of_a_damaged_partial_run_is_a_one_line_error(tmp_path, damage):
 def test_a_second_journal_on_the_same_output_is_refused_until_the_first_ends(tmp_path):
     columns = PredictOptions().columns()
     out = tmp_path / "out.csv"
-    first = rec.Journal(out, "csv", columns, {})
+    first = Journal(out, "csv", columns, {})
     first.start(resume=False)
     with pytest.raises(ToolkitError, match=f"^another predict run is writing {out}"):
-        rec.Journal(out, "csv", columns, {}).start(resume=False)
+        Journal(out, "csv", columns, {}).start(resume=False)
     first.write(make(["a.png"], PredictOptions()))
     assert first.finish() and not first.lock.exists()
-    second = rec.Journal(out, "csv", columns, {})
+    second = Journal(out, "csv", columns, {})
     second.start(resume=True)
     assert "a.png" in second.previous
     second.close()
     # A lock file left by a killed run (nobody holds it) does not stop the next run.
     out.with_name("out.csv.lock").write_bytes(b"")
-    third = rec.Journal(out, "csv", columns, {})
+    third = Journal(out, "csv", columns, {})
     third.start(resume=False)
     with open(third.lock, "rb") as other, pytest.raises(BlockingIOError):
         fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -342,12 +343,12 @@ def test_state_and_summary_writes_use_unique_temp_names(tmp_path):
 def test_stdout_gets_no_header_before_the_first_records(tmp_path):
     columns = PredictOptions().columns()
     failed = io.StringIO()
-    output = rec.StreamOutput(failed, "csv", columns)
+    output = StreamOutput(failed, "csv", columns)
     output.start(resume=False)
     output.close()  # the run failed before scoring anything (a bad model)
     assert failed.getvalue() == ""
     empty = io.StringIO()
-    output = rec.StreamOutput(empty, "csv", columns)
+    output = StreamOutput(empty, "csv", columns)
     output.start(resume=False)
     assert output.finish()
     assert empty.getvalue() == ",".join(columns) + "\r\n"  # a run with nothing to score: the header alone
@@ -367,7 +368,7 @@ def test_file_keys_see_through_the_spelling_of_folders_not_of_files(tmp_path):
     (tmp_path / "data" / "a.png").write_bytes(b"")
     (tmp_path / "alias").symlink_to(tmp_path / "data", target_is_directory=True)
     (tmp_path / "data" / "link.png").symlink_to(tmp_path / "data" / "a.png")
-    keys = rec.FileKeys(str(tmp_path / "data" / "sub"))  # relative paths are taken from here
+    keys = resume.FileKeys(str(tmp_path / "data" / "sub"))  # relative paths are taken from here
     same = ["../a.png", f"{tmp_path}/data/a.png", f"{tmp_path}/./data/sub/../a.png", f"{tmp_path}/alias/a.png",
             "../../alias/a.png"]
     assert len({keys.key(p) for p in same}) == 1
@@ -378,7 +379,7 @@ def test_file_keys_see_through_the_spelling_of_folders_not_of_files(tmp_path):
 
 def test_previous_keeps_16_bytes_a_file_and_one_key_for_all_frames(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    previous = rec.Previous()
+    previous = resume.Previous()
     for i in range(1000):
         for _ in range(3):  # three frames of one file
             previous.add(f"scans/{i:04d}.png", "error" if i % 10 == 0 else "ok")
@@ -395,7 +396,7 @@ def test_state_and_sidecar_record_the_folder_relative_paths_start_from(tmp_path,
     monkeypatch.chdir(tmp_path / "work")
     columns = PredictOptions().columns()
     out = tmp_path / "out.csv"
-    journal = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    journal = Journal(out, "csv", columns, {"model_sha256": "x"})
     journal.start(resume=False)
     journal.write(make(["a.png"], PredictOptions()))
     journal.commit()
@@ -403,7 +404,7 @@ def test_state_and_sidecar_record_the_folder_relative_paths_start_from(tmp_path,
     journal.finish()
     assert json.loads(journal.meta.read_text())["cwd"] == str(tmp_path / "work")
     monkeypatch.chdir(tmp_path)
-    again = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    again = Journal(out, "csv", columns, {"model_sha256": "x"})
     again.start(resume=True)
     assert again.previous.base == str(tmp_path / "work")
     assert "work/a.png" in again.previous and "a.png" not in again.previous
@@ -416,24 +417,24 @@ def test_state_and_sidecar_record_the_folder_relative_paths_start_from(tmp_path,
 def test_a_run_that_fails_before_its_first_records_leaves_no_file(tmp_path):
     columns = PredictOptions().columns()
     out = tmp_path / "out.csv"
-    journal = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    journal = Journal(out, "csv", columns, {"model_sha256": "x"})
     journal.start(resume=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv.lock"]  # held while it runs
     journal.close()  # failed (a bad model) before any record
     assert list(tmp_path.iterdir()) == []
     # An interrupted run's partial file survives a fresh run that fails, so --resume can still go on.
-    journal = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    journal = Journal(out, "csv", columns, {"model_sha256": "x"})
     journal.start(resume=False)
     journal.write(make(["a.png"], PredictOptions()))
     journal.close()
     kept = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     assert sorted(kept) == ["out.csv.partial", "out.csv.partial.json"]
-    failed = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    failed = Journal(out, "csv", columns, {"model_sha256": "x"})
     failed.start(resume=False)
     failed.close()
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == kept
     # A run with nothing to score still writes its output: the header alone.
-    empty = rec.Journal(out, "csv", columns, {"model_sha256": "x"})
+    empty = Journal(out, "csv", columns, {"model_sha256": "x"})
     empty.start(resume=False)
     assert empty.finish()
     assert out.read_bytes() == (",".join(columns) + "\r\n").encode()

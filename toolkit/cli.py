@@ -570,7 +570,7 @@ def _print_records(records: list) -> None:
 
     from rich.text import Text
 
-    from toolkit.predict.records import display_path
+    from toolkit.predict.writers import display_path
 
     paths = [display_path(r["path"]) for r in records]
     try:

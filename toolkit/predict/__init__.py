@@ -13,8 +13,9 @@ and `top_k` when asked for). A bad file is a record with status `error`, never a
 bad options raise `toolkit.errors.ToolkitError` (its message is one line).
 
 `run` is the whole command (output file, resume, summary). Building blocks, shared by every engine: `walk`
-(discovery), `decode` (decode + normalise one path), `pipeline` (scoring and records), `records` (writers,
-atomic output, resume); `local` is the process-pool engine, `ray_engine` the Ray one.
+(discovery), `decode` (decode + normalise one path), `pipeline` (scoring and records), `writers` (CSV, JSON
+Lines, Parquet), `resume` (what an earlier run wrote), `journal` (the atomic, resumable output file); `local` is
+the process-pool engine, `ray_engine` the Ray one, `runner` the whole command.
 """
 
 from __future__ import annotations

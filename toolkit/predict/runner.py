@@ -15,8 +15,10 @@ from typing import Any, Protocol
 
 from toolkit import fsutil, interrupts
 from toolkit.errors import DISK_FULL, Interrupted, ToolkitError, UsageError, os_error_line
-from toolkit.predict import records as rec
+from toolkit.predict import writers
+from toolkit.predict.journal import Journal, StreamOutput
 from toolkit.predict.pipeline import PredictOptions, Record, resolve_model
+from toolkit.predict.resume import Previous
 from toolkit.predict.walk import Found, Walker, check_inputs, count_files
 
 Progress = Callable[[int, "int | None"], None]
@@ -139,7 +141,7 @@ class Output(Protocol):
     """Where records go: a journalled file that survives a kill and resumes (`records.Journal`), or a stream
     (`records.StreamOutput`, for `--out -`)."""
 
-    previous: rec.Previous  # what an earlier run already wrote (empty unless resuming)
+    previous: Previous  # what an earlier run already wrote (empty unless resuming)
     written: int  # records written by this run
     notes: list[str]
 
@@ -192,17 +194,17 @@ def run(inputs: list[str], options: PredictOptions, *, out: str | None = None, f
     `progress(files_done, total_or_None)` is called after each batch; the total comes from a second, counting
     walk in a thread (only when `progress` is given). `on_records` sees every batch (for a results table).
     """
-    out, fmt = rec.output_format(out, fmt)
+    out, fmt = writers.output_format(out, fmt)
     if fmt == "parquet":
-        rec.require_parquet()
+        writers.require_parquet()
     Engine, model, walker = setup(inputs, options, engine, stdin)  # noqa: N806 - a class
     columns = options.columns()
     summary = Summary(output=out, format=fmt, model=str(model))
     if out == "-":
         stream = stdout if stdout is not None else sys.stdout
-        journal: Output = rec.StreamOutput(stream, fmt, columns)
+        journal: Output = StreamOutput(stream, fmt, columns)
     else:
-        journal = rec.Journal(Path(out), fmt, columns, fingerprint(model, options))
+        journal = Journal(Path(out), fmt, columns, fingerprint(model, options))
     started = time.perf_counter()
     # SIGTERM too becomes KeyboardInterrupt here, so `kill` saves progress as Ctrl-C does.
     with interrupts.raising():

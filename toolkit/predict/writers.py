@@ -1,0 +1,162 @@
+"""Writing records: the CSV and JSON Lines writers, the output format chosen from --out and --format, the
+Parquet schema and the CSV-to-Parquet conversion, and the stream output for `--out -`.
+
+Paths are written so that they survive every format: names with commas, quotes or newlines are quoted (CSV)
+or escaped (JSON); bytes that are not UTF-8 are written as `\\xNN`; a name that starts like a spreadsheet
+formula is already spelled `./=name` by the walker. List cells (`top_k`) are lists in JSON Lines and Parquet,
+space-separated in CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from toolkit import fsutil, lazy
+from toolkit.errors import UsageError
+
+FORMATS = ("csv", "jsonl", "parquet")
+
+EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+
+Record = dict[str, Any]
+
+
+def display_path(path: str) -> str:
+    """A path as text that any UTF-8 consumer accepts: undecodable bytes become `\\xNN`."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def output_format(out: str | None, fmt: str | None) -> tuple[str, str]:
+    """(output path, format) from --out and --format: the extension, or --format for a name without a known
+    one (CSV when there is neither); an extension that says another format than --format is a usage error."""
+    if fmt is not None and fmt not in FORMATS:
+        raise UsageError(f"unknown --format '{fmt}'; choose one of: {', '.join(FORMATS)}")
+    if out is None:
+        fmt = fmt or "csv"
+        return f"predictions.{fmt}", fmt
+    if out == "-":
+        fmt = fmt or "csv"
+        if fmt == "parquet":
+            raise UsageError("Parquet cannot be streamed to stdout; pass --out FILE.parquet")
+        return out, fmt
+    named = EXTENSIONS.get(os.path.splitext(out)[1].lower())
+    if fmt is None:
+        if named is None:
+            raise UsageError(f"cannot tell the output format from '{out}'; name it .csv, .jsonl or .parquet, "
+                             "or pass --format")
+        return out, named
+    if named is not None and named != fmt:
+        raise UsageError(f"--format {fmt} contradicts --out {out} (a .{named} name); drop --format or rename the "
+                         "output")
+    return out, fmt
+
+
+def require_parquet():
+    """pyarrow and pyarrow.parquet, or a one-line hint naming the extra."""
+    pa = lazy.require("pyarrow", "parquet")
+    lazy.require("pyarrow.parquet", "parquet")
+    lazy.require("pyarrow.csv", "parquet")
+    return pa
+
+
+_CELL = {  # one dict lookup per cell instead of a chain of isinstance checks: CSV writing is per file
+    type(None): lambda v: "",
+    bool: lambda v: "true" if v else "false",
+    float: lambda v: format(v, ".6g"),
+    int: str,
+    str: str,
+    list: lambda v: " ".join(map(str, v)),  # top_k: digits, space-separated
+}
+
+
+def _json_value(value: Any) -> Any:
+    return float(f"{value:.6g}") if isinstance(value, float) else value
+
+
+class CsvWriter:
+    """CSV with a header row; quoting as RFC 4180 (fields with commas, quotes or newlines are quoted)."""
+
+    def __init__(self, stream: TextIO, columns: Sequence[str], header: bool = True):
+        self.columns = tuple(columns)
+        # CRLF as RFC 4180 says; it also makes the csv module quote names that contain a lone \r.
+        self._writer = csv.writer(stream, lineterminator="\r\n")
+        if header:
+            self._writer.writerow(self.columns)
+
+    def write(self, records: Iterable[Record]) -> None:
+        columns, cell = self.columns, _CELL
+        rows = []
+        for record in records:
+            row = [cell.get(type(v), str)(v) for v in map(record.get, columns)]
+            row[0] = display_path(record["path"])
+            rows.append(row)
+        self._writer.writerows(rows)
+
+
+class JsonlWriter:
+    """One JSON object per line, keys in column order."""
+
+    def __init__(self, stream: TextIO, columns: Sequence[str]):
+        self.columns = tuple(columns)
+        self._stream = stream
+
+    def write(self, records: Iterable[Record]) -> None:
+        lines = []
+        for record in records:
+            obj = {c: _json_value(record.get(c)) for c in self.columns}
+            obj["path"] = display_path(record["path"])
+            lines.append(json.dumps(obj, ensure_ascii=False, allow_nan=False))
+        if lines:
+            self._stream.write("\n".join(lines) + "\n")
+
+
+def writer_for(fmt: str, stream: TextIO, columns: Sequence[str], header: bool = True) -> CsvWriter | JsonlWriter:
+    """The writer for `fmt` (Parquet is journalled as CSV); `header`: CSV only, False when appending."""
+    return JsonlWriter(stream, columns) if fmt == "jsonl" else CsvWriter(stream, columns, header=header)
+
+
+def open_text(path: Path | str, mode: str) -> TextIO:
+    # newline="" lets the csv module control line ends (and keeps \r inside quoted names intact).
+    return open(path, mode, encoding="utf-8", errors="backslashreplace", newline="")
+
+
+def arrow_schema(columns: Sequence[str]):
+    """The Arrow types of the record columns."""
+    pa = require_parquet()
+    types = {"path": pa.string(), "status": pa.string(), "digit": pa.int8(), "confidence": pa.float32(),
+             "error": pa.string(), "error_kind": pa.string(), "low_confidence": pa.bool_(),
+             "blank": pa.bool_(), "frame": pa.int32(), "top_k": pa.list_(pa.int8())}
+    return pa.schema([(c, types.get(c, pa.float32())) for c in columns])
+
+
+def csv_to_parquet(source: Path, target: Path, columns: Sequence[str]) -> None:
+    """Convert a CSV journal into a Parquet file, streaming, atomically (temp file, then rename)."""
+    pa = require_parquet()
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    schema = arrow_schema(columns)
+    # The CSV journal spells list columns as text ("7 1"); they are read as text and split into lists.
+    lists = [c for c in columns if pa.types.is_list(schema.field(c).type)]
+    read_types = {c: (pa.string() if c in lists else schema.field(c).type) for c in columns}
+    read = pacsv.ReadOptions(block_size=8 << 20)
+    parse = pacsv.ParseOptions(newlines_in_values=True)
+    convert = pacsv.ConvertOptions(column_types=read_types, strings_can_be_null=True, null_values=[""],
+                                   true_values=["true"], false_values=["false"], quoted_strings_can_be_null=True)
+    with fsutil.atomic_open(target) as (fh, _), \
+            pacsv.open_csv(source, read_options=read, parse_options=parse, convert_options=convert) as reader, \
+            pq.ParquetWriter(fh, schema) as writer:
+        for batch in reader:
+            arrays = [pc.split_pattern(batch.column(c), " ").cast(schema.field(c).type) if c in lists
+                      else batch.column(c) for c in columns]
+            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
