@@ -22,10 +22,14 @@ demo: $(STAMP)
 
 test: $(STAMP) data
 	$(BIN)/ruff check toolkit tests scripts
+	$(BIN)/ruff format --check toolkit tests scripts
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check toolkit tests scripts
+	$(BIN)/ruff format --check toolkit tests scripts
+	$(BIN)/mypy
 
 clean-venv:
 	rm -rf $(VENV)

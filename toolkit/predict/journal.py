@@ -250,6 +250,7 @@ class Journal:
                 with fsutil.naming(self.partial):
                     self._open_fresh()  # a run with no records still gets its output: the header alone
             self.commit()
+            assert self._stream is not None  # opened above when there was nothing to resume
             with fsutil.naming(self.partial):
                 os.fsync(self._stream.fileno())
                 self._stream.close()

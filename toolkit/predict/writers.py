@@ -12,9 +12,9 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from toolkit import fsutil, lazy
 from toolkit.errors import UsageError
@@ -68,7 +68,7 @@ def require_parquet():
     return pa
 
 
-_CELL = {  # one dict lookup per cell instead of a chain of isinstance checks: CSV writing is per file
+_CELL: dict[type, Callable[[Any], str]] = {  # one dict lookup per cell instead of a chain of isinstance checks: CSV writing is per file
     type(None): lambda v: "",
     bool: lambda v: "true" if v else "false",
     float: lambda v: format(v, ".6g"),
@@ -126,7 +126,7 @@ def writer_for(fmt: str, stream: TextIO, columns: Sequence[str], header: bool = 
 
 def open_text(path: Path | str, mode: str) -> TextIO:
     # newline="" lets the csv module control line ends (and keeps \r inside quoted names intact).
-    return open(path, mode, encoding="utf-8", errors="backslashreplace", newline="")
+    return cast(TextIO, open(path, mode, encoding="utf-8", errors="backslashreplace", newline=""))
 
 
 def arrow_schema(columns: Sequence[str]):
