@@ -68,7 +68,8 @@ def require_parquet():
     return pa
 
 
-_CELL: dict[type, Callable[[Any], str]] = {  # one dict lookup per cell instead of a chain of isinstance checks: CSV writing is per file
+# One dict lookup per cell instead of a chain of isinstance checks: CSV writing is per file.
+_CELL: dict[type, Callable[[Any], str]] = {
     type(None): lambda v: "",
     bool: lambda v: "true" if v else "false",
     float: lambda v: format(v, ".6g"),
