@@ -74,8 +74,19 @@ def build_folder(folder: Path, count: int) -> Path:
 
 def run_cli(engine: str, folder: Path, model: Path, out: Path) -> float:
     """Wall clock of one `mnist-toolkit predict` process, from launch to exit."""
-    command = [sys.executable, "-m", "toolkit", "predict", str(folder), "--model", str(model), "--out", str(out),
-               "--engine", engine]
+    command = [
+        sys.executable,
+        "-m",
+        "toolkit",
+        "predict",
+        str(folder),
+        "--model",
+        str(model),
+        "--out",
+        str(out),
+        "--engine",
+        engine,
+    ]
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - started
@@ -101,8 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.model.is_file():
         raise SystemExit(f"no model at {args.model}; pass --model MODEL.onnx")
-    folder = build_folder(args.folder or Path(tempfile.gettempdir()) / f"mnist-toolkit-bench-{args.count}",
-                          args.count)
+    folder = build_folder(args.folder or Path(tempfile.gettempdir()) / f"mnist-toolkit-bench-{args.count}", args.count)
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"{args.count:,} PNG files in {folder}; model {args.model}; {cpus} CPUs; {args.repeats} runs each")
 
@@ -120,32 +130,51 @@ def main() -> None:
                 raise SystemExit("the two engines wrote different CSV files")
         print("  outputs: byte-identical CSV from both engines")
 
-    result = subprocess.run([sys.executable, "-c", WARM, str(folder), str(args.model), str(args.repeats)],
-                            capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", WARM, str(folder), str(args.model), str(args.repeats)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     if result.returncode != 0:
         raise SystemExit(f"warm Ray runs failed: {result.stderr.strip()[-2000:]}")
     warm = json.loads(result.stdout.strip().splitlines()[-1])
     for i, seconds in enumerate(warm["seconds"]):
-        print(f"  run {i + 1}: ray warm (Ray already running) {seconds:6.2f} s  ({args.count / seconds:,.0f} files/s); "
-              f"first record after {warm['first_record'][i]:.2f} s, then {warm['steady_rate'][i]:,.0f} files/s")
+        print(
+            f"  run {i + 1}: ray warm (Ray already running) {seconds:6.2f} s  ({args.count / seconds:,.0f} files/s); "
+            f"first record after {warm['first_record'][i]:.2f} s, then {warm['steady_rate'][i]:,.0f} files/s"
+        )
 
     local, ray_cold, ray_warm = (statistics.median(v) for v in (times["local"], times["ray"], warm["seconds"]))
     figures = {
-        "files": args.count, "cpus": cpus, "model": str(args.model), "repeats": args.repeats,
-        "local_seconds": round(local, 2), "ray_seconds": round(ray_cold, 2), "ray_warm_seconds": round(ray_warm, 2),
-        "local_files_per_second": round(args.count / local), "ray_files_per_second": round(args.count / ray_cold),
+        "files": args.count,
+        "cpus": cpus,
+        "model": str(args.model),
+        "repeats": args.repeats,
+        "local_seconds": round(local, 2),
+        "ray_seconds": round(ray_cold, 2),
+        "ray_warm_seconds": round(ray_warm, 2),
+        "local_files_per_second": round(args.count / local),
+        "ray_files_per_second": round(args.count / ray_cold),
         "ray_warm_files_per_second": round(args.count / ray_warm),
-        "ray_over_local": round(ray_cold / local, 2), "ray_warm_over_local": round(ray_warm / local, 2),
+        "ray_over_local": round(ray_cold / local, 2),
+        "ray_warm_over_local": round(ray_warm / local, 2),
         "ray_warm_first_record_seconds": round(statistics.median(warm["first_record"]), 2),
         "ray_warm_steady_files_per_second": round(statistics.median(warm["steady_rate"])),
     }
     print(f"median local        {local:6.2f} s  {figures['local_files_per_second']:>7,} files/s")
-    print(f"median ray (cold)   {ray_cold:6.2f} s  {figures['ray_files_per_second']:>7,} files/s  "
-          f"{figures['ray_over_local']:.2f}x the local time")
-    print(f"median ray (warm)   {ray_warm:6.2f} s  {figures['ray_warm_files_per_second']:>7,} files/s  "
-          f"{figures['ray_warm_over_local']:.2f}x the local time")
-    print(f"ray (warm): first record after {figures['ray_warm_first_record_seconds']:.2f} s (actor pool start), "
-          f"then {figures['ray_warm_steady_files_per_second']:,} files/s")
+    print(
+        f"median ray (cold)   {ray_cold:6.2f} s  {figures['ray_files_per_second']:>7,} files/s  "
+        f"{figures['ray_over_local']:.2f}x the local time"
+    )
+    print(
+        f"median ray (warm)   {ray_warm:6.2f} s  {figures['ray_warm_files_per_second']:>7,} files/s  "
+        f"{figures['ray_warm_over_local']:.2f}x the local time"
+    )
+    print(
+        f"ray (warm): first record after {figures['ray_warm_first_record_seconds']:.2f} s (actor pool start), "
+        f"then {figures['ray_warm_steady_files_per_second']:,} files/s"
+    )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
         print(f"wrote {args.json}")

@@ -168,8 +168,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the figures to this file too")
     args = parser.parse_args()
 
-    sets = {"mnist-png": build_mnist(args.folder / f"mnist-png-{args.count}", args.count),
-            "scans": build_scans(args.folder / f"scans-seed{args.seed}-{args.count}", args.count, args.seed)}
+    sets = {
+        "mnist-png": build_mnist(args.folder / f"mnist-png-{args.count}", args.count),
+        "scans": build_scans(args.folder / f"scans-seed{args.seed}-{args.count}", args.count, args.seed),
+    }
     results: dict = {"files": args.count, "cpus": os.cpu_count(), "scan_seed": args.seed, "sets": {}}
     python = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
@@ -190,34 +192,42 @@ def main() -> None:
             predict_s, plain_s = statistics.median(times["predict"]), statistics.median(times["plain"])
             decode_rate = statistics.median(decode_only(paths) for _ in range(3))
             results["sets"][name] = {
-                "predict_seconds": round(predict_s, 3), "plain_seconds": round(plain_s, 3),
-                "predict_files_per_s": round(args.count / predict_s), "plain_files_per_s": round(args.count / plain_s),
+                "predict_seconds": round(predict_s, 3),
+                "plain_seconds": round(plain_s, 3),
+                "predict_files_per_s": round(args.count / predict_s),
+                "plain_files_per_s": round(args.count / plain_s),
                 "decode_only_files_per_s": round(decode_rate),
                 "speedup_vs_plain": round(plain_s / predict_s, 2),
                 "predict_vs_decode_only": round(args.count / predict_s / decode_rate, 2),
-                "predict_accuracy": round(predict_acc, 4), "plain_accuracy": round(plain_acc, 4),
-                "stages_cpu_us_per_file": {k: round(v / args.count * 1e6, 1)
-                                           for k, v in stages(folder, args.model).items()},
+                "predict_accuracy": round(predict_acc, 4),
+                "plain_accuracy": round(plain_acc, 4),
+                "stages_cpu_us_per_file": {
+                    k: round(v / args.count * 1e6, 1) for k, v in stages(folder, args.model).items()
+                },
             }
         small = Path(tmp) / "forty"
         small.mkdir()
         for path in sorted(sets["mnist-png"].iterdir())[:40]:
             (small / path.name).write_bytes(path.read_bytes())
-        results["startup_40_files_seconds"] = round(statistics.median(
-            wall([*predict, str(small)]) for _ in range(args.repeat)), 3)
+        results["startup_40_files_seconds"] = round(
+            statistics.median(wall([*predict, str(small)]) for _ in range(args.repeat)), 3
+        )
 
     print(f"{args.count:,} files per set, {os.cpu_count()} CPUs, medians of {args.repeat} alternated runs")
-    print(f"{'':12} {'predict':>9} {'plain':>9} {'speed-up':>9} {'decode-only':>12} {'vs decode':>10} "
-          f"{'acc predict':>12} {'acc plain':>10}")
+    print(
+        f"{'':12} {'predict':>9} {'plain':>9} {'speed-up':>9} {'decode-only':>12} {'vs decode':>10} "
+        f"{'acc predict':>12} {'acc plain':>10}"
+    )
     for name, r in results["sets"].items():
-        print(f"{name:12} {r['predict_seconds']:8.2f}s {r['plain_seconds']:8.2f}s {r['speedup_vs_plain']:8.2f}x "
-              f"{r['decode_only_files_per_s']:9,}/s {r['predict_vs_decode_only']:9.2f}x "
-              f"{r['predict_accuracy']:12.4f} {r['plain_accuracy']:10.4f}")
+        print(
+            f"{name:12} {r['predict_seconds']:8.2f}s {r['plain_seconds']:8.2f}s {r['speedup_vs_plain']:8.2f}x "
+            f"{r['decode_only_files_per_s']:9,}/s {r['predict_vs_decode_only']:9.2f}x "
+            f"{r['predict_accuracy']:12.4f} {r['plain_accuracy']:10.4f}"
+        )
     print("CPU microseconds per file, one core:")
     for name, r in results["sets"].items():
         stage = r["stages_cpu_us_per_file"]
-        print(f"  {name:10} " + "  ".join(f"{k} {v:.0f}" for k, v in stage.items())
-              + f"  = {sum(stage.values()):.0f}")
+        print(f"  {name:10} " + "  ".join(f"{k} {v:.0f}" for k, v in stage.items()) + f"  = {sum(stage.values()):.0f}")
     print(f"predict on 40 files: {results['startup_40_files_seconds']:.2f} s wall")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

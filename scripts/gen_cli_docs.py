@@ -21,11 +21,27 @@ WIDTH = 100
 
 # Typer and Rich read these when they are imported, so they are set before anything imports them. The help
 # must not depend on the terminal this runs in, on a CI's colour forcing, or on the user's preferences.
-for _name in ("FORCE_COLOR", "PY_COLORS", "CLICOLOR_FORCE", "GITHUB_ACTIONS", "TYPER_USE_RICH", "TTY_COMPATIBLE",
-              "TTY_INTERACTIVE", "JUPYTER_COLUMNS", "JUPYTER_LINES"):
+for _name in (
+    "FORCE_COLOR",
+    "PY_COLORS",
+    "CLICOLOR_FORCE",
+    "GITHUB_ACTIONS",
+    "TYPER_USE_RICH",
+    "TTY_COMPATIBLE",
+    "TTY_INTERACTIVE",
+    "JUPYTER_COLUMNS",
+    "JUPYTER_LINES",
+):
     os.environ.pop(_name, None)
-os.environ.update({"TERMINAL_WIDTH": str(WIDTH), "COLUMNS": str(WIDTH), "LINES": "50", "NO_COLOR": "1",
-                   "_TYPER_FORCE_DISABLE_TERMINAL": "1"})
+os.environ.update(
+    {
+        "TERMINAL_WIDTH": str(WIDTH),
+        "COLUMNS": str(WIDTH),
+        "LINES": "50",
+        "NO_COLOR": "1",
+        "_TYPER_FORCE_DISABLE_TERMINAL": "1",
+    }
+)
 sys.path.insert(0, str(ROOT))
 
 PROG = "mnist-toolkit"
@@ -100,7 +116,7 @@ def parse(markdown: str) -> dict[str, str]:
     found = {}
     heads = list(_SECTION.finditer(markdown))
     for head, after in zip(heads, [*heads[1:], None], strict=True):
-        chunk = markdown[head.end(): after.start() if after else len(markdown)]
+        chunk = markdown[head.end() : after.start() if after else len(markdown)]
         block = re.search(r"```text\n(.*?)\n```", chunk, re.DOTALL)
         found[head.group(1)] = block.group(1) if block else ""
     return found
@@ -132,8 +148,11 @@ def drift(current: str, helps: dict[str, str]) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true",
-                        help="Write nothing; exit 1 and name the commands whose help differs from docs/cli.md.")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="Write nothing; exit 1 and name the commands whose help differs from docs/cli.md.",
+    )
     args = parser.parse_args()
     helps = sections()
     expected = document(helps)

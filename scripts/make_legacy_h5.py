@@ -40,12 +40,14 @@ def main() -> int:
     probe = data.to_model_input(x_test[:32])
     layers = keras.layers
 
-    cnn = keras.Sequential([
-        layers.Conv2D(4, 3, activation="relu", input_shape=(28, 28, 1)),
-        layers.MaxPooling2D(2),
-        layers.Flatten(),
-        layers.Dense(10, activation="softmax"),
-    ])
+    cnn = keras.Sequential(
+        [
+            layers.Conv2D(4, 3, activation="relu", input_shape=(28, 28, 1)),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
     cnn.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     cnn.fit(images, labels, epochs=3, batch_size=64, verbose=0)
 
@@ -58,14 +60,27 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     cnn.save(OUT / "cnn.h5")
     mlp.save(OUT / "mlp784_logits.h5")
-    np.savez_compressed(OUT / "expected.npz", cnn=cnn.predict(probe, verbose=0),
-                        mlp784_logits=mlp.predict(probe.reshape(-1, 784), verbose=0))
+    np.savez_compressed(
+        OUT / "expected.npz",
+        cnn=cnn.predict(probe, verbose=0),
+        mlp784_logits=mlp.predict(probe.reshape(-1, 784), verbose=0),
+    )
     import tensorflow as tf
 
-    (OUT / "README.json").write_text(json.dumps({
-        "made_by": "scripts/make_legacy_h5.py", "tf_keras": keras.__version__, "tensorflow": tf.__version__,
-        "expected.npz": "tf_keras outputs on MNIST test images 0-31 (softmax for cnn, logits for mlp784_logits)",
-    }, indent=2) + "\n")
+    (OUT / "README.json").write_text(
+        json.dumps(
+            {
+                "made_by": "scripts/make_legacy_h5.py",
+                "tf_keras": keras.__version__,
+                "tensorflow": tf.__version__,
+                "expected.npz": (
+                    "tf_keras outputs on MNIST test images 0-31 (softmax for cnn, logits for mlp784_logits)"
+                ),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     for path in sorted(OUT.iterdir()):
         print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size:,} bytes)")
     return 0

@@ -37,8 +37,11 @@ def run_one(arch: str, folder: Path, seed: int, threads: int | None, resume: boo
     if not (resume and metrics_path.exists() and (folder / f"{arch}.keras").exists()):
         train(arch, folder, seed=seed, threads=threads, force=True, verbose=2)
     metrics = json.loads(metrics_path.read_text())
-    same = (metrics["recipe"] == zoo.get(arch).recipe.as_dict() and metrics["seed"] == seed
-            and (threads is None or metrics.get("threads") == threads))
+    same = (
+        metrics["recipe"] == zoo.get(arch).recipe.as_dict()
+        and metrics["seed"] == seed
+        and (threads is None or metrics.get("threads") == threads)
+    )
     if not same:
         raise SystemExit(f"{metrics_path}: trained with another recipe, seed or thread count; run without --resume")
     return metrics
@@ -94,8 +97,10 @@ def markdown(rows: list[dict]) -> str:
         met = "–" if r["met"] is None else ("yes" if r["met"] else "**no**")
         seeds = ", ".join(map(str, r["seeds"]))
         threads = ", ".join(str(t) for t in r["threads"] if t is not None) or "?"
-        lines.append(f"| {r['arch']} | {r['source']} | {r['params']:,} | {text} | {reported} | {measured} | {diff} | "
-                     f"{met} | {seeds} | {threads} | {r['train_seconds']:.0f} |")
+        lines.append(
+            f"| {r['arch']} | {r['source']} | {r['params']:,} | {text} | {reported} | {measured} | {diff} | "
+            f"{met} | {seeds} | {threads} | {r['train_seconds']:.0f} |"
+        )
     versions = rows[0]["versions"] if rows else {}
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()), ""]
     return "\n".join(lines)

@@ -36,8 +36,13 @@ def main() -> None:
     mnist_accuracy = float((probabilities.argmax(axis=1) == y_test).mean())
     folder = args.folder / f"seed{args.seed}-{args.count}"
     result = scans.scan_accuracy(args.model, folder, count=args.count, seed=args.seed)
-    report = {"model": str(args.model), "mnist_test_accuracy": round(mnist_accuracy, 5),
-              "scan_accuracy": round(result.accuracy, 5), "scan": result.as_dict(), "seed": args.seed}
+    report = {
+        "model": str(args.model),
+        "mnist_test_accuracy": round(mnist_accuracy, 5),
+        "scan_accuracy": round(result.accuracy, 5),
+        "scan": result.as_dict(),
+        "seed": args.seed,
+    }
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

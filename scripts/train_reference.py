@@ -47,7 +47,7 @@ def throughput(paths: list[Path], images: np.ndarray) -> list[float]:
         for scorer, times in zip(scorers, runs, strict=True):
             started = time.perf_counter()
             for i in range(0, len(images), THROUGHPUT_BATCH):
-                scorer.score(images[i:i + THROUGHPUT_BATCH])
+                scorer.score(images[i : i + THROUGHPUT_BATCH])
             times.append(len(images) / (time.perf_counter() - started))
     return [round(statistics.median(times), 1) for times in runs]
 
@@ -55,10 +55,11 @@ def throughput(paths: list[Path], images: np.ndarray) -> list[float]:
 def throughput_entry(rate: float, previous_rate: float | None) -> dict:
     """The model card's `ort_single_thread` entry."""
     return {
-        "images_per_second": rate, "replaced_model_images_per_second": previous_rate,
+        "images_per_second": rate,
+        "replaced_model_images_per_second": previous_rate,
         "ratio_to_replaced": round(rate / previous_rate, 3) if previous_rate else None,
         "how": f"onnxruntime CPU, 1 intra-op thread, batches of {THROUGHPUT_BATCH} over the 10,000 test images, "
-               f"median of {THROUGHPUT_REPEATS} runs" + (", both models in turn in one run" if previous_rate else ""),
+        f"median of {THROUGHPUT_REPEATS} runs" + (", both models in turn in one run" if previous_rate else ""),
     }
 
 
@@ -67,8 +68,9 @@ def measure_only() -> int:
     card = json.loads(CARD_OUT.read_text())
     (_, _), (x_test, y_test) = data.load_mnist()
     images = data.to_model_input(x_test)
-    card["onnx_test_accuracy"] = round(float(np.mean(
-        runtimes.load(ONNX_OUT).predict(images).argmax(axis=1) == y_test)), 5)
+    card["onnx_test_accuracy"] = round(
+        float(np.mean(runtimes.load(ONNX_OUT).predict(images).argmax(axis=1) == y_test)), 5
+    )
     (rate,) = throughput([ONNX_OUT], images[..., 0])
     card["ort_single_thread"] = throughput_entry(rate, None)
     CARD_OUT.write_text(json.dumps(card, indent=2) + "\n")
@@ -95,8 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         train(args.arch, run, seed=args.seed, force=True, verbose=2, epochs=args.epochs)
     metrics = json.loads((run / "metrics.json").read_text())
     if metrics["recipe"] != recipe.as_dict() or metrics["seed"] != args.seed:
-        raise SystemExit(f"{run}: trained with another recipe or seed than {args.arch}'s with epochs "
-                         f"{recipe.epochs}, seed {args.seed}")
+        raise SystemExit(
+            f"{run}: trained with another recipe or seed than {args.arch}'s with epochs "
+            f"{recipe.epochs}, seed {args.seed}"
+        )
     previous = Path(tempfile.mkdtemp()) / "previous.onnx"
     if ONNX_OUT.is_file():
         shutil.copy(ONNX_OUT, previous)
@@ -137,19 +141,32 @@ def main(argv: list[str] | None = None) -> int:
         "ort_single_thread": throughput_entry(rate, previous_rate),
         "train_seconds": metrics["train_seconds"],
         "data_digest": metrics["data_digest"],
-        "sha256": {str(KERAS_OUT): data.sha256_file(KERAS_OUT),
-                   "toolkit/models/reference.onnx": data.sha256_file(ONNX_OUT)},
+        "sha256": {
+            str(KERAS_OUT): data.sha256_file(KERAS_OUT),
+            "toolkit/models/reference.onnx": data.sha256_file(ONNX_OUT),
+        },
         "versions": metrics["versions"],
         "command": " ".join(["python scripts/train_reference.py", *(argv if argv is not None else sys.argv[1:])]),
         "trained_with": f"mnist-toolkit train --arch {args.arch}{epochs} --seed {args.seed} (the zoo recipe"
-                        + (f", {args.epochs} epochs)" if args.epochs else ", unchanged)"),
-        "input": {"name": zoo.INPUT_NAME, "shape": "[N,28,28,1]", "dtype": "float32",
-                  "range": "[0,1], white ink on black"},
+        + (f", {args.epochs} epochs)" if args.epochs else ", unchanged)"),
+        "input": {
+            "name": zoo.INPUT_NAME,
+            "shape": "[N,28,28,1]",
+            "dtype": "float32",
+            "range": "[0,1], white ink on black",
+        },
         "output": {"name": zoo.OUTPUT_NAME, "shape": "[N,10]", "dtype": "float32", "meaning": "softmax"},
     }
     CARD_OUT.write_text(json.dumps(card, indent=2) + "\n")
-    print(json.dumps({k: card[k] for k in ("architecture", "test_accuracy", "onnx_test_accuracy", "scan_accuracy",
-                                           "ort_single_thread")}, indent=2))
+    print(
+        json.dumps(
+            {
+                k: card[k]
+                for k in ("architecture", "test_accuracy", "onnx_test_accuracy", "scan_accuracy", "ort_single_thread")
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -53,8 +53,9 @@ def onnx_model(tmp_path_factory) -> Path:
 
     (x_train, y_train), _ = data.load_mnist()
     weights, bias = ridge_weights(x_train[:12000], y_train[:12000])
-    return linear_model(tmp_path_factory.mktemp("onnx") / "linear.onnx", weights, bias,
-                        metadata={"source": "tests/onnx_models.py"})
+    return linear_model(
+        tmp_path_factory.mktemp("onnx") / "linear.onnx", weights, bias, metadata={"source": "tests/onnx_models.py"}
+    )
 
 
 @pytest.fixture(scope="session")

@@ -37,8 +37,14 @@ def ridge_weights(images: np.ndarray, labels: np.ndarray, alpha: float = 10.0) -
     return (solution[:-1] * 8).astype(np.float32), (solution[-1] * 8).astype(np.float32)
 
 
-def linear_model(path: Path, weights: np.ndarray, bias: np.ndarray, metadata: dict[str, str] | None = None,
-                 output: str = "probabilities", softmax: bool = True) -> Path:
+def linear_model(
+    path: Path,
+    weights: np.ndarray,
+    bias: np.ndarray,
+    metadata: dict[str, str] | None = None,
+    output: str = "probabilities",
+    softmax: bool = True,
+) -> Path:
     """image [N,28,28,1] -> Reshape [N,784] -> MatMul + Add -> (Softmax) -> `output` [N,10]."""
     from onnx import TensorProto, helper, numpy_helper
 
@@ -50,11 +56,15 @@ def linear_model(path: Path, weights: np.ndarray, bias: np.ndarray, metadata: di
     if softmax:
         nodes.append(helper.make_node("Softmax", ["logits"], [output], axis=1))
     graph = helper.make_graph(
-        nodes, "linear",
+        nodes,
+        "linear",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 28, 28, 1])],
         [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["N", 10])],
-        initializer=[numpy_helper.from_array(np.array([-1, 784], np.int64), "shape"),
-                     numpy_helper.from_array(weights, "W"), numpy_helper.from_array(bias, "b")],
+        initializer=[
+            numpy_helper.from_array(np.array([-1, 784], np.int64), "shape"),
+            numpy_helper.from_array(weights, "W"),
+            numpy_helper.from_array(bias, "b"),
+        ],
     )
     return _save(graph, path, metadata)
 
@@ -64,7 +74,8 @@ def flat_input_model(path: Path) -> Path:
     from onnx import TensorProto, helper, numpy_helper
 
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["image", "W"], ["probabilities"])], "flat",
+        [helper.make_node("MatMul", ["image", "W"], ["probabilities"])],
+        "flat",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 784])],
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 10])],
         initializer=[numpy_helper.from_array(np.zeros((784, 10), np.float32), "W")],

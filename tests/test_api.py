@@ -29,8 +29,14 @@ def test_predict_images_takes_pil_images_arrays_and_paths(digits, tmp_path):
     rgb = np.dstack([255 - x[4]] * 3)  # dark ink on white, colour
     items = [Image.fromarray(x[0]), x[1], x[2].astype(np.float64) / 255, path, rgb, tmp_path / "missing.png"]
     records = predict_images(items)
-    assert [r["path"] for r in records] == ["<image 0>", "<image 1>", "<image 2>", str(path), "<image 4>",
-                                            str(tmp_path / "missing.png")]
+    assert [r["path"] for r in records] == [
+        "<image 0>",
+        "<image 1>",
+        "<image 2>",
+        str(path),
+        "<image 4>",
+        str(tmp_path / "missing.png"),
+    ]
     assert [r["digit"] for r in records[:5]] == [int(d) for d in y[:5]]
     assert all(r["status"] == "ok" and 0.5 < r["confidence"] <= 1.0 for r in records[:5])
     assert records[5]["status"] == "error" and records[5]["error_kind"] == "vanished"
@@ -44,8 +50,7 @@ def test_predict_images_gives_the_same_records_as_the_folder_scorer(digits, tmp_
     from_folder = list(predict_folder(tmp_path, workers=0))
     in_memory = predict_images([tmp_path / f"{i}.png" for i in range(len(x))])
     assert [r["digit"] for r in in_memory] == [r["digit"] for r in from_folder]
-    np.testing.assert_allclose([r["confidence"] for r in in_memory], [r["confidence"] for r in from_folder],
-                               rtol=1e-6)
+    np.testing.assert_allclose([r["confidence"] for r in in_memory], [r["confidence"] for r in from_folder], rtol=1e-6)
 
 
 def test_predict_images_refuses_what_is_not_an_image():
@@ -68,16 +73,17 @@ def test_predict_folder_from_a_script_without_a_main_guard(digits, tmp_path):
     for i, digit in enumerate(x):
         Image.fromarray(digit).save(folder / f"{i}.png")
     script = tmp_path / "score.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import onnxruntime
         from toolkit.predict import predict_folder
 
         print("start")
         records = list(predict_folder({str(folder)!r}, workers=2))
         print("records", len(records), sum(r["status"] == "ok" for r in records))
-    """))
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
-                          cwd=tmp_path)
+    """)
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["start", f"records {len(x)} {len(x)}"]
     assert "RuntimeError" not in done.stderr

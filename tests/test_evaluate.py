@@ -84,8 +84,10 @@ def test_evaluate_without_matplotlib_says_no_plots_and_leaves_nothing(cli, onnx_
     out = tmp_path / "ev"
     result = cli("evaluate", onnx_model, "--out", out)
     assert result.exit_code == 1
-    assert result.stderr.strip() == ("error: this needs the Python package 'matplotlib', which is not installed; "
-                                     "fix it with: pip install 'mnist-toolkit[train]', or pass --no-plots")
+    assert result.stderr.strip() == (
+        "error: this needs the Python package 'matplotlib', which is not installed; "
+        "fix it with: pip install 'mnist-toolkit[train]', or pass --no-plots"
+    )
     assert not out.exists()
     result = cli("evaluate", onnx_model, "--out", out, "--no-plots")
     assert result.exit_code == 0 and (out / "report.json").is_file() and not (out / "confusion.png").exists()

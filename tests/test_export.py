@@ -31,8 +31,13 @@ def test_parse_formats_orders_and_validates():
 
 
 def test_contract_round_trips_through_metadata():
-    written = contract.ModelContract(architecture="cnn3", source_sha256="ab" * 32, source_test_accuracy=0.99123,
-                                     toolkit_version="0.1.0", quantization=contract.QUANT_INT8)
+    written = contract.ModelContract(
+        architecture="cnn3",
+        source_sha256="ab" * 32,
+        source_test_accuracy=0.99123,
+        toolkit_version="0.1.0",
+        quantization=contract.QUANT_INT8,
+    )
     read = contract.read_contract(written.to_metadata())
     assert read == written
     assert read.scale_factor == pytest.approx(1 / 255)
@@ -47,10 +52,14 @@ def test_unsupported_op_is_named_with_its_keras_layer():
     from toolkit.export.onnx import layer_for, unsupported_ops
 
     graph = helper.make_graph(
-        [helper.make_node("Relu", ["image"], ["a"], name="m_1/dense_1/Relu"),
-         helper.make_node("BesselI0e", ["a"], ["probabilities"], name="m_1/odd_layer_1/BesselI0e")],
-        "g", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [None, 10])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 10])])
+        [
+            helper.make_node("Relu", ["image"], ["a"], name="m_1/dense_1/Relu"),
+            helper.make_node("BesselI0e", ["a"], ["probabilities"], name="m_1/odd_layer_1/BesselI0e"),
+        ],
+        "g",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [None, 10])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 10])],
+    )
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     assert unsupported_ops(proto) == [("BesselI0e", "m_1/odd_layer_1/BesselI0e")]
     assert layer_for("m_1/odd_layer_1/BesselI0e", ["dense", "odd_layer", "odd"]) == "odd_layer"
@@ -101,8 +110,7 @@ def test_failed_conversion_leaves_nothing_behind(mlp_model, tmp_path, monkeypatc
     from toolkit.export import export
 
     def broken(*args, **kwargs):
-        raise ExportError("TensorFlow's TFLite converter failed: 'tfl.fancy' op is neither a custom op nor a "
-                          "flex op")
+        raise ExportError("TensorFlow's TFLite converter failed: 'tfl.fancy' op is neither a custom op nor a flex op")
 
     monkeypatch.setattr(tflite, "export_tflite", broken)
     with pytest.raises(ExportError, match="tfl.fancy"):
@@ -118,15 +126,16 @@ def test_an_op_tf2onnx_cannot_convert_fails_the_export_naming_the_layer(cli, mlp
     def unconvertible(*args, **kwargs):  # what tf2onnx returns when it meets an op it has no handler for
         graph = helper.make_graph(
             [helper.make_node("BesselI0e", ["image"], ["probabilities"], name="mlp256_1/probabilities_1/BesselI0e")],
-            "g", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [None, 28, 28, 1])],
-            [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 10])])
+            "g",
+            [helper.make_tensor_value_info("image", TensorProto.FLOAT, [None, 28, 28, 1])],
+            [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 10])],
+        )
         return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), None
 
     monkeypatch.setattr(tf2onnx.convert, "from_function", unconvertible)
     result = cli("export", mlp_model, "--format", "savedmodel,onnx", "--out", tmp_path / "out")
     assert result.exit_code == 1
-    assert ("layer 'probabilities' uses TensorFlow op 'BesselI0e', which tf2onnx cannot convert"
-            in result.stderr)
+    assert "layer 'probabilities' uses TensorFlow op 'BesselI0e', which tf2onnx cannot convert" in result.stderr
     assert list(tmp_path.iterdir()) == []  # the SavedModel built before the failure went too
 
 
@@ -136,8 +145,13 @@ def test_export_cli_all_formats_then_refuses_to_overwrite(cli, mlp_model, tmp_pa
     result = cli("export", mlp_model, "--format", "onnx,savedmodel,tflite,onnx-int8", "--out", out)
     assert result.exit_code == 0, result.output
     assert "int8 ONNX:" in result.stdout and "argmax agreement" in result.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "mlp256.int8.onnx", "mlp256.onnx",
-                                                     "mlp256.savedmodel", "mlp256.tflite"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "manifest.json",
+        "mlp256.int8.onnx",
+        "mlp256.onnx",
+        "mlp256.savedmodel",
+        "mlp256.tflite",
+    ]
     again = cli("export", mlp_model, "--out", out)
     assert again.exit_code == 2 and "--force" in again.stderr
     forced = cli("export", mlp_model, "--out", out, "--force")
@@ -148,9 +162,11 @@ def test_export_cli_all_formats_then_refuses_to_overwrite(cli, mlp_model, tmp_pa
 def test_export_cli_usage_errors(cli, tmp_path):
     model = tmp_path / "m.keras"
     model.write_bytes(b"not a model")
-    for args, message in ((("--opset", "12"), "greater than or equal to 13"),
-                          (("--opset", "22"), "less than or equal to 21"),
-                          (("--format", "onnx,caffe"), "unknown export format 'caffe'")):
+    for args, message in (
+        (("--opset", "12"), "greater than or equal to 13"),
+        (("--opset", "22"), "less than or equal to 21"),
+        (("--format", "onnx,caffe"), "unknown export format 'caffe'"),
+    ):
         result = cli("export", model, "--out", tmp_path / "o", *args)
         assert result.exit_code == 2, (args, result.output)
         assert message in result.output
@@ -179,8 +195,7 @@ def test_every_accepted_opset_converts_and_matches_keras(mlp_keras, tmp_path, op
     from toolkit.export.onnx import export_onnx
 
     model, images, expected = mlp_keras
-    path = export_onnx(model, tmp_path / "m.onnx", contract=contract.ModelContract(architecture="mlp256"),
-                       opset=opset)
+    path = export_onnx(model, tmp_path / "m.onnx", contract=contract.ModelContract(architecture="mlp256"), opset=opset)
     proto = onnx.load(str(path))
     onnx.checker.check_model(proto, full_check=True)
     assert {entry.domain: entry.version for entry in proto.opset_import}[""] == opset
@@ -237,8 +252,7 @@ def test_savedmodel_is_servable_and_tflite_runs_on_litert(zoo_exports, arch):
     assert [d.size for d in signature.outputs["probabilities"].tensor_shape.dim] == [-1, 10]
 
     interpreter = Interpreter(model_path=str(zoo_exports[arch].path("tflite")))
-    assert interpreter.get_signature_list() == {"serving_default": {"inputs": ["image"],
-                                                                     "outputs": ["probabilities"]}}
+    assert interpreter.get_signature_list() == {"serving_default": {"inputs": ["image"], "outputs": ["probabilities"]}}
     runner = interpreter.get_signature_runner("serving_default")
     out = runner(image=np.zeros((3, 28, 28, 1), np.float32))["probabilities"]
     assert out.shape == (3, 10) and np.allclose(out.sum(axis=1), 1, atol=1e-5)
@@ -251,8 +265,9 @@ def test_manifest_lists_every_file(zoo_exports, trained_models, arch):
 
     result = zoo_exports[arch]
     manifest = json.loads(result.manifest.read_text())
-    on_disk = sorted(p.relative_to(result.out).as_posix() for p in result.out.rglob("*")
-                     if p.is_file() and p.name != "manifest.json")
+    on_disk = sorted(
+        p.relative_to(result.out).as_posix() for p in result.out.rglob("*") if p.is_file() and p.name != "manifest.json"
+    )
     assert sorted(entry["path"] for entry in manifest["files"]) == on_disk
     source = sha256_file(trained_models[arch])
     assert manifest["source"]["sha256"] == source and manifest["source"]["architecture"] == arch
@@ -265,7 +280,8 @@ def test_manifest_lists_every_file(zoo_exports, trained_models, arch):
     int8 = manifest["int8"]
     assert int8["size"] == (result.out / int8["file"]).stat().st_size
     assert int8["accuracy_drop_points"] == pytest.approx(
-        100 * (manifest["source"]["test_accuracy"] - int8["test_accuracy"]), abs=1e-3)
+        100 * (manifest["source"]["test_accuracy"] - int8["test_accuracy"]), abs=1e-3
+    )
 
 
 @pytest.mark.slow

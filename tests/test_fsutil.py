@@ -42,8 +42,9 @@ def test_naming_keeps_a_file_name_the_error_already_has(tmp_path):
 
 def test_os_error_lines_say_what_is_wrong():
     full = OSError(errno.ENOSPC, "No space left on device", "/data/out.csv")
-    assert os_error_line(full) == ("/data/out.csv: the disk is full (No space left on device); free some space and "
-                                   "run it again")
+    assert os_error_line(full) == (
+        "/data/out.csv: the disk is full (No space left on device); free some space and run it again"
+    )
     quota = OSError(errno.EDQUOT, "Disk quota exceeded", "/home/me/out.csv")
     assert "the disk is full (Disk quota exceeded)" in os_error_line(quota, "retry")
     denied = PermissionError(errno.EACCES, "Permission denied", "/data/out.csv")

@@ -63,8 +63,15 @@ def _default_sigint() -> None:
 
 
 def _start(args: list[str], preexec=_default_sigint, cwd: Path = ROOT) -> subprocess.Popen:
-    return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=ENV, cwd=cwd, preexec_fn=preexec)
+    return subprocess.Popen(
+        args,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+        cwd=cwd,
+        preexec_fn=preexec,
+    )
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -80,8 +87,10 @@ def test_a_signal_during_the_cli_imports_is_one_line_and_130(signum, tmp_path):
 
 def test_an_interrupt_inside_an_eval_still_exits_130(tmp_path):
     (tmp_path / "gate_eval.py").write_text(EVAL_GATE)
-    proc = _start([sys.executable, "-m", "gate_eval", "predict", str(tmp_path / "in"), "--out",
-                   str(tmp_path / "o.csv")], cwd=tmp_path)
+    proc = _start(
+        [sys.executable, "-m", "gate_eval", "predict", str(tmp_path / "in"), "--out", str(tmp_path / "o.csv")],
+        cwd=tmp_path,
+    )
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert err.decode() == ONE_LINE
@@ -89,8 +98,7 @@ def test_an_interrupt_inside_an_eval_still_exits_130(tmp_path):
 
 def test_a_signal_ignored_at_start_stays_ignored():
     # nohup and `cmd &` in a script start programs with SIGINT ignored; they must keep running through it.
-    proc = _start([sys.executable, "-c", GATED, "--help"],
-                  preexec=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    proc = _start([sys.executable, "-c", GATED, "--help"], preexec=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     assert proc.stdout.readline() == b"importing typer\n"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(b"x", timeout=60)  # lets the import go on
@@ -125,14 +133,16 @@ def test_a_signal_right_after_the_handlers_are_installed(signum, tmp_path):
 def test_signals_during_interpreter_teardown_do_not_kill_the_process():
     """After the last atexit callback Python restores the default dispositions; a SIGTERM that comes then (here
     from a __del__ run while modules are torn down) must not turn a finished command into death by signal."""
-    code = ("import os, signal\n"
-            "from toolkit import interrupts\n"
-            "interrupts.install()\n"
-            "class Late:\n"
-            "    def __del__(self, kill=os.kill, pid=os.getpid(), term=signal.SIGTERM):\n"
-            "        kill(pid, term)\n"
-            "late = Late()\n"
-            "raise SystemExit(3)\n")
+    code = (
+        "import os, signal\n"
+        "from toolkit import interrupts\n"
+        "interrupts.install()\n"
+        "class Late:\n"
+        "    def __del__(self, kill=os.kill, pid=os.getpid(), term=signal.SIGTERM):\n"
+        "        kill(pid, term)\n"
+        "late = Late()\n"
+        "raise SystemExit(3)\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=60)
     assert result.returncode == 3 and result.stderr == ""
 
@@ -140,14 +150,17 @@ def test_signals_during_interpreter_teardown_do_not_kill_the_process():
 def test_a_signal_after_the_command_ended_keeps_its_exit_code():
     """Once the command has its outcome (say 3: some error records, all reported), a late Ctrl-C while the
     process exits must not report it as interrupted."""
-    code = ("import os, signal\n"
-            "from toolkit import interrupts\n"
-            "interrupts.install()\n"
-            "interrupts.settle(3)\n"
-            "os.kill(os.getpid(), signal.SIGINT)\n"
-            "raise SystemExit('not reached')\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=60,
-                            preexec_fn=_default_sigint)
+    code = (
+        "import os, signal\n"
+        "from toolkit import interrupts\n"
+        "interrupts.install()\n"
+        "interrupts.settle(3)\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "raise SystemExit('not reached')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=60, preexec_fn=_default_sigint
+    )
     assert result.returncode == 3 and result.stderr == ""
 
 

@@ -17,8 +17,10 @@ import pytest
 from toolkit import contract, data
 
 SHAPES = {"flat": (784,), "grid": (28, 28), "image": (28, 28, 1)}
-VARIANTS = [f"{api}-{shape}-{output}" for api, shape, output in
-            itertools.product(("sequential", "functional"), SHAPES, ("softmax", "logits"))]
+VARIANTS = [
+    f"{api}-{shape}-{output}"
+    for api, shape, output in itertools.product(("sequential", "functional"), SHAPES, ("softmax", "logits"))
+]
 
 
 def build(variant: str, weights: np.ndarray, bias: np.ndarray):
@@ -88,8 +90,9 @@ def test_adaptation_says_what_the_wrapper_adds(shaped_models):
     assert found["sequential-flat-logits"] == contract.Adaptation("[N,784]", "logits")
     assert found["functional-grid-softmax"] == contract.Adaptation("[N,28,28]", "softmax")
     assert not found["sequential-image-softmax"].needed and found["functional-image-logits"].needed
-    assert found["sequential-flat-logits"].describe() == ("reshapes image [N,28,28,1] to the model's input [N,784] "
-                                                          "and applies softmax to the model's logits")
+    assert found["sequential-flat-logits"].describe() == (
+        "reshapes image [N,28,28,1] to the model's input [N,784] and applies softmax to the model's logits"
+    )
 
 
 def test_a_final_layer_without_activation_is_judged_by_its_outputs():
@@ -98,18 +101,26 @@ def test_a_final_layer_without_activation_is_judged_by_its_outputs():
     from toolkit.kerasmodel import adaptation
 
     for activation, kind in (("softmax", "softmax"), (None, "logits")):
-        model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, activation=activation),
-                                  keras.layers.Dropout(0.5)])
+        model = keras.Sequential(
+            [keras.Input((784,)), keras.layers.Dense(10, activation=activation), keras.layers.Dropout(0.5)]
+        )
         assert adaptation(model).output == kind
 
 
 ODD_MODELS = {
-    "32x32x3": ((32, 32, 3), 10, None,
-                "model maps [N,32,32,3] to [N,10]; an MNIST model takes [N,28,28,1], [N,28,28] or [N,784] and "
-                "returns [N,10]"),
+    "32x32x3": (
+        (32, 32, 3),
+        10,
+        None,
+        "model maps [N,32,32,3] to [N,10]; an MNIST model takes [N,28,28,1], [N,28,28] or [N,784] and returns [N,10]",
+    ),
     "5 classes": ((784,), 5, "softmax", "model maps [N,784] to [N,5]"),
-    "sigmoid": ((784,), 10, "sigmoid", "output layer 'scores' ends in a sigmoid activation; mnist-toolkit needs "
-                "softmax probabilities or logits"),
+    "sigmoid": (
+        (784,),
+        10,
+        "sigmoid",
+        "output layer 'scores' ends in a sigmoid activation; mnist-toolkit needs softmax probabilities or logits",
+    ),
 }
 
 
@@ -119,8 +130,9 @@ def test_models_of_other_shapes_are_refused_in_one_line(cli, tmp_path, odd):
 
     shape, classes, activation, message = ODD_MODELS[odd]
     path = tmp_path / "odd.keras"
-    keras.Sequential([keras.Input(shape), keras.layers.Flatten(),
-                      keras.layers.Dense(classes, activation=activation, name="scores")]).save(path)
+    keras.Sequential(
+        [keras.Input(shape), keras.layers.Flatten(), keras.layers.Dense(classes, activation=activation, name="scores")]
+    ).save(path)
     for args in (("evaluate", path, "--no-plots", "--out", tmp_path / "ev"), ("export", path, "--out", tmp_path / "x")):
         result = cli(*args)
         assert result.exit_code == 1, result.output
@@ -149,8 +161,10 @@ def test_sequential_models_work_in_evaluate_and_data_show(cli, shaped_models, tm
     assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.parametrize("variant", ["sequential-flat-logits", "functional-grid-softmax", "functional-image-logits",
-                                     "sequential-image-softmax"])
+@pytest.mark.parametrize(
+    "variant",
+    ["sequential-flat-logits", "functional-grid-softmax", "functional-image-logits", "sequential-image-softmax"],
+)
 def test_onnx_export_presents_the_contract_and_records_the_wrapper(shaped_models, linear, tmp_path, variant):
     import onnx
     import onnxruntime as ort
@@ -230,8 +244,11 @@ def test_keras2_h5_through_every_command(cli, tmp_path, linear):
     converted = load_keras_model(out / "mlp784_logits.keras")
     assert tuple(converted.inputs[0].shape) == (None, 784)
     _, _, images, _ = linear
-    np.testing.assert_allclose(converted.predict(images[:32].reshape(32, 784), verbose=0),
-                               np.load(KERAS2 / "expected.npz")["mlp784_logits"], atol=1e-5)
+    np.testing.assert_allclose(
+        converted.predict(images[:32].reshape(32, 784), verbose=0),
+        np.load(KERAS2 / "expected.npz")["mlp784_logits"],
+        atol=1e-5,
+    )
     proto = onnx.load(str(out / "mlp784_logits.onnx"))
     meta = {p.key: p.value for p in proto.metadata_props}
     assert (meta[contract.KEY_SOURCE_INPUT], meta[contract.KEY_SOURCE_OUTPUT]) == ("[N,784]", "logits")
@@ -258,18 +275,31 @@ def _edited_copy(tmp_path: Path, edit) -> Path:
 
 
 def _lambda(layers):
-    layers[2] = {"class_name": "Lambda", "config": {"name": "sneaky", "function": ["4wEAAAAAAAAA", None, None],
-                                                    "function_type": "lambda", "module": "__main__"}}
+    layers[2] = {
+        "class_name": "Lambda",
+        "config": {
+            "name": "sneaky",
+            "function": ["4wEAAAAAAAAA", None, None],
+            "function_type": "lambda",
+            "module": "__main__",
+        },
+    }
 
 
 def _custom(layers):
     layers[2] = {"class_name": "MyFlatten", "config": {"name": "flat"}}
 
 
-@pytest.mark.parametrize("edit, message", [(_lambda, "layer 'sneaky' is a Lambda layer (arbitrary Python code)"),
-                                           (_custom, "layer 'flat' is a custom layer class 'MyFlatten'")])
-def test_keras2_h5_with_lambda_or_custom_layers_is_refused_before_keras_reads_it(cli, tmp_path, monkeypatch, edit,
-                                                                                 message):
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (_lambda, "layer 'sneaky' is a Lambda layer (arbitrary Python code)"),
+        (_custom, "layer 'flat' is a custom layer class 'MyFlatten'"),
+    ],
+)
+def test_keras2_h5_with_lambda_or_custom_layers_is_refused_before_keras_reads_it(
+    cli, tmp_path, monkeypatch, edit, message
+):
     import keras
 
     def never(*args, **kwargs):
@@ -277,8 +307,12 @@ def test_keras2_h5_with_lambda_or_custom_layers_is_refused_before_keras_reads_it
 
     monkeypatch.setattr(keras.saving, "load_model", never)
     path = _edited_copy(tmp_path, edit)
-    for args in (("evaluate", path, "--no-plots"), ("export", path, "--out", tmp_path / "x"), ("parity", path),
-                 ("data", "show", "--model", path, "--out", tmp_path / "g.png")):
+    for args in (
+        ("evaluate", path, "--no-plots"),
+        ("export", path, "--out", tmp_path / "x"),
+        ("parity", path),
+        ("data", "show", "--model", path, "--out", tmp_path / "g.png"),
+    ):
         result = cli(*args)
         assert result.exit_code == 1, (args, result.output)
         lines = result.stderr.strip().splitlines()
@@ -291,8 +325,20 @@ def test_train_saves_h5_that_loads_back(cli, tmp_path):
 
     from toolkit.kerasmodel import is_hdf5
 
-    result = cli("train", "--arch", "mlp256", "--out", tmp_path, "--epochs", "1", "--limit", "600", "--quiet",
-                 "--save-format", "h5")
+    result = cli(
+        "train",
+        "--arch",
+        "mlp256",
+        "--out",
+        tmp_path,
+        "--epochs",
+        "1",
+        "--limit",
+        "600",
+        "--quiet",
+        "--save-format",
+        "h5",
+    )
     assert result.exit_code == 0, result.output
     assert f"wrote {tmp_path / 'mlp256.h5'}" in result.stdout and not (tmp_path / "mlp256.keras").exists()
     assert is_hdf5(tmp_path / "mlp256.h5") and "WARNING" not in result.output
@@ -300,10 +346,10 @@ def test_train_saves_h5_that_loads_back(cli, tmp_path):
     report = cli("evaluate", tmp_path / "mlp256.h5", "--no-plots", "--out", tmp_path / "ev")
     assert report.exit_code == 0, report.output
     assert json.loads((tmp_path / "ev" / "report.json").read_text())["accuracy"] == pytest.approx(
-        metrics["test_accuracy"], abs=1e-4)
+        metrics["test_accuracy"], abs=1e-4
+    )
     # Keras 3's own HDF5 writer marks custom classes by registered name; those are refused too.
-    lam = keras.Sequential([keras.Input((784,)), keras.layers.Lambda(lambda t: t, name="noop"),
-                            keras.layers.Dense(10)])
+    lam = keras.Sequential([keras.Input((784,)), keras.layers.Lambda(lambda t: t, name="noop"), keras.layers.Dense(10)])
     lam.save(tmp_path / "lambda.h5")
     result = cli("evaluate", tmp_path / "lambda.h5")
     assert result.exit_code == 1 and "layer 'noop' is a Lambda layer" in result.stderr

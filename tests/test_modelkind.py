@@ -10,7 +10,7 @@ import pytest
 from toolkit import modelkind
 from toolkit.errors import ModelKindError
 
-ANY = ("a Keras model (.keras or .h5), an ONNX model (.onnx), a SavedModel folder or a TFLite model (.tflite)")
+ANY = "a Keras model (.keras or .h5), an ONNX model (.onnx), a SavedModel folder or a TFLite model (.tflite)"
 
 
 @pytest.fixture
@@ -29,43 +29,69 @@ def files(tmp_path, monkeypatch) -> Path:
 
 
 CASES = [
-    (["predict", "samples", "--model", "m.keras"],
-     "--model m.keras is a Keras model, but predict needs an ONNX model (.onnx); export it first: mnist-toolkit "
-     "export m.keras --format onnx"),
-    (["predict", "samples", "--model", "m.h5"],
-     "--model m.h5 is a Keras model, but predict needs an ONNX model (.onnx); export it first: mnist-toolkit "
-     "export m.h5 --format onnx"),
-    (["predict", "samples", "--model", "m.tflite"],
-     "--model m.tflite is a TFLite model, but predict needs an ONNX model (.onnx); export the Keras model it was "
-     "made from with: mnist-toolkit export MODEL.keras --format onnx"),
-    (["predict", "samples", "--model", "sm"],
-     "--model sm is a SavedModel folder, but predict needs an ONNX model (.onnx); export the Keras model it was "
-     "made from with: mnist-toolkit export MODEL.keras --format onnx"),
-    (["predict", "samples", "--model", "export"],
-     "--model export is a folder, not a model; predict needs an ONNX model (.onnx); pass the model file itself, "
-     "e.g. --model export/m.onnx"),
-    (["predict", "samples", "--model", "gone.onnx"],
-     "--model gone.onnx: no such file or folder; predict needs an ONNX model (.onnx)"),
-    (["export", "m.onnx", "--out", "o"],
-     "m.onnx is an ONNX model, but export needs a Keras model (.keras or .h5); pass the .keras or .h5 file it was "
-     "exported from"),
+    (
+        ["predict", "samples", "--model", "m.keras"],
+        "--model m.keras is a Keras model, but predict needs an ONNX model (.onnx); export it first: mnist-toolkit "
+        "export m.keras --format onnx",
+    ),
+    (
+        ["predict", "samples", "--model", "m.h5"],
+        "--model m.h5 is a Keras model, but predict needs an ONNX model (.onnx); export it first: mnist-toolkit "
+        "export m.h5 --format onnx",
+    ),
+    (
+        ["predict", "samples", "--model", "m.tflite"],
+        "--model m.tflite is a TFLite model, but predict needs an ONNX model (.onnx); export the Keras model it was "
+        "made from with: mnist-toolkit export MODEL.keras --format onnx",
+    ),
+    (
+        ["predict", "samples", "--model", "sm"],
+        "--model sm is a SavedModel folder, but predict needs an ONNX model (.onnx); export the Keras model it was "
+        "made from with: mnist-toolkit export MODEL.keras --format onnx",
+    ),
+    (
+        ["predict", "samples", "--model", "export"],
+        "--model export is a folder, not a model; predict needs an ONNX model (.onnx); pass the model file itself, "
+        "e.g. --model export/m.onnx",
+    ),
+    (
+        ["predict", "samples", "--model", "gone.onnx"],
+        "--model gone.onnx: no such file or folder; predict needs an ONNX model (.onnx)",
+    ),
+    (
+        ["export", "m.onnx", "--out", "o"],
+        "m.onnx is an ONNX model, but export needs a Keras model (.keras or .h5); pass the .keras or .h5 file it was "
+        "exported from",
+    ),
     (["export", "empty", "--out", "o"], "empty is a folder, not a model; export needs a Keras model (.keras or .h5)"),
-    (["export", "gone.keras", "--out", "o"],
-     "gone.keras: no such file or folder; export needs a Keras model (.keras or .h5)"),
-    (["parity", "m.tflite"],
-     "MODEL m.tflite is a TFLite model, but parity needs a Keras model (.keras or .h5); pass the .keras or .h5 "
-     "file it was exported from"),
-    (["parity", "m.keras", "m.h5"],
-     "EXPORT m.h5 is a Keras model, but parity needs an ONNX model (.onnx), a SavedModel folder or a TFLite model "
-     "(.tflite); pass the Keras model as MODEL, followed by the exports to check"),
-    (["parity", "m.keras", "empty"],
-     "EXPORT empty is a folder, not a model (a SavedModel folder holds saved_model.pb); parity needs an ONNX model "
-     "(.onnx), a SavedModel folder or a TFLite model (.tflite)"),
+    (
+        ["export", "gone.keras", "--out", "o"],
+        "gone.keras: no such file or folder; export needs a Keras model (.keras or .h5)",
+    ),
+    (
+        ["parity", "m.tflite"],
+        "MODEL m.tflite is a TFLite model, but parity needs a Keras model (.keras or .h5); pass the .keras or .h5 "
+        "file it was exported from",
+    ),
+    (
+        ["parity", "m.keras", "m.h5"],
+        "EXPORT m.h5 is a Keras model, but parity needs an ONNX model (.onnx), a SavedModel folder or a TFLite model "
+        "(.tflite); pass the Keras model as MODEL, followed by the exports to check",
+    ),
+    (
+        ["parity", "m.keras", "empty"],
+        "EXPORT empty is a folder, not a model (a SavedModel folder holds saved_model.pb); parity needs an ONNX model "
+        "(.onnx), a SavedModel folder or a TFLite model (.tflite)",
+    ),
     (["evaluate", "notes.txt"], f"notes.txt: unknown model format '.txt'; evaluate needs {ANY}"),
-    (["evaluate", "empty"], f"empty is a folder, not a model (a SavedModel folder holds saved_model.pb); evaluate "
-                            f"needs {ANY}"),
-    (["data", "show", "--model", "notes.txt"],
-     f"--model notes.txt: unknown model format '.txt'; data show needs {ANY}"),
+    (
+        ["evaluate", "empty"],
+        f"empty is a folder, not a model (a SavedModel folder holds saved_model.pb); evaluate needs {ANY}",
+    ),
+    (
+        ["data", "show", "--model", "notes.txt"],
+        f"--model notes.txt: unknown model format '.txt'; data show needs {ANY}",
+    ),
 ]
 
 
@@ -82,8 +108,10 @@ def test_the_environment_variable_pointing_nowhere_says_so(cli, files, monkeypat
     monkeypatch.setenv("MNIST_TOOLKIT_MODEL", str(files / "moved.onnx"))
     result = cli("predict", "samples", "--out", "o.csv")
     assert result.exit_code == 2
-    assert result.stderr.strip() == (f"error: MNIST_TOOLKIT_MODEL={files / 'moved.onnx'}: no such file or folder; "
-                                     "predict needs an ONNX model (.onnx)")
+    assert result.stderr.strip() == (
+        f"error: MNIST_TOOLKIT_MODEL={files / 'moved.onnx'}: no such file or folder; "
+        "predict needs an ONNX model (.onnx)"
+    )
     monkeypatch.setenv("MNIST_TOOLKIT_MODEL", "m.keras")
     result = cli("predict", "samples", "--out", "o.csv")
     assert result.exit_code == 2 and "export it first: mnist-toolkit export m.keras --format onnx" in result.stderr
@@ -91,7 +119,13 @@ def test_the_environment_variable_pointing_nowhere_says_so(cli, files, monkeypat
 
 def test_require_returns_the_kind(files):
     assert [modelkind.require(p) for p in ("m.keras", "m.h5", "m.onnx", "m.tflite", "sm", "sm/1")] == [
-        "keras", "keras", "onnx", "tflite", "savedmodel", "savedmodel"]
+        "keras",
+        "keras",
+        "onnx",
+        "tflite",
+        "savedmodel",
+        "savedmodel",
+    ]
     assert modelkind.require("m.int8.onnx", ("onnx",), "predict") == "onnx"
     with pytest.raises(ModelKindError) as raised:
         modelkind.require("m.onnx", ("keras",), "export")
@@ -102,7 +136,9 @@ def test_predict_path_imports_no_tensorflow():
     import subprocess
     import sys
 
-    code = ("import sys; from toolkit.predict.pipeline import resolve_model; import toolkit.modelkind; "
-            "print(any(m.split('.')[0] in ('tensorflow', 'keras', 'h5py') for m in sys.modules))")
+    code = (
+        "import sys; from toolkit.predict.pipeline import resolve_model; import toolkit.modelkind; "
+        "print(any(m.split('.')[0] in ('tensorflow', 'keras', 'h5py') for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -118,8 +118,9 @@ def test_batch_variance_and_interface_problems_fail():
     reference = _probabilities(16)
     shifted = reference.copy()
     shifted[0, 0] += 1e-3
-    report = parity.compare(reference, reference, batch=(shifted[:4], reference[:4]),
-                            interface=["input is named 'input', not 'image'"])
+    report = parity.compare(
+        reference, reference, batch=(shifted[:4], reference[:4]), interface=["input is named 'input', not 'image'"]
+    )
     assert _names(report.failures) == ["interface", "batch"]
     assert report.batch_max_abs_diff == pytest.approx(1e-3, rel=1e-3)
 
@@ -138,8 +139,9 @@ def test_junit_marks_each_failed_check():
     assert root.tag == "testsuites" and root.get("failures") == "1" and root.get("tests") == "8"
     suites = root.findall("testsuite")
     assert [s.get("name") for s in suites] == ["parity m.onnx", "parity m.tflite"]
-    failures = [(case.get("classname"), case.get("name")) for case in root.iter("testcase")
-                if case.find("failure") is not None]
+    failures = [
+        (case.get("classname"), case.get("name")) for case in root.iter("testcase") if case.find("failure") is not None
+    ]
     assert failures == [("parity.m_tflite", "tolerance")]
 
 
@@ -164,8 +166,9 @@ def test_every_zoo_export_matches_keras_on_the_full_test_set(zoo_exports, traine
     # verdict may go either way here (it is asserted on trained models below); the rest must hold.
     assert not {check.name for check in int8.failures} - {"argmax", "accuracy"}
     assert int8.argmax_agreement >= 9_500
-    assert int8.passed == (int8.argmax_agreement >= 9_900
-                           and abs(int8.candidate_accuracy - int8.reference_accuracy) <= 0.005 + 1e-12)
+    assert int8.passed == (
+        int8.argmax_agreement >= 9_900 and abs(int8.candidate_accuracy - int8.reference_accuracy) <= 0.005 + 1e-12
+    )
 
 
 @pytest.fixture(scope="module")
@@ -236,23 +239,31 @@ def _broken(source: Path, target: Path, how: str) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how, failing, only", [
-    ("perturbed weight", {"tolerance"}, False),
-    ("swapped output", {"tolerance", "argmax"}, True),
-    ("wrong input name", {"interface"}, True),
-])
-def test_broken_onnx_fails_parity_and_the_report_names_the_check(cli, zoo_exports, trained_models, tmp_path,
-                                                                  how, failing, only):
+@pytest.mark.parametrize(
+    "how, failing, only",
+    [
+        ("perturbed weight", {"tolerance"}, False),
+        ("swapped output", {"tolerance", "argmax"}, True),
+        ("wrong input name", {"interface"}, True),
+    ],
+)
+def test_broken_onnx_fails_parity_and_the_report_names_the_check(
+    cli, zoo_exports, trained_models, tmp_path, how, failing, only
+):
     bad = _broken(zoo_exports["mlp256"].path("onnx"), tmp_path / "bad.onnx", how)
-    result = cli("parity", trained_models["mlp256"], bad, "--report", tmp_path / "r.json",
-                 "--junit", tmp_path / "j.xml")
+    result = cli(
+        "parity", trained_models["mlp256"], bad, "--report", tmp_path / "r.json", "--junit", tmp_path / "j.xml"
+    )
     assert result.exit_code == 1, result.output
     assert "parity FAILED: 0 of 1 exports pass" in result.stdout
     for name in failing:
         assert f"FAIL {bad}: {name}:" in result.stdout
     (export,) = json.loads((tmp_path / "r.json").read_text())["exports"]
-    failed_cases = {case.get("name") for case in ET.parse(tmp_path / "j.xml").getroot().iter("testcase")
-                    if case.find("failure") is not None}
+    failed_cases = {
+        case.get("name")
+        for case in ET.parse(tmp_path / "j.xml").getroot().iter("testcase")
+        if case.find("failure") is not None
+    }
     assert set(export["failed_checks"]) == failed_cases
     assert failed_cases == failing if only else failing <= failed_cases
 

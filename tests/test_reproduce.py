@@ -21,9 +21,18 @@ def script():
 
 
 def _runs(accuracies: list[float]) -> list[dict]:
-    return [{"test_accuracy": a, "seed": seed, "threads": 2, "train_seconds": 10.0 + seed, "params": 669706,
-             "recipe": {"optimizer": "adam", "epochs": 4, "batch_size": 128, "limit": None, "augment": False},
-             "versions": {"keras": "3"}} for seed, a in enumerate(accuracies)]
+    return [
+        {
+            "test_accuracy": a,
+            "seed": seed,
+            "threads": 2,
+            "train_seconds": 10.0 + seed,
+            "params": 669706,
+            "recipe": {"optimizer": "adam", "epochs": 4, "batch_size": 128, "limit": None, "augment": False},
+            "versions": {"keras": "3"},
+        }
+        for seed, a in enumerate(accuracies)
+    ]
 
 
 def test_three_seeds_give_mean_and_std_and_the_mean_decides(script):
@@ -35,8 +44,10 @@ def test_three_seeds_give_mean_and_std_and_the_mean_decides(script):
     low = script.summarise("mlp512x2", _runs([0.9761, 0.9747, 0.9740]))  # mean 0.9749: 0.56 points below
     assert low["met"] is False
     table = script.markdown([row, script.summarise("mlp1000", _runs([0.98]))])
-    assert "| mlp512x2 | tutorial 2 | 669,706 | adam, 4 ep, batch 128 | 0.9805 | 0.9759 ± 0.0012 | -0.46 | yes | " \
-           "0, 1, 2 | 2 | 11 |" in table
+    assert (
+        "| mlp512x2 | tutorial 2 | 669,706 | adam, 4 ep, batch 128 | 0.9805 | 0.9759 ± 0.0012 | -0.46 | yes | "
+        "0, 1, 2 | 2 | 11 |" in table
+    )
     assert "| mlp1000 | tutorial 1 | 669,706 | adam, 4 ep, batch 128 | – | 0.9800 | – | – | 0 | 2 | 10 |" in table
 
 

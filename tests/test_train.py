@@ -29,8 +29,15 @@ def test_outputs_are_complete(mlp_model):
     out = mlp_model.parent
     metrics = json.loads((out / "metrics.json").read_text())
     history = json.loads((out / "history.json").read_text())
-    assert {"test_accuracy", "test_loss", "per_class_test_accuracy", "train_seconds", "data_digest", "versions",
-            "recipe"} <= set(metrics)
+    assert {
+        "test_accuracy",
+        "test_loss",
+        "per_class_test_accuracy",
+        "train_seconds",
+        "data_digest",
+        "versions",
+        "recipe",
+    } <= set(metrics)
     assert sorted(metrics["per_class_test_accuracy"]) == [str(d) for d in range(10)]
     assert metrics["recipe"]["batch_size"] == 128 and metrics["recipe"]["optimizer"] == "adam"
     assert "keras" in metrics["versions"] and len(metrics["data_digest"]) == 16
@@ -56,13 +63,16 @@ def test_refuses_to_overwrite_without_force(mlp_model):
         train("mlp256", mlp_model.parent, **QUICK)
 
 
-@pytest.mark.parametrize("override, message", [
-    ({"epochs": 0}, "--epochs must be at least 1"),
-    ({"validation_split": 1.5}, "--validation-split must be in"),
-    ({"limit": 70000}, "--limit must be between 1 and 60000"),
-    ({"optimizer": "adagrad2"}, "unknown optimizer 'adagrad2'"),
-    ({"learning_rate": -1.0}, "--learning-rate must be positive"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"epochs": 0}, "--epochs must be at least 1"),
+        ({"validation_split": 1.5}, "--validation-split must be in"),
+        ({"limit": 70000}, "--limit must be between 1 and 60000"),
+        ({"optimizer": "adagrad2"}, "unknown optimizer 'adagrad2'"),
+        ({"learning_rate": -1.0}, "--learning-rate must be positive"),
+    ],
+)
 def test_bad_recipe_is_refused_before_training(tmp_path, override, message):
     with pytest.raises(UsageError, match=message):
         train("mlp256", tmp_path, **override)
@@ -77,6 +87,8 @@ def test_threads_are_recorded_and_a_change_in_a_running_process_is_refused(mlp_m
     metrics = json.loads((mlp_model.parent / "metrics.json").read_text())
     assert metrics["threads"] == cpu_count()
     lazy.tensorflow().constant(1)  # TensorFlow is running: its thread pool can no longer change
-    with pytest.raises(UsageError, match=f"--threads {cpu_count() + 1}: TensorFlow already runs with "
-                                         f"{cpu_count()} threads in this process"):
+    with pytest.raises(
+        UsageError,
+        match=f"--threads {cpu_count() + 1}: TensorFlow already runs with {cpu_count()} threads in this process",
+    ):
         train("mlp256", tmp_path, threads=cpu_count() + 1, **QUICK)

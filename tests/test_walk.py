@@ -24,8 +24,7 @@ def paths(walker: Walker) -> list[str]:
 
 
 def test_nested_folders_in_name_order_with_image_extensions_only(tmp_path):
-    for name in ("b.png", "a.JPG", "c.TIFF", "notes.txt", "sub/z.bmp", "sub/deeper/y.gif", "a2/x.webp",
-                 ".hidden.png"):
+    for name in ("b.png", "a.JPG", "c.TIFF", "notes.txt", "sub/z.bmp", "sub/deeper/y.gif", "a2/x.webp", ".hidden.png"):
         touch(tmp_path / name)
     walker = Walker([str(tmp_path)])
     found = [os.path.relpath(p, tmp_path) for p in paths(walker)]
@@ -95,7 +94,10 @@ def test_include_and_exclude(tmp_path):
     for name in ("a.png", "b.dat", "skip/c.png", "keep/d.png", "keep/e.PNG"):
         touch(tmp_path / name)
     assert [os.path.relpath(p, tmp_path) for p in paths(Walker([str(tmp_path)], exclude=["skip"]))] == [
-        "a.png", "keep/d.png", "keep/e.PNG"]
+        "a.png",
+        "keep/d.png",
+        "keep/e.PNG",
+    ]
     assert paths(Walker([str(tmp_path)], include=["*.dat"])) == [str(tmp_path / "b.dat")]
     assert len(paths(Walker([str(tmp_path)], exclude=["*.png"]))) == 0
     assert paths(Walker([str(tmp_path)], include=["keep/*"], exclude=["*e.png"])) == [str(tmp_path / "keep/d.png")]
@@ -114,8 +116,11 @@ def test_stdin_list(tmp_path):
     touch(tmp_path / "dir" / "b.png")
     lines = f"{tmp_path / 'a.png'}\n\n{tmp_path / 'dir'}\n{tmp_path / 'gone.png'}\n".encode()
     found = list(Walker(["-"], stdin=io.BytesIO(lines)))
-    assert [f.path for f in found] == [str(tmp_path / "a.png"), str(tmp_path / "dir" / "b.png"),
-                                       str(tmp_path / "gone.png")]
+    assert [f.path for f in found] == [
+        str(tmp_path / "a.png"),
+        str(tmp_path / "dir" / "b.png"),
+        str(tmp_path / "gone.png"),
+    ]
     assert found[2].error == ("missing", "no such file")
 
 
@@ -144,8 +149,15 @@ def test_very_deep_tree(tmp_path):
 
 
 def test_odd_names(tmp_path):
-    names = [b"comma,name.png", b'quote"name.png', b"new\nline.png", b"latin1-\xe9.png", b"=SUM(A1).png",
-             b"@cmd.png", b"[red]x.png"]
+    names = [
+        b"comma,name.png",
+        b'quote"name.png',
+        b"new\nline.png",
+        b"latin1-\xe9.png",
+        b"=SUM(A1).png",
+        b"@cmd.png",
+        b"[red]x.png",
+    ]
     for name in names:
         touch(Path(os.fsdecode(os.fsencode(tmp_path) + b"/" + name)))
     found = paths(Walker([str(tmp_path)]))

@@ -21,8 +21,9 @@ SAMPLES = ROOT / "artifacts" / "samples"
 
 
 def _pip(*args: str, cwd: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args], cwd=cwd,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", *args], cwd=cwd, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
@@ -44,15 +45,29 @@ def test_a_core_only_wheel_scores_the_samples_with_no_model_option(tmp_path):
     venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
     _pip("--python", str(python), "install", "--quiet", str(wheel), cwd=tmp_path)
-    listed = subprocess.run([python, "-c", "import importlib.util as u; print([m for m in ('tensorflow', 'keras', "
-                             "'h5py', 'toolkit') if u.find_spec(m)])"], capture_output=True, text=True, check=True)
+    listed = subprocess.run(
+        [
+            python,
+            "-c",
+            "import importlib.util as u; print([m for m in ('tensorflow', 'keras', "
+            "'h5py', 'toolkit') if u.find_spec(m)])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert listed.stdout.strip() == "['toolkit']"
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MNIST_TOOLKIT_MODEL")}
-    result = subprocess.run([env_dir / "bin" / "mnist-toolkit", "predict", str(SAMPLES), "--out", "p.csv",
-                             "--summary", "s.json"], cwd=elsewhere, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [env_dir / "bin" / "mnist-toolkit", "predict", str(SAMPLES), "--out", "p.csv", "--summary", "s.json"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     model = Path(json.loads((elsewhere / "s.json").read_text())["model"])
     assert model.is_relative_to(env_dir) and model.parts[-3:] == ("toolkit", "models", "reference.onnx")
@@ -65,7 +80,12 @@ def test_a_core_only_wheel_scores_the_samples_with_no_model_option(tmp_path):
 
     # And pointing the environment variable at nothing says so, instead of falling back.
     env["MNIST_TOOLKIT_MODEL"] = str(tmp_path / "gone.onnx")
-    result = subprocess.run([env_dir / "bin" / "mnist-toolkit", "predict", str(SAMPLES), "--out", "q.csv"],
-                            cwd=elsewhere, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [env_dir / "bin" / "mnist-toolkit", "predict", str(SAMPLES), "--out", "q.csv"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert f"MNIST_TOOLKIT_MODEL={tmp_path / 'gone.onnx'}: no such file or folder" in result.stderr

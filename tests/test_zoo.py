@@ -17,8 +17,17 @@ EXPECTED_PARAMS = {  # counted by hand from the layer sizes
 
 
 def test_tutorial_rows_are_all_present():
-    assert set(zoo.ZOO) == {"mlp256", "mlp1000", "mlp1000x2", "mlp689x3", "mlp512x2", "mlp-deep", "cnn3", "cnn2",
-                            "cnn-bn"}
+    assert set(zoo.ZOO) == {
+        "mlp256",
+        "mlp1000",
+        "mlp1000x2",
+        "mlp689x3",
+        "mlp512x2",
+        "mlp-deep",
+        "cnn3",
+        "cnn2",
+        "cnn-bn",
+    }
     assert zoo.get("mlp256").recipe == zoo.Recipe(epochs=10, batch_size=200, validation_split=0.2)
     assert zoo.get("mlp689x3").recipe.limit == 10000 and zoo.get("mlp689x3").recipe.batch_size == 10000
     assert zoo.get("cnn3").recipe.optimizer == "rmsprop"

@@ -158,21 +158,31 @@ def read_contract(metadata: dict[str, str], source: str = "model") -> ModelContr
     """
     missing = [key for key in REQUIRED_KEYS if key not in metadata]
     if missing:
-        raise ModelLoadError(f"{source}: no mnist-toolkit contract in its metadata (missing {missing[0]}); "
-                             "export it with `mnist-toolkit export`")
+        raise ModelLoadError(
+            f"{source}: no mnist-toolkit contract in its metadata (missing {missing[0]}); "
+            "export it with `mnist-toolkit export`"
+        )
     try:
         labels = tuple(str(label) for label in json.loads(metadata[KEY_LABELS]))
         accuracy = metadata.get(KEY_SOURCE_ACCURACY)
         return ModelContract(
-            input_name=metadata[KEY_INPUT], output_name=metadata[KEY_OUTPUT], layout=metadata[KEY_LAYOUT],
-            size=metadata[KEY_SIZE], scale=metadata[KEY_SCALE], ink=metadata[KEY_INK],
-            dtype=metadata.get(KEY_DTYPE, DTYPE), labels=labels,
-            architecture=metadata.get(KEY_ARCHITECTURE, ""), source_sha256=metadata.get(KEY_SOURCE_SHA256, ""),
+            input_name=metadata[KEY_INPUT],
+            output_name=metadata[KEY_OUTPUT],
+            layout=metadata[KEY_LAYOUT],
+            size=metadata[KEY_SIZE],
+            scale=metadata[KEY_SCALE],
+            ink=metadata[KEY_INK],
+            dtype=metadata.get(KEY_DTYPE, DTYPE),
+            labels=labels,
+            architecture=metadata.get(KEY_ARCHITECTURE, ""),
+            source_sha256=metadata.get(KEY_SOURCE_SHA256, ""),
             source_test_accuracy=float(accuracy) if accuracy else None,
             toolkit_version=metadata.get(KEY_TOOLKIT_VERSION, ""),
             quantization=metadata.get(KEY_QUANTIZATION, QUANT_NONE),
-            adaptation=Adaptation(metadata.get(KEY_SOURCE_INPUT, Adaptation.input_shape),
-                                  metadata.get(KEY_SOURCE_OUTPUT, Adaptation.output)),
+            adaptation=Adaptation(
+                metadata.get(KEY_SOURCE_INPUT, Adaptation.input_shape),
+                metadata.get(KEY_SOURCE_OUTPUT, Adaptation.output),
+            ),
         )
     except (ValueError, TypeError) as exc:
         raise ModelLoadError(f"{source}: malformed mnist-toolkit metadata ({exc})") from None

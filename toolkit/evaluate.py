@@ -52,8 +52,9 @@ def metrics(labels: np.ndarray, predictions: np.ndarray) -> tuple[float, list[fl
     return accuracy, precision.round(6).tolist(), recall.round(6).tolist(), matrix
 
 
-def evaluate(model_path: Path, out: Path | None = None, plots: bool = True, max_misclassified: int = 25,
-             limit: int | None = None) -> EvalReport:
+def evaluate(
+    model_path: Path, out: Path | None = None, plots: bool = True, max_misclassified: int = 25, limit: int | None = None
+) -> EvalReport:
     """Run `model_path` (any supported format) on the test set; write JSON and PNGs to `out` if given."""
     if out is not None and plots and importlib.util.find_spec("matplotlib") is None:
         # Before any work and before `out` exists: a failed run leaves no empty folder behind.
@@ -66,8 +67,7 @@ def evaluate(model_path: Path, out: Path | None = None, plots: bool = True, max_
     predictions = np.argmax(probabilities, axis=1)
     accuracy, precision, recall, matrix = metrics(y_test, predictions)
     wrong = np.flatnonzero(predictions != y_test)
-    report = EvalReport(str(model_path), model.format, accuracy, precision, recall, matrix.tolist(),
-                        wrong.tolist())
+    report = EvalReport(str(model_path), model.format, accuracy, precision, recall, matrix.tolist(), wrong.tolist())
     if out is None:
         return report
 
@@ -78,18 +78,32 @@ def evaluate(model_path: Path, out: Path | None = None, plots: bool = True, max_
         from toolkit import plots as draw
 
         name = Path(model_path).name
-        confusion_png = draw.confusion_matrix(matrix, out / "confusion.png",
-                                              title=f"{name}: accuracy {accuracy:.4f}")
+        confusion_png = draw.confusion_matrix(matrix, out / "confusion.png", title=f"{name}: accuracy {accuracy:.4f}")
         # The most confident mistakes first: the ones a user most needs to see.
         confidence = probabilities.max(axis=1)
         shown = wrong[np.argsort(-confidence[wrong], kind="stable")][:max_misclassified]
-        title = (f"{name}: all {len(wrong)} misclassified test images" if len(shown) == len(wrong) else
-                 f"{name}: the {len(shown)} most confident of {len(wrong)} misclassified test images")
-        misclassified_png = draw.image_grid(x_test[shown], y_test[shown], out / "misclassified.png",
-                                            predictions=predictions[shown], indices=shown,
-                                            confidences=confidence[shown], title=title)
+        title = (
+            f"{name}: all {len(wrong)} misclassified test images"
+            if len(shown) == len(wrong)
+            else f"{name}: the {len(shown)} most confident of {len(wrong)} misclassified test images"
+        )
+        misclassified_png = draw.image_grid(
+            x_test[shown],
+            y_test[shown],
+            out / "misclassified.png",
+            predictions=predictions[shown],
+            indices=shown,
+            confidences=confidence[shown],
+            title=title,
+        )
     report_path = out / "report.json"
-    report = EvalReport(**{**asdict(report), "report_path": report_path, "confusion_png": confusion_png,
-                           "misclassified_png": misclassified_png})
+    report = EvalReport(
+        **{
+            **asdict(report),
+            "report_path": report_path,
+            "confusion_png": confusion_png,
+            "misclassified_png": misclassified_png,
+        }
+    )
     fsutil.write_json(report_path, report.to_json())
     return report

@@ -92,8 +92,9 @@ def unsafe_layers(path: Path) -> list[str]:
         if class_name == "Lambda":
             found.append(f"layer '{name}' is a Lambda layer (arbitrary Python code)")
         elif class_name in ("TFOpLambda", "SlicingOpLambda"):
-            found.append(f"layer '{name}' is a TensorFlow op called on a Keras tensor ({class_name}), not a Keras "
-                         "layer")
+            found.append(
+                f"layer '{name}' is a TensorFlow op called on a Keras tensor ({class_name}), not a Keras layer"
+            )
         elif layer.get("registered_name") or (module is not None and not module.startswith("keras")):
             custom = layer.get("registered_name") or class_name
             found.append(f"layer '{name}' is a custom layer class '{custom}', not a built-in Keras layer")
@@ -117,15 +118,18 @@ def load_keras_model(path: Path):
         if not is_hdf5(path):
             raise ModelLoadError(f"{path}: not a Keras model file (a .h5 file is HDF5)")
         if read_config(path) is None:
-            raise ModelLoadError(f"{path}: an HDF5 file without a model config (weights only?); save the whole "
-                                 "model with model.save()")
+            raise ModelLoadError(
+                f"{path}: an HDF5 file without a model config (weights only?); save the whole model with model.save()"
+            )
     elif not zipfile.is_zipfile(path):
         hint = "; it is HDF5, so rename it to .h5" if is_hdf5(path) else ""
         raise ModelLoadError(f"{path}: not a Keras model file (a .keras file is a zip archive){hint}")
     unsafe = unsafe_layers(path)
     if unsafe:
-        raise ModelLoadError(f"{path}: refused: {unsafe[0]}; mnist-toolkit loads models in Keras safe mode and "
-                             "supports built-in Keras layers only, so rebuild the model without it")
+        raise ModelLoadError(
+            f"{path}: refused: {unsafe[0]}; mnist-toolkit loads models in Keras safe mode and "
+            "supports built-in Keras layers only, so rebuild the model without it"
+        )
     try:
         with _quiet_keras():
             return keras.saving.load_model(path, compile=False, safe_mode=True)
@@ -189,8 +193,10 @@ def _ends_in_softmax(model: Any, source: Path) -> bool:
         name = getattr(activation, "__name__", type(activation).__name__)
         if name in ("softmax", "linear"):
             return name == "softmax"
-        raise ModelLoadError(f"{source}: its output layer '{layer.name}' ends in a {name} activation; mnist-toolkit "
-                             "needs softmax probabilities or logits, so end the model in softmax or in no activation")
+        raise ModelLoadError(
+            f"{source}: its output layer '{layer.name}' ends in a {name} activation; mnist-toolkit "
+            "needs softmax probabilities or logits, so end the model in softmax or in no activation"
+        )
     # A final layer without an activation (Dropout, Reshape, BatchNormalization...): ask the model itself.
     import numpy as np
 
@@ -205,15 +211,20 @@ def adaptation(model: Any, source: Path | str = "model") -> Adaptation:
     try:
         inputs, outputs = model.inputs, model.outputs
     except (AttributeError, ValueError):  # a Sequential model that was never built has no inputs
-        raise ModelLoadError(f"{source}: the model has no defined input shape; build it with an Input layer "
-                             "before saving it") from None
+        raise ModelLoadError(
+            f"{source}: the model has no defined input shape; build it with an Input layer before saving it"
+        ) from None
     if len(inputs) != 1 or len(outputs) != 1:
-        raise ModelLoadError(f"{source}: the model has {len(inputs)} inputs and {len(outputs)} outputs; an MNIST "
-                             "model has one input image and one output of 10 scores")
+        raise ModelLoadError(
+            f"{source}: the model has {len(inputs)} inputs and {len(outputs)} outputs; an MNIST "
+            "model has one input image and one output of 10 scores"
+        )
     in_shape, out_shape = tuple(inputs[0].shape)[1:], tuple(outputs[0].shape)[1:]
     if in_shape not in SOURCE_INPUTS or out_shape != (NUM_CLASSES,):
-        raise ModelLoadError(f"{source}: the model maps {_shape(inputs[0])} to {_shape(outputs[0])}; an MNIST "
-                             "model takes [N,28,28,1], [N,28,28] or [N,784] and returns [N,10]")
+        raise ModelLoadError(
+            f"{source}: the model maps {_shape(inputs[0])} to {_shape(outputs[0])}; an MNIST "
+            "model takes [N,28,28,1], [N,28,28] or [N,784] and returns [N,10]"
+        )
     return Adaptation(SOURCE_INPUTS[in_shape], SOFTMAX if _ends_in_softmax(model, Path(source)) else LOGITS)
 
 

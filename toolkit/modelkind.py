@@ -19,16 +19,27 @@ KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")  # Keras 3 archives, and legacy HDF5
 H5_SUFFIXES = (".h5", ".hdf5")
 _SUFFIXES = {**dict.fromkeys(KERAS_SUFFIXES, "keras"), ".onnx": "onnx", ".tflite": "tflite"}
 
-KIND = {"keras": "a Keras model", "onnx": "an ONNX model", "savedmodel": "a SavedModel folder",
-        "tflite": "a TFLite model"}
-_NEED = {"keras": "a Keras model (.keras or .h5)", "onnx": "an ONNX model (.onnx)",
-         "savedmodel": "a SavedModel folder", "tflite": "a TFLite model (.tflite)"}
+KIND = {
+    "keras": "a Keras model",
+    "onnx": "an ONNX model",
+    "savedmodel": "a SavedModel folder",
+    "tflite": "a TFLite model",
+}
+_NEED = {
+    "keras": "a Keras model (.keras or .h5)",
+    "onnx": "an ONNX model (.onnx)",
+    "savedmodel": "a SavedModel folder",
+    "tflite": "a TFLite model (.tflite)",
+}
 
 
 def serving_version(path: Path) -> Path | None:
     """In a TensorFlow Serving model folder (`<name>/<version>/saved_model.pb`), the highest version's folder."""
-    versions = [child for child in Path(path).iterdir()
-                if child.is_dir() and child.name.isdigit() and (child / "saved_model.pb").is_file()]
+    versions = [
+        child
+        for child in Path(path).iterdir()
+        if child.is_dir() and child.name.isdigit() and (child / "saved_model.pb").is_file()
+    ]
     return max(versions, key=lambda child: int(child.name)) if versions else None
 
 
@@ -41,7 +52,7 @@ def format_of(path: Path) -> str | None:
 
 
 def needs(accepted: Iterable[str]) -> str:
-    """"an ONNX model (.onnx)", "a Keras model (.keras or .h5) or an ONNX model (.onnx)", ..."""
+    """ "an ONNX model (.onnx)", "a Keras model (.keras or .h5) or an ONNX model (.onnx)", ..."""
     phrases = [_NEED[fmt] for fmt in FORMATS if fmt in accepted]
     return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " or " + phrases[-1]
 
@@ -68,8 +79,9 @@ def _inside(folder: Path, accepted: tuple[str, ...]) -> Path | None:
         return None
 
 
-def require(path: Path | str, accepted: Iterable[str] = FORMATS, command: str = "mnist-toolkit",
-            label: str = "") -> str:
+def require(
+    path: Path | str, accepted: Iterable[str] = FORMATS, command: str = "mnist-toolkit", label: str = ""
+) -> str:
     """The kind of `path` (keras, onnx, savedmodel, tflite) when it is one `command` accepts.
 
     Otherwise ModelKindError, one line: missing, a folder that is no SavedModel, an unknown extension, or
@@ -87,8 +99,7 @@ def require(path: Path | str, accepted: Iterable[str] = FORMATS, command: str = 
         what = " (a SavedModel folder holds saved_model.pb)" if "savedmodel" in accepted else ""
         raise ModelKindError(f"{where} is a folder, not a model{what}; {command} needs {need}{advice}")
     if have is None:
-        raise ModelKindError(f"{where}: unknown model format '{path.suffix or 'no extension'}'; {command} needs "
-                             f"{need}")
+        raise ModelKindError(f"{where}: unknown model format '{path.suffix or 'no extension'}'; {command} needs {need}")
     if have not in accepted:
         hint = _hint(path, have, accepted)
         raise ModelKindError(f"{where} is {KIND[have]}, but {command} needs {need}" + (f"; {hint}" if hint else ""))

@@ -66,8 +66,9 @@ def describe(tensor: TensorInfo) -> str:
     return f"{tensor.dtype} [{dims}]"
 
 
-def interface_problems(inputs: Sequence[TensorInfo], outputs: Sequence[TensorInfo], *, layout: str = "NHWC",
-                       exact: bool = False) -> list[str]:
+def interface_problems(
+    inputs: Sequence[TensorInfo], outputs: Sequence[TensorInfo], *, layout: str = "NHWC", exact: bool = False
+) -> list[str]:
     """How a model's declared interface breaks the contract (empty when it does not): one float32 input
     [N,28,28,1] ([N,1,28,28] when the model's metadata says NCHW) and an output [N,10]. `exact` also asks for
     what an export made by the toolkit has: the contract's tensor names, one output, a symbolic batch size."""
@@ -77,11 +78,17 @@ def interface_problems(inputs: Sequence[TensorInfo], outputs: Sequence[TensorInf
     if not outputs:
         return ["model has no outputs"]
     problems = []
-    roles = (("input", inputs[0], INPUT_NAME, image_shape),
-             ("output", outputs[output_index(outputs)], OUTPUT_NAME, (NUM_CLASSES,)))
+    roles = (
+        ("input", inputs[0], INPUT_NAME, image_shape),
+        ("output", outputs[output_index(outputs)], OUTPUT_NAME, (NUM_CLASSES,)),
+    )
     for role, tensor, name, shape in roles:
-        if (tensor.dtype != "float32" or tensor.shape is None or len(tensor.shape) != len(shape) + 1
-                or tuple(tensor.shape[1:]) != shape):
+        if (
+            tensor.dtype != "float32"
+            or tensor.shape is None
+            or len(tensor.shape) != len(shape) + 1
+            or tuple(tensor.shape[1:]) != shape
+        ):
             problems.append(f"model {role} is {describe(tensor)}")
         elif exact and tensor.shape[0] is not None:
             problems.append(f"{role} '{tensor.name}' has a fixed batch size {tensor.shape[0]}; it must be symbolic")

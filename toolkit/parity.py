@@ -119,19 +119,28 @@ class ParitySummary:
         return bool(self.reports) and all(report.passed for report in self.reports)
 
     def to_json(self) -> dict[str, Any]:
-        return _json_safe({
-            "model": self.model, "model_sha256": self.model_sha256, "images": self.images, "atol": self.atol,
-            "rtol": self.rtol, "reference_accuracy": self.reference_accuracy, "passed": self.passed,
-            "self_exported": self.self_exported, "seconds": self.seconds, "toolkit_version": toolkit_version(),
-            "verdict_rules": {
-                "float": "every element within tolerance (|diff| <= atol or |diff| <= rtol*|ref|) and all "
-                         "argmaxes agree",
-                "int8": f"argmax agreement >= {INT8_MIN_AGREEMENT:.0%} and accuracy within "
-                        f"{INT8_MAX_ACCURACY_DELTA * 100:.1f} points of the reference",
-                "all": "interface contract, no NaN/Inf, batch 1 == batch 512 within tolerance",
-            },
-            "exports": [report.to_json() for report in self.reports],
-        })
+        return _json_safe(
+            {
+                "model": self.model,
+                "model_sha256": self.model_sha256,
+                "images": self.images,
+                "atol": self.atol,
+                "rtol": self.rtol,
+                "reference_accuracy": self.reference_accuracy,
+                "passed": self.passed,
+                "self_exported": self.self_exported,
+                "seconds": self.seconds,
+                "toolkit_version": toolkit_version(),
+                "verdict_rules": {
+                    "float": "every element within tolerance (|diff| <= atol or |diff| <= rtol*|ref|) and all "
+                    "argmaxes agree",
+                    "int8": f"argmax agreement >= {INT8_MIN_AGREEMENT:.0%} and accuracy within "
+                    f"{INT8_MAX_ACCURACY_DELTA * 100:.1f} points of the reference",
+                    "all": "interface contract, no NaN/Inf, batch 1 == batch 512 within tolerance",
+                },
+                "exports": [report.to_json() for report in self.reports],
+            }
+        )
 
 
 def _json_safe(value: Any) -> Any:
@@ -169,10 +178,19 @@ def out_of_tolerance(reference: np.ndarray, candidate: np.ndarray, atol: float, 
     return (diff > atol) & (diff > rtol * np.abs(reference.astype(np.float64)))
 
 
-def compare(reference: np.ndarray, candidate: np.ndarray, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL,
-            *, labels: np.ndarray | None = None, kind: str = "float", name: str = "candidate",
-            fmt: str = "", batch: tuple[np.ndarray, np.ndarray] | None = None,
-            interface: Sequence[str] = ()) -> ParityReport:
+def compare(
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    atol: float = DEFAULT_ATOL,
+    rtol: float = DEFAULT_RTOL,
+    *,
+    labels: np.ndarray | None = None,
+    kind: str = "float",
+    name: str = "candidate",
+    fmt: str = "",
+    batch: tuple[np.ndarray, np.ndarray] | None = None,
+    interface: Sequence[str] = (),
+) -> ParityReport:
     """Compare candidate outputs with reference outputs (both [N,10]) and decide the verdict.
 
     `labels` adds accuracies and per-class disagreement (by true label); `batch` is (outputs at batch 1,
@@ -181,8 +199,10 @@ def compare(reference: np.ndarray, candidate: np.ndarray, atol: float = DEFAULT_
     """
     reference, candidate = np.asarray(reference), np.asarray(candidate)
     if reference.shape != candidate.shape or reference.ndim != 2:
-        raise ShapeMismatchError(f"{name}: output shape {list(candidate.shape)} differs from the reference's "
-                                 f"{list(reference.shape)}; the contract is probabilities [N,{NUM_CLASSES}]")
+        raise ShapeMismatchError(
+            f"{name}: output shape {list(candidate.shape)} differs from the reference's "
+            f"{list(reference.shape)}; the contract is probabilities [N,{NUM_CLASSES}]"
+        )
     if kind not in ("float", "int8"):
         raise UsageError(f"kind must be 'float' or 'int8', not '{kind}'")
     n = len(reference)
@@ -198,29 +218,55 @@ def compare(reference: np.ndarray, candidate: np.ndarray, atol: float = DEFAULT_
         ref_acc, cand_acc = float(np.mean(ref_top == labels)), float(np.mean(cand_top == labels))
     nonfinite = int(np.count_nonzero(~np.isfinite(candidate)))
 
-    checks = [Check("interface", not interface, "; ".join(interface) or "input 'image' float32 [batch,28,28,1], "
-                    "output 'probabilities' float32 [batch,10]")]
-    checks.append(Check("finite", nonfinite == 0, f"{nonfinite:,} NaN/Inf values in the outputs"
-                        if nonfinite else "no NaN/Inf"))
+    checks = [
+        Check(
+            "interface",
+            not interface,
+            "; ".join(interface) or "input 'image' float32 [batch,28,28,1], output 'probabilities' float32 [batch,10]",
+        )
+    ]
+    checks.append(
+        Check("finite", nonfinite == 0, f"{nonfinite:,} NaN/Inf values in the outputs" if nonfinite else "no NaN/Inf")
+    )
     count = int(failing.sum())
     if count:
         worst = np.unravel_index(int(np.argmax(diff)), diff.shape)
-        detail = (f"{count:,} of {diff.size:,} elements exceed both atol {atol:g} and rtol {rtol:g}*|ref| (max abs "
-                  f"diff {_fmt(float(diff.max()))} at image {worst[0]}, class {worst[1]})")
+        detail = (
+            f"{count:,} of {diff.size:,} elements exceed both atol {atol:g} and rtol {rtol:g}*|ref| (max abs "
+            f"diff {_fmt(float(diff.max()))} at image {worst[0]}, class {worst[1]})"
+        )
     else:
         detail = f"all {diff.size:,} elements within atol {atol:g} or rtol {rtol:g}*|ref|"
-    checks.append(Check("tolerance", count == 0, detail + ("" if kind == "float" else " (informational for int8)"),
-                        gating=kind == "float"))
+    checks.append(
+        Check(
+            "tolerance",
+            count == 0,
+            detail + ("" if kind == "float" else " (informational for int8)"),
+            gating=kind == "float",
+        )
+    )
     agree = n - len(disagree)
     shown = ", ".join(map(str, disagree[:10])) + (", ..." if len(disagree) > 10 else "")
     if kind == "float":
-        checks.append(Check("argmax", agree == n, f"all {n:,} argmaxes agree" if agree == n else
-                            f"{len(disagree):,} of {n:,} argmaxes differ (images {shown})"))
+        checks.append(
+            Check(
+                "argmax",
+                agree == n,
+                f"all {n:,} argmaxes agree"
+                if agree == n
+                else f"{len(disagree):,} of {n:,} argmaxes differ (images {shown})",
+            )
+        )
     else:
         rate = agree / n if n else 0.0
-        checks.append(Check("argmax", rate >= INT8_MIN_AGREEMENT,
-                            f"{rate:.2%} of argmaxes agree ({len(disagree):,} differ), need >= "
-                            f"{INT8_MIN_AGREEMENT:.0%}" + (f" (images {shown})" if len(disagree) else "")))
+        checks.append(
+            Check(
+                "argmax",
+                rate >= INT8_MIN_AGREEMENT,
+                f"{rate:.2%} of argmaxes agree ({len(disagree):,} differ), need >= "
+                f"{INT8_MIN_AGREEMENT:.0%}" + (f" (images {shown})" if len(disagree) else ""),
+            )
+        )
     if ref_acc is not None and cand_acc is not None:
         delta = cand_acc - ref_acc
         detail = f"accuracy {cand_acc:.4f} vs reference {ref_acc:.4f} ({delta * 100:+.2f} points)"
@@ -234,24 +280,49 @@ def compare(reference: np.ndarray, candidate: np.ndarray, atol: float = DEFAULT_
     if batch is not None:
         single, batched = (np.asarray(b) for b in batch)
         if single.shape != batched.shape:
-            checks.append(Check("batch", False, f"batch 1 gives {list(single.shape)}, batch {BATCH_SIZE} gives "
-                                                f"{list(batched.shape)}"))
+            checks.append(
+                Check(
+                    "batch",
+                    False,
+                    f"batch 1 gives {list(single.shape)}, batch {BATCH_SIZE} gives {list(batched.shape)}",
+                )
+            )
         else:
             batch_n = len(single)
             bdiff, _ = _abs_rel(batched, single)
             batch_max = float(bdiff.max()) if bdiff.size else 0.0
             bad = int(out_of_tolerance(batched, single, atol, rtol).sum())
-            checks.append(Check("batch", bad == 0, f"batch 1 vs batch {BATCH_SIZE} on {batch_n} images: max abs diff "
-                                f"{_fmt(batch_max)}" + (f", {bad:,} elements beyond tolerance" if bad else "")))
+            checks.append(
+                Check(
+                    "batch",
+                    bad == 0,
+                    f"batch 1 vs batch {BATCH_SIZE} on {batch_n} images: max abs diff "
+                    f"{_fmt(batch_max)}" + (f", {bad:,} elements beyond tolerance" if bad else ""),
+                )
+            )
     return ParityReport(
-        name=name, format=fmt or kind, kind=kind, images=n, atol=atol, rtol=rtol, argmax_agreement=agree,
-        disagreements=tuple(int(i) for i in disagree), max_abs_diff=float(diff.max()) if diff.size else 0.0,
+        name=name,
+        format=fmt or kind,
+        kind=kind,
+        images=n,
+        atol=atol,
+        rtol=rtol,
+        argmax_agreement=agree,
+        disagreements=tuple(int(i) for i in disagree),
+        max_abs_diff=float(diff.max()) if diff.size else 0.0,
         mean_abs_diff=float(finite.mean()) if finite.size else math.nan,
         p99_abs_diff=float(np.percentile(diff, 99, method="higher")) if diff.size else 0.0,
-        max_rel_diff=float(rel.max()) if rel.size else 0.0, elements=int(diff.size),
-        elements_out_of_tolerance=count, nonfinite=nonfinite, reference_accuracy=ref_acc,
-        candidate_accuracy=cand_acc, per_class_disagreement=tuple(int(c) for c in per_class),
-        batch_images=batch_n, batch_max_abs_diff=batch_max, checks=tuple(checks))
+        max_rel_diff=float(rel.max()) if rel.size else 0.0,
+        elements=int(diff.size),
+        elements_out_of_tolerance=count,
+        nonfinite=nonfinite,
+        reference_accuracy=ref_acc,
+        candidate_accuracy=cand_acc,
+        per_class_disagreement=tuple(int(c) for c in per_class),
+        batch_images=batch_n,
+        batch_max_abs_diff=batch_max,
+        checks=tuple(checks),
+    )
 
 
 def interface_problems(runtime: runtimes.Runtime) -> list[str]:
@@ -260,7 +331,7 @@ def interface_problems(runtime: runtimes.Runtime) -> list[str]:
 
 
 def export_kind(runtime: runtimes.Runtime) -> str:
-    """"int8" for a quantized ONNX file (by its metadata, else by its nodes), "float" otherwise."""
+    """ "int8" for a quantized ONNX file (by its metadata, else by its nodes), "float" otherwise."""
     if runtime.format != "onnx":
         return "float"
     declared = runtime.metadata.get(KEY_QUANTIZATION)
@@ -273,14 +344,28 @@ def export_kind(runtime: runtimes.Runtime) -> str:
     return "int8" if is_int8(onnx.load(str(runtime.path), load_external_data=False)) else "float"
 
 
-def _failed_report(name: str, fmt: str, check: str, detail: str, atol: float, rtol: float,
-                   images: int) -> ParityReport:
-    return ParityReport(name=name, format=fmt, kind="int8" if fmt == "onnx-int8" else "float", images=images,
-                        atol=atol, rtol=rtol, checks=(Check(check, False, detail),))
+def _failed_report(name: str, fmt: str, check: str, detail: str, atol: float, rtol: float, images: int) -> ParityReport:
+    return ParityReport(
+        name=name,
+        format=fmt,
+        kind="int8" if fmt == "onnx-int8" else "float",
+        images=images,
+        atol=atol,
+        rtol=rtol,
+        checks=(Check(check, False, detail),),
+    )
 
 
-def check_export(path: Path, reference: np.ndarray, images: np.ndarray, labels: np.ndarray, *, atol: float,
-                 rtol: float, name: str | None = None) -> ParityReport:
+def check_export(
+    path: Path,
+    reference: np.ndarray,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    atol: float,
+    rtol: float,
+    name: str | None = None,
+) -> ParityReport:
     """Load one export, run it on `images`, and compare it with `reference` (the Keras outputs)."""
     started = time.perf_counter()
     path = Path(path)
@@ -300,8 +385,18 @@ def check_export(path: Path, reference: np.ndarray, images: np.ndarray, labels: 
         first = first_line(exc)
         return _failed_report(name, fmt, "load", f"{path}: cannot run it ({first[:300]})", atol, rtol, len(images))
     try:
-        report = compare(reference, outputs, atol, rtol, labels=labels, kind=kind, name=name, fmt=fmt,
-                         batch=(single, outputs[:count]), interface=interface_problems(runtime))
+        report = compare(
+            reference,
+            outputs,
+            atol,
+            rtol,
+            labels=labels,
+            kind=kind,
+            name=name,
+            fmt=fmt,
+            batch=(single, outputs[:count]),
+            interface=interface_problems(runtime),
+        )
         return replace(report, seconds=round(time.perf_counter() - started, 3))
     except ShapeMismatchError as exc:
         return _failed_report(name, fmt, "shape", str(exc), atol, rtol, len(images))
@@ -321,8 +416,9 @@ def validate(model_path: Path, exports: Iterable[Path], atol: float, rtol: float
     return checked
 
 
-def run(model_path: Path, exports: Iterable[Path] = (), atol: float = DEFAULT_ATOL,
-        rtol: float = DEFAULT_RTOL) -> ParitySummary:
+def run(
+    model_path: Path, exports: Iterable[Path] = (), atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL
+) -> ParitySummary:
     """Check every export against the Keras model on the full MNIST test set.
 
     With no `exports`, export every format to a temporary folder first and check them all, so one call
@@ -361,8 +457,18 @@ def run(model_path: Path, exports: Iterable[Path] = (), atol: float = DEFAULT_AT
             result = export_loaded(model, source, FORMATS, Path(scratch) / "export", reference=reference)
             lap("export all formats")
             reports = check_all([(result.path(fmt), result.path(fmt).name) for fmt in FORMATS])
-    return ParitySummary(str(model_path), sha256, len(images), atol, rtol, reference_accuracy, tuple(reports),
-                         laps.total, not exports, tuple(laps.steps))
+    return ParitySummary(
+        str(model_path),
+        sha256,
+        len(images),
+        atol,
+        rtol,
+        reference_accuracy,
+        tuple(reports),
+        laps.total,
+        not exports,
+        tuple(laps.steps),
+    )
 
 
 def write_json(summary: ParitySummary, path: Path) -> Path:
@@ -372,17 +478,37 @@ def write_json(summary: ParitySummary, path: Path) -> Path:
 
 def junit_xml(summary: ParitySummary) -> str:
     """JUnit XML: one <testsuite> per export, one <testcase> per check, <failure> for failed gating checks."""
-    root = ET.Element("testsuites", name="mnist-toolkit parity", tests="0", failures="0",
-                      time=f"{summary.seconds:.2f}")
+    root = ET.Element("testsuites", name="mnist-toolkit parity", tests="0", failures="0", time=f"{summary.seconds:.2f}")
     total = failed = 0
     for report in summary.reports:
-        suite = ET.SubElement(root, "testsuite", name=f"parity {report.name}", tests=str(len(report.checks)),
-                              failures=str(len(report.failures)), errors="0", skipped="0",
-                              time=f"{report.seconds:.3f}")
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=f"parity {report.name}",
+            tests=str(len(report.checks)),
+            failures=str(len(report.failures)),
+            errors="0",
+            skipped="0",
+            time=f"{report.seconds:.3f}",
+        )
         properties = ET.SubElement(suite, "properties")
-        for key in ("format", "kind", "images", "atol", "rtol", "argmax_agreement", "max_abs_diff",
-                    "mean_abs_diff", "p99_abs_diff", "max_rel_diff", "elements_out_of_tolerance", "nonfinite",
-                    "reference_accuracy", "candidate_accuracy", "batch_max_abs_diff"):
+        for key in (
+            "format",
+            "kind",
+            "images",
+            "atol",
+            "rtol",
+            "argmax_agreement",
+            "max_abs_diff",
+            "mean_abs_diff",
+            "p99_abs_diff",
+            "max_rel_diff",
+            "elements_out_of_tolerance",
+            "nonfinite",
+            "reference_accuracy",
+            "candidate_accuracy",
+            "batch_max_abs_diff",
+        ):
             ET.SubElement(properties, "property", name=key, value=str(getattr(report, key)))
         ET.SubElement(properties, "property", name="model", value=summary.model)
         # JUnit viewers split classname at dots (package.Class), so dots inside the export's name would nest it

@@ -18,9 +18,16 @@ def _pyplot():
     return plt
 
 
-def image_grid(images: np.ndarray, labels: np.ndarray, path: Path, predictions: np.ndarray | None = None,
-               title: str = "", columns: int | None = None, indices: Sequence[int] | np.ndarray | None = None,
-               confidences: np.ndarray | None = None) -> Path:
+def image_grid(
+    images: np.ndarray,
+    labels: np.ndarray,
+    path: Path,
+    predictions: np.ndarray | None = None,
+    title: str = "",
+    columns: int | None = None,
+    indices: Sequence[int] | np.ndarray | None = None,
+    confidences: np.ndarray | None = None,
+) -> Path:
     """A grid of digits captioned `label=L` (and `predict=P`, with its confidence if given, red when wrong),
     like the tutorials draw. The grid is about square unless `columns` is given."""
     plt = _pyplot()

@@ -19,8 +19,18 @@ from toolkit.kerasmodel import as_contract, load_keras_model, unsafe_layers
 from toolkit.modelkind import FORMATS, serving_version
 from toolkit.onnxmodel import TensorInfo
 
-__all__ = ["FORMATS", "Runtime", "TensorInfo", "detect_format", "keras_runtime", "load", "load_keras_model",
-           "serving_version", "unsafe_layers"]
+__all__ = [
+    "FORMATS",
+    "Runtime",
+    "TensorInfo",
+    "detect_format",
+    "keras_runtime",
+    "load",
+    "load_keras_model",
+    "serving_version",
+    "unsafe_layers",
+]
+
 
 def detect_format(path: Path, command: str = "mnist-toolkit", label: str = "") -> str:
     """Which runtime a path needs (keras, onnx, savedmodel, tflite); ModelKindError (exit 2) when none."""
@@ -47,8 +57,10 @@ class Runtime:
         images = np.ascontiguousarray(images, dtype=np.float32)
         if images.ndim != 4 or images.shape[1:] != (28, 28, 1):
             raise ModelLoadError(f"input must be [N,28,28,1], got {list(images.shape)}")
-        chunks = [np.asarray(self._run(images[i : i + batch_size]), dtype=np.float32)
-                  for i in range(0, len(images), batch_size)]
+        chunks = [
+            np.asarray(self._run(images[i : i + batch_size]), dtype=np.float32)
+            for i in range(0, len(images), batch_size)
+        ]
         return np.concatenate(chunks) if chunks else np.zeros((0, 10), np.float32)
 
 
@@ -81,8 +93,9 @@ def _open_onnx(path: Path) -> Runtime:
         raise ModelLoadError(f"{path}: {'; '.join(problems)}; the toolkit needs {onnxmodel.NEEDS}")
     input_name, output = inputs[0].name, outputs[onnxmodel.output_index(outputs)].name
     meta = dict(session.get_modelmeta().custom_metadata_map)
-    return Runtime(path, "onnx", lambda x: session.run([output], {input_name: x})[0], meta, inputs=inputs,
-                   outputs=outputs)
+    return Runtime(
+        path, "onnx", lambda x: session.run([output], {input_name: x})[0], meta, inputs=inputs, outputs=outputs
+    )
 
 
 def _tf_info(name: str, spec: Any) -> TensorInfo:
@@ -125,9 +138,14 @@ def _open_tflite(path: Path) -> Runtime:
     signature = interpreter.get_signature_list().get("serving_default", {})
 
     def info(details: list, names: list) -> tuple[TensorInfo, ...]:
-        return tuple(TensorInfo(names[i] if i < len(names) else d["name"], np.dtype(d["dtype"]).name,
-                                tuple(None if n < 0 else int(n) for n in d["shape_signature"]))
-                     for i, d in enumerate(details))
+        return tuple(
+            TensorInfo(
+                names[i] if i < len(names) else d["name"],
+                np.dtype(d["dtype"]).name,
+                tuple(None if n < 0 else int(n) for n in d["shape_signature"]),
+            )
+            for i, d in enumerate(details)
+        )
 
     state: dict[str, int | None] = {"batch": None}
 
@@ -140,8 +158,13 @@ def _open_tflite(path: Path) -> Runtime:
         interpreter.invoke()
         return interpreter.get_tensor(output_index).copy()
 
-    return Runtime(path, "tflite", run, inputs=info(input_details, signature.get("inputs", [])),
-                   outputs=info(output_details, signature.get("outputs", [])))
+    return Runtime(
+        path,
+        "tflite",
+        run,
+        inputs=info(input_details, signature.get("inputs", [])),
+        outputs=info(output_details, signature.get("outputs", [])),
+    )
 
 
 _OPENERS = {"keras": _open_keras, "onnx": _open_onnx, "savedmodel": _open_savedmodel, "tflite": _open_tflite}

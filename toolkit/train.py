@@ -37,11 +37,13 @@ def _augmenter(seed: int):
     keras = lazy.keras()
     layers = keras.layers
     # Small geometric jitter only: shifts of ±2 px, ±10° rotation, ±10% zoom, as handwriting varies.
-    return keras.Sequential([
-        layers.RandomTranslation(0.08, 0.08, fill_mode="constant", seed=seed),
-        layers.RandomRotation(10 / 360, fill_mode="constant", seed=seed + 1),
-        layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 2),
-    ])
+    return keras.Sequential(
+        [
+            layers.RandomTranslation(0.08, 0.08, fill_mode="constant", seed=seed),
+            layers.RandomRotation(10 / 360, fill_mode="constant", seed=seed + 1),
+            layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 2),
+        ]
+    )
 
 
 def _optimizer(recipe: zoo.Recipe, steps_per_epoch: int):
@@ -86,13 +88,24 @@ def _pin_threads(tf: Any, threads: int | None) -> int:
     except RuntimeError:  # TensorFlow already runs in this process
         running = tf.config.threading.get_intra_op_parallelism_threads() or cpu_count()
         if running != wanted:
-            raise UsageError(f"--threads {wanted}: TensorFlow already runs with {running} threads in this process; "
-                             "train in a new process") from None
+            raise UsageError(
+                f"--threads {wanted}: TensorFlow already runs with {running} threads in this process; "
+                "train in a new process"
+            ) from None
     return wanted
 
 
-def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: int = 0, save_format: str = "keras",
-          threads: int | None = None, **overrides: Any) -> TrainResult:
+def train(
+    arch: str,
+    out: Path,
+    *,
+    seed: int = 0,
+    force: bool = False,
+    verbose: int = 0,
+    save_format: str = "keras",
+    threads: int | None = None,
+    **overrides: Any,
+) -> TrainResult:
     """Train `arch` with its recipe (overridden by any non-None keyword in `overrides`) and save it to `out`.
 
     Writes `<arch>.keras` (`<arch>.h5` with save_format="h5"), `history.json`, `metrics.json` and `curves.png`.
@@ -146,13 +159,15 @@ def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: 
         dataset = tf.data.Dataset.from_tensor_slices((x_fit, targets(y_fit)))
         dataset = dataset.shuffle(len(x_fit), seed=seed, reshuffle_each_iteration=True)
         dataset = dataset.batch(recipe.batch_size).map(
-            lambda x, y: (augment(x, training=True), y), num_parallel_calls=1, deterministic=True)
+            lambda x, y: (augment(x, training=True), y), num_parallel_calls=1, deterministic=True
+        )
         # The dataset shuffles itself; Keras only warns about its own shuffle flag for datasets.
         fit_data, fit_kwargs = dataset.prefetch(2), {"shuffle": False}
 
     started = time.perf_counter()
-    history = model.fit(fit_data, epochs=recipe.epochs, validation_data=(x_val, targets(y_val)),
-                        verbose=verbose, **fit_kwargs)
+    history = model.fit(
+        fit_data, epochs=recipe.epochs, validation_data=(x_val, targets(y_val)), verbose=verbose, **fit_kwargs
+    )
     train_seconds = time.perf_counter() - started
 
     test_loss, test_accuracy = model.evaluate(x_test, targets(y_test), batch_size=1000, verbose=0)
@@ -163,8 +178,11 @@ def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: 
     save_keras_model(model, model_path)
 
     hist = {k: [float(v) for v in values] for k, values in history.history.items()}
-    validation = (f"last {recipe.validation_split:.0%} of the training images" if recipe.validation_split
-                  else "the test set (monitoring only)")
+    validation = (
+        f"last {recipe.validation_split:.0%} of the training images"
+        if recipe.validation_split
+        else "the test set (monitoring only)"
+    )
     metrics = {
         "arch": arch,
         "test_accuracy": float(test_accuracy),
@@ -188,5 +206,14 @@ def train(arch: str, out: Path, *, seed: int = 0, force: bool = False, verbose: 
 
     epochs = f"{recipe.epochs} epoch" + ("" if recipe.epochs == 1 else "s")
     plots.training_curves(hist, curves_path, title=f"{arch}: {epochs}, validation on {validation}")
-    return TrainResult(arch, model_path, metrics_path, history_path, curves_path, float(test_accuracy),
-                       float(test_loss), train_seconds, recipe.as_dict())
+    return TrainResult(
+        arch,
+        model_path,
+        metrics_path,
+        history_path,
+        curves_path,
+        float(test_accuracy),
+        float(test_loss),
+        train_seconds,
+        recipe.as_dict(),
+    )

@@ -143,10 +143,17 @@ def build_cnn_bn():
         return [layers.Conv2D(filters, size, use_bias=False), layers.BatchNormalization(), layers.ReLU()]
 
     body = [
-        *conv(32, 5), layers.MaxPooling2D(2),  # 24x24 -> 12x12
-        *conv(64, 3), *conv(64, 3), layers.MaxPooling2D(2),  # 10x10 -> 8x8 -> 4x4
-        layers.Flatten(), layers.Dropout(0.25),
-        layers.Dense(256, use_bias=False), layers.BatchNormalization(), layers.ReLU(), layers.Dropout(0.25),
+        *conv(32, 5),
+        layers.MaxPooling2D(2),  # 24x24 -> 12x12
+        *conv(64, 3),
+        *conv(64, 3),
+        layers.MaxPooling2D(2),  # 10x10 -> 8x8 -> 4x4
+        layers.Flatten(),
+        layers.Dropout(0.25),
+        layers.Dense(256, use_bias=False),
+        layers.BatchNormalization(),
+        layers.ReLU(),
+        layers.Dropout(0.25),
     ]
     return _sequential(body, "cnn-bn")
 
@@ -158,23 +165,58 @@ ZOO: dict[str, Arch] = {
     for a in (
         Arch("mlp256", "Dense 256 relu (normal init) -> 10", build_mlp256, _MLP_RECIPE, 0.9769, "tutorial 1"),
         Arch("mlp1000", "Dense 1000 relu, Dropout 0.5 -> 10", build_mlp1000, _MLP_RECIPE, None, "tutorial 1"),
-        Arch("mlp1000x2", "2 x (Dense 1000 relu, Dropout 0.5) -> 10", build_mlp1000x2, _MLP_RECIPE, None,
-             "tutorial 1"),
-        Arch("mlp689x3", "3 x (Dense 689 relu, Dropout 0.5) -> 10", build_mlp689x3,
-             Recipe(epochs=20, batch_size=10000, limit=10000), None, "tutorial 1",
-             "trains on the first 10,000 images, one full-batch step per epoch"),
-        Arch("mlp512x2", "2 x (Dense 512 relu, Dropout 0.2) -> 10", build_mlp512x2,
-             Recipe(epochs=4, batch_size=128), 0.9805, "tutorial 2"),
-        Arch("mlp-deep", "Dropout 0.1, Dense 1024/512/256 relu + Dropout 0.1 each -> 10", build_mlp_deep,
-             Recipe(loss="sparse_categorical_crossentropy", epochs=10, batch_size=512), 0.9826, "tutorial 4"),
-        Arch("cnn3", "Conv 32, MaxPool, Conv 64, MaxPool, Conv 64, Dense 64 -> 10", build_cnn3,
-             Recipe(optimizer="rmsprop", epochs=5, batch_size=64), 0.992, "tutorial 3"),
-        Arch("cnn2", "Conv 32, MaxPool, Conv 32, MaxPool, Dense 800 -> 10", build_cnn2,
-             Recipe(epochs=10, batch_size=32), 0.9927, "tutorial 5",
-             "the tutorial ends in a sigmoid under categorical cross-entropy; we use softmax"),
-        Arch("cnn-bn", "Conv 5x5 32+BN, MaxPool, 2 x Conv 64+BN, MaxPool, Dense 256+BN -> 10", build_cnn_bn,
-             Recipe(epochs=12, batch_size=128, learning_rate=0.002, augment=True, lr_schedule="cosine"), None,
-             "mnist-toolkit", "our own design; the reference model"),
+        Arch("mlp1000x2", "2 x (Dense 1000 relu, Dropout 0.5) -> 10", build_mlp1000x2, _MLP_RECIPE, None, "tutorial 1"),
+        Arch(
+            "mlp689x3",
+            "3 x (Dense 689 relu, Dropout 0.5) -> 10",
+            build_mlp689x3,
+            Recipe(epochs=20, batch_size=10000, limit=10000),
+            None,
+            "tutorial 1",
+            "trains on the first 10,000 images, one full-batch step per epoch",
+        ),
+        Arch(
+            "mlp512x2",
+            "2 x (Dense 512 relu, Dropout 0.2) -> 10",
+            build_mlp512x2,
+            Recipe(epochs=4, batch_size=128),
+            0.9805,
+            "tutorial 2",
+        ),
+        Arch(
+            "mlp-deep",
+            "Dropout 0.1, Dense 1024/512/256 relu + Dropout 0.1 each -> 10",
+            build_mlp_deep,
+            Recipe(loss="sparse_categorical_crossentropy", epochs=10, batch_size=512),
+            0.9826,
+            "tutorial 4",
+        ),
+        Arch(
+            "cnn3",
+            "Conv 32, MaxPool, Conv 64, MaxPool, Conv 64, Dense 64 -> 10",
+            build_cnn3,
+            Recipe(optimizer="rmsprop", epochs=5, batch_size=64),
+            0.992,
+            "tutorial 3",
+        ),
+        Arch(
+            "cnn2",
+            "Conv 32, MaxPool, Conv 32, MaxPool, Dense 800 -> 10",
+            build_cnn2,
+            Recipe(epochs=10, batch_size=32),
+            0.9927,
+            "tutorial 5",
+            "the tutorial ends in a sigmoid under categorical cross-entropy; we use softmax",
+        ),
+        Arch(
+            "cnn-bn",
+            "Conv 5x5 32+BN, MaxPool, 2 x Conv 64+BN, MaxPool, Dense 256+BN -> 10",
+            build_cnn_bn,
+            Recipe(epochs=12, batch_size=128, learning_rate=0.002, augment=True, lr_schedule="cosine"),
+            None,
+            "mnist-toolkit",
+            "our own design; the reference model",
+        ),
     )
 }
 
@@ -189,8 +231,17 @@ def get(name: str) -> Arch:
 
 # Weights of each network, as Keras counts them (tests/test_zoo.py builds every one and compares): listing the
 # zoo then needs no Keras, and takes milliseconds instead of seconds.
-_PARAMS = {"mlp256": 203_530, "mlp1000": 795_010, "mlp1000x2": 1_796_010, "mlp689x3": 1_498_585,
-           "mlp512x2": 669_706, "mlp-deep": 1_462_538, "cnn3": 93_322, "cnn2": 658_378, "cnn-bn": 322_474}
+_PARAMS = {
+    "mlp256": 203_530,
+    "mlp1000": 795_010,
+    "mlp1000x2": 1_796_010,
+    "mlp689x3": 1_498_585,
+    "mlp512x2": 669_706,
+    "mlp-deep": 1_462_538,
+    "cnn3": 93_322,
+    "cnn2": 658_378,
+    "cnn-bn": 322_474,
+}
 
 
 def param_count(name: str) -> int:

@@ -35,8 +35,22 @@ ALL_FORMATS = (KERAS_FORMAT, *FORMATS)
 DEFAULT_FORMATS = ("onnx", "savedmodel")
 FLOAT_FORMATS = ("onnx", "savedmodel", "tflite")
 
-__all__ = ["ALL_FORMATS", "DEFAULT_FORMATS", "DEFAULT_OPSET", "FORMATS", "KERAS_FORMAT", "OPSETS", "ExportResult",
-           "ExportedFile", "Int8Summary", "Source", "export", "export_loaded", "keras_outputs", "parse_formats"]
+__all__ = [
+    "ALL_FORMATS",
+    "DEFAULT_FORMATS",
+    "DEFAULT_OPSET",
+    "FORMATS",
+    "KERAS_FORMAT",
+    "OPSETS",
+    "ExportResult",
+    "ExportedFile",
+    "Int8Summary",
+    "Source",
+    "export",
+    "export_loaded",
+    "keras_outputs",
+    "parse_formats",
+]
 
 
 @dataclass(frozen=True)
@@ -106,7 +120,7 @@ class ExportResult:
 
 
 def parse_formats(formats: str | Iterable[str]) -> tuple[str, ...]:
-    """"onnx,tflite" (or a list) -> validated formats in canonical order; UsageError on unknown names."""
+    """ "onnx,tflite" (or a list) -> validated formats in canonical order; UsageError on unknown names."""
     names = formats.split(",") if isinstance(formats, str) else list(formats)
     names = [name.strip().lower() for name in names if name.strip()]
     unknown = [name for name in names if name not in ALL_FORMATS]
@@ -130,8 +144,10 @@ def check_exportable(model: Any, source: Path) -> None:
     for layer in all_layers(model):
         module = type(layer).__module__
         if not module.startswith("keras.") or type(layer).__name__ == "Lambda":
-            raise ExportError(f"cannot export {source}: layer '{layer.name}' is a {type(layer).__name__} "
-                              f"({module}), not a built-in Keras layer; rebuild the model without it")
+            raise ExportError(
+                f"cannot export {source}: layer '{layer.name}' is a {type(layer).__name__} "
+                f"({module}), not a built-in Keras layer; rebuild the model without it"
+            )
 
 
 def _check_out(out: Path, force: bool) -> None:
@@ -184,12 +200,22 @@ def keras_outputs(model: Any, model_path: Path, sha256: str, images: np.ndarray)
 
 def file_names(stem: str) -> dict[str, str]:
     """Names of each format's artifact inside the export folder."""
-    return {KERAS_FORMAT: f"{stem}.keras", "onnx": f"{stem}.onnx", "savedmodel": f"{stem}.savedmodel",
-            "tflite": f"{stem}.tflite", "onnx-int8": f"{stem}.int8.onnx"}
+    return {
+        KERAS_FORMAT: f"{stem}.keras",
+        "onnx": f"{stem}.onnx",
+        "savedmodel": f"{stem}.savedmodel",
+        "tflite": f"{stem}.tflite",
+        "onnx-int8": f"{stem}.int8.onnx",
+    }
 
 
-def export(model_path: Path, formats: str | Iterable[str] = DEFAULT_FORMATS, out: Path | None = None,
-           opset: int = DEFAULT_OPSET, force: bool = False) -> ExportResult:
+def export(
+    model_path: Path,
+    formats: str | Iterable[str] = DEFAULT_FORMATS,
+    out: Path | None = None,
+    opset: int = DEFAULT_OPSET,
+    force: bool = False,
+) -> ExportResult:
     """Export the Keras model file `model_path` (.keras or .h5) to `formats` in the folder `out` (default
     artifacts/exports/<name>).
 
@@ -204,15 +230,25 @@ def export(model_path: Path, formats: str | Iterable[str] = DEFAULT_FORMATS, out
     _check_out(out, force)
     unsafe = runtimes.unsafe_layers(model_path)
     if unsafe:
-        raise ExportError(f"cannot export {model_path}: {unsafe[0]}; mnist-toolkit loads models in Keras safe "
-                          "mode and exports built-in Keras layers only, so rebuild the model without it")
+        raise ExportError(
+            f"cannot export {model_path}: {unsafe[0]}; mnist-toolkit loads models in Keras safe "
+            "mode and exports built-in Keras layers only, so rebuild the model without it"
+        )
     model = runtimes.load_keras_model(model_path)
     source = Source(model_path, data.sha256_file(model_path), architecture_of(model))
     return export_loaded(model, source, formats, out, opset=opset, force=force)
 
 
-def export_loaded(model: Any, source: Source, formats: Iterable[str], out: Path, *, opset: int = DEFAULT_OPSET,
-                  force: bool = False, reference: np.ndarray | None = None) -> ExportResult:
+def export_loaded(
+    model: Any,
+    source: Source,
+    formats: Iterable[str],
+    out: Path,
+    *,
+    opset: int = DEFAULT_OPSET,
+    force: bool = False,
+    reference: np.ndarray | None = None,
+) -> ExportResult:
     """`export` for a Keras model already in memory; `reference` (its test-set probabilities) saves a prediction.
 
     Any MNIST-shaped model is accepted: the exports wrap it to the contract (`kerasmodel.as_contract`) and
@@ -242,8 +278,13 @@ def export_loaded(model: Any, source: Source, formats: Iterable[str], out: Path,
         lap("keras test-set prediction")
     source_accuracy = _accuracy(reference, y_test) if reference is not None else None
     version = toolkit_version()
-    contract = ModelContract(architecture=source.architecture, source_sha256=source.sha256,
-                             source_test_accuracy=source_accuracy, toolkit_version=version, adaptation=adaptation)
+    contract = ModelContract(
+        architecture=source.architecture,
+        source_sha256=source.sha256,
+        source_test_accuracy=source_accuracy,
+        toolkit_version=version,
+        adaptation=adaptation,
+    )
     names = file_names(source.path.stem)
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -278,49 +319,68 @@ def export_loaded(model: Any, source: Source, formats: Iterable[str], out: Path,
             quantized = runtimes.load(info.path).predict(images)
             assert reference is not None and source_accuracy is not None  # computed above whenever int8 is asked
             int8 = Int8Summary(
-                path=out / names["onnx-int8"], size=info.path.stat().st_size,
-                float_size=built["onnx"].stat().st_size, test_accuracy=_accuracy(quantized, y_test),
-                source_accuracy=float(source_accuracy), calibration_images=info.calibration_images,
+                path=out / names["onnx-int8"],
+                size=info.path.stat().st_size,
+                float_size=built["onnx"].stat().st_size,
+                test_accuracy=_accuracy(quantized, y_test),
+                source_accuracy=float(source_accuracy),
+                calibration_images=info.calibration_images,
                 argmax_agreement=float(np.mean(quantized.argmax(1) == reference.argmax(1))),
-                float_nodes=info.float_nodes)
+                float_nodes=info.float_nodes,
+            )
             lap("onnx-int8 test-set evaluation")
         shutil.rmtree(scratch)
 
         entries, files = [], []
         for fmt in formats:
             fmt_opset = opset if fmt.startswith("onnx") else None
-            found = file_entries(tmp, built[fmt], fmt, opset=fmt_opset, source_sha256=source.sha256,
-                                 toolkit_version=version)
+            found = file_entries(
+                tmp, built[fmt], fmt, opset=fmt_opset, source_sha256=source.sha256, toolkit_version=version
+            )
             entries += found
             sha = found[0]["sha256"] if built[fmt].is_file() else _tree_digest(found)
             files.append(ExportedFile(fmt, out / names[fmt], sum(e["size"] for e in found), sha, fmt_opset))
         payload: dict[str, Any] = {
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "toolkit_version": version,
-            "source": {"file": source.path.name, "sha256": source.sha256, "architecture": source.architecture,
-                       "test_accuracy": source_accuracy, "input": adaptation.input_shape,
-                       "output": adaptation.output, "wrapper": adaptation.describe()},
+            "source": {
+                "file": source.path.name,
+                "sha256": source.sha256,
+                "architecture": source.architecture,
+                "test_accuracy": source_accuracy,
+                "input": adaptation.input_shape,
+                "output": adaptation.output,
+                "wrapper": adaptation.describe(),
+            },
             "contract": contract.to_metadata(),
             "formats": list(formats),
             "files": entries,
-            "versions": package_versions("tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime",
-                                         "ai-edge-litert"),
+            "versions": package_versions(
+                "tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert"
+            ),
         }
         if "savedmodel" in formats:
             payload["tensorflow_serving"] = {"model_base_path": names["savedmodel"], "signature": "serving_default"}
         if int8 is not None:
             from toolkit.export.quantize import SETTINGS
 
-            payload["int8"] = {"file": names["onnx-int8"], "size": int8.size, "float_size": int8.float_size,
-                               "test_accuracy": int8.test_accuracy, "source_test_accuracy": int8.source_accuracy,
-                               "accuracy_drop_points": int8.accuracy_drop_points,
-                               "argmax_agreement": int8.argmax_agreement, "settings": SETTINGS,
-                               "float_nodes": list(int8.float_nodes)}
+            payload["int8"] = {
+                "file": names["onnx-int8"],
+                "size": int8.size,
+                "float_size": int8.float_size,
+                "test_accuracy": int8.test_accuracy,
+                "source_test_accuracy": int8.source_accuracy,
+                "accuracy_drop_points": int8.accuracy_drop_points,
+                "argmax_agreement": int8.argmax_agreement,
+                "settings": SETTINGS,
+                "float_nodes": list(int8.float_nodes),
+            }
         write_manifest(tmp, payload)
         _commit(tmp, out, force)
         lap("manifest and move into place")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return ExportResult(out, source, source_accuracy, opset, tuple(files), out / "manifest.json", int8,
-                        laps.total, tuple(laps.steps))
+    return ExportResult(
+        out, source, source_accuracy, opset, tuple(files), out / "manifest.json", int8, laps.total, tuple(laps.steps)
+    )

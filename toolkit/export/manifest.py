@@ -13,8 +13,9 @@ MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 
 
-def file_entries(root: Path, artifact: Path, fmt: str, *, opset: int | None, source_sha256: str,
-                 toolkit_version: str) -> list[dict[str, Any]]:
+def file_entries(
+    root: Path, artifact: Path, fmt: str, *, opset: int | None, source_sha256: str, toolkit_version: str
+) -> list[dict[str, Any]]:
     """One entry per file of `artifact` (a file, or every file under a SavedModel folder), paths relative to
     `root`, sorted so the manifest is stable."""
     artifact = Path(artifact)

@@ -28,8 +28,9 @@ TF2ONNX_MAX_OPSET = 18
 def check_opset(opset: int) -> int:
     """The opset, or a UsageError naming the supported range."""
     if opset not in OPSETS:
-        raise UsageError(f"--opset {opset} is not supported; choose {OPSETS.start}..{OPSETS.stop - 1} "
-                         f"(default {DEFAULT_OPSET})")
+        raise UsageError(
+            f"--opset {opset} is not supported; choose {OPSETS.start}..{OPSETS.stop - 1} (default {DEFAULT_OPSET})"
+        )
     return opset
 
 
@@ -45,7 +46,7 @@ def layer_for(node_name: str, layer_names: list[str]) -> str | None:
     best = None
     for part in node_name.split("/"):
         for name in layer_names:
-            suffix = part[len(name):]
+            suffix = part[len(name) :]
             if part.startswith(name) and (suffix == "" or (suffix[0] == "_" and suffix[1:].isdigit())):
                 if best is None or len(name) > len(best):
                     best = name
@@ -95,8 +96,9 @@ def finish_interface(model_proto: Any) -> None:
     initializers = {init.name for init in graph.initializer}
     inputs = [value for value in graph.input if value.name not in initializers]
     if len(inputs) != 1 or len(graph.output) != 1:
-        raise ExportError(f"the ONNX graph has {len(inputs)} inputs and {len(graph.output)} outputs; the "
-                          "contract needs one of each")
+        raise ExportError(
+            f"the ONNX graph has {len(inputs)} inputs and {len(graph.output)} outputs; the contract needs one of each"
+        )
     _rename_value(graph, inputs[0].name, INPUT_NAME)
     _rename_value(graph, graph.output[0].name, OUTPUT_NAME)
     for value in (inputs[0], graph.output[0]):
@@ -115,10 +117,12 @@ def stamp(model_proto: Any, contract: ModelContract, extra: dict[str, str] | Non
         entry = model_proto.metadata_props.add()
         entry.key, entry.value = key, value
     wrapper = contract.adaptation.describe()
-    model_proto.doc_string = (f"mnist-toolkit export of '{contract.architecture or 'model'}': input "
-                              f"'{contract.input_name}' float32 [batch,28,28,1] in [0,1] (white ink on black), "
-                              f"output '{contract.output_name}' float32 [batch,10] (softmax over digits 0-9)."
-                              + (f" The export {wrapper}." if contract.adaptation.needed else ""))
+    model_proto.doc_string = (
+        f"mnist-toolkit export of '{contract.architecture or 'model'}': input "
+        f"'{contract.input_name}' float32 [batch,28,28,1] in [0,1] (white ink on black), "
+        f"output '{contract.output_name}' float32 [batch,10] (softmax over digits 0-9)."
+        + (f" The export {wrapper}." if contract.adaptation.needed else "")
+    )
 
 
 def check(model_proto: Any, what: str) -> None:
@@ -146,8 +150,9 @@ def convert(model: Any, opset: int = DEFAULT_OPSET) -> Any:
     function = tf.function(serve, input_signature=[spec])
     logger, level = _quiet("tf2onnx")
     try:
-        model_proto, _ = tf2onnx.convert.from_function(function, input_signature=[spec],
-                                                       opset=min(opset, TF2ONNX_MAX_OPSET))
+        model_proto, _ = tf2onnx.convert.from_function(
+            function, input_signature=[spec], opset=min(opset, TF2ONNX_MAX_OPSET)
+        )
     except Exception as exc:
         first = first_line(exc)
         raise ExportError(f"tf2onnx could not convert the model: {first[:300]}") from None
@@ -160,16 +165,20 @@ def convert(model: Any, opset: int = DEFAULT_OPSET) -> Any:
         layer = layer_for(node, [layer.name for layer in all_layers(model)])
         where = f"layer '{layer}'" if layer else f"node '{node}'"
         others = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise ExportError(f"cannot export to ONNX: {where} uses TensorFlow op '{op_type}', which tf2onnx cannot "
-                          f"convert{others}; replace that layer with built-in layers tf2onnx supports")
+        raise ExportError(
+            f"cannot export to ONNX: {where} uses TensorFlow op '{op_type}', which tf2onnx cannot "
+            f"convert{others}; replace that layer with built-in layers tf2onnx supports"
+        )
 
     if opset > TF2ONNX_MAX_OPSET:
         try:
             model_proto = onnx.version_converter.convert_version(model_proto, opset)
         except Exception as exc:
             first = first_line(exc)
-            raise ExportError(f"cannot upgrade the ONNX model to opset {opset}: {first[:300]}; "
-                              f"use --opset {TF2ONNX_MAX_OPSET} or lower") from None
+            raise ExportError(
+                f"cannot upgrade the ONNX model to opset {opset}: {first[:300]}; "
+                f"use --opset {TF2ONNX_MAX_OPSET} or lower"
+            ) from None
     # Newer opsets need a newer IR version; the version converter leaves it where tf2onnx put it.
     needed = onnx.helper.find_min_ir_version_for(list(model_proto.opset_import), ignore_unknown=True)
     model_proto.ir_version = max(model_proto.ir_version, needed)

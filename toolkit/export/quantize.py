@@ -71,8 +71,9 @@ def float_nodes(model_proto: Any) -> list[str]:
     return keep
 
 
-def export_onnx_int8(float_onnx: Path, path: Path, *, contract: ModelContract,
-                     calibration: np.ndarray | None = None) -> QuantizeInfo:
+def export_onnx_int8(
+    float_onnx: Path, path: Path, *, contract: ModelContract, calibration: np.ndarray | None = None
+) -> QuantizeInfo:
     """Quantize the float ONNX file `float_onnx` into `path` (int8 QDQ), carrying the contract's metadata."""
     onnx = lazy.require("onnx", "train")
     quantization = lazy.require("onnxruntime.quantization", "train")
@@ -82,8 +83,9 @@ def export_onnx_int8(float_onnx: Path, path: Path, *, contract: ModelContract,
 
     class Reader(quantization.CalibrationDataReader):  # type: ignore[name-defined]  # imported at run time
         def __init__(self) -> None:
-            self.batches = iter([{INPUT_NAME: images[i:i + CALIBRATION_BATCH]}
-                                 for i in range(0, len(images), CALIBRATION_BATCH)])
+            self.batches = iter(
+                [{INPUT_NAME: images[i : i + CALIBRATION_BATCH]} for i in range(0, len(images), CALIBRATION_BATCH)]
+            )
 
         def get_next(self):
             return next(self.batches, None)
@@ -99,7 +101,9 @@ def export_onnx_int8(float_onnx: Path, path: Path, *, contract: ModelContract,
             quant_pre_process(str(float_onnx), str(prepared), skip_symbolic_shape=True)
             keep = float_nodes(onnx.load(str(prepared)))
             quantization.quantize_static(
-                str(prepared), str(path), Reader(),
+                str(prepared),
+                str(path),
+                Reader(),
                 quant_format=quantization.QuantFormat.QDQ,
                 per_channel=True,
                 activation_type=quantization.QuantType.QUInt8,
@@ -128,5 +132,7 @@ def export_onnx_int8(float_onnx: Path, path: Path, *, contract: ModelContract,
 
 def is_int8(model_proto: Any) -> bool:
     """Whether an ONNX graph is quantized (has QuantizeLinear/DequantizeLinear or QLinear* nodes)."""
-    return any(node.op_type in ("QuantizeLinear", "DequantizeLinear") or node.op_type.startswith("QLinear")
-               for node in model_proto.graph.node)
+    return any(
+        node.op_type in ("QuantizeLinear", "DequantizeLinear") or node.op_type.startswith("QLinear")
+        for node in model_proto.graph.node
+    )

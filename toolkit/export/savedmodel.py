@@ -50,7 +50,9 @@ def check_signature(path: Path) -> None:
         raise ExportError(f"{path}: no '{SIGNATURE}' signature (found {sorted(signatures)})")
     signature = signatures[SIGNATURE]
     if list(signature.inputs) != [INPUT_NAME] or list(signature.outputs) != [OUTPUT_NAME]:
-        raise ExportError(f"{path}: '{SIGNATURE}' maps {list(signature.inputs)} to {list(signature.outputs)}; "
-                          f"the contract is ['{INPUT_NAME}'] to ['{OUTPUT_NAME}']")
+        raise ExportError(
+            f"{path}: '{SIGNATURE}' maps {list(signature.inputs)} to {list(signature.outputs)}; "
+            f"the contract is ['{INPUT_NAME}'] to ['{OUTPUT_NAME}']"
+        )
     if signature.method_name != "tensorflow/serving/predict":
         raise ExportError(f"{path}: signature method '{signature.method_name}' is not servable as predict")

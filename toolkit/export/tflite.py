@@ -21,7 +21,7 @@ def _first_error_line(exc: Exception) -> str:
     # The converter's message starts with a location; the op it could not convert is on an "error:" line.
     for line in lines:
         if "error:" in line:
-            return line[line.index("error:") + 6:].strip()[:300]
+            return line[line.index("error:") + 6 :].strip()[:300]
     return (lines[0] if lines else type(exc).__name__)[:300]
 
 
@@ -49,5 +49,6 @@ def check_signature(path: Path) -> None:
     signatures = litert.Interpreter(model_path=str(path)).get_signature_list()
     found = signatures.get(SIGNATURE)
     if found != {"inputs": [INPUT_NAME], "outputs": [OUTPUT_NAME]}:
-        raise ExportError(f"{path}: signature '{SIGNATURE}' is {found}; expected input '{INPUT_NAME}' and "
-                          f"output '{OUTPUT_NAME}'")
+        raise ExportError(
+            f"{path}: signature '{SIGNATURE}' is {found}; expected input '{INPUT_NAME}' and output '{OUTPUT_NAME}'"
+        )

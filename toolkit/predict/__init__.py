@@ -34,12 +34,23 @@ __all__ = ["PredictOptions", "Record", "predict_folder", "predict_images", "run"
 ImageLike = Image.Image | np.ndarray | str | PathLike
 
 
-def predict_folder(inputs: str | PathLike | Iterable[str | PathLike], model: str | PathLike | None = None, *,
-                   engine: str = "local", batch_size: int = 256, workers: int | None = None,
-                   threads: int | None = None, top_k: int = 0, min_confidence: float = 0.5,
-                   all_frames: bool = False, follow_symlinks: bool = False, include: Sequence[str] = (),
-                   exclude: Sequence[str] = (), chunk_size: int = 64,
-                   ray_address: str | None = None) -> Iterator[Record]:
+def predict_folder(
+    inputs: str | PathLike | Iterable[str | PathLike],
+    model: str | PathLike | None = None,
+    *,
+    engine: str = "local",
+    batch_size: int = 256,
+    workers: int | None = None,
+    threads: int | None = None,
+    top_k: int = 0,
+    min_confidence: float = 0.5,
+    all_frames: bool = False,
+    follow_symlinks: bool = False,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    chunk_size: int = 64,
+    ray_address: str | None = None,
+) -> Iterator[Record]:
     """Yield one record per image file under `inputs` (files, folders walked recursively, glob patterns), in
     walk order, as soon as each chunk is scored.
 
@@ -60,18 +71,29 @@ def predict_folder(inputs: str | PathLike | Iterable[str | PathLike], model: str
 
     if isinstance(inputs, (str, PathLike)):
         inputs = [inputs]
-    options = PredictOptions(model=model, batch_size=batch_size, workers=workers, threads=threads, top_k=top_k,
-                             min_confidence=min_confidence, all_frames=all_frames, follow_symlinks=follow_symlinks,
-                             include=tuple(include), exclude=tuple(exclude), chunk_size=chunk_size,
-                             ray_address=ray_address)
+    options = PredictOptions(
+        model=model,
+        batch_size=batch_size,
+        workers=workers,
+        threads=threads,
+        top_k=top_k,
+        min_confidence=min_confidence,
+        all_frames=all_frames,
+        follow_symlinks=follow_symlinks,
+        include=tuple(include),
+        exclude=tuple(exclude),
+        chunk_size=chunk_size,
+        ray_address=ray_address,
+    )
     engine_type, model_path, walker = setup([str(i) for i in inputs], options, engine)
     with engine_type(model_path, options) as scorer:
         for batch in scorer.batches(walker):
             yield from batch
 
 
-def predict_images(images: Iterable[ImageLike], model: str | PathLike | None = None, *, top_k: int = 0,
-                   min_confidence: float = 0.5) -> list[Record]:
+def predict_images(
+    images: Iterable[ImageLike], model: str | PathLike | None = None, *, top_k: int = 0, min_confidence: float = 0.5
+) -> list[Record]:
     """Score images already in memory, or a few files, in this process: one record per item, in order.
 
     Items may be PIL images, NumPy arrays (H x W grey or H x W x 3/4 RGB(A); uint8, uint16 or float in
@@ -111,8 +133,9 @@ def _as_image(image: Image.Image | np.ndarray, index: int) -> Image.Image:
     try:
         return Image.fromarray(array)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"item {index}: cannot use an array of shape {array.shape} and type {array.dtype} as an "
-                        f"image ({exc})") from None
+        raise TypeError(
+            f"item {index}: cannot use an array of shape {array.shape} and type {array.dtype} as an image ({exc})"
+        ) from None
 
 
 def run(*args: Any, **kwargs: Any):

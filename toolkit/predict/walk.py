@@ -82,8 +82,16 @@ def check_inputs(inputs: Iterable[str]) -> None:
 class Walker:
     """Iterate over the files of some inputs; `skipped` counts what was passed over, by reason."""
 
-    def __init__(self, inputs: Iterable[str], *, follow_symlinks: bool = False, include: Iterable[str] = (),
-                 exclude: Iterable[str] = (), stdin=None, sort_limit: int = SORT_LIMIT):
+    def __init__(
+        self,
+        inputs: Iterable[str],
+        *,
+        follow_symlinks: bool = False,
+        include: Iterable[str] = (),
+        exclude: Iterable[str] = (),
+        stdin=None,
+        sort_limit: int = SORT_LIMIT,
+    ):
         self.inputs = [os.fspath(i) for i in inputs]
         self.follow_symlinks = follow_symlinks
         self.include = _patterns(include)
