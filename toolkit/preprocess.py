@@ -63,8 +63,11 @@ class Normalized:
     passthrough: bool  # already in MNIST form, used as it was
     # Why a page's result deserves a look (see `toolkit.segment.FLAGS`); empty on the fast path.
     flags: tuple[str, ...] = ()
-    # (left, top, width, height) of each digit read, in the pixels of the image given; None on the fast path.
+    # (left, top, width, height) of each tensor's ink, in the pixels of the image given; None on the fast path.
     boxes: tuple[tuple[int, int, int, int], ...] | None = None
+    # Multi-digit readings where a group may be one digit or several: which tensors are alternatives for the
+    # same ink (see `toolkit.segment.choose`); None when every tensor is a digit.
+    plan: str | None = None
 
 
 def normalize(image: Image.Image) -> np.ndarray:

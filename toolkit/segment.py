@@ -3,32 +3,34 @@ number. `toolkit.preprocess` sends here every image larger than `preprocess.PAGE
 fields) and every image read with `multi_digit`; single-digit scans keep its fast path.
 
 The image arrives as ink (bright on black, polarity already settled) at its working resolution, at most
-`preprocess.MAX_SIDE` px. All per-pixel work is OpenCV's (resizing, median, thresholds, morphology, connected
-components); Python only loops over the few connected parts found.
+`preprocess.MAX_SIDE` px. The per-pixel work is OpenCV's (resizing, median, thresholds, morphology, connected
+components); Python loops only over the few parts found, and over the rows of a cut between touching digits.
 
 1. Paper. On a page the paper level is flattened: a median over a third of the sheet, taken on a copy of about
-   96 px, is the local paper, and subtracting it makes uneven light (a gradient, a phone photo's dark corners)
-   flat, so that one threshold fits the whole sheet. A small image's paper is its border's median, as on the
-   fast path.
-2. Ink. A pixel is ink when it stands out from the paper by 4 sigma of the paper's noise and by MIN_CONTRAST.
-   This is decided on the page itself, at its own resolution, never on a fixed-size copy, so an 80 px digit on
-   a 2339 px page is found as surely as a digit that fills the image.
-3. Ruled lines. Long runs (openings with LINE_MIN px horizontal and vertical kernels) that are straight and thin
-   (at most LINE_THICK px, at least LINE_RATIO times longer than thick) are candidates. A candidate is a line when it is longer than the largest
-   other ink (1.1x its longer side), when it is part of a closed box (3 of the 4 sides of its outline), when it belongs
-   to the same stroke as such a line, or, on a page with no other ink, when it crosses half the sheet. A thin
-   "1" or the bar of a "7" is never longer than the digits are tall, so it stays. Lines are erased before any
-   digit is cut out: a form box never reaches the model.
+   BACKGROUND_SIDE px, is the local paper, and subtracting it makes uneven light (a gradient, a phone photo's
+   dark corners) flat, so that one threshold fits the whole sheet. A small image's paper is its border's
+   median, as on the fast path.
+2. Ink. A pixel is ink when it stands out from the paper by NOISE_SIGMAS of the paper's noise and by
+   MIN_CONTRAST. This is decided on the page itself, at its own resolution, never on a fixed-size copy, so an
+   80 px digit on a 2339 px page is found as surely as a digit that fills the image.
+3. Ruled lines. Long runs (openings with LINE_MIN px horizontal and vertical kernels) that are straight and
+   thin (at most LINE_THICK px, at least LINE_RATIO times longer than thick) are candidates. A candidate is a
+   line when it is longer than the largest other ink (LINE_OVER_DIGIT x its longer side), when it is one of
+   three or four sides of a closed box, when it lies on the same stroke as such a line, or, on a page with no
+   other ink, when it crosses PAGE_LINE of the sheet. A thin 1 or the bar of a 7 is never longer than the
+   digits are large, so it stays. Lines are erased before any digit is cut out: a form box never reaches the
+   model.
 4. Specks. Parts under SPECK_SIDE px, or with under SPECK_SHARE of the heaviest part's ink, are dust.
-5. Digits. Parts closer than JOIN x their height are one object (a 5 whose cap is detached). Single-digit mode
-   reads the heaviest object. Multi-digit mode takes the main row of objects, left to right, merges parts
-   stacked above one another, and splits an object too wide for one digit at the columns where the ink is
-   thinnest (see `_split`).
+5. Digits. Single-digit mode reads the heaviest object (parts closer than JOIN x their height are one
+   object: a 5 whose cap is detached). Multi-digit mode takes the main row of objects, left to right; a part
+   shorter than FRAGMENT x the digits' height joins the digit it overlaps; a group too wide for one digit is
+   cut into several, and a group that may be one wide digit or two touching ones is offered both ways, for
+   the model to choose (see `_split` and `choose`).
 6. Each digit is cut out with its own mask (a neighbour's ink never enters its box, and neither does an erased
-   line), contrast-stretched so that solid ink is 1, and placed in the model's field by
-   `preprocess.to_field`, exactly as a single scan is.
+   line), contrast-stretched so that solid ink is 1, and placed in the model's field by `preprocess.to_field`,
+   exactly as a single scan is.
 
-What deserves a human look is flagged (`FLAGS`), never silent.
+What deserves a human look is flagged (FLAGS), never silent.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ BACKGROUND_SIDE = 96  # the paper level is estimated on a copy reduced to about 
 LINE_MIN = 12  # px: runs shorter than this are never line candidates
 LINE_RATIO = 8.0  # a line is at least this many times longer than it is thick
 LINE_THICK = 4.0  # px: and at most this thick (a printed rule is thinner than a pen stroke of a digit this size)
-LINE_OVER_DIGIT = 1.1  # ... and longer than the other ink is large, by this factor
+LINE_OVER_DIGIT = 1.5  # ... and longer than the other ink is large, by this factor
 PAGE_LINE = 0.5  # on a page with no other ink, a lone rule crosses at least this share of the sheet
 SPECK_SIDE = 3  # px: parts smaller than this on both sides are dust
 SPECK_SHARE = 0.04  # parts with less ink than this share of the heaviest part are dust
@@ -55,7 +57,11 @@ JOIN = 0.2  # parts closer than this x the taller one's height belong to one obj
 COMPARABLE = 0.35  # another object with this share of the chosen one's ink makes the choice ambiguous
 MAX_PARTS = 200  # only the heaviest parts are considered (a page of text is not a number)
 DIGIT_WIDTH = 0.8  # a digit's typical width, as a share of its height (MNIST: median 0.8)
-SPLIT_WIDTH = 1.25  # an object wider than this x the row's digit height holds more than one digit
+WIDE = 1.45  # a group wider than this x the digits' height holds several digits (MNIST: 99% are narrower)
+MAYBE_TWO = 0.9  # a narrower one may still be two digits touching (a 1 and a 7) when wider than this
+CUTS = 3  # ... cut at up to this many places, for the model to choose from
+PREFER = 3.0  # the segmenter's preferred reading wins unless another is this much surer (log-odds)
+FRAGMENT = 0.55  # a part shorter than this x the digits' height is a piece of a digit
 
 FLAGS = {
     "blank-page": "a page-sized image in which no digit was found",
@@ -85,22 +91,63 @@ def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Normaliz
     right (`multi_digit`: tensor (n, 28, 28)), their boxes and flags. See the module docstring."""
     layout = analyse(ink)
     flags: list[str] = []
-    digits = _number(layout, flags) if multi_digit else _single(layout, flags)
-    kept = []
-    if digits:
+    if multi_digit:
+        slots = _number(layout, flags)
+    else:
+        slots = [[_single(layout, flags)]] if len(layout.parts) else []
+        if not slots and layout.lines is not None:
+            flags.append("lines-only")
+    read_slots: list[list[list[tuple[np.ndarray, tuple[int, int, int, int]]]]] = []  # (field, box)
+    if slots:
+        digits = [digit for slot in slots for alternative in slot for digit in alternative]
         solid = _solid(layout, digits)
-        kept = [t for t in (_tensor(layout, labels, box, solid) for labels, box in digits) if t is not None]
-    if not kept:
+        if len(layout.touching) and np.isin(np.concatenate([d.labels for d in digits]), layout.touching).any():
+            flags.append("touches-line")
+        for slot in slots:
+            alternatives = [[_tensor(layout, digit, solid) for digit in alternative] for alternative in slot]
+            alternatives = [a for a in alternatives if a and all(t is not None for t in a)]
+            if alternatives:
+                read_slots.append(alternatives)
+    if not read_slots:
+        if "touches-line" in flags:
+            flags.remove("touches-line")
         if layout.page:
             flags.insert(0, "blank-page")
         shape = (0, SIZE, SIZE) if multi_digit else (SIZE, SIZE)
         return Normalized(np.zeros(shape, np.float32), blank=True, inverted=inverted, passthrough=False,
                           flags=tuple(flags), boxes=())
-    if len(layout.touching) and np.isin(np.concatenate([labels for labels, _ in digits]), layout.touching).any():
-        flags.append("touches-line")
+    kept = [t for slot in read_slots for alternative in slot for t in alternative]
+    plan = None
+    if any(len(slot) > 1 for slot in read_slots):
+        plan = ";".join(",".join(str(len(a)) for a in slot) for slot in read_slots)
     tensor = np.stack([t for t, _ in kept]) if multi_digit else kept[0][0]
     return Normalized(tensor, blank=False, inverted=inverted, passthrough=False, flags=tuple(flags),
-                      boxes=tuple(box for _, box in kept))
+                      boxes=tuple(box for _, box in kept), plan=plan)
+
+
+def choose(plan: str | None, probs: np.ndarray) -> list[int]:
+    """Which of a reading's tensors are its digits, given the model's probabilities for each (`plan`: see
+    `Normalized.plan`; None: all of them, in order).
+
+    Where a group of ink could be one digit or several, the model decides: each alternative counts as sure as
+    its least sure digit, sureness being the log-odds of a digit's likeliest class over its second (softmax
+    confidences saturate at 1.0 for a whole "16" read as 6 and for its two halves alike; the odds do not). The
+    segmenter's preference, the first alternative, wins unless another is PREFER surer."""
+    if plan is None:
+        return list(range(len(probs)))
+    top = np.sort(probs, axis=1)[:, -2:].astype(np.float64)
+    sure = np.log(np.maximum(top[:, 1], 1e-30)) - np.log(np.maximum(top[:, 0], 1e-30))
+    chosen: list[int] = []
+    at = 0
+    for slot in plan.split(";"):
+        best, best_score = (at, 0), -np.inf
+        for k, size in enumerate(int(v) for v in slot.split(",")):
+            score = float(sure[at : at + size].min()) + (PREFER if k == 0 else 0.0)
+            if score > best_score:
+                best, best_score = (at, size), score
+            at += size
+        chosen.extend(range(best[0], best[0] + best[1]))
+    return chosen
 
 
 # --- finding the ink ---------------------------------------------------------------------------------------
@@ -284,7 +331,15 @@ def _is_box(outline: np.ndarray, members: list) -> bool:
 
 # --- from ink to digits ----------------------------------------------------------------------------------------
 
-Digit = tuple[np.ndarray, tuple[int, int, int, int]]  # (labels of its parts, (left, top, width, height))
+@dataclass(frozen=True)
+class Digit:
+    """Where one digit's ink is: the parts it is made of, its box and, for a digit cut out of touching ones,
+    the columns it keeps to on each row (the cut between touching digits need not be straight)."""
+
+    labels: np.ndarray  # labels (in Layout.labels) of its parts
+    box: tuple[int, int, int, int]  # (left, top, width, height) of its ink
+    # (first row, left column per row, right column per row (exclusive)), absolute; None: all of its parts
+    bounds: tuple[int, np.ndarray, np.ndarray] | None = None
 
 
 def _objects(parts: np.ndarray) -> list[np.ndarray]:
@@ -323,55 +378,62 @@ def _extent(rows: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def _single(layout: Layout, flags: list[str]) -> list[Digit]:
-    """Single-digit mode: the heaviest object, flagged when another one weighs nearly as much or when it looks
-    like several digits side by side."""
-    if not len(layout.parts):
-        if layout.lines is not None:
-            flags.append("lines-only")
-        return []
+    """Single-digit mode: the heaviest object (as a one-digit alternative), flagged when another one weighs
+    nearly as much or when it looks like several digits side by side."""
     objects = _objects(layout.parts)
     best = objects[0]
     if len(objects) > 1 and objects[1][:, 5].sum() >= COMPARABLE * best[:, 5].sum():
         flags.append("ambiguous")
     box = _extent(best)
-    if box[2] > 1.5 * box[3]:
+    if box[2] > WIDE * box[3]:
         flags.append("several-digits")
-    return [(best[:, 0], box)]
+    return [Digit(best[:, 0], box)]
 
 
-def _number(layout: Layout, flags: list[str]) -> list[Digit]:
-    """Multi-digit mode: the digits of the main row, left to right (step 5 of the module docstring)."""
+def _number(layout: Layout, flags: list[str]) -> list[list[list[Digit]]]:
+    """Multi-digit mode: the digits of the main row, left to right (step 5 of the module docstring), as slots
+    of alternatives (see `_split`)."""
     if not len(layout.parts):
         if layout.lines is not None:
             flags.append("lines-only")
         return []
     row = _main_row(_objects(layout.parts), flags)
-    row = row[np.argsort(row[:, 1] + row[:, 3] / 2, kind="stable")]
-    # Parts stacked above one another (x overlap of half the narrower one) are one digit.
-    groups: list[list[np.ndarray]] = []
-    for part in row:
-        if groups:
-            left, _, width, _ = _extent(np.array(groups[-1]))
-            overlap = min(left + width, part[1] + part[3]) - max(left, part[1])
-            if overlap >= 0.5 * min(width, part[3]):
-                groups[-1].append(part)
-                continue
-        groups.append([part])
-    boxes = [_extent(np.array(g)) for g in groups]
-    height = float(np.median([b[3] for b in boxes]))
-    digits: list[Digit] = []
-    for group, box in zip(groups, boxes, strict=True):
+    heights = row[:, 4]
+    height = float(np.median(heights[heights >= 0.5 * heights.max()]))  # the digits' height, not a fragment's
+    slots = []
+    for group in _groups(row, height):
+        box = _extent(group)
         if max(box[2], box[3]) < 0.4 * height:
             continue  # a dot or a comma beside the digits, not a digit
-        labels = np.array([p[0] for p in group])
-        if box[2] > SPLIT_WIDTH * height:
-            pieces = _split(layout, labels, box, max(2, round(box[2] / (DIGIT_WIDTH * height))))
-            if len(pieces) > 1:
-                flags.append("split") if "split" not in flags else None
-            digits.extend(pieces)
+        alternatives = _split(layout, group[:, 0], box, height)
+        if any(len(a) > 1 for a in alternatives) and "split" not in flags:
+            flags.append("split")
+        slots.append(alternatives)
+    return slots
+
+
+def _groups(row: np.ndarray, height: float) -> list[np.ndarray]:
+    """The row's parts as one group per digit, left to right. A part at least FRAGMENT x the digits' height is
+    (at least) one digit; a shorter one is a piece of a digit (the detached cap of a 5, the left stroke of a 4
+    written in two) and joins the digit it overlaps most in x, else the nearest within a third of the height."""
+    full = row[:, 4] >= FRAGMENT * height
+    groups = [[p] for p in row[full][np.argsort(row[full][:, 1], kind="stable")]]
+    lone = []
+    for piece in row[~full]:
+        left, right = piece[1], piece[1] + piece[3]
+        best, best_gap = None, height / 3
+        for k, group in enumerate(groups):
+            g_left, g_right = group[0][1], group[0][1] + group[0][3]
+            gap = max(g_left - right, left - g_right)  # negative: they overlap by that much
+            if gap < best_gap:
+                best, best_gap = k, gap
+        if best is None:
+            lone.append([piece])
         else:
-            digits.append((labels, box))
-    return digits
+            groups[best].append(piece)
+    groups += lone
+    groups.sort(key=lambda g: min(p[1] for p in g))
+    return [np.array(g) for g in groups]
 
 
 def _main_row(objects: list[np.ndarray], flags: list[str]) -> np.ndarray:
@@ -398,52 +460,145 @@ def _main_row(objects: list[np.ndarray], flags: list[str]) -> np.ndarray:
     return np.concatenate([objects[k] for k in rows[ranked[0]]])
 
 
-def _split(layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int], n: int) -> list[Digit]:
-    """An object too wide for one digit, cut into `n` digits at the columns where its ink is thinnest: each
-    cut is the minimum of the column ink profile within a quarter digit of where an even split would put it
-    (ties go to the column nearest that place)."""
-    left, top, width, height = box
-    mask = np.isin(layout.labels[top : top + height, left : left + width], labels)
+def _split(layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int],
+           height: float) -> list[list[Digit]]:
+    """A group's readings: as one digit, or as several when it may hold touching digits; the segmenter's
+    preference first. `choose` lets the model pick among them.
+
+    Wider than WIDE x the digits' height (no MNIST digit is), the group holds about width / (DIGIT_WIDTH x
+    height) digits, and that many come first, then one more and one less, cut near the thinnest column within
+    0.4 digit of where an even split would put each cut. Narrower, but wider than MAYBE_TWO x the height, it
+    is one digit (a wide 0) or two touching (a 1 beside a 7): one first, then two, cut near each of the CUTS
+    thinnest local minima of the column ink profile (where two digits touch is rarely the thinnest column of
+    all: a 1 is a full-height stroke, and the middle of a 6 is thin). Each cut then follows the path from top to
+    bottom that crosses the least ink (see `_path`), so slanted digits that overlap in x come apart whole."""
+    left, top, width, box_height = box
+    whole = [Digit(labels, box)]
+    if width <= MAYBE_TWO * height:
+        return [whole]
+    mask = np.isin(layout.labels[top : top + box_height, left : left + width], labels)
     profile = mask.sum(axis=0).astype(np.float64)
+    if width > WIDE * height:
+        n = max(2, round(width / (DIGIT_WIDTH * height)))
+        options = [_cuts(profile, count) for count in (n, n + 1, n - 1)]
+    else:
+        options = [[0, cut, width] for cut in _minima(profile)]
+    alternatives = []
+    for cuts in options:
+        if cuts is None:
+            continue
+        if len(cuts) == 2:
+            alternatives.append(whole)
+            continue
+        reach = max(2, round(0.2 * width / (len(cuts) - 1)))
+        paths = [np.zeros(box_height, np.int64)]
+        paths += [_path(mask, cut, reach) for cut in cuts[1:-1]]
+        paths.append(np.full(box_height, width, np.int64))
+        columns = np.arange(width)
+        pieces = []
+        for lo, hi in zip(paths[:-1], paths[1:], strict=True):
+            own = mask & (columns >= lo[:, None]) & (columns < hi[:, None])
+            x, y, w, h = cv2.boundingRect(own.view(np.uint8))
+            if w:
+                pieces.append(Digit(labels, (left + x, top + y, w, h), (top, lo + left, hi + left)))
+        if len(pieces) == len(cuts) - 1:
+            alternatives.append(pieces)
+    if width > WIDE * height:
+        return alternatives or [whole]
+    return [whole, *alternatives]
+
+
+def _path(mask: np.ndarray, column: int, reach: int) -> np.ndarray:
+    """The cut from top to bottom of `mask` (a group of touching digits) that crosses the least ink, moving at
+    most one column per row and staying within `reach` columns of `column`: the column it takes on each row.
+    Dynamic programming, one vectorised step per row; straight steps and the starting column win ties."""
+    rows, width = mask.shape
+    lo, hi = max(1, column - reach), min(width - 1, column + reach + 1)
+    if hi <= lo:
+        return np.full(rows, column, np.int64)
+    span = np.arange(lo, hi)
+    # Crossing ink costs 1 a pixel; a hundredth per column away from the start keeps the cut put on paper.
+    cost = mask[:, lo:hi].astype(np.float64) + 0.01 * np.abs(span - column)[None, :]
+    came = np.zeros((rows, hi - lo), np.int8)
+    total = cost[0].copy()
+    inf = np.array([np.inf])
+    for r in range(1, rows):
+        options = np.stack([np.concatenate([inf, total[:-1]]) + 0.001, total,
+                            np.concatenate([total[1:], inf]) + 0.001])
+        step = np.argmin(options, axis=0)
+        came[r] = step - 1
+        total = options[step, np.arange(len(total))] + cost[r]
+    path = np.empty(rows, np.int64)
+    at = int(np.argmin(total))
+    for r in range(rows - 1, -1, -1):
+        path[r] = at + lo
+        at += int(came[r, at])
+    return path
+
+
+def _minima(profile: np.ndarray) -> list[int]:
+    """Up to CUTS columns where a group of two touching digits may be cut: the thinnest local minima of its
+    smoothed column ink profile between 15% and 85% of its width, at least a tenth of the width apart."""
+    width = len(profile)
+    smooth = np.convolve(np.pad(profile, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
+    lo, hi = max(1, int(0.15 * width)), min(width - 1, int(np.ceil(0.85 * width)))
+    inner = np.arange(lo, hi)
+    if not len(inner):
+        return []
+    # A local minimum: no higher than both neighbours (plateaus count once, at their first column).
+    low = (smooth[inner] <= smooth[inner - 1]) & (smooth[inner] <= smooth[inner + 1])
+    low &= smooth[inner] < smooth[inner - 1]  # the first column of a plateau
+    found = inner[low] if low.any() else inner[[int(np.argmin(smooth[inner]))]]
+    chosen: list[int] = []
+    for column in found[np.argsort(smooth[found], kind="stable")]:
+        if all(abs(int(column) - c) >= width / 10 for c in chosen):
+            chosen.append(int(column))
+        if len(chosen) == CUTS:
+            break
+    return chosen
+
+
+def _cuts(profile: np.ndarray, n: int) -> list[int] | None:
+    """Columns that cut a column ink profile into `n` even-ish pieces, 0 and its length included: each cut the
+    thinnest column within 0.4 piece of where an even split would put it (ties: the nearest to that place)."""
+    width = len(profile)
     step = width / n
     cuts = [0]
     for k in range(1, n):
         centre = k * step
-        lo, hi = max(cuts[-1] + 1, int(centre - step / 4)), min(width - 1, int(np.ceil(centre + step / 4)))
+        lo, hi = max(cuts[-1] + 1, int(centre - 0.4 * step)), min(width - 1, int(np.ceil(centre + 0.4 * step)))
         if hi <= lo:
-            return [(labels, box)]
+            return None
         window = np.arange(lo, hi + 1)
         cuts.append(int(window[np.argmin(profile[window] + 1e-3 * np.abs(window - centre))]))
     cuts.append(width)
-    pieces = []
-    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-        rows = np.flatnonzero(mask[:, a:b].any(axis=1))
-        if len(rows):
-            pieces.append((labels, (left + a, top + int(rows[0]), b - a, int(rows[-1] - rows[0] + 1))))
-    return pieces
+    return cuts
 
 
 def _solid(layout: Layout, digits: list[Digit]) -> float:
     """The level of solid ink of the digits read: the 90th percentile of their ink pixels (one level for all
     the digits of a number, so a light digit is not stretched into a bold one)."""
-    left, top, width, height = _extent(np.array([[0, *box, 0] for _, box in digits]))
-    labels = np.concatenate([lab for lab, _ in digits])
+    left, top, width, height = _extent(np.array([[0, *d.box, 0] for d in digits]))
+    labels = np.concatenate([d.labels for d in digits])
     region = layout.labels[top : top + height, left : left + width]
     values = layout.flat[top : top + height, left : left + width][np.isin(region, labels)]
     return preprocess._quantile(values, 0.9) if values.size else 0.0
 
 
-def _tensor(layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int],
-            solid: float) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
-    """One digit's field (28x28) and its ink box: the ink of its own parts within its columns, grown by a pixel
-    for the anti-aliased edge, without erased lines, contrast-stretched so that solid ink is 1."""
-    left, top, width, height = box
+def _tensor(layout: Layout, digit: Digit, solid: float) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+    """One digit's field (28x28) and its ink box: the ink of its own parts (within its bounds, when it was cut
+    from touching digits), grown by a pixel for the anti-aliased edge, without erased lines, contrast-stretched
+    so that solid ink is 1."""
+    left, top, width, height = digit.box
     h, w = layout.labels.shape
     x0, y0, x1, y1 = max(0, left - 1), max(0, top - 1), min(w, left + width + 1), min(h, top + height + 1)
-    mask = np.isin(layout.labels[y0:y1, x0:x1], labels).view(np.uint8)
-    mask[:, : left - x0] = 0  # a split digit keeps to its own columns
-    mask[:, left + width - x0 :] = 0
-    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+    mask = np.isin(layout.labels[y0:y1, x0:x1], digit.labels)
+    if digit.bounds is not None:
+        first, lo, hi = digit.bounds
+        at = np.clip(np.arange(y0, y1) - first, 0, len(lo) - 1)
+        columns = np.arange(x0, x1)
+        mask &= (columns >= lo[at, None]) & (columns < hi[at, None])
+    mask = cv2.dilate(mask.view(np.uint8), np.ones((3, 3), np.uint8))
     if layout.lines is not None:
         mask &= layout.lines[y0:y1, x0:x1] ^ 1
     floor = 2.0 * layout.noise
