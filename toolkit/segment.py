@@ -69,7 +69,7 @@ FLAGS = {
     "ambiguous": "several blobs of ink of comparable weight, or several rows: which one is meant is a guess",
     "several-digits": "single-digit mode, but the ink looks like several digits side by side (--multi-digit)",
     "touches-line": "the digit touched a ruled line that was erased, and may have lost part of a stroke",
-    "split": "touching digits were split at the column where their ink is thinnest",
+    "split": "multi-digit: a blob of ink was read as several touching digits, cut apart where they meet",
 }
 
 
@@ -125,19 +125,20 @@ def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Normaliz
                       boxes=tuple(box for _, box in kept), plan=plan)
 
 
-def choose(plan: str | None, probs: np.ndarray) -> list[int]:
+def choose(plan: str | None, probs: np.ndarray) -> tuple[list[int], bool]:
     """Which of a reading's tensors are its digits, given the model's probabilities for each (`plan`: see
-    `Normalized.plan`; None: all of them, in order).
+    `Normalized.plan`; None: all of them, in order), and whether a group of touching digits was cut apart.
 
     Where a group of ink could be one digit or several, the model decides: each alternative counts as sure as
     its least sure digit, sureness being the log-odds of a digit's likeliest class over its second (softmax
     confidences saturate at 1.0 for a whole "16" read as 6 and for its two halves alike; the odds do not). The
     segmenter's preference, the first alternative, wins unless another is PREFER surer."""
     if plan is None:
-        return list(range(len(probs)))
+        return list(range(len(probs))), False
     top = np.sort(probs, axis=1)[:, -2:].astype(np.float64)
     sure = np.log(np.maximum(top[:, 1], 1e-30)) - np.log(np.maximum(top[:, 0], 1e-30))
     chosen: list[int] = []
+    cut = False
     at = 0
     for slot in plan.split(";"):
         best, best_score = (at, 0), -np.inf
@@ -147,7 +148,8 @@ def choose(plan: str | None, probs: np.ndarray) -> list[int]:
                 best, best_score = (at, size), score
             at += size
         chosen.extend(range(best[0], best[0] + best[1]))
-    return chosen
+        cut |= best[1] > 1
+    return chosen, cut
 
 
 # --- finding the ink ---------------------------------------------------------------------------------------
@@ -405,10 +407,7 @@ def _number(layout: Layout, flags: list[str]) -> list[list[list[Digit]]]:
         box = _extent(group)
         if max(box[2], box[3]) < 0.4 * height:
             continue  # a dot or a comma beside the digits, not a digit
-        alternatives = _split(layout, group[:, 0], box, height)
-        if any(len(a) > 1 for a in alternatives) and "split" not in flags:
-            flags.append("split")
-        slots.append(alternatives)
+        slots.append(_split(layout, group[:, 0], box, height))
     return slots
 
 

@@ -78,12 +78,18 @@ def require_parquet():
 # --- cell formatting ------------------------------------------------------------------------------------
 
 
+def _per_digit_cell(value: list) -> str:
+    """--multi-digit's per_digit list in CSV, compact: `4:0.998 0:0.991` (digit:confidence, left to right)."""
+    return " ".join(f"{d['digit']}:{d['confidence']:.6g}" for d in value)
+
+
 _CELL = {  # one dict lookup per cell instead of a chain of isinstance checks: CSV writing is per file
     type(None): lambda v: "",
     bool: lambda v: "true" if v else "false",
     float: lambda v: format(v, ".6g"),
     int: str,
     str: str,
+    list: _per_digit_cell,
 }
 
 
@@ -480,8 +486,26 @@ def arrow_schema(columns: Sequence[str]):
     pa = require_parquet()
     types = {"path": pa.string(), "status": pa.string(), "digit": pa.int8(), "confidence": pa.float32(),
              "error": pa.string(), "error_kind": pa.string(), "low_confidence": pa.bool_(),
-             "blank": pa.bool_(), "frame": pa.int32(), "top_k": pa.string()}
+             "blank": pa.bool_(), "frame": pa.int32(), "top_k": pa.string(), "flags": pa.string(),
+             "text": pa.string(), "n_digits": pa.int16(), "per_digit": _per_digit_type(pa)}
     return pa.schema([(c, types.get(c, pa.float32())) for c in columns])
+
+
+def _per_digit_type(pa):
+    return pa.list_(pa.struct([("digit", pa.int8()), ("confidence", pa.float32())]))
+
+
+def _per_digit_array(pa, cells):
+    """The CSV journal's `4:0.998 0:0.991` cells (strings, null for none) -> Arrow list<struct<digit,
+    confidence>>, with Arrow's compute functions (no Python loop over rows)."""
+    import pyarrow.compute as pc
+
+    lists = pc.split_pattern(cells, " ")
+    pairs = pc.split_pattern(pc.list_flatten(lists), ":")
+    digits = pc.cast(pc.list_element(pairs, 0), pa.int8())
+    confidences = pc.cast(pc.list_element(pairs, 1), pa.float32())
+    entries = pa.StructArray.from_arrays([digits, confidences], ["digit", "confidence"])
+    return pa.ListArray.from_arrays(lists.offsets, entries, type=_per_digit_type(pa), mask=pc.is_null(lists))
 
 
 def csv_to_parquet(source: Path, target: Path, columns: Sequence[str]) -> None:
@@ -491,14 +515,25 @@ def csv_to_parquet(source: Path, target: Path, columns: Sequence[str]) -> None:
     import pyarrow.parquet as pq
 
     schema = arrow_schema(columns)
+    pa = require_parquet()
+    # per_digit is a list in Parquet; CSV holds it as a compact string, read as such and converted per batch.
+    lists = [i for i, c in enumerate(schema.names) if c == "per_digit"]
+    journal = schema
+    for i in lists:
+        journal = journal.set(i, pa.field("per_digit", pa.string()))
     read = pacsv.ReadOptions(block_size=8 << 20)
     parse = pacsv.ParseOptions(newlines_in_values=True)
-    convert = pacsv.ConvertOptions(column_types=schema, strings_can_be_null=True, null_values=[""],
+    convert = pacsv.ConvertOptions(column_types=journal, strings_can_be_null=True, null_values=[""],
                                    true_values=["true"], false_values=["false"], quoted_strings_can_be_null=True)
     with fsutil.atomic_open(target) as (fh, _), \
             pacsv.open_csv(source, read_options=read, parse_options=parse, convert_options=convert) as reader, \
             pq.ParquetWriter(fh, schema) as writer:
         for batch in reader:
+            if lists:
+                arrays = list(batch.columns)
+                for i in lists:
+                    arrays[i] = _per_digit_array(pa, arrays[i])
+                batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
             writer.write_batch(batch)
 
 
