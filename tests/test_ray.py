@@ -157,7 +157,7 @@ def test_an_unforeseen_decoder_error_is_named_in_one_line(monkeypatch):
     from toolkit.predict import ray_engine
 
     def raising(failure: Exception):
-        def broken(found, all_frames=False):
+        def broken(found, all_frames=False, multi_digit=False):
             raise failure
 
         return broken
@@ -252,11 +252,11 @@ def _crashing_decoder(decode):
     """A stand-in for `decode_rows` that kills its Ray worker on a file named *crash*. A closure, so that Ray
     ships it by value."""
 
-    def crashing(rows, all_frames=False, cwd="/"):
+    def crashing(rows, all_frames=False, cwd="/", multi_digit=False):
         import signal
 
         if any(b"crash" in bytes(path) for path in rows["path"]):
             os.kill(os.getpid(), signal.SIGKILL)
-        return decode(rows, all_frames, cwd)
+        return decode(rows, all_frames, cwd, multi_digit)
 
     return crashing

@@ -477,6 +477,10 @@ def predict_command(
     all_frames: Annotated[bool, typer.Option(
         "--all-frames", help="One record per frame of animated GIFs and multi-page TIFFs (adds a frame "
         "column).")] = False,
+    multi_digit: Annotated[bool, typer.Option(
+        "--multi-digit", help="Read every digit of each image, left to right: a number in a form field, a strip "
+        "of digits, a number on a page (adds text, n_digits and per_digit columns; confidence is the least "
+        "sure digit's).")] = False,
     summary: Annotated[Path | None, typer.Option(
         help="Also write the run summary as JSON to this file.", show_default=False)] = None,
     table: Annotated[bool, typer.Option(
@@ -492,9 +496,11 @@ def predict_command(
 ) -> None:
     """Score image files of handwritten digits with an ONNX model: one record per file, bad files included.
 
-    Columns: path, status, digit, confidence, prob_0..prob_9, error, error_kind, low_confidence, blank.
+    Columns: path, status, digit, confidence, prob_0..prob_9, error, error_kind, low_confidence, blank, flags.
 
-    With --all-frames a frame column follows, with --top-k a top_k column. Summary on stderr.
+    With --multi-digit text, n_digits and per_digit follow, with --all-frames a frame column, with --top-k a
+    top_k column. Whole pages and photos are searched for the digit; what deserves a look (a page with no
+    digit, several candidates, a digit touching a ruled line) is named in flags. Summary on stderr.
 
     --engine ray gives the same records, output and exit codes, scored on Ray Data (a local Ray instance, or a
     cluster with --ray-address).
@@ -504,7 +510,7 @@ def predict_command(
     options = PredictOptions(model=model, batch_size=batch_size, workers=workers, threads=threads,
                              top_k=top_k, min_confidence=min_confidence, all_frames=all_frames,
                              follow_symlinks=follow_symlinks, include=tuple(include or ()),
-                             exclude=tuple(exclude or ()), ray_address=ray_address)
+                             exclude=tuple(exclude or ()), ray_address=ray_address, multi_digit=multi_digit)
     if ray_address is not None and engine is not PredictEngine.ray:
         raise fail("--ray-address needs --engine ray", 2)
     shown: list = []
@@ -583,8 +589,10 @@ def _print_records(records: list) -> None:
         table.add_column(column, overflow="fold", justify="right" if column in ("digit", "confidence") else "left")
     for path, r in zip(paths, records, strict=True):
         note = r["error"] or ("blank" if r["blank"] else "low confidence" if r["low_confidence"] else "")
+        if r.get("flags"):
+            note = f"{note}, {r['flags']}" if note else r["flags"]
         confidence = "" if r["confidence"] is None else f"{r['confidence']:.4f}"
-        digit = "" if r["digit"] is None else str(r["digit"])
+        digit = r.get("text") or ("" if r["digit"] is None else str(r["digit"]))
         name = os.path.relpath(path, common) if common else path
         # Text, not markup: a file may well be called "[red]x.png".
         table.add_row(Text(name), r["status"], digit, confidence, Text(note))

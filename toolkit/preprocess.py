@@ -29,7 +29,7 @@ module is the contract every engine (local, Ray) shares.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -46,6 +46,10 @@ MAX_SIDE = 1024  # larger images are box-reduced first: the digit ends up 20 px 
 DETECT_SIDE = 64  # ink detection runs on a copy reduced to about this size (box filtering also averages noise)
 FINE_SIDE = 64  # a digit box larger than twice this is measured on a copy reduced to about this size
 BLANK_CONTRAST = 0.1  # ink fainter than this (on a 0..1 scale) above the paper counts as no ink
+# Images up to this size (longer side, after the MAX_SIDE reduction) are single-digit scans: the fast path
+# below finds their digit on a 64 px copy. Larger ones are pages, photos or form fields, where a digit can be
+# a few percent of the sheet, and go to `toolkit.segment` (background flattening, specks, ruled lines).
+PAGE_SIDE = 320
 _ORIENTATION_TAG = 0x0112
 
 
@@ -57,6 +61,13 @@ class Normalized:
     blank: bool  # no ink found: the tensor is all zeros and no digit should be read from it
     inverted: bool  # the image had dark ink on a light background
     passthrough: bool  # already in MNIST form, used as it was
+    # Why a page's result deserves a look (see `toolkit.segment.FLAGS`); empty on the fast path.
+    flags: tuple[str, ...] = ()
+    # (left, top, width, height) of each tensor's ink, in the pixels of the image given; None on the fast path.
+    boxes: tuple[tuple[int, int, int, int], ...] | None = None
+    # Multi-digit readings where a group may be one digit or several: which tensors are alternatives for the
+    # same ink (see `toolkit.segment.choose`); None when every tensor is a digit.
+    plan: str | None = None
 
 
 def normalize(image: Image.Image) -> np.ndarray:
@@ -64,17 +75,21 @@ def normalize(image: Image.Image) -> np.ndarray:
     return prepare(image).tensor
 
 
-def prepare(image: Image.Image) -> Normalized:
-    """Like `normalize`, but also says whether the image was blank, inverted or already in MNIST form."""
+def prepare(image: Image.Image, multi_digit: bool = False) -> Normalized:
+    """Like `normalize`, but also says whether the image was blank, inverted or already in MNIST form.
+
+    `multi_digit`: read every digit, left to right (see `toolkit.segment`); the tensor is then (n, 28, 28)."""
     turn = _orientation(image)
+    size = image.size
     image = _shrink(image)
+    factor = size[0] / image.size[0]
     if turn is not None:
         image = image.transpose(turn)
     if image.mode == "L" and image.size == (SIZE, SIZE):
-        passthrough = _mnist_passthrough(np.asarray(image))
+        passthrough = _mnist_passthrough(np.asarray(image), multi_digit)
         if passthrough is not None:
             return passthrough
-    return prepare_gray(to_gray(image))
+    return _scaled(prepare_gray(to_gray(image), multi_digit), factor)
 
 
 def _shrink(image: Image.Image) -> Image.Image:
@@ -91,26 +106,41 @@ def _shrink(image: Image.Image) -> Image.Image:
     return image.reduce(factor)
 
 
-def prepare_array(pixels: np.ndarray) -> Normalized:
+def prepare_array(pixels: np.ndarray, multi_digit: bool = False) -> Normalized:
     """Like `prepare`, for pixels already decoded in OpenCV's layout (orientation applied): H x W grey,
     H x W x 3 BGR or H x W x 4 BGRA, uint8 or uint16."""
     if pixels.shape == (SIZE, SIZE) and pixels.dtype == np.uint8:
-        passthrough = _mnist_passthrough(pixels)
+        passthrough = _mnist_passthrough(pixels, multi_digit)
         if passthrough is not None:
             return passthrough
     height, width = pixels.shape[:2]
     factor = -(-max(height, width) // MAX_SIDE)
     if factor > 1:  # as `_shrink`: reduced in its own type before any float copy
         pixels = cv2.resize(pixels, (-(-width // factor), -(-height // factor)), interpolation=cv2.INTER_AREA)
-    return prepare_gray(bgr_to_gray(pixels))
+        return _scaled(prepare_gray(bgr_to_gray(pixels), multi_digit), width / pixels.shape[1])
+    return prepare_gray(bgr_to_gray(pixels), multi_digit)
 
 
-def _mnist_passthrough(pixels: np.ndarray) -> Normalized | None:
+def _scaled(result: Normalized, factor: float) -> Normalized:
+    """`result` with its boxes in the pixels of an image `factor` times larger than the one it was read on."""
+    if result.boxes is None or factor == 1:
+        return result
+    boxes = tuple(tuple(round(v * factor) for v in box) for box in result.boxes)
+    return replace(result, boxes=boxes)
+
+
+def _mnist_passthrough(pixels: np.ndarray, multi_digit: bool = False) -> Normalized | None:
     """The common case of MNIST-like files, checked on the 28x28 uint8 pixels: several times faster than the
     general path. Ink that fits in 20x20 leaves most of the border black, so polarity needs no separate check."""
     if not _mnist_geometry(pixels):
         return None
-    return Normalized(pixels.astype(np.float32) / np.float32(255.0), blank=False, inverted=False, passthrough=True)
+    result = Normalized(pixels.astype(np.float32) / np.float32(255.0), blank=False, inverted=False, passthrough=True)
+    return _one_digit(result) if multi_digit else result
+
+
+def _one_digit(result: Normalized) -> Normalized:
+    """A passed-through MNIST image as a multi-digit reading: one digit, the whole field."""
+    return replace(result, tensor=result.tensor[None], boxes=((0, 0, SIZE, SIZE),))
 
 
 # EXIF orientation -> the transpose that shows the picture upright.
@@ -324,8 +354,9 @@ def _solid(region: np.ndarray, noise: float) -> float:
     return _quantile(inky, 0.9) if inky.size else float(region.max())
 
 
-def prepare_gray(gray: np.ndarray) -> Normalized:
-    """The steps after decoding (3-6 of the module docstring), on a grey float image (1 = white)."""
+def prepare_gray(gray: np.ndarray, multi_digit: bool = False) -> Normalized:
+    """The steps after decoding (3-6 of the module docstring), on a grey float image (1 = white). Pages (over
+    PAGE_SIDE) and `multi_digit` readings go to `toolkit.segment`."""
     gray = np.asarray(gray, dtype=np.float32)
     if gray.ndim != 2 or gray.size == 0:
         raise ValueError(f"expected a non-empty 2-D grey image, got shape {gray.shape}")
@@ -336,7 +367,12 @@ def prepare_gray(gray: np.ndarray) -> Normalized:
     inverted = level > 0.5
     ink = 1.0 - gray if inverted else gray
     if not inverted and is_mnist_form(ink):
-        return Normalized(ink, blank=False, inverted=False, passthrough=True)
+        result = Normalized(ink, blank=False, inverted=False, passthrough=True)
+        return _one_digit(result) if multi_digit else result
+    if multi_digit or max(ink.shape) > PAGE_SIDE:
+        from toolkit import segment  # imported here: segment builds on this module's helpers
+
+        return _scaled(segment.read(ink, inverted, multi_digit=multi_digit), w / ink.shape[1])
 
     near = _coarse_box(ink)
     if near is None:
@@ -359,6 +395,17 @@ def prepare_gray(gray: np.ndarray) -> Normalized:
     patch *= np.float32(1.0 / (solid - floor))
     np.clip(patch, 0.0, 1.0, out=patch)
 
+    out = to_field(patch)
+    if out is None:
+        return Normalized(np.zeros((SIZE, SIZE), np.float32), blank=True, inverted=inverted, passthrough=False)
+    return Normalized(out, blank=False, inverted=inverted, passthrough=False)
+
+
+def to_field(patch: np.ndarray) -> np.ndarray | None:
+    """A digit's ink (float32, cropped to its box, solid ink about 1, paper 0) -> the model's 28x28 field, as
+    MNIST made it: the longer side scaled to 20 px, aspect ratio kept, full white reached, centre of mass at
+    the centre. None when nothing of the ink survives. Every path (single digits, pages, each digit of a
+    number) ends here."""
     ph, pw = patch.shape
     scale = BOX / max(ph, pw)
     new_h, new_w = max(1, round(ph * scale)), max(1, round(pw * scale))
@@ -367,7 +414,7 @@ def prepare_gray(gray: np.ndarray) -> Normalized:
     digit = cv2.resize(patch, (new_w, new_h), interpolation=cv2.INTER_AREA)  # means of [0, 1]: no clip needed
     peak = float(digit.max())
     if peak <= 0:
-        return Normalized(np.zeros((SIZE, SIZE), np.float32), blank=True, inverted=inverted, passthrough=False)
+        return None
     digit /= np.float32(peak)  # MNIST digits always reach full white
 
     cy, cx = _centre_of_mass(digit)
@@ -375,4 +422,4 @@ def prepare_gray(gray: np.ndarray) -> Normalized:
     x0 = min(max(round(CENTRE - cx), 0), SIZE - new_w)
     out = np.zeros((SIZE, SIZE), np.float32)
     out[y0 : y0 + new_h, x0 : x0 + new_w] = digit
-    return Normalized(out, blank=False, inverted=inverted, passthrough=False)
+    return out

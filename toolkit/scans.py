@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -23,19 +24,29 @@ LABEL_PATTERN = re.compile(r"label-(\d)")
 STYLE_PATTERN = re.compile(r"-(" + "|".join(STYLES) + r")-label-")
 
 
-def _coverage(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Ink coverage in [0, 1] on a canvas of 40-200 px: the digit scaled, rotated and placed off-centre."""
+def _crop(digit: np.ndarray) -> np.ndarray:
+    """An MNIST digit (uint8, white on black) as ink coverage in [0, 1], cropped to its ink."""
     ink = np.asarray(digit, dtype=np.float32) / np.float32(255.0)
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     if rows.size:
         ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    side = int(rng.integers(40, 201))
-    target = side * float(rng.uniform(0.45, 0.75))  # the digit's longer side on the canvas
-    scale = target / max(ink.shape)
+    return ink
+
+
+def _glyph(ink: np.ndarray, scale: float, angle: float) -> np.ndarray:
+    """Cropped ink coverage scaled by `scale` (bicubic) and rotated by `angle` degrees, clipped to [0, 1]."""
     h, w = max(1, round(ink.shape[0] * scale)), max(1, round(ink.shape[1] * scale))
     glyph = Image.fromarray(ink, "F").resize((w, h), Image.Resampling.BICUBIC)
-    glyph = glyph.rotate(float(rng.uniform(-10, 10)), resample=Image.Resampling.BICUBIC, expand=True)
-    glyph_a = np.clip(np.asarray(glyph, dtype=np.float32), 0.0, 1.0)
+    glyph = glyph.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
+    return np.clip(np.asarray(glyph, dtype=np.float32), 0.0, 1.0)
+
+
+def _coverage(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Ink coverage in [0, 1] on a canvas of 40-200 px: the digit scaled, rotated and placed off-centre."""
+    ink = _crop(digit)
+    side = int(rng.integers(40, 201))
+    target = side * float(rng.uniform(0.45, 0.75))  # the digit's longer side on the canvas
+    glyph_a = _glyph(ink, target / max(ink.shape), float(rng.uniform(-10, 10)))
     gh, gw = glyph_a.shape
     height, width = max(side, gh + 2), max(40, int(side * rng.uniform(0.8, 1.2)), gw + 2)
     top = int(rng.integers(0, height - gh + 1))
@@ -45,24 +56,44 @@ def _coverage(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return canvas
 
 
+def _shade(coverage: np.ndarray, rng: np.random.Generator, *, paper: tuple[float, float] = (0.78, 0.98),
+           ink: tuple[float, float] = (0.0, 0.3), tilt: float = 0.04, noise: float = 0.04,
+           dust: float = 0.3, specks: int = 6, vignette: float = 0.0) -> tuple[np.ndarray, float]:
+    """Ink coverage -> grey in [0, 1] (1 = white) on paper of a random tone, lit unevenly (a gradient up to
+    `tilt` across the sheet, and a darkening towards the corners up to `vignette`, as phone photos have),
+    with Gaussian noise up to `noise` and, with probability `dust`, up to `specks` - 1 dark specks of 1-2 px.
+    Returns the grey image and the paper tone."""
+    h, w = coverage.shape
+    paper_tone = float(rng.uniform(*paper))
+    ink_tone = float(rng.uniform(*ink))
+    # Broadcast rows and columns rather than full-size coordinate grids: a 4000x3000 page would need 96 MB.
+    gy = np.arange(h, dtype=np.float32)[:, None]
+    gx = np.arange(w, dtype=np.float32)[None, :]
+    slope = rng.uniform(-tilt, tilt, size=2)
+    lighting = slope[0] * (gy / h - 0.5) + slope[1] * (gx / w - 0.5)
+    gray = paper_tone + lighting - (paper_tone - ink_tone) * coverage
+    gray += rng.normal(0.0, rng.uniform(0.0, noise), size=gray.shape).astype(np.float32)
+    if rng.random() < dust:
+        for _ in range(int(rng.integers(1, specks))):
+            y, x, s = int(rng.integers(0, h)), int(rng.integers(0, w)), int(rng.integers(1, 3))
+            gray[y : y + s, x : x + s] = float(rng.uniform(0.0, 0.5))
+    if vignette > 0:
+        strength = float(rng.uniform(0.5, 1.0)) * vignette
+        cy, cx = rng.uniform(0.3, 0.7, size=2)
+        gray -= strength * 2.0 * ((gy / h - cy) ** 2 + (gx / w - cx) ** 2)
+    return np.clip(gray, 0.0, 1.0), paper_tone
+
+
 def render(digit: np.ndarray, rng: np.random.Generator, style: str = "png") -> Image.Image:
     """One scan-like PIL image of an MNIST digit (uint8 28x28, white on black) in the given style."""
     coverage = _coverage(digit, rng)
-    h, w = coverage.shape
-    paper = float(rng.uniform(0.78, 0.98))
-    ink = float(rng.uniform(0.0, 0.3))
-    # Uneven lighting: a gentle gradient across the sheet.
-    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
-    tilt = rng.uniform(-0.04, 0.04, size=2)
-    lighting = tilt[0] * (gy / h - 0.5) + tilt[1] * (gx / w - 0.5)
-    gray = paper + lighting - (paper - ink) * coverage
-    gray += rng.normal(0.0, rng.uniform(0.0, 0.04), size=gray.shape).astype(np.float32)
-    if rng.random() < 0.3:  # dust: a few dark specks of 1-2 px
-        for _ in range(int(rng.integers(1, 6))):
-            y, x, s = int(rng.integers(0, h)), int(rng.integers(0, w)), int(rng.integers(1, 3))
-            gray[y : y + s, x : x + s] = float(rng.uniform(0.0, 0.5))
-    gray = np.clip(gray, 0.0, 1.0)
+    gray, paper = _shade(coverage, rng)
+    return _styled(gray, paper, style)
 
+
+def _styled(gray: np.ndarray, paper: float, style: str) -> Image.Image:
+    """A grey rendering (1 = white) as a PIL image in one of STYLES."""
+    h, w = gray.shape
     if style == "png16":
         return Image.fromarray(np.round(gray * 65535).astype(np.uint16))  # mode I;16
     if style == "rgba":
@@ -101,6 +132,145 @@ def write_scans(images: np.ndarray, labels: np.ndarray, folder: Path, *, seed: i
         name = f"{prefix}-{int(index):05d}-{style}-label-{int(labels[index])}.{EXTENSIONS[style]}"
         paths.append(save(render(images[index], rng, style), folder / name, style, rng))
     return paths
+
+
+# --- pages and strips ---------------------------------------------------------------------------------------
+
+A4_200DPI = (1654, 2339)  # width, height in pixels of an A4 sheet scanned at 200 dpi
+PHOTO = (4000, 3000)  # a phone photo of a sheet
+PAGE_STYLES = ("png", "jpeg")  # scanners and phones deliver these; the other styles add nothing at page size
+TEXT_PATTERN = re.compile(r"text-(\d+)")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered page or strip: the image, the digits drawn on it (left to right) and their ink boxes."""
+
+    image: Image.Image
+    text: str
+    boxes: tuple[tuple[int, int, int, int], ...]  # (left, top, width, height) of each digit's ink
+
+
+def _row(digits: list[np.ndarray], rng: np.random.Generator, height: int, gap: tuple[float, float],
+         jitter: float, angle: float) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Coverage of MNIST digits written left to right, about `height` px tall: each digit scaled as MNIST
+    scaled it (its 20 px box becomes `height` px, +-10%), rotated up to `angle` degrees, its baseline moved
+    up to `jitter` x height, and spaced by a gap drawn from `gap` x height (negative: the digits touch or
+    overlap). Returns the tight coverage and each digit's box in it."""
+    glyphs, lefts, tops = [], [], []
+    x = 0
+    for n, digit in enumerate(digits):
+        glyph = _glyph(_crop(digit), height / 20.0 * float(rng.uniform(0.9, 1.1)),
+                       float(rng.uniform(-angle, angle)))
+        if n:
+            x = max(0, x + round(height * float(rng.uniform(*gap))))
+        glyphs.append(glyph)
+        lefts.append(x)
+        # Digits sit on a common baseline (their bottoms), each moved by its own jitter.
+        tops.append(-glyph.shape[0] + round(height * float(rng.uniform(-jitter, jitter))))
+        x += glyph.shape[1]
+    top0 = min(tops)
+    canvas = np.zeros((max(t - top0 + g.shape[0] for t, g in zip(tops, glyphs, strict=True)), x), np.float32)
+    boxes = []
+    for glyph, left, top in zip(glyphs, lefts, tops, strict=True):
+        region = canvas[top - top0 : top - top0 + glyph.shape[0], left : left + glyph.shape[1]]
+        np.maximum(region, glyph, out=region)  # overlapping strokes: ink does not add up beyond solid
+        boxes.append(_ink_box(glyph, left, top - top0))
+    return canvas, boxes
+
+
+def _ink_box(glyph: np.ndarray, left: int, top: int) -> tuple[int, int, int, int]:
+    x, y, w, h = cv2.boundingRect((glyph > 0.25).view(np.uint8))
+    return left + x, top + y, w, h
+
+
+def _finish(coverage: np.ndarray, rng: np.random.Generator, style: str, digits: str,
+            boxes: list[tuple[int, int, int, int]], **shading) -> Rendered:
+    # A scanner's optics blur a little; the blur also anti-aliases the ruled lines drawn pixel-exact.
+    coverage = cv2.GaussianBlur(coverage, (0, 0), float(rng.uniform(0.3, 0.8)))
+    gray, paper = _shade(coverage, rng, **shading)
+    return Rendered(_styled(gray, paper, style), digits, tuple(boxes))
+
+
+def render_strip(digits: list[np.ndarray], labels: list[int], rng: np.random.Generator, *, height: int,
+                 gap: tuple[float, float] = (-0.1, 0.5), jitter: float = 0.08, style: str = "png") -> Rendered:
+    """A strip of handwritten digits (a number cut out of a form): MNIST digits `height` px tall written left
+    to right (see `_row`), with a margin of 0.2-0.8 x height around them, on scan-like paper."""
+    row, boxes = _row(digits, rng, height, gap, jitter, angle=8.0)
+    margin = [round(height * float(rng.uniform(0.2, 0.8))) for _ in range(4)]  # top, bottom, left, right
+    coverage = np.pad(row, ((margin[0], margin[1]), (margin[2], margin[3])))
+    boxes = [(x + margin[2], y + margin[0], w, h) for x, y, w, h in boxes]
+    return _finish(coverage, rng, style, "".join(map(str, labels)), boxes)
+
+
+def render_page(digits: list[np.ndarray], labels: list[int], rng: np.random.Generator, *, height: int,
+                size: tuple[int, int] = A4_200DPI, header: bool = False, box: bool = False, photo: bool = False,
+                style: str = "png") -> Rendered:
+    """A whole page (`size` = width, height) with one number written somewhere on it: the MNIST `digits`
+    `height` px tall (see `_row`). `header`: a ruled line across the top of the sheet. `box`: a ruled form box
+    around the number. `photo`: lit like a phone photo (strong gradient, dark corners). Specks of dust are
+    scattered over the sheet."""
+    width, page_height = size
+    row, boxes = _row(digits, rng, height, (0.05, 0.4), 0.06, angle=8.0)
+    rh, rw = row.shape
+    pad = round(height * 0.8)  # room for the box and away from the sheet's edge
+    top = int(rng.integers(pad + page_height // 8, page_height - rh - pad))
+    left = int(rng.integers(pad, width - rw - pad))
+    coverage = np.zeros((page_height, width), np.float32)
+    coverage[top : top + rh, left : left + rw] = row
+    boxes = [(x + left, y + top, w, h) for x, y, w, h in boxes]
+    thickness = int(rng.integers(1, 5))
+    if header:  # a rule under a letterhead, most of the sheet wide, above the number
+        y = int(rng.integers(page_height // 20, page_height // 8))
+        x0 = int(rng.integers(width // 20, width // 8))
+        cv2.line(coverage, (x0, y), (width - x0, y), 1.0, thickness)
+    if box:  # a form field drawn around the number, a margin of 0.2-0.6 x height on each side
+        gaps = [round(height * float(rng.uniform(0.2, 0.6))) for _ in range(4)]
+        cv2.rectangle(coverage, (left - gaps[0], top - gaps[1]), (left + rw + gaps[2], top + rh + gaps[3]), 1.0,
+                      thickness)
+    shading = {"tilt": 0.15, "vignette": 0.3, "paper": (0.8, 0.98)} if photo else {"tilt": 0.06}
+    return _finish(coverage, rng, style, "".join(map(str, labels)), boxes, noise=0.03, dust=0.8, specks=40,
+                   **shading)
+
+
+def write_pages(images: np.ndarray, labels: np.ndarray, folder: Path, *, count: int, heights: Iterable[int],
+                seed: int = 0, digits: tuple[int, int] = (1, 1), **options) -> list[Path]:
+    """Render `count` pages for each height into `folder` as `page-h<height>-<n>-<style>-text-<digits>.<ext>`
+    (PNG or JPEG in turn), each with a number of `digits` (min, max) MNIST test digits drawn at random.
+    `options` go to `render_page` (header, box, photo, size)."""
+    return _write(render_page, images, labels, folder, count=count, heights=heights, seed=seed, digits=digits,
+                  prefix="page", **options)
+
+
+def write_strips(images: np.ndarray, labels: np.ndarray, folder: Path, *, count: int, heights: Iterable[int],
+                 seed: int = 0, digits: tuple[int, int] = (2, 6), **options) -> list[Path]:
+    """Render `count` strips for each height into `folder` as `strip-h<height>-<n>-<style>-text-<digits>.<ext>`,
+    each a number of `digits` (min, max) MNIST test digits. `options` go to `render_strip` (gap, jitter)."""
+    return _write(render_strip, images, labels, folder, count=count, heights=heights, seed=seed, digits=digits,
+                  prefix="strip", **options)
+
+
+def _write(render_one, images, labels, folder: Path, *, count: int, heights: Iterable[int], seed: int,
+           digits: tuple[int, int], prefix: str, **options) -> list[Path]:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for height in heights:
+        for n in range(count):
+            rng = np.random.default_rng([seed, int(height), n])
+            picks = rng.integers(0, len(images), size=int(rng.integers(digits[0], digits[1] + 1)))
+            style = PAGE_STYLES[n % len(PAGE_STYLES)]
+            made = render_one([images[i] for i in picks], [int(labels[i]) for i in picks], rng, height=height,
+                              style=style, **options)
+            name = f"{prefix}-h{height:03d}-{n:05d}-{style}-text-{made.text}.{EXTENSIONS[style]}"
+            paths.append(save(made.image, folder / name, style, rng))
+    return paths
+
+
+def text_from_name(path: str | Path) -> str | None:
+    """The true digits encoded in a page's or strip's file name (`text-<digits>`), or None."""
+    match = TEXT_PATTERN.search(Path(path).name)
+    return match.group(1) if match else None
 
 
 def label_from_name(path: str | Path) -> int | None:

@@ -83,10 +83,12 @@ class Item:
 
     path: str
     frame: int
-    tensor: np.ndarray | None  # float32 (28, 28), None on error
+    tensor: np.ndarray | None  # float32 (28, 28); (n, 28, 28) when read with multi_digit; None on error
     blank: bool = False
     error_kind: str | None = None
     error: str | None = None
+    flags: tuple[str, ...] = ()  # see toolkit.segment.FLAGS
+    plan: str | None = None  # multi_digit: alternative readings among the tensors (see toolkit.segment.choose)
 
 
 def pixel_limit() -> int:
@@ -224,7 +226,7 @@ def _quietly():
         yield
 
 
-def prepare_image(image: Image.Image, path: str, frame: int = 0) -> Item:
+def prepare_image(image: Image.Image, path: str, frame: int = 0, multi_digit: bool = False) -> Item:
     """Normalise one opened image (or the current frame of one): an Item, or an error Item, never raises."""
     try:
         with _quietly():
@@ -236,12 +238,18 @@ def prepare_image(image: Image.Image, path: str, frame: int = 0) -> Item:
             # PNG rows are unfiltered in two row buffers beside the image.
             _check_budget(width, height, bytes_per_pixel, 2 * width * bytes_per_pixel if image.format == "PNG" else 0)
             image.load()
-            result = preprocess.prepare(image)
+            result = preprocess.prepare(image, multi_digit)
     except Failure as failure:
         return Item(path, frame, None, error_kind=failure.kind, error=str(failure))
     except Exception as exc:
         failure = _load_error(exc)
         return Item(path, frame, None, error_kind=failure.kind, error=str(failure))
+    return _item(path, frame, result)
+
+
+def _item(path: str, frame: int, result: preprocess.Normalized) -> Item:
+    if result.flags or result.plan:
+        return Item(path, frame, result.tensor, blank=result.blank, flags=result.flags, plan=result.plan)
     return Item(path, frame, result.tensor, blank=result.blank)
 
 
@@ -335,8 +343,9 @@ def _check_pixels(width: int, height: int) -> None:
                                    f"limit of {limit:,}")
 
 
-def prepare_path(path: str, *, all_frames: bool = False, follow: bool = True) -> list[Item]:
-    """Decode and normalise one file: one Item (the first frame), or one per frame with `all_frames`."""
+def prepare_path(path: str, *, all_frames: bool = False, follow: bool = True, multi_digit: bool = False) -> list[Item]:
+    """Decode and normalise one file: one Item (the first frame), or one per frame with `all_frames`; with
+    `multi_digit`, each Item holds the tensors of every digit read, left to right."""
     try:
         source = read_file(path, follow)
         # Files over READ_WHOLE stream through Pillow; a wanted list of frames is Pillow's to walk.
@@ -345,11 +354,11 @@ def prepare_path(path: str, *, all_frames: bool = False, follow: bool = True) ->
         return [Item(path, 0, None, error_kind=failure.kind, error=str(failure))]
     if pixels is not None:
         try:
-            result = preprocess.prepare_array(pixels)
+            result = preprocess.prepare_array(pixels, multi_digit)
         except Exception as exc:  # as in prepare_image: one error record, never a lost chunk
             failure = _load_error(exc)
             return [Item(path, 0, None, error_kind=failure.kind, error=str(failure))]
-        return [Item(path, 0, result.tensor, blank=result.blank)]
+        return [_item(path, 0, result)]
     try:
         image = open_image(source)
     except Failure as failure:
@@ -367,7 +376,7 @@ def prepare_path(path: str, *, all_frames: bool = False, follow: bool = True) ->
                         failure = _load_error(exc)
                         items.append(Item(path, frame, None, error_kind=failure.kind, error=str(failure)))
                         break
-                items.append(prepare_image(image, path, frame))
+                items.append(prepare_image(image, path, frame, multi_digit))
             return items
     finally:
         source.close()

@@ -211,14 +211,15 @@ class LocalEngine:
 
     def _score_here(self, chunk: list[Found]) -> Scored:
         """workers=0: decode and score in this process (debugging, tiny runs, places without multiprocessing)."""
-        return score_chunk(chunk, self.options.all_frames, self.model, self.options.resolved_threads())
+        return score_chunk(chunk, self.options.all_frames, self.model, self.options.resolved_threads(),
+                           self.options.multi_digit)
 
     def _submit(self, chunk: list[Found]) -> Future:
         assert self._pool is not None
         try:
             # Plain tuples: a NamedTuple pickles several times slower, and this is per file.
             return self._pool.submit(score_chunk, [tuple(f) for f in chunk], self.options.all_frames, self.model,
-                                     self.options.resolved_threads())
+                                     self.options.resolved_threads(), self.options.multi_digit)
         except BrokenProcessPool as exc:  # a worker died since the last submit: handled when this is due
             broken: Future = Future()
             broken.set_exception(exc)

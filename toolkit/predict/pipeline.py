@@ -24,7 +24,9 @@ from toolkit.predict.walk import Found
 
 PROB_COLUMNS = tuple(f"prob_{d}" for d in range(10))
 BASE_COLUMNS = ("path", "status", "digit", "confidence", *PROB_COLUMNS, "error")
-EXTRA_COLUMNS = ("error_kind", "low_confidence", "blank")
+EXTRA_COLUMNS = ("error_kind", "low_confidence", "blank", "flags")
+# --multi-digit: the digits read left to right, how many, and each one's digit and confidence.
+MULTI_COLUMNS = ("text", "n_digits", "per_digit")
 REFERENCE_MODEL = REFERENCE_ONNX  # package data: a wheel scores with no --model too
 MODEL_ENV = "MNIST_TOOLKIT_MODEL"
 
@@ -55,6 +57,7 @@ class PredictOptions:
     exclude: Sequence[str] = field(default_factory=tuple)
     chunk_size: int = 64  # files per task sent to a worker
     ray_address: str | None = None  # Ray engine: None starts a local instance; "auto" or "ray://..." joins
+    multi_digit: bool = False  # read every digit of each image, left to right (adds MULTI_COLUMNS)
 
     def validate(self) -> None:
         """UsageError for option values that cannot work."""
@@ -68,6 +71,8 @@ class PredictOptions:
             raise UsageError(f"--top-k must be between 0 and 10, got {self.top_k}")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise UsageError(f"--min-confidence must be between 0 and 1, got {self.min_confidence}")
+        if self.multi_digit and self.top_k:
+            raise UsageError("--top-k ranks the classes of one digit; it does not combine with --multi-digit")
 
     def resolved_workers(self) -> int:
         return cpu_count() if self.workers is None else self.workers
@@ -78,7 +83,7 @@ class PredictOptions:
     def columns(self) -> tuple[str, ...]:
         """The record columns, in order, for these options."""
         extra = (("frame",) if self.all_frames else ()) + (("top_k",) if self.top_k else ())
-        return BASE_COLUMNS + EXTRA_COLUMNS + extra
+        return BASE_COLUMNS + EXTRA_COLUMNS + (MULTI_COLUMNS if self.multi_digit else ()) + extra
 
 
 def resolve_model(model: str | os.PathLike | None) -> Path:
@@ -103,10 +108,13 @@ def resolve_model(model: str | os.PathLike | None) -> Path:
 # --- worker side ----------------------------------------------------------------------------------
 
 
-Packed = tuple[list[tuple[str, int, bool, bool, str | None, str | None]], np.ndarray]
+# Per item: (path, frame, number of tensors, blank, error kind, error, flags or None, plan or None); the
+# tensors of all items, stacked in order.
+Meta = tuple[str, int, int, bool, str | None, str | None, str | None, str | None]
+Packed = tuple[list[Meta], np.ndarray]
 
 
-def prepare_chunk(found: Sequence[Found], all_frames: bool = False) -> Packed:
+def prepare_chunk(found: Sequence[Found], all_frames: bool = False, multi_digit: bool = False) -> Packed:
     """Decode and normalise a chunk of files (runs in a worker): per-item metadata plus one stacked array of
     the tensors, which pickles far faster than many small arrays. Entries are Found or plain
     (path, follow, error) tuples."""
@@ -115,18 +123,19 @@ def prepare_chunk(found: Sequence[Found], all_frames: bool = False) -> Packed:
         if error is not None:
             items.append(failed(path, *error))
         else:
-            items.extend(prepare_path(path, all_frames=all_frames, follow=follow))
+            items.extend(prepare_path(path, all_frames=all_frames, follow=follow, multi_digit=multi_digit))
     return pack(items)
 
 
-Scored = tuple[list[tuple[str, int, bool, bool, str | None, str | None]], np.ndarray]
+Scored = tuple[list[Meta], np.ndarray]
 
 
-def score_chunk(found: Sequence[Found], all_frames: bool, model: str, threads: int = 1) -> Scored:
+def score_chunk(found: Sequence[Found], all_frames: bool, model: str, threads: int = 1,
+                multi_digit: bool = False) -> Scored:
     """`prepare_chunk`, then the chunk's tensors scored by this process's own session for `model`: per-item
-    metadata plus the probabilities (N, 10) of the items that had a tensor. A worker that scores its own
-    chunks sends back 40 bytes an image instead of 3 KB, and the work spreads evenly over the cores."""
-    meta, tensors = prepare_chunk(found, all_frames)
+    metadata plus the probabilities (N, 10) of the tensors. A worker that scores its own chunks sends back 40
+    bytes an image instead of 3 KB, and the work spreads evenly over the cores."""
+    meta, tensors = prepare_chunk(found, all_frames, multi_digit)
     return meta, scorer_for(model, threads).score(tensors)
 
 
@@ -142,14 +151,22 @@ def scorer_for(model: str | Path, threads: int = 1) -> Scorer:
 
 
 def pack(items: Sequence[Item]) -> Packed:
-    """Items -> (metadata tuples, tensors of the items that have one, stacked)."""
+    """Items -> (metadata tuples, the tensors of all items stacked in order: one per single-digit item, one per
+    digit (or alternative, see `segment.choose`) of a multi-digit item)."""
     meta = []
     tensors = []
     for item in items:
-        has = item.tensor is not None and not item.blank
-        if has:
-            tensors.append(item.tensor)
-        meta.append((item.path, item.frame, has, item.blank, item.error_kind, item.error))
+        tensor = item.tensor
+        n = 0
+        if tensor is not None and not item.blank:
+            if tensor.ndim == 2:
+                n = 1
+                tensors.append(tensor)
+            else:
+                n = len(tensor)
+                tensors.extend(tensor)
+        meta.append((item.path, item.frame, n, item.blank, item.error_kind, item.error,
+                     " ".join(item.flags) or None, item.plan))
     stacked = np.stack(tensors) if tensors else np.zeros((0, 28, 28), np.float32)
     return meta, stacked
 
@@ -237,8 +254,11 @@ class Scorer:
 
 
 def make_records(meta, probs: np.ndarray, options: PredictOptions) -> list[Record]:
-    """One record per item: `meta` as made by `pack`, `probs` the model's rows for the items that had a
-    tensor, in order. Blank images get no digit (and are flagged); failures get status `error`."""
+    """One record per item: `meta` as made by `pack`, `probs` the model's rows for the items' tensors, in
+    order. Blank images get no digit (and are flagged); failures get status `error`. With `multi_digit`, see
+    `_number_record`. Every engine makes its records here."""
+    if options.multi_digit:
+        return _number_records(meta, probs, options)
     records: list[Record] = []
     rows = probs.tolist()
     digits = probs.argmax(axis=1).tolist() if len(probs) else []
@@ -246,7 +266,7 @@ def make_records(meta, probs: np.ndarray, options: PredictOptions) -> list[Recor
     ranked = np.argsort(-probs, axis=1, kind="stable")[:, :top_k].tolist() if top_k and len(probs) else []
     threshold = options.min_confidence
     k = 0
-    for path, frame, has, blank, kind, error in meta:
+    for path, frame, has, blank, kind, error, *more in meta:
         top = None
         if has:
             row, digit = rows[k], digits[k]
@@ -265,9 +285,55 @@ def make_records(meta, probs: np.ndarray, options: PredictOptions) -> list[Recor
             else:
                 record.update(status="error", error=f"{kind}: {error}", error_kind=kind, low_confidence=None,
                               blank=None)
+        record["flags"] = more[0] if more else None
         if options.all_frames:
             record["frame"] = frame
         if top_k:
             record["top_k"] = top
         records.append(record)
+    return records
+
+
+def _number_records(meta, probs: np.ndarray, options: PredictOptions) -> list[Record]:
+    """`make_records` for --multi-digit: `text` (the digits read, left to right), `n_digits`, `per_digit` (each
+    digit with its confidence) and `confidence`, the least confident digit's. Where the segmenter offered
+    alternative readings of touching digits, the model's probabilities choose (`segment.choose`). `digit` and
+    the `prob_` columns are filled only when exactly one digit was read."""
+    from toolkit import segment
+
+    records: list[Record] = []
+    digits = probs.argmax(axis=1) if len(probs) else np.zeros(0, np.int64)
+    confidences = probs.max(axis=1) if len(probs) else np.zeros(0, np.float32)
+    k = 0
+    for path, frame, n, blank, kind, error, *more in meta:
+        record: Record = dict.fromkeys(BASE_COLUMNS)
+        record["path"] = path
+        flags, plan = (more + [None, None])[:2]
+        if n:
+            chosen, cut = segment.choose(plan, probs[k : k + n])
+            chosen = [k + i for i in chosen]
+            if cut:
+                flags = f"{flags} split" if flags else "split"
+            read = digits[chosen].tolist()
+            sure = confidences[chosen].tolist()
+            confidence = min(sure)
+            record.update(status="ok", confidence=confidence, error_kind=None,
+                          low_confidence=confidence < options.min_confidence, blank=False)
+            if len(chosen) == 1:
+                record["digit"] = read[0]
+                record.update(zip(PROB_COLUMNS, probs[chosen[0]].tolist(), strict=True))
+            record.update(text="".join(map(str, read)), n_digits=len(read),
+                          per_digit=[{"digit": d, "confidence": float(f"{c:.6g}")} for d, c in zip(read, sure,
+                                                                                                   strict=True)])
+            k += n
+        elif blank:
+            record.update(status="ok", error_kind=None, low_confidence=True, blank=True, text=None, n_digits=0,
+                          per_digit=None)
+        else:
+            record.update(status="error", error=f"{kind}: {error}", error_kind=kind, low_confidence=None,
+                          blank=None, text=None, n_digits=None, per_digit=None)
+        record["flags"] = flags
+        if options.all_frames:
+            record["frame"] = frame
+        records.append({c: record.get(c) for c in options.columns()})
     return records

@@ -58,15 +58,17 @@ PREDICT_CPUS = 0.0
 CONNECT_TIMEOUT = 5.0  # seconds to wait for a cluster's port to answer
 CPUS_PER_ACTOR = 4  # one predictor actor per this many CPUs of the cluster (at least one)
 
-_META = ("index", "path", "frame", "has", "blank", "kind", "message")
+_META = ("index", "path", "frame", "has", "blank", "kind", "message", "flags", "plan")
 
 
 # --- worker side: a function and a class that Ray ships to its workers -------------------------------------------
 
 
-def decode_rows(rows: dict[str, np.ndarray], all_frames: bool = False, cwd: str = "/") -> dict[str, np.ndarray]:
-    """Decode and normalise a batch of (index, path, follow, kind, message) rows into one row per item (a file,
-    or a frame of it) with its tensor (zeros where it has none). Never raises because of a file.
+def decode_rows(rows: dict[str, np.ndarray], all_frames: bool = False, cwd: str = "/",
+                multi_digit: bool = False) -> dict[str, np.ndarray]:
+    """Decode and normalise a batch of (index, path, follow, kind, message) rows into one row per tensor of
+    each item (a file, or a frame of it; an item read with `multi_digit` has one per digit), or one row with a
+    zero image for an item without any. Never raises because of a file.
 
     Paths are bytes (file names need not be UTF-8) relative to the driver's working folder `cwd`."""
     quiet_worker()
@@ -75,12 +77,12 @@ def decode_rows(rows: dict[str, np.ndarray], all_frames: bool = False, cwd: str 
                for path, follow, kind, message in zip(paths, rows["follow"], rows["kind"], rows["message"],
                                                       strict=True)]
     try:
-        meta, tensors = prepare_chunk(entries, all_frames)
+        meta, tensors = prepare_chunk(entries, all_frames, multi_digit)
     except Exception:  # a bug or a decoder failure nobody foresaw: find the file, keep the others
         meta, parts = [], []
         for entry in entries:
             try:
-                one, part = prepare_chunk([entry], all_frames)
+                one, part = prepare_chunk([entry], all_frames, multi_digit)
             except Exception as exc:
                 one, part = pack([failed(entry[0], "corrupt", f"decoding failed unexpectedly ({_named(exc)})")])
             meta.extend(one)
@@ -90,23 +92,27 @@ def decode_rows(rows: dict[str, np.ndarray], all_frames: bool = False, cwd: str 
 
 
 def _columns(meta, tensors: np.ndarray, indices: list[int], paths: list[bytes]) -> dict[str, np.ndarray]:
-    """`pack`'s (meta, stacked tensors) as aligned columns; a file's items start with its frame 0."""
-    images = np.zeros((len(meta), 28, 28), np.float32)
+    """`pack`'s (meta, stacked tensors) as aligned columns, one row per tensor (one row for an item without
+    any), every row of an item carrying its metadata; a file's items start with its frame 0."""
     values: dict[str, list] = {name: [] for name in _META}
-    position, k = -1, 0
-    for row, (_opened, frame, has, blank, kind, message) in enumerate(meta):
+    images = np.zeros((sum(max(1, entry[2]) for entry in meta), 28, 28), np.float32)
+    position, row, k = -1, 0, 0
+    for _opened, frame, n, blank, kind, message, flags, plan in meta:
         if frame == 0:
             position += 1
-        if has:
-            images[row] = tensors[k]
-            k += 1
-        for name, value in zip(_META, (indices[position], paths[position], frame, has, blank, kind or "",
-                                       message or ""), strict=True):
-            values[name].append(value)
+        if n:
+            images[row : row + n] = tensors[k : k + n]
+            k += n
+        for has in [True] * n or [False]:
+            for name, value in zip(_META, (indices[position], paths[position], frame, has, blank, kind or "",
+                                           message or "", flags or "", plan or ""), strict=True):
+                values[name].append(value)
+            row += 1
     return {"index": np.asarray(values["index"], np.int64), "path": np.asarray(values["path"], object),
             "frame": np.asarray(values["frame"], np.int32), "has": np.asarray(values["has"], bool),
             "blank": np.asarray(values["blank"], bool), "kind": np.asarray(values["kind"], object),
-            "message": np.asarray(values["message"], object), "image": images}
+            "message": np.asarray(values["message"], object), "flags": np.asarray(values["flags"], object),
+            "plan": np.asarray(values["plan"], object), "image": images}
 
 
 def _named(exc: BaseException) -> str:
@@ -277,7 +283,8 @@ class RayEngine:
         ds = ray.data.from_arrow_refs(refs)
         ds = _map_batches(ds, decode_rows, {"max_retries": DECODE_RETRIES},
                           batch_size=self.chunk, batch_format="numpy", num_cpus=DECODE_CPUS,
-                          fn_kwargs={"all_frames": self.options.all_frames, "cwd": os.getcwd()})
+                          fn_kwargs={"all_frames": self.options.all_frames, "cwd": os.getcwd(),
+                                     "multi_digit": self.options.multi_digit})
         # No actor restarts: an actor dies with its node, or with onnxruntime on a batch that would kill it
         # again; either way the window is finished by the local engine rather than retried forever.
         ds = _map_batches(ds, Predictor, {"max_restarts": 0}, batch_size=self.options.batch_size,
@@ -342,9 +349,18 @@ class RayEngine:
         self.notes.extend(local.notes)
 
     def _records(self, rows: list[dict[str, Any]]) -> list[Record]:
-        """Scored rows -> records by `pipeline.make_records`, each with its path as the walk spelled it."""
-        meta = [(os.fsdecode(r["path"]), r["frame"], r["has"], r["blank"], r["kind"] or None, r["message"] or None)
-                for r in rows]
+        """Scored rows -> records by `pipeline.make_records`, each with its path as the walk spelled it. The
+        rows of one item (a file or a frame; one row per digit with --multi-digit) follow each other."""
+        meta = []
+        last = None
+        for r in rows:
+            item = (r["index"], r["frame"])
+            if item == last:
+                meta[-1][2] += 1
+                continue
+            last = item
+            meta.append([os.fsdecode(r["path"]), r["frame"], int(r["has"]), r["blank"], r["kind"] or None,
+                         r["message"] or None, r["flags"] or None, r["plan"] or None])
         probs = [r["probs"] for r in rows if r["has"]]
         stacked = np.stack(probs).astype(np.float32, copy=False) if probs else np.zeros((0, 10), np.float32)
         return make_records(meta, stacked, self.options)
@@ -372,9 +388,10 @@ def _check_reachable(address: str) -> None:
 
 
 def _check_order(rows: list[dict[str, Any]], expected: int) -> int:
-    """The next file index due after `rows`, checking that they continue the input order without a gap."""
+    """The next file index due after `rows`, checking that they continue the input order without a gap (a
+    file's rows, one per frame or per digit, follow each other)."""
     for row in rows:
-        if row["frame"] == 0:
+        if row["index"] != expected - 1:
             if row["index"] != expected:
                 raise ToolkitError(f"the Ray run lost or reordered files (file #{row['index']} came when "
                                    f"#{expected} was due)")

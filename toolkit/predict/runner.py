@@ -46,6 +46,7 @@ class Summary:
     resumed_errors: int = 0
     written: bool = True
     warnings: list[str] = field(default_factory=list)
+    flagged: Counter = field(default_factory=Counter)  # records by flag (toolkit.segment.FLAGS)
 
     @property
     def rate(self) -> float:
@@ -70,9 +71,14 @@ class Summary:
                 if r["blank"]:
                     self.blank += 1  # also flagged low_confidence in the record, but counted apart here
                 else:
-                    self.digits[r["digit"]] += 1
+                    if "per_digit" in r:  # --multi-digit: every digit read counts
+                        self.digits.update(d["digit"] for d in r["per_digit"])
+                    else:
+                        self.digits[r["digit"]] += 1
                     if r["low_confidence"]:
                         self.low_confidence += 1
+                if r.get("flags"):
+                    self.flagged.update(r["flags"].split())
             else:
                 self.errors += 1
                 self.error_kinds[r["error_kind"]] += 1
@@ -86,6 +92,7 @@ class Summary:
             "blank": self.blank, "seconds": round(self.seconds, 3), "files_per_second": round(self.rate, 1),
             "resumed_records": self.resumed_records, "resumed_errors": self.resumed_errors,
             "output_written": self.written, "exit_code": self.exit_code, "warnings": self.warnings,
+            "flagged": dict(sorted(self.flagged.items())),
         }
 
     def lines(self) -> list[str]:
@@ -102,6 +109,9 @@ class Summary:
         if self.resumed_records:
             out.append(f"resumed: {self.resumed_records:,} records were already in the output "
                        f"({self.resumed_errors:,} errors)")
+        if self.flagged:
+            out.append("warning: flagged for a look (see the flags column): "
+                       + ", ".join(f"{k} {v:,}" for k, v in sorted(self.flagged.items())))
         out.extend(f"warning: {w}" for w in self.warnings)
         if self.output != "-":
             out.append(f"wrote {self.output}" if self.written else f"{self.output} is complete; nothing new")
@@ -117,7 +127,8 @@ def fingerprint(model: Path, options: PredictOptions) -> dict[str, Any]:
     from toolkit.data import sha256_file
 
     return {"model_sha256": sha256_file(model), "columns": list(options.columns()),
-            "min_confidence": options.min_confidence, "top_k": options.top_k, "all_frames": options.all_frames}
+            "min_confidence": options.min_confidence, "top_k": options.top_k, "all_frames": options.all_frames,
+            "multi_digit": options.multi_digit}
 
 
 class Engine(Protocol):
