@@ -129,8 +129,8 @@ def read_file(path: str, follow: bool = True) -> io.BytesIO | io.BufferedReader:
         if st.st_size == 0:
             raise Failure("empty", "zero-byte file")
         if st.st_size <= READ_WHOLE:
-            chunks = []
-            while chunk := os.read(fd, st.st_size + 1 - sum(map(len, chunks)) or 65536):
+            chunks: list[bytes] = []
+            while chunk := os.read(fd, st.st_size + 1 - sum(len(c) for c in chunks) or 65536):
                 chunks.append(chunk)
             return io.BytesIO(b"".join(chunks) if len(chunks) != 1 else chunks[0])
         handle = os.fdopen(fd, "rb")
@@ -226,6 +226,12 @@ def _quietly():
         yield
 
 
+def _failed_item(path: str, frame: int, exc: Exception) -> Item:
+    """The error Item for an exception raised while loading or normalising an image."""
+    failure = _load_error(exc)
+    return Item(path, frame, None, error_kind=failure.kind, error=str(failure))
+
+
 def prepare_image(image: Image.Image, path: str, frame: int = 0, multi_digit: bool = False) -> Item:
     """Normalise one opened image (or the current frame of one): an Item, or an error Item, never raises."""
     try:
@@ -242,8 +248,7 @@ def prepare_image(image: Image.Image, path: str, frame: int = 0, multi_digit: bo
     except Failure as failure:
         return Item(path, frame, None, error_kind=failure.kind, error=str(failure))
     except Exception as exc:
-        failure = _load_error(exc)
-        return Item(path, frame, None, error_kind=failure.kind, error=str(failure))
+        return _failed_item(path, frame, exc)
     return _item(path, frame, result)
 
 
@@ -356,8 +361,7 @@ def prepare_path(path: str, *, all_frames: bool = False, follow: bool = True, mu
         try:
             result = preprocess.prepare_array(pixels, multi_digit)
         except Exception as exc:  # as in prepare_image: one error record, never a lost chunk
-            failure = _load_error(exc)
-            return [Item(path, 0, None, error_kind=failure.kind, error=str(failure))]
+            return [_failed_item(path, 0, exc)]
         return [_item(path, 0, result)]
     try:
         image = open_image(source)
@@ -373,8 +377,7 @@ def prepare_path(path: str, *, all_frames: bool = False, follow: bool = True, mu
                     try:
                         image.seek(frame)
                     except Exception as exc:
-                        failure = _load_error(exc)
-                        items.append(Item(path, frame, None, error_kind=failure.kind, error=str(failure)))
+                        items.append(_failed_item(path, frame, exc))
                         break
                 items.append(prepare_image(image, path, frame, multi_digit))
             return items

@@ -28,6 +28,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from pathlib import Path
+from types import FrameType
 
 import numpy as np
 
@@ -87,7 +88,7 @@ def _unguarded_main() -> bool:
     path = getattr(main, "__file__", None)
     if main is None or path is None or getattr(main, "__spec__", None) is not None:
         return False  # interactive, -c, or -m (run as a module: workers import it under another name)
-    frame = sys._getframe()
+    frame: FrameType | None = sys._getframe()
     top = None
     while frame is not None:  # the outermost frame running the script's own top-level code
         if frame.f_globals is vars(main) and frame.f_code.co_name == "<module>":
@@ -218,7 +219,8 @@ class LocalEngine:
         assert self._pool is not None
         try:
             # Plain tuples: a NamedTuple pickles several times slower, and this is per file.
-            return self._pool.submit(score_chunk, [tuple(f) for f in chunk], self.options.all_frames, self.model,
+            entries = [(f.path, f.follow, f.error) for f in chunk]
+            return self._pool.submit(score_chunk, entries, self.options.all_frames, self.model,
                                      self.options.resolved_threads(), self.options.multi_digit)
         except BrokenProcessPool as exc:  # a worker died since the last submit: handled when this is due
             broken: Future = Future()

@@ -20,7 +20,6 @@ from toolkit import contract, modelkind, onnxmodel
 from toolkit.errors import ModelLoadError, UsageError
 from toolkit.models import REFERENCE_ONNX
 from toolkit.predict.decode import Item, failed, prepare_path
-from toolkit.predict.walk import Found
 
 PROB_COLUMNS = tuple(f"prob_{d}" for d in range(10))
 BASE_COLUMNS = ("path", "status", "digit", "confidence", *PROB_COLUMNS, "error")
@@ -114,7 +113,11 @@ Meta = tuple[str, int, int, bool, str | None, str | None, str | None, str | None
 Packed = tuple[list[Meta], np.ndarray]
 
 
-def prepare_chunk(found: Sequence[Found], all_frames: bool = False, multi_digit: bool = False) -> Packed:
+# A file to score as it crosses to a worker: (path, follow symlinks, known error); a Found is one too.
+Entry = tuple[str, bool, tuple[str, str] | None]
+
+
+def prepare_chunk(found: Sequence[Entry], all_frames: bool = False, multi_digit: bool = False) -> Packed:
     """Decode and normalise a chunk of files (runs in a worker): per-item metadata plus one stacked array of
     the tensors, which pickles far faster than many small arrays. Entries are Found or plain
     (path, follow, error) tuples."""
@@ -130,7 +133,7 @@ def prepare_chunk(found: Sequence[Found], all_frames: bool = False, multi_digit:
 Scored = tuple[list[Meta], np.ndarray]
 
 
-def score_chunk(found: Sequence[Found], all_frames: bool, model: str, threads: int = 1,
+def score_chunk(found: Sequence[Entry], all_frames: bool, model: str, threads: int = 1,
                 multi_digit: bool = False) -> Scored:
     """`prepare_chunk`, then the chunk's tensors scored by this process's own session for `model`: per-item
     metadata plus the probabilities (N, 10) of the tensors. A worker that scores its own chunks sends back 40
@@ -223,6 +226,7 @@ class Scorer:
             raise ModelLoadError(f"{self.path}: the model's labels are {labels[:12]}; predict needs the digits 0-9")
         # Columns of the output, reordered so that column d is the probability of digit d.
         self.order = None if labels == [str(d) for d in range(10)] else [labels.index(str(d)) for d in range(10)]
+        assert output is not None  # interface_problems refuses a model without outputs
         return inputs[0].name, output.name
 
     def score(self, tensors: np.ndarray) -> np.ndarray:
