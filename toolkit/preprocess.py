@@ -125,7 +125,8 @@ def _scaled(result: Normalized, factor: float) -> Normalized:
     """`result` with its boxes in the pixels of an image `factor` times larger than the one it was read on."""
     if result.boxes is None or factor == 1:
         return result
-    boxes = tuple(tuple(round(v * factor) for v in box) for box in result.boxes)
+    boxes = tuple((round(t * factor), round(b * factor), round(lf * factor), round(r * factor))
+                  for t, b, lf, r in result.boxes)
     return replace(result, boxes=boxes)
 
 
@@ -415,7 +416,7 @@ def to_field(patch: np.ndarray) -> np.ndarray | None:
     peak = float(digit.max())
     if peak <= 0:
         return None
-    digit /= np.float32(peak)  # MNIST digits always reach full white
+    digit = digit / np.float32(peak)  # MNIST digits always reach full white
 
     cy, cx = _centre_of_mass(digit)
     y0 = min(max(round(CENTRE - cy), 0), SIZE - new_h)
