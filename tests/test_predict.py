@@ -893,3 +893,120 @@ def test_help_loads_nothing_heavy():
             " if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip().splitlines()[-1] == "[]"
+
+
+# --- pages and numbers ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def numbers_folder(tmp_path_factory, mnist_test):
+    """Numbers in strips (text in the file name), a blank A4 page, a page with a digit in a form box, and a
+    truncated file."""
+    from toolkit import scans
+
+    x, y = mnist_test
+    folder = tmp_path_factory.mktemp("numbers")
+    for n, number in enumerate(("4021", "739", "58")):
+        images = [x[np.flatnonzero(y == int(d))[k]] for k, d in enumerate(number)]
+        made = scans.render_strip(images, [int(d) for d in number], np.random.default_rng(n), height=40,
+                                  gap=(0.1, 0.4), style=("png", "jpeg")[n % 2])
+        made.image.save(folder / f"strip-{n}-text-{number}.{('png', 'jpg')[n % 2]}")
+    form = scans.render_page([x[np.flatnonzero(y == 9)[0]]], [9], np.random.default_rng(5), height=80, box=True)
+    form.image.save(folder / "form-text-9.png")
+    blank = scans.render_page([], [], np.random.default_rng(6), height=80)
+    blank.image.save(folder / "page-blank.png")
+    png = encoded(Image.fromarray(x[0]), "PNG")
+    (folder / "zz-cut.png").write_bytes(png[: len(png) // 2])
+    return folder
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_multi_digit_reads_numbers_in_every_format(cli, numbers_folder, tmp_path, fmt):
+    from toolkit.predict.pipeline import REFERENCE_MODEL
+
+    if fmt == "parquet":
+        pyarrow = pytest.importorskip("pyarrow.parquet")
+    out, summary = tmp_path / f"out.{fmt}", tmp_path / "summary.json"
+    result = cli("predict", numbers_folder, "--multi-digit", "--model", REFERENCE_MODEL, "--out", out,
+                 "--summary", summary, "--workers", "1")
+    assert result.exit_code == 3, result.output  # the truncated file: an error record, as in single-digit mode
+    if fmt == "csv":
+        rows = read_csv(out)
+        per_digit = [r["per_digit"] for r in rows]
+    elif fmt == "jsonl":
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        per_digit = [r["per_digit"] for r in rows]
+    else:
+        rows = pyarrow.read_table(out).to_pylist()
+        per_digit = [r["per_digit"] for r in rows]
+    by_name = {Path(r["path"]).name: r for r in rows}
+    assert list(rows[0])[-4:] == ["flags", "text", "n_digits", "per_digit"]
+    for name, row in by_name.items():
+        if "-text-" in name:
+            truth = name.split("-text-")[1].split(".")[0]
+            assert row["text"] == truth and int(row["n_digits"]) == len(truth)
+            assert row["status"] == "ok" and row["blank"] in (False, "false")
+    strip = by_name["strip-0-text-4021.png"]
+    assert strip["digit"] in (None, "")  # several digits: no single digit, no prob_ columns
+    assert float(strip["confidence"]) == pytest.approx(min(float(c.split(":")[1]) for c in
+                                                           _per_digit_cells(per_digit[rows.index(strip)])), abs=1e-5)
+    form = by_name["form-text-9.png"]
+    assert int(form["digit"]) == 9 and float(form["prob_9"]) == pytest.approx(float(form["confidence"]), abs=1e-5)
+    blank = by_name["page-blank.png"]
+    assert blank["blank"] in (True, "true") and blank["flags"] == "blank-page" and int(blank["n_digits"]) == 0
+    assert by_name["zz-cut.png"]["error_kind"] == "truncated"
+    assert "flagged for a look (see the flags column): blank-page 1" in result.stderr
+    assert json.loads(summary.read_text())["flagged"] == {"blank-page": 1}
+
+
+def _per_digit_cells(value) -> list[str]:
+    """per_digit as `digit:confidence` strings, whatever the format gave: CSV text or a list of dicts."""
+    if isinstance(value, str):
+        return value.split()
+    return [f"{d['digit']}:{d['confidence']}" for d in value]
+
+
+def test_multi_digit_is_the_same_in_the_main_process_and_in_workers(numbers_folder):
+    from toolkit.predict.pipeline import REFERENCE_MODEL
+
+    inline = list(predict_folder(numbers_folder, model=REFERENCE_MODEL, workers=0, multi_digit=True))
+    pooled = list(predict_folder(numbers_folder, model=REFERENCE_MODEL, workers=2, chunk_size=2, batch_size=3,
+                                 multi_digit=True))
+    assert inline == pooled
+    assert [r["text"] for r in inline if r["text"]] == ["9", "4021", "739", "58"]
+
+
+def test_single_digit_mode_flags_a_blank_page_and_reads_the_form(numbers_folder):
+    from toolkit.predict.pipeline import REFERENCE_MODEL
+
+    records = {Path(r["path"]).name: r for r in predict_folder(numbers_folder, model=REFERENCE_MODEL, workers=0)}
+    assert records["form-text-9.png"]["digit"] == 9 and records["form-text-9.png"]["flags"] is None
+    assert records["page-blank.png"]["blank"] and records["page-blank.png"]["flags"] == "blank-page"
+    assert "text" not in records["form-text-9.png"]  # the multi-digit columns come only with --multi-digit
+
+
+def test_resume_refuses_to_mix_single_and_multi_digit(cli, numbers_folder, tmp_path):
+    from toolkit.predict.pipeline import REFERENCE_MODEL
+
+    out = tmp_path / "out.jsonl"
+    first = cli("predict", numbers_folder, "--model", REFERENCE_MODEL, "--out", out, "--workers", "0")
+    assert first.exit_code == 3
+    mixed = cli("predict", numbers_folder, "--multi-digit", "--model", REFERENCE_MODEL, "--out", out, "--resume",
+                "--workers", "0")
+    assert mixed.exit_code == 2 and "cannot --resume" in mixed.stderr and len(mixed.stderr.splitlines()) == 1
+    # A finished multi-digit run resumed with a new file: only that file is read, appended once.
+    out = tmp_path / "numbers.csv"
+    assert cli("predict", numbers_folder, "--multi-digit", "--model", REFERENCE_MODEL, "--out", out,
+               "--workers", "0").exit_code == 3
+    extra = tmp_path / "more"
+    extra.mkdir()
+    (extra / "zzz-text-58.jpg").write_bytes((numbers_folder / "strip-2-text-58.png").read_bytes())
+    again = cli("predict", numbers_folder, extra, "--multi-digit", "--model", REFERENCE_MODEL, "--out", out,
+                "--resume", "--workers", "0")
+    assert again.exit_code == 3 and "scored 1 file" in again.stderr
+    assert [r["text"] for r in read_csv(out)].count("58") == 2
+
+
+def test_multi_digit_with_top_k_is_a_usage_error(cli, numbers_folder, onnx_model):
+    result = cli("predict", numbers_folder, "--multi-digit", "--top-k", "3", "--model", onnx_model)
+    assert result.exit_code == 2 and "--top-k" in result.stderr and "--multi-digit" in result.stderr

@@ -260,3 +260,29 @@ def _crashing_decoder(decode):
         return decode(rows, all_frames, cwd, multi_digit)
 
     return crashing
+
+
+def test_multi_digit_records_are_the_local_engines(ray_session, tmp_path, mnist_test, monkeypatch):
+    """Items with several tensors (one per digit, and alternatives for touching digits) travel as one row per
+    tensor, across decode blocks and scoring batches smaller than a file's rows, and come back as the same
+    records as the local engine's."""
+    from toolkit import scans
+    from toolkit.predict import ray_engine
+    from toolkit.predict.pipeline import REFERENCE_MODEL
+
+    x, y = mnist_test
+    for n, number in enumerate(("4021", "96", "7")):
+        images = [x[np.flatnonzero(y == int(d))[1]] for d in number]
+        made = scans.render_strip(images, [int(d) for d in number], np.random.default_rng(n), height=40,
+                                  gap=(-0.05, 0.3))
+        made.image.save(tmp_path / f"{n}-text-{number}.png")
+    Image.new("L", (300, 80), 235).save(tmp_path / "3-blank.png")
+    for name, content in BAD.items():
+        (tmp_path / name).write_bytes(content)
+    local = list(predict_folder(tmp_path, model=REFERENCE_MODEL, multi_digit=True, workers=1))
+    monkeypatch.setattr(ray_engine, "MIN_CHUNK", 2)
+    ray = list(predict_folder(tmp_path, model=REFERENCE_MODEL, multi_digit=True, engine="ray", chunk_size=2,
+                              batch_size=3))
+    assert ray == local
+    assert [r["text"] for r in ray] == ["4021", "96", "7", None, None, None]
+    assert [r["error_kind"] for r in ray][3:] == [None, "empty", "not-an-image"] and ray[3]["blank"]

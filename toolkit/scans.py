@@ -204,14 +204,18 @@ def render_strip(digits: list[np.ndarray], labels: list[int], rng: np.random.Gen
 
 
 def render_page(digits: list[np.ndarray], labels: list[int], rng: np.random.Generator, *, height: int,
-                size: tuple[int, int] = A4_200DPI, header: bool = False, box: bool = False, photo: bool = False,
-                style: str = "png") -> Rendered:
+                size: tuple[int, int] = A4_200DPI, header: bool = False, box: bool = False,
+                underline: bool = False, photo: bool = False, style: str = "png") -> Rendered:
     """A whole page (`size` = width, height) with one number written somewhere on it: the MNIST `digits`
-    `height` px tall (see `_row`). `header`: a ruled line across the top of the sheet. `box`: a ruled form box
-    around the number. `photo`: lit like a phone photo (strong gradient, dark corners). Specks of dust are
-    scattered over the sheet."""
+    `height` px tall (see `_row`); no digits: an empty field of that height. `header`: a ruled line across the
+    top of the sheet. `box`: a ruled form box around the number. `underline`: a rule the number sits on,
+    touching it. `photo`: lit like a phone photo (strong gradient, dark corners). Specks of dust are scattered
+    over the sheet."""
     width, page_height = size
-    row, boxes = _row(digits, rng, height, (0.05, 0.4), 0.06, angle=8.0)
+    if digits:
+        row, boxes = _row(digits, rng, height, (0.05, 0.4), 0.06, angle=8.0)
+    else:
+        row, boxes = np.zeros((height, round(0.8 * height)), np.float32), []
     rh, rw = row.shape
     pad = round(height * 0.8)  # room for the box and away from the sheet's edge
     top = int(rng.integers(pad + page_height // 8, page_height - rh - pad))
@@ -228,6 +232,9 @@ def render_page(digits: list[np.ndarray], labels: list[int], rng: np.random.Gene
         gaps = [round(height * float(rng.uniform(0.2, 0.6))) for _ in range(4)]
         cv2.rectangle(coverage, (left - gaps[0], top - gaps[1]), (left + rw + gaps[2], top + rh + gaps[3]), 1.0,
                       thickness)
+    if underline:  # a form's writing line through the bottom rows of the digits, a digit beyond them each side
+        y = top + rh - 1 - thickness // 2
+        cv2.line(coverage, (left - height, y), (left + rw + height, y), 1.0, thickness)
     shading = {"tilt": 0.15, "vignette": 0.3, "paper": (0.8, 0.98)} if photo else {"tilt": 0.06}
     return _finish(coverage, rng, style, "".join(map(str, labels)), boxes, noise=0.03, dust=0.8, specks=40,
                    **shading)

@@ -15,9 +15,9 @@ components); Python loops only over the few parts found, and over the rows of a 
    80 px digit on a 2339 px page is found as surely as a digit that fills the image.
 3. Ruled lines. Long runs (openings with LINE_MIN px horizontal and vertical kernels) that are straight and
    thin (at most LINE_THICK px, at least LINE_RATIO times longer than thick) are candidates. A candidate is a
-   line when it is longer than the largest other ink (LINE_OVER_DIGIT x its longer side), when it is one of
-   three or four sides of a closed box, when it lies on the same stroke as such a line, or, on a page with no
-   other ink, when it crosses PAGE_LINE of the sheet. A thin 1 or the bar of a 7 is never longer than the
+   line when it is longer than the digits are tall (LINE_OVER_DIGIT x the tallest other ink), when it is one of
+   three or four sides of a closed box, or, on a page with no other ink, when it crosses PAGE_LINE of the
+   sheet. A thin 1 or the bar of a 7 is never longer than the
    digits are large, so it stays. Lines are erased before any digit is cut out: a form box never reaches the
    model.
 4. Specks. Parts under SPECK_SIDE px, or with under SPECK_SHARE of the heaviest part's ink, are dust.
@@ -49,7 +49,7 @@ BACKGROUND_SIDE = 96  # the paper level is estimated on a copy reduced to about 
 LINE_MIN = 12  # px: runs shorter than this are never line candidates
 LINE_RATIO = 8.0  # a line is at least this many times longer than it is thick
 LINE_THICK = 4.0  # px: and at most this thick (a printed rule is thinner than a pen stroke of a digit this size)
-LINE_OVER_DIGIT = 1.5  # ... and longer than the other ink is large, by this factor
+LINE_OVER_DIGIT = 1.5  # ... and longer than the other ink is tall, by this factor
 PAGE_LINE = 0.5  # on a page with no other ink, a lone rule crosses at least this share of the sheet
 SPECK_SIDE = 3  # px: parts smaller than this on both sides are dust
 SPECK_SHARE = 0.04  # parts with less ink than this share of the heaviest part are dust
@@ -237,15 +237,15 @@ def _lines(mask: np.ndarray, flat: np.ndarray, labels: np.ndarray, stats: np.nda
     thin_mask = np.zeros_like(mask)
     for run_labels, c, i, _ in candidates:
         _paint(thin_mask, run_labels, i, c)
-    # The scale of the digits: the longer side of the largest connected part that is mostly not thin runs (a
-    # digit, even one whose bar is a candidate or that touches a line; not a box, a rule or dust). No stroke of
-    # a digit is longer than the digit.
+    # The scale of the digits: the height of the tallest part of the ink that is not all candidates (a digit,
+    # not a box, a rule or dust). Heights, because a horizontal line touching a digit would lend it its length
+    # as a width; and a 7 is as tall with its bar as without.
     thin_area = np.bincount(labels[thin_mask.view(bool)], minlength=len(stats))
     area = stats[:, cv2.CC_STAT_AREA]
-    side = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
-    solid = (area - thin_area >= 0.5 * area) & (side >= SPECK_SIDE)
+    solid = area - thin_area >= 0.2 * area  # a rule or a box is nearly all candidate
+    solid &= np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= SPECK_SIDE
     solid[0] = False  # the background
-    digit = int(side[solid].max()) if solid.any() else None
+    digit = int(stats[solid, cv2.CC_STAT_HEIGHT].max()) if solid.any() else None
 
     # The connected stroke of the ink each candidate lies on: boxes and "the same stroke as a line" go by it.
     owners = [_owner(labels, run_labels, c, i) for run_labels, c, i, _ in candidates]
@@ -260,10 +260,9 @@ def _lines(mask: np.ndarray, flat: np.ndarray, labels: np.ndarray, stats: np.nda
         members = [k for k, owner in enumerate(owners) if owner == stroke]
         if _is_box(stats[stroke], [candidates[k] for k in members]):
             lines.update(members)
-    strokes = {owners[k] for k in lines}
-    lines.update(k for k, owner in enumerate(owners) if owner in strokes)
     if not lines:
         return None
+    strokes = {owners[k] for k in lines}
     erase = np.zeros_like(mask)
     for k in lines:
         run_labels, c, i, _ = candidates[k]

@@ -1,0 +1,199 @@
+"""Reading digits where they really are: a small digit on a whole page, a digit in a form box or under a
+ruled line, blank and box-only pages, numbers in strips with touching digits. Pages and strips are rendered
+from MNIST test digits (`toolkit.scans`) and read with the shipped reference model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from toolkit import data, preprocess, scans, segment
+from toolkit.predict.pipeline import REFERENCE_MODEL, Scorer
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    (_, _), (x_test, y_test) = data.load_mnist()
+    return x_test, y_test
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    return Scorer(REFERENCE_MODEL)
+
+
+def first(mnist_test, digit: int, nth: int = 0) -> np.ndarray:
+    """The nth MNIST test image of `digit`."""
+    x, y = mnist_test
+    return x[np.flatnonzero(y == digit)[nth]]
+
+
+def page(mnist_test, digits: str, seed: int, **options) -> scans.Rendered:
+    """A rendered page with the number `digits` (first test images of each digit) on it; `options` go to
+    `scans.render_page` (height, header, box, underline, photo, size, style)."""
+    images = [first(mnist_test, int(d), n) for n, d in enumerate(digits)]
+    return scans.render_page(images, [int(d) for d in digits], np.random.default_rng(seed), **options)
+
+
+def read(rendered: scans.Rendered, scorer, multi_digit: bool = False) -> tuple[str, preprocess.Normalized]:
+    """What the pipeline reads in a rendering (decoded as OpenCV would: grey or BGR pixels)."""
+    result = preprocess.prepare_array(np.asarray(rendered.image), multi_digit=multi_digit)
+    if result.blank:
+        return "", result
+    tensors = result.tensor if multi_digit else result.tensor[None]
+    probs = scorer.score(tensors)
+    chosen, _ = segment.choose(result.plan, probs)
+    return "".join(str(int(d)) for d in probs[chosen].argmax(axis=1)), result
+
+
+def overlaps(box, truth) -> bool:
+    """True when two (left, top, width, height) boxes share most of the smaller one."""
+    x0, y0 = max(box[0], truth[0]), max(box[1], truth[1])
+    x1, y1 = min(box[0] + box[2], truth[0] + truth[2]), min(box[1] + box[3], truth[1] + truth[3])
+    return (x1 - x0) * (y1 - y0) >= 0.5 * min(box[2] * box[3], truth[2] * truth[3])
+
+
+# --- pages -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("height", [40, 80, 120])
+def test_a_small_digit_anywhere_on_an_a4_page_is_read(mnist_test, scorer, height):
+    # The issue: on a 1654x2339 page, 80 and 120 px digits came out blank.
+    for n, digit in enumerate("3859"):
+        rendered = page(mnist_test, digit, seed=100 + 10 * height + n, height=height, style=("png", "jpeg")[n % 2])
+        text, result = read(rendered, scorer)
+        assert text == digit, (height, digit, result.flags)
+        assert not result.blank and "blank-page" not in result.flags
+        assert overlaps(result.boxes[0], rendered.boxes[0]), (result.boxes, rendered.boxes)
+
+
+def test_a_phone_photo_with_uneven_light_is_read(mnist_test, scorer):
+    rendered = page(mnist_test, "6", seed=7, height=150, size=scans.PHOTO, photo=True, style="jpeg")
+    text, result = read(rendered, scorer)
+    assert text == "6" and not result.flags
+
+
+def test_a_digit_in_a_form_box_is_read_without_the_box(mnist_test, scorer):
+    # The issue: a 9 in a ruled box was read as a confident 1.
+    for n, height in enumerate((40, 80, 120)):
+        rendered = page(mnist_test, "9", seed=20 + n, height=height, box=True)
+        text, result = read(rendered, scorer)
+        assert text == "9"
+        (_, _, w, h), (_, _, tw, th) = result.boxes[0], rendered.boxes[0]
+        assert w <= tw * 1.3 + 6 and h <= th * 1.3 + 6  # the digit's box, not the form's
+
+
+def test_a_header_line_and_a_box_are_not_the_digit(mnist_test, scorer):
+    rendered = page(mnist_test, "4", seed=31, height=60, header=True, box=True)
+    text, result = read(rendered, scorer)
+    assert text == "4" and overlaps(result.boxes[0], rendered.boxes[0])
+
+
+def test_a_digit_sitting_on_a_rule_is_read_and_flagged(mnist_test, scorer):
+    rendered = page(mnist_test, "7", seed=41, height=80, underline=True)
+    text, result = read(rendered, scorer)
+    assert text == "7" and "touches-line" in result.flags
+
+
+def test_a_blank_page_is_blank_and_flagged(mnist_test):
+    rendered = page(mnist_test, "", seed=51, height=80)  # paper, uneven light, noise and dust; no digit
+    result = preprocess.prepare_array(np.asarray(rendered.image))
+    assert result.blank and not result.tensor.any() and result.flags == ("blank-page",)
+
+
+def test_a_page_with_only_an_empty_box_is_blank_not_a_digit(mnist_test):
+    for seed, height in ((61, 60), (62, 150)):
+        rendered = page(mnist_test, "", seed=seed, height=height, box=True, header=seed == 62)
+        result = preprocess.prepare_array(np.asarray(rendered.image))
+        assert result.blank and "lines-only" in result.flags and "blank-page" in result.flags
+
+
+def test_two_comparable_digits_on_a_page_are_flagged_ambiguous(mnist_test, scorer):
+    import cv2
+
+    one = np.asarray(page(mnist_test, "2", seed=71, height=80).image)
+    other = np.asarray(page(mnist_test, "5", seed=72, height=80).image)
+    both = np.minimum(one, other)  # the ink of both sheets on one
+    result = preprocess.prepare_array(cv2.cvtColor(both, cv2.COLOR_GRAY2BGR))
+    assert not result.blank and "ambiguous" in result.flags
+
+
+def test_single_digit_scans_keep_the_fast_path(mnist_test):
+    x, y = mnist_test
+    for index in range(12):
+        rendered = scans.render(x[index], np.random.default_rng(index), "png")
+        result = preprocess.prepare(rendered)
+        assert max(rendered.size) <= preprocess.PAGE_SIDE
+        assert result.boxes is None and result.flags == ()  # the page logic never ran
+
+
+# --- numbers ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("height", [20, 40, 80, 120])
+def test_a_number_is_read_digit_by_digit_left_to_right(mnist_test, scorer, height):
+    for n, number in enumerate(("4021", "739", "58", "160824")):
+        images = [first(mnist_test, int(d), k) for k, d in enumerate(number)]
+        rendered = scans.render_strip(images, [int(d) for d in number], np.random.default_rng([height, n]),
+                                      height=height, gap=(0.1, 0.4), style=("png", "jpeg")[n % 2])
+        text, result = read(rendered, scorer, multi_digit=True)
+        assert text == number, (height, result.flags)
+        assert result.tensor.shape[1:] == (28, 28)
+
+
+def test_touching_and_overlapping_digits_are_split(mnist_test, scorer):
+    cut = 0
+    for n, number in enumerate(("47", "235", "80", "96")):
+        images = [first(mnist_test, int(d), 1) for d in number]
+        rendered = scans.render_strip(images, [int(d) for d in number], np.random.default_rng(n), height=60,
+                                      gap=(-0.08, -0.02))
+        text, result = read(rendered, scorer, multi_digit=True)
+        assert text == number
+        cut += result.plan is not None
+    assert cut >= 2  # the digits really touched: the segmenter had to cut
+
+
+def test_a_number_on_a_page_in_a_box_is_read(mnist_test, scorer):
+    rendered = page(mnist_test, "305", seed=81, height=60, box=True, header=True)
+    text, result = read(rendered, scorer, multi_digit=True)
+    assert text == "305"
+
+
+def test_multi_digit_of_a_blank_strip_and_of_an_mnist_image(mnist_test):
+    x, _ = mnist_test
+    blank = preprocess.prepare_array(np.full((60, 240), 230, np.uint8), multi_digit=True)
+    assert blank.blank and blank.tensor.shape == (0, 28, 28)
+    mnist = preprocess.prepare_array(x[0], multi_digit=True)
+    assert mnist.passthrough and np.array_equal(mnist.tensor[0], data.to_model_input(x[:1])[0, ..., 0])
+
+
+def test_a_wide_blob_is_cut_where_the_ink_is_thinnest():
+    # Two solid blocks joined by a one-pixel bridge, the bridge off-centre: the cut follows the bridge.
+    mask = np.zeros((30, 50), bool)
+    mask[:, 0:18] = True
+    mask[:, 22:50] = True
+    mask[14, 18:22] = True
+    profile = mask.sum(axis=0).astype(float)
+    assert segment._cuts(profile, 2)[1] in range(18, 22)
+    path = segment._path(mask, 25, 8)
+    assert mask[np.arange(30), path].sum() == 1  # through the bridge only
+    # A slanted gap: the cut bends with it instead of slicing a digit.
+    slanted = np.zeros((30, 50), bool)
+    for row in range(30):
+        slanted[row, : 15 + row // 3] = True
+        slanted[row, 18 + row // 3 :] = True
+    path = segment._path(slanted, 25, 12)
+    assert all(15 + row // 3 <= path[row] < 18 + row // 3 for row in range(30))
+
+
+def test_the_model_chooses_between_one_digit_and_two_only_when_much_surer():
+    sure = np.full(10, 1e-6, np.float32)
+    sure[3] = 1 - 9e-6
+    unsure = np.full(10, 0.05, np.float32)
+    unsure[[4, 9]] = [0.4, 0.2]
+    plan = "1;1,2"  # a digit, then a group read whole or as two
+    # Whole and unsure vs two and sure: two.
+    assert segment.choose(plan, np.stack([sure, unsure, sure, sure])) == ([0, 2, 3], True)
+    # Both sure: the segmenter's first reading stays.
+    assert segment.choose(plan, np.stack([sure, sure, sure, sure])) == ([0, 1], False)
+    assert segment.choose(None, np.stack([sure, sure])) == ([0, 1], False)
