@@ -50,6 +50,7 @@ def predict_folder(
     exclude: Sequence[str] = (),
     chunk_size: int = 64,
     ray_address: str | None = None,
+    multi_digit: bool = False,
 ) -> Iterator[Record]:
     """Yield one record per image file under `inputs` (files, folders walked recursively, glob patterns), in
     walk order, as soon as each chunk is scored.
@@ -62,6 +63,7 @@ def predict_folder(
     all_frames: one record per frame of animated GIFs and multi-page TIFFs (adds `frame`).
     follow_symlinks, include, exclude: what the walk takes (see `mnist-toolkit predict --help`).
     chunk_size: files per worker task. ray_address: None starts a local Ray, "auto" or "ray://..." joins one.
+    multi_digit: read every digit of a number, left to right (adds `text`, `n_digits` and `per_digit`).
 
     Safe to call from a script without an `if __name__ == "__main__":` guard: where worker processes would
     have to re-run that script, the files are decoded in this process instead (slower, never a crash).
@@ -84,6 +86,7 @@ def predict_folder(
         exclude=tuple(exclude),
         chunk_size=chunk_size,
         ray_address=ray_address,
+        multi_digit=multi_digit,
     )
     engine_type, model_path, walker = setup([str(i) for i in inputs], options, engine)
     with engine_type(model_path, options) as scorer:
@@ -92,7 +95,12 @@ def predict_folder(
 
 
 def predict_images(
-    images: Iterable[ImageLike], model: str | PathLike | None = None, *, top_k: int = 0, min_confidence: float = 0.5
+    images: Iterable[ImageLike],
+    model: str | PathLike | None = None,
+    *,
+    top_k: int = 0,
+    min_confidence: float = 0.5,
+    multi_digit: bool = False,
 ) -> list[Record]:
     """Score images already in memory, or a few files, in this process: one record per item, in order.
 
@@ -104,15 +112,15 @@ def predict_images(
     from toolkit.predict import decode
     from toolkit.predict.pipeline import make_records, pack, scorer_for
 
-    options = PredictOptions(model=model, top_k=top_k, min_confidence=min_confidence)
+    options = PredictOptions(model=model, top_k=top_k, min_confidence=min_confidence, multi_digit=multi_digit)
     options.validate()
     scorer = scorer_for(resolve_model(options.model))
     items: list[decode.Item] = []
     for index, image in enumerate(images):
         if isinstance(image, (str, PathLike)):
-            items.extend(decode.prepare_path(str(image)))
+            items.extend(decode.prepare_path(str(image), multi_digit=multi_digit))
         else:
-            items.append(decode.prepare_image(_as_image(image, index), f"<image {index}>"))
+            items.append(decode.prepare_image(_as_image(image, index), f"<image {index}>", multi_digit=multi_digit))
     meta, tensors = pack(items)
     return make_records(meta, scorer.score(tensors), options)
 
