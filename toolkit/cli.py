@@ -232,7 +232,7 @@ def train_command(
 def evaluate_command(
     model: ExistingModel,
     out: Annotated[Path | None, typer.Option(help="Folder for report.json and the PNGs "
-                                             "[default: artifacts/runs/evaluate-<model name>].")] = None,
+                                             "\\[default: artifacts/runs/evaluate-<model name>].")] = None,
     plots: Annotated[bool, typer.Option(help="Draw confusion.png and misclassified.png.")] = True,
     as_json: JsonFlag = False,
 ) -> None:
@@ -456,7 +456,8 @@ def predict_command(
     output_format: Annotated[OutputFormat | None, typer.Option(
         "--format", help="csv, jsonl or parquet (default: from --out's extension, else csv).",
         show_default=False)] = None,
-    batch_size: Annotated[int, typer.Option(help="Images per onnxruntime call.")] = 256,
+    batch_size: Annotated[int, typer.Option(help="Records per write to the output (local engine); images per "
+                                            "onnxruntime call (Ray engine).")] = 256,
     workers: Annotated[int | None, typer.Option(
         help="Decode processes (0: decode in the main process) (default: one per CPU).",
         show_default=False)] = None,
