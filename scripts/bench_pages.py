@@ -72,10 +72,10 @@ def _blank_pages(folder: Path, count: int, seed: int, box: bool) -> Path:
         if box:
             side = int(rng.integers(60, 300))
             left, top = int(rng.integers(100, width - 2 * side)), int(rng.integers(100, height - 2 * side))
-            cv2.rectangle(coverage, (left, top), (left + int(side * rng.uniform(1, 2)), top + side), 1.0,
-                          int(rng.integers(1, 5)))
-        gray, _ = scans._shade(cv2.GaussianBlur(coverage, (0, 0), 0.6), rng, tilt=0.06, noise=0.03, dust=0.8,
-                               specks=40)
+            cv2.rectangle(
+                coverage, (left, top), (left + int(side * rng.uniform(1, 2)), top + side), 1.0, int(rng.integers(1, 5))
+            )
+        gray, _ = scans._shade(cv2.GaussianBlur(coverage, (0, 0), 0.6), rng, tilt=0.06, noise=0.03, dust=0.8, specks=40)
         scans._styled(gray, 0.9, "png").save(folder / f"{'box' if box else 'blank'}-{n:04d}.png")
     return folder
 
@@ -92,19 +92,37 @@ def pages(args, root: Path) -> dict:
     out: dict = {}
     plain = _render(root / f"pages-{args.seed}-{args.pages}", scans.write_pages, args.pages, HEIGHTS, args.seed)
     out["plain"] = _page_accuracy(_score(plain, args.model))
-    forms = _render(root / f"forms-{args.seed}-{args.pages // 2}", scans.write_pages, args.pages // 2, (40, 80),
-                    args.seed + 1, header=True, box=True)
+    forms = _render(
+        root / f"forms-{args.seed}-{args.pages // 2}",
+        scans.write_pages,
+        args.pages // 2,
+        (40, 80),
+        args.seed + 1,
+        header=True,
+        box=True,
+    )
     out["forms"] = _page_accuracy(_score(forms, args.model))
-    photos = _render(root / f"photos-{args.seed}-{args.photos}", scans.write_pages, args.photos, (150,),
-                     args.seed + 2, size=scans.PHOTO, photo=True)
+    photos = _render(
+        root / f"photos-{args.seed}-{args.photos}",
+        scans.write_pages,
+        args.photos,
+        (150,),
+        args.seed + 2,
+        size=scans.PHOTO,
+        photo=True,
+    )
     out["photos"] = _page_accuracy(_score(photos, args.model))
     blank = _blank_pages(root / f"blank-{args.seed}-{args.negatives}", args.negatives, args.seed, box=False)
     boxes = _blank_pages(root / f"boxes-{args.seed}-{args.negatives}", args.negatives, args.seed, box=True)
     for name, folder in (("blank_sheets", blank), ("empty_boxes", boxes)):
         records = _score(folder, args.model)
         confident = sum(1 for r in records if not r["blank"] and not r["low_confidence"] and not r["flags"])
-        out[name] = {"pages": len(records), "blank": sum(1 for r in records if r["blank"]),
-                     "flagged": sum(1 for r in records if r["flags"]), "confident_digit": confident}
+        out[name] = {
+            "pages": len(records),
+            "blank": sum(1 for r in records if r["blank"]),
+            "flagged": sum(1 for r in records if r["flags"]),
+            "confident_digit": confident,
+        }
     return out
 
 
@@ -122,16 +140,26 @@ def _page_accuracy(records: list[dict]) -> dict:
         c["blank"] += bool(r["blank"])
         c["errors"] += r["status"] == "error"
         flags.update((r["flags"] or "").split())
-    return {"by_height": {h: {"pages": c["pages"], "accuracy": round(c["correct"] / c["pages"], 4),
-                              "blank": c["blank"], "errors": c["errors"]} for h, c in sorted(by_height.items())},
-            "flags": dict(sorted(flags.items()))}
+    return {
+        "by_height": {
+            h: {
+                "pages": c["pages"],
+                "accuracy": round(c["correct"] / c["pages"], 4),
+                "blank": c["blank"],
+                "errors": c["errors"],
+            }
+            for h, c in sorted(by_height.items())
+        },
+        "flags": dict(sorted(flags.items())),
+    }
 
 
 def strips(args, root: Path) -> dict:
     from toolkit import scans
 
-    folder = _render(root / f"strips-{args.seed}-{args.strips}", scans.write_strips, args.strips, HEIGHTS,
-                     args.seed + 3)
+    folder = _render(
+        root / f"strips-{args.seed}-{args.strips}", scans.write_strips, args.strips, HEIGHTS, args.seed + 3
+    )
     records = _score(folder, args.model, multi_digit=True)
     by_height: dict[int, Counter] = {}
     by_length: dict[int, Counter] = {}
@@ -146,16 +174,23 @@ def strips(args, root: Path) -> dict:
             c["correct"] += right
         flags.update((r["flags"] or "").split())
     total = sum(c["correct"] for c in by_height.values()) / max(1, len(records))
-    return {"strips": len(records), "accuracy": round(total, 4),
-            "by_height": {h: round(c["correct"] / c["strips"], 4) for h, c in sorted(by_height.items())},
-            "by_digits": {n: round(c["correct"] / c["strips"], 4) for n, c in sorted(by_length.items())},
-            "flags": dict(sorted(flags.items()))}
+    return {
+        "strips": len(records),
+        "accuracy": round(total, 4),
+        "by_height": {h: round(c["correct"] / c["strips"], 4) for h, c in sorted(by_height.items())},
+        "by_digits": {n: round(c["correct"] / c["strips"], 4) for n, c in sorted(by_length.items())},
+        "flags": dict(sorted(flags.items())),
+    }
 
 
 def _baseline(revision: str):
     """`toolkit/preprocess.py` as it was at `revision`, loaded as a module of its own."""
-    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:toolkit/preprocess.py"],
-                            capture_output=True, text=True, check=True).stdout
+    source = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{revision}:toolkit/preprocess.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     spec = importlib.util.spec_from_loader("preprocess_baseline", loader=None)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
@@ -195,14 +230,19 @@ def speed(args) -> dict:
         for name, module in order if round_ % 2 == 0 else order[::-1]:
             seconds, results[name] = run(module)
             times[name].append(seconds)
-    same = sum(np.array_equal(a.tensor, b.tensor) and a.blank == b.blank
-               for a, b in zip(results["before"], results["after"], strict=True))
+    same = sum(
+        np.array_equal(a.tensor, b.tensor) and a.blank == b.blank
+        for a, b in zip(results["before"], results["after"], strict=True)
+    )
     ratios = [a / b for a, b in zip(times["after"], times["before"], strict=True)]
-    return {"files": len(decoded), "baseline": args.baseline,
-            "normalise_us_before": round(statistics.median(times["before"]), 1),
-            "normalise_us_after": round(statistics.median(times["after"]), 1),
-            "after_over_before": round(statistics.median(ratios), 3),
-            "identical_tensors": f"{same}/{len(decoded)}"}
+    return {
+        "files": len(decoded),
+        "baseline": args.baseline,
+        "normalise_us_before": round(statistics.median(times["before"]), 1),
+        "normalise_us_after": round(statistics.median(times["after"]), 1),
+        "after_over_before": round(statistics.median(ratios), 3),
+        "identical_tensors": f"{same}/{len(decoded)}",
+    }
 
 
 def main() -> None:
@@ -233,12 +273,16 @@ def main() -> None:
         print(f"  flags: {plain['flags']}")
         for name in ("forms", "photos"):
             for h, r in results["pages"][name]["by_height"].items():
-                print(f"{name} ({h} px): {r['accuracy']:.2%} of {r['pages']}, blank {r['blank']}; "
-                      f"flags {results['pages'][name]['flags']}")
+                print(
+                    f"{name} ({h} px): {r['accuracy']:.2%} of {r['pages']}, blank {r['blank']}; "
+                    f"flags {results['pages'][name]['flags']}"
+                )
         for name in ("blank_sheets", "empty_boxes"):
             r = results["pages"][name]
-            print(f"{name}: {r['pages']} pages, {r['blank']} blank, {r['flagged']} flagged, "
-                  f"{r['confident_digit']} with a confident unflagged digit")
+            print(
+                f"{name}: {r['pages']} pages, {r['blank']} blank, {r['flagged']} flagged, "
+                f"{r['confident_digit']} with a confident unflagged digit"
+            )
     if "strips" not in args.skip:
         s = results["strips"] = strips(args, args.folder)
         print(f"Numbers of 2-6 digits (--multi-digit): {s['accuracy']:.2%} of {s['strips']} strips read exactly")
@@ -247,10 +291,12 @@ def main() -> None:
         print(f"  flags: {s['flags']}")
     if "speed" not in args.skip:
         v = results["speed"] = speed(args)
-        print(f"Single-digit normalisation on {v['files']:,} scan renderings, CPU per file (median of "
-              f"{args.repeat}): {v['normalise_us_before']:.0f} us at {v['baseline']}, {v['normalise_us_after']:.0f}"
-              f" us now; after/before {v['after_over_before']:.3f} (median of the rounds' ratios); identical "
-              f"tensors {v['identical_tensors']}")
+        print(
+            f"Single-digit normalisation on {v['files']:,} scan renderings, CPU per file (median of "
+            f"{args.repeat}): {v['normalise_us_before']:.0f} us at {v['baseline']}, {v['normalise_us_after']:.0f}"
+            f" us now; after/before {v['after_over_before']:.3f} (median of the rounds' ratios); identical "
+            f"tensors {v['identical_tensors']}"
+        )
     print(f"({time.perf_counter() - started:.0f} s)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

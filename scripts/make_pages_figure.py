@@ -31,8 +31,12 @@ def _read(pixels: np.ndarray, scorer, multi_digit: bool):
         return [], [], [], result.flags
     probs = scorer.score(result.tensor if multi_digit else result.tensor[None])
     chosen, _ = segment.choose(result.plan, probs)
-    return ([result.boxes[k] for k in chosen], probs[chosen].argmax(axis=1).tolist(),
-            probs[chosen].max(axis=1).tolist(), result.flags)
+    return (
+        [result.boxes[k] for k in chosen],
+        probs[chosen].argmax(axis=1).tolist(),
+        probs[chosen].max(axis=1).tolist(),
+        result.flags,
+    )
 
 
 def _label(canvas: np.ndarray, text: str, at: tuple[int, int], scale: float = 0.6, colour=GREEN) -> None:
@@ -70,16 +74,27 @@ def main() -> None:
     crop = cv2.cvtColor(pixels[top - pad : top + height + pad, left - pad : left + width + pad], cv2.COLOR_GRAY2BGR)
     crop = _panel(crop, 300)
     s = 300 / (width + 2 * pad)
-    cv2.rectangle(crop, (round(pad * s), round(pad * s)), (round((pad + width) * s), round((pad + height) * s)),
-                  GREEN, 2)
+    cv2.rectangle(
+        crop, (round(pad * s), round(pad * s)), (round((pad + width) * s), round((pad + height) * s)), GREEN, 2
+    )
     _label(crop, f"read {digits[0]} ({sure[0]:.3f})", (10, 26), 0.7)
-    _label(crop, "form box ignored" + (f", flags: {' '.join(flags)}" if flags else ""), (10, crop.shape[0] - 12),
-           0.5, (60, 60, 60))
+    _label(
+        crop,
+        "form box ignored" + (f", flags: {' '.join(flags)}" if flags else ""),
+        (10, crop.shape[0] - 12),
+        0.5,
+        (60, 60, 60),
+    )
 
     # 2. A strip of touching and overlapping digits, read with --multi-digit.
     number = "40236"
-    strip = scans.render_strip([nth(int(d), 2) for d in number], [int(d) for d in number],
-                               np.random.default_rng(1), height=60, gap=(-0.1, -0.02))
+    strip = scans.render_strip(
+        [nth(int(d), 2) for d in number],
+        [int(d) for d in number],
+        np.random.default_rng(1),
+        height=60,
+        gap=(-0.1, -0.02),
+    )
     pixels = np.asarray(strip.image)
     boxes, digits, sure, _ = _read(pixels, scorer, multi_digit=True)
     drawn = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)

@@ -103,8 +103,13 @@ def test_first_records_come_before_the_walk_ends(tmp_path, onnx_model, mnist_tes
                 waited.append(first_batch.wait(20))
             yield f"{paths[i % len(paths)]}\n".encode()
 
-    summary = run(["-"], PredictOptions(model=onnx_model, workers=1, batch_size=16), out=str(tmp_path / "o.csv"),
-                  stdin=lines(), on_records=lambda batch: first_batch.set())
+    summary = run(
+        ["-"],
+        PredictOptions(model=onnx_model, workers=1, batch_size=16),
+        out=str(tmp_path / "o.csv"),
+        stdin=lines(),
+        on_records=lambda batch: first_batch.set(),
+    )
     assert summary.records == 600
     assert waited == [True]
 
@@ -142,10 +147,17 @@ def bad_folder(tmp_path_factory, mnist_test):
 
 
 EXPECTED_KINDS = {
-    "empty.png": "empty", "truncated.png": "truncated", "truncated.jpg": "truncated",
-    "header-only.png": "truncated", "text.png": "not-an-image", "page.png": "not-an-image",
-    "document.png": "unsupported-format", "vector.png": "unsupported-format", "phone.png": "unsupported-format",
-    "random.png": "not-an-image", "bomb.png": "too-large",
+    "empty.png": "empty",
+    "truncated.png": "truncated",
+    "truncated.jpg": "truncated",
+    "header-only.png": "truncated",
+    "text.png": "not-an-image",
+    "page.png": "not-an-image",
+    "document.png": "unsupported-format",
+    "vector.png": "unsupported-format",
+    "phone.png": "unsupported-format",
+    "random.png": "not-an-image",
+    "bomb.png": "too-large",
 }
 
 
@@ -264,18 +276,36 @@ def test_every_mode_and_container_is_scored_ok(zoo_folder, onnx_model):
 
 
 def test_all_frames_adds_one_record_per_frame(zoo_folder, onnx_model):
-    records = list(predict_folder([zoo_folder / "animated.gif", zoo_folder / "pages.tif",
-                                   zoo_folder / "gray.png"], model=onnx_model, all_frames=True, workers=0))
+    records = list(
+        predict_folder(
+            [zoo_folder / "animated.gif", zoo_folder / "pages.tif", zoo_folder / "gray.png"],
+            model=onnx_model,
+            all_frames=True,
+            workers=0,
+        )
+    )
     assert [(Path(r["path"]).name, r["frame"]) for r in records] == [
-        ("animated.gif", 0), ("animated.gif", 1), ("animated.gif", 2), ("pages.tif", 0), ("pages.tif", 1),
-        ("gray.png", 0)]
+        ("animated.gif", 0),
+        ("animated.gif", 1),
+        ("animated.gif", 2),
+        ("pages.tif", 0),
+        ("pages.tif", 1),
+        ("gray.png", 0),
+    ]
     assert [r["digit"] for r in records[:3]] == [7, 2, 1]
 
 
 # --- odd names in every format -------------------------------------------------------------------------------
 
-ODD = [b"comma,name.png", b'quote"name.png', b"new\nline.png", b"latin1-\xe9.png", b"=HYPERLINK(1).png",
-       b"+plus.png", b"[markup].png"]
+ODD = [
+    b"comma,name.png",
+    b'quote"name.png',
+    b"new\nline.png",
+    b"latin1-\xe9.png",
+    b"=HYPERLINK(1).png",
+    b"+plus.png",
+    b"[markup].png",
+]
 
 
 @pytest.fixture(scope="module")
@@ -294,8 +324,11 @@ def test_odd_names_survive_every_format(odd_folder, onnx_model, tmp_path, fmt, m
         pytest.importorskip("pyarrow")
     monkeypatch.chdir(odd_folder)
     out = tmp_path / f"out.{fmt}"
-    result = subprocess.run([*CLI, "predict", ".", "=HYPERLINK(1).png", "--model", onnx_model, "--out", out,
-                             "--workers", "1"], capture_output=True, text=True)
+    result = subprocess.run(
+        [*CLI, "predict", ".", "=HYPERLINK(1).png", "--model", onnx_model, "--out", out, "--workers", "1"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     if fmt == "csv":
         out.read_bytes().decode("utf-8")
@@ -318,12 +351,30 @@ def test_cli_all_good_exit_0_with_summary(cli, tmp_path, onnx_model, mnist_test)
     x, y = mnist_test
     write_pngs(tmp_path / "in", x[:25], y[:25])
     out, summary = tmp_path / "p.csv", tmp_path / "s.json"
-    result = cli("predict", tmp_path / "in", "--model", onnx_model, "--out", out, "--summary", summary,
-                 "--workers", "1", "--top-k", "3")
+    result = cli(
+        "predict",
+        tmp_path / "in",
+        "--model",
+        onnx_model,
+        "--out",
+        out,
+        "--summary",
+        summary,
+        "--workers",
+        "1",
+        "--top-k",
+        "3",
+    )
     assert result.exit_code == 0, result.output
     rows = read_csv(out)
-    assert len(rows) == 25 and list(rows[0])[:15] == ["path", "status", "digit", "confidence",
-                                                      *[f"prob_{d}" for d in range(10)], "error"]
+    assert len(rows) == 25 and list(rows[0])[:15] == [
+        "path",
+        "status",
+        "digit",
+        "confidence",
+        *[f"prob_{d}" for d in range(10)],
+        "error",
+    ]
     assert "top_k" in rows[0] and len(rows[0]["top_k"].split()) == 3
     assert "scored 25 files" in result.stderr and "digits:" in result.stderr and "files/s" in result.stderr
     report = json.loads(summary.read_text())
@@ -350,8 +401,9 @@ def test_cli_usage_errors_exit_2_one_line(cli, tmp_path, onnx_model):
     result = cli("predict", tmp_path, "--model", onnx_model, "--batch-size", "0")
     assert result.exit_code == 2 and "--batch-size" in result.stderr
     result = cli("predict", tmp_path, "--model", tmp_path / "nope.onnx")
-    assert result.exit_code == 2 and result.stderr.strip() == (f"error: --model {tmp_path / 'nope.onnx'}: no such "
-                                                               "file or folder; predict needs an ONNX model (.onnx)")
+    assert result.exit_code == 2 and result.stderr.strip() == (
+        f"error: --model {tmp_path / 'nope.onnx'}: no such file or folder; predict needs an ONNX model (.onnx)"
+    )
 
 
 def test_cli_wrong_model_contract_is_one_line(cli, tmp_path, mnist_test):
@@ -363,8 +415,8 @@ def test_cli_wrong_model_contract_is_one_line(cli, tmp_path, mnist_test):
     result = cli("predict", tmp_path / "in", "--model", model, "--out", tmp_path / "o.csv")
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
-        f"error: {model}: model input is float32 [N,784]; predict needs input float32 [N,28,28,1] and "
-        "output [N,10]"]
+        f"error: {model}: model input is float32 [N,784]; predict needs input float32 [N,28,28,1] and output [N,10]"
+    ]
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     result = cli("predict", tmp_path / "in", "--model", tmp_path / "junk.onnx", "--out", tmp_path / "o.csv")
     assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
@@ -387,12 +439,27 @@ def test_cli_stdin_list_stdout_and_table(tmp_path, onnx_model, mnist_test):
     paths = write_pngs(tmp_path, x[:3], y[:3])
     runner = CliRunner()
     listing = "\n".join(str(p) for p in paths) + "\n"
-    result = runner.invoke(app, ["predict", "-", "--model", str(onnx_model), "--out", "-", "--format", "jsonl",
-                                 "--workers", "0"], input=listing)
+    result = runner.invoke(
+        app,
+        ["predict", "-", "--model", str(onnx_model), "--out", "-", "--format", "jsonl", "--workers", "0"],
+        input=listing,
+    )
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(p) for p in paths]
-    result = runner.invoke(app, ["predict", str(tmp_path), "--model", str(onnx_model), "--table",
-                                 "--out", str(tmp_path / "t.csv"), "--workers", "0"])
+    result = runner.invoke(
+        app,
+        [
+            "predict",
+            str(tmp_path),
+            "--model",
+            str(onnx_model),
+            "--table",
+            "--out",
+            str(tmp_path / "t.csv"),
+            "--workers",
+            "0",
+        ],
+    )
     assert result.exit_code == 0 and "predictions: 3 records in" in result.stdout
     assert "00000-label-7.png" in result.stdout and result.stdout.count(" ok ") == 3
 
@@ -409,8 +476,9 @@ def test_stdout_stays_empty_when_the_model_is_bad(tmp_path, mnist_test):
     nan = linear_model(tmp_path / "nan.onnx", np.full((784, 10), np.nan, np.float32), np.zeros(10, np.float32))
     # junk: fails to load (in a thread, while the worker decodes); nan: loads, then fails on the first batch.
     for model in (tmp_path / "junk.onnx", nan):
-        result = CliRunner().invoke(app, ["predict", str(tmp_path / "in"), "--model", str(model), "--out", "-",
-                                          "--workers", "1"])
+        result = CliRunner().invoke(
+            app, ["predict", str(tmp_path / "in"), "--model", str(model), "--out", "-", "--workers", "1"]
+        )
         assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert result.stdout == ""
 
@@ -447,8 +515,10 @@ def test_a_full_disk_is_named_and_the_run_resumes(cli, tmp_path, monkeypatch, on
     x, y = mnist_test
     write_pngs(tmp_path / "in", x[:30], y[:30])
     out = tmp_path / "p.csv"
-    full = f"{out}.partial: the disk is full (No space left on device); free some space and run the same " \
-           "command with --resume to continue"
+    full = (
+        f"{out}.partial: the disk is full (No space left on device); free some space and run the same "
+        "command with --resume to continue"
+    )
 
     def disk_full_at(batch: int):
         write, calls = writers.CsvWriter.write, []
@@ -509,7 +579,8 @@ def test_resume_of_a_finished_output_checks_model_and_options(cli, tmp_path, onn
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
         f"error: cannot --resume: {out} was made with other settings: min_confidence (was 0.5, now 1.0); run it "
-        "with the same model and options, or without --resume to start over"]
+        "with the same model and options, or without --resume to start over"
+    ]
     other = linear_model(tmp_path / "uniform.onnx", np.zeros((784, 10), np.float32), np.zeros(10, np.float32))
     result = cli(*args, "--model", other, "--resume")
     assert result.exit_code == 2 and "model_sha256 (was " in result.stderr
@@ -534,7 +605,8 @@ def test_a_second_run_writing_the_same_out_fails_at_once(cli, tmp_path, onnx_mod
         result = cli(*args)
         assert result.exit_code == 1
         assert result.stderr.strip().splitlines() == [
-            f"error: another predict run is writing {out}; wait for it to end or choose another --out"]
+            f"error: another predict run is writing {out}; wait for it to end or choose another --out"
+        ]
         assert not out.exists() and not (tmp_path / "p.csv.partial").exists()
     result = cli(*args)
     assert result.exit_code == 0 and len(read_csv(out)) == 2
@@ -571,13 +643,17 @@ def test_resume_after_interruption_gives_every_input_exactly_once(tmp_path, onnx
     paths = write_pngs(tmp_path / "in", x[:300], y[:300])
     out = tmp_path / "p.csv"
     state = tmp_path / "p.csv.partial.json"
-    args = [*CLI, "predict", "-", "--model", str(onnx_model), "--out", str(out), "--batch-size", "16",
-            "--workers", "1"]
+    args = [*CLI, "predict", "-", "--model", str(onnx_model), "--out", str(out), "--batch-size", "16", "--workers", "1"]
     # Paths arrive on stdin; the run cannot finish before stdin closes, so it is surely interrupted mid-way.
     # A shell starts background jobs with SIGINT ignored, and Python then never raises KeyboardInterrupt;
     # restore the default so the child behaves as in a terminal whatever runs this suite.
-    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        args,
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     proc.stdin.write("".join(f"{p}\n" for p in paths[:150]))
     proc.stdin.flush()
     _wait_for_commit(state, 2000, proc)
@@ -689,8 +765,9 @@ SPELLINGS = {  # the same folder, `data` in the current folder `work`, as a resu
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
 @pytest.mark.parametrize("spelling", list(SPELLINGS))
-def test_resume_with_the_folder_spelled_otherwise_gives_each_file_once(tmp_path, monkeypatch, onnx_model,
-                                                                     mnist_test, fmt, spelling):
+def test_resume_with_the_folder_spelled_otherwise_gives_each_file_once(
+    tmp_path, monkeypatch, onnx_model, mnist_test, fmt, spelling
+):
     from toolkit.predict.runner import run
 
     if fmt == "parquet":
@@ -735,15 +812,13 @@ def test_resume_from_a_list_on_stdin_gives_each_file_once(tmp_path, monkeypatch,
     assert len(got) == 40 and len({os.path.realpath(p) for p in got}) == 40
 
 
-def test_resume_from_another_folder_with_relative_inputs_is_refused(cli, tmp_path, monkeypatch, onnx_model,
-                                                                     mnist_test):
+def test_resume_from_another_folder_with_relative_inputs_is_refused(cli, tmp_path, monkeypatch, onnx_model, mnist_test):
     x, y = mnist_test
     write_pngs(tmp_path / "work" / "data", x[:30], y[:30])
     (tmp_path / "elsewhere" / "data").mkdir(parents=True)
     monkeypatch.chdir(tmp_path / "work")
     out = tmp_path / "p.csv"
-    interrupted_run(monkeypatch, ["data"], out, PredictOptions(model=onnx_model, workers=0, chunk_size=10),
-                    after=10)
+    interrupted_run(monkeypatch, ["data"], out, PredictOptions(model=onnx_model, workers=0, chunk_size=10), after=10)
     partial = (tmp_path / "p.csv.partial").read_bytes()
     monkeypatch.chdir(tmp_path / "elsewhere")
     args = ["predict", "--model", onnx_model, "--out", out, "--workers", "0", "--resume"]
@@ -752,7 +827,8 @@ def test_resume_from_another_folder_with_relative_inputs_is_refused(cli, tmp_pat
     assert result.stderr.splitlines() == [
         f"error: cannot --resume from {tmp_path / 'elsewhere'}: the paths already in {out} are relative to "
         f"{tmp_path / 'work'}, where the first run started; run it from there, or name every input by an absolute "
-        "path"]
+        "path"
+    ]
     assert (tmp_path / "p.csv.partial").read_bytes() == partial
     result = cli(*args, tmp_path / "work" / "data")  # an absolute path means the same anywhere
     assert result.exit_code == 0, result.stderr
@@ -787,8 +863,21 @@ except SystemExit as exc:
 def test_predict_never_imports_tensorflow(tmp_path, onnx_model, mnist_test):
     x, y = mnist_test
     write_pngs(tmp_path / "in", x[:20], y[:20])
-    result = subprocess.run([sys.executable, "-c", BLOCK_HEAVY, "predict", str(tmp_path / "in"), "--model",
-                             str(onnx_model), "--out", str(tmp_path / "o.csv")], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            BLOCK_HEAVY,
+            "predict",
+            str(tmp_path / "in"),
+            "--model",
+            str(onnx_model),
+            "--out",
+            str(tmp_path / "o.csv"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert "HEAVY: []" in result.stderr
     assert len(read_csv(tmp_path / "o.csv")) == 20
@@ -816,8 +905,12 @@ def test_metadata_contract_is_followed(tmp_path, ridge, mnist_test):
     # The same classifier with its output columns shuffled, told by the labels in its metadata.
     labels = ["3", "1", "4", "0", "5", "9", "2", "6", "8", "7"]
     order = [int(label) for label in labels]
-    stamped = linear_model(tmp_path / "stamped.onnx", weights[:, order], bias[order],
-                           metadata=contract.ModelContract(labels=tuple(labels)).to_metadata())
+    stamped = linear_model(
+        tmp_path / "stamped.onnx",
+        weights[:, order],
+        bias[order],
+        metadata=contract.ModelContract(labels=tuple(labels)).to_metadata(),
+    )
     tensors = data.to_model_input(x[:64])[..., 0]
     np.testing.assert_allclose(Scorer(stamped).score(tensors), plain.score(tensors), atol=1e-6)
 
@@ -829,12 +922,17 @@ def test_unsupported_preprocessing_and_logits_are_one_line_errors(cli, tmp_path,
     x, y = mnist_test
     write_pngs(tmp_path / "in", x[:3], y[:3])
     weights, bias = ridge
-    odd = linear_model(tmp_path / "odd.onnx", weights, bias,
-                       metadata=contract.ModelContract(size="32x32", ink="red-on-green").to_metadata())
+    odd = linear_model(
+        tmp_path / "odd.onnx",
+        weights,
+        bias,
+        metadata=contract.ModelContract(size="32x32", ink="red-on-green").to_metadata(),
+    )
     result = cli("predict", tmp_path / "in", "--model", odd, "--out", tmp_path / "o.csv")
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
-        f"error: {odd}: the model asks for preprocessing predict cannot give (size 32x32, ink red-on-green)"]
+        f"error: {odd}: the model asks for preprocessing predict cannot give (size 32x32, ink red-on-green)"
+    ]
     logits = linear_model(tmp_path / "logits.onnx", weights, bias, softmax=False)
     result = cli("predict", tmp_path / "in", "--model", logits, "--out", tmp_path / "o.csv")
     assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
@@ -852,8 +950,8 @@ def test_nan_or_inf_from_the_model_is_a_one_line_error(cli, tmp_path, mnist_test
     result = cli("predict", tmp_path / "in", "--model", nan, "--out", tmp_path / "o.jsonl", "--workers", "0")
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
-        f"error: {nan}: the model produced NaN/Inf for 3 of 3 images in a batch; predict needs finite "
-        "probabilities"]
+        f"error: {nan}: the model produced NaN/Inf for 3 of 3 images in a batch; predict needs finite probabilities"
+    ]
     # Checked on every batch, not only the first: this model overflows (Inf - Inf in its softmax) only on
     # images with enough ink.
     weights = np.zeros((784, 10), np.float32)
@@ -875,8 +973,7 @@ def test_models_exported_by_the_toolkit_score(tmp_path, mlp_model, mnist_test):
     x, y = mnist_test
     write_pngs(tmp_path / "in", x[:20], y[:20])
     model = runtimes.load_keras_model(mlp_model)
-    onnx_path = export.export_onnx(model, tmp_path / "mlp.onnx",
-                                   contract=contract.ModelContract(architecture="mlp256"))
+    onnx_path = export.export_onnx(model, tmp_path / "mlp.onnx", contract=contract.ModelContract(architecture="mlp256"))
     records = list(predict_folder(tmp_path / "in", model=onnx_path, workers=0))
     assert len(records) == 20 and all(r["status"] == "ok" for r in records)
     expected = model.predict(data.to_model_input(x[:20]), verbose=0)
@@ -886,11 +983,13 @@ def test_models_exported_by_the_toolkit_score(tmp_path, mlp_model, mnist_test):
 
 def test_help_loads_nothing_heavy():
     """`mnist-toolkit --help` must start fast: it imports neither the scorer nor NumPy, Pillow, onnxruntime."""
-    code = ("import sys; sys.argv = ['mnist-toolkit', 'predict', '--help']\n"
-            "from toolkit.cli import app\n"
-            "try:\n    app(prog_name='mnist-toolkit')\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('onnxruntime', 'numpy', 'PIL', 'tensorflow', 'keras', 'toolkit.predict')"
-            " if m in sys.modules))")
+    code = (
+        "import sys; sys.argv = ['mnist-toolkit', 'predict', '--help']\n"
+        "from toolkit.cli import app\n"
+        "try:\n    app(prog_name='mnist-toolkit')\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('onnxruntime', 'numpy', 'PIL', 'tensorflow', 'keras', 'toolkit.predict')"
+        " if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip().splitlines()[-1] == "[]"
 
@@ -908,8 +1007,14 @@ def numbers_folder(tmp_path_factory, mnist_test):
     folder = tmp_path_factory.mktemp("numbers")
     for n, number in enumerate(("4021", "739", "58")):
         images = [x[np.flatnonzero(y == int(d))[k]] for k, d in enumerate(number)]
-        made = scans.render_strip(images, [int(d) for d in number], np.random.default_rng(n), height=40,
-                                  gap=(0.1, 0.4), style=("png", "jpeg")[n % 2])
+        made = scans.render_strip(
+            images,
+            [int(d) for d in number],
+            np.random.default_rng(n),
+            height=40,
+            gap=(0.1, 0.4),
+            style=("png", "jpeg")[n % 2],
+        )
         made.image.save(folder / f"strip-{n}-text-{number}.{('png', 'jpg')[n % 2]}")
     form = scans.render_page([x[np.flatnonzero(y == 9)[0]]], [9], np.random.default_rng(5), height=80, box=True)
     form.image.save(folder / "form-text-9.png")
@@ -927,8 +1032,19 @@ def test_multi_digit_reads_numbers_in_every_format(cli, numbers_folder, tmp_path
     if fmt == "parquet":
         pyarrow = pytest.importorskip("pyarrow.parquet")
     out, summary = tmp_path / f"out.{fmt}", tmp_path / "summary.json"
-    result = cli("predict", numbers_folder, "--multi-digit", "--model", REFERENCE_MODEL, "--out", out,
-                 "--summary", summary, "--workers", "1")
+    result = cli(
+        "predict",
+        numbers_folder,
+        "--multi-digit",
+        "--model",
+        REFERENCE_MODEL,
+        "--out",
+        out,
+        "--summary",
+        summary,
+        "--workers",
+        "1",
+    )
     assert result.exit_code == 3, result.output  # the truncated file: an error record, as in single-digit mode
     if fmt == "csv":
         rows = read_csv(out)
@@ -948,8 +1064,9 @@ def test_multi_digit_reads_numbers_in_every_format(cli, numbers_folder, tmp_path
             assert row["status"] == "ok" and row["blank"] in (False, "false")
     strip = by_name["strip-0-text-4021.png"]
     assert strip["digit"] in (None, "")  # several digits: no single digit, no prob_ columns
-    assert float(strip["confidence"]) == pytest.approx(min(float(c.split(":")[1]) for c in
-                                                           _per_digit_cells(per_digit[rows.index(strip)])), abs=1e-5)
+    assert float(strip["confidence"]) == pytest.approx(
+        min(float(c.split(":")[1]) for c in _per_digit_cells(per_digit[rows.index(strip)])), abs=1e-5
+    )
     form = by_name["form-text-9.png"]
     assert int(form["digit"]) == 9 and float(form["prob_9"]) == pytest.approx(float(form["confidence"]), abs=1e-5)
     blank = by_name["page-blank.png"]
@@ -970,8 +1087,9 @@ def test_multi_digit_is_the_same_in_the_main_process_and_in_workers(numbers_fold
     from toolkit.predict.pipeline import REFERENCE_MODEL
 
     inline = list(predict_folder(numbers_folder, model=REFERENCE_MODEL, workers=0, multi_digit=True))
-    pooled = list(predict_folder(numbers_folder, model=REFERENCE_MODEL, workers=2, chunk_size=2, batch_size=3,
-                                 multi_digit=True))
+    pooled = list(
+        predict_folder(numbers_folder, model=REFERENCE_MODEL, workers=2, chunk_size=2, batch_size=3, multi_digit=True)
+    )
     assert inline == pooled
     assert [r["text"] for r in inline if r["text"]] == ["9", "4021", "739", "58"]
 
@@ -991,18 +1109,43 @@ def test_resume_refuses_to_mix_single_and_multi_digit(cli, numbers_folder, tmp_p
     out = tmp_path / "out.jsonl"
     first = cli("predict", numbers_folder, "--model", REFERENCE_MODEL, "--out", out, "--workers", "0")
     assert first.exit_code == 3
-    mixed = cli("predict", numbers_folder, "--multi-digit", "--model", REFERENCE_MODEL, "--out", out, "--resume",
-                "--workers", "0")
+    mixed = cli(
+        "predict",
+        numbers_folder,
+        "--multi-digit",
+        "--model",
+        REFERENCE_MODEL,
+        "--out",
+        out,
+        "--resume",
+        "--workers",
+        "0",
+    )
     assert mixed.exit_code == 2 and "cannot --resume" in mixed.stderr and len(mixed.stderr.splitlines()) == 1
     # A finished multi-digit run resumed with a new file: only that file is read, appended once.
     out = tmp_path / "numbers.csv"
-    assert cli("predict", numbers_folder, "--multi-digit", "--model", REFERENCE_MODEL, "--out", out,
-               "--workers", "0").exit_code == 3
+    assert (
+        cli(
+            "predict", numbers_folder, "--multi-digit", "--model", REFERENCE_MODEL, "--out", out, "--workers", "0"
+        ).exit_code
+        == 3
+    )
     extra = tmp_path / "more"
     extra.mkdir()
     (extra / "zzz-text-58.jpg").write_bytes((numbers_folder / "strip-2-text-58.png").read_bytes())
-    again = cli("predict", numbers_folder, extra, "--multi-digit", "--model", REFERENCE_MODEL, "--out", out,
-                "--resume", "--workers", "0")
+    again = cli(
+        "predict",
+        numbers_folder,
+        extra,
+        "--multi-digit",
+        "--model",
+        REFERENCE_MODEL,
+        "--out",
+        out,
+        "--resume",
+        "--workers",
+        "0",
+    )
     assert again.exit_code == 3 and "scored 1 file" in again.stderr
     assert [r["text"] for r in read_csv(out)].count("58") == 2
 

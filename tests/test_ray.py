@@ -24,8 +24,7 @@ def ray_session():
     """One local Ray instance for the whole session: starting Ray costs seconds."""
     ray = pytest.importorskip("ray")
     pytest.importorskip("ray.data")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.ERROR)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     yield ray
     ray.shutdown()
 
@@ -67,18 +66,21 @@ def _stable(stderr: str) -> list[str]:
 
 
 def test_same_csv_bytes_exit_code_and_summary_as_local(ray_session, scans, onnx_model, tmp_path):
-    local_code, local_err = _cli("predict", scans, "--model", onnx_model, "--out", tmp_path / "local.csv",
-                                 "--top-k", "3")
-    ray_code, ray_err = _cli("predict", scans, "--model", onnx_model, "--out", tmp_path / "ray.csv", "--top-k", "3",
-                             "--engine", "ray")
+    local_code, local_err = _cli(
+        "predict", scans, "--model", onnx_model, "--out", tmp_path / "local.csv", "--top-k", "3"
+    )
+    ray_code, ray_err = _cli(
+        "predict", scans, "--model", onnx_model, "--out", tmp_path / "ray.csv", "--top-k", "3", "--engine", "ray"
+    )
     assert (local_code, ray_code) == (3, 3), ray_err
     assert (tmp_path / "ray.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
     assert _stable(ray_err) == _stable(local_err)
     assert "scored 3,003 files" in ray_err and "errors: empty 1, not-an-image 1, truncated 1" in ray_err
 
 
-def test_same_records_with_frames_odd_names_and_many_windows(ray_session, tmp_path, onnx_model, mnist_test,
-                                                             monkeypatch):
+def test_same_records_with_frames_odd_names_and_many_windows(
+    ray_session, tmp_path, onnx_model, mnist_test, monkeypatch
+):
     """Several windows, several blocks per window and batches that split a file's frames: still every record
     equal to the local engine's, in the same order, whatever the file names."""
     from toolkit.predict import ray_engine
@@ -90,7 +92,7 @@ def test_same_records_with_frames_odd_names_and_many_windows(ray_session, tmp_pa
         Image.fromarray(x[i]).save(folder / f"{i:03d}.png")
     frames = [Image.fromarray(x[i]) for i in range(40, 44)]
     frames[0].save(folder / "017-animated.gif", save_all=True, append_images=frames[1:])
-    odd = [b"=formula.png", b"comma, \"quote\".png", b"new\nline.png", b"caf\xe9-latin1.png", "日本.png".encode()]
+    odd = [b"=formula.png", b'comma, "quote".png', b"new\nline.png", b"caf\xe9-latin1.png", "日本.png".encode()]
     for name in odd:
         Image.fromarray(x[50]).save(os.fsencode(folder) + b"/" + name, "PNG")
     (folder / "zz-empty.png").write_bytes(b"")
@@ -98,8 +100,9 @@ def test_same_records_with_frames_odd_names_and_many_windows(ray_session, tmp_pa
     monkeypatch.setattr(ray_engine, "MIN_CHUNK", 4)
     windows = []
     pipeline = ray_engine.RayEngine._pipeline
-    monkeypatch.setattr(ray_engine.RayEngine, "_pipeline", lambda self, refs: windows.append(len(refs)) or
-                        pipeline(self, refs))
+    monkeypatch.setattr(
+        ray_engine.RayEngine, "_pipeline", lambda self, refs: windows.append(len(refs)) or pipeline(self, refs)
+    )
     options = {"model": onnx_model, "all_frames": True, "top_k": 2, "batch_size": 5, "chunk_size": 4}
     local = list(predict_folder(folder, **options))
     ray = list(predict_folder(folder, engine="ray", **options))
@@ -121,7 +124,8 @@ def test_a_model_that_fails_in_the_actors_is_a_one_line_error(ray_session, tmp_p
     assert code == 1
     assert stderr.strip().splitlines() == [
         f"error: {logits}: the model's output rows do not sum to 1 (got {_first_sum(logits, x[0])}); predict needs "
-        "softmax probabilities, not logits"]
+        "softmax probabilities, not logits"
+    ]
 
 
 def _first_sum(model: Path, image: np.ndarray) -> str:
@@ -162,10 +166,17 @@ def test_an_unforeseen_decoder_error_is_named_in_one_line(monkeypatch):
 
         return broken
 
-    rows = {"index": np.array([0]), "path": np.array([b"a.png"], object), "follow": np.array([False]),
-            "kind": np.array([""], object), "message": np.array([""], object)}
-    for failure, message in [(RuntimeError(), "RuntimeError"),
-                             (ValueError("\n  first line\nsecond line"), "ValueError: first line")]:
+    rows = {
+        "index": np.array([0]),
+        "path": np.array([b"a.png"], object),
+        "follow": np.array([False]),
+        "kind": np.array([""], object),
+        "message": np.array([""], object),
+    }
+    for failure, message in [
+        (RuntimeError(), "RuntimeError"),
+        (ValueError("\n  first line\nsecond line"), "ValueError: first line"),
+    ]:
         monkeypatch.setattr(ray_engine, "prepare_chunk", raising(failure))
         out = ray_engine.decode_rows(rows)
         assert list(out["kind"]) == ["corrupt"]
@@ -178,13 +189,31 @@ def test_usage_and_connection_errors_are_one_line(tmp_path, onnx_model):
     assert (code, stderr.strip()) == (2, "error: --ray-address needs --engine ray")
     pytest.importorskip("ray")
     # In a fresh process: this session's Ray instance must not be reused. Nothing listens on port 9 (discard).
-    result = subprocess.run([sys.executable, "-m", "toolkit", "predict", str(tmp_path), "--model", str(onnx_model),
-                             "--engine", "ray", "--ray-address", "ray://127.0.0.1:9", "--out",
-                             str(tmp_path / "o.csv")], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "toolkit",
+            "predict",
+            str(tmp_path),
+            "--model",
+            str(onnx_model),
+            "--engine",
+            "ray",
+            "--ray-address",
+            "ray://127.0.0.1:9",
+            "--out",
+            str(tmp_path / "o.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "error: cannot connect to the Ray cluster at ray://127.0.0.1:9 (Connection refused); is `ray start` "
-        "running there, and is the port open?"]
+        "running there, and is the port open?"
+    ]
 
 
 def test_without_the_extra_the_error_says_how_to_install_it(tmp_path, onnx_model, monkeypatch):
@@ -194,7 +223,8 @@ def test_without_the_extra_the_error_says_how_to_install_it(tmp_path, onnx_model
     assert code == 1
     assert stderr.strip().splitlines() == [
         "error: this needs the Python package 'ray', which is not installed; fix it with: "
-        "pip install 'mnist-toolkit[ray]'"]
+        "pip install 'mnist-toolkit[ray]'"
+    ]
 
 
 NO_RAY = """
@@ -212,15 +242,29 @@ def test_the_local_engine_never_imports_ray(tmp_path, onnx_model, mnist_test):
     x, y = mnist_test
     for i in range(5):
         Image.fromarray(x[i]).save(tmp_path / f"{i}.png")
-    result = subprocess.run([sys.executable, "-c", NO_RAY, "predict", str(tmp_path), "--model", str(onnx_model),
-                             "--out", str(tmp_path / "o.csv")], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            NO_RAY,
+            "predict",
+            str(tmp_path),
+            "--model",
+            str(onnx_model),
+            "--out",
+            str(tmp_path / "o.csv"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert "RAY LOADED: []" in result.stderr
 
 
 @pytest.mark.slow
-def test_a_file_that_kills_its_ray_worker_costs_one_error_record(ray_session, tmp_path, onnx_model, mnist_test,
-                                                                 monkeypatch):
+def test_a_file_that_kills_its_ray_worker_costs_one_error_record(
+    ray_session, tmp_path, onnx_model, mnist_test, monkeypatch
+):
     """Ray retries the task, gives up, and the rest of the window goes through the local engine, which isolates
     the file as `worker-crashed` (the same stand-in decoder crashes there, in a worker process)."""
     from tests.test_predict import crash_on_marker
@@ -244,7 +288,8 @@ def test_a_file_that_kills_its_ray_worker_costs_one_error_record(ray_session, tm
     records = list(predict_folder(tmp_path, model=onnx_model, engine="ray", chunk_size=8))
     assert len(records) == 31
     assert [(Path(r["path"]).name, r["error_kind"]) for r in records if r["status"] == "error"] == [
-        ("012-crash.png", "worker-crashed")]
+        ("012-crash.png", "worker-crashed")
+    ]
     assert any("local engine" in note for note in engine_notes)
 
 
@@ -273,16 +318,18 @@ def test_multi_digit_records_are_the_local_engines(ray_session, tmp_path, mnist_
     x, y = mnist_test
     for n, number in enumerate(("4021", "96", "7")):
         images = [x[np.flatnonzero(y == int(d))[1]] for d in number]
-        made = scans.render_strip(images, [int(d) for d in number], np.random.default_rng(n), height=40,
-                                  gap=(-0.05, 0.3))
+        made = scans.render_strip(
+            images, [int(d) for d in number], np.random.default_rng(n), height=40, gap=(-0.05, 0.3)
+        )
         made.image.save(tmp_path / f"{n}-text-{number}.png")
     Image.new("L", (300, 80), 235).save(tmp_path / "3-blank.png")
     for name, content in BAD.items():
         (tmp_path / name).write_bytes(content)
     local = list(predict_folder(tmp_path, model=REFERENCE_MODEL, multi_digit=True, workers=1))
     monkeypatch.setattr(ray_engine, "MIN_CHUNK", 2)
-    ray = list(predict_folder(tmp_path, model=REFERENCE_MODEL, multi_digit=True, engine="ray", chunk_size=2,
-                              batch_size=3))
+    ray = list(
+        predict_folder(tmp_path, model=REFERENCE_MODEL, multi_digit=True, engine="ray", chunk_size=2, batch_size=3)
+    )
     assert ray == local
     assert [r["text"] for r in ray] == ["4021", "96", "7", None, None, None]
     assert [r["error_kind"] for r in ray][3:] == [None, "empty", "not-an-image"] and ray[3]["blank"]

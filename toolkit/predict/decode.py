@@ -43,8 +43,26 @@ from toolkit import preprocess
 from toolkit.errors import first_line
 
 # Raster formats Pillow decodes by itself. EPS (runs Ghostscript), PDF and the rare scientific formats are out.
-ALLOWED_FORMATS = ("PNG", "JPEG", "MPO", "GIF", "BMP", "DIB", "TIFF", "WEBP", "PPM", "PCX", "TGA", "ICO",
-                   "JPEG2000", "QOI", "AVIF", "PSD", "SGI", "XBM")
+ALLOWED_FORMATS = (
+    "PNG",
+    "JPEG",
+    "MPO",
+    "GIF",
+    "BMP",
+    "DIB",
+    "TIFF",
+    "WEBP",
+    "PPM",
+    "PCX",
+    "TGA",
+    "ICO",
+    "JPEG2000",
+    "QOI",
+    "AVIF",
+    "PSD",
+    "SGI",
+    "XBM",
+)
 DEFAULT_PIXEL_LIMIT = 89_478_485  # Pillow's own default, used if something set the limit to None
 READ_WHOLE = 32 << 20  # files up to this size are read in one go (much faster than Pillow's small reads)
 # Memory a decoding process may spend on one decoded image (see `_check_budget`): with the ~100 MB a worker
@@ -55,8 +73,19 @@ DECODE_BUDGET = 192 << 20
 FAST_MAX_PIXELS = 1 << 22
 # Bytes a pixel takes in Pillow's memory, by mode (anything else takes 4).
 _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
-ERROR_KINDS = ("empty", "truncated", "corrupt", "not-an-image", "unsupported-format", "too-large",
-               "unreadable", "vanished", "missing", "not-a-file", "worker-crashed")
+ERROR_KINDS = (
+    "empty",
+    "truncated",
+    "corrupt",
+    "not-an-image",
+    "unsupported-format",
+    "too-large",
+    "unreadable",
+    "vanished",
+    "missing",
+    "not-a-file",
+    "worker-crashed",
+)
 
 _SIGNATURES = (  # (prefix, description) of formats that are images or documents we do not read
     (b"%PDF", "PDF document"),
@@ -305,8 +334,11 @@ def _jpeg_header(data: bytes) -> tuple[int, int, int] | None:
             side = max(width, height)
             # Let libjpeg scale big photos down by 2-8x while decoding (the digit ends up 20 px anyway); grey
             # output applies the EXIF orientation, as Pillow's path does.
-            for factor, flag in ((8, cv2.IMREAD_REDUCED_GRAYSCALE_8), (4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
-                                 (2, cv2.IMREAD_REDUCED_GRAYSCALE_2)):
+            for factor, flag in (
+                (8, cv2.IMREAD_REDUCED_GRAYSCALE_8),
+                (4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
+                (2, cv2.IMREAD_REDUCED_GRAYSCALE_2),
+            ):
                 if side >= factor * preprocess.MAX_SIDE:
                     return width, height, flag
             return width, height, cv2.IMREAD_GRAYSCALE
@@ -336,16 +368,21 @@ def _check_budget(width: int, height: int, bytes_per_pixel: int, extra: int = 0)
     """Failure ("too-large") when decoding would take more than DECODE_BUDGET bytes of memory."""
     need = width * height * bytes_per_pixel + extra
     if need > DECODE_BUDGET:
-        raise Failure("too-large", f"{width}x{height} needs {need / 2**20:,.0f} MB to decode, more than the "
-                                   f"{DECODE_BUDGET >> 20} MB a decoding process may use; save it smaller or as "
-                                   "8-bit grey")
+        raise Failure(
+            "too-large",
+            f"{width}x{height} needs {need / 2**20:,.0f} MB to decode, more than the "
+            f"{DECODE_BUDGET >> 20} MB a decoding process may use; save it smaller or as "
+            "8-bit grey",
+        )
 
 
 def _check_pixels(width: int, height: int) -> None:
     limit = pixel_limit()
     if width * height > limit:
-        raise Failure("too-large", f"{width}x{height} = {width * height:,} pixels is over the decompression-bomb "
-                                   f"limit of {limit:,}")
+        raise Failure(
+            "too-large",
+            f"{width}x{height} = {width * height:,} pixels is over the decompression-bomb limit of {limit:,}",
+        )
 
 
 def prepare_path(path: str, *, all_frames: bool = False, follow: bool = True, multi_digit: bool = False) -> list[Item]:

@@ -85,8 +85,10 @@ class Journal:
                 self._resume_finished()
             else:
                 if self.state.exists():
-                    self.notes.append(f"started over: the interrupted run's records in {self.partial} were "
-                                      "discarded (--resume continues an interrupted run)")
+                    self.notes.append(
+                        f"started over: the interrupted run's records in {self.partial} were "
+                        "discarded (--resume continues an interrupted run)"
+                    )
                 self._fresh = True
         except BaseException:
             self.close()
@@ -104,8 +106,9 @@ class Journal:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 fh.close()
-                raise ToolkitError(f"another predict run is writing {self.out}; wait for it to end or choose "
-                                   "another --out") from None
+                raise ToolkitError(
+                    f"another predict run is writing {self.out}; wait for it to end or choose another --out"
+                ) from None
             except OSError:  # a file system without locks (some network mounts): go on unlocked
                 fh.close()
                 return
@@ -133,8 +136,7 @@ class Journal:
         self.commit()
 
     def _damaged(self, what: str) -> ToolkitError:
-        return ToolkitError(f"cannot --resume {self.out}: {what}; delete {self.partial} and {self.state} to "
-                            "start over")
+        return ToolkitError(f"cannot --resume {self.out}: {what}; delete {self.partial} and {self.state} to start over")
 
     def _resume_partial(self) -> None:
         try:
@@ -146,23 +148,28 @@ class Journal:
         committed = state.get("committed_bytes")
         if not isinstance(committed, int) or isinstance(committed, bool) or committed < 0:
             raise self._damaged(f"{self.state} has no valid committed_bytes")
-        differs = differences({"version": state.get("version"), "format": state.get("format"),
-                                **state["fingerprint"]}, self._recorded())
+        differs = differences(
+            {"version": state.get("version"), "format": state.get("format"), **state["fingerprint"]}, self._recorded()
+        )
         if differs:
-            raise UsageError(f"cannot --resume: the interrupted run differs in {differs}; run it with the same "
-                             "model and options, or without --resume to start over")
+            raise UsageError(
+                f"cannot --resume: the interrupted run differs in {differs}; run it with the same "
+                "model and options, or without --resume to start over"
+            )
         # Anything after the last commit may be half a record (kill -9 mid-write): cut it off. A file shorter
         # than its last commit was cut or replaced since; truncate would pad it with NUL bytes.
         with open(self.partial, "r+b") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size < committed:
-                raise self._damaged(f"{self.partial} is shorter ({size:,} bytes) than its last commit "
-                                    f"({committed:,} bytes)")
+                raise self._damaged(
+                    f"{self.partial} is shorter ({size:,} bytes) than its last commit ({committed:,} bytes)"
+                )
             if committed:
                 fh.seek(committed - 1)
                 if fh.read(1) != b"\n":
-                    raise self._damaged(f"the last commit in {self.state} ({committed:,} bytes) does not end "
-                                        f"a record of {self.partial}")
+                    raise self._damaged(
+                        f"the last commit in {self.state} ({committed:,} bytes) does not end a record of {self.partial}"
+                    )
             fh.truncate(committed)
         self.previous = Previous(base_folder(state))
         try:
@@ -181,18 +188,24 @@ class Journal:
         try:
             meta = json.loads(self.meta.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ToolkitError(f"cannot --resume {self.out}: {self.meta}, which records the model and options it "
-                               f"was made with, is missing; {start_over}") from None
+            raise ToolkitError(
+                f"cannot --resume {self.out}: {self.meta}, which records the model and options it "
+                f"was made with, is missing; {start_over}"
+            ) from None
         except (OSError, ValueError) as exc:
-            raise ToolkitError(f"cannot --resume {self.out}: {self.meta} is unreadable ({first_line(exc)}); "
-                               f"{start_over}") from None
+            raise ToolkitError(
+                f"cannot --resume {self.out}: {self.meta} is unreadable ({first_line(exc)}); {start_over}"
+            ) from None
         if not isinstance(meta, dict) or not isinstance(meta.get("fingerprint"), dict):
             raise ToolkitError(f"cannot --resume {self.out}: {self.meta} records no fingerprint; {start_over}")
-        differs = differences({"version": meta.get("version"), "format": meta.get("format"),
-                                **meta["fingerprint"]}, self._recorded())
+        differs = differences(
+            {"version": meta.get("version"), "format": meta.get("format"), **meta["fingerprint"]}, self._recorded()
+        )
         if differs:
-            raise UsageError(f"cannot --resume: {self.out} was made with other settings: {differs}; run it with "
-                             "the same model and options, or without --resume to start over")
+            raise UsageError(
+                f"cannot --resume: {self.out} was made with other settings: {differs}; run it with "
+                "the same model and options, or without --resume to start over"
+            )
         self.previous = Previous(base_folder(meta))
         try:
             if self.fmt == "parquet":
@@ -237,8 +250,14 @@ class Journal:
             return
         with fsutil.naming(self.partial):
             self._stream.flush()
-        state = {"version": STATE_VERSION, "format": self.fmt, "output": str(self.out), "cwd": self.base,
-                 "committed_bytes": self._stream.tell(), "fingerprint": self.fingerprint}
+        state = {
+            "version": STATE_VERSION,
+            "format": self.fmt,
+            "output": str(self.out),
+            "cwd": self.base,
+            "committed_bytes": self._stream.tell(),
+            "fingerprint": self.fingerprint,
+        }
         fsutil.write_json(self.state, state)
 
     def finish(self) -> bool:
@@ -256,9 +275,16 @@ class Journal:
                 self._stream.close()
             self._stream = None
             # The sidecar first: until the state file goes, a --resume goes by the partial file and its state.
-            fsutil.write_json(self.meta, {
-                "about": f"the model and options {self.out.name} was made with; predict --resume checks them",
-                "version": STATE_VERSION, "format": self.fmt, "cwd": self.base, "fingerprint": self.fingerprint})
+            fsutil.write_json(
+                self.meta,
+                {
+                    "about": f"the model and options {self.out.name} was made with; predict --resume checks them",
+                    "version": STATE_VERSION,
+                    "format": self.fmt,
+                    "cwd": self.base,
+                    "fingerprint": self.fingerprint,
+                },
+            )
             if self.fmt == "parquet":
                 csv_to_parquet(self.partial, self.out, self.columns)
                 self.partial.unlink()

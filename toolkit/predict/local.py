@@ -68,8 +68,7 @@ def _init_worker() -> None:
 def _context():
     """fork when it is safe (fast start: workers inherit NumPy and Pillow), else forkserver, else spawn."""
     methods = multiprocessing.get_all_start_methods()
-    if ("fork" in methods and threading.active_count() == 1
-            and not any(name in sys.modules for name in _UNSAFE_TO_FORK)):
+    if "fork" in methods and threading.active_count() == 1 and not any(name in sys.modules for name in _UNSAFE_TO_FORK):
         return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
@@ -122,8 +121,10 @@ class LocalEngine:
 
     def __enter__(self) -> LocalEngine:
         if self.workers > 0 and _context().get_start_method() != "fork" and _unguarded_main():
-            self.notes.append("decoding in this process: worker processes would re-run this script, which calls "
-                              "predict at its top level; put the call under `if __name__ == \"__main__\":`")
+            self.notes.append(
+                "decoding in this process: worker processes would re-run this script, which calls "
+                'predict at its top level; put the call under `if __name__ == "__main__":`'
+            )
             self.workers = 0
         if self.workers > 0:
             try:
@@ -212,16 +213,23 @@ class LocalEngine:
 
     def _score_here(self, chunk: list[Found]) -> Scored:
         """workers=0: decode and score in this process (debugging, tiny runs, places without multiprocessing)."""
-        return score_chunk(chunk, self.options.all_frames, self.model, self.options.resolved_threads(),
-                           self.options.multi_digit)
+        return score_chunk(
+            chunk, self.options.all_frames, self.model, self.options.resolved_threads(), self.options.multi_digit
+        )
 
     def _submit(self, chunk: list[Found]) -> Future:
         assert self._pool is not None
         try:
             # Plain tuples: a NamedTuple pickles several times slower, and this is per file.
             entries = [(f.path, f.follow, f.error) for f in chunk]
-            return self._pool.submit(score_chunk, entries, self.options.all_frames, self.model,
-                                     self.options.resolved_threads(), self.options.multi_digit)
+            return self._pool.submit(
+                score_chunk,
+                entries,
+                self.options.all_frames,
+                self.model,
+                self.options.resolved_threads(),
+                self.options.multi_digit,
+            )
         except BrokenProcessPool as exc:  # a worker died since the last submit: handled when this is due
             broken: Future = Future()
             broken.set_exception(exc)
@@ -244,8 +252,17 @@ class LocalEngine:
             except BrokenProcessPool:
                 self.close(wait=False)
                 self._pool = self._new_pool()
-                meta, _ = pack([Item(entry.path, 0, None, error_kind="worker-crashed",
-                                     error="decoding this file killed the worker process")])
+                meta, _ = pack(
+                    [
+                        Item(
+                            entry.path,
+                            0,
+                            None,
+                            error_kind="worker-crashed",
+                            error="decoding this file killed the worker process",
+                        )
+                    ]
+                )
                 scored = np.zeros((0, 10), np.float32)
             metas.extend(meta)
             probs.append(scored)
@@ -332,4 +349,3 @@ def _chunks(found: Iterator[Found], size: int) -> Iterator[list[Found]]:
         if not chunk:
             return
         yield chunk
-

@@ -98,8 +98,10 @@ def resolve_model(model: str | os.PathLike | None) -> Path:
     else:
         path, label = REFERENCE_MODEL, ""
         if not path.is_file():
-            raise ModelLoadError(f"no --model given and the packaged reference model is missing ({path}); "
-                                 "reinstall mnist-toolkit, or pass --model MODEL.onnx")
+            raise ModelLoadError(
+                f"no --model given and the packaged reference model is missing ({path}); "
+                "reinstall mnist-toolkit, or pass --model MODEL.onnx"
+            )
     modelkind.require(path, ("onnx",), "predict", label)
     return path
 
@@ -133,8 +135,9 @@ def prepare_chunk(found: Sequence[Entry], all_frames: bool = False, multi_digit:
 Scored = tuple[list[Meta], np.ndarray]
 
 
-def score_chunk(found: Sequence[Entry], all_frames: bool, model: str, threads: int = 1,
-                multi_digit: bool = False) -> Scored:
+def score_chunk(
+    found: Sequence[Entry], all_frames: bool, model: str, threads: int = 1, multi_digit: bool = False
+) -> Scored:
     """`prepare_chunk`, then the chunk's tensors scored by this process's own session for `model`: per-item
     metadata plus the probabilities (N, 10) of the tensors. A worker that scores its own chunks sends back 40
     bytes an image instead of 3 KB, and the work spreads evenly over the cores."""
@@ -168,8 +171,9 @@ def pack(items: Sequence[Item]) -> Packed:
             else:
                 n = len(tensor)
                 tensors.extend(tensor)
-        meta.append((item.path, item.frame, n, item.blank, item.error_kind, item.error,
-                     " ".join(item.flags) or None, item.plan))
+        meta.append(
+            (item.path, item.frame, n, item.blank, item.error_kind, item.error, " ".join(item.flags) or None, item.plan)
+        )
     stacked = np.stack(tensors) if tensors else np.zeros((0, 28, 28), np.float32)
     return meta, stacked
 
@@ -190,8 +194,11 @@ class Scorer:
         self.path = Path(model)
         self.session = onnxmodel.open_session(self.path, threads)
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
-        self.contract = (contract.read_contract(self.metadata, str(self.path))
-                         if contract.KEY_INPUT in self.metadata else contract.ModelContract())
+        self.contract = (
+            contract.read_contract(self.metadata, str(self.path))
+            if contract.KEY_INPUT in self.metadata
+            else contract.ModelContract()
+        )
         self.input_name, self.output_name = self._check()
         self._checked_output = False
 
@@ -205,8 +212,9 @@ class Scorer:
         if mismatch:
             raise ModelLoadError(f"{self.path}: {'; '.join(mismatch)}; predict needs {onnxmodel.NEEDS}")
         if c.input_name != inputs[0].name and contract.KEY_INPUT in self.metadata:
-            raise ModelLoadError(f"{self.path}: metadata names input '{c.input_name}', the graph has "
-                                 f"'{inputs[0].name}'")
+            raise ModelLoadError(
+                f"{self.path}: metadata names input '{c.input_name}', the graph has '{inputs[0].name}'"
+            )
         problems = []
         if c.layout not in ("NHWC", "NCHW"):
             problems.append(f"layout {c.layout}")
@@ -219,8 +227,9 @@ class Scorer:
         except (ValueError, ZeroDivisionError):
             problems.append(f"scale {c.scale}")
         if problems:
-            raise ModelLoadError(f"{self.path}: the model asks for preprocessing predict cannot give "
-                                 f"({', '.join(problems)})")
+            raise ModelLoadError(
+                f"{self.path}: the model asks for preprocessing predict cannot give ({', '.join(problems)})"
+            )
         labels = list(c.labels)
         if sorted(labels) != [str(d) for d in range(10)]:
             raise ModelLoadError(f"{self.path}: the model's labels are {labels[:12]}; predict needs the digits 0-9")
@@ -246,13 +255,17 @@ class Scorer:
         # Every batch: NaN or Inf fails every comparison below, and no record can hold it (JSON cannot).
         finite = np.isfinite(out).all(axis=1)
         if not finite.all():
-            raise ModelLoadError(f"{self.path}: the model produced NaN/Inf for {int((~finite).sum()):,} of "
-                                 f"{len(out):,} images in a batch; predict needs finite probabilities")
+            raise ModelLoadError(
+                f"{self.path}: the model produced NaN/Inf for {int((~finite).sum()):,} of "
+                f"{len(out):,} images in a batch; predict needs finite probabilities"
+            )
         if not self._checked_output:
             sums = out.sum(axis=1)
             if out.min() < -1e-3 or np.abs(sums - 1.0).max() > 0.02:
-                raise ModelLoadError(f"{self.path}: the model's output rows do not sum to 1 (got {sums[0]:.3g}); "
-                                     "predict needs softmax probabilities, not logits")
+                raise ModelLoadError(
+                    f"{self.path}: the model's output rows do not sum to 1 (got {sums[0]:.3g}); "
+                    "predict needs softmax probabilities, not logits"
+                )
             self._checked_output = True
         return out
 
@@ -287,8 +300,9 @@ def make_records(meta, probs: np.ndarray, options: PredictOptions) -> list[Recor
             if blank:
                 record.update(status="ok", error_kind=None, low_confidence=True, blank=True)
             else:
-                record.update(status="error", error=f"{kind}: {error}", error_kind=kind, low_confidence=None,
-                              blank=None)
+                record.update(
+                    status="error", error=f"{kind}: {error}", error_kind=kind, low_confidence=None, blank=None
+                )
         record["flags"] = more[0] if more else None
         if options.all_frames:
             record["frame"] = frame
@@ -321,21 +335,37 @@ def _number_records(meta, probs: np.ndarray, options: PredictOptions) -> list[Re
             read = digits[chosen].tolist()
             sure = confidences[chosen].tolist()
             confidence = min(sure)
-            record.update(status="ok", confidence=confidence, error_kind=None,
-                          low_confidence=confidence < options.min_confidence, blank=False)
+            record.update(
+                status="ok",
+                confidence=confidence,
+                error_kind=None,
+                low_confidence=confidence < options.min_confidence,
+                blank=False,
+            )
             if len(chosen) == 1:
                 record["digit"] = read[0]
                 record.update(zip(PROB_COLUMNS, probs[chosen[0]].tolist(), strict=True))
-            record.update(text="".join(map(str, read)), n_digits=len(read),
-                          per_digit=[{"digit": d, "confidence": float(f"{c:.6g}")} for d, c in zip(read, sure,
-                                                                                                   strict=True)])
+            record.update(
+                text="".join(map(str, read)),
+                n_digits=len(read),
+                per_digit=[{"digit": d, "confidence": float(f"{c:.6g}")} for d, c in zip(read, sure, strict=True)],
+            )
             k += n
         elif blank:
-            record.update(status="ok", error_kind=None, low_confidence=True, blank=True, text=None, n_digits=0,
-                          per_digit=None)
+            record.update(
+                status="ok", error_kind=None, low_confidence=True, blank=True, text=None, n_digits=0, per_digit=None
+            )
         else:
-            record.update(status="error", error=f"{kind}: {error}", error_kind=kind, low_confidence=None,
-                          blank=None, text=None, n_digits=None, per_digit=None)
+            record.update(
+                status="error",
+                error=f"{kind}: {error}",
+                error_kind=kind,
+                low_confidence=None,
+                blank=None,
+                text=None,
+                n_digits=None,
+                per_digit=None,
+            )
         record["flags"] = flags
         if options.all_frames:
             record["frame"] = frame

@@ -64,8 +64,9 @@ _META = ("index", "path", "frame", "has", "blank", "kind", "message", "flags", "
 # --- worker side: a function and a class that Ray ships to its workers -------------------------------------------
 
 
-def decode_rows(rows: dict[str, np.ndarray], all_frames: bool = False, cwd: str = "/",
-                multi_digit: bool = False) -> dict[str, np.ndarray]:
+def decode_rows(
+    rows: dict[str, np.ndarray], all_frames: bool = False, cwd: str = "/", multi_digit: bool = False
+) -> dict[str, np.ndarray]:
     """Decode and normalise a batch of (index, path, follow, kind, message) rows into one row per tensor of
     each item (a file, or a frame of it; an item read with `multi_digit` has one per digit), or one row with a
     zero image for an item without any. Never raises because of a file.
@@ -73,9 +74,10 @@ def decode_rows(rows: dict[str, np.ndarray], all_frames: bool = False, cwd: str 
     Paths are bytes (file names need not be UTF-8) relative to the driver's working folder `cwd`."""
     quiet_worker()
     paths = [os.fsdecode(bytes(p)) for p in rows["path"]]
-    entries = [(os.path.join(cwd, path), bool(follow), (str(kind), str(message)) if kind else None)
-               for path, follow, kind, message in zip(paths, rows["follow"], rows["kind"], rows["message"],
-                                                      strict=True)]
+    entries = [
+        (os.path.join(cwd, path), bool(follow), (str(kind), str(message)) if kind else None)
+        for path, follow, kind, message in zip(paths, rows["follow"], rows["kind"], rows["message"], strict=True)
+    ]
     try:
         meta, tensors = prepare_chunk(entries, all_frames, multi_digit)
     except Exception:  # a bug or a decoder failure nobody foresaw: find the file, keep the others
@@ -104,15 +106,35 @@ def _columns(meta, tensors: np.ndarray, indices: list[int], paths: list[bytes]) 
             images[row : row + n] = tensors[k : k + n]
             k += n
         for has in [True] * n or [False]:
-            for name, value in zip(_META, (indices[position], paths[position], frame, has, blank, kind or "",
-                                           message or "", flags or "", plan or ""), strict=True):
+            for name, value in zip(
+                _META,
+                (
+                    indices[position],
+                    paths[position],
+                    frame,
+                    has,
+                    blank,
+                    kind or "",
+                    message or "",
+                    flags or "",
+                    plan or "",
+                ),
+                strict=True,
+            ):
                 values[name].append(value)
             row += 1
-    return {"index": np.asarray(values["index"], np.int64), "path": np.asarray(values["path"], object),
-            "frame": np.asarray(values["frame"], np.int32), "has": np.asarray(values["has"], bool),
-            "blank": np.asarray(values["blank"], bool), "kind": np.asarray(values["kind"], object),
-            "message": np.asarray(values["message"], object), "flags": np.asarray(values["flags"], object),
-            "plan": np.asarray(values["plan"], object), "image": images}
+    return {
+        "index": np.asarray(values["index"], np.int64),
+        "path": np.asarray(values["path"], object),
+        "frame": np.asarray(values["frame"], np.int32),
+        "has": np.asarray(values["has"], bool),
+        "blank": np.asarray(values["blank"], bool),
+        "kind": np.asarray(values["kind"], object),
+        "message": np.asarray(values["message"], object),
+        "flags": np.asarray(values["flags"], object),
+        "plan": np.asarray(values["plan"], object),
+        "image": images,
+    }
 
 
 def _named(exc: BaseException) -> str:
@@ -202,8 +224,7 @@ class RayEngine:
         ray = self._ray
         if ray.is_initialized():  # a notebook or a test session has set Ray up: use it as it is
             return
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                                  "logging_level": logging.ERROR}
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
         if self.address is None:
             # "local": a new instance sized to this machine, even if RAY_ADDRESS names a cluster.
             kwargs.update(address="local", num_cpus=cpu_count())
@@ -216,8 +237,11 @@ class RayEngine:
         try:
             ray.init(**kwargs)
         except Exception as exc:
-            where = ("start a local Ray instance" if self.address is None
-                     else f"connect to the Ray cluster at {self.address}")
+            where = (
+                "start a local Ray instance"
+                if self.address is None
+                else f"connect to the Ray cluster at {self.address}"
+            )
             raise ToolkitError(f"cannot {where} ({first_line(exc, 200)})") from None
         finally:
             if previous is not None:
@@ -235,8 +259,10 @@ class RayEngine:
                     done = rows[-1]["index"] + 1
                     yield self._records(rows)
             except _Crash:
-                self.notes.append(f"a Ray worker died (a decoder crash or a lost node); files {done + 1:,} to "
-                                  f"{window.stop:,} of this run were scored by the local engine on this machine")
+                self.notes.append(
+                    f"a Ray worker died (a decoder crash or a lost node); files {done + 1:,} to "
+                    f"{window.stop:,} of this run were scored by the local engine on this machine"
+                )
                 yield from self._local(window, done)
 
     def _windows(self, found: Iterator[Found]) -> Iterator[_Window]:
@@ -266,13 +292,15 @@ class RayEngine:
         """One block of walked files as an Arrow table in the object store. Paths as bytes: names need not be
         UTF-8 (Arrow strings must be)."""
         pa = self._pa
-        table = pa.table({
-            "index": pa.array(range(first, first + len(files)), pa.int64()),
-            "path": pa.array([os.fsencode(f.path) for f in files], pa.binary()),
-            "follow": pa.array([f.follow for f in files], pa.bool_()),
-            "kind": pa.array([f.error[0] if f.error else "" for f in files], pa.string()),
-            "message": pa.array([f.error[1] if f.error else "" for f in files], pa.string()),
-        })
+        table = pa.table(
+            {
+                "index": pa.array(range(first, first + len(files)), pa.int64()),
+                "path": pa.array([os.fsencode(f.path) for f in files], pa.binary()),
+                "follow": pa.array([f.follow for f in files], pa.bool_()),
+                "kind": pa.array([f.error[0] if f.error else "" for f in files], pa.string()),
+                "message": pa.array([f.error[1] if f.error else "" for f in files], pa.string()),
+            }
+        )
         return self._ray.put(table)
 
     # --- the pipeline ------------------------------------------------------------------------------------------
@@ -281,16 +309,31 @@ class RayEngine:
         """decode tasks -> predictor actors over the blocks `refs`."""
         ray = self._ray
         ds = ray.data.from_arrow_refs(refs)
-        ds = _map_batches(ds, decode_rows, {"max_retries": DECODE_RETRIES},
-                          batch_size=self.chunk, batch_format="numpy", num_cpus=DECODE_CPUS,
-                          fn_kwargs={"all_frames": self.options.all_frames, "cwd": os.getcwd(),
-                                     "multi_digit": self.options.multi_digit})
+        ds = _map_batches(
+            ds,
+            decode_rows,
+            {"max_retries": DECODE_RETRIES},
+            batch_size=self.chunk,
+            batch_format="numpy",
+            num_cpus=DECODE_CPUS,
+            fn_kwargs={
+                "all_frames": self.options.all_frames,
+                "cwd": os.getcwd(),
+                "multi_digit": self.options.multi_digit,
+            },
+        )
         # No actor restarts: an actor dies with its node, or with onnxruntime on a batch that would kill it
         # again; either way the window is finished by the local engine rather than retried forever.
-        ds = _map_batches(ds, Predictor, {"max_restarts": 0}, batch_size=self.options.batch_size,
-                          batch_format="numpy", num_cpus=PREDICT_CPUS,
-                          fn_constructor_kwargs={"model": str(self.model), "threads": self.options.resolved_threads()},
-                          compute=ray.data.ActorPoolStrategy(size=self._actors()))
+        ds = _map_batches(
+            ds,
+            Predictor,
+            {"max_restarts": 0},
+            batch_size=self.options.batch_size,
+            batch_format="numpy",
+            num_cpus=PREDICT_CPUS,
+            fn_constructor_kwargs={"model": str(self.model), "threads": self.options.resolved_threads()},
+            compute=ray.data.ActorPoolStrategy(size=self._actors()),
+        )
         context = ds.context
         context.enable_progress_bars = False
         context.print_on_execution_start = False
@@ -340,10 +383,16 @@ class RayEngine:
         isolates a file that kills its decoder (one `worker-crashed` record) and makes the same records."""
         from toolkit.predict.local import LocalEngine
 
-        found = (Found(os.fsdecode(entry["path"]), entry["follow"],
-                       (entry["kind"], entry["message"]) if entry["kind"] else None)
-                 for ref in window.refs_from(start) for entry in self._ray.get(ref).to_pylist()
-                 if entry["index"] >= start)
+        found = (
+            Found(
+                os.fsdecode(entry["path"]),
+                entry["follow"],
+                (entry["kind"], entry["message"]) if entry["kind"] else None,
+            )
+            for ref in window.refs_from(start)
+            for entry in self._ray.get(ref).to_pylist()
+            if entry["index"] >= start
+        )
         with LocalEngine(self.model, self.options) as local:
             yield from local.batches(found)
         self.notes.extend(local.notes)
@@ -359,8 +408,18 @@ class RayEngine:
                 meta[-1][2] += 1
                 continue
             last = item
-            meta.append([os.fsdecode(r["path"]), r["frame"], int(r["has"]), r["blank"], r["kind"] or None,
-                         r["message"] or None, r["flags"] or None, r["plan"] or None])
+            meta.append(
+                [
+                    os.fsdecode(r["path"]),
+                    r["frame"],
+                    int(r["has"]),
+                    r["blank"],
+                    r["kind"] or None,
+                    r["message"] or None,
+                    r["flags"] or None,
+                    r["plan"] or None,
+                ]
+            )
         probs = [r["probs"] for r in rows if r["has"]]
         stacked = np.stack(probs).astype(np.float32, copy=False) if probs else np.zeros((0, 10), np.float32)
         return make_records(meta, stacked, self.options)
@@ -383,8 +442,10 @@ def _check_reachable(address: str) -> None:
         socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
     except OSError as exc:
         reason = exc.strerror or str(exc) or exc.__class__.__name__
-        raise ToolkitError(f"cannot connect to the Ray cluster at {address} ({reason}); is `ray start` running "
-                           "there, and is the port open?") from None
+        raise ToolkitError(
+            f"cannot connect to the Ray cluster at {address} ({reason}); is `ray start` running "
+            "there, and is the port open?"
+        ) from None
 
 
 def _check_order(rows: list[dict[str, Any]], expected: int) -> int:
@@ -393,8 +454,9 @@ def _check_order(rows: list[dict[str, Any]], expected: int) -> int:
     for row in rows:
         if row["index"] != expected - 1:
             if row["index"] != expected:
-                raise ToolkitError(f"the Ray run lost or reordered files (file #{row['index']} came when "
-                                   f"#{expected} was due)")
+                raise ToolkitError(
+                    f"the Ray run lost or reordered files (file #{row['index']} came when #{expected} was due)"
+                )
             expected += 1
     return expected
 
@@ -436,8 +498,12 @@ def _reraise_toolkit_error(exc: BaseException) -> None:
 def _is_crash(exc: BaseException) -> bool:
     from ray import exceptions
 
-    crashes = (exceptions.WorkerCrashedError, exceptions.NodeDiedError, exceptions.ObjectLostError,
-               exceptions.ActorDiedError)
+    crashes = (
+        exceptions.WorkerCrashedError,
+        exceptions.NodeDiedError,
+        exceptions.ObjectLostError,
+        exceptions.ActorDiedError,
+    )
     return any(isinstance(error, crashes) for error in _chain(exc))
 
 

@@ -92,9 +92,11 @@ class Previous:
         except OSError:  # the first run's folder is gone
             same = False
         if not same:
-            raise UsageError(f"cannot --resume from {os.getcwd()}: the paths already in {out} are relative to "
-                             f"{self.base}, where the first run started; run it from there, or name every input "
-                             "by an absolute path")
+            raise UsageError(
+                f"cannot --resume from {os.getcwd()}: the paths already in {out} are relative to "
+                f"{self.base}, where the first run started; run it from there, or name every input "
+                "by an absolute path"
+            )
 
     def __contains__(self, path: str) -> bool:
         if self._new or self._high is None:
@@ -124,8 +126,9 @@ class Previous:
 
 
 def other_columns(path: Path) -> UsageError:
-    return UsageError(f"cannot --resume: {path} has other columns than this run writes; use the same options or "
-                      "a new --out")
+    return UsageError(
+        f"cannot --resume: {path} has other columns than this run writes; use the same options or a new --out"
+    )
 
 
 def scan_text(path: Path, fmt: str, columns: Sequence[str], previous: Previous) -> None:
@@ -141,8 +144,9 @@ def scan_text(path: Path, fmt: str, columns: Sequence[str], previous: Previous) 
                     obj = json.loads(line)
                 except ValueError:
                     raise Damaged(f"line {number} is not JSON") from None
-                if not (isinstance(obj, dict) and isinstance(obj.get("path"), str)
-                        and isinstance(obj.get("status"), str)):
+                if not (
+                    isinstance(obj, dict) and isinstance(obj.get("path"), str) and isinstance(obj.get("status"), str)
+                ):
                     raise Damaged(f"line {number} is not a record (an object with a path and a status)")
                 if list(obj) != columns:
                     if first:
@@ -160,8 +164,11 @@ def scan_text(path: Path, fmt: str, columns: Sequence[str], previous: Previous) 
                 raise other_columns(path)
             for row in reader:
                 if len(row) != len(columns):
-                    raise Damaged(f"line {reader.line_num} is blank" if not row else
-                                   f"line {reader.line_num} has {len(row)} fields, not {len(columns)}")
+                    raise Damaged(
+                        f"line {reader.line_num} is blank"
+                        if not row
+                        else f"line {reader.line_num} has {len(row)} fields, not {len(columns)}"
+                    )
                 previous.add(row[0], row[1])
         except csv.Error as exc:
             raise Damaged(f"line {reader.line_num} is not CSV ({first_line(exc)})") from None

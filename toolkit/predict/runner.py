@@ -85,20 +85,34 @@ class Summary:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "output": self.output, "format": self.format, "model": self.model, "files": self.files,
-            "records": self.records, "ok": self.ok, "errors": self.errors,
-            "error_kinds": dict(sorted(self.error_kinds.items())), "skipped": dict(sorted(self.skipped.items())),
-            "digits": {str(d): self.digits.get(d, 0) for d in range(10)}, "low_confidence": self.low_confidence,
-            "blank": self.blank, "seconds": round(self.seconds, 3), "files_per_second": round(self.rate, 1),
-            "resumed_records": self.resumed_records, "resumed_errors": self.resumed_errors,
-            "output_written": self.written, "exit_code": self.exit_code, "warnings": self.warnings,
+            "output": self.output,
+            "format": self.format,
+            "model": self.model,
+            "files": self.files,
+            "records": self.records,
+            "ok": self.ok,
+            "errors": self.errors,
+            "error_kinds": dict(sorted(self.error_kinds.items())),
+            "skipped": dict(sorted(self.skipped.items())),
+            "digits": {str(d): self.digits.get(d, 0) for d in range(10)},
+            "low_confidence": self.low_confidence,
+            "blank": self.blank,
+            "seconds": round(self.seconds, 3),
+            "files_per_second": round(self.rate, 1),
+            "resumed_records": self.resumed_records,
+            "resumed_errors": self.resumed_errors,
+            "output_written": self.written,
+            "exit_code": self.exit_code,
+            "warnings": self.warnings,
             "flagged": dict(sorted(self.flagged.items())),
         }
 
     def lines(self) -> list[str]:
         """The human summary, a few lines for stderr."""
-        out = [f"scored {_count(self.files, 'file')} ({_count(self.records, 'record')}) in {self.seconds:.2f} s, "
-               f"{self.rate:,.0f} files/s: {self.ok:,} ok, {self.errors:,} errors"]
+        out = [
+            f"scored {_count(self.files, 'file')} ({_count(self.records, 'record')}) in {self.seconds:.2f} s, "
+            f"{self.rate:,.0f} files/s: {self.ok:,} ok, {self.errors:,} errors"
+        ]
         if self.error_kinds:
             out.append("errors: " + ", ".join(f"{k} {v:,}" for k, v in sorted(self.error_kinds.items())))
         if self.skipped:
@@ -107,11 +121,14 @@ class Summary:
             out.append("digits: " + "  ".join(f"{d}:{self.digits.get(d, 0):,}" for d in range(10)))
         out.append(f"low confidence: {self.low_confidence:,}, blank: {self.blank:,}")
         if self.resumed_records:
-            out.append(f"resumed: {self.resumed_records:,} records were already in the output "
-                       f"({self.resumed_errors:,} errors)")
+            out.append(
+                f"resumed: {self.resumed_records:,} records were already in the output ({self.resumed_errors:,} errors)"
+            )
         if self.flagged:
-            out.append("warning: flagged for a look (see the flags column): "
-                       + ", ".join(f"{k} {v:,}" for k, v in sorted(self.flagged.items())))
+            out.append(
+                "warning: flagged for a look (see the flags column): "
+                + ", ".join(f"{k} {v:,}" for k, v in sorted(self.flagged.items()))
+            )
         out.extend(f"warning: {w}" for w in self.warnings)
         if self.output != "-":
             out.append(f"wrote {self.output}" if self.written else f"{self.output} is complete; nothing new")
@@ -126,9 +143,14 @@ def fingerprint(model: Path, options: PredictOptions) -> dict[str, Any]:
     """What must not change between an interrupted run and its --resume."""
     from toolkit.data import sha256_file
 
-    return {"model_sha256": sha256_file(model), "columns": list(options.columns()),
-            "min_confidence": options.min_confidence, "top_k": options.top_k, "all_frames": options.all_frames,
-            "multi_digit": options.multi_digit}
+    return {
+        "model_sha256": sha256_file(model),
+        "columns": list(options.columns()),
+        "min_confidence": options.min_confidence,
+        "top_k": options.top_k,
+        "all_frames": options.all_frames,
+        "multi_digit": options.multi_digit,
+    }
 
 
 class Engine(Protocol):
@@ -180,8 +202,9 @@ def engine_class(name: str) -> type[Engine]:
     return getattr(importlib.import_module(module), attribute)
 
 
-def setup(inputs: list[str], options: PredictOptions, engine: str = "local",
-          stdin=None) -> tuple[type[Engine], Path, Walker]:
+def setup(
+    inputs: list[str], options: PredictOptions, engine: str = "local", stdin=None
+) -> tuple[type[Engine], Path, Walker]:
     """What every way of scoring checks and builds first (the command and `predict_folder` alike): the engine
     class, the model path and the walker over `inputs`. Raises ToolkitError, before anything is read or written,
     for bad options, inputs, engine or model."""
@@ -191,15 +214,26 @@ def setup(inputs: list[str], options: PredictOptions, engine: str = "local",
         raise ToolkitError("no inputs; name files, folders, glob patterns or - for a list on stdin")
     check_inputs(inputs)
     model = resolve_model(options.model)
-    walker = Walker(inputs, follow_symlinks=options.follow_symlinks, include=options.include,
-                    exclude=options.exclude, stdin=stdin)
+    walker = Walker(
+        inputs, follow_symlinks=options.follow_symlinks, include=options.include, exclude=options.exclude, stdin=stdin
+    )
     return engine_type, model, walker
 
 
-def run(inputs: list[str], options: PredictOptions, *, out: str | None = None, fmt: str | None = None,
-        resume: bool = False, summary_path: Path | None = None, stdin=None, stdout=None,
-        progress: Progress | None = None, on_records: Callable[[list], None] | None = None,
-        engine: str = "local") -> Summary:
+def run(
+    inputs: list[str],
+    options: PredictOptions,
+    *,
+    out: str | None = None,
+    fmt: str | None = None,
+    resume: bool = False,
+    summary_path: Path | None = None,
+    stdin=None,
+    stdout=None,
+    progress: Progress | None = None,
+    on_records: Callable[[list], None] | None = None,
+    engine: str = "local",
+) -> Summary:
     """Score every file under `inputs` into one output file (or stdout with out='-') and return the Summary.
 
     `progress(files_done, total_or_None)` is called after each batch; the total comes from a second, counting
@@ -264,9 +298,19 @@ def run(inputs: list[str], options: PredictOptions, *, out: str | None = None, f
             journal.close()
             raise
     summary.skipped = walker.skipped
-    empty = [f"no image files found in {', '.join(inputs)}" + (
-        f" ({', '.join(f'{k} {v:,}' for k, v in sorted(walker.skipped.items()))} skipped)" if walker.skipped
-        else "") + "; exit code 3"] if summary.empty else []
+    empty = (
+        [
+            f"no image files found in {', '.join(inputs)}"
+            + (
+                f" ({', '.join(f'{k} {v:,}' for k, v in sorted(walker.skipped.items()))} skipped)"
+                if walker.skipped
+                else ""
+            )
+            + "; exit code 3"
+        ]
+        if summary.empty
+        else []
+    )
     summary.warnings = (empty + journal.notes + scoring.notes + walker.warnings)[:20]
     if summary_path is not None:
         write_summary(summary, Path(summary_path))
@@ -276,8 +320,9 @@ def run(inputs: list[str], options: PredictOptions, *, out: str | None = None, f
 def _count_in_background(inputs: list[str], options: PredictOptions, total: dict) -> None:
     def count() -> None:
         try:
-            total["n"] = count_files(inputs, follow_symlinks=options.follow_symlinks, include=options.include,
-                                     exclude=options.exclude)
+            total["n"] = count_files(
+                inputs, follow_symlinks=options.follow_symlinks, include=options.include, exclude=options.exclude
+            )
         except Exception:  # the total only feeds the ETA; the real walk reports problems
             total["n"] = None
 

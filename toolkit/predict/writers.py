@@ -51,12 +51,14 @@ def output_format(out: str | None, fmt: str | None) -> tuple[str, str]:
     named = EXTENSIONS.get(os.path.splitext(out)[1].lower())
     if fmt is None:
         if named is None:
-            raise UsageError(f"cannot tell the output format from '{out}'; name it .csv, .jsonl or .parquet, "
-                             "or pass --format")
+            raise UsageError(
+                f"cannot tell the output format from '{out}'; name it .csv, .jsonl or .parquet, or pass --format"
+            )
         return out, named
     if named is not None and named != fmt:
-        raise UsageError(f"--format {fmt} contradicts --out {out} (a .{named} name); drop --format or rename the "
-                         "output")
+        raise UsageError(
+            f"--format {fmt} contradicts --out {out} (a .{named} name); drop --format or rename the output"
+        )
     return out, fmt
 
 
@@ -141,10 +143,22 @@ def open_text(path: Path | str, mode: str) -> TextIO:
 def arrow_schema(columns: Sequence[str]):
     """The Arrow types of the record columns."""
     pa = require_parquet()
-    types = {"path": pa.string(), "status": pa.string(), "digit": pa.int8(), "confidence": pa.float32(),
-             "error": pa.string(), "error_kind": pa.string(), "low_confidence": pa.bool_(),
-             "blank": pa.bool_(), "frame": pa.int32(), "top_k": pa.list_(pa.int8()), "flags": pa.string(),
-             "text": pa.string(), "n_digits": pa.int16(), "per_digit": _per_digit_type(pa)}
+    types = {
+        "path": pa.string(),
+        "status": pa.string(),
+        "digit": pa.int8(),
+        "confidence": pa.float32(),
+        "error": pa.string(),
+        "error_kind": pa.string(),
+        "low_confidence": pa.bool_(),
+        "blank": pa.bool_(),
+        "frame": pa.int32(),
+        "top_k": pa.list_(pa.int8()),
+        "flags": pa.string(),
+        "text": pa.string(),
+        "n_digits": pa.int16(),
+        "per_digit": _per_digit_type(pa),
+    }
     return pa.schema([(c, types.get(c, pa.float32())) for c in columns])
 
 
@@ -180,12 +194,22 @@ def csv_to_parquet(source: Path, target: Path, columns: Sequence[str]) -> None:
     read_types = {c: (pa.string() if c in lists else schema.field(c).type) for c in columns}
     read = pacsv.ReadOptions(block_size=8 << 20)
     parse = pacsv.ParseOptions(newlines_in_values=True)
-    convert = pacsv.ConvertOptions(column_types=read_types, strings_can_be_null=True, null_values=[""],
-                                   true_values=["true"], false_values=["false"], quoted_strings_can_be_null=True)
-    with fsutil.atomic_open(target) as (fh, _), \
-            pacsv.open_csv(source, read_options=read, parse_options=parse, convert_options=convert) as reader, \
-            pq.ParquetWriter(fh, schema) as writer:
+    convert = pacsv.ConvertOptions(
+        column_types=read_types,
+        strings_can_be_null=True,
+        null_values=[""],
+        true_values=["true"],
+        false_values=["false"],
+        quoted_strings_can_be_null=True,
+    )
+    with (
+        fsutil.atomic_open(target) as (fh, _),
+        pacsv.open_csv(source, read_options=read, parse_options=parse, convert_options=convert) as reader,
+        pq.ParquetWriter(fh, schema) as writer,
+    ):
         for batch in reader:
-            arrays = [_list_array(pa, batch.column(c), schema.field(c).type) if c in lists else batch.column(c)
-                      for c in columns]
+            arrays = [
+                _list_array(pa, batch.column(c), schema.field(c).type) if c in lists else batch.column(c)
+                for c in columns
+            ]
             writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
