@@ -204,7 +204,10 @@ def _parts(flat: np.ndarray, labels: np.ndarray, stats: np.ndarray, count: int) 
     """The parts that are not specks: rows (label, left, top, width, height, mass x 1000), heaviest first."""
     if count <= 1:
         return np.zeros((0, 6), np.int64)
-    mass = np.bincount(labels.ravel(), weights=flat.ravel(), minlength=count)[1:]
+    # Summed over the ink pixels only: a page is mostly paper, and a weighted count over all of it costs more
+    # than everything else here.
+    ink = np.flatnonzero(labels)
+    mass = np.bincount(labels.ravel()[ink], weights=flat.ravel()[ink], minlength=count)[1:]
     rows = np.column_stack([np.arange(1, count), stats[1:, :4], np.round(mass * 1000)]).astype(np.int64)
     big = np.maximum(rows[:, 3], rows[:, 4]) >= SPECK_SIDE
     rows = rows[big & (rows[:, 5] >= SPECK_SHARE * rows[:, 5].max())]
@@ -234,32 +237,30 @@ def _lines(mask: np.ndarray, flat: np.ndarray, labels: np.ndarray, stats: np.nda
         return None
     candidates = [(run_labels, run_stats[i], int(i), horizontal)
                   for run_labels, run_stats, thin, horizontal in runs for i in thin]
-    thin_mask = np.zeros_like(mask)
-    for run_labels, c, i, _ in candidates:
-        _paint(thin_mask, run_labels, i, c)
-    # The scale of the digits: the height of the tallest part of the ink that is not all candidates (a digit,
-    # not a box, a rule or dust). Heights, because a horizontal line touching a digit would lend it its length
-    # as a width; and a 7 is as tall with its bar as without.
-    thin_area = np.bincount(labels[thin_mask.view(bool)], minlength=len(stats))
-    area = stats[:, cv2.CC_STAT_AREA]
-    solid = area - thin_area >= 0.2 * area  # a rule or a box is nearly all candidate
-    solid &= np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= SPECK_SIDE
-    solid[0] = False  # the background
-    digit = int(stats[solid, cv2.CC_STAT_HEIGHT].max()) if solid.any() else None
-
-    # The connected stroke of the ink each candidate lies on: boxes and "the same stroke as a line" go by it.
+    # The connected part of the ink each candidate lies on: boxes, and the parts that are nothing but a line.
     owners = [_owner(labels, run_labels, c, i) for run_labels, c, i, _ in candidates]
-    lines = set()
+    lines: set[int] = set()
+    explained = np.zeros(len(stats), bool)  # parts that are a box or a single line, not writing
+    for stroke in set(owners):
+        members = [k for k, owner in enumerate(owners) if owner == stroke]
+        x, y, pw, ph = (int(v) for v in stats[stroke][:4])
+        if _is_box(stats[stroke], [candidates[k] for k in members]):
+            lines.update(members)
+            explained[stroke] = True
+        # One run covering the part but for a pixel or two of blur around it: a rule.
+        explained[stroke] |= any(candidates[k][1][cv2.CC_STAT_WIDTH] >= pw - 4
+                                 and candidates[k][1][cv2.CC_STAT_HEIGHT] >= ph - 4 for k in members)
+    # The scale of the digits: the height of the tallest part that is writing (heights, because a horizontal
+    # line touching a digit lends the digit's part its length as a width, not as a height).
+    writing = ~explained & (np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= SPECK_SIDE)
+    writing[0] = False  # the background
+    digit = int(stats[writing, cv2.CC_STAT_HEIGHT].max()) if writing.any() else None
     for k, (_, c, _, horizontal) in enumerate(candidates):
         length = c[cv2.CC_STAT_WIDTH] if horizontal else c[cv2.CC_STAT_HEIGHT]
         if digit is not None and length >= LINE_OVER_DIGIT * digit:
             lines.add(k)
         elif digit is None and page and length >= PAGE_LINE * (w if horizontal else h):
             lines.add(k)
-    for stroke in set(owners):
-        members = [k for k, owner in enumerate(owners) if owner == stroke]
-        if _is_box(stats[stroke], [candidates[k] for k in members]):
-            lines.update(members)
     if not lines:
         return None
     strokes = {owners[k] for k in lines}
