@@ -20,7 +20,8 @@ components); Python loops only over the few parts found, and over the rows of a 
    sheet. A thin 1 or the bar of a 7 is never longer than the
    digits are large, so it stays. Lines are erased before any digit is cut out: a form box never reaches the
    model.
-4. Specks. Parts under SPECK_SIDE px, or with under SPECK_SHARE of the heaviest part's ink, are dust.
+4. Specks. Parts under SPECK_SIDE px, or with under SPECK_SHARE of the heaviest part's ink, are dust, and so
+   is an object (below) under MIN_DIGIT px.
 5. Digits. Single-digit mode reads the heaviest object (parts closer than JOIN x their height are one
    object: a 5 whose cap is detached). Multi-digit mode takes the main row of objects, left to right; a part
    shorter than FRAGMENT x the digits' height joins the digit it overlaps; a group too wide for one digit is
@@ -53,6 +54,7 @@ LINE_OVER_DIGIT = 1.5  # ... and longer than the other ink is tall, by this fact
 PAGE_LINE = 0.5  # on a page with no other ink, a lone rule crosses at least this share of the sheet
 SPECK_SIDE = 3  # px: parts smaller than this on both sides are dust
 SPECK_SHARE = 0.04  # parts with less ink than this share of the heaviest part are dust
+MIN_DIGIT = 6  # px: an object smaller than this on both sides is dust too, not a digit (20 px on an A4 page)
 JOIN = 0.2  # parts closer than this x the taller one's height belong to one object
 COMPARABLE = 0.35  # another object with this share of the chosen one's ink makes the choice ambiguous
 MAX_PARTS = 200  # only the heaviest parts are considered (a page of text is not a number)
@@ -94,9 +96,10 @@ def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Normaliz
     if multi_digit:
         slots = _number(layout, flags)
     else:
-        slots = [[_single(layout, flags)]] if len(layout.parts) else []
-        if not slots and layout.lines is not None:
-            flags.append("lines-only")
+        digit = _single(layout, flags)
+        slots = [[digit]] if digit else []
+    if not slots and layout.lines is not None:
+        flags.append("lines-only")
     read_slots: list[list[list[tuple[np.ndarray, tuple[int, int, int, int]]]]] = []  # (field, box)
     if slots:
         digits = [digit for slot in slots for alternative in slot for digit in alternative]
@@ -252,7 +255,7 @@ def _lines(mask: np.ndarray, flat: np.ndarray, labels: np.ndarray, stats: np.nda
                                  and candidates[k][1][cv2.CC_STAT_HEIGHT] >= ph - 4 for k in members)
     # The scale of the digits: the height of the tallest part that is writing (heights, because a horizontal
     # line touching a digit lends the digit's part its length as a width, not as a height).
-    writing = ~explained & (np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= SPECK_SIDE)
+    writing = ~explained & (np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= MIN_DIGIT)
     writing[0] = False  # the background
     digit = int(stats[writing, cv2.CC_STAT_HEIGHT].max()) if writing.any() else None
     for k, (_, c, _, horizontal) in enumerate(candidates):
@@ -272,14 +275,18 @@ def _lines(mask: np.ndarray, flat: np.ndarray, labels: np.ndarray, stats: np.nda
 
 
 def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: int, horizontal: bool) -> bool:
-    """True when a run of ink is a straight thin stroke: at most LINE_THICK px and at least LINE_RATIO times
-    longer than thick, and across its length mostly within a band a quarter of its length wide (the joined
-    bars and slanted strokes of two 7s make long runs too, but not a straight band).
+    """True when a run of ink is a straight thin stroke along an axis: at most LINE_THICK px and at least
+    LINE_RATIO times longer than thick, and across its length mostly within a band a quarter of its length wide
+    (the joined bars and slanted strokes of two 7s make long runs too, but not a straight band).
 
     The thickness is the run's ink (its summed contrast) over its length and its peak contrast: a scanner's
     blur widens a thin rule by a faint pixel on each side, which would triple a count of pixels."""
     x, y, w, h = (int(v) for v in stats_row[:4])
-    length = w if horizontal else h
+    length, across = (w, h) if horizontal else (h, w)
+    # Straight and along an axis, give or take a scanner's skew of 3 degrees: its box is as narrow as the run is
+    # thick (area / length). A slanted stroke of a digit is thin too, but its box is wider than it.
+    if across > stats_row[cv2.CC_STAT_AREA] / length + 1 + 0.05 * length:
+        return False
     region = labels[y : y + h, x : x + w] == label
     values = flat[y : y + h, x : x + w][region]
     peak = float(values.max())
@@ -288,10 +295,10 @@ def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: in
     thickness = float(values.sum()) / (peak * length)
     if thickness > LINE_THICK or length < LINE_RATIO * thickness:
         return False
-    across = region if horizontal else region.T  # rows: across the run; columns: along it
-    present = across.any(axis=0)
-    first = np.argmax(across, axis=0)
-    last = across.shape[0] - np.argmax(across[::-1], axis=0)
+    band = region if horizontal else region.T  # rows: across the run; columns: along it
+    present = band.any(axis=0)
+    first = np.argmax(band, axis=0)
+    last = band.shape[0] - np.argmax(band[::-1], axis=0)
     return float(np.median((last - first)[present])) * 4 <= length
 
 
@@ -355,6 +362,8 @@ def _objects(parts: np.ndarray) -> list[np.ndarray]:
     near = (gap_x <= reach) & (gap_y <= reach)
     group = _connected(near)
     objects = [parts[group == g] for g in np.unique(group)]
+    # Dust that clumps stays smaller than the smallest digit worth reading.
+    objects = [o for o in objects if max(_extent(o)[2:]) >= MIN_DIGIT]
     return sorted(objects, key=lambda o: -int(o[:, 5].sum()))
 
 
@@ -380,9 +389,11 @@ def _extent(rows: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def _single(layout: Layout, flags: list[str]) -> list[Digit]:
-    """Single-digit mode: the heaviest object (as a one-digit alternative), flagged when another one weighs
-    nearly as much or when it looks like several digits side by side."""
-    objects = _objects(layout.parts)
+    """Single-digit mode: the heaviest object (as a one-digit alternative; none when there is none), flagged
+    when another one weighs nearly as much or when it looks like several digits side by side."""
+    objects = _objects(layout.parts) if len(layout.parts) else []
+    if not objects:
+        return []
     best = objects[0]
     if len(objects) > 1 and objects[1][:, 5].sum() >= COMPARABLE * best[:, 5].sum():
         flags.append("ambiguous")
@@ -395,11 +406,10 @@ def _single(layout: Layout, flags: list[str]) -> list[Digit]:
 def _number(layout: Layout, flags: list[str]) -> list[list[list[Digit]]]:
     """Multi-digit mode: the digits of the main row, left to right (step 5 of the module docstring), as slots
     of alternatives (see `_split`)."""
-    if not len(layout.parts):
-        if layout.lines is not None:
-            flags.append("lines-only")
+    objects = _objects(layout.parts) if len(layout.parts) else []
+    if not objects:
         return []
-    row = _main_row(_objects(layout.parts), flags)
+    row = _main_row(objects, flags)
     heights = row[:, 4]
     height = float(np.median(heights[heights >= 0.5 * heights.max()]))  # the digits' height, not a fragment's
     slots = []
