@@ -317,14 +317,17 @@ def _owner(labels: np.ndarray, run_labels: np.ndarray, stats_row: np.ndarray, la
 
 
 def _is_box(outline: np.ndarray, members: list) -> bool:
-    """True when thin runs lie along at least 3 of the 4 sides of a stroke's outline (`outline`: its stats
-    row), each covering most of that side: a form box, not a digit (the sides of a 0 are curved, the bar of a
-    7 is one side)."""
+    """True when ruled runs lie along at least 3 of the 4 sides of a stroke's outline (`outline`: its stats
+    row), each covering most of that side and ruled straight (its box no wider than it is thick): a form box,
+    not a digit (the sides of a 0 are curved, the sides of a thin 8 slant, the bar of a 7 is one side)."""
     x, y, w, h = (int(v) for v in outline[:4])
     near_x, near_y = max(2, w // 7), max(2, h // 7)
     sides = set()
     for _, c, _, horizontal in members:
         cx, cy, cw, ch = (int(v) for v in c[:4])
+        length, across = (cw, ch) if horizontal else (ch, cw)
+        if across > c[cv2.CC_STAT_AREA] / length + 1.5:
+            continue
         if horizontal and cw >= 0.85 * w:
             if cy - y <= near_y:
                 sides.add("top")
