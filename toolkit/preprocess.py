@@ -70,8 +70,9 @@ class Normalized:
     flags: tuple[str, ...] = ()
     # (left, top, width, height) of each tensor's ink, in the pixels of the image given; None on the fast path.
     boxes: tuple[tuple[int, int, int, int], ...] | None = None
-    # Multi-digit readings where a group may be one digit or several: which tensors are alternatives for the
-    # same ink (see `toolkit.segment.choose`); None when every tensor is a digit.
+    # Multi-digit readings that cut touching digits apart, or may: for each group of ink, left to right, the
+    # number of tensors of each alternative reading, e.g. "1;1,2" (see `toolkit.segment.choose`); None when
+    # every tensor is a digit of its own.
     plan: str | None = None
 
 

@@ -54,7 +54,7 @@ LINE_OVER_DIGIT = 1.5  # ... and longer than the other ink is tall, by this fact
 PAGE_LINE = 0.5  # on a page with no other ink, a lone rule crosses at least this share of the sheet
 SPECK_SIDE = 3  # px: parts smaller than this on both sides are dust
 SPECK_SHARE = 0.04  # parts with less ink than this share of the heaviest part are dust
-MIN_DIGIT = 6  # px: an object smaller than this on both sides is dust too, not a digit (20 px on an A4 page)
+MIN_DIGIT = 6  # px: an object smaller than this on both sides is dust too (14 px on an A4 page at 200 dpi)
 JOIN = 0.2  # parts closer than this x the taller one's height belong to one object
 COMPARABLE = 0.35  # another object with this share of the chosen one's ink makes the choice ambiguous
 MAX_PARTS = 200  # only the heaviest parts are considered (a page of text is not a number)
@@ -120,8 +120,8 @@ def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Normaliz
         return Normalized(np.zeros(shape, np.float32), blank=True, inverted=inverted, passthrough=False,
                           flags=tuple(flags), boxes=())
     kept = [t for slot in read_slots for alternative in slot for t in alternative]
-    plan = None
-    if any(len(slot) > 1 for slot in read_slots):
+    plan = None  # every tensor a digit of its own
+    if any(len(slot) > 1 or len(slot[0]) > 1 for slot in read_slots):
         plan = ";".join(",".join(str(len(a)) for a in slot) for slot in read_slots)
     tensor = np.stack([t for t, _ in kept]) if multi_digit else kept[0][0]
     return Normalized(tensor, blank=False, inverted=inverted, passthrough=False, flags=tuple(flags),
