@@ -22,6 +22,11 @@ a pixel of the centre) is passed through unchanged, so MNIST's own digits give e
 arrays (`data.to_model_input`). An image without ink is reported `blank` with an all-zero tensor: the scorer
 then does not pretend to read a digit in it.
 
+Steps 5-6 above are the fast path for single-digit scans, images up to PAGE_SIDE px. A larger image (a whole
+page, a photo, a form field) may hold a digit a few percent of its size, ruled lines and uneven light, and a
+`multi_digit` reading wants every digit of a number: both go to `toolkit.segment` after step 3, which finds the
+ink relative to the page, erases ruled lines and specks, and ends each digit with the same `to_field`.
+
 Pillow decodes and converts; the per-pixel work (box filters, connected components, bounding boxes, moments,
 area resizing) is OpenCV's, a few microseconds per call, so that normalising costs less than decoding. This
 module is the contract every engine (local, Ray) shares.
@@ -65,8 +70,9 @@ class Normalized:
     flags: tuple[str, ...] = ()
     # (left, top, width, height) of each tensor's ink, in the pixels of the image given; None on the fast path.
     boxes: tuple[tuple[int, int, int, int], ...] | None = None
-    # Multi-digit readings where a group may be one digit or several: which tensors are alternatives for the
-    # same ink (see `toolkit.segment.choose`); None when every tensor is a digit.
+    # Multi-digit readings that cut touching digits apart, or may: for each group of ink, left to right, the
+    # number of tensors of each alternative reading, e.g. "1;1,2" (see `toolkit.segment.choose`); None when
+    # every tensor is a digit of its own.
     plan: str | None = None
 
 
@@ -114,9 +120,13 @@ def prepare_array(pixels: np.ndarray, multi_digit: bool = False) -> Normalized:
         if passthrough is not None:
             return passthrough
     height, width = pixels.shape[:2]
-    factor = -(-max(height, width) // MAX_SIDE)
-    if factor > 1:  # as `_shrink`: reduced in its own type before any float copy
-        pixels = cv2.resize(pixels, (-(-width // factor), -(-height // factor)), interpolation=cv2.INTER_AREA)
+    if max(height, width) > MAX_SIDE:
+        # As `_shrink`, reduced in its own type before any float copy; to MAX_SIDE exactly rather than by a whole
+        # factor: a page may hold a digit of 40 px, and a JPEG the decoder already halved (2339 -> 1170 px) would
+        # otherwise be halved again, to 585 px.
+        scale = MAX_SIDE / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
         return _scaled(prepare_gray(bgr_to_gray(pixels), multi_digit), width / pixels.shape[1])
     return prepare_gray(bgr_to_gray(pixels), multi_digit)
 

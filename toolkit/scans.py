@@ -4,6 +4,11 @@ A rendering is what a scanner or a phone makes of a digit written on paper: dark
 paper, 40-200 px, off-centre, rotated up to 10 degrees, noisy, sometimes with dust specks, saved in one of the
 common formats (8-bit PNG, JPEG, TIFF, BMP, 16-bit PNG, RGBA PNG). Everything is drawn from a seeded generator:
 the same index and seed always give the same file. The true label goes into the file name (`label-<d>`).
+
+Pages and strips use the same glyphs and paper: `render_page` writes a number (or one digit) 20-120 px tall
+anywhere on an A4 sheet at 200 dpi or a phone photo, optionally under a ruled header line, in a form box or on a
+writing line; `render_strip` writes a number of touching, overlapping or spaced digits with a jittered baseline.
+Their file names carry the digits (`text-<digits>`).
 """
 
 from __future__ import annotations

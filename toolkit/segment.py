@@ -20,7 +20,8 @@ components); Python loops only over the few parts found, and over the rows of a 
    sheet. A thin 1 or the bar of a 7 is never longer than the
    digits are large, so it stays. Lines are erased before any digit is cut out: a form box never reaches the
    model.
-4. Specks. Parts under SPECK_SIDE px, or with under SPECK_SHARE of the heaviest part's ink, are dust.
+4. Specks. Parts under SPECK_SIDE px, or with under SPECK_SHARE of the heaviest part's ink, are dust, and so
+   is an object (below) under MIN_DIGIT px.
 5. Digits. Single-digit mode reads the heaviest object (parts closer than JOIN x their height are one
    object: a 5 whose cap is detached). Multi-digit mode takes the main row of objects, left to right; a part
    shorter than FRAGMENT x the digits' height joins the digit it overlaps; a group too wide for one digit is
@@ -53,6 +54,7 @@ LINE_OVER_DIGIT = 1.5  # ... and longer than the other ink is tall, by this fact
 PAGE_LINE = 0.5  # on a page with no other ink, a lone rule crosses at least this share of the sheet
 SPECK_SIDE = 3  # px: parts smaller than this on both sides are dust
 SPECK_SHARE = 0.04  # parts with less ink than this share of the heaviest part are dust
+MIN_DIGIT = 6  # px: an object smaller than this on both sides is dust too (14 px on an A4 page at 200 dpi)
 JOIN = 0.2  # parts closer than this x the taller one's height belong to one object
 COMPARABLE = 0.35  # another object with this share of the chosen one's ink makes the choice ambiguous
 MAX_PARTS = 200  # only the heaviest parts are considered (a page of text is not a number)
@@ -94,9 +96,10 @@ def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Normaliz
     if multi_digit:
         slots = _number(layout, flags)
     else:
-        slots = [[_single(layout, flags)]] if len(layout.parts) else []
-        if not slots and layout.lines is not None:
-            flags.append("lines-only")
+        digit = _single(layout, flags)
+        slots = [[digit]] if digit else []
+    if not slots and layout.lines is not None:
+        flags.append("lines-only")
     read_slots: list[list[list[tuple[np.ndarray, tuple[int, int, int, int]]]]] = []  # (field, box)
     if slots:
         digits = [digit for slot in slots for alternative in slot for digit in alternative]
@@ -117,8 +120,8 @@ def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Normaliz
         return Normalized(np.zeros(shape, np.float32), blank=True, inverted=inverted, passthrough=False,
                           flags=tuple(flags), boxes=())
     kept = [t for slot in read_slots for alternative in slot for t in alternative]
-    plan = None
-    if any(len(slot) > 1 for slot in read_slots):
+    plan = None  # every tensor a digit of its own
+    if any(len(slot) > 1 or len(slot[0]) > 1 for slot in read_slots):
         plan = ";".join(",".join(str(len(a)) for a in slot) for slot in read_slots)
     tensor = np.stack([t for t, _ in kept]) if multi_digit else kept[0][0]
     return Normalized(tensor, blank=False, inverted=inverted, passthrough=False, flags=tuple(flags),
@@ -204,7 +207,10 @@ def _parts(flat: np.ndarray, labels: np.ndarray, stats: np.ndarray, count: int) 
     """The parts that are not specks: rows (label, left, top, width, height, mass x 1000), heaviest first."""
     if count <= 1:
         return np.zeros((0, 6), np.int64)
-    mass = np.bincount(labels.ravel(), weights=flat.ravel(), minlength=count)[1:]
+    # Summed over the ink pixels only: a page is mostly paper, and a weighted count over all of it costs more
+    # than everything else here.
+    ink = np.flatnonzero(labels)
+    mass = np.bincount(labels.ravel()[ink], weights=flat.ravel()[ink], minlength=count)[1:]
     rows = np.column_stack([np.arange(1, count), stats[1:, :4], np.round(mass * 1000)]).astype(np.int64)
     big = np.maximum(rows[:, 3], rows[:, 4]) >= SPECK_SIDE
     rows = rows[big & (rows[:, 5] >= SPECK_SHARE * rows[:, 5].max())]
@@ -234,32 +240,30 @@ def _lines(mask: np.ndarray, flat: np.ndarray, labels: np.ndarray, stats: np.nda
         return None
     candidates = [(run_labels, run_stats[i], int(i), horizontal)
                   for run_labels, run_stats, thin, horizontal in runs for i in thin]
-    thin_mask = np.zeros_like(mask)
-    for run_labels, c, i, _ in candidates:
-        _paint(thin_mask, run_labels, i, c)
-    # The scale of the digits: the height of the tallest part of the ink that is not all candidates (a digit,
-    # not a box, a rule or dust). Heights, because a horizontal line touching a digit would lend it its length
-    # as a width; and a 7 is as tall with its bar as without.
-    thin_area = np.bincount(labels[thin_mask.view(bool)], minlength=len(stats))
-    area = stats[:, cv2.CC_STAT_AREA]
-    solid = area - thin_area >= 0.2 * area  # a rule or a box is nearly all candidate
-    solid &= np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= SPECK_SIDE
-    solid[0] = False  # the background
-    digit = int(stats[solid, cv2.CC_STAT_HEIGHT].max()) if solid.any() else None
-
-    # The connected stroke of the ink each candidate lies on: boxes and "the same stroke as a line" go by it.
+    # The connected part of the ink each candidate lies on: boxes, and the parts that are nothing but a line.
     owners = [_owner(labels, run_labels, c, i) for run_labels, c, i, _ in candidates]
-    lines = set()
+    lines: set[int] = set()
+    explained = np.zeros(len(stats), bool)  # parts that are a box or a single line, not writing
+    for stroke in set(owners):
+        members = [k for k, owner in enumerate(owners) if owner == stroke]
+        x, y, pw, ph = (int(v) for v in stats[stroke][:4])
+        if _is_box(stats[stroke], [candidates[k] for k in members]):
+            lines.update(members)
+            explained[stroke] = True
+        # One run covering the part but for a pixel or two of blur around it: a rule.
+        explained[stroke] |= any(candidates[k][1][cv2.CC_STAT_WIDTH] >= pw - 4
+                                 and candidates[k][1][cv2.CC_STAT_HEIGHT] >= ph - 4 for k in members)
+    # The scale of the digits: the height of the tallest part that is writing (heights, because a horizontal
+    # line touching a digit lends the digit's part its length as a width, not as a height).
+    writing = ~explained & (np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= MIN_DIGIT)
+    writing[0] = False  # the background
+    digit = int(stats[writing, cv2.CC_STAT_HEIGHT].max()) if writing.any() else None
     for k, (_, c, _, horizontal) in enumerate(candidates):
         length = c[cv2.CC_STAT_WIDTH] if horizontal else c[cv2.CC_STAT_HEIGHT]
         if digit is not None and length >= LINE_OVER_DIGIT * digit:
             lines.add(k)
         elif digit is None and page and length >= PAGE_LINE * (w if horizontal else h):
             lines.add(k)
-    for stroke in set(owners):
-        members = [k for k, owner in enumerate(owners) if owner == stroke]
-        if _is_box(stats[stroke], [candidates[k] for k in members]):
-            lines.update(members)
     if not lines:
         return None
     strokes = {owners[k] for k in lines}
@@ -271,14 +275,18 @@ def _lines(mask: np.ndarray, flat: np.ndarray, labels: np.ndarray, stats: np.nda
 
 
 def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: int, horizontal: bool) -> bool:
-    """True when a run of ink is a straight thin stroke: at most LINE_THICK px and at least LINE_RATIO times
-    longer than thick, and across its length mostly within a band a quarter of its length wide (the joined
-    bars and slanted strokes of two 7s make long runs too, but not a straight band).
+    """True when a run of ink is a straight thin stroke along an axis: at most LINE_THICK px and at least
+    LINE_RATIO times longer than thick, and across its length mostly within a band a quarter of its length wide
+    (the joined bars and slanted strokes of two 7s make long runs too, but not a straight band).
 
     The thickness is the run's ink (its summed contrast) over its length and its peak contrast: a scanner's
     blur widens a thin rule by a faint pixel on each side, which would triple a count of pixels."""
     x, y, w, h = (int(v) for v in stats_row[:4])
-    length = w if horizontal else h
+    length, across = (w, h) if horizontal else (h, w)
+    # Straight and along an axis, give or take a scanner's skew of 3 degrees: its box is as narrow as the run is
+    # thick (area / length). A slanted stroke of a digit is thin too, but its box is wider than it.
+    if across > stats_row[cv2.CC_STAT_AREA] / length + 1 + 0.05 * length:
+        return False
     region = labels[y : y + h, x : x + w] == label
     values = flat[y : y + h, x : x + w][region]
     peak = float(values.max())
@@ -287,10 +295,10 @@ def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: in
     thickness = float(values.sum()) / (peak * length)
     if thickness > LINE_THICK or length < LINE_RATIO * thickness:
         return False
-    across = region if horizontal else region.T  # rows: across the run; columns: along it
-    present = across.any(axis=0)
-    first = np.argmax(across, axis=0)
-    last = across.shape[0] - np.argmax(across[::-1], axis=0)
+    band = region if horizontal else region.T  # rows: across the run; columns: along it
+    present = band.any(axis=0)
+    first = np.argmax(band, axis=0)
+    last = band.shape[0] - np.argmax(band[::-1], axis=0)
     return float(np.median((last - first)[present])) * 4 <= length
 
 
@@ -309,14 +317,17 @@ def _owner(labels: np.ndarray, run_labels: np.ndarray, stats_row: np.ndarray, la
 
 
 def _is_box(outline: np.ndarray, members: list) -> bool:
-    """True when thin runs lie along at least 3 of the 4 sides of a stroke's outline (`outline`: its stats
-    row), each covering most of that side: a form box, not a digit (the sides of a 0 are curved, the bar of a
-    7 is one side)."""
+    """True when ruled runs lie along at least 3 of the 4 sides of a stroke's outline (`outline`: its stats
+    row), each covering most of that side and ruled straight (its box no wider than it is thick): a form box,
+    not a digit (the sides of a 0 are curved, the sides of a thin 8 slant, the bar of a 7 is one side)."""
     x, y, w, h = (int(v) for v in outline[:4])
     near_x, near_y = max(2, w // 7), max(2, h // 7)
     sides = set()
     for _, c, _, horizontal in members:
         cx, cy, cw, ch = (int(v) for v in c[:4])
+        length, across = (cw, ch) if horizontal else (ch, cw)
+        if across > c[cv2.CC_STAT_AREA] / length + 1.5:
+            continue
         if horizontal and cw >= 0.85 * w:
             if cy - y <= near_y:
                 sides.add("top")
@@ -354,6 +365,8 @@ def _objects(parts: np.ndarray) -> list[np.ndarray]:
     near = (gap_x <= reach) & (gap_y <= reach)
     group = _connected(near)
     objects = [parts[group == g] for g in np.unique(group)]
+    # Dust that clumps stays smaller than the smallest digit worth reading.
+    objects = [o for o in objects if max(_extent(o)[2:]) >= MIN_DIGIT]
     return sorted(objects, key=lambda o: -int(o[:, 5].sum()))
 
 
@@ -379,9 +392,11 @@ def _extent(rows: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def _single(layout: Layout, flags: list[str]) -> list[Digit]:
-    """Single-digit mode: the heaviest object (as a one-digit alternative), flagged when another one weighs
-    nearly as much or when it looks like several digits side by side."""
-    objects = _objects(layout.parts)
+    """Single-digit mode: the heaviest object (as a one-digit alternative; none when there is none), flagged
+    when another one weighs nearly as much or when it looks like several digits side by side."""
+    objects = _objects(layout.parts) if len(layout.parts) else []
+    if not objects:
+        return []
     best = objects[0]
     if len(objects) > 1 and objects[1][:, 5].sum() >= COMPARABLE * best[:, 5].sum():
         flags.append("ambiguous")
@@ -394,11 +409,10 @@ def _single(layout: Layout, flags: list[str]) -> list[Digit]:
 def _number(layout: Layout, flags: list[str]) -> list[list[list[Digit]]]:
     """Multi-digit mode: the digits of the main row, left to right (step 5 of the module docstring), as slots
     of alternatives (see `_split`)."""
-    if not len(layout.parts):
-        if layout.lines is not None:
-            flags.append("lines-only")
+    objects = _objects(layout.parts) if len(layout.parts) else []
+    if not objects:
         return []
-    row = _main_row(_objects(layout.parts), flags)
+    row = _main_row(objects, flags)
     heights = row[:, 4]
     height = float(np.median(heights[heights >= 0.5 * heights.max()]))  # the digits' height, not a fragment's
     slots = []
