@@ -22,6 +22,8 @@ demo: $(STAMP)
 
 test: $(STAMP) data
 	$(BIN)/ruff check toolkit tests scripts
+	$(BIN)/ruff format --check toolkit tests scripts
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

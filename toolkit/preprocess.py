@@ -135,8 +135,9 @@ def _scaled(result: Normalized, factor: float) -> Normalized:
     """`result` with its boxes in the pixels of an image `factor` times larger than the one it was read on."""
     if result.boxes is None or factor == 1:
         return result
-    boxes = tuple((round(t * factor), round(b * factor), round(lf * factor), round(r * factor))
-                  for t, b, lf, r in result.boxes)
+    boxes = tuple(
+        (round(t * factor), round(b * factor), round(lf * factor), round(r * factor)) for t, b, lf, r in result.boxes
+    )
     return replace(result, boxes=boxes)
 
 
@@ -155,9 +156,15 @@ def _one_digit(result: Normalized) -> Normalized:
 
 
 # EXIF orientation -> the transpose that shows the picture upright.
-_TURNS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-          5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-          8: Image.Transpose.ROTATE_90}
+_TURNS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 def _orientation(image: Image.Image) -> Image.Transpose | None:
@@ -241,8 +248,9 @@ def _border(values: np.ndarray) -> np.ndarray:
     k = max(1, round(0.04 * min(h, w)))
     if 2 * k >= min(h, w):
         return values.flatten()
-    return np.concatenate([values[:k].ravel(), values[-k:].ravel(), values[k:-k, :k].ravel(),
-                           values[k:-k, -k:].ravel()])
+    return np.concatenate(
+        [values[:k].ravel(), values[-k:].ravel(), values[k:-k, :k].ravel(), values[k:-k, -k:].ravel()]
+    )
 
 
 def _median(values: np.ndarray) -> float:
@@ -318,8 +326,9 @@ def _coarse_box(ink: np.ndarray) -> tuple[int, int, int, int] | None:
     if factor == 1 or min(h, w) < factor:
         coarse = _reduce(ink, factor)
     else:
-        coarse = cv2.resize(ink[: h - h % factor, : w - w % factor], None, fx=1 / factor, fy=1 / factor,
-                            interpolation=cv2.INTER_AREA)
+        coarse = cv2.resize(
+            ink[: h - h % factor, : w - w % factor], None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA
+        )
     level, noise = _paper(_border(coarse))
     smooth = _box3(coarse - np.float32(level))
     # The 3x3 mean divides independent noise by 3; five of those sigmas above the paper is ink.
@@ -338,12 +347,17 @@ def _coarse_box(ink: np.ndarray) -> tuple[int, int, int, int] | None:
     top, bottom = int(y0.min()), int((y0 + kept[:, cv2.CC_STAT_HEIGHT]).max())
     left, right = int(x0.min()), int((x0 + kept[:, cv2.CC_STAT_WIDTH]).max())
     # Grown by one cell: the smoothing spreads ink by a pixel, which at 28 px would shrink the digit by a tenth.
-    return (max(0, (top - 1) * factor), min(h, (bottom + 1) * factor),
-            max(0, (left - 1) * factor), min(w, (right + 1) * factor))
+    return (
+        max(0, (top - 1) * factor),
+        min(h, (bottom + 1) * factor),
+        max(0, (left - 1) * factor),
+        min(w, (right + 1) * factor),
+    )
 
 
-def _fine_box(ink: np.ndarray, near: tuple[int, int, int, int], level: float,
-              noise: float) -> tuple[tuple[int, int, int, int], float]:
+def _fine_box(
+    ink: np.ndarray, near: tuple[int, int, int, int], level: float, noise: float
+) -> tuple[tuple[int, int, int, int], float]:
     """(top, bottom, left, right), inclusive, of the ink inside `near` (see `_coarse_box`), pixel by pixel, and
     the level of solid ink there (see `_solid`). A pixel counts when it is itself inky (above the noise, and a
     tenth of solid ink) and so is its neighbourhood (not lone noise). `level` and `noise` describe the paper of

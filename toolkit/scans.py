@@ -61,9 +61,18 @@ def _coverage(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return canvas
 
 
-def _shade(coverage: np.ndarray, rng: np.random.Generator, *, paper: tuple[float, float] = (0.78, 0.98),
-           ink: tuple[float, float] = (0.0, 0.3), tilt: float = 0.04, noise: float = 0.04,
-           dust: float = 0.3, specks: int = 6, vignette: float = 0.0) -> tuple[np.ndarray, float]:
+def _shade(
+    coverage: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    paper: tuple[float, float] = (0.78, 0.98),
+    ink: tuple[float, float] = (0.0, 0.3),
+    tilt: float = 0.04,
+    noise: float = 0.04,
+    dust: float = 0.3,
+    specks: int = 6,
+    vignette: float = 0.0,
+) -> tuple[np.ndarray, float]:
     """Ink coverage -> grey in [0, 1] (1 = white) on paper of a random tone, lit unevenly (a gradient up to
     `tilt` across the sheet, and a darkening towards the corners up to `vignette`, as phone photos have),
     with Gaussian noise up to `noise` and, with probability `dust`, up to `specks` - 1 dark specks of 1-2 px.
@@ -125,8 +134,15 @@ def save(image: Image.Image, path: Path, style: str, rng: np.random.Generator) -
     return path
 
 
-def write_scans(images: np.ndarray, labels: np.ndarray, folder: Path, *, seed: int = 0,
-                indices: Iterable[int] | None = None, prefix: str = "scan") -> list[Path]:
+def write_scans(
+    images: np.ndarray,
+    labels: np.ndarray,
+    folder: Path,
+    *,
+    seed: int = 0,
+    indices: Iterable[int] | None = None,
+    prefix: str = "scan",
+) -> list[Path]:
     """Render MNIST digits into `folder` as `<prefix>-<index>-<style>-label-<d>.<ext>`, cycling the styles."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -156,8 +172,14 @@ class Rendered:
     boxes: tuple[tuple[int, int, int, int], ...]  # (left, top, width, height) of each digit's ink
 
 
-def _row(digits: list[np.ndarray], rng: np.random.Generator, height: int, gap: tuple[float, float],
-         jitter: float, angle: float) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+def _row(
+    digits: list[np.ndarray],
+    rng: np.random.Generator,
+    height: int,
+    gap: tuple[float, float],
+    jitter: float,
+    angle: float,
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     """Coverage of MNIST digits written left to right, about `height` px tall: each digit scaled as MNIST
     scaled it (its 20 px box becomes `height` px, +-10%), rotated up to `angle` degrees, its baseline moved
     up to `jitter` x height, and spaced by a gap drawn from `gap` x height (negative: the digits touch or
@@ -165,8 +187,7 @@ def _row(digits: list[np.ndarray], rng: np.random.Generator, height: int, gap: t
     glyphs, lefts, tops = [], [], []
     x = 0
     for n, digit in enumerate(digits):
-        glyph = _glyph(_crop(digit), height / 20.0 * float(rng.uniform(0.9, 1.1)),
-                       float(rng.uniform(-angle, angle)))
+        glyph = _glyph(_crop(digit), height / 20.0 * float(rng.uniform(0.9, 1.1)), float(rng.uniform(-angle, angle)))
         if n:
             x = max(0, x + round(height * float(rng.uniform(*gap))))
         glyphs.append(glyph)
@@ -189,16 +210,30 @@ def _ink_box(glyph: np.ndarray, left: int, top: int) -> tuple[int, int, int, int
     return left + x, top + y, w, h
 
 
-def _finish(coverage: np.ndarray, rng: np.random.Generator, style: str, digits: str,
-            boxes: list[tuple[int, int, int, int]], **shading) -> Rendered:
+def _finish(
+    coverage: np.ndarray,
+    rng: np.random.Generator,
+    style: str,
+    digits: str,
+    boxes: list[tuple[int, int, int, int]],
+    **shading,
+) -> Rendered:
     # A scanner's optics blur a little; the blur also anti-aliases the ruled lines drawn pixel-exact.
     coverage = cv2.GaussianBlur(coverage, (0, 0), float(rng.uniform(0.3, 0.8)))
     gray, paper = _shade(coverage, rng, **shading)
     return Rendered(_styled(gray, paper, style), digits, tuple(boxes))
 
 
-def render_strip(digits: list[np.ndarray], labels: list[int], rng: np.random.Generator, *, height: int,
-                 gap: tuple[float, float] = (-0.1, 0.5), jitter: float = 0.08, style: str = "png") -> Rendered:
+def render_strip(
+    digits: list[np.ndarray],
+    labels: list[int],
+    rng: np.random.Generator,
+    *,
+    height: int,
+    gap: tuple[float, float] = (-0.1, 0.5),
+    jitter: float = 0.08,
+    style: str = "png",
+) -> Rendered:
     """A strip of handwritten digits (a number cut out of a form): MNIST digits `height` px tall written left
     to right (see `_row`), with a margin of 0.2-0.8 x height around them, on scan-like paper."""
     row, boxes = _row(digits, rng, height, gap, jitter, angle=8.0)
@@ -208,9 +243,19 @@ def render_strip(digits: list[np.ndarray], labels: list[int], rng: np.random.Gen
     return _finish(coverage, rng, style, "".join(map(str, labels)), boxes)
 
 
-def render_page(digits: list[np.ndarray], labels: list[int], rng: np.random.Generator, *, height: int,
-                size: tuple[int, int] = A4_200DPI, header: bool = False, box: bool = False,
-                underline: bool = False, photo: bool = False, style: str = "png") -> Rendered:
+def render_page(
+    digits: list[np.ndarray],
+    labels: list[int],
+    rng: np.random.Generator,
+    *,
+    height: int,
+    size: tuple[int, int] = A4_200DPI,
+    header: bool = False,
+    box: bool = False,
+    underline: bool = False,
+    photo: bool = False,
+    style: str = "png",
+) -> Rendered:
     """A whole page (`size` = width, height) with one number written somewhere on it: the MNIST `digits`
     `height` px tall (see `_row`); no digits: an empty field of that height. `header`: a ruled line across the
     top of the sheet. `box`: a ruled form box around the number. `underline`: a rule the number sits on,
@@ -235,35 +280,84 @@ def render_page(digits: list[np.ndarray], labels: list[int], rng: np.random.Gene
         cv2.line(coverage, (x0, y), (width - x0, y), 1.0, thickness)
     if box:  # a form field drawn around the number, a margin of 0.2-0.6 x height on each side
         gaps = [round(height * float(rng.uniform(0.2, 0.6))) for _ in range(4)]
-        cv2.rectangle(coverage, (left - gaps[0], top - gaps[1]), (left + rw + gaps[2], top + rh + gaps[3]), 1.0,
-                      thickness)
+        cv2.rectangle(
+            coverage, (left - gaps[0], top - gaps[1]), (left + rw + gaps[2], top + rh + gaps[3]), 1.0, thickness
+        )
     if underline:  # a form's writing line through the bottom rows of the digits, a digit beyond them each side
         y = top + rh - 1 - thickness // 2
         cv2.line(coverage, (left - height, y), (left + rw + height, y), 1.0, thickness)
     shading = {"tilt": 0.15, "vignette": 0.3, "paper": (0.8, 0.98)} if photo else {"tilt": 0.06}
-    return _finish(coverage, rng, style, "".join(map(str, labels)), boxes, noise=0.03, dust=0.8, specks=40,
-                   **shading)
+    return _finish(coverage, rng, style, "".join(map(str, labels)), boxes, noise=0.03, dust=0.8, specks=40, **shading)
 
 
-def write_pages(images: np.ndarray, labels: np.ndarray, folder: Path, *, count: int, heights: Iterable[int],
-                seed: int = 0, digits: tuple[int, int] = (1, 1), **options) -> list[Path]:
+def write_pages(
+    images: np.ndarray,
+    labels: np.ndarray,
+    folder: Path,
+    *,
+    count: int,
+    heights: Iterable[int],
+    seed: int = 0,
+    digits: tuple[int, int] = (1, 1),
+    **options,
+) -> list[Path]:
     """Render `count` pages for each height into `folder` as `page-h<height>-<n>-<style>-text-<digits>.<ext>`
     (PNG or JPEG in turn), each with a number of `digits` (min, max) MNIST test digits drawn at random.
     `options` go to `render_page` (header, box, photo, size)."""
-    return _write(render_page, images, labels, folder, count=count, heights=heights, seed=seed, digits=digits,
-                  prefix="page", **options)
+    return _write(
+        render_page,
+        images,
+        labels,
+        folder,
+        count=count,
+        heights=heights,
+        seed=seed,
+        digits=digits,
+        prefix="page",
+        **options,
+    )
 
 
-def write_strips(images: np.ndarray, labels: np.ndarray, folder: Path, *, count: int, heights: Iterable[int],
-                 seed: int = 0, digits: tuple[int, int] = (2, 6), **options) -> list[Path]:
+def write_strips(
+    images: np.ndarray,
+    labels: np.ndarray,
+    folder: Path,
+    *,
+    count: int,
+    heights: Iterable[int],
+    seed: int = 0,
+    digits: tuple[int, int] = (2, 6),
+    **options,
+) -> list[Path]:
     """Render `count` strips for each height into `folder` as `strip-h<height>-<n>-<style>-text-<digits>.<ext>`,
     each a number of `digits` (min, max) MNIST test digits. `options` go to `render_strip` (gap, jitter)."""
-    return _write(render_strip, images, labels, folder, count=count, heights=heights, seed=seed, digits=digits,
-                  prefix="strip", **options)
+    return _write(
+        render_strip,
+        images,
+        labels,
+        folder,
+        count=count,
+        heights=heights,
+        seed=seed,
+        digits=digits,
+        prefix="strip",
+        **options,
+    )
 
 
-def _write(render_one, images, labels, folder: Path, *, count: int, heights: Iterable[int], seed: int,
-           digits: tuple[int, int], prefix: str, **options) -> list[Path]:
+def _write(
+    render_one,
+    images,
+    labels,
+    folder: Path,
+    *,
+    count: int,
+    heights: Iterable[int],
+    seed: int,
+    digits: tuple[int, int],
+    prefix: str,
+    **options,
+) -> list[Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -272,8 +366,9 @@ def _write(render_one, images, labels, folder: Path, *, count: int, heights: Ite
             rng = np.random.default_rng([seed, int(height), n])
             picks = rng.integers(0, len(images), size=int(rng.integers(digits[0], digits[1] + 1)))
             style = PAGE_STYLES[n % len(PAGE_STYLES)]
-            made = render_one([images[i] for i in picks], [int(labels[i]) for i in picks], rng, height=height,
-                              style=style, **options)
+            made = render_one(
+                [images[i] for i in picks], [int(labels[i]) for i in picks], rng, height=height, style=style, **options
+            )
             name = f"{prefix}-h{height:03d}-{n:05d}-{style}-text-{made.text}.{EXTENSIONS[style]}"
             paths.append(save(made.image, folder / name, style, rng))
     return paths
@@ -306,13 +401,19 @@ class ScanAccuracy:
         return self.correct / self.total if self.total else 0.0
 
     def as_dict(self) -> dict:
-        return {"total": self.total, "correct": self.correct, "accuracy": round(self.accuracy, 5),
-                "error_records": self.errors, "blank": self.blank,
-                "by_style": {k: round(c / t, 5) for k, (c, t) in sorted(self.by_style.items())}}
+        return {
+            "total": self.total,
+            "correct": self.correct,
+            "accuracy": round(self.accuracy, 5),
+            "error_records": self.errors,
+            "blank": self.blank,
+            "by_style": {k: round(c / t, 5) for k, (c, t) in sorted(self.by_style.items())},
+        }
 
 
-def scan_accuracy(model: Path, folder: Path, *, count: int = 10000, seed: int = 0,
-                  render_missing: bool = True) -> ScanAccuracy:
+def scan_accuracy(
+    model: Path, folder: Path, *, count: int = 10000, seed: int = 0, render_missing: bool = True
+) -> ScanAccuracy:
     """Score renderings of the first `count` MNIST test digits with `model` through the predict pipeline.
 
     The renderings are written to `folder` first (skipped when they are already there and `render_missing`

@@ -107,25 +107,33 @@ def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Normaliz
         if len(layout.touching) and np.isin(np.concatenate([d.labels for d in digits]), layout.touching).any():
             flags.append("touches-line")
         for slot in slots:
-            alternatives = [[_tensor(layout, digit, solid) for digit in alternative] for alternative in slot]
-            alternatives = [a for a in alternatives if a and all(t is not None for t in a)]
-            if alternatives:
-                read_slots.append(alternatives)
+            tried = [[_tensor(layout, digit, solid) for digit in alternative] for alternative in slot]
+            readable = [[t for t in a if t is not None] for a in tried if a and all(t is not None for t in a)]
+            if readable:
+                read_slots.append(readable)
     if not read_slots:
         if "touches-line" in flags:
             flags.remove("touches-line")
         if layout.page:
             flags.insert(0, "blank-page")
         shape = (0, SIZE, SIZE) if multi_digit else (SIZE, SIZE)
-        return Normalized(np.zeros(shape, np.float32), blank=True, inverted=inverted, passthrough=False,
-                          flags=tuple(flags), boxes=())
+        return Normalized(
+            np.zeros(shape, np.float32), blank=True, inverted=inverted, passthrough=False, flags=tuple(flags), boxes=()
+        )
     kept = [t for slot in read_slots for alternative in slot for t in alternative]
     plan = None  # every tensor a digit of its own
     if any(len(slot) > 1 or len(slot[0]) > 1 for slot in read_slots):
         plan = ";".join(",".join(str(len(a)) for a in slot) for slot in read_slots)
     tensor = np.stack([t for t, _ in kept]) if multi_digit else kept[0][0]
-    return Normalized(tensor, blank=False, inverted=inverted, passthrough=False, flags=tuple(flags),
-                      boxes=tuple(box for _, box in kept), plan=plan)
+    return Normalized(
+        tensor,
+        blank=False,
+        inverted=inverted,
+        passthrough=False,
+        flags=tuple(flags),
+        boxes=tuple(box for _, box in kept),
+        plan=plan,
+    )
 
 
 def choose(plan: str | None, probs: np.ndarray) -> tuple[list[int], bool]:
@@ -217,8 +225,9 @@ def _parts(flat: np.ndarray, labels: np.ndarray, stats: np.ndarray, count: int) 
     return rows[np.argsort(-rows[:, 5], kind="stable")][:MAX_PARTS]
 
 
-def _lines(mask: np.ndarray, flat: np.ndarray, labels: np.ndarray, stats: np.ndarray,
-           page: bool) -> tuple[np.ndarray, set[int]] | None:
+def _lines(
+    mask: np.ndarray, flat: np.ndarray, labels: np.ndarray, stats: np.ndarray, page: bool
+) -> tuple[np.ndarray, set[int]] | None:
     """The ruled lines among the ink (step 3 of the module docstring) as a mask grown by a pixel (their
     anti-aliased edges) and the labels of the connected parts they lie on, or None when there are none.
     `labels`, `stats`: the ink's connected parts."""
@@ -233,13 +242,14 @@ def _lines(mask: np.ndarray, flat: np.ndarray, labels: np.ndarray, stats: np.nda
         length = run_stats[:, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT].astype(np.float64)
         # By the pixel count first (a blob three times too thick needs no closer look), then by the ink.
         maybe = np.flatnonzero(3 * length[1:] ** 2 >= LINE_RATIO * run_stats[1:, cv2.CC_STAT_AREA]) + 1
-        thin = [int(i) for i in maybe if _thin(flat, run_labels, run_stats[i], i, horizontal)]
+        thin = [int(i) for i in maybe if _thin(flat, run_labels, run_stats[i], int(i), horizontal)]
         if thin:
             runs.append((run_labels, run_stats, thin, horizontal))
     if not runs:
         return None
-    candidates = [(run_labels, run_stats[i], int(i), horizontal)
-                  for run_labels, run_stats, thin, horizontal in runs for i in thin]
+    candidates = [
+        (run_labels, run_stats[i], int(i), horizontal) for run_labels, run_stats, thin, horizontal in runs for i in thin
+    ]
     # The connected part of the ink each candidate lies on: boxes, and the parts that are nothing but a line.
     owners = [_owner(labels, run_labels, c, i) for run_labels, c, i, _ in candidates]
     lines: set[int] = set()
@@ -251,8 +261,10 @@ def _lines(mask: np.ndarray, flat: np.ndarray, labels: np.ndarray, stats: np.nda
             lines.update(members)
             explained[stroke] = True
         # One run covering the part but for a pixel or two of blur around it: a rule.
-        explained[stroke] |= any(candidates[k][1][cv2.CC_STAT_WIDTH] >= pw - 4
-                                 and candidates[k][1][cv2.CC_STAT_HEIGHT] >= ph - 4 for k in members)
+        explained[stroke] |= any(
+            candidates[k][1][cv2.CC_STAT_WIDTH] >= pw - 4 and candidates[k][1][cv2.CC_STAT_HEIGHT] >= ph - 4
+            for k in members
+        )
     # The scale of the digits: the height of the tallest part that is writing (heights, because a horizontal
     # line touching a digit lends the digit's part its length as a width, not as a height).
     writing = ~explained & (np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= MIN_DIGIT)
@@ -342,6 +354,7 @@ def _is_box(outline: np.ndarray, members: list) -> bool:
 
 
 # --- from ink to digits ----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Digit:
@@ -472,8 +485,7 @@ def _main_row(objects: list[np.ndarray], flags: list[str]) -> np.ndarray:
     return np.concatenate([objects[k] for k in rows[ranked[0]]])
 
 
-def _split(layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int],
-           height: float) -> list[list[Digit]]:
+def _split(layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int], height: float) -> list[list[Digit]]:
     """A group's readings: as one digit, or as several when it may hold touching digits; the segmenter's
     preference first. `choose` lets the model pick among them.
 
@@ -535,8 +547,7 @@ def _path(mask: np.ndarray, column: int, reach: int) -> np.ndarray:
     total = cost[0].copy()
     inf = np.array([np.inf])
     for r in range(1, rows):
-        options = np.stack([np.concatenate([inf, total[:-1]]) + 0.001, total,
-                            np.concatenate([total[1:], inf]) + 0.001])
+        options = np.stack([np.concatenate([inf, total[:-1]]) + 0.001, total, np.concatenate([total[1:], inf]) + 0.001])
         step = np.argmin(options, axis=0)
         came[r] = step - 1
         total = options[step, np.arange(len(total))] + cost[r]
@@ -610,16 +621,16 @@ def _tensor(layout: Layout, digit: Digit, solid: float) -> tuple[np.ndarray, tup
         at = np.clip(np.arange(y0, y1) - first, 0, len(lo) - 1)
         columns = np.arange(x0, x1)
         mask &= (columns >= lo[at, None]) & (columns < hi[at, None])
-    mask = cv2.dilate(mask.view(np.uint8), np.ones((3, 3), np.uint8))
+    grown = np.asarray(cv2.dilate(mask.view(np.uint8), np.ones((3, 3), np.uint8)), np.uint8)
     if layout.lines is not None:
-        mask &= layout.lines[y0:y1, x0:x1] ^ 1
+        grown &= layout.lines[y0:y1, x0:x1] ^ 1
     floor = 2.0 * layout.noise
     if solid - floor < preprocess.BLANK_CONTRAST / 2:
         return None
     patch = layout.flat[y0:y1, x0:x1] - np.float32(floor)
     patch *= np.float32(1.0 / (solid - floor))
     np.clip(patch, 0.0, 1.0, out=patch)
-    patch *= mask
+    patch *= grown
     x, y, pw, ph = cv2.boundingRect((patch > 0.05).view(np.uint8))
     if pw == 0:
         return None
