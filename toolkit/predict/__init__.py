@@ -25,7 +25,7 @@ def predict_folder(inputs: str | PathLike | Iterable[str | PathLike], model: str
                    *, engine: str = "local", **options: Any) -> Iterator[Record]:
     """Yield one record per image file under `inputs` (files, folders, glob patterns), in walk order.
 
-    `options` are the fields of PredictOptions (batch_size, workers, top_k, min_confidence, all_frames,
+    `options` are the fields of PredictOptions (batch_size, workers, top_k, min_confidence, all_frames, multi_digit,
     follow_symlinks, include, exclude, ...). Records are dicts with the `predict` columns; bad files give
     records with status 'error' instead of exceptions. Stop early and the workers are shut down.
     """
