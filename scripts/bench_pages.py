@@ -11,9 +11,10 @@ drawn with a seed the segmenter was not tuned on.
 2. Strips: numbers of 2-6 digits, 20-120 px tall, gaps from -0.1 to 0.5 x the height (touching and
    overlapping digits included), baseline jitter, read with --multi-digit. Whole-string accuracy by height
    and by number of digits (target: 95%).
-3. Single-digit speed: the normalisation CPU time per file on scan renderings (`scripts/bench_predict.py`'s
-   set), this tree's `preprocess` against the one at --baseline (a git revision), alternated, medians; and a
-   check that both give the same tensors (the page logic must leave small scans alone).
+3. Single-digit speed: the normalisation CPU time per file on MNIST PNGs and scan renderings
+   (`scripts/bench_predict.py`'s sets), this tree's `preprocess` against the one at --baseline (a git
+   revision), alternated, medians; and a check that both give the same tensors (the page logic must leave
+   small images alone).
 
     python scripts/bench_pages.py [--pages 100] [--strips 100] [--seed 11] [--baseline 87ecc52] [--json FILE]
 """
@@ -199,13 +200,27 @@ def _baseline(revision: str):
 
 
 def speed(args) -> dict:
-    """Normalisation CPU time per file on the scan renderings, this tree against --baseline, alternated."""
-    from bench_predict import build_scans
+    """Normalisation CPU time per file on MNIST PNGs and on scan renderings (bench_predict's sets), this tree
+    against --baseline, alternated."""
+    from bench_predict import build_mnist, build_scans
 
     from toolkit import preprocess
+
+    before = _baseline(args.baseline)
+    bench = Path(tempfile.gettempdir()) / "mnist-bench"
+    sets = {
+        "mnist-png": build_mnist(bench / f"mnist-png-{args.scans}", args.scans),
+        "scans": build_scans(bench / f"scans-seed7-{args.scans}", args.scans, 7),
+    }
+    return {
+        name: _speed(folder, before, preprocess, args.repeat) | {"baseline": args.baseline}
+        for name, folder in sets.items()
+    }
+
+
+def _speed(folder: Path, before, after, repeat: int) -> dict:
     from toolkit.predict import decode
 
-    folder = build_scans(Path(tempfile.gettempdir()) / "mnist-bench" / f"scans-seed7-{args.scans}", args.scans, 7)
     decoded = []
     for path in sorted(folder.iterdir()):
         source = decode.read_file(str(path))
@@ -214,7 +229,6 @@ def speed(args) -> dict:
             pixels = decode.open_image(source)
             pixels.load()
         decoded.append(pixels)
-    before = _baseline(args.baseline)
 
     def run(module) -> tuple[float, list]:
         started = time.process_time()
@@ -225,8 +239,8 @@ def speed(args) -> dict:
     # machine then hits both sides of a ratio.
     times: dict[str, list[float]] = {"before": [], "after": []}
     results: dict[str, list] = {}
-    for round_ in range(args.repeat):
-        order = (("before", before), ("after", preprocess))
+    for round_ in range(repeat):
+        order = (("before", before), ("after", after))
         for name, module in order if round_ % 2 == 0 else order[::-1]:
             seconds, results[name] = run(module)
             times[name].append(seconds)
@@ -237,10 +251,10 @@ def speed(args) -> dict:
     ratios = [a / b for a, b in zip(times["after"], times["before"], strict=True)]
     return {
         "files": len(decoded),
-        "baseline": args.baseline,
         "normalise_us_before": round(statistics.median(times["before"]), 1),
         "normalise_us_after": round(statistics.median(times["after"]), 1),
         "after_over_before": round(statistics.median(ratios), 3),
+        "ratio_range": [round(min(ratios), 3), round(max(ratios), 3)],
         "identical_tensors": f"{same}/{len(decoded)}",
     }
 
@@ -290,13 +304,18 @@ def main() -> None:
         print("  by digits: " + "  ".join(f"{n}: {a:.1%}" for n, a in s["by_digits"].items()))
         print(f"  flags: {s['flags']}")
     if "speed" not in args.skip:
-        v = results["speed"] = speed(args)
+        results["speed"] = speed(args)
         print(
-            f"Single-digit normalisation on {v['files']:,} scan renderings, CPU per file (median of "
-            f"{args.repeat}): {v['normalise_us_before']:.0f} us at {v['baseline']}, {v['normalise_us_after']:.0f}"
-            f" us now; after/before {v['after_over_before']:.3f} (median of the rounds' ratios); identical "
-            f"tensors {v['identical_tensors']}"
+            f"Single-digit normalisation, CPU per file, this tree against {args.baseline} (medians of "
+            f"{args.repeat} alternated rounds):"
         )
+        for name, v in results["speed"].items():
+            low, high = v["ratio_range"]
+            print(
+                f"  {name:10} {v['normalise_us_before']:6.1f} us before, {v['normalise_us_after']:6.1f} us now:"
+                f" after/before {v['after_over_before']:.3f} (rounds {low:.3f}-{high:.3f}); identical tensors "
+                f"{v['identical_tensors']}"
+            )
     print(f"({time.perf_counter() - started:.0f} s)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -66,14 +66,25 @@ class Normalized:
     blank: bool  # no ink found: the tensor is all zeros and no digit should be read from it
     inverted: bool  # the image had dark ink on a light background
     passthrough: bool  # already in MNIST form, used as it was
-    # Why a page's result deserves a look (see `toolkit.segment.FLAGS`); empty on the fast path.
-    flags: tuple[str, ...] = ()
-    # (left, top, width, height) of each tensor's ink, in the pixels of the image given; None on the fast path.
-    boxes: tuple[tuple[int, int, int, int], ...] | None = None
+    # What `Segmented` adds; plain class attributes here, not fields, so that the fast path builds its result
+    # no slower than before (a frozen dataclass pays for every field it sets).
+    flags = ()
+    boxes = None
+    plan = None
+
+
+@dataclass(frozen=True)
+class Segmented(Normalized):
+    """A `Normalized` made by `toolkit.segment` (pages, multi-digit readings), with what it found out."""
+
+    # Why the result deserves a look (see `toolkit.segment.FLAGS`).
+    flags: tuple[str, ...] = ()  # type: ignore[assignment]  # the base has it as a plain class default
+    # (left, top, width, height) of each tensor's ink, in the pixels of the image given.
+    boxes: tuple[tuple[int, int, int, int], ...] | None = None  # type: ignore[assignment]
     # Multi-digit readings that cut touching digits apart, or may: for each group of ink, left to right, the
     # number of tensors of each alternative reading, e.g. "1;1,2" (see `toolkit.segment.choose`); None when
     # every tensor is a digit of its own.
-    plan: str | None = None
+    plan: str | None = None  # type: ignore[assignment]
 
 
 def normalize(image: Image.Image) -> np.ndarray:
@@ -150,9 +161,11 @@ def _mnist_passthrough(pixels: np.ndarray, multi_digit: bool = False) -> Normali
     return _one_digit(result) if multi_digit else result
 
 
-def _one_digit(result: Normalized) -> Normalized:
+def _one_digit(result: Normalized) -> Segmented:
     """A passed-through MNIST image as a multi-digit reading: one digit, the whole field."""
-    return replace(result, tensor=result.tensor[None], boxes=((0, 0, SIZE, SIZE),))
+    return Segmented(
+        result.tensor[None], blank=False, inverted=result.inverted, passthrough=True, boxes=((0, 0, SIZE, SIZE),)
+    )
 
 
 # EXIF orientation -> the transpose that shows the picture upright.

@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 
 from toolkit import preprocess
-from toolkit.preprocess import SIZE, Normalized
+from toolkit.preprocess import SIZE, Segmented
 
 MIN_CONTRAST = 0.08  # ink must stand this far (0..1) above the paper, whatever the noise
 NOISE_SIGMAS = 4.0  # ... and this many sigmas of the paper's noise
@@ -88,7 +88,7 @@ class Layout:
     page: bool  # larger than preprocess.PAGE_SIDE
 
 
-def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Normalized:
+def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Segmented:
     """Ink (bright on black, float32) -> the digit (single-digit mode: tensor (28, 28)) or the digits left to
     right (`multi_digit`: tensor (n, 28, 28)), their boxes and flags. See the module docstring."""
     layout = analyse(ink)
@@ -117,7 +117,7 @@ def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Normaliz
         if layout.page:
             flags.insert(0, "blank-page")
         shape = (0, SIZE, SIZE) if multi_digit else (SIZE, SIZE)
-        return Normalized(
+        return Segmented(
             np.zeros(shape, np.float32), blank=True, inverted=inverted, passthrough=False, flags=tuple(flags), boxes=()
         )
     kept = [t for slot in read_slots for alternative in slot for t in alternative]
@@ -125,7 +125,7 @@ def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Normaliz
     if any(len(slot) > 1 or len(slot[0]) > 1 for slot in read_slots):
         plan = ";".join(",".join(str(len(a)) for a in slot) for slot in read_slots)
     tensor = np.stack([t for t, _ in kept]) if multi_digit else kept[0][0]
-    return Normalized(
+    return Segmented(
         tensor,
         blank=False,
         inverted=inverted,
@@ -138,7 +138,7 @@ def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Normaliz
 
 def choose(plan: str | None, probs: np.ndarray) -> tuple[list[int], bool]:
     """Which of a reading's tensors are its digits, given the model's probabilities for each (`plan`: see
-    `Normalized.plan`; None: all of them, in order), and whether a group of touching digits was cut apart.
+    `Segmented.plan`; None: all of them, in order), and whether a group of touching digits was cut apart.
 
     Where a group of ink could be one digit or several, the model decides: each alternative counts as sure as
     its least sure digit, sureness being the log-odds of a digit's likeliest class over its second (softmax
