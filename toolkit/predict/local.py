@@ -166,7 +166,8 @@ class LocalEngine:
         """Records for the files in `found`, in the order the files came."""
         if self._pool is None:
             for chunk in _chunks(iter(found), self.options.chunk_size):
-                yield self._records(*self._score_here(chunk))
+                meta, probs = self._score_here(chunk)
+                yield self._records(meta, [probs])
             return
         yield from self._pooled(found)
         self._check_model()  # a bad model fails the run even when there was nothing to score
@@ -235,10 +236,9 @@ class LocalEngine:
             broken.set_exception(exc)
             return broken
 
-    def _records(self, meta: list, probs: np.ndarray | list[np.ndarray]) -> list[Record]:
-        if isinstance(probs, list):
-            probs = probs[0] if len(probs) == 1 else np.concatenate(probs)
-        return make_records(meta, probs, self.options)
+    def _records(self, meta: list, probs: list[np.ndarray]) -> list[Record]:
+        """Records of chunks gathered together: their metadata, and their probabilities chunk by chunk."""
+        return make_records(meta, probs[0] if len(probs) == 1 else np.concatenate(probs), self.options)
 
     def _recover(self, chunk: list[Found], pending: deque) -> Scored:
         """The pool broke (a worker died). Start a new pool, score `chunk` one file per task to find the
