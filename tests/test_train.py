@@ -71,6 +71,11 @@ def test_refuses_to_overwrite_without_force(mlp_model):
         ({"limit": 70000}, "--limit must be between 1 and 60000"),
         ({"optimizer": "adagrad2"}, "unknown optimizer 'adagrad2'"),
         ({"learning_rate": -1.0}, "--learning-rate must be positive"),
+        ({"label_smoothing": 1.0}, r"label smoothing must be in \[0, 1\), got 1.0"),
+        (
+            {"label_smoothing": 0.1, "loss": "sparse_categorical_crossentropy"},
+            "label smoothing needs one-hot targets",
+        ),
     ],
 )
 def test_bad_recipe_is_refused_before_training(tmp_path, override, message):
@@ -92,3 +97,20 @@ def test_threads_are_recorded_and_a_change_in_a_running_process_is_refused(mlp_m
         match=f"--threads {cpu_count() + 1}: TensorFlow already runs with {cpu_count()} threads in this process",
     ):
         train("mlp256", tmp_path, threads=cpu_count() + 1, **QUICK)
+
+
+def test_augmented_input_distorts_afresh_each_epoch_and_repeats_by_seed():
+    from toolkit import data
+    from toolkit.train import _augmented
+
+    (x_train, y_train), _ = data.load_mnist()
+    x = data.to_model_input(x_train[:300])
+    y = np.eye(10, dtype=np.float32)[y_train[:300]]
+    batches = _augmented(x, y, 128, seed=5)
+    assert len(batches) == 3
+    epoch = [batches[i] for i in range(3)]
+    assert [len(b[0]) for b in epoch] == [128, 128, 44] and epoch[0][0].shape[1:] == (28, 28, 1)
+    assert np.array_equal(sum(b[1].sum(axis=0) for b in epoch), y.sum(axis=0))  # every image once
+    batches.on_epoch_end()
+    assert not np.array_equal(batches[0][0], epoch[0][0])  # a new shuffle and new distortions
+    assert np.array_equal(_augmented(x, y, 128, seed=5)[0][0], epoch[0][0])

@@ -209,6 +209,10 @@ def models_list(as_json: JsonFlag = False) -> None:
             recipe += ", augmented"
         if r.learning_rate:
             recipe += f", lr {r.learning_rate}" + (f" {r.lr_schedule}" if r.lr_schedule else "")
+        if r.label_smoothing:
+            recipe += f", label smoothing {r.label_smoothing}"
+        if r.ema:
+            recipe += ", weight EMA"
         reported = f"{arch.reported_accuracy:.4f}" if arch.reported_accuracy else "-"
         table.add_row(arch.name, f"{zoo.param_count(arch.name):,}", arch.summary, recipe, reported)
     out_console.print(table)

@@ -28,8 +28,10 @@ class Recipe:
     # set (or not at all); we then show the test set as the validation curve, for monitoring only.
     validation_split: float = 0.0
     limit: int | None = None  # train on the first N training images only
-    augment: bool = False  # random shifts/rotations/zoom of training images
+    augment: bool = False  # distort the training images afresh every epoch (toolkit.augment)
     lr_schedule: str | None = None  # "cosine": cosine decay to zero over the run
+    label_smoothing: float = 0.0  # categorical targets 1 - s for the label, s / 10 spread over all ten
+    ema: bool = False  # keep the moving average of the weights (the optimizer's use_ema)
 
     def with_overrides(self, **overrides: Any) -> Recipe:
         """A copy with the non-None overrides applied."""
@@ -53,8 +55,9 @@ class Arch:
 
 
 def _layers():
-    import keras
+    from toolkit import lazy
 
+    keras = lazy.keras()  # with the environment training expects (oneDNN off), whoever builds first
     return keras, keras.layers
 
 
