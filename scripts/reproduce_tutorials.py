@@ -90,7 +90,7 @@ def markdown(rows: list[dict]) -> str:
         if recipe["limit"]:
             text += f", first {recipe['limit']}"
         if recipe["augment"]:
-            text += ", augmented"
+            text += f", {recipe['augment']} augmentation"
         reported = "–" if r["reported_accuracy"] is None else f"{r['reported_accuracy']:.4f}"
         measured = f"{r['measured_accuracy']:.4f}" + ("" if r["std"] is None else f" ± {r['std']:.4f}")
         diff = "–" if r["difference_points"] is None else f"{r['difference_points']:+.2f}"

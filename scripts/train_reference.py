@@ -2,12 +2,14 @@
 toolkit/models/{reference.onnx, model_card.json} (package data: every install scores with it) and
 artifacts/reference/model.keras (its Keras source, kept in the repository only).
 
-    python scripts/train_reference.py [--arch cnn-bn] [--epochs N] [--seed 0] [--from-run DIR] [--scan-count 10000]
+    python scripts/train_reference.py [--arch cnn-bn] [--epochs N] [--seed 0] [--threads N] [--from-run DIR]
+                                      [--scan-count 10000]
     python scripts/train_reference.py --measure-only   # re-measure the shipped model's card figures, no training
 
 --from-run reuses a model that `mnist-toolkit train --arch ARCH --epochs N` (same recipe, same seed) already wrote
-to DIR instead of training again. The card records test and scan accuracy and the single-thread onnxruntime
-throughput of the new model and of the model it replaces, measured in the same run.
+to DIR instead of training again. The card records the test and scan accuracy and the single-thread
+onnxruntime throughput of the new model and of the model it replaces, measured in the same run on the same
+images.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arch", default="cnn-bn", choices=list(zoo.ZOO))
     parser.add_argument("--epochs", type=int, default=REFERENCE_EPOCHS, help="override the recipe's epochs")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, help="TensorFlow threads (default: one per CPU); part of the seed")
     parser.add_argument("--from-run", type=Path, help="folder holding <arch>.keras and metrics.json")
     parser.add_argument("--scan-count", type=int, default=10000)
     parser.add_argument("--measure-only", action="store_true", help="re-measure the shipped model; train nothing")
@@ -94,12 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     keras_path = run / f"{args.arch}.keras"
     recipe = zoo.get(args.arch).recipe.with_overrides(epochs=args.epochs)
     if args.from_run is None:
-        train(args.arch, run, seed=args.seed, force=True, verbose=2, epochs=args.epochs)
+        train(args.arch, run, seed=args.seed, threads=args.threads, force=True, verbose=2, epochs=args.epochs)
     metrics = json.loads((run / "metrics.json").read_text())
-    if metrics["recipe"] != recipe.as_dict() or metrics["seed"] != args.seed:
+    threads = metrics["threads"]
+    if metrics["recipe"] != recipe.as_dict() or metrics["seed"] != args.seed or args.threads not in (None, threads):
         raise SystemExit(
-            f"{run}: trained with another recipe or seed than {args.arch}'s with epochs "
-            f"{recipe.epochs}, seed {args.seed}"
+            f"{run}: trained with another recipe, seed or thread count than {args.arch}'s with epochs "
+            f"{recipe.epochs}, seed {args.seed}" + (f", {args.threads} threads" if args.threads else "")
         )
     previous = Path(tempfile.mkdtemp()) / "previous.onnx"
     if ONNX_OUT.is_file():
@@ -118,8 +122,19 @@ def main(argv: list[str] | None = None) -> int:
     (_, _), (x_test, y_test) = data.load_mnist()
     onnx_probs = runtimes.load(ONNX_OUT).predict(data.to_model_input(x_test))
     onnx_accuracy = float(np.mean(onnx_probs.argmax(axis=1) == y_test))
+    replaced = None
     with tempfile.TemporaryDirectory() as tmp:
         scan = scans.scan_accuracy(ONNX_OUT, Path(tmp) / "scans", count=args.scan_count, seed=args.seed)
+        if previous.is_file():  # the model it replaces, on the same test images and the same renderings
+            previous_probs = runtimes.load(previous).predict(data.to_model_input(x_test))
+            replaced = {
+                "test_accuracy": round(float(np.mean(previous_probs.argmax(axis=1) == y_test)), 5),
+                "scan_accuracy": round(
+                    scans.scan_accuracy(previous, Path(tmp) / "scans", count=args.scan_count, seed=args.seed).accuracy,
+                    5,
+                ),
+                "sha256": data.sha256_file(previous),
+            }
     images = data.to_model_input(x_test)[..., 0]
     if previous.is_file():
         rate, previous_rate = throughput([ONNX_OUT, previous], images)
@@ -133,12 +148,14 @@ def main(argv: list[str] | None = None) -> int:
         "summary": zoo.get(args.arch).summary,
         "recipe": metrics["recipe"],
         "seed": args.seed,
+        "threads": threads,
         "params": metrics["params"],
         "test_accuracy": round(metrics["test_accuracy"], 5),
         "onnx_test_accuracy": round(onnx_accuracy, 5),
         "scan_accuracy": round(scan.accuracy, 5),
         "scan_test": scan.as_dict(),
         "ort_single_thread": throughput_entry(rate, previous_rate),
+        "replaced_model": replaced,
         "train_seconds": metrics["train_seconds"],
         "data_digest": metrics["data_digest"],
         "sha256": {
@@ -147,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         },
         "versions": metrics["versions"],
         "command": " ".join(["python scripts/train_reference.py", *(argv if argv is not None else sys.argv[1:])]),
-        "trained_with": f"mnist-toolkit train --arch {args.arch}{epochs} --seed {args.seed} (the zoo recipe"
-        + (f", {args.epochs} epochs)" if args.epochs else ", unchanged)"),
+        "trained_with": f"mnist-toolkit train --arch {args.arch}{epochs} --seed {args.seed} --threads {threads} "
+        "(the zoo recipe" + (f", {args.epochs} epochs)" if args.epochs else ", unchanged)"),
         "input": {
             "name": zoo.INPUT_NAME,
             "shape": "[N,28,28,1]",

@@ -71,6 +71,8 @@ def test_refuses_to_overwrite_without_force(mlp_model):
         ({"limit": 70000}, "--limit must be between 1 and 60000"),
         ({"optimizer": "adagrad2"}, "unknown optimizer 'adagrad2'"),
         ({"learning_rate": -1.0}, "--learning-rate must be positive"),
+        ({"augment": "mixup"}, "unknown augmentation 'mixup'; choose one of: affine, elastic"),
+        ({"epochs": 2, "clean_epochs": 3}, "clean epochs must be between 0 and the 2 epochs, got 3"),
         ({"label_smoothing": 1.0}, r"label smoothing must be in \[0, 1\), got 1.0"),
         (
             {"label_smoothing": 0.1, "loss": "sparse_categorical_crossentropy"},
@@ -99,18 +101,24 @@ def test_threads_are_recorded_and_a_change_in_a_running_process_is_refused(mlp_m
         train("mlp256", tmp_path, threads=cpu_count() + 1, **QUICK)
 
 
-def test_augmented_input_distorts_afresh_each_epoch_and_repeats_by_seed():
+def test_augmented_input_distorts_afresh_each_epoch_then_serves_clean_epochs():
     from toolkit import data
     from toolkit.train import _augmented
 
     (x_train, y_train), _ = data.load_mnist()
     x = data.to_model_input(x_train[:300])
     y = np.eye(10, dtype=np.float32)[y_train[:300]]
-    batches = _augmented(x, y, 128, seed=5)
+    recipe = zoo.Recipe(epochs=3, batch_size=128, augment="elastic", clean_epochs=1)
+    batches = _augmented(x, y, recipe, seed=5)
     assert len(batches) == 3
     epoch = [batches[i] for i in range(3)]
     assert [len(b[0]) for b in epoch] == [128, 128, 44] and epoch[0][0].shape[1:] == (28, 28, 1)
     assert np.array_equal(sum(b[1].sum(axis=0) for b in epoch), y.sum(axis=0))  # every image once
+    assert not any((x == image).all(axis=(1, 2, 3)).any() for image in epoch[0][0])  # all distorted
+    assert np.array_equal(_augmented(x, y, recipe, seed=5)[0][0], epoch[0][0])  # same seed, same epoch
     batches.on_epoch_end()
-    assert not np.array_equal(batches[0][0], epoch[0][0])  # a new shuffle and new distortions
-    assert np.array_equal(_augmented(x, y, 128, seed=5)[0][0], epoch[0][0])
+    second = batches[0][0]
+    assert not np.array_equal(second, epoch[0][0])  # a new shuffle and new distortions
+    assert not any((x == image).all(axis=(1, 2, 3)).any() for image in second)
+    batches.on_epoch_end()
+    assert all((x == image).all(axis=(1, 2, 3)).any() for image in batches[0][0])  # the last epoch is clean

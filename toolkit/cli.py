@@ -206,7 +206,7 @@ def models_list(as_json: JsonFlag = False) -> None:
         if r.limit:
             recipe += f", first {r.limit} images"
         if r.augment:
-            recipe += ", augmented"
+            recipe += f", {r.augment} augmentation" + (f" (last {r.clean_epochs} ep clean)" if r.clean_epochs else "")
         if r.learning_rate:
             recipe += f", lr {r.learning_rate}" + (f" {r.lr_schedule}" if r.lr_schedule else "")
         if r.label_smoothing:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from toolkit import data, fsutil, lazy, zoo
+from toolkit.augment import KINDS, distort
 from toolkit.contract import package_versions
 from toolkit.errors import UsageError
 from toolkit.kerasmodel import save_keras_model
@@ -33,17 +34,19 @@ class TrainResult:
     recipe: dict[str, Any]
 
 
-def _augmented(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> Any:
-    """Keras input that shuffles the training images and distorts them afresh every epoch (toolkit.augment)."""
-    from toolkit.augment import distort
-
+def _augmented(x: np.ndarray, y: np.ndarray, recipe: zoo.Recipe, seed: int) -> Any:
+    """Keras input that shuffles the training images every epoch and distorts them afresh (toolkit.augment),
+    except in the recipe's last `clean_epochs`."""
     keras = lazy.keras()
+    how, batch_size = KINDS[str(recipe.augment)], recipe.batch_size
+    distorted_epochs = recipe.epochs - recipe.clean_epochs
 
-    class Epochs(keras.utils.PyDataset):
+    class Epochs(keras.utils.PyDataset):  # type: ignore[name-defined]  # Keras, imported at run time
         def __init__(self) -> None:
             super().__init__()
             self._rng = np.random.default_rng(seed)
             self._epoch: tuple[np.ndarray, np.ndarray] | None = None
+            self._epochs_served = 0
 
         def __len__(self) -> int:
             return -(-len(x) // batch_size)
@@ -51,12 +54,16 @@ def _augmented(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> Any:
         def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
             if self._epoch is None:
                 order = self._rng.permutation(len(x))
-                self._epoch = distort(x[order, ..., 0], self._rng)[..., None], y[order]
+                images = x[order]
+                if self._epochs_served < distorted_epochs:
+                    images = distort(images[..., 0], self._rng, how)[..., None]
+                self._epoch = images, y[order]
             batch = slice(index * batch_size, (index + 1) * batch_size)
             return self._epoch[0][batch], self._epoch[1][batch]
 
         def on_epoch_end(self) -> None:
             self._epoch = None
+            self._epochs_served += 1
 
     return Epochs()
 
@@ -90,6 +97,10 @@ def validate_recipe(recipe: zoo.Recipe) -> None:
         raise UsageError(f"label smoothing must be in [0, 1), got {recipe.label_smoothing}")
     if recipe.label_smoothing and recipe.loss.startswith("sparse"):
         raise UsageError("label smoothing needs one-hot targets: use the categorical_crossentropy loss")
+    if recipe.augment is not None and recipe.augment not in KINDS:
+        raise UsageError(f"unknown augmentation '{recipe.augment}'; choose one of: {', '.join(KINDS)}")
+    if not 0 <= recipe.clean_epochs <= recipe.epochs:
+        raise UsageError(f"clean epochs must be between 0 and the {recipe.epochs} epochs, got {recipe.clean_epochs}")
     if recipe.optimizer not in OPTIMIZERS:
         raise UsageError(f"unknown optimizer '{recipe.optimizer}'; choose one of: {', '.join(OPTIMIZERS)}")
 
@@ -181,7 +192,7 @@ def train(
     fit_data: Any = x_fit
     fit_kwargs: dict[str, Any] = {"batch_size": recipe.batch_size, "y": targets(y_fit), "shuffle": True}
     if recipe.augment:
-        fit_data, fit_kwargs = _augmented(x_fit, targets(y_fit), recipe.batch_size, seed), {}
+        fit_data, fit_kwargs = _augmented(x_fit, targets(y_fit), recipe, seed), {}
 
     started = time.perf_counter()
     history = model.fit(

@@ -28,7 +28,8 @@ class Recipe:
     # set (or not at all); we then show the test set as the validation curve, for monitoring only.
     validation_split: float = 0.0
     limit: int | None = None  # train on the first N training images only
-    augment: bool = False  # distort the training images afresh every epoch (toolkit.augment)
+    augment: str | None = None  # "affine" or "elastic": distort the training images afresh every epoch
+    clean_epochs: int = 0  # with augment: the last N epochs see the images undistorted
     lr_schedule: str | None = None  # "cosine": cosine decay to zero over the run
     label_smoothing: float = 0.0  # categorical targets 1 - s for the label, s / 10 spread over all ten
     ema: bool = False  # keep the moving average of the weights (the optimizer's use_ema)
@@ -215,7 +216,15 @@ ZOO: dict[str, Arch] = {
             "cnn-bn",
             "Conv 5x5 32+BN, MaxPool, 2 x Conv 64+BN, MaxPool, Dense 256+BN -> 10",
             build_cnn_bn,
-            Recipe(epochs=12, batch_size=128, learning_rate=0.002, augment=True, lr_schedule="cosine"),
+            Recipe(
+                epochs=20,
+                batch_size=128,
+                learning_rate=0.002,
+                augment="affine",
+                lr_schedule="cosine",
+                label_smoothing=0.1,
+                ema=True,
+            ),
             None,
             "mnist-toolkit",
             "our own design; the reference model",
