@@ -36,10 +36,10 @@ class TrainResult:
 
 def _augmented(x: np.ndarray, y: np.ndarray, recipe: zoo.Recipe, seed: int) -> Any:
     """Keras input that shuffles the training images every epoch and distorts them afresh (toolkit.augment),
-    except in the recipe's last `clean_epochs`."""
+    except in the recipe's last `clean_epochs` (the first epoch is always distorted)."""
     keras = lazy.keras()
     how, batch_size = KINDS[str(recipe.augment)], recipe.batch_size
-    distorted_epochs = recipe.epochs - recipe.clean_epochs
+    distorted_epochs = max(1, recipe.epochs - recipe.clean_epochs)
 
     class Epochs(keras.utils.PyDataset):  # type: ignore[name-defined]  # Keras, imported at run time
         def __init__(self) -> None:
@@ -99,8 +99,8 @@ def validate_recipe(recipe: zoo.Recipe) -> None:
         raise UsageError("label smoothing needs one-hot targets: use the categorical_crossentropy loss")
     if recipe.augment is not None and recipe.augment not in KINDS:
         raise UsageError(f"unknown augmentation '{recipe.augment}'; choose one of: {', '.join(KINDS)}")
-    if not 0 <= recipe.clean_epochs <= recipe.epochs:
-        raise UsageError(f"clean epochs must be between 0 and the {recipe.epochs} epochs, got {recipe.clean_epochs}")
+    if recipe.clean_epochs < 0:
+        raise UsageError(f"clean epochs must be 0 or more, got {recipe.clean_epochs}")
     if recipe.optimizer not in OPTIMIZERS:
         raise UsageError(f"unknown optimizer '{recipe.optimizer}'; choose one of: {', '.join(OPTIMIZERS)}")
 

@@ -29,7 +29,7 @@ class Recipe:
     validation_split: float = 0.0
     limit: int | None = None  # train on the first N training images only
     augment: str | None = None  # "affine" or "elastic": distort the training images afresh every epoch
-    clean_epochs: int = 0  # with augment: the last N epochs see the images undistorted
+    clean_epochs: int = 0  # with augment: the last N epochs (never the first) see the images undistorted
     lr_schedule: str | None = None  # "cosine": cosine decay to zero over the run
     label_smoothing: float = 0.0  # categorical targets 1 - s for the label, s / 10 spread over all ten
     ema: bool = False  # keep the moving average of the weights (the optimizer's use_ema)
@@ -221,6 +221,7 @@ ZOO: dict[str, Arch] = {
                 batch_size=128,
                 learning_rate=0.002,
                 augment="affine",
+                clean_epochs=2,
                 lr_schedule="cosine",
                 label_smoothing=0.1,
                 ema=True,
