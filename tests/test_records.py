@@ -458,3 +458,18 @@ def test_a_run_that_fails_before_its_first_records_leaves_no_file(tmp_path):
     assert empty.finish()
     assert out.read_bytes() == (",".join(columns) + "\r\n").encode()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "out.csv.meta.json"]
+
+
+def test_folders_made_for_the_output_go_again_when_a_run_fails_before_any_record(tmp_path):
+    columns = PredictOptions().columns()
+    nested = tmp_path / "new" / "deeper" / "out.csv"
+    failed = Journal(nested, "csv", columns, {"model_sha256": "x"})
+    failed.start(resume=False)
+    assert nested.parent.is_dir()
+    failed.close()
+    assert list(tmp_path.iterdir()) == []
+    interrupted = Journal(nested, "csv", columns, {"model_sha256": "x"})
+    interrupted.start(resume=False)
+    interrupted.write(make(["a.png"], PredictOptions()))
+    interrupted.close()  # its partial file stays for --resume, and the folders with it
+    assert sorted(p.name for p in nested.parent.iterdir()) == ["out.csv.partial", "out.csv.partial.json"]

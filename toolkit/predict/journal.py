@@ -53,6 +53,7 @@ class Journal:
         self._writer: CsvWriter | JsonlWriter | None = None
         self._lock_file: BinaryIO | None = None
         self._fresh = False  # a new output, whose partial file is created with the first records
+        self._made_folders: list[Path] = []
         self.written = 0
         self.notes: list[str] = []
 
@@ -76,6 +77,8 @@ class Journal:
         interrupted run's partial file survives it for a later --resume."""
         if self.out.exists() and self.out.is_dir():
             raise UsageError(f"--out {self.out} is a folder; name a file")
+        # Folders this run creates, deepest first: a run that ends with nothing in them takes them away again.
+        self._made_folders = [f for f in (self.out.parent, *self.out.parent.parents) if not f.exists()]
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self._lock()
         try:
@@ -308,6 +311,11 @@ class Journal:
                         stream.close()
         finally:
             self._unlock()
+            for folder in self._made_folders:
+                try:
+                    folder.rmdir()
+                except OSError:  # not empty: the partial file is there for --resume
+                    break
 
 
 class StreamOutput:
