@@ -38,7 +38,7 @@ def run_one(arch: str, folder: Path, seed: int, threads: int | None, resume: boo
         train(arch, folder, seed=seed, threads=threads, force=True, verbose=2)
     metrics = json.loads(metrics_path.read_text())
     same = (
-        metrics["recipe"] == zoo.get(arch).recipe.as_dict()
+        zoo.Recipe.from_dict(metrics["recipe"]) == zoo.get(arch).recipe
         and metrics["seed"] == seed
         and (threads is None or metrics.get("threads") == threads)
     )
@@ -66,7 +66,7 @@ def summarise(arch: str, runs: list[dict]) -> dict:
         "met": None if reported is None else mean >= reported - TOLERANCE,
         "train_seconds": round(statistics.fmean(r["train_seconds"] for r in runs), 1),
         "params": runs[0]["params"],
-        "recipe": runs[0]["recipe"],
+        "recipe": zoo.Recipe.from_dict(runs[0]["recipe"]).as_dict(),
         "versions": runs[0]["versions"],
     }
 

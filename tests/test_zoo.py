@@ -57,3 +57,11 @@ def test_unknown_arch_lists_valid_names():
 def test_recipe_overrides_ignore_none():
     recipe = zoo.get("cnn3").recipe.with_overrides(epochs=1, batch_size=None)
     assert recipe.epochs == 1 and recipe.batch_size == 64 and recipe.optimizer == "rmsprop"
+
+
+def test_recipes_recorded_before_newer_fields_read_as_today_s_recipe():
+    recipe = zoo.get("mlp512x2").recipe
+    older = {k: v for k, v in recipe.as_dict().items() if k not in ("label_smoothing", "ema", "clean_epochs")}
+    assert zoo.Recipe.from_dict({**older, "augment": False}) == recipe
+    assert zoo.Recipe.from_dict(zoo.get("cnn-bn").recipe.as_dict()) == zoo.get("cnn-bn").recipe
+    assert zoo.Recipe.from_dict({**older, "epochs": 5}) != recipe

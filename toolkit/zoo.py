@@ -41,6 +41,15 @@ class Recipe:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, recorded: dict[str, Any]) -> Recipe:
+        """The recipe a metrics.json recorded. Fields added since it was written take their defaults, which is
+        what runs without them did; its `augment: false` is today's None."""
+        fields = dict(recorded)
+        if fields.get("augment") is False:
+            fields["augment"] = None
+        return cls(**fields)
+
 
 @dataclass(frozen=True)
 class Arch:
