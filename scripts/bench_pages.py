@@ -81,7 +81,7 @@ def _blank_pages(folder: Path, count: int, seed: int, box: bool) -> Path:
     return folder
 
 
-def _score(folder: Path, model: Path, multi_digit: bool = False) -> list[dict]:
+def _score(folder: Path, model: Path | None, multi_digit: bool = False) -> list[dict]:
     from toolkit.predict import predict_folder
 
     return list(predict_folder([folder], model=model, multi_digit=multi_digit))
@@ -269,14 +269,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="alternated runs of each normaliser; medians")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--baseline", default="87ecc52", help="git revision of the normaliser to compare with")
-    parser.add_argument("--model", type=Path, default=ROOT / "artifacts/reference/model.onnx")
+    parser.add_argument("--model", type=Path, help="ONNX model (default: the shipped reference model)")
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "mnist-pages")
     parser.add_argument("--json", type=Path, help="write the figures to this file too")
     parser.add_argument("--skip", nargs="*", default=(), choices=("pages", "strips", "speed"))
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "scripts"))
 
-    results: dict = {"seed": args.seed, "cpus": os.cpu_count(), "model": str(args.model)}
+    results: dict = {"seed": args.seed, "cpus": os.cpu_count(), "model": str(args.model or "the reference model")}
     started = time.perf_counter()
     if "pages" not in args.skip:
         results["pages"] = pages(args, args.folder)

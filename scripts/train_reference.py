@@ -100,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         train(args.arch, run, seed=args.seed, threads=args.threads, force=True, verbose=2, epochs=args.epochs)
     metrics = json.loads((run / "metrics.json").read_text())
     threads = metrics["threads"]
-    if zoo.Recipe.from_dict(metrics["recipe"]) != recipe or metrics["seed"] != args.seed or args.threads not in (None, threads):
+    if (
+        zoo.Recipe.from_dict(metrics["recipe"]) != recipe
+        or metrics["seed"] != args.seed
+        or args.threads not in (None, threads)
+    ):
         raise SystemExit(
             f"{run}: trained with another recipe, seed or thread count than {args.arch}'s with epochs "
             f"{recipe.epochs}, seed {args.seed}" + (f", {args.threads} threads" if args.threads else "")
