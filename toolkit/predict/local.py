@@ -242,15 +242,20 @@ class LocalEngine:
 
     def _recover(self, chunk: list[Found], pending: deque) -> Scored:
         """The pool broke (a worker died). Start a new pool, score `chunk` one file per task to find the
-        culprit, and resubmit the chunks that were waiting."""
-        self.close(wait=False)
+        culprit, and resubmit the chunks that were waiting.
+
+        The broken pool is shut down and waited for before the next one starts: its manager thread, left running,
+        closes pipes while the new pool opens its own, and a closed descriptor number handed out again can then
+        be closed under the new pool (seen as EBADF in the fork server). A broken pool's workers are already
+        being terminated, so the wait is short."""
+        self.close(wait=True)
         self._pool = self._new_pool()
         metas, probs = [], []
         for entry in chunk:
             try:
                 meta, scored = self._submit([entry]).result()
             except BrokenProcessPool:
-                self.close(wait=False)
+                self.close(wait=True)
                 self._pool = self._new_pool()
                 meta, _ = pack(
                     [
