@@ -8,7 +8,7 @@ both ways; the affine part covers slant and size, the elastic part the wobble of
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -25,9 +25,6 @@ class Distortion:
     shift: float = 2.0  # pixels
     elastic_alpha: float = 0.0  # pixels per unit of the smoothed field; 0: no elastic distortion
     elastic_sigma: float = 6.0  # pixels: the Gaussian that smooths the field; larger means gentler
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
 
 
 AFFINE = Distortion()
