@@ -34,7 +34,7 @@ WARM = r"""
 import json, logging, sys, time
 import ray
 from toolkit.predict import predict_folder
-from toolkit.predict.pipeline import cpu_count
+from toolkit.predict.options import cpu_count
 folder, model, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3])
 ray.init(address="local", num_cpus=cpu_count(), include_dashboard=False, log_to_driver=False,
          logging_level=logging.ERROR)

@@ -12,7 +12,7 @@ drawn with a seed the segmenter was not tuned on.
    overlapping digits included), baseline jitter, read with --multi-digit. Whole-string accuracy by height
    and by number of digits (target: 95%).
 3. Single-digit speed: the normalisation CPU time per file on MNIST PNGs and scan renderings
-   (`scripts/bench_predict.py`'s sets), this tree's `preprocess` against the one at --baseline (a git
+   (`scripts/bench_predict.py`'s sets), this tree's normaliser against the one at --baseline (a git
    revision), alternated, medians; and a check that both give the same tensors (the page logic must leave
    small images alone).
 
@@ -22,12 +22,14 @@ drawn with a seed the segmenter was not tuned on.
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
+import io
 import json
 import os
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections import Counter
@@ -76,8 +78,8 @@ def _blank_pages(folder: Path, count: int, seed: int, box: bool) -> Path:
             cv2.rectangle(
                 coverage, (left, top), (left + int(side * rng.uniform(1, 2)), top + side), 1.0, int(rng.integers(1, 5))
             )
-        gray, _ = scans._shade(cv2.GaussianBlur(coverage, (0, 0), 0.6), rng, tilt=0.06, noise=0.03, dust=0.8, specks=40)
-        scans._styled(gray, 0.9, "png").save(folder / f"{'box' if box else 'blank'}-{n:04d}.png")
+        gray, _ = scans.shade(cv2.GaussianBlur(coverage, (0, 0), 0.6), rng, tilt=0.06, noise=0.03, dust=0.8, specks=40)
+        scans.styled(gray, 0.9, "png").save(folder / f"{'box' if box else 'blank'}-{n:04d}.png")
     return folder
 
 
@@ -185,18 +187,34 @@ def strips(args, root: Path) -> dict:
 
 
 def _baseline(revision: str):
-    """`toolkit/preprocess.py` as it was at `revision`, loaded as a module of its own."""
-    source = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{revision}:toolkit/preprocess.py"],
-        capture_output=True,
-        text=True,
-        check=True,
+    """The normaliser as it was at `revision` (`toolkit.imaging.normalise`, or `toolkit.preprocess` in trees
+    older than the imaging package), imported from that revision's own `toolkit` package.
+
+    The normaliser imports its siblings by absolute name, so the revision's package is extracted to a
+    temporary folder and imported as `toolkit` while this tree's modules are set aside; they are put back
+    afterwards, and the baseline keeps the modules it was bound to. Imports it makes inside a function would
+    find this tree's modules: the single-digit scans of the speed check reach none."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", revision, "toolkit"], capture_output=True, check=True
     ).stdout
-    spec = importlib.util.spec_from_loader("preprocess_baseline", loader=None)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    exec(compile(source, f"{revision}:toolkit/preprocess.py", "exec"), module.__dict__)
-    return module
+    with tempfile.TemporaryDirectory(prefix="toolkit-baseline-") as folder:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(folder, filter="data")
+        imaging = Path(folder, "toolkit", "imaging").is_dir()
+        ours = {key: sys.modules.pop(key) for key in list(sys.modules) if _in_toolkit(key)}
+        sys.path.insert(0, folder)
+        importlib.invalidate_caches()
+        try:
+            return importlib.import_module("toolkit.imaging.normalise" if imaging else "toolkit.preprocess")
+        finally:
+            sys.path.remove(folder)
+            for key in [key for key in sys.modules if _in_toolkit(key)]:
+                del sys.modules[key]
+            sys.modules.update(ours)
+
+
+def _in_toolkit(module: str) -> bool:
+    return module == "toolkit" or module.startswith("toolkit.")
 
 
 def speed(args) -> dict:
@@ -204,7 +222,7 @@ def speed(args) -> dict:
     against --baseline, alternated."""
     from bench_predict import build_mnist, build_scans
 
-    from toolkit import preprocess
+    from toolkit.imaging import normalise
 
     before = _baseline(args.baseline)
     bench = Path(tempfile.gettempdir()) / "mnist-bench"
@@ -213,7 +231,7 @@ def speed(args) -> dict:
         "scans": build_scans(bench / f"scans-seed7-{args.scans}", args.scans, 7),
     }
     return {
-        name: _speed(folder, before, preprocess, args.repeat) | {"baseline": args.baseline}
+        name: _speed(folder, before, normalise, args.repeat) | {"baseline": args.baseline}
         for name, folder in sets.items()
     }
 

@@ -118,9 +118,11 @@ def stages(folder: Path, model: Path) -> dict[str, float]:
     """CPU seconds per stage of predict's work on every file of `folder`, one core, one pass each."""
     import numpy as np
 
-    from toolkit import preprocess
+    from toolkit.imaging import normalise
+    from toolkit.onnxmodel import OnnxModel
     from toolkit.predict import decode
-    from toolkit.predict.pipeline import PredictOptions, Scorer, make_records, pack
+    from toolkit.predict.options import PredictOptions
+    from toolkit.predict.pipeline import make_records, pack
     from toolkit.predict.walk import Walker
     from toolkit.predict.writers import CsvWriter
 
@@ -142,9 +144,9 @@ def stages(folder: Path, model: Path) -> dict[str, float]:
         decoded.append(pixels)
     seconds["decode"] = clock() - started
     started = clock()
-    results = [preprocess.prepare_array(p) if isinstance(p, np.ndarray) else preprocess.prepare(p) for p in decoded]
+    results = [normalise.prepare_array(p) if isinstance(p, np.ndarray) else normalise.prepare(p) for p in decoded]
     seconds["normalise"] = clock() - started
-    scorer = Scorer(model)
+    scorer = OnnxModel(model)
     tensors = np.stack([r.tensor for r in results])
     started = clock()
     probs = np.concatenate([scorer.score(tensors[i : i + 256]) for i in range(0, len(tensors), 256)])

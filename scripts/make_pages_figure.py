@@ -24,9 +24,9 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 def _read(pixels: np.ndarray, scorer, multi_digit: bool):
     """(boxes, digits, confidences, flags) of what the pipeline reads in `pixels`."""
-    from toolkit import preprocess, segment
+    from toolkit.imaging import normalise, segment
 
-    result = preprocess.prepare_array(pixels, multi_digit=multi_digit)
+    result = normalise.prepare_array(pixels, multi_digit=multi_digit)
     if result.blank:
         return [], [], [], result.flags
     probs = scorer.score(result.tensor if multi_digit else result.tensor[None])
@@ -49,12 +49,13 @@ def _panel(image: np.ndarray, width: int) -> np.ndarray:
 
 def main() -> None:
     from toolkit import data, scans
-    from toolkit.predict.pipeline import REFERENCE_MODEL, Scorer
+    from toolkit.onnxmodel import OnnxModel
+    from toolkit.predict.options import REFERENCE_MODEL
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "reports" / "pages.png")
     args = parser.parse_args()
-    scorer = Scorer(REFERENCE_MODEL)
+    scorer = OnnxModel(REFERENCE_MODEL)
     (_, _), (x, y) = data.load_mnist()
 
     def nth(digit: int, n: int = 0) -> np.ndarray:

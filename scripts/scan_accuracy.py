@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> None:
     from toolkit import data, scans
-    from toolkit.predict.pipeline import Scorer
+    from toolkit.onnxmodel import OnnxModel
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=ROOT / "toolkit/models/reference.onnx")
@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
 
     (_, _), (x_test, y_test) = data.load_mnist()
-    probabilities = Scorer(args.model).score(data.to_model_input(x_test)[..., 0])
+    probabilities = OnnxModel(args.model).score(data.to_model_input(x_test)[..., 0])
     mnist_accuracy = float((probabilities.argmax(axis=1) == y_test).mean())
     folder = args.folder / f"seed{args.seed}-{args.count}"
     result = scans.scan_accuracy(args.model, folder, count=args.count, seed=args.seed)

@@ -40,9 +40,9 @@ def throughput(paths: list[Path], images: np.ndarray) -> list[float]:
     """Images per second of each ONNX model on `images`: onnxruntime on one thread (predict's scorer), batches of
     THROUGHPUT_BATCH, median of THROUGHPUT_REPEATS runs; the models take turns so that load on the machine
     hits them alike."""
-    from toolkit.predict.pipeline import Scorer
+    from toolkit.onnxmodel import OnnxModel
 
-    scorers = [Scorer(path, threads=1) for path in paths]
+    scorers = [OnnxModel(path, threads=1) for path in paths]
     for scorer in scorers:
         scorer.score(images[:THROUGHPUT_BATCH])  # warm-up
     runs: list[list[float]] = [[] for _ in scorers]

@@ -44,8 +44,10 @@ def linear_model(
     metadata: dict[str, str] | None = None,
     output: str = "probabilities",
     softmax: bool = True,
+    image_shape: tuple[int, ...] = (28, 28, 1),
+    batch: int | str = "N",
 ) -> Path:
-    """image [N,28,28,1] -> Reshape [N,784] -> MatMul + Add -> (Softmax) -> `output` [N,10]."""
+    """image [N,28,28,1] (or [N,*image_shape]) -> Reshape [N,784] -> MatMul + Add -> (Softmax) -> `output`."""
     from onnx import TensorProto, helper, numpy_helper
 
     nodes = [
@@ -58,8 +60,8 @@ def linear_model(
     graph = helper.make_graph(
         nodes,
         "linear",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 28, 28, 1])],
-        [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["N", 10])],
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, *image_shape])],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, [batch, 10])],
         initializer=[
             numpy_helper.from_array(np.array([-1, 784], np.int64), "shape"),
             numpy_helper.from_array(weights, "W"),
@@ -81,3 +83,18 @@ def flat_input_model(path: Path) -> Path:
         initializer=[numpy_helper.from_array(np.zeros((784, 10), np.float32), "W")],
     )
     return _save(graph, path)
+
+
+def other_contract_model(path: Path, weights: np.ndarray, bias: np.ndarray, layout: str = "NCHW") -> Path:
+    """The same linear classifier as `linear_model(weights, bias)`, built for another preprocessing and told so
+    by its contract metadata: input in `layout`, black ink on white paper, output columns in another label order.
+    A runner that follows the metadata scores it exactly as the plain model; one that does not reads garbage."""
+    from toolkit import contract
+
+    labels = ("3", "1", "4", "0", "5", "9", "2", "6", "8", "7")
+    order = [int(label) for label in labels]
+    # Black on white is x' = 1 - x, so W.x + b = -W.x' + (b + sum of W's rows).
+    inverted_w, inverted_b = -weights, bias + weights.sum(axis=0)
+    meta = contract.ModelContract(layout=layout, ink="black-on-white", labels=labels).to_metadata()
+    shape = (1, 28, 28) if layout == "NCHW" else (28, 28, 1)
+    return linear_model(path, inverted_w[:, order], inverted_b[order], metadata=meta, image_shape=shape)

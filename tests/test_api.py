@@ -13,7 +13,7 @@ from PIL import Image
 
 from toolkit import data
 from toolkit.predict import predict_folder, predict_images
-from toolkit.predict.pipeline import PredictOptions
+from toolkit.predict.options import PredictOptions
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +87,64 @@ def test_predict_folder_from_a_script_without_a_main_guard(digits, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["start", f"records {len(x)} {len(x)}"]
     assert "RuntimeError" not in done.stderr
+
+
+# --- options: the keywords are PredictOptions' fields, with its defaults ------------------------------------
+
+
+def test_api_keywords_and_defaults_are_predict_options():
+    import dataclasses
+    import inspect
+
+    declared = {f.name: f.default for f in dataclasses.fields(PredictOptions)}
+    folder = inspect.signature(predict_folder).parameters
+    assert {name: p.default for name, p in folder.items() if name in declared} == declared
+    assert list(folder)[:3] == ["inputs", "model", "engine"] and folder["engine"].default == "local"
+    images = inspect.signature(predict_images).parameters
+    assert {name: p.default for name, p in images.items() if name != "images"} == {
+        name: declared[name] for name in ("model", "top_k", "min_confidence", "multi_digit")
+    }
+    assert "chunk_size=64: Files per task sent to a decode worker." in predict_folder.__doc__
+
+
+def test_predict_folder_scores_with_the_declared_defaults(monkeypatch):
+    from toolkit.predict import runner
+
+    seen = []
+
+    def fake_setup(inputs, options, engine, *rest, **kwargs):
+        seen.append((inputs, options, engine))
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(runner, "setup", fake_setup)
+    with pytest.raises(RuntimeError, match="stop here"):
+        next(predict_folder("scans"))
+    assert seen == [(["scans"], PredictOptions(), "local")]
+    with pytest.raises(RuntimeError, match="stop here"):
+        next(predict_folder(["a", "b"], "m.onnx", engine="ray", include="*.png", workers=0))
+    assert seen[-1] == (["a", "b"], PredictOptions(model="m.onnx", include=("*.png",), workers=0), "ray")
+
+
+def test_a_misspelt_keyword_fails_at_the_call():
+    with pytest.raises(TypeError, match="unexpected keyword argument 'worker'"):
+        predict_folder("scans", worker=2)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'workers'"):
+        predict_images([], workers=2)  # images are scored in this process
+
+
+def test_bad_options_are_named_as_python_keywords(tmp_path):
+    from toolkit.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"^top_k must be between 0 and 10, got 11$"):
+        next(predict_folder(tmp_path, top_k=11))
+    with pytest.raises(
+        UsageError, match=r"^top_k ranks the classes of one digit; it does not combine with multi_digit$"
+    ):
+        predict_images([np.zeros((28, 28), np.uint8)], top_k=3, multi_digit=True)
+
+
+def test_run_is_the_runner_itself():
+    import toolkit.predict
+    from toolkit.predict import runner
+
+    assert toolkit.predict.run is runner.run

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -139,62 +140,6 @@ def test_models_needs_no_keras():
     assert "cnn-bn" in done.stdout and "322,474" in done.stdout
 
 
-def fake_parity():
-    from toolkit.parity import Check, ParityReport, ParitySummary
-
-    checks = (Check("tolerance", True, ""), Check("batch", True, ""))
-    reports = tuple(
-        ParityReport(
-            name,
-            fmt,
-            "float",
-            10000,
-            1e-5,
-            1e-5,
-            argmax_agreement=10000,
-            max_abs_diff=1.13e-6,
-            mean_abs_diff=2.5e-9,
-            p99_abs_diff=3.1e-8,
-            max_rel_diff=4.4e-5,
-            elements=100000,
-            reference_accuracy=0.9953,
-            candidate_accuracy=0.9952,
-            checks=checks,
-        )
-        for name, fmt in (
-            ("model.onnx", "onnx"),
-            ("model_savedmodel", "savedmodel"),
-            ("model.tflite", "tflite"),
-            ("model.int8.onnx", "onnx"),
-        )
-    )
-    return ParitySummary("model.keras", "0" * 64, 10000, 1e-5, 1e-5, 0.9953, reports, seconds=3.2)
-
-
-@pytest.mark.parametrize("width", [80, 100, 120, 160])
-def test_parity_table_never_cuts_a_number(width, monkeypatch):
-    from rich.console import Console
-
-    from toolkit import cli as cli_module
-
-    console = Console(width=width, record=True, force_terminal=True)
-    monkeypatch.setattr(cli_module, "out_console", console)
-    summary = fake_parity()
-    cli_module._print_parity(summary)
-    text = console.export_text()
-    rows = cli_module._parity_rows(summary)
-    shown = cli_module.parity_columns(rows, width)
-    assert "export" in shown and "verdict" in shown and "max abs" in shown
-    for row in rows:
-        for column in shown:
-            if column != "export":
-                assert row[column] in text, (column, row[column])
-    assert all(len(line) <= width for line in text.splitlines())
-    assert ("left out" in text) == (len(shown) < len(cli_module._PARITY_COLUMNS))
-    if width >= 160:
-        assert len(shown) == len(cli_module._PARITY_COLUMNS)
-
-
 def test_json_output_of_models_and_parity(cli, monkeypatch):
     import json
 
@@ -203,6 +148,7 @@ def test_json_output_of_models_and_parity(cli, monkeypatch):
     zoo_rows = json.loads(result.stdout)
     assert {row["name"] for row in zoo_rows} >= {"mlp256", "cnn-bn"}
     assert next(r for r in zoo_rows if r["name"] == "cnn2")["reported_accuracy"] == 0.9927
+    from tests.test_render import fake_parity
     from toolkit import parity
 
     monkeypatch.setattr(parity, "run", lambda *a, **k: fake_parity())
@@ -251,6 +197,76 @@ def test_no_images_is_a_warning_and_exit_3(cli, tmp_path):
         f"warning: no image files found in {tmp_path / 'in'} (not-an-image-name 1 skipped); exit code 3"
         in result.stderr.splitlines()
     )
-    from toolkit.predict.pipeline import PredictOptions
+    from toolkit.predict.options import PredictOptions
 
     assert out.read_text().splitlines() == [",".join(PredictOptions().columns())]
+
+
+# --- predict's options: declared once, on PredictOptions ----------------------------------------------------
+
+
+def predict_params() -> dict:
+    import typer.main
+
+    from toolkit.cli import app
+
+    return {p.name: p for p in typer.main.get_command(app).commands["predict"].params}
+
+
+def test_predict_options_come_from_their_declaration():
+    from toolkit.predict.options import specs
+
+    params = predict_params()
+    for spec in specs():
+        if not spec.cli:
+            assert spec.name not in params
+            continue
+        param = params[spec.name]
+        assert param.opts == [spec.flag] and param.help == spec.help
+        assert param.default == (None if spec.default == () else spec.default), spec.name
+    assert [s.name for s in specs() if not s.cli] == ["chunk_size"]
+
+
+def test_predict_without_options_runs_with_the_declared_defaults(cli, monkeypatch, tmp_path):
+    from toolkit.predict import runner
+    from toolkit.predict.options import PredictOptions
+
+    seen = {}
+
+    def fake_run(inputs, options, **kwargs):
+        seen.update(inputs=inputs, options=options, **kwargs)
+        return runner.Summary(output=str(tmp_path / "p.csv"), format="csv", model="m.onnx", files=1, records=1, ok=1)
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    result = cli("predict", "scans")
+    assert result.exit_code == 0, result.output
+    assert seen["inputs"] == ["scans"] and seen["options"] == PredictOptions()
+    assert (seen["out"], seen["fmt"], seen["resume"], seen["engine"]) == (None, None, False, "local")
+    assert result.stderr.splitlines()[-1] == f"wrote {tmp_path / 'p.csv'}"
+
+    args = ["--include", "*.png", "--include", "*.tif", "--top-k", "3", "--model", "m.onnx", "--workers", "0"]
+    assert cli("predict", "scans", *args).exit_code == 0
+    assert seen["options"] == PredictOptions(model=Path("m.onnx"), include=("*.png", "*.tif"), top_k=3, workers=0)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--top-k", "11"], "error: --top-k must be between 0 and 10, got 11"),
+        (["--threads", "0"], "error: --threads must be at least 1, got 0"),
+        (["--ray-address", "auto"], "error: --ray-address needs --engine ray"),
+        (["--table", "--out", "-"], "error: --table prints to stdout, so it cannot be combined with --out -"),
+    ],
+)
+def test_bad_predict_options_are_named_as_flags(cli, tmp_path, args, message):
+    result = cli("predict", tmp_path, *args)
+    assert (result.exit_code, result.stderr.strip()) == (2, message)
+
+
+def test_predict_help_shows_every_declared_option(cli):
+    from toolkit.predict.options import specs
+
+    result = cli("predict", "--help")
+    assert result.exit_code == 0
+    for spec in specs():
+        assert (spec.flag in result.stdout) == spec.cli

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from toolkit import data, preprocess
+from toolkit import data
+from toolkit.imaging import normalise
 from toolkit.predict import decode
 
 
@@ -36,13 +37,13 @@ def scan(digit: np.ndarray) -> np.ndarray:
 def pillow_tensor(payload: bytes) -> np.ndarray:
     image = decode.open_image(io.BytesIO(payload))
     image.load()
-    return preprocess.prepare(image).tensor
+    return normalise.prepare(image).tensor
 
 
 def fast_tensor(payload: bytes) -> np.ndarray:
     pixels = decode.decode_fast(payload)
     assert pixels is not None, "expected the OpenCV path to take this file"
-    return preprocess.prepare_array(pixels).tensor
+    return normalise.prepare_array(pixels).tensor
 
 
 def test_mnist_pngs_through_the_fast_path_are_the_mnist_arrays(digits, tmp_path):
@@ -155,8 +156,8 @@ def test_big_jpegs_are_scaled_down_while_decoding(digits):
     page[1000 : 1000 + digit.shape[0], 900 : 900 + digit.shape[1]] = digit
     payload = encoded(Image.fromarray(page), "JPEG", quality=90)
     pixels = decode.decode_fast(payload)
-    assert pixels is not None and max(pixels.shape) <= 2 * preprocess.MAX_SIDE
-    result = preprocess.prepare_array(pixels)
+    assert pixels is not None and max(pixels.shape) <= 2 * normalise.MAX_SIDE
+    result = normalise.prepare_array(pixels)
     assert not result.blank and result.inverted
 
 
@@ -211,3 +212,32 @@ def test_images_near_the_pixel_limit_stay_within_the_memory_budget(tmp_path, dig
     assert outcome == "ok" and peak < 300, peak
     outcome, peak = peak_rss_mb(tmp_path / "float.tif")
     assert outcome == "too-large" and peak < 150, peak
+
+
+def test_a_worker_stays_under_300_mb_on_the_largest_palette_and_grey_pages(tmp_path):
+    """The promise: a decoding worker's peak RSS (ru_maxrss, its onnxruntime session included) stays under
+    300 MB on any admitted image. Measured from a fresh parent, so no earlier test's child counts."""
+    import subprocess
+    import sys
+
+    from PIL import ImageDraw
+
+    for name, mode, size in (("pal", "P", 8000), ("palt", "P", 8000), ("grey", "L", 8000), ("bw", "1", 9000)):
+        page = Image.new(mode, (size, size), 1 if mode == "1" else 255 if mode == "L" else 0)
+        if mode == "P":
+            page.putpalette([255, 255, 255, 0, 0, 0] + [90, 90, 90] * 254)
+        ImageDraw.Draw(page).ellipse(
+            [size * 0.4, size * 0.3, size * 0.6, size * 0.7], outline=0 if mode != "P" else 1, width=size // 60
+        )
+        page.save(tmp_path / f"{name}.png", **({"transparency": 0} if name == "palt" else {}))
+    measure = (
+        "import resource, subprocess, sys\n"
+        "done = subprocess.run([sys.executable, '-m', 'toolkit', 'predict', sys.argv[1], '--workers', '1',"
+        " '--out', sys.argv[2]], capture_output=True)\n"
+        "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)\n"
+    )
+    out = tmp_path / "o.csv"
+    result = subprocess.run([sys.executable, "-c", measure, str(tmp_path), str(out)], capture_output=True, text=True)
+    code, peak_mb = map(int, result.stdout.split())
+    assert code == 0 and out.read_text().count(",ok,0,") == 4
+    assert peak_mb < 300, f"a process of the run peaked at {peak_mb} MB"

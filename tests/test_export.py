@@ -66,6 +66,98 @@ def test_unsupported_op_is_named_with_its_keras_layer():
     assert layer_for("m_1/dense_1/Relu", ["dense", "dense_1"]) == "dense_1"
 
 
+# --- the staged folder, the manifest, the int8 figures (no TensorFlow) ----------------------------------
+
+
+def test_a_staged_folder_moves_into_place_only_when_the_block_succeeds(tmp_path):
+    from toolkit.export.build import check_out, staged
+
+    out = tmp_path / "out"
+    with staged(out, force=False) as folder:
+        assert folder.parent == tmp_path and folder.name.startswith(".out.part-")
+        (folder / "a.onnx").write_bytes(b"a")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and (out / "a.onnx").read_bytes() == b"a"
+    with pytest.raises(UsageError, match="already exists and is not empty; pass --force"):
+        check_out(out, force=False)
+    with pytest.raises(RuntimeError, match="conversion failed"), staged(out, force=True) as folder:
+        (folder / "b.onnx").write_bytes(b"b")
+        raise RuntimeError("conversion failed")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and [p.name for p in out.iterdir()] == ["a.onnx"]
+    with staged(out, force=True) as folder:
+        (folder / "c.onnx").write_bytes(b"c")
+    assert [p.name for p in out.iterdir()] == ["c.onnx"]  # replaced whole, nothing of the old folder left
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="is a file; it must be a folder"):
+        check_out(tmp_path / "file", force=True)
+
+
+def test_manifest_describes_every_file_and_the_int8_figures(tmp_path):
+    from toolkit.data import sha256_file
+    from toolkit.export import ExportedFile, Int8Summary, Source, file_names
+    from toolkit.export.manifest import describe_files, manifest_payload, tree_digest, write_manifest
+
+    names = file_names("m")
+    staged_folder, out = tmp_path / "staged", tmp_path / "out"
+    (staged_folder / names["savedmodel"] / "1").mkdir(parents=True)
+    (staged_folder / names["savedmodel"] / "1" / "saved_model.pb").write_bytes(b"graph")
+    (staged_folder / names["onnx"]).write_bytes(b"onnx")
+    built = {"onnx": staged_folder / names["onnx"], "savedmodel": staged_folder / names["savedmodel"]}
+    source = Source(tmp_path / "m.keras", "ab" * 32, "mlp256")
+    made = contract.ModelContract(
+        architecture="mlp256", source_sha256=source.sha256, source_test_accuracy=0.9, toolkit_version="9.9"
+    )
+    entries, files = describe_files(staged_folder, out, built, ("onnx", "savedmodel"), 17, made)
+    assert [e["path"] for e in entries] == ["m.onnx", "m.savedmodel/1/saved_model.pb"]
+    assert entries[0] == {
+        "path": "m.onnx",
+        "format": "onnx",
+        "sha256": sha256_file(built["onnx"]),
+        "size": 4,
+        "opset": 17,
+        "source_sha256": source.sha256,
+        "toolkit_version": "9.9",
+    }
+    assert files == (
+        ExportedFile("onnx", out / "m.onnx", 4, sha256_file(built["onnx"]), 17),
+        ExportedFile("savedmodel", out / "m.savedmodel", 5, tree_digest(entries[1:]), None),
+    )
+    int8 = Int8Summary(out / names["onnx-int8"], 25, 100, 0.89, 0.9, 0.995, 512, ("softmax",))
+    payload = manifest_payload(source, made, ("onnx", "savedmodel"), entries, serving_folder="m.savedmodel", int8=int8)
+    assert payload["source"] == {
+        "file": "m.keras",
+        "sha256": source.sha256,
+        "architecture": "mlp256",
+        "test_accuracy": 0.9,
+        "input": "[N,28,28,1]",
+        "output": "softmax",
+        "wrapper": "none",
+    }
+    assert payload["tensorflow_serving"] == {"model_base_path": "m.savedmodel", "signature": "serving_default"}
+    assert payload["int8"]["file"] == "m.int8.onnx" and payload["int8"]["accuracy_drop_points"] == 1.0
+    assert payload["int8"]["float_nodes"] == ["softmax"] and payload["int8"]["settings"]["method"] == "static"
+    assert "tensorflow_serving" not in manifest_payload(source, made, ("onnx",), entries[:1])
+    written = json.loads(write_manifest(tmp_path, payload).read_text())
+    assert written["manifest_version"] == 1 and written["files"] == entries
+
+
+def test_int8_figures_come_from_parity_scoring_the_file(onnx_model, tmp_path):
+    from toolkit import parity, runtimes
+    from toolkit.export import measure_int8
+    from toolkit.export.quantize import QuantizeInfo
+
+    images, labels = parity.labelled_test_images()
+    images, labels = images[:1000], labels[:1000]
+    reference = runtimes.load(onnx_model).predict(images)
+    reference[:10] = np.roll(reference[:10], 1, axis=1)  # the "Keras model" disagrees on ten images
+    info = QuantizeInfo(onnx_model, ("softmax",), 512, {})
+    summary = measure_int8(info, 4 * onnx_model.stat().st_size, tmp_path / "out", images, labels, reference)
+    scored = parity.score(runtimes.load(onnx_model), images, labels, reference)
+    assert summary.argmax_agreement == scored.argmax_agreement == 0.99
+    assert (summary.test_accuracy, summary.source_accuracy) == (scored.accuracy, scored.reference_accuracy)
+    assert summary.path == tmp_path / "out" / onnx_model.name and summary.size_ratio == 0.25
+    assert summary.calibration_images == 512 and summary.float_nodes == ("softmax",)
+
+
 # --- refusals and atomic output -------------------------------------------------------------------------
 
 

@@ -137,7 +137,7 @@ def test_predict_path_imports_no_tensorflow():
     import sys
 
     code = (
-        "import sys; from toolkit.predict.pipeline import resolve_model; import toolkit.modelkind; "
+        "import sys; from toolkit.predict.options import resolve_model; import toolkit.modelkind; "
         "print(any(m.split('.')[0] in ('tensorflow', 'keras', 'h5py') for m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from toolkit import parity, zoo
-from toolkit.errors import ShapeMismatchError
+from toolkit.errors import ShapeMismatchError, UsageError
 from toolkit.export import FLOAT_FORMATS, FORMATS
 
 ZOO = list(zoo.ZOO)
@@ -143,6 +143,147 @@ def test_junit_marks_each_failed_check():
         (case.get("classname"), case.get("name")) for case in root.iter("testcase") if case.find("failure") is not None
     ]
     assert failures == [("parity.m_tflite", "tolerance")]
+
+
+def test_check_shape_raises_only_on_different_shapes():
+    reference = _probabilities(4)
+    parity.check_shape(reference, reference.copy())  # same shape: nothing to say
+    with pytest.raises(
+        ShapeMismatchError, match=r"m.onnx: output shape \[5, 10\] differs from the reference's \[4, 10\]"
+    ):
+        parity.check_shape(reference, _probabilities(5), "m.onnx")
+
+
+def test_check_interface_passes_without_problems_and_lists_them_otherwise():
+    ok = parity.check_interface([])
+    assert ok.passed and ok.check.name == "interface" and "input 'image' float32" in ok.check.detail
+    assert ok.figures() == {}
+    bad = parity.check_interface(["input is named 'x', not 'image'", "2 outputs"])
+    assert not bad.passed and bad.check.detail == "input is named 'x', not 'image'; 2 outputs"
+
+
+def test_check_finite_counts_nan_and_inf():
+    candidate = _probabilities(3)
+    ok = parity.check_finite(candidate)
+    assert ok.passed and ok.nonfinite == 0 and ok.check.detail == "no NaN/Inf"
+    candidate[0, 0], candidate[2, 9] = np.nan, -np.inf
+    bad = parity.check_finite(candidate)
+    assert not bad.passed and bad.figures() == {"nonfinite": 2}
+    assert bad.check.detail == "2 NaN/Inf values in the outputs"
+
+
+def test_check_tolerance_reports_the_worst_element_and_gates_float_only():
+    reference = _probabilities(5)
+    ok = parity.check_tolerance(reference, reference + 1e-6, atol=1e-5, rtol=0)
+    assert ok.passed and ok.elements == 50 and ok.elements_out_of_tolerance == 0
+    assert ok.max_abs_diff == pytest.approx(1e-6, rel=0.1) and ok.check.detail.startswith("all 50 elements within")
+    candidate = reference.copy()
+    candidate[3, 7] += 0.5
+    bad = parity.check_tolerance(reference, candidate, atol=1e-5, rtol=1e-5)
+    assert not bad.passed and bad.check.gating and bad.elements_out_of_tolerance == 1
+    assert "1 of 50 elements exceed both atol 1e-05 and rtol 1e-05*|ref|" in bad.check.detail
+    assert "at image 3, class 7" in bad.check.detail
+    informational = parity.check_tolerance(reference, candidate, atol=1e-5, rtol=1e-5, kind="int8")
+    assert not informational.passed and not informational.check.gating
+    assert informational.check.detail.endswith("(informational for int8)")
+
+
+def test_check_argmax_lists_disagreements_by_true_label():
+    reference = np.eye(10, dtype=np.float32)[[0, 1, 2, 3]]
+    ok = parity.check_argmax(reference, reference)
+    assert ok.passed and ok.argmax_agreement == 4 and ok.check.detail == "all 4 argmaxes agree"
+    candidate = np.eye(10, dtype=np.float32)[[0, 1, 5, 3]]
+    bad = parity.check_argmax(reference, candidate, labels=np.array([0, 1, 7, 3]))
+    assert not bad.passed and bad.disagreements == (2,) and bad.argmax_agreement == 3
+    assert bad.per_class_disagreement == (0, 0, 0, 0, 0, 0, 0, 1, 0, 0)  # counted under the true label 7
+    assert bad.check.detail == "1 of 4 argmaxes differ (images 2)"
+    int8 = parity.check_argmax(reference, candidate, kind="int8")
+    assert not int8.passed and int8.check.detail.startswith("75.00% of argmaxes agree (1 differ), need >= 99%")
+
+
+def test_check_accuracy_gates_int8_and_informs_on_float():
+    reference = np.eye(10, dtype=np.float32)[[0, 1, 2, 3]]
+    labels = np.array([0, 1, 2, 3])
+    ok = parity.check_accuracy(reference, reference, labels, kind="int8")
+    assert ok.passed and (ok.reference_accuracy, ok.candidate_accuracy) == (1.0, 1.0)
+    worse = np.eye(10, dtype=np.float32)[[0, 1, 2, 4]]
+    bad = parity.check_accuracy(reference, worse, labels, kind="int8")
+    assert not bad.passed and bad.candidate_accuracy == 0.75
+    assert bad.check.detail == "accuracy 0.7500 vs reference 1.0000 (-25.00 points), allowed +-0.5"
+    float_ = parity.check_accuracy(reference, worse, labels)
+    assert not float_.passed and not float_.check.gating and "(informational: argmax decides)" in float_.check.detail
+
+
+def test_check_batch_compares_batch_1_with_the_big_batch():
+    outputs = _probabilities(6)
+    ok = parity.check_batch(outputs, outputs.copy(), atol=1e-5, rtol=1e-5)
+    assert ok.passed and ok.figures() == {"batch_images": 6, "batch_max_abs_diff": 0.0}
+    shifted = outputs.copy()
+    shifted[1, 1] += 1e-2
+    bad = parity.check_batch(shifted, outputs, atol=1e-5, rtol=1e-5)
+    assert not bad.passed and bad.batch_max_abs_diff == pytest.approx(1e-2, rel=1e-3)
+    assert bad.check.detail.endswith(", 1 elements beyond tolerance")
+    wrong = parity.check_batch(outputs[:, :9], outputs, atol=1e-5, rtol=1e-5)
+    assert not wrong.passed and wrong.batch_images == 0 and wrong.batch_max_abs_diff is None
+    assert wrong.check.detail == "batch 1 gives [6, 9], batch 512 gives [6, 10]"
+
+
+def test_accuracy_and_agreement():
+    reference = np.eye(10, dtype=np.float32)[[0, 1, 2, 3]]
+    candidate = np.eye(10, dtype=np.float32)[[0, 1, 2, 9]]
+    labels = np.array([0, 1, 5, 9])
+    assert parity.accuracy(reference, labels) == 0.5
+    assert parity.agreement(reference, candidate, labels) == parity.Agreement(
+        accuracy=0.75, reference_accuracy=0.5, argmax_agreement=0.75
+    )
+
+
+def test_an_unknown_kind_is_a_usage_error():
+    with pytest.raises(UsageError, match="kind must be 'float' or 'int8', not 'fp16'"):
+        parity.compare(_probabilities(2), _probabilities(2), kind="fp16")
+
+
+# --- checking an export without TensorFlow ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def labelled_images():
+    images, labels = parity.labelled_test_images()
+    return images[:600], labels[:600]
+
+
+def test_score_and_check_export_of_an_onnx_file(onnx_model, labelled_images):
+    from toolkit import runtimes
+
+    images, labels = labelled_images
+    runtime = runtimes.load(onnx_model)
+    assert parity.export_kind(runtime) == "float" and parity.interface_problems(runtime) == []
+    reference = runtime.predict(images)
+    scored = parity.score(runtime, images, labels, reference)
+    assert scored.argmax_agreement == 1.0 and scored.accuracy == scored.reference_accuracy > 0.7
+    report = parity.check_export(onnx_model, reference, images, labels, atol=1e-5, rtol=1e-5, name="linear")
+    assert report.passed and report.format == "onnx" and report.kind == "float", report.failures
+    assert report.batch_images == 512 and report.argmax_agreement == 600
+
+
+def test_check_export_names_a_misnamed_output_and_a_file_that_does_not_load(onnx_model, labelled_images, tmp_path):
+    import onnx
+    from onnx import numpy_helper
+
+    from tests.onnx_models import linear_model
+    from toolkit import runtimes
+
+    images, labels = labelled_images
+    initializers = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(onnx_model)).graph.initializer}
+    renamed = linear_model(tmp_path / "renamed.onnx", initializers["W"], initializers["b"], output="digits")
+    reference = runtimes.load(onnx_model).predict(images)
+    report = parity.check_export(renamed, reference, images, labels, atol=1e-5, rtol=1e-5)
+    assert [c.name for c in report.failures] == ["interface"]
+    assert "output is named 'digits', not 'probabilities'" in report.check("interface").detail
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"not onnx")
+    failed = parity.check_export(garbage, reference, images, labels, atol=1e-5, rtol=1e-5)
+    assert [c.name for c in failed.checks] == ["load"] and not failed.passed and failed.format == "onnx"
 
 
 # --- real exports ----------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from PIL import Image
 
 from toolkit import data
 from toolkit.predict import decode, predict_folder
-from toolkit.predict.pipeline import PredictOptions
+from toolkit.predict.options import PredictOptions
 
 CLI = [sys.executable, "-m", "toolkit"]
 
@@ -77,12 +77,12 @@ def test_workers_do_not_change_results(tmp_path, onnx_model, mnist_test):
 
 
 def test_mnist_files_score_exactly_as_the_arrays(tmp_path, onnx_model, mnist_test):
-    from toolkit.predict.pipeline import Scorer
+    from toolkit.onnxmodel import OnnxModel
 
     x, y = mnist_test
     write_pngs(tmp_path, x[:50], y[:50])
     records = list(predict_folder(tmp_path, model=onnx_model, workers=0))
-    expected = Scorer(onnx_model).score(data.to_model_input(x[:50]))
+    expected = OnnxModel(onnx_model).score(data.to_model_input(x[:50]))
     got = np.array([[r[f"prob_{d}"] for d in range(10)] for r in records], np.float32)
     np.testing.assert_array_equal(got, expected)
 
@@ -214,12 +214,12 @@ def crash_on_marker(found, *args):
 def test_a_worker_crash_costs_one_error_record(tmp_path, onnx_model, mnist_test, monkeypatch):
     # The stand-in is pickled by reference (tests.test_predict.crash_on_marker), so workers started by any
     # method import and run it.
-    from toolkit.predict import local
+    from toolkit.predict.engines import pool
 
     x, y = mnist_test
     write_pngs(tmp_path, x[:20], y[:20])
     (tmp_path / "00007-crash.png").write_bytes(encoded(Image.fromarray(x[0]), "PNG"))
-    monkeypatch.setattr(local, "score_chunk", crash_on_marker)
+    monkeypatch.setattr(pool, "score_chunk", crash_on_marker)
     records = list(predict_folder(tmp_path, model=onnx_model, workers=2, chunk_size=4))
     assert len(records) == 21
     crashed = [r for r in records if r["status"] == "error"]
@@ -637,7 +637,7 @@ def _wait_for_commit(state: Path, minimum: int, proc: subprocess.Popen, timeout:
     raise AssertionError("no records were committed in time")
 
 
-@pytest.mark.parametrize("how", ["kill-9", "ctrl-c", "sigterm"])
+@pytest.mark.parametrize("how", ["kill-9", "ctrl-c", "sigterm", "sighup"])
 def test_resume_after_interruption_gives_every_input_exactly_once(tmp_path, onnx_model, mnist_test, how):
     x, y = mnist_test
     paths = write_pngs(tmp_path / "in", x[:300], y[:300])
@@ -661,7 +661,7 @@ def test_resume_after_interruption_gives_every_input_exactly_once(tmp_path, onnx
         proc.kill()
         proc.wait(timeout=30)
     else:
-        proc.send_signal(signal.SIGINT if how == "ctrl-c" else signal.SIGTERM)
+        proc.send_signal({"ctrl-c": signal.SIGINT, "sigterm": signal.SIGTERM, "sighup": signal.SIGHUP}[how])
         assert proc.wait(timeout=30) == 130
         lines = proc.stderr.read().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: interrupted after ") and "--resume" in lines[0]
@@ -897,11 +897,11 @@ def ridge(mnist_test):
 def test_metadata_contract_is_followed(tmp_path, ridge, mnist_test):
     from tests.onnx_models import linear_model
     from toolkit import contract
-    from toolkit.predict.pipeline import Scorer
+    from toolkit.onnxmodel import OnnxModel
 
     x, _ = mnist_test
     weights, bias = ridge
-    plain = Scorer(linear_model(tmp_path / "plain.onnx", weights, bias))
+    plain = OnnxModel(linear_model(tmp_path / "plain.onnx", weights, bias))
     # The same classifier with its output columns shuffled, told by the labels in its metadata.
     labels = ["3", "1", "4", "0", "5", "9", "2", "6", "8", "7"]
     order = [int(label) for label in labels]
@@ -912,7 +912,7 @@ def test_metadata_contract_is_followed(tmp_path, ridge, mnist_test):
         metadata=contract.ModelContract(labels=tuple(labels)).to_metadata(),
     )
     tensors = data.to_model_input(x[:64])[..., 0]
-    np.testing.assert_allclose(Scorer(stamped).score(tensors), plain.score(tensors), atol=1e-6)
+    np.testing.assert_allclose(OnnxModel(stamped).score(tensors), plain.score(tensors), atol=1e-6)
 
 
 def test_unsupported_preprocessing_and_logits_are_one_line_errors(cli, tmp_path, ridge, mnist_test):
@@ -942,7 +942,7 @@ def test_unsupported_preprocessing_and_logits_are_one_line_errors(cli, tmp_path,
 def test_nan_or_inf_from_the_model_is_a_one_line_error(cli, tmp_path, mnist_test):
     from tests.onnx_models import linear_model
     from toolkit.errors import ModelLoadError
-    from toolkit.predict.pipeline import Scorer
+    from toolkit.onnxmodel import OnnxModel
 
     x, y = mnist_test
     write_pngs(tmp_path / "in", x[:3], y[:3])
@@ -956,7 +956,7 @@ def test_nan_or_inf_from_the_model_is_a_one_line_error(cli, tmp_path, mnist_test
     # images with enough ink.
     weights = np.zeros((784, 10), np.float32)
     weights[:, 0] = 1e38
-    scorer = Scorer(linear_model(tmp_path / "overflow.onnx", weights, np.zeros(10, np.float32)))
+    scorer = OnnxModel(linear_model(tmp_path / "overflow.onnx", weights, np.zeros(10, np.float32)))
     faint = np.zeros((2, 28, 28), np.float32)
     faint[:, 14, 14] = 0.1
     np.testing.assert_allclose(scorer.score(faint)[:, 0], 1.0)
@@ -987,7 +987,8 @@ def test_help_loads_nothing_heavy():
         "import sys; sys.argv = ['mnist-toolkit', 'predict', '--help']\n"
         "from toolkit.cli import app\n"
         "try:\n    app(prog_name='mnist-toolkit')\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('onnxruntime', 'numpy', 'PIL', 'tensorflow', 'keras', 'toolkit.predict')"
+        "print(sorted(m for m in ('onnxruntime', 'numpy', 'PIL', 'tensorflow', 'keras', 'toolkit.predict.runner',"
+        " 'toolkit.predict.pipeline')"
         " if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -1027,7 +1028,7 @@ def numbers_folder(tmp_path_factory, mnist_test):
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
 def test_multi_digit_reads_numbers_in_every_format(cli, numbers_folder, tmp_path, fmt):
-    from toolkit.predict.pipeline import REFERENCE_MODEL
+    from toolkit.predict.options import REFERENCE_MODEL
 
     if fmt == "parquet":
         pyarrow = pytest.importorskip("pyarrow.parquet")
@@ -1084,7 +1085,7 @@ def _per_digit_cells(value) -> list[str]:
 
 
 def test_multi_digit_is_the_same_in_the_main_process_and_in_workers(numbers_folder):
-    from toolkit.predict.pipeline import REFERENCE_MODEL
+    from toolkit.predict.options import REFERENCE_MODEL
 
     inline = list(predict_folder(numbers_folder, model=REFERENCE_MODEL, workers=0, multi_digit=True))
     pooled = list(
@@ -1095,7 +1096,7 @@ def test_multi_digit_is_the_same_in_the_main_process_and_in_workers(numbers_fold
 
 
 def test_single_digit_mode_flags_a_blank_page_and_reads_the_form(numbers_folder):
-    from toolkit.predict.pipeline import REFERENCE_MODEL
+    from toolkit.predict.options import REFERENCE_MODEL
 
     records = {Path(r["path"]).name: r for r in predict_folder(numbers_folder, model=REFERENCE_MODEL, workers=0)}
     assert records["form-text-9.png"]["digit"] == 9 and records["form-text-9.png"]["flags"] is None
@@ -1104,7 +1105,7 @@ def test_single_digit_mode_flags_a_blank_page_and_reads_the_form(numbers_folder)
 
 
 def test_resume_refuses_to_mix_single_and_multi_digit(cli, numbers_folder, tmp_path):
-    from toolkit.predict.pipeline import REFERENCE_MODEL
+    from toolkit.predict.options import REFERENCE_MODEL
 
     out = tmp_path / "out.jsonl"
     first = cli("predict", numbers_folder, "--model", REFERENCE_MODEL, "--out", out, "--workers", "0")

@@ -83,7 +83,7 @@ def test_same_records_with_frames_odd_names_and_many_windows(
 ):
     """Several windows, several blocks per window and batches that split a file's frames: still every record
     equal to the local engine's, in the same order, whatever the file names."""
-    from toolkit.predict import ray_engine
+    from toolkit.predict.engines import ray as ray_engine
 
     x, y = mnist_test
     folder = tmp_path / "in"
@@ -129,9 +129,9 @@ def test_a_model_that_fails_in_the_actors_is_a_one_line_error(ray_session, tmp_p
 
 
 def _first_sum(model: Path, image: np.ndarray) -> str:
-    from toolkit.predict.pipeline import Scorer
+    from toolkit.onnxmodel import OnnxModel
 
-    scorer = Scorer(model)
+    scorer = OnnxModel(model)
     out = scorer.session.run(None, {"image": (image.astype(np.float32) / 255)[None, ..., None]})[0]
     return f"{out.sum(axis=1)[0]:.3g}"
 
@@ -141,24 +141,25 @@ def test_the_driver_keeps_no_onnxruntime_session(ray_session, onnx_model, monkey
     import gc
     import weakref
 
-    from toolkit.predict import ray_engine
-    from toolkit.predict.pipeline import PredictOptions, Scorer
+    from toolkit.onnxmodel import OnnxModel
+    from toolkit.predict.engines import ray as ray_engine
+    from toolkit.predict.options import PredictOptions
 
     made: list[weakref.ref] = []
 
-    class Tracked(Scorer):
+    class Tracked(OnnxModel):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             made.append(weakref.ref(self))
 
-    monkeypatch.setattr(ray_engine, "Scorer", Tracked)
+    monkeypatch.setattr(ray_engine, "OnnxModel", Tracked)
     with ray_engine.RayEngine(onnx_model, PredictOptions()):
         gc.collect()
         assert len(made) == 1 and made[0]() is None
 
 
 def test_an_unforeseen_decoder_error_is_named_in_one_line(monkeypatch):
-    from toolkit.predict import ray_engine
+    from toolkit.predict.engines import ray_tasks
 
     def raising(failure: Exception):
         def broken(found, all_frames=False, multi_digit=False):
@@ -177,10 +178,10 @@ def test_an_unforeseen_decoder_error_is_named_in_one_line(monkeypatch):
         (RuntimeError(), "RuntimeError"),
         (ValueError("\n  first line\nsecond line"), "ValueError: first line"),
     ]:
-        monkeypatch.setattr(ray_engine, "prepare_chunk", raising(failure))
-        out = ray_engine.decode_rows(rows)
-        assert list(out["kind"]) == ["corrupt"]
-        assert list(out["message"]) == [f"decoding failed unexpectedly ({message})"]
+        monkeypatch.setattr(ray_tasks, "prepare_chunk", raising(failure))
+        out = ray_tasks.decode_rows(rows)
+        assert list(out["error_kind"]) == ["corrupt"]
+        assert list(out["error"]) == [f"decoding failed unexpectedly ({message})"]
 
 
 def test_usage_and_connection_errors_are_one_line(tmp_path, onnx_model):
@@ -268,15 +269,16 @@ def test_a_file_that_kills_its_ray_worker_costs_one_error_record(
     """Ray retries the task, gives up, and the rest of the window goes through the local engine, which isolates
     the file as `worker-crashed` (the same stand-in decoder crashes there, in a worker process)."""
     from tests.test_predict import crash_on_marker
-    from toolkit.predict import local, ray_engine
+    from toolkit.predict.engines import pool, ray_tasks
+    from toolkit.predict.engines import ray as ray_engine
 
     x, y = mnist_test
     for i in range(30):
         Image.fromarray(x[i]).save(tmp_path / f"{i:03d}.png")
     Image.fromarray(x[0]).save(tmp_path / "012-crash.png")
     monkeypatch.setattr(ray_engine, "MIN_CHUNK", 8)
-    monkeypatch.setattr(ray_engine, "decode_rows", _crashing_decoder(ray_engine.decode_rows))
-    monkeypatch.setattr(local, "score_chunk", crash_on_marker)
+    monkeypatch.setattr(ray_engine, "decode_rows", _crashing_decoder(ray_tasks.decode_rows))
+    monkeypatch.setattr(pool, "score_chunk", crash_on_marker)
     engine_notes: list[str] = []
     original = ray_engine.RayEngine.__exit__
 
@@ -312,8 +314,8 @@ def test_multi_digit_records_are_the_local_engines(ray_session, tmp_path, mnist_
     tensor, across decode blocks and scoring batches smaller than a file's rows, and come back as the same
     records as the local engine's."""
     from toolkit import scans
-    from toolkit.predict import ray_engine
-    from toolkit.predict.pipeline import REFERENCE_MODEL
+    from toolkit.predict.engines import ray as ray_engine
+    from toolkit.predict.options import REFERENCE_MODEL
 
     x, y = mnist_test
     for n, number in enumerate(("4021", "96", "7")):

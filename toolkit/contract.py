@@ -21,7 +21,7 @@ CLASS_LABELS = tuple(str(digit) for digit in range(NUM_CLASSES))
 BATCH_DIM = "batch"  # name of the symbolic batch dimension in exported ONNX files
 CONTRACT_VERSION = "1"
 
-# The preprocessing every model expects: what `toolkit.preprocess.normalize` must produce.
+# The preprocessing every model expects: what `toolkit.imaging.normalise.normalize` must produce.
 LAYOUT = "NHWC"  # [N, 28, 28, 1]
 SIZE = "28x28"  # height x width
 SCALE = "1/255"  # float32 value = uint8 pixel * SCALE, so values lie in [0, 1]
@@ -161,6 +161,13 @@ def read_contract(metadata: dict[str, str], source: str = "model") -> ModelContr
         raise ModelLoadError(
             f"{source}: no mnist-toolkit contract in its metadata (missing {missing[0]}); "
             "export it with `mnist-toolkit export`"
+        )
+    version = metadata.get(KEY_CONTRACT_VERSION, CONTRACT_VERSION)
+    if version != CONTRACT_VERSION:
+        # A later contract may change what a value means; reading it as version 1 would score it wrongly.
+        raise ModelLoadError(
+            f"{source}: its metadata follows model contract version {version!r}; this mnist-toolkit reads "
+            f"version {CONTRACT_VERSION}; upgrade mnist-toolkit or export the model again"
         )
     try:
         labels = tuple(str(label) for label in json.loads(metadata[KEY_LABELS]))

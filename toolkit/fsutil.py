@@ -8,7 +8,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 
 @contextlib.contextmanager
@@ -70,3 +70,38 @@ def write_text(path: Path | str, text: str) -> Path:
 def write_json(path: Path | str, payload: Any) -> Path:
     """Write `payload` as indented JSON to `path` atomically."""
     return write_text(path, json.dumps(payload, indent=2) + "\n")
+
+
+def lock_exclusive(path: Path) -> BinaryIO | None:
+    """Hold an exclusive lock on the file `path` (made if missing) until `unlock`: the open file, or None where
+    the file system has no locks (some network mounts, non-POSIX systems). BlockingIOError when another
+    process holds it."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    while True:
+        fh = open(path, "ab")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            raise
+        except OSError:
+            fh.close()
+            return None
+        # The holder before us removes the file before it lets go (see `unlock`): if it did since we opened it,
+        # we hold a lock nobody else will look at; take the new file's instead.
+        try:
+            if os.path.samestat(os.fstat(fh.fileno()), os.stat(path)):
+                return cast(BinaryIO, fh)
+        except FileNotFoundError:
+            pass
+        fh.close()
+
+
+def unlock(path: Path, held: BinaryIO | None) -> None:
+    """Let go of a lock from `lock_exclusive`, removing its file while still holding it."""
+    if held is not None:
+        path.unlink(missing_ok=True)
+        held.close()

@@ -1,4 +1,4 @@
-"""Ctrl-C (SIGINT) and SIGTERM at any moment of a command: one line on stderr and exit code 130.
+"""Ctrl-C (SIGINT), SIGTERM and SIGHUP at any moment of a command: one line on stderr and exit code 130.
 
 What an interrupt may cost depends on when it comes, so the handlers change with the phase:
 
@@ -38,8 +38,10 @@ _installed = False
 
 
 def _signals() -> list[int]:
-    # SIGTERM last: a test may take "SIGTERM is caught" to mean both handlers are in place.
-    return [s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if s is not None]
+    # SIGHUP (the terminal or the SSH session went away) is SIGTERM by another name. SIGTERM last: a test may take
+    # "SIGTERM is caught" to mean every handler is in place.
+    names = ("SIGINT", "SIGHUP", "SIGTERM")
+    return [s for s in (getattr(signal, name, None) for name in names) if s is not None]
 
 
 def _in_main_thread() -> bool:
@@ -49,7 +51,8 @@ def _in_main_thread() -> bool:
 
 
 def _swap(replace: tuple, handler) -> dict:
-    """Set `handler` for SIGINT and SIGTERM where their handler is one of `replace`; the previous ones, to put back.
+    """Set `handler` for the signals (see `_signals`) where their handler is one of `replace`; the previous ones,
+    to put back.
     Only the main thread may set handlers (and only it runs them)."""
     previous = {}
     if _in_main_thread():
@@ -87,7 +90,7 @@ def _defer(signum, frame) -> None:
 
 
 def install() -> None:
-    """Make SIGINT and SIGTERM print one line and exit with 130 at once. Call it before the heavy imports."""
+    """Make SIGINT, SIGHUP and SIGTERM print one line and exit with 130 at once. Call it before the heavy imports."""
     global _installed
     _swap((signal.SIG_DFL, signal.default_int_handler), _exit_now)  # not SIG_IGN: see the module docstring
     if not _installed:

@@ -1,6 +1,7 @@
-"""The one way the toolkit opens an ONNX file and checks its interface against the model contract, shared by
-`predict` (the scorer), `evaluate` (runtimes) and `parity`, so that all three accept the same models and say
-the same thing about the ones they refuse. onnxruntime is imported inside `open_session` only.
+"""THE ONNX runner: every command that scores an ONNX file (`predict`, `evaluate`, `parity`, `data show`) does it
+through `OnnxModel`, so all of them accept the same models, feed them the same way (the contract in the file's
+metadata: tensor names, label order, layout, ink polarity, scale) and say the same thing about the ones they
+refuse. onnxruntime is imported inside `open_session` only.
 """
 
 from __future__ import annotations
@@ -10,10 +11,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from toolkit import contract
 from toolkit.contract import INPUT_NAME, NUM_CLASSES, OUTPUT_NAME
 from toolkit.errors import ModelLoadError, first_line
 
 NEEDS = "input float32 [N,28,28,1] and output [N,10]"
+
+
+def needs(layout: str = "NHWC") -> str:
+    """What the toolkit needs of a model whose metadata names `layout`."""
+    if layout == "NCHW":
+        return "input float32 [N,1,28,28] (its metadata says NCHW) and output [N,10]"
+    return NEEDS
 
 
 @dataclass(frozen=True)
@@ -97,3 +108,139 @@ def interface_problems(
     if exact and len(outputs) != 1:
         problems.append(f"{len(outputs)} outputs {[t.name for t in outputs]}; expected one named '{OUTPUT_NAME}'")
     return problems
+
+
+DIGITS = [str(d) for d in range(NUM_CLASSES)]
+
+
+class OnnxModel:
+    """An onnxruntime session for a model that honours the model contract (`toolkit.contract`): one float32
+    image input [N,28,28,1] (or [N,1,28,28] if its metadata says NCHW), an output [N,10] of probabilities.
+
+    A file exported by mnist-toolkit carries the contract in its metadata_props (tensor names, layout, scale,
+    ink polarity, labels) and the runner follows it; any other ONNX file is taken to follow the defaults and
+    is checked by shape. Either way a model that cannot work fails here, in one line, before any image is read.
+
+    `score` takes images as the normaliser makes them (float32 (N, 28, 28), white ink on black, in [0, 1]) and
+    returns column d = the probability of digit d, whatever the model's own layout, ink, scale and label order.
+    With `strict` (what predict uses), an output that is not finite or not a probability row is an error;
+    parity and evaluate leave it to their numbers to judge.
+    """
+
+    def __init__(self, model: Path | str, threads: int | None = 1, strict: bool = True, command: str = "predict"):
+        self.path = Path(model)
+        self.strict = strict
+        self.command = command  # who is asking, for the messages: "predict needs ..."
+        self.session = open_session(self.path, threads)
+        self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.contract = (
+            contract.read_contract(self.metadata, str(self.path))
+            if contract.KEY_INPUT in self.metadata
+            else contract.ModelContract()
+        )
+        self.inputs, self.outputs = interface(self.session)
+        self.input_name, self.output_name = self._check_interface()
+        self.scale = self._check_preprocessing()
+        self.order = self._label_order()
+        # Many exporters write a fixed batch size (often 1): such a model is called with that many images.
+        declared = self.inputs[0].shape[0] if self.inputs[0].shape else None
+        self.batch = declared if declared and declared > 0 else None
+        self._checked_output = False
+
+    def _check_interface(self) -> tuple[str, str]:
+        c, inputs, outputs = self.contract, self.inputs, self.outputs
+        named = [o for o in outputs if o.name == c.output_name]
+        # The output the metadata names, else the one the contract names, else the first.
+        output = named[0] if named else outputs[output_index(outputs)] if outputs else None
+        mismatch = interface_problems(inputs, [output] if output else [], layout=c.layout)
+        if mismatch:
+            raise ModelLoadError(f"{self.path}: {'; '.join(mismatch)}; {self.command} needs {needs(c.layout)}")
+        # A file whose metadata and graph disagree was edited or broken after export: predict refuses it;
+        # parity (not strict) names it in its interface check.
+        if self.strict and c.input_name != inputs[0].name and contract.KEY_INPUT in self.metadata:
+            raise ModelLoadError(
+                f"{self.path}: metadata names input '{c.input_name}', the graph has '{inputs[0].name}'"
+            )
+        assert output is not None  # interface_problems refuses a model without outputs
+        return inputs[0].name, output.name
+
+    def _check_preprocessing(self) -> float:
+        """The factor that turns a [0, 1] image into the model's scale; ModelLoadError for preprocessing the
+        command cannot give."""
+        c = self.contract
+        problems = []
+        if c.layout not in ("NHWC", "NCHW"):
+            problems.append(f"layout {c.layout}")
+        if c.size != "28x28":
+            problems.append(f"size {c.size}")
+        if c.ink not in ("white-on-black", "black-on-white"):
+            problems.append(f"ink {c.ink}")
+        scale = 1.0
+        try:
+            scale = c.scale_factor * 255.0
+        except (ValueError, ZeroDivisionError):
+            scale = float("nan")
+        if not 0.0 < scale < float("inf"):  # NaN too
+            problems.append(f"scale {c.scale}")
+        if problems:
+            raise ModelLoadError(
+                f"{self.path}: the model asks for preprocessing {self.command} cannot give ({', '.join(problems)})"
+            )
+        return scale
+
+    def _label_order(self) -> list[int] | None:
+        """Columns of the output, reordered so that column d is the probability of digit d (None: as they are)."""
+        labels = list(self.contract.labels)
+        if sorted(labels) != DIGITS:
+            raise ModelLoadError(
+                f"{self.path}: the model's labels are {labels[:12]}; {self.command} needs the digits 0-9"
+            )
+        return None if labels == DIGITS else [labels.index(d) for d in DIGITS]
+
+    def score(self, tensors: np.ndarray) -> np.ndarray:
+        """float32 (N, 28, 28) (or (N, 28, 28, 1)), white ink on black in [0, 1] -> probabilities float32 (N, 10)."""
+        if len(tensors) == 0:
+            return np.zeros((0, NUM_CLASSES), np.float32)
+        batch = np.ascontiguousarray(tensors, dtype=np.float32)
+        if self.contract.ink == "black-on-white":
+            batch = 1.0 - batch
+        if abs(self.scale - 1.0) > 1e-9:
+            batch = batch * np.float32(self.scale)
+        shape = (len(batch), 1, 28, 28) if self.contract.layout == "NCHW" else (len(batch), 28, 28, 1)
+        out = self._run(batch.reshape(shape))
+        if self.order is not None:
+            out = out[:, self.order]
+        if self.strict:
+            self._check_output(out)
+        return out
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        """The model's output for `batch`, in calls of the batch size the model declares, if it declares one
+        (the last call padded with zeros, its padding dropped)."""
+        if self.batch is None or self.batch == len(batch):
+            return np.asarray(self.session.run([self.output_name], {self.input_name: batch})[0], np.float32)
+        size, parts = self.batch, []
+        for start in range(0, len(batch), size):
+            part = batch[start : start + size]
+            if len(part) < size:
+                part = np.concatenate([part, np.zeros((size - len(part), *part.shape[1:]), np.float32)])
+            out = self.session.run([self.output_name], {self.input_name: part})[0]
+            parts.append(np.asarray(out, np.float32)[: len(batch) - start])
+        return np.concatenate(parts)
+
+    def _check_output(self, out: np.ndarray) -> None:
+        # Every batch: NaN or Inf fails every comparison a record makes, and no record can hold it (JSON cannot).
+        finite = np.isfinite(out).all(axis=1)
+        if not finite.all():
+            raise ModelLoadError(
+                f"{self.path}: the model produced NaN/Inf for {int((~finite).sum()):,} of "
+                f"{len(out):,} images in a batch; {self.command} needs finite probabilities"
+            )
+        if not self._checked_output:
+            sums = out.sum(axis=1)
+            if out.min() < -1e-3 or np.abs(sums - 1.0).max() > 0.02:
+                raise ModelLoadError(
+                    f"{self.path}: the model's output rows do not sum to 1 (got {sums[0]:.3g}); "
+                    f"{self.command} needs softmax probabilities, not logits"
+                )
+            self._checked_output = True

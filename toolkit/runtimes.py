@@ -79,23 +79,16 @@ def keras_runtime(model: Any, path: Path) -> Runtime:
     return Runtime(Path(path), "keras", lambda x: model.predict_on_batch(x), inputs=inputs, outputs=outputs)
 
 
-def _open_keras(path: Path) -> Runtime:
+def _open_keras(path: Path, command: str) -> Runtime:
     served, _ = as_contract(load_keras_model(path), path)
     return keras_runtime(served, path)
 
 
-def _open_onnx(path: Path) -> Runtime:
-    session = onnxmodel.open_session(path)
-    inputs, outputs = onnxmodel.interface(session)
-    # The same models predict accepts; parity checks the stricter form an export must have itself.
-    problems = onnxmodel.interface_problems(inputs, outputs)
-    if problems:
-        raise ModelLoadError(f"{path}: {'; '.join(problems)}; the toolkit needs {onnxmodel.NEEDS}")
-    input_name, output = inputs[0].name, outputs[onnxmodel.output_index(outputs)].name
-    meta = dict(session.get_modelmeta().custom_metadata_map)
-    return Runtime(
-        path, "onnx", lambda x: session.run([output], {input_name: x})[0], meta, inputs=inputs, outputs=outputs
-    )
+def _open_onnx(path: Path, command: str) -> Runtime:
+    # The one ONNX runner predict uses too: the file's contract metadata decides label order, layout, ink and
+    # scale. Its outputs are left to the caller's numbers (parity reports NaN or logits as a failure).
+    model = onnxmodel.OnnxModel(path, threads=None, strict=False, command=command)
+    return Runtime(path, "onnx", model.score, model.metadata, inputs=model.inputs, outputs=model.outputs)
 
 
 def _tf_info(name: str, spec: Any) -> TensorInfo:
@@ -103,7 +96,7 @@ def _tf_info(name: str, spec: Any) -> TensorInfo:
     return TensorInfo(name, spec.dtype.name, shape)
 
 
-def _open_savedmodel(path: Path) -> Runtime:
+def _open_savedmodel(path: Path, command: str) -> Runtime:
     tf = lazy.tensorflow()
     if not (path / "saved_model.pb").is_file():
         path = serving_version(path) or path  # a TensorFlow Serving folder: serve its newest version
@@ -125,7 +118,7 @@ def _open_savedmodel(path: Path) -> Runtime:
     return Runtime(path, "savedmodel", run, inputs=inputs, outputs=outputs)
 
 
-def _open_tflite(path: Path) -> Runtime:
+def _open_tflite(path: Path, command: str) -> Runtime:
     litert = lazy.require("ai_edge_litert.interpreter", "train")
     try:
         interpreter = litert.Interpreter(model_path=str(path), num_threads=2)
@@ -173,4 +166,4 @@ _OPENERS = {"keras": _open_keras, "onnx": _open_onnx, "savedmodel": _open_savedm
 def load(path: Path, command: str = "mnist-toolkit", label: str = "") -> Runtime:
     """Open any supported model file or folder; `command` and `label` word the answer for a path that is none."""
     path = Path(path)
-    return _OPENERS[detect_format(path, command, label)](path)
+    return _OPENERS[detect_format(path, command, label)](path, command)

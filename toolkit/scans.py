@@ -54,14 +54,13 @@ def _coverage(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     glyph_a = _glyph(ink, target / max(ink.shape), float(rng.uniform(-10, 10)))
     gh, gw = glyph_a.shape
     height, width = max(side, gh + 2), max(40, int(side * rng.uniform(0.8, 1.2)), gw + 2)
-    top = int(rng.integers(0, height - gh + 1))
-    left = int(rng.integers(0, width - gw + 1))
+    top, left = int(rng.integers(0, height - gh + 1)), int(rng.integers(0, width - gw + 1))
     canvas = np.zeros((height, width), np.float32)
     canvas[top : top + gh, left : left + gw] = glyph_a
     return canvas
 
 
-def _shade(
+def shade(
     coverage: np.ndarray,
     rng: np.random.Generator,
     *,
@@ -101,11 +100,11 @@ def _shade(
 def render(digit: np.ndarray, rng: np.random.Generator, style: str = "png") -> Image.Image:
     """One scan-like PIL image of an MNIST digit (uint8 28x28, white on black) in the given style."""
     coverage = _coverage(digit, rng)
-    gray, paper = _shade(coverage, rng)
-    return _styled(gray, paper, style)
+    gray, paper = shade(coverage, rng)
+    return styled(gray, paper, style)
 
 
-def _styled(gray: np.ndarray, paper: float, style: str) -> Image.Image:
+def styled(gray: np.ndarray, paper: float, style: str) -> Image.Image:
     """A grey rendering (1 = white) as a PIL image in one of STYLES."""
     h, w = gray.shape
     if style == "png16":
@@ -220,8 +219,8 @@ def _finish(
 ) -> Rendered:
     # A scanner's optics blur a little; the blur also anti-aliases the ruled lines drawn pixel-exact.
     coverage = cv2.GaussianBlur(coverage, (0, 0), float(rng.uniform(0.3, 0.8)))
-    gray, paper = _shade(coverage, rng, **shading)
-    return Rendered(_styled(gray, paper, style), digits, tuple(boxes))
+    gray, paper = shade(coverage, rng, **shading)
+    return Rendered(styled(gray, paper, style), digits, tuple(boxes))
 
 
 def render_strip(

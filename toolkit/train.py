@@ -34,7 +34,7 @@ class TrainResult:
     recipe: dict[str, Any]
 
 
-def _augmented(x: np.ndarray, y: np.ndarray, recipe: zoo.Recipe, seed: int) -> Any:
+def augmented_input(x: np.ndarray, y: np.ndarray, recipe: zoo.Recipe, seed: int) -> Any:
     """Keras input that shuffles the training images every epoch and distorts them afresh (toolkit.augment),
     except in the recipe's last `clean_epochs` (the first epoch is always distorted)."""
     keras = lazy.keras()
@@ -112,7 +112,7 @@ def _pin_threads(tf: Any, threads: int | None) -> int:
     run, the weights: with the same seed, 1 and 2 threads train different models. Once TensorFlow has started
     in a process its pool is fixed, so a different request then is refused rather than silently ignored.
     """
-    from toolkit.predict.pipeline import cpu_count
+    from toolkit.predict.options import cpu_count
 
     wanted = threads or cpu_count()
     if wanted < 1:
@@ -153,6 +153,120 @@ def calibrate(model, x: np.ndarray, y: np.ndarray) -> float:
     return temperature
 
 
+@dataclass(frozen=True)
+class _Split:
+    """The images a run fits on, validates on and is tested on, as model tensors with integer labels."""
+
+    x_fit: np.ndarray
+    y_fit: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Scores:
+    loss: float
+    accuracy: float
+    per_class: dict[str, float]
+
+
+def _model_path(out: Path, arch: str, save_format: str, force: bool) -> Path:
+    """Where the model goes, refused before anything trains when the run could not save it there."""
+    if save_format not in SAVE_FORMATS:
+        raise UsageError(f"unknown save format '{save_format}'; choose one of: {', '.join(SAVE_FORMATS)}")
+    model_path = out / f"{arch}{SAVE_FORMATS[save_format]}"
+    if model_path.exists() and not force:
+        raise UsageError(f"{model_path} already exists; pass --force to overwrite it or choose another --out")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; it must be a folder")
+    return model_path
+
+
+def _start_tensorflow(seed: int, threads: int | None) -> int:
+    """Seed Keras, make TensorFlow's ops deterministic and pin its thread pool; returns the thread count."""
+    keras = lazy.keras()
+    tf = lazy.tensorflow()
+    threads = _pin_threads(tf, threads)
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    return threads
+
+
+def _split(arrays: data.Arrays, recipe: zoo.Recipe) -> _Split:
+    x_train, y_train = arrays["x_train"], arrays["y_train"]
+    if recipe.limit is not None:
+        x_train, y_train = x_train[: recipe.limit], y_train[: recipe.limit]
+    x_train = data.to_model_input(x_train)
+    x_test, y_test = data.to_model_input(arrays["x_test"]), arrays["y_test"]
+    # Hold out the last fraction, as Keras's validation_split does, so curves match the tutorials.
+    if recipe.validation_split > 0:
+        cut = int(len(x_train) * (1 - recipe.validation_split))
+        return _Split(x_train[:cut], y_train[:cut], x_train[cut:], y_train[cut:], x_test, y_test)
+    return _Split(x_train, y_train, x_test, y_test, x_test, y_test)
+
+
+def _targets(labels: np.ndarray, recipe: zoo.Recipe) -> np.ndarray:
+    """Labels as the recipe's loss wants them: integers for a sparse loss, one-hot rows otherwise."""
+    if recipe.loss.startswith("sparse"):
+        return labels.astype(np.int64)
+    return lazy.keras().utils.to_categorical(labels, 10).astype(np.float32)
+
+
+def _compiled(entry: zoo.Arch, recipe: zoo.Recipe, fit_images: int) -> Any:
+    """The architecture built and compiled with the recipe's optimizer and loss."""
+    keras = lazy.keras()
+    model = entry.build()
+    steps = -(-fit_images // recipe.batch_size)
+    loss: Any = recipe.loss
+    if recipe.label_smoothing:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
+    model.compile(optimizer=_optimizer(recipe, steps), loss=loss, metrics=["accuracy"])
+    return model
+
+
+def _fit(model: Any, split: _Split, recipe: zoo.Recipe, seed: int, verbose: int) -> tuple[Any, float]:
+    """Train for the recipe's epochs, on distorted images when it asks for augmentation; returns Keras's
+    History and the seconds it took."""
+    targets = _targets(split.y_fit, recipe)
+    fit_data: Any = split.x_fit
+    fit_kwargs: dict[str, Any] = {"batch_size": recipe.batch_size, "y": targets, "shuffle": True}
+    if recipe.augment:
+        fit_data, fit_kwargs = augmented_input(split.x_fit, targets, recipe, seed), {}
+    validation_data = (split.x_val, _targets(split.y_val, recipe))
+    started = time.perf_counter()
+    history = model.fit(fit_data, epochs=recipe.epochs, validation_data=validation_data, verbose=verbose, **fit_kwargs)
+    return history, time.perf_counter() - started
+
+
+def _evaluate(model: Any, split: _Split, recipe: zoo.Recipe) -> _Scores:
+    test_loss, test_accuracy = model.evaluate(split.x_test, _targets(split.y_test, recipe), batch_size=1000, verbose=0)
+    predicted = np.argmax(model.predict(split.x_test, batch_size=1000, verbose=0), axis=1)
+    y_test = split.y_test
+    per_class = {str(d): float(np.mean(predicted[y_test == d] == d)) for d in range(10)}
+    return _Scores(float(test_loss), float(test_accuracy), per_class)
+
+
+def _validation_label(recipe: zoo.Recipe) -> str:
+    if recipe.validation_split:
+        return f"last {recipe.validation_split:.0%} of the training images"
+    return "the test set (monitoring only)"
+
+
+def _write_records(out: Path, arch: str, recipe: zoo.Recipe, history: dict, metrics: dict) -> tuple[Path, Path, Path]:
+    """metrics.json, history.json and curves.png in `out`; returns their paths in that order."""
+    history_path, metrics_path, curves_path = out / "history.json", out / "metrics.json", out / "curves.png"
+    fsutil.write_json(history_path, history)
+    fsutil.write_json(metrics_path, metrics)
+    from toolkit import plots
+
+    epochs = f"{recipe.epochs} epoch" + ("" if recipe.epochs == 1 else "s")
+    title = f"{arch}: {epochs}, validation on {_validation_label(recipe)}"
+    plots.training_curves(history, curves_path, title=title)
+    return metrics_path, history_path, curves_path
+
+
 def train(
     arch: str,
     out: Path,
@@ -173,82 +287,30 @@ def train(
     entry = zoo.get(arch)
     recipe = entry.recipe.with_overrides(**overrides)
     validate_recipe(recipe)
-    if save_format not in SAVE_FORMATS:
-        raise UsageError(f"unknown save format '{save_format}'; choose one of: {', '.join(SAVE_FORMATS)}")
     out = Path(out)
-    model_path = out / f"{arch}{SAVE_FORMATS[save_format]}"
-    if model_path.exists() and not force:
-        raise UsageError(f"{model_path} already exists; pass --force to overwrite it or choose another --out")
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file; it must be a folder")
+    model_path = _model_path(out, arch, save_format, force)
 
     arrays = data.load_arrays()
-    keras = lazy.keras()
-    tf = lazy.tensorflow()
-    threads = _pin_threads(tf, threads)
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-
-    x_train, y_train = arrays["x_train"], arrays["y_train"]
-    if recipe.limit is not None:
-        x_train, y_train = x_train[: recipe.limit], y_train[: recipe.limit]
-    x_train = data.to_model_input(x_train)
-    x_test, y_test = data.to_model_input(arrays["x_test"]), arrays["y_test"]
-    sparse = recipe.loss.startswith("sparse")
-
-    def targets(labels: np.ndarray) -> np.ndarray:
-        return labels.astype(np.int64) if sparse else keras.utils.to_categorical(labels, 10).astype(np.float32)
-
-    # Hold out the last fraction, as Keras's validation_split does, so curves match the tutorials.
-    if recipe.validation_split > 0:
-        cut = int(len(x_train) * (1 - recipe.validation_split))
-        x_fit, y_fit, x_val, y_val = x_train[:cut], y_train[:cut], x_train[cut:], y_train[cut:]
-    else:
-        x_fit, y_fit, x_val, y_val = x_train, y_train, x_test, y_test
-
-    model = entry.build()
-    steps = -(-len(x_fit) // recipe.batch_size)
-    loss: Any = recipe.loss
-    if recipe.label_smoothing:
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
-    model.compile(optimizer=_optimizer(recipe, steps), loss=loss, metrics=["accuracy"])
-
-    fit_data: Any = x_fit
-    fit_kwargs: dict[str, Any] = {"batch_size": recipe.batch_size, "y": targets(y_fit), "shuffle": True}
-    if recipe.augment:
-        fit_data, fit_kwargs = _augmented(x_fit, targets(y_fit), recipe, seed), {}
-
-    started = time.perf_counter()
-    history = model.fit(
-        fit_data, epochs=recipe.epochs, validation_data=(x_val, targets(y_val)), verbose=verbose, **fit_kwargs
-    )
-    train_seconds = time.perf_counter() - started
+    threads = _start_tensorflow(seed, threads)
+    split = _split(arrays, recipe)
+    model = _compiled(entry, recipe, len(split.x_fit))
+    history, train_seconds = _fit(model, split, recipe, seed, verbose)
     # Label smoothing trains confidences that stop near 0.9; a temperature fitted on the training images brings
     # them back to what the model's accuracy warrants, without changing a predicted digit.
-    temperature = calibrate(model, x_fit, y_fit) if recipe.label_smoothing else None
-
-    test_loss, test_accuracy = model.evaluate(x_test, targets(y_test), batch_size=1000, verbose=0)
-    predicted = np.argmax(model.predict(x_test, batch_size=1000, verbose=0), axis=1)
-    per_class = {str(d): float(np.mean(predicted[y_test == d] == d)) for d in range(10)}
+    temperature = calibrate(model, split.x_fit, split.y_fit) if recipe.label_smoothing else None
+    scores = _evaluate(model, split, recipe)
 
     out.mkdir(parents=True, exist_ok=True)
     save_keras_model(model, model_path)
-
-    hist = {k: [float(v) for v in values] for k, values in history.history.items()}
-    validation = (
-        f"last {recipe.validation_split:.0%} of the training images"
-        if recipe.validation_split
-        else "the test set (monitoring only)"
-    )
     metrics = {
         "arch": arch,
-        "test_accuracy": float(test_accuracy),
-        "test_loss": float(test_loss),
-        "per_class_test_accuracy": per_class,
+        "test_accuracy": scores.accuracy,
+        "test_loss": scores.loss,
+        "per_class_test_accuracy": scores.per_class,
         "reported_test_accuracy": entry.reported_accuracy,
         "train_seconds": round(train_seconds, 2),
-        "train_images": int(len(x_fit)),
-        "validation": validation,
+        "train_images": int(len(split.x_fit)),
+        "validation": _validation_label(recipe),
         "params": int(model.count_params()),
         "seed": seed,
         "threads": threads,
@@ -257,21 +319,6 @@ def train(
         "data_digest": data.data_digest(arrays),
         "versions": package_versions("keras", "tensorflow", "tensorflow-cpu", "numpy"),
     }
-    history_path, metrics_path, curves_path = out / "history.json", out / "metrics.json", out / "curves.png"
-    fsutil.write_json(history_path, hist)
-    fsutil.write_json(metrics_path, metrics)
-    from toolkit import plots
-
-    epochs = f"{recipe.epochs} epoch" + ("" if recipe.epochs == 1 else "s")
-    plots.training_curves(hist, curves_path, title=f"{arch}: {epochs}, validation on {validation}")
-    return TrainResult(
-        arch,
-        model_path,
-        metrics_path,
-        history_path,
-        curves_path,
-        float(test_accuracy),
-        float(test_loss),
-        train_seconds,
-        recipe.as_dict(),
-    )
+    hist = {k: [float(v) for v in values] for k, values in history.history.items()}
+    paths = _write_records(out, arch, recipe, hist, metrics)  # metrics, history, curves: TrainResult's order
+    return TrainResult(arch, model_path, *paths, scores.accuracy, scores.loss, train_seconds, recipe.as_dict())

@@ -2,7 +2,7 @@
 
 `prepare_path(path)` opens the file without ever blocking (FIFOs are refused, not read), decodes it, keeps
 Pillow's decompression-bomb pixel limit (an image above `Image.MAX_IMAGE_PIXELS` is refused, and the limit is
-never switched off), normalises the first frame (or every frame) with `toolkit.preprocess`, and returns `Item`s.
+never switched off), normalises the first frame (or every frame) with `toolkit.imaging.normalise`, and returns `Item`s.
 
 Two decoders share the work. The files scans mostly are (8/16-bit PNG without palette, transparency key, EXIF or
 animation; uncompressed 8/24-bit BMP; 8-bit baseline or progressive JPEG, grey or colour) are decoded by
@@ -39,8 +39,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from toolkit import preprocess
 from toolkit.errors import first_line
+from toolkit.imaging import normalise
 
 # Raster formats Pillow decodes by itself. EPS (runs Ghostscript), PDF and the rare scientific formats are out.
 ALLOWED_FORMATS = (
@@ -116,8 +116,8 @@ class Item:
     blank: bool = False
     error_kind: str | None = None
     error: str | None = None
-    flags: tuple[str, ...] = ()  # see toolkit.segment.FLAGS
-    plan: str | None = None  # multi_digit: alternative readings among the tensors (see toolkit.segment.choose)
+    flags: tuple[str, ...] = ()  # see toolkit.imaging.segment.FLAGS
+    plan: str | None = None  # multi_digit: alternative readings among the tensors (see toolkit.imaging.segment.choose)
 
 
 def pixel_limit() -> int:
@@ -265,15 +265,15 @@ def prepare_image(image: Image.Image, path: str, frame: int = 0, multi_digit: bo
     """Normalise one opened image (or the current frame of one): an Item, or an error Item, never raises."""
     try:
         with _quietly():
-            if image.format == "JPEG" and max(image.size) > 2 * preprocess.MAX_SIDE:
+            if image.format == "JPEG" and max(image.size) > 2 * normalise.MAX_SIDE:
                 # Let the JPEG decoder downscale by 2-8x while decoding: big photos of a digit decode fast.
-                image.draft(None, (preprocess.MAX_SIDE, preprocess.MAX_SIDE))
+                image.draft(None, (normalise.MAX_SIDE, normalise.MAX_SIDE))
             width, height = image.size
             bytes_per_pixel = _MODE_BYTES.get(image.mode, 4)
             # PNG rows are unfiltered in two row buffers beside the image.
             _check_budget(width, height, bytes_per_pixel, 2 * width * bytes_per_pixel if image.format == "PNG" else 0)
             image.load()
-            result = preprocess.prepare(image, multi_digit)
+            result = normalise.prepare(image, multi_digit)
     except Failure as failure:
         return Item(path, frame, None, error_kind=failure.kind, error=str(failure))
     except Exception as exc:
@@ -281,7 +281,7 @@ def prepare_image(image: Image.Image, path: str, frame: int = 0, multi_digit: bo
     return _item(path, frame, result)
 
 
-def _item(path: str, frame: int, result: preprocess.Normalized) -> Item:
+def _item(path: str, frame: int, result: normalise.Normalized) -> Item:
     if result.flags or result.plan:
         return Item(path, frame, result.tensor, blank=result.blank, flags=result.flags, plan=result.plan)
     return Item(path, frame, result.tensor, blank=result.blank)
@@ -339,7 +339,7 @@ def _jpeg_header(data: bytes) -> tuple[int, int, int] | None:
                 (4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
                 (2, cv2.IMREAD_REDUCED_GRAYSCALE_2),
             ):
-                if side >= factor * preprocess.MAX_SIDE:
+                if side >= factor * normalise.MAX_SIDE:
                     return width, height, flag
             return width, height, cv2.IMREAD_GRAYSCALE
         if 0xC3 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) or marker == 0xDA:
@@ -396,7 +396,7 @@ def prepare_path(path: str, *, all_frames: bool = False, follow: bool = True, mu
         return [Item(path, 0, None, error_kind=failure.kind, error=str(failure))]
     if pixels is not None:
         try:
-            result = preprocess.prepare_array(pixels, multi_digit)
+            result = normalise.prepare_array(pixels, multi_digit)
         except Exception as exc:  # as in prepare_image: one error record, never a lost chunk
             return [_failed_item(path, 0, exc)]
         return [_item(path, 0, result)]

@@ -1,4 +1,4 @@
-"""Where a run's records go: its output file, atomic, resumable and locked (`Journal`), or stdout (`StreamOutput`).
+"""Where a run's records go when they go to a file: atomic, resumable and locked (`Journal`).
 
 While a run is going, records are appended to `<out>.partial` (in the output's own format; a CSV journal for
 Parquet, which cannot be appended to) and, after each batch, `<out>.partial.json` notes how many bytes of it
@@ -17,17 +17,36 @@ A run holds an exclusive lock (`flock`) on `<out>.lock` from start to end, so a 
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from toolkit import fsutil
 from toolkit.errors import ToolkitError, UsageError, first_line
-from toolkit.predict.resume import Damaged, Previous, base_folder, differences, scan_parquet, scan_text
-from toolkit.predict.writers import CsvWriter, JsonlWriter, Record, csv_to_parquet, open_text, writer_for
+from toolkit.predict.records import Record, path_bytes
+from toolkit.predict.resume import (
+    ENTRY,
+    UNKNOWN,
+    Damaged,
+    Previous,
+    Version,
+    base_folder,
+    csv_line,
+    differences,
+    open_versions,
+    read_versions,
+    scan_parquet,
+    scan_text,
+    version_of,
+    with_gone_flag,
+)
+from toolkit.predict.walk import Found
+from toolkit.predict.writers import CsvWriter, JsonlWriter, csv_to_parquet, open_text, writer_for
 
 STATE_VERSION = 1
 
@@ -47,6 +66,12 @@ class Journal:
         self.state = self.out.with_name(self.out.name + ".partial.json")
         self.meta = self.out.with_name(self.out.name + ".meta.json")
         self.lock = self.out.with_name(self.out.name + ".lock")
+        # The version (size, mtime_ns) of each record's input, one 16-byte entry per record, in record order:
+        # what lets a later --resume tell a changed input from the one that was scored.
+        self.sources = self.out.with_name(self.out.name + ".partial.sources")
+        self.final_sources = self.out.with_name(self.out.name + ".sources")
+        self._sources_fh: BinaryIO | None = None
+        self._admitted: dict[str, Version] = {}  # versions of inputs admitted and not yet written
         self.previous = Previous()
         self._cwd = os.getcwd()
         self._stream: TextIO | None = None
@@ -55,6 +80,7 @@ class Journal:
         self._fresh = False  # a new output, whose partial file is created with the first records
         self._made_folders: list[Path] = []
         self.written = 0
+        self.gone = 0  # inputs of earlier records this run did not reach (known when it finishes)
         self.notes: list[str] = []
 
     @property
@@ -66,6 +92,14 @@ class Journal:
     def _recorded(self) -> dict[str, Any]:
         """What the state file and the sidecar record, and what a resume must match."""
         return {"version": STATE_VERSION, "format": self.fmt, **self.fingerprint}
+
+    def admit(self, found: Found) -> bool:
+        """Whether this run scores `found`: not when an earlier run recorded it at its current version."""
+        version = version_of(found.path, found.follow)
+        if not self.previous.admit(found.path, version):
+            return False
+        self._admitted[found.path] = version
+        return True
 
     # Starting ----------------------------------------------------------------------------------------
 
@@ -82,6 +116,7 @@ class Journal:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self._lock()
         try:
+            self._clean_leftovers()
             if resume and self.partial.exists() and self.state.exists():
                 self._resume_partial()
             elif resume and self.out.exists():
@@ -100,41 +135,37 @@ class Journal:
     def _lock(self) -> None:
         """An exclusive lock on `<out>.lock` for the whole run, or a one-line error if another run holds it."""
         try:
-            import fcntl
-        except ImportError:  # not a POSIX system: no lock
-            return
-        while True:
-            fh = open(self.lock, "ab")  # held open until _unlock
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                fh.close()
-                raise ToolkitError(
-                    f"another predict run is writing {self.out}; wait for it to end or choose another --out"
-                ) from None
-            except OSError:  # a file system without locks (some network mounts): go on unlocked
-                fh.close()
-                return
-            # The run that held the lock before us removes the file before it lets go (see _unlock): if it did
-            # since we opened it, we hold a lock nobody else will look at; take the new file's instead.
-            try:
-                if os.path.samestat(os.fstat(fh.fileno()), os.stat(self.lock)):
-                    self._lock_file = fh
-                    return
-            except FileNotFoundError:
-                pass
-            fh.close()
+            self._lock_file = fsutil.lock_exclusive(self.lock)
+        except BlockingIOError:
+            raise ToolkitError(
+                f"another predict run is writing {self.out}; wait for it to end or choose another --out"
+            ) from None
+
+    def _clean_leftovers(self) -> None:
+        """Remove what a run on this output killed at the wrong moment left behind, which nothing else would
+        ever remove: temporary files of its atomic writes (state, sidecar, Parquet conversion), the copies a
+        finishing resume was making, and a state file whose partial file was already moved into place. Safe
+        under the lock: no other run is writing this output."""
+        name = re.escape(self.out.name)
+        temporary = re.compile(rf"^\.{name}(\.partial\.json|\.meta\.json|\.sources)?\.[0-9a-f]{{8}}\.part$")
+        for entry in os.scandir(self.out.parent):
+            if temporary.match(entry.name) and entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+        for copy in (self.partial, self.sources):
+            copy.with_name(copy.name + ".kept").unlink(missing_ok=True)
+        if self.state.exists() and not self.partial.exists():
+            self.state.unlink()
+            self.sources.unlink(missing_ok=True)
 
     def _unlock(self) -> None:
-        if self._lock_file is not None:
-            self.lock.unlink(missing_ok=True)  # while still holding the lock: see _lock
-            self._lock_file.close()
-            self._lock_file = None
+        fsutil.unlock(self.lock, self._lock_file)
+        self._lock_file = None
 
     def _open_fresh(self) -> None:
         # The old state goes first: a kill between the two steps must not leave it describing the new file.
         self.state.unlink(missing_ok=True)
         self._stream = open_text(self.partial, "w")
+        self._sources_fh = open(self.sources, "wb")
         self._writer = writer_for(self.fmt, self._stream, self.columns)
         self.commit()
 
@@ -175,10 +206,14 @@ class Journal:
                     )
             fh.truncate(committed)
         self.previous = Previous(base_folder(state))
+        versions = read_versions(self.sources, state.get("committed_records"))
         try:
-            scan_text(self.partial, "jsonl" if self.fmt == "jsonl" else "csv", self.columns, self.previous)
+            scan_text(self.partial, "jsonl" if self.fmt == "jsonl" else "csv", self.columns, self.previous, versions)
         except Damaged as exc:
             raise self._damaged(f"{self.partial} {exc}") from None
+        self._sources_fh = open_versions(
+            self.sources, self.previous.records, self.sources, state.get("committed_records")
+        )
         self._stream = open_text(self.partial, "a")
         self._writer = writer_for(self.fmt, self._stream, self.columns, header=False)
         self.commit()
@@ -210,13 +245,20 @@ class Journal:
                 "the same model and options, or without --resume to start over"
             )
         self.previous = Previous(base_folder(meta))
+        count = meta.get("records")
+        versions = read_versions(self.final_sources, count)
         try:
             if self.fmt == "parquet":
-                scan_parquet(self.out, self.columns, self.previous)
+                scan_parquet(self.out, self.columns, self.previous, versions)
             else:
-                scan_text(self.out, self.fmt, self.columns, self.previous)
+                scan_text(self.out, self.fmt, self.columns, self.previous, versions)
         except Damaged as exc:
             raise ToolkitError(f"cannot --resume {self.out}: {self.out} {exc}; {start_over}") from None
+        if count != self.previous.records:
+            self.notes.append(
+                f"{self.final_sources} does not match {self.out}: inputs changed since they were scored cannot be "
+                "told from the ones that were"
+            )
 
     def _reopen_finished(self) -> None:
         if self.fmt == "parquet":
@@ -225,11 +267,15 @@ class Journal:
             import pyarrow.parquet as pq
 
             for batch in pq.ParquetFile(self.out).iter_batches(batch_size=65536):
-                self._writer.write(batch.to_pylist())
+                rows = batch.to_pylist()
+                for row in rows:  # the writer spells paths itself: give it the paths, not their spelling
+                    row["path"] = os.fsdecode(path_bytes(row["path"]))
+                self._writer.write(rows)
         else:
             shutil.copyfile(self.out, self.partial)
             self._stream = open_text(self.partial, "a")
             self._writer = writer_for(self.fmt, self._stream, self.columns, header=False)
+        self._sources_fh = open_versions(self.sources, self.previous.records, self.final_sources, None, copy=True)
         self.commit()
 
     # Writing -----------------------------------------------------------------------------------------
@@ -243,8 +289,12 @@ class Journal:
                 self._open_fresh()
             elif self._stream is None:
                 self._reopen_finished()
-            assert self._writer is not None
+            assert self._writer is not None and self._sources_fh is not None
             self._writer.write(records)
+            admitted = self._admitted
+            self._sources_fh.write(b"".join(ENTRY.pack(*admitted.get(r["path"], UNKNOWN)) for r in records))
+            for record in records:
+                admitted.pop(record["path"], None)
         self.written += len(records)
 
     def commit(self) -> None:
@@ -253,30 +303,40 @@ class Journal:
             return
         with fsutil.naming(self.partial):
             self._stream.flush()
+            if self._sources_fh is not None:
+                self._sources_fh.flush()
         state = {
             "version": STATE_VERSION,
             "format": self.fmt,
             "output": str(self.out),
             "cwd": self.base,
             "committed_bytes": self._stream.tell(),
+            "committed_records": self.previous.records + self.written,
             "fingerprint": self.fingerprint,
         }
         fsutil.write_json(self.state, state)
 
     def finish(self) -> bool:
-        """Move the complete output into place. False when there was nothing new to write (resume)."""
+        """Move the complete output into place. False when a resume had nothing to change."""
         try:
             if self._stream is None:
-                if not self._fresh:
+                if not self._fresh and not self.previous.needs_rewrite:
+                    self.gone = self.previous.gone
                     return False
                 with fsutil.naming(self.partial):
-                    self._open_fresh()  # a run with no records still gets its output: the header alone
+                    self._open_fresh() if self._fresh else self._reopen_finished()  # a header alone, or a rewrite
             self.commit()
-            assert self._stream is not None  # opened above when there was nothing to resume
+            self.gone = self.previous.gone
+            assert self._stream is not None and self._sources_fh is not None
             with fsutil.naming(self.partial):
-                os.fsync(self._stream.fileno())
-                self._stream.close()
-            self._stream = None
+                for fh in (self._stream, self._sources_fh):
+                    os.fsync(fh.fileno())
+                    fh.close()
+            self._stream = self._sources_fh = None
+            source, sources, total = self.partial, self.sources, self.previous.records + self.written
+            if self.previous.records and self.previous.needs_rewrite:
+                with fsutil.naming(self.partial):
+                    source, sources, total = self._rewritten()
             # The sidecar first: until the state file goes, a --resume goes by the partial file and its state.
             fsutil.write_json(
                 self.meta,
@@ -285,19 +345,77 @@ class Journal:
                     "version": STATE_VERSION,
                     "format": self.fmt,
                     "cwd": self.base,
+                    "records": total,
                     "fingerprint": self.fingerprint,
                 },
             )
             if self.fmt == "parquet":
-                csv_to_parquet(self.partial, self.out, self.columns)
-                self.partial.unlink()
+                csv_to_parquet(source, self.out, self.columns)
+                source.unlink()
             else:
-                os.replace(self.partial, self.out)
-            self.state.unlink(missing_ok=True)
+                os.replace(source, self.out)
+            os.replace(sources, self.final_sources)
+            for leftover in (self.partial, self.sources, self.state):
+                leftover.unlink(missing_ok=True)
             return True
         finally:
             if self._stream is None:
                 self._unlock()
+
+    def _rewritten(self) -> tuple[Path, Path, int]:
+        """A copy of the partial file and its sources in which the earlier records of inputs scored again are
+        dropped and those of inputs this run did not reach are flagged gone (inputs back as they were lose the
+        flag); this run's records are copied as they are. Returns the two files and the number of records."""
+        kept, kept_sources = (path.with_name(path.name + ".kept") for path in (self.partial, self.sources))
+        earlier, count = self.previous.records, 0
+        with (
+            open_text(self.partial, "r") as src,
+            open(self.sources, "rb") as versions,
+            open_text(kept, "w") as dst,
+            open(kept_sources, "wb") as dst_versions,
+        ):
+            for index, fields, line in self._records_in(src):
+                if index is None:  # the CSV header
+                    dst.write(line)
+                    continue
+                entry = versions.read(ENTRY.size)
+                if index < earlier:
+                    path = fields[0] if isinstance(fields, list) else fields["path"]
+                    verdict = self.previous.verdict(path)
+                    if verdict == Previous.CHANGED:
+                        continue
+                    line = self._flagged(fields, line, gone=verdict == 0)
+                dst.write(line)
+                dst_versions.write(entry)
+                count += 1
+            for fh in (dst, dst_versions):
+                fh.flush()
+                os.fsync(fh.fileno())
+        return kept, kept_sources, count
+
+    def _records_in(self, src: TextIO) -> Iterator[tuple[int | None, Any, str]]:
+        """(record index, its fields, its text) for each record of a partial file (index None: the CSV header).
+        JSON Lines records are parsed only where an earlier run wrote them."""
+        if self.fmt == "jsonl":
+            index = 0
+            for line in src:
+                if line.strip():
+                    yield index, json.loads(line) if index < self.previous.records else None, line
+                    index += 1
+            return
+        for index, row in enumerate(csv.reader(src), -1):
+            yield (index if index >= 0 else None), row, csv_line(row)
+
+    def _flagged(self, fields: Any, line: str, gone: bool) -> str:
+        """A record's text with the gone flag added (`gone`) or taken away."""
+        if isinstance(fields, dict):
+            flags = with_gone_flag(fields.get("flags"), gone)
+            if flags == fields.get("flags"):
+                return line
+            return json.dumps({**fields, "flags": flags}, ensure_ascii=False, allow_nan=False) + "\n"
+        at = self.columns.index("flags")
+        flags = with_gone_flag(fields[at] or None, gone) or ""
+        return line if flags == fields[at] else csv_line([*fields[:at], flags, *fields[at + 1 :]])
 
     def close(self) -> None:
         """Stop without finishing (interrupt, failure): commit what is complete so --resume can go on."""
@@ -309,6 +427,9 @@ class Journal:
                     stream, self._stream = self._stream, None
                     with fsutil.naming(self.partial):
                         stream.close()
+                        if self._sources_fh is not None:
+                            self._sources_fh.close()
+                            self._sources_fh = None
         finally:
             self._unlock()
             for folder in self._made_folders:
@@ -316,44 +437,3 @@ class Journal:
                     folder.rmdir()
                 except OSError:  # not empty: the partial file is there for --resume
                     break
-
-
-class StreamOutput:
-    """Records to stdout (`--out -`): no journal, no resume, written as they come. The CSV header comes with
-    the first records (or at the end of a run that had none), so a run that fails before any record was
-    scored (a bad model) prints nothing on stdout."""
-
-    def __init__(self, stream: TextIO, fmt: str, columns: Sequence[str]):
-        self._stream = stream
-        self._fmt = fmt
-        self._columns = tuple(columns)
-        self._writer: CsvWriter | JsonlWriter | None = None
-        self.previous = Previous()
-        self.written = 0
-        self.notes: list[str] = []
-
-    def start(self, resume: bool) -> None:
-        if resume:
-            raise UsageError("--resume needs --out FILE (stdout cannot be resumed)")
-
-    def _open(self) -> CsvWriter | JsonlWriter:
-        if self._writer is None:
-            self._writer = writer_for(self._fmt, self._stream, self._columns)
-        return self._writer
-
-    def write(self, records: Sequence[Record]) -> None:
-        if not records:
-            return
-        self._open().write(records)
-        self.written += len(records)
-
-    def commit(self) -> None:
-        self._stream.flush()
-
-    def finish(self) -> bool:
-        self._open()
-        self._stream.flush()
-        return True
-
-    def close(self) -> None:
-        self._stream.flush()

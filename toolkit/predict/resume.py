@@ -8,14 +8,19 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
+import io
 import json
 import os
-from collections.abc import Sequence
+import shutil
+import struct
+from collections.abc import Iterator, Sequence
+from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from toolkit.errors import UsageError, first_line
-from toolkit.predict.writers import display_path, open_text, require_parquet
+from toolkit.predict.records import GONE, path_bytes
+from toolkit.predict.writers import open_text, require_parquet
 
 
 class Damaged(Exception):
@@ -35,7 +40,7 @@ class FileKeys:
         self._folder = functools.lru_cache(maxsize=4096)(_folder_identity)
 
     def key(self, path: str) -> bytes:
-        """The key of `path` (as written in a record: see `display_path`)."""
+        """The key of the file at `path` (a path as the walk gives it, not as a record spells it)."""
         folder, name = os.path.split(os.path.join(self.base, path))
         text = f"{self._folder(folder)}\0{name}"  # NUL: the one character no file name can hold
         return hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).digest()
@@ -49,14 +54,35 @@ def _folder_identity(folder: str) -> str:
     return f"inode:{st.st_dev}:{st.st_ino}"
 
 
-class Previous:
-    """What a previous run already wrote: which files it covered (by `FileKeys`, so a resume may spell its inputs
-    differently), how many records, and how many of them were errors.
+UNKNOWN = (-1, -1)  # the version of an input that could not be stat'ed, or of a record written without one
+Version = tuple[int, int]  # (size in bytes, mtime_ns): what tells a changed input from the one that was scored
 
-    Built for millions of records: the keys are kept as 128-bit digests in two sorted NumPy arrays, 16 bytes a
-    file (a set of path strings takes over 100), and looked up by binary search. `base` is the folder the
-    recorded relative paths are relative to; paths looked up are relative to the current folder.
+
+def version_of(path: str, follow: bool = True) -> Version:
+    """An input's version now: its size and modification time, or UNKNOWN when it cannot be stat'ed."""
+    try:
+        st = os.stat(path, follow_symlinks=follow)
+    except (OSError, ValueError):
+        return UNKNOWN
+    return st.st_size, st.st_mtime_ns
+
+
+class Previous:
+    """What a previous run already wrote: which inputs it covered (by `FileKeys`, so a resume may spell its
+    inputs differently) and at which version (size and mtime_ns), how many records, and how many were errors.
+
+    A resumed run asks `admit` of every input it walks: an input recorded at the same version is skipped
+    (`seen`), one recorded at another version is scored again (`changed`: its old records are dropped when the
+    output is finished), one never recorded is new. Recorded inputs the walk never reaches are `gone`: their
+    records are kept, flagged `input-gone` (`verdict`). A replacement with the same size and mtime_ns cannot
+    be told from the original.
+
+    Built for millions of records: per input 16 bytes of key digest, 16 of version and 1 of state, in sorted
+    NumPy arrays looked up by binary search (a set of path strings takes over 100 bytes an entry). `base` is
+    the folder the recorded relative paths are relative to; paths looked up are relative to the current folder.
     """
+
+    SAME, CHANGED = 1, 2
 
     def __init__(self, base: str | None = None) -> None:
         cwd = os.getcwd()
@@ -64,22 +90,32 @@ class Previous:
         self.records = 0
         self.errors = 0
         self.relative = False  # does any recorded path depend on `base`?
+        self.changed = 0  # inputs admitted again because they changed
+        self.restored = 0  # inputs flagged gone by an earlier resume that are back as they were
         self._recorded = FileKeys(self.base)
         self._current = self._recorded if self.base == cwd else FileKeys(cwd)
         self._new = bytearray()  # digests added since the arrays were last sorted
+        self._new_versions: list[int] = []
         self._last = b""
         self._high: Any = None
         self._low: Any = None
+        self._versions: Any = None  # (n, 2) int64: size, mtime_ns
+        self._state: Any = None  # 0 not seen by this run, SAME, CHANGED
+        self._gone_flagged: set[bytes] = set()  # inputs whose records say input-gone already
         self._u64: Any = None  # numpy.uint64, imported when first needed
 
-    def add(self, path: str, status: str) -> None:
+    def add(self, path: str, status: str, version: Version = UNKNOWN, flags: str | None = None) -> None:
+        """Note a record of an earlier run; `path` as the record spells it (`records.path_text`)."""
         self.records += 1
         self.errors += status == "error"
         self.relative = self.relative or not os.path.isabs(path)
-        key = self._recorded.key(path)
+        key = self._recorded.key(os.fsdecode(path_bytes(path)))
         if key != self._last:  # the frames of one file come one after the other: one key for them all
             self._new += key
+            self._new_versions.extend(version)
             self._last = key
+        if flags and GONE in flags.split():
+            self._gone_flagged.add(key)
 
     def check_inputs(self, inputs: Sequence[str], out: Path | str) -> None:
         """UsageError when this run would add paths relative to another folder than the recorded ones are:
@@ -98,18 +134,64 @@ class Previous:
                 "by an absolute path"
             )
 
-    def __contains__(self, path: str) -> bool:
+    def _find(self, key: bytes) -> int | None:
         if self._new or self._high is None:
             self._sort()
-        key = self._current.key(display_path(path))
         high, low = self._high, self._low
         want_high, want_low = self._u64(int.from_bytes(key[:8], "big")), self._u64(int.from_bytes(key[8:], "big"))
         i = int(high.searchsorted(want_high))
         while i < len(high) and high[i] == want_high:  # more than one only if two digests share 64 bits
             if low[i] == want_low:
-                return True
+                return i
             i += 1
-        return False
+        return None
+
+    def __contains__(self, path: str) -> bool:
+        """Whether an earlier run recorded the input at `path` (a path as the walk gives it), at any version."""
+        return self._find(self._current.key(path)) is not None
+
+    def admit(self, path: str, version: Version) -> bool:
+        """Whether this run must score the input at `path`, now at `version`: True for a new input and for one
+        recorded at another version; False for one recorded at this version, or one that cannot be stat'ed now
+        (it keeps its record, flagged gone)."""
+        if not self.records:
+            return True
+        key = self._current.key(path)
+        i = self._find(key)
+        if i is None:
+            return True
+        if version == UNKNOWN:
+            return False
+        recorded = (int(self._versions[i, 0]), int(self._versions[i, 1]))
+        if recorded == version or recorded == UNKNOWN:  # UNKNOWN: written without versions, cannot tell
+            if self._state[i] == 0:
+                self._state[i] = self.SAME
+                self.restored += key in self._gone_flagged
+            return False
+        if self._state[i] != self.CHANGED:
+            self._state[i] = self.CHANGED
+            self.changed += 1
+        return True
+
+    def verdict(self, path: str) -> int:
+        """What becomes of a recorded input's records when the output is finished: SAME (kept as they are),
+        CHANGED (dropped: the input was scored again), or 0 (kept, flagged gone). `path` as a record spells it."""
+        i = self._find(self._recorded.key(os.fsdecode(path_bytes(path))))
+        return 0 if i is None else int(self._state[i])
+
+    @property
+    def gone(self) -> int:
+        """Recorded inputs this run has not reached (so far: final once the walk has ended)."""
+        if self._state is None and self._new:
+            self._sort()
+        return 0 if self._state is None else int((self._state == 0).sum())
+
+    @property
+    def needs_rewrite(self) -> bool:
+        """Whether the recorded records must change: some are dropped, flagged gone, or lose that flag."""
+        # Without changes or restores, every input flagged gone before is gone still: more are gone only if
+        # the count grew.
+        return bool(self.changed or self.restored or self.gone > len(self._gone_flagged))
 
     def _sort(self) -> None:
         import numpy as np
@@ -117,12 +199,15 @@ class Previous:
         self._u64 = np.uint64
         pairs = np.frombuffer(self._new, dtype=">u8").reshape(-1, 2)
         high, low = pairs[:, 0].astype(np.uint64), pairs[:, 1].astype(np.uint64)
+        versions = np.asarray(self._new_versions, np.int64).reshape(-1, 2)
         del pairs  # releases the bytearray, which can then be emptied
-        self._new = bytearray()
+        self._new, self._new_versions = bytearray(), []
+        state = np.zeros(len(high), np.uint8)
         if self._high is not None:
             high, low = np.concatenate([self._high, high]), np.concatenate([self._low, low])
+            versions, state = np.concatenate([self._versions, versions]), np.concatenate([self._state, state])
         order = np.argsort(high, kind="stable")
-        self._high, self._low = high[order], low[order]
+        self._high, self._low, self._versions, self._state = high[order], low[order], versions[order], state[order]
 
 
 def other_columns(path: Path) -> UsageError:
@@ -131,9 +216,14 @@ def other_columns(path: Path) -> UsageError:
     )
 
 
-def scan_text(path: Path, fmt: str, columns: Sequence[str], previous: Previous) -> None:
-    """Note every record of a CSV/JSONL file in `previous`; Damaged where a line is not a record of ours."""
+def scan_text(
+    path: Path, fmt: str, columns: Sequence[str], previous: Previous, versions: Iterator[Version] | None = None
+) -> None:
+    """Note every record of a CSV/JSONL file in `previous`, with its input's version from `versions` (one per
+    record, in order; UNKNOWN for all without); Damaged where a line is not a record of ours."""
     columns = list(columns)
+    versions = versions or repeat(UNKNOWN)
+    flags_at = columns.index("flags") if "flags" in columns else None
     with open_text(path, "r") as fh:
         if fmt == "jsonl":
             first = True
@@ -153,7 +243,7 @@ def scan_text(path: Path, fmt: str, columns: Sequence[str], previous: Previous) 
                         raise other_columns(path)
                     raise Damaged(f"line {number} has other keys than the lines before it")
                 first = False
-                previous.add(obj["path"], obj["status"])
+                previous.add(obj["path"], obj["status"], next(versions), obj.get("flags"))
             return
         reader = csv.reader(fh)
         try:
@@ -169,12 +259,15 @@ def scan_text(path: Path, fmt: str, columns: Sequence[str], previous: Previous) 
                         if not row
                         else f"line {reader.line_num} has {len(row)} fields, not {len(columns)}"
                     )
-                previous.add(row[0], row[1])
+                previous.add(row[0], row[1], next(versions), row[flags_at] if flags_at is not None else None)
         except csv.Error as exc:
             raise Damaged(f"line {reader.line_num} is not CSV ({first_line(exc)})") from None
 
 
-def scan_parquet(path: Path, columns: Sequence[str], previous: Previous) -> None:
+def scan_parquet(
+    path: Path, columns: Sequence[str], previous: Previous, versions: Iterator[Version] | None = None
+) -> None:
+    versions = versions or repeat(UNKNOWN)
     pa = require_parquet()
     import pyarrow.parquet as pq
 
@@ -182,9 +275,10 @@ def scan_parquet(path: Path, columns: Sequence[str], previous: Previous) -> None
         parquet = pq.ParquetFile(path)
         if list(parquet.schema_arrow.names) != list(columns):
             raise other_columns(path)
-        for batch in parquet.iter_batches(columns=["path", "status"], batch_size=65536):
-            for p, s in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True):
-                previous.add(p, s)
+        for batch in parquet.iter_batches(columns=["path", "status", "flags"], batch_size=65536):
+            paths, statuses, flags = (batch.column(i).to_pylist() for i in range(3))
+            for p, s, f in zip(paths, statuses, flags, strict=True):
+                previous.add(p, s, next(versions), f)
     except (pa.ArrowException, ValueError) as exc:  # not Parquet, or cut short
         raise Damaged(f"is not a readable Parquet file ({first_line(exc)})") from None
 
@@ -212,3 +306,50 @@ def base_folder(recorded: dict[str, Any]) -> str | None:
     """The folder a state or sidecar says its relative paths are relative to (older ones do not say)."""
     cwd = recorded.get("cwd")
     return cwd if isinstance(cwd, str) and cwd else None
+
+
+ENTRY = struct.Struct("<qq")  # an input's version in a sources file: size, mtime_ns
+
+
+def read_versions(path: Path, count: Any) -> Iterator[Version]:
+    """The versions in a sources file, one per record, or UNKNOWN for all when the file does not hold
+    `count` entries (missing, cut, or no count recorded)."""
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        return repeat(UNKNOWN)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return repeat(UNKNOWN)
+    if len(data) < count * ENTRY.size:
+        return repeat(UNKNOWN)
+    return ENTRY.iter_unpack(data[: count * ENTRY.size])
+
+
+def with_gone_flag(flags: str | None, gone: bool) -> str | None:
+    """`flags` with GONE at its end (`gone`) or without it."""
+    tokens = [flag for flag in (flags or "").split() if flag != GONE]
+    return " ".join([*tokens, GONE] if gone else tokens) or None
+
+
+def csv_line(row: list[str]) -> str:
+    """A CSV row as the writers spell it (RFC 4180 quoting, CRLF)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(row)
+    return buffer.getvalue()
+
+
+def open_versions(path: Path, records: int, source: Path, committed: Any, copy: bool = False) -> BinaryIO:
+    """The sources file `path` of a partial output, open for appending, holding one entry for each of the
+    `records` already in the partial file: cut back to them (`committed`, the count its state recorded),
+    copied from a finished run's `source` (`copy`), or UNKNOWN entries where none were recorded."""
+    usable = source.exists() and source.stat().st_size >= records * ENTRY.size
+    usable = usable and (copy or committed == records)
+    if copy and usable:
+        shutil.copyfile(source, path)
+    fh = open(path, "r+b" if usable else "wb")
+    if usable:
+        fh.truncate(records * ENTRY.size)
+        fh.seek(0, os.SEEK_END)
+    else:
+        fh.write(ENTRY.pack(*UNKNOWN) * records)
+    return fh

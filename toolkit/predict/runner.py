@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,9 +16,11 @@ from typing import Any, Protocol
 from toolkit import fsutil, interrupts
 from toolkit.errors import DISK_FULL, Interrupted, ToolkitError, UsageError, os_error_line
 from toolkit.predict import writers
-from toolkit.predict.journal import Journal, StreamOutput
-from toolkit.predict.pipeline import PredictOptions, Record, resolve_model
+from toolkit.predict.journal import Journal
+from toolkit.predict.options import PredictOptions, resolve_model
+from toolkit.predict.records import Record
 from toolkit.predict.resume import Previous
+from toolkit.predict.stream import StreamOutput
 from toolkit.predict.walk import Found, Walker, check_inputs, count_files
 
 Progress = Callable[[int, "int | None"], None]
@@ -44,9 +46,11 @@ class Summary:
     seconds: float = 0.0
     resumed_records: int = 0
     resumed_errors: int = 0
+    changed: int = 0  # inputs resumed that had changed since their records: scored again, old records replaced
+    gone: int = 0  # inputs of earlier records this run did not find: records kept, flagged input-gone
     written: bool = True
     warnings: list[str] = field(default_factory=list)
-    flagged: Counter = field(default_factory=Counter)  # records by flag (toolkit.segment.FLAGS)
+    flagged: Counter = field(default_factory=Counter)  # records by flag (toolkit.imaging.segment.FLAGS)
 
     @property
     def rate(self) -> float:
@@ -61,7 +65,7 @@ class Summary:
     def exit_code(self) -> int:
         return 3 if self.errors or self.resumed_errors or self.empty else 0
 
-    def add(self, records: Iterable[dict[str, Any]]) -> None:
+    def add(self, records: Iterable[Mapping[str, Any]]) -> None:
         for r in records:
             self.records += 1
             if r.get("frame", 0) == 0:
@@ -107,37 +111,6 @@ class Summary:
             "flagged": dict(sorted(self.flagged.items())),
         }
 
-    def lines(self) -> list[str]:
-        """The human summary, a few lines for stderr."""
-        out = [
-            f"scored {_count(self.files, 'file')} ({_count(self.records, 'record')}) in {self.seconds:.2f} s, "
-            f"{self.rate:,.0f} files/s: {self.ok:,} ok, {self.errors:,} errors"
-        ]
-        if self.error_kinds:
-            out.append("errors: " + ", ".join(f"{k} {v:,}" for k, v in sorted(self.error_kinds.items())))
-        if self.skipped:
-            out.append("skipped (no record): " + ", ".join(f"{k} {v:,}" for k, v in sorted(self.skipped.items())))
-        if self.digits:
-            out.append("digits: " + "  ".join(f"{d}:{self.digits.get(d, 0):,}" for d in range(10)))
-        out.append(f"low confidence: {self.low_confidence:,}, blank: {self.blank:,}")
-        if self.resumed_records:
-            out.append(
-                f"resumed: {self.resumed_records:,} records were already in the output ({self.resumed_errors:,} errors)"
-            )
-        if self.flagged:
-            out.append(
-                "warning: flagged for a look (see the flags column): "
-                + ", ".join(f"{k} {v:,}" for k, v in sorted(self.flagged.items()))
-            )
-        out.extend(f"warning: {w}" for w in self.warnings)
-        if self.output != "-":
-            out.append(f"wrote {self.output}" if self.written else f"{self.output} is complete; nothing new")
-        return out
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
-
 
 def fingerprint(model: Path, options: PredictOptions) -> dict[str, Any]:
     """What must not change between an interrupted run and its --resume."""
@@ -155,7 +128,7 @@ def fingerprint(model: Path, options: PredictOptions) -> dict[str, Any]:
 
 class Engine(Protocol):
     """What scores: built as Engine(model_path, options) and used as a context manager (the local process pool,
-    `local.LocalEngine`; Ray Data, `ray_engine.RayEngine`)."""
+    `engines.local.LocalEngine`; Ray Data, `engines.ray.RayEngine`)."""
 
     notes: list[str]  # lines the user should read with the summary
 
@@ -171,12 +144,17 @@ class Engine(Protocol):
 
 
 class Output(Protocol):
-    """Where records go: a journalled file that survives a kill and resumes (`records.Journal`), or a stream
-    (`records.StreamOutput`, for `--out -`)."""
+    """Where records go: a journalled file that survives a kill and resumes (`journal.Journal`), or a stream
+    (`journal.StreamOutput`, for `--out -`)."""
 
     previous: Previous  # what an earlier run already wrote (empty unless resuming)
     written: int  # records written by this run
+    gone: int  # inputs of earlier records this run did not find (once finished)
     notes: list[str]
+
+    def admit(self, found: Found) -> bool:
+        """Whether to score `found` (not when an earlier run recorded it as it is now)."""
+        ...
 
     def start(self, resume: bool) -> None: ...
 
@@ -189,7 +167,7 @@ class Output(Protocol):
     def close(self) -> None: ...
 
 
-ENGINES = {"local": ("toolkit.predict.local", "LocalEngine"), "ray": ("toolkit.predict.ray_engine", "RayEngine")}
+from toolkit.predict.engines import ENGINES  # noqa: E402
 
 
 def engine_class(name: str) -> type[Engine]:
@@ -203,13 +181,13 @@ def engine_class(name: str) -> type[Engine]:
 
 
 def setup(
-    inputs: list[str], options: PredictOptions, engine: str = "local", stdin=None
+    inputs: list[str], options: PredictOptions, engine: str = "local", stdin=None, flags: bool = False
 ) -> tuple[type[Engine], Path, Walker]:
     """What every way of scoring checks and builds first (the command and `predict_folder` alike): the engine
     class, the model path and the walker over `inputs`. Raises ToolkitError, before anything is read or written,
-    for bad options, inputs, engine or model."""
+    for bad options (named as command-line `flags`, or as Python keywords), inputs, engine or model."""
     engine_type = engine_class(engine)
-    options.validate()
+    options.validate(flags)
     if not inputs:
         raise ToolkitError("no inputs; name files, folders, glob patterns or - for a list on stdin")
     check_inputs(inputs)
@@ -234,7 +212,8 @@ def run(
     on_records: Callable[[list], None] | None = None,
     engine: str = "local",
 ) -> Summary:
-    """Score every file under `inputs` into one output file (or stdout with out='-') and return the Summary.
+    """The `predict` command: score every file under `inputs` into one output file (or stdout with out='-') and
+    return the Summary. Bad options are named as the command's flags.
 
     `progress(files_done, total_or_None)` is called after each batch; the total comes from a second, counting
     walk in a thread (only when `progress` is given). `on_records` sees every batch (for a results table).
@@ -242,79 +221,124 @@ def run(
     out, fmt = writers.output_format(out, fmt)
     if fmt == "parquet":
         writers.require_parquet()
-    Engine, model, walker = setup(inputs, options, engine, stdin)  # noqa: N806 - a class
-    columns = options.columns()
+    engine_type, model, walker = setup(inputs, options, engine, stdin, flags=True)
     summary = Summary(output=out, format=fmt, model=str(model))
-    if out == "-":
-        stream = stdout if stdout is not None else sys.stdout
-        journal: Output = StreamOutput(stream, fmt, columns)
-    else:
-        journal = Journal(Path(out), fmt, columns, fingerprint(model, options))
+    output = open_output(out, fmt, options, model, stdout)
     started = time.perf_counter()
     # SIGTERM too becomes KeyboardInterrupt here, so `kill` saves progress as Ctrl-C does.
-    with interrupts.raising():
-        try:
-            journal.start(resume)
-            previous = journal.previous
-            previous.check_inputs(inputs, out)
-            summary.resumed_records, summary.resumed_errors = previous.records, previous.errors
-            found = (f for f in walker if f.path not in previous) if previous.records else iter(walker)
-            with contextlib.ExitStack() as stack:
-                # An interrupt in the middle of starting the engine (forking its workers) would leave it half
-                # started and never closed: it waits until the engine is up, then ends the run as usual.
-                with interrupts.deferred():
-                    scoring = stack.enter_context(Engine(model, options))
-                interrupts.check()
-                total: dict[str, int | None] = {"n": None}
-                if progress is not None and "-" not in inputs:
-                    _count_in_background(inputs, options, total)
-                for batch in scoring.batches(found):
-                    journal.write(batch)
-                    journal.commit()
-                    interrupts.check()
-                    summary.add(batch)
-                    if on_records is not None:
-                        on_records(batch)
-                    if progress is not None:
-                        left = total["n"]
-                        if left is not None and previous.records:
-                            left = max(0, left - previous.records)
-                        progress(summary.files, left)
-            summary.seconds = time.perf_counter() - started
-            summary.written = journal.finish()
-        except KeyboardInterrupt:
-            journal.close()
-            hint = "" if out == "-" else "; run the same command with --resume to continue where it stopped"
-            raise Interrupted(f"interrupted after {journal.written:,} new records{hint}") from None
-        except OSError as exc:
-            # The error to report is this one, not a second one from closing (a full disk fails that commit
-            # too); the state then still describes the last batch committed.
-            with contextlib.suppress(OSError):
-                journal.close()
-            if out != "-" and exc.errno in DISK_FULL:
-                raise ToolkitError(os_error_line(exc, "run the same command with --resume to continue")) from None
-            raise
-        except BaseException:
-            journal.close()
-            raise
-    summary.skipped = walker.skipped
-    empty = (
-        [
-            f"no image files found in {', '.join(inputs)}"
-            + (
-                f" ({', '.join(f'{k} {v:,}' for k, v in sorted(walker.skipped.items()))} skipped)"
-                if walker.skipped
-                else ""
-            )
-            + "; exit code 3"
-        ]
-        if summary.empty
-        else []
-    )
-    summary.warnings = (empty + journal.notes + scoring.notes + walker.warnings)[:20]
+    with interrupts.raising(), _closed_on_failure(output, out):
+        found = _start(output, resume, inputs, out, walker, summary)
+        with _started(engine_type, model, options) as scoring:
+            report = _reporter(progress, inputs, options, already=output.previous.records)
+            for batch in scoring.batches(found):
+                _take(batch, output, summary)
+                if on_records is not None:
+                    on_records(batch)
+                if report is not None:
+                    report(summary.files)
+        summary.seconds = time.perf_counter() - started
+        summary.written = output.finish()
+        summary.changed, summary.gone = output.previous.changed, output.gone
+    _conclude(summary, walker, inputs, output.notes + scoring.notes)
     if summary_path is not None:
         write_summary(summary, Path(summary_path))
     return summary
+
+
+def open_output(out: str, fmt: str, options: PredictOptions, model: Path, stdout=None) -> Output:
+    """Where the records of a run go: a journalled file, or `stdout` (default sys.stdout) for out='-'."""
+    if out == "-":
+        return StreamOutput(stdout if stdout is not None else sys.stdout, fmt, options.columns())
+    return Journal(Path(out), fmt, options.columns(), fingerprint(model, options))
+
+
+def _start(
+    output: Output, resume: bool, inputs: list[str], out: str, walker: Walker, summary: Summary
+) -> Iterator[Found]:
+    """Open the output (taking up what an earlier run wrote, with `resume`) and return the files left to score."""
+    output.start(resume)
+    previous = output.previous
+    previous.check_inputs(inputs, out)
+    summary.resumed_records, summary.resumed_errors = previous.records, previous.errors
+    return (f for f in walker if output.admit(f))
+
+
+@contextlib.contextmanager
+def _started(engine_type: type[Engine], model: Path, options: PredictOptions) -> Iterator[Engine]:
+    """The engine, up and running, closed at the end of the block."""
+    with contextlib.ExitStack() as stack:
+        # An interrupt in the middle of starting the engine (forking its workers) would leave it half started
+        # and never closed: it waits until the engine is up, then ends the run as usual.
+        with interrupts.deferred():
+            scoring = stack.enter_context(engine_type(model, options))
+        interrupts.check()
+        yield scoring
+
+
+def _take(batch: list[Record], output: Output, summary: Summary) -> None:
+    """One scored batch: committed to the output before it counts, so an interrupt never loses what was counted."""
+    output.write(batch)
+    output.commit()
+    interrupts.check()
+    summary.add(batch)
+
+
+def _reporter(
+    progress: Progress | None, inputs: list[str], options: PredictOptions, already: int
+) -> Callable[[int], None] | None:
+    """`progress` as called per batch, with the files done, and the files left to do in this run once the
+    counting walk knows them (a resumed run does not do again what it `already` has). None without `progress`."""
+    if progress is None:
+        return None
+    total: dict[str, int | None] = {"n": None}
+    if "-" not in inputs:  # stdin can be read only once
+        _count_in_background(inputs, options, total)
+
+    def report(done: int) -> None:
+        left = total["n"]
+        if left is not None and already:
+            left = max(0, left - already)
+        progress(done, left)
+
+    return report
+
+
+@contextlib.contextmanager
+def _closed_on_failure(output: Output, out: str) -> Iterator[None]:
+    """Close the output when the run fails, keeping what it committed, and word an interrupt or a full disk as
+    the line to show: both end with how to continue."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        output.close()
+        hint = "" if out == "-" else "; run the same command with --resume to continue where it stopped"
+        raise Interrupted(f"interrupted after {output.written:,} new records{hint}") from None
+    except OSError as exc:
+        # The error to report is this one, not a second one from closing (a full disk fails that commit too);
+        # the state then still describes the last batch committed.
+        with contextlib.suppress(OSError):
+            output.close()
+        if out != "-" and exc.errno in DISK_FULL:
+            raise ToolkitError(os_error_line(exc, "run the same command with --resume to continue")) from None
+        raise
+    except BaseException:
+        output.close()
+        raise
+
+
+def _conclude(summary: Summary, walker: Walker, inputs: list[str], notes: list[str]) -> None:
+    """What the walk skipped, and the warnings to show: no image at all first, then the output's, the engine's
+    and the walk's notes (at most 20 lines)."""
+    summary.skipped = walker.skipped
+    empty = []
+    if summary.empty:
+        skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(walker.skipped.items()))
+        empty.append(
+            f"no image files found in {', '.join(inputs)}"
+            + (f" ({skipped} skipped)" if skipped else "")
+            + "; exit code 3"
+        )
+    summary.warnings = (empty + notes + walker.warnings)[:20]
 
 
 def _count_in_background(inputs: list[str], options: PredictOptions, total: dict) -> None:

@@ -2,7 +2,8 @@
 Parquet schema and the CSV-to-Parquet conversion, and the stream output for `--out -`.
 
 Paths are written so that they survive every format: names with commas, quotes or newlines are quoted (CSV)
-or escaped (JSON); bytes that are not UTF-8 are written as `\\xNN`; a name that starts like a spreadsheet
+or escaped (JSON); the path itself is spelled reversibly by `records.path_text` (`\\` for a backslash,
+`\\xNN` for a byte that is not UTF-8); a name that starts like a spreadsheet
 formula is already spelled `./=name` by the walker. List cells (`top_k`) are lists in JSON Lines and Parquet,
 space-separated in CSV.
 """
@@ -18,21 +19,12 @@ from typing import Any, TextIO, cast
 
 from toolkit import fsutil, lazy
 from toolkit.errors import UsageError
+from toolkit.predict import records
+from toolkit.predict.records import Record, path_text
 
 FORMATS = ("csv", "jsonl", "parquet")
 
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
-
-Record = dict[str, Any]
-
-
-def display_path(path: str) -> str:
-    """A path as text that any UTF-8 consumer accepts: undecodable bytes become `\\xNN`."""
-    try:
-        path.encode("utf-8")
-        return path
-    except UnicodeEncodeError:
-        return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def output_format(out: str | None, fmt: str | None) -> tuple[str, str]:
@@ -108,7 +100,7 @@ class CsvWriter:
         rows = []
         for record in records:
             row = [cell.get(type(v), str)(v) for v in map(record.get, columns)]
-            row[0] = display_path(record["path"])
+            row[0] = path_text(record["path"])
             rows.append(row)
         self._writer.writerows(rows)
 
@@ -124,7 +116,7 @@ class JsonlWriter:
         lines = []
         for record in records:
             obj = {c: _json_value(record.get(c)) for c in self.columns}
-            obj["path"] = display_path(record["path"])
+            obj["path"] = path_text(record["path"])
             lines.append(json.dumps(obj, ensure_ascii=False, allow_nan=False))
         if lines:
             self._stream.write("\n".join(lines) + "\n")
@@ -141,29 +133,8 @@ def open_text(path: Path | str, mode: str) -> TextIO:
 
 
 def arrow_schema(columns: Sequence[str]):
-    """The Arrow types of the record columns."""
-    pa = require_parquet()
-    types = {
-        "path": pa.string(),
-        "status": pa.string(),
-        "digit": pa.int8(),
-        "confidence": pa.float32(),
-        "error": pa.string(),
-        "error_kind": pa.string(),
-        "low_confidence": pa.bool_(),
-        "blank": pa.bool_(),
-        "frame": pa.int32(),
-        "top_k": pa.list_(pa.int8()),
-        "flags": pa.string(),
-        "text": pa.string(),
-        "n_digits": pa.int16(),
-        "per_digit": _per_digit_type(pa),
-    }
-    return pa.schema([(c, types.get(c, pa.float32())) for c in columns])
-
-
-def _per_digit_type(pa):
-    return pa.list_(pa.struct([("digit", pa.int8()), ("confidence", pa.float32())]))
+    """The Arrow types of the record columns (declared in `records.COLUMNS`)."""
+    return records.arrow_schema(require_parquet(), list(columns))
 
 
 def _list_array(pa, cells, kind):

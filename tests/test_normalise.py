@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from toolkit import data, preprocess
+from toolkit import data
+from toolkit.imaging import normalise
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def test_mnist_images_give_exactly_the_mnist_arrays(mnist_test):
     x, _ = mnist_test
     expected = data.to_model_input(x[:3000])[..., 0]
     for i in range(3000):
-        result = preprocess.prepare(Image.fromarray(x[i]))
+        result = normalise.prepare(Image.fromarray(x[i]))
         assert result.passthrough and not result.blank
         assert result.tensor.dtype == np.float32
         assert np.array_equal(result.tensor, expected[i]), i
@@ -44,12 +45,12 @@ def test_mnist_png_round_trip_is_exact(mnist_test):
     buffer = io.BytesIO()
     Image.fromarray(x[7]).save(buffer, "PNG")
     buffer.seek(0)
-    assert np.array_equal(preprocess.normalize(Image.open(buffer)), data.to_model_input(x[7:8])[0, ..., 0])
+    assert np.array_equal(normalise.normalize(Image.open(buffer)), data.to_model_input(x[7:8])[0, ..., 0])
 
 
 def test_scan_is_inverted_cropped_scaled_and_centred(mnist_test):
     x, _ = mnist_test
-    result = preprocess.prepare(Image.fromarray(scan_of(x[0])))
+    result = normalise.prepare(Image.fromarray(scan_of(x[0])))
     t = result.tensor
     assert result.inverted and not result.passthrough and not result.blank
     assert t.shape == (28, 28) and t.dtype == np.float32 and 0.0 <= t.min() and t.max() == pytest.approx(1.0)
@@ -65,7 +66,7 @@ def test_scan_is_inverted_cropped_scaled_and_centred(mnist_test):
 def test_aspect_ratio_is_kept(mnist_test):
     x, y = mnist_test
     one = x[int(np.flatnonzero(y == 1)[0])]
-    t = preprocess.normalize(Image.fromarray(scan_of(one, scale=5)))
+    t = normalise.normalize(Image.fromarray(scan_of(one, scale=5)))
     rows, cols = np.flatnonzero(t.max(axis=1) > 0.05), np.flatnonzero(t.max(axis=0) > 0.05)
     assert rows[-1] - rows[0] + 1 >= 19 and cols[-1] - cols[0] + 1 < 15
 
@@ -75,14 +76,14 @@ def reference(mnist_test):
     """A scan as 8-bit grey and its normalised tensor: every other mode must give (nearly) the same."""
     x, _ = mnist_test
     gray = scan_of(x[3])
-    return gray, preprocess.normalize(Image.fromarray(gray))
+    return gray, normalise.normalize(Image.fromarray(gray))
 
 
 def test_sixteen_bit_is_scaled_not_clipped(reference):
     gray, expected = reference
     image = Image.fromarray(gray.astype(np.uint16) * 257)
     assert image.mode == "I;16"
-    result = preprocess.prepare(image)
+    result = normalise.prepare(image)
     assert not result.blank and similar(result.tensor, expected, 0.02)
     # What a naive convert("L") does: everything above 255 becomes white, the digit is gone.
     assert np.asarray(image.convert("L")).min() == 255
@@ -90,8 +91,8 @@ def test_sixteen_bit_is_scaled_not_clipped(reference):
 
 def test_float_and_32bit_images(reference):
     gray, expected = reference
-    assert similar(preprocess.normalize(Image.fromarray(gray.astype(np.float32) / 255, "F")), expected, 0.02)
-    assert similar(preprocess.normalize(Image.fromarray(gray.astype(np.int32) * 256)), expected, 0.02)
+    assert similar(normalise.normalize(Image.fromarray(gray.astype(np.float32) / 255, "F")), expected, 0.02)
+    assert similar(normalise.normalize(Image.fromarray(gray.astype(np.int32) * 256)), expected, 0.02)
 
 
 @pytest.mark.parametrize("mode", ["1", "P", "RGB", "CMYK", "LA", "YCbCr"])
@@ -99,7 +100,7 @@ def test_every_mode_converts(reference, mode):
     gray, expected = reference
     image = Image.fromarray(gray).convert(mode)
     tolerance = 0.12 if mode == "1" else 0.03
-    assert similar(preprocess.normalize(image), expected, tolerance)
+    assert similar(normalise.normalize(image), expected, tolerance)
 
 
 def test_alpha_is_composited_on_white(reference):
@@ -107,7 +108,7 @@ def test_alpha_is_composited_on_white(reference):
     ink = 255 - gray.astype(np.int32)
     rgba = np.zeros((*gray.shape, 4), np.uint8)
     rgba[..., 3] = np.clip(ink * 255 // max(1, ink.max()), 0, 255)  # black ink on a transparent sheet
-    result = preprocess.prepare(Image.fromarray(rgba, "RGBA"))
+    result = normalise.prepare(Image.fromarray(rgba, "RGBA"))
     assert not result.blank and similar(result.tensor, expected, 0.06)
 
 
@@ -115,14 +116,14 @@ def test_palette_with_transparency(reference):
     gray, expected = reference
     image = Image.fromarray(gray).convert("P")
     image.info["transparency"] = int(np.asarray(image)[0, 0])  # the paper colour is transparent
-    assert similar(preprocess.normalize(image), expected, 0.06)
+    assert similar(normalise.normalize(image), expected, 0.06)
 
 
 def test_white_ink_on_transparent_uses_alpha(reference):
     gray, expected = reference
     rgba = np.full((*gray.shape, 4), 255, np.uint8)
     rgba[..., 3] = 255 - gray
-    assert similar(preprocess.normalize(Image.fromarray(rgba, "RGBA")), expected, 0.06)
+    assert similar(normalise.normalize(Image.fromarray(rgba, "RGBA")), expected, 0.06)
 
 
 def test_exif_orientation_is_applied(reference):
@@ -134,7 +135,7 @@ def test_exif_orientation_is_applied(reference):
     buffer = io.BytesIO()
     stored.save(buffer, "JPEG", quality=95, exif=exif)
     buffer.seek(0)
-    assert similar(preprocess.normalize(Image.open(buffer)), expected, 0.04)
+    assert similar(normalise.normalize(Image.open(buffer)), expected, 0.04)
 
 
 @pytest.mark.parametrize("kind", ["white", "black", "grey-noise", "dark-noise"])
@@ -146,7 +147,7 @@ def test_blank_images_are_flagged(kind):
         "grey-noise": np.clip(rng.normal(220, 6, (120, 90)), 0, 255).astype(np.uint8),
         "dark-noise": np.clip(rng.normal(20, 4, (50, 50)), 0, 255).astype(np.uint8),
     }[kind]
-    result = preprocess.prepare(Image.fromarray(pixels))
+    result = normalise.prepare(Image.fromarray(pixels))
     assert result.blank and not result.tensor.any()
 
 
@@ -155,20 +156,20 @@ def test_specks_far_from_the_digit_do_not_stretch_the_box(reference):
     specked = gray.copy()
     specked[2:4, 2:4] = 0
     specked[-5:-3, -4:-2] = 10
-    assert similar(preprocess.normalize(Image.fromarray(specked)), expected, 0.01)
+    assert similar(normalise.normalize(Image.fromarray(specked)), expected, 0.01)
 
 
 def test_noise_does_not_break_normalisation(reference):
     gray, expected = reference
     rng = np.random.default_rng(1)
     noisy = np.clip(gray + rng.normal(0, 10, gray.shape), 0, 255).astype(np.uint8)
-    assert similar(preprocess.normalize(Image.fromarray(noisy)), expected, 0.06)
+    assert similar(normalise.normalize(Image.fromarray(noisy)), expected, 0.06)
 
 
 def test_off_centre_28x28_is_recentred(mnist_test):
     x, _ = mnist_test
     shifted = np.roll(x[0], (-4, 4), axis=(0, 1))  # white on black but off-centre: not MNIST form
-    result = preprocess.prepare(Image.fromarray(shifted))
+    result = normalise.prepare(Image.fromarray(shifted))
     assert not result.passthrough
     assert similar(result.tensor, data.to_model_input(x[:1])[0, ..., 0], 0.03)
 
@@ -176,5 +177,5 @@ def test_off_centre_28x28_is_recentred(mnist_test):
 def test_large_images_are_reduced_first():
     page = np.full((3000, 2200), 240, np.uint8)
     page[1000:1600, 900:1250] = 20  # a thick bar, the "digit"
-    result = preprocess.prepare(Image.fromarray(page))
+    result = normalise.prepare(Image.fromarray(page))
     assert not result.blank and result.tensor.max() == pytest.approx(1.0)

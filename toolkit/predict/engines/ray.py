@@ -5,19 +5,20 @@ chunk at a time, as small Arrow blocks, and are scored one window at a time (10,
 records come out quickly, then windows four times larger, up to `MAX_WINDOW`): the driver never holds more
 than a window's block references, however many files there are. Each window is one Ray dataset:
 
-1. `decode_rows`, a stateless task per chunk of files: `pipeline.prepare_chunk` (decode + normalise, exactly
-   what the local engine's worker processes run). Bad files come back as error rows; an exception nobody
-   foresaw is caught there too and costs one error row, so no task fails and no block is dropped because of a
-   file.
-2. `Predictor`, a callable class run by an actor pool: one `pipeline.Scorer` (one onnxruntime session) per
-   actor for the whole window, scoring batches of `batch_size` images.
+1. `ray_tasks.decode_rows`, a stateless task per chunk of files: `pipeline.prepare_chunk` (decode + normalise,
+   exactly what the local engine's worker processes run). Bad files come back as error rows; an exception
+   nobody foresaw is caught there too and costs one error row, so no task fails and no block is dropped
+   because of a file.
+2. `ray_tasks.Predictor`, a callable class run by an actor pool: one `OnnxModel` (one onnxruntime session)
+   per actor for the whole window, scoring batches of `batch_size` images.
 
 The driver streams the scored rows back in input order (`preserve_order`), checks that no file is missing,
 and makes the records with `pipeline.make_records`, the one place records are made.
 
 A file that kills its Ray worker (a decoder crash) fails its task after Ray's retries; the rest of that window
-is then scored by the local engine on the driver's machine, which isolates the file as one `worker-crashed`
-record and makes the same records, and the next window is back on Ray.
+is then scored by a pool of worker processes on the driver's machine (`pool.WorkerPool`, the local engine's),
+which isolates the file as one `worker-crashed` record and makes the same records, and the next window is back
+on Ray.
 
 Workers open files at the driver's absolute paths and actors load the model from its absolute path: on a
 cluster, inputs and model must be on storage every node mounts at the same path, and every node needs
@@ -35,7 +36,7 @@ import threading
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
-from itertools import islice
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,13 @@ import numpy as np
 
 from toolkit import lazy
 from toolkit.errors import ToolkitError, first_line
-from toolkit.predict.decode import failed, quiet_worker
-from toolkit.predict.pipeline import PredictOptions, Record, Scorer, cpu_count, make_records, pack, prepare_chunk
+from toolkit.onnxmodel import OnnxModel
+from toolkit.predict.engines.pool import WorkerPool
+from toolkit.predict.engines.ray_tasks import ROW_TYPES, Predictor, decode_rows, named
+from toolkit.predict.engines.shared import chunks, records_of
+from toolkit.predict.options import PredictOptions, cpu_count
+from toolkit.predict.pipeline import make_records
+from toolkit.predict.records import ItemMeta, Record
 from toolkit.predict.walk import Found
 
 FIRST_WINDOW = 10_240  # files in the first window; each next one is 4x larger, up to MAX_WINDOW
@@ -57,113 +63,6 @@ DECODE_CPUS = 1.0  # CPUs reserved per decode task: decoding is the work
 PREDICT_CPUS = 0.0
 CONNECT_TIMEOUT = 5.0  # seconds to wait for a cluster's port to answer
 CPUS_PER_ACTOR = 4  # one predictor actor per this many CPUs of the cluster (at least one)
-
-_META = ("index", "path", "frame", "has", "blank", "kind", "message", "flags", "plan")
-
-
-# --- worker side: a function and a class that Ray ships to its workers -------------------------------------------
-
-
-def decode_rows(
-    rows: dict[str, np.ndarray], all_frames: bool = False, cwd: str = "/", multi_digit: bool = False
-) -> dict[str, np.ndarray]:
-    """Decode and normalise a batch of (index, path, follow, kind, message) rows into one row per tensor of
-    each item (a file, or a frame of it; an item read with `multi_digit` has one per digit), or one row with a
-    zero image for an item without any. Never raises because of a file.
-
-    Paths are bytes (file names need not be UTF-8) relative to the driver's working folder `cwd`."""
-    quiet_worker()
-    paths = [os.fsdecode(bytes(p)) for p in rows["path"]]
-    entries = [
-        (os.path.join(cwd, path), bool(follow), (str(kind), str(message)) if kind else None)
-        for path, follow, kind, message in zip(paths, rows["follow"], rows["kind"], rows["message"], strict=True)
-    ]
-    try:
-        meta, tensors = prepare_chunk(entries, all_frames, multi_digit)
-    except Exception:  # a bug or a decoder failure nobody foresaw: find the file, keep the others
-        meta, parts = [], []
-        for entry in entries:
-            try:
-                one, part = prepare_chunk([entry], all_frames, multi_digit)
-            except Exception as exc:
-                one, part = pack([failed(entry[0], "corrupt", f"decoding failed unexpectedly ({_named(exc)})")])
-            meta.extend(one)
-            parts.append(part)
-        tensors = np.concatenate(parts)
-    return _columns(meta, tensors, rows["index"].tolist(), [bytes(p) for p in rows["path"]])
-
-
-def _columns(meta, tensors: np.ndarray, indices: list[int], paths: list[bytes]) -> dict[str, np.ndarray]:
-    """`pack`'s (meta, stacked tensors) as aligned columns, one row per tensor (one row for an item without
-    any), every row of an item carrying its metadata; a file's items start with its frame 0."""
-    values: dict[str, list] = {name: [] for name in _META}
-    images = np.zeros((sum(max(1, entry[2]) for entry in meta), 28, 28), np.float32)
-    position, row, k = -1, 0, 0
-    for _opened, frame, n, blank, kind, message, flags, plan in meta:
-        if frame == 0:
-            position += 1
-        if n:
-            images[row : row + n] = tensors[k : k + n]
-            k += n
-        for has in [True] * n or [False]:
-            for name, value in zip(
-                _META,
-                (
-                    indices[position],
-                    paths[position],
-                    frame,
-                    has,
-                    blank,
-                    kind or "",
-                    message or "",
-                    flags or "",
-                    plan or "",
-                ),
-                strict=True,
-            ):
-                values[name].append(value)
-            row += 1
-    return {
-        "index": np.asarray(values["index"], np.int64),
-        "path": np.asarray(values["path"], object),
-        "frame": np.asarray(values["frame"], np.int32),
-        "has": np.asarray(values["has"], bool),
-        "blank": np.asarray(values["blank"], bool),
-        "kind": np.asarray(values["kind"], object),
-        "message": np.asarray(values["message"], object),
-        "flags": np.asarray(values["flags"], object),
-        "plan": np.asarray(values["plan"], object),
-        "image": images,
-    }
-
-
-def _named(exc: BaseException) -> str:
-    """`Class: first line of the message`, or just `Class` when there is no message."""
-    line, name = first_line(exc, 200), exc.__class__.__name__
-    return name if line == name else f"{name}: {line}"
-
-
-class Predictor:
-    """The actor-side scorer: one onnxruntime session for the actor's lifetime, not one per batch."""
-
-    def __init__(self, model: str, threads: int = 1):
-        self.scorer = Scorer(model, threads=threads)
-
-    def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        has = rows["has"].astype(bool)
-        probs = np.full((len(has), 10), np.nan, np.float32)
-        fatal = ""
-        try:
-            if has.any():
-                probs[has] = self.scorer.score(rows["image"][has])
-        except ToolkitError as exc:
-            # A model that turns out not to work (logits): a one-line error for the driver to raise; raised
-            # here, it would reach the driver as a traceback inside Ray's error text.
-            fatal = str(exc)
-        out = {name: rows[name] for name in _META}
-        out["probs"] = probs
-        out["fatal"] = np.full(len(has), fatal, object)
-        return out
 
 
 # --- driver side ----------------------------------------------------------------------------------------------------
@@ -211,7 +110,7 @@ class RayEngine:
         self._pa = lazy.require("pyarrow", "ray")
         # A model that cannot work fails here, in one line, before Ray starts. The actors load their own
         # sessions, so this one is dropped at once rather than kept open (threads, memory) for the whole run.
-        Scorer(self.model, threads=1)
+        OnnxModel(self.model, threads=1)
         self._connect()
         return self
 
@@ -270,8 +169,8 @@ class RayEngine:
         full window joins it, rather than paying a dataset for a few files."""
         size, index, waiting = FIRST_WINDOW, 0, 0
         pending: deque[tuple[int, int, Any]] = deque()
-        while True:
-            files = list(islice(found, self.chunk))
+        end: list[Found] = []  # an empty chunk after the last one sends what is left as the last window
+        for files in chain(chunks(found, self.chunk), [end]):
             if files:
                 pending.append((index, len(files), self._put(files, index)))
                 index += len(files)
@@ -285,8 +184,6 @@ class RayEngine:
                 if blocks:
                     yield _Window(blocks)
                 size = min(4 * size, MAX_WINDOW)
-            if not files and not pending:
-                return
 
     def _put(self, files: list[Found], first: int) -> Any:
         """One block of walked files as an Arrow table in the object store. Paths as bytes: names need not be
@@ -379,10 +276,9 @@ class RayEngine:
             raise ToolkitError(f"the Ray run returned {expected - window.start:,} of {len(window):,} files")
 
     def _local(self, window: _Window, start: int) -> Iterator[list[Record]]:
-        """After a worker crash: the window's remaining files through the local engine on this machine, which
-        isolates a file that kills its decoder (one `worker-crashed` record) and makes the same records."""
-        from toolkit.predict.local import LocalEngine
-
+        """After a worker crash: the window's remaining files through a pool of worker processes on this
+        machine, which isolates a file that kills its decoder (one `worker-crashed` record) and makes the same
+        records."""
         found = (
             Found(
                 os.fsdecode(entry["path"]),
@@ -393,32 +289,32 @@ class RayEngine:
             for entry in self._ray.get(ref).to_pylist()
             if entry["index"] >= start
         )
-        with LocalEngine(self.model, self.options) as local:
-            yield from local.batches(found)
-        self.notes.extend(local.notes)
+        pool = WorkerPool(cpu_count(), str(self.model), self.options)
+        try:
+            for meta, probs in pool.ordered(found):
+                yield records_of(meta, probs, self.options)
+        finally:
+            pool.close()
 
     def _records(self, rows: list[dict[str, Any]]) -> list[Record]:
         """Scored rows -> records by `pipeline.make_records`, each with its path as the walk spelled it. The
         rows of one item (a file or a frame; one row per digit with --multi-digit) follow each other."""
-        meta = []
-        last = None
-        for r in rows:
-            item = (r["index"], r["frame"])
-            if item == last:
-                meta[-1][2] += 1
-                continue
-            last = item
+        meta: list[ItemMeta] = []
+        keys = [(r["index"], r["frame"]) for r in rows]
+        starts = [i for i, key in enumerate(keys) if i == 0 or key != keys[i - 1]]
+        for start, stop in zip(starts, starts[1:] + [len(rows)], strict=True):
+            r = rows[start]
             meta.append(
-                [
+                ItemMeta(
                     os.fsdecode(r["path"]),
                     r["frame"],
-                    int(r["has"]),
+                    sum(bool(x["has"]) for x in rows[start:stop]),
                     r["blank"],
-                    r["kind"] or None,
-                    r["message"] or None,
+                    r["error_kind"] or None,
+                    r["error"] or None,
                     r["flags"] or None,
                     r["plan"] or None,
-                ]
+                )
             )
         probs = [r["probs"] for r in rows if r["has"]]
         stacked = np.stack(probs).astype(np.float32, copy=False) if probs else np.zeros((0, 10), np.float32)
@@ -427,9 +323,9 @@ class RayEngine:
 
 def _unpack(batch: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     """A scored numpy batch -> one dict per row (the driver regroups rows by file)."""
-    columns = {name: batch[name].tolist() for name in _META}
+    columns = {name: batch[name].tolist() for name in ROW_TYPES}
     probs = batch["probs"]
-    return [{**{name: columns[name][i] for name in _META}, "probs": probs[i]} for i in range(len(probs))]
+    return [{**{name: columns[name][i] for name in ROW_TYPES}, "probs": probs[i]} for i in range(len(probs))]
 
 
 def _check_reachable(address: str) -> None:
@@ -515,7 +411,7 @@ def _describe(exc: BaseException) -> str:
         match = _ERROR_LINE.match(line.strip())
         if match and not match.group(1).startswith(("ray.", "UserCodeException", "RayTaskError")):
             return line.strip()[:300]
-    return _named(exc)
+    return named(exc)
 
 
 _ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit)): \S")

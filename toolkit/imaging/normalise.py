@@ -24,67 +24,45 @@ then does not pretend to read a digit in it.
 
 Steps 5-6 above are the fast path for single-digit scans, images up to PAGE_SIDE px. A larger image (a whole
 page, a photo, a form field) may hold a digit a few percent of its size, ruled lines and uneven light, and a
-`multi_digit` reading wants every digit of a number: both go to `toolkit.segment` after step 3, which finds the
-ink relative to the page, erases ruled lines and specks, and ends each digit with the same `to_field`.
+`multi_digit` reading wants every digit of a number: both go to `toolkit.imaging.segment` after step 3, which
+finds the ink relative to the page, erases ruled lines and specks, and ends each digit with the same `to_field`
+(`toolkit.imaging.common`).
 
 Pillow decodes and converts; the per-pixel work (box filters, connected components, bounding boxes, moments,
-area resizing) is OpenCV's, a few microseconds per call, so that normalising costs less than decoding. This
-module is the contract every engine (local, Ray) shares.
+area resizing) is OpenCV's, a few microseconds per call, so that normalising costs less than decoding. Every
+engine (local, Ray) normalises through this module, so all of them give the same tensors.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import cv2
 import numpy as np
 from PIL import Image
 
-# One thread: the images are small (a thread pool costs more than it gives on them, measured), the engines run
-# one process per core, and a parent that forks workers is safer without pool threads.
-cv2.setNumThreads(1)
+from toolkit.imaging import segment
+from toolkit.imaging.common import (
+    BLANK_CONTRAST,
+    BOX,
+    CENTRE,
+    MAX_SIDE,
+    PAGE_SIDE,
+    SIZE,
+    Normalized,
+    Segmented,
+    border,
+    centre_of_mass,
+    median,
+    paper,
+    quantile,
+    reduce,
+    to_field,
+)
 
-SIZE = 28  # the model's field
-BOX = 20  # the longer side of the digit inside the field
-CENTRE = 14.0  # where MNIST puts the centre of mass, in index coordinates
-MAX_SIDE = 1024  # larger images are box-reduced first: the digit ends up 20 px anyway
 DETECT_SIDE = 64  # ink detection runs on a copy reduced to about this size (box filtering also averages noise)
 FINE_SIDE = 64  # a digit box larger than twice this is measured on a copy reduced to about this size
-BLANK_CONTRAST = 0.1  # ink fainter than this (on a 0..1 scale) above the paper counts as no ink
-# Images up to this size (longer side, after the MAX_SIDE reduction) are single-digit scans: the fast path
-# below finds their digit on a 64 px copy. Larger ones are pages, photos or form fields, where a digit can be
-# a few percent of the sheet, and go to `toolkit.segment` (background flattening, specks, ruled lines).
-PAGE_SIDE = 320
 _ORIENTATION_TAG = 0x0112
-
-
-@dataclass(frozen=True)
-class Normalized:
-    """The model input for one image and what `prepare` found out about it."""
-
-    tensor: np.ndarray  # float32 (28, 28) in [0, 1], white ink on black
-    blank: bool  # no ink found: the tensor is all zeros and no digit should be read from it
-    inverted: bool  # the image had dark ink on a light background
-    passthrough: bool  # already in MNIST form, used as it was
-    # What `Segmented` adds; plain class attributes here, not fields, so that the fast path builds its result
-    # no slower than before (a frozen dataclass pays for every field it sets).
-    flags = ()
-    boxes = None
-    plan = None
-
-
-@dataclass(frozen=True)
-class Segmented(Normalized):
-    """A `Normalized` made by `toolkit.segment` (pages, multi-digit readings), with what it found out."""
-
-    # Why the result deserves a look (see `toolkit.segment.FLAGS`).
-    flags: tuple[str, ...] = ()  # type: ignore[assignment]  # the base has it as a plain class default
-    # (left, top, width, height) of each tensor's ink, in the pixels of the image given.
-    boxes: tuple[tuple[int, int, int, int], ...] | None = None  # type: ignore[assignment]
-    # Multi-digit readings that cut touching digits apart, or may: for each group of ink, left to right, the
-    # number of tensors of each alternative reading, e.g. "1;1,2" (see `toolkit.segment.choose`); None when
-    # every tensor is a digit of its own.
-    plan: str | None = None  # type: ignore[assignment]
 
 
 def normalize(image: Image.Image) -> np.ndarray:
@@ -95,7 +73,8 @@ def normalize(image: Image.Image) -> np.ndarray:
 def prepare(image: Image.Image, multi_digit: bool = False) -> Normalized:
     """Like `normalize`, but also says whether the image was blank, inverted or already in MNIST form.
 
-    `multi_digit`: read every digit, left to right (see `toolkit.segment`); the tensor is then (n, 28, 28)."""
+    `multi_digit`: read every digit, left to right (see `toolkit.imaging.segment`); the tensor is then
+    (n, 28, 28)."""
     turn = _orientation(image)
     size = image.size
     image = _shrink(image)
@@ -115,12 +94,40 @@ def _shrink(image: Image.Image) -> Image.Image:
     factor = -(-max(image.size) // MAX_SIDE)
     if factor <= 1:
         return image
-    if image.mode in ("1", "P"):  # no box filter for these: as grey, or colour with any transparency kept
-        image = image.convert("L" if image.mode == "1" else "RGBA" if "transparency" in image.info else "RGB")
+    if image.mode == "P":
+        image = _palette_to_grey(image)
+    elif image.mode == "1":  # no box filter for it
+        image = image.convert("L")
     if image.mode.startswith("I;16"):  # reduce() does not take 16-bit; the box resize does the same job
         width, height = image.size
         return image.resize((-(-width // factor), -(-height // factor)), Image.Resampling.BOX)
     return image.reduce(factor)
+
+
+def _palette_to_grey(image: Image.Image) -> Image.Image:
+    """A large palette image as grey, one byte a pixel throughout (as RGB or RGBA it would take three or four
+    times the memory): its palette entries are composited on white and turned grey, then the pixels converted
+    once. The image's own palette is put back afterwards."""
+    palette = image.getpalette("RGB") or []
+    rgb = np.asarray(palette, np.float32).reshape(-1, 3)
+    alpha = np.full(len(rgb), 255.0, np.float32)
+    transparency = image.info.get("transparency")
+    if isinstance(transparency, int) and transparency < len(alpha):
+        alpha[transparency] = 0.0
+    elif isinstance(transparency, bytes):
+        given = np.frombuffer(transparency, np.uint8)[: len(alpha)]
+        alpha[: len(given)] = given
+    opacity = alpha / np.float32(255.0)
+    grey = over_white(rgb @ np.array([0.299, 0.587, 0.114], np.float32) / np.float32(255.0), opacity)
+    lut = np.clip(np.rint(grey * 255.0), 0, 255).astype(np.uint8)
+    info = dict(image.info)
+    try:
+        image.info.pop("transparency", None)
+        image.putpalette(np.repeat(lut, 3).tobytes())
+        return image.convert("L")
+    finally:
+        image.putpalette(palette)
+        image.info.update(info)
 
 
 def prepare_array(pixels: np.ndarray, multi_digit: bool = False) -> Normalized:
@@ -235,17 +242,17 @@ def bgr_to_gray(pixels: np.ndarray) -> np.ndarray:
         return pixels.astype(np.float32) / top
     if pixels.shape[2] == 4:
         luma = cv2.cvtColor(pixels, cv2.COLOR_BGRA2GRAY).astype(np.float32) / top
-        return _over_white(luma, pixels[..., 3].astype(np.float32) / top)
+        return over_white(luma, pixels[..., 3].astype(np.float32) / top)
     return cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY).astype(np.float32) / top
 
 
 def _composite_on_white(image: Image.Image) -> np.ndarray:
     rgba = np.asarray(image.convert("RGBA"))
     luma = cv2.cvtColor(rgba, cv2.COLOR_RGBA2GRAY).astype(np.float32) / np.float32(255.0)
-    return _over_white(luma, rgba[..., 3].astype(np.float32) / np.float32(255.0))
+    return over_white(luma, rgba[..., 3].astype(np.float32) / np.float32(255.0))
 
 
-def _over_white(luma: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+def over_white(luma: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Grey in [0, 1] of a colour (its luminance `luma`) with opacity `alpha`, composited on white paper."""
     gray = luma * alpha + (np.float32(1.0) - alpha)
     if np.ptp(gray) < BLANK_CONTRAST and np.ptp(alpha) >= BLANK_CONTRAST:
@@ -255,54 +262,10 @@ def _over_white(luma: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return gray
 
 
-def _border(values: np.ndarray) -> np.ndarray:
-    """The pixels of a ring along the edges, about 4% of the shorter side wide (at least one pixel)."""
-    h, w = values.shape
-    k = max(1, round(0.04 * min(h, w)))
-    if 2 * k >= min(h, w):
-        return values.flatten()
-    return np.concatenate(
-        [values[:k].ravel(), values[-k:].ravel(), values[k:-k, :k].ravel(), values[k:-k, -k:].ravel()]
-    )
-
-
-def _median(values: np.ndarray) -> float:
-    """Upper median, without np.median's overhead (it matters at thousands of images per second). Reorders
-    `values`, which must be the caller's own copy."""
-    k = values.size // 2
-    values.partition(k)
-    return float(values[k])
-
-
-def _quantile(values: np.ndarray, q: float) -> float:
-    """np.percentile(values, 100 * q) (linear interpolation), from one partition: several times faster.
-    Reorders `values`, which must be the caller's own copy."""
-    position = q * (values.size - 1)
-    lo = int(position)
-    hi = min(lo + 1, values.size - 1)
-    values.partition((lo, hi))
-    return float(values[lo] + (values[hi] - values[lo]) * (position - lo))
-
-
-def _paper(border: np.ndarray) -> tuple[float, float]:
-    """Background level (median of the border ring) and noise (its scaled median absolute deviation)."""
-    level = _median(border)
-    deviation = border - np.float32(level)
-    return level, 1.4826 * _median(np.abs(deviation, out=deviation))
-
-
-def _centre_of_mass(values: np.ndarray) -> tuple[float, float]:
-    """(row, column) of the centre of mass, from OpenCV's moments (one C pass)."""
-    m = cv2.moments(values)
-    if m["m00"] <= 0:
-        return (values.shape[0] - 1) / 2, (values.shape[1] - 1) / 2
-    return m["m01"] / m["m00"], m["m10"] / m["m00"]
-
-
 def is_mnist_form(ink: np.ndarray) -> bool:
     """True for a 28x28 white-on-black digit that MNIST's own procedure would leave as it is: dark border,
     ink no more than 20 px across, centre of mass within a pixel of the centre."""
-    if ink.shape != (SIZE, SIZE) or _median(_border(ink)) > 0.02:
+    if ink.shape != (SIZE, SIZE) or median(border(ink)) > 0.02:
         return False
     return _mnist_geometry(ink)
 
@@ -312,21 +275,13 @@ def _mnist_geometry(ink: np.ndarray) -> bool:
     _, _, w, h = cv2.boundingRect(ink if ink.dtype == np.uint8 else (ink != 0).view(np.uint8))
     if w == 0 or max(w, h) > BOX:
         return False
-    cy, cx = _centre_of_mass(ink)
+    cy, cx = centre_of_mass(ink)
     return abs(cy - CENTRE) <= 1.0 and abs(cx - CENTRE) <= 1.0
 
 
 def _box3(values: np.ndarray) -> np.ndarray:
     """3x3 mean filter with edge padding (cheap, and enough to tell single-pixel noise from strokes)."""
     return cv2.blur(values, (3, 3), borderType=cv2.BORDER_REPLICATE)
-
-
-def _reduce(values: np.ndarray, factor: int) -> np.ndarray:
-    """About `factor` times smaller, each pixel the mean of the block it covers (area interpolation)."""
-    if factor <= 1:
-        return values
-    h, w = values.shape
-    return cv2.resize(values, (-(-w // factor), -(-h // factor)), interpolation=cv2.INTER_AREA)
 
 
 def _coarse_box(ink: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -337,12 +292,12 @@ def _coarse_box(ink: np.ndarray) -> tuple[int, int, int, int] | None:
     # Whole cells only (OpenCV's integer-factor area path is 3-4x faster); the cut edge, under a cell, is back
     # inside the box below, which is grown by a cell and clipped to the whole image.
     if factor == 1 or min(h, w) < factor:
-        coarse = _reduce(ink, factor)
+        coarse = reduce(ink, factor)
     else:
         coarse = cv2.resize(
             ink[: h - h % factor, : w - w % factor], None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA
         )
-    level, noise = _paper(_border(coarse))
+    level, noise = paper(border(coarse))
     smooth = _box3(coarse - np.float32(level))
     # The 3x3 mean divides independent noise by 3; five of those sigmas above the paper is ink.
     threshold = max(BLANK_CONTRAST, 5.0 * noise / 3.0)
@@ -372,12 +327,12 @@ def _fine_box(
     ink: np.ndarray, near: tuple[int, int, int, int], level: float, noise: float
 ) -> tuple[tuple[int, int, int, int], float]:
     """(top, bottom, left, right), inclusive, of the ink inside `near` (see `_coarse_box`), pixel by pixel, and
-    the level of solid ink there (see `_solid`). A pixel counts when it is itself inky (above the noise, and a
-    tenth of solid ink) and so is its neighbourhood (not lone noise). `level` and `noise` describe the paper of
-    `ink` (see `_paper`)."""
+    the level of solid ink there (see `_region_solid_level`). A pixel counts when it is itself inky (above the
+    noise, and a tenth of solid ink) and so is its neighbourhood (not lone noise). `level` and `noise` describe
+    the paper of `ink` (see `common.paper`)."""
     top, bottom, left, right = near
     region = ink[top:bottom, left:right] - np.float32(level)
-    solid = _solid(region, noise)
+    solid = _region_solid_level(region, noise)
     threshold = max(3.0 * noise, 0.1 * solid, 0.02)
     fine = ((region > threshold) & (_box3(region) > threshold / 2)).view(np.uint8)
     x, y, fw, fh = cv2.boundingRect(fine)
@@ -386,30 +341,28 @@ def _fine_box(
     return (top + y, top + y + fh - 1, left + x, left + x + fw - 1), solid
 
 
-def _solid(region: np.ndarray, noise: float) -> float:
+def _region_solid_level(region: np.ndarray, noise: float) -> float:
     """The level of solid ink in `region` (paper subtracted): the 90th percentile of its clearly inky pixels."""
     inky = region[region > max(BLANK_CONTRAST, 3.0 * noise)]
-    return _quantile(inky, 0.9) if inky.size else float(region.max())
+    return quantile(inky, 0.9) if inky.size else float(region.max())
 
 
 def prepare_gray(gray: np.ndarray, multi_digit: bool = False) -> Normalized:
     """The steps after decoding (3-6 of the module docstring), on a grey float image (1 = white). Pages (over
-    PAGE_SIDE) and `multi_digit` readings go to `toolkit.segment`."""
+    PAGE_SIDE) and `multi_digit` readings go to `toolkit.imaging.segment`."""
     gray = np.asarray(gray, dtype=np.float32)
     if gray.ndim != 2 or gray.size == 0:
         raise ValueError(f"expected a non-empty 2-D grey image, got shape {gray.shape}")
     h, w = gray.shape
     if max(h, w) > MAX_SIDE:
-        gray = _reduce(gray, -(-max(h, w) // MAX_SIDE))
-    level, noise = _paper(_border(gray))
+        gray = reduce(gray, -(-max(h, w) // MAX_SIDE))
+    level, noise = paper(border(gray))
     inverted = level > 0.5
     ink = 1.0 - gray if inverted else gray
     if not inverted and is_mnist_form(ink):
         result = Normalized(ink, blank=False, inverted=False, passthrough=True)
         return _one_digit(result) if multi_digit else result
     if multi_digit or max(ink.shape) > PAGE_SIDE:
-        from toolkit import segment  # imported here: segment builds on this module's helpers
-
         return _scaled(segment.read(ink, inverted, multi_digit=multi_digit), w / ink.shape[1])
 
     near = _coarse_box(ink)
@@ -421,8 +374,8 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False) -> Normalized:
     # digit in the end (area of area is area), for a fraction of the per-pixel work.
     step = max(near[1] - near[0], near[3] - near[2]) // FINE_SIDE
     if step > 1:
-        ink = _reduce(ink, step)
-        level, noise = _paper(_border(ink))
+        ink = reduce(ink, step)
+        level, noise = paper(border(ink))
         near = (near[0] // step, -(-near[1] // step), near[2] // step, -(-near[3] // step))
     (top, bottom, left, right), solid = _fine_box(ink, near, level, noise)
     # Solid ink is the upper part of the ink pixels' range; the floor sits just above the paper noise.
@@ -437,27 +390,3 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False) -> Normalized:
     if out is None:
         return Normalized(np.zeros((SIZE, SIZE), np.float32), blank=True, inverted=inverted, passthrough=False)
     return Normalized(out, blank=False, inverted=inverted, passthrough=False)
-
-
-def to_field(patch: np.ndarray) -> np.ndarray | None:
-    """A digit's ink (float32, cropped to its box, solid ink about 1, paper 0) -> the model's 28x28 field, as
-    MNIST made it: the longer side scaled to 20 px, aspect ratio kept, full white reached, centre of mass at
-    the centre. None when nothing of the ink survives. Every path (single digits, pages, each digit of a
-    number) ends here."""
-    ph, pw = patch.shape
-    scale = BOX / max(ph, pw)
-    new_h, new_w = max(1, round(ph * scale)), max(1, round(pw * scale))
-    # Area interpolation averages the pixels each output pixel covers: anti-aliased like MNIST's own scaling,
-    # and an order of magnitude cheaper than a Lanczos filter for the same accuracy on scans.
-    digit = cv2.resize(patch, (new_w, new_h), interpolation=cv2.INTER_AREA)  # means of [0, 1]: no clip needed
-    peak = float(digit.max())
-    if peak <= 0:
-        return None
-    digit = digit / np.float32(peak)  # MNIST digits always reach full white
-
-    cy, cx = _centre_of_mass(digit)
-    y0 = min(max(round(CENTRE - cy), 0), SIZE - new_h)
-    x0 = min(max(round(CENTRE - cx), 0), SIZE - new_w)
-    out = np.zeros((SIZE, SIZE), np.float32)
-    out[y0 : y0 + new_h, x0 : x0 + new_w] = digit
-    return out

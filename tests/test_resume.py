@@ -1,0 +1,170 @@
+"""--resume when inputs changed between a run and its resume: a changed input is scored again and its old record
+replaced, a deleted or renamed-away input keeps its record flagged `input-gone`, names that differ only in how
+they would be escaped never share a record, and every case is counted in the summary."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.test_predict import interrupted_run, read_csv, write_pngs
+from toolkit import data
+from toolkit.predict.options import PredictOptions
+from toolkit.predict.runner import run
+from toolkit.render import summary_lines
+
+
+@pytest.fixture(scope="module")
+def digits():
+    _, (x, y) = data.load_mnist()
+    return x[:60], y[:60]
+
+
+@pytest.fixture
+def scored(tmp_path, monkeypatch, digits, onnx_model):
+    """A folder `work/in` of 40 digits (two subfolders of 10 among them), a run of it interrupted after 12
+    records, and a function that resumes it: (work folder, out, resume)."""
+    x, y = digits
+    work = tmp_path / "work"
+    write_pngs(work / "in", x[:20], y[:20])
+    write_pngs(work / "in" / "sub", x[20:30], y[20:30], start=20)
+    write_pngs(work / "in" / "zz", x[30:40], y[30:40], start=30)
+    monkeypatch.chdir(work)
+    out = tmp_path / "p.csv"
+    options = PredictOptions(model=onnx_model, workers=0, chunk_size=4, batch_size=4)
+    interrupted_run(monkeypatch, ["in"], out, options, after=12)
+
+    def resume():
+        return run(["in"], options, out=str(out), resume=True)
+
+    return work, out, resume
+
+
+def by_path(out: Path) -> dict[str, dict]:
+    rows = read_csv(out)
+    assert len({r["path"] for r in rows}) == len(rows), "two records share a path"
+    return {r["path"]: r for r in rows}
+
+
+def on_disk(work: Path) -> set[str]:
+    return {str(p.relative_to(work)) for p in (work / "in").rglob("*.png")}
+
+
+def test_a_file_replaced_under_the_same_name_is_scored_again(scored, digits):
+    work, out, resume = scored
+    x, _ = digits
+    first = sorted(on_disk(work))[0]
+    before = by_path(Path(str(out) + ".partial"))[first]
+    Image.fromarray(x[55]).save(work / first)  # another digit, another size
+    summary = resume()
+    records = by_path(out)
+    assert set(records) == on_disk(work)
+    assert records[first]["digit"] != before["digit"] and records[first]["prob_0"] != before["prob_0"]
+    assert (summary.changed, summary.gone, summary.exit_code) == (1, 0, 0)
+
+
+def test_deleted_files_keep_their_records_flagged_gone(scored):
+    work, out, resume = scored
+    scored_before = list(by_path(Path(str(out) + ".partial")))
+    for path in scored_before[:3]:
+        os.remove(work / path)
+    summary = resume()
+    records = by_path(out)
+    assert set(records) == on_disk(work) | set(scored_before[:3])
+    assert [records[p]["flags"] for p in scored_before[:3]] == ["input-gone"] * 3
+    assert all("input-gone" not in (r["flags"] or "") for p, r in records.items() if p not in scored_before[:3])
+    assert (summary.changed, summary.gone) == (0, 3)
+    assert "gone: 3 inputs not found again, their records kept and flagged input-gone" in summary_lines(summary)
+
+
+@pytest.mark.parametrize("what", ["files", "folder"])
+def test_renamed_inputs_are_scored_under_their_new_names_and_the_old_records_flagged(scored, what):
+    work, out, resume = scored
+    if what == "files":
+        for path in sorted(on_disk(work))[:5]:
+            os.rename(work / path, work / path.replace(".png", "-renamed.png"))
+    else:
+        os.rename(work / "in" / "sub", work / "in" / "sub-renamed")
+    summary = resume()
+    records = by_path(out)
+    live = {p for p, r in records.items() if "input-gone" not in (r["flags"] or "")}
+    assert live == on_disk(work) and len(live) == 40
+    assert summary.gone == len(records) - 40 and summary.changed == 0
+
+
+def test_a_partly_scored_subfolder_replaced_by_a_symlink_is_not_walked_and_its_records_are_flagged(scored):
+    work, out, resume = scored
+    partial = by_path(Path(str(out) + ".partial"))
+    shutil.move(work / "in" / "zz", work / "elsewhere")
+    (work / "in" / "zz").symlink_to(work / "elsewhere", target_is_directory=True)
+    summary = resume()
+    records = by_path(out)
+    for path, record in records.items():
+        assert ("input-gone" in (record["flags"] or "")) == path.startswith("in/zz/"), path
+    assert len([p for p in records if p.startswith("in/zz/")]) == len([p for p in partial if p.startswith("in/zz/")])
+    assert summary.gone == len([p for p in partial if p.startswith("in/zz/")])
+
+
+def test_a_finished_run_resumed_after_changes_replaces_and_flags_and_a_restored_file_loses_the_flag(
+    tmp_path, monkeypatch, digits, onnx_model
+):
+    x, y = digits
+    write_pngs(tmp_path / "in", x[:6], y[:6])
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "p.jsonl"
+    options = PredictOptions(model=onnx_model, workers=0)
+    assert run(["in"], options, out=str(out)).exit_code == 0
+    names = sorted(os.listdir("in"))
+    os.rename(f"in/{names[0]}", "away.png")
+    Image.fromarray(x[55]).save(f"in/{names[1]}")
+    summary = run(["in"], options, out=str(out), resume=True)
+    assert (summary.changed, summary.gone) == (1, 1)
+    lines = out.read_text().splitlines()
+    assert len(lines) == 6 and sum('"input-gone"' in line for line in lines) == 1
+    os.rename("away.png", f"in/{names[0]}")  # moved back as it was: its record is current again
+    summary = run(["in"], options, out=str(out), resume=True)
+    assert (summary.changed, summary.gone) == (0, 0)
+    assert "input-gone" not in out.read_text() and len(out.read_text().splitlines()) == 6
+    again = run(["in"], options, out=str(out), resume=True)
+    assert again.written is False  # nothing changed: the output is left as it is
+
+
+def test_two_names_that_escaped_alike_are_two_inputs(tmp_path, monkeypatch, digits, onnx_model):
+    """`a_\\xe9.png` (a backslash in the name) and `a_<byte E9>.png` once got one spelling and one resume key."""
+    x, y = digits
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(x[0]).save(folder / "a_\\xe9.png")
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "c.csv"
+    options = PredictOptions(model=onnx_model, workers=0)
+    assert run(["in"], options, out=str(out)).exit_code == 0
+    Image.fromarray(x[1]).save(os.fsencode(folder) + b"/a_\xe9.png", "PNG")
+    summary = run(["in"], options, out=str(out), resume=True)
+    assert summary.files == 1 and summary.written
+    paths = [r["path"] for r in read_csv(out)]
+    assert paths == ["in/a_\\\\xe9.png", "in/a_\\xe9.png"]
+
+
+def test_a_replacement_with_the_same_size_and_mtime_goes_unnoticed(tmp_path, monkeypatch, digits, onnx_model):
+    """The documented limit: the key is the path plus size and mtime_ns, not the content."""
+    x, y = digits
+    write_pngs(tmp_path / "in", x[:2], y[:2])
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "p.csv"
+    options = PredictOptions(model=onnx_model, workers=0)
+    run(["in"], options, out=str(out))
+    name = sorted(os.listdir("in"))[0]
+    stat = os.stat(f"in/{name}")
+    content = bytearray(Path(f"in/{name}").read_bytes())
+    content[-20] ^= 0xFF  # same size, other bytes
+    Path(f"in/{name}").write_bytes(bytes(content))
+    os.utime(f"in/{name}", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    summary = run(["in"], options, out=str(out), resume=True)
+    assert (summary.changed, summary.gone, summary.written) == (0, 0, False)
+    assert np.all(np.isfinite([float(r["confidence"]) for r in read_csv(out)]))

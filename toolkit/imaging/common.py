@@ -1,0 +1,133 @@
+"""The scan contract's shared pieces: the model's field and how a digit is placed in it (`to_field`, the end of
+every path), the result types, and the paper statistics that the normaliser (`toolkit.imaging.normalise`) and
+the segmenter (`toolkit.imaging.segment`) both measure images with.
+
+MNIST was made by scaling each digit so that its longer side is BOX px, keeping the aspect ratio, and placing
+it in a SIZE x SIZE field with its centre of mass at CENTRE; `to_field` does the same to any digit's ink.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# One thread: the images are small (a thread pool costs more than it gives on them, measured), the engines run
+# one process per core, and a parent that forks workers is safer without pool threads.
+cv2.setNumThreads(1)
+
+SIZE = 28  # the model's field
+BOX = 20  # the longer side of the digit inside the field
+CENTRE = 14.0  # where MNIST puts the centre of mass, in index coordinates
+MAX_SIDE = 1024  # larger images are box-reduced first: the digit ends up 20 px anyway
+BLANK_CONTRAST = 0.1  # ink fainter than this (on a 0..1 scale) above the paper counts as no ink
+# Images up to this size (longer side, after the MAX_SIDE reduction) are single-digit scans: the normaliser's
+# fast path finds their digit on a 64 px copy. Larger ones are pages, photos or form fields, where a digit can
+# be a few percent of the sheet, and go to the segmenter (background flattening, specks, ruled lines).
+PAGE_SIDE = 320
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """The model input for one image and what the normaliser found out about it."""
+
+    tensor: np.ndarray  # float32 (28, 28) in [0, 1], white ink on black
+    blank: bool  # no ink found: the tensor is all zeros and no digit should be read from it
+    inverted: bool  # the image had dark ink on a light background
+    passthrough: bool  # already in MNIST form, used as it was
+    # What `Segmented` adds; plain class attributes here, not fields, so that the fast path builds its result
+    # no slower than a bare four-field one (a frozen dataclass pays for every field it sets).
+    flags = ()
+    boxes = None
+    plan = None
+
+
+@dataclass(frozen=True)
+class Segmented(Normalized):
+    """A `Normalized` made by the segmenter (pages, multi-digit readings), with what it found out."""
+
+    # Why the result deserves a look (see `toolkit.imaging.segment.FLAGS`).
+    flags: tuple[str, ...] = ()  # type: ignore[assignment]  # the base has it as a plain class default
+    # (left, top, width, height) of each tensor's ink, in the pixels of the image given.
+    boxes: tuple[tuple[int, int, int, int], ...] | None = None  # type: ignore[assignment]
+    # Multi-digit readings that cut touching digits apart, or may: for each group of ink, left to right, the
+    # number of tensors of each alternative reading, e.g. "1;1,2" (see `toolkit.imaging.segment.choose`);
+    # None when every tensor is a digit of its own.
+    plan: str | None = None  # type: ignore[assignment]
+
+
+def border(values: np.ndarray) -> np.ndarray:
+    """The pixels of a ring along the edges, about 4% of the shorter side wide (at least one pixel)."""
+    h, w = values.shape
+    k = max(1, round(0.04 * min(h, w)))
+    if 2 * k >= min(h, w):
+        return values.flatten()
+    return np.concatenate(
+        [values[:k].ravel(), values[-k:].ravel(), values[k:-k, :k].ravel(), values[k:-k, -k:].ravel()]
+    )
+
+
+def median(values: np.ndarray) -> float:
+    """Upper median, without np.median's overhead (it matters at thousands of images per second). Reorders
+    `values`, which must be the caller's own copy."""
+    k = values.size // 2
+    values.partition(k)
+    return float(values[k])
+
+
+def quantile(values: np.ndarray, q: float) -> float:
+    """np.percentile(values, 100 * q) (linear interpolation), from one partition: several times faster.
+    Reorders `values`, which must be the caller's own copy."""
+    position = q * (values.size - 1)
+    lo = int(position)
+    hi = min(lo + 1, values.size - 1)
+    values.partition((lo, hi))
+    return float(values[lo] + (values[hi] - values[lo]) * (position - lo))
+
+
+def paper(ring: np.ndarray) -> tuple[float, float]:
+    """Background level (median of the border ring) and noise (its scaled median absolute deviation)."""
+    level = median(ring)
+    deviation = ring - np.float32(level)
+    return level, 1.4826 * median(np.abs(deviation, out=deviation))
+
+
+def reduce(values: np.ndarray, factor: int) -> np.ndarray:
+    """About `factor` times smaller, each pixel the mean of the block it covers (area interpolation)."""
+    if factor <= 1:
+        return values
+    h, w = values.shape
+    return cv2.resize(values, (-(-w // factor), -(-h // factor)), interpolation=cv2.INTER_AREA)
+
+
+def centre_of_mass(values: np.ndarray) -> tuple[float, float]:
+    """(row, column) of the centre of mass, from OpenCV's moments (one C pass)."""
+    m = cv2.moments(values)
+    if m["m00"] <= 0:
+        return (values.shape[0] - 1) / 2, (values.shape[1] - 1) / 2
+    return m["m01"] / m["m00"], m["m10"] / m["m00"]
+
+
+def to_field(patch: np.ndarray) -> np.ndarray | None:
+    """A digit's ink (float32, cropped to its box, solid ink about 1, paper 0) -> the model's 28x28 field, as
+    MNIST made it: the longer side scaled to 20 px, aspect ratio kept, full white reached, centre of mass at
+    the centre. None when nothing of the ink survives. Every path (single digits, pages, each digit of a
+    number) ends here."""
+    ph, pw = patch.shape
+    scale = BOX / max(ph, pw)
+    new_h, new_w = max(1, round(ph * scale)), max(1, round(pw * scale))
+    # Area interpolation averages the pixels each output pixel covers: anti-aliased like MNIST's own scaling,
+    # and an order of magnitude cheaper than a Lanczos filter for the same accuracy on scans.
+    digit = cv2.resize(patch, (new_w, new_h), interpolation=cv2.INTER_AREA)  # means of [0, 1]: no clip needed
+    peak = float(digit.max())
+    if peak <= 0:
+        return None
+    digit = digit / np.float32(peak)  # MNIST digits always reach full white
+
+    cy, cx = centre_of_mass(digit)
+    y0 = min(max(round(CENTRE - cy), 0), SIZE - new_h)
+    x0 = min(max(round(CENTRE - cx), 0), SIZE - new_w)
+    out = np.zeros((SIZE, SIZE), np.float32)
+    out[y0 : y0 + new_h, x0 : x0 + new_w] = digit
+    return out

@@ -1,0 +1,264 @@
+"""From ink to digits: step 5 of the segmenter (`toolkit.imaging.segment` describes it in full). The parts of
+a `Layout` are grouped into objects; single-digit mode takes the heaviest, multi-digit mode the main row, left
+to right, one group per digit, offering a group that may hold touching digits both whole and cut apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from toolkit.imaging.layout import MIN_DIGIT, Layout
+
+JOIN = 0.2  # parts closer than this x the taller one's height belong to one object
+COMPARABLE = 0.35  # another object with this share of the chosen one's ink makes the choice ambiguous
+DIGIT_WIDTH = 0.8  # a digit's typical width, as a share of its height (MNIST: median 0.8)
+WIDE = 1.45  # a group wider than this x the digits' height holds several digits (MNIST: 99% are narrower)
+MAYBE_TWO = 0.9  # a narrower one may still be two digits touching (a 1 and a 7) when wider than this
+CUTS = 3  # ... cut at up to this many places, for the model to choose from
+FRAGMENT = 0.55  # a part shorter than this x the digits' height is a piece of a digit
+
+
+@dataclass(frozen=True)
+class Digit:
+    """Where one digit's ink is: the parts it is made of, its box and, for a digit cut out of touching ones,
+    the columns it keeps to on each row (the cut between touching digits need not be straight)."""
+
+    labels: np.ndarray  # labels (in Layout.labels) of its parts
+    box: tuple[int, int, int, int]  # (left, top, width, height) of its ink
+    # (first row, left column per row, right column per row (exclusive)), absolute; None: all of its parts
+    bounds: tuple[int, np.ndarray, np.ndarray] | None = None
+
+
+def _objects(parts: np.ndarray) -> list[np.ndarray]:
+    """Parts grouped into objects (parts closer than JOIN x the taller one's height), heaviest object first;
+    each object is the array of its parts' rows."""
+    x0, y0 = parts[:, 1], parts[:, 2]
+    x1, y1 = x0 + parts[:, 3], y0 + parts[:, 4]
+    gap_x = np.maximum(0, np.maximum(x0[:, None], x0[None, :]) - np.minimum(x1[:, None], x1[None, :]))
+    gap_y = np.maximum(0, np.maximum(y0[:, None], y0[None, :]) - np.minimum(y1[:, None], y1[None, :]))
+    reach = JOIN * np.maximum(parts[:, 4][:, None], parts[:, 4][None, :])
+    near = (gap_x <= reach) & (gap_y <= reach)
+    group = _connected(near)
+    objects = [parts[group == g] for g in np.unique(group)]
+    # Dust that clumps stays smaller than the smallest digit worth reading.
+    objects = [o for o in objects if max(extent(o)[2:]) >= MIN_DIGIT]
+    return sorted(objects, key=lambda o: -int(o[:, 5].sum()))
+
+
+def _connected(adjacent: np.ndarray) -> np.ndarray:
+    """Connected components of a symmetric boolean adjacency matrix: a group number per node (the smallest
+    node index in its group), by repeated minimum over neighbours (few rounds for the few nodes here)."""
+    n = len(adjacent)
+    group = np.arange(n)
+    while True:
+        smallest = np.where(adjacent, group[None, :], n).min(axis=1)
+        new = np.minimum(group, smallest)
+        new = new[new]  # jump along chains: converges in a few rounds even for long rows
+        if np.array_equal(new, group):
+            return group
+        group = new
+
+
+def extent(rows: np.ndarray) -> tuple[int, int, int, int]:
+    """(left, top, width, height) of the union of parts' boxes."""
+    left, top = int(rows[:, 1].min()), int(rows[:, 2].min())
+    right, bottom = int((rows[:, 1] + rows[:, 3]).max()), int((rows[:, 2] + rows[:, 4]).max())
+    return left, top, right - left, bottom - top
+
+
+def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
+    """Single-digit mode: the heaviest object (as a one-digit alternative; none when there is none), flagged
+    when another one weighs nearly as much or when it looks like several digits side by side."""
+    objects = _objects(layout.parts) if len(layout.parts) else []
+    if not objects:
+        return []
+    best = objects[0]
+    if len(objects) > 1 and objects[1][:, 5].sum() >= COMPARABLE * best[:, 5].sum():
+        flags.append("ambiguous")
+    box = extent(best)
+    if box[2] > WIDE * box[3]:
+        flags.append("several-digits")
+    return [Digit(best[:, 0], box)]
+
+
+def find_number(layout: Layout, flags: list[str]) -> list[list[list[Digit]]]:
+    """Multi-digit mode: the digits of the main row, left to right (step 5 of the segmenter), as slots
+    of alternatives (see `_split`)."""
+    objects = _objects(layout.parts) if len(layout.parts) else []
+    if not objects:
+        return []
+    row = _main_row(objects, flags)
+    heights = row[:, 4]
+    height = float(np.median(heights[heights >= 0.5 * heights.max()]))  # the digits' height, not a fragment's
+    slots = []
+    for group in _groups(row, height):
+        box = extent(group)
+        if max(box[2], box[3]) < 0.4 * height:
+            continue  # a dot or a comma beside the digits, not a digit
+        slots.append(_split(layout, group[:, 0], box, height))
+    return slots
+
+
+def _groups(row: np.ndarray, height: float) -> list[np.ndarray]:
+    """The row's parts as one group per digit, left to right. A part at least FRAGMENT x the digits' height is
+    (at least) one digit; a shorter one is a piece of a digit (the detached cap of a 5, the left stroke of a 4
+    written in two) and joins the digit it overlaps most in x, else the nearest within a third of the height."""
+    full = row[:, 4] >= FRAGMENT * height
+    groups = [[p] for p in row[full][np.argsort(row[full][:, 1], kind="stable")]]
+    lone = []
+    for piece in row[~full]:
+        left, right = piece[1], piece[1] + piece[3]
+        best, best_gap = None, height / 3
+        for k, group in enumerate(groups):
+            g_left, g_right = group[0][1], group[0][1] + group[0][3]
+            gap = max(g_left - right, left - g_right)  # negative: they overlap by that much
+            if gap < best_gap:
+                best, best_gap = k, gap
+        if best is None:
+            lone.append([piece])
+        else:
+            groups[best].append(piece)
+    groups += lone
+    groups.sort(key=lambda g: min(p[1] for p in g))
+    return [np.array(g) for g in groups]
+
+
+def _main_row(objects: list[np.ndarray], flags: list[str]) -> np.ndarray:
+    """The parts of the heaviest row of objects (objects whose heights overlap by a quarter form a row);
+    flagged ambiguous when another row weighs nearly as much."""
+    boxes = [extent(o) for o in objects]
+    order = sorted(range(len(objects)), key=lambda k: boxes[k][1])
+    rows: list[list[int]] = []
+    spans: list[list[int]] = []
+    for k in order:
+        top, bottom = boxes[k][1], boxes[k][1] + boxes[k][3]
+        if rows:
+            row_top, row_bottom = spans[-1]
+            if min(bottom, row_bottom) - max(top, row_top) >= 0.25 * min(bottom - top, row_bottom - row_top):
+                rows[-1].append(k)
+                spans[-1] = [min(top, row_top), max(bottom, row_bottom)]
+                continue
+        rows.append([k])
+        spans.append([top, bottom])
+    weights = [sum(int(objects[k][:, 5].sum()) for k in r) for r in rows]
+    ranked = np.argsort(weights)[::-1]
+    if len(rows) > 1 and weights[ranked[1]] >= COMPARABLE * weights[ranked[0]]:
+        flags.append("ambiguous")
+    return np.concatenate([objects[k] for k in rows[ranked[0]]])
+
+
+def _split(layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int], height: float) -> list[list[Digit]]:
+    """A group's readings: as one digit, or as several when it may hold touching digits; the segmenter's
+    preference first. `segment.choose` lets the model pick among them.
+
+    Wider than WIDE x the digits' height (no MNIST digit is), the group holds about width / (DIGIT_WIDTH x
+    height) digits, and that many come first, then one more and one less, cut near the thinnest column within
+    0.4 digit of where an even split would put each cut. Narrower, but wider than MAYBE_TWO x the height, it
+    is one digit (a wide 0) or two touching (a 1 beside a 7): one first, then two, cut near each of the CUTS
+    thinnest local minima of the column ink profile (where two digits touch is rarely the thinnest column of
+    all: a 1 is a full-height stroke, and the middle of a 6 is thin). Each cut then follows the path from top to
+    bottom that crosses the least ink (see `least_ink_path`), so slanted digits that overlap in x come apart
+    whole."""
+    left, top, width, box_height = box
+    whole = [Digit(labels, box)]
+    if width <= MAYBE_TWO * height:
+        return [whole]
+    mask = np.isin(layout.labels[top : top + box_height, left : left + width], labels)
+    profile = mask.sum(axis=0).astype(np.float64)
+    if width > WIDE * height:
+        n = max(2, round(width / (DIGIT_WIDTH * height)))
+        options = [even_cuts(profile, count) for count in (n, n + 1, n - 1)]
+    else:
+        options = [[0, cut, width] for cut in _minima(profile)]
+    alternatives = []
+    for cuts in options:
+        if cuts is None:
+            continue
+        if len(cuts) == 2:
+            alternatives.append(whole)
+            continue
+        reach = max(2, round(0.2 * width / (len(cuts) - 1)))
+        paths = [np.zeros(box_height, np.int64)]
+        paths += [least_ink_path(mask, cut, reach) for cut in cuts[1:-1]]
+        paths.append(np.full(box_height, width, np.int64))
+        columns = np.arange(width)
+        pieces = []
+        for lo, hi in zip(paths[:-1], paths[1:], strict=True):
+            own = mask & (columns >= lo[:, None]) & (columns < hi[:, None])
+            x, y, w, h = cv2.boundingRect(own.view(np.uint8))
+            if w:
+                pieces.append(Digit(labels, (left + x, top + y, w, h), (top, lo + left, hi + left)))
+        if len(pieces) == len(cuts) - 1:
+            alternatives.append(pieces)
+    if width > WIDE * height:
+        return alternatives or [whole]
+    return [whole, *alternatives]
+
+
+def least_ink_path(mask: np.ndarray, column: int, reach: int) -> np.ndarray:
+    """The cut from top to bottom of `mask` (a group of touching digits) that crosses the least ink, moving at
+    most one column per row and staying within `reach` columns of `column`: the column it takes on each row.
+    Dynamic programming, one vectorised step per row; straight steps and the starting column win ties."""
+    rows, width = mask.shape
+    lo, hi = max(1, column - reach), min(width - 1, column + reach + 1)
+    if hi <= lo:
+        return np.full(rows, column, np.int64)
+    span = np.arange(lo, hi)
+    # Crossing ink costs 1 a pixel; a hundredth per column away from the start keeps the cut put on paper.
+    cost = mask[:, lo:hi].astype(np.float64) + 0.01 * np.abs(span - column)[None, :]
+    came = np.zeros((rows, hi - lo), np.int8)
+    total = cost[0].copy()
+    inf = np.array([np.inf])
+    for r in range(1, rows):
+        options = np.stack([np.concatenate([inf, total[:-1]]) + 0.001, total, np.concatenate([total[1:], inf]) + 0.001])
+        step = np.argmin(options, axis=0)
+        came[r] = step - 1
+        total = options[step, np.arange(len(total))] + cost[r]
+    path = np.empty(rows, np.int64)
+    at = int(np.argmin(total))
+    for r in range(rows - 1, -1, -1):
+        path[r] = at + lo
+        at += int(came[r, at])
+    return path
+
+
+def _minima(profile: np.ndarray) -> list[int]:
+    """Up to CUTS columns where a group of two touching digits may be cut: the thinnest local minima of its
+    smoothed column ink profile between 15% and 85% of its width, at least a tenth of the width apart."""
+    width = len(profile)
+    smooth = np.convolve(np.pad(profile, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
+    lo, hi = max(1, int(0.15 * width)), min(width - 1, int(np.ceil(0.85 * width)))
+    inner = np.arange(lo, hi)
+    if not len(inner):
+        return []
+    # A local minimum: no higher than both neighbours (plateaus count once, at their first column).
+    low = (smooth[inner] <= smooth[inner - 1]) & (smooth[inner] <= smooth[inner + 1])
+    low &= smooth[inner] < smooth[inner - 1]  # the first column of a plateau
+    found = inner[low] if low.any() else inner[[int(np.argmin(smooth[inner]))]]
+    chosen: list[int] = []
+    for column in found[np.argsort(smooth[found], kind="stable")]:
+        if all(abs(int(column) - c) >= width / 10 for c in chosen):
+            chosen.append(int(column))
+        if len(chosen) == CUTS:
+            break
+    return chosen
+
+
+def even_cuts(profile: np.ndarray, n: int) -> list[int] | None:
+    """Columns that cut a column ink profile into `n` even-ish pieces, 0 and its length included: each cut the
+    thinnest column within 0.4 piece of where an even split would put it (ties: the nearest to that place)."""
+    width = len(profile)
+    step = width / n
+    cuts = [0]
+    for k in range(1, n):
+        centre = k * step
+        lo, hi = max(cuts[-1] + 1, int(centre - 0.4 * step)), min(width - 1, int(np.ceil(centre + 0.4 * step)))
+        if hi <= lo:
+            return None
+        window = np.arange(lo, hi + 1)
+        cuts.append(int(window[np.argmin(profile[window] + 1e-3 * np.abs(window - centre))]))
+    cuts.append(width)
+    return cuts

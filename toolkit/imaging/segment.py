@@ -1,0 +1,172 @@
+"""Find digits where they really are: anywhere on a whole page, inside a ruled form box, or side by side in a
+number. `toolkit.imaging.normalise` sends here every image larger than `common.PAGE_SIDE` (pages, photos,
+form fields) and every image read with `multi_digit`; single-digit scans keep its fast path.
+
+The image arrives as ink (bright on black, polarity already settled) at its working resolution, at most
+`common.MAX_SIDE` px. The per-pixel work is OpenCV's (resizing, median, thresholds, morphology, connected
+components); Python loops only over the few parts found, and over the rows of a cut between touching digits.
+
+1. Paper. On a page the paper level is flattened: a median over a third of the sheet, taken on a copy of about
+   BACKGROUND_SIDE px, is the local paper, and subtracting it makes uneven light (a gradient, a phone photo's
+   dark corners) flat, so that one threshold fits the whole sheet. A small image's paper is its border's
+   median, as on the fast path.
+2. Ink. A pixel is ink when it stands out from the paper by NOISE_SIGMAS of the paper's noise and by
+   MIN_CONTRAST. This is decided on the page itself, at its own resolution, never on a fixed-size copy, so an
+   80 px digit on a 2339 px page is found as surely as a digit that fills the image.
+3. Ruled lines. Long runs (openings with LINE_MIN px horizontal and vertical kernels) that are straight and
+   thin (at most LINE_THICK px, at least LINE_RATIO times longer than thick) are candidates. A candidate is a
+   line when it is longer than the digits are tall (LINE_OVER_DIGIT x the tallest other ink), when it is one of
+   three or four sides of a closed box, or, on a page with no other ink, when it crosses PAGE_LINE of the
+   sheet. A thin 1 or the bar of a 7 is never longer than the digits are large, so it stays. Lines are erased
+   before any digit is cut out: a form box never reaches the model.
+4. Specks. Parts under SPECK_SIDE px, or with under SPECK_SHARE of the heaviest part's ink, are dust, and so
+   is an object (below) under MIN_DIGIT px.
+5. Digits. Single-digit mode reads the heaviest object (parts closer than JOIN x their height are one
+   object: a 5 whose cap is detached). Multi-digit mode takes the main row of objects, left to right; a part
+   shorter than FRAGMENT x the digits' height joins the digit it overlaps; a group too wide for one digit is
+   cut into several, and a group that may be one wide digit or two touching ones is offered both ways, for
+   the model to choose (see `toolkit.imaging.digits` and `choose`).
+6. Each digit is cut out with its own mask (a neighbour's ink never enters its box, and neither does an erased
+   line), contrast-stretched so that solid ink is 1, and placed in the model's field by `common.to_field`,
+   exactly as a single scan is.
+
+What deserves a human look is flagged (FLAGS), never silent. Steps 1-4 are `toolkit.imaging.layout`'s, step 5
+`toolkit.imaging.digits`'s, each with the constants named above; this module reads the result and does step 6.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from toolkit.imaging.common import BLANK_CONTRAST, SIZE, Segmented, quantile, to_field
+from toolkit.imaging.digits import Digit, extent, find_number, find_single
+from toolkit.imaging.layout import Layout, analyse
+
+PREFER = 3.0  # the segmenter's preferred reading wins unless another is this much surer (log-odds)
+
+FLAGS = {
+    "blank-page": "a page-sized image in which no digit was found",
+    "lines-only": "ruled lines (a form box, a rule) were found, and nothing else",
+    "ambiguous": "several blobs of ink of comparable weight, or several rows: which one is meant is a guess",
+    "several-digits": "single-digit mode, but the ink looks like several digits side by side (--multi-digit)",
+    "touches-line": "the digit touched a ruled line that was erased, and may have lost part of a stroke",
+    "split": "multi-digit: a blob of ink was read as several touching digits, cut apart where they meet",
+}
+
+
+def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Segmented:
+    """Ink (bright on black, float32) -> the digit (single-digit mode: tensor (28, 28)) or the digits left to
+    right (`multi_digit`: tensor (n, 28, 28)), their boxes and flags. See the module docstring."""
+    layout = analyse(ink)
+    flags: list[str] = []
+    if multi_digit:
+        slots = find_number(layout, flags)
+    else:
+        digit = find_single(layout, flags)
+        slots = [[digit]] if digit else []
+    if not slots and layout.lines is not None:
+        flags.append("lines-only")
+    read_slots: list[list[list[tuple[np.ndarray, tuple[int, int, int, int]]]]] = []  # (field, box)
+    if slots:
+        digits = [digit for slot in slots for alternative in slot for digit in alternative]
+        solid = _digits_solid_level(layout, digits)
+        if len(layout.touching) and np.isin(np.concatenate([d.labels for d in digits]), layout.touching).any():
+            flags.append("touches-line")
+        for slot in slots:
+            tried = [[_tensor(layout, digit, solid) for digit in alternative] for alternative in slot]
+            readable = [[t for t in a if t is not None] for a in tried if a and all(t is not None for t in a)]
+            if readable:
+                read_slots.append(readable)
+    if not read_slots:
+        if "touches-line" in flags:
+            flags.remove("touches-line")
+        if layout.page:
+            flags.insert(0, "blank-page")
+        shape = (0, SIZE, SIZE) if multi_digit else (SIZE, SIZE)
+        return Segmented(
+            np.zeros(shape, np.float32), blank=True, inverted=inverted, passthrough=False, flags=tuple(flags), boxes=()
+        )
+    kept = [t for slot in read_slots for alternative in slot for t in alternative]
+    plan = None  # every tensor a digit of its own
+    if any(len(slot) > 1 or len(slot[0]) > 1 for slot in read_slots):
+        plan = ";".join(",".join(str(len(a)) for a in slot) for slot in read_slots)
+    tensor = np.stack([t for t, _ in kept]) if multi_digit else kept[0][0]
+    return Segmented(
+        tensor,
+        blank=False,
+        inverted=inverted,
+        passthrough=False,
+        flags=tuple(flags),
+        boxes=tuple(box for _, box in kept),
+        plan=plan,
+    )
+
+
+def choose(plan: str | None, probs: np.ndarray) -> tuple[list[int], bool]:
+    """Which of a reading's tensors are its digits, given the model's probabilities for each (`plan`: see
+    `Segmented.plan`; None: all of them, in order), and whether a group of touching digits was cut apart.
+
+    Where a group of ink could be one digit or several, the model decides: each alternative counts as sure as
+    its least sure digit, sureness being the log-odds of a digit's likeliest class over its second (softmax
+    confidences saturate at 1.0 for a whole "16" read as 6 and for its two halves alike; the odds do not). The
+    segmenter's preference, the first alternative, wins unless another is PREFER surer."""
+    if plan is None:
+        return list(range(len(probs))), False
+    top = np.sort(probs, axis=1)[:, -2:].astype(np.float64)
+    sure = np.log(np.maximum(top[:, 1], 1e-30)) - np.log(np.maximum(top[:, 0], 1e-30))
+    chosen: list[int] = []
+    cut = False
+    at = 0
+    for slot in plan.split(";"):
+        best, best_score = (at, 0), -np.inf
+        for k, size in enumerate(int(v) for v in slot.split(",")):
+            score = float(sure[at : at + size].min()) + (PREFER if k == 0 else 0.0)
+            if score > best_score:
+                best, best_score = (at, size), score
+            at += size
+        chosen.extend(range(best[0], best[0] + best[1]))
+        cut |= best[1] > 1
+    return chosen, cut
+
+
+def _digits_solid_level(layout: Layout, digits: list[Digit]) -> float:
+    """The level of solid ink of the digits read: the 90th percentile of their ink pixels (one level for all
+    the digits of a number, so a light digit is not stretched into a bold one)."""
+    left, top, width, height = extent(np.array([[0, *d.box, 0] for d in digits]))
+    labels = np.concatenate([d.labels for d in digits])
+    region = layout.labels[top : top + height, left : left + width]
+    values = layout.flat[top : top + height, left : left + width][np.isin(region, labels)]
+    return quantile(values, 0.9) if values.size else 0.0
+
+
+def _tensor(layout: Layout, digit: Digit, solid: float) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+    """One digit's field (28x28) and its ink box: the ink of its own parts (within its bounds, when it was cut
+    from touching digits), grown by a pixel for the anti-aliased edge, without erased lines, contrast-stretched
+    so that solid ink is 1."""
+    left, top, width, height = digit.box
+    h, w = layout.labels.shape
+    x0, y0, x1, y1 = max(0, left - 1), max(0, top - 1), min(w, left + width + 1), min(h, top + height + 1)
+    mask = np.isin(layout.labels[y0:y1, x0:x1], digit.labels)
+    if digit.bounds is not None:
+        first, lo, hi = digit.bounds
+        at = np.clip(np.arange(y0, y1) - first, 0, len(lo) - 1)
+        columns = np.arange(x0, x1)
+        mask &= (columns >= lo[at, None]) & (columns < hi[at, None])
+    grown = np.asarray(cv2.dilate(mask.view(np.uint8), np.ones((3, 3), np.uint8)), np.uint8)
+    if layout.lines is not None:
+        grown &= layout.lines[y0:y1, x0:x1] ^ 1
+    floor = 2.0 * layout.noise
+    if solid - floor < BLANK_CONTRAST / 2:
+        return None
+    patch = layout.flat[y0:y1, x0:x1] - np.float32(floor)
+    patch *= np.float32(1.0 / (solid - floor))
+    np.clip(patch, 0.0, 1.0, out=patch)
+    patch *= grown
+    x, y, pw, ph = cv2.boundingRect((patch > 0.05).view(np.uint8))
+    if pw == 0:
+        return None
+    field = to_field(patch[y : y + ph, x : x + pw])
+    if field is None:
+        return None
+    return field, (x0 + x, y0 + y, pw, ph)

@@ -1,0 +1,167 @@
+"""Checking exports: open each one, tell float from int8, read its declared interface, run it, and hand the
+outputs to `compare`. `run` does that for every export of one Keras model, exporting them itself when given none.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from toolkit import data, modelkind, onnxmodel, runtimes
+from toolkit.contract import KEY_QUANTIZATION
+from toolkit.errors import ModelLoadError, ShapeMismatchError, UsageError, first_line
+from toolkit.kerasmodel import as_contract
+from toolkit.parity.comparator import accuracy, compare
+from toolkit.parity.outputs import keras_outputs, labelled_test_images
+from toolkit.parity.report import ParityReport, ParitySummary, failed_report
+from toolkit.parity.rules import BATCH_CHECK_IMAGES, BATCH_SIZE, DEFAULT_ATOL, DEFAULT_RTOL
+from toolkit.timing import Laps
+
+
+def interface_problems(runtime: runtimes.Runtime) -> list[str]:
+    """How a loaded export's declared inputs/outputs break the contract, names included (empty when not)."""
+    return onnxmodel.interface_problems(runtime.inputs, runtime.outputs, exact=True)
+
+
+def export_kind(runtime: runtimes.Runtime) -> str:
+    """ "int8" for a quantized ONNX file (by its metadata, else by its nodes), "float" otherwise."""
+    if runtime.format != "onnx":
+        return "float"
+    declared = runtime.metadata.get(KEY_QUANTIZATION)
+    if declared:
+        return "int8" if declared.startswith("int8") else "float"
+    from toolkit import lazy
+    from toolkit.export.quantize import is_int8
+
+    onnx = lazy.require("onnx", "train")
+    return "int8" if is_int8(onnx.load(str(runtime.path), load_external_data=False)) else "float"
+
+
+def check_export(
+    path: Path,
+    reference: np.ndarray,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    atol: float,
+    rtol: float,
+    name: str | None = None,
+) -> ParityReport:
+    """Load one export, run it on `images`, and compare it with `reference` (the Keras outputs)."""
+    started = time.perf_counter()
+    path = Path(path)
+    name = name or str(path)
+    try:
+        runtime = runtimes.load(path)
+    except (ModelLoadError, UsageError) as exc:
+        fmt = modelkind.format_of(path) or path.suffix.lstrip(".").lower() or "unknown"
+        return failed_report(name, fmt, "load", str(exc), atol, rtol, len(images))
+    kind = export_kind(runtime)
+    fmt = "onnx-int8" if kind == "int8" else runtime.format
+    try:
+        outputs = runtime.predict(images, batch_size=BATCH_SIZE)
+        count = min(BATCH_CHECK_IMAGES, len(images))
+        single = runtime.predict(images[:count], batch_size=1)
+    except Exception as exc:  # a model that loads but cannot run is a failed export, not a crash
+        first = first_line(exc)
+        return failed_report(name, fmt, "load", f"{path}: cannot run it ({first[:300]})", atol, rtol, len(images))
+    try:
+        report = compare(
+            reference,
+            outputs,
+            atol,
+            rtol,
+            labels=labels,
+            kind=kind,
+            name=name,
+            fmt=fmt,
+            batch=(single, outputs[:count]),
+            interface=interface_problems(runtime),
+        )
+    except ShapeMismatchError as exc:
+        return failed_report(name, fmt, "shape", str(exc), atol, rtol, len(images))
+    return replace(report, seconds=round(time.perf_counter() - started, 3))
+
+
+def validate(model_path: Path, exports: Iterable[Path], atol: float, rtol: float) -> list[Path]:
+    """Usage checks, before anything heavy is loaded."""
+    model_path = Path(model_path)
+    modelkind.require(model_path, ("keras",), "parity", "MODEL ")
+    for value, option in ((atol, "--atol"), (rtol, "--rtol")):
+        if not math.isfinite(value) or value < 0:
+            raise UsageError(f"{option} must be a non-negative number, got {value}")
+    checked = []
+    for export in exports:
+        modelkind.require(export, modelkind.EXPORT_FORMATS, "parity", "EXPORT ")
+        checked.append(Path(export))
+    return checked
+
+
+@contextmanager
+def _own_exports(
+    model: Any, model_path: Path, sha256: str, reference: np.ndarray, lap: Callable[[str], None]
+) -> Iterator[list[tuple[Path, str]]]:
+    """Every deployable format exported to a temporary folder, as (path, name), for as long as the block runs."""
+    # Export measures its int8 file with parity's scorer, so it is imported when first needed rather than
+    # when this package loads.
+    from toolkit.export import FORMATS, Source, architecture_of, export_loaded
+
+    with tempfile.TemporaryDirectory(prefix="mnist-toolkit-parity-") as scratch:
+        source = Source(model_path, sha256, architecture_of(model))
+        result = export_loaded(model, source, FORMATS, Path(scratch) / "export", reference=reference)
+        lap("export all formats")
+        yield [(result.path(fmt), result.path(fmt).name) for fmt in FORMATS]
+
+
+def run(
+    model_path: Path, exports: Iterable[Path] = (), atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL
+) -> ParitySummary:
+    """Check every export against the Keras model on the full MNIST test set.
+
+    With no `exports`, export every format to a temporary folder first and check them all, so one call
+    covers ONNX, SavedModel, TFLite and int8 ONNX.
+    """
+    exports = validate(model_path, exports, atol, rtol)
+    model_path = Path(model_path)
+    laps = Laps()
+    sha256 = data.sha256_file(model_path)
+    images, labels = labelled_test_images()
+    model = runtimes.load_keras_model(model_path)
+    # The reference is the model's own outputs in contract form: after the softmax an export adds to logits.
+    served, _ = as_contract(model, model_path)
+    laps.lap("load keras model")
+    reference = keras_outputs(served, model_path, sha256, images)
+    laps.lap("keras reference prediction")
+
+    def check_all(candidates: list[tuple[Path, str]]) -> list[ParityReport]:
+        reports = []
+        for path, name in candidates:
+            reports.append(check_export(path, reference, images, labels, atol=atol, rtol=rtol, name=name))
+            laps.lap(f"check {name}")
+        return reports
+
+    if exports:
+        reports = check_all([(path, str(path)) for path in exports])
+    else:
+        with _own_exports(model, model_path, sha256, reference, laps.lap) as candidates:
+            reports = check_all(candidates)
+    return ParitySummary(
+        str(model_path),
+        sha256,
+        len(images),
+        atol,
+        rtol,
+        accuracy(reference, labels),
+        tuple(reports),
+        laps.total,
+        not exports,
+        tuple(laps.steps),
+    )

@@ -1,0 +1,19 @@
+"""The rules parity judges by, in one place: the comparator applies them and the reports state them."""
+
+from __future__ import annotations
+
+DEFAULT_ATOL = 1e-5
+DEFAULT_RTOL = 1e-5
+INT8_MIN_AGREEMENT = 0.99
+INT8_MAX_ACCURACY_DELTA = 0.005  # 0.5 percentage points
+BATCH_SIZE = 512
+BATCH_CHECK_IMAGES = 512  # images run one at a time for the batch-invariance check
+KINDS = ("float", "int8")
+CHECKS = ("load", "shape", "interface", "finite", "tolerance", "argmax", "accuracy", "batch")
+
+VERDICT_RULES = {
+    "float": "every element within tolerance (|diff| <= atol or |diff| <= rtol*|ref|) and all argmaxes agree",
+    "int8": f"argmax agreement >= {INT8_MIN_AGREEMENT:.0%} and accuracy within "
+    f"{INT8_MAX_ACCURACY_DELTA * 100:.1f} points of the reference",
+    "all": "interface contract, no NaN/Inf, batch 1 == batch 512 within tolerance",
+}

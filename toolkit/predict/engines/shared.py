@@ -1,0 +1,53 @@
+"""What both engines share: cutting the walk into chunks, and scoring a chunk one file at a time to isolate the
+file that breaks its worker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
+from typing import TypeVar
+
+import numpy as np
+
+from toolkit.predict.decode import failed
+from toolkit.predict.options import PredictOptions
+from toolkit.predict.pipeline import Entry, Packed, make_records, pack
+from toolkit.predict.records import ItemMeta, Record
+
+T = TypeVar("T")
+
+CRASHED = ("worker-crashed", "decoding this file killed the worker process")
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size` (the last one shorter), lazily: a walk of millions is never held whole."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def one_by_one(
+    entries: Sequence[Entry],
+    attempt: Callable[[list[Entry]], Packed],
+    crash: tuple[type[BaseException], ...],
+    on_crash: Callable[[Entry, BaseException], tuple[str, str]],
+    row_shape: tuple[int, ...],
+) -> Packed:
+    """`attempt` each entry alone; an entry whose attempt raises one of `crash` becomes an error item with the
+    (kind, message) `on_crash` gives (which may also repair what the crash broke, e.g. start a new pool). The
+    others keep their results, in order. `row_shape` is the shape of a row of the arrays `attempt` returns
+    (tensors (28, 28) or probabilities (10,))."""
+    metas, arrays = [], [np.zeros((0, *row_shape), np.float32)]
+    for entry in entries:
+        try:
+            meta, array = attempt([entry])
+            arrays.append(array)
+        except crash as exc:
+            meta, _ = pack([failed(entry[0], *on_crash(entry, exc))])
+        metas.extend(meta)
+    return metas, np.concatenate(arrays)
+
+
+def records_of(meta: list[ItemMeta], probs: list[np.ndarray], options: PredictOptions) -> list[Record]:
+    """Records of scored chunks gathered together: their items, and their probabilities chunk by chunk."""
+    return make_records(meta, probs[0] if len(probs) == 1 else np.concatenate(probs), options)
