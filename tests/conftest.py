@@ -13,6 +13,15 @@ QUICK = {"epochs": 1, "limit": 1024, "batch_size": 128, "validation_split": 0.1}
 
 
 @pytest.fixture(scope="session")
+def keras_loaded():
+    """Keras with TensorFlow under it. Importing them takes a few seconds once per process: the session's first
+    test that trains asks for this, so the import is a setup of its own instead of adding to that training."""
+    from toolkit import lazy
+
+    return lazy.keras()
+
+
+@pytest.fixture(scope="session")
 def trained_models(tmp_path_factory) -> dict[str, Path]:
     """Every zoo architecture trained once, one quick epoch on 1,024 images: name -> .keras path."""
     from toolkit import zoo

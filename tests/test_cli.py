@@ -31,14 +31,27 @@ def test_unknown_arch_is_one_line_exit_2(cli, tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_train_cli_writes_model_and_refuses_overwrite(cli, tmp_path):
+def test_train_cli_writes_model_and_refuses_overwrite(cli, tmp_path, keras_loaded):
     args = ("train", "--arch", "mlp256", "--out", tmp_path, "--epochs", "1", "--limit", "600", "--quiet")
     result = cli(*args)
     assert result.exit_code == 0, result.output
     assert "mlp256: test accuracy 0." in result.stdout and f"wrote {tmp_path / 'mlp256.keras'}" in result.stdout
+    written = (tmp_path / "mlp256.keras").read_bytes()
     again = cli(*args)
     assert again.exit_code == 2 and "already exists; pass --force" in again.stderr
-    assert cli(*args, "--force").exit_code == 0
+    assert (tmp_path / "mlp256.keras").read_bytes() == written
+
+
+def test_train_cli_force_overwrites_an_existing_model(cli, mlp_model, tmp_path):
+    # A copy of the session's model (trained on 1,024 images) is the model to overwrite: only --force trains here.
+    out = tmp_path / "m"
+    shutil.copytree(mlp_model.parent, out)
+    before = (out / "mlp256.keras").read_bytes()
+    result = cli("train", "--arch", "mlp256", "--out", out, "--epochs", "1", "--limit", "600", "--quiet", "--force")
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out / 'mlp256.keras'}" in result.stdout
+    assert json.loads((out / "metrics.json").read_text())["recipe"]["limit"] == 600
+    assert (out / "mlp256.keras").read_bytes() != before
 
 
 def test_evaluate_prints_tables(cli, mlp_model, tmp_path):

@@ -335,3 +335,67 @@ def test_multi_digit_records_are_the_local_engines(ray_session, tmp_path, mnist_
     assert ray == local
     assert [r["text"] for r in ray] == ["4021", "96", "7", None, None, None]
     assert [r["error_kind"] for r in ray][3:] == [None, "empty", "not-an-image"] and ray[3]["blank"]
+
+
+def _descendants(root: int) -> set[tuple[int, int]]:
+    from toolkit.predict.engines.ray_reaper import processes
+
+    table = processes()
+    family, pids = set(), {root}
+    grew = True
+    while grew:
+        grew = False
+        for process, (parent, _) in table.items():
+            if parent in pids and process not in family:
+                family.add(process)
+                pids.add(process[0])
+                grew = True
+    return family
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_driver_ends_the_ray_instance_it_started(tmp_path, onnx_model, mnist_test):
+    """The raylet's agents (DashboardAgent, RuntimeEnvAgent) and workers of a private instance outlived a
+    driver killed with -9; the reaper the driver starts ends them."""
+    import re
+    import shutil
+    import signal
+    import time
+
+    from toolkit.predict.engines.ray_reaper import processes
+
+    x, y = mnist_test
+    paths = []
+    for i in range(20):
+        Image.fromarray(x[i]).save(tmp_path / f"{i:02d}.png")
+        paths.append(tmp_path / f"{i:02d}.png")
+    out = tmp_path / "o.csv"
+    args = [sys.executable, "-m", "toolkit", "predict", "-", "--engine", "ray", "--model", str(onnx_model)]
+    proc = subprocess.Popen([*args, "--out", str(out)], stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc.stdin.write("".join(f"{p}\n" for p in paths).encode())
+    proc.stdin.flush()  # stdin stays open: the run cannot end before it is killed
+    deadline = time.monotonic() + 120
+    while True:  # until Ray is up: its raylet has started the agents
+        family = _descendants(proc.pid)
+        table = processes()
+        names = b" ".join(table[p][1] for p in family if p in table)
+        if b"ray::DashboardAgent" in names and b"ray::RuntimeEnvAgent" in names:
+            break
+        assert proc.poll() is None and time.monotonic() < deadline, "the driver never started Ray"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while left := family & set(processes()):
+        table = processes()
+        assert time.monotonic() < deadline, f"outlived the killed driver: {[table[p][1][:60] for p in left]}"
+        time.sleep(0.1)
+    # The killed run's Ray folder is kept for its logs; a run that ends normally removes its own.
+    [folder] = set(re.findall(rb"(/[^\x00 =]*/mnist-toolkit-ray-\w+)", names))
+    shutil.rmtree(os.fsdecode(folder))
+    before = set(Path(os.fsdecode(folder)).parent.glob("mnist-toolkit-ray-*"))
+    done = subprocess.run(
+        [*args, "--out", str(tmp_path / "clean.csv")], input=f"{paths[0]}\n".encode(), capture_output=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert set(Path(os.fsdecode(folder)).parent.glob("mnist-toolkit-ray-*")) == before

@@ -46,16 +46,30 @@ def test_outputs_are_complete(mlp_model):
     assert not list(out.glob(".*part*"))  # nothing half-written left behind
 
 
-def test_same_seed_same_weights(tmp_path):
+SEEDED = {**QUICK, "limit": 512}  # mlp512x2 has dropout, so the seed must also fix the dropout masks
+
+
+@pytest.fixture(scope="module")
+def seed_7_weights(tmp_path_factory) -> list[np.ndarray]:
     from toolkit.runtimes import load_keras_model
 
-    kwargs = {**QUICK, "limit": 512}
-    a = load_keras_model(train("mlp512x2", tmp_path / "a", seed=7, **kwargs).model_path)
-    b = load_keras_model(train("mlp512x2", tmp_path / "b", seed=7, **kwargs).model_path)
-    c = load_keras_model(train("mlp512x2", tmp_path / "c", seed=8, **kwargs).model_path)
-    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+    path = train("mlp512x2", tmp_path_factory.mktemp("seed7"), seed=7, **SEEDED).model_path
+    return load_keras_model(path).get_weights()
+
+
+def test_same_seed_same_weights(seed_7_weights, tmp_path):
+    from toolkit.runtimes import load_keras_model
+
+    again = load_keras_model(train("mlp512x2", tmp_path, seed=7, **SEEDED).model_path).get_weights()
+    for wa, wb in zip(seed_7_weights, again, strict=True):
         np.testing.assert_array_equal(wa, wb)
-    assert any(not np.array_equal(wa, wc) for wa, wc in zip(a.get_weights(), c.get_weights(), strict=True))
+
+
+def test_another_seed_other_weights(seed_7_weights, tmp_path):
+    from toolkit.runtimes import load_keras_model
+
+    other = load_keras_model(train("mlp512x2", tmp_path, seed=8, **SEEDED).model_path).get_weights()
+    assert any(not np.array_equal(wa, wc) for wa, wc in zip(seed_7_weights, other, strict=True))
 
 
 def test_refuses_to_overwrite_without_force(mlp_model):

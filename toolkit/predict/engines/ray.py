@@ -32,6 +32,8 @@ import os
 import re
 import signal
 import socket
+import subprocess
+import tempfile
 import threading
 import warnings
 from collections import deque
@@ -45,6 +47,7 @@ import numpy as np
 from toolkit import lazy
 from toolkit.errors import ToolkitError, first_line
 from toolkit.onnxmodel import OnnxModel
+from toolkit.predict.engines import ray_reaper
 from toolkit.predict.engines.pool import WorkerPool
 from toolkit.predict.engines.ray_tasks import ROW_TYPES, Predictor, decode_rows, named
 from toolkit.predict.engines.shared import chunks, records_of
@@ -101,6 +104,7 @@ class RayEngine:
         self._ray: Any = None
         self._pa: Any = None
         self._started = False
+        self._reaper: subprocess.Popen | None = None
         if options.workers is not None:
             self.notes.append("--workers is ignored by the Ray engine: Ray runs a decode task per free CPU")
 
@@ -118,6 +122,8 @@ class RayEngine:
         if self._started:
             self._started = False
             self._ray.shutdown()
+            ray_reaper.stop(self._reaper)
+            self._reaper = None
 
     def _connect(self) -> None:
         ray = self._ray
@@ -125,8 +131,13 @@ class RayEngine:
             return
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
         if self.address is None:
-            # "local": a new instance sized to this machine, even if RAY_ADDRESS names a cluster.
-            kwargs.update(address="local", num_cpus=cpu_count())
+            # "local": a new instance sized to this machine, even if RAY_ADDRESS names a cluster. Its own temp dir
+            # (kept short: Ray's socket paths must fit in 107 bytes) tells its processes from any other Ray's, so
+            # that a reaper can end them if this process is killed.
+            base = os.environ.get("RAY_TMPDIR") or ("/tmp" if os.path.isdir("/tmp") else None)
+            folder = tempfile.mkdtemp(prefix="mnist-toolkit-ray-", dir=base)
+            self._reaper = ray_reaper.start(folder)
+            kwargs.update(address="local", num_cpus=cpu_count(), _temp_dir=folder)
         else:
             _check_reachable(self.address)
             kwargs.update(address=self.address)
@@ -141,6 +152,8 @@ class RayEngine:
                 if self.address is None
                 else f"connect to the Ray cluster at {self.address}"
             )
+            ray_reaper.stop(self._reaper, clean=False)
+            self._reaper = None
             raise ToolkitError(f"cannot {where} ({first_line(exc, 200)})") from None
         finally:
             if previous is not None:
