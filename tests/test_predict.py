@@ -1154,3 +1154,22 @@ def test_resume_refuses_to_mix_single_and_multi_digit(cli, numbers_folder, tmp_p
 def test_multi_digit_with_top_k_is_a_usage_error(cli, numbers_folder, onnx_model):
     result = cli("predict", numbers_folder, "--multi-digit", "--top-k", "3", "--model", onnx_model)
     assert result.exit_code == 2 and "--top-k" in result.stderr and "--multi-digit" in result.stderr
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_model_with_a_fixed_batch_of_one_scores_every_file(cli, tmp_path, ridge, mnist_test, workers):
+    """Many exporters write `image [1,28,28,1]`; such a model once passed the start-up check and then failed
+    with a long onnxruntime traceback on the first batch of 10."""
+    from tests.onnx_models import linear_model
+
+    x, y = mnist_test
+    write_pngs(tmp_path / "in", x[:10], y[:10])
+    weights, bias = ridge
+    fixed = linear_model(tmp_path / "fixed.onnx", weights, bias, batch=1)
+    outs = {}
+    for name, model in (("fixed", fixed), ("symbolic", linear_model(tmp_path / "sym.onnx", weights, bias))):
+        out = tmp_path / f"{name}.csv"
+        result = cli("predict", tmp_path / "in", "--model", model, "--out", out, "--workers", workers)
+        assert result.exit_code == 0, result.output
+        outs[name] = [(r["digit"], r["confidence"]) for r in read_csv(out)]
+    assert outs["fixed"] == outs["symbolic"] and len(outs["fixed"]) == 10
