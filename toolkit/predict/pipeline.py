@@ -86,46 +86,62 @@ def make_records(meta: Sequence[ItemMeta], probs: np.ndarray, options: PredictOp
     """One record per item: `meta` as made by `pack`, `probs` the model's rows for the items' tensors, in
     order. Blank images get no digit (and are flagged); failures get status `error`. With `multi_digit`, see
     `_number_record`. Every engine makes its records here."""
+    if not options.multi_digit:
+        return _digit_records(meta, probs, options)
     out: list[Record] = []
     columns = options.columns()
     k = 0
     for item in meta:
         if item.n:
-            rows = probs[k : k + item.n]
-            record = _number_record(item, rows, options) if options.multi_digit else _digit_record(rows[0], options)
+            record = _number_record(item, probs[k : k + item.n], options)
             k += item.n
-        elif item.blank:
-            record = dict(records.empty(item.path), status="ok", low_confidence=True, blank=True)
-            if options.multi_digit:
-                record["n_digits"] = 0
         else:
-            error = f"{item.error_kind}: {item.error}"
-            record = dict(records.empty(item.path), status="error", error=error, error_kind=item.error_kind)
-        record["path"] = item.path
-        record["flags"] = _flags(record.get("flags"), item.flags)
+            record = _no_digit(item)
+            record["n_digits"] = 0 if item.blank else None
+        record["flags"] = " ".join(f for f in (item.flags, record["flags"]) if f) or None
         if options.all_frames:
             record["frame"] = item.frame
         out.append(cast(Record, {c: record.get(c) for c in columns}))  # exactly the run's columns, in order
     return out
 
 
-def _flags(own: str | None, item: str | None) -> str | None:
-    """The item's flags from decoding, then any the scoring added (e.g. `split`)."""
-    return " ".join(f for f in (item, own) if f) or None
+def _no_digit(item: ItemMeta) -> dict[str, Any]:
+    """The record of a blank or failed item."""
+    if item.blank:
+        return dict(records.empty(item.path), status="ok", low_confidence=True, blank=True)
+    error = f"{item.error_kind}: {item.error}"
+    return dict(records.empty(item.path), status="error", error=error, error_kind=item.error_kind)
 
 
-def _digit_record(row: np.ndarray, options: PredictOptions) -> dict[str, Any]:
-    """A single digit's record from its probability row."""
-    values = row.tolist()
-    digit = int(row.argmax())
-    confidence = values[digit]
-    record: dict[str, Any] = {"path": "", "status": "ok", "digit": digit, "confidence": confidence}
-    record.update(zip(PROB_COLUMNS, values, strict=True))
-    record.update(error=None, error_kind=None, low_confidence=confidence < options.min_confidence, blank=False)
-    if options.top_k:
-        # digits, likeliest first; their probabilities are in the prob_* columns
-        record["top_k"] = np.argsort(-row, kind="stable")[: options.top_k].tolist()
-    return record
+def _digit_records(meta: Sequence[ItemMeta], probs: np.ndarray, options: PredictOptions) -> list[Record]:
+    """`make_records` for single digits. Per file, so the probabilities are turned into Python numbers for the
+    whole batch at once and each record is built in column order (no reordering pass)."""
+    rows = probs.tolist()
+    digits = probs.argmax(axis=1).tolist() if len(probs) else []
+    top_k, threshold, frames = options.top_k, options.min_confidence, options.all_frames
+    ranked = np.argsort(-probs, axis=1, kind="stable")[:, :top_k].tolist() if top_k and len(probs) else []
+    out: list[Record] = []
+    k = 0
+    for item in meta:
+        if item.n:
+            row, digit = rows[k], digits[k]
+            confidence = row[digit]
+            record: dict[str, Any] = {"path": item.path, "status": "ok", "digit": digit, "confidence": confidence}
+            record.update(zip(PROB_COLUMNS, row, strict=True))
+            record.update(error=None, error_kind=None, low_confidence=confidence < threshold, blank=False)
+            record["flags"] = item.flags
+            top = ranked[k] if top_k else None  # digits, likeliest first; their probabilities are in prob_*
+            k += 1
+        else:
+            record = _no_digit(item)
+            record["flags"] = item.flags
+            top = None
+        if frames:
+            record["frame"] = item.frame
+        if top_k:
+            record["top_k"] = top
+        out.append(cast(Record, record))
+    return out
 
 
 def _number_record(item: ItemMeta, probs: np.ndarray, options: PredictOptions) -> dict[str, Any]:
