@@ -1,5 +1,8 @@
 """`predict --engine ray`: the same records, output bytes and exit codes as the local engine, on a local Ray
-instance started once for the session (2 CPUs); the extra's install hint; the local engine never loads Ray."""
+instance started once for the session (2 CPUs); the extra's install hint; the local engine never loads Ray.
+
+Tests that need a running Ray instance are marked slow: starting one takes 4-6 s on this machine, more than a
+fast-tier test may take; the rest of this file needs no instance."""
 
 from __future__ import annotations
 
@@ -65,6 +68,7 @@ def _stable(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if not line.startswith(("scored ", "wrote "))]
 
 
+@pytest.mark.slow
 def test_same_csv_bytes_exit_code_and_summary_as_local(ray_session, scans, onnx_model, tmp_path):
     local_code, local_err = _cli(
         "predict", scans, "--model", onnx_model, "--out", tmp_path / "local.csv", "--top-k", "3"
@@ -78,6 +82,7 @@ def test_same_csv_bytes_exit_code_and_summary_as_local(ray_session, scans, onnx_
     assert "scored 3,003 files" in ray_err and "errors: empty 1, not-an-image 1, truncated 1" in ray_err
 
 
+@pytest.mark.slow
 def test_same_records_with_frames_odd_names_and_many_windows(
     ray_session, tmp_path, onnx_model, mnist_test, monkeypatch
 ):
@@ -112,6 +117,7 @@ def test_same_records_with_frames_odd_names_and_many_windows(
     assert [r["frame"] for r in ray if "animated" in r["path"]] == [0, 1, 2, 3]
 
 
+@pytest.mark.slow
 def test_a_model_that_fails_in_the_actors_is_a_one_line_error(ray_session, tmp_path, onnx_model, mnist_test):
     from tests.onnx_models import linear_model, ridge_weights
 
@@ -136,6 +142,7 @@ def _first_sum(model: Path, image: np.ndarray) -> str:
     return f"{out.sum(axis=1)[0]:.3g}"
 
 
+@pytest.mark.slow
 def test_the_driver_keeps_no_onnxruntime_session(ray_session, onnx_model, monkeypatch):
     """The driver loads the model once to check it, then drops it: only the actors score."""
     import gc
@@ -309,6 +316,7 @@ def _crashing_decoder(decode):
     return crashing
 
 
+@pytest.mark.slow
 def test_multi_digit_records_are_the_local_engines(ray_session, tmp_path, mnist_test, monkeypatch):
     """Items with several tensors (one per digit, and alternatives for touching digits) travel as one row per
     tensor, across decode blocks and scoring batches smaller than a file's rows, and come back as the same
