@@ -50,3 +50,14 @@ def test_os_error_lines_say_what_is_wrong():
     denied = PermissionError(errno.EACCES, "Permission denied", "/data/out.csv")
     assert os_error_line(denied) == "/data/out.csv: Permission denied; check the path and its permissions"
     assert "disk is full" not in os_error_line(denied)
+
+
+def test_silenced_stderr_hides_what_native_code_writes_and_restores_the_descriptor(capfd):
+    import os
+
+    from toolkit.fsutil import silenced_stderr
+
+    with silenced_stderr():
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"

@@ -182,8 +182,16 @@ def test_check_tolerance_reports_the_worst_element_and_gates_float_only():
     bad = parity.check_tolerance(reference, candidate, atol=1e-5, rtol=1e-5)
     assert not bad.passed and bad.check.gating and bad.elements_out_of_tolerance == 1
     assert "1 of 50 elements exceed both atol 1e-05 and rtol 1e-05*|ref|" in bad.check.detail
-    assert "at image 3, class 7" in bad.check.detail
-    informational = parity.check_tolerance(reference, candidate, atol=1e-5, rtol=1e-5, kind="int8")
+    assert "worst at image 3, class 7: |diff| 5.00e-01" in bad.check.detail
+    # The largest difference may be one the relative tolerance allows: the failing element is named instead.
+    reference = np.full((2, 10), 0.01, np.float32)
+    reference[:, 0] = 0.91
+    candidate = reference.copy()
+    candidate[0, 0] += 5e-6  # within rtol * 0.91
+    candidate[1, 1] += 5e-6  # beyond atol and rtol * 0.01
+    named = parity.check_tolerance(reference, candidate, atol=1e-6, rtol=1e-5)
+    assert named.elements_out_of_tolerance == 1 and "worst at image 1, class 1:" in named.check.detail
+    informational = parity.check_tolerance(reference, candidate, atol=1e-6, rtol=1e-5, kind="int8")
     assert not informational.passed and not informational.check.gating
     assert informational.check.detail.endswith("(informational for int8)")
 
@@ -444,3 +452,48 @@ def test_parity_help_documents_exit_codes(cli):
     result = cli("parity", "--help")
     assert result.exit_code == 0
     assert "0 every export passes" in result.stdout and "2 usage error" in result.stdout
+
+
+def test_junit_classnames_tell_alike_exports_apart_and_a_load_failure_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    reference = _probabilities(20)
+    a = parity.compare(reference, reference, name="exports/a/m.onnx", fmt="onnx")
+    b = parity.compare(reference, reference + 0.01, name="exports/b/m.onnx", fmt="onnx")
+    broken = parity.failed_report("x/m.tflite", "tflite", "load", "x/m.tflite: not a TFLite file", 1e-5, 1e-5, 20)
+    summary = parity.ParitySummary("m.keras", "0" * 64, 20, 1e-5, 1e-5, 1.0, (a, b, broken), seconds=1.0)
+    root = ET.fromstring(parity.junit_xml(summary))
+    classnames = {case.get("classname") for case in root.iter("testcase")}
+    assert classnames == {"parity.exports_a_m_onnx", "parity.exports_b_m_onnx", "parity.x_m_tflite"}
+    assert (root.get("failures"), root.get("errors")) == ("1", "1")
+    [error] = root.iter("error")
+    assert error.get("type") == "ParityError" and error.get("message") == "x/m.tflite: not a TFLite file"
+    outside = parity.junit_classname(str(tmp_path.parent / "elsewhere" / "m.onnx"))
+    assert outside.startswith("parity._") and outside.endswith("_elsewhere_m_onnx")
+
+
+def test_report_paths_that_cannot_be_written_are_refused_before_any_work(cli, tmp_path, onnx_model):
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "a_file").write_text("x")
+    missing_model = tmp_path / "never-loaded.keras"  # the paths are checked before the model is even looked at
+    for option, path, message in (
+        ("--report", tmp_path / "adir", f"--report {tmp_path / 'adir'} is a folder; name a file"),
+        (
+            "--junit",
+            tmp_path / "a_file" / "x.xml",
+            f"--junit {tmp_path / 'a_file' / 'x.xml'}: {tmp_path / 'a_file'} is a file, not a folder",
+        ),
+    ):
+        result = cli("parity", missing_model, onnx_model, option, path)
+        assert result.exit_code == 2
+        assert result.stderr.strip().splitlines() == [f"error: {message}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "adir"]
+
+
+@pytest.mark.slow
+def test_a_tflite_export_loads_without_litert_log_lines(zoo_exports, capfd):
+    from toolkit import runtimes
+
+    capfd.readouterr()
+    runtime = runtimes.load(zoo_exports["mlp256"].path("tflite"))
+    runtime.predict(np.zeros((3, 28, 28, 1), np.float32))
+    assert "XNNPACK" not in capfd.readouterr().err

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import secrets
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -105,3 +106,19 @@ def unlock(path: Path, held: BinaryIO | None) -> None:
     if held is not None:
         path.unlink(missing_ok=True)
         held.close()
+
+
+@contextlib.contextmanager
+def silenced_stderr() -> Iterator[None]:
+    """File descriptor 2 goes to /dev/null within the block: for native libraries that print on stderr
+    themselves (Python's sys.stderr never sees it). Python exceptions still propagate as usual."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import lazy, modelkind, onnxmodel
+from toolkit import fsutil, lazy, modelkind, onnxmodel
 from toolkit.contract import OUTPUT_NAME
 from toolkit.errors import ModelLoadError, first_line
 from toolkit.kerasmodel import as_contract, load_keras_model, unsafe_layers
@@ -121,7 +121,10 @@ def _open_savedmodel(path: Path, command: str) -> Runtime:
 def _open_tflite(path: Path, command: str) -> Runtime:
     litert = lazy.require("ai_edge_litert.interpreter", "train")
     try:
-        interpreter = litert.Interpreter(model_path=str(path), num_threads=2)
+        # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." from C++ on every load.
+        with fsutil.silenced_stderr():
+            interpreter = litert.Interpreter(model_path=str(path), num_threads=2)
+            interpreter.allocate_tensors()
     except Exception as exc:
         raise ModelLoadError(f"{path}: cannot load as a TFLite model ({first_line(exc)})") from None
     input_details, output_details = interpreter.get_input_details(), interpreter.get_output_details()

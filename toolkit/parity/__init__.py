@@ -37,7 +37,17 @@ from toolkit.parity.comparator import (
     out_of_tolerance,
 )
 from toolkit.parity.outputs import keras_outputs, labelled_test_images, score
-from toolkit.parity.report import Check, ParityReport, ParitySummary, junit_xml, write_json, write_junit
+from toolkit.parity.report import (
+    Check,
+    ParityReport,
+    ParitySummary,
+    check_report_paths,
+    failed_report,
+    junit_classname,
+    junit_xml,
+    write_json,
+    write_junit,
+)
 from toolkit.parity.rules import (
     BATCH_CHECK_IMAGES,
     BATCH_SIZE,
@@ -72,6 +82,7 @@ __all__ = [
     "check_argmax",
     "check_batch",
     "check_export",
+    "check_report_paths",
     "check_finite",
     "check_interface",
     "check_shape",
@@ -79,6 +90,8 @@ __all__ = [
     "compare",
     "export_kind",
     "interface_problems",
+    "failed_report",
+    "junit_classname",
     "junit_xml",
     "keras_outputs",
     "labelled_test_images",

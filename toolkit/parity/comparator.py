@@ -156,12 +156,18 @@ def check_tolerance(
     """Passes when no element exceeds both atol and rtol*|reference|; decides the verdict of float exports
     only, since int8 rounding moves every element."""
     diff, rel = _abs_rel(reference, candidate)
-    count = int(_beyond(diff, reference, atol, rtol).sum())
+    failing = _beyond(diff, reference, atol, rtol)
+    count = int(failing.sum())
     if count:
-        worst = np.unravel_index(int(np.argmax(diff)), diff.shape)
+        # The element that breaks the rule by the widest margin: the largest difference overall may be one the
+        # relative tolerance allows (a large reference value), so it would name an element that passes.
+        allowed = np.maximum(atol, rtol * np.abs(reference.astype(np.float64)))
+        margin = np.where(failing, diff / np.maximum(allowed, np.finfo(np.float64).tiny), -np.inf)
+        image, cls = np.unravel_index(int(np.argmax(margin)), diff.shape)
         detail = (
-            f"{count:,} of {diff.size:,} elements exceed both atol {atol:g} and rtol {rtol:g}*|ref| (max abs "
-            f"diff {_fmt(float(diff.max()))} at image {worst[0]}, class {worst[1]})"
+            f"{count:,} of {diff.size:,} elements exceed both atol {atol:g} and rtol {rtol:g}*|ref|; worst at "
+            f"image {image}, class {cls}: |diff| {_fmt(float(diff[image, cls]))} against ref "
+            f"{_fmt(float(reference[image, cls]))} (max abs diff {_fmt(float(diff.max()))})"
         )
     else:
         detail = f"all {diff.size:,} elements within atol {atol:g} or rtol {rtol:g}*|ref|"

@@ -5,6 +5,7 @@ Rendering the results for a terminal is the CLI's business; this module only hol
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import xml.etree.ElementTree as ET
@@ -16,6 +17,7 @@ import numpy as np
 
 from toolkit import fsutil
 from toolkit.contract import toolkit_version
+from toolkit.errors import UsageError
 from toolkit.parity.rules import VERDICT_RULES
 
 # ParityReport fields JUnit viewers show as suite properties, in this order.
@@ -159,19 +161,48 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def check_report_paths(**paths: Path | None) -> None:
+    """UsageError, before any work, for a report path that cannot be written: a folder, or a file's child.
+    Keywords name the option (`report=...` is `--report`)."""
+    for option, path in paths.items():
+        if path is None:
+            continue
+        flag = "--" + option.replace("_", "-")
+        if Path(path).is_dir():
+            raise UsageError(f"{flag} {path} is a folder; name a file")
+        blocking = next((p for p in Path(path).parents if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise UsageError(f"{flag} {path}: {blocking} is a file, not a folder")
+
+
 def write_json(summary: ParitySummary, path: Path) -> Path:
     """The whole summary as strict JSON."""
     return fsutil.write_text(path, json.dumps(summary.to_json(), indent=2, allow_nan=False) + "\n")
 
 
+def junit_classname(name: str) -> str:
+    """`parity.` and the export's path relative to the working folder (absolute when outside it), so that two
+    exports named alike in different folders stay apart. JUnit viewers split a classname at dots (package.Class),
+    so every character but letters, digits, - and _ becomes _."""
+    path = Path(name)
+    with contextlib.suppress(ValueError):
+        path = path.resolve().relative_to(Path.cwd().resolve())
+    return "parity." + "".join(c if c.isalnum() or c in "-_" else "_" for c in str(path))
+
+
+# A check that could not even run the export (it does not load, or crashes) is an error, not a failed comparison.
+ERROR_CHECKS = ("load",)
+
+
 def _junit_suite(root: ET.Element, report: ParityReport, model: str) -> None:
+    errors = [c for c in report.failures if c.name in ERROR_CHECKS]
     suite = ET.SubElement(
         root,
         "testsuite",
         name=f"parity {report.name}",
         tests=str(len(report.checks)),
-        failures=str(len(report.failures)),
-        errors="0",
+        failures=str(len(report.failures) - len(errors)),
+        errors=str(len(errors)),
         skipped="0",
         time=f"{report.seconds:.3f}",
     )
@@ -179,12 +210,12 @@ def _junit_suite(root: ET.Element, report: ParityReport, model: str) -> None:
     for key in JUNIT_PROPERTIES:
         ET.SubElement(properties, "property", name=key, value=str(getattr(report, key)))
     ET.SubElement(properties, "property", name="model", value=model)
-    # JUnit viewers split classname at dots (package.Class), so dots inside the export's name would nest it
-    classname = "parity." + "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(report.name).name)
+    classname = junit_classname(report.name)
     for check in report.checks:
         case = ET.SubElement(suite, "testcase", classname=classname, name=check.name, time="0")
         if check.gating and not check.passed:
-            failure = ET.SubElement(case, "failure", message=check.detail, type="ParityFailure")
+            tag, kind = ("error", "ParityError") if check.name in ERROR_CHECKS else ("failure", "ParityFailure")
+            failure = ET.SubElement(case, tag, message=check.detail, type=kind)
             failure.text = f"{report.name} ({report.format}) failed '{check.name}': {check.detail}"
         else:
             out = ET.SubElement(case, "system-out")
@@ -192,12 +223,17 @@ def _junit_suite(root: ET.Element, report: ParityReport, model: str) -> None:
 
 
 def junit_xml(summary: ParitySummary) -> str:
-    """JUnit XML: one <testsuite> per export, one <testcase> per check, <failure> for failed gating checks."""
-    root = ET.Element("testsuites", name="mnist-toolkit parity", tests="0", failures="0", time=f"{summary.seconds:.2f}")
+    """JUnit XML: one <testsuite> per export, one <testcase> per check, <failure> for failed gating checks and
+    <error> for an export that could not be run at all."""
+    root = ET.Element(
+        "testsuites", name="mnist-toolkit parity", tests="0", failures="0", errors="0", time=f"{summary.seconds:.2f}"
+    )
     for report in summary.reports:
         _junit_suite(root, report, summary.model)
+    errors = sum(1 for report in summary.reports for c in report.failures if c.name in ERROR_CHECKS)
     root.set("tests", str(sum(len(report.checks) for report in summary.reports)))
-    root.set("failures", str(sum(len(report.failures) for report in summary.reports)))
+    root.set("failures", str(sum(len(report.failures) for report in summary.reports) - errors))
+    root.set("errors", str(errors))
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
