@@ -126,6 +126,7 @@ def test_manifest_describes_every_file_and_the_int8_figures(tmp_path):
     assert payload["source"] == {
         "file": "m.keras",
         "sha256": source.sha256,
+        "weights_sha256": "",
         "architecture": "mlp256",
         "test_accuracy": 0.9,
         "input": "[N,28,28,1]",
@@ -255,8 +256,8 @@ def test_export_cli_usage_errors(cli, tmp_path):
     model = tmp_path / "m.keras"
     model.write_bytes(b"not a model")
     for args, message in (
-        (("--opset", "12"), "greater than or equal to 13"),
-        (("--opset", "22"), "less than or equal to 21"),
+        (("--opset", "12"), "error: --opset must be at least 13, got 12; see 'mnist-toolkit export --help'"),
+        (("--opset", "22"), "error: --opset must be at most 21, got 22; see 'mnist-toolkit export --help'"),
         (("--format", "onnx,caffe"), "unknown export format 'caffe'"),
     ):
         result = cli("export", model, "--out", tmp_path / "o", *args)

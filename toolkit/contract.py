@@ -41,6 +41,8 @@ KEY_DTYPE = PREFIX + "preprocess.dtype"
 KEY_LABELS = PREFIX + "labels"
 KEY_ARCHITECTURE = PREFIX + "architecture"
 KEY_SOURCE_SHA256 = PREFIX + "source_sha256"
+# The source model's weights (kerasmodel.weights_digest): the same model saved again keeps it, a file's sha256 not.
+KEY_SOURCE_WEIGHTS = PREFIX + "source_weights_sha256"
 KEY_SOURCE_ACCURACY = PREFIX + "source_test_accuracy"
 KEY_TOOLKIT_VERSION = PREFIX + "toolkit_version"
 KEY_QUANTIZATION = PREFIX + "quantization"  # "none" or "int8-qdq"
@@ -116,6 +118,7 @@ class ModelContract:
     labels: tuple[str, ...] = CLASS_LABELS
     architecture: str = ""
     source_sha256: str = ""
+    source_weights: str = ""
     source_test_accuracy: float | None = None
     toolkit_version: str = ""
     quantization: str = QUANT_NONE
@@ -141,6 +144,7 @@ class ModelContract:
             KEY_LABELS: json.dumps(list(self.labels)),
             KEY_ARCHITECTURE: self.architecture,
             KEY_SOURCE_SHA256: self.source_sha256,
+            KEY_SOURCE_WEIGHTS: self.source_weights,
             KEY_TOOLKIT_VERSION: self.toolkit_version,
             KEY_QUANTIZATION: self.quantization,
             KEY_SOURCE_INPUT: self.adaptation.input_shape,
@@ -183,6 +187,7 @@ def read_contract(metadata: dict[str, str], source: str = "model") -> ModelContr
             labels=labels,
             architecture=metadata.get(KEY_ARCHITECTURE, ""),
             source_sha256=metadata.get(KEY_SOURCE_SHA256, ""),
+            source_weights=metadata.get(KEY_SOURCE_WEIGHTS, ""),
             source_test_accuracy=float(accuracy) if accuracy else None,
             toolkit_version=metadata.get(KEY_TOOLKIT_VERSION, ""),
             quantization=metadata.get(KEY_QUANTIZATION, QUANT_NONE),

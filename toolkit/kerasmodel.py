@@ -250,3 +250,18 @@ def as_contract(model: Any, source: Path | str = "model") -> tuple[Any, Adaptati
         x = keras.layers.Softmax(name=OUTPUT_NAME)(x)
     # A name of its own: the wrapped model is one of the wrapper's layers, and layer names must be unique.
     return keras.Model(inputs, x, name=f"{model.name}_contract"), adapted
+
+
+def weights_digest(model: Any) -> str:
+    """sha256 of a model's weights (shapes and float32 values, in the model's order): what an export records
+    of its source, since saving the same model again changes the file's sha256 but not this."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        values = np.ascontiguousarray(np.asarray(weight.numpy() if hasattr(weight, "numpy") else weight, np.float32))
+        digest.update(repr(values.shape).encode())
+        digest.update(values.tobytes())
+    return digest.hexdigest()

@@ -37,7 +37,7 @@ from toolkit.export.build import build_formats, check_out, staged
 from toolkit.export.manifest import MANIFEST_NAME, describe_files, manifest_payload, write_manifest
 from toolkit.export.onnx import DEFAULT_OPSET, OPSETS, check_opset
 from toolkit.export.quantize import QuantizeInfo
-from toolkit.kerasmodel import all_layers, as_contract
+from toolkit.kerasmodel import all_layers, as_contract, weights_digest
 from toolkit.parity.comparator import accuracy
 from toolkit.parity.outputs import keras_outputs, labelled_test_images, score
 from toolkit.timing import Laps
@@ -180,6 +180,7 @@ def export_loaded(
     contract = ModelContract(
         architecture=source.architecture,
         source_sha256=source.sha256,
+        source_weights=weights_digest(model),
         source_test_accuracy=source_accuracy,
         toolkit_version=toolkit_version(),
         adaptation=adaptation,

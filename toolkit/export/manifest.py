@@ -104,6 +104,7 @@ def manifest_payload(
         "source": {
             "file": source.path.name,
             "sha256": source.sha256,
+            "weights_sha256": contract.source_weights,
             "architecture": source.architecture,
             "test_accuracy": contract.source_test_accuracy,
             "input": adaptation.input_shape,

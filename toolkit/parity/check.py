@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import data, modelkind, onnxmodel, runtimes
+from toolkit import modelkind, onnxmodel, runtimes
 from toolkit.contract import KEY_QUANTIZATION
 from toolkit.errors import ModelLoadError, ShapeMismatchError, UsageError, first_line
-from toolkit.kerasmodel import as_contract
+from toolkit.parity import reference
 from toolkit.parity.comparator import accuracy, compare
-from toolkit.parity.outputs import keras_outputs, labelled_test_images
+from toolkit.parity.provenance import recorded_weights
 from toolkit.parity.report import ParityReport, ParitySummary, failed_report
 from toolkit.parity.rules import BATCH_CHECK_IMAGES, BATCH_SIZE, DEFAULT_ATOL, DEFAULT_RTOL
 from toolkit.timing import Laps
@@ -49,13 +49,15 @@ def check_export(
     path: Path,
     reference: np.ndarray,
     images: np.ndarray,
-    labels: np.ndarray,
+    labels: np.ndarray | None,
     *,
     atol: float,
     rtol: float,
     name: str | None = None,
+    weights: str = "",
 ) -> ParityReport:
-    """Load one export, run it on `images`, and compare it with `reference` (the Keras outputs)."""
+    """Load one export, run it on `images`, and compare it with `reference` (the Keras outputs; `labels` may be
+    None for images without them); `weights`, the reference model's weights digest, checks where it came from."""
     started = time.perf_counter()
     path = Path(path)
     name = name or str(path)
@@ -85,29 +87,37 @@ def check_export(
             fmt=fmt,
             batch=(single, outputs[:count]),
             interface=interface_problems(runtime),
+            provenance=(recorded_weights(runtime), weights),
         )
     except ShapeMismatchError as exc:
         return failed_report(name, fmt, "shape", str(exc), atol, rtol, len(images))
     return replace(report, seconds=round(time.perf_counter() - started, 3))
 
 
-def validate(model_path: Path, exports: Iterable[Path], atol: float, rtol: float) -> list[Path]:
-    """Usage checks, before anything heavy is loaded."""
+def validate(model_path: Path, exports: Iterable[Path], atol: float, rtol: float) -> tuple[str, list[Path]]:
+    """Usage checks, before anything heavy is loaded: what MODEL is ("keras", "export" or "golden": a reference
+    saved with --save-reference) and the exports to check."""
     model_path = Path(model_path)
-    modelkind.require(model_path, ("keras",), "parity", "MODEL ")
+    if model_path.suffix.lower() == ".npz" and model_path.is_file():
+        kind = "golden"
+    else:
+        fmt = modelkind.require(model_path, ("keras", *modelkind.EXPORT_FORMATS), "parity", "MODEL ")
+        kind = "keras" if fmt == "keras" else "export"
     for value, option in ((atol, "--atol"), (rtol, "--rtol")):
         if not math.isfinite(value) or value < 0:
             raise UsageError(f"{option} must be a non-negative number, got {value}")
     checked = []
     for export in exports:
-        modelkind.require(export, modelkind.EXPORT_FORMATS, "parity", "EXPORT ")
+        modelkind.require(export, modelkind.FORMATS, "parity", "EXPORT ")
         checked.append(Path(export))
-    return checked
+    if kind != "keras" and not checked:
+        raise UsageError(f"name the exports to check against {model_path}; only a Keras model can export its own")
+    return kind, checked
 
 
 @contextmanager
 def _own_exports(
-    model: Any, model_path: Path, sha256: str, reference: np.ndarray, lap: Callable[[str], None]
+    model: Any, model_path: Path, sha256: str, reference: np.ndarray | None, lap: Callable[[str], None]
 ) -> Iterator[list[tuple[Path, str]]]:
     """Every deployable format exported to a temporary folder, as (path, name), for as long as the block runs."""
     # Export measures its int8 file with parity's scorer, so it is imported when first needed rather than
@@ -122,46 +132,62 @@ def _own_exports(
 
 
 def run(
-    model_path: Path, exports: Iterable[Path] = (), atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL
+    model_path: Path,
+    exports: Iterable[Path] = (),
+    atol: float = DEFAULT_ATOL,
+    rtol: float = DEFAULT_RTOL,
+    *,
+    saved: Path | None = None,
+    save_to: Path | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    images: Path | None = None,
 ) -> ParitySummary:
-    """Check every export against the Keras model on the full MNIST test set.
+    """Check every export against the reference: the Keras model's outputs (from the cache when it ran on these
+    images before, so without TensorFlow), a golden file's (MODEL a .npz, or `saved`), or the first export's.
+    Images: the MNIST test set, a stratified subset of `limit`, or the user's own (`images`, a folder).
 
-    With no `exports`, export every format to a temporary folder first and check them all, so one call
-    covers ONNX, SavedModel, TFLite and int8 ONNX.
+    With no `exports`, export every format of the Keras model to a temporary folder first and check them all.
+    `save_to` keeps the reference as a golden file for later runs (and CI jobs without TensorFlow).
     """
-    exports = validate(model_path, exports, atol, rtol)
+    kind, exports = validate(model_path, exports, atol, rtol)
     model_path = Path(model_path)
     laps = Laps()
-    sha256 = data.sha256_file(model_path)
-    images, labels = labelled_test_images()
-    model = runtimes.load_keras_model(model_path)
-    # The reference is the model's own outputs in contract form: after the softmax an export adds to logits.
-    served, _ = as_contract(model, model_path)
-    laps.lap("load keras model")
-    reference = keras_outputs(served, model_path, sha256, images)
-    laps.lap("keras reference prediction")
+    found = reference.resolve(model_path, kind, saved=saved, limit=limit, seed=seed, folder=images)
+    laps.lap("reference outputs")
+    if save_to is not None:
+        reference.save(found, save_to)
+    tensors, labels = found.images.tensors, found.images.labels
 
     def check_all(candidates: list[tuple[Path, str]]) -> list[ParityReport]:
         reports = []
         for path, name in candidates:
-            reports.append(check_export(path, reference, images, labels, atol=atol, rtol=rtol, name=name))
+            reports.append(
+                check_export(
+                    path, found.outputs, tensors, labels, atol=atol, rtol=rtol, name=name, weights=found.weights
+                )
+            )
             laps.lap(f"check {name}")
         return reports
 
     if exports:
         reports = check_all([(path, str(path)) for path in exports])
     else:
-        with _own_exports(model, model_path, sha256, reference, laps.lap) as candidates:
+        keras = found.keras if found.keras is not None else runtimes.load_keras_model(model_path)
+        full = found.images.description == reference.MNIST_TEST
+        with _own_exports(keras, model_path, found.sha256, found.outputs if full else None, laps.lap) as candidates:
             reports = check_all(candidates)
     return ParitySummary(
         str(model_path),
-        sha256,
-        len(images),
+        found.sha256,
+        len(tensors),
         atol,
         rtol,
-        accuracy(reference, labels),
+        accuracy(found.outputs, labels) if labels is not None else None,
         tuple(reports),
         laps.total,
         not exports,
         tuple(laps.steps),
+        data=found.images.description,
+        reference=found.source,
     )

@@ -247,6 +247,25 @@ def check_batch(single: np.ndarray, batched: np.ndarray, atol: float, rtol: floa
     return BatchResult(Check("batch", bad == 0, detail), batch_images=len(single), batch_max_abs_diff=worst)
 
 
+def check_provenance(recorded: str | None, expected: str) -> CheckResult:
+    """Passes when the export records the reference model's weights digest; an export made from another model
+    fails here, whatever its numbers. Without a recorded digest (older exports) or a known one, it says so
+    and does not decide the verdict."""
+    if not recorded or not expected:
+        what = "the export records no source weights digest" if not recorded else "the reference's is unknown"
+        return CheckResult(Check("provenance", True, f"not checked: {what}", gating=False))
+    if recorded == expected:
+        return CheckResult(Check("provenance", True, f"exported from this model (weights {expected[:12]}...)"))
+    return CheckResult(
+        Check(
+            "provenance",
+            False,
+            f"exported from a different model: its source weights are {recorded[:12]}..., "
+            f"the model's {expected[:12]}...",
+        )
+    )
+
+
 def compare(
     reference: np.ndarray,
     candidate: np.ndarray,
@@ -259,18 +278,21 @@ def compare(
     fmt: str = "",
     batch: tuple[np.ndarray, np.ndarray] | None = None,
     interface: Sequence[str] = (),
+    provenance: tuple[str | None, str] | None = None,
 ) -> ParityReport:
     """Compare candidate outputs with reference outputs (both [N,10]) and decide the verdict.
 
     `labels` adds accuracies and per-class disagreement (by true label); `batch` is (outputs at batch 1,
-    outputs at batch 512) for the same images; `interface` lists contract problems found by the caller.
+    outputs at batch 512) for the same images; `interface` lists contract problems found by the caller;
+    `provenance` is (the weights digest the export records, the reference model's).
     Raises ShapeMismatchError when the two outputs do not have the same shape.
     """
     reference, candidate = np.asarray(reference), np.asarray(candidate)
     check_shape(reference, candidate, name)
     if kind not in KINDS:
         raise UsageError(f"kind must be 'float' or 'int8', not '{kind}'")
-    results: list[CheckResult] = [
+    results: list[CheckResult] = [check_provenance(*provenance)] if provenance is not None else []
+    results += [
         check_interface(interface),
         check_finite(candidate),
         check_tolerance(reference, candidate, atol, rtol, kind),

@@ -106,11 +106,13 @@ class ParitySummary:
     images: int
     atol: float
     rtol: float
-    reference_accuracy: float
+    reference_accuracy: float | None  # None for images without labels
     reports: tuple[ParityReport, ...]
     seconds: float = 0.0
     self_exported: bool = False
     timings: tuple[tuple[str, float], ...] = field(default=(), repr=False)
+    data: str = "mnist-test"  # which images (see parity.reference)
+    reference: str = ""  # where the reference outputs came from: the model, a golden file, an export
 
     @property
     def passed(self) -> bool:
@@ -122,6 +124,8 @@ class ParitySummary:
                 "model": self.model,
                 "model_sha256": self.model_sha256,
                 "images": self.images,
+                "data": self.data,
+                "reference": self.reference or self.model,
                 "atol": self.atol,
                 "rtol": self.rtol,
                 "reference_accuracy": self.reference_accuracy,
