@@ -139,3 +139,20 @@ def test_reference_options_are_one_line_usage_errors(cli, exports, tmp_path):
         assert len(result.stderr.strip().splitlines()) == 1
     result = cli("parity", exports["a"])
     assert result.exit_code == 2 and "name the exports to check against" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_second_run_on_a_keras_model_needs_no_tensorflow(cli, mlp_model, tmp_path):
+    """The first run computes the Keras outputs and caches them by the model's sha256 and the images; the
+    second, with TensorFlow blocked, checks the export from the cache."""
+    out = tmp_path / "exports"
+    assert cli("export", mlp_model, "--format", "onnx", "--out", out).exit_code == 0
+    onnx = next(out.glob("*.onnx"))
+    first = cli("parity", mlp_model, onnx, "--limit", "500", "--json")
+    assert first.exit_code == 0, first.output
+    provenance = next(c for c in json.loads(first.stdout)["exports"][0]["checks"] if c["name"] == "provenance")
+    assert provenance["passed"] and provenance["detail"].startswith("exported from this model")
+    args = ["parity", str(mlp_model), str(onnx), "--limit", "500", "--json"]
+    second = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, *args], capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["exports"][0]["passed"]
