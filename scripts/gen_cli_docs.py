@@ -3,7 +3,7 @@
     python scripts/gen_cli_docs.py          # (re)write docs/cli.md
     python scripts/gen_cli_docs.py --check  # exit 1, naming the commands that drifted, if it is out of date
 
-The help is rendered as a user sees it (Typer's Rich panels), but at a fixed width of 100 columns, without
+The help is rendered as a user sees it (Click's plain help), but at a fixed width of 100 columns, without
 colour and without terminal detection, so the file is the same on every machine and in every CI.
 """
 
@@ -84,7 +84,7 @@ def render_help(path: list[str]) -> str:
 
     from toolkit.cli import app
 
-    result = CliRunner().invoke(app, [*path, "--help"], prog_name=PROG, color=False)
+    result = CliRunner().invoke(app, [*path, "--help"], prog_name=PROG, color=False, terminal_width=WIDTH)
     name = " ".join([PROG, *path])
     if result.exit_code != 0:
         raise SystemExit(f"`{name} --help` exited with {result.exit_code}:\n{result.output}")

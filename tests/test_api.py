@@ -148,3 +148,19 @@ def test_run_is_the_runner_itself():
     from toolkit.predict import runner
 
     assert toolkit.predict.run is runner.run
+
+
+def test_api_errors_name_keywords_not_flags(tmp_path):
+    from toolkit.errors import ModelKindError, UsageError
+
+    with pytest.raises(UsageError, match=r"^top_k must be between 0 and 10, got 11$"):
+        list(predict_folder(tmp_path, top_k=11))
+    with pytest.raises(UsageError, match=r"^min_confidence must be between 0 and 1, got 2.0$"):
+        predict_images([np.zeros((28, 28), np.uint8)], min_confidence=2.0)
+    missing = tmp_path / "nope.onnx"
+    with pytest.raises(ModelKindError) as caught:
+        list(predict_folder(tmp_path, model=missing))
+    assert str(caught.value) == f"model={missing}: no such file or folder; predict needs an ONNX model (.onnx)"
+    with pytest.raises(ModelKindError) as caught:
+        predict_images([np.zeros((28, 28), np.uint8)], model=missing)
+    assert str(caught.value).startswith(f"model={missing}: ")

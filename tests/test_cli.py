@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import numpy as np
 import pytest
 
 from toolkit import data
+
+SAMPLES = Path(__file__).resolve().parents[1] / "artifacts" / "samples"
 
 
 def test_models_lists_every_arch_with_params(cli):
@@ -89,8 +92,9 @@ def test_data_fetch_from_corrupt_npz(cli, tmp_path, monkeypatch):
     bad.write_bytes(b"PK\x03\x04 truncated")
     result = cli("data", "fetch", "--from", bad)
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"error: {bad}: cannot read as a Keras mnist.npz")
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.splitlines() == [
+        f"error: {bad}: not an MNIST .npz (a Keras mnist.npz is a zip archive of four arrays)"
+    ]
     assert not (tmp_path / "home" / "mnist.npz").exists()
 
 
@@ -128,8 +132,23 @@ def test_unwritable_output_is_one_line_not_a_traceback(cli, mlp_model, tmp_path)
     result = cli("evaluate", mlp_model, "--out", blocker / "report")
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "check the path and its permissions" in lines[0]
+    assert lines == [
+        f"error: {blocker} is a file, not a folder (it is on the way to {blocker / 'report'}); choose another path"
+    ]
     assert "Traceback" not in result.output
+    denied = tmp_path / "locked"
+    denied.mkdir(mode=0o500)
+    result = cli("evaluate", mlp_model, "--out", denied / "report")
+    if os.geteuid() != 0:  # root writes anywhere
+        assert result.exit_code == 1 and "check the path and its permissions" in result.stderr
+
+
+def test_predict_out_under_a_file_names_the_file(cli, tmp_path):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file")
+    result = cli("predict", SAMPLES / "sample-00000-png-label-7.png", "--out", blocker / "x.csv")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [f"error: {blocker} is a file, not a folder; choose another path"]
 
 
 def test_models_needs_no_keras():
@@ -283,3 +302,67 @@ def test_predict_help_shows_every_declared_option(cli):
     assert result.exit_code == 0
     for spec in specs():
         assert (spec.flag in result.stdout) == spec.cli
+
+
+def test_evaluate_writes_nothing_without_out(cli, onnx_model, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = cli("evaluate", onnx_model)
+    assert result.exit_code == 0 and "accuracy" in result.stdout and "wrote" not in result.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_predict_quiet_prints_records_only_and_verbose_says_more(cli, tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(SAMPLES / "sample-00000-png-label-7.png", inputs)
+    (inputs / "broken.png").write_bytes(b"not an image")
+    quiet = cli("predict", inputs, "--out", "-", "--quiet", "--workers", "0")
+    assert quiet.exit_code == 3 and quiet.stderr == ""
+    assert quiet.stdout.splitlines()[0].startswith("path,status,digit")
+    assert len(quiet.stdout.splitlines()) == 3
+    verbose = cli("predict", inputs, "--out", tmp_path / "o.csv", "--verbose", "--workers", "0")
+    lines = verbose.stderr.splitlines()
+    assert verbose.exit_code == 3
+    assert lines[0].startswith("model: ") and lines[0].endswith("reference.onnx")
+    assert lines[1].startswith(f"error record: {inputs / 'broken.png'}: ")
+    assert lines[2].endswith(": 1 ok, 1 error")
+    both = cli("predict", inputs, "--quiet", "--verbose")
+    assert (both.exit_code, both.stderr) == (2, "error: --quiet and --verbose contradict each other; choose one\n")
+
+
+def test_models_reference_prints_the_shipped_model_and_its_card(cli):
+    from toolkit.models import MODEL_CARD, REFERENCE_ONNX
+
+    result = cli("models", "--reference")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[:2] == [f"reference model: {REFERENCE_ONNX}", f"model card: {MODEL_CARD}"]
+    card = json.loads(cli("models", "--reference", "--json").stdout)
+    assert card["path"] == str(REFERENCE_ONNX) and card["card"]["architecture"] == "cnn-bn"
+
+
+def test_data_show_ascii_with_a_model_prints_its_prediction(cli, onnx_model):
+    result = cli("data", "show", "--ascii", "--start", "0", "--model", onnx_model)
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == "test[0] label=7 predicted=7"
+    assert len(result.stdout.splitlines()) == 29
+
+
+def test_predict_model_that_is_not_onnx_is_a_usage_error(cli, tmp_path):
+    for name, content in (("notes.onnx", b"just some text\n"), ("empty.onnx", b"")):
+        (tmp_path / name).write_bytes(content)
+        result = cli("predict", SAMPLES, "--model", tmp_path / name, "--out", tmp_path / "o.csv")
+        assert result.exit_code == 2
+        assert result.stderr.splitlines() == [
+            f"error: {tmp_path / name}: not an ONNX model (the file does not parse as ONNX)"
+        ]
+        assert not (tmp_path / "o.csv").exists()
+
+
+def test_predict_no_images_on_stdin_says_stdin(cli, tmp_path):
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    result = CliRunner().invoke(app, ["predict", "-", "--out", str(tmp_path / "o.csv")], input="\n")
+    assert result.exit_code == 3
+    assert "warning: no image files found in the paths read from stdin; exit code 3" in result.stderr.splitlines()

@@ -98,8 +98,14 @@ def test_digest_mismatch_fails_loudly_and_caches_nothing(tmp_path, home):
 def test_corrupt_and_truncated_files_name_the_file(tmp_path, home):
     bad = tmp_path / "corrupt.npz"
     bad.write_bytes(b"this is not a zip archive")
-    with pytest.raises(DataError, match="corrupt.npz: cannot read as a Keras mnist.npz"):
+    with pytest.raises(DataError, match=r"corrupt.npz: not an MNIST .npz \(a Keras mnist.npz is a zip archive"):
         data.fetch(bad)
+    # Text that numpy would take for a pickle: no advice to unpickle it, the same one line.
+    notes = tmp_path / "notes.txt"
+    notes.write_text("shopping list\n")
+    with pytest.raises(DataError) as caught:
+        data.fetch(notes, force=True)
+    assert str(caught.value) == f"{notes}: not an MNIST .npz (a Keras mnist.npz is a zip archive of four arrays)"
     good = tmp_path / "good.npz"
     np.savez(good, **tiny_arrays())
     truncated = tmp_path / "truncated.npz"

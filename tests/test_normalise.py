@@ -179,3 +179,18 @@ def test_large_images_are_reduced_first():
     page[1000:1600, 900:1250] = 20  # a thick bar, the "digit"
     result = normalise.prepare(Image.fromarray(page))
     assert not result.blank and result.tensor.max() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("size", [800, 1600])
+def test_white_ink_on_a_transparent_palette_sheet_is_read_at_any_size(size):
+    """Large palette images go grey through their palette; the digit drawn only in alpha must survive it, even
+    when the palette is padded with entries the image never uses (as GIF writers pad it)."""
+    from PIL import ImageDraw
+
+    sheet = Image.new("P", (size, size), 0)
+    sheet.putpalette([255, 255, 255] * 2 + [0, 0, 0] * 254)  # 0: the transparent sheet, 1: the white ink
+    ImageDraw.Draw(sheet).ellipse([size * 0.35, size * 0.25, size * 0.65, size * 0.75], outline=1, width=size // 25)
+    sheet.info["transparency"] = 0
+    result = normalise.prepare(sheet)
+    assert not result.blank and result.tensor.max() == pytest.approx(1.0)
+    assert sheet.getpalette()[:6] == [255] * 6 and sheet.info["transparency"] == 0  # the image is left as it was

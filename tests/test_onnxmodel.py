@@ -121,3 +121,15 @@ def test_metadata_that_contradicts_the_graph_or_is_unknown_is_refused_in_one_lin
         junk = contract.ModelContract(**{field: value}).to_metadata()
         with pytest.raises(ModelLoadError, match=rf"cannot give \({field} {value}\)"):
             OnnxModel(linear_model(tmp_path / "junk.onnx", zeros, bias, metadata=junk))
+
+
+def test_parity_takes_the_other_contract_model_and_a_fixed_batch_model_as_the_plain_one(models, cli, tmp_path):
+    plain, other = models
+    (x_train, y_train), _ = data.load_mnist()
+    weights, bias = ridge_weights(x_train[:12000], y_train[:12000])
+    fixed = linear_model(tmp_path / "fixed.onnx", weights, bias, batch=1)
+    result = cli("parity", plain, other, fixed, "--limit", "100", "--atol", "1e-4", "--json")
+    assert result.exit_code == 0, result.output
+    reports = json.loads(result.stdout)["exports"]
+    assert [r["passed"] for r in reports] == [True, True]
+    assert all(next(c for c in r["checks"] if c["name"] == "interface")["passed"] for r in reports)

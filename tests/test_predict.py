@@ -419,8 +419,8 @@ def test_cli_wrong_model_contract_is_one_line(cli, tmp_path, mnist_test):
     ]
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     result = cli("predict", tmp_path / "in", "--model", tmp_path / "junk.onnx", "--out", tmp_path / "o.csv")
-    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
-    assert "cannot load as an ONNX model" in result.stderr and "Traceback" not in result.output
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1  # not a model: a usage error
+    assert "not an ONNX model" in result.stderr and "Traceback" not in result.output
 
 
 def test_cli_parquet_without_pyarrow_names_the_extra(cli, tmp_path, onnx_model, monkeypatch):
@@ -475,11 +475,11 @@ def test_stdout_stays_empty_when_the_model_is_bad(tmp_path, mnist_test):
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     nan = linear_model(tmp_path / "nan.onnx", np.full((784, 10), np.nan, np.float32), np.zeros(10, np.float32))
     # junk: fails to load (in a thread, while the worker decodes); nan: loads, then fails on the first batch.
-    for model in (tmp_path / "junk.onnx", nan):
+    for model, code in ((tmp_path / "junk.onnx", 2), (nan, 1)):
         result = CliRunner().invoke(
             app, ["predict", str(tmp_path / "in"), "--model", str(model), "--out", "-", "--workers", "1"]
         )
-        assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert result.exit_code == code and len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert result.stdout == ""
 
 
@@ -497,10 +497,10 @@ def test_a_bad_model_fails_before_any_output_file_exists(cli, tmp_path, mnist_te
     (models / "junk.onnx").write_bytes(b"not a model")
     nan = linear_model(models / "nan.onnx", np.full((784, 10), np.nan, np.float32), np.zeros(10, np.float32))
     # junk fails to load (with workers, in a thread while they decode); nan loads, then fails on the first batch.
-    for model in (models / "junk.onnx", nan):
+    for model, code in ((models / "junk.onnx", 2), (nan, 1)):  # not a model: a usage error; a broken one: 1
         out = tmp_path / "runs" / f"p.{fmt}"
         result = cli("predict", tmp_path / "in", "--model", model, "--out", out, "--workers", workers)
-        assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+        assert result.exit_code == code and len(result.stderr.splitlines()) == 1, result.stderr
         assert result.stderr.startswith(f"error: {model}: ")
         assert not (tmp_path / "runs").exists()  # no output, partial file, state or lock, nor the folder made for them
 
@@ -1158,8 +1158,8 @@ def test_multi_digit_with_top_k_is_a_usage_error(cli, numbers_folder, onnx_model
 
 @pytest.mark.parametrize("workers", ["0", "2"])
 def test_a_model_with_a_fixed_batch_of_one_scores_every_file(cli, tmp_path, ridge, mnist_test, workers):
-    """Many exporters write `image [1,28,28,1]`; such a model once passed the start-up check and then failed
-    with a long onnxruntime traceback on the first batch of 10."""
+    """Many exporters write `image [1,28,28,1]`: such a model is called one image at a time, never with a batch
+    it cannot take."""
     from tests.onnx_models import linear_model
 
     x, y = mnist_test

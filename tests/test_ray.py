@@ -407,3 +407,20 @@ def test_kill_9_of_the_driver_ends_the_ray_instance_it_started(tmp_path, onnx_mo
     )
     assert done.returncode == 0, done.stderr
     assert set(Path(os.fsdecode(folder)).parent.glob("mnist-toolkit-ray-*")) == before
+
+
+def test_the_reaper_takes_only_the_drivers_ray_processes_and_their_children():
+    from toolkit.predict.engines.ray_reaper import of_session
+
+    folder = "/tmp/mnist-toolkit-ray-abc"
+    table = {
+        (100, 1): (1, b"python\x00-m\x00toolkit\x00predict"),  # the driver
+        (101, 5): (100, b"gcs_server\x00--log_dir=" + folder.encode() + b"/session/logs"),
+        (102, 5): (100, b"raylet\x00--store_socket_name=" + folder.encode() + b"/sockets/plasma"),
+        (103, 6): (102, b"ray::DashboardAgent"),
+        (104, 9): (103, b"ray::IDLE"),
+        (105, 7): (100, b"python\x00-c\x00unrelated child of the driver"),
+        (200, 8): (1, b"tail\x00-f\x00" + folder.encode() + b"/session/logs/raylet.out"),  # the user's, not ours
+        (201, 8): (200, b"less"),
+    }
+    assert {pid for pid, _ in of_session(folder, table, driver=100)} == {101, 102, 103, 104}

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from rich.console import Console
 
-from toolkit import render, zoo
+from toolkit import render, render_parity, zoo
 from toolkit.predict.runner import Summary
 
 
@@ -62,32 +62,32 @@ def fake_parity(failing: bool = False):
 def test_parity_table_never_cuts_a_number(width):
     console = Console(width=width, record=True, force_terminal=True)
     summary = fake_parity()
-    render.print_parity(summary, console)
+    render_parity.print_parity(summary, console)
     text = console.export_text()
-    rows = [render.parity_row(r) for r in summary.reports]
-    shown = render.parity_columns(rows, width)
+    rows = [render_parity.parity_row(r) for r in summary.reports]
+    shown = render_parity.parity_columns(rows, width)
     assert "export" in shown and "verdict" in shown and "max abs" in shown
     for row in rows:
         for column in shown:
             if column != "export":
                 assert row[column] in text, (column, row[column])
     assert all(len(line) <= width for line in text.splitlines())
-    assert ("left out" in text) == (len(shown) < len(render.PARITY_COLUMNS))
+    assert ("left out" in text) == (len(shown) < len(render_parity.PARITY_COLUMNS))
     if width >= 160:
-        assert len(shown) == len(render.PARITY_COLUMNS)
+        assert len(shown) == len(render_parity.PARITY_COLUMNS)
 
 
 def test_parity_columns_drop_details_first():
-    rows = [render.parity_row(r) for r in fake_parity().reports]
-    assert render.parity_columns(rows, 1000) == list(render.PARITY_COLUMNS)
-    narrow = render.parity_columns(rows, 70)
-    left_out = [c for c in render.PARITY_COLUMNS if c not in narrow]
-    assert left_out and sorted(left_out) == sorted(render.PARITY_OPTIONAL[: len(left_out)])
+    rows = [render_parity.parity_row(r) for r in fake_parity().reports]
+    assert render_parity.parity_columns(rows, 1000) == list(render_parity.PARITY_COLUMNS)
+    narrow = render_parity.parity_columns(rows, 70)
+    left_out = [c for c in render_parity.PARITY_COLUMNS if c not in narrow]
+    assert left_out and sorted(left_out) == sorted(render_parity.PARITY_OPTIONAL[: len(left_out)])
     assert {"export", "argmax", "max abs", "verdict"} <= set(narrow)
 
 
 def test_parity_row_cells():
-    row = render.parity_row(fake_parity(failing=True).reports[-1])
+    row = render_parity.parity_row(fake_parity(failing=True).reports[-1])
     assert row == {
         "export": "model.int8.onnx",
         "format": "onnx",
@@ -106,7 +106,7 @@ def test_parity_row_cells():
 
 def test_parity_failures_disagreements_and_verdict_are_printed():
     console = Console(width=200, record=True, force_terminal=True)
-    render.print_parity(fake_parity(failing=True), console)
+    render_parity.print_parity(fake_parity(failing=True), console)
     lines = console.export_text().splitlines()
     assert "FAIL model.int8.onnx: tolerance: 3 elements over tolerance" in lines
     assert "model.int8.onnx: 2 argmax disagreements, by true label 2:1 7:1" in lines
@@ -323,3 +323,68 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
         assert bar.rate(40) == ""  # half a second in: too early for a rate
         assert bar.rate(40) == "15 files/s"  # (40 - 10) files in 2 s
     assert "scoring" in screen.getvalue()
+
+
+def test_summary_counts_one_error_as_one():
+    summary = make_summary(files=2, records=2, ok=1, errors=1, error_kinds=Counter({"decode": 1}))
+    assert render.summary_lines(summary)[0] == "scored 2 files (2 records) in 2.00 s, 1 files/s: 1 ok, 1 error"
+
+
+def test_verbose_summary_names_the_model_and_the_first_error_records(capsys):
+    summary = make_summary(files=25, records=25, errors=25, error_kinds=Counter({"decode": 25}))
+    failed = [record(f"/scans/{i}.png", error=f"decode: broken {i}") for i in range(render.ERRORS_SHOWN)]
+    for r in failed:
+        r["error_kind"] = "decode"
+    render.print_summary(summary, failed)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[:3] == [
+        "model: m.onnx",
+        "error record: /scans/0.png: decode: broken 0",
+        "error record: /scans/1.png: decode: broken 1",
+    ]
+    assert lines[21] == "error records: the first 20 of 25 shown; all are in the output"
+    assert lines[22:] == render.summary_lines(summary)
+
+
+def test_records_table_shows_top_k_when_asked(console):
+    ranked = {**record("/scans/7.png", 7, 0.9), "top_k": [7, 1, 9]}
+    render.print_records([ranked], top_k=True)
+    lines = [" ".join(line.split()) for line in console.export_text().splitlines()]
+    assert any("┃ top_k ┃" in line for line in lines)
+    assert any(line.startswith("│ 7.png │ ok │ 7 │ 0.9000 │ 7 1 9 │") for line in lines)
+    render.print_records([ranked])
+    assert "top_k" not in console.export_text()
+
+
+def test_reference_model_path_and_card(capsys, tmp_path):
+    card = tmp_path / "card.json"
+    card.write_text('{"architecture": "cnn-bn"}')
+    render.print_reference(tmp_path / "m.onnx", card)
+    assert capsys.readouterr().out.splitlines() == [
+        f"reference model: {tmp_path / 'm.onnx'}",
+        f"model card: {card}",
+        "{",
+        '  "architecture": "cnn-bn"',
+        "}",
+    ]
+    render.print_reference(tmp_path / "m.onnx", card, as_json=True)
+    assert json.loads(capsys.readouterr().out) == {
+        "path": str(tmp_path / "m.onnx"),
+        "card_path": str(card),
+        "card": {"architecture": "cnn-bn"},
+    }
+
+
+def test_parity_failure_lines_are_never_wrapped_in_a_log():
+    import numpy as np
+
+    from toolkit.parity import ParitySummary, compare
+
+    reference = np.full((4, 10), 0.1, np.float32)
+    failing = compare(reference, reference + 0.05, name="a/rather/long/path/to/the/export/model.onnx", fmt="onnx")
+    summary = ParitySummary("model.keras", "0" * 64, 4, 1e-5, 1e-5, None, (failing,), seconds=0.1)
+    console = Console(width=60, record=True, force_terminal=False)
+    render_parity.print_parity(summary, console)
+    fails = [line for line in console.export_text().splitlines() if line.startswith("FAIL ")]
+    assert fails and all(len(line) > 60 for line in fails)  # each failure whole on its line, past the width
+    assert all(line.split(": ")[0] == "FAIL a/rather/long/path/to/the/export/model.onnx" for line in fails)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +30,9 @@ def digits():
 
 @pytest.fixture
 def scored(tmp_path, monkeypatch, digits, onnx_model):
-    """A folder `work/in` of 40 digits (two subfolders of 10 among them), a run of it interrupted after 12
-    records, and a function that resumes it: (work folder, out, resume)."""
+    """A folder `work/in` of 40 digits: 20 files, then the subfolders `sub` and `zz` of 10 each; a run of it
+    interrupted after 36 records (all of `in` and `sub`, 6 of `zz`: batches of 4), and a function that
+    resumes it: (work folder, out, resume)."""
     x, y = digits
     work = tmp_path / "work"
     write_pngs(work / "in", x[:20], y[:20])
@@ -38,7 +41,7 @@ def scored(tmp_path, monkeypatch, digits, onnx_model):
     monkeypatch.chdir(work)
     out = tmp_path / "p.csv"
     options = PredictOptions(model=onnx_model, workers=0, chunk_size=4, batch_size=4)
-    interrupted_run(monkeypatch, ["in"], out, options, after=12)
+    interrupted_run(monkeypatch, ["in"], out, options, after=35)
 
     def resume():
         return run(["in"], options, out=str(out), resume=True)
@@ -95,7 +98,8 @@ def test_renamed_inputs_are_scored_under_their_new_names_and_the_old_records_fla
     records = by_path(out)
     live = {p for p, r in records.items() if "input-gone" not in (r["flags"] or "")}
     assert live == on_disk(work) and len(live) == 40
-    assert summary.gone == len(records) - 40 and summary.changed == 0
+    assert (summary.gone, summary.changed) == ((5, 0) if what == "files" else (10, 0))
+    assert len(records) == 40 + summary.gone
 
 
 def test_a_partly_scored_subfolder_replaced_by_a_symlink_is_not_walked_and_its_records_are_flagged(scored):
@@ -108,7 +112,7 @@ def test_a_partly_scored_subfolder_replaced_by_a_symlink_is_not_walked_and_its_r
     for path, record in records.items():
         assert ("input-gone" in (record["flags"] or "")) == path.startswith("in/zz/"), path
     assert len([p for p in records if p.startswith("in/zz/")]) == len([p for p in partial if p.startswith("in/zz/")])
-    assert summary.gone == len([p for p in partial if p.startswith("in/zz/")])
+    assert summary.gone == len([p for p in partial if p.startswith("in/zz/")]) == 6
 
 
 def flags_by_path(out: Path, fmt: str) -> dict[str, str | None]:
@@ -152,7 +156,7 @@ def test_a_finished_run_resumed_after_changes_replaces_and_flags_and_a_restored_
 
 
 def test_two_names_that_escaped_alike_are_two_inputs(tmp_path, monkeypatch, digits, onnx_model):
-    """`a_\\xe9.png` (a backslash in the name) and `a_<byte E9>.png` once got one spelling and one resume key."""
+    """`a_\\xe9.png` (a backslash in the name) and `a_<byte E9>.png` must not share a spelling or a resume key."""
     x, y = digits
     folder = tmp_path / "in"
     folder.mkdir()
@@ -185,3 +189,101 @@ def test_a_replacement_with_the_same_size_and_mtime_goes_unnoticed(tmp_path, mon
     summary = run(["in"], options, out=str(out), resume=True)
     assert (summary.changed, summary.gone, summary.written) == (0, 0, False)
     assert np.all(np.isfinite([float(r["confidence"]) for r in read_csv(out)]))
+
+
+def _stopped_after(monkeypatch, after: int, inputs: list[str], options: PredictOptions, out: Path, resume: bool):
+    """`run` stopped as Ctrl-C stops it once `after` new records are committed."""
+    from toolkit.errors import Interrupted
+    from toolkit.predict import journal
+
+    commit = journal.Journal.commit
+    stopped: list[int] = []
+
+    def commit_then_stop(self):
+        commit(self)
+        if self.written >= after and not stopped:
+            stopped.append(self.written)
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(journal.Journal, "commit", commit_then_stop)
+        with pytest.raises(Interrupted):
+            run(inputs, options, out=str(out), resume=resume)
+
+
+def test_a_resume_interrupted_after_scoring_a_changed_input_again_keeps_only_its_latest_record(
+    tmp_path, monkeypatch, digits, onnx_model
+):
+    x, y = digits
+    write_pngs(tmp_path / "in", x[:8], y[:8])
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "p.csv"
+    options = PredictOptions(model=onnx_model, workers=0, chunk_size=1, batch_size=1)
+    assert run(["in"], options, out=str(out)).exit_code == 0
+    first = sorted(os.listdir("in"))[0]
+    Image.fromarray(x[55]).save(f"in/{first}")
+    _stopped_after(monkeypatch, 1, ["in"], options, out, resume=True)  # the changed input, scored again, committed
+    summary = run(["in"], options, out=str(out), resume=True)
+    assert (summary.changed, summary.gone, summary.files) == (0, 0, 0)
+    records = by_path(out)  # one record per path
+    assert len(records) == 8 and records[f"in/{first}"]["digit"] == read_csv(out)[-1]["digit"]
+
+
+def test_a_kill_after_the_output_went_into_place_keeps_change_detection(tmp_path, digits, onnx_model):
+    """killed between moving the output into place and removing the partial run's state: the next resume still
+    knows every input's version."""
+    x, y = digits
+    write_pngs(tmp_path / "in", x[:4], y[:4])
+    out = tmp_path / "p.csv"
+    args = ["predict", str(tmp_path / "in"), "--model", str(onnx_model), "--out", str(out), "--workers", "0"]
+    killed = (
+        "import os, sys\n"
+        "from toolkit.predict import journal\n"
+        "replace = os.replace\n"
+        "def replace_then_die(src, dst):\n"
+        "    replace(src, dst)\n"
+        f"    if str(dst) == {str(out)!r}:\n"
+        "        os._exit(9)\n"
+        "journal.os.replace = replace_then_die\n"
+        "from toolkit.cli import app\n"
+        f"app({args!r}, prog_name='mnist-toolkit')\n"
+    )
+    assert subprocess.run([sys.executable, "-c", killed], capture_output=True).returncode == 9
+    assert out.exists() and (tmp_path / "p.csv.partial.json").exists()
+    name = sorted(os.listdir(tmp_path / "in"))[0]
+    Image.fromarray(x[55]).save(tmp_path / "in" / name)
+    done = subprocess.run([sys.executable, "-m", "toolkit", *args, "--resume"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "changed since: 1 input scored again" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "in") == ["p.csv", "p.csv.meta.json", "p.csv.sources"]
+
+
+def test_a_finished_output_edited_by_hand_is_resumed_without_versions_and_says_so(
+    tmp_path, monkeypatch, digits, onnx_model
+):
+    x, y = digits
+    write_pngs(tmp_path / "in", x[:3], y[:3])
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "p.csv"
+    options = PredictOptions(model=onnx_model, workers=0)
+    run(["in"], options, out=str(out))
+    rows = out.read_bytes().split(b"\r\n")
+    out.write_bytes(b"\r\n".join([*rows[:2], rows[1], *rows[2:]]))  # one record twice: the sidecar no longer fits
+    summary = run(["in"], options, out=str(out), resume=True)
+    assert summary.exit_code == 0
+    assert any("p.csv.sources does not match" in w for w in summary.warnings)
+
+
+def test_a_broken_file_fixed_since_is_scored_again_and_the_run_exits_0(tmp_path, monkeypatch, digits, onnx_model):
+    x, y = digits
+    write_pngs(tmp_path / "in", x[:3], y[:3])
+    (tmp_path / "in" / "zz-broken.png").write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "p.csv"
+    options = PredictOptions(model=onnx_model, workers=0)
+    assert run(["in"], options, out=str(out)).exit_code == 3
+    Image.fromarray(x[3]).save(tmp_path / "in" / "zz-broken.png")
+    summary = run(["in"], options, out=str(out), resume=True)
+    assert (summary.changed, summary.resumed_records, summary.resumed_errors, summary.exit_code) == (1, 3, 0, 0)
+    assert summary.as_dict()["changed"] == 1 and summary.as_dict()["gone"] == 0
+    assert [r["status"] for r in read_csv(out)] == ["ok"] * 4

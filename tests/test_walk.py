@@ -192,3 +192,19 @@ def test_count_files(tmp_path):
     for i in range(7):
         touch(tmp_path / f"{i}.png")
     assert count_files([str(tmp_path)]) == 7
+
+
+def test_glob_matches_come_sorted_as_a_shell_gives_them(tmp_path, monkeypatch):
+    import glob
+
+    names = ["c.png", "a.png", "b10.png", "b2.png"]
+    for name in names:
+        touch(tmp_path / name)
+    iglob = glob.iglob
+    # The file system's order, whatever it is, made the worst case: reversed.
+    monkeypatch.setattr(glob, "iglob", lambda pattern, **kw: iter(sorted(iglob(pattern, **kw), reverse=True)))
+    found = [os.path.basename(p) for p in paths(Walker([str(tmp_path / "*.png")]))]
+    assert found == ["a.png", "b10.png", "b2.png", "c.png"]
+    # Past the sort limit a glob streams, as a huge folder does: every match once, in the order found.
+    streamed = [os.path.basename(p) for p in paths(Walker([str(tmp_path / "*.png")], sort_limit=2))]
+    assert streamed == ["c.png", "b2.png", "b10.png", "a.png"]

@@ -3,95 +3,37 @@ result to `toolkit.render`. No logic and no heavy imports live here: `--help` mu
 
 from __future__ import annotations
 
-import functools
-import os
-import sys
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from toolkit import interrupts, render
-from toolkit.errors import ToolkitError, os_error_line
-from toolkit.predict.options import PredictOptions, command_options
-
-app = typer.Typer(
-    name="mnist-toolkit",
-    help="Train the classic Keras MNIST networks, export them, verify export parity, batch-score scans.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+from toolkit import interrupts, render, render_parity
+from toolkit.cliapp import (
+    PARITY_EPILOG,
+    PREDICT_EPILOG,
+    AsciiFlag,
+    EngineChoice,
+    ExistingModel,
+    Format,
+    Inputs,
+    JsonFlag,
+    Out,
+    PredictEngine,
+    QuietFlag,
+    ReferenceFlag,
+    Resume,
+    SaveFormat,
+    Split,
+    SummaryFile,
+    TableFlag,
+    VerboseFlag,
+    app,
+    data_app,
+    fail,
+    handle_errors,
 )
-data_app = typer.Typer(help="Fetch, verify and look at the MNIST data.", no_args_is_help=True)
-app.add_typer(data_app, name="data")
-
-
-def _version(value: bool) -> None:
-    if value:
-        from toolkit.contract import toolkit_version
-
-        typer.echo(f"mnist-toolkit {toolkit_version()}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _options(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
-    ] = False,
-) -> None:
-    pass  # the options every command shares; the app's help text is set on the Typer app above
-
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout instead of tables.")]
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print one line on stderr and return the Exit to raise."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
-def handle_errors(command):
-    """Turn ToolkitError into one line on stderr and its exit code; never a traceback for bad input."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            # Interrupts raise only inside this try, so they always end here, never in Click's "Aborted!".
-            with interrupts.raising():
-                return command(*args, **kwargs)
-        except ToolkitError as exc:
-            raise fail(str(exc), exc.exit_code) from None
-        except BrokenPipeError:
-            # The reader went away (`| head`): normal in a pipeline. No message; 141 is what a shell reports
-            # for a writer ended by SIGPIPE. Later flushes of stdout must not complain either.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-            raise typer.Exit(141) from None
-        except OSError as exc:  # an unwritable --out, a full disk, a vanished folder: the OS said no
-            raise fail(os_error_line(exc), 1) from None
-        except KeyboardInterrupt:
-            raise fail("interrupted", interrupts.EXIT_CODE) from None
-
-    return wrapper
-
-
-class SaveFormat(str, Enum):
-    keras = "keras"
-    h5 = "h5"
-
-
-class Split(str, Enum):
-    train = "train"
-    test = "test"
-
-
-# Model paths are checked by the command (toolkit.modelkind), not by Typer, so that a missing file, a folder or
-# the wrong kind of model gets the same one-line answer, exit code 2, in every command.
-ExistingModel = Annotated[Path, typer.Argument(help="A .keras, .h5, .onnx or .tflite file, or a SavedModel folder.")]
-
+from toolkit.predict.options import PredictOptions, command_options
 
 # --- data -----------------------------------------------------------------------------------------
 
@@ -123,7 +65,7 @@ def data_show(
     start: Annotated[int, typer.Option(min=0, help="Index of the first image.")] = 0,
     count: Annotated[int, typer.Option(min=1, max=100, help="How many images.")] = 10,
     model: Annotated[Path | None, typer.Option(help="Also show this model's predictions (any model format).")] = None,
-    ascii_art: Annotated[bool, typer.Option("--ascii", help="Print image START's pixel values instead.")] = False,
+    ascii_art: AsciiFlag = False,
 ) -> None:
     """Draw a grid of digits with their labels (and predictions with --model), or --ascii one digit."""
     from toolkit import data
@@ -132,16 +74,18 @@ def data_show(
     images, labels = (x_train, y_train) if split is Split.train else (x_test, y_test)
     if start >= len(images):
         raise fail(f"--start {start} is past the end of the {split.value} split ({len(images)} images)", 2)
+    count = 1 if ascii_art else count  # --ascii prints image START alone
     images, labels = images[start : start + count], labels[start : start + count]
-    if ascii_art:
-        render.print_ascii(split.value, start, int(labels[0]), images[0])
-        return
     predictions = None
     if model is not None:
         from toolkit import runtimes
 
         runtime = runtimes.load(model, "data show", "--model ")
         predictions = runtime.predict(data.to_model_input(images)).argmax(axis=1)
+    if ascii_art:
+        predicted = None if predictions is None else int(predictions[0])
+        render.print_ascii(split.value, start, int(labels[0]), images[0], predicted)
+        return
     from toolkit import plots
 
     plots.image_grid(
@@ -160,11 +104,18 @@ def data_show(
 
 @app.command("models")
 @handle_errors
-def models_list(as_json: JsonFlag = False) -> None:
+def models_list(
+    as_json: JsonFlag = False,
+    reference: ReferenceFlag = False,
+) -> None:
     """List every architecture in the zoo with its parameter count and training recipe."""
     from toolkit import zoo
 
-    if as_json:
+    if reference:
+        from toolkit.models import MODEL_CARD, REFERENCE_ONNX
+
+        render.print_reference(REFERENCE_ONNX, MODEL_CARD, as_json)
+    elif as_json:
         render.print_json(render.zoo_json(zoo.ZOO.values()))
     else:
         render.print_zoo(zoo.ZOO.values())
@@ -229,15 +180,16 @@ def evaluate_command(
     model: ExistingModel,
     out: Annotated[
         Path | None,
-        typer.Option(help="Folder for report.json and the PNGs \\[default: artifacts/runs/evaluate-<model name>]."),
+        typer.Option(
+            help="Folder for report.json and the PNGs (default: write no files, only print).", show_default=False
+        ),
     ] = None,
-    plots: Annotated[bool, typer.Option(help="Draw confusion.png and misclassified.png.")] = True,
+    plots: Annotated[bool, typer.Option(help="With --out, also draw confusion.png and misclassified.png.")] = True,
     as_json: JsonFlag = False,
 ) -> None:
     """Accuracy, per-class precision/recall and the confusion matrix of a model on the MNIST test set."""
     from toolkit.evaluate import evaluate
 
-    out = out or Path("artifacts/runs") / f"evaluate-{model.name.replace('.', '-')}"
     report = evaluate(model, out, plots=plots)
     if as_json:
         render.print_json(report.to_json())
@@ -248,20 +200,12 @@ def evaluate_command(
 # --- export, parity ---------------------------------------------------------------------------------
 
 
-PARITY_EPILOG = (
-    "An element fails only when it exceeds both atol and rtol*|keras|. Float exports pass when every element "
-    "is within tolerance and all 10,000 argmaxes agree; int8 ONNX passes when at least 99% of argmaxes agree "
-    "and its accuracy is within 0.5 points of the Keras model's. Every export must also honour the interface "
-    "contract, output no NaN/Inf, and give the same outputs at batch 1 as at batch 512. "
-    "Exit codes: 0 every export passes; 1 any export fails a check (the table says which check and why); "
-    "2 usage error."
-)
-
-
 @app.command("export")
 @handle_errors
 def export_command(
-    model: Annotated[Path, typer.Argument(help="The trained Keras model: .keras, or legacy .h5 (Keras 2 or 3).")],
+    model: Annotated[
+        Path, typer.Argument(metavar="MODEL", help="The trained Keras model: .keras, or legacy .h5 (Keras 2 or 3).")
+    ],
     out: Annotated[Path, typer.Option(help="Folder to create: one artifact per format plus manifest.json.")],
     formats: Annotated[
         str,
@@ -283,18 +227,50 @@ def export_command(
 @app.command("parity", epilog=PARITY_EPILOG)
 @handle_errors
 def parity_command(
-    model: Annotated[Path, typer.Argument(help="The source Keras model (.keras or .h5): the reference.")],
+    model: Annotated[
+        Path,
+        typer.Argument(
+            metavar="MODEL",
+            help="The reference: the source Keras model (.keras or .h5), an export (the others are compared with "
+            "it), or a reference saved with --save-reference (.npz; no TensorFlow needed).",
+        ),
+    ],
     exports: Annotated[
         list[Path] | None,
         typer.Argument(
             metavar="EXPORT",
-            help="Exports to check: .onnx or .tflite files, SavedModel folders. With none, export "
-            "every format to a temporary folder and check them all.",
+            help="Exports to check: .onnx, .tflite or .keras files, SavedModel folders. With none, export "
+            "every format of the Keras model to a temporary folder and check them all.",
             show_default=False,
         ),
     ] = None,
     atol: Annotated[float, typer.Option(min=0.0, help="Absolute tolerance per output element.")] = 1e-5,
     rtol: Annotated[float, typer.Option(min=0.0, help="Relative tolerance per output element.")] = 1e-5,
+    limit: Annotated[
+        int | None,
+        typer.Option(help="Compare on a stratified subset of this many MNIST test images.", show_default=False),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Which subset --limit takes.")] = 0,
+    images: Annotated[
+        Path | None,
+        typer.Option(help="Compare on your own images (a folder), read as predict reads them.", show_default=False),
+    ] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option(help="Use the reference outputs saved in this file instead of running MODEL.", show_default=False),
+    ] = None,
+    save_reference: Annotated[
+        Path | None,
+        typer.Option(help="Save the reference outputs to this file, for runs without TensorFlow.", show_default=False),
+    ] = None,
+    layers: Annotated[
+        bool,
+        typer.Option(
+            "--layers",
+            help="Compare every export layer by layer with the Keras model (exports that fail a numeric "
+            "check always are), to find the first layer that diverges.",
+        ),
+    ] = False,
     report: Annotated[
         Path | None, typer.Option(help="Also write the full report as JSON to this file.", show_default=False)
     ] = None,
@@ -307,14 +283,26 @@ def parity_command(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Check that each export computes what the Keras model computes, on all 10,000 MNIST test images."""
+    """Check that each export computes what the Keras model computes, on the MNIST test images."""
     from toolkit import parity
 
-    summary = parity.run(model, exports or (), atol=atol, rtol=rtol)
+    parity.check_report_paths(report=report, junit=junit, save_reference=save_reference)
+    summary = parity.run(
+        model,
+        exports or (),
+        atol=atol,
+        rtol=rtol,
+        saved=reference,
+        save_to=save_reference,
+        limit=limit,
+        seed=seed,
+        images=images,
+        layers=layers,
+    )
     if as_json:
         render.print_json(summary.to_json())
     else:
-        render.print_parity(summary)
+        render_parity.print_parity(summary)
     for path, write in ((report, parity.write_json), (junit, parity.write_junit)):
         if path is not None:
             write(summary, path)
@@ -324,63 +312,6 @@ def parity_command(
 
 
 # --- predict ----------------------------------------------------------------------------------------
-
-
-class OutputFormat(str, Enum):
-    csv = "csv"
-    jsonl = "jsonl"
-    parquet = "parquet"
-
-
-class PredictEngine(str, Enum):
-    local = "local"
-    ray = "ray"
-
-
-PREDICT_EPILOG = (
-    "Exit codes: 0 every input scored; 3 some inputs became error records (all recorded in the output); "
-    "1 the run itself failed; 2 usage error; 130 interrupted (run again with --resume to continue)."
-)
-
-
-# predict's own parameters: what to read, where the records go, how the run goes. What is scored, and how, are
-# the PredictOptions fields that @command_options adds.
-Inputs = Annotated[
-    list[str],
-    typer.Argument(
-        metavar="INPUT...",
-        help="Image files, folders (walked recursively), glob patterns, or - to read newline-separated "
-        "paths from stdin.",
-        show_default=False,
-    ),
-]
-Out = Annotated[
-    str | None,
-    typer.Option(help="Output file, or - for stdout (default: predictions.<format> here).", show_default=False),
-]
-Format = Annotated[
-    OutputFormat | None,
-    typer.Option(
-        "--format", help="csv, jsonl or parquet (default: from --out's extension, else csv).", show_default=False
-    ),
-]
-Resume = Annotated[
-    bool,
-    typer.Option("--resume", help="Continue an interrupted run into the same --out; files already there are skipped."),
-]
-SummaryFile = Annotated[
-    Path | None, typer.Option(help="Also write the run summary as JSON to this file.", show_default=False)
-]
-TableFlag = Annotated[
-    bool, typer.Option("--table", help="Also print the records as a table on stdout (for small runs).")
-]
-EngineChoice = Annotated[
-    PredictEngine,
-    typer.Option(
-        help="local: decode processes on this machine. ray: Ray Data tasks decode, an actor pool scores (one "
-        "onnxruntime session per actor); needs the ray extra: pip install 'mnist-toolkit\\[ray]'."
-    ),
-]
 
 
 @app.command("predict", epilog=PREDICT_EPILOG)
@@ -394,6 +325,8 @@ def predict_command(
     summary: SummaryFile = None,
     table: TableFlag = False,
     engine: EngineChoice = PredictEngine.local,
+    quiet: QuietFlag = False,
+    verbose: VerboseFlag = False,
     *,
     options: PredictOptions,
 ) -> None:
@@ -414,8 +347,16 @@ def predict_command(
         raise fail("--ray-address needs --engine ray", 2)
     if out == "-" and table:
         raise fail("--table prints to stdout, so it cannot be combined with --out -", 2)
+    if quiet and verbose:
+        raise fail("--quiet and --verbose contradict each other; choose one", 2)
     shown: list = []
-    with render.progress_bar() as progress:
+    failed: list = []
+
+    def seen(batch: list) -> None:
+        shown.extend(batch if table else ())
+        failed.extend(r for r in batch if verbose and r["status"] == "error" and len(failed) < render.ERRORS_SHOWN)
+
+    with render.progress_bar(quiet=quiet) as progress:
         result = run(
             inputs,
             options,
@@ -424,14 +365,66 @@ def predict_command(
             resume=resume,
             summary_path=summary,
             progress=progress,
-            on_records=shown.extend if table else None,
+            on_records=seen if table or verbose else None,
             engine=engine.value,
         )
     if table:
-        render.print_records(shown)
-    render.print_summary(result)
+        render.print_records(shown, top_k=bool(options.top_k))
+    if not quiet:
+        render.print_summary(result, failed if verbose else None)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
+
+
+@app.command("report")
+@handle_errors
+def report_command(
+    predictions: Annotated[Path, typer.Argument(help="A CSV, JSON Lines or Parquet file written by predict.")],
+    out: Annotated[Path, typer.Option("--out", help="The page to write (.html); more pages: NAME-2.html, ...")],
+    apply: Annotated[
+        Path | None,
+        typer.Option("--apply", help="A corrections CSV from the page: write a corrected copy of PREDICTIONS."),
+    ] = None,
+    root: Annotated[str | None, typer.Option(help="Folder the records' relative paths start from.")] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Show every record, not only those needing a look.")] = False,
+    explain_dir: Annotated[
+        Path | None, typer.Option("--explain", help="Make explain pictures here and link the gallery to them.")
+    ] = None,
+    explain_limit: Annotated[int, typer.Option(help="Make at most this many explain pictures.")] = 200,
+    model: Annotated[str | None, typer.Option(help="ONNX model for --explain (default: the shipped one).")] = None,
+) -> None:
+    """Write a self-contained HTML page to review a batch: summary, and the records that need a look beside
+    what the model saw; corrections typed there download as CSV, which --apply turns into a corrected copy."""
+    from toolkit import report
+
+    if apply is not None:
+        result: report.ApplyResult | report.ReportResult = report.apply(apply, predictions, out)
+    else:
+        result = report.build(
+            predictions,
+            out,
+            root=root,
+            show_all=show_all,
+            explain_dir=explain_dir,
+            explain_limit=explain_limit,
+            model=model,
+        )
+    typer.echo("\n".join(result.lines()), err=True)
+
+
+@app.command("explain")
+@handle_errors
+def explain_command(
+    files: Annotated[list[str], typer.Argument(help="Image files to explain.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the pictures (one PNG per file).")],
+    model: Annotated[str | None, typer.Option(help="ONNX model (default: the shipped one).")] = None,
+    multi_digit: Annotated[bool, typer.Option("--multi-digit", help="Read numbers, as predict does.")] = False,
+) -> None:
+    """Draw, per file, what the model saw: the image, the ink found, lines removed, the cuts, each 28x28 input
+    and the model's top 3."""
+    from toolkit import explain
+
+    typer.echo("\n".join(explain.explain_files(files, out, model=model, multi_digit=multi_digit).lines()), err=True)
 
 
 def main() -> None:

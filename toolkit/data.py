@@ -119,6 +119,9 @@ def verify(arrays: Arrays, source: str, expected: dict[str, str] | None = None) 
 
 def read_npz(path: Path) -> Arrays:
     """Read a Keras-layout `mnist.npz`."""
+    if Path(path).is_file() and not zipfile.is_zipfile(path):
+        # Not even an archive: numpy would try it as a pickle and answer with advice to unpickle it.
+        raise DataError(f"{path}: not an MNIST .npz (a Keras mnist.npz is a zip archive of four arrays)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in KEYS if k not in npz.files]

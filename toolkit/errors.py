@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import os
+from pathlib import PurePath
 
 # "No space left on device" and "disk quota exceeded": both mean the disk is full for this user.
 DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
@@ -30,6 +32,12 @@ class ModelKindError(UsageError):
 
 class ModelLoadError(ToolkitError):
     """A model file is missing, is not a model, or is of an unknown format."""
+
+
+class ModelFileError(UsageError, ModelLoadError):
+    """A model file that is not of its format at all (a text file named .onnx): the user named the wrong file,
+    so exit 2 as for a path of the wrong kind; still a ModelLoadError to whoever reports models that do not
+    load (parity)."""
 
 
 class MissingExtraError(ToolkitError):
@@ -67,6 +75,21 @@ def os_error_line(exc: OSError, retry: str = "run it again") -> str:
     `retry`; anything else (a missing folder, no permission, a read-only file system) points at the path and its
     permissions."""
     where = f"{exc.filename}: " if exc.filename else ""
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR) and exc.filename:
+        # A file where a folder must be (`--out notes.txt/x.csv`): "File exists" would not say which, or why.
+        blocking = file_in_the_way(str(exc.filename))
+        if blocking is not None:
+            inside = f" (it is on the way to {exc.filename})" if blocking != str(exc.filename) else ""
+            return f"{blocking} is a file, not a folder{inside}; choose another path"
     if exc.errno in DISK_FULL:
         return f"{where}the disk is full ({exc.strerror or 'no space left'}); free some space and {retry}"
     return f"{where}{exc.strerror or first_line(exc)}; check the path and its permissions"
+
+
+def file_in_the_way(path: str) -> str | None:
+    """The nearest of `path` and its parents that is a regular file and so cannot be the folder a path needs,
+    if there is one."""
+    for candidate in (path, *map(str, PurePath(path).parents)):
+        if os.path.isfile(candidate):
+            return candidate
+    return None

@@ -15,7 +15,7 @@ import numpy as np
 
 from toolkit import contract
 from toolkit.contract import INPUT_NAME, NUM_CLASSES, OUTPUT_NAME
-from toolkit.errors import ModelLoadError, first_line
+from toolkit.errors import ModelFileError, ModelLoadError, first_line
 
 NEEDS = "input float32 [N,28,28,1] and output [N,10]"
 
@@ -58,7 +58,11 @@ def open_session(path: Path | str, threads: int | None = None):
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:
-        raise ModelLoadError(f"{path}: cannot load as an ONNX model ({first_line(exc, 200)})") from None
+        reason = first_line(exc, 200)
+        # Not ONNX at all (or empty); a model that parses but will not load (an unknown operator) is not this.
+        if "INVALID_PROTOBUF" in reason or "No graph was found" in reason:
+            raise ModelFileError(f"{path}: not an ONNX model (the file does not parse as ONNX)") from None
+        raise ModelLoadError(f"{path}: cannot load as an ONNX model ({reason})") from None
 
 
 def interface(session: Any) -> tuple[tuple[TensorInfo, ...], tuple[TensorInfo, ...]]:
@@ -78,11 +82,17 @@ def describe(tensor: TensorInfo) -> str:
 
 
 def interface_problems(
-    inputs: Sequence[TensorInfo], outputs: Sequence[TensorInfo], *, layout: str = "NHWC", exact: bool = False
+    inputs: Sequence[TensorInfo],
+    outputs: Sequence[TensorInfo],
+    *,
+    layout: str = "NHWC",
+    exact: bool = False,
+    fixed_batch: bool = False,
 ) -> list[str]:
     """How a model's declared interface breaks the contract (empty when it does not): one float32 input
     [N,28,28,1] ([N,1,28,28] when the model's metadata says NCHW) and an output [N,10]. `exact` also asks for
-    what an export made by the toolkit has: the contract's tensor names, one output, a symbolic batch size."""
+    what an export made by the toolkit has: the contract's tensor names, one output, a symbolic batch size
+    (unless `fixed_batch` allows a fixed one)."""
     image_shape = (1, 28, 28) if layout == "NCHW" else (28, 28, 1)
     if len(inputs) != 1:
         return [f"model has {len(inputs)} inputs {[t.name for t in inputs]}, not one"]
@@ -101,7 +111,7 @@ def interface_problems(
             or tuple(tensor.shape[1:]) != shape
         ):
             problems.append(f"model {role} is {describe(tensor)}")
-        elif exact and tensor.shape[0] is not None:
+        elif exact and not fixed_batch and tensor.shape[0] is not None:
             problems.append(f"{role} '{tensor.name}' has a fixed batch size {tensor.shape[0]}; it must be symbolic")
         if exact and tensor.name != name:
             problems.append(f"{role} is named '{tensor.name}', not '{name}'")

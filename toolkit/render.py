@@ -54,9 +54,9 @@ def print_fetched(result: Any) -> None:
     typer.echo(f"MNIST {verb}: {result.path}")
 
 
-def print_ascii(split: str, index: int, label: int, image: Any) -> None:
-    """One digit's 28x28 pixel values, a row per line, under its split, index and label."""
-    typer.echo(f"{split}[{index}] label={label}")
+def print_ascii(split: str, index: int, label: int, image: Any, predicted: int | None = None) -> None:
+    """One digit's 28x28 pixel values, a row per line, under its split, index, label (and a model's answer)."""
+    typer.echo(f"{split}[{index}] label={label}" + ("" if predicted is None else f" predicted={predicted}"))
     for row in image:
         typer.echo(" ".join(f"{int(v):3d}" for v in row))
 
@@ -113,6 +113,14 @@ def print_zoo(archs: Iterable[Arch]) -> None:
         reported = f"{arch.reported_accuracy:.4f}" if arch.reported_accuracy else "-"
         table.add_row(arch.name, f"{zoo.param_count(arch.name):,}", arch.summary, recipe_text(arch.recipe), reported)
     out_console.print(table)
+
+
+def print_reference(model: Path, card: Path, as_json: bool = False) -> None:
+    """The shipped model's path and its model card (`models --reference`), for people or as one JSON document."""
+    content = json.loads(card.read_text(encoding="utf-8"))
+    if not as_json:
+        typer.echo(f"reference model: {model}\nmodel card: {card}")
+    print_json({"path": str(model), "card_path": str(card), "card": content} if as_json else content)
 
 
 def print_trained(arch: str, result: Any) -> None:
@@ -175,124 +183,6 @@ def print_export(model: Path, result: Any) -> None:
     print_wrote((result.manifest,))
 
 
-# Parity table columns, and the order in which they are left out when the terminal is too narrow for all of
-# them: a number is never cut (a cut "1.1e-0" reads as a different number), a detail column is dropped instead.
-PARITY_COLUMNS = (
-    "export",
-    "format",
-    "argmax",
-    "max abs",
-    "mean abs",
-    "p99 abs",
-    "max rel",
-    ">tol",
-    "NaN/Inf",
-    "acc pts",
-    "batch",
-    "verdict",
-)
-PARITY_OPTIONAL = ("p99 abs", "mean abs", "max rel", "NaN/Inf", "batch", ">tol", "acc pts", "format")
-
-
-def _number(value: float | None) -> str:
-    return "-" if value is None or value != value else (f"{value:.1e}" if value else "0")
-
-
-def parity_row(r: Any) -> dict[str, str]:
-    """One export's parity report (a toolkit.parity.ParityReport) as the table's cells, by column."""
-    ran = r.check("load") is None and r.check("shape") is None
-    accuracy = (
-        f"{(r.candidate_accuracy - r.reference_accuracy) * 100:+.2f}"
-        if r.candidate_accuracy is not None and r.reference_accuracy is not None
-        else "-"
-    )
-    batch = r.check("batch")
-    cells = (
-        r.name,
-        r.format,
-        f"{r.argmax_agreement:,}" if ran else "-",
-        _number(r.max_abs_diff),
-        _number(r.mean_abs_diff),
-        _number(r.p99_abs_diff),
-        _number(r.max_rel_diff),
-        f"{r.elements_out_of_tolerance:,}" if ran else "-",
-        f"{r.nonfinite:,}" if ran else "-",
-        accuracy,
-        ("yes" if batch.passed else "NO") if batch else "-",
-        "PASS" if r.passed else "FAIL",
-    )
-    return dict(zip(PARITY_COLUMNS, cells, strict=True))
-
-
-def parity_columns(rows: list[dict[str, str]], width: int) -> list[str]:
-    """The parity columns that fit in `width` characters without cutting a cell (export names may wrap)."""
-    columns = list(PARITY_COLUMNS)
-
-    def needed() -> int:
-        sizes = [max([len(c), *(len(row[c]) for row in rows)]) for c in columns]
-        sizes[0] = min(sizes[0], 24)  # the export name wraps; the others never do
-        return sum(sizes) + 2 * (len(columns) - 1)
-
-    for optional in PARITY_OPTIONAL:
-        if needed() <= width:
-            break
-        columns.remove(optional)
-    return columns
-
-
-def parity_table(summary: Any, rows: list[dict[str, str]], columns: list[str]) -> Table:
-    """The parity table of a toolkit.parity.ParitySummary, with `columns` of its `rows`."""
-    from rich import box
-
-    table = Table(
-        title=f"parity of {summary.model} on {summary.images:,} MNIST test images (atol {summary.atol:g}, "
-        f"rtol {summary.rtol:g}; Keras accuracy {summary.reference_accuracy:.4f})",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    for column in columns:
-        if column == "export":
-            table.add_column(column, overflow="fold", min_width=min(24, max((len(r[column]) for r in rows), default=6)))
-        else:
-            table.add_column(
-                column,
-                no_wrap=True,
-                justify="left" if column in ("format", "verdict") else "right",
-                min_width=max([len(column), *(len(row[column]) for row in rows)]),
-            )
-    for row in rows:
-        cells = [row[c] for c in columns]
-        if "verdict" in columns:
-            cells[-1] = "[green]PASS[/green]" if row["verdict"] == "PASS" else "[red]FAIL[/red]"
-        table.add_row(*cells)
-    return table
-
-
-def print_parity(summary: Any, console: Console | None = None) -> None:
-    """The parity table, what it left out, every failed check, disagreements by class, and the verdict."""
-    # CI logs are not terminals; rich would squeeze the table into 80 columns there.
-    console = console or (out_console if out_console.is_terminal else Console(width=140))
-    rows = [parity_row(r) for r in summary.reports]
-    columns = parity_columns(rows, console.width)
-    console.print(parity_table(summary, rows, columns))
-
-    def say(line: str) -> None:  # names and details are data: no markup, no highlighting
-        console.print(line, markup=False, highlight=False)
-
-    if len(columns) < len(PARITY_COLUMNS):
-        left_out = ", ".join(c for c in PARITY_COLUMNS if c not in columns)
-        say(f"(narrow terminal: {left_out} left out; --json or --report has everything)")
-    for r in summary.reports:
-        for check in r.failures:
-            say(f"FAIL {r.name}: {check.name}: {check.detail}")
-        if r.disagreements and r.per_class_disagreement:
-            by_class = " ".join(f"{digit}:{count}" for digit, count in enumerate(r.per_class_disagreement) if count)
-            say(f"{r.name}: {len(r.disagreements):,} argmax disagreements, by true label {by_class}")
-    passed = sum(r.passed for r in summary.reports)
-    verdict = "PASSED" if summary.passed else "FAILED"
-    say(f"parity {verdict}: {passed} of {len(summary.reports)} exports pass ({summary.seconds:.1f} s)")
-
-
 # --- predict ---------------------------------------------------------------------------------------------
 
 
@@ -300,15 +190,16 @@ class progress_bar:  # noqa: N801 - used like a function: `with render.progress_
     """A Rich progress bar on stderr when it is a terminal, as the callback `predict` reports to; None (no
     callback, so no counting walk either) otherwise."""
 
-    def __init__(self, stream: Any = None) -> None:
+    def __init__(self, stream: Any = None, quiet: bool = False) -> None:
         self._stream = stream
+        self._quiet = quiet
         self._progress: Any = None
         self._task: Any = None
         self._started = 0.0
         self._first = 0
 
     def __enter__(self):
-        if not (self._stream or sys.stderr).isatty():
+        if self._quiet or not (self._stream or sys.stderr).isatty():
             return None
         from rich.progress import (
             BarColumn,
@@ -349,9 +240,9 @@ class progress_bar:  # noqa: N801 - used like a function: `with render.progress_
             self._progress.stop()
 
 
-def print_records(records: Sequence[Record]) -> None:
+def print_records(records: Sequence[Record], top_k: bool = False) -> None:
     """Records as a table on stdout (`predict --table`): file (relative to the folder they share), status,
-    digit (or the number read), confidence, and a note (the error, blank, low confidence, flags)."""
+    digit (or the number read), confidence, [top_k], and a note (the error, blank, low confidence, flags)."""
     from toolkit.predict.records import path_text
 
     paths = [path_text(r["path"]) for r in records]
@@ -361,7 +252,7 @@ def print_records(records: Sequence[Record]) -> None:
         common = ""
     where = f" in {common}/" if common else ""
     table = Table(title=f"predictions: {len(records)} records{where}")
-    for column in ("file", "status", "digit", "confidence", "note"):
+    for column in ("file", "status", "digit", "confidence", *(("top_k",) if top_k else ()), "note"):
         table.add_column(column, overflow="fold", justify="right" if column in ("digit", "confidence") else "left")
     for path, r in zip(paths, records, strict=True):
         note = r["error"] or ("blank" if r["blank"] else "low confidence" if r["low_confidence"] else "")
@@ -371,7 +262,8 @@ def print_records(records: Sequence[Record]) -> None:
         digit = r.get("text") or ("" if r["digit"] is None else str(r["digit"]))
         name = os.path.relpath(path, common) if common else path
         # Text, not markup: a file may well be called "[red]x.png".
-        table.add_row(Text(name), r["status"], digit, confidence, Text(note))
+        ranked = (" ".join(map(str, r.get("top_k") or ())),) if top_k else ()
+        table.add_row(Text(name), r["status"], digit, confidence, *ranked, Text(note))
     out_console.print(table)
 
 
@@ -387,7 +279,7 @@ def summary_lines(s: Summary) -> list[str]:
     """A predict run's summary (a toolkit.predict.runner.Summary) in a few lines, as shown on stderr."""
     out = [
         f"scored {_count(s.files, 'file')} ({_count(s.records, 'record')}) in {s.seconds:.2f} s, "
-        f"{s.rate:,.0f} files/s: {s.ok:,} ok, {s.errors:,} errors"
+        f"{s.rate:,.0f} files/s: {s.ok:,} ok, {_count(s.errors, 'error')}"
     ]
     if s.error_kinds:
         out.append("errors: " + _counts(s.error_kinds))
@@ -410,7 +302,20 @@ def summary_lines(s: Summary) -> list[str]:
     return out
 
 
-def print_summary(summary: Summary) -> None:
-    """The predict summary on stderr, so that stdout holds only records (`--out -`) or the table."""
-    for line in summary_lines(summary):
+ERRORS_SHOWN = 20  # error records `predict --verbose` lists; the output holds them all
+
+
+def verbose_lines(s: Summary, failed: Sequence[Record]) -> list[str]:
+    """What `predict --verbose` adds to the summary: the model, and the first error records, one line each."""
+    shown = failed[:ERRORS_SHOWN]
+    lines = [f"model: {s.model}", *(f"error record: {r['path']}: {r['error']}" for r in shown)]
+    if s.errors > len(shown):
+        lines.append(f"error records: the first {len(shown)} of {s.errors:,} shown; all are in the output")
+    return lines
+
+
+def print_summary(summary: Summary, failed: Sequence[Record] | None = None) -> None:
+    """The predict summary on stderr, so that stdout holds only records (`--out -`) or the table; with `failed`
+    (a list, for --verbose), the model and those error records too."""
+    for line in (verbose_lines(summary, failed) if failed is not None else []) + summary_lines(summary):
         typer.echo(line, err=True)

@@ -41,10 +41,22 @@ def _quiet(name: str) -> tuple[logging.Logger, int]:
     return logger, level
 
 
-def layer_for(node_name: str, layer_names: list[str]) -> str | None:
-    """The Keras layer a TensorFlow node name ("cnn3_1/conv2d_1/BiasAdd") came from, if it can be told."""
+def layer_for(node_name: str, layer_names: list[str], traced: bool | None = None) -> str | None:
+    """The Keras layer a TensorFlow node name ("cnn3_1/conv2d_1/BiasAdd") came from, if it can be told.
+
+    Keras 3 traces every layer in a name scope made unique with a `_<n>` suffix, so in such a graph
+    "conv2d_1" is the layer `conv2d`, not `conv2d_1`. `traced=True` reads every path part that way (exactly one
+    suffix), `traced=False` wants the layer name itself; None accepts either, preferring the longest name,
+    which is enough to name a layer in an error message.
+    """
     best = None
     for part in node_name.split("/"):
+        if traced is not None:
+            base, _, number = part.rpartition("_")
+            wanted = base if traced and base and number.isdigit() else (None if traced else part)
+            if wanted is not None and wanted in layer_names:
+                return wanted
+            continue
         for name in layer_names:
             suffix = part[len(name) :]
             if part.startswith(name) and (suffix == "" or (suffix[0] == "_" and suffix[1:].isdigit())):

@@ -118,7 +118,13 @@ def _palette_to_grey(image: Image.Image) -> Image.Image:
         given = np.frombuffer(transparency, np.uint8)[: len(alpha)]
         alpha[: len(given)] = given
     opacity = alpha / np.float32(255.0)
-    grey = over_white(rgb @ np.array([0.299, 0.587, 0.114], np.float32) / np.float32(255.0), opacity)
+    luma = rgb @ np.array([0.299, 0.587, 0.114], np.float32) / np.float32(255.0)
+    # Judged on the entries the image uses: a palette padded with black would otherwise hide a digit drawn
+    # only in its alpha (white ink on a transparent sheet).
+    used = np.flatnonzero(np.asarray(image.histogram()[: len(luma)]) > 0)
+    grey = luma * opacity + (np.float32(1.0) - opacity)
+    if np.ptp(grey[used]) < BLANK_CONTRAST <= np.ptp(opacity[used]):
+        grey = np.float32(1.0) - opacity
     lut = np.clip(np.rint(grey * 255.0), 0, 255).astype(np.uint8)
     info = dict(image.info)
     try:
@@ -242,17 +248,17 @@ def bgr_to_gray(pixels: np.ndarray) -> np.ndarray:
         return pixels.astype(np.float32) / top
     if pixels.shape[2] == 4:
         luma = cv2.cvtColor(pixels, cv2.COLOR_BGRA2GRAY).astype(np.float32) / top
-        return over_white(luma, pixels[..., 3].astype(np.float32) / top)
+        return _over_white(luma, pixels[..., 3].astype(np.float32) / top)
     return cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY).astype(np.float32) / top
 
 
 def _composite_on_white(image: Image.Image) -> np.ndarray:
     rgba = np.asarray(image.convert("RGBA"))
     luma = cv2.cvtColor(rgba, cv2.COLOR_RGBA2GRAY).astype(np.float32) / np.float32(255.0)
-    return over_white(luma, rgba[..., 3].astype(np.float32) / np.float32(255.0))
+    return _over_white(luma, rgba[..., 3].astype(np.float32) / np.float32(255.0))
 
 
-def over_white(luma: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+def _over_white(luma: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Grey in [0, 1] of a colour (its luminance `luma`) with opacity `alpha`, composited on white paper."""
     gray = luma * alpha + (np.float32(1.0) - alpha)
     if np.ptp(gray) < BLANK_CONTRAST and np.ptp(alpha) >= BLANK_CONTRAST:
@@ -345,6 +351,20 @@ def _region_solid_level(region: np.ndarray, noise: float) -> float:
     """The level of solid ink in `region` (paper subtracted): the 90th percentile of its clearly inky pixels."""
     inky = region[region > max(BLANK_CONTRAST, 3.0 * noise)]
     return quantile(inky, 0.9) if inky.size else float(region.max())
+
+
+def working_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+    """What both the single-digit path and the segmenter start from: the ink of a grey float image (1 = white),
+    bright on black, at the working resolution (at most MAX_SIDE px), and whether the image was inverted (dark
+    ink on light paper). `toolkit.explain` draws it."""
+    gray = np.asarray(gray, dtype=np.float32)
+    if gray.ndim != 2 or gray.size == 0:
+        raise ValueError(f"expected a non-empty 2-D grey image, got shape {gray.shape}")
+    if max(gray.shape) > MAX_SIDE:
+        gray = reduce(gray, -(-max(gray.shape) // MAX_SIDE))
+    level, _ = paper(border(gray))
+    inverted = level > 0.5
+    return (1.0 - gray if inverted else gray), inverted
 
 
 def prepare_gray(gray: np.ndarray, multi_digit: bool = False) -> Normalized:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from toolkit import modelkind, onnxmodel, runtimes
-from toolkit.contract import KEY_QUANTIZATION
+from toolkit.contract import KEY_LAYOUT, KEY_QUANTIZATION
 from toolkit.errors import ModelLoadError, ShapeMismatchError, UsageError, first_line
 from toolkit.parity import reference
 from toolkit.parity.comparator import accuracy, compare
@@ -27,8 +27,11 @@ from toolkit.timing import Laps
 
 
 def interface_problems(runtime: runtimes.Runtime) -> list[str]:
-    """How a loaded export's declared inputs/outputs break the contract, names included (empty when not)."""
-    return onnxmodel.interface_problems(runtime.inputs, runtime.outputs, exact=True)
+    """How a loaded export's declared inputs/outputs break the contract, names included (empty when not). The
+    layout its metadata names counts (an NCHW export is fine when it says so), and a fixed batch size, which
+    every command runs in calls of that size, is not a problem."""
+    layout = runtime.metadata.get(KEY_LAYOUT, "NHWC")
+    return onnxmodel.interface_problems(runtime.inputs, runtime.outputs, layout=layout, exact=True, fixed_batch=True)
 
 
 def export_kind(runtime: runtimes.Runtime) -> str:
@@ -115,6 +118,48 @@ def validate(model_path: Path, exports: Iterable[Path], atol: float, rtol: float
     return kind, checked
 
 
+# The checks whose failure says the numbers differ (not the file's interface or provenance): then the layer
+# comparison says where.
+NUMERIC_CHECKS = frozenset({"finite", "tolerance", "argmax", "accuracy", "batch"})
+
+
+def localised(
+    reports: list[ParityReport], paths: list[Path], found: Any, kind: str, every: bool, laps: Laps
+) -> list[ParityReport]:
+    """`reports` with the layer-by-layer comparison added where an export failed a numeric check (or to every
+    export with `every`). It needs the Keras model: with a reference from a golden file or an export the
+    reports say so and stay as they are."""
+    wanted = [every or any(c.name in NUMERIC_CHECKS for c in r.failures) for r in reports]
+    if not any(wanted):
+        return reports
+    if kind != "keras":  # a golden file or an export as the reference: no Keras layers to compare with
+        note: dict[str, Any] = {
+            "first_divergence": None,
+            "layers": [],
+            "unmapped": [],
+            "fused": {},
+            "needs": "the Keras model",
+        }
+        return [replace(r, localisation=note) if w else r for r, w in zip(reports, wanted, strict=True)]
+    from toolkit.parity import layers
+
+    keras = found.keras if found.keras is not None else runtimes.load_keras_model(Path(found.source))
+    labels = found.images.labels
+    sample = (
+        layers.subset(found.images.tensors, labels)
+        if labels is not None
+        else found.images.tensors[: layers.SUBSET_SIZE]
+    )
+    out = []
+    for report, path, want in zip(reports, paths, wanted, strict=True):
+        if want and report.format not in ("savedmodel", "keras") and report.check("load") is None:
+            loc = layers.localise(keras, Path(path), report.format, report.kind, sample)
+            report = replace(report, localisation=loc.to_json())
+            laps.lap(f"layers of {report.name}")
+        out.append(report)
+    return out
+
+
 @contextmanager
 def _own_exports(
     model: Any, model_path: Path, sha256: str, reference: np.ndarray | None, lap: Callable[[str], None]
@@ -142,6 +187,7 @@ def run(
     limit: int | None = None,
     seed: int = 0,
     images: Path | None = None,
+    layers: bool = False,
 ) -> ParitySummary:
     """Check every export against the reference: the Keras model's outputs (from the cache when it ran on these
     images before, so without TensorFlow), a golden file's (MODEL a .npz, or `saved`), or the first export's.
@@ -149,6 +195,8 @@ def run(
 
     With no `exports`, export every format of the Keras model to a temporary folder first and check them all.
     `save_to` keeps the reference as a golden file for later runs (and CI jobs without TensorFlow).
+    An export that fails a numeric check (every export with `layers`) is compared layer by layer with the Keras
+    model (`localised`), which then must be loaded.
     """
     kind, exports = validate(model_path, exports, atol, rtol)
     model_path = Path(model_path)
@@ -171,12 +219,14 @@ def run(
         return reports
 
     if exports:
-        reports = check_all([(path, str(path)) for path in exports])
+        reports = localised(check_all([(path, str(path)) for path in exports]), exports, found, kind, layers, laps)
     else:
         keras = found.keras if found.keras is not None else runtimes.load_keras_model(model_path)
+        found = replace(found, keras=keras)
         full = found.images.description == reference.MNIST_TEST
         with _own_exports(keras, model_path, found.sha256, found.outputs if full else None, laps.lap) as candidates:
-            reports = check_all(candidates)
+            checked = check_all(candidates)
+            reports = localised(checked, [path for path, _ in candidates], found, kind, layers, laps)
     return ParitySummary(
         str(model_path),
         found.sha256,

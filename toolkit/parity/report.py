@@ -76,10 +76,16 @@ class ParityReport:
     batch_max_abs_diff: float | None = None
     checks: tuple[Check, ...] = ()
     seconds: float = 0.0
+    # Where it stops agreeing (parity.layers.Localisation.to_json()): None when no layer comparison ran
+    localisation: dict[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
         return all(check.passed for check in self.checks if check.gating)
+
+    @property
+    def first_divergence(self) -> dict[str, Any] | None:
+        return self.localisation["first_divergence"] if self.localisation else None
 
     @property
     def failures(self) -> list[Check]:
@@ -94,6 +100,11 @@ class ParityReport:
         payload["passed"] = self.passed
         payload["failed_checks"] = [check.name for check in self.failures]
         payload["argmax_agreement_rate"] = self.argmax_agreement / self.images if self.images else None
+        localisation = payload.pop("localisation") or {}
+        payload["first_divergence"] = localisation.get("first_divergence")
+        payload["layers"] = localisation.get("layers", [])
+        if localisation:
+            payload["unmapped_layers"], payload["fused_layers"] = localisation["unmapped"], localisation["fused"]
         return json_safe(payload)
 
 
@@ -184,6 +195,20 @@ def write_json(summary: ParitySummary, path: Path) -> Path:
     return fsutil.write_text(path, json.dumps(summary.to_json(), indent=2, allow_nan=False) + "\n")
 
 
+def divergence_phrase(report: ParityReport) -> str:
+    """`; first divergence at layer X (export tensor Y, ...)` for a report whose layers were compared."""
+    first = report.first_divergence
+    if report.localisation and report.localisation.get("needs"):
+        return f"; comparing layers needs {report.localisation['needs']} as MODEL"
+    if first is None:
+        return "" if report.localisation is None else "; no layer diverges beyond what the export kind explains"
+    sqnr = f", SQNR {first['sqnr_db']:.1f} dB" if first.get("sqnr_db") is not None else ""
+    return (
+        f"; first divergence at layer {first['layer']} (export tensor {first['export_tensor']}: max abs "
+        f"{first['max_abs']:.3g}, {first['relative']:.2g} of its activation scale{sqnr})"
+    )
+
+
 def junit_classname(name: str) -> str:
     """`parity.` and the export's path relative to the working folder (absolute when outside it), so that two
     exports named alike in different folders stay apart. JUnit viewers split a classname at dots (package.Class),
@@ -219,8 +244,9 @@ def _junit_suite(root: ET.Element, report: ParityReport, model: str) -> None:
         case = ET.SubElement(suite, "testcase", classname=classname, name=check.name, time="0")
         if check.gating and not check.passed:
             tag, kind = ("error", "ParityError") if check.name in ERROR_CHECKS else ("failure", "ParityFailure")
-            failure = ET.SubElement(case, tag, message=check.detail, type=kind)
-            failure.text = f"{report.name} ({report.format}) failed '{check.name}': {check.detail}"
+            message = check.detail + divergence_phrase(report)
+            failure = ET.SubElement(case, tag, message=message, type=kind)
+            failure.text = f"{report.name} ({report.format}) failed '{check.name}': {message}"
         else:
             out = ET.SubElement(case, "system-out")
             out.text = check.detail + ("" if check.gating else " [not part of the verdict]")

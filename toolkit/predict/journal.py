@@ -30,21 +30,16 @@ from toolkit import fsutil
 from toolkit.errors import ToolkitError, UsageError, first_line
 from toolkit.predict.records import Record, path_bytes
 from toolkit.predict.resume import (
-    ENTRY,
-    UNKNOWN,
     Damaged,
     Previous,
-    Version,
     base_folder,
     csv_line,
     differences,
-    open_versions,
-    read_versions,
     scan_parquet,
     scan_text,
-    version_of,
     with_gone_flag,
 )
+from toolkit.predict.sources import ENTRY, UNKNOWN, Version, open_versions, read_versions, version_of
 from toolkit.predict.walk import Found
 from toolkit.predict.writers import CsvWriter, JsonlWriter, csv_to_parquet, open_text, writer_for
 
@@ -72,6 +67,7 @@ class Journal:
         self.final_sources = self.out.with_name(self.out.name + ".sources")
         self._sources_fh: BinaryIO | None = None
         self._admitted: dict[str, Version] = {}  # versions of inputs admitted and not yet written
+        self._sidecar_count: Any = None  # how many records a finished output's sidecar says it describes
         self.previous = Previous()
         self._cwd = os.getcwd()
         self._stream: TextIO | None = None
@@ -81,6 +77,7 @@ class Journal:
         self._made_folders: list[Path] = []
         self.written = 0
         self.gone = 0  # inputs of earlier records this run did not reach (known when it finishes)
+        self.kept: tuple[int, int] | None = None  # earlier records and errors kept, when finishing dropped some
         self.notes: list[str] = []
 
     @property
@@ -153,9 +150,9 @@ class Journal:
                 os.unlink(entry.path)
         for copy in (self.partial, self.sources):
             copy.with_name(copy.name + ".kept").unlink(missing_ok=True)
-        if self.state.exists() and not self.partial.exists():
+        if self.state.exists() and not self.partial.exists():  # killed after the output went into place
             self.state.unlink()
-            self.sources.unlink(missing_ok=True)
+            self.sources.unlink(missing_ok=True)  # its versions were copied beside the output first
 
     def _unlock(self) -> None:
         fsutil.unlock(self.lock, self._lock_file)
@@ -254,7 +251,9 @@ class Journal:
                 scan_text(self.out, self.fmt, self.columns, self.previous, versions)
         except Damaged as exc:
             raise ToolkitError(f"cannot --resume {self.out}: {self.out} {exc}; {start_over}") from None
+        self._sidecar_count = count
         if count != self.previous.records:
+            self.previous.forget_versions()
             self.notes.append(
                 f"{self.final_sources} does not match {self.out}: inputs changed since they were scored cannot be "
                 "told from the ones that were"
@@ -275,7 +274,9 @@ class Journal:
             shutil.copyfile(self.out, self.partial)
             self._stream = open_text(self.partial, "a")
             self._writer = writer_for(self.fmt, self._stream, self.columns, header=False)
-        self._sources_fh = open_versions(self.sources, self.previous.records, self.final_sources, None, copy=True)
+        self._sources_fh = open_versions(
+            self.sources, self.previous.records, self.final_sources, self._sidecar_count, copy=True
+        )
         self.commit()
 
     # Writing -----------------------------------------------------------------------------------------
@@ -349,13 +350,16 @@ class Journal:
                     "fingerprint": self.fingerprint,
                 },
             )
+            # The versions before the output: a kill between the two leaves the new versions beside the old
+            # output only while the partial file and its state still say how to resume.
+            with fsutil.atomic_open(self.final_sources) as (fh, _), open(sources, "rb") as versions:
+                shutil.copyfileobj(versions, fh)
             if self.fmt == "parquet":
                 csv_to_parquet(source, self.out, self.columns)
                 source.unlink()
             else:
                 os.replace(source, self.out)
-            os.replace(sources, self.final_sources)
-            for leftover in (self.partial, self.sources, self.state):
+            for leftover in (self.partial, self.sources, sources, self.state):
                 leftover.unlink(missing_ok=True)
             return True
         finally:
@@ -366,12 +370,12 @@ class Journal:
         """A copy of the partial file and its sources in which the earlier records of inputs scored again are
         dropped and those of inputs this run did not reach are flagged gone (inputs back as they were lose the
         flag); this run's records are copied as they are. Returns the two files and the number of records."""
-        kept, kept_sources = (path.with_name(path.name + ".kept") for path in (self.partial, self.sources))
-        earlier, count = self.previous.records, 0
+        kept_path, kept_sources = (path.with_name(path.name + ".kept") for path in (self.partial, self.sources))
+        earlier, count, kept, errors = self.previous.records, 0, 0, 0
         with (
             open_text(self.partial, "r") as src,
             open(self.sources, "rb") as versions,
-            open_text(kept, "w") as dst,
+            open_text(kept_path, "w") as dst,
             open(kept_sources, "wb") as dst_versions,
         ):
             for index, fields, line in self._records_in(src):
@@ -380,18 +384,22 @@ class Journal:
                     continue
                 entry = versions.read(ENTRY.size)
                 if index < earlier:
-                    path = fields[0] if isinstance(fields, list) else fields["path"]
-                    verdict = self.previous.verdict(path)
+                    path, status = (
+                        (fields[0], fields[1]) if isinstance(fields, list) else (fields["path"], fields["status"])
+                    )
+                    verdict = self.previous.verdict(path, ENTRY.unpack(entry) if entry else UNKNOWN)
                     if verdict == Previous.CHANGED:
                         continue
                     line = self._flagged(fields, line, gone=verdict == 0)
+                    kept, errors = kept + 1, errors + (status == "error")
                 dst.write(line)
                 dst_versions.write(entry)
                 count += 1
             for fh in (dst, dst_versions):
                 fh.flush()
                 os.fsync(fh.fileno())
-        return kept, kept_sources, count
+        self.kept = (kept, errors)
+        return kept_path, kept_sources, count
 
     def _records_in(self, src: TextIO) -> Iterator[tuple[int | None, Any, str]]:
         """(record index, its fields, its text) for each record of a partial file (index None: the CSV header).

@@ -219,22 +219,24 @@ def command_options(command: F) -> F:
     return typing.cast(F, with_options)
 
 
-def resolve_model(model: str | os.PathLike | None) -> Path:
+def resolve_model(model: str | os.PathLike | None, flags: bool = False) -> Path:
     """The ONNX model to use: the given path, else $MNIST_TOOLKIT_MODEL, else the shipped reference model.
 
     A path that is missing, a folder or another kind of model is a ModelKindError (exit 2) worded as in every
-    other command, e.g. "export it first" for a .keras file.
+    other command, e.g. "export it first" for a .keras file. The option is named as the caller spells it:
+    `--model` on the command line (`flags`), `model=` in Python.
     """
+    name = "--model" if flags else "model"
     if model is not None:
-        path, label = Path(model), "--model "
+        path, label = Path(model), "--model " if flags else "model="
     elif os.environ.get(MODEL_ENV):
         path, label = Path(os.environ[MODEL_ENV]), f"{MODEL_ENV}="
     else:
         path, label = REFERENCE_MODEL, ""
         if not path.is_file():
             raise ModelLoadError(
-                f"no --model given and the packaged reference model is missing ({path}); "
-                "reinstall mnist-toolkit, or pass --model MODEL.onnx"
+                f"no {name} given and the packaged reference model is missing ({path}); "
+                f"reinstall mnist-toolkit, or pass {'--model MODEL.onnx' if flags else 'model=PATH'}"
             )
     modelkind.require(path, ("onnx",), "predict", label)
     return path

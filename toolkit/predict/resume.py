@@ -11,15 +11,14 @@ import hashlib
 import io
 import json
 import os
-import shutil
-import struct
 from collections.abc import Iterator, Sequence
 from itertools import repeat
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from toolkit.errors import UsageError, first_line
 from toolkit.predict.records import GONE, path_bytes
+from toolkit.predict.sources import UNKNOWN, Version
 from toolkit.predict.writers import open_text, require_parquet
 
 
@@ -54,19 +53,6 @@ def _folder_identity(folder: str) -> str:
     return f"inode:{st.st_dev}:{st.st_ino}"
 
 
-UNKNOWN = (-1, -1)  # the version of an input that could not be stat'ed, or of a record written without one
-Version = tuple[int, int]  # (size in bytes, mtime_ns): what tells a changed input from the one that was scored
-
-
-def version_of(path: str, follow: bool = True) -> Version:
-    """An input's version now: its size and modification time, or UNKNOWN when it cannot be stat'ed."""
-    try:
-        st = os.stat(path, follow_symlinks=follow)
-    except (OSError, ValueError):
-        return UNKNOWN
-    return st.st_size, st.st_mtime_ns
-
-
 class Previous:
     """What a previous run already wrote: which inputs it covered (by `FileKeys`, so a resume may spell its
     inputs differently) and at which version (size and mtime_ns), how many records, and how many were errors.
@@ -92,6 +78,7 @@ class Previous:
         self.relative = False  # does any recorded path depend on `base`?
         self.changed = 0  # inputs admitted again because they changed
         self.restored = 0  # inputs flagged gone by an earlier resume that are back as they were
+        self.superseded = 0  # records of an older version of an input that has a later record too
         self._recorded = FileKeys(self.base)
         self._current = self._recorded if self.base == cwd else FileKeys(cwd)
         self._new = bytearray()  # digests added since the arrays were last sorted
@@ -173,11 +160,17 @@ class Previous:
             self.changed += 1
         return True
 
-    def verdict(self, path: str) -> int:
-        """What becomes of a recorded input's records when the output is finished: SAME (kept as they are),
-        CHANGED (dropped: the input was scored again), or 0 (kept, flagged gone). `path` as a record spells it."""
+    def verdict(self, path: str, version: Version = UNKNOWN) -> int:
+        """What becomes of a recorded input's record when the output is finished: SAME (kept as it is), CHANGED
+        (dropped: the input was scored again, or the record is of an older version than the input's latest
+        record), or 0 (kept, flagged gone). `path` as the record spells it, `version` as its sources entry says."""
         i = self._find(self._recorded.key(os.fsdecode(path_bytes(path))))
-        return 0 if i is None else int(self._state[i])
+        if i is None:
+            return 0
+        latest = (int(self._versions[i, 0]), int(self._versions[i, 1]))
+        if version != UNKNOWN and latest != UNKNOWN and version != latest:
+            return self.CHANGED
+        return int(self._state[i])
 
     @property
     def gone(self) -> int:
@@ -191,7 +184,7 @@ class Previous:
         """Whether the recorded records must change: some are dropped, flagged gone, or lose that flag."""
         # Without changes or restores, every input flagged gone before is gone still: more are gone only if
         # the count grew.
-        return bool(self.changed or self.restored or self.gone > len(self._gone_flagged))
+        return bool(self.changed or self.restored or self.superseded or self.gone > len(self._gone_flagged))
 
     def _sort(self) -> None:
         import numpy as np
@@ -206,8 +199,22 @@ class Previous:
         if self._high is not None:
             high, low = np.concatenate([self._high, high]), np.concatenate([self._low, low])
             versions, state = np.concatenate([self._versions, versions]), np.concatenate([self._state, state])
-        order = np.argsort(high, kind="stable")
-        self._high, self._low, self._versions, self._state = high[order], low[order], versions[order], state[order]
+        # By key, then in the order the records came; of records of one input at several versions (a resume
+        # that scored a changed input again and was itself interrupted), the last is the current one.
+        order = np.lexsort((np.arange(len(high)), low, high))
+        high, low, versions, state = high[order], low[order], versions[order], state[order]
+        last = np.ones(len(high), bool)
+        last[:-1] = (high[1:] != high[:-1]) | (low[1:] != low[:-1])
+        ends = np.flatnonzero(last)
+        current = versions[ends[np.searchsorted(ends, np.arange(len(high)))]]  # each entry's latest version
+        self.superseded += int((versions != current).any(axis=1).sum())
+        self._high, self._low, self._versions, self._state = high[last], low[last], versions[last], state[last]
+
+    def forget_versions(self) -> None:
+        """Treat every recorded version as unknown (the sidecar does not match the records it should describe)."""
+        if self._new or self._high is None:
+            self._sort()
+        self._versions[:] = UNKNOWN
 
 
 def other_columns(path: Path) -> UsageError:
@@ -243,7 +250,7 @@ def scan_text(
                         raise other_columns(path)
                     raise Damaged(f"line {number} has other keys than the lines before it")
                 first = False
-                previous.add(obj["path"], obj["status"], next(versions), obj.get("flags"))
+                previous.add(obj["path"], obj["status"], next(versions, UNKNOWN), obj.get("flags"))
             return
         reader = csv.reader(fh)
         try:
@@ -259,7 +266,7 @@ def scan_text(
                         if not row
                         else f"line {reader.line_num} has {len(row)} fields, not {len(columns)}"
                     )
-                previous.add(row[0], row[1], next(versions), row[flags_at] if flags_at is not None else None)
+                previous.add(row[0], row[1], next(versions, UNKNOWN), row[flags_at] if flags_at is not None else None)
         except csv.Error as exc:
             raise Damaged(f"line {reader.line_num} is not CSV ({first_line(exc)})") from None
 
@@ -278,7 +285,7 @@ def scan_parquet(
         for batch in parquet.iter_batches(columns=["path", "status", "flags"], batch_size=65536):
             paths, statuses, flags = (batch.column(i).to_pylist() for i in range(3))
             for p, s, f in zip(paths, statuses, flags, strict=True):
-                previous.add(p, s, next(versions), f)
+                previous.add(p, s, next(versions, UNKNOWN), f)
     except (pa.ArrowException, ValueError) as exc:  # not Parquet, or cut short
         raise Damaged(f"is not a readable Parquet file ({first_line(exc)})") from None
 
@@ -308,23 +315,6 @@ def base_folder(recorded: dict[str, Any]) -> str | None:
     return cwd if isinstance(cwd, str) and cwd else None
 
 
-ENTRY = struct.Struct("<qq")  # an input's version in a sources file: size, mtime_ns
-
-
-def read_versions(path: Path, count: Any) -> Iterator[Version]:
-    """The versions in a sources file, one per record, or UNKNOWN for all when the file does not hold
-    `count` entries (missing, cut, or no count recorded)."""
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        return repeat(UNKNOWN)
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return repeat(UNKNOWN)
-    if len(data) < count * ENTRY.size:
-        return repeat(UNKNOWN)
-    return ENTRY.iter_unpack(data[: count * ENTRY.size])
-
-
 def with_gone_flag(flags: str | None, gone: bool) -> str | None:
     """`flags` with GONE at its end (`gone`) or without it."""
     tokens = [flag for flag in (flags or "").split() if flag != GONE]
@@ -336,20 +326,3 @@ def csv_line(row: list[str]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerow(row)
     return buffer.getvalue()
-
-
-def open_versions(path: Path, records: int, source: Path, committed: Any, copy: bool = False) -> BinaryIO:
-    """The sources file `path` of a partial output, open for appending, holding one entry for each of the
-    `records` already in the partial file: cut back to them (`committed`, the count its state recorded),
-    copied from a finished run's `source` (`copy`), or UNKNOWN entries where none were recorded."""
-    usable = source.exists() and source.stat().st_size >= records * ENTRY.size
-    usable = usable and (copy or committed == records)
-    if copy and usable:
-        shutil.copyfile(source, path)
-    fh = open(path, "r+b" if usable else "wb")
-    if usable:
-        fh.truncate(records * ENTRY.size)
-        fh.seek(0, os.SEEK_END)
-    else:
-        fh.write(ENTRY.pack(*UNKNOWN) * records)
-    return fh

@@ -105,6 +105,8 @@ class Summary:
             "files_per_second": round(self.rate, 1),
             "resumed_records": self.resumed_records,
             "resumed_errors": self.resumed_errors,
+            "changed": self.changed,
+            "gone": self.gone,
             "output_written": self.written,
             "exit_code": self.exit_code,
             "warnings": self.warnings,
@@ -150,6 +152,7 @@ class Output(Protocol):
     previous: Previous  # what an earlier run already wrote (empty unless resuming)
     written: int  # records written by this run
     gone: int  # inputs of earlier records this run did not find (once finished)
+    kept: tuple[int, int] | None  # earlier records and errors kept, when finishing dropped some
     notes: list[str]
 
     def admit(self, found: Found) -> bool:
@@ -191,7 +194,7 @@ def setup(
     if not inputs:
         raise ToolkitError("no inputs; name files, folders, glob patterns or - for a list on stdin")
     check_inputs(inputs)
-    model = resolve_model(options.model)
+    model = resolve_model(options.model, flags)
     walker = Walker(
         inputs, follow_symlinks=options.follow_symlinks, include=options.include, exclude=options.exclude, stdin=stdin
     )
@@ -239,6 +242,8 @@ def run(
         summary.seconds = time.perf_counter() - started
         summary.written = output.finish()
         summary.changed, summary.gone = output.previous.changed, output.gone
+        if output.kept is not None:  # earlier records were dropped: count what the output still holds
+            summary.resumed_records, summary.resumed_errors = output.kept
     _conclude(summary, walker, inputs, output.notes + scoring.notes)
     if summary_path is not None:
         write_summary(summary, Path(summary_path))
@@ -334,7 +339,7 @@ def _conclude(summary: Summary, walker: Walker, inputs: list[str], notes: list[s
     if summary.empty:
         skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(walker.skipped.items()))
         empty.append(
-            f"no image files found in {', '.join(inputs)}"
+            f"no image files found in {', '.join('the paths read from stdin' if i == '-' else i for i in inputs)}"
             + (f" ({skipped} skipped)" if skipped else "")
             + "; exit code 3"
         )

@@ -25,6 +25,7 @@ class StreamOutput:
         self.previous = Previous()
         self.written = 0
         self.gone = 0
+        self.kept: tuple[int, int] | None = None
         self.notes: list[str] = []
 
     def admit(self, found: Found) -> bool:

@@ -117,10 +117,23 @@ class Walker:
             if item == "-":
                 yield from self._from_lines(self.stdin if self.stdin is not None else _stdin_lines())
             elif not os.path.lexists(item) and is_glob(item):
-                for match in glob.iglob(item, recursive=True):
+                for match in self._matches(item):
                     yield from self._top(match, from_glob=True)
             else:
                 yield from self._top(item)
+
+    def _matches(self, pattern: str) -> Iterator[str]:
+        """A glob's matches sorted, as a shell gives them, when there are at most `sort_limit`, else streamed in
+        the file system's order (memory stays bounded, as for folders)."""
+        it = glob.iglob(pattern, recursive=True)
+        head = []
+        for match in it:
+            head.append(match)
+            if len(head) > self.sort_limit:
+                yield from head
+                yield from it
+                return
+        yield from sorted(head)
 
     def _from_lines(self, stream) -> Iterator[Found]:
         for raw in stream:

@@ -11,47 +11,16 @@ this process.
 
 from __future__ import annotations
 
-import ast
-import sys
 from collections.abc import Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from types import FrameType
 
-from toolkit.predict.engines.pool import WorkerPool, start_context
-from toolkit.predict.engines.shared import chunks, records_of
+from toolkit.predict.engines.pool import WorkerPool, start_context, unguarded_main
+from toolkit.predict.engines.shared import records_of, score_here
 from toolkit.predict.options import PredictOptions
-from toolkit.predict.pipeline import make_records, score_chunk, scorer_for
+from toolkit.predict.pipeline import scorer_for
 from toolkit.predict.records import Record
 from toolkit.predict.walk import Found
-
-
-def unguarded_main() -> bool:
-    """True when this call comes from the top level of a script outside an `if __name__ == "__main__":` block.
-    Workers started by spawn or forkserver import the script again, which would start the run again in each
-    of them (Python stops that with a RuntimeError in every worker)."""
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if main is None or path is None or getattr(main, "__spec__", None) is not None:
-        return False  # interactive, -c, or -m (run as a module: workers import it under another name)
-    frame: FrameType | None = sys._getframe()
-    top = None
-    while frame is not None:  # the outermost frame running the script's own top-level code
-        if frame.f_globals is vars(main) and frame.f_code.co_name == "<module>":
-            top = frame
-        frame = frame.f_back
-    if top is None:
-        return False
-    try:
-        with open(path, encoding="utf-8") as fh:
-            tree = ast.parse(fh.read())
-    except (OSError, SyntaxError, ValueError):
-        return False
-    for node in tree.body:
-        if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test) and "__name__" in ast.unparse(node.test):
-            if node.lineno <= top.f_lineno <= (node.end_lineno or node.lineno):
-                return False
-    return True
 
 
 class LocalEngine:
@@ -94,12 +63,7 @@ class LocalEngine:
     def batches(self, found: Iterable[Found]) -> Iterator[list[Record]]:
         """Records for the files in `found`, in the order the files came."""
         if self._pool is None:
-            options = self.options
-            for chunk in chunks(found, options.chunk_size):
-                meta, probs = score_chunk(
-                    chunk, options.all_frames, self.model, options.resolved_threads(), options.multi_digit
-                )
-                yield make_records(meta, probs, options)
+            yield from score_here(found, self.model, self.options)
             return
         for gathered, scored in self._pool.ordered(found):
             yield records_of(gathered, scored, self.options)

@@ -12,6 +12,7 @@ retried one file at a time (`shared.one_by_one`) and the file that kills a worke
 
 from __future__ import annotations
 
+import ast
 import multiprocessing
 import os
 import queue
@@ -22,6 +23,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from types import FrameType
 
 import numpy as np
 
@@ -65,6 +67,34 @@ def start_context():
         context.set_forkserver_preload(["toolkit.predict.pipeline"])
         return context
     return multiprocessing.get_context("spawn")
+
+
+def unguarded_main() -> bool:
+    """True when this call comes from the top level of a script outside an `if __name__ == "__main__":` block.
+    Workers started by spawn or forkserver import the script again, which would start the run again in each
+    of them (Python stops that with a RuntimeError in every worker)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or getattr(main, "__spec__", None) is not None:
+        return False  # interactive, -c, or -m (run as a module: workers import it under another name)
+    frame: FrameType | None = sys._getframe()
+    top = None
+    while frame is not None:  # the outermost frame running the script's own top-level code
+        if frame.f_globals is vars(main) and frame.f_code.co_name == "<module>":
+            top = frame
+        frame = frame.f_back
+    if top is None:
+        return False
+    try:
+        with open(path, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError):
+        return False
+    for node in tree.body:
+        if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test) and "__name__" in ast.unparse(node.test):
+            if node.lineno <= top.f_lineno <= (node.end_lineno or node.lineno):
+                return False
+    return True
 
 
 def load_model(model: str, threads: int) -> bool:

@@ -38,6 +38,7 @@ import threading
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -48,9 +49,9 @@ from toolkit import lazy
 from toolkit.errors import ToolkitError, first_line
 from toolkit.onnxmodel import OnnxModel
 from toolkit.predict.engines import ray_reaper
-from toolkit.predict.engines.pool import WorkerPool
+from toolkit.predict.engines.pool import WorkerPool, start_context, unguarded_main
 from toolkit.predict.engines.ray_tasks import ROW_TYPES, Predictor, decode_rows, named
-from toolkit.predict.engines.shared import chunks, records_of
+from toolkit.predict.engines.shared import chunks, records_of, score_here
 from toolkit.predict.options import PredictOptions, cpu_count
 from toolkit.predict.pipeline import make_records
 from toolkit.predict.records import ItemMeta, Record
@@ -302,7 +303,14 @@ class RayEngine:
             for entry in self._ray.get(ref).to_pylist()
             if entry["index"] >= start
         )
-        pool = WorkerPool(cpu_count(), str(self.model), self.options)
+        try:
+            if start_context().get_start_method() != "fork" and unguarded_main():
+                raise OSError("they would re-run this script, which calls predict at its top level")
+            pool = WorkerPool(cpu_count(), str(self.model), self.options)
+        except (OSError, BrokenProcessPool) as exc:
+            self.notes.append(f"worker processes unavailable ({exc}); those files were decoded in this process")
+            yield from score_here(found, str(self.model), self.options)
+            return
         try:
             for meta, probs in pool.ordered(found):
                 yield records_of(meta, probs, self.options)

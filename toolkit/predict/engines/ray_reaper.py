@@ -5,9 +5,9 @@ The driver makes a folder of its own for the instance (Ray's temp dir, which eve
 names on its command line), starts the reaper on it before it starts Ray, and keeps a pipe to it open. The
 reaper waits for that pipe to close, which happens both when the driver ends normally (after `ray.shutdown()`:
 nothing is left to end; the driver says so, and the folder, logs and all, is removed) and when it is killed
-(the folder is kept for its logs). It then ends, with SIGKILL, every process whose command line names the
-folder (GCS, raylet, monitors) and all their descendants (agents, workers), as they were seen in a look every
-half second while it waited, and as they are. It runs in a
+(the folder is kept for its logs). It then ends, with SIGKILL, every process descended from the driver whose
+command line names the folder (GCS, raylet, monitors), and all their descendants (agents, workers), as they
+were seen in a look every half second while it waited, and as they are. It runs in a
 session of its own, so the Ctrl-C that interrupts the driver does not reach it; it reads /proc, so it works
 on Linux only (elsewhere it is not started).
 """
@@ -31,7 +31,7 @@ def start(folder: str) -> subprocess.Popen | None:
     if not os.path.isdir("/proc/self"):
         return None
     return subprocess.Popen(
-        [sys.executable, "-m", "toolkit.predict.engines.ray_reaper", folder],
+        [sys.executable, "-m", "toolkit.predict.engines.ray_reaper", folder, str(os.getpid())],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -75,11 +75,10 @@ def processes() -> dict[Process, tuple[int, bytes]]:
     return table
 
 
-def of_session(folder: str, table: dict[Process, tuple[int, bytes]]) -> set[Process]:
-    """The processes of a Ray instance: those naming its folder, and all their descendants."""
-    marker = os.fsencode(folder)
-    found = {process for process, (_, command) in table.items() if marker in command}
-    pids = {pid for pid, _ in found}
+def descendants(roots: set[int], table: dict[Process, tuple[int, bytes]]) -> set[Process]:
+    """The processes in `table` descended from the pids `roots` (not the roots themselves)."""
+    found: set[Process] = set()
+    pids = set(roots)
     grew = True
     while grew:
         grew = False
@@ -88,10 +87,20 @@ def of_session(folder: str, table: dict[Process, tuple[int, bytes]]) -> set[Proc
                 found.add(process)
                 pids.add(process[0])
                 grew = True
+    return found
+
+
+def of_session(folder: str, table: dict[Process, tuple[int, bytes]], driver: int) -> set[Process]:
+    """The processes of a Ray instance: the driver's descendants that name its folder (never another user's
+    `tail -f` of its logs), and all their descendants."""
+    marker = os.fsencode(folder)
+    family = descendants({driver}, table)
+    found = {process for process in family if marker in table[process][1]}
+    found |= descendants({pid for pid, _ in found}, table)
     return {process for process in found if process[0] != os.getpid()}
 
 
-def main(folder: str, every: float = 0.5) -> None:
+def main(folder: str, driver: int, every: float = 0.5) -> None:
     for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)
     # Agents and workers are children of the raylet, which may die before the pipe is seen to close (they are
@@ -99,7 +108,7 @@ def main(folder: str, every: float = 0.5) -> None:
     known: set[Process] = set()
     said = b""
     while True:
-        known |= of_session(folder, processes())
+        known |= of_session(folder, processes(), driver)
         ready, _, _ = select.select([sys.stdin], [], [], every)
         if ready:
             data = os.read(sys.stdin.fileno(), 64)
@@ -107,7 +116,8 @@ def main(folder: str, every: float = 0.5) -> None:
                 break
             said += data
     now = processes()
-    for pid, started in known | of_session(folder, now):
+    # The driver is gone or done: what it started is known; what those started since, found from them.
+    for pid, started in known | descendants({pid for pid, _ in known}, now):
         if (pid, started) in now:  # still the same process, not a reused pid
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
@@ -116,4 +126,4 @@ def main(folder: str, every: float = 0.5) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], int(sys.argv[2]))

@@ -11,8 +11,9 @@ import numpy as np
 
 from toolkit.predict.decode import failed
 from toolkit.predict.options import PredictOptions
-from toolkit.predict.pipeline import Entry, Packed, make_records, pack
+from toolkit.predict.pipeline import Entry, Packed, make_records, pack, score_chunk
 from toolkit.predict.records import ItemMeta, Record
+from toolkit.predict.walk import Found
 
 T = TypeVar("T")
 
@@ -51,3 +52,12 @@ def one_by_one(
 def records_of(meta: list[ItemMeta], probs: list[np.ndarray], options: PredictOptions) -> list[Record]:
     """Records of scored chunks gathered together: their items, and their probabilities chunk by chunk."""
     return make_records(meta, probs[0] if len(probs) == 1 else np.concatenate(probs), options)
+
+
+def score_here(found: Iterable[Found], model: str, options: PredictOptions) -> Iterator[list[Record]]:
+    """Records of `found` decoded and scored in this process, chunk by chunk: where no worker process can run
+    (`--workers 0`, a sandbox without fork, a script without a main guard)."""
+    for chunk in chunks(found, options.chunk_size):
+        entries = [(path, follow, error) for path, follow, error in chunk]
+        meta, probs = score_chunk(entries, options.all_frames, model, options.resolved_threads(), options.multi_digit)
+        yield make_records(meta, probs, options)
