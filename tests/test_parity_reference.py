@@ -156,3 +156,7 @@ def test_a_second_run_on_a_keras_model_needs_no_tensorflow(cli, mlp_model, tmp_p
     second = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, *args], capture_output=True, text=True)
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout)["exports"][0]["passed"]
+    # With the reference from the cache, the layer comparison loads the Keras model itself.
+    third = cli("parity", mlp_model, onnx, "--limit", "500", "--layers")
+    assert third.exit_code == 0, third.output
+    assert f"{onnx}: layers: no layer diverges beyond what the export kind explains" in third.stdout

@@ -124,7 +124,7 @@ NUMERIC_CHECKS = frozenset({"finite", "tolerance", "argmax", "accuracy", "batch"
 
 
 def localised(
-    reports: list[ParityReport], paths: list[Path], found: Any, kind: str, every: bool, laps: Laps
+    reports: list[ParityReport], paths: list[Path], found: Any, kind: str, every: bool, laps: Laps, model: Path
 ) -> list[ParityReport]:
     """`reports` with the layer-by-layer comparison added where an export failed a numeric check (or to every
     export with `every`). It needs the Keras model: with a reference from a golden file or an export the
@@ -143,7 +143,7 @@ def localised(
         return [replace(r, localisation=note) if w else r for r, w in zip(reports, wanted, strict=True)]
     from toolkit.parity import layers
 
-    keras = found.keras if found.keras is not None else runtimes.load_keras_model(Path(found.source))
+    keras = found.keras if found.keras is not None else runtimes.load_keras_model(model)
     labels = found.images.labels
     sample = (
         layers.subset(found.images.tensors, labels)
@@ -219,14 +219,16 @@ def run(
         return reports
 
     if exports:
-        reports = localised(check_all([(path, str(path)) for path in exports]), exports, found, kind, layers, laps)
+        reports = localised(
+            check_all([(path, str(path)) for path in exports]), exports, found, kind, layers, laps, model_path
+        )
     else:
         keras = found.keras if found.keras is not None else runtimes.load_keras_model(model_path)
         found = replace(found, keras=keras)
         full = found.images.description == reference.MNIST_TEST
         with _own_exports(keras, model_path, found.sha256, found.outputs if full else None, laps.lap) as candidates:
             checked = check_all(candidates)
-            reports = localised(checked, [path for path, _ in candidates], found, kind, layers, laps)
+            reports = localised(checked, [path for path, _ in candidates], found, kind, layers, laps, model_path)
     return ParitySummary(
         str(model_path),
         found.sha256,
