@@ -29,7 +29,7 @@ def test_unknown_arch_is_one_line_exit_2(cli, tmp_path):
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
         "error: unknown architecture 'resnet'; choose one of: mlp256, mlp1000, mlp1000x2, mlp689x3, mlp512x2, "
-        "mlp-deep, cnn3, cnn2, cnn-bn"
+        "mlp-deep, cnn3, cnn2, cnn-bn; see 'mnist-toolkit train --help'"
     ]
     assert "Traceback" not in result.output
 
@@ -82,7 +82,7 @@ def test_evaluate_missing_path_is_usage_error(cli, tmp_path):
     assert result.stderr.strip() == (
         f"error: {tmp_path / 'nope.keras'}: no such file or folder; evaluate needs a "
         "Keras model (.keras or .h5), an ONNX model (.onnx), a SavedModel folder or a "
-        "TFLite model (.tflite)"
+        "TFLite model (.tflite); see 'mnist-toolkit evaluate --help'"
     )
 
 
@@ -292,7 +292,7 @@ def test_predict_without_options_runs_with_the_declared_defaults(cli, monkeypatc
 )
 def test_bad_predict_options_are_named_as_flags(cli, tmp_path, args, message):
     result = cli("predict", tmp_path, *args)
-    assert (result.exit_code, result.stderr.strip()) == (2, message)
+    assert (result.exit_code, result.stderr.strip()) == (2, message + "; see 'mnist-toolkit predict --help'")
 
 
 def test_predict_help_shows_every_declared_option(cli):
@@ -327,7 +327,10 @@ def test_predict_quiet_prints_records_only_and_verbose_says_more(cli, tmp_path):
     assert lines[1].startswith(f"error record: {inputs / 'broken.png'}: ")
     assert lines[2].endswith(": 1 ok, 1 error")
     both = cli("predict", inputs, "--quiet", "--verbose")
-    assert (both.exit_code, both.stderr) == (2, "error: --quiet and --verbose contradict each other; choose one\n")
+    assert (both.exit_code, both.stderr) == (
+        2,
+        "error: --quiet and --verbose contradict each other; choose one; see 'mnist-toolkit predict --help'\n",
+    )
 
 
 def test_models_reference_prints_the_shipped_model_and_its_card(cli):
@@ -353,7 +356,8 @@ def test_predict_model_that_is_not_onnx_is_a_usage_error(cli, tmp_path):
         result = cli("predict", SAMPLES, "--model", tmp_path / name, "--out", tmp_path / "o.csv")
         assert result.exit_code == 2
         assert result.stderr.splitlines() == [
-            f"error: {tmp_path / name}: not an ONNX model (the file does not parse as ONNX)"
+            f"error: {tmp_path / name}: not an ONNX model (the file does not parse as ONNX); "
+            "see 'mnist-toolkit predict --help'"
         ]
         assert not (tmp_path / "o.csv").exists()
 

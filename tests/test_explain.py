@@ -51,7 +51,9 @@ def test_cli_draws_each_file_and_says_so_for_a_bad_one(tmp_path, cli):
 
 def test_missing_files_and_a_file_as_out_are_one_line_errors(tmp_path, cli):
     result = cli("explain", tmp_path / "nope.png", "--out", tmp_path / "out")
-    assert result.exit_code == 2 and result.stderr == f"error: {tmp_path / 'nope.png'}: no such file\n"
+    assert result.exit_code == 2 and result.stderr == (
+        f"error: {tmp_path / 'nope.png'}: no such file; see 'mnist-toolkit explain --help'\n"
+    )
     (tmp_path / "file").write_text("")
     result = cli("explain", sample(3), "--out", tmp_path / "file")
     assert result.exit_code == 2 and "is a file; give a folder" in result.stderr

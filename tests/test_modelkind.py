@@ -90,7 +90,8 @@ def test_wrong_kind_is_one_line_exit_2_in_every_command(cli, files, args, messag
     (files / "samples").mkdir()
     result = cli(*args)
     assert result.exit_code == 2, result.output
-    assert result.stderr.strip().splitlines() == [f"error: {message}"]
+    command = " ".join(args[:2]) if args[0] == "data" else args[0]
+    assert result.stderr.strip().splitlines() == [f"error: {message}; see 'mnist-toolkit {command} --help'"]
 
 
 def test_the_environment_variable_pointing_nowhere_says_so(cli, files, monkeypatch):
@@ -100,7 +101,7 @@ def test_the_environment_variable_pointing_nowhere_says_so(cli, files, monkeypat
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         f"error: MNIST_TOOLKIT_MODEL={files / 'moved.onnx'}: no such file or folder; "
-        "predict needs an ONNX model (.onnx)"
+        "predict needs an ONNX model (.onnx); see 'mnist-toolkit predict --help'"
     )
     monkeypatch.setenv("MNIST_TOOLKIT_MODEL", "m.keras")
     result = cli("predict", "samples", "--out", "o.csv")

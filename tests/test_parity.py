@@ -344,7 +344,7 @@ def test_one_parity_command_checks_all_four_formats(cli, trained_for_int8, tmp_p
     int8 = report["exports"][-1]
     assert int8["argmax_agreement_rate"] >= 0.99
     root = ET.parse(tmp_path / "j.xml").getroot()
-    assert (root.get("tests"), root.get("failures")) == ("24", "0")
+    assert (root.get("tests"), root.get("failures")) == ("28", "0")  # 7 checks for each of 4 exports
 
 
 @pytest.mark.slow
@@ -484,7 +484,7 @@ def test_report_paths_that_cannot_be_written_are_refused_before_any_work(cli, tm
     ):
         result = cli("parity", missing_model, onnx_model, option, path)
         assert result.exit_code == 2
-        assert result.stderr.strip().splitlines() == [f"error: {message}"]
+        assert result.stderr.strip().splitlines() == [f"error: {message}; see 'mnist-toolkit parity --help'"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "adir"]
 
 

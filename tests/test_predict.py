@@ -395,14 +395,17 @@ def test_cli_error_records_exit_3(cli, bad_folder, onnx_model, tmp_path):
 def test_cli_usage_errors_exit_2_one_line(cli, tmp_path, onnx_model):
     result = cli("predict", tmp_path / "missing", "--model", onnx_model)
     assert result.exit_code == 2
-    assert result.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing'}: no such file or folder"]
+    assert result.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'missing'}: no such file or folder; see 'mnist-toolkit predict --help'"
+    ]
     result = cli("predict", tmp_path, "--model", onnx_model, "--out", tmp_path / "x.txt")
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
     result = cli("predict", tmp_path, "--model", onnx_model, "--batch-size", "0")
     assert result.exit_code == 2 and "--batch-size" in result.stderr
     result = cli("predict", tmp_path, "--model", tmp_path / "nope.onnx")
     assert result.exit_code == 2 and result.stderr.strip() == (
-        f"error: --model {tmp_path / 'nope.onnx'}: no such file or folder; predict needs an ONNX model (.onnx)"
+        f"error: --model {tmp_path / 'nope.onnx'}: no such file or folder; predict needs an ONNX model (.onnx); "
+        "see 'mnist-toolkit predict --help'"
     )
 
 
@@ -579,7 +582,7 @@ def test_resume_of_a_finished_output_checks_model_and_options(cli, tmp_path, onn
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
         f"error: cannot --resume: {out} was made with other settings: min_confidence (was 0.5, now 1.0); run it "
-        "with the same model and options, or without --resume to start over"
+        "with the same model and options, or without --resume to start over; see 'mnist-toolkit predict --help'"
     ]
     other = linear_model(tmp_path / "uniform.onnx", np.zeros((784, 10), np.float32), np.zeros(10, np.float32))
     result = cli(*args, "--model", other, "--resume")
@@ -827,7 +830,7 @@ def test_resume_from_another_folder_with_relative_inputs_is_refused(cli, tmp_pat
     assert result.stderr.splitlines() == [
         f"error: cannot --resume from {tmp_path / 'elsewhere'}: the paths already in {out} are relative to "
         f"{tmp_path / 'work'}, where the first run started; run it from there, or name every input by an absolute "
-        "path"
+        "path; see 'mnist-toolkit predict --help'"
     ]
     assert (tmp_path / "p.csv.partial").read_bytes() == partial
     result = cli(*args, tmp_path / "work" / "data")  # an absolute path means the same anywhere

@@ -194,7 +194,7 @@ def test_an_unforeseen_decoder_error_is_named_in_one_line(monkeypatch):
 def test_usage_and_connection_errors_are_one_line(tmp_path, onnx_model):
     (tmp_path / "x.png").write_bytes(b"")
     code, stderr = _cli("predict", tmp_path, "--model", onnx_model, "--ray-address", "auto")
-    assert (code, stderr.strip()) == (2, "error: --ray-address needs --engine ray")
+    assert (code, stderr.strip()) == (2, "error: --ray-address needs --engine ray; see 'mnist-toolkit predict --help'")
     pytest.importorskip("ray")
     # In a fresh process: this session's Ray instance must not be reused. Nothing listens on port 9 (discard).
     result = subprocess.run(
@@ -346,19 +346,9 @@ def test_multi_digit_records_are_the_local_engines(ray_session, tmp_path, mnist_
 
 
 def _descendants(root: int) -> set[tuple[int, int]]:
-    from toolkit.predict.engines.ray_reaper import processes
+    from toolkit.predict.engines.ray_reaper import descendants, processes
 
-    table = processes()
-    family, pids = set(), {root}
-    grew = True
-    while grew:
-        grew = False
-        for process, (parent, _) in table.items():
-            if parent in pids and process not in family:
-                family.add(process)
-                pids.add(process[0])
-                grew = True
-    return family
+    return descendants({root}, processes())
 
 
 @pytest.mark.slow

@@ -85,7 +85,9 @@ def test_a_flag_given_a_value_takes_it_as_an_input(cli, tmp_path):
     """`--table true`: a flag takes no value, so `true` is an input; the help shows no placeholder to invite it."""
     result = cli("predict", "--table", tmp_path / "true")
     assert result.exit_code == 2
-    assert result.stderr.splitlines() == [f"error: {tmp_path / 'true'}: no such file or folder"]
+    assert result.stderr.splitlines() == [
+        f"error: {tmp_path / 'true'}: no such file or folder; see 'mnist-toolkit predict --help'"
+    ]
 
 
 def test_the_installed_command_prints_one_line_too(tmp_path):
@@ -119,3 +121,18 @@ def test_predict_help_names_its_flags_without_a_value(cli):
 def test_the_bare_program_prints_its_help(cli):
     result = cli()
     assert result.exit_code == 2 and "Usage: mnist-toolkit [OPTIONS] COMMAND" in result.output
+
+
+def test_the_toolkits_own_usage_errors_say_where_the_help_is_too(cli, tmp_path, onnx_model):
+    (tmp_path / "x.png").write_bytes(b"")
+    result = cli("predict", tmp_path, "--model", onnx_model, "--ray-address", "auto")
+    assert (result.exit_code, result.stderr.splitlines()) == (
+        2,
+        ["error: --ray-address needs --engine ray; see 'mnist-toolkit predict --help'"],
+    )
+    result = cli("data", "show", "--start", "99999")
+    assert result.exit_code == 2 and result.stderr.strip().endswith("; see 'mnist-toolkit data show --help'")
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"\x08\x07")
+    result = cli("predict", tmp_path, "--model", onnx_model, "--out", tmp_path / "o.csv")  # a run error: no hint
+    assert result.exit_code in (0, 3) and "--help" not in result.stderr

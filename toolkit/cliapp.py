@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer._click import exceptions as click_exceptions
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
@@ -80,7 +79,7 @@ class OneLineErrors(TyperGroup):
         except ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
-        except click_exceptions.Abort:
+        except typer.Abort:
             sys.exit(1)
         # Without standalone mode a command's return value comes back, and Exit(n) as n.
         sys.exit(code if isinstance(code, int) else 0)
@@ -132,9 +131,17 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print one line on stderr and return the Exit to raise."""
-    typer.echo(f"error: {message}", err=True)
+    """Print one line on stderr and return the Exit to raise; a usage error (2) also says where the help is."""
+    typer.echo(f"error: {message}{help_hint() if code == 2 else ''}", err=True)
     return typer.Exit(code)
+
+
+def help_hint() -> str:
+    """`; see 'mnist-toolkit COMMAND --help'`: where a usage error's fix is described."""
+    from typer._click.globals import get_current_context
+
+    context = get_current_context(silent=True)
+    return f"; see '{context.command_path} --help'" if context is not None else ""
 
 
 def handle_errors(command):

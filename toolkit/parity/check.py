@@ -153,8 +153,12 @@ def localised(
     out = []
     for report, path, want in zip(reports, paths, wanted, strict=True):
         if want and report.format not in ("savedmodel", "keras") and report.check("load") is None:
-            loc = layers.localise(keras, Path(path), report.format, report.kind, sample)
-            report = replace(report, localisation=loc.to_json())
+            try:
+                localisation = layers.localise(keras, Path(path), report.format, report.kind, sample).to_json()
+            except Exception as exc:  # the verdict stands without it: say why the layers could not be compared
+                localisation = {"first_divergence": None, "layers": [], "unmapped": [], "fused": {}}
+                localisation["failed"] = f"{type(exc).__name__}: {first_line(exc, 200)}"
+            report = replace(report, localisation=localisation)
             laps.lap(f"layers of {report.name}")
         out.append(report)
     return out

@@ -200,6 +200,8 @@ def divergence_phrase(report: ParityReport) -> str:
     first = report.first_divergence
     if report.localisation and report.localisation.get("needs"):
         return f"; comparing layers needs {report.localisation['needs']} as MODEL"
+    if report.localisation and report.localisation.get("failed"):
+        return f"; the layers could not be compared ({report.localisation['failed']})"
     if first is None:
         return "" if report.localisation is None else "; no layer diverges beyond what the export kind explains"
     sqnr = f", SQNR {first['sqnr_db']:.1f} dB" if first.get("sqnr_db") is not None else ""

@@ -9,7 +9,6 @@ import csv
 import functools
 import hashlib
 import io
-import json
 import os
 from collections.abc import Iterator, Sequence
 from itertools import repeat
@@ -19,7 +18,7 @@ from typing import Any
 from toolkit.errors import UsageError, first_line
 from toolkit.predict.records import GONE, path_bytes
 from toolkit.predict.sources import UNKNOWN, Version
-from toolkit.predict.writers import open_text, require_parquet
+from toolkit.predict.writers import jsonl_values, open_text, require_parquet
 
 
 class Damaged(Exception):
@@ -234,13 +233,14 @@ def scan_text(
     with open_text(path, "r") as fh:
         if fmt == "jsonl":
             first = True
-            for number, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
+            values = jsonl_values(fh)
+            while True:
                 try:
-                    obj = json.loads(line)
-                except ValueError:
-                    raise Damaged(f"line {number} is not JSON") from None
+                    number, obj = next(values)
+                except StopIteration:
+                    break
+                except ValueError as exc:
+                    raise Damaged(str(exc)) from None
                 if not (
                     isinstance(obj, dict) and isinstance(obj.get("path"), str) and isinstance(obj.get("status"), str)
                 ):

@@ -25,10 +25,12 @@ import re
 import stat
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple, TypeVar
 
 from toolkit.errors import UsageError
+
+T = TypeVar("T")
 
 IMAGE_EXTENSIONS = frozenset(
     ".png .jpg .jpeg .jpe .jfif .gif .bmp .dib .tif .tiff .webp .pgm .pbm .ppm .pnm .pcx .tga .ico .jp2 "
@@ -47,6 +49,19 @@ class Found(NamedTuple):
     path: str
     follow: bool = True  # may the file itself be a symlink (named explicitly, or --follow-symlinks)
     error: tuple[str, str] | None = None
+
+
+def sorted_up_to(items: Iterator[T], limit: int, key: Callable[[T], str]) -> Iterator[T]:
+    """`items` sorted by `key` when there are at most `limit` of them, else in the order they come (memory
+    stays bounded: a folder or a glob of millions is never held whole)."""
+    head: list[T] = []
+    for item in items:
+        head.append(item)
+        if len(head) > limit:
+            yield from head
+            yield from items
+            return
+    yield from sorted(head, key=key)
 
 
 def safe_path(path: str) -> str:
@@ -125,15 +140,7 @@ class Walker:
     def _matches(self, pattern: str) -> Iterator[str]:
         """A glob's matches sorted, as a shell gives them, when there are at most `sort_limit`, else streamed in
         the file system's order (memory stays bounded, as for folders)."""
-        it = glob.iglob(pattern, recursive=True)
-        head = []
-        for match in it:
-            head.append(match)
-            if len(head) > self.sort_limit:
-                yield from head
-                yield from it
-                return
-        yield from sorted(head)
+        return sorted_up_to(glob.iglob(pattern, recursive=True), self.sort_limit, key=str)
 
     def _from_lines(self, stream) -> Iterator[Found]:
         for raw in stream:
@@ -218,15 +225,7 @@ class Walker:
     def _entries(self, folder: str) -> Iterator[os.DirEntry]:
         """A folder's entries: sorted by name when there are at most `sort_limit`, else streamed."""
         with os.scandir(folder) as it:
-            head = []
-            for entry in it:
-                head.append(entry)
-                if len(head) > self.sort_limit:
-                    yield from head
-                    yield from it
-                    return
-        head.sort(key=lambda e: e.name)
-        yield from head
+            yield from sorted_up_to(it, self.sort_limit, key=lambda entry: entry.name)
 
     def _classify(self, entry: os.DirEntry) -> str:
         """'dir', 'file', or the reason to skip the entry. Uses the d_type the listing gave where it can."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO, cast
 
@@ -125,6 +125,18 @@ class JsonlWriter:
 def writer_for(fmt: str, stream: TextIO, columns: Sequence[str], header: bool = True) -> CsvWriter | JsonlWriter:
     """The writer for `fmt` (Parquet is journalled as CSV); `header`: CSV only, False when appending."""
     return JsonlWriter(stream, columns) if fmt == "jsonl" else CsvWriter(stream, columns, header=header)
+
+
+def jsonl_values(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed JSON value) of each non-blank line; ValueError("line N is not JSON") otherwise."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            raise ValueError(f"line {number} is not JSON") from None
+        yield number, value
 
 
 def open_text(path: Path | str, mode: str) -> TextIO:

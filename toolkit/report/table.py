@@ -82,16 +82,13 @@ def _csv_rows(path: Path) -> tuple[list[str], Iterator[list[str]]]:
 
 def _jsonl_rows(path: Path) -> Iterator[dict[str, Any]]:
     with writers.open_text(path, "r") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                raise UsageError(f"{path}: line {number} is not JSON") from None
-            if not isinstance(obj, dict):
-                raise UsageError(f"{path}: line {number} is not a record")
-            yield obj
+        try:
+            for number, obj in writers.jsonl_values(fh):
+                if not isinstance(obj, dict):
+                    raise UsageError(f"{path}: line {number} is not a record")
+                yield obj
+        except ValueError as exc:
+            raise UsageError(f"{path}: {exc}") from None
 
 
 def _parquet_rows(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
