@@ -734,7 +734,9 @@ def read_paths(out: Path, fmt: str) -> list[str]:
     return [r["path"] for r in read_csv(out)]
 
 
-def interrupted_run(monkeypatch, inputs: list[str], out: Path, options: PredictOptions, after: int) -> None:
+def interrupted_run(
+    monkeypatch, inputs: list[str], out: Path, options: PredictOptions, after: int, resume: bool = False
+) -> None:
     """Run predict and stop it as Ctrl-C does once `after` records are committed (in-process, so the moment is
     exact): the output is left as `<out>.partial` for a --resume."""
     from toolkit.errors import Interrupted
@@ -753,8 +755,8 @@ def interrupted_run(monkeypatch, inputs: list[str], out: Path, options: PredictO
     with monkeypatch.context() as patch:
         patch.setattr(journal.Journal, "commit", commit_then_stop)
         with pytest.raises(Interrupted, match="--resume"):
-            run(inputs, options, out=str(out))
-    assert not out.exists() and out.with_name(out.name + ".partial").exists()
+            run(inputs, options, out=str(out), resume=resume)
+    assert (resume or not out.exists()) and out.with_name(out.name + ".partial").exists()
 
 
 SPELLINGS = {  # the same folder, `data` in the current folder `work`, as a resume might name it

@@ -191,26 +191,6 @@ def test_a_replacement_with_the_same_size_and_mtime_goes_unnoticed(tmp_path, mon
     assert np.all(np.isfinite([float(r["confidence"]) for r in read_csv(out)]))
 
 
-def _stopped_after(monkeypatch, after: int, inputs: list[str], options: PredictOptions, out: Path, resume: bool):
-    """`run` stopped as Ctrl-C stops it once `after` new records are committed."""
-    from toolkit.errors import Interrupted
-    from toolkit.predict import journal
-
-    commit = journal.Journal.commit
-    stopped: list[int] = []
-
-    def commit_then_stop(self):
-        commit(self)
-        if self.written >= after and not stopped:
-            stopped.append(self.written)
-            raise KeyboardInterrupt
-
-    with monkeypatch.context() as patch:
-        patch.setattr(journal.Journal, "commit", commit_then_stop)
-        with pytest.raises(Interrupted):
-            run(inputs, options, out=str(out), resume=resume)
-
-
 def test_a_resume_interrupted_after_scoring_a_changed_input_again_keeps_only_its_latest_record(
     tmp_path, monkeypatch, digits, onnx_model
 ):
@@ -222,7 +202,7 @@ def test_a_resume_interrupted_after_scoring_a_changed_input_again_keeps_only_its
     assert run(["in"], options, out=str(out)).exit_code == 0
     first = sorted(os.listdir("in"))[0]
     Image.fromarray(x[55]).save(f"in/{first}")
-    _stopped_after(monkeypatch, 1, ["in"], options, out, resume=True)  # the changed input, scored again, committed
+    interrupted_run(monkeypatch, ["in"], out, options, after=1, resume=True)  # the changed input, scored again
     summary = run(["in"], options, out=str(out), resume=True)
     assert (summary.changed, summary.gone, summary.files) == (0, 0, 0)
     records = by_path(out)  # one record per path
