@@ -29,7 +29,7 @@ def test_unknown_arch_is_one_line_exit_2(cli, tmp_path):
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
         "error: unknown architecture 'resnet'; choose one of: mlp256, mlp1000, mlp1000x2, mlp689x3, mlp512x2, "
-        "mlp-deep, cnn3, cnn2, cnn-bn; see 'mnist-toolkit train --help'"
+        "mlp-deep, cnn3, cnn2, cnn-bn, cnn-lite; see 'mnist-toolkit train --help'"
     ]
     assert "Traceback" not in result.output
 

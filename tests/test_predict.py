@@ -1062,7 +1062,7 @@ def test_multi_digit_reads_numbers_in_every_format(cli, numbers_folder, tmp_path
         rows = pyarrow.read_table(out).to_pylist()
         per_digit = [r["per_digit"] for r in rows]
     by_name = {Path(r["path"]).name: r for r in rows}
-    assert list(rows[0])[-4:] == ["flags", "text", "n_digits", "per_digit"]
+    assert list(rows[0])[-4:] == ["not_digit", "text", "n_digits", "per_digit"]
     for name, row in by_name.items():
         if "-text-" in name:
             truth = name.split("-text-")[1].split(".")[0]

@@ -117,7 +117,7 @@ def test_threads_are_recorded_and_a_change_in_a_running_process_is_refused(mlp_m
 
 def test_augmented_input_distorts_afresh_each_epoch_then_serves_clean_epochs():
     from toolkit import data
-    from toolkit.train import augmented_input
+    from toolkit.train_data import augmented_input
 
     (x_train, y_train), _ = data.load_mnist()
     x = data.to_model_input(x_train[:300])

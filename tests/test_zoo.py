@@ -27,6 +27,7 @@ def test_tutorial_rows_are_all_present():
         "cnn3",
         "cnn2",
         "cnn-bn",
+        "cnn-lite",
     }
     assert zoo.get("mlp256").recipe == zoo.Recipe(epochs=10, batch_size=200, validation_split=0.2)
     assert zoo.get("mlp689x3").recipe.limit == 10000 and zoo.get("mlp689x3").recipe.batch_size == 10000
@@ -40,8 +41,14 @@ def test_every_arch_keeps_the_contract(name):
     model = zoo.get(name).build()
     assert model.inputs[0].name == zoo.INPUT_NAME
     assert tuple(model.inputs[0].shape) == (None, 28, 28, 1)
-    assert model.layers[-1].name == zoo.OUTPUT_NAME
-    probabilities = np.asarray(model(np.zeros((2, 28, 28, 1), np.float32)))
+    outputs = model(np.zeros((2, 28, 28, 1), np.float32))
+    if name == "cnn-lite":  # probabilities, then the optional not_digit output (a sigmoid)
+        assert [o._keras_history[0].name for o in model.outputs] == [zoo.OUTPUT_NAME, zoo.NOT_DIGIT_NAME]
+        probabilities, rejection = (np.asarray(o) for o in outputs)
+        assert rejection.shape == (2, 1) and ((rejection > 0) & (rejection < 1)).all()
+    else:
+        assert model.layers[-1].name == zoo.OUTPUT_NAME
+        probabilities = np.asarray(outputs)
     assert probabilities.shape == (2, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     assert model.count_params() == zoo.param_count(name)

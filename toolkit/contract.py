@@ -15,6 +15,10 @@ from toolkit.errors import ModelLoadError
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "probabilities"
+# An optional second output, [N,1]: the probability (sigmoid) that the crop holds no digit at all. Models
+# without it honour the contract as before; models with it say so in their metadata (KEY_NOT_DIGIT).
+NOT_DIGIT_NAME = "not_digit"
+NOT_DIGIT_THRESHOLD = 0.5  # predict rejects a crop (and flags its record) when not_digit is at least this
 INPUT_SHAPE = (28, 28, 1)  # per image; the batch dimension is symbolic
 NUM_CLASSES = 10
 CLASS_LABELS = tuple(str(digit) for digit in range(NUM_CLASSES))
@@ -50,6 +54,9 @@ KEY_CONVERTER = PREFIX + "converter"  # e.g. "tf2onnx 1.17.0"; informational
 KEY_FLOAT_NODES = PREFIX + "quantization.float_nodes"  # int8 only: JSON list of nodes kept in float
 KEY_SOURCE_INPUT = PREFIX + "source_input"  # the source model's own input, e.g. "[N,784]"
 KEY_SOURCE_OUTPUT = PREFIX + "source_output"  # "softmax" or "logits" (then the export adds the softmax)
+# Present when the model has the optional `not_digit` output: its name (its meaning: NOT_DIGIT_MEANING).
+KEY_NOT_DIGIT = PREFIX + "output.not_digit"
+NOT_DIGIT_MEANING = "float32 [N,1], sigmoid: the probability that the image holds no digit"
 
 QUANT_NONE = "none"
 QUANT_INT8 = "int8-qdq"
@@ -123,6 +130,7 @@ class ModelContract:
     toolkit_version: str = ""
     quantization: str = QUANT_NONE
     adaptation: Adaptation = Adaptation()
+    not_digit_name: str | None = None  # the optional not_digit output's name, when the model has it
 
     @property
     def scale_factor(self) -> float:
@@ -152,6 +160,8 @@ class ModelContract:
         }
         if self.source_test_accuracy is not None:
             meta[KEY_SOURCE_ACCURACY] = f"{self.source_test_accuracy:.6f}"
+        if self.not_digit_name:
+            meta[KEY_NOT_DIGIT] = self.not_digit_name
         return meta
 
 
@@ -195,6 +205,7 @@ def read_contract(metadata: dict[str, str], source: str = "model") -> ModelContr
                 metadata.get(KEY_SOURCE_INPUT, Adaptation.input_shape),
                 metadata.get(KEY_SOURCE_OUTPUT, Adaptation.output),
             ),
+            not_digit_name=metadata.get(KEY_NOT_DIGIT) or None,
         )
     except (ValueError, TypeError) as exc:
         raise ModelLoadError(f"{source}: malformed mnist-toolkit metadata ({exc})") from None

@@ -23,6 +23,7 @@ from toolkit.contract import (
     INPUT_NAME,
     INPUT_SHAPE,
     LOGITS,
+    NOT_DIGIT_NAME,
     NUM_CLASSES,
     OUTPUT_NAME,
     SOFTMAX,
@@ -178,7 +179,7 @@ def _final_layer(model: Any) -> Any:
     """The layer that computes the model's output, looking inside nested models."""
     keras = lazy.keras()
     history = getattr(model.outputs[0], "_keras_history", None)
-    layer = history[0] if history else model.layers[-1]
+    layer = history[0] if history else model.layers[-1]  # outputs[0]: the probabilities (not_digit is second)
     return _final_layer(layer) if isinstance(layer, keras.Model) else layer
 
 
@@ -206,6 +207,24 @@ def _ends_in_softmax(model: Any, source: Path) -> bool:
     return bool(out.min() >= 0 and np.allclose(out.sum(axis=1), 1.0, atol=1e-3))
 
 
+def has_not_digit(model: Any) -> bool:
+    """Whether the model has two outputs, the second the optional `not_digit` [N,1] (named by its layer)."""
+    outputs = getattr(model, "outputs", None) or []
+    if len(outputs) != 2 or tuple(outputs[1].shape)[1:] != (1,):
+        return False
+    history: Any = getattr(outputs[1], "_keras_history", None)
+    return bool(history) and history[0].name == NOT_DIGIT_NAME
+
+
+def served_outputs(model: Any, image: Any) -> dict[str, Any]:
+    """The outputs an export serves for `image`, by contract name: `probabilities`, and `not_digit` when the
+    model (in contract form) has it."""
+    out = model(image, training=False)
+    if isinstance(out, (list, tuple)):
+        return {OUTPUT_NAME: out[0], NOT_DIGIT_NAME: out[1]} if len(out) == 2 else {OUTPUT_NAME: out[0]}
+    return {OUTPUT_NAME: out}
+
+
 def adaptation(model: Any, source: Path | str = "model") -> Adaptation:
     """What `model` needs to honour the contract; ModelLoadError (one line) when it is not MNIST-shaped."""
     try:
@@ -214,10 +233,10 @@ def adaptation(model: Any, source: Path | str = "model") -> Adaptation:
         raise ModelLoadError(
             f"{source}: the model has no defined input shape; build it with an Input layer before saving it"
         ) from None
-    if len(inputs) != 1 or len(outputs) != 1:
+    if len(inputs) != 1 or (len(outputs) != 1 and not has_not_digit(model)):
         raise ModelLoadError(
             f"{source}: the model has {len(inputs)} inputs and {len(outputs)} outputs; an MNIST "
-            "model has one input image and one output of 10 scores"
+            f"model has one input image and one output of 10 scores (and optionally '{NOT_DIGIT_NAME}' [N,1])"
         )
     in_shape, out_shape = tuple(inputs[0].shape)[1:], tuple(outputs[0].shape)[1:]
     if in_shape not in SOURCE_INPUTS or out_shape != (NUM_CLASSES,):
@@ -237,6 +256,7 @@ def as_contract(model: Any, source: Path | str = "model") -> tuple[Any, Adaptati
     adapted = adaptation(model, source)
     # Functional models from Keras 2 files take and return lists of one tensor; the wrapper unpacks them.
     listed = [isinstance(getattr(model, attr, None), list) for attr in ("_inputs_struct", "_outputs_struct")]
+    listed[1] = listed[1] and not has_not_digit(model)  # two outputs: probabilities and not_digit, as they are
     if not adapted.needed and not any(listed):
         return model, adapted
     keras = lazy.keras()
@@ -244,12 +264,14 @@ def as_contract(model: Any, source: Path | str = "model") -> tuple[Any, Adaptati
     own_shape = tuple(model.inputs[0].shape)[1:]
     x = inputs if own_shape == INPUT_SHAPE else keras.layers.Reshape(own_shape, name="to_model_input")(inputs)
     x = model([x] if listed[0] else x)
+    rejection = keras.layers.Identity(name=NOT_DIGIT_NAME)(x[1]) if has_not_digit(model) else None
     if isinstance(x, (list, tuple)):
         x = x[0]
     if adapted.output == LOGITS:
         x = keras.layers.Softmax(name=OUTPUT_NAME)(x)
+    outputs = x if rejection is None else [x, rejection]
     # A name of its own: the wrapped model is one of the wrapper's layers, and layer names must be unique.
-    return keras.Model(inputs, x, name=f"{model.name}_contract"), adapted
+    return keras.Model(inputs, outputs, name=f"{model.name}_contract"), adapted
 
 
 def weights_digest(model: Any) -> str:

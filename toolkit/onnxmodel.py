@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from toolkit import contract
-from toolkit.contract import INPUT_NAME, NUM_CLASSES, OUTPUT_NAME
+from toolkit.contract import INPUT_NAME, NOT_DIGIT_NAME, NUM_CLASSES, OUTPUT_NAME
 from toolkit.errors import ModelFileError, ModelLoadError, first_line
 
 NEEDS = "input float32 [N,28,28,1] and output [N,10]"
@@ -75,6 +75,14 @@ def output_index(outputs: Sequence[TensorInfo]) -> int:
     return next((i for i, o in enumerate(outputs) if o.name == OUTPUT_NAME), 0)
 
 
+def not_digit_output(outputs: Sequence[TensorInfo], named: str | None = None) -> TensorInfo | None:
+    """The optional `not_digit` output ([N,1] float32): the one the metadata names, else the one so named."""
+    wanted = named or NOT_DIGIT_NAME
+    found = next((o for o in outputs if o.name == wanted), None)
+    ok = found is not None and found.dtype == "float32" and found.shape is not None and tuple(found.shape[1:]) == (1,)
+    return found if ok else None
+
+
 def describe(tensor: TensorInfo) -> str:
     """`float32 [N,28,28,1]`: a tensor's type and shape, symbolic dimensions as N."""
     dims = ",".join("N" if d is None else str(d) for d in tensor.shape or ())
@@ -115,12 +123,24 @@ def interface_problems(
             problems.append(f"{role} '{tensor.name}' has a fixed batch size {tensor.shape[0]}; it must be symbolic")
         if exact and tensor.name != name:
             problems.append(f"{role} is named '{tensor.name}', not '{name}'")
-    if exact and len(outputs) != 1:
-        problems.append(f"{len(outputs)} outputs {[t.name for t in outputs]}; expected one named '{OUTPUT_NAME}'")
+    extra = [o for o in outputs if o.name != OUTPUT_NAME and o != not_digit_output(outputs)]
+    if exact and (len(outputs) > 2 or extra):
+        problems.append(
+            f"{len(outputs)} outputs {[t.name for t in outputs]}; expected '{OUTPUT_NAME}' "
+            f"(and optionally '{NOT_DIGIT_NAME}' [N,1])"
+        )
     return problems
 
 
 DIGITS = [str(d) for d in range(NUM_CLASSES)]
+
+
+def joined(outputs: Sequence[Any]) -> np.ndarray:
+    """A model's outputs side by side as one float32 array: probabilities (N, 10), then not_digit (N, 1) as an
+    eleventh column when there is one."""
+    if len(outputs) == 1:
+        return np.asarray(outputs[0], np.float32)
+    return np.concatenate([np.asarray(o, np.float32).reshape(len(o), -1) for o in outputs], axis=1)
 
 
 class OnnxModel:
@@ -133,6 +153,9 @@ class OnnxModel:
 
     `score` takes images as the normaliser makes them (float32 (N, 28, 28), white ink on black, in [0, 1]) and
     returns column d = the probability of digit d, whatever the model's own layout, ink, scale and label order.
+    A model with the optional `not_digit` output ([N,1]: the probability that the image holds no digit) has it
+    appended as an eleventh column when `score` is asked `with_not_digit`: the one array every engine and
+    parity pass along (`width` says how many columns that gives).
     With `strict` (what predict uses), an output that is not finite or not a probability row is an error;
     parity and evaluate leave it to their numbers to judge.
     """
@@ -150,6 +173,9 @@ class OnnxModel:
         )
         self.inputs, self.outputs = interface(self.session)
         self.input_name, self.output_name = self._check_interface()
+        rejection = not_digit_output(self.outputs, self.contract.not_digit_name)
+        self.not_digit_name = rejection.name if rejection else None
+        self.width = NUM_CLASSES + (1 if self.not_digit_name else 0)  # columns of score(..., with_not_digit=True)
         self.scale = self._check_preprocessing()
         self.order = self._label_order()
         # Many exporters write a fixed batch size (often 1): such a model is called with that many images.
@@ -207,35 +233,37 @@ class OnnxModel:
             )
         return None if labels == DIGITS else [labels.index(d) for d in DIGITS]
 
-    def score(self, tensors: np.ndarray) -> np.ndarray:
-        """float32 (N, 28, 28) (or (N, 28, 28, 1)), white ink on black in [0, 1] -> probabilities float32 (N, 10)."""
+    def score(self, tensors: np.ndarray, with_not_digit: bool = False) -> np.ndarray:
+        """float32 (N, 28, 28) (or (N, 28, 28, 1)), white ink on black in [0, 1] -> probabilities float32 (N, 10);
+        `with_not_digit`: (N, `width`), the not_digit output (if the model has one) as column 10."""
+        width = self.width if with_not_digit else NUM_CLASSES
         if len(tensors) == 0:
-            return np.zeros((0, NUM_CLASSES), np.float32)
+            return np.zeros((0, width), np.float32)
         batch = np.ascontiguousarray(tensors, dtype=np.float32)
         if self.contract.ink == "black-on-white":
             batch = 1.0 - batch
         if abs(self.scale - 1.0) > 1e-9:
             batch = batch * np.float32(self.scale)
         shape = (len(batch), 1, 28, 28) if self.contract.layout == "NCHW" else (len(batch), 28, 28, 1)
-        out = self._run(batch.reshape(shape))
+        names = [self.output_name] + ([self.not_digit_name] if width > NUM_CLASSES and self.not_digit_name else [])
+        out = self._run(batch.reshape(shape), names)
         if self.order is not None:
-            out = out[:, self.order]
+            out[:, :NUM_CLASSES] = out[:, self.order]
         if self.strict:
-            self._check_output(out)
+            self._check_output(out[:, :NUM_CLASSES])
         return out
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
-        """The model's output for `batch`, in calls of the batch size the model declares, if it declares one
-        (the last call padded with zeros, its padding dropped)."""
+    def _run(self, batch: np.ndarray, names: list[str]) -> np.ndarray:
+        """The model's outputs `names` for `batch`, side by side, in calls of the batch size the model declares,
+        if it declares one (the last call padded with zeros, its padding dropped)."""
         if self.batch is None or self.batch == len(batch):
-            return np.asarray(self.session.run([self.output_name], {self.input_name: batch})[0], np.float32)
+            return joined(self.session.run(names, {self.input_name: batch}))
         size, parts = self.batch, []
         for start in range(0, len(batch), size):
             part = batch[start : start + size]
             if len(part) < size:
                 part = np.concatenate([part, np.zeros((size - len(part), *part.shape[1:]), np.float32)])
-            out = self.session.run([self.output_name], {self.input_name: part})[0]
-            parts.append(np.asarray(out, np.float32)[: len(batch) - start])
+            parts.append(joined(self.session.run(names, {self.input_name: part}))[: len(batch) - start])
         return np.concatenate(parts)
 
     def _check_output(self, out: np.ndarray) -> None:

@@ -1,7 +1,8 @@
 """Load any model file (.keras or .h5, .onnx, SavedModel folder, .tflite) behind one `predict(batch)` interface.
 
-Every runtime takes the model contract's `image` float32 [N,28,28,1] and returns `probabilities` [N,10].
-Each backend is imported only when a model of its kind is opened.
+Every runtime takes the model contract's `image` float32 [N,28,28,1] and returns `probabilities` [N,10], with
+the optional `not_digit` output appended as an eleventh column when the model has one (`onnxmodel.joined`), so
+parity compares both with the same rules. Each backend is imported only when a model of its kind is opened.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from typing import Any
 import numpy as np
 
 from toolkit import fsutil, lazy, modelkind, onnxmodel
-from toolkit.contract import OUTPUT_NAME
+from toolkit.contract import NOT_DIGIT_NAME, NUM_CLASSES, OUTPUT_NAME
 from toolkit.errors import ModelLoadError, first_line
 from toolkit.kerasmodel import as_contract, load_keras_model, unsafe_layers
 from toolkit.modelkind import FORMATS, serving_version
-from toolkit.onnxmodel import TensorInfo
+from toolkit.onnxmodel import TensorInfo, joined
 
 __all__ = [
     "FORMATS",
@@ -52,8 +53,9 @@ class Runtime:
     inputs: tuple[TensorInfo, ...] = ()
     outputs: tuple[TensorInfo, ...] = ()
 
-    def predict(self, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
-        """images: float32 [N,28,28,1] -> probabilities float32 [N,10]."""
+    def predict(self, images: np.ndarray, batch_size: int = 512, with_not_digit: bool = False) -> np.ndarray:
+        """images: float32 [N,28,28,1] -> probabilities float32 [N,10]; `with_not_digit`: [N,11] when the model
+        has the not_digit output, as column 10."""
         images = np.ascontiguousarray(images, dtype=np.float32)
         if images.ndim != 4 or images.shape[1:] != (28, 28, 1):
             raise ModelLoadError(f"input must be [N,28,28,1], got {list(images.shape)}")
@@ -61,7 +63,8 @@ class Runtime:
             np.asarray(self._run(images[i : i + batch_size]), dtype=np.float32)
             for i in range(0, len(images), batch_size)
         ]
-        return np.concatenate(chunks) if chunks else np.zeros((0, 10), np.float32)
+        out = np.concatenate(chunks) if chunks else np.zeros((0, NUM_CLASSES), np.float32)
+        return out if with_not_digit else out[:, :NUM_CLASSES]
 
 
 def _keras_info(tensor: Any) -> TensorInfo:
@@ -76,7 +79,12 @@ def keras_runtime(model: Any, path: Path) -> Runtime:
     so callers holding one need not load it twice."""
     inputs = tuple(map(_keras_info, model.inputs))
     outputs = tuple(map(_keras_info, model.outputs))
-    return Runtime(Path(path), "keras", lambda x: model.predict_on_batch(x), inputs=inputs, outputs=outputs)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        out = model.predict_on_batch(x)
+        return joined(list(out) if isinstance(out, (list, tuple)) else [out])
+
+    return Runtime(Path(path), "keras", run, inputs=inputs, outputs=outputs)
 
 
 def _open_keras(path: Path, command: str) -> Runtime:
@@ -88,7 +96,11 @@ def _open_onnx(path: Path, command: str) -> Runtime:
     # The one ONNX runner predict uses too: the file's contract metadata decides label order, layout, ink and
     # scale. Its outputs are left to the caller's numbers (parity reports NaN or logits as a failure).
     model = onnxmodel.OnnxModel(path, threads=None, strict=False, command=command)
-    return Runtime(path, "onnx", model.score, model.metadata, inputs=model.inputs, outputs=model.outputs)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return model.score(x, with_not_digit=True)
+
+    return Runtime(path, "onnx", run, model.metadata, inputs=model.inputs, outputs=model.outputs)
 
 
 def _tf_info(name: str, spec: Any) -> TensorInfo:
@@ -108,8 +120,11 @@ def _open_savedmodel(path: Path, command: str) -> Runtime:
     input_name = next(iter(serve.structured_input_signature[1]))
     output_name = OUTPUT_NAME if OUTPUT_NAME in serve.structured_outputs else next(iter(serve.structured_outputs))
 
+    names = [output_name] + ([NOT_DIGIT_NAME] if NOT_DIGIT_NAME in serve.structured_outputs else [])
+
     def run(x: np.ndarray) -> np.ndarray:
-        return serve(**{input_name: tf.constant(x)})[output_name].numpy()
+        out = serve(**{input_name: tf.constant(x)})
+        return joined([out[name].numpy() for name in names])
 
     # `loaded` must outlive the signature function, so the closure keeps a reference to it.
     run.loaded = loaded  # type: ignore[attr-defined]
@@ -128,10 +143,14 @@ def _open_tflite(path: Path, command: str) -> Runtime:
     except Exception as exc:
         raise ModelLoadError(f"{path}: cannot load as a TFLite model ({first_line(exc)})") from None
     input_details, output_details = interpreter.get_input_details(), interpreter.get_output_details()
-    input_index, output_index = input_details[0]["index"], output_details[0]["index"]
-    # Tensor names inside a .tflite file are internal ("serving_default_image:0"); the signature carries the
-    # contract's names, in the same order as the details for single-input, single-output models.
-    signature = interpreter.get_signature_list().get("serving_default", {})
+    # Tensor names inside a .tflite file are internal ("serving_default_image:0") and the outputs' order is the
+    # converter's: probabilities are the output 10 wide, not_digit the one 1 wide.
+    if len(output_details) == 2:
+        output_details.sort(key=lambda d: int(d["shape_signature"][-1]) != NUM_CLASSES)
+    input_index, output_indices = input_details[0]["index"], [d["index"] for d in output_details]
+    signature = dict(interpreter.get_signature_list().get("serving_default", {}))
+    if len(output_details) == 2:
+        signature["outputs"] = [OUTPUT_NAME, NOT_DIGIT_NAME]
 
     def info(details: list, names: list) -> tuple[TensorInfo, ...]:
         return tuple(
@@ -152,7 +171,7 @@ def _open_tflite(path: Path, command: str) -> Runtime:
             state["batch"] = len(x)
         interpreter.set_tensor(input_index, x)
         interpreter.invoke()
-        return interpreter.get_tensor(output_index).copy()
+        return joined([interpreter.get_tensor(index).copy() for index in output_indices])
 
     return Runtime(
         path,

@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 
 from toolkit import data, fsutil, lazy, zoo
-from toolkit.augment import KINDS, distort
+from toolkit.augment import KINDS
 from toolkit.contract import package_versions
 from toolkit.errors import UsageError
 from toolkit.kerasmodel import save_keras_model
+from toolkit.train_data import as_uint8, augmented_input
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd", "adamw", "nadam")
 SAVE_FORMATS = {"keras": ".keras", "h5": ".h5"}  # h5: the legacy HDF5 file Keras 2 users can load
@@ -32,40 +33,6 @@ class TrainResult:
     test_loss: float
     train_seconds: float
     recipe: dict[str, Any]
-
-
-def augmented_input(x: np.ndarray, y: np.ndarray, recipe: zoo.Recipe, seed: int) -> Any:
-    """Keras input that shuffles the training images every epoch and distorts them afresh (toolkit.augment),
-    except in the recipe's last `clean_epochs` (the first epoch is always distorted)."""
-    keras = lazy.keras()
-    how, batch_size = KINDS[str(recipe.augment)], recipe.batch_size
-    distorted_epochs = max(1, recipe.epochs - recipe.clean_epochs)
-
-    class Epochs(keras.utils.PyDataset):  # type: ignore[name-defined]  # Keras, imported at run time
-        def __init__(self) -> None:
-            super().__init__()
-            self._rng = np.random.default_rng(seed)
-            self._epoch: tuple[np.ndarray, np.ndarray] | None = None
-            self._epochs_served = 0
-
-        def __len__(self) -> int:
-            return -(-len(x) // batch_size)
-
-        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-            if self._epoch is None:
-                order = self._rng.permutation(len(x))
-                images = x[order]
-                if self._epochs_served < distorted_epochs:
-                    images = distort(images[..., 0], self._rng, how)[..., None]
-                self._epoch = images, y[order]
-            batch = slice(index * batch_size, (index + 1) * batch_size)
-            return self._epoch[0][batch], self._epoch[1][batch]
-
-        def on_epoch_end(self) -> None:
-            self._epoch = None
-            self._epochs_served += 1
-
-    return Epochs()
 
 
 def _optimizer(recipe: zoo.Recipe, steps_per_epoch: int):
@@ -101,6 +68,8 @@ def validate_recipe(recipe: zoo.Recipe) -> None:
         raise UsageError(f"unknown augmentation '{recipe.augment}'; choose one of: {', '.join(KINDS)}")
     if recipe.clean_epochs < 0:
         raise UsageError(f"clean epochs must be 0 or more, got {recipe.clean_epochs}")
+    if not (0.0 <= recipe.writers <= 1.0 and recipe.negatives >= 0.0):
+        raise UsageError("the writers share must be in [0, 1] and negatives per digit 0 or more")
     if recipe.optimizer not in OPTIMIZERS:
         raise UsageError(f"unknown optimizer '{recipe.optimizer}'; choose one of: {', '.join(OPTIMIZERS)}")
 
@@ -142,15 +111,70 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return round(float(grid[int(np.argmin([nll(probabilities, labels, t) for t in grid]))]), 4)
 
 
+def has_not_digit(model: Any) -> bool:
+    """Whether a Keras model has the optional `not_digit` output beside its probabilities."""
+    return any(layer.name == zoo.NOT_DIGIT_NAME for layer in model.layers)
+
+
+def digit_probabilities(model: Any, x: np.ndarray) -> np.ndarray:
+    """The model's `probabilities` output on `x`, whether or not it has other outputs."""
+    out = model.predict(x, batch_size=1000, verbose=0)
+    return np.asarray(out[0] if isinstance(out, list | tuple) else out)
+
+
 def calibrate(model, x: np.ndarray, y: np.ndarray) -> float:
     """Fold a fitted temperature into the last Dense layer (softmax(z / T) = softmax((W / T) x + b / T)), so the
     model's confidences mean what they say at no cost per image and with the same predicted digits. Label
     smoothing trains confidences that stop near 0.9 even for digits the model never gets wrong."""
-    temperature = fit_temperature(model.predict(x, batch_size=1000, verbose=0), y)
+    temperature = fit_temperature(digit_probabilities(model, x), y)
     last = model.get_layer(zoo.OUTPUT_NAME)  # every zoo network ends in Dense(10, softmax) named so
     kernel, bias = last.get_weights()
     last.set_weights([kernel / temperature, bias / temperature])
     return temperature
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p.astype(np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
+def fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(a, b) minimising the cross-entropy of sigmoid(a * logit + b) against 0/1 labels: Newton steps on a
+    two-parameter logistic regression."""
+    a, b = 1.0, 0.0
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(a * logits + b)))
+        grad = np.array([np.sum((p - labels) * logits), np.sum(p - labels)])
+        w = p * (1 - p) + 1e-9
+        hess = np.array([[np.sum(w * logits * logits), np.sum(w * logits)], [np.sum(w * logits), np.sum(w)]])
+        step = np.linalg.solve(hess + 1e-9 * np.eye(2), grad)
+        a, b = a - step[0], b - step[1]
+        if np.abs(step).max() < 1e-8:
+            break
+    return round(float(a), 5), round(float(b), 5)
+
+
+def calibrate_not_digit(model: Any, x: np.ndarray, seed: int, count: int = 10000) -> dict[str, float]:
+    """Fit Platt scaling of the `not_digit` output on a fresh, balanced set (training digits, as MNIST and as
+    other writers, against as many new negatives) and fold it into that output's Dense layer
+    (sigmoid(a * (w x + b0) + b) = sigmoid((a w) x + a b0 + b)). Returns a, b and the set's size."""
+    from toolkit.imaging.negatives import negative_fields
+    from toolkit.writers import writer_fields
+
+    rng = np.random.default_rng(seed + 1)  # not the training epochs' stream
+    count = min(count, len(x))
+    digits = as_uint8(x[rng.choice(len(x), count, replace=False)])
+    drawn, _ = writer_fields(digits[: count // 2], rng)
+    positives = np.concatenate([digits[count // 2 :].astype(np.float32) / 255, drawn])
+    negatives = negative_fields(len(positives), rng, digits)
+    images = np.concatenate([positives, negatives])[..., None]
+    labels = np.concatenate([np.zeros(len(positives)), np.ones(len(negatives))])
+    rejection = np.asarray(model.predict(images, batch_size=1000, verbose=0)[1])[:, 0]
+    a, b = fit_platt(_logit(rejection), labels)
+    layer = model.get_layer(zoo.NOT_DIGIT_NAME)
+    kernel, bias = layer.get_weights()
+    layer.set_weights([kernel * a, bias * a + b])
+    return {"a": a, "b": b, "images": int(len(images))}
 
 
 @dataclass(frozen=True)
@@ -215,14 +239,20 @@ def _targets(labels: np.ndarray, recipe: zoo.Recipe) -> np.ndarray:
 
 
 def _compiled(entry: zoo.Arch, recipe: zoo.Recipe, fit_images: int) -> Any:
-    """The architecture built and compiled with the recipe's optimizer and loss."""
+    """The architecture built and compiled with the recipe's optimizer and loss (and binary cross-entropy for a
+    `not_digit` output)."""
     keras = lazy.keras()
     model = entry.build()
-    steps = -(-fit_images // recipe.batch_size)
+    steps = -(-int(fit_images * (1 + recipe.negatives)) // recipe.batch_size)
     loss: Any = recipe.loss
     if recipe.label_smoothing:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
-    model.compile(optimizer=_optimizer(recipe, steps), loss=loss, metrics=["accuracy"])
+    if has_not_digit(model):
+        losses = {zoo.OUTPUT_NAME: loss, zoo.NOT_DIGIT_NAME: "binary_crossentropy"}
+        metrics = {zoo.OUTPUT_NAME: ["accuracy"], zoo.NOT_DIGIT_NAME: ["binary_accuracy"]}
+        model.compile(optimizer=_optimizer(recipe, steps), loss=losses, metrics=metrics)
+    else:
+        model.compile(optimizer=_optimizer(recipe, steps), loss=loss, metrics=["accuracy"])
     return model
 
 
@@ -232,17 +262,27 @@ def _fit(model: Any, split: _Split, recipe: zoo.Recipe, seed: int, verbose: int)
     targets = _targets(split.y_fit, recipe)
     fit_data: Any = split.x_fit
     fit_kwargs: dict[str, Any] = {"batch_size": recipe.batch_size, "y": targets, "shuffle": True}
-    if recipe.augment:
-        fit_data, fit_kwargs = augmented_input(split.x_fit, targets, recipe, seed), {}
-    validation_data = (split.x_val, _targets(split.y_val, recipe))
+    rejects = has_not_digit(model)
+    if recipe.augment or recipe.writers or rejects:
+        fit_data, fit_kwargs = augmented_input(split.x_fit, targets, recipe, seed, rejects), {}
+    val_targets: Any = _targets(split.y_val, recipe)
+    if rejects:  # validation images are all digits
+        val_targets = {zoo.OUTPUT_NAME: val_targets, zoo.NOT_DIGIT_NAME: np.zeros((len(split.y_val), 1), np.float32)}
+    validation_data = (split.x_val, val_targets)
     started = time.perf_counter()
     history = model.fit(fit_data, epochs=recipe.epochs, validation_data=validation_data, verbose=verbose, **fit_kwargs)
     return history, time.perf_counter() - started
 
 
 def _evaluate(model: Any, split: _Split, recipe: zoo.Recipe) -> _Scores:
-    test_loss, test_accuracy = model.evaluate(split.x_test, _targets(split.y_test, recipe), batch_size=1000, verbose=0)
-    predicted = np.argmax(model.predict(split.x_test, batch_size=1000, verbose=0), axis=1)
+    probabilities = digit_probabilities(model, split.x_test)
+    predicted = np.argmax(probabilities, axis=1)
+    if has_not_digit(model):  # the digit output's loss, on test digits
+        test_loss, test_accuracy = nll(probabilities, split.y_test), float(np.mean(predicted == split.y_test))
+    else:
+        test_loss, test_accuracy = model.evaluate(
+            split.x_test, _targets(split.y_test, recipe), batch_size=1000, verbose=0
+        )
     y_test = split.y_test
     per_class = {str(d): float(np.mean(predicted[y_test == d] == d)) for d in range(10)}
     return _Scores(float(test_loss), float(test_accuracy), per_class)
@@ -298,6 +338,7 @@ def train(
     # Label smoothing trains confidences that stop near 0.9; a temperature fitted on the training images brings
     # them back to what the model's accuracy warrants, without changing a predicted digit.
     temperature = calibrate(model, split.x_fit, split.y_fit) if recipe.label_smoothing else None
+    not_digit_platt = calibrate_not_digit(model, split.x_fit, seed) if has_not_digit(model) else None
     scores = _evaluate(model, split, recipe)
 
     out.mkdir(parents=True, exist_ok=True)
@@ -315,6 +356,7 @@ def train(
         "seed": seed,
         "threads": threads,
         "temperature": temperature,
+        "not_digit_platt": not_digit_platt,
         "recipe": recipe.as_dict(),
         "data_digest": data.data_digest(arrays),
         "versions": package_versions("keras", "tensorflow", "tensorflow-cpu", "numpy"),

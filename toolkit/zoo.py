@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from toolkit.contract import INPUT_NAME, INPUT_SHAPE, OUTPUT_NAME  # re-exported: zoo.INPUT_NAME etc.
+from toolkit.contract import INPUT_NAME, INPUT_SHAPE, NOT_DIGIT_NAME, OUTPUT_NAME  # re-exported: zoo.INPUT_NAME etc.
 from toolkit.errors import UsageError
 
 
@@ -33,6 +33,8 @@ class Recipe:
     lr_schedule: str | None = None  # "cosine": cosine decay to zero over the run
     label_smoothing: float = 0.0  # categorical targets 1 - s for the label, s / 10 spread over all ten
     ema: bool = False  # keep the moving average of the weights (the optimizer's use_ema)
+    writers: float = 0.0  # share of each epoch's digits drawn as other writers' scans (toolkit.writers)
+    negatives: float = 0.0  # crops with no digit (toolkit.imaging.negatives) per training digit, each epoch
 
     def with_overrides(self, **overrides: Any) -> Recipe:
         """A copy with the non-None overrides applied."""
@@ -71,8 +73,9 @@ def _layers():
     return keras, keras.layers
 
 
-def _sequential(body: list, name: str, normal_init: bool = False):
-    """Wrap a list of layers between the contract's named input and softmax output."""
+def _sequential(body: list, name: str, normal_init: bool = False, not_digit: bool = False):
+    """Wrap a list of layers between the contract's named input and softmax output (and, with `not_digit`, a
+    sigmoid `not_digit` output beside it, from the same features)."""
     keras, layers = _layers()
     inputs = keras.Input(shape=INPUT_SHAPE, name=INPUT_NAME)
     x = inputs
@@ -81,6 +84,9 @@ def _sequential(body: list, name: str, normal_init: bool = False):
     # The first tutorial initialises every Dense layer, the output included, from a normal distribution.
     init = {"kernel_initializer": "random_normal"} if normal_init else {}
     outputs = layers.Dense(10, activation="softmax", name=OUTPUT_NAME, **init)(x)
+    if not_digit:
+        rejection = layers.Dense(1, activation="sigmoid", name=NOT_DIGIT_NAME)(x)
+        return keras.Model(inputs, [outputs, rejection], name=name.replace("-", "_"))
     return keras.Model(inputs, outputs, name=name.replace("-", "_"))
 
 
@@ -171,6 +177,31 @@ def build_cnn_bn():
     return _sequential(body, "cnn-bn")
 
 
+def build_cnn_lite():
+    """Our own, a third of cnn-bn's cost: a 5x5 stem of 16 and two 3x3 convs of 32 with batch norm, Dense 128,
+    and a `not_digit` output beside the digits. Channel counts are multiples of 16, which onnxruntime's CPU
+    kernels run fastest (20/40 channels measured 2.7x slower than 16/32)."""
+    _, layers = _layers()
+
+    def conv(filters: int, size: int) -> list:
+        return [layers.Conv2D(filters, size, use_bias=False), layers.BatchNormalization(), layers.ReLU()]
+
+    body = [
+        *conv(16, 5),
+        layers.MaxPooling2D(2),  # 24x24 -> 12x12
+        *conv(32, 3),
+        *conv(32, 3),
+        layers.MaxPooling2D(2),  # 10x10 -> 8x8 -> 4x4
+        layers.Flatten(),
+        layers.Dropout(0.2),
+        layers.Dense(128, use_bias=False),
+        layers.BatchNormalization(),
+        layers.ReLU(),
+        layers.Dropout(0.2),
+    ]
+    return _sequential(body, "cnn-lite", not_digit=True)
+
+
 _MLP_RECIPE = Recipe(epochs=10, batch_size=200, validation_split=0.2)
 
 ZOO: dict[str, Arch] = {
@@ -237,7 +268,27 @@ ZOO: dict[str, Arch] = {
             ),
             None,
             "mnist-toolkit",
-            "our own design; the reference model",
+            "our own design; the reference model before cnn-lite",
+        ),
+        Arch(
+            "cnn-lite",
+            "Conv 5x5 16+BN, MaxPool, 2 x Conv 32+BN, MaxPool, Dense 128+BN -> 10 and not_digit",
+            build_cnn_lite,
+            Recipe(
+                epochs=30,
+                batch_size=128,
+                learning_rate=0.003,
+                augment="affine",
+                clean_epochs=3,
+                lr_schedule="cosine",
+                label_smoothing=0.1,
+                ema=True,
+                writers=0.4,
+                negatives=0.3,
+            ),
+            None,
+            "mnist-toolkit",
+            "our own design; the reference model: other writers' scans and crops with no digit in its training",
         ),
     )
 }
@@ -263,6 +314,7 @@ _PARAMS = {
     "cnn3": 93_322,
     "cnn2": 658_378,
     "cnn-bn": 322_474,
+    "cnn-lite": 82_011,
 }
 
 

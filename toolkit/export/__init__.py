@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from toolkit import modelkind, runtimes, zoo
-from toolkit.contract import ModelContract, toolkit_version
+from toolkit.contract import NOT_DIGIT_NAME, ModelContract, toolkit_version
 from toolkit.data import sha256_file
 from toolkit.errors import ExportError, UsageError
 from toolkit.export.artifacts import (
@@ -37,7 +37,7 @@ from toolkit.export.build import build_formats, check_out, staged
 from toolkit.export.manifest import MANIFEST_NAME, describe_files, manifest_payload, write_manifest
 from toolkit.export.onnx import DEFAULT_OPSET, OPSETS, check_opset
 from toolkit.export.quantize import QuantizeInfo
-from toolkit.kerasmodel import all_layers, as_contract, weights_digest
+from toolkit.kerasmodel import all_layers, as_contract, has_not_digit, weights_digest
 from toolkit.parity.comparator import accuracy
 from toolkit.parity.outputs import keras_outputs, labelled_test_images, score
 from toolkit.timing import Laps
@@ -184,6 +184,7 @@ def export_loaded(
         source_test_accuracy=source_accuracy,
         toolkit_version=toolkit_version(),
         adaptation=adaptation,
+        not_digit_name=NOT_DIGIT_NAME if has_not_digit(served) else None,
     )
     names = file_names(source.path.stem)
     with staged(out, force) as folder:

@@ -16,9 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from toolkit import lazy
-from toolkit.contract import BATCH_DIM, INPUT_NAME, INPUT_SHAPE, KEY_CONVERTER, OUTPUT_NAME, ModelContract
+from toolkit.contract import (
+    BATCH_DIM,
+    INPUT_NAME,
+    INPUT_SHAPE,
+    KEY_CONVERTER,
+    NOT_DIGIT_NAME,
+    NUM_CLASSES,
+    OUTPUT_NAME,
+    ModelContract,
+)
 from toolkit.errors import ExportError, UsageError, first_line
-from toolkit.kerasmodel import all_layers
+from toolkit.kerasmodel import all_layers, served_outputs
 
 DEFAULT_OPSET = 17
 OPSETS = range(13, 22)  # every value is covered by tests/test_export.py
@@ -102,18 +111,35 @@ def _rename_value(graph: Any, old: str, new: str) -> None:
             value.name = new
 
 
+def _width(value: Any) -> int | None:
+    """The last dimension of a graph output, when it is fixed."""
+    dims = value.type.tensor_type.shape.dim
+    return dims[-1].dim_value if dims and dims[-1].HasField("dim_value") else None
+
+
 def finish_interface(model_proto: Any) -> None:
     """Name the graph's input and output by the contract and call their first dimension `batch`."""
     graph = model_proto.graph
     initializers = {init.name for init in graph.initializer}
     inputs = [value for value in graph.input if value.name not in initializers]
-    if len(inputs) != 1 or len(graph.output) != 1:
+    if len(inputs) != 1 or len(graph.output) not in (1, 2):
         raise ExportError(
-            f"the ONNX graph has {len(inputs)} inputs and {len(graph.output)} outputs; the contract needs one of each"
+            f"the ONNX graph has {len(inputs)} inputs and {len(graph.output)} outputs; the contract needs one "
+            f"input and the '{OUTPUT_NAME}' output (and optionally '{NOT_DIGIT_NAME}')"
         )
     _rename_value(graph, inputs[0].name, INPUT_NAME)
-    _rename_value(graph, graph.output[0].name, OUTPUT_NAME)
-    for value in (inputs[0], graph.output[0]):
+    # tf2onnx orders outputs by name (not_digit before probabilities): tell them apart by width, probabilities
+    # first.
+    outputs = sorted(graph.output, key=lambda value: _width(value) != NUM_CLASSES)
+    for value, name in zip(outputs, (OUTPUT_NAME, NOT_DIGIT_NAME), strict=False):
+        _rename_value(graph, value.name, name)
+    if len(outputs) == 2 and graph.output[0].name != OUTPUT_NAME:
+        first, second = (type(graph.output[0])(), type(graph.output[0])())
+        first.CopyFrom(graph.output[1])
+        second.CopyFrom(graph.output[0])
+        del graph.output[:]
+        graph.output.extend([first, second])
+    for value in (inputs[0], *graph.output):
         dims = value.type.tensor_type.shape.dim
         if dims:
             dims[0].ClearField("dim_value")
@@ -132,7 +158,12 @@ def stamp(model_proto: Any, contract: ModelContract, extra: dict[str, str] | Non
     model_proto.doc_string = (
         f"mnist-toolkit export of '{contract.architecture or 'model'}': input "
         f"'{contract.input_name}' float32 [batch,28,28,1] in [0,1] (white ink on black), "
-        f"output '{contract.output_name}' float32 [batch,10] (softmax over digits 0-9)."
+        f"output '{contract.output_name}' float32 [batch,10] (softmax over digits 0-9)"
+        + (
+            f" and '{contract.not_digit_name}' float32 [batch,1] (sigmoid: no digit)."
+            if contract.not_digit_name
+            else "."
+        )
         + (f" The export {wrapper}." if contract.adaptation.needed else "")
     )
 
@@ -157,7 +188,7 @@ def convert(model: Any, opset: int = DEFAULT_OPSET) -> Any:
     spec = tf.TensorSpec([None, *INPUT_SHAPE], tf.float32, name=INPUT_NAME)
 
     def serve(image):
-        return {OUTPUT_NAME: model(image, training=False)}
+        return served_outputs(model, image)
 
     function = tf.function(serve, input_signature=[spec])
     logger, level = _quiet("tf2onnx")

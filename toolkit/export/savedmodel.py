@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from toolkit import lazy
-from toolkit.contract import INPUT_NAME, INPUT_SHAPE, OUTPUT_NAME
+from toolkit.contract import INPUT_NAME, INPUT_SHAPE, NOT_DIGIT_NAME, OUTPUT_NAME
 from toolkit.errors import ExportError, first_line
+from toolkit.kerasmodel import served_outputs
 
 SIGNATURE = "serving_default"
+OUTPUT_SETS = ([OUTPUT_NAME], sorted([OUTPUT_NAME, NOT_DIGIT_NAME]))  # what a signature may return
 SERVING_VERSION = "1"
 
 
@@ -25,7 +27,7 @@ def export_savedmodel(model: Any, path: Path) -> Path:
     spec = tf.TensorSpec([None, *INPUT_SHAPE], tf.float32, name=INPUT_NAME)
 
     def serve(image):
-        return {OUTPUT_NAME: model(image, training=False)}
+        return served_outputs(model, image)
 
     try:
         archive = keras.export.ExportArchive()
@@ -49,7 +51,7 @@ def check_signature(path: Path) -> None:
     if SIGNATURE not in signatures:
         raise ExportError(f"{path}: no '{SIGNATURE}' signature (found {sorted(signatures)})")
     signature = signatures[SIGNATURE]
-    if list(signature.inputs) != [INPUT_NAME] or list(signature.outputs) != [OUTPUT_NAME]:
+    if list(signature.inputs) != [INPUT_NAME] or sorted(signature.outputs) not in OUTPUT_SETS:
         raise ExportError(
             f"{path}: '{SIGNATURE}' maps {list(signature.inputs)} to {list(signature.outputs)}; "
             f"the contract is ['{INPUT_NAME}'] to ['{OUTPUT_NAME}']"

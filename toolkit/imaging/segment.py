@@ -52,6 +52,8 @@ FLAGS = {
     "several-digits": "single-digit mode, but the ink looks like several digits side by side (--multi-digit)",
     "touches-line": "the digit touched a ruled line that was erased, and may have lost part of a stroke",
     "split": "multi-digit: a blob of ink was read as several touching digits, cut apart where they meet",
+    "not-a-digit": "the model's not_digit output says the image (in a number: a candidate, then dropped) holds "
+    "no digit",
 }
 
 

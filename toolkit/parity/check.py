@@ -72,9 +72,9 @@ def check_export(
     kind = export_kind(runtime)
     fmt = "onnx-int8" if kind == "int8" else runtime.format
     try:
-        outputs = runtime.predict(images, batch_size=BATCH_SIZE)
+        outputs = runtime.predict(images, batch_size=BATCH_SIZE, with_not_digit=True)
         count = min(BATCH_CHECK_IMAGES, len(images))
-        single = runtime.predict(images[:count], batch_size=1)
+        single = runtime.predict(images[:count], batch_size=1, with_not_digit=True)
     except Exception as exc:  # a model that loads but cannot run is a failed export, not a crash
         first = first_line(exc)
         return failed_report(name, fmt, "load", f"{path}: cannot run it ({first[:300]})", atol, rtol, len(images))
@@ -120,7 +120,7 @@ def validate(model_path: Path, exports: Iterable[Path], atol: float, rtol: float
 
 # The checks whose failure says the numbers differ (not the file's interface or provenance): then the layer
 # comparison says where.
-NUMERIC_CHECKS = frozenset({"finite", "tolerance", "argmax", "accuracy", "batch"})
+NUMERIC_CHECKS = frozenset({"finite", "tolerance", "argmax", "not_digit", "accuracy", "batch"})
 
 
 def localised(

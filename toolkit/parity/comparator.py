@@ -1,6 +1,11 @@
 """The comparator: one function per check, each taking outputs and returning its verdict with the figures it
 measured; `compare` runs them in order and assembles the export's ParityReport. Pure NumPy.
 
+Outputs are the probabilities [N,10], with the optional `not_digit` output as an eleventh column when the
+model has one: the tolerance, finiteness and batch checks cover it element by element like any probability,
+argmax and accuracy look at the digits only, and `check_not_digit` asks that the yes/no decision it makes
+agrees as the argmax must.
+
 Semantics follow Polygraphy's comparator: an element fails only when its absolute difference exceeds both
 `atol` and `rtol * |reference|`. Outputs of different shapes are not compared at all: `check_shape` raises
 ShapeMismatchError, a different error from any tolerance failure.
@@ -25,6 +30,7 @@ from toolkit.parity.rules import (
     INT8_MAX_ACCURACY_DELTA,
     INT8_MIN_AGREEMENT,
     KINDS,
+    NOT_DIGIT_CUT,
 )
 
 INTERFACE_OK = "input 'image' float32 [batch,28,28,1], output 'probabilities' float32 [batch,10]"
@@ -115,9 +121,18 @@ def out_of_tolerance(reference: np.ndarray, candidate: np.ndarray, atol: float, 
     return _beyond(diff, reference, atol, rtol)
 
 
+def digits(outputs: np.ndarray) -> np.ndarray:
+    """The most probable digit of each row (the not_digit column, if any, left out)."""
+    return np.argmax(outputs[:, :NUM_CLASSES], axis=1)
+
+
+def column_name(column: int) -> str:
+    return f"class {column}" if column < NUM_CLASSES else "not_digit"
+
+
 def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     """The fraction of images whose most probable digit is their label."""
-    return float(np.mean(np.argmax(probabilities, axis=1) == np.asarray(labels)))
+    return float(np.mean(digits(probabilities) == np.asarray(labels)))
 
 
 def agreement(reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray) -> Agreement:
@@ -125,7 +140,7 @@ def agreement(reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray) 
     return Agreement(
         accuracy=accuracy(candidate, labels),
         reference_accuracy=accuracy(reference, labels),
-        argmax_agreement=float(np.mean(np.argmax(candidate, axis=1) == np.argmax(reference, axis=1))),
+        argmax_agreement=float(np.mean(digits(candidate) == digits(reference))),
     )
 
 
@@ -166,7 +181,7 @@ def check_tolerance(
         image, cls = np.unravel_index(int(np.argmax(margin)), diff.shape)
         detail = (
             f"{count:,} of {diff.size:,} elements exceed both atol {atol:g} and rtol {rtol:g}*|ref|; worst at "
-            f"image {image}, class {cls}: |diff| {_fmt(float(diff[image, cls]))} against ref "
+            f"image {image}, {column_name(int(cls))}: |diff| {_fmt(float(diff[image, cls]))} against ref "
             f"{_fmt(float(reference[image, cls]))} (max abs diff {_fmt(float(diff.max()))})"
         )
     else:
@@ -189,7 +204,7 @@ def check_argmax(
 ) -> ArgmaxResult:
     """Float exports pass when every argmax agrees, int8 ones when at least INT8_MIN_AGREEMENT do.
     Disagreements are counted per true label when `labels` are given, else per the reference's digit."""
-    ref_top, cand_top = reference.argmax(axis=1), candidate.argmax(axis=1)
+    ref_top, cand_top = digits(reference), digits(candidate)
     disagree = np.flatnonzero(ref_top != cand_top)
     by_class = np.asarray(labels if labels is not None else ref_top)
     per_class = np.bincount(by_class[disagree].astype(np.int64), minlength=NUM_CLASSES)
@@ -230,6 +245,24 @@ def check_accuracy(
     else:
         check = Check("accuracy", delta == 0, detail + " (informational: argmax decides)", gating=False)
     return AccuracyResult(check, reference_accuracy=reference_accuracy, candidate_accuracy=candidate_accuracy)
+
+
+def check_not_digit(reference: np.ndarray, candidate: np.ndarray, kind: str = "float") -> CheckResult:
+    """For models with the not_digit output: its decision (>= NOT_DIGIT_CUT) must agree on every image for a
+    float export, on at least INT8_MIN_AGREEMENT of them for an int8 one (the argmax check's rule)."""
+    ref, cand = reference[:, NUM_CLASSES] >= NOT_DIGIT_CUT, candidate[:, NUM_CLASSES] >= NOT_DIGIT_CUT
+    differ = np.flatnonzero(ref != cand)
+    n = len(reference)
+    shown = ", ".join(map(str, differ[:10])) + (", ..." if len(differ) > 10 else "")
+    detail = f"the not_digit decision differs on {len(differ):,} of {n:,} images" + (
+        f" (images {shown})" if len(differ) else ""
+    )
+    if kind == "int8":
+        rate = 1 - len(differ) / n if n else 0.0
+        return CheckResult(
+            Check("not_digit", rate >= INT8_MIN_AGREEMENT, detail + f", need >= {INT8_MIN_AGREEMENT:.0%} agree")
+        )
+    return CheckResult(Check("not_digit", not len(differ), detail))
 
 
 def check_batch(single: np.ndarray, batched: np.ndarray, atol: float, rtol: float) -> BatchResult:
@@ -298,6 +331,8 @@ def compare(
         check_tolerance(reference, candidate, atol, rtol, kind),
         check_argmax(reference, candidate, kind, labels),
     ]
+    if reference.shape[1] > NUM_CLASSES:
+        results.append(check_not_digit(reference, candidate, kind))
     if labels is not None:
         results.append(check_accuracy(reference, candidate, labels, kind))
     if batch is not None:

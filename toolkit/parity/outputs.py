@@ -30,7 +30,8 @@ def keras_outputs(model: Any, model_path: Path, sha256: str, images: np.ndarray)
     per (model sha256, images digest)."""
     key = f"{sha256}:{data.array_digest(images)}"
     if key not in _KERAS_OUTPUTS:
-        _KERAS_OUTPUTS[key] = runtimes.keras_runtime(model, model_path).predict(images, batch_size=BATCH_SIZE)
+        runtime = runtimes.keras_runtime(model, model_path)
+        _KERAS_OUTPUTS[key] = runtime.predict(images, batch_size=BATCH_SIZE, with_not_digit=True)
         while len(_KERAS_OUTPUTS) > _KERAS_OUTPUTS_KEPT:
             _KERAS_OUTPUTS.popitem(last=False)
     _KERAS_OUTPUTS.move_to_end(key)
@@ -39,4 +40,4 @@ def keras_outputs(model: Any, model_path: Path, sha256: str, images: np.ndarray)
 
 def score(runtime: runtimes.Runtime, images: np.ndarray, labels: np.ndarray, reference: np.ndarray) -> Agreement:
     """Run a loaded export on labelled `images`: its accuracy, the reference's, and their argmax agreement."""
-    return agreement(reference, runtime.predict(images, batch_size=BATCH_SIZE), labels)
+    return agreement(reference, runtime.predict(images, batch_size=BATCH_SIZE, with_not_digit=True), labels)

@@ -177,7 +177,7 @@ def from_export(path: Path, images: Images) -> Reference:
     from toolkit.parity.rules import BATCH_SIZE
 
     runtime = runtimes.load(path, "parity", "MODEL ")
-    outputs = runtime.predict(images.tensors, batch_size=BATCH_SIZE)
+    outputs = runtime.predict(images.tensors, batch_size=BATCH_SIZE, with_not_digit=True)
     return Reference(
         outputs, images, str(path), data.sha256_file(path) if path.is_file() else "", recorded_weights(runtime) or ""
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from toolkit.contract import NOT_DIGIT_THRESHOLD
+
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-5
 INT8_MIN_AGREEMENT = 0.99
@@ -9,7 +11,8 @@ INT8_MAX_ACCURACY_DELTA = 0.005  # 0.5 percentage points
 BATCH_SIZE = 512
 BATCH_CHECK_IMAGES = 512  # images run one at a time for the batch-invariance check
 KINDS = ("float", "int8")
-CHECKS = ("load", "shape", "interface", "finite", "tolerance", "argmax", "accuracy", "batch")
+CHECKS = ("load", "shape", "interface", "finite", "tolerance", "argmax", "not_digit", "accuracy", "batch")
+NOT_DIGIT_CUT = NOT_DIGIT_THRESHOLD  # the not_digit decision parity compares is the one predict makes
 
 VERDICT_RULES = {
     "float": "every element within tolerance (|diff| <= atol or |diff| <= rtol*|ref|) and all argmaxes agree",

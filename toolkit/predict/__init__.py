@@ -8,7 +8,7 @@
     [record] = predict_images([Image.open("seven.png")])
 
 Both return the records the `predict` command writes: one dict per file (or image), keys in column order
-(`path, status, digit, confidence, prob_0..prob_9, error, error_kind, low_confidence, blank, flags`, then
+(`path, status, digit, confidence, prob_0..prob_9, error, error_kind, low_confidence, blank, flags, not_digit`, then
 `text, n_digits, per_digit`, `frame` and `top_k` when the options ask for them). A bad file is a record with
 status `error`, never an exception; a bad model or bad options raise `toolkit.errors.ToolkitError` (its
 message is one line), a misspelt keyword TypeError.
@@ -103,7 +103,7 @@ def predict_images(images: Iterable[ImageLike], model: str | PathLike | None = N
             item = decode.prepare_image(_as_image(image, index), f"<image {index}>", multi_digit=chosen.multi_digit)
             items.append(item)
     meta, tensors = pack(items)
-    return make_records(meta, scorer.score(tensors), chosen)
+    return make_records(meta, scorer.score(tensors, with_not_digit=True), chosen)
 
 
 def _as_image(image: Image.Image | np.ndarray, index: int) -> Image.Image:

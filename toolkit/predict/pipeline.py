@@ -3,6 +3,11 @@
 `prepare_chunk` (decode + normalise files, in a worker) -> `OnnxModel.score` (onnxruntime on a batch) ->
 `make_records` (probabilities -> one record per file or frame). `score_chunk` runs the first two in a worker.
 Nothing here imports TensorFlow or Keras.
+
+Scored rows are the model's probabilities, with its `not_digit` output as an eleventh column when it has one
+(`OnnxModel.score(..., with_not_digit=True)`): engines pass the one array along, and `make_records` reads it.
+A crop the model rejects (not_digit >= NOT_DIGIT_THRESHOLD) keeps its digit in a single-digit record but is
+flagged `not-a-digit` and low-confidence; in a number it is dropped, and the record flagged.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from toolkit.contract import NOT_DIGIT_THRESHOLD, NUM_CLASSES
 from toolkit.onnxmodel import OnnxModel
 from toolkit.predict import records
 from toolkit.predict.decode import Item, failed, prepare_path
@@ -47,7 +53,7 @@ def score_chunk(
     metadata plus the probabilities (N, 10) of the tensors. A worker that scores its own chunks sends back 40
     bytes an image instead of 3 KB, and the work spreads evenly over the cores."""
     meta, tensors = prepare_chunk(found, all_frames, multi_digit)
-    return meta, scorer_for(model, threads).score(tensors)
+    return meta, scorer_for(model, threads).score(tensors, with_not_digit=True)
 
 
 _MODELS: dict[tuple[str, int], OnnxModel] = {}
@@ -84,8 +90,8 @@ def pack(items: Sequence[Item]) -> Packed:
 
 def make_records(meta: Sequence[ItemMeta], probs: np.ndarray, options: PredictOptions) -> list[Record]:
     """One record per item: `meta` as made by `pack`, `probs` the model's rows for the items' tensors, in
-    order. Blank images get no digit (and are flagged); failures get status `error`. With `multi_digit`, see
-    `_number_record`. Every engine makes its records here."""
+    order (and the not_digit column, when the model has one). Blank images get no digit (and are flagged);
+    failures get status `error`. With `multi_digit`, see `_number_record`. Every engine makes its records here."""
     if not options.multi_digit:
         return _digit_records(meta, probs, options)
     out: list[Record] = []
@@ -116,6 +122,8 @@ def _no_digit(item: ItemMeta) -> dict[str, Any]:
 def _digit_records(meta: Sequence[ItemMeta], probs: np.ndarray, options: PredictOptions) -> list[Record]:
     """`make_records` for single digits. Per file, so the probabilities are turned into Python numbers for the
     whole batch at once and each record is built in column order (no reordering pass)."""
+    rejection = probs[:, NUM_CLASSES].tolist() if probs.shape[1] > NUM_CLASSES else None
+    probs = probs[:, :NUM_CLASSES]
     rows = probs.tolist()
     digits = probs.argmax(axis=1).tolist() if len(probs) else []
     top_k, threshold, frames = options.top_k, options.min_confidence, options.all_frames
@@ -130,6 +138,9 @@ def _digit_records(meta: Sequence[ItemMeta], probs: np.ndarray, options: Predict
             record.update(zip(PROB_COLUMNS, row, strict=True))
             record.update(error=None, error_kind=None, low_confidence=confidence < threshold, blank=False)
             record["flags"] = item.flags
+            record["not_digit"] = None
+            if rejection is not None:
+                _judge(record, rejection[k])
             top = ranked[k] if top_k else None  # digits, likeliest first; their probabilities are in prob_*
             k += 1
         else:
@@ -144,14 +155,33 @@ def _digit_records(meta: Sequence[ItemMeta], probs: np.ndarray, options: Predict
     return out
 
 
-def _number_record(item: ItemMeta, probs: np.ndarray, options: PredictOptions) -> dict[str, Any]:
+def _judge(record: dict[str, Any], not_digit: float) -> None:
+    """Record the model's not_digit probability; at NOT_DIGIT_THRESHOLD or above, flag the record."""
+    record["not_digit"] = not_digit
+    if not_digit >= NOT_DIGIT_THRESHOLD:
+        record["low_confidence"] = True
+        record["flags"] = " ".join(f for f in (record["flags"], "not-a-digit") if f)
+
+
+def _number_record(item: ItemMeta, scored: np.ndarray, options: PredictOptions) -> dict[str, Any]:
     """--multi-digit: `text` (the digits read, left to right), `n_digits`, `per_digit` (each digit with its
     confidence) and `confidence`, the least confident digit's. Where the segmenter offered alternative readings
-    of touching digits, the model's probabilities choose (`segment.choose`). `digit` and the `prob_` columns
-    are filled only when exactly one digit was read."""
+    of touching digits, the model's probabilities choose (`segment.choose`). Candidates the model rejects (its
+    not_digit output, when it has one) are dropped, and the record flagged `not-a-digit`. `digit` and the
+    `prob_` columns are filled only when exactly one digit was read."""
     from toolkit.imaging import segment
 
+    probs = scored[:, :NUM_CLASSES]
     chosen, cut = segment.choose(item.plan, probs)
+    rejection = scored[chosen, NUM_CLASSES] if scored.shape[1] > NUM_CLASSES else np.zeros(len(chosen))
+    kept = [index for index, no in zip(chosen, rejection.tolist(), strict=True) if no < NOT_DIGIT_THRESHOLD]
+    flags = " ".join(f for f in ("split" if cut else "", "not-a-digit" if len(kept) < len(chosen) else "") if f)
+    if not kept:
+        return dict(
+            records.empty(item.path), status="ok", low_confidence=True, blank=False, flags=flags or None,
+            text="", n_digits=0, per_digit=[], not_digit=float(rejection.min()),
+        )  # fmt: skip
+    chosen = kept
     read = probs[chosen].argmax(axis=1).tolist()
     sure = probs[chosen].max(axis=1).tolist()
     confidence = min(sure)
@@ -159,9 +189,10 @@ def _number_record(item: ItemMeta, probs: np.ndarray, options: PredictOptions) -
         records.empty(item.path),
         status="ok",
         confidence=confidence,
-        low_confidence=confidence < options.min_confidence,
+        low_confidence=confidence < options.min_confidence or len(kept) < len(rejection),
         blank=False,
-        flags="split" if cut else None,
+        flags=flags or None,
+        not_digit=float(scored[chosen, NUM_CLASSES].max()) if scored.shape[1] > NUM_CLASSES else None,
         text="".join(map(str, read)),
         n_digits=len(read),
         per_digit=[{"digit": d, "confidence": float(f"{c:.6g}")} for d, c in zip(read, sure, strict=True)],

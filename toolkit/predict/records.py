@@ -45,6 +45,7 @@ class Record(TypedDict, total=False):
     low_confidence: bool | None
     blank: bool | None
     flags: str | None
+    not_digit: float | None
     text: str | None
     n_digits: int | None
     per_digit: list[PerDigit] | None
@@ -77,6 +78,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("low_confidence", "bool"),
     Column("blank", "bool"),
     Column("flags", "string"),
+    # The model's probability that the image (in a number: the least digit-like digit kept) holds no digit;
+    # empty for models without the not_digit output.
+    Column("not_digit", "float32"),
     # --multi-digit: the digits read left to right, how many, and each one's digit and confidence.
     Column("text", "string", "multi_digit"),
     Column("n_digits", "int16", "multi_digit"),

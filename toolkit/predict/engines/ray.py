@@ -338,7 +338,7 @@ class RayEngine:
                 )
             )
         probs = [r["probs"] for r in rows if r["has"]]
-        stacked = np.stack(probs).astype(np.float32, copy=False) if probs else np.zeros((0, 10), np.float32)
+        stacked = np.stack(probs).astype(np.float32, copy=False) if probs else np.zeros((0, 11), np.float32)
         return make_records(meta, stacked, self.options)
 
 

@@ -102,11 +102,11 @@ class Predictor:
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         has = rows["has"].astype(bool)
-        probs = np.full((len(has), 10), np.nan, np.float32)
+        probs = np.full((len(has), self.scorer.width), np.nan, np.float32)
         fatal = ""
         try:
             if has.any():
-                probs[has] = self.scorer.score(rows["image"][has])
+                probs[has] = self.scorer.score(rows["image"][has], with_not_digit=True)
         except ToolkitError as exc:
             # A model that turns out not to work (logits): a one-line error for the driver to raise; raised
             # here, it would reach the driver as a traceback inside Ray's error text.
