@@ -71,6 +71,50 @@ def linear_model(
     return _save(graph, path, metadata)
 
 
+def rejecting_model(path: Path, weights: np.ndarray, bias: np.ndarray, ink_cut: float = 40.0) -> Path:
+    """`linear_model`'s classifier plus the optional `not_digit` output [N,1]: sigmoid(ink_cut - total ink),
+    so an image with less ink than `ink_cut` (in [0,1] pixel units) is rejected, one with more is not."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [
+        helper.make_node("Reshape", ["image", "shape"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "W"], ["scores"]),
+        helper.make_node("Add", ["scores", "b"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+        helper.make_node("MatMul", ["flat", "ink_w"], ["ink"]),
+        helper.make_node("Add", ["ink", "ink_b"], ["rejection_logit"]),
+        helper.make_node("Sigmoid", ["rejection_logit"], ["not_digit"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "linear_rejecting",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 28, 28, 1])],
+        [
+            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 10]),
+            helper.make_tensor_value_info("not_digit", TensorProto.FLOAT, ["N", 1]),
+        ],
+        initializer=[
+            numpy_helper.from_array(np.array([-1, 784], np.int64), "shape"),
+            numpy_helper.from_array(weights, "W"),
+            numpy_helper.from_array(bias, "b"),
+            numpy_helper.from_array(np.full((784, 1), -1.0, np.float32), "ink_w"),
+            numpy_helper.from_array(np.array([ink_cut], np.float32), "ink_b"),
+        ],
+    )
+    return _save(graph, path, {"mnist_toolkit.output.not_digit": "not_digit"} | _CONTRACT)
+
+
+_CONTRACT = {
+    "mnist_toolkit.input": "image",
+    "mnist_toolkit.output": "probabilities",
+    "mnist_toolkit.preprocess.layout": "NHWC",
+    "mnist_toolkit.preprocess.size": "28x28",
+    "mnist_toolkit.preprocess.scale": "1/255",
+    "mnist_toolkit.preprocess.ink": "white-on-black",
+    "mnist_toolkit.labels": '["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]',
+}
+
+
 def flat_input_model(path: Path) -> Path:
     """A model with the wrong input contract: image [N,784]."""
     from onnx import TensorProto, helper, numpy_helper

@@ -159,7 +159,7 @@ def calibrate_not_digit(model: Any, x: np.ndarray, seed: int, count: int = 10000
     other writers, against as many new negatives) and fold it into that output's Dense layer
     (sigmoid(a * (w x + b0) + b) = sigmoid((a w) x + a b0 + b)). Returns a, b and the set's size."""
     from toolkit.imaging.negatives import negative_fields
-    from toolkit.writers import writer_fields
+    from toolkit.other_writers import writer_fields
 
     rng = np.random.default_rng(seed + 1)  # not the training epochs' stream
     count = min(count, len(x))

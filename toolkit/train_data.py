@@ -33,7 +33,7 @@ def epoch_images(
     `targets` are the digits' targets as the recipe's loss wants them; `rejects`: the model has a `not_digit`
     output, so negatives are added and the targets become a list, one per output."""
     from toolkit.imaging.negatives import negative_fields
-    from toolkit.writers import writer_fields
+    from toolkit.other_writers import writer_fields
 
     images, digit_targets = x.copy(), targets
     if recipe.writers:

@@ -33,7 +33,7 @@ class Recipe:
     lr_schedule: str | None = None  # "cosine": cosine decay to zero over the run
     label_smoothing: float = 0.0  # categorical targets 1 - s for the label, s / 10 spread over all ten
     ema: bool = False  # keep the moving average of the weights (the optimizer's use_ema)
-    writers: float = 0.0  # share of each epoch's digits drawn as other writers' scans (toolkit.writers)
+    writers: float = 0.0  # share of each epoch's digits drawn as other writers' scans (toolkit.other_writers)
     negatives: float = 0.0  # crops with no digit (toolkit.imaging.negatives) per training digit, each epoch
 
     def with_overrides(self, **overrides: Any) -> Recipe:
