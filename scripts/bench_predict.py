@@ -1,20 +1,22 @@
 """Benchmark `mnist-toolkit predict` against the script a user would write instead, measured in one run.
 
-Two folders of 10,000 files each are built once (and reused): MNIST test digits as 28x28 PNG files, and
+Folders are built once (and reused): MNIST digits as 28x28 PNG files, dark ink on white as scans come (10,000
+test digits, and a large set of `--large` files drawn from the training and test digits in turn), and
 scan-like renderings (`toolkit.scans`: 40-200 px, dark ink on light paper, PNG/JPEG/TIFF/BMP/16-bit/RGBA) drawn
 with a seed the preprocessing was never tuned on. On each folder, with warm files:
 
 - decode-only: a one-process Pillow loop (open + load) and nothing else, the per-core decode rate;
 - plain: a plain onnxruntime script, as a user writes it in a dozen lines (Pillow open, convert("L"),
-  resize to 28x28, one session, batches of 256, a CSV line per file), start-up included;
+  resize to 28x28, invert when the mean is bright, one session with the same model, batches of 256, a CSV
+  line per file), start-up included;
 - predict: `python -m toolkit predict FOLDER --out X.csv` with its defaults, start-up included.
 
 plain and predict alternate, `--repeat` times each; medians count. Both are checked for one line per file and
 scored against the labels in the file names. Then a per-stage breakdown, in CPU seconds on one core, of what
 predict does per file (walk, read, decode, normalise, infer, records + CSV), so the next bottleneck is visible,
-and the start-up cost: predict on 40 files.
+and the start-up cost: the `mnist-toolkit` console script on 40 files.
 
-    python scripts/bench_predict.py [--count 10000] [--seed 7] [--repeat 5] [--json FILE]
+    python scripts/bench_predict.py [--count 10000] [--large 100000] [--seed 7] [--repeat 5] [--json FILE]
 """
 
 from __future__ import annotations
@@ -45,13 +47,16 @@ with open(out, "w") as fh:
     for i in range(0, len(paths), 256):
         chunk = paths[i:i + 256]
         x = np.stack([np.asarray(Image.open(p).convert("L").resize((28, 28)), np.float32) / 255 for p in chunk])
+        x = np.where(x.mean(axis=(1, 2), keepdims=True) > 0.5, 1 - x, x)  # dark ink on white: make it MNIST's
         for p, row in zip(chunk, session.run(None, {name: x[..., None]})[0]):
             fh.write(f"{p},{row.argmax()},{row.max():.4f}\n")
 """
 
 
 def build_mnist(folder: Path, count: int) -> Path:
-    """`count` MNIST test digits as PNG files (reused when already there)."""
+    """`count` MNIST digits as dark-on-white PNG files, the test digits first, then the training ones, in turn
+    (reused when already there)."""
+    import numpy as np
     from PIL import Image
 
     from toolkit import data
@@ -59,10 +64,11 @@ def build_mnist(folder: Path, count: int) -> Path:
     if _complete(folder, count):
         return folder
     folder.mkdir(parents=True, exist_ok=True)
-    (_, _), (x_test, y_test) = data.load_mnist()
+    (x_train, y_train), (x_test, y_test) = data.load_mnist()
+    x, y = np.concatenate([x_test, x_train]), np.concatenate([y_test, y_train])
     for i in range(count):
-        j = i % len(x_test)
-        Image.fromarray(x_test[j]).save(folder / f"{i:07d}-label-{int(y_test[j])}.png")
+        j = i % len(x)
+        Image.fromarray(255 - x[j]).save(folder / f"{i:07d}-label-{int(y[j])}.png")
     return folder
 
 
@@ -149,7 +155,9 @@ def stages(folder: Path, model: Path) -> dict[str, float]:
     scorer = OnnxModel(model)
     tensors = np.stack([r.tensor for r in results])
     started = clock()
-    probs = np.concatenate([scorer.score(tensors[i : i + 256]) for i in range(0, len(tensors), 256)])
+    probs = np.concatenate(
+        [scorer.score(tensors[i : i + 256], with_not_digit=True) for i in range(0, len(tensors), 256)]
+    )
     seconds["infer"] = clock() - started
     options = PredictOptions()
     items = [decode.Item(path, 0, r.tensor, blank=r.blank) for path, r in zip(paths, results, strict=True)]
@@ -163,6 +171,7 @@ def stages(folder: Path, model: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=10000, help="files per folder")
+    parser.add_argument("--large", type=int, default=100000, help="files in the large MNIST set (0: none)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the scan renderings")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each command; the median counts")
     parser.add_argument("--model", type=Path, default=ROOT / "toolkit/models/reference.onnx")
@@ -171,9 +180,11 @@ def main() -> None:
     args = parser.parse_args()
 
     sets = {
-        "mnist-png": build_mnist(args.folder / f"mnist-png-{args.count}", args.count),
+        "mnist-png": build_mnist(args.folder / f"mnist-dark-{args.count}", args.count),
         "scans": build_scans(args.folder / f"scans-seed{args.seed}-{args.count}", args.count, args.seed),
     }
+    if args.large:
+        sets["mnist-png-large"] = build_mnist(args.folder / f"mnist-dark-{args.large}", args.large)
     results: dict = {"files": args.count, "cpus": os.cpu_count(), "scan_seed": args.seed, "sets": {}}
     python = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
@@ -187,32 +198,33 @@ def main() -> None:
             for _ in range(args.repeat):  # alternated, so that a slow spell of the machine hits both
                 times["predict"].append(wall([*predict, str(folder)]))
                 times["plain"].append(wall([*plain, str(folder), str(args.model), str(plain_out)]))
+            count = len(paths)
             rows, predict_acc = accuracy(out, 0, 2, header=True)
             plain_rows, plain_acc = accuracy(plain_out, 0, 1, header=False)
-            if rows != args.count or plain_rows != args.count:
-                raise SystemExit(f"{name}: predict wrote {rows} rows, plain {plain_rows}, for {args.count} files")
+            if rows != count or plain_rows != count:
+                raise SystemExit(f"{name}: predict wrote {rows} rows, plain {plain_rows}, for {count} files")
             predict_s, plain_s = statistics.median(times["predict"]), statistics.median(times["plain"])
             decode_rate = statistics.median(decode_only(paths) for _ in range(3))
             results["sets"][name] = {
                 "predict_seconds": round(predict_s, 3),
                 "plain_seconds": round(plain_s, 3),
-                "predict_files_per_s": round(args.count / predict_s),
-                "plain_files_per_s": round(args.count / plain_s),
+                "files": count,
+                "predict_files_per_s": round(count / predict_s),
+                "plain_files_per_s": round(count / plain_s),
                 "decode_only_files_per_s": round(decode_rate),
                 "speedup_vs_plain": round(plain_s / predict_s, 2),
-                "predict_vs_decode_only": round(args.count / predict_s / decode_rate, 2),
+                "predict_vs_decode_only": round(count / predict_s / decode_rate, 2),
                 "predict_accuracy": round(predict_acc, 4),
                 "plain_accuracy": round(plain_acc, 4),
-                "stages_cpu_us_per_file": {
-                    k: round(v / args.count * 1e6, 1) for k, v in stages(folder, args.model).items()
-                },
+                "stages_cpu_us_per_file": {k: round(v / count * 1e6, 1) for k, v in stages(folder, args.model).items()},
             }
         small = Path(tmp) / "forty"
         small.mkdir()
         for path in sorted(sets["mnist-png"].iterdir())[:40]:
             (small / path.name).write_bytes(path.read_bytes())
+        console = [str(Path(python).parent / "mnist-toolkit"), *predict[3:]]  # the console script users run
         results["startup_40_files_seconds"] = round(
-            statistics.median(wall([*predict, str(small)]) for _ in range(args.repeat)), 3
+            statistics.median(wall([*console, str(small)]) for _ in range(args.repeat)), 3
         )
 
     print(f"{args.count:,} files per set, {os.cpu_count()} CPUs, medians of {args.repeat} alternated runs")

@@ -28,7 +28,13 @@ import numpy as np
 from toolkit import data, models, runtimes, scans, zoo
 from toolkit.export import export
 from toolkit.kerasmodel import load_keras_model, save_keras_model
-from toolkit.train import calibrate, nll, train
+from toolkit.train import calibrate, digit_probabilities, nll, train
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import reference_card  # noqa: E402  (scripts/: the figures beyond MNIST)
+import render_writers  # noqa: E402  (scripts/: the held-out other writers, rendered apart from training code)
+
+HELDOUT_COUNT = 3000  # render_writers.py's default seed
 
 KERAS_OUT = Path("artifacts/reference/model.keras")
 ONNX_OUT, CARD_OUT = models.REFERENCE_ONNX, models.MODEL_CARD
@@ -83,7 +89,7 @@ def measure_only() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", default="cnn-bn", choices=list(zoo.ZOO))
+    parser.add_argument("--arch", default="cnn-lite", choices=list(zoo.ZOO))
     parser.add_argument("--epochs", type=int, default=REFERENCE_EPOCHS, help="override the recipe's epochs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, help="TensorFlow threads (default: one per CPU); part of the seed")
@@ -119,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         staged_keras = Path(tmp) / "model.keras"
         model = load_keras_model(keras_path)
-        before = model.predict(data.to_model_input(x_test), batch_size=1000, verbose=0)
+        before = digit_probabilities(model, data.to_model_input(x_test))
         # `train` calibrates label-smoothed models itself; a run from before it did is calibrated here, the same way.
         temperature, fitted_by = metrics.get("temperature"), "mnist-toolkit train"
         if temperature is None and recipe.label_smoothing:
@@ -138,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("calibration changed a predicted digit; it must only rescale the confidences")
     replaced = None
     with tempfile.TemporaryDirectory() as tmp:
+        heldout_dir = Path(tmp) / "heldout"
+        render_writers.main([str(heldout_dir), "--count", str(HELDOUT_COUNT)])
+        beyond = reference_card.card(ONNX_OUT, heldout_dir)
+        previous_beyond = reference_card.card(previous, heldout_dir) if previous.is_file() else None
         scan = scans.scan_accuracy(ONNX_OUT, Path(tmp) / "scans", count=args.scan_count, seed=args.seed)
         if previous.is_file():  # the model it replaces, on the same test images and the same renderings
             previous_probs = runtimes.load(previous).predict(data.to_model_input(x_test))
@@ -148,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                     5,
                 ),
                 "sha256": data.sha256_file(previous),
+                "beyond_mnist": previous_beyond,
             }
     images = data.to_model_input(x_test)[..., 0]
     if previous.is_file():
@@ -197,6 +208,16 @@ def main(argv: list[str] | None = None) -> int:
             "range": "[0,1], white ink on black",
         },
         "output": {"name": zoo.OUTPUT_NAME, "shape": "[N,10]", "dtype": "float32", "meaning": "softmax"},
+        "not_digit_output": {
+            "name": zoo.NOT_DIGIT_NAME,
+            "shape": "[N,1]",
+            "dtype": "float32",
+            "meaning": "sigmoid: the probability that the image holds no digit",
+            "platt_calibration": metrics.get("not_digit_platt"),
+        }
+        if metrics.get("not_digit_platt")
+        else None,
+        "beyond_mnist": beyond,
     }
     CARD_OUT.write_text(json.dumps(card, indent=2) + "\n")
     print(

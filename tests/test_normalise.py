@@ -40,6 +40,18 @@ def test_mnist_images_give_exactly_the_mnist_arrays(mnist_test):
         assert np.array_equal(result.tensor, expected[i]), i
 
 
+def test_mnist_digits_saved_dark_on_white_give_exactly_the_mnist_arrays(mnist_test):
+    x, _ = mnist_test
+    expected = data.to_model_input(x[:500])[..., 0]
+    for i in range(500):
+        for result in (normalise.prepare(Image.fromarray(255 - x[i])), normalise.prepare_array(255 - x[i])):
+            assert result.passthrough and result.inverted and not result.blank, i
+            assert np.array_equal(result.tensor, expected[i]), i
+    near = 255 - x[0]
+    near[0, 0] = 200  # one mark outside the 20x20 box: not MNIST's form, the general path decides
+    assert not normalise.prepare_array(near).passthrough
+
+
 def test_mnist_png_round_trip_is_exact(mnist_test):
     x, _ = mnist_test
     buffer = io.BytesIO()

@@ -332,7 +332,8 @@ def predict_command(
 ) -> None:
     """Score image files of handwritten digits with an ONNX model: one record per file, bad files included.
 
-    Columns: path, status, digit, confidence, prob_0..prob_9, error, error_kind, low_confidence, blank, flags, not_digit.
+    Columns: path, status, digit, confidence, prob_0..prob_9, error, error_kind, low_confidence, blank, flags,
+    not_digit.
 
     With --multi-digit text, n_digits and per_digit follow, with --all-frames a frame column, with --top-k a
     top_k column. Whole pages and photos are searched for the digit; what deserves a look (a page with no

@@ -167,10 +167,16 @@ def _scaled(result: Normalized, factor: float) -> Normalized:
 
 def _mnist_passthrough(pixels: np.ndarray, multi_digit: bool = False) -> Normalized | None:
     """The common case of MNIST-like files, checked on the 28x28 uint8 pixels: several times faster than the
-    general path. Ink that fits in 20x20 leaves most of the border black, so polarity needs no separate check."""
-    if not _mnist_geometry(pixels):
-        return None
-    result = Normalized(pixels.astype(np.float32) / np.float32(255.0), blank=False, inverted=False, passthrough=True)
+    general path. Ink that fits in 20x20 leaves most of the border black, so polarity needs no separate check.
+    An MNIST digit saved dark on white (as scans come) is the same case inverted: every pixel outside the 20x20
+    box pure white."""
+    inverted = not _mnist_geometry(pixels)
+    if inverted:
+        pixels = 255 - pixels
+        if not _mnist_geometry(pixels):
+            return None
+    tensor = pixels.astype(np.float32) / np.float32(255.0)
+    result = Normalized(tensor, blank=False, inverted=inverted, passthrough=True)
     return _one_digit(result) if multi_digit else result
 
 
