@@ -164,3 +164,31 @@ def test_api_errors_name_keywords_not_flags(tmp_path):
     with pytest.raises(ModelKindError) as caught:
         predict_images([np.zeros((28, 28), np.uint8)], model=missing)
     assert str(caught.value).startswith(f"model={missing}: ")
+
+
+@pytest.mark.parametrize("size", [(300, 220), (1500, 1100), (2339, 1654)])
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA"])
+def test_the_same_pixels_read_the_same_from_a_file_and_from_memory(digits, tmp_path, size, mode):
+    """Files and in-memory images take one path: the same reduction of a large image and the same grey, so
+    the same tensors (pages and colour forms once read differently)."""
+    from toolkit.imaging import normalise
+    from toolkit.predict import decode
+
+    rng = np.random.default_rng(sum(size))
+    height, width = size
+    sheet = rng.normal(225, 4, (height, width, 3)).clip(0, 255)
+    digit = np.asarray(Image.fromarray(255 - digits[0][3]).resize((90, 90), Image.Resampling.BILINEAR), np.float64)
+    sheet[height // 3 : height // 3 + 90, width // 2 : width // 2 + 90] *= (digit / 255.0)[..., None]
+    sheet[..., 2] *= 0.8  # a colour cast: grey conversions differ on colours
+    image = Image.fromarray(sheet.astype(np.uint8)).convert(mode)
+    path = tmp_path / "page.png"
+    image.save(path)
+    for multi_digit in (False, True):
+        from_file = decode.prepare_path(str(path), multi_digit=multi_digit)[0]
+        from_memory = normalise.prepare(image, multi_digit)
+        assert from_file.error is None
+        np.testing.assert_array_equal(from_file.tensor, from_memory.tensor)
+        assert from_file.flags == from_memory.flags
+    file_record, memory_record = predict_images([path, image])
+    assert file_record["digit"] == memory_record["digit"] == digits[1][3]
+    assert file_record["confidence"] == memory_record["confidence"]

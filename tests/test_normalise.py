@@ -206,3 +206,19 @@ def test_white_ink_on_a_transparent_palette_sheet_is_read_at_any_size(size):
     result = normalise.prepare(sheet)
     assert not result.blank and result.tensor.max() == pytest.approx(1.0)
     assert sheet.getpalette()[:6] == [255] * 6 and sheet.info["transparency"] == 0  # the image is left as it was
+
+
+@pytest.mark.parametrize("gap", [4, 12])
+def test_a_small_strip_of_several_digits_is_flagged_in_single_digit_mode(mnist_test, gap):
+    """Flags do not depend on size: a 200 px strip of four digits says `several-digits`, as a page would."""
+    x, _ = mnist_test
+    strip = np.full((60, 8 + 4 * (44 + gap)), 235, np.uint8)
+    for i in range(4):
+        digit = np.asarray(Image.fromarray(255 - x[i]).resize((44, 44)))
+        at = 4 + i * (44 + gap)
+        strip[8:52, at : at + 44] = np.minimum(strip[8:52, at : at + 44], digit)
+    assert max(strip.shape) <= 320  # the small-image path
+    assert "several-digits" in normalise.prepare(Image.fromarray(strip)).flags
+    single = np.full((60, 60), 235, np.uint8)
+    single[8:52, 8:52] = np.minimum(single[8:52, 8:52], np.asarray(Image.fromarray(255 - x[0]).resize((44, 44))))
+    assert normalise.prepare(Image.fromarray(single)).flags == ()

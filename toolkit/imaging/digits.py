@@ -76,12 +76,20 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     if not objects:
         return []
     best = objects[0]
+    box = extent(best)
+    several = box[2] > WIDE * box[3]
     if len(objects) > 1 and objects[1][:, 5].sum() >= COMPARABLE * best[:, 5].sum():
         flags.append("ambiguous")
-    box = extent(best)
-    if box[2] > WIDE * box[3]:
+        several |= _side_by_side(box, extent(objects[1]))
+    if several:
         flags.append("several-digits")
     return [Digit(best[:, 0], box)]
+
+
+def _side_by_side(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Two (left, top, width, height) boxes of about one height on one line: digits of a number."""
+    overlap = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return overlap >= 0.5 * min(a[3], b[3]) and 0.5 <= a[3] / max(1, b[3]) <= 2.0
 
 
 def find_number(layout: Layout, flags: list[str]) -> list[list[list[Digit]]]:

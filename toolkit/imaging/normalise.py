@@ -59,6 +59,7 @@ from toolkit.imaging.common import (
     reduce,
     to_field,
 )
+from toolkit.imaging.digits import WIDE
 
 DETECT_SIDE = 64  # ink detection runs on a copy reduced to about this size (box filtering also averages noise)
 FINE_SIDE = 64  # a digit box larger than twice this is measured on a copy reduced to about this size
@@ -74,8 +75,15 @@ def prepare(image: Image.Image, multi_digit: bool = False) -> Normalized:
     """Like `normalize`, but also says whether the image was blank, inverted or already in MNIST form.
 
     `multi_digit`: read every digit, left to right (see `toolkit.imaging.segment`); the tensor is then
-    (n, 28, 28)."""
+    (n, 28, 28).
+
+    Grey, RGB and RGBA images (8-bit) and 16-bit grey ones take `prepare_array`'s path, the one files decoded
+    by OpenCV take: the same reduction of a large image (area, to exactly MAX_SIDE) and the same grey, so the
+    same pixels give the same tensors whether they come from a file or from memory."""
     turn = _orientation(image)
+    pixels = _opencv_pixels(image if turn is None else image.transpose(turn))
+    if pixels is not None:
+        return prepare_array(pixels, multi_digit)
     size = image.size
     image = _shrink(image)
     factor = size[0] / image.size[0]
@@ -86,6 +94,20 @@ def prepare(image: Image.Image, multi_digit: bool = False) -> Normalized:
         if passthrough is not None:
             return passthrough
     return _scaled(prepare_gray(to_gray(image), multi_digit), factor)
+
+
+def _opencv_pixels(image: Image.Image) -> np.ndarray | None:
+    """The image in OpenCV's layout (grey, BGR or BGRA; uint8 or uint16), for the modes a decoder gives most,
+    or None for the others (palette, 1-bit, CMYK, 32-bit, grey with alpha), which keep Pillow's conversions."""
+    if image.mode == "L":
+        return np.asarray(image)
+    if image.mode in ("I;16", "I;16L", "I;16B"):
+        return np.asarray(image).astype(np.uint16, copy=False)
+    if image.mode == "RGB" and "transparency" not in image.info:
+        return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
+    if image.mode == "RGBA":
+        return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGBA2BGRA)
+    return None
 
 
 def _shrink(image: Image.Image) -> Image.Image:
@@ -394,6 +416,10 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False) -> Normalized:
     near = _coarse_box(ink)
     if near is None:
         return Normalized(np.zeros((SIZE, SIZE), np.float32), blank=True, inverted=inverted, passthrough=False)
+    if (near[3] - near[2]) > WIDE * (near[1] - near[0]):
+        # Wider than one digit: the segmenter decides, and flags several digits side by side (or ambiguous ink)
+        # on a strip of any size, as it does on a page.
+        return segment.read(ink, inverted)
     if inverted:
         level = 1.0 - level  # the paper of `ink`; the noise is the same
     # A digit much larger than the 20 px it becomes is measured and cut from an area-reduced copy: the same

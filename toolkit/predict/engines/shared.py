@@ -37,8 +37,9 @@ def one_by_one(
     """`attempt` each entry alone; an entry whose attempt raises one of `crash` becomes an error item with the
     (kind, message) `on_crash` gives (which may also repair what the crash broke, e.g. start a new pool). The
     others keep their results, in order. `row_shape` is the shape of a row of the arrays `attempt` returns
-    (tensors (28, 28) or probabilities (10,))."""
-    metas, arrays = [], [np.zeros((0, *row_shape), np.float32)]
+    (tensors (28, 28) or scored rows (10,)), for when no entry gives one (scored rows are 11 wide for a model
+    with the not_digit output)."""
+    metas, arrays = [], []
     for entry in entries:
         try:
             meta, array = attempt([entry])
@@ -46,12 +47,13 @@ def one_by_one(
         except crash as exc:
             meta, _ = pack([failed(entry[0], *on_crash(entry, exc))])
         metas.extend(meta)
-    return metas, np.concatenate(arrays)
+    return metas, np.concatenate(arrays) if arrays else np.zeros((0, *row_shape), np.float32)
 
 
 def records_of(meta: list[ItemMeta], probs: list[np.ndarray], options: PredictOptions) -> list[Record]:
     """Records of scored chunks gathered together: their items, and their probabilities chunk by chunk."""
-    return make_records(meta, probs[0] if len(probs) == 1 else np.concatenate(probs), options)
+    filled = [p for p in probs if len(p)] or probs[:1]  # a chunk of failures only may say 10 columns, not 11
+    return make_records(meta, filled[0] if len(filled) == 1 else np.concatenate(filled), options)
 
 
 def score_here(found: Iterable[Found], model: str, options: PredictOptions) -> Iterator[list[Record]]:
