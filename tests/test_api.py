@@ -166,7 +166,15 @@ def test_api_errors_name_keywords_not_flags(tmp_path):
     assert str(caught.value).startswith(f"model={missing}: ")
 
 
-@pytest.mark.parametrize("size", [(300, 220), (1500, 1100), (2339, 1654)])
+@pytest.mark.parametrize(
+    "size",
+    [
+        (300, 220),
+        (1500, 1100),
+        pytest.param((2339, 1654), marks=pytest.mark.slow),
+        pytest.param((2600, 1700), marks=pytest.mark.slow),
+    ],
+)
 @pytest.mark.parametrize("mode", ["L", "RGB", "RGBA"])
 def test_the_same_pixels_read_the_same_from_a_file_and_from_memory(digits, tmp_path, size, mode):
     """Files and in-memory images take one path: the same reduction of a large image and the same grey, so

@@ -251,6 +251,8 @@ class OnnxModel:
             out[:, :NUM_CLASSES] = out[:, self.order]
         if self.strict:
             self._check_output(out[:, :NUM_CLASSES])
+            if out.shape[1] > NUM_CLASSES and not np.isfinite(out[:, NUM_CLASSES]).all():
+                raise ModelLoadError(f"{self.path}: the model produced NaN/Inf in its not_digit output")
         return out
 
     def _run(self, batch: np.ndarray, names: list[str]) -> np.ndarray:

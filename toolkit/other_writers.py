@@ -119,10 +119,10 @@ def writer_fields(digits: np.ndarray, rng: np.random.Generator) -> tuple[np.ndar
     """`digits` (uint8 (N, 28, 28)) drawn by other writers and normalised as `predict` would: float32
     (n, 28, 28) tensors and the indices (into `digits`) they came from; crops the normaliser calls blank are
     left out."""
-    fields, kept = [], []
+    fields, kept = [np.zeros((0, 28, 28), np.float32)], []
     for i, digit in enumerate(digits):
-        result = prepare_array(writer_crop(digit, rng))
+        result = prepare_array(writer_crop(digit, rng), whole=True)
         if not result.blank:
-            fields.append(result.tensor)
+            fields.append(result.tensor[None])
             kept.append(i)
-    return np.stack(fields).astype(np.float32), np.asarray(kept, np.int64)
+    return np.concatenate(fields).astype(np.float32), np.asarray(kept, np.int64)

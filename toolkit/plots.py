@@ -66,7 +66,8 @@ def training_curves(history: dict[str, list[float]], path: Path, title: str = ""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     for ax, key in ((ax_loss, "loss"), (ax_acc, "accuracy")):
         for prefix, style in (("", "o-"), ("val_", "s--")):
-            values = history.get(prefix + key)
+            # A model with a not_digit output logs its digits' accuracy as probabilities_accuracy.
+            values = history.get(prefix + key) or history.get(f"{prefix}probabilities_{key}")
             if values:
                 epochs = range(1, len(values) + 1)
                 ax.plot(epochs, values, style, label="validation" if prefix else "train")

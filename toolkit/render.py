@@ -81,6 +81,10 @@ def recipe_text(recipe: Recipe) -> str:
         text += f", label smoothing {r.label_smoothing}"
     if r.ema:
         text += ", weight EMA"
+    if r.writers:
+        text += f", {r.writers:.0%} drawn as other writers"
+    if r.negatives:
+        text += f", {r.negatives} no-digit crops per digit"
     return text
 
 

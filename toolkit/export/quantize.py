@@ -59,13 +59,29 @@ def calibration_images(count: int = CALIBRATION_IMAGES) -> np.ndarray:
     return data.to_model_input(x_train[index])
 
 
+def negative_calibration(count: int) -> np.ndarray:
+    """`count` crops with no digit (`toolkit.imaging.negatives`, a fixed seed), as the model tensor."""
+    from toolkit.imaging.negatives import negative_fields
+
+    (x_train, _), _ = data.load_mnist()
+    return negative_fields(count, np.random.default_rng(0), x_train[:2000])[..., None]
+
+
 def float_nodes(model_proto: Any) -> list[str]:
-    """Nodes to keep in float32: a leading Conv, the last weighted layer (classifier) and every Softmax."""
+    """Nodes to keep in float32: a leading Conv, the last weighted layer (classifier), every Softmax and Sigmoid
+    (the not_digit output's), and the weighted layer that feeds each of them (each output head)."""
     nodes = list(model_proto.graph.node)  # ONNX graphs are stored in topological order
     weighted = [node for node in nodes if node.op_type in WEIGHTED_OPS]
-    keep = [node.name for node in nodes if node.op_type == "Softmax"]
+    producer = {name: node for node in nodes for name in node.output}
+    heads = [node for node in nodes if node.op_type in ("Softmax", "Sigmoid")]
+    keep = [node.name for node in heads]
+    for head in heads:
+        feeding = producer.get(head.input[0])
+        if feeding is not None and feeding.op_type in WEIGHTED_OPS and feeding.name not in keep:
+            keep.append(feeding.name)
     if weighted:
-        keep.append(weighted[-1].name)
+        if weighted[-1].name not in keep:
+            keep.append(weighted[-1].name)
         if weighted[0].op_type == "Conv" and len(weighted) > 1:
             keep.append(weighted[0].name)
     return keep
@@ -80,6 +96,10 @@ def export_onnx_int8(
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     images = calibration_images() if calibration is None else np.asarray(calibration, np.float32)
+    if calibration is None and contract.not_digit_name:
+        # The not_digit output's range is set by crops with no digit: calibrated on digits alone, its int8
+        # activations would clip every rejection below the threshold.
+        images = np.concatenate([images, negative_calibration(len(images) // 2)])
 
     class Reader(quantization.CalibrationDataReader):  # type: ignore[name-defined]  # imported at run time
         def __init__(self) -> None:

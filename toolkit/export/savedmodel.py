@@ -54,7 +54,7 @@ def check_signature(path: Path) -> None:
     if list(signature.inputs) != [INPUT_NAME] or sorted(signature.outputs) not in OUTPUT_SETS:
         raise ExportError(
             f"{path}: '{SIGNATURE}' maps {list(signature.inputs)} to {list(signature.outputs)}; "
-            f"the contract is ['{INPUT_NAME}'] to ['{OUTPUT_NAME}']"
+            f"the contract is ['{INPUT_NAME}'] to ['{OUTPUT_NAME}'] (and optionally '{NOT_DIGIT_NAME}')"
         )
     if signature.method_name != "tensorflow/serving/predict":
         raise ExportError(f"{path}: signature method '{signature.method_name}' is not servable as predict")

@@ -50,5 +50,6 @@ def check_signature(path: Path) -> None:
     found = signatures.get(SIGNATURE)
     if not found or found.get("inputs") != [INPUT_NAME] or sorted(found.get("outputs", [])) not in OUTPUT_SETS:
         raise ExportError(
-            f"{path}: signature '{SIGNATURE}' is {found}; expected input '{INPUT_NAME}' and output '{OUTPUT_NAME}'"
+            f"{path}: signature '{SIGNATURE}' is {found}; expected input '{INPUT_NAME}' and output '{OUTPUT_NAME}' "
+            "(and optionally 'not_digit')"
         )

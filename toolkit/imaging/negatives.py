@@ -222,17 +222,19 @@ def _like_a_one(field: np.ndarray) -> bool:
 
 
 def fields_of(crops: Sequence[np.ndarray]) -> np.ndarray:
-    """Negative crops as the model sees them (float32 (n, 28, 28)). Left out: the ones the normaliser calls
-    blank (they never reach the model) and the ones that normalise into the shape of a "1" (a negative that
-    looks like a digit would teach the model to reject that digit)."""
-    fields = [r.tensor for r in map(prepare_array, crops) if not r.blank and not _like_a_one(r.tensor)]
+    """Negative crops as the model sees them (float32 (n, 28, 28)), each normalised whole, as a crop the
+    segmenter hands over. Left out: the ones the normaliser calls blank (they never reach the model) and the
+    ones that normalise into the shape of a "1" (a negative that looks like a digit would teach the model to
+    reject that digit)."""
+    results = (prepare_array(crop, whole=True) for crop in crops)
+    fields = [r.tensor for r in results if not r.blank and not _like_a_one(r.tensor)]
     return np.stack(fields) if fields else np.zeros((0, 28, 28), np.float32)
 
 
 def negative_fields(n: int, rng: np.random.Generator, digits: np.ndarray) -> np.ndarray:
     """`n` normalised negatives (float32 (n, 28, 28)), all kinds mixed; `digits` are uint8 (N, 28, 28) MNIST-form
     digits to cut halves and pairs from."""
-    out: list[np.ndarray] = []
+    out: list[np.ndarray] = [np.zeros((0, 28, 28), np.float32)]
     while sum(map(len, out)) < n:
         out.append(fields_of([negative_crop(rng, digits)[0] for _ in range(n - sum(map(len, out)))]))
     return np.concatenate(out)[:n]

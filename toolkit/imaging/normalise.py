@@ -61,6 +61,10 @@ from toolkit.imaging.common import (
 )
 from toolkit.imaging.digits import WIDE
 
+# Images up to this many pixels become an OpenCV array as they are (files decoded by OpenCV are that size too);
+# larger ones are reduced by Pillow first, in their own mode, whatever their source: memory stays near the
+# image's own bytes, and files and in-memory images still take the same path.
+ARRAY_MAX_PIXELS = 1 << 22
 DETECT_SIDE = 64  # ink detection runs on a copy reduced to about this size (box filtering also averages noise)
 FINE_SIDE = 64  # a digit box larger than twice this is measured on a copy reduced to about this size
 _ORIENTATION_TAG = 0x0112
@@ -77,11 +81,14 @@ def prepare(image: Image.Image, multi_digit: bool = False) -> Normalized:
     `multi_digit`: read every digit, left to right (see `toolkit.imaging.segment`); the tensor is then
     (n, 28, 28).
 
-    Grey, RGB and RGBA images (8-bit) and 16-bit grey ones take `prepare_array`'s path, the one files decoded
-    by OpenCV take: the same reduction of a large image (area, to exactly MAX_SIDE) and the same grey, so the
-    same pixels give the same tensors whether they come from a file or from memory."""
+    Grey, RGB and RGBA images (8-bit) and 16-bit grey ones up to ARRAY_MAX_PIXELS take `prepare_array`'s path,
+    the one files decoded by OpenCV take: the same reduction of a large image (area, to exactly MAX_SIDE) and
+    the same grey, so the same pixels give the same tensors whether they come from a file or from memory.
+    Larger images are reduced by Pillow (`_shrink`) from files and from memory alike."""
     turn = _orientation(image)
-    pixels = _opencv_pixels(image if turn is None else image.transpose(turn))
+    pixels = None
+    if image.width * image.height <= ARRAY_MAX_PIXELS:
+        pixels = _opencv_pixels(image if turn is None else image.transpose(turn))
     if pixels is not None:
         return prepare_array(pixels, multi_digit)
     size = image.size
@@ -158,9 +165,10 @@ def _palette_to_grey(image: Image.Image) -> Image.Image:
         image.info.update(info)
 
 
-def prepare_array(pixels: np.ndarray, multi_digit: bool = False) -> Normalized:
+def prepare_array(pixels: np.ndarray, multi_digit: bool = False, *, whole: bool = False) -> Normalized:
     """Like `prepare`, for pixels already decoded in OpenCV's layout (orientation applied): H x W grey,
-    H x W x 3 BGR or H x W x 4 BGRA, uint8 or uint16."""
+    H x W x 3 BGR or H x W x 4 BGRA, uint8 or uint16. `whole`: a small image's ink is one crop, normalised as
+    it is even when it is wide (training crops: what a segmenter hands the model), never segmented."""
     if pixels.shape == (SIZE, SIZE) and pixels.dtype == np.uint8:
         passthrough = _mnist_passthrough(pixels, multi_digit)
         if passthrough is not None:
@@ -174,7 +182,7 @@ def prepare_array(pixels: np.ndarray, multi_digit: bool = False) -> Normalized:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
         return _scaled(prepare_gray(bgr_to_gray(pixels), multi_digit), width / pixels.shape[1])
-    return prepare_gray(bgr_to_gray(pixels), multi_digit)
+    return prepare_gray(bgr_to_gray(pixels), multi_digit, whole=whole)
 
 
 def _scaled(result: Normalized, factor: float) -> Normalized:
@@ -395,9 +403,10 @@ def working_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     return (1.0 - gray if inverted else gray), inverted
 
 
-def prepare_gray(gray: np.ndarray, multi_digit: bool = False) -> Normalized:
+def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = False) -> Normalized:
     """The steps after decoding (3-6 of the module docstring), on a grey float image (1 = white). Pages (over
-    PAGE_SIDE) and `multi_digit` readings go to `toolkit.imaging.segment`."""
+    PAGE_SIDE) and `multi_digit` readings go to `toolkit.imaging.segment`, and so does ink wider than a digit
+    unless `whole` (see `prepare_array`)."""
     gray = np.asarray(gray, dtype=np.float32)
     if gray.ndim != 2 or gray.size == 0:
         raise ValueError(f"expected a non-empty 2-D grey image, got shape {gray.shape}")
@@ -416,7 +425,7 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False) -> Normalized:
     near = _coarse_box(ink)
     if near is None:
         return Normalized(np.zeros((SIZE, SIZE), np.float32), blank=True, inverted=inverted, passthrough=False)
-    if (near[3] - near[2]) > WIDE * (near[1] - near[0]):
+    if not whole and (near[3] - near[2]) > WIDE * (near[1] - near[0]):
         # Wider than one digit: the segmenter decides, and flags several digits side by side (or ambiguous ink)
         # on a strip of any size, as it does on a page.
         return segment.read(ink, inverted)

@@ -33,7 +33,10 @@ from toolkit.parity.rules import (
     NOT_DIGIT_CUT,
 )
 
-INTERFACE_OK = "input 'image' float32 [batch,28,28,1], output 'probabilities' float32 [batch,10]"
+INTERFACE_OK = (
+    "input 'image' float32 [batch,28,28,1], output 'probabilities' float32 [batch,10] (and 'not_digit' [batch,1] "
+    "when the model has it)"
+)
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,8 @@ def agreement(reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray) 
 
 
 def check_shape(reference: np.ndarray, candidate: np.ndarray, name: str = "candidate") -> None:
-    """Raise ShapeMismatchError unless both outputs are [N,10] of the same N: nothing else can be compared."""
+    """Raise ShapeMismatchError unless both outputs have the same shape ([N,10], or [N,11] with not_digit):
+    nothing else can be compared."""
     if reference.shape != candidate.shape or reference.ndim != 2:
         raise ShapeMismatchError(
             f"{name}: output shape {list(candidate.shape)} differs from the reference's "

@@ -70,7 +70,7 @@ READ_WHOLE = 32 << 20  # files up to this size are read in one go (much faster t
 DECODE_BUDGET = 192 << 20
 # OpenCV decodes PNG and BMP files up to this many pixels; bigger ones go to Pillow, whose decoders need about
 # half the memory (measured on 9400x9400 PNGs: 1.2x the image's bytes against 2x). JPEGs are decoded scaled.
-FAST_MAX_PIXELS = 1 << 22
+FAST_MAX_PIXELS = normalise.ARRAY_MAX_PIXELS
 # Bytes a pixel takes in Pillow's memory, by mode (anything else takes 4).
 _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
 ERROR_KINDS = (
