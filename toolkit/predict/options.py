@@ -59,7 +59,9 @@ class PredictOptions:
     workers: int | None = option(None, "Decode processes (0: decode in the main process) (default: one per CPU).")
     threads: int = option(1, "onnxruntime threads.")  # per process: the workers have the other cores
     top_k: int = option(0, "Add a top_k column with the K likeliest digits (0: none).")
-    min_confidence: float = option(0.5, "Flag records whose confidence is below this as low_confidence.")
+    # 0.95: on renderings of other writers' digits (scripts/reference_card.py's tuning set), the lowest threshold
+    # that leaves at most 1% of reads wrong and unflagged with the reference model (docs/models.md).
+    min_confidence: float = option(0.95, "Flag records whose confidence is below this as low_confidence.")
     follow_symlinks: bool = option(False, "Follow symbolic links inside folders (loops are detected).")
     include: Sequence[str] = option(
         (),
