@@ -151,10 +151,10 @@ def not_digit(model: Path, count: int = 4000) -> dict:
         "threshold": NOT_DIGIT_THRESHOLD,
         "negatives": int(len(caught)),
         "recall_on_negatives": round(float(caught.mean()), 4),
-        "precision_on_balanced_set": round(true_rejects / max(1, true_rejects + false_rejects), 4),
+        "precision": round(true_rejects / max(1, true_rejects + false_rejects), 4),
         "rejected_mnist_test_digits": round(float(digits.mean()), 5),
         "recall_by_kind": per_kind,
-        "how": "negatives from toolkit.imaging.negatives with seed "
+        "how": "precision: rejected negatives over all rejections; negatives from toolkit.imaging.negatives, seed "
         f"{NEGATIVES_SEED} (halves and pairs cut from MNIST test digits), against the 10,000 MNIST test digits",
     }
 
