@@ -25,7 +25,7 @@ ODD_NAMES = [
 
 def make(paths, options=None, error_at=()):
     """Records for `paths`: ok ones with a peaked distribution, errors where asked, one blank (the third)."""
-    options = options or PredictOptions()
+    options = options or PredictOptions(min_confidence=0.5)
     meta, rows = [], []
     for i, path in enumerate(paths):
         if i in error_at:

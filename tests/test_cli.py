@@ -340,7 +340,7 @@ def test_models_reference_prints_the_shipped_model_and_its_card(cli):
     assert result.exit_code == 0
     assert result.stdout.splitlines()[:2] == [f"reference model: {REFERENCE_ONNX}", f"model card: {MODEL_CARD}"]
     card = json.loads(cli("models", "--reference", "--json").stdout)
-    assert card["path"] == str(REFERENCE_ONNX) and card["card"]["architecture"] == "cnn-bn"
+    assert card["path"] == str(REFERENCE_ONNX) and card["card"]["architecture"] == "cnn-lite"
 
 
 def test_data_show_ascii_with_a_model_prints_its_prediction(cli, onnx_model):

@@ -85,7 +85,7 @@ def _scored(rows: list[tuple[int, float, float]]) -> np.ndarray:
 
 
 def test_a_number_drops_the_candidates_the_model_rejects_and_says_so():
-    options = PredictOptions(multi_digit=True)
+    options = PredictOptions(multi_digit=True, min_confidence=0.5)
     meta = [
         ItemMeta("n.png", 0, 3, False, None, None, None, None),
         ItemMeta("m.png", 0, 2, False, None, None, None, None),

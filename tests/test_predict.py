@@ -581,7 +581,7 @@ def test_resume_of_a_finished_output_checks_model_and_options(cli, tmp_path, onn
     result = cli(*args, "--model", onnx_model, "--resume", "--min-confidence", "1.0")
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        f"error: cannot --resume: {out} was made with other settings: min_confidence (was 0.5, now 1.0); run it "
+        f"error: cannot --resume: {out} was made with other settings: min_confidence (was 0.95, now 1.0); run it "
         "with the same model and options, or without --resume to start over; see 'mnist-toolkit predict --help'"
     ]
     other = linear_model(tmp_path / "uniform.onnx", np.zeros((784, 10), np.float32), np.zeros(10, np.float32))

@@ -16,7 +16,7 @@ from toolkit.predict.records import COLUMNS, ItemMeta, Record
 
 
 def test_record_fields():
-    options = PredictOptions(top_k=3, all_frames=True)
+    options = PredictOptions(top_k=3, all_frames=True, min_confidence=0.5)
     records = make(["a", "b", "c", "d"], options, error_at=(3,))
     assert list(records[0]) == list(options.columns())
     ok, _, blank, error = records
@@ -49,7 +49,7 @@ def test_arrow_types_come_from_the_column_table():
 
 
 def test_a_multi_digit_item_reads_its_digits_and_keeps_its_flags():
-    options = PredictOptions(multi_digit=True)
+    options = PredictOptions(multi_digit=True, min_confidence=0.5)
     probs = np.full((2, 10), 0.01, np.float32)
     probs[0, 4], probs[1, 2] = 0.91, 0.6
     meta = [

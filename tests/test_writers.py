@@ -61,7 +61,7 @@ def test_jsonl_survives_odd_names(tmp_path):
 
 def test_parquet_types_and_nulls(tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
-    options = PredictOptions(top_k=2)
+    options = PredictOptions(top_k=2, min_confidence=0.5)
     records = make(ODD_NAMES, options, error_at=(4,))
     out = write_all(tmp_path, "parquet", records, options.columns())
     table = pq.read_table(out)

@@ -61,9 +61,8 @@ from toolkit.imaging.common import (
 )
 from toolkit.imaging.digits import WIDE
 
-# Images up to this many pixels become an OpenCV array as they are (files decoded by OpenCV are that size too);
-# larger ones are reduced by Pillow first, in their own mode, whatever their source: memory stays near the
-# image's own bytes, and files and in-memory images still take the same path.
+# Images up to this many pixels become OpenCV arrays as they are, like the files OpenCV decodes; larger ones are
+# reduced by Pillow first, from files and memory alike, so memory stays near the image's own bytes.
 ARRAY_MAX_PIXELS = 1 << 22
 DETECT_SIDE = 64  # ink detection runs on a copy reduced to about this size (box filtering also averages noise)
 FINE_SIDE = 64  # a digit box larger than twice this is measured on a copy reduced to about this size
@@ -81,15 +80,12 @@ def prepare(image: Image.Image, multi_digit: bool = False) -> Normalized:
     `multi_digit`: read every digit, left to right (see `toolkit.imaging.segment`); the tensor is then
     (n, 28, 28).
 
-    Grey, RGB and RGBA images (8-bit) and 16-bit grey ones up to ARRAY_MAX_PIXELS take `prepare_array`'s path,
-    the one files decoded by OpenCV take: the same reduction of a large image (area, to exactly MAX_SIDE) and
-    the same grey, so the same pixels give the same tensors whether they come from a file or from memory.
-    Larger images are reduced by Pillow (`_shrink`) from files and from memory alike."""
+    Grey, RGB, RGBA and 16-bit grey images up to ARRAY_MAX_PIXELS take the path of files OpenCV decodes
+    (`prepare_array`: the same reduction and the same grey), so the same pixels give the same tensors from a file
+    or from memory; larger ones are reduced by Pillow (`_shrink`) from either."""
     turn = _orientation(image)
-    pixels = None
-    if image.width * image.height <= ARRAY_MAX_PIXELS:
-        pixels = _opencv_pixels(image if turn is None else image.transpose(turn))
-    if pixels is not None:
+    small = image.width * image.height <= ARRAY_MAX_PIXELS
+    if small and (pixels := _opencv_pixels(image if turn is None else image.transpose(turn))) is not None:
         return prepare_array(pixels, multi_digit)
     size = image.size
     image = _shrink(image)
@@ -104,8 +100,8 @@ def prepare(image: Image.Image, multi_digit: bool = False) -> Normalized:
 
 
 def _opencv_pixels(image: Image.Image) -> np.ndarray | None:
-    """The image in OpenCV's layout (grey, BGR or BGRA; uint8 or uint16), for the modes a decoder gives most,
-    or None for the others (palette, 1-bit, CMYK, 32-bit, grey with alpha), which keep Pillow's conversions."""
+    """The image in OpenCV's layout (grey, BGR, BGRA; uint8 or uint16) for the common modes, else None (palette,
+    1-bit, CMYK, 32-bit, grey with alpha keep Pillow's conversions)."""
     if image.mode == "L":
         return np.asarray(image)
     if image.mode in ("I;16", "I;16L", "I;16B"):
