@@ -311,8 +311,12 @@ def test_onnx_exports_follow_the_contract(zoo_exports, trained_models, arch):
     for fmt, quantization in (("onnx", contract.QUANT_NONE), ("onnx-int8", contract.QUANT_INT8)):
         proto = onnx.load(str(result.path(fmt)))
         onnx.checker.check_model(proto, full_check=True)
-        (image,), (probabilities,) = proto.graph.input, proto.graph.output
+        (image,), outputs = proto.graph.input, proto.graph.output
+        probabilities = outputs[0]
         assert image.name == "image" and probabilities.name == "probabilities"
+        # cnn-lite has the optional not_digit output, second; every other network has the probabilities only.
+        extra = ["not_digit"] if arch == "cnn-lite" else []
+        assert [o.name for o in outputs] == ["probabilities", *extra]
         dims = [d.dim_param or d.dim_value for d in image.type.tensor_type.shape.dim]
         assert dims == ["batch", 28, 28, 1]
         assert [d.dim_param or d.dim_value for d in probabilities.type.tensor_type.shape.dim] == ["batch", 10]
@@ -320,6 +324,7 @@ def test_onnx_exports_follow_the_contract(zoo_exports, trained_models, arch):
         meta = contract.read_contract({p.key: p.value for p in proto.metadata_props})
         assert (meta.layout, meta.size, meta.scale, meta.ink) == ("NHWC", "28x28", "1/255", "white-on-black")
         assert meta.architecture == arch and meta.quantization == quantization
+        assert meta.not_digit_name == ("not_digit" if extra else None)
         assert meta.source_sha256 == sha256_file(trained_models[arch])
         assert meta.source_test_accuracy == pytest.approx(result.source_accuracy, abs=1e-6)
         assert meta.toolkit_version == contract.toolkit_version()
@@ -343,9 +348,13 @@ def test_savedmodel_is_servable_and_tflite_runs_on_litert(zoo_exports, arch):
     assert signature.method_name == "tensorflow/serving/predict"
     assert [d.size for d in signature.inputs["image"].tensor_shape.dim] == [-1, 28, 28, 1]
     assert [d.size for d in signature.outputs["probabilities"].tensor_shape.dim] == [-1, 10]
+    outputs = ["not_digit", "probabilities"] if arch == "cnn-lite" else ["probabilities"]  # sorted by name
+    assert sorted(signature.outputs) == outputs
 
     interpreter = Interpreter(model_path=str(zoo_exports[arch].path("tflite")))
-    assert interpreter.get_signature_list() == {"serving_default": {"inputs": ["image"], "outputs": ["probabilities"]}}
+    signatures = interpreter.get_signature_list()
+    assert signatures == {"serving_default": {"inputs": ["image"], "outputs": signatures["serving_default"]["outputs"]}}
+    assert sorted(signatures["serving_default"]["outputs"]) == outputs
     runner = interpreter.get_signature_runner("serving_default")
     out = runner(image=np.zeros((3, 28, 28, 1), np.float32))["probabilities"]
     assert out.shape == (3, 10) and np.allclose(out.sum(axis=1), 1, atol=1e-5)
