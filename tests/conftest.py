@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# A suite started in the background (`cmd &` in a script, `nohup`) inherits SIGINT or SIGHUP ignored, and so would
+# every predict it starts; the interrupt tests need what a terminal gives.
+for _signum, _default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGHUP, signal.SIG_DFL)):
+    if signal.getsignal(_signum) == signal.SIG_IGN:
+        signal.signal(_signum, _default)
 
 QUICK = {"epochs": 1, "limit": 1024, "batch_size": 128, "validation_split": 0.1}
 
