@@ -154,52 +154,39 @@ def build_cnn2():
     return _sequential(body, "cnn2")
 
 
-def build_cnn_bn():
-    """Our own: a 5x5 stem and two 3x3 convs with batch norm, sized for 2 CPU cores; trained augmented."""
+def _batch_norm_body(stem: int, convs: int, dense: int, dropout: float) -> list:
+    """A 5x5 stem and two 3x3 convs with batch norm, max-pooled, then a Dense layer with batch norm: the body of
+    both our networks."""
     _, layers = _layers()
 
     def conv(filters: int, size: int) -> list:
         return [layers.Conv2D(filters, size, use_bias=False), layers.BatchNormalization(), layers.ReLU()]
 
-    body = [
-        *conv(32, 5),
+    return [
+        *conv(stem, 5),
         layers.MaxPooling2D(2),  # 24x24 -> 12x12
-        *conv(64, 3),
-        *conv(64, 3),
+        *conv(convs, 3),
+        *conv(convs, 3),
         layers.MaxPooling2D(2),  # 10x10 -> 8x8 -> 4x4
         layers.Flatten(),
-        layers.Dropout(0.25),
-        layers.Dense(256, use_bias=False),
+        layers.Dropout(dropout),
+        layers.Dense(dense, use_bias=False),
         layers.BatchNormalization(),
         layers.ReLU(),
-        layers.Dropout(0.25),
+        layers.Dropout(dropout),
     ]
-    return _sequential(body, "cnn-bn")
+
+
+def build_cnn_bn():
+    """Our own: a 5x5 stem and two 3x3 convs with batch norm, sized for 2 CPU cores; trained augmented."""
+    return _sequential(_batch_norm_body(32, 64, 256, 0.25), "cnn-bn")
 
 
 def build_cnn_lite():
     """Our own, a third of cnn-bn's cost: a 5x5 stem of 16 and two 3x3 convs of 32 with batch norm, Dense 128,
     and a `not_digit` output beside the digits. Channel counts are multiples of 16, which onnxruntime's CPU
     kernels run fastest (20/40 channels measured 2.7x slower than 16/32)."""
-    _, layers = _layers()
-
-    def conv(filters: int, size: int) -> list:
-        return [layers.Conv2D(filters, size, use_bias=False), layers.BatchNormalization(), layers.ReLU()]
-
-    body = [
-        *conv(16, 5),
-        layers.MaxPooling2D(2),  # 24x24 -> 12x12
-        *conv(32, 3),
-        *conv(32, 3),
-        layers.MaxPooling2D(2),  # 10x10 -> 8x8 -> 4x4
-        layers.Flatten(),
-        layers.Dropout(0.2),
-        layers.Dense(128, use_bias=False),
-        layers.BatchNormalization(),
-        layers.ReLU(),
-        layers.Dropout(0.2),
-    ]
-    return _sequential(body, "cnn-lite", not_digit=True)
+    return _sequential(_batch_norm_body(16, 32, 128, 0.2), "cnn-lite", not_digit=True)
 
 
 _MLP_RECIPE = Recipe(epochs=10, batch_size=200, validation_split=0.2)
