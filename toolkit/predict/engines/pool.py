@@ -13,6 +13,7 @@ retried one file at a time (`shared.one_by_one`) and the file that kills a worke
 from __future__ import annotations
 
 import ast
+import contextlib
 import multiprocessing
 import os
 import queue
@@ -130,7 +131,12 @@ class WorkerPool:
         """A new pool for a broken one. The broken pool is shut down and waited for first: its manager thread,
         left running, closes pipes while the new pool opens its own, and a closed descriptor number handed out
         again can then be closed under the new pool (seen as EBADF in the fork server). A broken pool's
-        workers are already being terminated, so the wait is short."""
+        workers are killed first: the executor ends them with SIGTERM and waits, and a worker that does not die of
+        it (seen: stuck on a pipe, the whole run waiting for it) would hold the wait forever."""
+        processes = getattr(self._pool, "_processes", None) or {}
+        for process in list(processes.values()):
+            with contextlib.suppress(Exception):
+                process.kill()
         self.close(wait=True)
         self._pool = self._new_pool()
 
