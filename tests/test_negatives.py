@@ -31,7 +31,7 @@ def test_negative_fields_are_what_the_model_sees_and_never_look_like_a_one(digit
     assert fields.shape == (300, 28, 28) and fields.dtype == np.float32
     assert fields.min() >= 0.0 and fields.max() <= 1.0
     assert (fields.reshape(300, -1).max(axis=1) > 0).all()  # blank crops never reach the model, so none here
-    assert not any(negatives._like_a_one(f) for f in fields)
+    assert not any(negatives.like_a_one(f) for f in fields)
     again = negatives.negative_fields(300, np.random.default_rng(0), digits)
     np.testing.assert_array_equal(fields, again)  # seeded: same stream, same negatives
 

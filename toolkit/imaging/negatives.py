@@ -215,7 +215,7 @@ def negative_crop(rng: np.random.Generator, digits: np.ndarray, kind: str | None
     return KINDS[kind](rng, digits), kind
 
 
-def _like_a_one(field: np.ndarray) -> bool:
+def like_a_one(field: np.ndarray) -> bool:
     """A tall narrow stroke: a vertical line, a slash or half of a 0 normalised into the field is a "1"."""
     rows, cols = np.nonzero(field > 0.3)
     return bool(len(rows)) and cols.max() - cols.min() < 8 and rows.max() - rows.min() >= 14
@@ -227,7 +227,7 @@ def fields_of(crops: Sequence[np.ndarray]) -> np.ndarray:
     ones that normalise into the shape of a "1" (a negative that looks like a digit would teach the model to
     reject that digit)."""
     results = (prepare_array(crop, whole=True) for crop in crops)
-    fields = [r.tensor for r in results if not r.blank and not _like_a_one(r.tensor)]
+    fields = [r.tensor for r in results if not r.blank and not like_a_one(r.tensor)]
     return np.stack(fields) if fields else np.zeros((0, 28, 28), np.float32)
 
 
