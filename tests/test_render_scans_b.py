@@ -4,7 +4,6 @@ have no truth, numbers have 2-8 digits, the same seed gives byte-identical files
 from __future__ import annotations
 
 import csv
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -13,17 +12,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.scripts_loader import load_script as load_scripts_module
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "render_scans_b.py"
 COUNT = 4
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("render_scans_b", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    return load_scripts_module("render_scans_b")
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,13 @@ labels, is dark ink on light paper, 20-160 px a side, and is byte-for-byte repro
 from __future__ import annotations
 
 import csv
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from tests.scripts_loader import load_script
 
 SCRIPT = Path(__file__).parents[1] / "scripts" / "render_writers.py"
 COUNT, SEED = 40, 20261203
@@ -17,10 +18,7 @@ COUNT, SEED = 40, 20261203
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("render_writers", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("render_writers")
 
 
 def _render(script, out: Path, *args: str) -> Path:

@@ -3,21 +3,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import statistics
 from pathlib import Path
 
 import pytest
+
+from tests.scripts_loader import load_script
 
 SCRIPT = Path(__file__).parents[1] / "scripts" / "reproduce_tutorials.py"
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("reproduce_tutorials", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("reproduce_tutorials")
 
 
 def _runs(accuracies: list[float]) -> list[dict]:
