@@ -1,7 +1,7 @@
-"""Where the ink is, before any digit is cut out: steps 1-4 of the segmenter (`toolkit.imaging.segment`
-describes them in full). The paper is flattened, the ink found relative to it at the image's own resolution,
-ruled lines erased and specks dropped; what is left is a `Layout` of connected parts for `toolkit.imaging.digits`
-to group into digits.
+"""Where the ink is, before any digit is cut out: steps 2-4 of the segmenter (`toolkit.imaging.segment`
+describes them in full). The ink arrives with the paper's light already divided out (`toolkit.imaging.light`);
+here it is found relative to the paper at the image's own resolution, ruled lines are erased and specks
+dropped; what is left is a `Layout` of connected parts for `toolkit.imaging.digits` to group into digits.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from toolkit.imaging.common import PAGE_SIDE, border, median, paper, quantile, reduce
+from toolkit.imaging.common import PAGE_SIDE, border, median, paper
 
 MIN_CONTRAST = 0.08  # ink must stand this far (0..1) above the paper, whatever the noise
 NOISE_SIGMAS = 4.0  # ... and this many sigmas of the paper's noise
-BACKGROUND_SIDE = 96  # the paper level is estimated on a copy reduced to about this size
 LINE_MIN = 12  # px: runs shorter than this are never line candidates
 LINE_RATIO = 8.0  # a line is at least this many times longer than it is thick
 LINE_THICK = 4.0  # px: and at most this thick (a printed rule is thinner than a pen stroke of a digit this size)
@@ -41,12 +40,10 @@ class Layout:
 
 
 def analyse(ink: np.ndarray) -> Layout:
-    """Flatten the paper, find the ink, erase ruled lines and drop specks (steps 1-4 of the segmenter)."""
+    """Find the ink of flattened ink (`light.flatten`), erase ruled lines and drop specks (steps 2-4 of the
+    segmenter)."""
     page = max(ink.shape) > PAGE_SIDE
-    if page:
-        flat = ink - _background(ink)
-    else:
-        flat = ink - np.float32(median(border(ink)))
+    flat = ink - np.float32(median(border(ink)))
     level, noise = paper(border(flat))
     if level:
         flat -= np.float32(level)
@@ -67,21 +64,6 @@ def analyse(ink: np.ndarray) -> Layout:
         touching = touching[touching > 0]
     parts = _parts(flat, labels, stats, count)
     return Layout(flat, labels, parts, lines, touching, noise, page)
-
-
-def _background(ink: np.ndarray) -> np.ndarray:
-    """The local paper level of a page: a median over a third of the sheet on a copy of about
-    BACKGROUND_SIDE px (digits and lines are far thinner than that window, so the median is paper), brought back
-    to full size. Kept at or below the border's paper, so that a dense patch of ink is never taken for paper."""
-    h, w = ink.shape
-    small = reduce(ink, max(1, -(-max(h, w) // BACKGROUND_SIDE)))
-    window = max(3, (max(small.shape) // 3) | 1)
-    # medianBlur takes large windows on 8-bit images only; 1/255 steps are far below any ink contrast.
-    smoothed = cv2.medianBlur(cv2.convertScaleAbs(small, alpha=255.0), window)
-    background = cv2.resize(smoothed, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-    background *= np.float32(1.0 / 255.0)
-    ceiling = quantile(border(ink), 0.95) + MIN_CONTRAST
-    return np.minimum(background, np.float32(ceiling), out=background)
 
 
 def _parts(flat: np.ndarray, labels: np.ndarray, stats: np.ndarray, count: int) -> np.ndarray:

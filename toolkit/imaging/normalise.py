@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from toolkit.imaging import segment
+from toolkit.imaging import light, segment
 from toolkit.imaging.common import (
     BLANK_CONTRAST,
     BOX,
@@ -386,17 +386,15 @@ def _region_solid_level(region: np.ndarray, noise: float) -> float:
 
 
 def working_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
-    """What both the single-digit path and the segmenter start from: the ink of a grey float image (1 = white),
-    bright on black, at the working resolution (at most MAX_SIDE px), and whether the image was inverted (dark
-    ink on light paper). `toolkit.explain` draws it."""
+    """The ink the segmenter reads (`toolkit.imaging.light.flatten`): of a grey float image (1 = white), bright on
+    black, the paper's light divided out, at the working resolution (at most MAX_SIDE px), and whether the image
+    was inverted (dark ink on light paper). `toolkit.explain` draws it."""
     gray = np.asarray(gray, dtype=np.float32)
     if gray.ndim != 2 or gray.size == 0:
         raise ValueError(f"expected a non-empty 2-D grey image, got shape {gray.shape}")
     if max(gray.shape) > MAX_SIDE:
         gray = reduce(gray, -(-max(gray.shape) // MAX_SIDE))
-    level, _ = paper(border(gray))
-    inverted = level > 0.5
-    return (1.0 - gray if inverted else gray), inverted
+    return light.flatten(gray, page=max(gray.shape) > PAGE_SIDE)
 
 
 def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = False) -> Normalized:
@@ -416,7 +414,7 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
         result = Normalized(ink, blank=False, inverted=False, passthrough=True)
         return _one_digit(result) if multi_digit else result
     if multi_digit or max(ink.shape) > PAGE_SIDE:
-        return _scaled(segment.read(ink, inverted, multi_digit=multi_digit), w / ink.shape[1])
+        return _scaled(segment.read(*working_ink(gray), multi_digit=multi_digit), w / ink.shape[1])
 
     near = _coarse_box(ink)
     if near is None:
@@ -424,7 +422,7 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     if not whole and (near[3] - near[2]) > WIDE * (near[1] - near[0]):
         # Wider than one digit: the segmenter decides, and flags several digits side by side (or ambiguous ink)
         # on a strip of any size, as it does on a page.
-        return segment.read(ink, inverted)
+        return segment.read(*working_ink(gray))
     if inverted:
         level = 1.0 - level  # the paper of `ink`; the noise is the same
     # A digit much larger than the 20 px it becomes is measured and cut from an area-reduced copy: the same

@@ -6,10 +6,10 @@ The image arrives as ink (bright on black, polarity already settled) at its work
 `common.MAX_SIDE` px. The per-pixel work is OpenCV's (resizing, median, thresholds, morphology, connected
 components); Python loops only over the few parts found, and over the rows of a cut between touching digits.
 
-1. Paper. On a page the paper level is flattened: a median over a third of the sheet, taken on a copy of about
-   BACKGROUND_SIDE px, is the local paper, and subtracting it makes uneven light (a gradient, a phone photo's
-   dark corners) flat, so that one threshold fits the whole sheet. A small image's paper is its border's
-   median, as on the fast path.
+1. Light. The paper's own brightness, estimated at every pixel by a grey closing wider than any pen stroke,
+   is divided out (`toolkit.imaging.light`): a shadow, a phone photo's dark corners down to a fifth of the
+   centre's light, two pasted papers of different tone all become one flat paper, and ink keeps its contrast
+   wherever it lies. The ink's polarity is judged on the same estimate.
 2. Ink. A pixel is ink when it stands out from the paper by NOISE_SIGMAS of the paper's noise and by
    MIN_CONTRAST. This is decided on the page itself, at its own resolution, never on a fixed-size copy, so an
    80 px digit on a 2339 px page is found as surely as a digit that fills the image.
