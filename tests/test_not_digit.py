@@ -58,6 +58,9 @@ def test_predict_writes_not_digit_and_flags_what_the_model_rejects(rejecting, on
     dash = np.full((40, 80), 235, np.uint8)
     dash[20, 10:70] = 20  # a thin dash: normalised, a 20 px line, far less ink than any digit
     Image.fromarray(dash).save(folder / "dash.png")
+    stroke = np.full((40, 40), 235, np.uint8)
+    stroke[10:30, 20] = 20  # a thin upright stroke: a single-digit scan (fast path), normalised a faint "1"
+    Image.fromarray(stroke).save(folder / "stroke.png")
     out = tmp_path / "out.csv"
     result = cli("predict", folder, "--out", out, "--model", rejecting)
     assert result.exit_code == 0, result.output
@@ -65,10 +68,14 @@ def test_predict_writes_not_digit_and_flags_what_the_model_rejects(rejecting, on
     assert list(rows["digit.png"])[-2:] == ["flags", "not_digit"]
     assert rows["digit.png"]["digit"] == str(y_test[0]) and float(rows["digit.png"]["not_digit"]) < 0.5
     assert rows["digit.png"]["flags"] == "" and rows["digit.png"]["low_confidence"] == "false"
-    speck_row = rows["dash.png"]
-    assert float(speck_row["not_digit"]) >= 0.5
-    assert "not-a-digit" in speck_row["flags"].split() and speck_row["low_confidence"] == "true"
-    assert speck_row["digit"] != ""  # kept for the reviewer, but flagged
+    stroke_row = rows["stroke.png"]
+    assert float(stroke_row["not_digit"]) >= 0.5
+    assert "not-a-digit" in stroke_row["flags"].split() and stroke_row["low_confidence"] == "true"
+    assert stroke_row["digit"] != ""  # a single-digit scan keeps its digit for the reviewer, but flagged
+    # Ink wider than a digit goes to the segmenter, whose candidates the model judges: rejected, no digit.
+    dash_row = rows["dash.png"]
+    assert float(dash_row["not_digit"]) >= 0.5 and dash_row["digit"] == "" and dash_row["blank"] == "true"
+    assert dash_row["flags"] == "not-a-digit" and dash_row["low_confidence"] == "true"
     # The same files through a model without the output: the column is there and empty, nothing flagged.
     plain_out = tmp_path / "plain.csv"
     assert cli("predict", folder, "--out", plain_out, "--model", onnx_model).exit_code == 0

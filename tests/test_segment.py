@@ -43,8 +43,12 @@ def read(rendered: scans.Rendered, scorer, multi_digit: bool = False) -> tuple[s
     result = normalise.prepare_array(np.asarray(rendered.image), multi_digit=multi_digit)
     if result.blank:
         return "", result
-    tensors = result.tensor if multi_digit else result.tensor[None]
-    probs = scorer.score(tensors)
+    if not multi_digit:  # the candidates for the digit: the model picks
+        others = result.others if result.others is not None else np.zeros((0, 28, 28), np.float32)
+        scored = scorer.score(np.concatenate([result.tensor[None], others]), with_not_digit=True)
+        at = segment.pick(result.plan, scored)[0] if result.plan else 0
+        return ("" if at is None else str(int(scored[at, :10].argmax()))), result
+    probs = scorer.score(result.tensor)
     chosen, _ = segment.choose(result.plan, probs)
     return "".join(str(int(d)) for d in probs[chosen].argmax(axis=1)), result
 
@@ -119,6 +123,66 @@ def test_two_comparable_digits_on_a_page_are_flagged_ambiguous(mnist_test, score
     both = np.minimum(one, other)  # the ink of both sheets on one
     result = normalise.prepare_array(cv2.cvtColor(both, cv2.COLOR_GRAY2BGR))
     assert not result.blank and "ambiguous" in result.flags
+
+
+def writing_and_digit(mnist_test, digit: int | None) -> np.ndarray:
+    """A sheet with a long faint line of writing-like strokes, far heavier in ink than a digit, and below it a
+    40 px MNIST test `digit` (None: no digit)."""
+    import cv2
+
+    sheet = np.full((900, 700), 235, np.uint8)
+    xs = np.arange(100, 600)
+    ys = (200 + 12 * np.sin(xs / 9.0) + 6 * np.sin(xs / 3.1)).astype(np.int32)
+    cv2.polylines(sheet, [np.stack([xs, ys], 1).reshape(-1, 1, 2)], False, 120, 3)
+    if digit is not None:
+        glyph = cv2.resize(first(mnist_test, digit), (40, 40))
+        sheet[500:540, 300:340] = np.minimum(sheet[500:540, 300:340], 255 - glyph)
+    return sheet
+
+
+@pytest.mark.parametrize("digit", [1, 4, 7])
+def test_the_model_passes_over_heavier_writing_to_the_digit(mnist_test, tmp_path, digit):
+    """The issue: a faint line of writing was read instead of a thin 1. The writing is the heaviest ink and the
+    segmenter's first candidate; the model rejects it and the digit is read, without a flag meant for the
+    writing (several-digits)."""
+    from PIL import Image
+
+    from toolkit.predict import predict_images
+
+    path = tmp_path / "sheet.png"
+    Image.fromarray(writing_and_digit(mnist_test, digit)).save(path)
+    result = normalise.prepare_array(writing_and_digit(mnist_test, digit))
+    assert result.plan.startswith("pick:1w,") and result.others is not None  # the writing first, then the digit
+    (record,) = predict_images([str(path)])
+    assert record["digit"] == digit and not record["low_confidence"], record
+    assert not record["flags"], record["flags"]
+
+
+def test_a_sheet_with_only_marks_the_model_rejects_has_no_digit(mnist_test, tmp_path):
+    from PIL import Image
+
+    from toolkit.predict import predict_images
+
+    path = tmp_path / "writing.png"
+    Image.fromarray(writing_and_digit(mnist_test, None)).save(path)
+    (record,) = predict_images([str(path)])
+    assert record["digit"] is None and record["blank"] and record["low_confidence"]
+    assert record["flags"] == "not-a-digit" and record["not_digit"] >= 0.5
+
+
+def test_pick_passes_over_rejected_candidates_and_judges_ambiguity_among_the_rest():
+    digit = np.full(11, 0.01, np.float32)
+    digit[[3, 10]] = [0.9, 0.02]  # a 3, not rejected
+    mark = digit.copy()
+    mark[10] = 0.97  # rejected
+    # The heaviest (wide) is rejected, the second is the digit; the third is too light to make it ambiguous.
+    assert segment.pick("pick:1w,0.5,0.1", np.stack([mark, digit, digit])) == (1, False, False)
+    # ... unless it has COMPARABLE of the chosen one's ink.
+    assert segment.pick("pick:1w,0.5,0.3", np.stack([mark, digit, digit])) == (1, True, False)
+    assert segment.pick("pick:1,0.5w", np.stack([mark, digit])) == (1, False, True)
+    assert segment.pick("pick:1,0.5", np.stack([mark, mark])) == (None, False, False)
+    # A model without not_digit: the heaviest is read, ambiguous by ink alone.
+    assert segment.pick("pick:1,0.5", np.stack([mark, digit])[:, :10]) == (0, True, False)
 
 
 def test_single_digit_scans_keep_the_fast_path(mnist_test):

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from toolkit.contract import NUM_CLASSES
+
 PANEL = 200  # px: the side of the four pipeline panels
 INPUT_ZOOM = 4  # a 28x28 input is drawn this many times larger
 PER_ROW = 6  # inputs per row
@@ -98,6 +100,8 @@ def look(path: str, frame: int = 0, multi_digit: bool = False) -> Seen:
     labels = found.labels
     kept = np.isin(labels, found.parts[:, 0]) & (labels > 0) if len(found.parts) else np.zeros(labels.shape, bool)
     tensors = result.tensor.reshape(-1, 28, 28)
+    if result.others is not None:  # a page's other candidates for its digit (segment.pick)
+        tensors = np.concatenate([tensors, result.others])
     return Seen(
         grey=grey,
         ink=np.clip(found.flat, 0.0, None),
@@ -163,9 +167,16 @@ def _reading(seen: Seen, probs: np.ndarray) -> str:
         return f"not read: {seen.problem}"
     if seen.blank or not len(probs):
         return "blank: no digit found"
-    chosen, _ = segment.choose(seen.plan, probs)
-    digits = "".join(str(int(probs[i].argmax())) for i in chosen)
-    sure = min(float(probs[i].max()) for i in chosen)
+    digit_probs = probs[:, :NUM_CLASSES]
+    if seen.plan and seen.plan.startswith("pick:"):
+        at, _, _ = segment.pick(seen.plan, probs)
+        if at is None:
+            return "no digit: the model says none of the inputs is one"
+        chosen = [at]
+    else:
+        chosen, _ = segment.choose(seen.plan, digit_probs)
+    digits = "".join(str(int(digit_probs[i].argmax())) for i in chosen)
+    sure = min(float(digit_probs[i].max()) for i in chosen)
     return f"reads {digits} (confidence {sure:.4f})" + (
         f"; inputs used: {', '.join(str(i + 1) for i in chosen)}" if seen.plan else ""
     )
@@ -180,7 +191,7 @@ def draw(name: str, seen: Seen, probs: np.ndarray) -> Any:
     n = 0 if seen.tensors is None else len(seen.tensors)
     rows = -(-n // PER_ROW)
     width = gap + max(4 * (PANEL + gap), PER_ROW * (tile + gap))
-    height = 2 * caption + gap + (PANEL + caption + gap if panels else 0) + rows * (tile + 4 * caption + gap) + gap
+    height = 2 * caption + gap + (PANEL + caption + gap if panels else 0) + rows * (tile + 5 * caption + gap) + gap
     picture = Image.new("RGB", (width, height), (250, 250, 250))
     pen = ImageDraw.Draw(picture)
     pen.text((gap, 4), name[:150], fill=(0, 0, 0))
@@ -196,13 +207,15 @@ def draw(name: str, seen: Seen, probs: np.ndarray) -> Any:
     for i in range(n):
         assert seen.tensors is not None
         x = gap + (i % PER_ROW) * (tile + gap)
-        at = y + (i // PER_ROW) * (tile + 4 * caption + gap)
+        at = y + (i // PER_ROW) * (tile + 5 * caption + gap)
         field = _grey_image(seen.tensors[i], 1.0).resize((tile, tile), Image.Resampling.NEAREST)
         picture.paste(field, (x, at))
         pen.rectangle((x - 1, at - 1, x + tile, at + tile), outline=BOX_COLOURS[i % len(BOX_COLOURS)])
         pen.text((x, at + tile + 2), f"input {i + 1}", fill=(0, 0, 0))
-        for r, d in enumerate(np.argsort(probs[i])[::-1][:3]):
+        for r, d in enumerate(np.argsort(probs[i, :NUM_CLASSES])[::-1][:3]):
             pen.text((x, at + tile + 2 + (r + 1) * caption), f"{d}: {probs[i][d]:.4f}", fill=(0, 0, 0))
+        if probs.shape[1] > NUM_CLASSES:
+            pen.text((x, at + tile + 2 + 4 * caption), f"not a digit: {probs[i, NUM_CLASSES]:.3f}", fill=(0, 0, 0))
     return picture
 
 
@@ -219,7 +232,7 @@ def explain_one(path: str, out: Path, scorer: Any, frame: int = 0, multi_digit: 
 
     seen = look(path, frame, multi_digit)
     tensors = seen.tensors if seen.tensors is not None else np.zeros((0, 28, 28), np.float32)
-    probs = scorer.score(tensors)
+    probs = scorer.score(tensors, with_not_digit=True)
     buffer = io.BytesIO()
     draw(name or path, seen, probs).save(buffer, format="PNG")
     with fsutil.atomic_open(out) as (fh, _):

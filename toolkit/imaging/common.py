@@ -41,6 +41,7 @@ class Normalized:
     flags = ()
     boxes = None
     plan = None
+    others = None
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,12 @@ class Segmented(Normalized):
     boxes: tuple[tuple[int, int, int, int], ...] | None = None  # type: ignore[assignment]
     # Multi-digit readings that cut touching digits apart, or may: for each group of ink, left to right, the
     # number of tensors of each alternative reading, e.g. "1;1,2" (see `toolkit.imaging.segment.choose`);
-    # None when every tensor is a digit of its own.
+    # None when every tensor is a digit of its own. Single-digit mode on the segmenter's path: "pick:" and each
+    # candidate's ink relative to the first's, e.g. "pick:1,0.4" (see `toolkit.imaging.segment.pick`).
     plan: str | None = None  # type: ignore[assignment]
+    # Single-digit mode on a page: the other candidates for the digit (k, 28, 28), after `tensor`, heaviest
+    # first; their boxes follow the first in `boxes`. The model picks (`toolkit.imaging.segment.pick`).
+    others: np.ndarray | None = None  # type: ignore[assignment]
 
 
 def border(values: np.ndarray) -> np.ndarray:

@@ -14,6 +14,8 @@ from toolkit.imaging.layout import MIN_DIGIT, Layout
 
 JOIN = 0.2  # parts closer than this x the taller one's height belong to one object
 COMPARABLE = 0.35  # another object with this share of the chosen one's ink makes the choice ambiguous
+CANDIDATE_SHARE = 0.02  # single-digit mode offers the model every object with this share of the heaviest's ink
+CANDIDATES = 5  # ... at most this many, heaviest first
 DIGIT_WIDTH = 0.8  # a digit's typical width, as a share of its height (MNIST: median 0.8)
 WIDE = 1.45  # a group wider than this x the digits' height holds several digits (MNIST: 99% are narrower)
 MAYBE_TWO = 0.9  # a narrower one may still be two digits touching (a 1 and a 7) when wider than this
@@ -30,6 +32,7 @@ class Digit:
     box: tuple[int, int, int, int]  # (left, top, width, height) of its ink
     # (first row, left column per row, right column per row (exclusive)), absolute; None: all of its parts
     bounds: tuple[int, np.ndarray, np.ndarray] | None = None
+    mass: int = 0  # its ink (x 1000, as Layout.parts), where the choice among candidates needs it
 
 
 def _objects(parts: np.ndarray) -> list[np.ndarray]:
@@ -70,8 +73,10 @@ def extent(rows: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
-    """Single-digit mode: the heaviest object (as a one-digit alternative; none when there is none), flagged
-    when another one weighs nearly as much or when it looks like several digits side by side."""
+    """Single-digit mode: the candidates for the digit, heaviest object first (none when there is none): every
+    object with CANDIDATE_SHARE of the heaviest's ink, up to CANDIDATES, for the model to judge (a faint line
+    of writing or a shadow can outweigh a thin 1; see `segment.pick`). Flagged ambiguous when another object
+    weighs nearly as much as the heaviest, and several-digits when the ink looks like digits side by side."""
     objects = _objects(layout.parts) if len(layout.parts) else []
     if not objects:
         return []
@@ -83,7 +88,9 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
         several |= _side_by_side(box, extent(objects[1]))
     if several:
         flags.append("several-digits")
-    return [Digit(best[:, 0], box)]
+    heaviest = int(best[:, 5].sum())
+    offered = [o for o in objects[:CANDIDATES] if o[:, 5].sum() >= CANDIDATE_SHARE * heaviest]
+    return [Digit(o[:, 0], extent(o), mass=int(o[:, 5].sum())) for o in offered]
 
 
 def _side_by_side(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:

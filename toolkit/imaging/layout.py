@@ -21,7 +21,7 @@ LINE_THICK = 4.0  # px: and at most this thick (a printed rule is thinner than a
 LINE_OVER_DIGIT = 1.5  # ... and longer than the other ink is tall, by this factor
 PAGE_LINE = 0.5  # on a page with no other ink, a lone rule crosses at least this share of the sheet
 SPECK_SIDE = 3  # px: parts smaller than this on both sides are dust
-SPECK_SHARE = 0.04  # parts with less ink than this share of the heaviest part are dust
+SPECK_SHARE = 0.01  # parts with less ink than this share of the heaviest part are dust
 MIN_DIGIT = 6  # px: an object smaller than this on both sides is dust too (14 px on an A4 page at 200 dpi)
 MAX_PARTS = 200  # only the heaviest parts are considered (a page of text is not a number)
 

@@ -39,8 +39,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from toolkit.contract import NOT_DIGIT_THRESHOLD, NUM_CLASSES
 from toolkit.imaging.common import BLANK_CONTRAST, SIZE, Segmented, quantile, to_field
-from toolkit.imaging.digits import Digit, extent, find_number, find_single
+from toolkit.imaging.digits import COMPARABLE, WIDE, Digit, extent, find_number, find_single
 from toolkit.imaging.layout import Layout, analyse
 
 PREFER = 3.0  # the segmenter's preferred reading wins unless another is this much surer (log-odds)
@@ -52,8 +53,8 @@ FLAGS = {
     "several-digits": "single-digit mode, but the ink looks like several digits side by side (--multi-digit)",
     "touches-line": "the digit touched a ruled line that was erased, and may have lost part of a stroke",
     "split": "multi-digit: a blob of ink was read as several touching digits, cut apart where they meet",
-    "not-a-digit": "the model's not_digit output says the image (in a number: a candidate, then dropped) holds "
-    "no digit",
+    "not-a-digit": "the model's not_digit output says the image holds no digit (a single-digit scan keeps its "
+    "digit; on a page, no candidate was a digit; in a number, a candidate was dropped)",
 }
 
 
@@ -62,40 +63,30 @@ def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Segmente
     right (`multi_digit`: tensor (n, 28, 28)), their boxes and flags. See the module docstring."""
     layout = analyse(ink)
     flags: list[str] = []
-    if multi_digit:
-        slots = find_number(layout, flags)
-    else:
-        digit = find_single(layout, flags)
-        slots = [[digit]] if digit else []
+    if not multi_digit:
+        return _read_single(layout, flags, inverted)
+    slots = find_number(layout, flags)
     if not slots and layout.lines is not None:
         flags.append("lines-only")
     read_slots: list[list[list[tuple[np.ndarray, tuple[int, int, int, int]]]]] = []  # (field, box)
     if slots:
         digits = [digit for slot in slots for alternative in slot for digit in alternative]
         solid = _digits_solid_level(layout, digits)
-        if len(layout.touching) and np.isin(np.concatenate([d.labels for d in digits]), layout.touching).any():
-            flags.append("touches-line")
         for slot in slots:
             tried = [[_tensor(layout, digit, solid) for digit in alternative] for alternative in slot]
             readable = [[t for t in a if t is not None] for a in tried if a and all(t is not None for t in a)]
             if readable:
                 read_slots.append(readable)
+        if read_slots:
+            _touching(layout, digits, flags)
     if not read_slots:
-        if "touches-line" in flags:
-            flags.remove("touches-line")
-        if layout.page:
-            flags.insert(0, "blank-page")
-        shape = (0, SIZE, SIZE) if multi_digit else (SIZE, SIZE)
-        return Segmented(
-            np.zeros(shape, np.float32), blank=True, inverted=inverted, passthrough=False, flags=tuple(flags), boxes=()
-        )
+        return _nothing(layout, flags, inverted, (0, SIZE, SIZE))
     kept = [t for slot in read_slots for alternative in slot for t in alternative]
     plan = None  # every tensor a digit of its own
     if any(len(slot) > 1 or len(slot[0]) > 1 for slot in read_slots):
         plan = ";".join(",".join(str(len(a)) for a in slot) for slot in read_slots)
-    tensor = np.stack([t for t, _ in kept]) if multi_digit else kept[0][0]
     return Segmented(
-        tensor,
+        np.stack([t for t, _ in kept]),
         blank=False,
         inverted=inverted,
         passthrough=False,
@@ -103,6 +94,78 @@ def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Segmente
         boxes=tuple(box for _, box in kept),
         plan=plan,
     )
+
+
+def _read_single(layout: Layout, flags: list[str], inverted: bool) -> Segmented:
+    """Single-digit mode: the heaviest candidate that can be read is the tensor; the others ride along
+    (`Segmented.others`), and the plan (see `_pick_plan`) lets the model judge them all (`pick`), even a lone
+    one: on a page, a mark the model rejects is no digit.
+    Each candidate is stretched to its own solid ink: a faint line of writing is no digit's neighbour."""
+    candidates = find_single(layout, flags)
+    if not candidates and layout.lines is not None:
+        flags.append("lines-only")
+    read = [(t, c) for c in candidates if (t := _tensor(layout, c, _digits_solid_level(layout, [c])))]
+    if not read:
+        return _nothing(layout, flags, inverted, (SIZE, SIZE))
+    _touching(layout, candidates[:1], flags)
+    tensor, _ = read[0][0]
+    others = np.stack([t for (t, _), _ in read[1:]]) if len(read) > 1 else None
+    return Segmented(
+        tensor,
+        blank=False,
+        inverted=inverted,
+        passthrough=False,
+        flags=tuple(flags),
+        boxes=tuple(box for (_, box), _ in read),
+        plan=_pick_plan(read),
+        others=others,
+    )
+
+
+def _pick_plan(read: list[tuple[tuple[np.ndarray, tuple[int, int, int, int]], Digit]]) -> str:
+    """The plan of single-digit candidates: "pick:" and, for each, its ink relative to the first's, marked "w"
+    when it is wider than one digit (WIDE x its height), e.g. "pick:1w,0.066"."""
+    heaviest = max(1, read[0][1].mass)
+    return "pick:" + ",".join(
+        f"{digit.mass / heaviest:.3g}" + ("w" if box[2] > WIDE * box[3] else "") for (_, box), digit in read
+    )
+
+
+def _touching(layout: Layout, digits: list[Digit], flags: list[str]) -> None:
+    """Flag touches-line when any of `digits` was joined to an erased line."""
+    if len(layout.touching) and np.isin(np.concatenate([d.labels for d in digits]), layout.touching).any():
+        flags.append("touches-line")
+
+
+def _nothing(layout: Layout, flags: list[str], inverted: bool, shape: tuple[int, ...]) -> Segmented:
+    """The reading of an image in which no digit could be cut out: blank, flagged blank-page on a page."""
+    if layout.page:
+        flags.insert(0, "blank-page")
+    return Segmented(
+        np.zeros(shape, np.float32), blank=True, inverted=inverted, passthrough=False, flags=tuple(flags), boxes=()
+    )
+
+
+def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
+    """Single-digit mode with several candidates (`plan`: see `_pick_plan`; `scored`: the model's rows for
+    them, heaviest first, with the not_digit column when the model has one): which one is the digit, None when
+    the model rejects them all; whether the choice is ambiguous (another accepted candidate has COMPARABLE of
+    the chosen one's ink); and whether the chosen one is wider than one digit.
+
+    The model decides what is a digit: candidates it rejects (not_digit at NOT_DIGIT_THRESHOLD or above) are
+    passed over, so a line of writing, a box corner or a shadow heavier than the digit does not become it.
+    Among those left, the heaviest is the digit. A model without not_digit accepts every candidate, and the
+    heaviest is read, as the segmenter alone would."""
+    entries = plan.removeprefix("pick:").split(",")
+    masses = [float(v.rstrip("w")) for v in entries]
+    if scored.shape[1] > NUM_CLASSES:
+        accepted = [i for i in range(len(scored)) if scored[i, NUM_CLASSES] < NOT_DIGIT_THRESHOLD]
+    else:
+        accepted = list(range(len(scored)))
+    if not accepted:
+        return None, False, False
+    best = accepted[0]
+    return best, any(masses[i] >= COMPARABLE * masses[best] for i in accepted[1:]), entries[best].endswith("w")
 
 
 def choose(plan: str | None, probs: np.ndarray) -> tuple[list[int], bool]:

@@ -112,12 +112,14 @@ class Item:
 
     path: str
     frame: int
-    tensor: np.ndarray | None  # float32 (28, 28); (n, 28, 28) when read with multi_digit; None on error
+    # float32 (28, 28); (n, 28, 28) when read with multi_digit, or a single digit's candidates (plan "pick:...");
+    # None on error
+    tensor: np.ndarray | None
     blank: bool = False
     error_kind: str | None = None
     error: str | None = None
     flags: tuple[str, ...] = ()  # see toolkit.imaging.segment.FLAGS
-    plan: str | None = None  # multi_digit: alternative readings among the tensors (see toolkit.imaging.segment.choose)
+    plan: str | None = None  # alternative readings among the tensors (see Segmented.plan)
 
 
 def pixel_limit() -> int:
@@ -282,6 +284,9 @@ def prepare_image(image: Image.Image, path: str, frame: int = 0, multi_digit: bo
 
 
 def _item(path: str, frame: int, result: normalise.Normalized) -> Item:
+    if result.others is not None:  # single-digit candidates: the model picks (segment.pick)
+        tensors = np.concatenate([result.tensor[None], result.others])
+        return Item(path, frame, tensors, blank=result.blank, flags=result.flags, plan=result.plan)
     if result.flags or result.plan:
         return Item(path, frame, result.tensor, blank=result.blank, flags=result.flags, plan=result.plan)
     return Item(path, frame, result.tensor, blank=result.blank)

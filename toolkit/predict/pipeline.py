@@ -6,8 +6,10 @@ Nothing here imports TensorFlow or Keras.
 
 Scored rows are the model's probabilities, with its `not_digit` output as an eleventh column when it has one
 (`OnnxModel.score(..., with_not_digit=True)`): engines pass the one array along, and `make_records` reads it.
-A crop the model rejects (not_digit >= NOT_DIGIT_THRESHOLD) keeps its digit in a single-digit record but is
-flagged `not-a-digit` and low-confidence; in a number it is dropped, and the record flagged.
+A single-digit scan the model rejects (not_digit >= NOT_DIGIT_THRESHOLD) keeps its digit but is flagged
+`not-a-digit` and low-confidence. What the segmenter cut from a page is judged as candidates
+(`segment.pick`): rejected ones are passed over, and a page whose candidates are all rejected has no digit
+(blank, flagged `not-a-digit`). In a number a rejected candidate is dropped, and the record flagged.
 """
 
 from __future__ import annotations
@@ -131,28 +133,58 @@ def _digit_records(meta: Sequence[ItemMeta], probs: np.ndarray, options: Predict
     out: list[Record] = []
     k = 0
     for item in meta:
-        if item.n:
-            row, digit = rows[k], digits[k]
+        flags = item.flags
+        at: int | None = k
+        if item.plan:  # a page's candidates for its digit: the model picks (segment.pick)
+            at, flags = _pick(item, probs, rejection, k)
+        if item.n and at is not None:
+            row, digit = rows[at], digits[at]
             confidence = row[digit]
             record: dict[str, Any] = {"path": item.path, "status": "ok", "digit": digit, "confidence": confidence}
             record.update(zip(PROB_COLUMNS, row, strict=True))
             record.update(error=None, error_kind=None, low_confidence=confidence < threshold, blank=False)
-            record["flags"] = item.flags
+            record["flags"] = flags
             record["not_digit"] = None
             if rejection is not None:
-                _judge(record, rejection[k])
-            top = ranked[k] if top_k else None  # digits, likeliest first; their probabilities are in prob_*
-            k += 1
+                _judge(record, rejection[at])
+            top = ranked[at] if top_k else None  # digits, likeliest first; their probabilities are in prob_*
+        elif item.n:  # candidates, all rejected: no digit on the page
+            record = dict(records.empty(item.path), status="ok", low_confidence=True, blank=True, flags=flags)
+            record["not_digit"] = min(rejection[k : k + item.n]) if rejection is not None else None
+            top = None
         else:
             record = _no_digit(item)
-            record["flags"] = item.flags
+            record["flags"] = flags
             top = None
+        k += item.n
         if frames:
             record["frame"] = item.frame
         if top_k:
             record["top_k"] = top
         out.append(cast(Record, record))
     return out
+
+
+def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: int) -> tuple[int | None, str | None]:
+    """Which of an item's candidate rows (from row `k`) is its digit (None: the model rejected them all), and
+    its flags: `ambiguous` as the model's choice makes it, `several-digits` judged on the chosen candidate when
+    it is not the heaviest (the segmenter judged the heaviest), `not-a-digit` when every candidate was
+    rejected."""
+    from toolkit.imaging import segment
+
+    assert item.plan is not None
+    scored = probs[k : k + item.n]
+    if rejection is not None:
+        scored = np.column_stack([scored, rejection[k : k + item.n]])
+    chosen, ambiguous, wide = segment.pick(item.plan, scored)
+    flags = [f for f in (item.flags or "").split() if f != "ambiguous" and (f != "several-digits" or not chosen)]
+    if ambiguous:
+        flags.append("ambiguous")
+    if chosen and wide:
+        flags.append("several-digits")
+    if chosen is None:  # nothing read: what was said of the marks no longer applies
+        flags = [f for f in flags if f not in ("several-digits", "touches-line")] + ["not-a-digit"]
+    return (None if chosen is None else k + chosen), " ".join(flags) or None
 
 
 def _judge(record: dict[str, Any], not_digit: float) -> None:
