@@ -86,7 +86,7 @@ def _decode(path: str, frame: int, multi_digit: bool) -> tuple[np.ndarray, Any]:
 def look(path: str, frame: int = 0, multi_digit: bool = False) -> Seen:
     """What the pipeline sees in one file; never raises for a bad file."""
     from toolkit.errors import first_line
-    from toolkit.imaging import layout, normalise
+    from toolkit.imaging import layout, light
     from toolkit.predict import decode
 
     try:
@@ -95,7 +95,7 @@ def look(path: str, frame: int = 0, multi_digit: bool = False) -> Seen:
         return Seen(problem=str(failure))
     except Exception as exc:  # any decoder's complaint is a picture saying so, never a crash
         return Seen(problem=first_line(exc, 200))
-    ink, _ = normalise.working_ink(grey)
+    ink, _ = light.working_ink(grey)
     found = layout.analyse(ink)
     labels = found.labels
     kept = np.isin(labels, found.parts[:, 0]) & (labels > 0) if len(found.parts) else np.zeros(labels.shape, bool)

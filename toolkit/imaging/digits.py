@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from toolkit.imaging.layout import MIN_DIGIT, Layout
+from toolkit.imaging.common import MIN_DIGIT
+from toolkit.imaging.layout import Layout
 
 JOIN = 0.2  # parts closer than this x the taller one's height belong to one object
 COMPARABLE = 0.35  # another object with this share of the chosen one's ink makes the choice ambiguous

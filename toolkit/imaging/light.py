@@ -27,7 +27,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from toolkit.imaging.common import border, paper
+from toolkit.imaging.common import MAX_SIDE, PAGE_SIDE, border, paper, reduce
 
 PAPER_SHARE = 0.035  # the closing's square on a page: this share of the longer side (27 px at 780 px) ...
 STRIP_SHARE = 0.3  # ... and on a strip or field, this share of the shorter side (digits fill the height)
@@ -74,3 +74,15 @@ def _dark_ink(gray: np.ndarray, lit: np.ndarray, dark: np.ndarray) -> bool:
 def _edge(values: np.ndarray) -> float:
     """The mean absolute difference between neighbouring pixels, across and down."""
     return float(np.abs(np.diff(values, axis=0)).mean() + np.abs(np.diff(values, axis=1)).mean())
+
+
+def working_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The ink the segmenter reads (`flatten`): of a grey float image (1 = white), bright on
+    black, the paper's light divided out, at the working resolution (at most MAX_SIDE px), and whether the image
+    was inverted (dark ink on light paper). `toolkit.explain` draws it."""
+    gray = np.asarray(gray, dtype=np.float32)
+    if gray.ndim != 2 or gray.size == 0:
+        raise ValueError(f"expected a non-empty 2-D grey image, got shape {gray.shape}")
+    if max(gray.shape) > MAX_SIDE:
+        gray = reduce(gray, -(-max(gray.shape) // MAX_SIDE))
+    return flatten(gray, page=max(gray.shape) > PAGE_SIDE)

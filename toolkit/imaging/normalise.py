@@ -65,6 +65,7 @@ from toolkit.imaging.digits import WIDE
 # reduced by Pillow first, from files and memory alike, so memory stays near the image's own bytes.
 ARRAY_MAX_PIXELS = 1 << 22
 DETECT_SIDE = 64  # ink detection runs on a copy reduced to about this size (box filtering also averages noise)
+FRAME = 0.8  # ink across this share of a small image's sides may be a frame or a rule: see _not_one_digit
 FINE_SIDE = 64  # a digit box larger than twice this is measured on a copy reduced to about this size
 _ORIENTATION_TAG = 0x0112
 
@@ -179,6 +180,15 @@ def prepare_array(pixels: np.ndarray, multi_digit: bool = False, *, whole: bool 
         pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
         return _scaled(prepare_gray(bgr_to_gray(pixels), multi_digit), width / pixels.shape[1])
     return prepare_gray(bgr_to_gray(pixels), multi_digit, whole=whole)
+
+
+def _not_one_digit(near: tuple[int, int, int, int], shape: tuple[int, int]) -> bool:
+    """True when the ink's box (top, bottom, left, right) is no single digit's: wider than WIDE x its height
+    (digits side by side), across the image's whole width (a rule), or across FRAME of it both ways (a box
+    around the field; a digit cropped tight to its ink goes to the segmenter too, which reads it as well)."""
+    height, width = near[1] - near[0], near[3] - near[2]
+    across = width >= FRAME * shape[1]
+    return width > WIDE * height or (across and height >= FRAME * shape[0]) or width >= 0.95 * shape[1]
 
 
 def _scaled(result: Normalized, factor: float) -> Normalized:
@@ -385,18 +395,6 @@ def _region_solid_level(region: np.ndarray, noise: float) -> float:
     return quantile(inky, 0.9) if inky.size else float(region.max())
 
 
-def working_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
-    """The ink the segmenter reads (`toolkit.imaging.light.flatten`): of a grey float image (1 = white), bright on
-    black, the paper's light divided out, at the working resolution (at most MAX_SIDE px), and whether the image
-    was inverted (dark ink on light paper). `toolkit.explain` draws it."""
-    gray = np.asarray(gray, dtype=np.float32)
-    if gray.ndim != 2 or gray.size == 0:
-        raise ValueError(f"expected a non-empty 2-D grey image, got shape {gray.shape}")
-    if max(gray.shape) > MAX_SIDE:
-        gray = reduce(gray, -(-max(gray.shape) // MAX_SIDE))
-    return light.flatten(gray, page=max(gray.shape) > PAGE_SIDE)
-
-
 def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = False) -> Normalized:
     """The steps after decoding (3-6 of the module docstring), on a grey float image (1 = white). Pages (over
     PAGE_SIDE) and `multi_digit` readings go to `toolkit.imaging.segment`, and so does ink wider than a digit
@@ -414,15 +412,15 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
         result = Normalized(ink, blank=False, inverted=False, passthrough=True)
         return _one_digit(result) if multi_digit else result
     if multi_digit or max(ink.shape) > PAGE_SIDE:
-        return _scaled(segment.read(*working_ink(gray), multi_digit=multi_digit), w / ink.shape[1])
+        return _scaled(segment.read(*light.working_ink(gray), multi_digit=multi_digit), w / ink.shape[1])
 
     near = _coarse_box(ink)
     if near is None:
         return Normalized(np.zeros((SIZE, SIZE), np.float32), blank=True, inverted=inverted, passthrough=False)
-    if not whole and (near[3] - near[2]) > WIDE * (near[1] - near[0]):
-        # Wider than one digit: the segmenter decides, and flags several digits side by side (or ambiguous ink)
-        # on a strip of any size, as it does on a page.
-        return segment.read(*working_ink(gray))
+    if not whole and _not_one_digit(near, ink.shape):
+        # Wider than one digit, or a frame: the segmenter decides (and erases form boxes and rules, and flags
+        # several digits side by side) on a field or strip of any size, as it does on a page.
+        return segment.read(*light.working_ink(gray))
     if inverted:
         level = 1.0 - level  # the paper of `ink`; the noise is the same
     # A digit much larger than the 20 px it becomes is measured and cut from an area-reduced copy: the same

@@ -1,0 +1,265 @@
+"""Ruled lines and form boxes, told apart from the digits they touch: step 3 of the segmenter
+(`toolkit.imaging.segment` describes it). `toolkit.imaging.layout` calls `find_lines` on the ink's connected
+parts (axis-aligned rules and boxes, even where a digit touches or crosses them) and `ruled_parts` on what is
+left (lines and boxes drawn askew, on their own). A line is erased only where it is line: where a stroke
+meets or crosses it, its pixels stay with the stroke (`_crossings`).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from toolkit.imaging.common import MIN_DIGIT
+
+LINE_MIN = 12  # px: runs shorter than this are never line candidates
+LINE_RATIO = 8.0  # a line is at least this many times longer than it is thick
+LINE_THICK = 4.0  # px: and at most this thick (a printed rule is thinner than a pen stroke of a digit this size)
+BOX_THICK = 6.0  # px: a box's outline at most this thick (no digit is a rectangle's outline, so it may be bolder)
+LINE_OVER_DIGIT = 1.5  # ... and longer than the other ink is tall, by this factor
+PAGE_LINE = 0.5  # on a page with no other ink, a lone rule crosses at least this share of the sheet
+
+
+def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: bool) -> list[int]:
+    """Labels of the parts that are, on their own, a ruled line or a box at any angle (a sheet scanned askew,
+    the edge of the sheet on a scanner's lid): step 3 for what the axis-aligned search cannot see. A part is
+    measured by its minimum-area rectangle, its thickness by its ink over its peak (as `_thin`: a blurred rule
+    is wider in pixels than in ink). It is a line when it is as thin as a rule and straight (the
+    rectangle no wider than its thickness and a blur), longer than LINE_OVER_DIGIT x the tallest other part (on
+    a page with no other ink: PAGE_LINE of the sheet); it is a box when its ink follows the rectangle's outline
+    all round (a 0 touches its rectangle in four places only)."""
+    shaped: dict[int, tuple[str, float]] = {}
+    for label, x, y, w, h, mass in parts.tolist():
+        if max(w, h) < 2 * LINE_MIN:
+            continue
+        region = (labels[y : y + h, x : x + w] == label).view(np.uint8)
+        peak = float(flat[y : y + h, x : x + w][region.view(bool)].max())
+        ink = mass / 1000.0 / max(peak, 1e-6)  # pixels of solid ink
+        points = cv2.findNonZero(region)
+        rect = cv2.minAreaRect(points)
+        long, short = max(rect[1]), min(rect[1])
+        thick = ink / max(long, 1.0)
+        if thick <= LINE_THICK and long >= LINE_RATIO * thick and short <= thick + 4:
+            shaped[label] = ("line", long)
+        elif _outline(region, rect, ink):
+            shaped[label] = ("box", long)
+    if not shaped:
+        return []
+    others = [max(w, h) for label, _, _, w, h, _ in parts.tolist() if label not in shaped and max(w, h) >= MIN_DIGIT]
+    digit = max(others) if others else None
+    sheet = max(labels.shape)
+    return [
+        label
+        for label, (kind, long) in shaped.items()
+        if kind == "box"
+        or (digit is not None and long >= LINE_OVER_DIGIT * digit)
+        or (digit is None and page and long >= PAGE_LINE * sheet)
+    ]
+
+
+def _outline(region: np.ndarray, rect: tuple, ink: float) -> bool:
+    """True when the ink of `region` (a uint8 mask in its own box; `ink`: its solid-ink pixel count) lies along
+    the outline of `rect` (its minimum-area rectangle): as thin as a rule all round, nine tenths of the ink
+    pixels within that thickness of the outline, and the outline covered along 85% of its length."""
+    (_, _), (rw, rh), _ = rect
+    thick = ink / (2.0 * (rw + rh))  # the rule's thickness, were the ink all outline
+    count = int(region.sum())
+    if thick > BOX_THICK or min(rw, rh) < max(2 * LINE_MIN, 5 * thick):
+        return False
+    # The rule's centre line: the rectangle (the ink's outer edge) drawn in by half the thickness.
+    (cx, cy), _, angle = rect
+    corners = np.round(cv2.boxPoints(((cx, cy), (rw - thick, rh - thick), angle))).astype(np.int32)
+    reach = int(thick) + 4
+    band = np.zeros_like(region)
+    cv2.polylines(band, [corners], True, 1, reach)
+    if int((region & band).sum()) < 0.9 * count:
+        return False
+    centre = np.zeros_like(region)
+    cv2.polylines(centre, [corners], True, 1, 1)
+    near = cv2.dilate(region, np.ones((reach, reach), np.uint8))
+    return int((centre & near).sum()) >= 0.85 * int(centre.sum())
+
+
+def find_lines(
+    mask: np.ndarray, flat: np.ndarray, labels: np.ndarray, stats: np.ndarray, page: bool
+) -> tuple[np.ndarray, set[int]] | None:
+    """The ruled lines among the ink (step 3 of the segmenter) as a mask grown by a pixel (their anti-aliased
+    edges) and the labels of the connected parts they lie on, or None when there are none. `labels`, `stats`:
+    the ink's connected parts."""
+    h, w = mask.shape
+    candidates = _line_candidates(mask, flat)
+    if not candidates:
+        return None
+    # The connected part of the ink each candidate lies on: boxes, and the parts that are nothing but a line.
+    owners = [_owner(labels, run_labels, c, i) for run_labels, c, i, _ in candidates]
+    lines: set[int] = set()
+    outlines: list[tuple[int, int, int, int, int]] = []  # the boxes found: (left, top, right, bottom, thickness)
+    explained = np.zeros(len(stats), bool)  # parts that are a box or a single line, not writing
+    for stroke in set(owners):
+        members = [k for k, owner in enumerate(owners) if owner == stroke]
+        x, y, pw, ph = (int(v) for v in stats[stroke][:4])
+        sides, outline = _box_sides([candidates[k] for k in members])
+        if sides:
+            lines.update(members[k] for k in sides)
+            outlines.append(outline)
+            explained[stroke] = True
+        # One run covering the part but for a pixel or two of blur around it: a rule.
+        explained[stroke] |= any(
+            candidates[k][1][cv2.CC_STAT_WIDTH] >= pw - 4 and candidates[k][1][cv2.CC_STAT_HEIGHT] >= ph - 4
+            for k in members
+        )
+    # The scale of the digits: the height of the tallest part that is writing (heights, because a horizontal
+    # line touching a digit lends the digit's part its length as a width, not as a height).
+    writing = ~explained & (np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= MIN_DIGIT)
+    writing[0] = False  # the background
+    digit = int(stats[writing, cv2.CC_STAT_HEIGHT].max()) if writing.any() else None
+    for k, (_, c, _, horizontal) in enumerate(candidates):
+        length = c[cv2.CC_STAT_WIDTH] if horizontal else c[cv2.CC_STAT_HEIGHT]
+        if digit is not None and length >= LINE_OVER_DIGIT * digit:
+            lines.add(k)
+        elif digit is None and page and length >= PAGE_LINE * (w if horizontal else h):
+            lines.add(k)
+    if not lines:
+        return None
+    strokes = {owners[k] for k in lines}
+    across = {True: np.zeros_like(mask), False: np.zeros_like(mask)}  # horizontal lines, vertical lines
+    for k in lines:
+        run_labels, c, i, horizontal = candidates[k]
+        _paint(across[horizontal], run_labels, i, c)
+    for left, top, right, bottom, thick in outlines:
+        # All four sides of a box, also where a digit's stroke ran along one and hid it from the runs.
+        for horizontal, (x0, y0, x1, y1) in (
+            (True, (left, top, right, top + thick)),
+            (True, (left, bottom - thick, right, bottom)),
+            (False, (left, top, left + thick, bottom)),
+            (False, (right - thick, top, right, bottom)),
+        ):
+            across[horizontal][y0:y1, x0:x1] |= mask[y0:y1, x0:x1]
+    grow = np.ones((3, 3), np.uint8)
+    horizontal, vertical = cv2.dilate(across[True], grow), cv2.dilate(across[False], grow)
+    return (horizontal | vertical) & (_crossings(mask, horizontal, vertical) ^ 1), strokes
+
+
+def _crossings(mask: np.ndarray, horizontal: np.ndarray, vertical: np.ndarray) -> np.ndarray:
+    """The pixels of the lines found (`horizontal`, `vertical`: masks) where a stroke meets or crosses them:
+    grown from the ink that is not line, across each line (up and down through a horizontal one, sideways
+    through a vertical one) and only through line pixels, so a stroke that touches a line keeps the line's
+    pixels under it, and ink merely near a line keeps none. Erasing a line whole would cut a 4 whose stroke
+    crosses a box edge, or the foot of a 2 lying on it. A line's own anti-aliased fringe is no stroke: ink a
+    pixel thin is opened away first."""
+    lines = horizontal | vertical
+    rest = mask & (lines ^ 1)
+    strokes = cv2.morphologyEx(rest, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))
+    if not strokes.any():
+        return np.zeros_like(mask)
+    up_down, sideways = np.ones((3, 1), np.uint8), np.ones((1, 3), np.uint8)
+    grown = strokes
+    for _ in range(int(2 * LINE_THICK) + 3):  # across a line at its thickest, grown by a pixel on each side
+        step = (cv2.dilate(grown, up_down) & horizontal) | (cv2.dilate(grown, sideways) & vertical) | strokes
+        if np.array_equal(step, grown):
+            break
+        grown = step
+    return grown & lines
+
+
+def _line_candidates(mask: np.ndarray, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, int, bool]]:
+    """The runs of ink that may be ruled lines: long along an axis (an opening with a LINE_MIN px kernel) and
+    thin and straight (see `_thin`). Each is (labels of the runs, its stats row, its label, horizontal?), the
+    horizontal runs first."""
+    candidates: list[tuple[np.ndarray, np.ndarray, int, bool]] = []
+    for horizontal in (True, False):
+        kernel = np.ones((1, LINE_MIN) if horizontal else (LINE_MIN, 1), np.uint8)
+        opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+        if not cv2.countNonZero(opened):
+            continue
+        _, run_labels, run_stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+        length = run_stats[:, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT].astype(np.float64)
+        # By the pixel count first (a blob three times too thick needs no closer look), then by the ink.
+        maybe = np.flatnonzero(3 * length[1:] ** 2 >= LINE_RATIO * run_stats[1:, cv2.CC_STAT_AREA]) + 1
+        thin = [int(i) for i in maybe if _thin(flat, run_labels, run_stats[i], int(i), horizontal)]
+        candidates += [(run_labels, run_stats[i], i, horizontal) for i in thin]
+    return candidates
+
+
+def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: int, horizontal: bool) -> bool:
+    """True when a run of ink is a straight thin stroke along an axis: at most LINE_THICK px and at least
+    LINE_RATIO times longer than thick, and across its length mostly within a band a quarter of its length wide
+    (the joined bars and slanted strokes of two 7s make long runs too, but not a straight band).
+
+    The thickness is the run's ink (its summed contrast) over its length and its peak contrast: a scanner's
+    blur widens a thin rule by a faint pixel on each side, which would triple a count of pixels."""
+    x, y, w, h = (int(v) for v in stats_row[:4])
+    length, across = (w, h) if horizontal else (h, w)
+    # Straight and along an axis, give or take a scanner's skew of 3 degrees: its box is as narrow as the run is
+    # thick (area / length). A slanted stroke of a digit is thin too, but its box is wider than it.
+    if across > stats_row[cv2.CC_STAT_AREA] / length + 1 + 0.05 * length:
+        return False
+    region = labels[y : y + h, x : x + w] == label
+    values = flat[y : y + h, x : x + w][region]
+    peak = float(values.max())
+    if peak <= 0:
+        return False
+    thickness = float(values.sum()) / (peak * length)
+    if thickness > LINE_THICK or length < LINE_RATIO * thickness:
+        return False
+    band = region if horizontal else region.T  # rows: across the run; columns: along it
+    present = band.any(axis=0)
+    first = np.argmax(band, axis=0)
+    last = band.shape[0] - np.argmax(band[::-1], axis=0)
+    return float(np.median((last - first)[present])) * 4 <= length
+
+
+def _paint(target: np.ndarray, labels: np.ndarray, label: int, stats_row: np.ndarray) -> None:
+    """Set to 1 the pixels of `target` where `labels` is `label`, inside that part's box (`stats_row`)."""
+    x, y, w, h = (int(v) for v in stats_row[:4])
+    target[y : y + h, x : x + w] |= (labels[y : y + h, x : x + w] == label).view(np.uint8)
+
+
+def _owner(labels: np.ndarray, run_labels: np.ndarray, stats_row: np.ndarray, label: int) -> int:
+    """The part of `labels` that run `label` (a subset of the ink) lies on."""
+    x, y, w, h = (int(v) for v in stats_row[:4])
+    region = run_labels[y : y + h, x : x + w] == label
+    at = int(np.argmax(region))
+    return int(labels[y + at // w, x + at % w])
+
+
+def _box_sides(members: list) -> tuple[set[int], tuple[int, int, int, int, int]]:
+    """The runs (indices into `members`, the ruled runs of one connected part) that make a form box, and the
+    box (left, top, right, bottom, thickness of its rules): two parallel runs of about one extent (85%
+    overlap), their ends joined by a run across on at least one side, covering most of the gap. A digit
+    touching the box or crossing its edge is part of the same connected ink, so the box is judged by its runs,
+    not by the part's outline. No runs when there is no box (the sides of a 0 are curved, a thin 8 slants, the
+    bar of a 7 is one run)."""
+    spans = []
+    for _, c, _, horizontal in members:
+        x, y, w, h = (int(v) for v in c[:4])
+        along, at = ((x, x + w), y + h / 2) if horizontal else ((y, y + h), x + w / 2)
+        thick = max(1, round(c[cv2.CC_STAT_AREA] / max(w if horizontal else h, 1)))
+        spans.append((horizontal, along, at, thick))
+    found: set[int] = set()
+    outline = (0, 0, 0, 0, 0)
+    for i, (horizontal, (a0, a1), at_i, thick) in enumerate(spans):
+        for j in range(i + 1, len(spans)):
+            same, (b0, b1), at_j, _ = spans[j]
+            overlap = min(a1, b1) - max(a0, b0)
+            if same != horizontal or overlap < 0.85 * max(a1 - a0, b1 - b0) or abs(at_i - at_j) < LINE_MIN:
+                continue
+            lo, hi = sorted((at_i, at_j))
+            near = max(3.0, 0.1 * (a1 - a0))
+            ends = [
+                k
+                for k, (across, (c0, c1), at_k, _) in enumerate(spans)
+                if across != horizontal
+                and (abs(at_k - max(a0, b0)) <= near or abs(at_k - min(a1, b1)) <= near)
+                and min(c1, hi) - max(c0, lo) >= 0.85 * (hi - lo)
+            ]
+            if ends:
+                found.update((i, j, *ends))
+                pad = thick // 2 + 1
+                along_lo, along_hi = min(a0, b0), max(a1, b1)
+                across_lo, across_hi = max(0, int(lo) - pad), int(np.ceil(hi)) + pad
+                if horizontal:
+                    outline = (along_lo, across_lo, along_hi, across_hi, thick + 2)
+                else:
+                    outline = (across_lo, along_lo, across_hi, along_hi, thick + 2)
+    return found, outline
