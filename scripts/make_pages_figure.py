@@ -24,17 +24,17 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 def _read(pixels: np.ndarray, scorer, multi_digit: bool):
     """(boxes, digits, confidences, flags) of what the pipeline reads in `pixels`."""
-    from toolkit.imaging import normalise, segment
+    from toolkit.imaging import normalise, reading
 
     result = normalise.prepare_array(pixels, multi_digit=multi_digit)
     if result.blank:
         return [], [], [], result.flags
-    probs = scorer.score(result.tensor if multi_digit else result.tensor[None])
-    chosen, _ = segment.choose(result.plan, probs)
+    probs = scorer.score(reading.tensors(result), with_not_digit=True)
+    chosen = reading.decide(result, probs)
     return (
         [result.boxes[k] for k in chosen],
-        probs[chosen].argmax(axis=1).tolist(),
-        probs[chosen].max(axis=1).tolist(),
+        probs[chosen, :10].argmax(axis=1).tolist(),
+        probs[chosen, :10].max(axis=1).tolist(),
         result.flags,
     )
 

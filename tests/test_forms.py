@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from toolkit import data
-from toolkit.imaging import layout, light, lines, normalise, segment
+from toolkit.imaging import layout, light, lines, normalise, reading
 from toolkit.onnxmodel import OnnxModel
 from toolkit.predict.options import REFERENCE_MODEL
 
@@ -49,10 +49,9 @@ def read(sheet: np.ndarray, scorer) -> tuple[int | None, normalise.Normalized]:
     result = normalise.prepare_array(sheet)
     if result.blank:
         return None, result
-    others = result.others if result.others is not None else np.zeros((0, 28, 28), np.float32)
-    scored = scorer.score(np.concatenate([result.tensor[None], others]), with_not_digit=True)
-    at = segment.pick(result.plan, scored)[0] if result.plan else 0
-    return (None if at is None else int(scored[at, :10].argmax())), result
+    scored = scorer.score(reading.tensors(result), with_not_digit=True)
+    chosen = reading.decide(result, scored)
+    return (int(scored[chosen[0], :10].argmax()) if chosen else None), result
 
 
 def boxed(mnist_test, digit: int, shift: int, thickness: int = 2) -> np.ndarray:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from toolkit import data, scans
-from toolkit.imaging import normalise, segment
-from toolkit.imaging.digits import even_cuts, least_ink_path
+from toolkit.imaging import normalise, reading
+from toolkit.imaging.digits import _minima, least_ink_path
 from toolkit.onnxmodel import OnnxModel
 from toolkit.predict.options import REFERENCE_MODEL
 
@@ -41,16 +41,9 @@ def page(mnist_test, digits: str, seed: int, **options) -> scans.Rendered:
 def read(rendered: scans.Rendered, scorer, multi_digit: bool = False) -> tuple[str, normalise.Normalized]:
     """What the pipeline reads in a rendering (decoded as OpenCV would: grey or BGR pixels)."""
     result = normalise.prepare_array(np.asarray(rendered.image), multi_digit=multi_digit)
-    if result.blank:
-        return "", result
-    if not multi_digit:  # the candidates for the digit: the model picks
-        others = result.others if result.others is not None else np.zeros((0, 28, 28), np.float32)
-        scored = scorer.score(np.concatenate([result.tensor[None], others]), with_not_digit=True)
-        at = segment.pick(result.plan, scored)[0] if result.plan else 0
-        return ("" if at is None else str(int(scored[at, :10].argmax()))), result
-    probs = scorer.score(result.tensor)
-    chosen, _ = segment.choose(result.plan, probs)
-    return "".join(str(int(d)) for d in probs[chosen].argmax(axis=1)), result
+    scored = scorer.score(reading.tensors(result), with_not_digit=True) if not result.blank else None
+    chosen = reading.decide(result, scored) if scored is not None else []
+    return "".join(str(int(scored[k, :10].argmax())) for k in chosen), result
 
 
 def overlaps(box, truth) -> bool:
@@ -176,13 +169,13 @@ def test_pick_passes_over_rejected_candidates_and_judges_ambiguity_among_the_res
     mark = digit.copy()
     mark[10] = 0.97  # rejected
     # The heaviest (wide) is rejected, the second is the digit; the third is too light to make it ambiguous.
-    assert segment.pick("pick:1w,0.5,0.1", np.stack([mark, digit, digit])) == (1, False, False)
+    assert reading.pick("pick:1w,0.5,0.1", np.stack([mark, digit, digit])) == (1, False, False)
     # ... unless it has COMPARABLE of the chosen one's ink.
-    assert segment.pick("pick:1w,0.5,0.3", np.stack([mark, digit, digit])) == (1, True, False)
-    assert segment.pick("pick:1,0.5w", np.stack([mark, digit])) == (1, False, True)
-    assert segment.pick("pick:1,0.5", np.stack([mark, mark])) == (None, False, False)
+    assert reading.pick("pick:1w,0.5,0.3", np.stack([mark, digit, digit])) == (1, True, False)
+    assert reading.pick("pick:1,0.5w", np.stack([mark, digit])) == (1, False, True)
+    assert reading.pick("pick:1,0.5", np.stack([mark, mark])) == (None, False, False)
     # A model without not_digit: the heaviest is read, ambiguous by ink alone.
-    assert segment.pick("pick:1,0.5", np.stack([mark, digit])[:, :10]) == (0, True, False)
+    assert reading.pick("pick:1,0.5", np.stack([mark, digit])[:, :10]) == (0, True, False)
 
 
 def test_single_digit_scans_keep_the_fast_path(mnist_test):
@@ -248,7 +241,7 @@ def test_a_wide_blob_is_cut_where_the_ink_is_thinnest():
     mask[:, 22:50] = True
     mask[14, 18:22] = True
     profile = mask.sum(axis=0).astype(float)
-    assert even_cuts(profile, 2)[1] in range(18, 22)
+    assert _minima(profile, 3, 5)[0] in range(18, 22)  # the thinnest column is the first cut offered
     path = least_ink_path(mask, 25, 8)
     assert mask[np.arange(30), path].sum() == 1  # through the bridge only
     # A slanted gap: the cut bends with it instead of slicing a digit.
@@ -260,14 +253,27 @@ def test_a_wide_blob_is_cut_where_the_ink_is_thinnest():
     assert all(15 + row // 3 <= path[row] < 18 + row // 3 for row in range(30))
 
 
-def test_the_model_chooses_between_one_digit_and_two_only_when_much_surer():
-    sure = np.full(10, 1e-6, np.float32)
-    sure[3] = 1 - 9e-6
-    unsure = np.full(10, 0.05, np.float32)
-    unsure[[4, 9]] = [0.4, 0.2]
-    plan = "1;1,2"  # a digit, then a group read whole or as two
-    # Whole and unsure vs two and sure: two.
-    assert segment.choose(plan, np.stack([sure, unsure, sure, sure])) == ([0, 2, 3], True)
-    # Both sure: the segmenter's first reading stays.
-    assert segment.choose(plan, np.stack([sure, sure, sure, sure])) == ([0, 1], False)
-    assert segment.choose(None, np.stack([sure, sure])) == ([0, 1], False)
+def test_the_reading_of_touching_digits_is_the_best_path_over_the_cuts():
+    sure = np.full(11, 1e-6, np.float32)
+    sure[3], sure[10] = 1 - 9e-6, 0.01
+    unsure = np.full(11, 0.05, np.float32)
+    unsure[[4, 9, 10]] = [0.4, 0.2, 0.01]
+    rejected = sure.copy()
+    rejected[10] = 0.9
+    # A digit, then a group cut in two pieces: spans 0-1, 0-2 (whole, 1.05 x the height), 1-2.
+    plan = "1;L2:0-1-0.50-1.00,0-2-1.05-1.00,1-2-0.55-0.95"
+    # Whole and unsure against two sure pieces: two, cut apart.
+    assert reading.choose(plan, np.stack([sure, sure, unsure, sure])) == ([0, 1, 3], True, False)
+    # Whole and sure, pieces sure too: the cut costs (CUT_COST) more than the whole's width.
+    assert reading.choose(plan, np.stack([sure, sure, sure, sure])) == ([0, 2], False, False)
+    # The pieces sure but one rejected by not_digit (half a digit): the whole.
+    assert reading.choose(plan, np.stack([sure, rejected, sure, sure])) == ([0, 2], False, False)
+    # Whole unsure, pieces middling: close either way, flagged ambiguous.
+    middling = np.full(11, 0.01, np.float32)
+    middling[[5, 6, 10]] = [0.85, 0.05, 0.01]  # log-odds ~2.8 each
+    chosen, _, ambiguous = reading.choose(plan, np.stack([sure, middling, unsure, middling]))
+    assert ambiguous and chosen in ([0, 1, 3], [0, 2])
+    # A span far wider than a digit loses to its pieces even when it is sure.
+    wide = "L2:0-1-0.60-1.00,0-2-1.60-1.00,1-2-0.70-1.00"
+    assert reading.choose(wide, np.stack([sure, sure, sure])) == ([0, 2], True, False)
+    assert reading.choose(None, np.stack([sure, sure])) == ([0, 1], False, False)

@@ -86,7 +86,7 @@ def _decode(path: str, frame: int, multi_digit: bool) -> tuple[np.ndarray, Any]:
 def look(path: str, frame: int = 0, multi_digit: bool = False) -> Seen:
     """What the pipeline sees in one file; never raises for a bad file."""
     from toolkit.errors import first_line
-    from toolkit.imaging import layout, light
+    from toolkit.imaging import layout, light, reading
     from toolkit.predict import decode
 
     try:
@@ -99,9 +99,7 @@ def look(path: str, frame: int = 0, multi_digit: bool = False) -> Seen:
     found = layout.analyse(ink)
     labels = found.labels
     kept = np.isin(labels, found.parts[:, 0]) & (labels > 0) if len(found.parts) else np.zeros(labels.shape, bool)
-    tensors = result.tensor.reshape(-1, 28, 28)
-    if result.others is not None:  # a page's other candidates for its digit (segment.pick)
-        tensors = np.concatenate([tensors, result.others])
+    tensors = reading.tensors(result)  # a page's other candidates for its digit too (reading.pick)
     return Seen(
         grey=grey,
         ink=np.clip(found.flat, 0.0, None),
@@ -161,7 +159,7 @@ def _panels(seen: Seen) -> list[tuple[str, Any]]:
 
 
 def _reading(seen: Seen, probs: np.ndarray) -> str:
-    from toolkit.imaging import segment
+    from toolkit.imaging import reading
 
     if seen.problem:
         return f"not read: {seen.problem}"
@@ -169,12 +167,12 @@ def _reading(seen: Seen, probs: np.ndarray) -> str:
         return "blank: no digit found"
     digit_probs = probs[:, :NUM_CLASSES]
     if seen.plan and seen.plan.startswith("pick:"):
-        at, _, _ = segment.pick(seen.plan, probs)
+        at, _, _ = reading.pick(seen.plan, probs)
         if at is None:
             return "no digit: the model says none of the inputs is one"
         chosen = [at]
     else:
-        chosen, _ = segment.choose(seen.plan, digit_probs)
+        chosen, _, _ = reading.choose(seen.plan, probs)
     digits = "".join(str(int(digit_probs[i].argmax())) for i in chosen)
     sure = min(float(digit_probs[i].max()) for i in chosen)
     return f"reads {digits} (confidence {sure:.4f})" + (

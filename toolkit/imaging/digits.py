@@ -20,7 +20,10 @@ CANDIDATES = 5  # ... at most this many, heaviest first
 DIGIT_WIDTH = 0.8  # a digit's typical width, as a share of its height (MNIST: median 0.8)
 WIDE = 1.45  # a group wider than this x the digits' height holds several digits (MNIST: 99% are narrower)
 MAYBE_TWO = 0.9  # a narrower one may still be two digits touching (a 1 and a 7) when wider than this
-CUTS = 3  # ... cut at up to this many places, for the model to choose from
+CUTS = 3  # ... cut at up to this many places (about three per digit it may hold when wider), for the model
+MIN_PIECE = 0.12  # cuts at least this x the digits' height apart (a 1 is about this wide)
+MAX_PIECES = 4  # a candidate digit spans at most this many pieces between cuts
+MAX_SPAN = 1.3  # ... and is at most this x the digits' height wide
 FRAGMENT = 0.55  # a part shorter than this x the digits' height is a piece of a digit
 
 
@@ -76,7 +79,7 @@ def extent(rows: np.ndarray) -> tuple[int, int, int, int]:
 def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     """Single-digit mode: the candidates for the digit, heaviest object first (none when there is none): every
     object with CANDIDATE_SHARE of the heaviest's ink, up to CANDIDATES, for the model to judge (a faint line
-    of writing or a shadow can outweigh a thin 1; see `segment.pick`). Flagged ambiguous when another object
+    of writing or a shadow can outweigh a thin 1; see `reading.pick`). Flagged ambiguous when another object
     weighs nearly as much as the heaviest, and several-digits when the ink looks like digits side by side."""
     objects = _objects(layout.parts) if len(layout.parts) else []
     if not objects:
@@ -100,21 +103,22 @@ def _side_by_side(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) ->
     return overlap >= 0.5 * min(a[3], b[3]) and 0.5 <= a[3] / max(1, b[3]) <= 2.0
 
 
-def find_number(layout: Layout, flags: list[str]) -> list[list[list[Digit]]]:
-    """Multi-digit mode: the digits of the main row, left to right (step 5 of the segmenter), as slots
-    of alternatives (see `_split`)."""
+def find_number(layout: Layout, flags: list[str]) -> list[Lattice]:
+    """Multi-digit mode: the digits of the main row, left to right (step 5 of the segmenter), one `Lattice`
+    of candidates per group of ink."""
     objects = _objects(layout.parts) if len(layout.parts) else []
     if not objects:
         return []
     row = _main_row(objects, flags)
     heights = row[:, 4]
-    height = float(np.median(heights[heights >= 0.5 * heights.max()]))  # the digits' height, not a fragment's
+    # The digits' height, not a fragment's (a 5's detached cap, half of a 4 written in two strokes).
+    height = float(np.percentile(heights[heights >= 0.5 * heights.max()], 75))
     slots = []
     for group in _groups(row, height):
         box = extent(group)
         if max(box[2], box[3]) < 0.4 * height:
             continue  # a dot or a comma beside the digits, not a digit
-        slots.append(_split(layout, group[:, 0], box, height))
+        slots.append(_lattice(layout, group[:, 0], box, height))
     return slots
 
 
@@ -166,52 +170,54 @@ def _main_row(objects: list[np.ndarray], flags: list[str]) -> np.ndarray:
     return np.concatenate([objects[k] for k in rows[ranked[0]]])
 
 
-def _split(layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int], height: float) -> list[list[Digit]]:
-    """A group's readings: as one digit, or as several when it may hold touching digits; the segmenter's
-    preference first. `segment.choose` lets the model pick among them.
+@dataclass(frozen=True)
+class Lattice:
+    """A group of ink that may hold several touching digits, over-segmented for the model: `cuts` are x
+    positions (the group's left and right edges included) where digits may meet, and each candidate digit is a
+    span between two cuts (`spans`: (first cut, last cut, its width over the digits' height)), cut out along the
+    least-ink paths through those cuts. `reading.choose` reads it by dynamic programming over the cuts."""
 
-    Wider than WIDE x the digits' height (no MNIST digit is), the group holds about width / (DIGIT_WIDTH x
-    height) digits, and that many come first, then one more and one less, cut near the thinnest column within
-    0.4 digit of where an even split would put each cut. Narrower, but wider than MAYBE_TWO x the height, it
-    is one digit (a wide 0) or two touching (a 1 beside a 7): one first, then two, cut near each of the CUTS
-    thinnest local minima of the column ink profile (where two digits touch is rarely the thinnest column of
-    all: a 1 is a full-height stroke, and the middle of a 6 is thin). Each cut then follows the path from top to
-    bottom that crosses the least ink (see `least_ink_path`), so slanted digits that overlap in x come apart
-    whole."""
+    cuts: int  # how many pieces the cuts make (len(cut positions) - 1)
+    spans: list[tuple[int, int, float, float]]
+    digits: list[Digit]
+
+
+def _lattice(layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int], height: float) -> Lattice:
+    """A group's candidate digits (see `Lattice`). Narrower than MAYBE_TWO x the digits' height it is one digit.
+    Wider, it is cut at the column ink profile's local minima (the thinnest first, at least MIN_PIECE x the
+    height apart, about three per digit it may hold): where two digits touch is a thin column, though not always
+    the thinnest (a 1 is a full-height stroke, the middle of a 6 is thin), so the model judges every span of up
+    to MAX_PIECES pieces no wider than MAX_SPAN x the height. Each cut follows the path from top to bottom that
+    crosses the least ink (see `least_ink_path`), so slanted digits that overlap in x come apart whole."""
     left, top, width, box_height = box
-    whole = [Digit(labels, box)]
+    whole = Digit(labels, box)
     if width <= MAYBE_TWO * height:
-        return [whole]
+        return Lattice(1, [(0, 1, width / height, box_height / height)], [whole])
     mask = np.isin(layout.labels[top : top + box_height, left : left + width], labels)
     profile = mask.sum(axis=0).astype(np.float64)
-    if width > WIDE * height:
-        n = max(2, round(width / (DIGIT_WIDTH * height)))
-        options = [even_cuts(profile, count) for count in (n, n + 1, n - 1)]
-    else:
-        options = [[0, cut, width] for cut in _minima(profile)]
-    alternatives = []
-    for cuts in options:
-        if cuts is None:
-            continue
-        if len(cuts) == 2:
-            alternatives.append(whole)
-            continue
-        reach = max(2, round(0.2 * width / (len(cuts) - 1)))
-        paths = [np.zeros(box_height, np.int64)]
-        paths += [least_ink_path(mask, cut, reach) for cut in cuts[1:-1]]
-        paths.append(np.full(box_height, width, np.int64))
-        columns = np.arange(width)
-        pieces = []
-        for lo, hi in zip(paths[:-1], paths[1:], strict=True):
-            own = mask & (columns >= lo[:, None]) & (columns < hi[:, None])
+    expected = width / (DIGIT_WIDTH * height)
+    inner = sorted(_minima(profile, max(CUTS, round(3 * expected)), MIN_PIECE * height))
+    positions = [0, *inner, width]
+    reach = max(2, round(0.2 * height))
+    paths = [np.zeros(box_height, np.int64)]
+    paths += [least_ink_path(mask, cut, reach) for cut in inner]
+    paths.append(np.full(box_height, width, np.int64))
+    columns = np.arange(width)
+    spans, digits = [], []
+    last = len(positions) - 1
+    for i in range(last):
+        for j in range(i + 1, last + 1):
+            span_width = positions[j] - positions[i]
+            whole_group = i == 0 and j == last and span_width <= MAX_SPAN * height
+            if (j > i + MAX_PIECES or span_width > MAX_SPAN * height) and j > i + 1 and not whole_group:
+                continue
+            own = mask & (columns >= paths[i][:, None]) & (columns < paths[j][:, None])
             x, y, w, h = cv2.boundingRect(own.view(np.uint8))
-            if w:
-                pieces.append(Digit(labels, (left + x, top + y, w, h), (top, lo + left, hi + left)))
-        if len(pieces) == len(cuts) - 1:
-            alternatives.append(pieces)
-    if width > WIDE * height:
-        return alternatives or [whole]
-    return [whole, *alternatives]
+            if not w:
+                continue
+            spans.append((i, j, w / height, h / height))
+            digits.append(Digit(labels, (left + x, top + y, w, h), (top, paths[i] + left, paths[j] + left)))
+    return Lattice(last, spans, digits)
 
 
 def least_ink_path(mask: np.ndarray, column: int, reach: int) -> np.ndarray:
@@ -241,12 +247,12 @@ def least_ink_path(mask: np.ndarray, column: int, reach: int) -> np.ndarray:
     return path
 
 
-def _minima(profile: np.ndarray) -> list[int]:
-    """Up to CUTS columns where a group of two touching digits may be cut: the thinnest local minima of its
-    smoothed column ink profile between 15% and 85% of its width, at least a tenth of the width apart."""
+def _minima(profile: np.ndarray, count: int, apart: float) -> list[int]:
+    """Up to `count` columns where a group of touching digits may be cut: the thinnest local minima of its
+    smoothed column ink profile, at least `apart` px from each other and from the group's edges."""
     width = len(profile)
     smooth = np.convolve(np.pad(profile, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
-    lo, hi = max(1, int(0.15 * width)), min(width - 1, int(np.ceil(0.85 * width)))
+    lo, hi = max(1, int(np.ceil(apart))), min(width - 1, int(width - apart) + 1)
     inner = np.arange(lo, hi)
     if not len(inner):
         return []
@@ -256,25 +262,8 @@ def _minima(profile: np.ndarray) -> list[int]:
     found = inner[low] if low.any() else inner[[int(np.argmin(smooth[inner]))]]
     chosen: list[int] = []
     for column in found[np.argsort(smooth[found], kind="stable")]:
-        if all(abs(int(column) - c) >= width / 10 for c in chosen):
+        if all(abs(int(column) - c) >= apart for c in chosen):
             chosen.append(int(column))
-        if len(chosen) == CUTS:
+        if len(chosen) == count:
             break
     return chosen
-
-
-def even_cuts(profile: np.ndarray, n: int) -> list[int] | None:
-    """Columns that cut a column ink profile into `n` even-ish pieces, 0 and its length included: each cut the
-    thinnest column within 0.4 piece of where an even split would put it (ties: the nearest to that place)."""
-    width = len(profile)
-    step = width / n
-    cuts = [0]
-    for k in range(1, n):
-        centre = k * step
-        lo, hi = max(cuts[-1] + 1, int(centre - 0.4 * step)), min(width - 1, int(np.ceil(centre + 0.4 * step)))
-        if hi <= lo:
-            return None
-        window = np.arange(lo, hi + 1)
-        cuts.append(int(window[np.argmin(profile[window] + 1e-3 * np.abs(window - centre))]))
-    cuts.append(width)
-    return cuts

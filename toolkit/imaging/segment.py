@@ -39,12 +39,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from toolkit.contract import NOT_DIGIT_THRESHOLD, NUM_CLASSES
 from toolkit.imaging.common import BLANK_CONTRAST, SIZE, Segmented, quantile, to_field
-from toolkit.imaging.digits import COMPARABLE, WIDE, Digit, extent, find_number, find_single
+from toolkit.imaging.digits import WIDE, Digit, extent, find_number, find_single
 from toolkit.imaging.layout import Layout, analyse
-
-PREFER = 3.0  # the segmenter's preferred reading wins unless another is this much surer (log-odds)
 
 FLAGS = {
     "blank-page": "a page-sized image in which no digit was found",
@@ -65,26 +62,26 @@ def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Segmente
     flags: list[str] = []
     if not multi_digit:
         return _read_single(layout, flags, inverted)
-    slots = find_number(layout, flags)
-    if not slots and layout.lines is not None:
+    lattices = find_number(layout, flags)
+    if not lattices and layout.lines is not None:
         flags.append("lines-only")
-    read_slots: list[list[list[tuple[np.ndarray, tuple[int, int, int, int]]]]] = []  # (field, box)
-    if slots:
-        digits = [digit for slot in slots for alternative in slot for digit in alternative]
-        solid = _digits_solid_level(layout, digits)
-        for slot in slots:
-            tried = [[_tensor(layout, digit, solid) for digit in alternative] for alternative in slot]
-            readable = [[t for t in a if t is not None] for a in tried if a and all(t is not None for t in a)]
-            if readable:
-                read_slots.append(readable)
-        if read_slots:
-            _touching(layout, digits, flags)
-    if not read_slots:
+    digits = [digit for lattice in lattices for digit in lattice.digits]
+    solid = _digits_solid_level(layout, digits) if digits else 0.0
+    kept: list[tuple[np.ndarray, tuple[int, int, int, int]]] = []  # (field, box)
+    slots: list[str] = []
+    for lattice in lattices:
+        tried = [_tensor(layout, digit, solid) for digit in lattice.digits]
+        read = [(t, span) for t, span in zip(tried, lattice.spans, strict=True) if t is not None]
+        if not read:
+            continue
+        kept.extend(t for t, _ in read)
+        if lattice.cuts == 1:
+            slots.append("1")
+        else:
+            slots.append(f"L{lattice.cuts}:" + ",".join(f"{i}-{j}-{r:.2f}-{q:.2f}" for _, (i, j, r, q) in read))
+    if not kept:
         return _nothing(layout, flags, inverted, (0, SIZE, SIZE))
-    kept = [t for slot in read_slots for alternative in slot for t in alternative]
-    plan = None  # every tensor a digit of its own
-    if any(len(slot) > 1 or len(slot[0]) > 1 for slot in read_slots):
-        plan = ";".join(",".join(str(len(a)) for a in slot) for slot in read_slots)
+    _touching(layout, digits, flags)
     return Segmented(
         np.stack([t for t, _ in kept]),
         blank=False,
@@ -92,7 +89,7 @@ def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Segmente
         passthrough=False,
         flags=tuple(flags),
         boxes=tuple(box for _, box in kept),
-        plan=plan,
+        plan=";".join(slots) if any(slot != "1" for slot in slots) else None,
     )
 
 
@@ -144,55 +141,6 @@ def _nothing(layout: Layout, flags: list[str], inverted: bool, shape: tuple[int,
     return Segmented(
         np.zeros(shape, np.float32), blank=True, inverted=inverted, passthrough=False, flags=tuple(flags), boxes=()
     )
-
-
-def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
-    """Single-digit mode with several candidates (`plan`: see `_pick_plan`; `scored`: the model's rows for
-    them, heaviest first, with the not_digit column when the model has one): which one is the digit, None when
-    the model rejects them all; whether the choice is ambiguous (another accepted candidate has COMPARABLE of
-    the chosen one's ink); and whether the chosen one is wider than one digit.
-
-    The model decides what is a digit: candidates it rejects (not_digit at NOT_DIGIT_THRESHOLD or above) are
-    passed over, so a line of writing, a box corner or a shadow heavier than the digit does not become it.
-    Among those left, the heaviest is the digit. A model without not_digit accepts every candidate, and the
-    heaviest is read, as the segmenter alone would."""
-    entries = plan.removeprefix("pick:").split(",")
-    masses = [float(v.rstrip("w")) for v in entries]
-    if scored.shape[1] > NUM_CLASSES:
-        accepted = [i for i in range(len(scored)) if scored[i, NUM_CLASSES] < NOT_DIGIT_THRESHOLD]
-    else:
-        accepted = list(range(len(scored)))
-    if not accepted:
-        return None, False, False
-    best = accepted[0]
-    return best, any(masses[i] >= COMPARABLE * masses[best] for i in accepted[1:]), entries[best].endswith("w")
-
-
-def choose(plan: str | None, probs: np.ndarray) -> tuple[list[int], bool]:
-    """Which of a reading's tensors are its digits, given the model's probabilities for each (`plan`: see
-    `Segmented.plan`; None: all of them, in order), and whether a group of touching digits was cut apart.
-
-    Where a group of ink could be one digit or several, the model decides: each alternative counts as sure as
-    its least sure digit, sureness being the log-odds of a digit's likeliest class over its second (softmax
-    confidences saturate at 1.0 for a whole "16" read as 6 and for its two halves alike; the odds do not). The
-    segmenter's preference, the first alternative, wins unless another is PREFER surer."""
-    if plan is None:
-        return list(range(len(probs))), False
-    top = np.sort(probs, axis=1)[:, -2:].astype(np.float64)
-    sure = np.log(np.maximum(top[:, 1], 1e-30)) - np.log(np.maximum(top[:, 0], 1e-30))
-    chosen: list[int] = []
-    cut = False
-    at = 0
-    for slot in plan.split(";"):
-        best, best_score = (at, 0), -np.inf
-        for k, size in enumerate(int(v) for v in slot.split(",")):
-            score = float(sure[at : at + size].min()) + (PREFER if k == 0 else 0.0)
-            if score > best_score:
-                best, best_score = (at, size), score
-            at += size
-        chosen.extend(range(best[0], best[0] + best[1]))
-        cut |= best[1] > 1
-    return chosen, cut
 
 
 def _digits_solid_level(layout: Layout, digits: list[Digit]) -> float:

@@ -284,7 +284,7 @@ def prepare_image(image: Image.Image, path: str, frame: int = 0, multi_digit: bo
 
 
 def _item(path: str, frame: int, result: normalise.Normalized) -> Item:
-    if result.others is not None:  # single-digit candidates: the model picks (segment.pick)
+    if result.others is not None:  # single-digit candidates: the model picks (reading.pick)
         tensors = np.concatenate([result.tensor[None], result.others])
         return Item(path, frame, tensors, blank=result.blank, flags=result.flags, plan=result.plan)
     if result.flags or result.plan:

@@ -8,7 +8,7 @@ Scored rows are the model's probabilities, with its `not_digit` output as an ele
 (`OnnxModel.score(..., with_not_digit=True)`): engines pass the one array along, and `make_records` reads it.
 A single-digit scan the model rejects (not_digit >= NOT_DIGIT_THRESHOLD) keeps its digit but is flagged
 `not-a-digit` and low-confidence. What the segmenter cut from a page is judged as candidates
-(`segment.pick`): rejected ones are passed over, and a page whose candidates are all rejected has no digit
+(`reading.pick`): rejected ones are passed over, and a page whose candidates are all rejected has no digit
 (blank, flagged `not-a-digit`). In a number a rejected candidate is dropped, and the record flagged.
 """
 
@@ -71,7 +71,7 @@ def scorer_for(model: str | Path, threads: int = 1) -> OnnxModel:
 
 def pack(items: Sequence[Item]) -> Packed:
     """Items -> (their metadata, the tensors of all items stacked in order: one per single-digit item, one per
-    digit (or alternative, see `segment.choose`) of a multi-digit item; none for a blank or failed item)."""
+    digit (or alternative, see `reading.choose`) of a multi-digit item; none for a blank or failed item)."""
     meta = []
     tensors = []
     for item in items:
@@ -135,7 +135,7 @@ def _digit_records(meta: Sequence[ItemMeta], probs: np.ndarray, options: Predict
     for item in meta:
         flags = item.flags
         at: int | None = k
-        if item.plan:  # a page's candidates for its digit: the model picks (segment.pick)
+        if item.plan:  # a page's candidates for its digit: the model picks (reading.pick)
             at, flags = _pick(item, probs, rejection, k)
         if item.n and at is not None:
             row, digit = rows[at], digits[at]
@@ -170,13 +170,13 @@ def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: i
     its flags: `ambiguous` as the model's choice makes it, `several-digits` judged on the chosen candidate when
     it is not the heaviest (the segmenter judged the heaviest), `not-a-digit` when every candidate was
     rejected."""
-    from toolkit.imaging import segment
+    from toolkit.imaging import reading
 
     assert item.plan is not None
     scored = probs[k : k + item.n]
     if rejection is not None:
         scored = np.column_stack([scored, rejection[k : k + item.n]])
-    chosen, ambiguous, wide = segment.pick(item.plan, scored)
+    chosen, ambiguous, wide = reading.pick(item.plan, scored)
     flags = [f for f in (item.flags or "").split() if f != "ambiguous" and (f != "several-digits" or not chosen)]
     if ambiguous:
         flags.append("ambiguous")
@@ -198,16 +198,17 @@ def _judge(record: dict[str, Any], not_digit: float) -> None:
 def _number_record(item: ItemMeta, scored: np.ndarray, options: PredictOptions) -> dict[str, Any]:
     """--multi-digit: `text` (the digits read, left to right), `n_digits`, `per_digit` (each digit with its
     confidence) and `confidence`, the least confident digit's. Where the segmenter offered alternative readings
-    of touching digits, the model's probabilities choose (`segment.choose`). Candidates the model rejects (its
-    not_digit output, when it has one) are dropped, and the record flagged `not-a-digit`. `digit` and the
-    `prob_` columns are filled only when exactly one digit was read."""
-    from toolkit.imaging import segment
+    of touching digits, the model's scores choose (`reading.choose`), and a close call is flagged `ambiguous`.
+    Candidates the model rejects (its not_digit output, when it has one) are dropped, and the record flagged
+    `not-a-digit`. `digit` and the `prob_` columns are filled only when exactly one digit was read."""
+    from toolkit.imaging import reading
 
     probs = scored[:, :NUM_CLASSES]
-    chosen, cut = segment.choose(item.plan, probs)
+    chosen, cut, ambiguous = reading.choose(item.plan, scored)
     rejection = scored[chosen, NUM_CLASSES] if scored.shape[1] > NUM_CLASSES else np.zeros(len(chosen))
     kept = [index for index, no in zip(chosen, rejection.tolist(), strict=True) if no < NOT_DIGIT_THRESHOLD]
-    flags = " ".join(f for f in ("split" if cut else "", "not-a-digit" if len(kept) < len(chosen) else "") if f)
+    said = ("split" if cut else "", "ambiguous" if ambiguous else "", "not-a-digit" if len(kept) < len(chosen) else "")
+    flags = " ".join(f for f in said if f)
     if not kept:
         return dict(
             records.empty(item.path), status="ok", low_confidence=True, blank=False, flags=flags or None,
@@ -221,7 +222,7 @@ def _number_record(item: ItemMeta, scored: np.ndarray, options: PredictOptions) 
         records.empty(item.path),
         status="ok",
         confidence=confidence,
-        low_confidence=confidence < options.min_confidence or len(kept) < len(rejection),
+        low_confidence=confidence < options.min_confidence or len(kept) < len(rejection) or ambiguous,
         blank=False,
         flags=flags or None,
         not_digit=float(scored[chosen, NUM_CLASSES].max()) if scored.shape[1] > NUM_CLASSES else None,

@@ -1,0 +1,141 @@
+"""How the model's scores choose a reading among the segmenter's candidates (`toolkit.imaging.segment`): which
+candidate on a page is the digit (`pick`), and which spans of a group of touching digits are its digits
+(`choose`). Both run where the records are made, on the model's rows for the candidates, in every engine.
+
+Sureness is the log-odds of a candidate's likeliest class over its second: softmax confidences saturate at 1.0
+for a whole "16" read as 6 and for its two halves alike; the odds do not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from toolkit.contract import NOT_DIGIT_THRESHOLD, NUM_CLASSES
+from toolkit.imaging.common import Normalized
+from toolkit.imaging.digits import COMPARABLE
+
+SURE_CAP = 8.0  # log-odds: sureer than this counts the same (p ~ 0.9997 over the second class)
+CUT_COST = 3.0  # each cut of a group into one more digit costs this: a split must be that much surer
+REJECTED_COST = 8.0  # a span the not_digit output rejects (a half digit, two digits in one) costs this more
+WIDE_COST = 10.0  # ... and a span wider than the digits' height, this much per unit of width over it
+SHORT = 0.6  # a span whose ink is shorter than this x the digits' height is a fragment ...
+SHORT_COST = 6.0  # ... and costs this
+NARROW = 0.3  # a span narrower than this x the digits' height read as anything but a 1 ...
+NARROW_COST = 4.0  # ... costs this
+AMBIGUOUS = 2.0  # readings with another count of digits within this much of the best are flagged
+
+
+def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
+    """Single-digit mode with several candidates (`plan`: see `_pick_plan`; `scored`: the model's rows for
+    them, heaviest first, with the not_digit column when the model has one): which one is the digit, None when
+    the model rejects them all; whether the choice is ambiguous (another accepted candidate has COMPARABLE of
+    the chosen one's ink); and whether the chosen one is wider than one digit.
+
+    The model decides what is a digit: candidates it rejects (not_digit at NOT_DIGIT_THRESHOLD or above) are
+    passed over, so a line of writing, a box corner or a shadow heavier than the digit does not become it.
+    Among those left, the heaviest is the digit. A model without not_digit accepts every candidate, and the
+    heaviest is read, as the segmenter alone would."""
+    entries = plan.removeprefix("pick:").split(",")
+    masses = [float(v.rstrip("w")) for v in entries]
+    if scored.shape[1] > NUM_CLASSES:
+        accepted = [i for i in range(len(scored)) if scored[i, NUM_CLASSES] < NOT_DIGIT_THRESHOLD]
+    else:
+        accepted = list(range(len(scored)))
+    if not accepted:
+        return None, False, False
+    best = accepted[0]
+    return best, any(masses[i] >= COMPARABLE * masses[best] for i in accepted[1:]), entries[best].endswith("w")
+
+
+def tensors(result: Normalized) -> np.ndarray:
+    """All the tensors of a result for the model, candidates included: (n, 28, 28)."""
+    stacked = result.tensor.reshape(-1, *result.tensor.shape[-2:])
+    return stacked if result.others is None else np.concatenate([stacked, result.others])
+
+
+def decide(result: Normalized, scored: np.ndarray) -> list[int]:
+    """Which of `tensors(result)` are the digits read, given the model's rows for them (with the not_digit
+    column when the model has one): by `pick` for a page's candidates, by `choose` for a number, all of them
+    otherwise; empty when nothing is read."""
+    if result.blank:
+        return []
+    if result.plan and result.plan.startswith("pick:"):
+        at = pick(result.plan, scored)[0]
+        return [] if at is None else [at]
+    return choose(result.plan, scored)[0]
+
+
+def choose(plan: str | None, scored: np.ndarray) -> tuple[list[int], bool, bool]:
+    """Which of a number's tensors are its digits, given the model's rows for them (`scored`: probabilities,
+    and the not_digit column when the model has one; `plan`: see `Segmented.plan`, None: every tensor is a
+    digit), whether a group of touching digits was cut apart, and whether the reading is ambiguous.
+
+    A slot "1" is one digit. A slot "L<n>:i-j-r-q,..." is a group over-segmented into n pieces, whose tensors
+    are its candidate spans (pieces i to j; r, q: the span's ink width and height over the digits' height); its
+    reading is the path of spans from piece 0 to piece n whose least sure span is surest (dynamic programming),
+    less CUT_COST for each digit after the first. A span's sureness is capped at SURE_CAP, less REJECTED_COST
+    when the model says it is no digit, less WIDE_COST per unit of width over the digits' height, less
+    SHORT_COST for a fragment shorter than SHORT x the digits' height and NARROW_COST for a sliver narrower
+    than NARROW read as anything but a 1. A reading is as good as its worst digit: a whole "16" read as a 6 is
+    surer than nothing, but a sure 1 and a sure 6 beat it. It is ambiguous when the best reading with another
+    count of digits scores within AMBIGUOUS of it."""
+    if plan is None:
+        return list(range(len(scored))), False, False
+    score = _span_scores(scored)
+    chosen: list[int] = []
+    cut = ambiguous = False
+    at = 0
+    for slot in plan.split(";"):
+        if slot == "1":
+            chosen.append(at)
+            at += 1
+            continue
+        head, body = slot[1:].split(":", 1)
+        spans = [tuple(float(v) for v in entry.split("-")) for entry in body.split(",")]
+        ones = scored[at : at + len(spans), :NUM_CLASSES].argmax(axis=1) == 1
+        path, close = _best_path(int(head), spans, score[at : at + len(spans)], ones)
+        chosen.extend(at + k for k in path)
+        cut |= len(path) > 1
+        ambiguous |= close
+        at += len(spans)
+    return chosen, cut, ambiguous
+
+
+def _span_scores(scored: np.ndarray) -> np.ndarray:
+    """Each candidate's score as a digit of a reading, before its width (see `choose`)."""
+    probs = scored[:, :NUM_CLASSES].astype(np.float64)
+    top = np.sort(probs, axis=1)[:, -2:]
+    sure = np.log(np.maximum(top[:, 1], 1e-30)) - np.log(np.maximum(top[:, 0], 1e-30))
+    score = np.minimum(sure, SURE_CAP)
+    if scored.shape[1] > NUM_CLASSES:
+        score -= REJECTED_COST * (scored[:, NUM_CLASSES] >= NOT_DIGIT_THRESHOLD)
+    return score
+
+
+def _best_path(
+    pieces: int, spans: list[tuple[float, ...]], score: np.ndarray, ones: np.ndarray
+) -> tuple[list[int], bool]:
+    """The spans (indices) of the best-scoring path from piece 0 to piece `pieces`, and whether a path with
+    another count of digits comes within AMBIGUOUS. Without any complete path, every span of one piece."""
+    # best[node][count]: the best least-sure span of a path reaching cut `node` with `count` digits, and the
+    # span that got there.
+    best: list[dict[int, tuple[float, int]]] = [{} for _ in range(pieces + 1)]
+    best[0][0] = (np.inf, -1)
+    for k, (i, j, r, q) in enumerate(spans):
+        i, j = int(i), int(j)
+        value = float(score[k]) - WIDE_COST * max(0.0, r - 1.0)
+        value -= SHORT_COST * (q < SHORT) + NARROW_COST * (r < NARROW and not ones[k])
+        for count, (worst, _) in list(best[i].items()):
+            if min(worst, value) > best[j].get(count + 1, (-np.inf, -1))[0]:
+                best[j][count + 1] = (min(worst, value), k)
+    if not best[pieces]:
+        return [k for k, (i, j, *_) in enumerate(spans) if j == i + 1], True
+    totals = sorted(
+        ((worst - CUT_COST * (count - 1), count) for count, (worst, _) in best[pieces].items()), reverse=True
+    )
+    path, node, count = [], pieces, totals[0][1]
+    while node:
+        k = best[node][count][1]
+        path.append(k)
+        node, count = int(spans[k][0]), count - 1
+    return path[::-1], len(totals) > 1 and totals[0][0] - totals[1][0] < AMBIGUOUS
