@@ -145,7 +145,8 @@ def _panels(seen: Seen) -> list[tuple[str, Any]]:
     draw = ImageDraw.Draw(cuts)
     for n, (left, top, width, height) in enumerate(seen.boxes or ()):
         colour = BOX_COLOURS[n % len(BOX_COLOURS)]
-        box = (left * scale, top * scale, (left + width) * scale - 1, (top + height) * scale - 1)
+        x0, y0 = left * scale, top * scale
+        box = (x0, y0, max(x0, (left + width) * scale - 1), max(y0, (top + height) * scale - 1))  # >= 1 px
         draw.rectangle(box, outline=colour, width=2)
         draw.text((box[0] + 2, box[1] + 1), str(n + 1), fill=colour)
     lines = "lines removed (red), specks (grey)" if seen.lines is not None else "specks removed (grey)"

@@ -15,6 +15,11 @@ from toolkit.imaging.common import MIN_DIGIT
 LINE_MIN = 12  # px: runs shorter than this are never line candidates
 LINE_RATIO = 8.0  # a line is at least this many times longer than it is thick
 LINE_THICK = 4.0  # px: and at most this thick (a printed rule is thinner than a pen stroke of a digit this size)
+THICK_MAX = 10.0  # px: runs up to this thick are looked at (a printed box may be bold; it is judged as a box)
+LONG_RATIO = 25.0  # a run this many times longer than thick is a rule at any thickness up to THICK_MAX
+SKEW_MIN, SKEW_MAX = 0.7, 6.0  # degrees: a sheet askew by this much is turned square before it is read
+SKEW_CONTRAST = 0.1  # ink this far above the paper is looked at for rules when measuring the skew
+SKEW_PARTS = 20  # ... among this many of the largest parts
 BOX_THICK = 6.0  # px: a box's outline at most this thick (no digit is a rectangle's outline, so it may be bolder)
 LINE_OVER_DIGIT = 1.5  # ... and longer than the other ink is tall, by this factor
 PAGE_LINE = 0.5  # on a page with no other ink, a lone rule crosses at least this share of the sheet
@@ -91,7 +96,7 @@ def find_lines(
     if not candidates:
         return None
     # The connected part of the ink each candidate lies on: boxes, and the parts that are nothing but a line.
-    owners = [_owner(labels, run_labels, c, i) for run_labels, c, i, _ in candidates]
+    owners = [_owner(labels, run_labels, c, i) for run_labels, c, i, _, _ in candidates]
     lines: set[int] = set()
     outlines: list[tuple[int, int, int, int, int]] = []  # the boxes found: (left, top, right, bottom, thickness)
     explained = np.zeros(len(stats), bool)  # parts that are a box or a single line, not writing
@@ -113,8 +118,10 @@ def find_lines(
     writing = ~explained & (np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= MIN_DIGIT)
     writing[0] = False  # the background
     digit = int(stats[writing, cv2.CC_STAT_HEIGHT].max()) if writing.any() else None
-    for k, (_, c, _, horizontal) in enumerate(candidates):
+    for k, (_, c, _, horizontal, thickness) in enumerate(candidates):
         length = c[cv2.CC_STAT_WIDTH] if horizontal else c[cv2.CC_STAT_HEIGHT]
+        if thickness > max(LINE_THICK, length / LONG_RATIO):
+            continue  # a bold run: a line only as a side of a box
         if digit is not None and length >= LINE_OVER_DIGIT * digit:
             lines.add(k)
         elif digit is None and page and length >= PAGE_LINE * (w if horizontal else h):
@@ -124,7 +131,7 @@ def find_lines(
     strokes = {owners[k] for k in lines}
     across = {True: np.zeros_like(mask), False: np.zeros_like(mask)}  # horizontal lines, vertical lines
     for k in lines:
-        run_labels, c, i, horizontal = candidates[k]
+        run_labels, c, i, horizontal, _ = candidates[k]
         _paint(across[horizontal], run_labels, i, c)
     for left, top, right, bottom, thick in outlines:
         # All four sides of a box, also where a digit's stroke ran along one and hid it from the runs.
@@ -162,11 +169,11 @@ def _crossings(mask: np.ndarray, horizontal: np.ndarray, vertical: np.ndarray) -
     return grown & lines
 
 
-def _line_candidates(mask: np.ndarray, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, int, bool]]:
+def _line_candidates(mask: np.ndarray, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, int, bool, float]]:
     """The runs of ink that may be ruled lines: long along an axis (an opening with a LINE_MIN px kernel) and
-    thin and straight (see `_thin`). Each is (labels of the runs, its stats row, its label, horizontal?), the
-    horizontal runs first."""
-    candidates: list[tuple[np.ndarray, np.ndarray, int, bool]] = []
+    thin and straight (see `_thin`). Each is (labels of the runs, its stats row, its label, horizontal?, its
+    thickness), the horizontal runs first."""
+    candidates: list[tuple[np.ndarray, np.ndarray, int, bool, float]] = []
     for horizontal in (True, False):
         kernel = np.ones((1, LINE_MIN) if horizontal else (LINE_MIN, 1), np.uint8)
         opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
@@ -176,15 +183,16 @@ def _line_candidates(mask: np.ndarray, flat: np.ndarray) -> list[tuple[np.ndarra
         length = run_stats[:, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT].astype(np.float64)
         # By the pixel count first (a blob three times too thick needs no closer look), then by the ink.
         maybe = np.flatnonzero(3 * length[1:] ** 2 >= LINE_RATIO * run_stats[1:, cv2.CC_STAT_AREA]) + 1
-        thin = [int(i) for i in maybe if _thin(flat, run_labels, run_stats[i], int(i), horizontal)]
-        candidates += [(run_labels, run_stats[i], i, horizontal) for i in thin]
+        measured = [(int(i), _thin(flat, run_labels, run_stats[i], int(i), horizontal)) for i in maybe]
+        candidates += [(run_labels, run_stats[i], i, horizontal, t) for i, t in measured if t is not None]
     return candidates
 
 
-def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: int, horizontal: bool) -> bool:
-    """True when a run of ink is a straight thin stroke along an axis: at most LINE_THICK px and at least
-    LINE_RATIO times longer than thick, and across its length mostly within a band a quarter of its length wide
-    (the joined bars and slanted strokes of two 7s make long runs too, but not a straight band).
+def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: int, horizontal: bool) -> float | None:
+    """The thickness of a run of ink that is a straight thin stroke along an axis, None for any other: at most
+    THICK_MAX px and at least LINE_RATIO times longer than thick, and across its length mostly within a band a
+    quarter of its length wide (the joined bars and slanted strokes of two 7s make long runs too, but not a
+    straight band).
 
     The thickness is the run's ink (its summed contrast) over its length and its peak contrast: a scanner's
     blur widens a thin rule by a faint pixel on each side, which would triple a count of pixels."""
@@ -193,20 +201,22 @@ def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: in
     # Straight and along an axis, give or take a scanner's skew of 3 degrees: its box is as narrow as the run is
     # thick (area / length). A slanted stroke of a digit is thin too, but its box is wider than it.
     if across > stats_row[cv2.CC_STAT_AREA] / length + 1 + 0.05 * length:
-        return False
+        return None
     region = labels[y : y + h, x : x + w] == label
     values = flat[y : y + h, x : x + w][region]
     peak = float(values.max())
     if peak <= 0:
-        return False
+        return None
     thickness = float(values.sum()) / (peak * length)
-    if thickness > LINE_THICK or length < LINE_RATIO * thickness:
-        return False
+    if thickness > THICK_MAX or length < LINE_RATIO * thickness:
+        return None
+    if thickness > LINE_THICK and across > stats_row[cv2.CC_STAT_AREA] / length + 2:
+        return None  # a bold run must be square to the axes: askew, it is a thin rule's steps (`ruled_parts`)
     band = region if horizontal else region.T  # rows: across the run; columns: along it
     present = band.any(axis=0)
     first = np.argmax(band, axis=0)
     last = band.shape[0] - np.argmax(band[::-1], axis=0)
-    return float(np.median((last - first)[present])) * 4 <= length
+    return thickness if float(np.median((last - first)[present])) * 4 <= length else None
 
 
 def _paint(target: np.ndarray, labels: np.ndarray, label: int, stats_row: np.ndarray) -> None:
@@ -231,30 +241,33 @@ def _box_sides(members: list) -> tuple[set[int], tuple[int, int, int, int, int]]
     not by the part's outline. No runs when there is no box (the sides of a 0 are curved, a thin 8 slants, the
     bar of a 7 is one run)."""
     spans = []
-    for _, c, _, horizontal in members:
+    for _, c, _, horizontal, measured in members:
         x, y, w, h = (int(v) for v in c[:4])
         along, at = ((x, x + w), y + h / 2) if horizontal else ((y, y + h), x + w / 2)
         thick = max(1, round(c[cv2.CC_STAT_AREA] / max(w if horizontal else h, 1)))
-        spans.append((horizontal, along, at, thick))
+        spans.append((horizontal, along, at, thick, measured))
     found: set[int] = set()
     outline = (0, 0, 0, 0, 0)
-    for i, (horizontal, (a0, a1), at_i, thick) in enumerate(spans):
+    for i, (horizontal, (a0, a1), at_i, thick, rule) in enumerate(spans):
         for j in range(i + 1, len(spans)):
-            same, (b0, b1), at_j, _ = spans[j]
+            same, (b0, b1), at_j, _, other = spans[j]
             overlap = min(a1, b1) - max(a0, b0)
             if same != horizontal or overlap < 0.85 * max(a1 - a0, b1 - b0) or abs(at_i - at_j) < LINE_MIN:
                 continue
             lo, hi = sorted((at_i, at_j))
             near = max(3.0, 0.1 * (a1 - a0))
-            ends = [
-                k
-                for k, (across, (c0, c1), at_k, _) in enumerate(spans)
+            ruled = 1.5 * max(rule, other) + 1  # the sides and dividers of one box are ruled alike
+            # Runs across from one of the pair to the other: the box's sides at its ends, dividers between.
+            across_runs = [
+                (k, abs(at_k - max(a0, b0)) <= near or abs(at_k - min(a1, b1)) <= near)
+                for k, (across, (c0, c1), at_k, _, measured) in enumerate(spans)
                 if across != horizontal
-                and (abs(at_k - max(a0, b0)) <= near or abs(at_k - min(a1, b1)) <= near)
+                and max(a0, b0) - near <= at_k <= min(a1, b1) + near
                 and min(c1, hi) - max(c0, lo) >= 0.85 * (hi - lo)
+                and measured <= ruled
             ]
-            if ends:
-                found.update((i, j, *ends))
+            if any(end for _, end in across_runs):
+                found.update((i, j, *(k for k, _ in across_runs)))
                 pad = thick // 2 + 1
                 along_lo, along_hi = min(a0, b0), max(a1, b1)
                 across_lo, across_hi = max(0, int(lo) - pad), int(np.ceil(hi)) + pad
@@ -263,3 +276,44 @@ def _box_sides(members: list) -> tuple[set[int], tuple[int, int, int, int, int]]
                 else:
                     outline = (across_lo, along_lo, across_hi, along_hi, thick + 2)
     return found, outline
+
+
+def skew(ink: np.ndarray) -> float:
+    """The angle (degrees) a sheet is askew by, measured on its rules and boxes, 0.0 when it is square (under
+    SKEW_MIN) or when there are none or it is beyond SKEW_MAX (no form is filled in at that angle; the
+    axis-aligned search is right). The rules are the SKEW_PARTS largest connected parts of the ink that are
+    long and thin (their direction by a least-squares line) or a box's outline (the direction of its
+    minimum-area rectangle's side), each weighed by its length."""
+    flat = ink - np.float32(np.median(ink[:: max(1, ink.shape[0] // 64), :: max(1, ink.shape[1] // 64)]))
+    mask = (flat > SKEW_CONTRAST).view(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 1:
+        return 0.0
+    sides = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])
+    order = np.argsort(-sides)[:SKEW_PARTS] + 1
+    angles, weights = [], []
+    for label in order.tolist():
+        x, y, w, h, area = (int(v) for v in stats[label])
+        if max(w, h) < 4 * LINE_MIN:
+            break
+        region = (labels[y : y + h, x : x + w] == label).view(np.uint8)
+        points = cv2.findNonZero(region)
+        rect = cv2.minAreaRect(points)
+        long, short = max(rect[1]), min(rect[1])
+        if short <= max(3.0, 0.08 * long):
+            vx, vy, _, _ = cv2.fitLine(points, cv2.DIST_L2, 0, 0.01, 0.01).ravel()
+            angle = float(np.degrees(np.arctan2(vy, vx)))
+        elif _outline(region, rect, float(area)):
+            corners = cv2.boxPoints(rect)
+            dx, dy = corners[1] - corners[0]
+            angle, long = float(np.degrees(np.arctan2(dy, dx))), 2 * (long + short)
+        else:
+            continue
+        angles.append((angle + 45.0) % 90.0 - 45.0)  # a rule's direction, whichever way it runs
+        weights.append(long)
+    if not angles:
+        return 0.0
+    order = np.argsort(angles)
+    cumulative = np.cumsum(np.asarray(weights)[order])
+    angle = float(np.asarray(angles)[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+    return angle if SKEW_MIN <= abs(angle) <= SKEW_MAX else 0.0

@@ -36,12 +36,15 @@ What deserves a human look is flagged (FLAGS), never silent. Steps 1-4 are `tool
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
 from toolkit.imaging.common import BLANK_CONTRAST, SIZE, Segmented, quantile, to_field
 from toolkit.imaging.digits import WIDE, Digit, extent, find_number, find_single
 from toolkit.imaging.layout import Layout, analyse
+from toolkit.imaging.lines import skew
 
 FLAGS = {
     "blank-page": "a page-sized image in which no digit was found",
@@ -57,7 +60,29 @@ FLAGS = {
 
 def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Segmented:
     """Ink (bright on black, float32) -> the digit (single-digit mode: tensor (28, 28)) or the digits left to
-    right (`multi_digit`: tensor (n, 28, 28)), their boxes and flags. See the module docstring."""
+    right (`multi_digit`: tensor (n, 28, 28)), their boxes and flags. See the module docstring. A sheet askew
+    (its rules and boxes, `lines.skew`) is turned square first; the boxes are given in the image's own pixels."""
+    angle = skew(ink)
+    if not angle:
+        return _read(ink, inverted, multi_digit)
+    h, w = ink.shape
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    result = _read(cv2.warpAffine(ink, turn, (w, h), flags=cv2.INTER_LINEAR), inverted, multi_digit)
+    return replace(result, boxes=tuple(_turned_back(box, turn, (h, w)) for box in result.boxes or ()))
+
+
+def _turned_back(box: tuple[int, int, int, int], turn: np.ndarray, shape: tuple[int, int]) -> tuple[int, ...]:
+    """A (left, top, width, height) box on the squared sheet -> the box around it on the sheet as given."""
+    left, top, width, height = box
+    corners = np.array([[left, top], [left + width, top], [left, top + height], [left + width, top + height]])
+    back = cv2.transform(corners[None].astype(np.float32), cv2.invertAffineTransform(turn))[0]
+    x0, y0 = np.clip(np.floor(back.min(axis=0)), 0, None).astype(int)
+    x1, y1 = np.minimum(np.ceil(back.max(axis=0)), (shape[1], shape[0])).astype(int)
+    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+
+
+def _read(ink: np.ndarray, inverted: bool, multi_digit: bool) -> Segmented:
+    """`read` on a square sheet."""
     layout = analyse(ink)
     flags: list[str] = []
     if not multi_digit:
