@@ -20,6 +20,7 @@ LONG_RATIO = 25.0  # a run this many times longer than thick is a rule at any th
 SKEW_MIN, SKEW_MAX = 0.7, 6.0  # degrees: a sheet askew by this much is turned square before it is read
 SKEW_CONTRAST = 0.1  # ink this far above the paper is looked at for rules when measuring the skew
 SKEW_PARTS = 20  # ... among this many of the largest parts
+BAR = 0.2  # a part this much longer than wide (a row of form boxes) is measured by its rectangle
 BOX_THICK = 6.0  # px: a box's outline at most this thick (no digit is a rectangle's outline, so it may be bolder)
 LINE_OVER_DIGIT = 1.5  # ... and longer than the other ink is tall, by this factor
 PAGE_LINE = 0.5  # on a page with no other ink, a lone rule crosses at least this share of the sheet
@@ -282,8 +283,9 @@ def skew(ink: np.ndarray) -> float:
     """The angle (degrees) a sheet is askew by, measured on its rules and boxes, 0.0 when it is square (under
     SKEW_MIN) or when there are none or it is beyond SKEW_MAX (no form is filled in at that angle; the
     axis-aligned search is right). The rules are the SKEW_PARTS largest connected parts of the ink that are
-    long and thin (their direction by a least-squares line) or a box's outline (the direction of its
-    minimum-area rectangle's side), each weighed by its length."""
+    long and thin (their direction by a least-squares line), or a bar (a row of boxes) or a box's outline (the
+    direction of its minimum-area rectangle's side), each weighed by its length: the weighted median wins, so
+    a slanted 1 among them does not tilt the sheet."""
     flat = ink - np.float32(np.median(ink[:: max(1, ink.shape[0] // 64), :: max(1, ink.shape[1] // 64)]))
     mask = (flat > SKEW_CONTRAST).view(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
@@ -300,12 +302,12 @@ def skew(ink: np.ndarray) -> float:
         points = cv2.findNonZero(region)
         rect = cv2.minAreaRect(points)
         long, short = max(rect[1]), min(rect[1])
-        if short <= max(3.0, 0.08 * long):
+        corners = cv2.boxPoints(rect)
+        dx, dy = corners[1] - corners[0]
+        if short <= max(3.0, 0.08 * long):  # a rule
             vx, vy, _, _ = cv2.fitLine(points, cv2.DIST_L2, 0, 0.01, 0.01).ravel()
             angle = float(np.degrees(np.arctan2(vy, vx)))
-        elif _outline(region, rect, float(area)):
-            corners = cv2.boxPoints(rect)
-            dx, dy = corners[1] - corners[0]
+        elif short <= BAR * long or _outline(region, rect, float(area)):  # a row of boxes, a box
             angle, long = float(np.degrees(np.arctan2(dy, dx))), 2 * (long + short)
         else:
             continue
