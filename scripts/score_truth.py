@@ -4,7 +4,8 @@ the right reads flagged for nothing.
 
 A read is right when its digits are (flagged or not): the digit for one-digit kinds, the whole string for
 `numbers` (read with --multi-digit), and no digit at all for `blanks`. A read is flagged when it is
-low_confidence or carries any flag. Used with renderers written apart from the pipeline
+low_confidence or carries any flag, except that a blank sheet read as no digit is flagged only by flags other
+than those that say why there is no digit (NO_DIGIT_FLAGS). Used with renderers written apart from the pipeline
 (`scripts/render_scans_b.py`), so the figures say how it reads scans nobody here drew.
 
     python scripts/score_truth.py FOLDER [--model M.onnx] [--json OUT]
@@ -35,8 +36,17 @@ def _read(record: dict, kind: str) -> str:
     return "" if record["digit"] is None else str(record["digit"])
 
 
-def _flagged(record: dict) -> bool:
-    return bool(record.get("low_confidence")) or bool(record.get("flags"))
+# What a record of no digit says by being one: on a blank sheet these flags are the reading, not a warning.
+NO_DIGIT_FLAGS = {"blank-page", "lines-only", "not-a-digit"}
+
+
+def _flagged(record: dict, kind: str) -> bool:
+    """Whether the record asks for a look. A read of no digit on a blank sheet is low-confidence and says why
+    there is no digit (NO_DIGIT_FLAGS) by design: only other flags count there."""
+    flags = set((record.get("flags") or "").split())
+    if kind == "blanks" and record.get("digit") is None and not record.get("text"):
+        return bool(flags - NO_DIGIT_FLAGS)
+    return bool(record.get("low_confidence")) or bool(flags)
 
 
 def score(folder: Path, model: Path | None = None) -> dict:
@@ -59,8 +69,8 @@ def score(folder: Path, model: Path | None = None) -> dict:
             said, truth = _read(record, kind), row["truth"]
             ok = said == truth
             right += ok
-            wrong_unflagged += (not ok) and not _flagged(record)
-            right_flagged += ok and _flagged(record)
+            wrong_unflagged += (not ok) and not _flagged(record, kind)
+            right_flagged += ok and _flagged(record, kind)
             if not ok:
                 misses.append(f"{row['file']}: {truth!r} read {said!r} ({record.get('flags') or 'no flag'})")
         n = len(kind_rows)

@@ -174,6 +174,8 @@ def test_pick_passes_over_rejected_candidates_and_judges_ambiguity_among_the_res
     assert reading.pick("pick:1w,0.5,0.3", np.stack([mark, digit, digit])) == (1, True, False)
     assert reading.pick("pick:1,0.5w", np.stack([mark, digit])) == (1, False, True)
     assert reading.pick("pick:1,0.5", np.stack([mark, mark])) == (None, False, False)
+    # A smaller image ("keep:") is a digit's own scan: all rejected, its heaviest is kept (and flagged later).
+    assert reading.pick("keep:1w,0.5", np.stack([mark, mark])) == (0, False, True)
     # A model without not_digit: the heaviest is read, ambiguous by ink alone.
     assert reading.pick("pick:1,0.5", np.stack([mark, digit])[:, :10]) == (0, True, False)
 

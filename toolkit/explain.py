@@ -167,7 +167,7 @@ def _reading(seen: Seen, probs: np.ndarray) -> str:
     if seen.blank or not len(probs):
         return "blank: no digit found"
     digit_probs = probs[:, :NUM_CLASSES]
-    if seen.plan and seen.plan.startswith("pick:"):
+    if seen.plan and seen.plan.startswith(reading.PICK_PLANS):
         at, _, _ = reading.pick(seen.plan, probs)
         if at is None:
             return "no digit: the model says none of the inputs is one"

@@ -56,7 +56,8 @@ class Segmented(Normalized):
     # Multi-digit readings where touching digits may be cut apart: for each group of ink, left to right, "1"
     # (one digit) or its candidate spans, e.g. "1;L2:0-1-0.45-1.00,0-2-1.10-1.00,1-2-0.60-0.95" (see
     # `toolkit.imaging.reading.choose`); None when every tensor is a digit of its own. Single-digit mode on
-    # the segmenter's path: "pick:" and each candidate's ink relative to the first's, e.g. "pick:1,0.4" (see
+    # the segmenter's path: "pick:" (a page) or "keep:" (a smaller image) and each candidate's ink relative to
+    # the first's, e.g. "pick:1,0.4" (see
     # `toolkit.imaging.reading.pick`).
     plan: str | None = None  # type: ignore[assignment]
     # Single-digit mode on a page: the other candidates for the digit (k, 28, 28), after `tensor`, heaviest

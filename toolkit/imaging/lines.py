@@ -66,7 +66,7 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
 def _outline(region: np.ndarray, rect: tuple, ink: float) -> bool:
     """True when the ink of `region` (a uint8 mask in its own box; `ink`: its solid-ink pixel count) lies along
     the outline of `rect` (its minimum-area rectangle): as thin as a rule all round, nine tenths of the ink
-    pixels within that thickness of the outline, and the outline covered along 85% of its length."""
+    pixels within that thickness of the outline, and each of its four sides covered along 85% of its length."""
     (_, _), (rw, rh), _ = rect
     thick = ink / (2.0 * (rw + rh))  # the rule's thickness, were the ink all outline
     count = int(region.sum())
@@ -80,10 +80,13 @@ def _outline(region: np.ndarray, rect: tuple, ink: float) -> bool:
     cv2.polylines(band, [corners], True, 1, reach)
     if int((region & band).sum()) < 0.9 * count:
         return False
-    centre = np.zeros_like(region)
-    cv2.polylines(centre, [corners], True, 1, 1)
     near = cv2.dilate(region, np.ones((reach, reach), np.uint8))
-    return int((centre & near).sum()) >= 0.85 * int(centre.sum())
+    for k in range(4):  # every side covered: a 7 lies along two sides of its rectangle, a box along all four
+        side = np.zeros_like(region)
+        cv2.line(side, tuple(int(v) for v in corners[k]), tuple(int(v) for v in corners[(k + 1) % 4]), 1, 1)
+        if int((side & near).sum()) < 0.85 * int(side.sum()):
+            return False
+    return True
 
 
 def find_lines(

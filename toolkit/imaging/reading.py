@@ -14,6 +14,7 @@ from toolkit.contract import NOT_DIGIT_THRESHOLD, NUM_CLASSES
 from toolkit.imaging.common import Normalized
 from toolkit.imaging.digits import COMPARABLE
 
+PICK_PLANS = ("pick:", "keep:")  # the plans of single-digit candidates (see `pick`)
 SURE_CAP = 8.0  # log-odds: sureer than this counts the same (p ~ 0.9997 over the second class)
 CUT_COST = 3.0  # each cut of a group into one more digit costs this: a split must be that much surer
 REJECTED_COST = 8.0  # a span the not_digit output rejects (a half digit, two digits in one) costs this more
@@ -28,21 +29,22 @@ AMBIGUOUS = 2.0  # readings with another count of digits within this much of the
 def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     """Single-digit mode with several candidates (`plan`: see `_pick_plan`; `scored`: the model's rows for
     them, heaviest first, with the not_digit column when the model has one): which one is the digit, None when
-    the model rejects them all; whether the choice is ambiguous (another accepted candidate has COMPARABLE of
-    the chosen one's ink); and whether the chosen one is wider than one digit.
+    the model rejects them all on a page (a "keep:" plan, a smaller image, keeps its heaviest); whether the
+    choice is ambiguous (another accepted candidate has COMPARABLE of the chosen one's ink); and whether the
+    chosen one is wider than one digit.
 
     The model decides what is a digit: candidates it rejects (not_digit at NOT_DIGIT_THRESHOLD or above) are
     passed over, so a line of writing, a box corner or a shadow heavier than the digit does not become it.
     Among those left, the heaviest is the digit. A model without not_digit accepts every candidate, and the
     heaviest is read, as the segmenter alone would."""
-    entries = plan.removeprefix("pick:").split(",")
+    entries = plan.split(":", 1)[1].split(",")
     masses = [float(v.rstrip("w")) for v in entries]
     if scored.shape[1] > NUM_CLASSES:
         accepted = [i for i in range(len(scored)) if scored[i, NUM_CLASSES] < NOT_DIGIT_THRESHOLD]
     else:
         accepted = list(range(len(scored)))
-    if not accepted:
-        return None, False, False
+    if not accepted:  # none is a digit: on a page, no digit; a digit's own scan keeps its heaviest, flagged
+        return (0, False, entries[0].endswith("w")) if plan.startswith("keep:") else (None, False, False)
     best = accepted[0]
     return best, any(masses[i] >= COMPARABLE * masses[best] for i in accepted[1:]), entries[best].endswith("w")
 
@@ -59,7 +61,7 @@ def decide(result: Normalized, scored: np.ndarray) -> list[int]:
     otherwise; empty when nothing is read."""
     if result.blank:
         return []
-    if result.plan and result.plan.startswith("pick:"):
+    if result.plan and result.plan.startswith(PICK_PLANS):
         at = pick(result.plan, scored)[0]
         return [] if at is None else [at]
     return choose(result.plan, scored)[0]

@@ -139,16 +139,18 @@ def _read_single(layout: Layout, flags: list[str], inverted: bool) -> Segmented:
         passthrough=False,
         flags=tuple(flags),
         boxes=tuple(box for (_, box), _ in read),
-        plan=_pick_plan(read),
+        plan=_pick_plan(read, layout.page),
         others=others,
     )
 
 
-def _pick_plan(read: list[tuple[tuple[np.ndarray, tuple[int, int, int, int]], Digit]]) -> str:
-    """The plan of single-digit candidates: "pick:" and, for each, its ink relative to the first's, marked "w"
-    when it is wider than one digit (WIDE x its height), e.g. "pick:1w,0.066"."""
+def _pick_plan(read: list[tuple[tuple[np.ndarray, tuple[int, int, int, int]], Digit]], page: bool) -> str:
+    """The plan of single-digit candidates: "pick:" on a page (which may hold no digit), "keep:" on a smaller
+    image (a digit's own scan, whose digit is kept even when the model rejects it), then, for each candidate,
+    its ink relative to the first's, marked "w" when it is wider than one digit (WIDE x its height), e.g.
+    "pick:1w,0.066"."""
     heaviest = max(1, read[0][1].mass)
-    return "pick:" + ",".join(
+    return ("pick:" if page else "keep:") + ",".join(
         f"{digit.mass / heaviest:.3g}" + ("w" if box[2] > WIDE * box[3] else "") for (_, box), digit in read
     )
 
