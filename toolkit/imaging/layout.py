@@ -50,7 +50,7 @@ def analyse(ink: np.ndarray) -> Layout:
     if found is not None:
         lines, strokes = found
         before = labels
-        mask = mask & (lines ^ 1)
+        mask = (mask & (lines ^ 1)).astype(np.uint8)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         # Each part left was part of one connected part before: those that were joined to a line touched it.
         origin = np.zeros(count, np.int32)

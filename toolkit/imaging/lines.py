@@ -147,8 +147,9 @@ def find_lines(
         ):
             across[horizontal][y0:y1, x0:x1] |= mask[y0:y1, x0:x1]
     grow = np.ones((3, 3), np.uint8)
-    horizontal, vertical = cv2.dilate(across[True], grow), cv2.dilate(across[False], grow)
-    return (horizontal | vertical) & (_crossings(mask, horizontal, vertical) ^ 1), strokes
+    rules: np.ndarray = cv2.dilate(across[True], grow)
+    uprights: np.ndarray = cv2.dilate(across[False], grow)
+    return (rules | uprights) & (_crossings(mask, rules, uprights) ^ 1), strokes
 
 
 def _crossings(mask: np.ndarray, horizontal: np.ndarray, vertical: np.ndarray) -> np.ndarray:

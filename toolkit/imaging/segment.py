@@ -71,7 +71,7 @@ def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Segmente
     return replace(result, boxes=tuple(_turned_back(box, turn, (h, w)) for box in result.boxes or ()))
 
 
-def _turned_back(box: tuple[int, int, int, int], turn: np.ndarray, shape: tuple[int, int]) -> tuple[int, ...]:
+def _turned_back(box: tuple[int, int, int, int], turn: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
     """A (left, top, width, height) box on the squared sheet -> the box around it on the sheet as given."""
     left, top, width, height = box
     corners = np.array([[left, top], [left + width, top], [left, top + height], [left + width, top + height]])
