@@ -81,3 +81,21 @@ def zoo_exports(trained_models, tmp_path_factory) -> dict:
 
     root = tmp_path_factory.mktemp("exports")
     return {name: export(path, FORMATS, root / name) for name, path in trained_models.items()}
+
+
+@pytest.fixture(scope="session")
+def mnist_test():
+    """The MNIST test images and labels (modules that define their own keep theirs)."""
+    from toolkit import data
+
+    (_, _), (x_test, y_test) = data.load_mnist()
+    return x_test, y_test
+
+
+@pytest.fixture(scope="session")
+def scorer():
+    """onnxruntime on the shipped reference model."""
+    from toolkit.onnxmodel import OnnxModel
+    from toolkit.predict.options import REFERENCE_MODEL
+
+    return OnnxModel(REFERENCE_MODEL)

@@ -1,5 +1,5 @@
 """Form boxes and ruled lines: a stroke that touches or crosses a line keeps its pixels where it crosses
-(`lines._crossings`), and lines and boxes drawn askew on a rotated sheet are found as lines, not digits
+(`lines.crossings`), and lines and boxes drawn askew on a rotated sheet are found as lines, not digits
 (`lines.ruled_parts`)."""
 
 from __future__ import annotations
@@ -8,23 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from toolkit import data
 from toolkit.imaging import layout, light, lines, normalise, reading
-from toolkit.onnxmodel import OnnxModel
-from toolkit.predict.options import REFERENCE_MODEL
 
 PAPER, RULE = 235, 40
-
-
-@pytest.fixture(scope="module")
-def mnist_test():
-    (_, _), (x_test, y_test) = data.load_mnist()
-    return x_test, y_test
-
-
-@pytest.fixture(scope="module")
-def scorer():
-    return OnnxModel(REFERENCE_MODEL)
 
 
 def digit_image(mnist_test, digit: int, nth: int = 0) -> np.ndarray:
@@ -81,7 +67,7 @@ def test_crossings_keep_line_pixels_only_where_a_stroke_meets_the_line():
     mask[34, 60:90] = 1  # a pixel-thin fringe under the rule: no stroke
     horizontal = np.zeros_like(mask)
     horizontal[29:34, :] = 1  # the rule as found, grown by a pixel
-    keep = lines._crossings(mask, horizontal, np.zeros_like(mask))
+    keep = lines.crossings(mask, horizontal, np.zeros_like(mask))
     # Within the stroke's columns (its corners may be opened away with the fringe), no others.
     assert set(range(41, 44)) <= set(np.flatnonzero(keep.any(axis=0))) <= set(range(40, 45))
     assert keep[29:34, 41:44].all()

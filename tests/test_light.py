@@ -8,21 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from toolkit import data
 from toolkit.imaging import light, normalise
-from toolkit.onnxmodel import OnnxModel
-from toolkit.predict.options import REFERENCE_MODEL
-
-
-@pytest.fixture(scope="module")
-def mnist_test():
-    (_, _), (x_test, y_test) = data.load_mnist()
-    return x_test, y_test
-
-
-@pytest.fixture(scope="module")
-def scorer():
-    return OnnxModel(REFERENCE_MODEL)
 
 
 def vignette(shape: tuple[int, int], darkest: float) -> np.ndarray:

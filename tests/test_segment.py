@@ -9,20 +9,7 @@ import pytest
 
 from toolkit import data, scans
 from toolkit.imaging import normalise, reading
-from toolkit.imaging.digits import _minima, least_ink_path
-from toolkit.onnxmodel import OnnxModel
-from toolkit.predict.options import REFERENCE_MODEL
-
-
-@pytest.fixture(scope="module")
-def mnist_test():
-    (_, _), (x_test, y_test) = data.load_mnist()
-    return x_test, y_test
-
-
-@pytest.fixture(scope="module")
-def scorer():
-    return OnnxModel(REFERENCE_MODEL)
+from toolkit.imaging.digits import least_ink_path, profile_minima
 
 
 def first(mnist_test, digit: int, nth: int = 0) -> np.ndarray:
@@ -243,7 +230,7 @@ def test_a_wide_blob_is_cut_where_the_ink_is_thinnest():
     mask[:, 22:50] = True
     mask[14, 18:22] = True
     profile = mask.sum(axis=0).astype(float)
-    assert _minima(profile, 3, 5)[0] in range(18, 22)  # the thinnest column is the first cut offered
+    assert profile_minima(profile, 3, 5)[0] in range(18, 22)  # the thinnest column is the first cut offered
     path = least_ink_path(mask, 25, 8)
     assert mask[np.arange(30), path].sum() == 1  # through the bridge only
     # A slanted gap: the cut bends with it instead of slicing a digit.

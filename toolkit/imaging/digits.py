@@ -196,7 +196,7 @@ def _lattice(layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int],
     mask = np.isin(layout.labels[top : top + box_height, left : left + width], labels)
     profile = mask.sum(axis=0).astype(np.float64)
     expected = width / (DIGIT_WIDTH * height)
-    inner = sorted(_minima(profile, max(CUTS, round(3 * expected)), MIN_PIECE * height))
+    inner = sorted(profile_minima(profile, max(CUTS, round(3 * expected)), MIN_PIECE * height))
     positions = [0, *inner, width]
     reach = max(2, round(0.2 * height))
     paths = [np.zeros(box_height, np.int64)]
@@ -247,7 +247,7 @@ def least_ink_path(mask: np.ndarray, column: int, reach: int) -> np.ndarray:
     return path
 
 
-def _minima(profile: np.ndarray, count: int, apart: float) -> list[int]:
+def profile_minima(profile: np.ndarray, count: int, apart: float) -> list[int]:
     """Up to `count` columns where a group of touching digits may be cut: the thinnest local minima of its
     smoothed column ink profile, at least `apart` px from each other and from the group's edges."""
     width = len(profile)

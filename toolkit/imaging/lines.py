@@ -2,7 +2,7 @@
 (`toolkit.imaging.segment` describes it). `toolkit.imaging.layout` calls `find_lines` on the ink's connected
 parts (axis-aligned rules and boxes, even where a digit touches or crosses them) and `ruled_parts` on what is
 left (lines and boxes drawn askew, on their own). A line is erased only where it is line: where a stroke
-meets or crosses it, its pixels stay with the stroke (`_crossings`).
+meets or crosses it, its pixels stay with the stroke (`crossings`).
 """
 
 from __future__ import annotations
@@ -149,10 +149,10 @@ def find_lines(
     grow = np.ones((3, 3), np.uint8)
     rules: np.ndarray = cv2.dilate(across[True], grow)
     uprights: np.ndarray = cv2.dilate(across[False], grow)
-    return (rules | uprights) & (_crossings(mask, rules, uprights) ^ 1), strokes
+    return (rules | uprights) & (crossings(mask, rules, uprights) ^ 1), strokes
 
 
-def _crossings(mask: np.ndarray, horizontal: np.ndarray, vertical: np.ndarray) -> np.ndarray:
+def crossings(mask: np.ndarray, horizontal: np.ndarray, vertical: np.ndarray) -> np.ndarray:
     """The pixels of the lines found (`horizontal`, `vertical`: masks) where a stroke meets or crosses them:
     grown from the ink that is not line, across each line (up and down through a horizontal one, sideways
     through a vertical one) and only through line pixels, so a stroke that touches a line keeps the line's
