@@ -41,6 +41,7 @@ from PIL import Image, UnidentifiedImageError
 
 from toolkit.errors import first_line
 from toolkit.imaging import normalise
+from toolkit.predict import located
 
 # Raster formats Pillow decodes by itself. EPS (runs Ghostscript), PDF and the rare scientific formats are out.
 ALLOWED_FORMATS = (
@@ -135,9 +136,15 @@ def _allowed_formats() -> tuple[str, ...]:
 _FORMATS: tuple[str, ...] | None = None
 
 
-def read_file(path: str, follow: bool = True) -> io.BytesIO | io.BufferedReader:
+def read_file(path: str, follow: bool = True, access: located.Access = located.LOCAL) -> io.BytesIO | io.BufferedReader:
     """Open a regular file without blocking on FIFOs or devices, refusing empty files; bytes in memory when
-    small. Raises Failure."""
+    small. An archive member or an object (a URL: `located`) is read whole through fsspec, with `access`.
+    Raises Failure."""
+    if located.is_located(path):
+        try:
+            return io.BytesIO(located.read(path, access))
+        except located.Problem as problem:
+            raise Failure(problem.kind, str(problem)) from None
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     if not follow:
         flags |= getattr(os, "O_NOFOLLOW", 0)
@@ -390,11 +397,19 @@ def _check_pixels(width: int, height: int) -> None:
         )
 
 
-def prepare_path(path: str, *, all_frames: bool = False, follow: bool = True, multi_digit: bool = False) -> list[Item]:
-    """Decode and normalise one file: one Item (the first frame), or one per frame with `all_frames`; with
-    `multi_digit`, each Item holds the tensors of every digit read, left to right."""
+def prepare_path(
+    path: str,
+    *,
+    all_frames: bool = False,
+    follow: bool = True,
+    multi_digit: bool = False,
+    access: located.Access = located.LOCAL,
+) -> list[Item]:
+    """Decode and normalise one file (or archive member, or object: `access` says how to reach those): one Item
+    (the first frame), or one per frame with `all_frames`; with `multi_digit`, each Item holds the tensors of
+    every digit read, left to right."""
     try:
-        source = read_file(path, follow)
+        source = read_file(path, follow, access)
         # Files over READ_WHOLE stream through Pillow; a wanted list of frames is Pillow's to walk.
         pixels = decode_fast(source.getvalue()) if not all_frames and isinstance(source, io.BytesIO) else None
     except Failure as failure:

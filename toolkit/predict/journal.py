@@ -92,7 +92,7 @@ class Journal:
 
     def admit(self, found: Found) -> bool:
         """Whether this run scores `found`: not when an earlier run recorded it at its current version."""
-        version = version_of(found.path, found.follow)
+        version = found.version if found.version is not None else version_of(found.path, found.follow)
         if not self.previous.admit(found.path, version):
             return False
         self._admitted[found.path] = version

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import os
 import textwrap
 import typing
@@ -23,6 +24,7 @@ from toolkit import modelkind
 from toolkit.errors import ModelLoadError, UsageError
 from toolkit.models import REFERENCE_ONNX
 from toolkit.predict import records
+from toolkit.predict.located import MAX_BYTES, Access
 
 REFERENCE_MODEL = REFERENCE_ONNX  # package data: a wheel scores with no --model too
 MODEL_ENV = "MNIST_TOOLKIT_MODEL"
@@ -71,6 +73,21 @@ class PredictOptions:
     exclude: Sequence[str] = option(
         (), "Skip files and folders matching this glob (repeatable).", cli_type=list[str] | None
     )
+    archives: bool = option(
+        False,
+        "Also read the .zip, .tar and .tar.gz archives met while walking folders, member by member (archives "
+        "named as inputs are always read).",
+    )
+    storage_options: Sequence[str] = option(
+        (),
+        "KEY=VALUE passed to the object store's fsspec filesystem, e.g. endpoint_url=http://host:9000, "
+        "profile=NAME, anon=true (repeatable; values are read as JSON when they parse). Without it the store's "
+        "usual environment applies (AWS_* variables and files, gcloud credentials, AZURE_STORAGE_*).",
+        cli_type=list[str] | None,
+    )
+    max_input_bytes: int = option(
+        MAX_BYTES, "Archive members and objects declaring more bytes than this are error records, never read."
+    )
     all_frames: bool = option(
         False, "One record per frame of animated GIFs and multi-page TIFFs (adds a frame column)."
     )
@@ -91,6 +108,9 @@ class PredictOptions:
         # Frozen pattern lists (they travel to workers and into the fingerprint); None, as a command line
         # gives for a repeatable option never used, and a lone pattern both mean what they say.
         self.include, self.exclude = _patterns(self.include), _patterns(self.exclude)
+        if isinstance(self.storage_options, dict):  # Python callers may pass fsspec's own dict
+            self.storage_options = tuple(f"{k}={json.dumps(v)}" for k, v in self.storage_options.items())
+        self.storage_options = _patterns(self.storage_options)
 
     def validate(self, flags: bool = False) -> None:
         """UsageError for option values that cannot work, naming the options as the caller spells them:
@@ -106,10 +126,30 @@ class PredictOptions:
             raise UsageError(f"{name('top_k')} must be between 0 and 10, got {self.top_k}")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise UsageError(f"{name('min_confidence')} must be between 0 and 1, got {self.min_confidence}")
+        if self.max_input_bytes < 1:
+            raise UsageError(f"{name('max_input_bytes')} must be at least 1, got {self.max_input_bytes}")
+        self.access(flags)  # a storage option that is not KEY=VALUE
         if self.multi_digit and self.top_k:
             raise UsageError(
                 f"{name('top_k')} ranks the classes of one digit; it does not combine with {name('multi_digit')}"
             )
+
+    def access(self, flags: bool = False) -> Access:
+        """How the workers reach archive members and objects (storage options parsed, the size limit)."""
+        pairs = []
+        for text in self.storage_options:
+            key, sep, value = text.partition("=")
+            if not sep or not key.strip():
+                raise UsageError(
+                    f"{spelling('storage_options', flags)} takes KEY=VALUE (e.g. endpoint_url=http://host:9000), "
+                    f"got '{text}'"
+                )
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                parsed = value
+            pairs.append((key.strip(), parsed))
+        return Access(tuple(pairs), self.max_input_bytes)
 
     def resolved_workers(self) -> int:
         return cpu_count() if self.workers is None else self.workers

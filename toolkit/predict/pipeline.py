@@ -14,7 +14,7 @@ A single-digit scan the model rejects (not_digit >= NOT_DIGIT_THRESHOLD) keeps i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,8 +24,10 @@ from toolkit.contract import NOT_DIGIT_THRESHOLD, NUM_CLASSES
 from toolkit.onnxmodel import OnnxModel
 from toolkit.predict import records
 from toolkit.predict.decode import Item, failed, prepare_path
+from toolkit.predict.located import LOCAL, Access
 from toolkit.predict.options import PredictOptions
 from toolkit.predict.records import PROB_COLUMNS, ItemMeta, Record
+from toolkit.predict.walk import Found
 
 # Per-item metadata, and the tensors of all items stacked in order (or, once scored, their probabilities).
 Packed = tuple[list[ItemMeta], np.ndarray]
@@ -35,26 +37,41 @@ Scored = Packed
 Entry = tuple[str, bool, tuple[str, str] | None]
 
 
-def prepare_chunk(found: Sequence[Entry], all_frames: bool = False, multi_digit: bool = False) -> Packed:
+def entries(found: Iterable[Found | Entry]) -> list[Entry]:
+    """Walked files as the plain tuples that cross to a worker (a NamedTuple pickles several times slower, and
+    this is per file; a Found's version stays behind: it is the output's business)."""
+    return [(f[0], f[1], f[2]) for f in found]
+
+
+def prepare_chunk(
+    found: Sequence[Entry], all_frames: bool = False, multi_digit: bool = False, access: Access = LOCAL
+) -> Packed:
     """Decode and normalise a chunk of files (runs in a worker): per-item metadata plus one stacked array of
-    the tensors, which pickles far faster than many small arrays. Entries are Found or plain
-    (path, follow, error) tuples."""
+    the tensors, which pickles far faster than many small arrays. Entries are (path, follow, error) tuples;
+    `access` reaches archive members and objects."""
     items: list[Item] = []
     for path, follow, error in found:
         if error is not None:
             items.append(failed(path, *error))
         else:
-            items.extend(prepare_path(path, all_frames=all_frames, follow=follow, multi_digit=multi_digit))
+            items.extend(
+                prepare_path(path, all_frames=all_frames, follow=follow, multi_digit=multi_digit, access=access)
+            )
     return pack(items)
 
 
 def score_chunk(
-    found: Sequence[Entry], all_frames: bool, model: str, threads: int = 1, multi_digit: bool = False
+    found: Sequence[Entry],
+    all_frames: bool,
+    model: str,
+    threads: int = 1,
+    multi_digit: bool = False,
+    access: Access = LOCAL,
 ) -> Scored:
     """`prepare_chunk`, then the chunk's tensors scored by this process's own session for `model`: per-item
     metadata plus the probabilities (N, 10) of the tensors. A worker that scores its own chunks sends back 40
     bytes an image instead of 3 KB, and the work spreads evenly over the cores."""
-    meta, tensors = prepare_chunk(found, all_frames, multi_digit)
+    meta, tensors = prepare_chunk(found, all_frames, multi_digit, access)
     return meta, scorer_for(model, threads).score(tensors, with_not_digit=True)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import UsageError, first_line
+from toolkit.predict import located
 from toolkit.predict.records import GONE, path_bytes
 from toolkit.predict.sources import UNKNOWN, Version
 from toolkit.predict.writers import jsonl_values, open_text, require_parquet
@@ -38,10 +39,14 @@ class FileKeys:
         self._folder = functools.lru_cache(maxsize=4096)(_folder_identity)
 
     def key(self, path: str) -> bytes:
-        """The key of the file at `path` (a path as the walk gives it, not as a record spells it)."""
-        folder, name = os.path.split(os.path.join(self.base, path))
-        text = f"{self._folder(folder)}\0{name}"  # NUL: the one character no file name can hold
+        """The key of the file at `path` (a path as the walk gives it, not as a record spells it). An archive
+        member's key is its local archive's and its name, an object's its URL (`located.key_text`)."""
+        text = located.key_text(path, self._text) if located.is_located(path) else self._text(path)
         return hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).digest()
+
+    def _text(self, path: str) -> str:
+        folder, name = os.path.split(os.path.join(self.base, path))
+        return f"{self._folder(folder)}\0{name}"  # NUL: the one character no file name can hold
 
 
 def _folder_identity(folder: str) -> str:

@@ -193,12 +193,21 @@ def setup(
     options.validate(flags)
     if not inputs:
         raise ToolkitError("no inputs; name files, folders, glob patterns or - for a list on stdin")
-    check_inputs(inputs)
+    check_inputs(inputs, options.access(flags))
     model = resolve_model(options.model, flags)
-    walker = Walker(
-        inputs, follow_symlinks=options.follow_symlinks, include=options.include, exclude=options.exclude, stdin=stdin
-    )
+    walker = Walker(inputs, stdin=stdin, **walk_options(options))
     return engine_type, model, walker
+
+
+def walk_options(options: PredictOptions) -> dict[str, Any]:
+    """The Walker's keywords that the options decide."""
+    return {
+        "follow_symlinks": options.follow_symlinks,
+        "include": options.include,
+        "exclude": options.exclude,
+        "archives": options.archives,
+        "access": options.access(),
+    }
 
 
 def run(
@@ -349,9 +358,7 @@ def _conclude(summary: Summary, walker: Walker, inputs: list[str], notes: list[s
 def _count_in_background(inputs: list[str], options: PredictOptions, total: dict) -> None:
     def count() -> None:
         try:
-            total["n"] = count_files(
-                inputs, follow_symlinks=options.follow_symlinks, include=options.include, exclude=options.exclude
-            )
+            total["n"] = count_files(inputs, **walk_options(options))
         except Exception:  # the total only feeds the ETA; the real walk reports problems
             total["n"] = None
 

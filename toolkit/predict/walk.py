@@ -13,6 +13,11 @@ file system gives), and never opens anything that could block or loop:
   otherwise; `exclude` patterns drop files and prune folders. Both match the file name or the path relative
   to the input folder, case-insensitively. Files named explicitly (arguments, stdin) are always taken, and so
   are glob matches (as if the shell had expanded the pattern) unless excluded.
+
+Archives (.zip, .tar, .tar.gz) named as inputs are read member by member, and so are those met while walking
+with `archives`; their image members (by the same rules as files in a folder) become inputs of their own,
+named in fsspec's chained form (`located`). URLs (`s3://bucket/scans/`, `gs://...`, globs of them) are walked
+through fsspec, folder by folder. Both carry their version in `Found.version`.
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ import stat
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from toolkit.errors import UsageError
+from toolkit.errors import UsageError, first_line
+from toolkit.predict import located
+from toolkit.predict.located import LOCAL, Access
 
 T = TypeVar("T")
 
@@ -49,6 +56,7 @@ class Found(NamedTuple):
     path: str
     follow: bool = True  # may the file itself be a symlink (named explicitly, or --follow-symlinks)
     error: tuple[str, str] | None = None
+    version: tuple[int, int] | None = None  # known from the listing (archive members, objects); else stat'ed
 
 
 def sorted_up_to(items: Iterator[T], limit: int, key: Callable[[T], str]) -> Iterator[T]:
@@ -65,8 +73,9 @@ def sorted_up_to(items: Iterator[T], limit: int, key: Callable[[T], str]) -> Ite
 
 
 def safe_path(path: str) -> str:
-    """The same path, spelled so that no spreadsheet reads it as a formula (`=x.png` -> `./=x.png`)."""
-    return "./" + path if path.startswith(_FORMULA_START) else path
+    """The same local path, spelled so that no spreadsheet reads it as a formula (`=x.png` -> `./=x.png`) and
+    nothing reads it as a URL (`zip:/x.png` is a folder `zip:` here, never an archive member)."""
+    return "./" + path if path.startswith(_FORMULA_START) or located.is_located(path) else path
 
 
 def _patterns(patterns: Iterable[str]) -> list[re.Pattern]:
@@ -82,16 +91,45 @@ def is_glob(text: str) -> bool:
     return bool(_GLOB_CHARS.search(text))
 
 
-def check_inputs(inputs: Iterable[str]) -> None:
+def check_inputs(inputs: Iterable[str], access: Access = LOCAL) -> None:
     """UsageError for a command-line input that neither exists nor is a glob that matches something."""
     for item in inputs:
         if item == "-" or os.path.lexists(item):
+            continue
+        if located.is_located(item):
+            _check_url(item, access)
             continue
         if is_glob(item):
             if next(glob.iglob(item, recursive=True), None) is None:
                 raise UsageError(f"no files match '{item}'")
             continue
         raise UsageError(f"{item}: no such file or folder")
+
+
+def _check_url(url: str, access: Access) -> None:
+    member = located.split_member(url)
+    target = member[2] if member is not None else url
+    try:
+        fs, path = _filesystem(target, access)
+        found = bool(fs.glob(path)) if is_glob(path) else fs.exists(path)
+    except UsageError:
+        raise
+    except Exception as exc:  # each store raises its own errors (credentials, endpoint, bucket)
+        raise UsageError(f"{target}: cannot reach it ({first_line(exc, 200)}); check --storage-options") from None
+    if not found:
+        raise UsageError(f"{target}: no such object or folder" if not is_glob(path) else f"no objects match '{url}'")
+
+
+def _filesystem(url: str, access: Access) -> tuple[Any, str]:
+    """fsspec's filesystem for a URL and the path in it; UsageError when its package is not installed."""
+    import fsspec
+
+    try:
+        return fsspec.core.url_to_fs(url, **access.options)
+    except ImportError as exc:
+        raise UsageError(f"{url}: {first_line(exc, 200)}; install mnist-toolkit[s3], [gcs] or [azure]") from None
+    except ValueError as exc:
+        raise UsageError(f"{url}: {first_line(exc, 200)}") from None
 
 
 class Walker:
@@ -106,8 +144,12 @@ class Walker:
         exclude: Iterable[str] = (),
         stdin=None,
         sort_limit: int = SORT_LIMIT,
+        archives: bool = False,
+        access: Access = LOCAL,
     ):
         self.inputs = [os.fspath(i) for i in inputs]
+        self.archives = archives
+        self.access = access
         self.follow_symlinks = follow_symlinks
         self.include = _patterns(include)
         self.exclude = _patterns(exclude)
@@ -131,6 +173,8 @@ class Walker:
         for item in self.inputs:
             if item == "-":
                 yield from self._from_lines(self.stdin if self.stdin is not None else _stdin_lines())
+            elif located.is_located(item) and not os.path.lexists(item):
+                yield from self._remote(item)
             elif not os.path.lexists(item) and is_glob(item):
                 for match in self._matches(item):
                     yield from self._top(match, from_glob=True)
@@ -147,7 +191,9 @@ class Walker:
             if isinstance(raw, bytes):
                 raw = os.fsdecode(raw)
             line = raw.rstrip("\n").rstrip("\r")
-            if line:
+            if line and located.is_located(line) and not os.path.lexists(line):
+                yield from self._remote(line, listed=True)
+            elif line:
                 yield from self._top(line, listed=True)
 
     def _top(self, path: str, *, from_glob: bool = False, listed: bool = False) -> Iterator[Found]:
@@ -175,7 +221,11 @@ class Walker:
             if from_glob and self.exclude and _matches(self.exclude, os.path.basename(path), path):
                 self.skipped["excluded"] += 1
                 return
-            yield Found(safe_path(path))
+            kind = located.archive_kind(path)
+            if kind is not None:
+                yield from self._members(safe_path(path), kind)
+            else:
+                yield Found(safe_path(path))
         else:
             self.skipped[_special_kind(st.st_mode)] += 1
 
@@ -209,6 +259,8 @@ class Walker:
                     elif kind == "file":
                         if self._named and (dev, entry.inode()) in self._named:
                             self.skipped["named-twice"] += 1
+                        elif self._archive(entry.name, rel):
+                            yield from self._members(safe_path(entry.path), located.archive_kind(entry.name) or "")
                         elif self._wanted(entry.name, rel):
                             yield Found(safe_path(entry.path), follow=self.follow_symlinks)
                         elif self.exclude and _matches(self.exclude, entry.name, rel):
@@ -221,6 +273,93 @@ class Walker:
                 self.skipped["unreadable-folder"] += 1
                 self.warnings.append(f"{folder}: cannot list folder ({exc.strerror or exc})")
             stack.extend(reversed(subfolders))
+
+    def _archive(self, name: str, relative: str) -> bool:
+        """Whether a file met while walking is an archive to read (with `archives`; counted when not)."""
+        if located.archive_kind(name) is None or (self.exclude and _matches(self.exclude, name, relative)):
+            return False
+        if not self.archives:
+            self.skipped["archive-not-read"] += 1
+            if self.skipped["archive-not-read"] == 1:
+                self.warnings.append(f"{name}: archives met in folders are not read unless --archives is given")
+        return self.archives
+
+    def _members(self, archive: str, kind: str) -> Iterator[Found]:
+        """The image members of an archive, in stored order; one error input for an archive that is not one."""
+        try:
+            members = list(located.list_members(archive, kind, self.access))
+        except located.Problem as problem:
+            yield Found(archive, error=(problem.kind, str(problem)))
+            return
+        for member in members:
+            name = member.name.rsplit("/", 1)[-1]
+            if self._wanted(name, member.name):
+                yield Found(located.member_path(kind, member.name, archive), version=member.version)
+            else:
+                self.skipped["excluded" if self.exclude and _matches(self.exclude, name, member.name) else
+                             "not-an-image-name"] += 1
+
+    def _remote(self, url: str, listed: bool = False) -> Iterator[Found]:
+        """An object store input: an object, a member of an archive in the store (or a local one, in chained
+        form), a folder (walked folder by folder, each in name order) or a glob."""
+        member = located.split_member(url)
+        if member is not None:
+            yield from self._one_member(url, *member)
+            return
+        try:
+            fs, root = _filesystem(url, self.access)
+            if is_glob(root):
+                matches = fs.glob(root, detail=True)
+                for path in sorted(matches):
+                    yield from self._object(fs, path, matches[path], named=True)
+                return
+            info = fs.info(root)
+            if info.get("type") != "directory":
+                yield from self._object(fs, root, info, named=True)
+                return
+            for folder, _dirs, files in fs.walk(root, detail=True):
+                for name in sorted(files):
+                    relative = f"{folder}/{name}"[len(root.rstrip("/")) + 1 :]
+                    if self.exclude and _matches(self.exclude, name, relative):
+                        self.skipped["excluded"] += 1
+                    elif located.archive_kind(name) is None or self._archive(name, relative):
+                        yield from self._object(fs, files[name]["name"], files[name], named=False)
+        except FileNotFoundError:
+            if listed:
+                yield Found(url, error=("missing", "no such object"))
+            else:
+                yield Found(url, error=("vanished", "object disappeared after it was listed"))
+        except UsageError as exc:
+            self.warnings.append(str(exc))
+            self.skipped["unreachable"] += 1
+        except Exception as exc:  # each store raises its own errors: a warning, and the other inputs go on
+            self.warnings.append(f"{url}: cannot list it ({first_line(exc, 200)})")
+            self.skipped["unreadable-folder"] += 1
+
+    def _object(self, fs: Any, path: str, info: dict[str, Any], named: bool) -> Iterator[Found]:
+        if info.get("type") == "directory":
+            return
+        url = fs.unstrip_protocol(path)
+        name = path.rsplit("/", 1)[-1]
+        kind = located.archive_kind(name)
+        if kind is not None:
+            yield from self._members(url, kind)
+        elif named or self._wanted(name, name):
+            yield Found(url, version=located.object_version(info))
+        else:
+            self.skipped["not-an-image-name"] += 1
+
+    def _one_member(self, url: str, kind: str, name: str, archive: str) -> Iterator[Found]:
+        """A member named by its chained URL: the archive is listed for its version."""
+        try:
+            versions = {m.name: m.version for m in located.list_members(archive, kind, self.access)}
+        except located.Problem as problem:
+            yield Found(url, error=(problem.kind, str(problem)))
+            return
+        if name in versions:
+            yield Found(url, version=versions[name])
+        else:
+            yield Found(url, error=("missing", "no such member in the archive"))
 
     def _entries(self, folder: str) -> Iterator[os.DirEntry]:
         """A folder's entries: sorted by name when there are at most `sort_limit`, else streamed."""

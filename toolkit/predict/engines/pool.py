@@ -31,7 +31,7 @@ import numpy as np
 from toolkit.predict.decode import quiet_worker
 from toolkit.predict.engines.shared import CRASHED, one_by_one
 from toolkit.predict.options import PredictOptions
-from toolkit.predict.pipeline import Entry, Scored, score_chunk, scorer_for
+from toolkit.predict.pipeline import Entry, Scored, entries, score_chunk, scorer_for
 from toolkit.predict.records import ItemMeta
 from toolkit.predict.walk import Found
 
@@ -153,10 +153,14 @@ class WorkerPool:
         assert self._pool is not None
         options = self.options
         try:
-            # Plain tuples: a NamedTuple pickles several times slower, and this is per file.
-            entries = [(path, follow, error) for path, follow, error in chunk]
             return self._pool.submit(
-                score_chunk, entries, options.all_frames, self.model, options.resolved_threads(), options.multi_digit
+                score_chunk,
+                entries(chunk),
+                options.all_frames,
+                self.model,
+                options.resolved_threads(),
+                options.multi_digit,
+                options.access(),
             )
         except BrokenProcessPool as exc:  # a worker died since the last submit: handled when this is due
             broken: Future = Future()
@@ -172,7 +176,7 @@ class WorkerPool:
             self._renew()
             return CRASHED
 
-        scored = one_by_one(chunk, lambda one: self.submit(one).result(), (BrokenProcessPool,), crashed, (10,))
+        scored = one_by_one(entries(chunk), lambda one: self.submit(one).result(), (BrokenProcessPool,), crashed, (10,))
         waiting = [c for c, _ in pending]
         pending.clear()
         pending.extend((c, self.submit(c)) for c in waiting)

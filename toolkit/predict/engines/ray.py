@@ -231,6 +231,7 @@ class RayEngine:
                 "all_frames": self.options.all_frames,
                 "cwd": os.getcwd(),
                 "multi_digit": self.options.multi_digit,
+                "access": self.options.access(),
             },
         )
         # No actor restarts: an actor dies with its node, or with onnxruntime on a batch that would kill it

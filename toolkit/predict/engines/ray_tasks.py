@@ -15,6 +15,7 @@ from toolkit.errors import ToolkitError, first_line
 from toolkit.onnxmodel import OnnxModel
 from toolkit.predict.decode import quiet_worker
 from toolkit.predict.engines.shared import one_by_one
+from toolkit.predict.located import LOCAL, Access, absolute
 from toolkit.predict.pipeline import Entry, prepare_chunk
 from toolkit.predict.records import ItemMeta
 
@@ -41,25 +42,30 @@ def named(exc: BaseException) -> str:
 
 
 def decode_rows(
-    rows: dict[str, np.ndarray], all_frames: bool = False, cwd: str = "/", multi_digit: bool = False
+    rows: dict[str, np.ndarray],
+    all_frames: bool = False,
+    cwd: str = "/",
+    multi_digit: bool = False,
+    access: Access = LOCAL,
 ) -> dict[str, np.ndarray]:
     """Decode and normalise a batch of (index, path, follow, kind, message) rows into one row per tensor of
     each item (a file, or a frame of it; an item read with `multi_digit` has one per digit), or one row with a
     zero image for an item without any. Never raises because of a file.
 
-    Paths are bytes (file names need not be UTF-8) relative to the driver's working folder `cwd`."""
+    Paths are bytes (file names need not be UTF-8) relative to the driver's working folder `cwd`; archive
+    members and objects are reached with `access`."""
     quiet_worker()
     paths = [os.fsdecode(bytes(p)) for p in rows["path"]]
     entries: list[Entry] = [
-        (os.path.join(cwd, path), bool(follow), (str(kind), str(message)) if kind else None)
+        (absolute(path, cwd), bool(follow), (str(kind), str(message)) if kind else None)
         for path, follow, kind, message in zip(paths, rows["follow"], rows["kind"], rows["message"], strict=True)
     ]
     try:
-        meta, tensors = prepare_chunk(entries, all_frames, multi_digit)
+        meta, tensors = prepare_chunk(entries, all_frames, multi_digit, access)
     except Exception:  # a bug or a decoder failure nobody foresaw: find the file, keep the others
         meta, tensors = one_by_one(
             entries,
-            lambda one: prepare_chunk(one, all_frames, multi_digit),
+            lambda one: prepare_chunk(one, all_frames, multi_digit, access),
             (Exception,),
             lambda _entry, exc: ("corrupt", f"decoding failed unexpectedly ({named(exc)})"),
             (28, 28),

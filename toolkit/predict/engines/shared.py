@@ -11,7 +11,7 @@ import numpy as np
 
 from toolkit.predict.decode import failed
 from toolkit.predict.options import PredictOptions
-from toolkit.predict.pipeline import Entry, Packed, make_records, pack, score_chunk
+from toolkit.predict.pipeline import Entry, Packed, entries, make_records, pack, score_chunk
 from toolkit.predict.records import ItemMeta, Record
 from toolkit.predict.walk import Found
 
@@ -60,6 +60,7 @@ def score_here(found: Iterable[Found], model: str, options: PredictOptions) -> I
     """Records of `found` decoded and scored in this process, chunk by chunk: where no worker process can run
     (`--workers 0`, a sandbox without fork, a script without a main guard)."""
     for chunk in chunks(found, options.chunk_size):
-        entries = [(path, follow, error) for path, follow, error in chunk]
-        meta, probs = score_chunk(entries, options.all_frames, model, options.resolved_threads(), options.multi_digit)
+        meta, probs = score_chunk(
+            entries(chunk), options.all_frames, model, options.resolved_threads(), options.multi_digit, options.access()
+        )
         yield make_records(meta, probs, options)
