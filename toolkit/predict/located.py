@@ -20,14 +20,14 @@ limit (`Access.max_bytes`): a zip bomb is an error record, not a full memory.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import io
 import os
 import re
 import tarfile
+import time
 import zipfile
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -273,26 +273,47 @@ class _Archive:
                 handle.close()
 
 
-@functools.lru_cache(maxsize=_OPEN_ARCHIVES)
-def _archive_cached(archive: str, kind: str, access: Access) -> _Archive:
-    return _Archive(archive, kind, access)
+_OPEN: OrderedDict[tuple[str, str, Access], tuple[_Archive, Any, float]] = OrderedDict()
+RECHECK_SECONDS = 10.0  # how long an archive in an object store is trusted unchanged without asking the store
 
 
 def _archive(archive: str, kind: str, access: Access) -> _Archive:
-    """This process's open archive (opened again when it changed on disk since: a new size or mtime)."""
-    opened = _archive_cached(archive, kind, access)
-    if not is_located(archive) and _stale(opened, archive):
+    """This process's open archive, opened again when it changed since it was opened (a worker outlives runs:
+    a local archive is stat'ed at every read, a stored one asked for its ETag every RECHECK_SECONDS)."""
+    key = (archive, kind, access)
+    held = _OPEN.get(key)
+    now = time.monotonic()
+    if held is not None:
+        opened, stamp, checked = held
+        if is_located(archive) and now - checked < RECHECK_SECONDS:
+            _OPEN.move_to_end(key)
+            return opened
+        if _stamp(archive, access) == stamp:
+            _OPEN[key] = (opened, stamp, now)
+            _OPEN.move_to_end(key)
+            return opened
         opened.close()
-        _archive_cached.cache_clear()
-        opened = _archive_cached(archive, kind, access)
+        del _OPEN[key]
+    stamp = _stamp(archive, access)
+    opened = _Archive(archive, kind, access)
+    _OPEN[key] = (opened, stamp, now)
+    while len(_OPEN) > _OPEN_ARCHIVES:
+        _OPEN.popitem(last=False)[1][0].close()
     return opened
 
 
-def _stale(opened: _Archive, archive: str) -> bool:
+def _stamp(archive: str, access: Access) -> Any:
+    """What changes when an archive is rewritten: a local file's identity, size and mtime; an object's version."""
     try:
-        return os.fstat(opened.source.fileno()).st_mtime_ns != os.stat(archive).st_mtime_ns
-    except (OSError, ValueError, io.UnsupportedOperation):
-        return True
+        if not is_located(archive):
+            st = os.stat(archive)
+            return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(archive, **access.options)
+        return object_version(fs.info(path))
+    except Exception:  # gone or unreachable: opening it says why
+        return None
 
 
 def _line(exc: BaseException) -> str:
