@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORE := $(VENV)/.installed-core
 FULL := $(VENV)/.installed-full
-EXTRAS ?= train,dev,ray
+EXTRAS ?= train,dev,ray,s3
 
 .PHONY: demo test lint data clean-venv
 

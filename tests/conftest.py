@@ -99,3 +99,15 @@ def scorer():
     from toolkit.predict.options import REFERENCE_MODEL
 
     return OnnxModel(REFERENCE_MODEL)
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray instance (2 CPUs) for the whole session: starting Ray costs seconds."""
+    import logging
+
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.data")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    yield ray
+    ray.shutdown()

@@ -52,7 +52,8 @@ def make_tar(path: Path, members: dict[str, bytes], mode: str = "w") -> Path:
 
 
 def members_of(x: np.ndarray, y: np.ndarray, folder: str = "scans/") -> dict[str, bytes]:
-    return {f"{folder}{i:03d}-label-{int(label)}.png": png(image) for i, (image, label) in enumerate(zip(x, y))}
+    pairs = enumerate(zip(x, y, strict=True))
+    return {f"{folder}{i:03d}-label-{int(label)}.png": png(image) for i, (image, label) in pairs}
 
 
 def options(model: Path, **more) -> PredictOptions:
@@ -87,7 +88,9 @@ def test_an_archive_named_as_input_is_read_member_by_member_like_the_same_files(
         assert fh.read() == members[split_member(first)[1]]
 
 
-def test_archives_in_folders_are_read_only_with_archives_and_counted_when_not(tmp_path, monkeypatch, digits, onnx_model):
+def test_archives_in_folders_are_read_only_with_archives_and_counted_when_not(
+    tmp_path, monkeypatch, digits, onnx_model
+):
     x, y = digits
     monkeypatch.chdir(tmp_path)
     write_pngs(tmp_path / "in", x[:3], y[:3])
@@ -119,7 +122,7 @@ def test_bad_members_are_error_records_and_the_rest_is_scored(tmp_path, monkeypa
 
     summary = run(["mixed.zip", "broken.zip"], options(onnx_model), out="out.csv")
     rows = {r["path"]: r for r in read_csv(tmp_path / "out.csv")}
-    assert rows["zip://000-label-%d.png::mixed.zip" % y[0]]["status"] == "ok"
+    assert rows[f"zip://000-label-{y[0]}.png::mixed.zip"]["status"] == "ok"
     assert rows["zip://fake.png::mixed.zip"]["error_kind"] == "not-an-image"
     assert rows["zip://cut.png::mixed.zip"]["error_kind"] == "truncated"
     assert rows["zip://empty.png::mixed.zip"]["error_kind"] == "empty"

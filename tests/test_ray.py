@@ -6,7 +6,6 @@ fast-tier test may take; the rest of this file needs no instance."""
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
@@ -20,16 +19,6 @@ from toolkit import data
 from toolkit.predict import predict_folder
 
 BAD = {"zz-empty.png": b"", "zz-text.png": b"hello, this is not an image\n"}
-
-
-@pytest.fixture(scope="session")
-def ray_session():
-    """One local Ray instance for the whole session: starting Ray costs seconds."""
-    ray = pytest.importorskip("ray")
-    pytest.importorskip("ray.data")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-    yield ray
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +158,7 @@ def test_an_unforeseen_decoder_error_is_named_in_one_line(monkeypatch):
     from toolkit.predict.engines import ray_tasks
 
     def raising(failure: Exception):
-        def broken(found, all_frames=False, multi_digit=False):
+        def broken(found, all_frames=False, multi_digit=False, access=None):
             raise failure
 
         return broken

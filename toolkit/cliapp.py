@@ -223,8 +223,9 @@ Inputs = Annotated[
     list[str],
     typer.Argument(
         metavar="INPUT",
-        help="Image files, folders (walked recursively), glob patterns, or - to read newline-separated "
-        "paths from stdin.",
+        help="Image files, folders (walked recursively), glob patterns, archives (.zip, .tar, .tar.gz: read "
+        "member by member), object-store URLs (s3://bucket/scans/, gs://..., az://..., https://...; globs too), "
+        "or - to read newline-separated paths from stdin.",
         show_default=False,
     ),
 ]

@@ -127,6 +127,17 @@ def object_version(info: dict[str, Any]) -> tuple[int, int]:
     return size, -1
 
 
+def filesystem(url: str, access: Access = LOCAL) -> tuple[Any, str]:
+    """fsspec's filesystem for `url` and the path in it, forgetting what it listed before: fsspec keeps one
+    filesystem and its listings per process, and a worker or a notebook outlives a run, so a rewritten object
+    would be seen at its old size. Raises ImportError (the store's package missing) or ValueError."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url, **access.options)
+    fs.invalidate_cache()
+    return fs, path
+
+
 # --- listing (in the walking process) ----------------------------------------------------------------------
 
 
@@ -159,9 +170,8 @@ def _open_source(path: str, access: Access) -> Any:
     try:
         if not is_located(path):
             return open(path, "rb")
-        import fsspec
-
-        return fsspec.open(path, "rb", **access.options).open()
+        fs, inner = filesystem(path, access)
+        return fs.open(inner, "rb")
     except FileNotFoundError:
         raise Problem("vanished", "disappeared after it was listed") from None
     except PermissionError:
@@ -186,14 +196,10 @@ def read(path: str, access: Access = LOCAL) -> bytes:
 
 
 def _read_object(url: str, access: Access) -> bytes:
-    import fsspec
-
     try:
-        with fsspec.open(url, "rb", **access.options) as fh:
-            size = getattr(fh, "size", None)
-            if size is None:
-                size = fh.fs.size(fh.path) if hasattr(fh, "fs") else None
-            _check_size(size, access.max_bytes)
+        fs, path = filesystem(url, access)
+        with fs.open(path, "rb") as fh:
+            _check_size(getattr(fh, "size", None), access.max_bytes)
             data = fh.read(access.max_bytes + 1)
     except Problem:
         raise
@@ -213,9 +219,7 @@ def _read_object(url: str, access: Access) -> bytes:
 
 def _check_size(size: int | None, limit: int) -> None:
     if size is not None and size > limit:
-        raise Problem(
-            "too-large", f"{size:,} bytes, over the {limit:,}-byte limit for archive members and objects"
-        )
+        raise Problem("too-large", f"{size:,} bytes, over the {limit:,}-byte limit for archive members and objects")
 
 
 class _Archive:
@@ -308,9 +312,7 @@ def _stamp(archive: str, access: Access) -> Any:
         if not is_located(archive):
             st = os.stat(archive)
             return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
-        import fsspec
-
-        fs, path = fsspec.core.url_to_fs(archive, **access.options)
+        fs, path = filesystem(archive, access)
         return object_version(fs.info(path))
     except Exception:  # gone or unreachable: opening it says why
         return None

@@ -102,6 +102,9 @@ class PredictOptions:
         "start a local Ray instance sized to this machine). Every node must see the inputs and the model at the "
         "same paths.",
     )
+    shard_size: int = option(
+        4096, "With --engine ray and --out DIR/: files per shard of the output dataset (one Ray task each)."
+    )
     chunk_size: int = option(64, "Files per task sent to a decode worker.", cli=False)
 
     def __post_init__(self) -> None:
@@ -126,6 +129,8 @@ class PredictOptions:
             raise UsageError(f"{name('top_k')} must be between 0 and 10, got {self.top_k}")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise UsageError(f"{name('min_confidence')} must be between 0 and 1, got {self.min_confidence}")
+        if self.shard_size < 1:
+            raise UsageError(f"{name('shard_size')} must be at least 1, got {self.shard_size}")
         if self.max_input_bytes < 1:
             raise UsageError(f"{name('max_input_bytes')} must be at least 1, got {self.max_input_bytes}")
         self.access(flags)  # a storage option that is not KEY=VALUE

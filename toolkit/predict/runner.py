@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from toolkit import fsutil, interrupts
 from toolkit.errors import DISK_FULL, Interrupted, ToolkitError, UsageError, os_error_line
-from toolkit.predict import writers
+from toolkit.predict import shards, writers
 from toolkit.predict.journal import Journal
 from toolkit.predict.options import PredictOptions, resolve_model
 from toolkit.predict.records import Record
@@ -230,6 +230,18 @@ def run(
     `progress(files_done, total_or_None)` is called after each batch; the total comes from a second, counting
     walk in a thread (only when `progress` is given). `on_records` sees every batch (for a results table).
     """
+    if shards.is_dataset(out):
+        return run_dataset(
+            inputs,
+            options,
+            out=str(out),
+            fmt=fmt,
+            resume=resume,
+            summary_path=summary_path,
+            stdin=stdin,
+            progress=progress,
+            engine=engine,
+        )
     out, fmt = writers.output_format(out, fmt)
     if fmt == "parquet":
         writers.require_parquet()
@@ -254,6 +266,68 @@ def run(
         if output.kept is not None:  # earlier records were dropped: count what the output still holds
             summary.resumed_records, summary.resumed_errors = output.kept
     _conclude(summary, walker, inputs, output.notes + scoring.notes)
+    if summary_path is not None:
+        write_summary(summary, Path(summary_path))
+    return summary
+
+
+def run_dataset(
+    inputs: list[str],
+    options: PredictOptions,
+    *,
+    out: str,
+    fmt: str | None,
+    resume: bool,
+    summary_path: Path | None = None,
+    stdin=None,
+    progress: Progress | None = None,
+    engine: str = "ray",
+) -> Summary:
+    """`predict --engine ray --out DIR/`: the workers write the records as shards of a dataset in DIR
+    (`toolkit.predict.shards`), the driver walks and adds up their counts. A rerun with `resume` keeps the
+    shards whose inputs did not change."""
+    from toolkit.predict.engines.ray_dataset import RayDatasetEngine, add_counts
+
+    if engine != "ray":
+        raise UsageError(
+            f"--out {out} is a folder: a dataset of shards is written by --engine ray; name a file for the "
+            f"{engine} engine"
+        )
+    fmt = fmt or "jsonl"
+    if fmt not in shards.SUFFIX:
+        raise UsageError(f"unknown --format '{fmt}'; choose one of: {', '.join(shards.SUFFIX)}")
+    if fmt == "parquet":
+        writers.require_parquet()
+    _, model, walker = setup(inputs, options, engine, stdin, flags=True)
+    dataset = shards.Dataset(out, fmt, options.access(True))
+    dataset.start({**fingerprint(model, options), "format": fmt, "shard_size": options.shard_size}, resume)
+    summary = Summary(output=dataset.name, format=fmt, model=str(model))
+    made: list[str] = []
+    started = time.perf_counter()
+    with interrupts.raising(), contextlib.ExitStack() as stack:
+        with interrupts.deferred():
+            scoring = stack.enter_context(RayDatasetEngine(model, options, dataset))
+        interrupts.check()
+        try:
+            for row in scoring.shards(walker):
+                made.append(row["shard"])
+                if row["reused"]:
+                    summary.resumed_records += int(row["summary"].get("records", 0))
+                    summary.resumed_errors += int(row["summary"].get("errors", 0))
+                else:
+                    add_counts(summary, row["summary"])
+                if progress is not None:
+                    progress(summary.files, None)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"interrupted after {len(made):,} shards; run the same command with --resume to continue"
+            ) from None
+        summary.seconds = time.perf_counter() - started
+        stale = dataset.finish(made, summary.as_dict())
+    notes = list(scoring.notes)
+    if stale:
+        notes.append(f"removed {stale:,} shards of an earlier run that this run did not make")
+    _conclude(summary, walker, inputs, notes)
     if summary_path is not None:
         write_summary(summary, Path(summary_path))
     return summary

@@ -121,11 +121,10 @@ def _check_url(url: str, access: Access) -> None:
 
 
 def _filesystem(url: str, access: Access) -> tuple[Any, str]:
-    """fsspec's filesystem for a URL and the path in it; UsageError when its package is not installed."""
-    import fsspec
-
+    """fsspec's filesystem for a URL and the path in it (as the store is now); UsageError when its package is
+    not installed."""
     try:
-        return fsspec.core.url_to_fs(url, **access.options)
+        return located.filesystem(url, access)
     except ImportError as exc:
         raise UsageError(f"{url}: {first_line(exc, 200)}; install mnist-toolkit[s3], [gcs] or [azure]") from None
     except ValueError as exc:
@@ -296,8 +295,9 @@ class Walker:
             if self._wanted(name, member.name):
                 yield Found(located.member_path(kind, member.name, archive), version=member.version)
             else:
-                self.skipped["excluded" if self.exclude and _matches(self.exclude, name, member.name) else
-                             "not-an-image-name"] += 1
+                self.skipped[
+                    "excluded" if self.exclude and _matches(self.exclude, name, member.name) else "not-an-image-name"
+                ] += 1
 
     def _remote(self, url: str, listed: bool = False) -> Iterator[Found]:
         """An object store input: an object, a member of an archive in the store (or a local one, in chained

@@ -41,7 +41,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -72,7 +72,7 @@ CPUS_PER_ACTOR = 4  # one predictor actor per this many CPUs of the cluster (at 
 # --- driver side ----------------------------------------------------------------------------------------------------
 
 
-class _Window:
+class Window:
     """A window of walked files in the object store: blocks of (first index, file count, ref)."""
 
     def __init__(self, blocks: list[tuple[int, int, Any]]):
@@ -109,7 +109,7 @@ class RayEngine:
         if options.workers is not None:
             self.notes.append("--workers is ignored by the Ray engine: Ray runs a decode task per free CPU")
 
-    def __enter__(self) -> RayEngine:
+    def __enter__(self) -> Self:
         self._ray = lazy.require("ray", "ray")
         lazy.require("ray.data", "ray")
         self._pa = lazy.require("pyarrow", "ray")
@@ -178,13 +178,13 @@ class RayEngine:
                 )
                 yield from self._local(window, done)
 
-    def _windows(self, found: Iterator[Found]) -> Iterator[_Window]:
+    def _windows(self, found: Iterator[Found]) -> Iterator[Window]:
         """The walk as windows of blocks in the object store. A walk that ends within a quarter window of a
         full window joins it, rather than paying a dataset for a few files."""
         size, index, waiting = FIRST_WINDOW, 0, 0
         pending: deque[tuple[int, int, Any]] = deque()
         end: list[Found] = []  # an empty chunk after the last one sends what is left as the last window
-        for files in chain(chunks(found, self.chunk), [end]):
+        for files in chain(self._blocks(found), [end]):
             if files:
                 pending.append((index, len(files), self._put(files, index)))
                 index += len(files)
@@ -196,8 +196,12 @@ class RayEngine:
                     taken += blocks[-1][1]
                     waiting -= blocks[-1][1]
                 if blocks:
-                    yield _Window(blocks)
+                    yield Window(blocks)
                 size = min(4 * size, MAX_WINDOW)
+
+    def _blocks(self, found: Iterator[Found]) -> Iterator[list[Found]]:
+        """The walk cut into the blocks that go into the object store."""
+        return chunks(found, self.chunk)
 
     def _put(self, files: list[Found], first: int) -> Any:
         """One block of walked files as an Arrow table in the object store. Paths as bytes: names need not be
@@ -220,7 +224,7 @@ class RayEngine:
         """decode tasks -> predictor actors over the blocks `refs`."""
         ray = self._ray
         ds = ray.data.from_arrow_refs(refs)
-        ds = _map_batches(
+        ds = map_batches_with(
             ds,
             decode_rows,
             {"max_retries": DECODE_RETRIES},
@@ -236,7 +240,7 @@ class RayEngine:
         )
         # No actor restarts: an actor dies with its node, or with onnxruntime on a batch that would kill it
         # again; either way the window is finished by the local engine rather than retried forever.
-        ds = _map_batches(
+        ds = map_batches_with(
             ds,
             Predictor,
             {"max_restarts": 0},
@@ -251,14 +255,14 @@ class RayEngine:
         context.print_on_execution_start = False
         context.execution_options.preserve_order = True
         context.max_errored_blocks = 0  # a failed task fails the run: a dropped block would lose records
-        _quiet_ray_data()
+        quiet_ray_data()
         return ds
 
     def _actors(self) -> int:
         cpus = int(self._ray.cluster_resources().get("CPU", 1))
         return max(1, cpus // CPUS_PER_ACTOR)
 
-    def _ordered(self, ds, window: _Window) -> Iterator[list[dict[str, Any]]]:
+    def _ordered(self, ds, window: Window) -> Iterator[list[dict[str, Any]]]:
         """The window's scored rows in input order, in lists of whole files (a file's frames never split),
         checking that every file comes back exactly once."""
         expected = window.start
@@ -280,17 +284,17 @@ class RayEngine:
         except ToolkitError:
             raise
         except Exception as exc:
-            _reraise_toolkit_error(exc)
+            reraise_toolkit_error(exc)
             if _is_crash(exc):
                 raise _Crash from exc
-            raise ToolkitError(f"the Ray run failed: {_describe(exc)}") from exc
+            raise ToolkitError(f"the Ray run failed: {describe(exc)}") from exc
         if held:
             expected = _check_order(held, expected)
             yield held
         if expected != window.stop:
             raise ToolkitError(f"the Ray run returned {expected - window.start:,} of {len(window):,} files")
 
-    def _local(self, window: _Window, start: int) -> Iterator[list[Record]]:
+    def _local(self, window: Window, start: int) -> Iterator[list[Record]]:
         """After a worker crash: the window's remaining files through a pool of worker processes on this
         machine, which isolates a file that kills its decoder (one `worker-crashed` record) and makes the same
         records."""
@@ -379,7 +383,7 @@ def _check_order(rows: list[dict[str, Any]], expected: int) -> int:
     return expected
 
 
-def _map_batches(ds, fn, remote_args: dict[str, Any], **kwargs):
+def map_batches_with(ds, fn, remote_args: dict[str, Any], **kwargs):
     """`ds.map_batches(fn, **kwargs)` with Ray remote arguments (`max_retries`, `max_restarts`), which since
     Ray 2.51 only pass through a deprecated catch-all; a Ray that refuses them gets its defaults."""
     with warnings.catch_warnings():
@@ -403,7 +407,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         stack.extend([error.__context__, error.__cause__, getattr(error, "cause", None)])
 
 
-def _reraise_toolkit_error(exc: BaseException) -> None:
+def reraise_toolkit_error(exc: BaseException) -> None:
     """A task that failed with one of our errors (a model whose outputs are logits) fails the run with that
     error's one line, not with Ray's wrapped traceback."""
     from ray.exceptions import RayError
@@ -425,7 +429,7 @@ def _is_crash(exc: BaseException) -> bool:
     return any(isinstance(error, crashes) for error in _chain(exc))
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     """One line for a failed Ray run: the first error named in Ray's text (which carries the worker's
     traceback: `ModuleNotFoundError: No module named 'toolkit'` on a node without the package), else the
     exception's own first line."""
@@ -439,7 +443,7 @@ def _describe(exc: BaseException) -> str:
 _ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit)): \S")
 
 
-def _quiet_ray_data() -> None:
+def quiet_ray_data() -> None:
     """Ray Data logs each run's plan, stats and ignored block errors on stderr; the run reports what matters
     itself (Ray Data's file log keeps everything)."""
     for handler in logging.getLogger("ray.data").handlers:
