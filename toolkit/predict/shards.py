@@ -105,9 +105,7 @@ class Dataset:
                 before = {}
             changed = differences(before, recorded)
             if changed:
-                raise UsageError(
-                    f"cannot {flag} into {self.name}: its shards were made with other settings: {changed}"
-                )
+                raise UsageError(f"cannot {flag} into {self.name}: its shards were made with other settings: {changed}")
         fs.makedirs(self.root, exist_ok=True)
         self.write(RUN, json.dumps(recorded, indent=1).encode())
 
