@@ -12,7 +12,14 @@ Builds (once) a folder of N MNIST test images as PNG files, then, several times 
 It checks that both engines wrote byte-identical CSV files, then prints the medians and the ratios the README
 quotes; `--json FILE` also writes them.
 
-    python scripts/bench_engines.py --count 10000 --model toolkit/models/reference.onnx
+Then, at scale (`--skip scale` leaves it out), with 1 and then 2 worker CPUs:
+
+4. local with `--workers K`, end to end, as in 1;
+5. ray dataset, warm: `run(..., out="DIR/", engine="ray")` in a process where a Ray instance of K CPUs is
+   running: the workers write the shards, the driver walks; its wall time, and the driver's own CPU time per
+   file (`time.process_time` of the driver process, which includes Ray's threads in it).
+
+    python scripts/bench_engines.py --count 10000 --model toolkit/models/reference.onnx [--skip compare scale]
 """
 
 from __future__ import annotations
@@ -55,6 +62,63 @@ print(json.dumps({"files": n, "seconds": times, "first_record": firsts, "steady_
 """
 
 
+SCALE = r"""
+import json, logging, shutil, sys, time
+import ray
+from toolkit.predict.options import PredictOptions
+from toolkit.predict.runner import run
+folder, model, repeats, cpus, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+seconds, driver = [], []
+for repeat in range(repeats + 1):  # the first run warms Ray Data up (imports, worker processes) and is not counted
+    shutil.rmtree(out, ignore_errors=True)
+    cpu, wall = time.process_time(), time.perf_counter()
+    summary = run([folder], PredictOptions(model=model), out=out + "/", engine="ray")
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if repeat:
+        seconds.append(wall)
+        driver.append(cpu / summary.files * 1e6)
+ray.shutdown()
+print(json.dumps({"files": summary.files, "seconds": seconds, "driver_us_per_file": driver}))
+"""
+
+
+def scale(folder: Path, model: Path, count: int, repeats: int) -> dict:
+    """Throughput against worker CPUs (1, 2), local engine and warm Ray dataset, and the driver's CPU per file."""
+    figures: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for cpus in (1, 2):
+            local = [
+                run_cli("local", folder, model, Path(tmp) / "local.csv", ["--workers", str(cpus)])
+                for _ in range(repeats)
+            ]
+            result = subprocess.run(
+                [sys.executable, "-c", SCALE, str(folder), str(model), str(repeats), str(cpus), f"{tmp}/ds"],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
+            if result.returncode != 0:
+                raise SystemExit(f"Ray dataset runs failed: {result.stderr.strip()[-2000:]}")
+            ray = json.loads(result.stdout.strip().splitlines()[-1])
+            local_s, ray_s = statistics.median(local), statistics.median(ray["seconds"])
+            driver = statistics.median(ray["driver_us_per_file"])
+            figures[f"cpus_{cpus}"] = {
+                "local_seconds": round(local_s, 2),
+                "local_files_per_second": round(count / local_s),
+                "ray_dataset_warm_seconds": round(ray_s, 2),
+                "ray_dataset_warm_files_per_second": round(count / ray_s),
+                "ray_dataset_warm_over_local": round(ray_s / local_s, 2),
+                "driver_cpu_us_per_file": round(driver, 2),
+            }
+            print(
+                f"{cpus} CPU(s): local {local_s:6.2f} s ({count / local_s:,.0f} files/s); ray dataset warm "
+                f"{ray_s:6.2f} s ({count / ray_s:,.0f} files/s, {ray_s / local_s:.2f}x the local time); "
+                f"driver CPU {driver:.2f} us/file"
+            )
+    return figures
+
+
 def build_folder(folder: Path, count: int) -> Path:
     """N MNIST test digits as PNG files (cycling through the 10,000 test images); reused when already there."""
     from PIL import Image
@@ -72,7 +136,7 @@ def build_folder(folder: Path, count: int) -> Path:
     return folder
 
 
-def run_cli(engine: str, folder: Path, model: Path, out: Path) -> float:
+def run_cli(engine: str, folder: Path, model: Path, out: Path, more: list[str] | None = None) -> float:
     """Wall clock of one `mnist-toolkit predict` process, from launch to exit."""
     command = [
         sys.executable,
@@ -86,6 +150,7 @@ def run_cli(engine: str, folder: Path, model: Path, out: Path) -> float:
         str(out),
         "--engine",
         engine,
+        *(more or []),
     ]
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
@@ -109,12 +174,24 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=ROOT / "toolkit" / "models" / "reference.onnx")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each engine (the median is reported)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    parser.add_argument("--skip", nargs="*", default=(), choices=("compare", "scale"))
     args = parser.parse_args()
     if not args.model.is_file():
         raise SystemExit(f"no model at {args.model}; pass --model MODEL.onnx")
     folder = build_folder(args.folder or Path(tempfile.gettempdir()) / f"mnist-toolkit-bench-{args.count}", args.count)
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"{args.count:,} PNG files in {folder}; model {args.model}; {cpus} CPUs; {args.repeats} runs each")
+    figures = {} if "compare" in args.skip else compare(folder, args)
+    if "scale" not in args.skip:
+        figures["scale"] = scale(folder, args.model, args.count, args.repeats)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"wrote {args.json}")
+
+
+def compare(folder: Path, args: argparse.Namespace) -> dict:
+    """Local against Ray, cold and warm, single-file output (1-3 above)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
     times: dict[str, list[float]] = {"local": [], "ray": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -175,9 +252,7 @@ def main() -> None:
         f"ray (warm): first record after {figures['ray_warm_first_record_seconds']:.2f} s (actor pool start), "
         f"then {figures['ray_warm_steady_files_per_second']:,} files/s"
     )
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    return figures
 
 
 if __name__ == "__main__":

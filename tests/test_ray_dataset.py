@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from PIL import Image
 from tests.test_predict import read_csv
 from toolkit import data
 from toolkit.errors import UsageError
-from toolkit.predict import shards
+from toolkit.predict import predict_folder, shards
 from toolkit.predict.options import PredictOptions
 from toolkit.predict.runner import run
 
@@ -175,3 +176,22 @@ def test_a_worker_node_lost_mid_run_loses_and_duplicates_no_record(tmp_path, dig
     assert sorted(paths) == sorted(str(p) for p in (tmp_path / "in").iterdir())
     assert len(paths) == len(set(paths)) == len(x)
     assert not (out / shards.TEMPORARY).exists()
+
+
+@pytest.mark.slow
+def test_both_ray_outputs_read_archive_members_as_the_local_engine_does(
+    ray_session, tmp_path, monkeypatch, digits, onnx_model
+):
+    x, y = digits
+    monkeypatch.chdir(tmp_path)
+    write_digits(tmp_path / "plain", x[:30], y[:30])
+    with zipfile.ZipFile(tmp_path / "scans.zip", "w") as zf:
+        for path in sorted((tmp_path / "plain").iterdir()):
+            zf.write(path, f"in/{path.name}")
+    local = list(predict_folder("scans.zip", onnx_model, workers=0))
+    on_ray = list(predict_folder("scans.zip", onnx_model, engine="ray"))
+    assert [(r["path"], r["digit"]) for r in on_ray] == [(r["path"], r["digit"]) for r in local]
+    assert local[0]["path"] == f"zip://in/00000-label-{y[0]}.png::scans.zip"
+
+    run(["scans.zip"], PredictOptions(model=onnx_model, shard_size=8), out="ds/", engine="ray")
+    assert [(r["path"], r["digit"]) for r in records_in(tmp_path / "ds")] == [(r["path"], r["digit"]) for r in local]

@@ -69,11 +69,16 @@ class Member(NamedTuple):
 
 def is_located(path: str) -> bool:
     """Whether a path is a URL (an object, or an archive member in fsspec's chained form), not a local path."""
-    return bool(_SCHEME.match(path))
+    return "://" in path and bool(_SCHEME.match(path))  # the substring test first: the walk asks for every file
+
+
+_LAST_CHARS = {suffix[-2:] for suffix in ARCHIVE_SUFFIXES}
 
 
 def archive_kind(name: str) -> str | None:
     """'zip' or 'tar' for a name with an archive's suffix (any case), else None."""
+    if name[-2:].lower() not in _LAST_CHARS:  # most names: one slice, no loop (the walk asks for every file)
+        return None
     lower = name.lower()
     for suffix, kind in ARCHIVE_SUFFIXES.items():
         if lower.endswith(suffix):
