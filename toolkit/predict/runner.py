@@ -302,7 +302,7 @@ def run_dataset(
     dataset = shards.Dataset(out, fmt, options.access(True))
     dataset.start({**fingerprint(model, options), "format": fmt, "shard_size": options.shard_size}, resume)
     summary = Summary(output=dataset.name, format=fmt, model=str(model))
-    made: list[str] = []
+    made: list[tuple[int, str]] = []  # (position in the walk, shard)
     started = time.perf_counter()
     with interrupts.raising(), contextlib.ExitStack() as stack:
         with interrupts.deferred():
@@ -310,7 +310,7 @@ def run_dataset(
         interrupts.check()
         try:
             for row in scoring.shards(walker):
-                made.append(row["shard"])
+                made.append((row["position"], row["shard"]))
                 if row["reused"]:
                     summary.resumed_records += int(row["summary"].get("records", 0))
                     summary.resumed_errors += int(row["summary"].get("errors", 0))
@@ -323,7 +323,7 @@ def run_dataset(
                 f"interrupted after {len(made):,} shards; run the same command with --resume to continue"
             ) from None
         summary.seconds = time.perf_counter() - started
-        stale = dataset.finish(made, summary.as_dict())
+        stale = dataset.finish([name for _, name in sorted(made)], summary.as_dict())
     notes = list(scoring.notes)
     if stale:
         notes.append(f"removed {stale:,} shards of an earlier run that this run did not make")

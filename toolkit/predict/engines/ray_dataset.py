@@ -1,15 +1,18 @@
 """`--engine ray --out DIR/`: the workers write the records, as shards of a dataset, and the driver only walks.
 
-The driver walks the inputs (streaming, as ever: never all paths in memory) and puts them into Ray's object
-store as Arrow blocks of `shard_size` files, a window of blocks at a time (`RayEngine._windows`). Each block is
-one Ray Data batch (`map_batches(batch_size=None)`) and one task, `write_shard`, which decodes, normalises and
-scores the block with the pipeline every engine uses, makes its records and commits them as one shard
-(`toolkit.predict.shards`: exactly once, visible only whole), and returns one small summary row. The driver
-adds up those rows: per file it only walks and packs a path, a few microseconds.
+The driver walks the inputs (streaming, as ever: never all paths in memory), cuts the walk into blocks of about
+`shard_size` files and puts each into Ray's object store as an Arrow table. Each block is one Ray task,
+`write_shard_table`, which decodes, normalises and scores the block with the pipeline every engine uses, makes
+its records and commits them as one shard (`toolkit.predict.shards`: exactly once, visible only whole), and
+returns one small summary row. The driver keeps two blocks per cluster CPU in flight and adds up the rows: per
+file it only walks and packs a path.
 
-Tasks, not an actor pool: a task whose node dies is retried by Ray on another node (`max_retries`), while an
-actor pool waits for a dead actor's restart to find a free slot. Each worker process keeps its onnxruntime
-session between tasks (`pipeline.scorer_for`), so the model is loaded once per process, not per block.
+Plain Ray tasks, not Ray Data: a Ray Data run keeps a streaming executor polling in the driver, which cost
+15 us of the driver's CPU per file here (scripts/bench_engines.py), three times the budget; with one task per
+block the driver's share is the walk. And tasks, not actors: a task whose node dies is retried by Ray on another
+node (`max_retries`), while an actor pool waits for a dead actor's restart to find a free slot. Each worker
+process keeps its onnxruntime session between tasks (`pipeline.scorer_for`), so the model is loaded once per
+process, not per block.
 
 A resumed run sends every block again, and its task skips a block whose committed shard's manifest shows the
 inputs unchanged (a stat per local file, in the worker; the listing's version for members and objects).
@@ -18,7 +21,6 @@ inputs unchanged (a stat per local file, in the worker; the listing's version fo
 from __future__ import annotations
 
 import io
-import json
 import os
 import tempfile
 import zlib
@@ -31,14 +33,7 @@ import numpy as np
 
 from toolkit.errors import ToolkitError
 from toolkit.predict import located, shards, writers
-from toolkit.predict.engines.ray import (
-    RayEngine,
-    Window,
-    describe,
-    map_batches_with,
-    quiet_ray_data,
-    reraise_toolkit_error,
-)
+from toolkit.predict.engines.ray import RayEngine, describe, reraise_toolkit_error
 from toolkit.predict.options import PredictOptions
 from toolkit.predict.pipeline import make_records, score_chunk
 from toolkit.predict.sources import UNKNOWN, version_of
@@ -88,56 +83,50 @@ class RayDatasetEngine(RayEngine):
         return self._ray.put(table)
 
     def shards(self, found: Iterable[Found]) -> Iterator[dict[str, Any]]:
-        """One row per block of `found`, once its shard is committed (or found committed): shard name, the
-        shard's summary counts, and whether it was reused."""
-        for window in self._windows(iter(found)):
-            yield from self._window(window)
-
-    def _window(self, window: Window) -> Iterator[dict[str, Any]]:
+        """One row per block of `found`, as its shard is committed (or found committed), in the order they
+        finish: shard name, the block's position in the walk, the shard's counts, and whether it was reused.
+        At most two blocks per cluster CPU are in flight, so the walk (and the driver's memory) keeps pace
+        with the workers."""
         ray = self._ray
-        ds = ray.data.from_arrow_refs(window.refs_from(window.start))
-        ds = map_batches_with(
-            ds,
-            write_shard,
-            {"max_retries": SHARD_RETRIES},
-            batch_size=None,  # a whole block: one shard
-            batch_format="numpy",
-            num_cpus=1,
-            fn_kwargs={
-                "model": str(self.model),
-                "options": self.options,
-                "dataset": self.dataset,
-                "cwd": os.getcwd(),
-            },
-        )
-        context = ds.context
-        context.enable_progress_bars = False
-        context.print_on_execution_start = False
-        context.max_errored_blocks = 0
-        quiet_ray_data()
-        names: set[str] = set()
-        try:
-            for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-                for name, summary, reused in zip(batch["shard"], batch["summary"], batch["reused"], strict=True):
-                    if name in names:
-                        raise ToolkitError(f"the Ray run committed shard {name} twice in one window")
-                    names.add(str(name))
-                    yield {"shard": str(name), "summary": json.loads(str(summary)), "reused": bool(reused)}
-        except ToolkitError:
-            raise
-        except Exception as exc:
-            reraise_toolkit_error(exc)
-            raise ToolkitError(
-                f"the Ray run failed: {describe(exc)}; committed shards are kept: run the same command with "
-                "--resume to continue"
-            ) from exc
-        if len(names) != len(window.blocks):
-            raise ToolkitError(f"the Ray run returned {len(names):,} shards for {len(window.blocks):,} blocks")
+        task = ray.remote(num_cpus=1, max_retries=SHARD_RETRIES, retry_exceptions=False)(write_shard_table)
+        limit = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
+        arguments = (str(self.model), self.options, self.dataset, os.getcwd())
+        pending: dict[Any, int] = {}
+        index = 0
+        for position, files in enumerate(self._blocks(iter(found))):
+            pending[task.remote(self._put(files, index), *arguments)] = position
+            index += len(files)
+            while len(pending) >= limit:
+                yield from self._finished(pending)
+        while pending:
+            yield from self._finished(pending)
+
+    def _finished(self, pending: dict[Any, int]) -> Iterator[dict[str, Any]]:
+        """The rows of the tasks in `pending` that are done (at least one), removed from it."""
+        ray = self._ray
+        done, _ = ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            position = pending.pop(ref)
+            try:
+                row = ray.get(ref)
+            except Exception as exc:
+                reraise_toolkit_error(exc)
+                raise ToolkitError(
+                    f"the Ray run failed: {describe(exc)}; committed shards are kept: run the same command with "
+                    "--resume to continue"
+                ) from exc
+            yield {**row, "position": position}
+
+
+def write_shard_table(table: Any, model: str, options: PredictOptions, dataset: shards.Dataset, cwd: str) -> dict:
+    """The Ray task of one block (an Arrow table, as `_put` made it): `write_shard` on its columns."""
+    block = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
+    return write_shard(block, model, options, dataset, cwd)
 
 
 def write_shard(
     block: dict[str, np.ndarray], model: str, options: PredictOptions, dataset: shards.Dataset, cwd: str
-) -> dict[str, np.ndarray]:
+) -> dict[str, Any]:
     """The task of one block: skip it when its committed shard holds these inputs as they are now, else
     decode, score, make the records and commit them as one shard. One summary row."""
     from toolkit.predict.decode import quiet_worker
@@ -173,12 +162,8 @@ def write_shard(
     return _row(name, summary, reused=False)
 
 
-def _row(name: str, summary: dict[str, Any], reused: bool) -> dict[str, np.ndarray]:
-    return {
-        "shard": np.array([name], object),
-        "summary": np.array([json.dumps(summary)], object),
-        "reused": np.array([reused]),
-    }
+def _row(name: str, summary: dict[str, Any], reused: bool) -> dict[str, Any]:
+    return {"shard": name, "summary": summary, "reused": reused}
 
 
 def _counts(records: list) -> dict[str, Any]:
