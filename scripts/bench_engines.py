@@ -17,7 +17,8 @@ Then, at scale (`--skip scale` leaves it out), with 1 and then 2 worker CPUs:
 4. local with `--workers K`, end to end, as in 1;
 5. ray dataset, warm: `run(..., out="DIR/", engine="ray")` in a process where a Ray instance of K CPUs is
    running: the workers write the shards, the driver walks; its wall time, and the driver's own CPU time per
-   file (`time.process_time` of the driver process, which includes Ray's threads in it).
+   file (`time.process_time` of the driver process, which includes Ray's threads in it), over the whole run
+   and per file beyond the first fifth of the folder (the run's fixed costs left out: what 100M files cost).
 
     python scripts/bench_engines.py --count 10000 --model toolkit/models/reference.onnx [--skip compare scale]
 """
@@ -69,17 +70,21 @@ from toolkit.predict.options import PredictOptions
 from toolkit.predict.runner import run
 folder, model, repeats, cpus, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-seconds, driver = [], []
-for repeat in range(repeats + 1):  # the first run warms Ray Data up (imports, worker processes) and is not counted
+def once(inputs):
     shutil.rmtree(out, ignore_errors=True)
     cpu, wall = time.process_time(), time.perf_counter()
-    summary = run([folder], PredictOptions(model=model), out=out + "/", engine="ray")
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    if repeat:
-        seconds.append(wall)
-        driver.append(cpu / summary.files * 1e6)
+    summary = run(inputs, PredictOptions(model=model), out=out + "/", engine="ray")
+    return time.perf_counter() - wall, time.process_time() - cpu, summary.files
+seconds, driver, marginal = [], [], []
+once([folder])  # warms Ray up (imports, worker processes): not counted
+for repeat in range(repeats):
+    wall, cpu, files = once([folder])
+    _, part_cpu, part_files = once([folder + "/00*.png"])  # the first fifth of the folder (names 00xxxx)
+    seconds.append(wall)
+    driver.append(cpu / files * 1e6)
+    marginal.append((cpu - part_cpu) / (files - part_files) * 1e6)
 ray.shutdown()
-print(json.dumps({"files": summary.files, "seconds": seconds, "driver_us_per_file": driver}))
+print(json.dumps({"files": files, "seconds": seconds, "driver_us_per_file": driver, "marginal_us_per_file": marginal}))
 """
 
 
@@ -103,6 +108,7 @@ def scale(folder: Path, model: Path, count: int, repeats: int) -> dict:
             ray = json.loads(result.stdout.strip().splitlines()[-1])
             local_s, ray_s = statistics.median(local), statistics.median(ray["seconds"])
             driver = statistics.median(ray["driver_us_per_file"])
+            marginal = statistics.median(ray["marginal_us_per_file"])
             figures[f"cpus_{cpus}"] = {
                 "local_seconds": round(local_s, 2),
                 "local_files_per_second": round(count / local_s),
@@ -110,11 +116,12 @@ def scale(folder: Path, model: Path, count: int, repeats: int) -> dict:
                 "ray_dataset_warm_files_per_second": round(count / ray_s),
                 "ray_dataset_warm_over_local": round(ray_s / local_s, 2),
                 "driver_cpu_us_per_file": round(driver, 2),
+                "driver_cpu_us_per_extra_file": round(marginal, 2),
             }
             print(
                 f"{cpus} CPU(s): local {local_s:6.2f} s ({count / local_s:,.0f} files/s); ray dataset warm "
                 f"{ray_s:6.2f} s ({count / ray_s:,.0f} files/s, {ray_s / local_s:.2f}x the local time); "
-                f"driver CPU {driver:.2f} us/file"
+                f"driver CPU {driver:.2f} us/file, {marginal:.2f} us per file beyond the first fifth"
             )
     return figures
 

@@ -5,6 +5,7 @@ by the member (its CRC or mtime tells a changed one)."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import tarfile
 import zipfile
@@ -226,3 +227,23 @@ def test_a_local_file_whose_path_looks_like_a_url_stays_a_local_file(tmp_path, m
     [record] = predict_folder("zip:", onnx_model, workers=0)
     assert record["path"] == f"zip:/sub/00000-label-{int(y[0])}.png"
     assert record["status"] == "ok"
+
+
+def test_webdataset_shards_are_scored_shard_by_shard_in_order(tmp_path, monkeypatch, digits, onnx_model):
+    """Tar shards of many small images, named by a glob (the large-scale delivery): every member of every shard,
+    shard after shard, each member in its stored order; files that are not images (labels, metadata) skipped."""
+    x, y = digits
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "shards").mkdir()
+    expected = []
+    for shard in range(3):
+        members = {}
+        for i in range(shard * 4, shard * 4 + 4):
+            members[f"sample{i:04d}.png"] = png(x[i])
+            members[f"sample{i:04d}.cls"] = str(int(y[i])).encode()
+            expected.append(f"tar://sample{i:04d}.png::shards/shard-{shard:05d}.tar")
+        make_tar(tmp_path / "shards" / f"shard-{shard:05d}.tar", members)
+    summary = run(["shards/*.tar"], options(onnx_model), out="out.jsonl")
+    assert summary.files == 12 and summary.skipped["not-an-image-name"] == 12
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["path"] for r in rows] == expected

@@ -195,3 +195,21 @@ def test_an_unreachable_store_and_a_malformed_storage_option_are_usage_errors(cl
     result = cli("predict", "s3://bucket/x/", "--model", onnx_model, "--storage-options", "endpoint_url")
     assert result.exit_code == 2
     assert "--storage-options takes KEY=VALUE" in result.output
+
+
+def test_a_model_in_the_store_is_fetched_once_per_version(store, endpoint, cli, tmp_path, monkeypatch, onnx_model):
+    monkeypatch.setenv("MNIST_TOOLKIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    store.pipe(f"{BUCKET}/models/linear.onnx", onnx_model.read_bytes())
+    out = tmp_path / "o.csv"
+    storage = f"endpoint_url={endpoint}"
+    url = f"s3://{BUCKET}/models/linear.onnx"
+    result = cli("predict", f"s3://{BUCKET}/batch/", "--model", url, "--storage-options", storage, "--out", out)
+    assert result.exit_code == 0, result.output
+    [cached] = (tmp_path / "home" / "models").iterdir()
+    assert cached.read_bytes() == onnx_model.read_bytes()
+    assert len(read_csv(out)) == 12
+
+    result = cli("predict", f"s3://{BUCKET}/batch/", "--model", f"s3://{BUCKET}/models/none.onnx", "--out", out)
+    assert result.exit_code != 0
+    assert "none.onnx: no such object" in result.output and "Traceback" not in result.output

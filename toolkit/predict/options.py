@@ -23,7 +23,7 @@ from typing import Any, NamedTuple, TypeVar
 from toolkit import modelkind
 from toolkit.errors import ModelLoadError, UsageError
 from toolkit.models import REFERENCE_ONNX
-from toolkit.predict import records
+from toolkit.predict import located, records
 from toolkit.predict.located import MAX_BYTES, Access
 
 REFERENCE_MODEL = REFERENCE_ONNX  # package data: a wheel scores with no --model too
@@ -51,9 +51,9 @@ class PredictOptions:
 
     model: str | os.PathLike | None = option(
         None,
-        "ONNX model with input image [N,28,28,1] and output probabilities [N,10] (default: the shipped "
-        "reference model).",
-        cli_type=Path | None,
+        "ONNX model with input image [N,28,28,1] and output probabilities [N,10], a path or a URL "
+        "(s3://bucket/model.onnx: fetched once into the cache) (default: the shipped reference model).",
+        cli_type=str | None,
     )
     batch_size: int = option(
         256, "Records per write to the output (local engine); images per onnxruntime call (Ray engine)."
@@ -274,6 +274,8 @@ def resolve_model(model: str | os.PathLike | None, flags: bool = False) -> Path:
     `--model` on the command line (`flags`), `model=` in Python.
     """
     name = "--model" if flags else "model"
+    if model is not None and located.is_located(str(model)):
+        return fetch_model(str(model), flags)
     if model is not None:
         path, label = Path(model), "--model " if flags else "model="
     elif os.environ.get(MODEL_ENV):
@@ -287,3 +289,34 @@ def resolve_model(model: str | os.PathLike | None, flags: bool = False) -> Path:
             )
     modelkind.require(path, ("onnx",), "predict", label)
     return path
+
+
+def fetch_model(url: str, flags: bool = False) -> Path:
+    """A model in an object store (`s3://bucket/models/m.onnx`), copied once into the toolkit's cache, keyed by
+    its URL and version (a rewritten model is fetched again). ModelLoadError, one line, when it cannot be."""
+    import hashlib
+
+    from toolkit import fsutil
+    from toolkit.data import home
+
+    label = "--model" if flags else "model="
+    if not url.lower().endswith(".onnx"):
+        raise ModelLoadError(f"{label} {url}: predict needs an ONNX model (a .onnx object)")
+    try:
+        fs, path = located.filesystem(url)
+        info = fs.info(path)
+        key = hashlib.blake2b(f"{url}\0{located.object_version(info)}".encode(), digest_size=12).hexdigest()
+        target = home() / "models" / f"{key}.onnx"
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with fsutil.atomic_open(target) as (fh, _):
+                fh.write(fs.cat_file(path))
+    except ImportError as exc:
+        raise ModelLoadError(f"{label} {url}: {exc}; install mnist-toolkit[s3], [gcs] or [azure]") from None
+    except FileNotFoundError:
+        raise ModelLoadError(f"{label} {url}: no such object") from None
+    except Exception as exc:  # each store raises its own errors (credentials, endpoint, network)
+        from toolkit.errors import first_line
+
+        raise ModelLoadError(f"{label} {url}: cannot fetch it ({first_line(exc, 200)})") from None
+    return target
