@@ -213,3 +213,19 @@ def test_a_model_in_the_store_is_fetched_once_per_version(store, endpoint, cli, 
     result = cli("predict", f"s3://{BUCKET}/batch/", "--model", f"s3://{BUCKET}/models/none.onnx", "--out", out)
     assert result.exit_code != 0
     assert "none.onnx: no such object" in result.output and "Traceback" not in result.output
+
+
+def test_a_chunk_of_objects_is_fetched_at_once_and_the_limit_still_holds(store, endpoint):
+    """`prefetch` asks the store for a chunk's objects together; `read` then takes them without another
+    request (here: the objects are deleted in between), and an object over the limit is still refused."""
+    from toolkit.predict import located
+
+    store.pipe(f"{BUCKET}/pre/a.png", b"a" * 100)
+    store.pipe(f"{BUCKET}/pre/b.png", b"b" * 300)
+    access = located.Access((("endpoint_url", endpoint),), max_bytes=200)
+    urls = [f"s3://{BUCKET}/pre/a.png", f"s3://{BUCKET}/pre/b.png"]
+    located.prefetch(urls, access)
+    store.rm(f"{BUCKET}/pre/", recursive=True)
+    assert located.read(urls[0], access) == b"a" * 100
+    with pytest.raises(located.Problem, match="object disappeared"):
+        located.read(urls[1], access)  # over the limit: read again, alone, which finds it gone

@@ -22,7 +22,7 @@ import numpy as np
 
 from toolkit.contract import NOT_DIGIT_THRESHOLD, NUM_CLASSES
 from toolkit.onnxmodel import OnnxModel
-from toolkit.predict import records
+from toolkit.predict import located, records
 from toolkit.predict.decode import Item, failed, prepare_path
 from toolkit.predict.located import LOCAL, Access
 from toolkit.predict.options import PredictOptions
@@ -50,6 +50,7 @@ def prepare_chunk(
     the tensors, which pickles far faster than many small arrays. Entries are (path, follow, error) tuples;
     `access` reaches archive members and objects."""
     items: list[Item] = []
+    located.prefetch([path for path, _, error in found if error is None], access)
     for path, follow, error in found:
         if error is not None:
             items.append(failed(path, *error))
