@@ -229,3 +229,25 @@ def test_a_chunk_of_objects_is_fetched_at_once_and_the_limit_still_holds(store, 
     assert located.read(urls[0], access) == b"a" * 100
     with pytest.raises(located.Problem, match="object disappeared"):
         located.read(urls[1], access)  # over the limit: read again, alone, which finds it gone
+
+
+def test_a_prefix_is_listed_page_by_page(store, endpoint, tmp_path, monkeypatch, digits, onnx_model):
+    """The listing is streamed: pages of 3 objects here (1,000 from S3 itself), never the whole prefix at once;
+    every object comes, once, in key order."""
+    from toolkit.predict import located
+
+    pages = []
+    take = located._next_page
+
+    async def counted(listing):
+        page = await take(listing)
+        pages.append(len(page))
+        return page
+
+    monkeypatch.setattr(located, "PAGE", 3)
+    monkeypatch.setattr(located, "_next_page", counted)
+    summary = run([f"s3://{BUCKET}/batch/"], opts(onnx_model, endpoint), out=str(tmp_path / "o.csv"))
+    assert summary.files == 12
+    assert pages == [3, 3, 3, 3, 1, 0]  # 13 objects (12 digits and a note), then the end
+    paths = [r["path"] for r in read_csv(tmp_path / "o.csv")]
+    assert paths == sorted(paths) and len(set(paths)) == 12

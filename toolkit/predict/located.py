@@ -143,6 +143,38 @@ def filesystem(url: str, access: Access = LOCAL) -> tuple[Any, str]:
     return fs, path
 
 
+PAGE = 1000  # objects an S3 listing page holds
+
+
+def objects_under(fs: Any, root: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(path, info) of every object under the folder `root` of a store, streamed: from S3 (s3fs), page by page
+    as the store lists them, in key order, so a prefix of a hundred million objects is never held whole;
+    from other stores, folder by folder (fsspec's walk: one folder's listing at a time), in name order."""
+    if hasattr(fs, "_iterdir") and hasattr(fs, "split_path"):  # s3fs
+        from fsspec.asyn import sync
+
+        bucket, key, _ = fs.split_path(root)
+        pages = fs._iterdir(bucket, delimiter="", prefix=f"{key.rstrip('/')}/" if key else "")
+        while page := sync(fs.loop, _next_page, pages):
+            for info in page:
+                if info.get("type") == "file":
+                    yield info["name"], info
+        return
+    for _folder, _dirs, files in fs.walk(root, detail=True):
+        for name in sorted(files):
+            yield files[name]["name"], files[name]
+
+
+async def _next_page(listing: Any) -> list[dict[str, Any]]:
+    """Up to PAGE entries from an async listing; the listing stays open for the next call."""
+    page: list[dict[str, Any]] = []
+    async for entry in listing:
+        page.append(entry)
+        if len(page) >= PAGE:
+            break
+    return page
+
+
 # --- listing (in the walking process) ----------------------------------------------------------------------
 
 

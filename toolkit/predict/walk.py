@@ -317,13 +317,13 @@ class Walker:
             if info.get("type") != "directory":
                 yield from self._object(fs, root, info, named=True)
                 return
-            for folder, _dirs, files in fs.walk(root, detail=True):
-                for name in sorted(files):
-                    relative = f"{folder}/{name}"[len(root.rstrip("/")) + 1 :]
-                    if self.exclude and _matches(self.exclude, name, relative):
-                        self.skipped["excluded"] += 1
-                    elif located.archive_kind(name) is None or self._archive(name, relative):
-                        yield from self._object(fs, files[name]["name"], files[name], named=False)
+            for path, info in located.objects_under(fs, root):
+                relative = path[len(root.rstrip("/")) + 1 :]
+                name = relative.rsplit("/", 1)[-1]
+                if self.exclude and _matches(self.exclude, name, relative):
+                    self.skipped["excluded"] += 1
+                elif located.archive_kind(name) is None or self._archive(name, relative):
+                    yield from self._object(fs, path, info, named=False)
         except FileNotFoundError:
             if listed:
                 yield Found(url, error=("missing", "no such object"))
