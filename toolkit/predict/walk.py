@@ -233,7 +233,8 @@ class Walker:
             return False
         if self.include:
             return _matches(self.include, name, relative)
-        return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+        dot = name.rfind(".")
+        return dot > 0 and name[dot:].lower() in IMAGE_EXTENSIONS  # as os.path.splitext, without its cost
 
     def _walk(self, root: str, root_stat: os.stat_result) -> Iterator[Found]:
         key = (root_stat.st_dev, root_stat.st_ino)
@@ -241,8 +242,12 @@ class Walker:
             self.skipped["folder-seen-twice"] += 1
             return
         self._seen_dirs.add(key)
+        # Every path found starts with `root`: spelt safely once for all (safe_path), not once a file.
+        if safe_path(root) != root:
+            root = "./" + root
         # Depth-first with an explicit stack: very deep trees must not hit Python's recursion limit.
         stack: list[tuple[str, str, int]] = [(root, "", root_stat.st_dev)]
+        follow = self.follow_symlinks
         while stack:
             folder, relative, dev = stack.pop()
             subfolders: list[tuple[str, str, int]] = []
@@ -259,9 +264,9 @@ class Walker:
                         if self._named and (dev, entry.inode()) in self._named:
                             self.skipped["named-twice"] += 1
                         elif self._archive(entry.name, rel):
-                            yield from self._members(safe_path(entry.path), located.archive_kind(entry.name) or "")
+                            yield from self._members(entry.path, located.archive_kind(entry.name) or "")
                         elif self._wanted(entry.name, rel):
-                            yield Found(safe_path(entry.path), follow=self.follow_symlinks)
+                            yield Found(entry.path, follow)
                         elif self.exclude and _matches(self.exclude, entry.name, rel):
                             self.skipped["excluded"] += 1
                         else:
