@@ -278,7 +278,7 @@ def test_predict_without_options_runs_with_the_declared_defaults(cli, monkeypatc
 
     args = ["--include", "*.png", "--include", "*.tif", "--top-k", "3", "--model", "m.onnx", "--workers", "0"]
     assert cli("predict", "scans", *args).exit_code == 0
-    assert seen["options"] == PredictOptions(model=Path("m.onnx"), include=("*.png", "*.tif"), top_k=3, workers=0)
+    assert seen["options"] == PredictOptions(model="m.onnx", include=("*.png", "*.tif"), top_k=3, workers=0)
 
 
 @pytest.mark.parametrize(

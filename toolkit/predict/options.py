@@ -269,8 +269,9 @@ def command_options(command: F) -> F:
     return typing.cast(F, with_options)
 
 
-def resolve_model(model: str | os.PathLike | None, flags: bool = False) -> Path:
-    """The ONNX model to use: the given path, else $MNIST_TOOLKIT_MODEL, else the shipped reference model.
+def resolve_model(model: str | os.PathLike | None, flags: bool = False, access: Access | None = None) -> Path:
+    """The ONNX model to use: the given path (a URL is fetched into the cache with `access`: `fetch_model`),
+    else $MNIST_TOOLKIT_MODEL, else the shipped reference model.
 
     A path that is missing, a folder or another kind of model is a ModelKindError (exit 2) worded as in every
     other command, e.g. "export it first" for a .keras file. The option is named as the caller spells it:
@@ -278,7 +279,7 @@ def resolve_model(model: str | os.PathLike | None, flags: bool = False) -> Path:
     """
     name = "--model" if flags else "model"
     if model is not None and located.is_located(str(model)):
-        return fetch_model(str(model), flags)
+        return fetch_model(str(model), flags, access or Access())
     if model is not None:
         path, label = Path(model), "--model " if flags else "model="
     elif os.environ.get(MODEL_ENV):
@@ -294,7 +295,7 @@ def resolve_model(model: str | os.PathLike | None, flags: bool = False) -> Path:
     return path
 
 
-def fetch_model(url: str, flags: bool = False) -> Path:
+def fetch_model(url: str, flags: bool = False, access: Access | None = None) -> Path:
     """A model in an object store (`s3://bucket/models/m.onnx`), copied once into the toolkit's cache, keyed by
     its URL and version (a rewritten model is fetched again). ModelLoadError, one line, when it cannot be."""
     import hashlib
@@ -306,7 +307,7 @@ def fetch_model(url: str, flags: bool = False) -> Path:
     if not url.lower().endswith(".onnx"):
         raise ModelLoadError(f"{label} {url}: predict needs an ONNX model (a .onnx object)")
     try:
-        fs, path = located.filesystem(url)
+        fs, path = located.filesystem(url, access or Access())
         info = fs.info(path)
         key = hashlib.blake2b(f"{url}\0{located.object_version(info)}".encode(), digest_size=12).hexdigest()
         target = home() / "models" / f"{key}.onnx"

@@ -7,9 +7,7 @@ import contextlib
 import sys
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,97 +19,10 @@ from toolkit.predict.options import PredictOptions, resolve_model
 from toolkit.predict.records import Record
 from toolkit.predict.resume import Previous
 from toolkit.predict.stream import StreamOutput
+from toolkit.predict.summary import Summary
 from toolkit.predict.walk import Found, Walker, check_inputs, count_files
 
 Progress = Callable[[int, "int | None"], None]
-
-
-@dataclass
-class Summary:
-    """What a run did. `exit_code`: 0 every input scored, 3 some became error records or there was no image
-    to score at all."""
-
-    output: str
-    format: str
-    model: str
-    files: int = 0
-    records: int = 0
-    ok: int = 0
-    errors: int = 0
-    error_kinds: Counter = field(default_factory=Counter)
-    skipped: Counter = field(default_factory=Counter)
-    digits: Counter = field(default_factory=Counter)
-    low_confidence: int = 0
-    blank: int = 0
-    seconds: float = 0.0
-    resumed_records: int = 0
-    resumed_errors: int = 0
-    changed: int = 0  # inputs resumed that had changed since their records: scored again, old records replaced
-    gone: int = 0  # inputs of earlier records this run did not find: records kept, flagged input-gone
-    written: bool = True
-    warnings: list[str] = field(default_factory=list)
-    flagged: Counter = field(default_factory=Counter)  # records by flag (toolkit.imaging.segment.FLAGS)
-
-    @property
-    def rate(self) -> float:
-        return self.files / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def empty(self) -> bool:
-        """Nothing was scored, now or in the run this one resumed: the inputs held no image files."""
-        return self.records == 0 and self.resumed_records == 0
-
-    @property
-    def exit_code(self) -> int:
-        return 3 if self.errors or self.resumed_errors or self.empty else 0
-
-    def add(self, records: Iterable[Mapping[str, Any]]) -> None:
-        for r in records:
-            self.records += 1
-            if r.get("frame", 0) == 0:
-                self.files += 1
-            if r["status"] == "ok":
-                self.ok += 1
-                if r["blank"]:
-                    self.blank += 1  # also flagged low_confidence in the record, but counted apart here
-                else:
-                    if "per_digit" in r:  # --multi-digit: every digit read counts
-                        self.digits.update(d["digit"] for d in r["per_digit"])
-                    else:
-                        self.digits[r["digit"]] += 1
-                    if r["low_confidence"]:
-                        self.low_confidence += 1
-                if r.get("flags"):
-                    self.flagged.update(r["flags"].split())
-            else:
-                self.errors += 1
-                self.error_kinds[r["error_kind"]] += 1
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "output": self.output,
-            "format": self.format,
-            "model": self.model,
-            "files": self.files,
-            "records": self.records,
-            "ok": self.ok,
-            "errors": self.errors,
-            "error_kinds": dict(sorted(self.error_kinds.items())),
-            "skipped": dict(sorted(self.skipped.items())),
-            "digits": {str(d): self.digits.get(d, 0) for d in range(10)},
-            "low_confidence": self.low_confidence,
-            "blank": self.blank,
-            "seconds": round(self.seconds, 3),
-            "files_per_second": round(self.rate, 1),
-            "resumed_records": self.resumed_records,
-            "resumed_errors": self.resumed_errors,
-            "changed": self.changed,
-            "gone": self.gone,
-            "output_written": self.written,
-            "exit_code": self.exit_code,
-            "warnings": self.warnings,
-            "flagged": dict(sorted(self.flagged.items())),
-        }
 
 
 def fingerprint(model: Path, options: PredictOptions) -> dict[str, Any]:
@@ -194,7 +105,7 @@ def setup(
     if not inputs:
         raise ToolkitError("no inputs; name files, folders, glob patterns or - for a list on stdin")
     check_inputs(inputs, options.access(flags))
-    model = resolve_model(options.model, flags)
+    model = resolve_model(options.model, flags, options.access(flags))
     walker = Walker(inputs, stdin=stdin, **walk_options(options))
     return engine_type, model, walker
 
@@ -286,7 +197,7 @@ def run_dataset(
     """`predict --engine ray --out DIR/`: the workers write the records as shards of a dataset in DIR
     (`toolkit.predict.shards`), the driver walks and adds up their counts. A rerun with `resume` keeps the
     shards whose inputs did not change."""
-    from toolkit.predict.engines.ray_dataset import RayDatasetEngine, add_counts
+    from toolkit.predict.engines.ray_dataset import RayDatasetEngine
 
     if engine != "ray":
         raise UsageError(
@@ -315,7 +226,7 @@ def run_dataset(
                     summary.resumed_records += int(row["summary"].get("records", 0))
                     summary.resumed_errors += int(row["summary"].get("errors", 0))
                 else:
-                    add_counts(summary, row["summary"])
+                    summary.merge(row["summary"])
                 if progress is not None:
                     progress(summary.files, None)
         except KeyboardInterrupt:

@@ -199,8 +199,7 @@ class RayEngine:
                     yield Window(blocks)
                 size = min(4 * size, MAX_WINDOW)
 
-    def _blocks(self, found: Iterator[Found]) -> Iterator[list[Found]]:
-        """The walk cut into the blocks that go into the object store."""
+    def _blocks(self, found: Iterator[Found]) -> Iterator[list[Found]]:  # the blocks of the object store
         return chunks(found, self.chunk)
 
     def _put(self, files: list[Found], first: int) -> Any:

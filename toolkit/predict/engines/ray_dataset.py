@@ -24,7 +24,6 @@ import io
 import os
 import tempfile
 import zlib
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from toolkit.predict.engines.ray import RayEngine, describe, reraise_toolkit_err
 from toolkit.predict.options import PredictOptions
 from toolkit.predict.pipeline import make_records, score_chunk
 from toolkit.predict.sources import UNKNOWN, version_of
+from toolkit.predict.summary import Summary
 from toolkit.predict.walk import Found
 
 SHARD_RETRIES = 3  # a block's task is tried again this often (a lost node, a killed worker) before the run fails
@@ -157,41 +157,15 @@ def write_shard(
     spelled = dict(zip((e[0] for e in entries), walked, strict=True))
     meta = [m._replace(path=spelled.get(m.path, m.path)) for m in meta]
     records = make_records(meta, probs, options)
-    summary = _counts(records)
-    dataset.commit(name, _encode(records, dataset.fmt, options.columns()), {"versions": versions, "summary": summary})
-    return _row(name, summary, reused=False)
+    summary = Summary(output="", format="", model="")
+    summary.add(records)
+    counts = summary.counts()
+    dataset.commit(name, _encode(records, dataset.fmt, options.columns()), {"versions": versions, "summary": counts})
+    return _row(name, counts, reused=False)
 
 
 def _row(name: str, summary: dict[str, Any], reused: bool) -> dict[str, Any]:
     return {"shard": name, "summary": summary, "reused": reused}
-
-
-def _counts(records: list) -> dict[str, Any]:
-    """What the run's summary adds up from a shard."""
-    from toolkit.predict.runner import Summary
-
-    summary = Summary(output="", format="", model="")
-    summary.add(records)
-    return {
-        "files": summary.files,
-        "records": summary.records,
-        "ok": summary.ok,
-        "errors": summary.errors,
-        "error_kinds": dict(summary.error_kinds),
-        "digits": {str(k): v for k, v in summary.digits.items()},
-        "low_confidence": summary.low_confidence,
-        "blank": summary.blank,
-        "flagged": dict(summary.flagged),
-    }
-
-
-def add_counts(summary: Any, counts: dict[str, Any]) -> None:
-    """A shard's counts into the run's Summary."""
-    for field in ("files", "records", "ok", "errors", "low_confidence", "blank"):
-        setattr(summary, field, getattr(summary, field) + int(counts.get(field, 0)))
-    summary.error_kinds.update(Counter(counts.get("error_kinds", {})))
-    summary.digits.update(Counter({int(k): v for k, v in counts.get("digits", {}).items()}))
-    summary.flagged.update(Counter(counts.get("flagged", {})))
 
 
 def _encode(records: list, fmt: str, columns: tuple[str, ...]) -> bytes:
