@@ -295,12 +295,12 @@ def _crashing_decoder(decode):
     """A stand-in for `decode_rows` that kills its Ray worker on a file named *crash*. A closure, so that Ray
     ships it by value."""
 
-    def crashing(rows, all_frames=False, cwd="/", multi_digit=False):
+    def crashing(rows, all_frames=False, cwd="/", multi_digit=False, **more):
         import signal
 
         if any(b"crash" in bytes(path) for path in rows["path"]):
             os.kill(os.getpid(), signal.SIGKILL)
-        return decode(rows, all_frames, cwd, multi_digit)
+        return decode(rows, all_frames, cwd, multi_digit, **more)
 
     return crashing
 
