@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORE := $(VENV)/.installed-core
 FULL := $(VENV)/.installed-full
-EXTRAS ?= train,dev,ray,s3
+EXTRAS ?= train,dev,ray,s3,gcs,azure
 
 .PHONY: demo test lint data clean-venv
 
@@ -31,6 +31,7 @@ demo: $(CORE)
 
 test: $(FULL) data
 	sh scripts/install_browser.sh  # Debian's chromium for the review-page tests (they skip, saying why, without it)
+	sh scripts/install_azurite.sh  # the Azure Storage emulator from npm, for the az:// tests (they skip without it)
 	$(BIN)/ruff check toolkit tests scripts
 	$(BIN)/ruff format --check toolkit tests scripts
 	$(BIN)/mypy

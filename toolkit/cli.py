@@ -340,10 +340,14 @@ def predict_command(
     digit, several candidates, a digit touching a ruled line) is named in flags. Summary on stderr.
 
     --engine ray gives the same records, output and exit codes, scored on Ray Data (a local Ray instance, or a
-    cluster with --ray-address).
-    """
-    from toolkit.predict import run
+    cluster with --ray-address); with --out DIR/ the Ray workers write the records as shards of a dataset.
 
+    Inputs may be archives (.zip, .tar, .tar.gz: read member by member) and object-store URLs (s3://, gs://,
+    az://, https://; with the store's extra installed).
+    """
+    from toolkit.predict import located, run
+
+    located.quiet_store_logs()
     if options.ray_address is not None and engine is not PredictEngine.ray:
         raise fail("--ray-address needs --engine ray", 2)
     if out == "-" and table:

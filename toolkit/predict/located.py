@@ -175,6 +175,19 @@ async def _next_page(listing: Any) -> list[dict[str, Any]]:
     return page
 
 
+STORE_LOGGERS = ("gcsfs", "s3fs", "adlfs", "azure", "fsspec", "aiobotocore", "botocore", "google")
+
+
+def quiet_store_logs() -> None:
+    """The command line shows one line per problem: the stores' client libraries log every retried request
+    (gcsfs with a whole traceback), and with no handler set Python prints those on stderr. A NullHandler keeps
+    them off it (a program that sets up logging of its own still gets them)."""
+    import logging
+
+    for name in STORE_LOGGERS:
+        logging.getLogger(name).addHandler(logging.NullHandler())
+
+
 # --- listing (in the walking process) ----------------------------------------------------------------------
 
 
