@@ -204,7 +204,9 @@ def test_a_model_in_the_store_is_fetched_once_per_version(store, endpoint, cli, 
     out = tmp_path / "o.csv"
     storage = f"endpoint_url={endpoint}"
     url = f"s3://{BUCKET}/models/linear.onnx"
-    result = cli("predict", f"s3://{BUCKET}/batch/", "--model", url, "--storage-options", storage, "--out", out)
+    # --workers 0: worker processes of this test session's fork server have an environment without credentials
+    args = ["--storage-options", storage, "--workers", "0", "--out", out]
+    result = cli("predict", f"s3://{BUCKET}/batch/", "--model", url, *args)
     assert result.exit_code == 0, result.output
     [cached] = (tmp_path / "home" / "models").iterdir()
     assert cached.read_bytes() == onnx_model.read_bytes()
@@ -251,3 +253,30 @@ def test_a_prefix_is_listed_page_by_page(store, endpoint, tmp_path, monkeypatch,
     assert pages == [3, 3, 3, 3, 1, 0]  # 13 objects (12 digits and a note), then the end
     paths = [r["path"] for r in read_csv(tmp_path / "o.csv")]
     assert paths == sorted(paths) and len(set(paths)) == 12
+
+
+@pytest.mark.slow
+def test_ray_workers_read_the_bucket_and_write_the_dataset_into_it(ray_session, store, endpoint, tmp_path, digits):
+    """Inputs and output both in the store: the Ray workers read the objects and PUT the shards, each whole;
+    the storage options, credentials included, travel with the run to every worker (the session's Ray workers
+    started without them in their environment)."""
+    from toolkit.predict import shards
+
+    storage = [f"endpoint_url={endpoint}", "key=testing", "secret=testing"]
+    options = PredictOptions(storage_options=storage, shard_size=4)
+    summary = run([f"s3://{BUCKET}/batch/"], options, out=f"s3://{BUCKET}/results/", engine="ray")
+    assert (summary.files, summary.ok, summary.exit_code) == (12, 12, 0)
+    store.invalidate_cache()
+    done = json.loads(store.cat_file(f"{BUCKET}/results/{shards.SUCCESS}"))
+    records = [
+        json.loads(line)
+        for name in done["shards"]
+        for line in store.cat_file(f"{BUCKET}/results/{name}.jsonl").decode().splitlines()
+    ]
+    assert sorted(r["path"] for r in records) == sorted(
+        store.unstrip_protocol(p) for p in store.glob(f"{BUCKET}/batch/**/*.png")
+    )
+    assert not store.exists(f"{BUCKET}/results/{shards.TEMPORARY}")
+
+    again = run([f"s3://{BUCKET}/batch/"], options, out=f"s3://{BUCKET}/results/", engine="ray", resume=True)
+    assert (again.files, again.resumed_records) == (0, 12)
