@@ -280,3 +280,30 @@ def test_ray_workers_read_the_bucket_and_write_the_dataset_into_it(ray_session, 
 
     again = run([f"s3://{BUCKET}/batch/"], options, out=f"s3://{BUCKET}/results/", engine="ray", resume=True)
     assert (again.files, again.resumed_records) == (0, 12)
+
+
+def test_http_urls_are_objects_too(tmp_path, digits, onnx_model):
+    """A plain web server (Python's, on this machine): a file by its URL, and a page of links as a folder."""
+    import functools
+    import http.server
+    import threading
+
+    x, y = digits
+    served = tmp_path / "site"
+    served.mkdir()
+    for i in range(3):
+        (served / f"{i}-label-{y[i]}.png").write_bytes(png(x[i]))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        options = PredictOptions(model=onnx_model, workers=0)
+        summary = run([f"{base}/0-label-{y[0]}.png", f"{base}/"], options, out=str(tmp_path / "o.csv"))
+    finally:
+        server.shutdown()
+    rows = read_csv(tmp_path / "o.csv")
+    assert [r["path"] for r in rows] == [f"{base}/0-label-{y[0]}.png"] + [
+        f"{base}/{i}-label-{y[i]}.png" for i in range(3)
+    ]
+    assert {r["status"] for r in rows} == {"ok"} and summary.exit_code == 0

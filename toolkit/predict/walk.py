@@ -319,7 +319,9 @@ class Walker:
                     yield from self._object(fs, path, matches[path], named=True)
                 return
             info = fs.info(root)
-            if info.get("type") != "directory":
+            # A web page of links is a "file" to fsspec's info and a folder to its listing: a URL ending in /
+            # is taken as the folder it names.
+            if info.get("type") != "directory" and not (url.endswith("/") and fs.isdir(root)):
                 yield from self._object(fs, root, info, named=True)
                 return
             for path, info in located.objects_under(fs, root):
