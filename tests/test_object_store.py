@@ -65,19 +65,24 @@ def store(endpoint, monkeypatch, digits):
     if fs.exists(BUCKET):
         fs.rm(BUCKET, recursive=True)
     fs.mkdir(BUCKET)
-    x, y = digits
+    fill(fs, BUCKET, *digits)
+    return fs
+
+
+def fill(fs, bucket: str, x: np.ndarray, y: np.ndarray) -> None:
+    """The layout every store test uses: `batch/` with 8 digits and a note, `batch/deeper/` with 4, and
+    `bundle.zip` with 4 more (digits 0-15 of `x`)."""
     for i in range(8):
-        fs.pipe(f"{BUCKET}/batch/{i:02d}-label-{y[i]}.png", png(x[i]))
+        fs.pipe(f"{bucket}/batch/{i:02d}-label-{y[i]}.png", png(x[i]))
     for i in range(8, 12):
-        fs.pipe(f"{BUCKET}/batch/deeper/{i:02d}-label-{y[i]}.png", png(x[i]))
-    fs.pipe(f"{BUCKET}/batch/readme.txt", b"not an image")
+        fs.pipe(f"{bucket}/batch/deeper/{i:02d}-label-{y[i]}.png", png(x[i]))
+    fs.pipe(f"{bucket}/batch/readme.txt", b"not an image")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         for i in range(12, 16):
             zf.writestr(f"{i:02d}-label-{y[i]}.png", png(x[i]))
-    fs.pipe(f"{BUCKET}/bundle.zip", buffer.getvalue())
+    fs.pipe(f"{bucket}/bundle.zip", buffer.getvalue())
     fs.invalidate_cache()
-    return fs
 
 
 def opts(model: Path, endpoint: str, **more) -> PredictOptions:

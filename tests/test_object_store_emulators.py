@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 import uuid
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
+from tests.test_object_store import fill
 from tests.test_predict import read_csv
 from toolkit import data
 from toolkit.predict.options import PredictOptions
@@ -196,18 +196,7 @@ def store(request, monkeypatch, digits) -> Store:
         monkeypatch.delenv(name, raising=False)
     bucket = f"scans-{uuid.uuid4().hex[:12]}"
     fs.mkdir(bucket)
-    x, y = digits
-    for i in range(8):
-        fs.pipe(f"{bucket}/batch/{i:02d}-label-{y[i]}.png", png(x[i]))
-    for i in range(8, 12):
-        fs.pipe(f"{bucket}/batch/deeper/{i:02d}-label-{y[i]}.png", png(x[i]))
-    fs.pipe(f"{bucket}/batch/readme.txt", b"not an image")
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for i in range(12, 16):
-            zf.writestr(f"{i:02d}-label-{y[i]}.png", png(x[i]))
-    fs.pipe(f"{bucket}/bundle.zip", buffer.getvalue())
-    fs.invalidate_cache()
+    fill(fs, bucket, *digits)
     return Store(request.param, bucket, fs, options, env, env_options)
 
 

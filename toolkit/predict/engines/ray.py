@@ -203,19 +203,19 @@ class RayEngine:
         return chunks(found, self.chunk)
 
     def _put(self, files: list[Found], first: int) -> Any:
-        """One block of walked files as an Arrow table in the object store. Paths as bytes: names need not be
-        UTF-8 (Arrow strings must be)."""
+        """One block of walked files as an Arrow table in the object store."""
+        return self._ray.put(self._pa.table(self._columns(files, first)))
+
+    def _columns(self, files: list[Found], first: int) -> dict[str, Any]:
+        """A block's columns. Paths as bytes: names need not be UTF-8 (Arrow strings must be)."""
         pa = self._pa
-        table = pa.table(
-            {
-                "index": pa.array(range(first, first + len(files)), pa.int64()),
-                "path": pa.array([os.fsencode(f.path) for f in files], pa.binary()),
-                "follow": pa.array([f.follow for f in files], pa.bool_()),
-                "kind": pa.array([f.error[0] if f.error else "" for f in files], pa.string()),
-                "message": pa.array([f.error[1] if f.error else "" for f in files], pa.string()),
-            }
-        )
-        return self._ray.put(table)
+        return {
+            "index": pa.array(range(first, first + len(files)), pa.int64()),
+            "path": pa.array([os.fsencode(f.path) for f in files], pa.binary()),
+            "follow": pa.array([f.follow for f in files], pa.bool_()),
+            "kind": pa.array([f.error[0] if f.error else "" for f in files], pa.string()),
+            "message": pa.array([f.error[1] if f.error else "" for f in files], pa.string()),
+        }
 
     # --- the pipeline ------------------------------------------------------------------------------------------
 

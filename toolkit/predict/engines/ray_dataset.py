@@ -65,22 +65,17 @@ class RayDatasetEngine(RayEngine):
         if block:
             yield block
 
-    def _put(self, files: list[Found], first: int) -> Any:
+    def _columns(self, files: list[Found], first: int) -> dict[str, Any]:
+        """The Ray engine's block columns, with each file's version as the listing gave it (UNKNOWN: the worker
+        stats the file) and the block's length (a worker checks that it got the whole block)."""
         pa = self._pa
         versions = [f.version or UNKNOWN for f in files]
-        table = pa.table(
-            {
-                "index": pa.array(range(first, first + len(files)), pa.int64()),
-                "path": pa.array([os.fsencode(f.path) for f in files], pa.binary()),
-                "follow": pa.array([f.follow for f in files], pa.bool_()),
-                "kind": pa.array([f.error[0] if f.error else "" for f in files], pa.string()),
-                "message": pa.array([f.error[1] if f.error else "" for f in files], pa.string()),
-                "size": pa.array([v[0] for v in versions], pa.int64()),
-                "stamp": pa.array([v[1] for v in versions], pa.int64()),
-                "block": pa.array([len(files)] * len(files), pa.int64()),
-            }
-        )
-        return self._ray.put(table)
+        return {
+            **super()._columns(files, first),
+            "size": pa.array([v[0] for v in versions], pa.int64()),
+            "stamp": pa.array([v[1] for v in versions], pa.int64()),
+            "block": pa.array([len(files)] * len(files), pa.int64()),
+        }
 
     def shards(self, found: Iterable[Found]) -> Iterator[dict[str, Any]]:
         """One row per block of `found`, as its shard is committed (or found committed), in the order they
