@@ -195,3 +195,47 @@ def test_both_ray_outputs_read_archive_members_as_the_local_engine_does(
 
     run(["scans.zip"], PredictOptions(model=onnx_model, shard_size=8), out="ds/", engine="ray")
     assert [(r["path"], r["digit"]) for r in records_in(tmp_path / "ds")] == [(r["path"], r["digit"]) for r in local]
+
+
+@pytest.mark.slow
+def test_tar_shards_are_opened_by_the_workers_never_by_the_driver(
+    ray_session, tmp_path, monkeypatch, digits, onnx_model
+):
+    """WebDataset-style shards, the large-scale delivery: each shard goes to a worker whole, and the worker lists
+    and reads it (the driver, where listing is made to fail here, only names it). A rerun skips them all."""
+    import io
+    import tarfile
+
+    from toolkit.predict import located
+
+    x, y = digits
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "shards").mkdir()
+    expected = []
+    for shard in range(3):
+        with tarfile.open(tmp_path / "shards" / f"shard-{shard}.tar", "w") as tf:
+            for i in range(shard * 5, shard * 5 + 5):
+                for name, payload in ((f"{i:04d}.png", _png(x[i])), (f"{i:04d}.cls", str(int(y[i])).encode())):
+                    info = tarfile.TarInfo(name)
+                    info.size = len(payload)
+                    tf.addfile(info, io.BytesIO(payload))
+                expected.append(f"tar://{i:04d}.png::shards/shard-{shard}.tar")
+
+    def not_here(*_args, **_kwargs):
+        raise AssertionError("the driver listed an archive")
+
+    monkeypatch.setattr(located, "list_members", not_here)
+    options = PredictOptions(model=onnx_model, shard_size=2)
+    summary = run(["shards/*.tar"], options, out="ds/", engine="ray")
+    assert (summary.files, summary.ok) == (15, 15)
+    assert [r["path"] for r in records_in(tmp_path / "ds")] == expected
+    again = run(["shards/*.tar"], options, out="ds/", engine="ray", resume=True)
+    assert (again.files, again.resumed_records) == (0, 15)
+
+
+def _png(image: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "PNG")
+    return buffer.getvalue()

@@ -95,18 +95,24 @@ def engine_class(name: str) -> type[Engine]:
 
 
 def setup(
-    inputs: list[str], options: PredictOptions, engine: str = "local", stdin=None, flags: bool = False
+    inputs: list[str],
+    options: PredictOptions,
+    engine: str = "local",
+    stdin=None,
+    flags: bool = False,
+    open_archives: bool = True,
 ) -> tuple[type[Engine], Path, Walker]:
     """What every way of scoring checks and builds first (the command and `predict_folder` alike): the engine
-    class, the model path and the walker over `inputs`. Raises ToolkitError, before anything is read or written,
-    for bad options (named as command-line `flags`, or as Python keywords), inputs, engine or model."""
+    class, the model path and the walker over `inputs` (which leaves archives whole for the workers unless
+    `open_archives`). Raises ToolkitError, before anything is read or written, for bad options (named as
+    command-line `flags`, or as Python keywords), inputs, engine or model."""
     engine_type = engine_class(engine)
     options.validate(flags)
     if not inputs:
         raise ToolkitError("no inputs; name files, folders, glob patterns or - for a list on stdin")
     check_inputs(inputs, options.access(flags))
     model = resolve_model(options.model, flags, options.access(flags))
-    walker = Walker(inputs, stdin=stdin, **walk_options(options))
+    walker = Walker(inputs, stdin=stdin, open_archives=open_archives, **walk_options(options))
     return engine_type, model, walker
 
 
@@ -209,7 +215,9 @@ def run_dataset(
         raise UsageError(f"unknown --format '{fmt}'; choose one of: {', '.join(shards.SUFFIX)}")
     if fmt == "parquet":
         writers.require_parquet()
-    _, model, walker = setup(inputs, options, engine, stdin, flags=True)
+    # Archives stay whole: the worker of an archive's block lists it and reads its members (tar shards by the
+    # thousand, in an object store, are never read by the driver).
+    _, model, walker = setup(inputs, options, engine, stdin, flags=True, open_archives=False)
     dataset = shards.Dataset(out, fmt, options.access(True))
     dataset.start({**fingerprint(model, options), "format": fmt, "shard_size": options.shard_size}, resume)
     summary = Summary(output=dataset.name, format=fmt, model=str(model))

@@ -36,6 +36,7 @@ from typing import Any, NamedTuple, TypeVar
 from toolkit.errors import UsageError, first_line
 from toolkit.predict import located
 from toolkit.predict.located import LOCAL, Access
+from toolkit.predict.sources import UNKNOWN, version_of
 
 T = TypeVar("T")
 
@@ -57,6 +58,7 @@ class Found(NamedTuple):
     follow: bool = True  # may the file itself be a symlink (named explicitly, or --follow-symlinks)
     error: tuple[str, str] | None = None
     version: tuple[int, int] | None = None  # known from the listing (archive members, objects); else stat'ed
+    archive: str | None = None  # 'zip' or 'tar': an archive left whole, for the worker to open (open_archives)
 
 
 def sorted_up_to(items: Iterator[T], limit: int, key: Callable[[T], str]) -> Iterator[T]:
@@ -78,8 +80,45 @@ def safe_path(path: str) -> str:
     return "./" + path if path.startswith(_FORMULA_START) or located.is_located(path) else path
 
 
-def _patterns(patterns: Iterable[str]) -> list[re.Pattern]:
-    return [re.compile(fnmatch.translate(p), re.IGNORECASE) for p in patterns]
+def patterns(globs: Iterable[str]) -> list[re.Pattern]:
+    """--include/--exclude globs, compiled to match case-insensitively."""
+    return [re.compile(fnmatch.translate(p), re.IGNORECASE) for p in globs]
+
+
+def wanted(name: str, relative: str, include: list[re.Pattern], exclude: list[re.Pattern]) -> bool:
+    """Whether a file (or member) found by walking is scored: not excluded, and included, or by default an image's
+    extension. `name` is its own name, `relative` its path from the input folder (or in the archive)."""
+    if exclude and _matches(exclude, name, relative):
+        return False
+    if include:
+        return _matches(include, name, relative)
+    dot = name.rfind(".")
+    return dot > 0 and name[dot:].lower() in IMAGE_EXTENSIONS  # as os.path.splitext, without its cost
+
+
+def archive_inputs(
+    archive: str,
+    kind: str,
+    access: Access,
+    include: list[re.Pattern],
+    exclude: list[re.Pattern],
+    spelled: str | None = None,
+) -> tuple[list[Found], Counter[str]]:
+    """The image members of an archive as inputs, in stored order, named in chained form after the archive as
+    `spelled` (default: as read); one error input when it is not a readable archive; and what was skipped."""
+    skipped: Counter[str] = Counter()
+    try:
+        members = list(located.list_members(archive, kind, access))
+    except located.Problem as problem:
+        return [Found(spelled or archive, error=(problem.kind, str(problem)))], skipped
+    found = []
+    for member in members:
+        name = member.name.rsplit("/", 1)[-1]
+        if wanted(name, member.name, include, exclude):
+            found.append(Found(located.member_path(kind, member.name, spelled or archive), version=member.version))
+        else:
+            skipped["excluded" if exclude and _matches(exclude, name, member.name) else "not-an-image-name"] += 1
+    return found, skipped
 
 
 def _matches(patterns: list[re.Pattern], name: str, relative: str) -> bool:
@@ -145,13 +184,15 @@ class Walker:
         sort_limit: int = SORT_LIMIT,
         archives: bool = False,
         access: Access = LOCAL,
+        open_archives: bool = True,
     ):
         self.inputs = [os.fspath(i) for i in inputs]
         self.archives = archives
         self.access = access
+        self.open_archives = open_archives
         self.follow_symlinks = follow_symlinks
-        self.include = _patterns(include)
-        self.exclude = _patterns(exclude)
+        self.include = patterns(include)
+        self.exclude = patterns(exclude)
         self.stdin = stdin
         self.sort_limit = sort_limit
         self.skipped: Counter[str] = Counter()
@@ -229,12 +270,7 @@ class Walker:
             self.skipped[_special_kind(st.st_mode)] += 1
 
     def _wanted(self, name: str, relative: str) -> bool:
-        if self.exclude and _matches(self.exclude, name, relative):
-            return False
-        if self.include:
-            return _matches(self.include, name, relative)
-        dot = name.rfind(".")
-        return dot > 0 and name[dot:].lower() in IMAGE_EXTENSIONS  # as os.path.splitext, without its cost
+        return wanted(name, relative, self.include, self.exclude)
 
     def _walk(self, root: str, root_stat: os.stat_result) -> Iterator[Found]:
         key = (root_stat.st_dev, root_stat.st_ino)
@@ -289,20 +325,14 @@ class Walker:
         return self.archives
 
     def _members(self, archive: str, kind: str) -> Iterator[Found]:
-        """The image members of an archive, in stored order; one error input for an archive that is not one."""
-        try:
-            members = list(located.list_members(archive, kind, self.access))
-        except located.Problem as problem:
-            yield Found(archive, error=(problem.kind, str(problem)))
+        """The image members of an archive (`archive_inputs`), or with `open_archives` False the archive as one
+        input, with its version, for a worker to open (shard by shard, at scale)."""
+        if not self.open_archives:
+            yield Found(archive, version=_version(archive, self.access), archive=kind)
             return
-        for member in members:
-            name = member.name.rsplit("/", 1)[-1]
-            if self._wanted(name, member.name):
-                yield Found(located.member_path(kind, member.name, archive), version=member.version)
-            else:
-                self.skipped[
-                    "excluded" if self.exclude and _matches(self.exclude, name, member.name) else "not-an-image-name"
-                ] += 1
+        found, skipped = archive_inputs(archive, kind, self.access, self.include, self.exclude)
+        self.skipped.update(skipped)
+        yield from found
 
     def _remote(self, url: str, listed: bool = False) -> Iterator[Found]:
         """An object store input: an object, a member of an archive in the store (or a local one, in chained
@@ -406,6 +436,17 @@ class Walker:
         self._seen_dirs.add(key)
         self._last_dev = st.st_dev
         return "dir"
+
+
+def _version(path: str, access: Access) -> tuple[int, int]:
+    """An archive's version: a local file's size and mtime, an object's size and ETag."""
+    if not located.is_located(path):
+        return version_of(path)
+    try:
+        fs, inner = located.filesystem(path, access)
+        return located.object_version(fs.info(inner))
+    except Exception:  # each store raises its own errors: the worker that opens it says what is wrong
+        return UNKNOWN
 
 
 def _stdin_lines() -> Iterator[bytes]:

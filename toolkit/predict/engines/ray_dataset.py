@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import ToolkitError
-from toolkit.predict import located, shards, writers
+from toolkit.predict import located, shards, walk, writers
 from toolkit.predict.engines.ray import RayEngine, describe, reraise_toolkit_error
 from toolkit.predict.options import PredictOptions
-from toolkit.predict.pipeline import make_records, score_chunk
+from toolkit.predict.pipeline import Entry, make_records, score_chunk
 from toolkit.predict.sources import UNKNOWN, version_of
 from toolkit.predict.summary import Summary
 from toolkit.predict.walk import Found
@@ -75,6 +75,7 @@ class RayDatasetEngine(RayEngine):
             "size": pa.array([v[0] for v in versions], pa.int64()),
             "stamp": pa.array([v[1] for v in versions], pa.int64()),
             "block": pa.array([len(files)] * len(files), pa.int64()),
+            "archive": pa.array([f.archive or "" for f in files], pa.string()),
         }
 
     def shards(self, found: Iterable[Found]) -> Iterator[dict[str, Any]]:
@@ -145,11 +146,12 @@ def write_shard(
     if committed is not None and committed.get("versions") == versions:
         return _row(name, committed["summary"], reused=True)
 
+    # Records name inputs as the walk spelt them, not by the absolute paths this worker opened.
+    spelled = dict(zip((e[0] for e in entries), walked, strict=True))
+    entries = _opened(entries, [str(k) for k in block["archive"]], spelled, cwd, options)
     meta, probs = score_chunk(
         entries, options.all_frames, model, options.resolved_threads(), options.multi_digit, options.access()
     )
-    # Records name inputs as the walk spelt them, not by the absolute paths this worker opened.
-    spelled = dict(zip((e[0] for e in entries), walked, strict=True))
     meta = [m._replace(path=spelled.get(m.path, m.path)) for m in meta]
     records = make_records(meta, probs, options)
     summary = Summary(output="", format="", model="")
@@ -157,6 +159,27 @@ def write_shard(
     counts = summary.counts()
     dataset.commit(name, _encode(records, dataset.fmt, options.columns()), {"versions": versions, "summary": counts})
     return _row(name, counts, reused=False)
+
+
+def _opened(
+    entries: list[Entry], archives: list[str], spelled: dict[str, str], cwd: str, options: PredictOptions
+) -> list[Entry]:
+    """The block's entries with each archive the walk left whole (`archives`: its kind, '' for other inputs)
+    replaced by its image members, listed here, in the worker (`walk.archive_inputs`); `spelled` learns how the
+    records name them (after the archive as the walk spelt it)."""
+    include, exclude = walk.patterns(options.include), walk.patterns(options.exclude)
+    opened: list[Entry] = []
+    for entry, kind in zip(entries, archives, strict=True):
+        if not kind or entry[2] is not None:
+            opened.append(entry)
+            continue
+        as_walked = spelled[entry[0]]
+        members, _ = walk.archive_inputs(entry[0], kind, options.access(), include, exclude, spelled=as_walked)
+        for member in members:
+            path = entry[0] if member.error else located.absolute(member.path, cwd)
+            spelled[path] = member.path
+            opened.append((path, True, member.error))
+    return opened
 
 
 def _row(name: str, summary: dict[str, Any], reused: bool) -> dict[str, Any]:
