@@ -99,8 +99,8 @@ class PredictOptions:
     ray_address: str | None = option(
         None,
         "With --engine ray: auto joins the cluster `ray start` set up, ray://HOST:10001 a remote one (default: "
-        "start a local Ray instance sized to this machine). Every node must see the inputs and the model at the "
-        "same paths.",
+        "start a local Ray instance sized to this machine). Every node must see local inputs and the model at the "
+        "same paths (object-store inputs need only the store's credentials).",
     )
     # 16,384: each block costs the driver a put, a task and a wait (about 3 us a file at 4,096 files a block,
     # under 1 us at 16,384: scripts/bench_engines.py), and a task of a few seconds is retried cheaply.
