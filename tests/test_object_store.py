@@ -312,3 +312,15 @@ def test_http_urls_are_objects_too(tmp_path, digits, onnx_model):
         f"{base}/{i}-label-{y[i]}.png" for i in range(3)
     ]
     assert {r["status"] for r in rows} == {"ok"} and summary.exit_code == 0
+
+
+def test_a_resume_of_object_inputs_may_run_from_any_folder(store, endpoint, tmp_path, monkeypatch, onnx_model):
+    """URLs do not depend on the working folder (relative local paths do, and such a resume is refused)."""
+    out = str(tmp_path / "o.csv")
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    monkeypatch.chdir(tmp_path / "first")
+    run([f"s3://{BUCKET}/batch/"], opts(onnx_model, endpoint), out=out)
+    monkeypatch.chdir(tmp_path / "second")
+    summary = run([f"s3://{BUCKET}/batch/"], opts(onnx_model, endpoint), out=out, resume=True)
+    assert (summary.files, summary.resumed_records) == (0, 12)

@@ -110,6 +110,15 @@ def absolute(path: str, cwd: str) -> str:
     return path if is_located(path) else os.path.join(cwd, path)
 
 
+def relative(path: str) -> bool:
+    """Whether `path` depends on the working folder: a relative local path, or a member of an archive named by
+    one. A URL never does."""
+    member = split_member(path)
+    if member is not None:
+        return relative(member[2])
+    return not (is_located(path) or os.path.isabs(path))
+
+
 def key_text(path: str, local_key: Any) -> str:
     """What identifies a located input for --resume: the archive's own key (`local_key`, for a local archive,
     however its path is spelt) and the member's name; the URL itself for objects."""

@@ -99,7 +99,7 @@ class Previous:
         """Note a record of an earlier run; `path` as the record spells it (`records.path_text`)."""
         self.records += 1
         self.errors += status == "error"
-        self.relative = self.relative or not os.path.isabs(path)
+        self.relative = self.relative or located.relative(path)
         key = self._recorded.key(os.fsdecode(path_bytes(path)))
         if key != self._last:  # the frames of one file come one after the other: one key for them all
             self._new += key
@@ -112,7 +112,7 @@ class Previous:
         """UsageError when this run would add paths relative to another folder than the recorded ones are:
         one output would then hold relative paths that mean different files, and no later resume could tell
         them apart. Inputs on stdin (-) may be relative too."""
-        if not self.relative or not any(i == "-" or not os.path.isabs(i) for i in inputs):
+        if not self.relative or not any(i == "-" or located.relative(i) for i in inputs):
             return
         try:
             same = os.path.samefile(self.base, os.getcwd())
