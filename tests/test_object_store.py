@@ -260,33 +260,6 @@ def test_a_prefix_is_listed_page_by_page(store, endpoint, tmp_path, monkeypatch,
     assert paths == sorted(paths) and len(set(paths)) == 12
 
 
-@pytest.mark.slow
-def test_ray_workers_read_the_bucket_and_write_the_dataset_into_it(ray_session, store, endpoint, tmp_path, digits):
-    """Inputs and output both in the store: the Ray workers read the objects and PUT the shards, each whole;
-    the storage options, credentials included, travel with the run to every worker (the session's Ray workers
-    started without them in their environment)."""
-    from toolkit.predict import shards
-
-    storage = [f"endpoint_url={endpoint}", "key=testing", "secret=testing"]
-    options = PredictOptions(storage_options=storage, shard_size=4)
-    summary = run([f"s3://{BUCKET}/batch/"], options, out=f"s3://{BUCKET}/results/", engine="ray")
-    assert (summary.files, summary.ok, summary.exit_code) == (12, 12, 0)
-    store.invalidate_cache()
-    done = json.loads(store.cat_file(f"{BUCKET}/results/{shards.SUCCESS}"))
-    records = [
-        json.loads(line)
-        for name in done["shards"]
-        for line in store.cat_file(f"{BUCKET}/results/{name}.jsonl").decode().splitlines()
-    ]
-    assert sorted(r["path"] for r in records) == sorted(
-        store.unstrip_protocol(p) for p in store.glob(f"{BUCKET}/batch/**/*.png")
-    )
-    assert not store.exists(f"{BUCKET}/results/{shards.TEMPORARY}")
-
-    again = run([f"s3://{BUCKET}/batch/"], options, out=f"s3://{BUCKET}/results/", engine="ray", resume=True)
-    assert (again.files, again.resumed_records) == (0, 12)
-
-
 def test_http_urls_are_objects_too(tmp_path, digits, onnx_model):
     """A plain web server (Python's, on this machine): a file by its URL, and a page of links as a folder."""
     import functools
