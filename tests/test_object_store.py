@@ -244,7 +244,7 @@ def test_a_prefix_is_listed_page_by_page(store, endpoint, tmp_path, monkeypatch,
     from toolkit.predict import located
 
     pages = []
-    take = located._next_page
+    take = located.next_page
 
     async def counted(listing):
         page = await take(listing)
@@ -252,7 +252,7 @@ def test_a_prefix_is_listed_page_by_page(store, endpoint, tmp_path, monkeypatch,
         return page
 
     monkeypatch.setattr(located, "PAGE", 3)
-    monkeypatch.setattr(located, "_next_page", counted)
+    monkeypatch.setattr(located, "next_page", counted)
     summary = run([f"s3://{BUCKET}/batch/"], opts(onnx_model, endpoint), out=str(tmp_path / "o.csv"))
     assert summary.files == 12
     assert pages == [3, 3, 3, 3, 1, 0]  # 13 objects (12 digits and a note), then the end

@@ -164,7 +164,7 @@ def objects_under(fs: Any, root: str) -> Iterator[tuple[str, dict[str, Any]]]:
 
         bucket, key, _ = fs.split_path(root)
         pages = fs._iterdir(bucket, delimiter="", prefix=f"{key.rstrip('/')}/" if key else "")
-        while page := sync(fs.loop, _next_page, pages):
+        while page := sync(fs.loop, next_page, pages):
             for info in page:
                 if info.get("type") == "file":
                     yield info["name"], info
@@ -174,7 +174,7 @@ def objects_under(fs: Any, root: str) -> Iterator[tuple[str, dict[str, Any]]]:
             yield files[name]["name"], files[name]
 
 
-async def _next_page(listing: Any) -> list[dict[str, Any]]:
+async def next_page(listing: Any) -> list[dict[str, Any]]:
     """Up to PAGE entries from an async listing; the listing stays open for the next call."""
     page: list[dict[str, Any]] = []
     async for entry in listing:
@@ -257,8 +257,10 @@ def prefetch(paths: list[str], access: Access = LOCAL) -> None:
     if len(urls) < 2:
         return
     try:
+        import fsspec
+
         fs, _ = filesystem(urls[0], access)
-        inner = [fs._strip_protocol(url) for url in urls]
+        inner = [fsspec.core.strip_protocol(url) for url in urls]
         results = fs.cat_ranges(inner, [0] * len(inner), [access.max_bytes + 1] * len(inner), on_error="return")
     except Exception:  # a store without ranged reads, or mixed stores: each object is read on its own
         return
