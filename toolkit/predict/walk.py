@@ -34,9 +34,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
 from toolkit.errors import UsageError, first_line
-from toolkit.predict import located
+from toolkit.predict import located, stores
 from toolkit.predict.located import LOCAL, Access
-from toolkit.predict.sources import UNKNOWN, version_of
+from toolkit.predict.stores import is_glob
 
 T = TypeVar("T")
 
@@ -45,7 +45,6 @@ IMAGE_EXTENSIONS = frozenset(
     ".j2k .qoi .avif .psd .sgi .rgb .xbm".split()
 )
 SORT_LIMIT = 50_000  # folders with more entries than this are streamed unsorted, to keep memory bounded
-_GLOB_CHARS = re.compile(r"[*?[]")
 # Spreadsheets run a cell that starts with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -125,49 +124,19 @@ def _matches(patterns: list[re.Pattern], name: str, relative: str) -> bool:
     return any(p.match(name) or p.match(relative) for p in patterns)
 
 
-def is_glob(text: str) -> bool:
-    """True if an input looks like a glob pattern rather than a path."""
-    return bool(_GLOB_CHARS.search(text))
-
-
 def check_inputs(inputs: Iterable[str], access: Access = LOCAL) -> None:
     """UsageError for a command-line input that neither exists nor is a glob that matches something."""
     for item in inputs:
         if item == "-" or os.path.lexists(item):
             continue
         if located.is_located(item):
-            _check_url(item, access)
+            stores.check_url(item, access)
             continue
         if is_glob(item):
             if next(glob.iglob(item, recursive=True), None) is None:
                 raise UsageError(f"no files match '{item}'")
             continue
         raise UsageError(f"{item}: no such file or folder")
-
-
-def _check_url(url: str, access: Access) -> None:
-    member = located.split_member(url)
-    target = member[2] if member is not None else url
-    try:
-        fs, path = _filesystem(target, access)
-        found = bool(fs.glob(path)) if is_glob(path) else fs.exists(path)
-    except UsageError:
-        raise
-    except Exception as exc:  # each store raises its own errors (credentials, endpoint, bucket)
-        raise UsageError(f"{target}: cannot reach it ({first_line(exc, 200)}); check --storage-options") from None
-    if not found:
-        raise UsageError(f"{target}: no such object or folder" if not is_glob(path) else f"no objects match '{url}'")
-
-
-def _filesystem(url: str, access: Access) -> tuple[Any, str]:
-    """fsspec's filesystem for a URL and the path in it (as the store is now); UsageError when its package is
-    not installed."""
-    try:
-        return located.filesystem(url, access)
-    except ImportError as exc:
-        raise UsageError(f"{url}: {first_line(exc, 200)}; install mnist-toolkit[s3], [gcs] or [azure]") from None
-    except ValueError as exc:
-        raise UsageError(f"{url}: {first_line(exc, 200)}") from None
 
 
 class Walker:
@@ -328,7 +297,7 @@ class Walker:
         """The image members of an archive (`archive_inputs`), or with `open_archives` False the archive as one
         input, with its version, for a worker to open (shard by shard, at scale)."""
         if not self.open_archives:
-            yield Found(archive, version=_version(archive, self.access), archive=kind)
+            yield Found(archive, version=stores.version(archive, self.access), archive=kind)
             return
         found, skipped = archive_inputs(archive, kind, self.access, self.include, self.exclude)
         self.skipped.update(skipped)
@@ -342,7 +311,7 @@ class Walker:
             yield from self._one_member(url, *member)
             return
         try:
-            fs, root = _filesystem(url, self.access)
+            fs, root = stores.filesystem(url, self.access)
             if is_glob(root):
                 matches = fs.glob(root, detail=True)
                 for path in sorted(matches):
@@ -436,17 +405,6 @@ class Walker:
         self._seen_dirs.add(key)
         self._last_dev = st.st_dev
         return "dir"
-
-
-def _version(path: str, access: Access) -> tuple[int, int]:
-    """An archive's version: a local file's size and mtime, an object's size and ETag."""
-    if not located.is_located(path):
-        return version_of(path)
-    try:
-        fs, inner = located.filesystem(path, access)
-        return located.object_version(fs.info(inner))
-    except Exception:  # each store raises its own errors: the worker that opens it says what is wrong
-        return UNKNOWN
 
 
 def _stdin_lines() -> Iterator[bytes]:
