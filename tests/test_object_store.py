@@ -97,12 +97,16 @@ def test_a_bucket_folder_is_walked_and_scored_like_the_same_files(store, endpoin
     expected += [f"s3://{BUCKET}/batch/deeper/{i:02d}-label-{y[i]}.png" for i in range(8, 12)]
     assert [r["path"] for r in rows] == expected
     assert summary.exit_code == 0 and summary.skipped["not-an-image-name"] == 1
+    assert_read_as_local_files(rows, x, tmp_path, onnx_model)
 
+
+def assert_read_as_local_files(rows: list[dict], x: np.ndarray, tmp_path: Path, model: Path) -> None:
+    """The records of the store's 12 digits (`fill`) say what the same bytes say as local files."""
     local = tmp_path / "local"
     local.mkdir()
     for i in range(12):
         (local / f"{i:02d}.png").write_bytes(png(x[i]))
-    run([str(local)], PredictOptions(model=onnx_model, workers=0), out=str(tmp_path / "local.csv"))
+    run([str(local)], PredictOptions(model=model, workers=0), out=str(tmp_path / "local.csv"))
     for remote, here in zip(rows, read_csv(tmp_path / "local.csv"), strict=True):
         assert (remote["digit"], remote["confidence"]) == (here["digit"], here["confidence"])
 

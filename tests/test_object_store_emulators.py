@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from tests.test_object_store import fill
+from tests.test_object_store import assert_read_as_local_files, fill
 from tests.test_predict import read_csv
 from toolkit import data
 from toolkit.predict.options import PredictOptions
@@ -216,14 +216,7 @@ def test_a_folder_is_walked_and_scored_like_the_same_files(store, tmp_path, digi
     assert [r["path"] for r in rows] == expected
     assert [r["status"] for r in rows] == ["ok"] * 12
     assert summary.exit_code == 0 and summary.skipped["not-an-image-name"] == 1
-
-    local = tmp_path / "local"
-    local.mkdir()
-    for i in range(12):
-        (local / f"{i:02d}.png").write_bytes(png(x[i]))
-    run([str(local)], PredictOptions(model=onnx_model, workers=0), out=str(tmp_path / "local.csv"))
-    for remote, here in zip(rows, read_csv(tmp_path / "local.csv"), strict=True):
-        assert (remote["digit"], remote["confidence"]) == (here["digit"], here["confidence"])
+    assert_read_as_local_files(rows, x, tmp_path, onnx_model)
 
 
 def test_worker_processes_and_the_environment_reach_the_store_too(store, tmp_path, digits, onnx_model):
