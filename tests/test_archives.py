@@ -247,3 +247,13 @@ def test_webdataset_shards_are_scored_shard_by_shard_in_order(tmp_path, monkeypa
     assert summary.files == 12 and summary.skipped["not-an-image-name"] == 12
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [r["path"] for r in rows] == expected
+
+
+def test_storage_options_of_any_json_value_reach_archive_members(tmp_path, monkeypatch, digits, onnx_model):
+    """A storage option may be a JSON object (botocore's config_kwargs); local archives ignore storage options,
+    and the open-archive cache must not choke on an unhashable value."""
+    x, y = digits
+    monkeypatch.chdir(tmp_path)
+    make_zip(tmp_path / "s.zip", members_of(x[:2], y[:2], ""))
+    opts = options(onnx_model, storage_options=['config_kwargs={"retries": {"max_attempts": 1}}'])
+    assert run(["s.zip"], opts, out="o.csv").ok == 2

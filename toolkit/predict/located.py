@@ -364,14 +364,14 @@ class _Archive:
                 handle.close()
 
 
-_OPEN: OrderedDict[tuple[str, str, Access], tuple[_Archive, Any, float]] = OrderedDict()
+_OPEN: OrderedDict[tuple[str, str, str], tuple[_Archive, Any, float]] = OrderedDict()
 RECHECK_SECONDS = 10.0  # how long an archive in an object store is trusted unchanged without asking the store
 
 
 def _archive(archive: str, kind: str, access: Access) -> _Archive:
     """This process's open archive, opened again when it changed since it was opened (a worker outlives runs:
     a local archive is stat'ed at every read, a stored one asked for its ETag every RECHECK_SECONDS)."""
-    key = (archive, kind, access)
+    key = (archive, kind, repr(access))  # repr: a storage option's value may be a dict, which does not hash
     held = _OPEN.get(key)
     now = time.monotonic()
     if held is not None:
