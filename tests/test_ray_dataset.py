@@ -239,3 +239,14 @@ def _png(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def test_a_run_that_cannot_reach_ray_leaves_no_folder(tmp_path, onnx_model):
+    write_digits(tmp_path / "in", np.zeros((1, 28, 28), np.uint8), np.zeros(1, int))
+    out = tmp_path / "ds"
+    command = [sys.executable, "-m", "toolkit", "predict", str(tmp_path / "in"), "--model", str(onnx_model)]
+    command += ["--engine", "ray", "--ray-address", "127.0.0.1:9", "--out", f"{out}/"]  # nothing listens there
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("error: cannot connect to the Ray cluster at 127.0.0.1:9")
+    assert not out.exists()

@@ -219,7 +219,8 @@ def run_dataset(
     # thousand, in an object store, are never read by the driver).
     _, model, walker = setup(inputs, options, engine, stdin, flags=True, open_archives=False)
     dataset = shards.Dataset(out, fmt, options.access(True))
-    dataset.start({**fingerprint(model, options), "format": fmt, "shard_size": options.shard_size}, resume)
+    recorded = {**fingerprint(model, options), "format": fmt, "shard_size": options.shard_size}
+    dataset.check(recorded, resume)
     summary = Summary(output=dataset.name, format=fmt, model=str(model))
     made: list[tuple[int, str]] = []  # (position in the walk, shard)
     started = time.perf_counter()
@@ -227,6 +228,7 @@ def run_dataset(
         with interrupts.deferred():
             scoring = stack.enter_context(RayDatasetEngine(model, options, dataset))
         interrupts.check()
+        dataset.start(recorded, resume)  # written once Ray is up: a run that cannot start leaves no folder
         try:
             for row in scoring.shards(walker):
                 made.append((row["position"], row["shard"]))

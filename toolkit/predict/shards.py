@@ -85,8 +85,14 @@ class Dataset:
     # --- driver ---------------------------------------------------------------------------------------------
 
     def start(self, recorded: dict[str, Any], resume: bool, flag: str = "--resume") -> None:
-        """Check the folder before any worker writes to it: a fresh run needs it empty of shards, a resumed
-        one needs the same `recorded` settings (model, columns, options). Writes RUN."""
+        """`check` the folder, then write RUN into it."""
+        self.check(recorded, resume, flag)
+        self.fs.makedirs(self.root, exist_ok=True)
+        self.write(RUN, json.dumps(recorded, indent=1).encode())
+
+    def check(self, recorded: dict[str, Any], resume: bool, flag: str = "--resume") -> None:
+        """UsageError unless the folder may take this run's shards: a fresh run needs it free of shards, a
+        resumed one the same `recorded` settings (model, columns, options). Writes nothing."""
         from toolkit.predict.resume import differences
 
         fs = self.fs
@@ -106,8 +112,6 @@ class Dataset:
             changed = differences(before, recorded)
             if changed:
                 raise UsageError(f"cannot {flag} into {self.name}: its shards were made with other settings: {changed}")
-        fs.makedirs(self.root, exist_ok=True)
-        self.write(RUN, json.dumps(recorded, indent=1).encode())
 
     def shards(self) -> list[str]:
         """Committed shards (names with suffix), in walk order."""
