@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from toolkit import data, zoo
-from toolkit.train_data import as_uint8, epoch_images
+from toolkit.train_data import as_uint8, epoch_images, soften
 
 
 def _digits(n: int = 120):
@@ -47,3 +47,44 @@ def test_recipes_with_an_impossible_share_are_refused_in_one_line():
     for bad in (zoo.Recipe(writers=1.5), zoo.Recipe(negatives=-0.1)):
         with pytest.raises(UsageError, match="writers share must be in"):
             validate_recipe(bad)
+
+
+def test_a_teacher_is_mixed_into_the_targets_of_mnist_digits_only_and_sees_the_image_trained_on():
+    x, targets = _digits()
+    seen: list[np.ndarray] = []
+
+    def teacher(images: np.ndarray) -> np.ndarray:  # says "3" with some doubt about "8", whatever it sees
+        seen.append(images.copy())
+        out = np.full((len(images), 10), 0.01, np.float32)
+        out[:, 3], out[:, 8] = 0.81, 0.11
+        return out
+
+    recipe = zoo.Recipe(writers=0.5, distill=0.5, teacher="unused.onnx")
+    images, y, _ = epoch_images(x, targets, recipe, np.random.default_rng(0), False, False, teacher)
+    assert len(seen) == 1 and 30 < len(seen[0]) < 90  # about half the digits are drawn as MNIST
+    taught = (y != 0).sum(axis=1) > 1  # a one-hot row has one non-zero target
+    assert taught.sum() == len(seen[0])
+    assert any(np.array_equal(images[i], seen[0][0]) for i in np.flatnonzero(taught))
+    np.testing.assert_allclose(y.sum(axis=1), 1, atol=1e-6)
+    soft = soften(np.array([[0.01] * 3 + [0.81] + [0.01] * 4 + [0.11, 0.01]], np.float32))[0]
+    assert soft[3] < 0.81 and soft[8] > 0.11 and soft.argmax() == 3  # softened: same ranking, flatter
+    labels = np.flatnonzero(taught)
+    mixed = y[labels]
+    hot = mixed.argmax(axis=1)  # the label keeps at least half of the target
+    np.testing.assert_allclose(mixed[np.arange(len(hot)), 3][hot != 3], 0.5 * soft[3], rtol=1e-5)
+    assert (mixed[np.arange(len(hot)), hot] >= 0.5).all()
+    assert ((y[~taught] == 0) | (y[~taught] == 1)).all()  # drawn as other writers: labels kept
+
+
+def test_distilling_needs_a_teacher_file_and_a_share_in_range():
+    import pytest
+
+    from toolkit.errors import UsageError
+    from toolkit.train import validate_recipe
+
+    with pytest.raises(UsageError, match="needs a --teacher"):
+        validate_recipe(zoo.Recipe(distill=0.5))
+    with pytest.raises(UsageError, match="no such file"):
+        validate_recipe(zoo.Recipe(distill=0.5, teacher="/nowhere/teacher.onnx"))
+    with pytest.raises(UsageError, match=r"--distill must be in \[0, 1\]"):
+        validate_recipe(zoo.Recipe(distill=1.5, teacher="x.onnx"))

@@ -134,6 +134,13 @@ def train_command(
     learning_rate: Annotated[float | None, typer.Option(help="Override the learning rate.")] = None,
     validation_split: Annotated[float | None, typer.Option(help="Fraction held out for validation.")] = None,
     limit: Annotated[int | None, typer.Option(help="Train on the first N training images only.")] = None,
+    teacher: Annotated[
+        Path | None,
+        typer.Option(help="ONNX model to distil from (with --distill): its softened probabilities join the targets."),
+    ] = None,
+    distill: Annotated[
+        float | None, typer.Option(help="The teacher's share of the targets of the digits drawn as MNIST, 0 to 1.")
+    ] = None,
     seed: Annotated[
         int, typer.Option(help="Random seed; same seed and --threads on the same kind of CPU, same weights.")
     ] = 0,
@@ -170,6 +177,8 @@ def train_command(
         learning_rate=learning_rate,
         validation_split=validation_split,
         limit=limit,
+        teacher=None if teacher is None else str(teacher),
+        distill=distill,
     )
     render.print_trained(arch, result)
 

@@ -70,6 +70,12 @@ def validate_recipe(recipe: zoo.Recipe) -> None:
         raise UsageError(f"clean epochs must be 0 or more, got {recipe.clean_epochs}")
     if not (0.0 <= recipe.writers <= 1.0 and recipe.negatives >= 0.0):
         raise UsageError("the writers share must be in [0, 1] and negatives per digit 0 or more")
+    if not 0.0 <= recipe.distill <= 1.0:
+        raise UsageError(f"--distill must be in [0, 1], got {recipe.distill}")
+    if recipe.distill and (recipe.teacher is None or recipe.loss.startswith("sparse")):
+        raise UsageError("--distill needs a --teacher ONNX model and one-hot targets (categorical_crossentropy)")
+    if recipe.teacher is not None and not Path(recipe.teacher).is_file():
+        raise UsageError(f"--teacher {recipe.teacher}: no such file; pass an ONNX model of the image contract")
     if recipe.optimizer not in OPTIMIZERS:
         raise UsageError(f"unknown optimizer '{recipe.optimizer}'; choose one of: {', '.join(OPTIMIZERS)}")
 
@@ -263,7 +269,7 @@ def _fit(model: Any, split: _Split, recipe: zoo.Recipe, seed: int, verbose: int)
     fit_data: Any = split.x_fit
     fit_kwargs: dict[str, Any] = {"batch_size": recipe.batch_size, "y": targets, "shuffle": True}
     rejects = has_not_digit(model)
-    if recipe.augment or recipe.writers or rejects:
+    if recipe.augment or recipe.writers or rejects or recipe.distill:
         fit_data, fit_kwargs = augmented_input(split.x_fit, targets, recipe, seed, rejects), {}
     val_targets: Any = _targets(split.y_val, recipe)
     if rejects:  # validation images are all digits

@@ -6,10 +6,16 @@ negatives carry weight 0 there), its `not_digit` output on both (1 for a negativ
 without that output never sees negatives. Every epoch is made afresh from the recipe's seed, so a run is
 reproducible; the recipe's last `clean_epochs` skip the affine distortion (never the first epoch), but keep
 the writers and the negatives, which teach what MNIST alone cannot.
+
+With a `teacher` (an ONNX model, `distill` > 0), the targets of the digits drawn as MNIST are mixed with the
+teacher's probabilities on the very image the model sees, softened at DISTILL_TEMPERATURE: the teacher's
+view of which other digits an image resembles carries more than its label. Digits drawn as other writers keep
+their labels, since a teacher trained on MNIST alone reads them worse than the student.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,6 +24,8 @@ from toolkit import lazy, zoo
 from toolkit.augment import KINDS, distort
 
 Targets = Any  # an array, or a list of arrays in the order of the model's outputs
+Teacher = Callable[[np.ndarray], np.ndarray]  # model tensors (N, 28, 28, 1) -> probabilities (N, 10)
+DISTILL_TEMPERATURE = 2.0
 
 
 def as_uint8(x: np.ndarray) -> np.ndarray:
@@ -25,21 +33,45 @@ def as_uint8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x[..., 0] * 255), 0, 255).astype(np.uint8)
 
 
+def soften(probabilities: np.ndarray, temperature: float = DISTILL_TEMPERATURE) -> np.ndarray:
+    """softmax(log(p) / T): the same ranking, flatter for T > 1."""
+    z = np.log(np.maximum(probabilities.astype(np.float64), 1e-30)) / temperature
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return (z / z.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def onnx_teacher(path: str) -> Teacher:
+    """A teacher that scores with an ONNX model of the image contract (onnxruntime, batches of 1,000)."""
+    from toolkit.onnxmodel import OnnxModel
+
+    model = OnnxModel(path)
+    return lambda images: np.concatenate([model.score(images[i : i + 1000]) for i in range(0, len(images), 1000)])
+
+
 def epoch_images(
-    x: np.ndarray, targets: np.ndarray, recipe: zoo.Recipe, rng: np.random.Generator, distorted: bool, rejects: bool
+    x: np.ndarray,
+    targets: np.ndarray,
+    recipe: zoo.Recipe,
+    rng: np.random.Generator,
+    distorted: bool,
+    rejects: bool,
+    teacher: Teacher | None = None,
 ) -> tuple[np.ndarray, Targets, Any]:
     """One epoch: inputs, targets and sample weights (None when every sample counts alike), shuffled.
 
     `targets` are the digits' targets as the recipe's loss wants them; `rejects`: the model has a `not_digit`
-    output, so negatives are added and the targets become a list, one per output."""
+    output, so negatives are added and the targets become a list, one per output; `teacher`: mixed into the
+    targets of the digits drawn as MNIST by the recipe's `distill` share."""
     from toolkit.imaging.negatives import negative_fields
     from toolkit.other_writers import writer_fields
 
     images, digit_targets = x.copy(), targets
+    as_mnist = np.ones(len(x), bool)
     if recipe.writers:
         chosen = np.flatnonzero(rng.random(len(x)) < recipe.writers)
         fields, kept = writer_fields(as_uint8(x[chosen]), rng)
         images[chosen[kept]] = fields[..., None]
+        as_mnist[chosen[kept]] = False
     count = int(round(recipe.negatives * len(x))) if rejects else 0
     negatives = negative_fields(count, rng, as_uint8(x))[..., None] if count else np.zeros((0, *x.shape[1:]), x.dtype)
     all_images = np.concatenate([images, negatives.astype(x.dtype)])
@@ -47,6 +79,11 @@ def epoch_images(
         # Digits and negatives alike: resampling softens strokes, and a model shown only distorted digits
         # learns to take every crisp crop (MNIST's own test digits) for no digit.
         all_images = distort(all_images[..., 0], rng, KINDS[str(recipe.augment)])[..., None]
+    if teacher is not None and recipe.distill:
+        digit_targets = digit_targets.copy()
+        taught = np.flatnonzero(as_mnist)
+        share = np.float32(recipe.distill)
+        digit_targets[taught] = (1 - share) * digit_targets[taught] + share * soften(teacher(all_images[taught]))
     if not rejects:
         order = rng.permutation(len(all_images))
         return all_images[order], digit_targets[order], None
@@ -73,6 +110,7 @@ def augmented_input(x: np.ndarray, y: np.ndarray, recipe: zoo.Recipe, seed: int,
             self._rng = np.random.default_rng(seed)
             self._epoch: tuple[np.ndarray, Targets, Any] | None = None
             self._epochs_served = 0
+            self._teacher = onnx_teacher(recipe.teacher) if recipe.teacher and recipe.distill else None
 
         def __len__(self) -> int:
             return -(-per_epoch // batch_size)
@@ -80,7 +118,7 @@ def augmented_input(x: np.ndarray, y: np.ndarray, recipe: zoo.Recipe, seed: int,
         def __getitem__(self, index: int) -> tuple:
             if self._epoch is None:
                 distorted = self._epochs_served < distorted_epochs
-                self._epoch = epoch_images(x, y, recipe, self._rng, distorted, rejects)
+                self._epoch = epoch_images(x, y, recipe, self._rng, distorted, rejects, self._teacher)
             images, targets, weights = self._epoch
             batch = slice(index * batch_size, (index + 1) * batch_size)
             if weights is None:

@@ -35,6 +35,8 @@ class Recipe:
     ema: bool = False  # keep the moving average of the weights (the optimizer's use_ema)
     writers: float = 0.0  # share of each epoch's digits drawn as other writers' scans (toolkit.other_writers)
     negatives: float = 0.0  # crops with no digit (toolkit.imaging.negatives) per training digit, each epoch
+    teacher: str | None = None  # an ONNX model whose softened probabilities are mixed into the digits' targets
+    distill: float = 0.0  # with a teacher: its share of the targets of the digits drawn as MNIST
 
     def with_overrides(self, **overrides: Any) -> Recipe:
         """A copy with the non-None overrides applied."""
