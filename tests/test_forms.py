@@ -107,3 +107,59 @@ def test_a_zero_is_not_a_box(mnist_test, scorer):
     stamp(sheet, digit_image(mnist_test, 0), 200, 200, 120)
     read_digit, result = read(sheet, scorer)
     assert read_digit == 0 and "lines-only" not in result.flags
+
+
+def row_of_boxes(mnist_test, digit: int, boxes: int, filled: int, gap: int, degrees: float = 0.0) -> np.ndarray:
+    """A field of `boxes` 90 px boxes (5 px rules) side by side, `gap` px apart (0: neighbours share a side
+    drawn twice, a bar), a 60 px `digit` in box `filled`, turned by `degrees`."""
+    width = 40 + boxes * (90 + gap)
+    sheet = np.full((180, width), PAPER, np.uint8)
+    for k in range(boxes):
+        left = 20 + k * (90 + gap)
+        cv2.rectangle(sheet, (left, 40), (left + 90, 130), RULE, 5)
+    stamp(sheet, digit_image(mnist_test, digit), 55, 20 + filled * (90 + gap) + 15, 60)
+    return rotated(sheet, degrees) if degrees else sheet
+
+
+@pytest.mark.parametrize(("gap", "degrees"), [(4, 0.0), (6, 0.0), (4, -2.0), (0, 4.0)])
+def test_a_digit_in_a_row_of_boxes_is_read_where_the_boxes_dividers_are_bars(mnist_test, scorer, gap, degrees):
+    """Neighbouring boxes' sides a few px apart blur into one bar too bold for a rule; it joined the row's top
+    and bottom rules into one run that was no line, so the whole row became the digit (read 0 or no digit)."""
+    sheet = row_of_boxes(mnist_test, 5, boxes=6, filled=2, gap=gap, degrees=degrees)
+    sheet = cv2.GaussianBlur(sheet, (5, 5), 1.2)
+    read_digit, result = read(sheet, scorer)
+    assert read_digit == 5, result.flags
+    assert "several-digits" not in result.flags
+    (_, _, w, h) = result.boxes[0]
+    assert max(w, h) < 80  # the digit's box, not the row's
+
+
+def test_a_row_of_four_boxes_askew_is_measured_by_its_rules():
+    sheet = np.full((300, 700), PAPER, np.uint8)
+    for k in range(4):
+        cv2.rectangle(sheet, (100 + k * 110, 100), (210 + k * 110, 210), RULE, 3)
+    ink = light.working_ink(rotated(sheet, 4.0).astype(np.float32) / 255)[0]
+    assert abs(abs(lines.skew(ink)) - 4.0) < 0.5
+
+
+@pytest.mark.parametrize("side", [150, 260])
+def test_a_small_image_of_a_digit_in_its_box_is_read_without_the_box(mnist_test, scorer, side):
+    """An image under the page size took the single-digit fast path, box and all: the box was read as a 0."""
+    sheet = np.full((side, side + 20), PAPER, np.uint8)
+    top = side // 2 - 50
+    cv2.rectangle(sheet, (top + 10, top), (top + 110, top + 100), RULE, 3)
+    stamp(sheet, digit_image(mnist_test, 2), top + 18, top + 28, 64)
+    read_digit, result = read(sheet, scorer)
+    assert read_digit == 2, result.flags
+    assert not result.passthrough
+
+
+@pytest.mark.parametrize("digit", [0, 7, 8, 1])
+def test_a_digit_cropped_to_its_ink_is_no_frame(mnist_test, digit):
+    """`framed` asks for ink along all four edges: a 0 or an 8 touches them over an arc, a 7 along one."""
+    glyph = cv2.resize(digit_image(mnist_test, digit), (112, 112), interpolation=cv2.INTER_CUBIC)
+    ink = glyph.astype(np.float32) / 255
+    assert not lines.framed(ink, (0, 112, 0, 112), 0.0)
+    boxed_ink = ink.copy()
+    cv2.rectangle(boxed_ink, (0, 0), (111, 111), 1.0, 3)
+    assert lines.framed(boxed_ink, (0, 112, 0, 112), 0.0)

@@ -13,6 +13,7 @@ from toolkit.cliapp import (
     PARITY_EPILOG,
     PREDICT_EPILOG,
     AsciiFlag,
+    Distill,
     EngineChoice,
     ExistingModel,
     Format,
@@ -27,6 +28,8 @@ from toolkit.cliapp import (
     Split,
     SummaryFile,
     TableFlag,
+    Teacher,
+    TrainThreads,
     VerboseFlag,
     app,
     data_app,
@@ -134,24 +137,12 @@ def train_command(
     learning_rate: Annotated[float | None, typer.Option(help="Override the learning rate.")] = None,
     validation_split: Annotated[float | None, typer.Option(help="Fraction held out for validation.")] = None,
     limit: Annotated[int | None, typer.Option(help="Train on the first N training images only.")] = None,
-    teacher: Annotated[
-        Path | None,
-        typer.Option(help="ONNX model to distil from (with --distill): its softened probabilities join the targets."),
-    ] = None,
-    distill: Annotated[
-        float | None, typer.Option(help="The teacher's share of the targets of the digits drawn as MNIST, 0 to 1.")
-    ] = None,
+    teacher: Teacher = None,
+    distill: Distill = None,
     seed: Annotated[
         int, typer.Option(help="Random seed; same seed and --threads on the same kind of CPU, same weights.")
     ] = 0,
-    threads: Annotated[
-        int | None,
-        typer.Option(
-            help="TensorFlow threads (default: one per CPU). The weights depend on it: pass the `threads` of a run's "
-            "metrics.json to reproduce it on another machine.",
-            show_default=False,
-        ),
-    ] = None,
+    threads: TrainThreads = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing model in --out.")] = False,
     quiet: Annotated[bool, typer.Option(help="No per-epoch lines.")] = False,
     save_format: Annotated[

@@ -127,6 +127,22 @@ def _options(
     pass  # the options every command shares; the app's help text is set on the Typer app above
 
 
+# train
+Teacher = Annotated[
+    Path | None,
+    typer.Option(help="ONNX model to distil from (with --distill): its softened probabilities join the targets."),
+]
+Distill = Annotated[
+    float | None, typer.Option(help="The teacher's share of the targets of the digits drawn as MNIST, 0 to 1.")
+]
+TrainThreads = Annotated[
+    int | None,
+    typer.Option(
+        help="TensorFlow threads (default: one per CPU). The weights depend on it: pass the `threads` of a run's "
+        "metrics.json to reproduce it on another machine.",
+        show_default=False,
+    ),
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout instead of tables.")]
 
 

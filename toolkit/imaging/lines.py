@@ -20,10 +20,53 @@ LONG_RATIO = 25.0  # a run this many times longer than thick is a rule at any th
 SKEW_MIN, SKEW_MAX = 0.7, 6.0  # degrees: a sheet askew by this much is turned square before it is read
 SKEW_CONTRAST = 0.1  # ink this far above the paper is looked at for rules when measuring the skew
 SKEW_PARTS = 20  # ... among this many of the largest parts
-BAR = 0.2  # a part this much longer than wide (a row of form boxes) is measured by its rectangle
+BAR = 0.3  # a part this much longer than wide, ruled along its length (a row of form boxes): by its rectangle
 BOX_THICK = 6.0  # px: a box's outline at most this thick (no digit is a rectangle's outline, so it may be bolder)
 LINE_OVER_DIGIT = 1.5  # ... and longer than the other ink is tall, by this factor
 PAGE_LINE = 0.5  # on a page with no other ink, a lone rule crosses at least this share of the sheet
+FRAMED, FRAME_BAND, FRAME_CONTRAST, FRAME_ROW = 0.85, 0.08, 0.25, 0.6  # a small image's frame: see `framed`
+BAR_ACROSS = 0.8  # a bar joining a row of boxes' rules crosses this share of the run they make together
+PAIRED = 2.2  # the side closing a box may be this many times bolder than its rules: two boxes' sides together
+
+
+def framed(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bool:
+    """Whether the ink of a small image inside `near` (top, bottom, left, right; `level`: its paper) is framed:
+    two rows and two columns of ink, LINE_MIN or more apart, each across FRAME_ROW of the ink, and the
+    rectangle they make inked along FRAMED of each side (a box around the digit, a little askew; specks
+    outside it do not matter). No digit is: a 7's bar is one such row, and a 0 or an 8 touches its box over
+    arcs. Row coverage is counted on every second row and a few dozen columns: the fast path pays microseconds."""
+    top, bottom, left, right = near
+    threshold = np.float32(level + FRAME_CONTRAST)
+    # First, cheaply: a frame has ink near both ends of the rows a quarter from its top and from its bottom
+    # (most digits have not: a 1, a 7, a 4 stand in the middle).
+    height, width = bottom - top, right - left
+    edge = max(4, int(0.15 * min(height, width)))
+    quarters = ink[[top + height // 4, top + 3 * height // 4], left:right] > threshold
+    if not (quarters[:, :edge].any(axis=1).all() and quarters[:, -edge:].any(axis=1).all()):
+        return False
+    step = max(1, width // 64)
+    sample = ink[top:bottom:2, left:right:step] > threshold
+    rows = top + 2 * np.flatnonzero(np.count_nonzero(sample, axis=1) >= FRAME_ROW * sample.shape[1])
+    if len(rows) < 2 or rows[-1] - rows[0] < 2 * LINE_MIN:
+        return False
+    top, bottom = int(rows[0]), int(rows[-1]) + 2
+    step = max(1, (bottom - top) // 64)
+    sample = ink[top:bottom:step, left:right] > threshold
+    columns = left + np.flatnonzero(np.count_nonzero(sample, axis=0) >= FRAME_ROW * sample.shape[0])
+    if len(columns) < 2 or columns[-1] - columns[0] < 2 * LINE_MIN:
+        return False
+    mask = ink[max(0, top - 2) : bottom + 2, max(0, int(columns[0]) - 2) : int(columns[-1]) + 3] > threshold
+    h, w = mask.shape
+    band = max(4, int(FRAME_BAND * min(w, h)))
+    return (
+        min(
+            mask[:band].any(axis=0).mean(),
+            mask[-band:].any(axis=0).mean(),
+            mask[:, :band].any(axis=1).mean(),
+            mask[:, -band:].any(axis=1).mean(),
+        )
+        >= FRAMED
+    )
 
 
 def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: bool) -> list[int]:
@@ -80,13 +123,31 @@ def _outline(region: np.ndarray, rect: tuple, ink: float) -> bool:
     cv2.polylines(band, [corners], True, 1, reach)
     if int((region & band).sum()) < 0.9 * count:
         return False
+    # Every side covered: a 7 lies along two sides of its rectangle, a box along all four.
+    return _sides_covered(region, corners, range(4), reach)
+
+
+def _sides_covered(region: np.ndarray, corners: np.ndarray, sides: range, reach: int) -> bool:
+    """Whether the ink of `region` lies along each of `sides` (side k joins corners k and k + 1) over 85% of
+    its length, within `reach` px."""
     near = cv2.dilate(region, np.ones((reach, reach), np.uint8))
-    for k in range(4):  # every side covered: a 7 lies along two sides of its rectangle, a box along all four
+    for k in sides:
         side = np.zeros_like(region)
         cv2.line(side, tuple(int(v) for v in corners[k]), tuple(int(v) for v in corners[(k + 1) % 4]), 1, 1)
         if int((side & near).sum()) < 0.85 * int(side.sum()):
             return False
     return True
+
+
+def _row_of_boxes(region: np.ndarray, rect: tuple) -> bool:
+    """Whether a part (`region`, its minimum-area rectangle `rect`) is long and ruled along both its long sides:
+    a row of form boxes, as long as four of them side by side."""
+    (_, _), (rw, rh), _ = rect
+    if min(rw, rh) > BAR * max(rw, rh):
+        return False
+    corners = np.round(cv2.boxPoints(rect)).astype(np.int32)
+    first = 0 if np.hypot(*(corners[1] - corners[0])) >= np.hypot(*(corners[2] - corners[1])) else 1
+    return _sides_covered(region, corners, range(first, 4, 2), 5)
 
 
 def find_lines(
@@ -190,7 +251,52 @@ def _line_candidates(mask: np.ndarray, flat: np.ndarray) -> list[tuple[np.ndarra
         maybe = np.flatnonzero(3 * length[1:] ** 2 >= LINE_RATIO * run_stats[1:, cv2.CC_STAT_AREA]) + 1
         measured = [(int(i), _thin(flat, run_labels, run_stats[i], int(i), horizontal)) for i in maybe]
         candidates += [(run_labels, run_stats[i], i, horizontal, t) for i, t in measured if t is not None]
+        long = 4 * LINE_MIN  # a run of boxes joined by their bars, along; their height, across
+        for i in [i for i, t in measured if t is None and length[i] >= long and min(run_stats[i, 2:4]) >= 2 * LINE_MIN]:
+            candidates += _between_bars(flat, run_labels, run_stats[i], i, horizontal)
     return candidates
+
+
+def _between_bars(
+    flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: int, horizontal: bool
+) -> list[tuple[np.ndarray, np.ndarray, int, bool, float]]:
+    """The thin runs of a run that is none because bars across it join it into one: a row of form boxes whose
+    dividers are two boxes' sides side by side is a bar too wide for the opening to remove, and it joins the
+    row's top and bottom rules into one run. The bars (columns of the run, for a horizontal one, that cross
+    BAR_ACROSS of it) are taken out and what is left is measured again, each piece as a run of its own. Only
+    runs that are no line are looked at, so a digit's stroke crossing a rule never cuts that rule."""
+    x, y, w, h = (int(v) for v in stats_row[:4])
+    region = (labels[y : y + h, x : x + w] == label).view(np.uint8)
+    band = region if horizontal else region.T  # rows: across the run; columns: along it
+    bars = band.sum(axis=0) >= BAR_ACROSS * band.shape[0]
+    if not bars.any() or bars.all():
+        return []
+    rules = band * ~bars  # copies: the rules without the bars, and the bars
+    across = band * bars
+    count, pieces, stats, _ = cv2.connectedComponentsWithStats(rules if horizontal else np.ascontiguousarray(rules.T))
+    found = []
+    whole = np.zeros(labels.shape, np.int32)
+    whole[y : y + h, x : x + w] = pieces
+    stats[:, :2] += (x, y)
+    for piece in range(1, count):
+        length = stats[piece, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT]
+        thickness = _thin(flat, whole, stats[piece], piece, horizontal) if length >= 2 * LINE_MIN else None
+        if thickness is not None:
+            found.append((whole, stats[piece], piece, horizontal, thickness))
+    if not found:
+        return []
+    # The bars, as runs across: sides of the boxes the pieces make (see `_box_sides`), whatever their thickness.
+    count, pieces, stats, _ = cv2.connectedComponentsWithStats(across if horizontal else np.ascontiguousarray(across.T))
+    bars_at = np.zeros(labels.shape, np.int32)
+    bars_at[y : y + h, x : x + w] = pieces
+    stats[:, :2] += (x, y)
+    for piece in range(1, count):
+        x0, y0, bw, bh = (int(v) for v in stats[piece, :4])
+        values = flat[y0 : y0 + bh, x0 : x0 + bw][bars_at[y0 : y0 + bh, x0 : x0 + bw] == piece]
+        length = bh if horizontal else bw
+        thickness = float(values.sum()) / (max(float(values.max()), 1e-6) * length)
+        found.append((bars_at, stats[piece], piece, not horizontal, thickness))
+    return found
 
 
 def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: int, horizontal: bool) -> float | None:
@@ -215,13 +321,19 @@ def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: in
     thickness = float(values.sum()) / (peak * length)
     if thickness > THICK_MAX or length < LINE_RATIO * thickness:
         return None
-    if thickness > LINE_THICK and across > stats_row[cv2.CC_STAT_AREA] / length + 2:
-        return None  # a bold run must be square to the axes: askew, it is a thin rule's steps (`ruled_parts`)
     band = region if horizontal else region.T  # rows: across the run; columns: along it
     present = band.any(axis=0)
-    first = np.argmax(band, axis=0)
-    last = band.shape[0] - np.argmax(band[::-1], axis=0)
-    return thickness if float(np.median((last - first)[present])) * 4 <= length else None
+    first = np.argmax(band, axis=0)[present]
+    last = band.shape[0] - np.argmax(band[::-1], axis=0)[present]
+    if thickness > LINE_THICK and across > stats_row[cv2.CC_STAT_AREA] / length + 2:
+        # A bold run must be square to the axes: askew, it is a thin rule's steps (`ruled_parts`). Measured on
+        # its middle (the drift of its centre along it), not its box: the fillets where a box's sides meet a
+        # rule widen the box locally.
+        centre = (first + last) / 2
+        drift = float(np.percentile(centre, 95) - np.percentile(centre, 5))
+        if drift > 2:
+            return None
+    return thickness if float(np.median(last - first)) * 4 <= length else None
 
 
 def _paint(target: np.ndarray, labels: np.ndarray, label: int, stats_row: np.ndarray) -> None:
@@ -234,8 +346,10 @@ def _owner(labels: np.ndarray, run_labels: np.ndarray, stats_row: np.ndarray, la
     """The part of `labels` that run `label` (a subset of the ink) lies on."""
     x, y, w, h = (int(v) for v in stats_row[:4])
     region = run_labels[y : y + h, x : x + w] == label
-    at = int(np.argmax(region))
-    return int(labels[y + at // w, x + at % w])
+    # Most of the run's pixels: an opening with an even kernel may shift a run by a pixel off its ink.
+    under = labels[y : y + h, x : x + w][region]
+    under = under[under > 0]
+    return int(np.bincount(under).argmax()) if under.size else 0
 
 
 def _box_sides(members: list) -> tuple[set[int], tuple[int, int, int, int, int]]:
@@ -264,12 +378,12 @@ def _box_sides(members: list) -> tuple[set[int], tuple[int, int, int, int, int]]
             ruled = 1.5 * max(rule, other) + 1  # the sides and dividers of one box are ruled alike
             # Runs across from one of the pair to the other: the box's sides at its ends, dividers between.
             across_runs = [
-                (k, abs(at_k - max(a0, b0)) <= near or abs(at_k - min(a1, b1)) <= near)
+                (k, _at_end(at_k, a0, a1, b0, b1, near))
                 for k, (across, (c0, c1), at_k, _, measured) in enumerate(spans)
                 if across != horizontal
                 and max(a0, b0) - near <= at_k <= min(a1, b1) + near
                 and min(c1, hi) - max(c0, lo) >= 0.85 * (hi - lo)
-                and measured <= ruled
+                and measured <= (PAIRED * ruled if _at_end(at_k, a0, a1, b0, b1, near) else ruled)
             ]
             if any(end for _, end in across_runs):
                 found.update((i, j, *(k for k, _ in across_runs)))
@@ -281,6 +395,11 @@ def _box_sides(members: list) -> tuple[set[int], tuple[int, int, int, int, int]]
                 else:
                     outline = (across_lo, along_lo, across_hi, along_hi, thick + 2)
     return found, outline
+
+
+def _at_end(at: float, a0: float, a1: float, b0: float, b1: float, near: float) -> bool:
+    """Whether a run across at `at` closes the pair of runs (a0, a1) and (b0, b1) at one end."""
+    return abs(at - max(a0, b0)) <= near or abs(at - min(a1, b1)) <= near
 
 
 def skew(ink: np.ndarray) -> float:
@@ -311,7 +430,7 @@ def skew(ink: np.ndarray) -> float:
         if short <= max(3.0, 0.08 * long):  # a rule
             vx, vy, _, _ = cv2.fitLine(points, cv2.DIST_L2, 0, 0.01, 0.01).ravel()
             angle = float(np.degrees(np.arctan2(vy, vx)))
-        elif short <= BAR * long or _outline(region, rect, float(area)):  # a row of boxes, a box
+        elif _row_of_boxes(region, rect) or _outline(region, rect, float(area)):  # a row of boxes, a box
             angle, long = float(np.degrees(np.arctan2(dy, dx))), 2 * (long + short)
         else:
             continue

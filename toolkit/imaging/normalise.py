@@ -60,6 +60,7 @@ from toolkit.imaging.common import (
     to_field,
 )
 from toolkit.imaging.digits import WIDE
+from toolkit.imaging.lines import framed
 
 # Images up to this many pixels become OpenCV arrays as they are, like the files OpenCV decodes; larger ones are
 # reduced by Pillow first, from files and memory alike, so memory stays near the image's own bytes.
@@ -417,7 +418,7 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     near = _coarse_box(ink)
     if near is None:
         return Normalized(np.zeros((SIZE, SIZE), np.float32), blank=True, inverted=inverted, passthrough=False)
-    if not whole and _not_one_digit(near, ink.shape):
+    if not whole and (_not_one_digit(near, ink.shape) or framed(ink, near, 1.0 - level if inverted else level)):
         # Wider than one digit, or a frame: the segmenter decides (and erases form boxes and rules, and flags
         # several digits side by side) on a field or strip of any size, as it does on a page.
         return segment.read(*light.working_ink(gray))
