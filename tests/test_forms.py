@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from toolkit.imaging import layout, light, lines, normalise, reading
+from toolkit.imaging import boxes, layout, light, lines, normalise, reading
 
 PAPER, RULE = 235, 40
 
@@ -159,7 +159,23 @@ def test_a_digit_cropped_to_its_ink_is_no_frame(mnist_test, digit):
     """`framed` asks for ink along all four edges: a 0 or an 8 touches them over an arc, a 7 along one."""
     glyph = cv2.resize(digit_image(mnist_test, digit), (112, 112), interpolation=cv2.INTER_CUBIC)
     ink = glyph.astype(np.float32) / 255
-    assert not lines.framed(ink, (0, 112, 0, 112), 0.0)
+    assert not boxes.framed(ink, (0, 112, 0, 112), 0.0)
     boxed_ink = ink.copy()
     cv2.rectangle(boxed_ink, (0, 0), (111, 111), 1.0, 3)
-    assert lines.framed(boxed_ink, (0, 112, 0, 112), 0.0)
+    assert boxes.framed(boxed_ink, (0, 112, 0, 112), 0.0)
+
+
+def test_the_edge_of_a_sheet_along_a_pages_border_is_erased_however_it_tapers():
+    """A sheet askew leaves a sliver of its dark edge along the image's border, tapering where the border cuts
+    it: no rule (it is not straight and thin) and no box, and it joined the digit nearest it into one object."""
+    from toolkit.imaging.layout import _parts
+
+    flat = np.zeros((1024, 724), np.float32)
+    cv2.fillPoly(flat, [np.array([[0, 560], [10, 560], [3, 1023], [0, 1023]], np.int32)], 0.5)  # the sliver
+    cv2.circle(flat, (300, 500), 20, 0.9, 5)  # a digit-sized ring, well inside the page
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((flat > 0.1).view(np.uint8), connectivity=8)
+    parts = _parts(flat, labels, stats, count)
+    sliver, ring = int(labels[800, 1]), int(labels[500, 280])
+    assert lines.ruled_parts(flat, labels, parts, page=True) == [sliver]
+    assert lines.ruled_parts(flat, labels, parts, page=False) == []  # a strip's digit may touch its border
+    assert ring not in lines.ruled_parts(flat, labels, parts, page=True)

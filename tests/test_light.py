@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from toolkit.imaging import light, normalise
+from toolkit.imaging import light, normalise, reading
 
 
 def vignette(shape: tuple[int, int], darkest: float) -> np.ndarray:
@@ -93,3 +93,43 @@ def test_pasted_papers_of_two_tones_make_no_ink():
 def test_a_blank_photo_with_a_vignette_stays_blank():
     gray = (0.9 * vignette((1000, 750), 0.2) * 255).astype(np.uint8)
     assert normalise.prepare_array(gray).blank
+
+
+def test_a_light_border_means_dark_ink_whatever_the_edges_of_the_paper_estimates_say():
+    """A broad shadow or the white lid's wedges around a sheet askew can give the closing (the paper under dark
+    ink) more edge than the opening; the edge test then called a light page light ink on dark, and the paper
+    between a digit's strokes became its "ink" (3 of the tuning renderer's 60 pages)."""
+    gray = np.full((600, 400), 0.8, np.float32)
+    gray[250:300, 150:200] = 0.2  # a dark mark: the two estimates part
+    lit, dark = gray.copy(), gray.copy()
+    lit[::7] = 1.0  # the closing's edges far outweigh the opening's
+    assert light._edge(lit) > light._edge(dark)
+    assert light._dark_ink(gray, lit, dark)
+    dark_border = np.full_like(gray, 0.3)
+    dark_border[50:550, 50:350] = gray[50:550, 50:350]  # a photo's dark surround: the edges decide
+    assert not light._dark_ink(dark_border, lit, dark)
+
+
+def sheet_on_the_lid(mnist_test, digit: int, degrees: float) -> np.ndarray:
+    """A 200 dpi A4 page (uint8) of grey paper with a dark 2 px edge and a 60 px `digit`, turned by `degrees`
+    on a scanner whose lid is white."""
+    x, y = mnist_test
+    sheet = np.full((2339, 1654), 0.75, np.float32)
+    glyph_ink = cv2.resize(x[np.flatnonzero(y == digit)[0]].astype(np.float32) / 255, (60, 60))
+    sheet[1100:1160, 500:560] *= 1.0 - 0.85 * glyph_ink
+    cv2.rectangle(sheet, (0, 0), (1653, 2338), 0.45, 2)
+    turn = cv2.getRotationMatrix2D((827, 1170), degrees, 1.0)
+    turned = cv2.warpAffine(sheet, turn, (1654, 2339), flags=cv2.INTER_LINEAR, borderValue=1.0)
+    return (turned * 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("degrees", [2.5, -2.0])
+def test_a_page_askew_on_a_white_lid_is_read(mnist_test, scorer, degrees):
+    page = sheet_on_the_lid(mnist_test, 5, degrees)
+    result = normalise.prepare_array(page)
+    assert result.inverted and not result.blank
+    chosen = scorer.score(reading.tensors(result), with_not_digit=True)
+    picked = reading.decide(result, chosen)
+    assert picked and int(chosen[picked[0], :10].argmax()) == 5, result.flags
+    left, top, width, height = result.boxes[picked[0]]
+    assert 400 < left < 600 and 1000 < top < 1200 and max(width, height) < 100  # the digit, not the sheet's edge

@@ -26,6 +26,7 @@ BLANK_CONTRAST = 0.1  # ink fainter than this (on a 0..1 scale) above the paper 
 # fast path finds their digit on a 64 px copy. Larger ones are pages, photos or form fields, where a digit can
 # be a few percent of the sheet, and go to the segmenter (background flattening, specks, ruled lines).
 PAGE_SIDE = 320
+LINE_MIN = 12  # px: runs of ink shorter than this are never ruled lines (nor the sides of a box)
 MIN_DIGIT = 6  # px: an object smaller than this on both sides is dust (14 px on an A4 page at 200 dpi)
 
 

@@ -60,13 +60,18 @@ def flatten(gray: np.ndarray, page: bool) -> tuple[np.ndarray, bool]:
 
 
 def _dark_ink(gray: np.ndarray, lit: np.ndarray, dark: np.ndarray) -> bool:
-    """True when the ink is darker than its paper. Of the two paper estimates, the closing (paper under dark
-    ink) and the opening (paper under light ink), the right one is smooth, light and shade only; the wrong one
-    keeps the ink's whole outline as a blob of "paper", with edges: the estimate with less edge (its mean
-    gradient) is the paper. Where the two never part by STANDS_OUT there is no ink to judge by, and the
-    border's level decides, as on the fast path."""
-    if float((lit - dark).max()) <= STANDS_OUT:
-        level, _ = paper(border(gray))
+    """True when the ink is darker than its paper. A light border means light paper and dark ink, as on the
+    fast path. A dark border may be a phone photo's dark corners around light paper: then, of the two paper
+    estimates, the closing (paper under dark ink) and the opening (paper under light ink), the right one is
+    smooth, light and shade only; the wrong one keeps the ink's whole outline as a blob of "paper", with edges:
+    the estimate with less edge (its mean gradient) is the paper. Where the two never part by STANDS_OUT there
+    is no ink to judge by, and the border decides.
+
+    The edges alone are no judge on a light page: a small digit weighs little against a broad shadow, or
+    against the wedges of the scanner's white lid around a sheet askew, which are "light ink" (3 of 60 pages
+    were read inverted so)."""
+    level, _ = paper(border(gray))
+    if level > 0.5 or float((lit - dark).max()) <= STANDS_OUT:
         return level > 0.5
     return _edge(lit) <= _edge(dark)
 

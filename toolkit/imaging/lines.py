@@ -10,9 +10,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from toolkit.imaging.common import MIN_DIGIT
+from toolkit.imaging.boxes import box_sides, outline, row_of_boxes
+from toolkit.imaging.common import LINE_MIN, MIN_DIGIT
 
-LINE_MIN = 12  # px: runs shorter than this are never line candidates
 LINE_RATIO = 8.0  # a line is at least this many times longer than it is thick
 LINE_THICK = 4.0  # px: and at most this thick (a printed rule is thinner than a pen stroke of a digit this size)
 THICK_MAX = 10.0  # px: runs up to this thick are looked at (a printed box may be bold; it is judged as a box)
@@ -20,53 +20,10 @@ LONG_RATIO = 25.0  # a run this many times longer than thick is a rule at any th
 SKEW_MIN, SKEW_MAX = 0.7, 6.0  # degrees: a sheet askew by this much is turned square before it is read
 SKEW_CONTRAST = 0.1  # ink this far above the paper is looked at for rules when measuring the skew
 SKEW_PARTS = 20  # ... among this many of the largest parts
-BAR = 0.3  # a part this much longer than wide, ruled along its length (a row of form boxes): by its rectangle
-BOX_THICK = 6.0  # px: a box's outline at most this thick (no digit is a rectangle's outline, so it may be bolder)
 LINE_OVER_DIGIT = 1.5  # ... and longer than the other ink is tall, by this factor
 PAGE_LINE = 0.5  # on a page with no other ink, a lone rule crosses at least this share of the sheet
-FRAMED, FRAME_BAND, FRAME_CONTRAST, FRAME_ROW = 0.85, 0.08, 0.25, 0.6  # a small image's frame: see `framed`
+SHEET_EDGE = 8.0  # a part along the border of a page, this many times longer than wide, is the sheet's edge
 BAR_ACROSS = 0.8  # a bar joining a row of boxes' rules crosses this share of the run they make together
-PAIRED = 2.2  # the side closing a box may be this many times bolder than its rules: two boxes' sides together
-
-
-def framed(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bool:
-    """Whether the ink of a small image inside `near` (top, bottom, left, right; `level`: its paper) is framed:
-    two rows and two columns of ink, LINE_MIN or more apart, each across FRAME_ROW of the ink, and the
-    rectangle they make inked along FRAMED of each side (a box around the digit, a little askew; specks
-    outside it do not matter). No digit is: a 7's bar is one such row, and a 0 or an 8 touches its box over
-    arcs. Row coverage is counted on every second row and a few dozen columns: the fast path pays microseconds."""
-    top, bottom, left, right = near
-    threshold = np.float32(level + FRAME_CONTRAST)
-    # First, cheaply: a frame has ink near both ends of the rows a quarter from its top and from its bottom
-    # (most digits have not: a 1, a 7, a 4 stand in the middle).
-    height, width = bottom - top, right - left
-    edge = max(4, int(0.15 * min(height, width)))
-    quarters = ink[[top + height // 4, top + 3 * height // 4], left:right] > threshold
-    if not (quarters[:, :edge].any(axis=1).all() and quarters[:, -edge:].any(axis=1).all()):
-        return False
-    step = max(1, width // 64)
-    sample = ink[top:bottom:2, left:right:step] > threshold
-    rows = top + 2 * np.flatnonzero(np.count_nonzero(sample, axis=1) >= FRAME_ROW * sample.shape[1])
-    if len(rows) < 2 or rows[-1] - rows[0] < 2 * LINE_MIN:
-        return False
-    top, bottom = int(rows[0]), int(rows[-1]) + 2
-    step = max(1, (bottom - top) // 64)
-    sample = ink[top:bottom:step, left:right] > threshold
-    columns = left + np.flatnonzero(np.count_nonzero(sample, axis=0) >= FRAME_ROW * sample.shape[0])
-    if len(columns) < 2 or columns[-1] - columns[0] < 2 * LINE_MIN:
-        return False
-    mask = ink[max(0, top - 2) : bottom + 2, max(0, int(columns[0]) - 2) : int(columns[-1]) + 3] > threshold
-    h, w = mask.shape
-    band = max(4, int(FRAME_BAND * min(w, h)))
-    return (
-        min(
-            mask[:band].any(axis=0).mean(),
-            mask[-band:].any(axis=0).mean(),
-            mask[:, :band].any(axis=1).mean(),
-            mask[:, -band:].any(axis=1).mean(),
-        )
-        >= FRAMED
-    )
 
 
 def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: bool) -> list[int]:
@@ -90,8 +47,10 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
         thick = ink / max(long, 1.0)
         if thick <= LINE_THICK and long >= LINE_RATIO * thick and short <= thick + 4:
             shaped[label] = ("line", long)
-        elif _outline(region, rect, ink):
+        elif outline(region, rect, ink):
             shaped[label] = ("box", long)
+        elif page and _sheet_edge((x, y, w, h), labels.shape):
+            shaped[label] = ("box", long)  # erased like a box, whatever the other ink
     if not shaped:
         return []
     others = [max(w, h) for label, _, _, w, h, _ in parts.tolist() if label not in shaped and max(w, h) >= MIN_DIGIT]
@@ -106,48 +65,14 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
     ]
 
 
-def _outline(region: np.ndarray, rect: tuple, ink: float) -> bool:
-    """True when the ink of `region` (a uint8 mask in its own box; `ink`: its solid-ink pixel count) lies along
-    the outline of `rect` (its minimum-area rectangle): as thin as a rule all round, nine tenths of the ink
-    pixels within that thickness of the outline, and each of its four sides covered along 85% of its length."""
-    (_, _), (rw, rh), _ = rect
-    thick = ink / (2.0 * (rw + rh))  # the rule's thickness, were the ink all outline
-    count = int(region.sum())
-    if thick > BOX_THICK or min(rw, rh) < max(2 * LINE_MIN, 5 * thick):
-        return False
-    # The rule's centre line: the rectangle (the ink's outer edge) drawn in by half the thickness.
-    (cx, cy), _, angle = rect
-    corners = np.round(cv2.boxPoints(((cx, cy), (rw - thick, rh - thick), angle))).astype(np.int32)
-    reach = int(thick) + 4
-    band = np.zeros_like(region)
-    cv2.polylines(band, [corners], True, 1, reach)
-    if int((region & band).sum()) < 0.9 * count:
-        return False
-    # Every side covered: a 7 lies along two sides of its rectangle, a box along all four.
-    return _sides_covered(region, corners, range(4), reach)
-
-
-def _sides_covered(region: np.ndarray, corners: np.ndarray, sides: range, reach: int) -> bool:
-    """Whether the ink of `region` lies along each of `sides` (side k joins corners k and k + 1) over 85% of
-    its length, within `reach` px."""
-    near = cv2.dilate(region, np.ones((reach, reach), np.uint8))
-    for k in sides:
-        side = np.zeros_like(region)
-        cv2.line(side, tuple(int(v) for v in corners[k]), tuple(int(v) for v in corners[(k + 1) % 4]), 1, 1)
-        if int((side & near).sum()) < 0.85 * int(side.sum()):
-            return False
-    return True
-
-
-def _row_of_boxes(region: np.ndarray, rect: tuple) -> bool:
-    """Whether a part (`region`, its minimum-area rectangle `rect`) is long and ruled along both its long sides:
-    a row of form boxes, as long as four of them side by side."""
-    (_, _), (rw, rh), _ = rect
-    if min(rw, rh) > BAR * max(rw, rh):
-        return False
-    corners = np.round(cv2.boxPoints(rect)).astype(np.int32)
-    first = 0 if np.hypot(*(corners[1] - corners[0])) >= np.hypot(*(corners[2] - corners[1])) else 1
-    return _sides_covered(region, corners, range(first, 4, 2), 5)
+def _sheet_edge(box: tuple[int, int, int, int], shape: tuple[int, int]) -> bool:
+    """Whether a part of a page (its `box`: left, top, width, height) lies along the image's border, long and
+    narrow (at most LINE_MIN px across): the edge of a sheet askew on the scanner, which no digit on a page is.
+    (The desk around the paper in a photo is wider; it is not erased here.)"""
+    x, y, w, h = box
+    along_side = (x == 0 or x + w == shape[1]) and h >= SHEET_EDGE * w
+    along_top = (y == 0 or y + h == shape[0]) and w >= SHEET_EDGE * h
+    return max(w, h) >= 4 * LINE_MIN and min(w, h) <= LINE_MIN and (along_side or along_top)
 
 
 def find_lines(
@@ -168,7 +93,7 @@ def find_lines(
     for stroke in set(owners):
         members = [k for k, owner in enumerate(owners) if owner == stroke]
         x, y, pw, ph = (int(v) for v in stats[stroke][:4])
-        sides, outline = _box_sides([candidates[k] for k in members])
+        sides, outline = box_sides([candidates[k] for k in members])
         if sides:
             lines.update(members[k] for k in sides)
             outlines.append(outline)
@@ -285,7 +210,7 @@ def _between_bars(
             found.append((whole, stats[piece], piece, horizontal, thickness))
     if not found:
         return []
-    # The bars, as runs across: sides of the boxes the pieces make (see `_box_sides`), whatever their thickness.
+    # The bars, as runs across: sides of the boxes the pieces make (see `boxes.box_sides`), whatever their thickness.
     count, pieces, stats, _ = cv2.connectedComponentsWithStats(across if horizontal else np.ascontiguousarray(across.T))
     bars_at = np.zeros(labels.shape, np.int32)
     bars_at[y : y + h, x : x + w] = pieces
@@ -352,56 +277,6 @@ def _owner(labels: np.ndarray, run_labels: np.ndarray, stats_row: np.ndarray, la
     return int(np.bincount(under).argmax()) if under.size else 0
 
 
-def _box_sides(members: list) -> tuple[set[int], tuple[int, int, int, int, int]]:
-    """The runs (indices into `members`, the ruled runs of one connected part) that make a form box, and the
-    box (left, top, right, bottom, thickness of its rules): two parallel runs of about one extent (85%
-    overlap), their ends joined by a run across on at least one side, covering most of the gap. A digit
-    touching the box or crossing its edge is part of the same connected ink, so the box is judged by its runs,
-    not by the part's outline. No runs when there is no box (the sides of a 0 are curved, a thin 8 slants, the
-    bar of a 7 is one run)."""
-    spans = []
-    for _, c, _, horizontal, measured in members:
-        x, y, w, h = (int(v) for v in c[:4])
-        along, at = ((x, x + w), y + h / 2) if horizontal else ((y, y + h), x + w / 2)
-        thick = max(1, round(c[cv2.CC_STAT_AREA] / max(w if horizontal else h, 1)))
-        spans.append((horizontal, along, at, thick, measured))
-    found: set[int] = set()
-    outline = (0, 0, 0, 0, 0)
-    for i, (horizontal, (a0, a1), at_i, thick, rule) in enumerate(spans):
-        for j in range(i + 1, len(spans)):
-            same, (b0, b1), at_j, _, other = spans[j]
-            overlap = min(a1, b1) - max(a0, b0)
-            if same != horizontal or overlap < 0.85 * max(a1 - a0, b1 - b0) or abs(at_i - at_j) < LINE_MIN:
-                continue
-            lo, hi = sorted((at_i, at_j))
-            near = max(3.0, 0.1 * (a1 - a0))
-            ruled = 1.5 * max(rule, other) + 1  # the sides and dividers of one box are ruled alike
-            # Runs across from one of the pair to the other: the box's sides at its ends, dividers between.
-            across_runs = [
-                (k, _at_end(at_k, a0, a1, b0, b1, near))
-                for k, (across, (c0, c1), at_k, _, measured) in enumerate(spans)
-                if across != horizontal
-                and max(a0, b0) - near <= at_k <= min(a1, b1) + near
-                and min(c1, hi) - max(c0, lo) >= 0.85 * (hi - lo)
-                and measured <= (PAIRED * ruled if _at_end(at_k, a0, a1, b0, b1, near) else ruled)
-            ]
-            if any(end for _, end in across_runs):
-                found.update((i, j, *(k for k, _ in across_runs)))
-                pad = thick // 2 + 1
-                along_lo, along_hi = min(a0, b0), max(a1, b1)
-                across_lo, across_hi = max(0, int(lo) - pad), int(np.ceil(hi)) + pad
-                if horizontal:
-                    outline = (along_lo, across_lo, along_hi, across_hi, thick + 2)
-                else:
-                    outline = (across_lo, along_lo, across_hi, along_hi, thick + 2)
-    return found, outline
-
-
-def _at_end(at: float, a0: float, a1: float, b0: float, b1: float, near: float) -> bool:
-    """Whether a run across at `at` closes the pair of runs (a0, a1) and (b0, b1) at one end."""
-    return abs(at - max(a0, b0)) <= near or abs(at - min(a1, b1)) <= near
-
-
 def skew(ink: np.ndarray) -> float:
     """The angle (degrees) a sheet is askew by, measured on its rules and boxes, 0.0 when it is square (under
     SKEW_MIN) or when there are none or it is beyond SKEW_MAX (no form is filled in at that angle; the
@@ -430,7 +305,7 @@ def skew(ink: np.ndarray) -> float:
         if short <= max(3.0, 0.08 * long):  # a rule
             vx, vy, _, _ = cv2.fitLine(points, cv2.DIST_L2, 0, 0.01, 0.01).ravel()
             angle = float(np.degrees(np.arctan2(vy, vx)))
-        elif _row_of_boxes(region, rect) or _outline(region, rect, float(area)):  # a row of boxes, a box
+        elif row_of_boxes(region, rect) or outline(region, rect, float(area)):  # a row of boxes, a box
             angle, long = float(np.degrees(np.arctan2(dy, dx))), 2 * (long + short)
         else:
             continue

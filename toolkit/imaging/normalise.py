@@ -42,6 +42,7 @@ import numpy as np
 from PIL import Image
 
 from toolkit.imaging import light, segment
+from toolkit.imaging.boxes import framed
 from toolkit.imaging.common import (
     BLANK_CONTRAST,
     BOX,
@@ -60,7 +61,6 @@ from toolkit.imaging.common import (
     to_field,
 )
 from toolkit.imaging.digits import WIDE
-from toolkit.imaging.lines import framed
 
 # Images up to this many pixels become OpenCV arrays as they are, like the files OpenCV decodes; larger ones are
 # reduced by Pillow first, from files and memory alike, so memory stays near the image's own bytes.

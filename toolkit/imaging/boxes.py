@@ -1,0 +1,150 @@
+"""Form boxes, told by their shape: a box's outline (`outline`), a row of boxes (`row_of_boxes`), the runs of
+ink that make a box (`box_sides`, for `toolkit.imaging.lines.find_lines`), and the frame around a small image's
+digit (`framed`, for the normaliser's fast path).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from toolkit.imaging.common import LINE_MIN
+
+BAR = 0.3  # a part this much longer than wide, ruled along its length (a row of form boxes): by its rectangle
+BOX_THICK = 6.0  # px: a box's outline at most this thick (no digit is a rectangle's outline, so it may be bolder)
+FRAMED, FRAME_BAND, FRAME_CONTRAST, FRAME_ROW = 0.85, 0.08, 0.25, 0.6  # a small image's frame: see `framed`
+PAIRED = 2.2  # the side closing a box may be this many times bolder than its rules: two boxes' sides together
+
+
+def framed(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bool:
+    """Whether the ink of a small image inside `near` (top, bottom, left, right; `level`: its paper) is framed:
+    two rows and two columns of ink, LINE_MIN or more apart, each across FRAME_ROW of the ink, and the
+    rectangle they make inked along FRAMED of each side (a box around the digit, a little askew; specks
+    outside it do not matter). No digit is: a 7's bar is one such row, and a 0 or an 8 touches its box over
+    arcs. Row coverage is counted on every second row and a few dozen columns: the fast path pays microseconds."""
+    top, bottom, left, right = near
+    threshold = np.float32(level + FRAME_CONTRAST)
+    # First, cheaply: a frame has ink near both ends of the rows a quarter from its top and from its bottom
+    # (most digits have not: a 1, a 7, a 4 stand in the middle).
+    height, width = bottom - top, right - left
+    edge = max(4, int(0.15 * min(height, width)))
+    quarters = ink[[top + height // 4, top + 3 * height // 4], left:right] > threshold
+    if not (quarters[:, :edge].any(axis=1).all() and quarters[:, -edge:].any(axis=1).all()):
+        return False
+    step = max(1, width // 64)
+    sample = ink[top:bottom:2, left:right:step] > threshold
+    rows = top + 2 * np.flatnonzero(np.count_nonzero(sample, axis=1) >= FRAME_ROW * sample.shape[1])
+    if len(rows) < 2 or rows[-1] - rows[0] < 2 * LINE_MIN:
+        return False
+    top, bottom = int(rows[0]), int(rows[-1]) + 2
+    step = max(1, (bottom - top) // 64)
+    sample = ink[top:bottom:step, left:right] > threshold
+    columns = left + np.flatnonzero(np.count_nonzero(sample, axis=0) >= FRAME_ROW * sample.shape[0])
+    if len(columns) < 2 or columns[-1] - columns[0] < 2 * LINE_MIN:
+        return False
+    mask = ink[max(0, top - 2) : bottom + 2, max(0, int(columns[0]) - 2) : int(columns[-1]) + 3] > threshold
+    h, w = mask.shape
+    band = max(4, int(FRAME_BAND * min(w, h)))
+    return (
+        min(
+            mask[:band].any(axis=0).mean(),
+            mask[-band:].any(axis=0).mean(),
+            mask[:, :band].any(axis=1).mean(),
+            mask[:, -band:].any(axis=1).mean(),
+        )
+        >= FRAMED
+    )
+
+
+def outline(region: np.ndarray, rect: tuple, ink: float) -> bool:
+    """True when the ink of `region` (a uint8 mask in its own box; `ink`: its solid-ink pixel count) lies along
+    the outline of `rect` (its minimum-area rectangle): as thin as a rule all round, nine tenths of the ink
+    pixels within that thickness of the outline, and each of its four sides covered along 85% of its length."""
+    (_, _), (rw, rh), _ = rect
+    thick = ink / (2.0 * (rw + rh))  # the rule's thickness, were the ink all outline
+    count = int(region.sum())
+    if thick > BOX_THICK or min(rw, rh) < max(2 * LINE_MIN, 5 * thick):
+        return False
+    # The rule's centre line: the rectangle (the ink's outer edge) drawn in by half the thickness.
+    (cx, cy), _, angle = rect
+    corners = np.round(cv2.boxPoints(((cx, cy), (rw - thick, rh - thick), angle))).astype(np.int32)
+    reach = int(thick) + 4
+    band = np.zeros_like(region)
+    cv2.polylines(band, [corners], True, 1, reach)
+    if int((region & band).sum()) < 0.9 * count:
+        return False
+    # Every side covered: a 7 lies along two sides of its rectangle, a box along all four.
+    return sides_covered(region, corners, range(4), reach)
+
+
+def sides_covered(region: np.ndarray, corners: np.ndarray, sides: range, reach: int) -> bool:
+    """Whether the ink of `region` lies along each of `sides` (side k joins corners k and k + 1) over 85% of
+    its length, within `reach` px."""
+    near = cv2.dilate(region, np.ones((reach, reach), np.uint8))
+    for k in sides:
+        side = np.zeros_like(region)
+        cv2.line(side, tuple(int(v) for v in corners[k]), tuple(int(v) for v in corners[(k + 1) % 4]), 1, 1)
+        if int((side & near).sum()) < 0.85 * int(side.sum()):
+            return False
+    return True
+
+
+def row_of_boxes(region: np.ndarray, rect: tuple) -> bool:
+    """Whether a part (`region`, its minimum-area rectangle `rect`) is long and ruled along both its long sides:
+    a row of form boxes, as long as four of them side by side."""
+    (_, _), (rw, rh), _ = rect
+    if min(rw, rh) > BAR * max(rw, rh):
+        return False
+    corners = np.round(cv2.boxPoints(rect)).astype(np.int32)
+    first = 0 if np.hypot(*(corners[1] - corners[0])) >= np.hypot(*(corners[2] - corners[1])) else 1
+    return sides_covered(region, corners, range(first, 4, 2), 5)
+
+
+def box_sides(members: list) -> tuple[set[int], tuple[int, int, int, int, int]]:
+    """The runs (indices into `members`, the ruled runs of one connected part) that make a form box, and the
+    box (left, top, right, bottom, thickness of its rules): two parallel runs of about one extent (85%
+    overlap), their ends joined by a run across on at least one side, covering most of the gap. A digit
+    touching the box or crossing its edge is part of the same connected ink, so the box is judged by its runs,
+    not by the part's outline. No runs when there is no box (the sides of a 0 are curved, a thin 8 slants, the
+    bar of a 7 is one run)."""
+    spans = []
+    for _, c, _, horizontal, measured in members:
+        x, y, w, h = (int(v) for v in c[:4])
+        along, at = ((x, x + w), y + h / 2) if horizontal else ((y, y + h), x + w / 2)
+        thick = max(1, round(c[cv2.CC_STAT_AREA] / max(w if horizontal else h, 1)))
+        spans.append((horizontal, along, at, thick, measured))
+    found: set[int] = set()
+    outline = (0, 0, 0, 0, 0)
+    for i, (horizontal, (a0, a1), at_i, thick, rule) in enumerate(spans):
+        for j in range(i + 1, len(spans)):
+            same, (b0, b1), at_j, _, other = spans[j]
+            overlap = min(a1, b1) - max(a0, b0)
+            if same != horizontal or overlap < 0.85 * max(a1 - a0, b1 - b0) or abs(at_i - at_j) < LINE_MIN:
+                continue
+            lo, hi = sorted((at_i, at_j))
+            near = max(3.0, 0.1 * (a1 - a0))
+            ruled = 1.5 * max(rule, other) + 1  # the sides and dividers of one box are ruled alike
+            # Runs across from one of the pair to the other: the box's sides at its ends, dividers between.
+            across_runs = [
+                (k, _at_end(at_k, a0, a1, b0, b1, near))
+                for k, (across, (c0, c1), at_k, _, measured) in enumerate(spans)
+                if across != horizontal
+                and max(a0, b0) - near <= at_k <= min(a1, b1) + near
+                and min(c1, hi) - max(c0, lo) >= 0.85 * (hi - lo)
+                and measured <= (PAIRED * ruled if _at_end(at_k, a0, a1, b0, b1, near) else ruled)
+            ]
+            if any(end for _, end in across_runs):
+                found.update((i, j, *(k for k, _ in across_runs)))
+                pad = thick // 2 + 1
+                along_lo, along_hi = min(a0, b0), max(a1, b1)
+                across_lo, across_hi = max(0, int(lo) - pad), int(np.ceil(hi)) + pad
+                if horizontal:
+                    outline = (along_lo, across_lo, along_hi, across_hi, thick + 2)
+                else:
+                    outline = (across_lo, along_lo, across_hi, along_hi, thick + 2)
+    return found, outline
+
+
+def _at_end(at: float, a0: float, a1: float, b0: float, b1: float, near: float) -> bool:
+    """Whether a run across at `at` closes the pair of runs (a0, a1) and (b0, b1) at one end."""
+    return abs(at - max(a0, b0)) <= near or abs(at - min(a1, b1)) <= near
