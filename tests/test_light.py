@@ -133,3 +133,19 @@ def test_a_page_askew_on_a_white_lid_is_read(mnist_test, scorer, degrees):
     assert picked and int(chosen[picked[0], :10].argmax()) == 5, result.flags
     left, top, width, height = result.boxes[picked[0]]
     assert 400 < left < 600 and 1000 < top < 1200 and max(width, height) < 100  # the digit, not the sheet's edge
+
+
+def test_a_photo_with_a_desk_beyond_the_papers_edge_is_read(mnist_test, scorer):
+    """The grain of a desk beyond the paper's edge, flattened, is many heavy "objects" along the image's border:
+    they took every candidate slot and the digit was never offered to the model."""
+    x, y = mnist_test
+    gray = photo(x[np.flatnonzero(y == 6)[0]], 120, (500, 450), 0.5, seed=4)
+    wood = np.random.default_rng(5).uniform(0.1, 0.5, (30, 16)).astype(np.float32)
+    gray[:, :250] = np.clip(cv2.resize(wood, (250, 1000), interpolation=cv2.INTER_CUBIC), 0.05, 0.6)  # the desk
+    result = normalise.prepare_array((np.clip(gray, 0, 1) * 255).astype(np.uint8))
+    chosen = scorer.score(reading.tensors(result), with_not_digit=True)
+    picked = reading.decide(result, chosen)
+    assert picked and int(chosen[picked[0], :10].argmax()) == 6, result.flags
+    left, top, _, _ = result.boxes[picked[0]]
+    assert abs(left - 450) < 40 and abs(top - 500) < 40
+    assert "ambiguous" not in result.flags  # the desk is no rival

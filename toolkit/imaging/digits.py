@@ -77,24 +77,39 @@ def extent(rows: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
-    """Single-digit mode: the candidates for the digit, heaviest object first (none when there is none): every
+    """Single-digit mode: the candidates for the digit, heaviest object first (on a page, those the image's
+    border cuts after all others, and no rival to them; none when there is none): every
     object with CANDIDATE_SHARE of the heaviest's ink, up to CANDIDATES, for the model to judge (a faint line
     of writing or a shadow can outweigh a thin 1; see `reading.pick`). Flagged ambiguous when another object
     weighs nearly as much as the heaviest, and several-digits when the ink looks like digits side by side."""
     objects = _objects(layout.parts) if len(layout.parts) else []
     if not objects:
         return []
+    rivals = objects
+    if layout.page:  # what the image's border cuts (a desk beyond the paper's edge) after all that it does not
+        height, width = layout.labels.shape
+        cut = [_at_border(extent(o), width, height) for o in objects]
+        objects = [o for o, c in zip(objects, cut, strict=True) if not c] + [
+            o for o, c in zip(objects, cut, strict=True) if c
+        ]
+        rivals = objects if all(cut) else [o for o, c in zip(objects, cut, strict=True) if not c]
     best = objects[0]
     box = extent(best)
     several = box[2] > WIDE * box[3]
-    if len(objects) > 1 and objects[1][:, 5].sum() >= COMPARABLE * best[:, 5].sum():
+    if len(rivals) > 1 and rivals[1][:, 5].sum() >= COMPARABLE * best[:, 5].sum():
         flags.append("ambiguous")
-        several |= _side_by_side(box, extent(objects[1]))
+        several |= _side_by_side(box, extent(rivals[1]))
     if several:
         flags.append("several-digits")
     heaviest = int(best[:, 5].sum())
     offered = [o for o in objects[:CANDIDATES] if o[:, 5].sum() >= CANDIDATE_SHARE * heaviest]
     return [Digit(o[:, 0], extent(o), mass=int(o[:, 5].sum())) for o in offered]
+
+
+def _at_border(box: tuple[int, int, int, int], width: int, height: int) -> bool:
+    """Whether a (left, top, width, height) box touches the image's border."""
+    left, top, w, h = box
+    return left == 0 or top == 0 or left + w == width or top + h == height
 
 
 def _side_by_side(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
