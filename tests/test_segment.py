@@ -4,6 +4,7 @@ from MNIST test digits (`toolkit.scans`) and read with the shipped reference mod
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -90,6 +91,22 @@ def test_a_clump_of_dust_smaller_than_the_smallest_digit_is_no_digit():
         sheet[1200 + dy : 1206 + dy, 800 + dx : 806 + dx] = 40
     result = normalise.prepare_array(sheet)
     assert result.blank and "blank-page" in result.flags
+
+
+def test_marks_the_pages_border_cuts_are_no_digit_but_a_digit_cropped_tight_is_read(mnist_test, scorer):
+    """A dark band along a page's edge breaks into short slivers at the border: they were read as 1s."""
+    sheet = np.full((1906, 1348), 215, np.uint8)
+    for top in range(100, 1800, 160):
+        sheet[top : top + 60, 1338:] = 60  # slivers of a shadow along the right edge, 10 px wide
+    result = normalise.prepare_array(sheet)
+    assert result.blank and "blank-page" in result.flags
+    glyph = cv2.resize(first(mnist_test, 7), (640, 640), interpolation=cv2.INTER_CUBIC)
+    tight = np.ascontiguousarray(255 - glyph[100:620, 80:560])  # a 7 the crop cuts: large, so still offered
+    assert normalise.prepare_array(tight).plan.startswith("pick:")  # read as a page
+    result = normalise.prepare_array(tight)
+    scored = scorer.score(reading.tensors(result), with_not_digit=True)
+    chosen = reading.decide(result, scored)
+    assert chosen and int(scored[chosen[0], :10].argmax()) == 7, result.flags
 
 
 def test_a_blank_page_is_blank_and_flagged(mnist_test):

@@ -17,6 +17,7 @@ JOIN = 0.2  # parts closer than this x the taller one's height belong to one obj
 COMPARABLE = 0.35  # another object with this share of the chosen one's ink makes the choice ambiguous
 CANDIDATE_SHARE = 0.02  # single-digit mode offers the model every object with this share of the heaviest's ink
 CANDIDATES = 5  # ... at most this many, heaviest first
+EDGE_MARK = 0.25  # on a page, a mark the image's border cuts, smaller than this share of its sides, is no digit
 DIGIT_WIDTH = 0.8  # a digit's typical width, as a share of its height (MNIST: median 0.8)
 WIDE = 1.45  # a group wider than this x the digits' height holds several digits (MNIST: 99% are narrower)
 MAYBE_TWO = 0.9  # a narrower one may still be two digits touching (a 1 and a 7) when wider than this
@@ -89,10 +90,13 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     if layout.page:  # what the image's border cuts (a desk beyond the paper's edge) after all that it does not
         height, width = layout.labels.shape
         cut = [_at_border(extent(o), width, height) for o in objects]
-        objects = [o for o, c in zip(objects, cut, strict=True) if not c] + [
-            o for o, c in zip(objects, cut, strict=True) if c
-        ]
-        rivals = objects if all(cut) else [o for o, c in zip(objects, cut, strict=True) if not c]
+        inside = [o for o, c in zip(objects, cut, strict=True) if not c]
+        # A small mark the border cuts (a shadow's or a sheet's edge, dust at the edge) is not the digit, which
+        # a scan shows whole; a large one may be a digit cropped tight, and is offered last.
+        edge = [o for o, c in zip(objects, cut, strict=True) if c and not _small(extent(o), width, height)]
+        objects, rivals = inside + edge, inside or edge
+        if not objects:
+            return []
     best = objects[0]
     box = extent(best)
     several = box[2] > WIDE * box[3]
@@ -110,6 +114,11 @@ def _at_border(box: tuple[int, int, int, int], width: int, height: int) -> bool:
     """Whether a (left, top, width, height) box touches the image's border."""
     left, top, w, h = box
     return left == 0 or top == 0 or left + w == width or top + h == height
+
+
+def _small(box: tuple[int, int, int, int], width: int, height: int) -> bool:
+    """Whether a (left, top, width, height) box is under EDGE_MARK of the image's side both ways."""
+    return box[2] < EDGE_MARK * width and box[3] < EDGE_MARK * height
 
 
 def _side_by_side(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
