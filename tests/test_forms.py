@@ -109,23 +109,38 @@ def test_a_zero_is_not_a_box(mnist_test, scorer):
     assert read_digit == 0 and "lines-only" not in result.flags
 
 
-def row_of_boxes(mnist_test, digit: int, boxes: int, filled: int, gap: int, degrees: float = 0.0) -> np.ndarray:
-    """A field of `boxes` 90 px boxes (5 px rules) side by side, `gap` px apart (0: neighbours share a side
-    drawn twice, a bar), a 60 px `digit` in box `filled`, turned by `degrees`."""
-    width = 40 + boxes * (90 + gap)
-    sheet = np.full((180, width), PAPER, np.uint8)
+def row_of_boxes(
+    mnist_test, digit: int, boxes: int, filled: int, gap: int, degrees: float = 0.0, rule: int = 5, size: int = 90
+) -> np.ndarray:
+    """A field of `boxes` boxes of `size` px (`rule` px rules) side by side, `gap` px apart (0: neighbours share
+    a side drawn twice, a bar), a `digit` two thirds of a box tall in box `filled`, turned by `degrees`."""
+    width = 40 + boxes * (size + gap)
+    sheet = np.full((2 * size, width), PAPER, np.uint8)
     for k in range(boxes):
-        left = 20 + k * (90 + gap)
-        cv2.rectangle(sheet, (left, 40), (left + 90, 130), RULE, 5)
-    stamp(sheet, digit_image(mnist_test, digit), 55, 20 + filled * (90 + gap) + 15, 60)
+        left = 20 + k * (size + gap)
+        cv2.rectangle(sheet, (left, size // 2 - 5), (left + size, 3 * size // 2 - 5), RULE, rule)
+    stamp(
+        sheet,
+        digit_image(mnist_test, digit),
+        size // 2 + size // 6 - 5,
+        20 + filled * (size + gap) + size // 6,
+        2 * size // 3,
+    )
     return rotated(sheet, degrees) if degrees else sheet
 
 
-@pytest.mark.parametrize(("gap", "degrees"), [(4, 0.0), (6, 0.0), (4, -2.0), (0, 4.0)])
-def test_a_digit_in_a_row_of_boxes_is_read_where_the_boxes_dividers_are_bars(mnist_test, scorer, gap, degrees):
-    """Neighbouring boxes' sides a few px apart blur into one bar too bold for a rule; it joined the row's top
-    and bottom rules into one run that was no line, so the whole row became the digit (read 0 or no digit)."""
-    sheet = row_of_boxes(mnist_test, 5, boxes=6, filled=2, gap=gap, degrees=degrees)
+@pytest.mark.parametrize(
+    ("gap", "degrees", "rule", "size"),
+    [(4, 0.0, 5, 90), (6, 0.0, 5, 90), (4, -2.0, 5, 90), (0, 4.0, 5, 90), (3, 4.0, 3, 48)],
+)
+def test_a_digit_in_a_row_of_boxes_is_read_where_the_boxes_dividers_are_bars(
+    mnist_test, scorer, gap, degrees, rule, size
+):
+    """Neighbouring boxes' sides a few px apart blur into one bar too bold for a rule. Wider than the opening
+    that finds rules, it joined the row's top and bottom rules into one run that was no line, so the whole row
+    became the digit (read 0 or no digit); narrower, it was too short for its thickness to be a rule, and the
+    dividers were read as 1s."""
+    sheet = row_of_boxes(mnist_test, 5, boxes=6, filled=2, gap=gap, degrees=degrees, rule=rule, size=size)
     sheet = cv2.GaussianBlur(sheet, (5, 5), 1.2)
     read_digit, result = read(sheet, scorer)
     assert read_digit == 5, result.flags

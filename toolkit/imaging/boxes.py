@@ -13,6 +13,8 @@ from toolkit.imaging.common import LINE_MIN
 BAR = 0.3  # a part this much longer than wide, ruled along its length (a row of form boxes): by its rectangle
 BOX_THICK = 6.0  # px: a box's outline at most this thick (no digit is a rectangle's outline, so it may be bolder)
 FRAMED, FRAME_BAND, FRAME_CONTRAST, FRAME_ROW = 0.85, 0.08, 0.25, 0.6  # a small image's frame: see `framed`
+SPACING = 0.15  # the dividers of a row of boxes are this evenly spaced (a share of the box width)
+LINE_RATIO = 8.0  # a box's rules are at least this many times longer than thick (as `lines.LINE_RATIO`)
 PAIRED = 2.2  # the side closing a box may be this many times bolder than its rules: two boxes' sides together
 
 
@@ -116,23 +118,31 @@ def box_sides(members: list) -> tuple[set[int], tuple[int, int, int, int, int]]:
     found: set[int] = set()
     outline = (0, 0, 0, 0, 0)
     for i, (horizontal, (a0, a1), at_i, thick, rule) in enumerate(spans):
+        if a1 - a0 < LINE_RATIO * rule:
+            continue  # a box's rules are long; only its sides across them may be short (see `lines.SIDE_RATIO`)
         for j in range(i + 1, len(spans)):
             same, (b0, b1), at_j, _, other = spans[j]
             overlap = min(a1, b1) - max(a0, b0)
             if same != horizontal or overlap < 0.85 * max(a1 - a0, b1 - b0) or abs(at_i - at_j) < LINE_MIN:
                 continue
+            if b1 - b0 < LINE_RATIO * other:
+                continue
             lo, hi = sorted((at_i, at_j))
             near = max(3.0, 0.1 * (a1 - a0))
             ruled = 1.5 * max(rule, other) + 1  # the sides and dividers of one box are ruled alike
             # Runs across from one of the pair to the other: the box's sides at its ends, dividers between.
-            across_runs = [
-                (k, _at_end(at_k, a0, a1, b0, b1, near))
+            spanning = [
+                (k, at_k, measured, _at_end(at_k, a0, a1, b0, b1, near))
                 for k, (across, (c0, c1), at_k, _, measured) in enumerate(spans)
                 if across != horizontal
                 and max(a0, b0) - near <= at_k <= min(a1, b1) + near
                 and min(c1, hi) - max(c0, lo) >= 0.85 * (hi - lo)
-                and measured <= (PAIRED * ruled if _at_end(at_k, a0, a1, b0, b1, near) else ruled)
+                and measured <= PAIRED * ruled
             ]
+            # Bolder than the rules: a box's closing side (two boxes' sides together), or the dividers of a row of
+            # boxes, evenly spaced; a bold stroke of a digit across the box is neither.
+            regular = _evenly_spaced([at_k for _, at_k, _, _ in spanning])
+            across_runs = [(k, end) for k, _, measured, end in spanning if measured <= ruled or end or regular]
             if any(end for _, end in across_runs):
                 found.update((i, j, *(k for k, _ in across_runs)))
                 pad = thick // 2 + 1
@@ -143,6 +153,16 @@ def box_sides(members: list) -> tuple[set[int], tuple[int, int, int, int, int]]:
                 else:
                     outline = (across_lo, along_lo, across_hi, along_hi, thick + 2)
     return found, outline
+
+
+def _evenly_spaced(positions: list[float]) -> bool:
+    """Whether four or more positions (a row of boxes' sides, its ends included) are evenly spaced, within
+    SPACING of their median gap."""
+    if len(positions) < 4:
+        return False
+    gaps = np.diff(np.sort(positions))
+    middle = float(np.median(gaps))
+    return middle >= LINE_MIN and bool(np.all(np.abs(gaps - middle) <= SPACING * middle))
 
 
 def _at_end(at: float, a0: float, a1: float, b0: float, b1: float, near: float) -> bool:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from toolkit.imaging.boxes import box_sides, outline, row_of_boxes
+from toolkit.imaging.boxes import LINE_RATIO, box_sides, outline, row_of_boxes
 from toolkit.imaging.common import LINE_MIN, MIN_DIGIT
 
-LINE_RATIO = 8.0  # a line is at least this many times longer than it is thick
+SIDE_RATIO = 4.0  # a run this many times longer than thick may be a box's side (two boxes' sides side by side)
 LINE_THICK = 4.0  # px: and at most this thick (a printed rule is thinner than a pen stroke of a digit this size)
 THICK_MAX = 10.0  # px: runs up to this thick are looked at (a printed box may be bold; it is judged as a box)
 LONG_RATIO = 25.0  # a run this many times longer than thick is a rule at any thickness up to THICK_MAX
@@ -110,8 +110,8 @@ def find_lines(
     digit = int(stats[writing, cv2.CC_STAT_HEIGHT].max()) if writing.any() else None
     for k, (_, c, _, horizontal, thickness) in enumerate(candidates):
         length = c[cv2.CC_STAT_WIDTH] if horizontal else c[cv2.CC_STAT_HEIGHT]
-        if thickness > max(LINE_THICK, length / LONG_RATIO):
-            continue  # a bold run: a line only as a side of a box
+        if thickness > max(LINE_THICK, length / LONG_RATIO) or length < LINE_RATIO * thickness:
+            continue  # a bold or short run: a line only as a side of a box
         if digit is not None and length >= LINE_OVER_DIGIT * digit:
             lines.add(k)
         elif digit is None and page and length >= PAGE_LINE * (w if horizontal else h):
@@ -173,7 +173,7 @@ def _line_candidates(mask: np.ndarray, flat: np.ndarray) -> list[tuple[np.ndarra
         _, run_labels, run_stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
         length = run_stats[:, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT].astype(np.float64)
         # By the pixel count first (a blob three times too thick needs no closer look), then by the ink.
-        maybe = np.flatnonzero(3 * length[1:] ** 2 >= LINE_RATIO * run_stats[1:, cv2.CC_STAT_AREA]) + 1
+        maybe = np.flatnonzero(3 * length[1:] ** 2 >= SIDE_RATIO * run_stats[1:, cv2.CC_STAT_AREA]) + 1
         measured = [(int(i), _thin(flat, run_labels, run_stats[i], int(i), horizontal)) for i in maybe]
         candidates += [(run_labels, run_stats[i], i, horizontal, t) for i, t in measured if t is not None]
         long = 4 * LINE_MIN  # a run of boxes joined by their bars, along; their height, across
@@ -226,7 +226,7 @@ def _between_bars(
 
 def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: int, horizontal: bool) -> float | None:
     """The thickness of a run of ink that is a straight thin stroke along an axis, None for any other: at most
-    THICK_MAX px and at least LINE_RATIO times longer than thick, and across its length mostly within a band a
+    THICK_MAX px and at least SIDE_RATIO times longer than thick, and across its length mostly within a band a
     quarter of its length wide (the joined bars and slanted strokes of two 7s make long runs too, but not a
     straight band).
 
@@ -244,8 +244,8 @@ def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: in
     if peak <= 0:
         return None
     thickness = float(values.sum()) / (peak * length)
-    if thickness > THICK_MAX or length < LINE_RATIO * thickness:
-        return None
+    if thickness > THICK_MAX or length < SIDE_RATIO * thickness:
+        return None  # (a run shorter than LINE_RATIO x its thickness is a line only as a side of a box)
     band = region if horizontal else region.T  # rows: across the run; columns: along it
     present = band.any(axis=0)
     first = np.argmax(band, axis=0)[present]
