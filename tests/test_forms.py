@@ -194,3 +194,25 @@ def test_the_edge_of_a_sheet_along_a_pages_border_is_erased_however_it_tapers():
     assert lines.ruled_parts(flat, labels, parts, page=True) == [sliver]
     assert lines.ruled_parts(flat, labels, parts, page=False) == []  # a strip's digit may touch its border
     assert ring not in lines.ruled_parts(flat, labels, parts, page=True)
+
+
+def test_a_loop_lying_along_the_box_edge_is_read_with_the_line_kept(mnist_test, scorer):
+    """The top of a 9's loop lay on the box's top edge and was erased with it: read 4. The segmenter now also
+    offers the digit with the line's pixels next to its ink kept, and the model reads the surer of the two."""
+    glyph = digit_image(mnist_test, 9, 3)
+    sheet = np.full((130, 125), PAPER, np.uint8)
+    cv2.rectangle(sheet, (10, 10), (100, 100), RULE, 5)
+    first_row = int(np.flatnonzero(glyph.max(axis=1) > 128)[0])
+    stamp(sheet, glyph, max(0, 11 - int(first_row * 64 / 28)), 30, 64)  # its top ink on the box's top edge
+    read_digit, result = read(sheet, scorer)
+    assert read_digit == 9, result.flags
+    assert "touches-line" in result.flags and result.plan.endswith("k")
+
+
+def test_the_line_kept_must_make_the_reading_surer():
+    digit = np.array([0.01] * 4 + [0.9] + [0.01] * 4 + [0.06, 0.01])  # a sure 4, accepted
+    nine = np.array([0.01] * 4 + [0.06] + [0.01] * 4 + [0.9, 0.01])  # with the line kept: a 9, as sure
+    sure_nine = np.array([0.0001] * 9 + [0.9991, 0.01])
+    assert reading.pick("keep:1,1k", np.stack([digit, nine]))[0] == 0
+    assert reading.pick("keep:1,1k", np.stack([digit, sure_nine]))[0] == 1
+    assert reading.pick("keep:1,1k", np.stack([digit, sure_nine]))[1] is False  # no rival to itself

@@ -24,6 +24,7 @@ SHORT_COST = 6.0  # ... and costs this
 NARROW = 0.3  # a span narrower than this x the digits' height read as anything but a 1 ...
 NARROW_COST = 4.0  # ... costs this
 AMBIGUOUS = 2.0  # readings with another count of digits within this much of the best are flagged
+KEPT_MARGIN = 1.0  # a digit read with the line it touched kept must be this much surer than without it
 
 
 def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
@@ -38,15 +39,22 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     Among those left, the heaviest is the digit. A model without not_digit accepts every candidate, and the
     heaviest is read, as the segmenter alone would."""
     entries = plan.split(":", 1)[1].split(",")
-    masses = [float(v.rstrip("w")) for v in entries]
+    masses = [float(v.rstrip("wk")) for v in entries]
     if scored.shape[1] > NUM_CLASSES:
         accepted = [i for i in range(len(scored)) if scored[i, NUM_CLASSES] < NOT_DIGIT_THRESHOLD]
     else:
         accepted = list(range(len(scored)))
+    # A candidate and its alternative with the line it touched kept ("k"): the surer one that is accepted.
+    sure = _span_scores(scored[:, :NUM_CLASSES])  # as digits, whatever not_digit says
+    for i in [i for i, entry in enumerate(entries) if entry.endswith("k") and i in accepted]:
+        loser = i - 1 if sure[i] > sure[i - 1] + KEPT_MARGIN else i  # the line kept must make it surer
+        if loser in accepted:
+            accepted.remove(loser)
     if not accepted:  # none is a digit: on a page, no digit; a digit's own scan keeps its heaviest, flagged
-        return (0, False, entries[0].endswith("w")) if plan.startswith("keep:") else (None, False, False)
+        return (0, False, "w" in entries[0]) if plan.startswith("keep:") else (None, False, False)
     best = accepted[0]
-    return best, any(masses[i] >= COMPARABLE * masses[best] for i in accepted[1:]), entries[best].endswith("w")
+    rivals = [i for i in accepted[1:] if not (entries[i].endswith("k") and i - 1 == best)]
+    return best, any(masses[i] >= COMPARABLE * masses[best] for i in rivals), "w" in entries[best]
 
 
 def tensors(result: Normalized) -> np.ndarray:

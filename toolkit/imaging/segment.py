@@ -28,7 +28,9 @@ components); Python loops only over the few parts found, and over the rows of a 
    the model to choose (see `toolkit.imaging.digits` and `choose`).
 6. Each digit is cut out with its own mask (a neighbour's ink never enters its box, and neither does an erased
    line), contrast-stretched so that solid ink is 1, and placed in the model's field by `common.to_field`,
-   exactly as a single scan is.
+   exactly as a single scan is. In single-digit mode a digit that touched an erased line is also offered with
+   the line's pixels next to its ink kept (a stroke lying along the line went with it), and the model reads
+   the surer of the two (`reading.pick`).
 
 What deserves a human look is flagged (FLAGS), never silent. Steps 1-4 are `toolkit.imaging.layout`'s, step 5
 `toolkit.imaging.digits`'s, each with the constants named above; this module reads the result and does step 6.
@@ -45,6 +47,8 @@ from toolkit.imaging.common import BLANK_CONTRAST, SIZE, Segmented, quantile, to
 from toolkit.imaging.digits import WIDE, Digit, extent, find_number, find_single
 from toolkit.imaging.layout import Layout, analyse
 from toolkit.imaging.lines import skew
+
+KEPT_LINE = 3  # px: how far from a digit's ink the pixels of the line it touched are kept, in its alternative
 
 FLAGS = {
     "blank-page": "a page-sized image in which no digit was found",
@@ -126,7 +130,17 @@ def _read_single(layout: Layout, flags: list[str], inverted: bool) -> Segmented:
     candidates = find_single(layout, flags)
     if not candidates and layout.lines is not None:
         flags.append("lines-only")
-    read = [(t, c) for c in candidates if (t := _tensor(layout, c, _digits_solid_level(layout, [c])))]
+    read: list[tuple[tuple[np.ndarray, tuple[int, int, int, int]], Digit]] = []
+    alternatives: list[bool] = []  # whether each entry of `read` is the one before it with its line kept
+    for c in candidates:
+        solid = _digits_solid_level(layout, [c])
+        if (t := _tensor(layout, c, solid)) is None:
+            continue
+        read.append((t, c))
+        alternatives.append(False)
+        if _touches(layout, c) and (kept := _tensor(layout, c, solid, keep_line=True)) is not None:
+            read.append((kept, c))
+            alternatives.append(True)
     if not read:
         return _nothing(layout, flags, inverted, (SIZE, SIZE))
     _touching(layout, candidates[:1], flags)
@@ -139,26 +153,35 @@ def _read_single(layout: Layout, flags: list[str], inverted: bool) -> Segmented:
         passthrough=False,
         flags=tuple(flags),
         boxes=tuple(box for (_, box), _ in read),
-        plan=_pick_plan(read, layout.page),
+        plan=_pick_plan(read, alternatives, layout.page),
         others=others,
     )
 
 
-def _pick_plan(read: list[tuple[tuple[np.ndarray, tuple[int, int, int, int]], Digit]], page: bool) -> str:
+def _pick_plan(
+    read: list[tuple[tuple[np.ndarray, tuple[int, int, int, int]], Digit]], alternatives: list[bool], page: bool
+) -> str:
     """The plan of single-digit candidates: "pick:" on a page (which may hold no digit), "keep:" on a smaller
     image (a digit's own scan, whose digit is kept even when the model rejects it), then, for each candidate,
-    its ink relative to the first's, marked "w" when it is wider than one digit (WIDE x its height), e.g.
-    "pick:1w,0.066"."""
+    its ink relative to the first's, marked "w" when it is wider than one digit (WIDE x its height) and "k"
+    when it is the candidate before it with the line it touched kept (`reading.pick` reads the surer of the
+    two), e.g. "pick:1w,0.066" or "keep:1,1k"."""
     heaviest = max(1, read[0][1].mass)
     return ("pick:" if page else "keep:") + ",".join(
-        f"{digit.mass / heaviest:.3g}" + ("w" if box[2] > WIDE * box[3] else "") for (_, box), digit in read
+        f"{digit.mass / heaviest:.3g}" + ("w" if box[2] > WIDE * box[3] else "") + ("k" if kept else "")
+        for ((_, box), digit), kept in zip(read, alternatives, strict=True)
     )
 
 
 def _touching(layout: Layout, digits: list[Digit], flags: list[str]) -> None:
     """Flag touches-line when any of `digits` was joined to an erased line."""
-    if len(layout.touching) and np.isin(np.concatenate([d.labels for d in digits]), layout.touching).any():
+    if any(_touches(layout, d) for d in digits):
         flags.append("touches-line")
+
+
+def _touches(layout: Layout, digit: Digit) -> bool:
+    """Whether `digit` was joined to an erased line."""
+    return bool(len(layout.touching)) and bool(np.isin(digit.labels, layout.touching).any())
 
 
 def _nothing(layout: Layout, flags: list[str], inverted: bool, shape: tuple[int, ...]) -> Segmented:
@@ -180,13 +203,18 @@ def _digits_solid_level(layout: Layout, digits: list[Digit]) -> float:
     return quantile(values, 0.9) if values.size else 0.0
 
 
-def _tensor(layout: Layout, digit: Digit, solid: float) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+def _tensor(
+    layout: Layout, digit: Digit, solid: float, keep_line: bool = False
+) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
     """One digit's field (28x28) and its ink box: the ink of its own parts (within its bounds, when it was cut
-    from touching digits), grown by a pixel for the anti-aliased edge, without erased lines, contrast-stretched
-    so that solid ink is 1."""
+    from touching digits), grown by a pixel for the anti-aliased edge, without erased lines (`keep_line`: with
+    the erased line's pixels next to its ink, KEPT_LINE px: a stroke lying along the line, the top of a 9's loop
+    on a box's edge, was erased with it), contrast-stretched so that solid ink is 1."""
     left, top, width, height = digit.box
     h, w = layout.labels.shape
-    x0, y0, x1, y1 = max(0, left - 1), max(0, top - 1), min(w, left + width + 1), min(h, top + height + 1)
+    grow = 1 + (KEPT_LINE if keep_line else 0)
+    x0, y0 = max(0, left - grow), max(0, top - grow)
+    x1, y1 = min(w, left + width + grow), min(h, top + height + grow)
     mask = np.isin(layout.labels[y0:y1, x0:x1], digit.labels)
     if digit.bounds is not None:
         first, lo, hi = digit.bounds
@@ -195,7 +223,12 @@ def _tensor(layout: Layout, digit: Digit, solid: float) -> tuple[np.ndarray, tup
         mask &= (columns >= lo[at, None]) & (columns < hi[at, None])
     grown = np.asarray(cv2.dilate(mask.view(np.uint8), np.ones((3, 3), np.uint8)), np.uint8)
     if layout.lines is not None:
-        grown &= layout.lines[y0:y1, x0:x1] ^ 1
+        lines = layout.lines[y0:y1, x0:x1]
+        if keep_line:
+            reach = np.ones((2 * KEPT_LINE + 1,) * 2, np.uint8)
+            grown |= lines & np.asarray(cv2.dilate(grown, reach), np.uint8)
+        else:
+            grown &= lines ^ 1
     floor = 2.0 * layout.noise
     if solid - floor < BLANK_CONTRAST / 2:
         return None
