@@ -149,3 +149,21 @@ def test_a_photo_with_a_desk_beyond_the_papers_edge_is_read(mnist_test, scorer):
     left, top, _, _ = result.boxes[picked[0]]
     assert abs(left - 450) < 40 and abs(top - 500) < 40
     assert "ambiguous" not in result.flags  # the desk is no rival
+
+
+def test_a_diagonal_shadow_edge_is_no_digit_but_a_leaning_one_is_read(mnist_test, scorer):
+    """The edge of a shadow crossing a blank strip at 45 degrees, a long straight band, was read as a 1 (0.999,
+    unflagged). A 1 leans far less."""
+    strip = np.full((190, 1100), 0.85, np.float32)
+    rows, columns = np.mgrid[0:190, 0:1100].astype(np.float32)
+    strip -= 0.12 * np.exp(-(((columns - rows - 60) / 6.0) ** 2)) * (columns < 250)  # the shadow's dark rim
+    result = normalise.prepare_array((strip * 255).astype(np.uint8))
+    assert result.blank, (result.plan, result.boxes)
+    x, y = mnist_test
+    one = cv2.resize(x[np.flatnonzero(y == 1)[0]], (120, 120), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    turn = cv2.getRotationMatrix2D((60, 60), 20.0, 1.0)  # leaning 20 degrees (more than most 1s)
+    one = cv2.warpAffine(one, turn, (120, 120)) / 255
+    strip = np.full((190, 1100), 0.85, np.float32)
+    strip[35:155, 500:620] *= 1 - 0.8 * one
+    read_digit, result = read(strip, scorer)
+    assert read_digit == 1, result.flags

@@ -22,6 +22,8 @@ SKEW_CONTRAST = 0.1  # ink this far above the paper is looked at for rules when 
 SKEW_PARTS = 20  # ... among this many of the largest parts
 LINE_OVER_DIGIT = 1.5  # ... and longer than the other ink is tall, by this factor
 PAGE_LINE = 0.5  # on a page with no other ink, a lone rule crosses at least this share of the sheet
+DIAGONAL, BAND = 35.0, 0.2  # a straight band (no wider than BAND x its length) leaning DIAGONAL degrees from both
+# axes is no digit: a 1 leans less
 SHEET_EDGE = 8.0  # a part along the border of a page, this many times longer than wide, is the sheet's edge
 BAR_ACROSS = 0.8  # a bar joining a row of boxes' rules crosses this share of the run they make together
 
@@ -45,7 +47,11 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
         rect = cv2.minAreaRect(points)
         long, short = max(rect[1]), min(rect[1])
         thick = ink / max(long, 1.0)
-        if thick <= LINE_THICK and long >= LINE_RATIO * thick and short <= thick + 4:
+        if long >= 4 * LINE_MIN and short <= BAND * long and _diagonal(rect):
+            # A long straight band leaning far from both axes: a shadow's or a fold's edge, never a digit (a 1
+            # leans less), erased like a box whatever its thickness.
+            shaped[label] = ("box", long)
+        elif thick <= LINE_THICK and long >= LINE_RATIO * thick and short <= thick + 4:
             shaped[label] = ("line", long)
         elif outline(region, rect, ink):
             shaped[label] = ("box", long)
@@ -63,6 +69,14 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
         or (digit is not None and long >= LINE_OVER_DIGIT * digit)
         or (digit is None and page and long >= PAGE_LINE * sheet)
     ]
+
+
+def _diagonal(rect: tuple) -> bool:
+    """Whether a minimum-area rectangle's long side leans DIAGONAL degrees or more from both axes."""
+    (_, _), (rw, rh), angle = rect
+    along = angle if rw >= rh else angle + 90.0  # the long side's direction, in degrees
+    lean = abs((along + 45.0) % 90.0 - 45.0)  # 0 along an axis, 45 on the diagonal
+    return lean >= DIAGONAL
 
 
 def _sheet_edge(box: tuple[int, int, int, int], shape: tuple[int, int]) -> bool:
