@@ -183,13 +183,12 @@ def test_a_digit_cropped_to_its_ink_is_no_frame(mnist_test, digit):
 def test_the_edge_of_a_sheet_along_a_pages_border_is_erased_however_it_tapers():
     """A sheet askew leaves a sliver of its dark edge along the image's border, tapering where the border cuts
     it: no rule (it is not straight and thin) and no box, and it joined the digit nearest it into one object."""
-    from toolkit.imaging.layout import _parts
-
     flat = np.zeros((1024, 724), np.float32)
     cv2.fillPoly(flat, [np.array([[0, 560], [10, 560], [3, 1023], [0, 1023]], np.int32)], 0.5)  # the sliver
     cv2.circle(flat, (300, 500), 20, 0.9, 5)  # a digit-sized ring, well inside the page
     count, labels, stats, _ = cv2.connectedComponentsWithStats((flat > 0.1).view(np.uint8), connectivity=8)
-    parts = _parts(flat, labels, stats, count)
+    mass = np.bincount(labels.ravel(), weights=flat.ravel(), minlength=count)
+    parts = np.array([[k, *stats[k, :4], round(mass[k] * 1000)] for k in range(1, count)], np.int64)
     sliver, ring = int(labels[800, 1]), int(labels[500, 280])
     assert lines.ruled_parts(flat, labels, parts, page=True) == [sliver]
     assert lines.ruled_parts(flat, labels, parts, page=False) == []  # a strip's digit may touch its border

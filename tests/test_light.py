@@ -103,11 +103,11 @@ def test_a_light_border_means_dark_ink_whatever_the_edges_of_the_paper_estimates
     gray[250:300, 150:200] = 0.2  # a dark mark: the two estimates part
     lit, dark = gray.copy(), gray.copy()
     lit[::7] = 1.0  # the closing's edges far outweigh the opening's
-    assert light._edge(lit) > light._edge(dark)
-    assert light._dark_ink(gray, lit, dark)
+    assert np.abs(np.diff(lit, axis=0)).mean() > np.abs(np.diff(dark, axis=0)).mean()
+    assert light.dark_ink(gray, lit, dark)
     dark_border = np.full_like(gray, 0.3)
     dark_border[50:550, 50:350] = gray[50:550, 50:350]  # a photo's dark surround: the edges decide
-    assert not light._dark_ink(dark_border, lit, dark)
+    assert not light.dark_ink(dark_border, lit, dark)
 
 
 def sheet_on_the_lid(mnist_test, digit: int, degrees: float) -> np.ndarray:

@@ -50,7 +50,7 @@ def flatten(gray: np.ndarray, page: bool) -> tuple[np.ndarray, bool]:
     square = cv2.getStructuringElement(cv2.MORPH_RECT, (kernel_side(gray.shape, page),) * 2)
     lit = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, square)  # the paper, if the ink is darker than it
     dark = cv2.morphologyEx(gray, cv2.MORPH_OPEN, square)  # the paper, if the ink is lighter
-    if _dark_ink(gray, lit, dark):
+    if dark_ink(gray, lit, dark):
         np.maximum(lit, np.float32(DARKEST_PAPER), out=lit)
         ink = gray / lit
         np.subtract(np.float32(1.0), ink, out=ink)
@@ -59,7 +59,7 @@ def flatten(gray: np.ndarray, page: bool) -> tuple[np.ndarray, bool]:
     return gray - dark, False
 
 
-def _dark_ink(gray: np.ndarray, lit: np.ndarray, dark: np.ndarray) -> bool:
+def dark_ink(gray: np.ndarray, lit: np.ndarray, dark: np.ndarray) -> bool:
     """True when the ink is darker than its paper. A light border means light paper and dark ink, as on the
     fast path. A dark border may be a phone photo's dark corners around light paper: then, of the two paper
     estimates, the closing (paper under dark ink) and the opening (paper under light ink), the right one is
