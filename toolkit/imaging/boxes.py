@@ -8,13 +8,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from toolkit.imaging.common import LINE_MIN
+from toolkit.imaging.common import LINE_MIN, LINE_RATIO
 
 BAR = 0.3  # a part this much longer than wide, ruled along its length (a row of form boxes): by its rectangle
 BOX_THICK = 6.0  # px: a box's outline at most this thick (no digit is a rectangle's outline, so it may be bolder)
 FRAMED, FRAME_BAND, FRAME_CONTRAST, FRAME_ROW = 0.85, 0.08, 0.25, 0.6  # a small image's frame: see `framed`
 SPACING = 0.15  # the dividers of a row of boxes are this evenly spaced (a share of the box width)
-LINE_RATIO = 8.0  # a box's rules are at least this many times longer than thick (as `lines.LINE_RATIO`)
 PAIRED = 2.2  # the side closing a box may be this many times bolder than its rules: two boxes' sides together
 
 
@@ -116,7 +115,7 @@ def box_sides(members: list) -> tuple[set[int], tuple[int, int, int, int, int]]:
         thick = max(1, round(c[cv2.CC_STAT_AREA] / max(w if horizontal else h, 1)))
         spans.append((horizontal, along, at, thick, measured))
     found: set[int] = set()
-    outline = (0, 0, 0, 0, 0)
+    frame = (0, 0, 0, 0, 0)
     for i, (horizontal, (a0, a1), at_i, thick, rule) in enumerate(spans):
         if a1 - a0 < LINE_RATIO * rule:
             continue  # a box's rules are long; only its sides across them may be short (see `lines.SIDE_RATIO`)
@@ -149,10 +148,10 @@ def box_sides(members: list) -> tuple[set[int], tuple[int, int, int, int, int]]:
                 along_lo, along_hi = min(a0, b0), max(a1, b1)
                 across_lo, across_hi = max(0, int(lo) - pad), int(np.ceil(hi)) + pad
                 if horizontal:
-                    outline = (along_lo, across_lo, along_hi, across_hi, thick + 2)
+                    frame = (along_lo, across_lo, along_hi, across_hi, thick + 2)
                 else:
-                    outline = (across_lo, along_lo, across_hi, along_hi, thick + 2)
-    return found, outline
+                    frame = (across_lo, along_lo, across_hi, along_hi, thick + 2)
+    return found, frame
 
 
 def _evenly_spaced(positions: list[float]) -> bool:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from toolkit.imaging.boxes import LINE_RATIO, box_sides, outline, row_of_boxes
-from toolkit.imaging.common import LINE_MIN, MIN_DIGIT
+from toolkit.imaging.boxes import box_sides, outline, row_of_boxes
+from toolkit.imaging.common import LINE_MIN, LINE_RATIO, MIN_DIGIT
 
 SIDE_RATIO = 4.0  # a run this many times longer than thick may be a box's side (two boxes' sides side by side)
 LINE_THICK = 4.0  # px: and at most this thick (a printed rule is thinner than a pen stroke of a digit this size)
@@ -107,10 +107,10 @@ def find_lines(
     for stroke in set(owners):
         members = [k for k, owner in enumerate(owners) if owner == stroke]
         x, y, pw, ph = (int(v) for v in stats[stroke][:4])
-        sides, outline = box_sides([candidates[k] for k in members])
+        sides, frame = box_sides([candidates[k] for k in members])
         if sides:
             lines.update(members[k] for k in sides)
-            outlines.append(outline)
+            outlines.append(frame)
             explained[stroke] = True
         # One run covering the part but for a pixel or two of blur around it: a rule.
         explained[stroke] |= any(
@@ -210,14 +210,9 @@ def _between_bars(
     bars = band.sum(axis=0) >= BAR_ACROSS * band.shape[0]
     if not bars.any() or bars.all():
         return []
-    rules = band * ~bars  # copies: the rules without the bars, and the bars
-    across = band * bars
-    count, pieces, stats, _ = cv2.connectedComponentsWithStats(rules if horizontal else np.ascontiguousarray(rules.T))
     found = []
-    whole = np.zeros(labels.shape, np.int32)
-    whole[y : y + h, x : x + w] = pieces
-    stats[:, :2] += (x, y)
-    for piece in range(1, count):
+    whole, stats = _pieces(band * ~bars, horizontal, labels.shape, (x, y))  # the rules without the bars
+    for piece in range(1, len(stats)):
         length = stats[piece, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT]
         thickness = _thin(flat, whole, stats[piece], piece, horizontal) if length >= 2 * LINE_MIN else None
         if thickness is not None:
@@ -225,17 +220,30 @@ def _between_bars(
     if not found:
         return []
     # The bars, as runs across: sides of the boxes the pieces make (see `boxes.box_sides`), whatever their thickness.
-    count, pieces, stats, _ = cv2.connectedComponentsWithStats(across if horizontal else np.ascontiguousarray(across.T))
-    bars_at = np.zeros(labels.shape, np.int32)
-    bars_at[y : y + h, x : x + w] = pieces
-    stats[:, :2] += (x, y)
-    for piece in range(1, count):
+    bars_at, stats = _pieces(band * bars, horizontal, labels.shape, (x, y))
+    for piece in range(1, len(stats)):
         x0, y0, bw, bh = (int(v) for v in stats[piece, :4])
         values = flat[y0 : y0 + bh, x0 : x0 + bw][bars_at[y0 : y0 + bh, x0 : x0 + bw] == piece]
-        length = bh if horizontal else bw
-        thickness = float(values.sum()) / (max(float(values.max()), 1e-6) * length)
-        found.append((bars_at, stats[piece], piece, not horizontal, thickness))
+        found.append((bars_at, stats[piece], piece, not horizontal, _ink_width(values, bh if horizontal else bw)))
     return found
+
+
+def _pieces(
+    band: np.ndarray, horizontal: bool, shape: tuple[int, ...], origin: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The connected pieces of `band` (a run's mask, along its columns: transposed for a vertical run) as labels
+    over the whole image (`shape`; the run's box starts at `origin`, x then y) and their stats in its pixels."""
+    _, pieces, stats, _ = cv2.connectedComponentsWithStats(band if horizontal else np.ascontiguousarray(band.T))
+    labels = np.zeros(shape, np.int32)
+    labels[origin[1] : origin[1] + pieces.shape[0], origin[0] : origin[0] + pieces.shape[1]] = pieces
+    stats[:, :2] += origin
+    return labels, stats
+
+
+def _ink_width(values: np.ndarray, length: int) -> float:
+    """How thick a run of ink is: its summed contrast (`values`, its pixels) over its length and its peak, so a
+    scanner's faint blur on each side of a thin rule does not count as width."""
+    return float(values.sum()) / (max(float(values.max()), 1e-6) * length)
 
 
 def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: int, horizontal: bool) -> float | None:
@@ -257,7 +265,7 @@ def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: in
     peak = float(values.max())
     if peak <= 0:
         return None
-    thickness = float(values.sum()) / (peak * length)
+    thickness = _ink_width(values, length)
     if thickness > THICK_MAX or length < SIDE_RATIO * thickness:
         return None  # (a run shorter than LINE_RATIO x its thickness is a line only as a side of a box)
     band = region if horizontal else region.T  # rows: across the run; columns: along it
