@@ -38,14 +38,30 @@ def test_a_plain_model_sees_no_negatives_and_writers_replace_digits_in_place():
     np.testing.assert_array_equal(as_uint8(x)[0], data.load_mnist()[0][0][0])
 
 
+def test_the_clean_epochs_draw_their_own_share_of_writers():
+    x, targets = _digits()
+    recipe = zoo.Recipe(augment="affine", writers=1.0, clean_writers=0.0)
+    as_mnist = set(map(bytes, as_uint8(x)))
+
+    def kept(distorted: bool) -> int:
+        images, _, _ = epoch_images(x, targets, recipe, np.random.default_rng(0), distorted, rejects=False)
+        return sum(bytes(image) in as_mnist for image in as_uint8(images))
+
+    assert kept(distorted=False) == len(x)  # clean and no writers: MNIST's own digits, untouched
+    assert kept(distorted=True) == 0  # every digit redrawn, then distorted
+    unset = zoo.Recipe(writers=1.0)  # without clean_writers the clean epochs keep the recipe's share
+    images, _, _ = epoch_images(x, targets, unset, np.random.default_rng(0), distorted=False, rejects=False)
+    assert not any(bytes(image) in as_mnist for image in as_uint8(images))
+
+
 def test_recipes_with_an_impossible_share_are_refused_in_one_line():
     import pytest
 
     from toolkit.errors import UsageError
     from toolkit.train import validate_recipe
 
-    for bad in (zoo.Recipe(writers=1.5), zoo.Recipe(negatives=-0.1)):
-        with pytest.raises(UsageError, match="writers share must be in"):
+    for bad in (zoo.Recipe(writers=1.5), zoo.Recipe(negatives=-0.1), zoo.Recipe(writers=0.4, clean_writers=-0.2)):
+        with pytest.raises(UsageError, match="writers shares must be in"):
             validate_recipe(bad)
 
 

@@ -5,7 +5,8 @@ A model with a `not_digit` output learns from all three: its digit output is tra
 negatives carry weight 0 there), its `not_digit` output on both (1 for a negative, 0 for a digit). A model
 without that output never sees negatives. Every epoch is made afresh from the recipe's seed, so a run is
 reproducible; the recipe's last `clean_epochs` skip the affine distortion (never the first epoch), but keep
-the writers and the negatives, which teach what MNIST alone cannot.
+the negatives and the writers (at `clean_writers` of the digits, when the recipe sets it), which teach what
+MNIST alone cannot.
 
 With a `teacher` (an ONNX model, `distill` > 0), the targets of the digits drawn as MNIST are mixed with the
 teacher's probabilities on the very image the model sees, softened at DISTILL_TEMPERATURE: the teacher's
@@ -67,8 +68,9 @@ def epoch_images(
 
     images, digit_targets = x.copy(), targets
     as_mnist = np.ones(len(x), bool)
-    if recipe.writers:
-        chosen = np.flatnonzero(rng.random(len(x)) < recipe.writers)
+    writers = recipe.writers if distorted or recipe.clean_writers is None else recipe.clean_writers
+    if writers:
+        chosen = np.flatnonzero(rng.random(len(x)) < writers)
         fields, kept = writer_fields(as_uint8(x[chosen]), rng)
         images[chosen[kept]] = fields[..., None]
         as_mnist[chosen[kept]] = False

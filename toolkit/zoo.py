@@ -34,6 +34,7 @@ class Recipe:
     label_smoothing: float = 0.0  # categorical targets 1 - s for the label, s / 10 spread over all ten
     ema: bool = False  # keep the moving average of the weights (the optimizer's use_ema)
     writers: float = 0.0  # share of each epoch's digits drawn as other writers' scans (toolkit.other_writers)
+    clean_writers: float | None = None  # that share in the clean epochs (None: the same as in the others)
     negatives: float = 0.0  # crops with no digit (toolkit.imaging.negatives) per training digit, each epoch
     teacher: str | None = None  # an ONNX model whose softened probabilities are mixed into the digits' targets
     distill: float = 0.0  # with a teacher: its share of the targets of the digits drawn as MNIST
