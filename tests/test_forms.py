@@ -215,3 +215,47 @@ def test_the_line_kept_must_make_the_reading_surer():
     assert reading.pick("keep:1,1k", np.stack([digit, nine]))[0] == 0
     assert reading.pick("keep:1,1k", np.stack([digit, sure_nine]))[0] == 1
     assert reading.pick("keep:1,1k", np.stack([digit, sure_nine]))[1] is False  # no rival to itself
+
+
+def test_touches_line_stays_only_where_keeping_the_line_changes_the_digit():
+    four = np.array([0.01] * 4 + [0.9] + [0.01] * 4 + [0.06, 0.01])
+    nine = np.array([0.01] * 4 + [0.06] + [0.01] * 4 + [0.9, 0.01])
+    assert reading.line_kept_agrees("keep:1,1k", np.stack([four, four]), 0)
+    assert reading.line_kept_agrees("pick:1,1k,0.3", np.stack([four, four, nine]), 1)  # the twin before it
+    assert not reading.line_kept_agrees("keep:1,1k", np.stack([four, nine]), 0)
+    assert not reading.line_kept_agrees("pick:1,0.5", np.stack([four, four]), 0)  # no twin: nothing to compare
+
+
+def test_a_digit_read_alike_with_and_without_the_box_edge_is_not_flagged_for_it(mnist_test):
+    """Flagging every digit that touched a box flagged most right reads of forms: the flag now stays only when
+    the digit read with the line kept differs (the loop of a 9 on the box's top edge)."""
+    from toolkit.predict import predict_images
+
+    crossing = boxed(mnist_test, 4, shift=30)
+    loop = np.full((130, 125), PAPER, np.uint8)
+    cv2.rectangle(loop, (10, 10), (100, 100), RULE, 5)
+    glyph = digit_image(mnist_test, 9, 3)
+    stamp(loop, glyph, max(0, 11 - int(int(np.flatnonzero(glyph.max(axis=1) > 128)[0]) * 64 / 28)), 30, 64)
+    first, second = predict_images([crossing, loop])
+    assert (first["digit"], second["digit"]) == (4, 9)
+    assert "touches-line" not in (first["flags"] or "") and not first["low_confidence"]
+    assert "touches-line" in second["flags"]
+
+
+def test_a_loop_whose_top_lies_in_the_line_is_closed_again_in_the_reading_with_the_line_kept(scorer):
+    """Keeping only the line's pixels next to the ink left a 9 whose loop top lay in the box edge open: both
+    readings said 4, so the flag went too. The line between the loop's two sides is kept as well."""
+    from toolkit.predict import predict_images
+
+    sheet = np.full((130, 125), PAPER, np.uint8)
+    cv2.rectangle(sheet, (10, 10), (100, 100), RULE, 5)
+    cv2.circle(sheet, (55, 24), 14, 30, 4)  # the loop, its top inside the box's top edge
+    cv2.line(sheet, (68, 24), (64, 85), 30, 4)  # the tail
+    result = normalise.prepare_array(sheet)
+    assert result.plan == "keep:1,1k"
+    erased, kept = reading.tensors(result)
+    top = kept[np.flatnonzero(kept.max(axis=1) > 0.5)[0]] > 0.5
+    assert np.ptp(np.flatnonzero(top)) + 1 == top.sum() > 6  # one run across the loop, not two stubs
+    assert scorer.score(kept[None])[0, :10].argmax() == 9
+    (record,) = predict_images([sheet])
+    assert "touches-line" in record["flags"]  # whichever it reads, the two readings differ: a look is asked

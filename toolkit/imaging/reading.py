@@ -57,6 +57,20 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     return best, any(masses[i] >= COMPARABLE * masses[best] for i in rivals), "w" in entries[best]
 
 
+def line_kept_agrees(plan: str, scored: np.ndarray, chosen: int) -> bool:
+    """Whether the chosen single-digit candidate was also read with the line it touched kept (its "k" twin,
+    see `pick`) and both read the same digit: the erased line took nothing the reading depends on."""
+    entries = plan.split(":", 1)[1].split(",")
+    if chosen + 1 < len(entries) and entries[chosen + 1].endswith("k"):
+        twin = chosen + 1
+    elif entries[chosen].endswith("k"):
+        twin = chosen - 1
+    else:
+        return False
+    digits = scored[:, :NUM_CLASSES].argmax(axis=1)
+    return bool(digits[twin] == digits[chosen])
+
+
 def tensors(result: Normalized) -> np.ndarray:
     """All the tensors of a result for the model, candidates included: (n, 28, 28)."""
     stacked = result.tensor.reshape(-1, *result.tensor.shape[-2:])

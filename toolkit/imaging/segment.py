@@ -49,6 +49,7 @@ from toolkit.imaging.layout import Layout, analyse
 from toolkit.imaging.lines import skew
 
 KEPT_LINE = 3  # px: how far from a digit's ink the pixels of the line it touched are kept, in its alternative
+BRIDGE = 0.35  # ... and between two such places this close (x the digit's height), the line between them too
 
 FLAGS = {
     "blank-page": "a page-sized image in which no digit was found",
@@ -184,6 +185,21 @@ def _touches(layout: Layout, digit: Digit) -> bool:
     return bool(len(layout.touching)) and bool(np.isin(digit.labels, layout.touching).any())
 
 
+def _line_under_ink(ink: np.ndarray, lines: np.ndarray, height: int) -> np.ndarray:
+    """The pixels of erased lines a digit's stroke lay on or crossed: those straight across the line from its
+    ink (up to KEPT_LINE px: above or below a rule, beside a box's side, never along the line beyond the
+    stroke), and the line between two such places less than BRIDGE x the digit's height apart (the top of a
+    9's loop lying on a box's edge closes again)."""
+    across = np.zeros_like(ink)
+    for kernel in ((2 * KEPT_LINE + 1, 1), (1, 2 * KEPT_LINE + 1)):
+        across |= np.asarray(cv2.dilate(ink, np.ones(kernel, np.uint8)), np.uint8)
+    near = lines & across
+    gap = max(3, int(BRIDGE * height))
+    for kernel in ((1, gap), (gap, 1)):
+        near |= lines & np.asarray(cv2.morphologyEx(near, cv2.MORPH_CLOSE, np.ones(kernel, np.uint8)), np.uint8)
+    return near
+
+
 def _nothing(layout: Layout, flags: list[str], inverted: bool, shape: tuple[int, ...]) -> Segmented:
     """The reading of an image in which no digit could be cut out: blank, flagged blank-page on a page."""
     if layout.page:
@@ -225,8 +241,7 @@ def _tensor(
     if layout.lines is not None:
         lines = layout.lines[y0:y1, x0:x1]
         if keep_line:
-            reach = np.ones((2 * KEPT_LINE + 1,) * 2, np.uint8)
-            grown |= lines & np.asarray(cv2.dilate(grown, reach), np.uint8)
+            grown |= _line_under_ink(grown, lines, height)
         else:
             grown &= lines ^ 1
     floor = 2.0 * layout.noise
