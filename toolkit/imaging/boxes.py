@@ -12,7 +12,7 @@ from toolkit.imaging.common import LINE_MIN, LINE_RATIO
 
 BAR = 0.3  # a part this much longer than wide, ruled along its length (a row of form boxes): by its rectangle
 BOX_THICK = 6.0  # px: a box's outline at most this thick (no digit is a rectangle's outline, so it may be bolder)
-FRAMED, FRAME_BAND, FRAME_CONTRAST, FRAME_ROW = 0.85, 0.08, 0.25, 0.6  # a small image's frame: see `framed`
+FRAMED, FRAME_BAND, FRAME_CONTRAST, FRAME_ROW = 0.85, 0.08, 0.1, 0.6  # a small image's frame: see `framed`
 SPACING = 0.15  # the dividers of a row of boxes are this evenly spaced (a share of the box width)
 PAIRED = 2.2  # the side closing a box may be this many times bolder than its rules: two boxes' sides together
 
