@@ -192,6 +192,26 @@ def test_pick_passes_over_rejected_candidates_and_judges_ambiguity_among_the_res
     assert reading.pick("keep:1w,0.5", np.stack([mark, mark])) == (0, False, True)
     # A model without not_digit: the heaviest is read, ambiguous by ink alone.
     assert reading.pick("pick:1,0.5", np.stack([mark, digit])[:, :10]) == (0, True, False)
+    # What the image's border cuts ("e", offered last) is no rival to a digit inside it, however heavy ...
+    assert reading.pick("pick:1,3.5e,3.5ek", np.stack([digit, digit, digit])) == (0, False, False)
+    # ... but when only such marks are left, they are rivals to one another.
+    assert reading.pick("pick:1,0.8e,0.6e", np.stack([mark, digit, digit])) == (1, True, False)
+
+
+def test_a_large_mark_the_photos_border_cuts_is_offered_marked_as_such(mnist_test):
+    """A desk beyond the paper's edge: heavier than the digit, offered after it, and marked "e" in the plan."""
+    sheet = np.full((1200, 1600), 215, np.uint8)
+    desk = np.array([[0, 300], [260, 420], [120, 560], [230, 700], [0, 820]], np.int32)
+    cv2.polylines(sheet, [desk], False, 70, 14)  # a desk's edge and grain, cut by the left border
+    glyph = cv2.resize(first(mnist_test, 3), (200, 200), interpolation=cv2.INTER_CUBIC)
+    sheet[500:700, 800:1000] = np.minimum(sheet[500:700, 800:1000], 255 - glyph)
+    result = normalise.prepare_array(sheet)
+    entries = result.plan.split(":", 1)[1].split(",")
+    assert not entries[0].endswith("e") and len(entries) > 1 and all("e" in e for e in entries[1:]), result.plan
+    from toolkit.predict import predict_images
+
+    (record,) = predict_images([sheet])
+    assert record["digit"] == 3 and "ambiguous" not in (record["flags"] or ""), record["flags"]
 
 
 def test_single_digit_scans_keep_the_fast_path(mnist_test):

@@ -38,6 +38,7 @@ class Digit:
     # (first row, left column per row, right column per row (exclusive)), absolute; None: all of its parts
     bounds: tuple[int, np.ndarray, np.ndarray] | None = None
     mass: int = 0  # its ink (x 1000, as Layout.parts), where the choice among candidates needs it
+    edge: bool = False  # single-digit candidate on a page that the image's border cuts: no rival to the others
 
 
 def _objects(parts: np.ndarray) -> list[np.ndarray]:
@@ -86,7 +87,7 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     objects = _objects(layout.parts) if len(layout.parts) else []
     if not objects:
         return []
-    rivals = objects
+    rivals, edge = objects, []
     if layout.page:  # what the image's border cuts (a desk beyond the paper's edge) after all that it does not
         height, width = layout.labels.shape
         cut = [_at_border(extent(o), width, height) for o in objects]
@@ -107,7 +108,8 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
         flags.append("several-digits")
     heaviest = int(best[:, 5].sum())
     offered = [o for o in objects[:CANDIDATES] if o[:, 5].sum() >= CANDIDATE_SHARE * heaviest]
-    return [Digit(o[:, 0], extent(o), mass=int(o[:, 5].sum())) for o in offered]
+    cut_off = {id(o) for o in edge}
+    return [Digit(o[:, 0], extent(o), mass=int(o[:, 5].sum()), edge=id(o) in cut_off) for o in offered]
 
 
 def _at_border(box: tuple[int, int, int, int], width: int, height: int) -> bool:

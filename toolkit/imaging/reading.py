@@ -31,15 +31,16 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     """Single-digit mode with several candidates (`plan`: see `_pick_plan`; `scored`: the model's rows for
     them, heaviest first, with the not_digit column when the model has one): which one is the digit, None when
     the model rejects them all on a page (a "keep:" plan, a smaller image, keeps its heaviest); whether the
-    choice is ambiguous (another accepted candidate has COMPARABLE of the chosen one's ink); and whether the
-    chosen one is wider than one digit.
+    choice is ambiguous (another accepted candidate has COMPARABLE of the chosen one's ink; one the image's
+    border cuts, marked "e", is no rival to one it does not); and whether the chosen one is wider than one
+    digit.
 
     The model decides what is a digit: candidates it rejects (not_digit at NOT_DIGIT_THRESHOLD or above) are
     passed over, so a line of writing, a box corner or a shadow heavier than the digit does not become it.
     Among those left, the heaviest is the digit. A model without not_digit accepts every candidate, and the
     heaviest is read, as the segmenter alone would."""
     entries = plan.split(":", 1)[1].split(",")
-    masses = [float(v.rstrip("wk")) for v in entries]
+    masses = [float(v.rstrip("wek")) for v in entries]
     if scored.shape[1] > NUM_CLASSES:
         accepted = [i for i in range(len(scored)) if scored[i, NUM_CLASSES] < NOT_DIGIT_THRESHOLD]
     else:
@@ -53,7 +54,11 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     if not accepted:  # none is a digit: on a page, no digit; a digit's own scan keeps its heaviest, flagged
         return (0, False, "w" in entries[0]) if plan.startswith("keep:") else (None, False, False)
     best = accepted[0]
-    rivals = [i for i in accepted[1:] if not (entries[i].endswith("k") and i - 1 == best)]
+    rivals = [
+        i
+        for i in accepted[1:]
+        if not (entries[i].endswith("k") and i - 1 == best) and ("e" in entries[best] or "e" not in entries[i])
+    ]
     return best, any(masses[i] >= COMPARABLE * masses[best] for i in rivals), "w" in entries[best]
 
 

@@ -164,12 +164,15 @@ def _pick_plan(
 ) -> str:
     """The plan of single-digit candidates: "pick:" on a page (which may hold no digit), "keep:" on a smaller
     image (a digit's own scan, whose digit is kept even when the model rejects it), then, for each candidate,
-    its ink relative to the first's, marked "w" when it is wider than one digit (WIDE x its height) and "k"
-    when it is the candidate before it with the line it touched kept (`reading.pick` reads the surer of the
-    two), e.g. "pick:1w,0.066" or "keep:1,1k"."""
+    its ink relative to the first's, marked "w" when it is wider than one digit (WIDE x its height), "e" when
+    the image's border cuts it (no rival to the others) and "k" when it is the candidate before it with the
+    line it touched kept (`reading.pick` reads the surer of the two), e.g. "pick:1w,0.066,2.1e" or "keep:1,1k"."""
     heaviest = max(1, read[0][1].mass)
     return ("pick:" if page else "keep:") + ",".join(
-        f"{digit.mass / heaviest:.3g}" + ("w" if box[2] > WIDE * box[3] else "") + ("k" if kept else "")
+        f"{digit.mass / heaviest:.3g}"
+        + ("w" if box[2] > WIDE * box[3] else "")
+        + ("e" if digit.edge else "")
+        + ("k" if kept else "")
         for ((_, box), digit), kept in zip(read, alternatives, strict=True)
     )
 
