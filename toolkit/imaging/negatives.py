@@ -60,6 +60,20 @@ def specks(rng: np.random.Generator, digits: np.ndarray) -> Crop:
     return _finish(_ink(sheet, cv2.GaussianBlur(mask, (3, 3), 0), ink))
 
 
+def dust(rng: np.random.Generator, digits: np.ndarray) -> Crop:
+    """A clump of one to four soft round blobs (dust, a blot, toner) as large as a small digit's strokes are
+    long: the segmenter crops the clump alone, and normalised it fills the field like a digit."""
+    h, w = _size(rng)
+    sheet, ink = _paper(rng, h, w)
+    mask = np.zeros((h, w), np.float32)
+    side = min(h, w)
+    for _ in range(int(rng.integers(1, 5))):
+        centre = (int(rng.uniform(0.25, 0.75) * w), int(rng.uniform(0.25, 0.75) * h))
+        cv2.circle(mask, centre, max(2, int(rng.uniform(0.06, 0.2) * side)), float(rng.uniform(0.6, 1.0)), -1)
+    blur = 2 * int(rng.uniform(0.02, 0.08) * side) + 1
+    return _finish(_ink(sheet, cv2.GaussianBlur(mask, (blur, blur), 0), ink))
+
+
 def shading(rng: np.random.Generator, digits: np.ndarray) -> Crop:
     """The edge of a shadow, a soft blob of shading or a tone boundary between two papers."""
     h, w = _size(rng)
@@ -200,6 +214,7 @@ def _on_paper(mask: np.ndarray, rng: np.random.Generator, crop: bool = True) -> 
 
 KINDS: dict[str, Callable[[np.random.Generator, np.ndarray], Crop]] = {
     "specks": specks,
+    "dust": dust,
     "shading": shading,
     "line": line_fragment,
     "box": box_corner,
