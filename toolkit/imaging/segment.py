@@ -29,8 +29,8 @@ components); Python loops only over the few parts found, and over the rows of a 
 6. Each digit is cut out with its own mask (a neighbour's ink never enters its box, and neither does an erased
    line), contrast-stretched so that solid ink is 1, and placed in the model's field by `common.to_field`,
    exactly as a single scan is. In single-digit mode a digit that touched an erased line is also offered with
-   the line's pixels next to its ink kept (a stroke lying along the line went with it), and the model reads
-   the surer of the two (`reading.pick`).
+   the line kept where its ink meets it (`_line_under_ink`: a stroke lying along the line went with it), and
+   the model reads the surer of the two (`reading.pick`); `touches-line` stays only when they differ.
 
 What deserves a human look is flagged (FLAGS), never silent. Steps 1-4 are `toolkit.imaging.layout`'s, step 5
 `toolkit.imaging.digits`'s, each with the constants named above; this module reads the result and does step 6.
@@ -56,7 +56,8 @@ FLAGS = {
     "lines-only": "ruled lines (a form box, a rule) were found, and nothing else",
     "ambiguous": "several blobs of ink of comparable weight, or several rows: which one is meant is a guess",
     "several-digits": "single-digit mode, but the ink looks like several digits side by side (--multi-digit)",
-    "touches-line": "the digit touched a ruled line that was erased, and may have lost part of a stroke",
+    "touches-line": "the digit touched an erased ruled line and reads otherwise with the line kept: a stroke "
+    "may have gone with the line",
     "split": "multi-digit: a blob of ink was read as several touching digits, cut apart where they meet",
     "not-a-digit": "the model's not_digit output says the image holds no digit (a single-digit scan keeps its "
     "digit; on a page, no candidate was a digit; in a number, a candidate was dropped)",
