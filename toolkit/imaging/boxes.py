@@ -10,7 +10,7 @@ import numpy as np
 
 from toolkit.imaging.common import LINE_MIN, LINE_RATIO
 
-BAR = 0.3  # a part this much longer than wide, ruled along its length (a row of form boxes): by its rectangle
+BAR = 0.4  # a part this stout at most, ruled along its length, is a row of form boxes (4 boxes 1.4x as tall as wide)
 BOX_THICK = 6.0  # px: a box's outline at most this thick (no digit is a rectangle's outline, so it may be bolder)
 FRAMED, FRAME_BAND, FRAME_CONTRAST, FRAME_ROW = 0.85, 0.08, 0.1, 0.6  # a small image's frame: see `framed`
 SPACING = 0.15  # the dividers of a row of boxes are this evenly spaced (a share of the box width)
