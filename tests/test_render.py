@@ -136,6 +136,11 @@ def test_recipe_text_names_what_the_tutorial_added():
         "lr 0.001 cosine, label smoothing 0.1, weight EMA"
     )
     assert render.recipe_text(zoo.Recipe()) == "adam, categorical CE, 10 ep, batch 32"
+    mixed = zoo.Recipe(augment="affine", clean_epochs=6, writers=0.4, clean_writers=0.0)
+    assert render.recipe_text(mixed) == (
+        "adam, categorical CE, 10 ep, batch 32, affine augmentation (last 6 ep clean, 0% writers), "
+        "40% drawn as other writers"
+    )
 
 
 def test_zoo_table_and_json(console, capsys):

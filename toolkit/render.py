@@ -74,7 +74,10 @@ def recipe_text(recipe: Recipe) -> str:
     if r.limit:
         text += f", first {r.limit} images"
     if r.augment:
-        text += f", {r.augment} augmentation" + (f" (last {r.clean_epochs} ep clean)" if r.clean_epochs else "")
+        clean = f"last {r.clean_epochs} ep clean" + (
+            "" if r.clean_writers is None else f", {r.clean_writers:.0%} writers"
+        )
+        text += f", {r.augment} augmentation" + (f" ({clean})" if r.clean_epochs else "")
     if r.learning_rate:
         text += f", lr {r.learning_rate}" + (f" {r.lr_schedule}" if r.lr_schedule else "")
     if r.label_smoothing:
