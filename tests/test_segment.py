@@ -147,6 +147,25 @@ def writing_and_digit(mnist_test, digit: int | None) -> np.ndarray:
     return sheet
 
 
+def test_a_line_of_separate_words_does_not_crowd_a_thin_one_out_of_the_candidates(mnist_test):
+    """A header of seven scribbled words, each heavier than a thin 1 below it: the model is offered at most five
+    candidates, heaviest first, and the 1 was not among them. Objects side by side in a row are writing and
+    are offered after the others."""
+    import cv2
+
+    from toolkit.predict import predict_images
+
+    sheet = np.full((900, 700), 235, np.uint8)
+    for word in range(7):
+        xs = np.arange(60 + 85 * word, 125 + 85 * word)
+        ys = (150 + 10 * np.sin(xs / 4.0)).astype(np.int32)
+        cv2.polylines(sheet, [np.stack([xs, ys], 1).reshape(-1, 1, 2)], False, 90, 3)
+    glyph = cv2.resize(first(mnist_test, 1), (40, 40))
+    sheet[500:540, 300:340] = np.minimum(sheet[500:540, 300:340], 255 - glyph)
+    (record,) = predict_images([sheet])
+    assert record["digit"] == 1, record["flags"]
+
+
 @pytest.mark.parametrize("digit", [1, 4, 7])
 def test_the_model_passes_over_heavier_writing_to_the_digit(mnist_test, tmp_path, digit):
     """The issue: a faint line of writing was read instead of a thin 1. The writing is the heaviest ink and the

@@ -25,6 +25,7 @@ CUTS = 3  # ... cut at up to this many places (about three per digit it may hold
 MIN_PIECE = 0.12  # cuts at least this x the digits' height apart (a 1 is about this wide)
 MAX_PIECES = 4  # a candidate digit spans at most this many pieces between cuts
 MAX_SPAN = 1.3  # ... and is at most this x the digits' height wide
+ROW_MIN, ROW_GAP = 3, 1.5  # on a page, this many objects side by side are a line of writing (see `_in_rows`)
 FRAGMENT = 0.55  # a part shorter than this x the digits' height is a piece of a digit
 
 
@@ -79,11 +80,12 @@ def extent(rows: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
-    """Single-digit mode: the candidates for the digit, heaviest object first (on a page, those the image's
-    border cuts after all others, and no rival to them; none when there is none): every
-    object with CANDIDATE_SHARE of the heaviest's ink, up to CANDIDATES, for the model to judge (a faint line
-    of writing or a shadow can outweigh a thin 1; see `reading.pick`). Flagged ambiguous when another object
-    weighs nearly as much as the heaviest, and several-digits when the ink looks like digits side by side."""
+    """Single-digit mode: the candidates for the digit, heaviest object first (on a page, objects in a row of
+    writing after the others and those the image's border cuts after all, neither judged a rival to the
+    others here; none when there is none): every object with CANDIDATE_SHARE of the heaviest's ink, up to
+    CANDIDATES, for the model to judge (a faint line of writing or a shadow can outweigh a thin 1; see
+    `reading.pick`). Flagged ambiguous when another object weighs nearly as much as the heaviest, and
+    several-digits when the ink looks like digits side by side."""
     objects = _objects(layout.parts) if len(layout.parts) else []
     if not objects:
         return []
@@ -95,7 +97,11 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
         # A small mark the border cuts (a shadow's or a sheet's edge, dust at the edge) is not the digit, which
         # a scan shows whole; a large one may be a digit cropped tight, and is offered last.
         edge = [o for o, c in zip(objects, cut, strict=True) if c and not _small(extent(o), width, height)]
-        objects, rivals = inside + edge, inside or edge
+        # A line of writing (a header, a label) outweighs a thin 1 word by word: it is offered after the rest.
+        written = _in_rows(inside)
+        alone = [o for o, w in zip(inside, written, strict=True) if not w]
+        inside = alone + [o for o, w in zip(inside, written, strict=True) if w]
+        objects, rivals = inside + edge, alone or inside or edge
         if not objects:
             return []
     best = objects[0]
@@ -110,6 +116,23 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     offered = [o for o in objects[:CANDIDATES] if o[:, 5].sum() >= CANDIDATE_SHARE * heaviest]
     cut_off = {id(o) for o in edge}
     return [Digit(o[:, 0], extent(o), mass=int(o[:, 5].sum()), edge=id(o) in cut_off) for o in offered]
+
+
+def _in_rows(objects: list[np.ndarray]) -> list[bool]:
+    """Which objects belong to a line of writing: a chain of ROW_MIN or more objects side by side (overlapping
+    by half the smaller one's height, gaps under ROW_GAP x the taller one's height)."""
+    if len(objects) < ROW_MIN:
+        return [False] * len(objects)
+    boxes = np.array([extent(o) for o in objects], np.int64)
+    x0, y0, w, h = boxes.T
+    x1, y1 = x0 + w, y0 + h
+    overlap = np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :])
+    gap = np.maximum(x0[:, None], x0[None, :]) - np.minimum(x1[:, None], x1[None, :])
+    taller = np.maximum(h[:, None], h[None, :])
+    near = (overlap >= 0.5 * np.minimum(h[:, None], h[None, :])) & (gap <= ROW_GAP * taller)
+    group = _connected(near)
+    sizes = np.bincount(group, minlength=len(objects))
+    return (sizes[group] >= ROW_MIN).tolist()
 
 
 def _at_border(box: tuple[int, int, int, int], width: int, height: int) -> bool:
