@@ -31,6 +31,26 @@ def test_the_temperature_that_undoes_a_known_flattening_is_found():
 
 
 @pytest.mark.slow
+def test_platt_scaling_recovers_a_known_sigmoid():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, 20000)
+    labels = (rng.random(20000) < 1 / (1 + np.exp(-(0.5 * logits - 1.0)))).astype(float)
+    a, b = train.fit_platt(logits, labels)
+    assert a == pytest.approx(0.5, abs=0.05) and b == pytest.approx(-1.0, abs=0.1)
+
+
+def test_platt_scaling_of_an_output_that_separates_its_set_stays_a_probability():
+    """Every negative below every positive: plain maximum likelihood runs off to a step function (a fit of
+    a = 3.9e7 was folded into a model). Platt's smoothed targets keep it finite and graded."""
+    rng = np.random.default_rng(2)
+    logits = np.concatenate([rng.uniform(-16, -2, 5000), rng.uniform(2, 16, 5000)])
+    labels = np.concatenate([np.zeros(5000), np.ones(5000)])
+    a, b = train.fit_platt(logits, labels)
+    assert 0 < a < 5 and abs(b) < 5
+    p = 1 / (1 + np.exp(-(a * np.array([-2.0, 0.0, 2.0]) + b)))
+    assert 0.001 < p[0] < 0.1 and 0.3 < p[1] < 0.7 and 0.9 < p[2] < 0.999  # graded near the boundary
+
+
 def test_calibration_is_folded_into_the_output_layer_and_keeps_every_digit(trained_models):
     from toolkit import data
     from toolkit.kerasmodel import load_keras_model

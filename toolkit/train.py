@@ -146,17 +146,32 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """(a, b) minimising the cross-entropy of sigmoid(a * logit + b) against 0/1 labels: Newton steps on a
-    two-parameter logistic regression."""
+    """(a, b) minimising the cross-entropy of sigmoid(a * logit + b) against 0/1 labels: a two-parameter
+    logistic regression by Newton steps, halved while they do not lower the loss. The targets are Platt's
+    (1999): (N+ + 1) / (N+ + 2) for a positive and 1 / (N- + 2) for a negative, not 1 and 0, so a set the
+    output already separates perfectly still gives finite (a, b), not a step function."""
+    labels = np.asarray(labels, np.float64)
+    positives = labels.sum()
+    targets = np.where(labels > 0.5, (positives + 1) / (positives + 2), 1 / (len(labels) - positives + 2))
+
+    def loss(a: float, b: float) -> float:
+        z = a * logits + b
+        return float(np.sum(np.logaddexp(0, z) - targets * z))
+
     a, b = 1.0, 0.0
-    for _ in range(50):
+    current = loss(a, b)
+    for _ in range(100):
         p = 1 / (1 + np.exp(-(a * logits + b)))
-        grad = np.array([np.sum((p - labels) * logits), np.sum(p - labels)])
-        w = p * (1 - p) + 1e-9
+        grad = np.array([np.sum((p - targets) * logits), np.sum(p - targets)])
+        w = p * (1 - p) + 1e-12
         hess = np.array([[np.sum(w * logits * logits), np.sum(w * logits)], [np.sum(w * logits), np.sum(w)]])
         step = np.linalg.solve(hess + 1e-9 * np.eye(2), grad)
-        a, b = a - step[0], b - step[1]
-        if np.abs(step).max() < 1e-8:
+        scale = 1.0
+        while scale > 1e-6 and loss(a - scale * step[0], b - scale * step[1]) > current:
+            scale /= 2
+        a, b = a - scale * step[0], b - scale * step[1]
+        previous, current = current, loss(a, b)
+        if np.abs(scale * step).max() < 1e-8 or previous - current < 1e-10 * max(1.0, abs(previous)):
             break
     return round(float(a), 5), round(float(b), 5)
 
