@@ -46,9 +46,8 @@ def _objects(parts: np.ndarray) -> list[np.ndarray]:
     """Parts grouped into objects (parts closer than JOIN x the taller one's height), heaviest object first;
     each object is the array of its parts' rows."""
     x0, y0 = parts[:, 1], parts[:, 2]
-    x1, y1 = x0 + parts[:, 3], y0 + parts[:, 4]
-    gap_x = np.maximum(0, np.maximum(x0[:, None], x0[None, :]) - np.minimum(x1[:, None], x1[None, :]))
-    gap_y = np.maximum(0, np.maximum(y0[:, None], y0[None, :]) - np.minimum(y1[:, None], y1[None, :]))
+    gap_x = np.maximum(0, _gaps(x0, x0 + parts[:, 3]))
+    gap_y = np.maximum(0, _gaps(y0, y0 + parts[:, 4]))
     reach = JOIN * np.maximum(parts[:, 4][:, None], parts[:, 4][None, :])
     near = (gap_x <= reach) & (gap_y <= reach)
     group = _connected(near)
@@ -56,6 +55,11 @@ def _objects(parts: np.ndarray) -> list[np.ndarray]:
     # Dust that clumps stays smaller than the smallest digit worth reading.
     objects = [o for o in objects if max(extent(o)[2:]) >= MIN_DIGIT]
     return sorted(objects, key=lambda o: -int(o[:, 5].sum()))
+
+
+def _gaps(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """The gap between every pair of intervals [start, end) (negative: their overlap), as a square matrix."""
+    return np.maximum(start[:, None], start[None, :]) - np.minimum(end[:, None], end[None, :])
 
 
 def _connected(adjacent: np.ndarray) -> np.ndarray:
@@ -123,13 +127,11 @@ def _in_rows(objects: list[np.ndarray]) -> list[bool]:
     by half the smaller one's height, gaps under ROW_GAP x the taller one's height)."""
     if len(objects) < ROW_MIN:
         return [False] * len(objects)
-    boxes = np.array([extent(o) for o in objects], np.int64)
-    x0, y0, w, h = boxes.T
-    x1, y1 = x0 + w, y0 + h
-    overlap = np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :])
-    gap = np.maximum(x0[:, None], x0[None, :]) - np.minimum(x1[:, None], x1[None, :])
-    taller = np.maximum(h[:, None], h[None, :])
-    near = (overlap >= 0.5 * np.minimum(h[:, None], h[None, :])) & (gap <= ROW_GAP * taller)
+    x0, y0, w, h = np.array([extent(o) for o in objects], np.int64).T
+    overlap = -_gaps(y0, y0 + h)
+    near = (overlap >= 0.5 * np.minimum(h[:, None], h[None, :])) & (
+        _gaps(x0, x0 + w) <= ROW_GAP * np.maximum(h[:, None], h[None, :])
+    )
     group = _connected(near)
     sizes = np.bincount(group, minlength=len(objects))
     return (sizes[group] >= ROW_MIN).tolist()

@@ -39,7 +39,7 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     passed over, so a line of writing, a box corner or a shadow heavier than the digit does not become it.
     Among those left, the heaviest is the digit. A model without not_digit accepts every candidate, and the
     heaviest is read, as the segmenter alone would."""
-    entries = plan.split(":", 1)[1].split(",")
+    entries = _entries(plan)
     masses = [float(v.rstrip("wek")) for v in entries]
     if scored.shape[1] > NUM_CLASSES:
         accepted = [i for i in range(len(scored)) if scored[i, NUM_CLASSES] < NOT_DIGIT_THRESHOLD]
@@ -65,7 +65,7 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
 def line_kept_agrees(plan: str, scored: np.ndarray, chosen: int) -> bool:
     """Whether the chosen single-digit candidate was also read with the line it touched kept (its "k" twin,
     see `pick`) and both read the same digit: the erased line took nothing the reading depends on."""
-    entries = plan.split(":", 1)[1].split(",")
+    entries = _entries(plan)
     if chosen + 1 < len(entries) and entries[chosen + 1].endswith("k"):
         twin = chosen + 1
     elif entries[chosen].endswith("k"):
@@ -74,6 +74,11 @@ def line_kept_agrees(plan: str, scored: np.ndarray, chosen: int) -> bool:
         return False
     digits = scored[:, :NUM_CLASSES].argmax(axis=1)
     return bool(digits[twin] == digits[chosen])
+
+
+def _entries(plan: str) -> list[str]:
+    """A single-digit plan's candidates, e.g. "pick:1w,0.5k" -> ["1w", "0.5k"] (see `segment._pick_plan`)."""
+    return plan.split(":", 1)[1].split(",")
 
 
 def tensors(result: Normalized) -> np.ndarray:
