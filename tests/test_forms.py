@@ -228,6 +228,9 @@ def test_touches_line_stays_only_where_keeping_the_line_changes_the_digit():
     assert reading.line_kept_agrees("pick:1,1k,0.3", np.stack([four, four, nine]), 1)  # the twin before it
     assert not reading.line_kept_agrees("keep:1,1k", np.stack([four, nine]), 0)
     assert not reading.line_kept_agrees("pick:1,0.5", np.stack([four, four]), 0)  # no twin: nothing to compare
+    # The flag was judged on the heaviest candidate: a lighter one and its twin say nothing about it.
+    assert not reading.line_kept_agrees("pick:1,0.5,0.5k", np.stack([nine, four, four]), 1)
+    assert not reading.line_kept_agrees("pick:1,0.5,0.5k", np.stack([nine, four, four]), 2)
 
 
 def test_a_digit_read_alike_with_and_without_the_box_edge_is_not_flagged_for_it(mnist_test):

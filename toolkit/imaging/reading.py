@@ -63,17 +63,15 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
 
 
 def line_kept_agrees(plan: str, scored: np.ndarray, chosen: int) -> bool:
-    """Whether the chosen single-digit candidate was also read with the line it touched kept (its "k" twin,
-    see `pick`) and both read the same digit: the erased line took nothing the reading depends on."""
+    """Whether the chosen single-digit candidate is the heaviest (the one the segmenter judged `touches-line`
+    on) or its twin with the line kept ("k", see `pick`), and both of them read the same digit: the erased line
+    took nothing the reading depends on."""
     entries = _entries(plan)
-    if chosen + 1 < len(entries) and entries[chosen + 1].endswith("k"):
-        twin = chosen + 1
-    elif entries[chosen].endswith("k"):
-        twin = chosen - 1
-    else:
+    twinned = len(entries) > 1 and entries[1].endswith("k")  # the heaviest was also offered with its line kept
+    if not twinned or chosen > 1:
         return False
     digits = scored[:, :NUM_CLASSES].argmax(axis=1)
-    return bool(digits[twin] == digits[chosen])
+    return bool(digits[0] == digits[1])
 
 
 def _entries(plan: str) -> list[str]:

@@ -202,7 +202,7 @@ def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: i
         flags.append("several-digits")
     if chosen is None:  # nothing read: what was said of the marks no longer applies
         flags = [f for f in flags if f not in ("several-digits", "touches-line")] + ["not-a-digit"]
-    elif chosen == 0 and reading.line_kept_agrees(item.plan, scored, chosen):  # the line changed nothing read
+    elif reading.line_kept_agrees(item.plan, scored, chosen):  # the erased line changed nothing read
         flags = [f for f in flags if f != "touches-line"]
     return (None if chosen is None else k + chosen), " ".join(flags) or None
 
