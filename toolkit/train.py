@@ -68,7 +68,7 @@ def validate_recipe(recipe: zoo.Recipe) -> None:
         raise UsageError(f"unknown augmentation '{recipe.augment}'; choose one of: {', '.join(KINDS)}")
     if recipe.clean_epochs < 0:
         raise UsageError(f"clean epochs must be 0 or more, got {recipe.clean_epochs}")
-    shares = (recipe.writers, recipe.writers if recipe.clean_writers is None else recipe.clean_writers)
+    shares = (recipe.writers_share(clean=False), recipe.writers_share(clean=True))
     if not (all(0.0 <= share <= 1.0 for share in shares) and recipe.negatives >= 0.0):
         raise UsageError("the writers shares must be in [0, 1] and negatives per digit 0 or more")
     if not 0.0 <= recipe.distill <= 1.0:

@@ -68,7 +68,7 @@ def epoch_images(
 
     images, digit_targets = x.copy(), targets
     as_mnist = np.ones(len(x), bool)
-    writers = recipe.writers if distorted or recipe.clean_writers is None else recipe.clean_writers
+    writers = recipe.writers_share(clean=not distorted)
     if writers:
         chosen = np.flatnonzero(rng.random(len(x)) < writers)
         fields, kept = writer_fields(as_uint8(x[chosen]), rng)

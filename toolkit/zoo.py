@@ -39,6 +39,10 @@ class Recipe:
     teacher: str | None = None  # an ONNX model whose softened probabilities are mixed into the digits' targets
     distill: float = 0.0  # with a teacher: its share of the targets of the digits drawn as MNIST
 
+    def writers_share(self, clean: bool) -> float:
+        """The share of an epoch's digits drawn as other writers: `clean_writers` in the clean epochs, when set."""
+        return self.clean_writers if clean and self.clean_writers is not None else self.writers
+
     def with_overrides(self, **overrides: Any) -> Recipe:
         """A copy with the non-None overrides applied."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
