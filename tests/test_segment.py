@@ -233,6 +233,42 @@ def test_a_large_mark_the_photos_border_cuts_is_offered_marked_as_such(mnist_tes
     assert record["digit"] == 3 and "ambiguous" not in (record["flags"] or ""), record["flags"]
 
 
+def test_a_desk_as_tall_as_the_photo_does_not_take_in_the_digit_beside_it(mnist_test):
+    """Parts within a fifth of the taller one's height form one object: a desk along the photo's edge, as tall
+    as the photo, took in a 5 written 180 px from it, and the whole was read as a 1 beside the desk."""
+    sheet = np.full((1600, 1200), 215, np.uint8)
+    for left in (0, 60, 120):
+        sheet[:, left : left + 30] = 70  # the grain of a desk beyond the sheet's left edge, the photo's height
+    glyph = cv2.resize(first(mnist_test, 5), (200, 200), interpolation=cv2.INTER_CUBIC)
+    sheet[900:1100, 330:530] = np.minimum(sheet[900:1100, 330:530], 255 - glyph)
+    result = normalise.prepare_array(sheet)
+    assert "e" not in result.plan.split(":", 1)[1].split(",")[0], result.plan  # the first candidate: not cut
+    assert overlaps(result.boxes[0], (330, 900, 200, 200)) and result.boxes[0][2] < 250, result.boxes
+    from toolkit.predict import predict_images
+
+    (record,) = predict_images([sheet])
+    assert record["digit"] == 5, record["flags"]
+
+
+def test_a_straight_one_under_small_words_is_not_erased_as_a_rule(mnist_test):
+    """A lone straight part longer than the other ink is tall was erased as a rule: under a header of small
+    words, a straight 1 was. On a page, one shorter than PAGE_PIECE of the sheet is left for the model to judge."""
+    sheet = np.full((1500, 1100), 225, np.uint8)
+    for word in range(8):  # a header of small scribbled words, each far shorter than the 1 is tall
+        xs = np.arange(150 + 50 * word, 180 + 50 * word)
+        ys = (200 + 5 * np.sin(xs / 3.0)).astype(np.int32)
+        cv2.polylines(sheet, [np.stack([xs, ys], 1).reshape(-1, 1, 2)], False, 120, 2)
+    cv2.line(sheet, (825, 600), (800, 680), 30, 3)  # a straight 1, 80 px tall, leaning a little
+    result = normalise.prepare_array(sheet)
+    assert not result.blank and any(overlaps(b, (797, 597, 32, 86)) for b in result.boxes), result.boxes
+    from toolkit.predict import predict_images
+
+    (record,) = predict_images([sheet])
+    assert record["digit"] == 1, record["flags"]
+    sheet[700:707, 100:1000] = 30  # a rule across the sheet is still a rule
+    assert "lines-only" not in normalise.prepare_array(sheet).flags
+
+
 def test_single_digit_scans_keep_the_fast_path(mnist_test):
     x, y = mnist_test
     for index in range(12):

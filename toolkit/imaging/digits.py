@@ -42,13 +42,19 @@ class Digit:
     edge: bool = False  # single-digit candidate on a page that the image's border cuts: no rival to the others
 
 
-def _objects(parts: np.ndarray) -> list[np.ndarray]:
+def _objects(parts: np.ndarray, shape: tuple[int, int] | None = None) -> list[np.ndarray]:
     """Parts grouped into objects (parts closer than JOIN x the taller one's height), heaviest object first;
-    each object is the array of its parts' rows."""
+    each object is the array of its parts' rows. With the image's `shape` (a page), a part its border cuts
+    lends no reach: a desk beyond the paper's edge, as tall as the photo, would otherwise take in every mark
+    within a fifth of the photo's height, the digit too."""
     x0, y0 = parts[:, 1], parts[:, 2]
     gap_x = np.maximum(0, _gaps(x0, x0 + parts[:, 3]))
     gap_y = np.maximum(0, _gaps(y0, y0 + parts[:, 4]))
-    reach = JOIN * np.maximum(parts[:, 4][:, None], parts[:, 4][None, :])
+    tall = parts[:, 4].copy()
+    if shape is not None:
+        height, width = shape
+        tall[[_at_border(tuple(p[1:5]), width, height) for p in parts]] = 0
+    reach = JOIN * np.maximum(tall[:, None], tall[None, :])
     near = (gap_x <= reach) & (gap_y <= reach)
     group = _connected(near)
     objects = [parts[group == g] for g in np.unique(group)]
@@ -90,7 +96,8 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     CANDIDATES, for the model to judge (a faint line of writing or a shadow can outweigh a thin 1; see
     `reading.pick`). Flagged ambiguous when another object weighs nearly as much as the heaviest, and
     several-digits when the ink looks like digits side by side."""
-    objects = _objects(layout.parts) if len(layout.parts) else []
+    page = layout.labels.shape if layout.page else None
+    objects = _objects(layout.parts, page) if len(layout.parts) else []
     if not objects:
         return []
     rivals, edge = objects, []

@@ -22,6 +22,8 @@ SKEW_CONTRAST = 0.1  # ink this far above the paper is looked at for rules when 
 SKEW_PARTS = 20  # ... among this many of the largest parts
 LINE_OVER_DIGIT = 1.5  # ... and longer than the other ink is tall, by this factor
 PAGE_LINE = 0.5  # on a page with no other ink, a lone rule crosses at least this share of the sheet
+PAGE_PIECE = 0.12  # on a page, a lone straight part shorter than this share of the sheet may be a 1: the model
+# judges it (a bold 1 under a header of small words was longer than they are tall, and erased as a rule)
 DIAGONAL, BAND = 35.0, 0.2  # a straight band (no wider than BAND x its length) leaning DIAGONAL degrees from both
 # axes is no digit: a 1 leans less
 SHEET_EDGE = 8.0  # a part along the border of a page, this many times longer than wide, is the sheet's edge
@@ -33,9 +35,9 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
     the edge of the sheet on a scanner's lid): step 3 for what the axis-aligned search cannot see. A part is
     measured by its minimum-area rectangle, its thickness by its ink over its peak (as `_thin`: a blurred rule
     is wider in pixels than in ink). It is a line when it is as thin as a rule and straight (the
-    rectangle no wider than its thickness and a blur), longer than LINE_OVER_DIGIT x the tallest other part (on
-    a page with no other ink: PAGE_LINE of the sheet); it is a box when its ink follows the rectangle's outline
-    all round (a 0 touches its rectangle in four places only)."""
+    rectangle no wider than its thickness and a blur), longer than LINE_OVER_DIGIT x the tallest other part and,
+    on a page, than PAGE_PIECE of the sheet (on a page with no other ink: PAGE_LINE of it); it is a box when
+    its ink follows the rectangle's outline all round (a 0 touches its rectangle in four places only)."""
     shaped: dict[int, tuple[str, float]] = {}
     for label, x, y, w, h, mass in parts.tolist():
         if max(w, h) < 2 * LINE_MIN:
@@ -66,7 +68,7 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
         label
         for label, (kind, long) in shaped.items()
         if kind == "box"
-        or (digit is not None and long >= LINE_OVER_DIGIT * digit)
+        or (digit is not None and long >= LINE_OVER_DIGIT * digit and (not page or long >= PAGE_PIECE * sheet))
         or (digit is None and page and long >= PAGE_LINE * sheet)
     ]
 
