@@ -105,8 +105,23 @@ def test_a_number_drops_the_candidates_the_model_rejects_and_says_so():
     assert [d["digit"] for d in number["per_digit"]] == [4, 2]
     assert (nothing["text"], nothing["n_digits"], nothing["digit"], nothing["flags"]) == ("", 0, None, "not-a-digit")
     assert nothing["low_confidence"] is True and nothing["status"] == "ok"
-    kept = make_records(meta[:1], _scored([(4, 0.95, 0.02), (1, 0.99, 0.3), (2, 0.9, 0.1)]), options)[0]
+    kept = make_records(meta[:1], _scored([(4, 0.95, 0.02), (1, 0.99, 0.25), (2, 0.9, 0.1)]), options)[0]
     assert (kept["text"], kept["flags"], kept["low_confidence"]) == ("412", None, False)
+    doubted = make_records(meta[:1], _scored([(4, 0.95, 0.02), (1, 0.99, 0.35), (2, 0.9, 0.1)]), options)[0]
+    assert (doubted["text"], doubted["flags"], doubted["low_confidence"]) == ("412", None, True)
+
+
+@pytest.mark.parametrize(
+    ("not_digit", "low_confidence", "flags"),
+    [(0.1, False, None), (0.29, False, None), (0.3, True, None), (0.45, True, None), (0.5, True, "not-a-digit")],
+)
+def test_a_digit_the_model_doubts_is_a_digit_is_low_confidence(not_digit, low_confidence, flags):
+    """Sure of the digit (0.999) but 3 in 10 or more that there is none: not a read to trust unflagged (a blank
+    sheet's header stroke read as a 1 at 0.9996 had not_digit 0.45). Flagged not-a-digit from 0.5."""
+    meta = [ItemMeta("d.png", 0, 1, False, None, None, None, None)]
+    (record,) = make_records(meta, _scored([(1, 0.999, not_digit)]), PredictOptions())
+    assert record["digit"] == 1 and record["not_digit"] == pytest.approx(not_digit)
+    assert (record["low_confidence"], record["flags"]) == (low_confidence, flags)
 
 
 def test_parity_compares_not_digit_with_the_probabilities_rules():

@@ -20,7 +20,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from toolkit.contract import NOT_DIGIT_THRESHOLD, NUM_CLASSES
+from toolkit.contract import NOT_DIGIT_DOUBT, NOT_DIGIT_THRESHOLD, NUM_CLASSES
 from toolkit.onnxmodel import OnnxModel
 from toolkit.predict import located, records
 from toolkit.predict.decode import Item, failed, prepare_path
@@ -208,8 +208,11 @@ def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: i
 
 
 def _judge(record: dict[str, Any], not_digit: float) -> None:
-    """Record the model's not_digit probability; at NOT_DIGIT_THRESHOLD or above, flag the record."""
+    """Record the model's not_digit probability; at NOT_DIGIT_DOUBT or above the record is low-confidence, at
+    NOT_DIGIT_THRESHOLD or above also flagged."""
     record["not_digit"] = not_digit
+    if not_digit >= NOT_DIGIT_DOUBT:
+        record["low_confidence"] = True
     if not_digit >= NOT_DIGIT_THRESHOLD:
         record["low_confidence"] = True
         record["flags"] = " ".join(f for f in (record["flags"], "not-a-digit") if f)
@@ -235,6 +238,7 @@ def _number_record(item: ItemMeta, scored: np.ndarray, options: PredictOptions) 
             text="", n_digits=0, per_digit=[], not_digit=float(rejection.min()),
         )  # fmt: skip
     chosen = kept
+    doubt = float(scored[chosen, NUM_CLASSES].max()) if scored.shape[1] > NUM_CLASSES else None
     read = probs[chosen].argmax(axis=1).tolist()
     sure = probs[chosen].max(axis=1).tolist()
     confidence = min(sure)
@@ -242,10 +246,13 @@ def _number_record(item: ItemMeta, scored: np.ndarray, options: PredictOptions) 
         records.empty(item.path),
         status="ok",
         confidence=confidence,
-        low_confidence=confidence < options.min_confidence or len(kept) < len(rejection) or ambiguous,
+        low_confidence=confidence < options.min_confidence
+        or len(kept) < len(rejection)
+        or ambiguous
+        or (doubt is not None and doubt >= NOT_DIGIT_DOUBT),
         blank=False,
         flags=flags or None,
-        not_digit=float(scored[chosen, NUM_CLASSES].max()) if scored.shape[1] > NUM_CLASSES else None,
+        not_digit=doubt,
         text="".join(map(str, read)),
         n_digits=len(read),
         per_digit=[{"digit": d, "confidence": float(f"{c:.6g}")} for d, c in zip(read, sure, strict=True)],
