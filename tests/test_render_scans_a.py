@@ -147,3 +147,14 @@ def test_rerender_of_some_kinds_keeps_the_others(script, tmp_path):
 def test_rejects_unknown_kinds(script, tmp_path):
     with pytest.raises(SystemExit):
         script.main([str(tmp_path / "x"), "--kinds", "pages,faces"])
+
+
+def test_test_digits_draw_the_same_scenes_with_other_digits(script, rendered, tmp_path):
+    """--digits test: the digits come from MNIST's test set (the shipped model never trained on them); blank
+    sheets hold no digit, so they are the same bytes, while the scenes with digits are not."""
+    out = _render(script, tmp_path / "test", "--seed", str(SEED), "--kinds", "forms,blanks", "--digits", "test")
+    mine, train = _images(out), _images(rendered)
+    assert all(mine[name] == train[name] for name in mine if name.startswith("blanks/"))
+    assert all(mine[name] != train[name] for name in mine if name.startswith("forms/"))
+    with pytest.raises(SystemExit):
+        script.main([str(tmp_path / "x"), "--digits", "validation"])
