@@ -269,6 +269,26 @@ def test_a_straight_one_under_small_words_is_not_erased_as_a_rule(mnist_test):
     assert "lines-only" not in normalise.prepare_array(sheet).flags
 
 
+def test_pieces_of_a_digit_an_erased_line_split_are_one_object_again():
+    """A 5 lying across a box's edge falls apart where the edge is erased: three pieces, 4-6 px apart, each
+    farther from the next than a fifth of its height. Pieces that both touched the erased line reach across
+    its gap; the same pieces where no line was are separate marks."""
+    from toolkit.imaging.digits import find_single
+    from toolkit.imaging.layout import Layout
+
+    parts = np.array([[1, 76, 34, 26, 26, 300_000], [2, 80, 66, 22, 12, 120_000], [3, 69, 82, 7, 16, 60_000]], np.int64)
+    labels = np.zeros((144, 112), np.int32)
+
+    def layout(touching: list[int]) -> Layout:
+        return Layout(labels, labels, parts, None, np.array(touching, np.int64), 0.01, False)
+
+    (whole,) = find_single(layout([1, 2, 3]), [])
+    assert sorted(whole.labels.tolist()) == [1, 2, 3] and whole.box == (69, 34, 33, 64)
+    apart = find_single(layout([]), [])
+    assert [d.labels.tolist() for d in apart] == [[1], [2], [3]]
+    assert [d.labels.tolist() for d in find_single(layout([1, 2]), [])] == [[1, 2], [3]]
+
+
 def test_single_digit_scans_keep_the_fast_path(mnist_test):
     x, y = mnist_test
     for index in range(12):

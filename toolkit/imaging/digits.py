@@ -14,6 +14,7 @@ from toolkit.imaging.common import MIN_DIGIT
 from toolkit.imaging.layout import Layout
 
 JOIN = 0.2  # parts closer than this x the taller one's height belong to one object
+ACROSS_LINE = 0.15  # ... and two parts that both touched an erased line, this much further (the line's gap)
 COMPARABLE = 0.35  # another object with this share of the chosen one's ink makes the choice ambiguous
 CANDIDATE_SHARE = 0.02  # single-digit mode offers the model every object with this share of the heaviest's ink
 CANDIDATES = 5  # ... at most this many, heaviest first
@@ -42,11 +43,15 @@ class Digit:
     edge: bool = False  # single-digit candidate on a page that the image's border cuts: no rival to the others
 
 
-def _objects(parts: np.ndarray, shape: tuple[int, int] | None = None) -> list[np.ndarray]:
+def _objects(
+    parts: np.ndarray, shape: tuple[int, int] | None = None, touching: np.ndarray | None = None
+) -> list[np.ndarray]:
     """Parts grouped into objects (parts closer than JOIN x the taller one's height), heaviest object first;
     each object is the array of its parts' rows. With the image's `shape` (a page), a part its border cuts
     lends no reach: a desk beyond the paper's edge, as tall as the photo, would otherwise take in every mark
-    within a fifth of the photo's height, the digit too."""
+    within a fifth of the photo's height, the digit too. Two parts that both touched an erased line
+    (`touching`: labels) reach ACROSS_LINE further: a 5 crossing a box's edge falls apart into pieces the
+    width of the line apart when the line is erased."""
     x0, y0 = parts[:, 1], parts[:, 2]
     gap_x = np.maximum(0, _gaps(x0, x0 + parts[:, 3]))
     gap_y = np.maximum(0, _gaps(y0, y0 + parts[:, 4]))
@@ -54,7 +59,11 @@ def _objects(parts: np.ndarray, shape: tuple[int, int] | None = None) -> list[np
     if shape is not None:
         height, width = shape
         tall[[_at_border(tuple(p[1:5]), width, height) for p in parts]] = 0
-    reach = JOIN * np.maximum(tall[:, None], tall[None, :])
+    share = np.full((len(parts), len(parts)), JOIN)
+    if touching is not None and len(touching):
+        cut = np.isin(parts[:, 0], touching)
+        share[cut[:, None] & cut[None, :]] += ACROSS_LINE
+    reach = share * np.maximum(tall[:, None], tall[None, :])
     near = (gap_x <= reach) & (gap_y <= reach)
     group = _connected(near)
     objects = [parts[group == g] for g in np.unique(group)]
@@ -97,7 +106,7 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     `reading.pick`). Flagged ambiguous when another object weighs nearly as much as the heaviest, and
     several-digits when the ink looks like digits side by side."""
     page = layout.labels.shape if layout.page else None
-    objects = _objects(layout.parts, page) if len(layout.parts) else []
+    objects = _objects(layout.parts, page, layout.touching) if len(layout.parts) else []
     if not objects:
         return []
     rivals, edge = objects, []
