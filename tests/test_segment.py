@@ -166,6 +166,23 @@ def test_a_line_of_separate_words_does_not_crowd_a_thin_one_out_of_the_candidate
     assert record["digit"] == 1, record["flags"]
 
 
+def test_a_row_of_writing_is_offered_only_when_nothing_else_is_on_the_page(mnist_test):
+    """Words side by side are a line of writing: with a digit on the page they are no candidates (a word that
+    passed for a digit made a right read ambiguous); on a page with nothing else they are still offered."""
+    sheet = np.full((900, 700), 235, np.uint8)
+    for word in range(7):
+        xs = np.arange(60 + 85 * word, 125 + 85 * word)
+        ys = (150 + 10 * np.sin(xs / 4.0)).astype(np.int32)
+        cv2.polylines(sheet, [np.stack([xs, ys], 1).reshape(-1, 1, 2)], False, 90, 3)
+    only_words = normalise.prepare_array(sheet)
+    entries = only_words.plan.split(":", 1)[1].split(",")
+    assert len(entries) == 5 and all("w" in e for e in entries), only_words.plan
+    glyph = cv2.resize(first(mnist_test, 4), (60, 60))
+    sheet[500:560, 300:360] = np.minimum(sheet[500:560, 300:360], 255 - glyph)
+    with_digit = normalise.prepare_array(sheet)
+    assert with_digit.plan == "pick:1" and overlaps(with_digit.boxes[0], (300, 500, 60, 60)), with_digit.plan
+
+
 @pytest.mark.parametrize("digit", [1, 4, 7])
 def test_the_model_passes_over_heavier_writing_to_the_digit(mnist_test, tmp_path, digit):
     """The issue: a faint line of writing was read instead of a thin 1. The writing is the heaviest ink and the

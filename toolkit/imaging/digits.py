@@ -100,8 +100,8 @@ def extent(rows: np.ndarray) -> tuple[int, int, int, int]:
 
 def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     """Single-digit mode: the candidates for the digit, heaviest object first (on a page, objects in a row of
-    writing after the others and those the image's border cuts after all, neither judged a rival to the
-    others here; none when there is none): every object with CANDIDATE_SHARE of the heaviest's ink, up to
+    writing only when no other mark is, and those the image's border cuts after all, neither judged a rival
+    to the others here; none when there is none): every object with CANDIDATE_SHARE of the heaviest's ink, up to
     CANDIDATES, for the model to judge (a faint line of writing or a shadow can outweigh a thin 1; see
     `reading.pick`). Flagged ambiguous when another object weighs nearly as much as the heaviest, and
     several-digits when the ink looks like digits side by side."""
@@ -117,11 +117,12 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
         # A small mark the border cuts (a shadow's or a sheet's edge, dust at the edge) is not the digit, which
         # a scan shows whole; a large one may be a digit cropped tight, and is offered last.
         edge = [o for o, c in zip(objects, cut, strict=True) if c and not _small(extent(o), width, height)]
-        # A line of writing (a header, a label) outweighs a thin 1 word by word: it is offered after the rest.
+        # A line of writing (a header, a label) outweighs a thin 1 word by word, and a word may pass for a digit:
+        # it is offered only when no other mark is.
         written = _in_rows(inside)
         alone = [o for o, w in zip(inside, written, strict=True) if not w]
         inside = alone + [o for o, w in zip(inside, written, strict=True) if w]
-        objects, rivals = inside + edge, alone or inside or edge
+        objects, rivals = (alone or inside) + edge, alone or inside or edge
         if not objects:
             return []
     best = objects[0]
