@@ -232,6 +232,11 @@ def test_pick_passes_over_rejected_candidates_and_judges_ambiguity_among_the_res
     assert reading.pick("pick:1,3.5e,3.5ek", np.stack([digit, digit, digit])) == (0, False, False)
     # ... but when only such marks are left, they are rivals to one another.
     assert reading.pick("pick:1,0.8e,0.6e", np.stack([mark, digit, digit])) == (1, True, False)
+    # A comparable mark the model doubts is a digit (not_digit 0.3 to 0.5: accepted, not trusted) is no rival.
+    doubted, trusted = digit.copy(), digit.copy()
+    doubted[10], trusted[10] = 0.4, 0.25
+    assert reading.pick("pick:1,0.9", np.stack([digit, doubted])) == (0, False, False)
+    assert reading.pick("pick:1,0.9", np.stack([digit, trusted])) == (0, True, False)
 
 
 def test_a_large_mark_the_photos_border_cuts_is_offered_marked_as_such(mnist_test):

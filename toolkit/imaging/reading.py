@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolkit.contract import NOT_DIGIT_THRESHOLD, NUM_CLASSES
+from toolkit.contract import NOT_DIGIT_DOUBT, NOT_DIGIT_THRESHOLD, NUM_CLASSES
 from toolkit.imaging.common import Normalized
 from toolkit.imaging.digits import COMPARABLE
 
@@ -32,7 +32,8 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     them, heaviest first, with the not_digit column when the model has one): which one is the digit, None when
     the model rejects them all on a page (a "keep:" plan, a smaller image, keeps its heaviest); whether the
     choice is ambiguous (another accepted candidate has COMPARABLE of the chosen one's ink; one the image's
-    border cuts, marked "e", is no rival to one it does not); and whether the chosen one is wider than one
+    border cuts, marked "e", is no rival to one it does not, nor one the model doubts is a digit, not_digit at
+    NOT_DIGIT_DOUBT or above); and whether the chosen one is wider than one
     digit.
 
     The model decides what is a digit: candidates it rejects (not_digit at NOT_DIGIT_THRESHOLD or above) are
@@ -54,10 +55,15 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     if not accepted:  # none is a digit: on a page, no digit; a digit's own scan keeps its heaviest, flagged
         return (0, False, "w" in entries[0]) if plan.startswith("keep:") else (None, False, False)
     best = accepted[0]
+    doubted = (
+        scored[:, NUM_CLASSES] >= NOT_DIGIT_DOUBT if scored.shape[1] > NUM_CLASSES else np.zeros(len(scored), bool)
+    )
     rivals = [
         i
         for i in accepted[1:]
-        if not (entries[i].endswith("k") and i - 1 == best) and ("e" in entries[best] or "e" not in entries[i])
+        if not (entries[i].endswith("k") and i - 1 == best)
+        and ("e" in entries[best] or "e" not in entries[i])
+        and not doubted[i]
     ]
     return best, any(masses[i] >= COMPARABLE * masses[best] for i in rivals), "w" in entries[best]
 
