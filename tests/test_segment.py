@@ -311,6 +311,22 @@ def test_pieces_of_a_digit_an_erased_line_split_are_one_object_again():
     assert [d.labels.tolist() for d in find_single(layout([1, 2]), [])] == [[1, 2], [3]]
 
 
+def test_a_one_leaning_45_degrees_in_a_form_box_is_read_not_erased_as_a_shadows_edge():
+    """A long straight band leaning 35 degrees or more is a shadow's edge; a 1 written at 45 degrees in the last
+    of a row of boxes, far shorter than the form is wide, was erased as one and the form read empty."""
+    from toolkit.predict import predict_images
+
+    form = np.full((207, 861), 215, np.uint8)
+    for left in range(120, 700, 127):
+        cv2.rectangle(form, (left, 75), (left + 120, 168), 110, 2)
+    cv2.line(form, (640, 148), (698, 88), 50, 8)  # a 1 leaning 45 degrees, 83 px long
+    (record,) = predict_images([form])
+    assert record["digit"] == 1 and not record["blank"], record["flags"]
+    strip = np.full((190, 1100), 215, np.uint8)
+    cv2.line(strip, (60, 0), (250, 190), 120, 6)  # a long band across a strip at 45 degrees: still no digit
+    assert normalise.prepare_array(strip).blank
+
+
 def test_single_digit_scans_keep_the_fast_path(mnist_test):
     x, y = mnist_test
     for index in range(12):

@@ -49,9 +49,10 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
         rect = cv2.minAreaRect(points)
         long, short = max(rect[1]), min(rect[1])
         thick = ink / max(long, 1.0)
-        if long >= 4 * LINE_MIN and short <= BAND * long and _diagonal(rect):
-            # A long straight band leaning far from both axes: a shadow's or a fold's edge, never a digit (a 1
-            # leans less), erased like a box whatever its thickness.
+        if long >= max(4 * LINE_MIN, PAGE_PIECE * max(labels.shape)) and short <= BAND * long and _diagonal(rect):
+            # A long straight band leaning far from both axes: a shadow's or a fold's edge, erased like a box
+            # whatever its thickness. A short one may be a 1 written leaning (45 degrees in a form's box): the
+            # model judges it.
             shaped[label] = ("box", long)
         elif thick <= LINE_THICK and long >= LINE_RATIO * thick and short <= thick + 4:
             shaped[label] = ("line", long)
