@@ -23,11 +23,6 @@ NOT_DIGIT_THRESHOLD = 0.5  # predict rejects a crop (and flags its record) when 
 # at least 3 in 10 (chosen on the tuning renderings: the one wrong read left unflagged on a blank sheet had
 # 0.45, no right read of a page, form or photo had over 0.3)
 NOT_DIGIT_DOUBT = 0.3
-# ... and says an image it reads as one digit (a small scan, not a page) has none when not_digit is at least
-# this: an empty form field cut out with a speck or a box's remnant in it. Below it the digit is kept, flagged,
-# for the reviewer (chosen on the tuning renderings: 0.22% of the training side's writer digits and no MNIST
-# test digit reach it; A's two small blank strips read as digits had 0.986 and 0.998)
-NOT_DIGIT_BLANK = 0.98
 INPUT_SHAPE = (28, 28, 1)  # per image; the batch dimension is symbolic
 NUM_CLASSES = 10
 CLASS_LABELS = tuple(str(digit) for digit in range(NUM_CLASSES))

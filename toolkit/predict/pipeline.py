@@ -7,8 +7,7 @@ Nothing here imports TensorFlow or Keras.
 Scored rows are the model's probabilities, with its `not_digit` output as an eleventh column when it has one
 (`OnnxModel.score(..., with_not_digit=True)`): engines pass the one array along, and `make_records` reads it.
 A single-digit scan the model rejects (not_digit >= NOT_DIGIT_THRESHOLD) keeps its digit but is flagged
-`not-a-digit` and low-confidence; one it is all but sure is empty (NOT_DIGIT_BLANK) has no digit, flagged.
-What the segmenter cut from a page is judged as candidates
+`not-a-digit` and low-confidence. What the segmenter cut from a page is judged as candidates
 (`reading.pick`): rejected ones are passed over, and a page whose candidates are all rejected has no digit
 (blank, flagged `not-a-digit`). In a number a rejected candidate is dropped, and the record flagged.
 """
@@ -21,7 +20,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from toolkit.contract import NOT_DIGIT_BLANK, NOT_DIGIT_DOUBT, NOT_DIGIT_THRESHOLD, NUM_CLASSES
+from toolkit.contract import NOT_DIGIT_DOUBT, NOT_DIGIT_THRESHOLD, NUM_CLASSES
 from toolkit.onnxmodel import OnnxModel
 from toolkit.predict import located, records
 from toolkit.predict.decode import Item, failed, prepare_path
@@ -156,10 +155,6 @@ def _digit_records(meta: Sequence[ItemMeta], probs: np.ndarray, options: Predict
         at: int | None = k
         if item.plan:  # a page's candidates for its digit: the model picks (reading.pick)
             at, flags = _pick(item, probs, rejection, k)
-        if item.n and at is not None and rejection is not None and rejection[at] >= NOT_DIGIT_BLANK:
-            at = None  # the model is all but sure the image holds no digit: say so, rather than a digit flagged
-            flags = " ".join(f for f in (flags or "").split() if f not in ("several-digits", "touches-line"))
-            flags = f"{flags} not-a-digit".strip()
         if item.n and at is not None:
             row, digit = rows[at], digits[at]
             confidence = row[digit]
@@ -171,7 +166,7 @@ def _digit_records(meta: Sequence[ItemMeta], probs: np.ndarray, options: Predict
             if rejection is not None:
                 _judge(record, rejection[at])
             top = ranked[at] if top_k else None  # digits, likeliest first; their probabilities are in prob_*
-        elif item.n:  # candidates, all rejected (or a small scan near-certainly empty): no digit
+        elif item.n:  # candidates, all rejected: no digit on the page
             record = dict(records.empty(item.path), status="ok", low_confidence=True, blank=True, flags=flags)
             record["not_digit"] = min(rejection[k : k + item.n]) if rejection is not None else None
             top = None
