@@ -25,7 +25,7 @@ PAGE_LINE = 0.5  # on a page with no other ink, a lone rule crosses at least thi
 PAGE_PIECE = 0.12  # on a page, a lone straight part shorter than this share of the sheet may be a 1: the model
 # judges it (a bold 1 under a header of small words was longer than they are tall, and erased as a rule)
 DIAGONAL, BAND = 35.0, 0.2  # a straight band (no wider than BAND x its length) leaning DIAGONAL degrees from both
-# axes is no digit: a 1 leans less
+# axes, and longer than PAGE_PIECE of the image, is no digit: a 1 leans less, or is shorter
 SHEET_EDGE = 8.0  # a part along the border of a page, this many times longer than wide, is the sheet's edge
 BAR_ACROSS = 0.8  # a bar joining a row of boxes' rules crosses this share of the run they make together
 

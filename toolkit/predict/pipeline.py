@@ -214,7 +214,6 @@ def _judge(record: dict[str, Any], not_digit: float) -> None:
     if not_digit >= NOT_DIGIT_DOUBT:
         record["low_confidence"] = True
     if not_digit >= NOT_DIGIT_THRESHOLD:
-        record["low_confidence"] = True
         record["flags"] = " ".join(f for f in (record["flags"], "not-a-digit") if f)
 
 
