@@ -357,6 +357,22 @@ def test_a_number_is_read_digit_by_digit_left_to_right(mnist_test, scorer, heigh
         assert result.tensor.shape[1:] == (28, 28)
 
 
+def test_a_one_against_a_seven_narrower_than_a_digit_is_still_offered_cut(mnist_test):
+    """A 1 overlapping a 7 makes a group 0.84 of the digits' height wide, narrower than a wide digit: it was read
+    whole, as one digit. Groups from 0.7 heights wide are offered cut too, and the model reads 17."""
+    from toolkit.predict import predict_images
+
+    strip = np.zeros((120, 260), np.uint8)
+    one = cv2.resize(first(mnist_test, 1, 1), (80, 80), interpolation=cv2.INTER_CUBIC)
+    seven = cv2.resize(first(mnist_test, 7), (80, 80), interpolation=cv2.INTER_CUBIC)
+    strip[20:100, 40:120] = one
+    strip[20:100, 62:142] = np.maximum(strip[20:100, 62:142], seven)
+    result = normalise.prepare_array(255 - strip, multi_digit=True)
+    assert (result.plan or "").startswith("L"), result.plan  # over-segmented: the model judges the cuts
+    (record,) = predict_images([255 - strip], multi_digit=True)
+    assert record["text"] == "17", (record["text"], record["flags"])
+
+
 def test_touching_and_overlapping_digits_are_split(mnist_test, scorer):
     cut = 0
     for n, number in enumerate(("47", "235", "80", "96")):
