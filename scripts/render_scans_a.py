@@ -62,14 +62,15 @@ PHOTO = (4000, 3000)  # a phone photo, landscape; portrait photos swap the sides
 SMALL = 0.25  # --small: page-sized images at a quarter of their width and height
 FILE_PATTERN = re.compile(r"^\d{4}\.(png|jpg)$")
 
-# MNIST training digits, set once per process by `_init` (workers inherit or receive them).
+# The MNIST digits to write, set once per process by `_init` (workers inherit or receive them).
 _DIGITS: np.ndarray | None = None
 _LABELS: np.ndarray | None = None
 _BY_LABEL: list[np.ndarray] = []
 
 
 def _init(images: np.ndarray, labels: np.ndarray) -> None:
-    """Make the MNIST training digits available to the renderers of this process; one OpenCV thread each."""
+    """Make the MNIST digits to write (training digits, or test ones with --digits test) available to the
+    renderers of this process; one OpenCV thread each."""
     global _DIGITS, _LABELS, _BY_LABEL
     _DIGITS, _LABELS = images, labels
     _BY_LABEL = [np.flatnonzero(labels == d) for d in range(10)]
@@ -77,7 +78,7 @@ def _init(images: np.ndarray, labels: np.ndarray) -> None:
 
 
 def _pick(rng: np.random.Generator, label: int | None = None) -> tuple[np.ndarray, int]:
-    """A random MNIST training digit (of `label` if given) and its label."""
+    """A random one of the digits `_init` was given (of `label` if given) and its label."""
     assert _DIGITS is not None and _LABELS is not None, "call _init first"
     index = int(rng.choice(_BY_LABEL[label])) if label is not None else int(rng.integers(len(_DIGITS)))
     return _DIGITS[index], int(_LABELS[index])
