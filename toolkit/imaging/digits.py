@@ -58,7 +58,7 @@ def _objects(
     tall = parts[:, 4].copy()
     if shape is not None:
         height, width = shape
-        tall[[_at_border(tuple(p[1:5]), width, height) for p in parts]] = 0
+        tall[(x0 == 0) | (y0 == 0) | (x0 + parts[:, 3] == width) | (y0 + parts[:, 4] == height)] = 0
     share = np.full((len(parts), len(parts)), JOIN)
     if touching is not None and len(touching):
         cut = np.isin(parts[:, 0], touching)
@@ -119,10 +119,10 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
         edge = [o for o, c in zip(objects, cut, strict=True) if c and not _small(extent(o), width, height)]
         # A line of writing (a header, a label) outweighs a thin 1 word by word, and a word may pass for a digit:
         # it is offered only when no other mark is.
-        written = _in_rows(inside)
-        alone = [o for o, w in zip(inside, written, strict=True) if not w]
-        inside = alone + [o for o, w in zip(inside, written, strict=True) if w]
-        objects, rivals = (alone or inside) + edge, alone or inside or edge
+        in_row = _in_rows(inside)
+        alone = [o for o, w in zip(inside, in_row, strict=True) if not w]
+        written = [o for o, w in zip(inside, in_row, strict=True) if w]
+        objects, rivals = (alone or written) + edge, alone or written or edge
         if not objects:
             return []
     best = objects[0]

@@ -39,6 +39,7 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
     on a page, than PAGE_PIECE of the sheet (on a page with no other ink: PAGE_LINE of it); it is a box when
     its ink follows the rectangle's outline all round (a 0 touches its rectangle in four places only)."""
     shaped: dict[int, tuple[str, float]] = {}
+    sheet = max(labels.shape)
     for label, x, y, w, h, mass in parts.tolist():
         if max(w, h) < 2 * LINE_MIN:
             continue
@@ -49,7 +50,7 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
         rect = cv2.minAreaRect(points)
         long, short = max(rect[1]), min(rect[1])
         thick = ink / max(long, 1.0)
-        if long >= max(4 * LINE_MIN, PAGE_PIECE * max(labels.shape)) and short <= BAND * long and _diagonal(rect):
+        if long >= max(4 * LINE_MIN, PAGE_PIECE * sheet) and short <= BAND * long and _diagonal(rect):
             # A long straight band leaning far from both axes: a shadow's or a fold's edge, erased like a box
             # whatever its thickness. A short one may be a 1 written leaning (45 degrees in a form's box): the
             # model judges it.
@@ -64,7 +65,6 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
         return []
     others = [max(w, h) for label, _, _, w, h, _ in parts.tolist() if label not in shaped and max(w, h) >= MIN_DIGIT]
     digit = max(others) if others else None
-    sheet = max(labels.shape)
     return [
         label
         for label, (kind, long) in shaped.items()
