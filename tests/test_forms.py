@@ -160,6 +160,27 @@ def test_a_row_of_four_boxes_askew_is_measured_by_its_rules(tall, degrees):
     assert abs(abs(lines.skew(ink)) - degrees) < 0.5
 
 
+@pytest.mark.parametrize("lean", [2.5, 4.0])
+def test_a_bold_one_is_no_row_of_boxes_and_does_not_tilt_the_sheet(lean):
+    """A bold 1 (8 px by 66) is ruled along both its long sides, as a row of boxes is, and it was taken for
+    one: its lean became the sheet's skew (-4 degrees), the sheet was turned, and the level rule under the
+    number broke into dashes that were read as digits ('1351' read '51'). A row of boxes is hollow."""
+    sheet = np.full((300, 500), PAPER, np.uint8)
+    cv2.line(sheet, (0, 190), (499, 190), RULE, 1)  # the rule, through a 0 beside the 1: no thin part
+    cv2.ellipse(sheet, (180, 160), (22, 33), 0, 0, 360, RULE, 7)
+    one = np.full((300, 500), PAPER, np.uint8)
+    cv2.rectangle(one, (246, 100), (254, 166), RULE, -1)
+    sheet = np.minimum(sheet, rotated(one, lean))
+    ink = light.working_ink(sheet.astype(np.float32) / 255)[0]
+    assert lines.skew(ink) == 0.0
+    # ... while a row of boxes leaning as much is still measured (see the test above).
+    rows = np.full((300, 700), PAPER, np.uint8)
+    for k in range(4):
+        cv2.rectangle(rows, (100 + k * 110, 100), (210 + k * 110, 210), RULE, 3)
+    ink = light.working_ink(rotated(rows, lean).astype(np.float32) / 255)[0]
+    assert abs(abs(lines.skew(ink)) - lean) < 0.5
+
+
 @pytest.mark.parametrize(("side", "rule"), [(150, RULE), (260, RULE), (150, PAPER - 55)])
 def test_a_small_image_of_a_digit_in_its_box_is_read_without_the_box(mnist_test, scorer, side, rule):
     """An image under the page size took the single-digit fast path, box and all: the box was read as a 0, and

@@ -11,6 +11,7 @@ import numpy as np
 from toolkit.imaging.common import LINE_MIN, LINE_RATIO
 
 BAR = 0.4  # a part this stout at most, ruled along its length, is a row of form boxes (4 boxes 1.4x as tall as wide)
+HOLLOW = 0.5  # ... whose centre line, along its length, is ink over less than this share (the dividers)
 BOX_THICK = 6.0  # px: a box's outline at most this thick (no digit is a rectangle's outline, so it may be bolder)
 FRAMED, FRAME_BAND, FRAME_CONTRAST, FRAME_ROW = 0.85, 0.08, 0.1, 0.6  # a small image's frame: see `framed`
 SPACING = 0.15  # the dividers of a row of boxes are this evenly spaced (a share of the box width)
@@ -92,13 +93,20 @@ def sides_covered(region: np.ndarray, corners: np.ndarray, sides: range, reach: 
 
 def row_of_boxes(region: np.ndarray, rect: tuple) -> bool:
     """Whether a part (`region`, its minimum-area rectangle `rect`) is long and ruled along both its long sides:
-    a row of form boxes, as long as four of them side by side."""
+    a row of form boxes, as long as four of them side by side, as tall as a box's side can be and hollow (its
+    centre line crosses only the dividers: a thick stroke, such as a 1, is ruled along both its sides too)."""
     (_, _), (rw, rh), _ = rect
-    if min(rw, rh) > BAR * max(rw, rh):
+    if min(rw, rh) > BAR * max(rw, rh) or min(rw, rh) < LINE_MIN:
         return False
     corners = np.round(cv2.boxPoints(rect)).astype(np.int32)
     first = 0 if np.hypot(*(corners[1] - corners[0])) >= np.hypot(*(corners[2] - corners[1])) else 1
-    return sides_covered(region, corners, range(first, 4, 2), 5)
+    if not sides_covered(region, corners, range(first, 4, 2), 5):
+        return False
+    # The centre line, from the middle of one short side to the middle of the other.
+    ends = [(corners[k] + corners[(k + 1) % 4]) / 2 for k in (first + 1, (first + 3) % 4)]
+    centre = np.zeros_like(region)
+    cv2.line(centre, tuple(int(v) for v in np.round(ends[0])), tuple(int(v) for v in np.round(ends[1])), 1, 1)
+    return int((centre & region).sum()) < HOLLOW * int(centre.sum())
 
 
 def box_sides(members: list) -> tuple[set[int], tuple[int, int, int, int, int]]:
