@@ -49,6 +49,22 @@ def boxed(mnist_test, digit: int, shift: int, thickness: int = 2) -> np.ndarray:
     return sheet
 
 
+@pytest.mark.parametrize("digit", [0, 1])
+def test_dust_outside_a_box_does_not_make_the_pen_strokes_inside_it_rules(scorer, digit):
+    """A clump of dust above the box was the only ink not joined to the box, so its 10 px became the digits'
+    height: every thin straight run of a 0 written against the box's top longer than 15 px (its right side, its
+    bottom) was erased as a rule, and what was left of the 0 was read 1. Inside a box, only its sides are lines."""
+    sheet = np.full((150, 120), PAPER, np.uint8)
+    cv2.rectangle(sheet, (22, 42), (86, 120), RULE, 3)
+    if digit == 0:  # a thin pen's 0, its top on the box's top rule
+        cv2.ellipse(sheet, (52, 74), (17, 31), 10, 0, 360, RULE, 3)
+    else:  # a thin pen's 1, standing on the box's top rule
+        cv2.line(sheet, (50, 44), (55, 105), RULE, 3)
+    sheet[25:35, 60:71] = 120  # a clump of dust above the box, 10 px tall
+    read_digit, result = read(sheet, scorer)
+    assert read_digit == digit, (result.flags, result.boxes)
+
+
 @pytest.mark.parametrize("digit", [4, 2, 7])
 def test_a_digit_crossing_the_box_edge_keeps_its_stroke(mnist_test, scorer, digit):
     """The issue: a stroke lying on a box edge was erased with it (4 -> 1, 2 -> 7 at 0.9999)."""

@@ -107,6 +107,7 @@ def find_lines(
     lines: set[int] = set()
     outlines: list[tuple[int, int, int, int, int]] = []  # the boxes found: (left, top, right, bottom, thickness)
     explained = np.zeros(len(stats), bool)  # parts that are a box or a single line, not writing
+    framed: dict[int, tuple[int, int, int, int, int]] = {}  # the box found on each part that holds one
     for stroke in set(owners):
         members = [k for k, owner in enumerate(owners) if owner == stroke]
         x, y, pw, ph = (int(v) for v in stats[stroke][:4])
@@ -114,6 +115,7 @@ def find_lines(
         if sides:
             lines.update(members[k] for k in sides)
             outlines.append(frame)
+            framed[stroke] = frame
             explained[stroke] = True
         # One run covering the part but for a pixel or two of blur around it: a rule.
         explained[stroke] |= any(
@@ -129,6 +131,8 @@ def find_lines(
         length = c[cv2.CC_STAT_WIDTH] if horizontal else c[cv2.CC_STAT_HEIGHT]
         if thickness > max(LINE_THICK, length / LONG_RATIO) or length < LINE_RATIO * thickness:
             continue  # a bold or short run: a line only as a side of a box
+        if owners[k] in framed and _within(c, horizontal, framed[owners[k]]):
+            continue  # a stroke of the digit written in the box and touching it: only the box's sides are lines
         if digit is not None and length >= LINE_OVER_DIGIT * digit:
             lines.add(k)
         elif digit is None and page and length >= PAGE_LINE * (w if horizontal else h):
@@ -153,6 +157,16 @@ def find_lines(
     rules: np.ndarray = cv2.dilate(across[True], grow)
     uprights: np.ndarray = cv2.dilate(across[False], grow)
     return (rules | uprights) & (crossings(mask, rules, uprights) ^ 1), strokes
+
+
+def _within(stats_row: np.ndarray, horizontal: bool, frame: tuple[int, int, int, int, int]) -> bool:
+    """Whether a run (its stats row; `horizontal`) lies inside a box (`frame`: left, top, right, bottom, rule
+    thickness), clear of the sides it runs along (it may start or end on the others: a stroke meets the box)."""
+    x, y, w, h = (int(v) for v in stats_row[:4])
+    left, top, right, bottom, thick = frame
+    if horizontal:
+        return top + thick <= y and y + h <= bottom - thick and left <= x and x + w <= right
+    return left + thick <= x and x + w <= right - thick and top <= y and y + h <= bottom
 
 
 def crossings(mask: np.ndarray, horizontal: np.ndarray, vertical: np.ndarray) -> np.ndarray:
