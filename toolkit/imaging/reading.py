@@ -24,6 +24,7 @@ SHORT_COST = 6.0  # ... and costs this
 NARROW = 0.3  # a span narrower than this x the digits' height read as anything but a 1 ...
 NARROW_COST = 4.0  # ... costs this
 AMBIGUOUS = 2.0  # readings with another count of digits within this much of the best are flagged
+KEEP_SHARE = 0.2  # a digit's own scan: a candidate lighter than this share of the heaviest is never its digit
 KEPT_MARGIN = 1.0  # a digit read with the line it touched kept must be this much surer than without it
 
 
@@ -37,14 +38,17 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
 
     The model decides what is a digit: candidates it rejects (not_digit at NOT_DIGIT_THRESHOLD or above) are
     passed over, so a line of writing, a box corner or a shadow heavier than the digit does not become it.
-    Among those left, the heaviest is the digit. A model without not_digit accepts every candidate, and the
-    heaviest is read, as the segmenter alone would."""
+    Among those left, the heaviest is the digit; in a "keep:" plan none lighter than KEEP_SHARE of the heaviest
+    is (a speck on a box's rule is no rival to a digit the model doubts). A model without not_digit accepts
+    every candidate, and the heaviest is read, as the segmenter alone would."""
     entries = _entries(plan)
     masses = [float(v.rstrip("wek")) for v in entries]
     if scored.shape[1] > NUM_CLASSES:
         accepted = [i for i in range(len(scored)) if scored[i, NUM_CLASSES] < NOT_DIGIT_THRESHOLD]
     else:
         accepted = list(range(len(scored)))
+    if plan.startswith("keep:"):  # a digit's own scan: a mark far lighter than its heaviest is not its digit
+        accepted = [i for i in accepted if masses[i] >= KEEP_SHARE]
     # A candidate and its alternative with the line it touched kept ("k"): the surer one that is accepted.
     sure = _span_scores(scored[:, :NUM_CLASSES])  # as digits, whatever not_digit says
     for i in [i for i, entry in enumerate(entries) if entry.endswith("k") and i in accepted]:
