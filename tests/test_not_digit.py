@@ -171,3 +171,21 @@ def test_a_trained_not_digit_model_exports_to_every_format_and_passes_parity(tmp
         checks = {c["name"]: c for c in export["checks"]}
         assert checks["not_digit"]["passed"], export["name"]
         assert "5,500 elements" in checks["tolerance"]["detail"] or export["kind"] == "int8"
+
+
+def test_touches_line_is_said_of_the_candidate_read_not_of_the_heaviest():
+    """The segmenter judges `touches-line` on its heaviest candidate (here a sheet's edge band, offered with the
+    line it touched kept, "1wk"); when the model rejects both and reads a digit that touched nothing, the flag
+    said nothing about what was read (a right read on a phone photo was flagged for it)."""
+    meta = [ItemMeta("p.jpg", 0, 3, False, None, None, "touches-line", "pick:1w,1wk,0.9")]
+    scored = _scored([(5, 0.8, 0.98), (5, 0.6, 0.98), (6, 0.999, 0.01)])
+    (record,) = make_records(meta, scored, PredictOptions())
+    assert (record["digit"], record["flags"], record["low_confidence"]) == (6, None, False)
+    # Read from the heaviest, whose twin with the line kept reads otherwise: the flag stays.
+    meta = [ItemMeta("q.jpg", 0, 2, False, None, None, "touches-line", "pick:1,1k")]
+    (record,) = make_records(meta, _scored([(4, 0.999, 0.01), (9, 0.9, 0.01)]), PredictOptions())
+    assert (record["digit"], record["flags"]) == (4, "touches-line")
+    # ... and a lighter candidate that touched a line itself keeps it too.
+    meta = [ItemMeta("r.jpg", 0, 3, False, None, None, "touches-line", "pick:1w,0.9,0.9k")]
+    (record,) = make_records(meta, _scored([(5, 0.8, 0.98), (7, 0.999, 0.01), (1, 0.99, 0.01)]), PredictOptions())
+    assert (record["digit"], record["flags"]) == (7, "touches-line")

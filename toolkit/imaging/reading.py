@@ -71,6 +71,14 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     return best, any(masses[i] >= COMPARABLE * masses[best] for i in rivals), "w" in entries[best]
 
 
+def touched_line(plan: str, chosen: int) -> bool:
+    """Whether the chosen single-digit candidate touched an erased line: it or the candidate after it is its
+    twin with the line kept ("k"). The segmenter judges `touches-line` on the heaviest; the model may read
+    another."""
+    entries = _entries(plan)
+    return entries[chosen].endswith("k") or (chosen + 1 < len(entries) and entries[chosen + 1].endswith("k"))
+
+
 def line_kept_agrees(plan: str, scored: np.ndarray, chosen: int) -> bool:
     """Whether the chosen single-digit candidate is the heaviest (the one the segmenter judged `touches-line`
     on) or its twin with the line kept ("k", see `pick`), and both of them read the same digit: the erased line

@@ -202,8 +202,8 @@ def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: i
         flags.append("several-digits")
     if chosen is None:  # nothing read: what was said of the marks no longer applies
         flags = [f for f in flags if f not in ("several-digits", "touches-line")] + ["not-a-digit"]
-    elif reading.line_kept_agrees(item.plan, scored, chosen):  # the erased line changed nothing read
-        flags = [f for f in flags if f != "touches-line"]
+    elif not reading.touched_line(item.plan, chosen) or reading.line_kept_agrees(item.plan, scored, chosen):
+        flags = [f for f in flags if f != "touches-line"]  # no line touched what was read, or it changed nothing
     return (None if chosen is None else k + chosen), " ".join(flags) or None
 
 
