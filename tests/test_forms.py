@@ -176,6 +176,23 @@ def test_a_row_of_four_boxes_askew_is_measured_by_its_rules(tall, degrees):
     assert abs(abs(lines.skew(ink)) - degrees) < 0.5
 
 
+@pytest.mark.parametrize(("digit", "degrees"), [(2, 2.8), (7, -3.5), (3, 2.0)])
+def test_a_digit_standing_out_of_a_row_of_boxes_askew_is_read(mnist_test, scorer, digit, degrees):
+    """A digit written over the top rule of one box of a row made the row's rectangle too tall to be taken for
+    a row of boxes: the sheet's skew went unmeasured, and the row, unturned, was read whole as one mark (no
+    digit). Turned square, the top rule the digit lies along was a run too thick to be a rule, and stayed.
+    Now the row is measured on its two rules, and a rule is found under the stroke that lies along it."""
+    sheet = np.full((220, 700), PAPER, np.uint8)
+    for k in range(8):
+        cv2.rectangle(sheet, (40 + k * 75, 60), (115 + k * 75, 160), RULE, 3)
+    stamp(sheet, digit_image(mnist_test, digit), 40, 270, 80)  # its top over the top rule
+    sheet = rotated(sheet, degrees)
+    ink = light.working_ink(sheet.astype(np.float32) / 255)[0]
+    assert abs(abs(lines.skew(ink)) - abs(degrees)) < 0.5
+    read_digit, result = read(sheet, scorer)
+    assert read_digit == digit, (result.flags, result.boxes)
+
+
 @pytest.mark.parametrize("lean", [2.5, 4.0])
 def test_a_bold_one_is_no_row_of_boxes_and_does_not_tilt_the_sheet(lean):
     """A bold 1 (8 px by 66) is ruled along both its long sides, as a row of boxes is, and it was taken for

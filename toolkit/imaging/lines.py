@@ -27,6 +27,7 @@ PAGE_PIECE = 0.12  # on a page, a lone straight part shorter than this share of 
 DIAGONAL, BAND = 35.0, 0.2  # a straight band (no wider than BAND x its length) leaning DIAGONAL degrees from both
 # axes, and longer than PAGE_PIECE of the image, is no digit: a 1 leans less, or is shorter
 SHEET_EDGE = 8.0  # a part along the border of a page, this many times longer than wide, is the sheet's edge
+RULE_ROWS, STANDING_OUT = 0.8, 0.35  # a rule fills its rows along 80% of a run; what stands out holds under 35%
 BAR_ACROSS = 0.8  # a bar joining a row of boxes' rules crosses this share of the run they make together
 
 
@@ -208,8 +209,10 @@ def _line_candidates(mask: np.ndarray, flat: np.ndarray) -> list[tuple[np.ndarra
         measured = [(int(i), _thin(flat, run_labels, run_stats[i], int(i), horizontal)) for i in maybe]
         candidates += [(run_labels, run_stats[i], i, horizontal, t) for i, t in measured if t is not None]
         long = 4 * LINE_MIN  # a run of boxes joined by their bars, along; their height, across
-        for i in [i for i, t in measured if t is None and length[i] >= long and min(run_stats[i, 2:4]) >= 2 * LINE_MIN]:
-            candidates += _between_bars(flat, run_labels, run_stats[i], i, horizontal)
+        for i in [i for i, t in measured if t is None and length[i] >= long]:
+            tall = min(run_stats[i, 2:4]) >= 2 * LINE_MIN
+            found = _between_bars(flat, run_labels, run_stats[i], i, horizontal) if tall else []
+            candidates += found or _along_rule(flat, run_labels, run_stats[i], i, horizontal)
     return candidates
 
 
@@ -243,6 +246,26 @@ def _between_bars(
         values = flat[y0 : y0 + bh, x0 : x0 + bw][bars_at[y0 : y0 + bh, x0 : x0 + bw] == piece]
         found.append((bars_at, stats[piece], piece, not horizontal, _ink_width(values, bh if horizontal else bw)))
     return found
+
+
+def _along_rule(
+    flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: int, horizontal: bool
+) -> list[tuple[np.ndarray, np.ndarray, int, bool, float]]:
+    """The rule in a long run that is none because a stroke lying along part of it widens it (the top of a 2
+    written against a box's rule): the rows of the run (across it) that the ink fills along RULE_ROWS of its
+    length, measured again as a run of their own, when what stands out of them holds at most STANDING_OUT of
+    the run's ink (a 9's straight tail below the arc of its loop, which holds more, is no rule)."""
+    x, y, w, h = (int(v) for v in stats_row[:4])
+    region = (labels[y : y + h, x : x + w] == label).view(np.uint8)
+    band = region if horizontal else region.T  # rows: across the run; columns: along it
+    rows = band.sum(axis=1) >= RULE_ROWS * band.shape[1]
+    if not rows.any() or band[~rows].sum() > STANDING_OUT * band.sum():
+        return []
+    kept = band * rows[:, None].astype(np.uint8)
+    pieces, stats = _pieces(kept, horizontal, labels.shape, (x, y))
+    longest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT]))
+    thickness = _thin(flat, pieces, stats[longest], longest, horizontal)
+    return [] if thickness is None else [(pieces, stats[longest], longest, horizontal, thickness)]
 
 
 def _pieces(
@@ -346,6 +369,9 @@ def skew(ink: np.ndarray) -> float:
             angle = float(np.degrees(np.arctan2(vy, vx)))
         elif row_of_boxes(region, rect) or outline(region, rect, float(area)):  # a row of boxes, a box
             angle, long = float(np.degrees(np.arctan2(dy, dx))), 2 * (long + short)
+        elif (ruled := _rules_rect(region, w >= h)) is not None and row_of_boxes(region, ruled):
+            # A row of boxes with a digit standing out of it: its rectangle taken on its rules alone.
+            angle, long = ruled[2], 2 * sum(ruled[1])
         else:
             continue
         angles.append((angle + 45.0) % 90.0 - 45.0)  # a rule's direction, whichever way it runs
@@ -356,3 +382,29 @@ def skew(ink: np.ndarray) -> float:
     cumulative = np.cumsum(np.asarray(weights)[order])
     angle = float(np.asarray(angles)[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
     return angle if SKEW_MIN <= abs(angle) <= SKEW_MAX else 0.0
+
+
+def _rules_rect(region: np.ndarray, horizontal: bool) -> tuple | None:
+    """The rectangle of the two rules of a row of boxes (`region`, a part), in minAreaRect's form, for when a
+    digit stands out of one of its boxes and makes the part's own rectangle too tall: its long straight runs
+    (opened with a LINE_MIN px kernel, which a rule up to SKEW_MAX degrees askew passes) on either side of their
+    middle, each fitted with a line robust to the digit's few runs, and the rectangle between the two. None
+    when there are too few runs on either side."""
+    kernel = np.ones((1, LINE_MIN) if horizontal else (LINE_MIN, 1), np.uint8)
+    points = cv2.findNonZero(cv2.morphologyEx(region, cv2.MORPH_OPEN, kernel))
+    if points is None:
+        return None
+    vx, vy, x0, y0 = cv2.fitLine(points, cv2.DIST_L2, 0, 0.01, 0.01).ravel()
+    xy = points.reshape(-1, 2).astype(np.float64)
+    side = (xy - (x0, y0)) @ (-vy, vx) > 0
+    if min(side.sum(), (~side).sum()) < 2 * LINE_MIN:
+        return None
+    rules = [cv2.fitLine(points[half], cv2.DIST_HUBER, 0, 0.01, 0.01).ravel() for half in (side, ~side)]
+    ux, uy = np.mean([r[:2] * np.sign(r[:2] @ (vx, vy)) for r in rules], axis=0)
+    ux, uy = np.array((ux, uy)) / np.hypot(ux, uy)
+    along = xy @ (ux, uy)
+    offsets = [float(np.dot(r[2:], (-uy, ux))) for r in rules]  # each rule's centre line, across the row
+    a0, a1, c0, c1 = along.min(), along.max(), min(offsets), max(offsets)
+    ma, mc = (a0 + a1) / 2, (c0 + c1) / 2
+    centre = (float(ma * ux - mc * uy), float(ma * uy + mc * ux))
+    return centre, (float(a1 - a0), float(c1 - c0)), float(np.degrees(np.arctan2(uy, ux)))
