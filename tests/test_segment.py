@@ -242,6 +242,27 @@ def test_pick_passes_over_rejected_candidates_and_judges_ambiguity_among_the_res
     doubted[10], trusted[10] = 0.4, 0.25
     assert reading.pick("pick:1,0.9", np.stack([digit, doubted])) == (0, False, False)
     assert reading.pick("pick:1,0.9", np.stack([digit, trusted])) == (0, True, False)
+    # A comparable mark of faint ink beside a bold digit ("f": a shadow's edge) is no rival either ...
+    assert reading.pick("pick:1,0.59f", np.stack([digit, digit])) == (0, False, False)
+    # ... unless the digit read is faint too.
+    assert reading.pick("pick:1f,0.59f", np.stack([digit, digit])) == (0, True, False)
+    assert reading.pick("pick:1f,0.59", np.stack([mark, digit])) == (1, False, False)
+
+
+def test_a_faint_band_beside_a_pen_digit_on_a_page_does_not_make_the_reading_ambiguous(mnist_test):
+    """A phone photo's sheet edge left a tall faint band that, stretched to its own ink, read as a sure 1 with
+    over half the digit's ink: the right read was flagged ambiguous. Its ink is a fifth as strong as the pen's."""
+    from toolkit.predict import predict_images
+
+    sheet = np.full((900, 700), 235, np.uint8)
+    glyph = cv2.resize(first(mnist_test, 5), (90, 90))
+    sheet[400:490, 300:390] = np.minimum(sheet[400:490, 300:390], 255 - glyph)
+    sheet[150:420, 600:616] = 200  # a faint band, 16 px wide and 270 tall
+    result = normalise.prepare_array(sheet)
+    entries = result.plan.split(":", 1)[1].split(",")
+    assert len(entries) == 2 and entries[1].endswith("f") and not entries[0].endswith("f"), result.plan
+    (record,) = predict_images([sheet])
+    assert record["digit"] == 5 and not record["flags"], record["flags"]
 
 
 def test_a_large_mark_the_photos_border_cuts_is_offered_marked_as_such(mnist_test):

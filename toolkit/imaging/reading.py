@@ -33,8 +33,9 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     them, heaviest first, with the not_digit column when the model has one): which one is the digit, None when
     the model rejects them all on a page (a "keep:" plan, a smaller image, keeps its heaviest); whether the
     choice is ambiguous (another accepted candidate has COMPARABLE of the chosen one's ink; one the image's
-    border cuts, marked "e", is no rival to one it does not, nor one the model doubts is a digit, not_digit at
-    NOT_DIGIT_DOUBT or above); and whether the chosen one is wider than one digit.
+    border cuts, marked "e", is no rival to one it does not, nor one of faint ink, marked "f", to a bold one,
+    nor one the model doubts is a digit, not_digit at NOT_DIGIT_DOUBT or above); and whether the chosen one is
+    wider than one digit.
 
     The model decides what is a digit: candidates it rejects (not_digit at NOT_DIGIT_THRESHOLD or above) are
     passed over, so a line of writing, a box corner or a shadow heavier than the digit does not become it.
@@ -42,7 +43,7 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     is (a speck on a box's rule is no rival to a digit the model doubts). A model without not_digit accepts
     every candidate, and the heaviest is read, as the segmenter alone would."""
     entries = _entries(plan)
-    masses = [float(v.rstrip("wek")) for v in entries]
+    masses = [float(v.rstrip("wekf")) for v in entries]
     if scored.shape[1] > NUM_CLASSES:
         accepted = [i for i in range(len(scored)) if scored[i, NUM_CLASSES] < NOT_DIGIT_THRESHOLD]
     else:
@@ -66,6 +67,7 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
         for i in accepted[1:]
         if not (entries[i].endswith("k") and i - 1 == best)
         and ("e" in entries[best] or "e" not in entries[i])
+        and ("f" in entries[best] or "f" not in entries[i])
         and not doubted[i]
     ]
     return best, any(masses[i] >= COMPARABLE * masses[best] for i in rivals), "w" in entries[best]

@@ -50,6 +50,7 @@ from toolkit.imaging.lines import skew
 
 KEPT_LINE = 3  # px: how far from a digit's ink the pixels of the line it touched are kept, in its alternative
 BRIDGE = 0.35  # ... and between two such places this close (x the digit's height), the line between them too
+FAINT_RIVAL = 0.5  # a candidate whose solid ink is under this share of the boldest one's is no rival to it
 
 FLAGS = {
     "blank-page": "a page-sized image in which no digit was found",
@@ -134,15 +135,18 @@ def _read_single(layout: Layout, flags: list[str], inverted: bool) -> Segmented:
         flags.append("lines-only")
     read: list[tuple[tuple[np.ndarray, tuple[int, int, int, int]], Digit]] = []
     alternatives: list[bool] = []  # whether each entry of `read` is the one before it with its line kept
+    solids: list[float] = []  # each entry's solid ink level
     for c in candidates:
         solid = _digits_solid_level(layout, [c])
         if (t := _tensor(layout, c, solid)) is None:
             continue
         read.append((t, c))
         alternatives.append(False)
+        solids.append(solid)
         if _touches(layout, c) and (kept := _tensor(layout, c, solid, keep_line=True)) is not None:
             read.append((kept, c))
             alternatives.append(True)
+            solids.append(solid)
     if not read:
         return _nothing(layout, flags, inverted, (SIZE, SIZE))
     _touching(layout, candidates[:1], flags)
@@ -155,26 +159,33 @@ def _read_single(layout: Layout, flags: list[str], inverted: bool) -> Segmented:
         passthrough=False,
         flags=tuple(flags),
         boxes=tuple(box for (_, box), _ in read),
-        plan=_pick_plan(read, alternatives, layout.page),
+        plan=_pick_plan(read, alternatives, solids, layout.page),
         others=others,
     )
 
 
 def _pick_plan(
-    read: list[tuple[tuple[np.ndarray, tuple[int, int, int, int]], Digit]], alternatives: list[bool], page: bool
+    read: list[tuple[tuple[np.ndarray, tuple[int, int, int, int]], Digit]],
+    alternatives: list[bool],
+    solids: list[float],
+    page: bool,
 ) -> str:
     """The plan of single-digit candidates: "pick:" on a page (which may hold no digit), "keep:" on a smaller
     image (a digit's own scan, whose digit is kept even when the model rejects it), then, for each candidate,
     its ink relative to the first's, marked "w" when it is wider than one digit (WIDE x its height), "e" when
-    the image's border cuts it (no rival to the others) and "k" when it is the candidate before it with the
-    line it touched kept (`reading.pick` reads the surer of the two), e.g. "pick:1w,0.066,2.1e" or "keep:1,1k"."""
+    the image's border cuts it (no rival to the others), "f" when its solid ink is under FAINT_RIVAL of the
+    boldest candidate's (a shadow's edge or a pencil mark beside a pen's digit: no rival to it either) and "k"
+    when it is the candidate before it with the line it touched kept (`reading.pick` reads the surer of the
+    two), e.g. "pick:1w,0.066,2.1e" or "keep:1,1k"."""
     heaviest = max(1, read[0][1].mass)
+    boldest = max(solids)
     return ("pick:" if page else "keep:") + ",".join(
         f"{digit.mass / heaviest:.3g}"
         + ("w" if box[2] > WIDE * box[3] else "")
         + ("e" if digit.edge else "")
+        + ("f" if solid < FAINT_RIVAL * boldest else "")
         + ("k" if kept else "")
-        for ((_, box), digit), kept in zip(read, alternatives, strict=True)
+        for ((_, box), digit), kept, solid in zip(read, alternatives, solids, strict=True)
     )
 
 
