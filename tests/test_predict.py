@@ -1178,3 +1178,30 @@ def test_a_model_with_a_fixed_batch_of_one_scores_every_file(cli, tmp_path, ridg
         assert result.exit_code == 0, result.output
         outs[name] = [(r["digit"], r["confidence"]) for r in read_csv(out)]
     assert outs["fixed"] == outs["symbolic"] and len(outs["fixed"]) == 10
+
+
+def test_a_worker_that_cannot_be_started_costs_a_new_pool_not_the_run(tmp_path, onnx_model, mnist_test, monkeypatch):
+    """Starting a worker failed once in CI with EBADF from the fork server, just after a worker had crashed, and
+    the OSError ended the run. Now the chunk is scored again in a new pool when it is due: every file has its
+    record, the same as without the failure."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from toolkit.predict.engines import pool
+
+    calls = {"submit": 0}
+
+    class FailingOnce(ProcessPoolExecutor):
+        def submit(self, *args, **kwargs):
+            calls["submit"] += 1
+            if calls["submit"] == 3:
+                raise OSError(9, "Bad file descriptor")
+            return super().submit(*args, **kwargs)
+
+    x, y = mnist_test
+    write_pngs(tmp_path, x[:20], y[:20])
+    expected = [(r["path"], r["digit"]) for r in predict_folder(tmp_path, model=onnx_model, workers=0)]
+    monkeypatch.setattr(pool, "ProcessPoolExecutor", FailingOnce)
+    records = list(predict_folder(tmp_path, model=onnx_model, workers=2, chunk_size=4))
+    assert calls["submit"] > 3  # the failure happened, and scoring went on
+    assert all(r["status"] == "ok" for r in records)
+    assert [(r["path"], r["digit"]) for r in records] == expected

@@ -150,6 +150,9 @@ class WorkerPool:
                 pass
 
     def submit(self, chunk: list[Found] | list[Entry]) -> Future:
+        """Score `chunk` in a worker. When the pool is broken (a worker died since the last submit), or no worker
+        can be started for it (seen: EBADF from the fork server just after a worker crashed), the chunk's
+        future says the pool broke, and it is scored again in a new pool when it is due (`recover`)."""
         assert self._pool is not None
         options = self.options
         try:
@@ -162,9 +165,9 @@ class WorkerPool:
                 options.multi_digit,
                 options.access(),
             )
-        except BrokenProcessPool as exc:  # a worker died since the last submit: handled when this is due
+        except (BrokenProcessPool, OSError) as exc:
             broken: Future = Future()
-            broken.set_exception(exc)
+            broken.set_exception(exc if isinstance(exc, BrokenProcessPool) else BrokenProcessPool(str(exc)))
             return broken
 
     def recover(self, chunk: list[Found], pending: deque[tuple[list[Found], Future]]) -> Scored:
