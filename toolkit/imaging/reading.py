@@ -15,6 +15,7 @@ from toolkit.imaging.common import Normalized
 from toolkit.imaging.digits import COMPARABLE
 
 PICK_PLANS = ("pick:", "keep:")  # the plans of single-digit candidates (see `pick`)
+NO_RIVAL = "ef"  # a candidate marked so (cut by the border, faint) is no rival to a chosen one not marked so
 SURE_CAP = 8.0  # log-odds: sureer than this counts the same (p ~ 0.9997 over the second class)
 CUT_COST = 3.0  # each cut of a group into one more digit costs this: a split must be that much surer
 REJECTED_COST = 8.0  # a span the not_digit output rejects (a half digit, two digits in one) costs this more
@@ -66,8 +67,7 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
         i
         for i in accepted[1:]
         if not (entries[i].endswith("k") and i - 1 == best)
-        and ("e" in entries[best] or "e" not in entries[i])
-        and ("f" in entries[best] or "f" not in entries[i])
+        and all(mark in entries[best] or mark not in entries[i] for mark in NO_RIVAL)
         and not doubted[i]
     ]
     return best, any(masses[i] >= COMPARABLE * masses[best] for i in rivals), "w" in entries[best]
