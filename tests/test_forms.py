@@ -320,3 +320,50 @@ def test_a_loop_whose_top_lies_in_the_line_is_closed_again_in_the_reading_with_t
     assert scorer.score(kept[None])[0, :10].argmax() == 9
     (record,) = predict_images([sheet])
     assert "touches-line" in record["flags"]  # whichever it reads, the two readings differ: a look is asked
+
+
+@pytest.mark.parametrize(("side", "thickness"), [(30, 3), (34, 4), (40, 4)])
+def test_a_small_box_with_bold_sides_frames_its_digit(mnist_test, side, thickness):
+    """`framed` measured each side's ink over the frame's rectangle grown by 2 px: around a 30-40 px box drawn
+    3-4 px thick, that margin alone kept a side under FRAMED, the box went to the fast path with its digit,
+    and the model read a frame (a 4 in its box was read 8, not-a-digit)."""
+    sheet = np.full((side + 36, side + 34), PAPER, np.uint8)
+    cv2.rectangle(sheet, (17, 18), (17 + side, 18 + side), RULE, thickness)
+    stamp(sheet, digit_image(mnist_test, 4), 18 + thickness, 17 + thickness, side - 2 * thickness)
+    ink = 1.0 - sheet.astype(np.float32) / 255
+    assert boxes.framed(ink, normalise._coarse_box(ink), 1.0 - PAPER / 255)
+    assert normalise.prepare_array(sheet).plan is not None  # the segmenter read it
+
+
+def faint_box_around(mnist_test, digit: int, degrees: float = 0.0) -> np.ndarray:
+    """A 70 px digit in a 190 px box printed 1 px thin and light (60 grey levels on the paper): too faint and
+    too far out for the fast path's rough look at where the ink is."""
+    sheet = np.full((230, 250), PAPER, np.uint8)
+    cv2.rectangle(sheet, (30, 20), (220, 210), PAPER - 60, 1)
+    sheet = rotated(sheet, degrees)
+    stamp(sheet, digit_image(mnist_test, digit), 80, 90, 70)
+    return sheet
+
+
+@pytest.mark.parametrize("degrees", [0.0, 4.0])
+def test_a_faint_box_far_around_a_small_images_digit_sends_it_to_the_segmenter(mnist_test, scorer, degrees):
+    """The fast path's rough box held the digit and a sliver of its faint box, so it was not `framed`, and
+    the model read the digit with the sliver beside it (a 3 in a rotated box came out not-a-digit). A
+    straight run of ink longer than the digit is a line (`boxes.ruled`), and the segmenter erases it."""
+    sheet = faint_box_around(mnist_test, 3, degrees)
+    ink = 1.0 - sheet.astype(np.float32) / 255
+    near = normalise._coarse_box(ink)
+    assert near[1] - near[0] < 120  # the rough box is the digit's, not the box's
+    assert boxes.ruled(ink, near, 1.0 - PAPER / 255)
+    read_digit, result = read(sheet, scorer)
+    assert read_digit == 3 and result.plan is not None, result.flags
+
+
+@pytest.mark.parametrize("digit", [1, 7, 4])
+def test_a_digits_own_strokes_are_no_ruled_line(mnist_test, digit):
+    """A 1's stem and a 7's bar are as long as the digit, never RULED_SPAN times longer."""
+    sheet = np.full((140, 120), PAPER, np.uint8)
+    stamp(sheet, digit_image(mnist_test, digit), 20, 15, 100)
+    ink = 1.0 - sheet.astype(np.float32) / 255
+    assert not boxes.ruled(ink, normalise._coarse_box(ink), 1.0 - PAPER / 255)
+    assert normalise.prepare_array(sheet).plan is None  # the fast path

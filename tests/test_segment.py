@@ -478,3 +478,23 @@ def test_a_zero_touching_a_two_is_read(mnist_test, scorer):
     made = scans.render_strip(images, [4, 0, 2, 1], np.random.default_rng(0), height=40, gap=(-0.05, 0.3))
     text, _ = read(made, scorer, multi_digit=True)
     assert text == "4021"
+
+
+def test_a_band_from_border_to_border_read_as_a_digit_is_flagged_cut_by_border(mnist_test):
+    """A shadow's edge or a seam between two paper tones crosses a blank strip from top to bottom: the fast
+    path and the segmenter both made it a sure 1 with no flag. What is read there is flagged for a look;
+    a digit inside the image is not."""
+    from toolkit.predict import predict_images
+
+    columns = np.arange(90, dtype=np.float32)
+    band = 230 - 60 * np.exp(-(((columns - 40) / 9) ** 2))  # a soft grey band, 20 px wide
+    strip = np.repeat(band[None, :], 230, axis=0).astype(np.uint8)  # a small image: the fast path
+    wide = np.full((120, 640), 230, np.uint8)
+    wide[:, 300:390] = np.repeat(band[None, :], 120, axis=0).astype(np.uint8)  # a strip over PAGE_SIDE
+    glyph = cv2.resize(first(mnist_test, 6), (80, 80), interpolation=cv2.INTER_CUBIC)
+    digit = np.full((120, 120), 230, np.uint8)
+    digit[20:100, 20:100] = np.minimum(230, 255 - glyph)
+    said = predict_images([strip, wide, digit])
+    assert said[0]["digit"] == 1 and "cut-by-border" in said[0]["flags"], said[0]
+    assert said[1]["digit"] is None or "cut-by-border" in (said[1]["flags"] or ""), said[1]
+    assert said[2]["digit"] == 6 and not said[2]["flags"], said[2]

@@ -1,6 +1,6 @@
 """Form boxes, told by their shape: a box's outline (`outline`), a row of boxes (`row_of_boxes`), the runs of
 ink that make a box (`box_sides`, for `toolkit.imaging.lines.find_lines`), and the frame around a small image's
-digit (`framed`, for the normaliser's fast path).
+digit and the lines beside it (`lined`, for the normaliser's fast path).
 """
 
 from __future__ import annotations
@@ -15,7 +15,16 @@ HOLLOW = 0.5  # ... whose centre line, along its length, is ink over less than t
 BOX_THICK = 6.0  # px: a box's outline at most this thick (no digit is a rectangle's outline, so it may be bolder)
 FRAMED, FRAME_BAND, FRAME_CONTRAST, FRAME_ROW = 0.85, 0.08, 0.1, 0.6  # a small image's frame: see `framed`
 SPACING = 0.15  # the dividers of a row of boxes are this evenly spaced (a share of the box width)
+RULED_SPAN = 1.1  # a small image's straight run of ink this many times longer than its digit is a ruled line
+RULED_TILT = 0.09  # ... found at up to this slope (5 degrees)
 PAIRED = 2.2  # the side closing a box may be this many times bolder than its rules: two boxes' sides together
+
+
+def lined(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bool:
+    """Whether a small image's digit (where its ink is: `near`, top, bottom, left, right; `level`: the paper of
+    `ink`) is in a box or beside a ruled line, which the segmenter erases and the fast path would read with it:
+    `framed` or `ruled`."""
+    return framed(ink, near, level) or ruled(ink, near, level)
 
 
 def framed(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bool:
@@ -47,15 +56,36 @@ def framed(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bo
     mask = ink[max(0, top - 2) : bottom + 2, max(0, int(columns[0]) - 2) : int(columns[-1]) + 3] > threshold
     h, w = mask.shape
     band = max(4, int(FRAME_BAND * min(w, h)))
+    inner = mask[2:-2, 2:-2]  # the margin around the outermost rows and columns is no part of the frame
+    band = max(4, int(FRAME_BAND * min(inner.shape)))
     return (
         min(
-            mask[:band].any(axis=0).mean(),
-            mask[-band:].any(axis=0).mean(),
-            mask[:, :band].any(axis=1).mean(),
-            mask[:, -band:].any(axis=1).mean(),
+            inner[:band].any(axis=0).mean(),
+            inner[-band:].any(axis=0).mean(),
+            inner[:, :band].any(axis=1).mean(),
+            inner[:, -band:].any(axis=1).mean(),
         )
         >= FRAMED
     )
+
+
+def ruled(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bool:
+    """Whether a small image holds a straight run of ink, across or down, RULED_SPAN times longer than the
+    larger side of `near` (top, bottom, left, right: where the digit is; `level`: the paper of `ink`), leaning
+    up to RULED_TILT: a ruled line or a form box too faint or too far out to be in `near` (which `framed`
+    needs), and no part of the digit."""
+    span = int(RULED_SPAN * max(near[1] - near[0], near[3] - near[2])) + 1
+    mask = (ink > np.float32(level + FRAME_CONTRAST)).view(np.uint8)
+    for axis in (0, 1):
+        if mask.shape[1 - axis] < span:
+            continue
+        reach = 2 * int(RULED_TILT * span / 2) + 1  # a leaning line's rows, gathered into one
+        smear = (reach, 1) if axis == 0 else (1, reach)
+        along = (1, span) if axis == 0 else (span, 1)
+        gathered = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, smear[::-1]))
+        if cv2.erode(gathered, cv2.getStructuringElement(cv2.MORPH_RECT, along[::-1])).any():
+            return True
+    return False
 
 
 def outline(region: np.ndarray, rect: tuple, ink: float) -> bool:

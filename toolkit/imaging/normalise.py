@@ -42,7 +42,7 @@ import numpy as np
 from PIL import Image
 
 from toolkit.imaging import light, segment
-from toolkit.imaging.boxes import framed
+from toolkit.imaging.boxes import lined
 from toolkit.imaging.common import (
     BLANK_CONTRAST,
     BOX,
@@ -418,8 +418,8 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     near = _coarse_box(ink)
     if near is None:
         return Normalized(np.zeros((SIZE, SIZE), np.float32), blank=True, inverted=inverted, passthrough=False)
-    if not whole and (_not_one_digit(near, ink.shape) or framed(ink, near, 1.0 - level if inverted else level)):
-        # Wider than one digit, or a frame: the segmenter decides (and erases form boxes and rules, and flags
+    if not whole and (_not_one_digit(near, ink.shape) or lined(ink, near, 1.0 - level if inverted else level)):
+        # Wider than one digit, or boxed or ruled: the segmenter decides (and erases form boxes and rules, and flags
         # several digits side by side) on a field or strip of any size, as it does on a page.
         return segment.read(*light.working_ink(gray))
     if inverted:
@@ -443,4 +443,7 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     out = to_field(patch)
     if out is None:
         return Normalized(np.zeros((SIZE, SIZE), np.float32), blank=True, inverted=inverted, passthrough=False)
+    if (top == 0 and bottom == ink.shape[0] - 1) or (left == 0 and right == ink.shape[1] - 1):
+        # From border to border: a shadow's or a tile's edge across the image, or a digit cut off
+        return Segmented(out, blank=False, inverted=inverted, passthrough=False, flags=("cut-by-border",))
     return Normalized(out, blank=False, inverted=inverted, passthrough=False)

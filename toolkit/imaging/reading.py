@@ -81,6 +81,11 @@ def touched_line(plan: str, chosen: int) -> bool:
     return entries[chosen].endswith("k") or (chosen + 1 < len(entries) and entries[chosen + 1].endswith("k"))
 
 
+def cut_by_border(plan: str, chosen: int) -> bool:
+    """Whether the chosen single-digit candidate is one the image's border cuts ("e")."""
+    return "e" in _entries(plan)[chosen]
+
+
 def line_kept_agrees(plan: str, scored: np.ndarray, chosen: int) -> bool:
     """Whether the chosen single-digit candidate is the heaviest (the one the segmenter judged `touches-line`
     on) or its twin with the line kept ("k", see `pick`), and both of them read the same digit: the erased line

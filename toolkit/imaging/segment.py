@@ -60,6 +60,8 @@ FLAGS = {
     "touches-line": "the digit touched an erased ruled line and reads otherwise with the line kept: a stroke "
     "may have gone with the line",
     "split": "multi-digit: a blob of ink was read as several touching digits, cut apart where they meet",
+    "cut-by-border": "the digit read runs into the image's border: part of it may be cut off, or it is the edge "
+    "of a sheet, a tile or a shadow",
     "not-a-digit": "the model's not_digit output says the image holds no digit (a single-digit scan keeps its "
     "digit; on a page, no candidate was a digit; in a number, a candidate was dropped)",
 }

@@ -204,6 +204,8 @@ def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: i
         flags = [f for f in flags if f not in ("several-digits", "touches-line")] + ["not-a-digit"]
     elif not reading.touched_line(item.plan, chosen) or reading.line_kept_agrees(item.plan, scored, chosen):
         flags = [f for f in flags if f != "touches-line"]  # no line touched what was read, or it changed nothing
+    if chosen is not None and reading.cut_by_border(item.plan, chosen):
+        flags.append("cut-by-border")
     return (None if chosen is None else k + chosen), " ".join(flags) or None
 
 
