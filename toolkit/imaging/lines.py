@@ -367,7 +367,7 @@ def skew(ink: np.ndarray) -> float:
         if short <= max(3.0, 0.08 * long):  # a rule
             vx, vy, _, _ = cv2.fitLine(points, cv2.DIST_L2, 0, 0.01, 0.01).ravel()
             angle = float(np.degrees(np.arctan2(vy, vx)))
-        elif row_of_boxes(region, rect) or outline(region, rect, float(area)):  # a row of boxes, a box
+        elif row_of_boxes(region, rect) or outline(region, rect, float(area)) or _blurred_box(flat, x, y, region):
             angle, long = float(np.degrees(np.arctan2(dy, dx))), 2 * (long + short)
         elif (ruled := _rules_rect(region, w >= h)) is not None and row_of_boxes(region, ruled):
             # A row of boxes with a digit standing out of it: its rectangle taken on its rules alone.
@@ -382,6 +382,16 @@ def skew(ink: np.ndarray) -> float:
     cumulative = np.cumsum(np.asarray(weights)[order])
     angle = float(np.asarray(angles)[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
     return angle if SKEW_MIN <= abs(angle) <= SKEW_MAX else 0.0
+
+
+def _blurred_box(flat: np.ndarray, x: int, y: int, region: np.ndarray) -> bool:
+    """Whether a part (`region`, its mask in its box at `x`, `y`) is a box's outline blurred (a soft scan, a
+    JPEG) too wide to pass as one at the faint threshold `skew` looks at: its pixels at half its peak or more,
+    the rule's own width, are."""
+    values = flat[y : y + region.shape[0], x : x + region.shape[1]] * region
+    solid = (values >= 0.5 * float(values.max())).view(np.uint8)
+    points = cv2.findNonZero(solid)
+    return points is not None and outline(solid, cv2.minAreaRect(points), float(len(points)))
 
 
 def _rules_rect(region: np.ndarray, horizontal: bool) -> tuple | None:
