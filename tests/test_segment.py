@@ -176,7 +176,7 @@ def test_a_row_of_writing_is_offered_only_when_nothing_else_is_on_the_page(mnist
         cv2.polylines(sheet, [np.stack([xs, ys], 1).reshape(-1, 1, 2)], False, 90, 3)
     only_words = normalise.prepare_array(sheet)
     entries = only_words.plan.split(":", 1)[1].split(",")
-    assert len(entries) == 5 and all("w" in e for e in entries), only_words.plan
+    assert len(entries) == 5 and all("w" in e and "r" in e for e in entries), only_words.plan
     glyph = cv2.resize(first(mnist_test, 4), (60, 60))
     sheet[500:560, 300:360] = np.minimum(sheet[500:560, 300:360], 255 - glyph)
     with_digit = normalise.prepare_array(sheet)
@@ -247,6 +247,10 @@ def test_pick_passes_over_rejected_candidates_and_judges_ambiguity_among_the_res
     # ... unless the digit read is faint too.
     assert reading.pick("pick:1f,0.59f", np.stack([digit, digit])) == (0, True, False)
     assert reading.pick("pick:1f,0.59", np.stack([mark, digit])) == (1, False, False)
+    # A faint mark read because the bold one was rejected, or a word of a row of writing ("r") read because
+    # nothing else was on the page, is a guess: flagged ambiguous (a tile's edge, a scribbled word read as 1s).
+    assert reading.pick("pick:1,0.3f", np.stack([mark, digit])) == (1, True, False)
+    assert reading.pick("pick:1wr,0.8r", np.stack([mark, digit])) == (1, True, False)
 
 
 def test_a_faint_band_beside_a_pen_digit_on_a_page_does_not_make_the_reading_ambiguous(mnist_test):

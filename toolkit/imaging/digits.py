@@ -41,6 +41,7 @@ class Digit:
     bounds: tuple[int, np.ndarray, np.ndarray] | None = None
     mass: int = 0  # its ink (x 1000, as Layout.parts), where the choice among candidates needs it
     edge: bool = False  # single-digit candidate on a page that the image's border cuts: no rival to the others
+    written: bool = False  # ... one of a row of writing, offered because nothing else was
 
 
 def _objects(
@@ -109,7 +110,7 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     objects = _objects(layout.parts, page, layout.touching) if len(layout.parts) else []
     if not objects:
         return []
-    rivals, edge = objects, []
+    rivals, edge, alone, written = objects, [], [], []
     if layout.page:  # what the image's border cuts (a desk beyond the paper's edge) after all that it does not
         height, width = layout.labels.shape
         cut = [_at_border(extent(o), width, height) for o in objects]
@@ -136,7 +137,11 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     heaviest = int(best[:, 5].sum())
     offered = [o for o in objects[:CANDIDATES] if o[:, 5].sum() >= CANDIDATE_SHARE * heaviest]
     cut_off = {id(o) for o in edge}
-    return [Digit(o[:, 0], extent(o), mass=int(o[:, 5].sum()), edge=id(o) in cut_off) for o in offered]
+    in_writing = {id(o) for o in written} if not alone else set()
+    return [
+        Digit(o[:, 0], extent(o), mass=int(o[:, 5].sum()), edge=id(o) in cut_off, written=id(o) in in_writing)
+        for o in offered
+    ]
 
 
 def _in_rows(objects: list[np.ndarray]) -> list[bool]:

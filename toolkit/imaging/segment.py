@@ -55,7 +55,8 @@ FAINT_RIVAL = 0.5  # a candidate whose solid ink is under this share of the bold
 FLAGS = {
     "blank-page": "a page-sized image in which no digit was found",
     "lines-only": "ruled lines (a form box, a rule) were found, and nothing else",
-    "ambiguous": "several blobs of ink of comparable weight, or several rows: which one is meant is a guess",
+    "ambiguous": "several blobs of ink of comparable weight, or several rows, or a digit read from a row of "
+    "writing or from faint ink beside a rejected bolder mark: which one is meant is a guess",
     "several-digits": "single-digit mode, but the ink looks like several digits side by side (--multi-digit)",
     "touches-line": "the digit touched an erased ruled line and reads otherwise with the line kept: a stroke "
     "may have gone with the line",
@@ -175,8 +176,9 @@ def _pick_plan(
     """The plan of single-digit candidates: "pick:" on a page (which may hold no digit), "keep:" on a smaller
     image (a digit's own scan, whose digit is kept even when the model rejects it), then, for each candidate,
     its ink relative to the first's, marked "w" when it is wider than one digit (WIDE x its height), "e" when
-    the image's border cuts it (no rival to the others), "f" when its solid ink is under FAINT_RIVAL of the
-    boldest candidate's (a shadow's edge or a pencil mark beside a pen's digit: no rival to it either) and "k"
+    the image's border cuts it (no rival to the others), "r" when it is a word of a row of writing, offered
+    because nothing else was, "f" when its solid ink is under FAINT_RIVAL of the boldest candidate's (a
+    shadow's edge or a pencil mark beside a pen's digit: no rival to it either) and "k"
     when it is the candidate before it with the line it touched kept (`reading.pick` reads the surer of the
     two), e.g. "pick:1w,0.066,2.1e" or "keep:1,1k"."""
     heaviest = max(1, read[0][1].mass)
@@ -185,6 +187,7 @@ def _pick_plan(
         f"{digit.mass / heaviest:.3g}"
         + ("w" if box[2] > WIDE * box[3] else "")
         + ("e" if digit.edge else "")
+        + ("r" if digit.written else "")
         + ("f" if solid < FAINT_RIVAL * boldest else "")
         + ("k" if kept else "")
         for ((_, box), digit), kept, solid in zip(read, alternatives, solids, strict=True)
