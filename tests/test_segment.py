@@ -516,3 +516,23 @@ def test_two_ones_touching_at_one_end_are_read_as_two(flip):
     cv2.line(sheet, (70, 12), (54, 92), 30, 6, cv2.LINE_AA)
     (record,) = predict_images([np.ascontiguousarray(sheet[::-1]) if flip else sheet], multi_digit=True)
     assert record["text"] == "11" and "split" in record["flags"], record
+
+
+@pytest.mark.parametrize("digits", ["23", "32"])
+def test_a_number_on_a_rule_reads_a_digit_with_the_line_kept_when_that_is_surer(mnist_test, digits):
+    """A 2 whose foot lies along the rule under a number lost its foot with the line and read 7. As in
+    single-digit mode, a digit that touched an erased line is also offered with the line kept where its ink
+    meets it ("k" spans of the plan), and the reading takes it when it is KEPT_MARGIN surer."""
+    from toolkit.predict import predict_images
+
+    x, y = mnist_test
+    sheet = np.full((110, 60 + 70 * len(digits)), 235, np.uint8)
+    cv2.line(sheet, (0, 80), (sheet.shape[1], 80), 60, 2)
+    for k, digit in enumerate(digits):
+        glyph = cv2.resize(x[np.flatnonzero(y == int(digit))[2]], (64, 64), interpolation=cv2.INTER_CUBIC)
+        foot = int(np.flatnonzero(glyph.max(axis=1) > 128)[-1])
+        top, left = 80 - foot, 20 + 70 * k
+        region = sheet[top : top + 64, left : left + 64]
+        np.minimum(region, (255 - glyph.astype(np.int32) * 235 // 255).astype(np.uint8), out=region)
+    (record,) = predict_images([sheet], multi_digit=True)
+    assert record["text"] == digits and "touches-line" in record["flags"], record

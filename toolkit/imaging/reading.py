@@ -135,7 +135,8 @@ def choose(plan: str | None, scored: np.ndarray) -> tuple[list[int], bool, bool]
     less CUT_COST for each digit after the first. A span's sureness is capped at SURE_CAP, less REJECTED_COST
     when the model says it is no digit, less WIDE_COST per unit of width over the digits' height, less
     SHORT_COST for a fragment shorter than SHORT x the digits' height and NARROW_COST for a sliver narrower
-    than NARROW read as anything but a 1. A reading is as good as its worst digit: a whole "16" read as a 6 is
+    than NARROW read as anything but a 1, and KEPT_MARGIN for a span offered again with the line it touched
+    kept ("i-j-r-qk", after the span as cut). A reading is as good as its worst digit: a whole "16" read as a 6 is
     surer than nothing, but a sure 1 and a sure 6 beat it. It is ambiguous when the best reading with another
     count of digits scores within AMBIGUOUS of it."""
     if plan is None:
@@ -150,9 +151,12 @@ def choose(plan: str | None, scored: np.ndarray) -> tuple[list[int], bool, bool]
             at += 1
             continue
         head, body = slot[1:].split(":", 1)
-        spans = [tuple(float(v) for v in entry.split("-")) for entry in body.split(",")]
+        entries = body.split(",")
+        spans = [tuple(float(v) for v in entry.rstrip("k").split("-")) for entry in entries]
+        twins = np.array([entry.endswith("k") for entry in entries])
         ones = scored[at : at + len(spans), :NUM_CLASSES].argmax(axis=1) == 1
-        path, close = _best_path(int(head), spans, score[at : at + len(spans)], ones)
+        # A span read with the line it touched kept ("k") must be KEPT_MARGIN surer than without it.
+        path, close = _best_path(int(head), spans, score[at : at + len(spans)] - KEPT_MARGIN * twins, ones)
         chosen.extend(at + k for k in path)
         cut |= len(path) > 1
         ambiguous |= close

@@ -105,15 +105,23 @@ def _read(ink: np.ndarray, inverted: bool, multi_digit: bool) -> Segmented:
     kept: list[tuple[np.ndarray, tuple[int, int, int, int]]] = []  # (field, box)
     slots: list[str] = []
     for lattice in lattices:
-        tried = [_tensor(layout, digit, solid) for digit in lattice.digits]
-        read = [(t, span) for t, span in zip(tried, lattice.spans, strict=True) if t is not None]
+        read = []  # (field and box, span, whether it is the span before it with its line kept)
+        for digit, span in zip(lattice.digits, lattice.spans, strict=True):
+            if (t := _tensor(layout, digit, solid)) is None:
+                continue
+            read.append((t, span, False))
+            if _touches(layout, digit) and (line_kept := _tensor(layout, digit, solid, keep_line=True)) is not None:
+                read.append((line_kept, span, True))
         if not read:
             continue
-        kept.extend(t for t, _ in read)
-        if lattice.cuts == 1:
+        kept.extend(t for t, _, _ in read)
+        if lattice.cuts == 1 and len(read) == 1:
             slots.append("1")
         else:
-            slots.append(f"L{lattice.cuts}:" + ",".join(f"{i}-{j}-{r:.2f}-{q:.2f}" for _, (i, j, r, q) in read))
+            slots.append(
+                f"L{lattice.cuts}:"
+                + ",".join(f"{i}-{j}-{r:.2f}-{q:.2f}" + ("k" if twin else "") for _, (i, j, r, q), twin in read)
+            )
     if not kept:
         return _nothing(layout, flags, inverted, (0, SIZE, SIZE))
     _touching(layout, digits, flags)
