@@ -37,7 +37,7 @@ def _read(record: dict, kind: str) -> str:
 
 
 # What a record of no digit says by being one: on a blank sheet these flags are the reading, not a warning.
-NO_DIGIT_FLAGS = {"blank-page", "lines-only", "not-a-digit"}
+NO_DIGIT_FLAGS = {"blank-page", "lines-only", "not-a-digit", "writing-only"}
 
 
 def _flagged(record: dict, kind: str) -> bool:

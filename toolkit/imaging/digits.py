@@ -41,7 +41,6 @@ class Digit:
     bounds: tuple[int, np.ndarray, np.ndarray] | None = None
     mass: int = 0  # its ink (x 1000, as Layout.parts), where the choice among candidates needs it
     edge: bool = False  # single-digit candidate on a page that the image's border cuts: no rival to the others
-    written: bool = False  # ... one of a row of writing, offered because nothing else was
 
 
 def _objects(
@@ -100,17 +99,17 @@ def extent(rows: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
-    """Single-digit mode: the candidates for the digit, heaviest object first (on a page, objects in a row of
-    writing only when no other mark is, and those the image's border cuts after all, neither judged a rival
-    to the others here; none when there is none): every object with CANDIDATE_SHARE of the heaviest's ink, up to
-    CANDIDATES, for the model to judge (a faint line of writing or a shadow can outweigh a thin 1; see
-    `reading.pick`). Flagged ambiguous when another object weighs nearly as much as the heaviest, and
-    several-digits when the ink looks like digits side by side."""
+    """Single-digit mode: the candidates for the digit, heaviest object first (on a page never objects in a row
+    of writing, flagged writing-only when there is nothing else, and those the image's border cuts after all,
+    no rival to the others here; none when there is none): every object with CANDIDATE_SHARE of the
+    heaviest's ink, up to CANDIDATES, for the model to judge (a faint line of writing or a shadow can
+    outweigh a thin 1; see `reading.pick`). Flagged ambiguous when another object weighs nearly as much as
+    the heaviest, and several-digits when the ink looks like digits side by side."""
     page = layout.labels.shape if layout.page else None
     objects = _objects(layout.parts, page, layout.touching) if len(layout.parts) else []
     if not objects:
         return []
-    rivals, edge, alone, written = objects, [], [], []
+    rivals, edge = objects, []
     if layout.page:  # what the image's border cuts (a desk beyond the paper's edge) after all that it does not
         height, width = layout.labels.shape
         cut = [_at_border(extent(o), width, height) for o in objects]
@@ -119,12 +118,13 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
         # a scan shows whole; a large one may be a digit cropped tight, and is offered last.
         edge = [o for o, c in zip(objects, cut, strict=True) if c and not _small(extent(o), width, height)]
         # A line of writing (a header, a label) outweighs a thin 1 word by word, and a word may pass for a digit:
-        # it is offered only when no other mark is.
+        # it is no candidate. A page whose only marks are writing holds no single digit, and says why.
         in_row = _in_rows(inside)
         alone = [o for o, w in zip(inside, in_row, strict=True) if not w]
-        written = [o for o, w in zip(inside, in_row, strict=True) if w]
-        objects, rivals = (alone or written) + edge, alone or written or edge
+        objects, rivals = alone + edge, alone or edge
         if not objects:
+            if any(in_row):
+                flags.append("writing-only")
             return []
     best = objects[0]
     box = extent(best)
@@ -137,11 +137,7 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     heaviest = int(best[:, 5].sum())
     offered = [o for o in objects[:CANDIDATES] if o[:, 5].sum() >= CANDIDATE_SHARE * heaviest]
     cut_off = {id(o) for o in edge}
-    in_writing = {id(o) for o in written} if not alone else set()
-    return [
-        Digit(o[:, 0], extent(o), mass=int(o[:, 5].sum()), edge=id(o) in cut_off, written=id(o) in in_writing)
-        for o in offered
-    ]
+    return [Digit(o[:, 0], extent(o), mass=int(o[:, 5].sum()), edge=id(o) in cut_off) for o in offered]
 
 
 def _in_rows(objects: list[np.ndarray]) -> list[bool]:

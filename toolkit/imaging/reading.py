@@ -15,7 +15,6 @@ from toolkit.imaging.common import Normalized
 from toolkit.imaging.digits import COMPARABLE
 
 PICK_PLANS = ("pick:", "keep:")  # the plans of single-digit candidates (see `pick`)
-GUESSED = "rf"  # a candidate read out of a row of writing, or fainter than a rejected one: the choice is a guess
 NO_RIVAL = "ef"  # a candidate marked so (cut by the border, faint) is no rival to a chosen one not marked so
 SURE_CAP = 8.0  # log-odds: sureer than this counts the same (p ~ 0.9997 over the second class)
 CUT_COST = 3.0  # each cut of a group into one more digit costs this: a split must be that much surer
@@ -36,9 +35,8 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     the model rejects them all on a page (a "keep:" plan, a smaller image, keeps its heaviest); whether the
     choice is ambiguous (another accepted candidate has COMPARABLE of the chosen one's ink; one the image's
     border cuts, marked "e", is no rival to one it does not, nor one of faint ink, marked "f", to a bold one,
-    nor one the model doubts is a digit, not_digit at NOT_DIGIT_DOUBT or above; and the choice of one read
-    out of a row of writing, "r", or of faint ink, "f", is a guess whatever its rivals); and whether the chosen
-    one is wider than one digit.
+    nor one the model doubts is a digit, not_digit at NOT_DIGIT_DOUBT or above; and the choice of one of
+    faint ink, "f", is a guess whatever its rivals); and whether the chosen one is wider than one digit.
 
     The model decides what is a digit: candidates it rejects (not_digit at NOT_DIGIT_THRESHOLD or above) are
     passed over, so a line of writing, a box corner or a shadow heavier than the digit does not become it.
@@ -46,7 +44,7 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     is (a speck on a box's rule is no rival to a digit the model doubts). A model without not_digit accepts
     every candidate, and the heaviest is read, as the segmenter alone would."""
     entries = _entries(plan)
-    masses = [float(v.rstrip("wekfr")) for v in entries]
+    masses = [float(v.rstrip("wekf")) for v in entries]
     if scored.shape[1] > NUM_CLASSES:
         accepted = [i for i in range(len(scored)) if scored[i, NUM_CLASSES] < NOT_DIGIT_THRESHOLD]
     else:
@@ -72,7 +70,7 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
         and all(mark in entries[best] or mark not in entries[i] for mark in NO_RIVAL)
         and not doubted[i]
     ]
-    guessed = any(mark in entries[best] for mark in GUESSED)
+    guessed = "f" in entries[best]  # faint ink read because a bolder mark was rejected
     return best, guessed or any(masses[i] >= COMPARABLE * masses[best] for i in rivals), "w" in entries[best]
 
 

@@ -63,6 +63,8 @@ FLAGS = {
     "split": "multi-digit: a blob of ink was read as several touching digits, cut apart where they meet",
     "cut-by-border": "the digit read runs into the image's border: part of it may be cut off, or it is the edge "
     "of a sheet, a tile or a shadow",
+    "writing-only": "single-digit mode: the only marks on the page are a row of writing (words, or several digits "
+    "side by side: try --multi-digit), so no digit was read",
     "not-a-digit": "the model's not_digit output says the image holds no digit (a single-digit scan keeps its "
     "digit; on a page, no candidate was a digit; in a number, a candidate was dropped)",
 }
@@ -184,9 +186,8 @@ def _pick_plan(
     """The plan of single-digit candidates: "pick:" on a page (which may hold no digit), "keep:" on a smaller
     image (a digit's own scan, whose digit is kept even when the model rejects it), then, for each candidate,
     its ink relative to the first's, marked "w" when it is wider than one digit (WIDE x its height), "e" when
-    the image's border cuts it (no rival to the others), "r" when it is a word of a row of writing, offered
-    because nothing else was, "f" when its solid ink is under FAINT_RIVAL of the boldest candidate's (a
-    shadow's edge or a pencil mark beside a pen's digit: no rival to it either) and "k"
+    the image's border cuts it (no rival to the others), "f" when its solid ink is under FAINT_RIVAL of the
+    boldest candidate's (a shadow's edge or a pencil mark beside a pen's digit: no rival to it either) and "k"
     when it is the candidate before it with the line it touched kept (`reading.pick` reads the surer of the
     two), e.g. "pick:1w,0.066,2.1e" or "keep:1,1k"."""
     heaviest = max(1, read[0][1].mass)
@@ -195,7 +196,6 @@ def _pick_plan(
         f"{digit.mass / heaviest:.3g}"
         + ("w" if box[2] > WIDE * box[3] else "")
         + ("e" if digit.edge else "")
-        + ("r" if digit.written else "")
         + ("f" if solid < FAINT_RIVAL * boldest else "")
         + ("k" if kept else "")
         for ((_, box), digit), kept, solid in zip(read, alternatives, solids, strict=True)
