@@ -125,7 +125,8 @@ def decide(result: Normalized, scored: np.ndarray) -> list[int]:
 def choose(plan: str | None, scored: np.ndarray) -> tuple[list[int], bool, bool]:
     """Which of a number's tensors are its digits, given the model's rows for them (`scored`: probabilities,
     and the not_digit column when the model has one; `plan`: see `Segmented.plan`, None: every tensor is a
-    digit), whether a group of touching digits was cut apart, and whether the reading is ambiguous.
+    digit), whether a group of touching digits was cut apart with a digit short of SURE_CAP (a cut whose
+    digits are all that sure is no call for a look), and whether the reading is ambiguous.
 
     A slot "1" is one digit. A slot "L<n>:i-j-r-q,..." is a group over-segmented into n pieces, whose tensors
     are its candidate spans (pieces i to j; r, q: the span's ink width and height over the digits' height); its
@@ -156,7 +157,8 @@ def choose(plan: str | None, scored: np.ndarray) -> tuple[list[int], bool, bool]
         # A span read with the line it touched kept ("k") must be KEPT_MARGIN surer than without it.
         path, close = _best_path(int(head), spans, score[at : at + len(spans)] - KEPT_MARGIN * twins, ones)
         chosen.extend(at + k for k in path)
-        cut |= len(path) > 1
+        # Cut apart, and told by a digit short of sure: a split where every digit read is at SURE_CAP is sure.
+        cut |= len(path) > 1 and bool(score[[at + k for k in path]].min() < SURE_CAP)
         ambiguous |= close
         at += len(spans)
     return chosen, cut, ambiguous

@@ -60,7 +60,8 @@ FLAGS = {
     "several-digits": "single-digit mode, but the ink looks like several digits side by side (--multi-digit)",
     "touches-line": "the digit touched an erased ruled line and reads otherwise with the line kept: a stroke "
     "may have gone with the line",
-    "split": "multi-digit: a blob of ink was read as several touching digits, cut apart where they meet",
+    "split": "multi-digit: a blob of ink was read as several touching digits, cut apart where they meet, and "
+    "the model is short of sure of one of them",
     "cut-by-border": "the digit read runs into the image's border: part of it may be cut off, or it is the edge "
     "of a sheet, a tile or a shadow",
     "writing-only": "single-digit mode: the only marks on the page are a row of writing (words, or several digits "
