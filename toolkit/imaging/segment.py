@@ -39,6 +39,7 @@ What deserves a human look is flagged (FLAGS), never silent. Steps 1-4 are `tool
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -139,6 +140,17 @@ def _read(ink: np.ndarray, inverted: bool, multi_digit: bool) -> Segmented:
     )
 
 
+class _Offered(NamedTuple):
+    """A single-digit candidate as offered to the model: its field and box, the object it was cut from, its
+    solid ink level, and whether it is the candidate before it with the line it touched kept."""
+
+    field: np.ndarray
+    box: tuple[int, int, int, int]
+    digit: Digit
+    solid: float
+    line_kept: bool
+
+
 def _read_single(layout: Layout, flags: list[str], inverted: bool) -> Segmented:
     """Single-digit mode: the heaviest candidate that can be read is the tensor; the others ride along
     (`Segmented.others`), and the plan (see `_pick_plan`) lets the model judge them all (`pick`), even a lone
@@ -147,43 +159,30 @@ def _read_single(layout: Layout, flags: list[str], inverted: bool) -> Segmented:
     candidates = find_single(layout, flags)
     if not candidates and layout.lines is not None:
         flags.append("lines-only")
-    read: list[tuple[tuple[np.ndarray, tuple[int, int, int, int]], Digit]] = []
-    alternatives: list[bool] = []  # whether each entry of `read` is the one before it with its line kept
-    solids: list[float] = []  # each entry's solid ink level
+    offered: list[_Offered] = []
     for c in candidates:
         solid = _digits_solid_level(layout, [c])
         if (t := _tensor(layout, c, solid)) is None:
             continue
-        read.append((t, c))
-        alternatives.append(False)
-        solids.append(solid)
+        offered.append(_Offered(*t, c, solid, False))
         if _touches(layout, c) and (kept := _tensor(layout, c, solid, keep_line=True)) is not None:
-            read.append((kept, c))
-            alternatives.append(True)
-            solids.append(solid)
-    if not read:
+            offered.append(_Offered(*kept, c, solid, True))
+    if not offered:
         return _nothing(layout, flags, inverted, (SIZE, SIZE))
     _touching(layout, candidates[:1], flags)
-    tensor, _ = read[0][0]
-    others = np.stack([t for (t, _), _ in read[1:]]) if len(read) > 1 else None
     return Segmented(
-        tensor,
+        offered[0].field,
         blank=False,
         inverted=inverted,
         passthrough=False,
         flags=tuple(flags),
-        boxes=tuple(box for (_, box), _ in read),
-        plan=_pick_plan(read, alternatives, solids, layout.page),
-        others=others,
+        boxes=tuple(o.box for o in offered),
+        plan=_pick_plan(offered, layout.page),
+        others=np.stack([o.field for o in offered[1:]]) if len(offered) > 1 else None,
     )
 
 
-def _pick_plan(
-    read: list[tuple[tuple[np.ndarray, tuple[int, int, int, int]], Digit]],
-    alternatives: list[bool],
-    solids: list[float],
-    page: bool,
-) -> str:
+def _pick_plan(offered: list[_Offered], page: bool) -> str:
     """The plan of single-digit candidates: "pick:" on a page (which may hold no digit), "keep:" on a smaller
     image (a digit's own scan, whose digit is kept even when the model rejects it), then, for each candidate,
     its ink relative to the first's, marked "w" when it is wider than one digit (WIDE x its height), "e" when
@@ -191,15 +190,15 @@ def _pick_plan(
     boldest candidate's (a shadow's edge or a pencil mark beside a pen's digit: no rival to it either) and "k"
     when it is the candidate before it with the line it touched kept (`reading.pick` reads the surer of the
     two), e.g. "pick:1w,0.066,2.1e" or "keep:1,1k"."""
-    heaviest = max(1, read[0][1].mass)
-    boldest = max(solids)
+    heaviest = max(1, offered[0].digit.mass)
+    boldest = max(o.solid for o in offered)
     return ("pick:" if page else "keep:") + ",".join(
-        f"{digit.mass / heaviest:.3g}"
-        + ("w" if box[2] > WIDE * box[3] else "")
-        + ("e" if digit.edge else "")
-        + ("f" if solid < FAINT_RIVAL * boldest else "")
-        + ("k" if kept else "")
-        for ((_, box), digit), kept, solid in zip(read, alternatives, solids, strict=True)
+        f"{o.digit.mass / heaviest:.3g}"
+        + ("w" if o.box[2] > WIDE * o.box[3] else "")
+        + ("e" if o.digit.edge else "")
+        + ("f" if o.solid < FAINT_RIVAL * boldest else "")
+        + ("k" if o.line_kept else "")
+        for o in offered
     )
 
 
