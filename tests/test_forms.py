@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from toolkit.imaging import boxes, layout, light, lines, normalise, reading
+from toolkit.imaging import boxes, layout, light, lines, normalise, reading, rough
 
 PAPER, RULE = 235, 40
 
@@ -331,7 +331,7 @@ def test_a_small_box_with_bold_sides_frames_its_digit(mnist_test, side, thicknes
     cv2.rectangle(sheet, (17, 18), (17 + side, 18 + side), RULE, thickness)
     stamp(sheet, digit_image(mnist_test, 4), 18 + thickness, 17 + thickness, side - 2 * thickness)
     ink = 1.0 - sheet.astype(np.float32) / 255
-    assert boxes.framed(ink, normalise._coarse_box(ink), 1.0 - PAPER / 255)
+    assert boxes.framed(ink, rough.rough_box(ink).near, 1.0 - PAPER / 255)
     assert normalise.prepare_array(sheet).plan is not None  # the segmenter read it
 
 
@@ -352,7 +352,7 @@ def test_a_faint_box_far_around_a_small_images_digit_sends_it_to_the_segmenter(m
     straight run of ink longer than the digit is a line (`boxes.ruled`), and the segmenter erases it."""
     sheet = faint_box_around(mnist_test, 3, degrees)
     ink = 1.0 - sheet.astype(np.float32) / 255
-    near = normalise._coarse_box(ink)
+    near = rough.rough_box(ink).near
     assert near[1] - near[0] < 120  # the rough box is the digit's, not the box's
     assert boxes.ruled(ink, near, 1.0 - PAPER / 255)
     read_digit, result = read(sheet, scorer)
@@ -365,7 +365,7 @@ def test_a_digits_own_strokes_are_no_ruled_line(mnist_test, digit):
     sheet = np.full((140, 120), PAPER, np.uint8)
     stamp(sheet, digit_image(mnist_test, digit), 20, 15, 100)
     ink = 1.0 - sheet.astype(np.float32) / 255
-    assert not boxes.ruled(ink, normalise._coarse_box(ink), 1.0 - PAPER / 255)
+    assert not boxes.ruled(ink, rough.rough_box(ink).near, 1.0 - PAPER / 255)
     assert normalise.prepare_array(sheet).plan is None  # the fast path
 
 

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from toolkit.imaging.common import LINE_MIN, LINE_RATIO
+from toolkit.imaging.rough import Rough
 
 BAR = 0.4  # a part this stout at most, ruled along its length, is a row of form boxes (4 boxes 1.4x as tall as wide)
 HOLLOW = 0.5  # ... whose centre line, along its length, is ink over less than this share (the dividers)
@@ -20,11 +21,11 @@ RULED_TILT = 0.09  # ... found at up to this slope (5 degrees)
 PAIRED = 2.2  # the side closing a box may be this many times bolder than its rules: two boxes' sides together
 
 
-def lined(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bool:
-    """Whether a small image's digit (where its ink is: `near`, top, bottom, left, right; `level`: the paper of
-    `ink`) is in a box or beside a ruled line, which the segmenter erases and the fast path would read with it:
-    `framed` or `ruled`."""
-    return framed(ink, near, level) or ruled(ink, near, level)
+def lined(ink: np.ndarray, rough: Rough, level: float) -> bool:
+    """Whether a small image's digit (where its ink is, roughly: `rough`; `level`: the paper of `ink`) is in a
+    box or beside a ruled line, which the segmenter erases and the fast path would read with it: `framed`, or
+    `ruled` when the rough look saw a long faint mark (most scans have none, and pay nothing for it)."""
+    return framed(ink, rough.near, level) or (rough.long_mark and ruled(ink, rough.near, level))
 
 
 def framed(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bool:

@@ -61,11 +61,11 @@ from toolkit.imaging.common import (
     to_field,
 )
 from toolkit.imaging.digits import WIDE
+from toolkit.imaging.rough import box3, rough_box
 
 # Images up to this many pixels become OpenCV arrays as they are, like the files OpenCV decodes; larger ones are
 # reduced by Pillow first, from files and memory alike, so memory stays near the image's own bytes.
 ARRAY_MAX_PIXELS = 1 << 22
-DETECT_SIDE = 64  # ink detection runs on a copy reduced to about this size (box filtering also averages noise)
 FRAME = 0.8  # ink across this share of a small image's sides may be a frame or a rule: see _not_one_digit
 FINE_SIDE = 64  # a digit box larger than twice this is measured on a copy reduced to about this size
 _ORIENTATION_TAG = 0x0112
@@ -328,54 +328,10 @@ def _mnist_geometry(ink: np.ndarray) -> bool:
     return abs(cy - CENTRE) <= 1.0 and abs(cx - CENTRE) <= 1.0
 
 
-def _box3(values: np.ndarray) -> np.ndarray:
-    """3x3 mean filter with edge padding (cheap, and enough to tell single-pixel noise from strokes)."""
-    return cv2.blur(values, (3, 3), borderType=cv2.BORDER_REPLICATE)
-
-
-def _coarse_box(ink: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Where the digit's ink is, roughly: (top, bottom, left, right) with bottom and right exclusive, on a copy
-    reduced to about DETECT_SIDE px and grown by one of its cells; None when there is no ink."""
-    h, w = ink.shape
-    factor = max(1, -(-max(h, w) // DETECT_SIDE))
-    # Whole cells only (OpenCV's integer-factor area path is 3-4x faster); the cut edge, under a cell, is back
-    # inside the box below, which is grown by a cell and clipped to the whole image.
-    if factor == 1 or min(h, w) < factor:
-        coarse = reduce(ink, factor)
-    else:
-        coarse = cv2.resize(
-            ink[: h - h % factor, : w - w % factor], None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA
-        )
-    level, noise = paper(border(coarse))
-    smooth = _box3(coarse - np.float32(level))
-    # The 3x3 mean divides independent noise by 3; five of those sigmas above the paper is ink.
-    threshold = max(BLANK_CONTRAST, 5.0 * noise / 3.0)
-    mask = (smooth > threshold).view(np.uint8)
-    if cv2.countNonZero(mask) < 2:
-        return None
-    # Specks, dust and shadows are separate, much lighter blobs: keep the 8-connected components that weigh
-    # at least a tenth of the heaviest (digits written with a break keep both parts) and box them together.
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    kept = stats[1:]
-    if count > 2:  # label 0 is the background
-        mass = np.bincount(labels.ravel(), weights=smooth.ravel(), minlength=count)[1:]
-        kept = kept[mass >= 0.1 * mass.max()]
-    x0, y0 = kept[:, cv2.CC_STAT_LEFT], kept[:, cv2.CC_STAT_TOP]
-    top, bottom = int(y0.min()), int((y0 + kept[:, cv2.CC_STAT_HEIGHT]).max())
-    left, right = int(x0.min()), int((x0 + kept[:, cv2.CC_STAT_WIDTH]).max())
-    # Grown by one cell: the smoothing spreads ink by a pixel, which at 28 px would shrink the digit by a tenth.
-    return (
-        max(0, (top - 1) * factor),
-        min(h, (bottom + 1) * factor),
-        max(0, (left - 1) * factor),
-        min(w, (right + 1) * factor),
-    )
-
-
 def _fine_box(
     ink: np.ndarray, near: tuple[int, int, int, int], level: float, noise: float
 ) -> tuple[tuple[int, int, int, int], float]:
-    """(top, bottom, left, right), inclusive, of the ink inside `near` (see `_coarse_box`), pixel by pixel, and
+    """(top, bottom, left, right), inclusive, of the ink inside `near` (see `rough.rough_box`), pixel by pixel, and
     the level of solid ink there (see `_region_solid_level`). A pixel counts when it is itself inky (above the
     noise, and a tenth of solid ink) and so is its neighbourhood (not lone noise). `level` and `noise` describe
     the paper of `ink` (see `common.paper`)."""
@@ -383,7 +339,7 @@ def _fine_box(
     region = ink[top:bottom, left:right] - np.float32(level)
     solid = _region_solid_level(region, noise)
     threshold = max(3.0 * noise, 0.1 * solid, 0.02)
-    fine = ((region > threshold) & (_box3(region) > threshold / 2)).view(np.uint8)
+    fine = ((region > threshold) & (box3(region) > threshold / 2)).view(np.uint8)
     x, y, fw, fh = cv2.boundingRect(fine)
     if fw == 0:
         return (top, bottom - 1, left, right - 1), solid
@@ -415,10 +371,11 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     if multi_digit or max(ink.shape) > PAGE_SIDE:
         return _scaled(segment.read(*light.working_ink(gray), multi_digit=multi_digit), w / ink.shape[1])
 
-    near = _coarse_box(ink)
-    if near is None:
+    rough = rough_box(ink)
+    if rough is None:
         return Normalized(np.zeros((SIZE, SIZE), np.float32), blank=True, inverted=inverted, passthrough=False)
-    if not whole and (_not_one_digit(near, ink.shape) or lined(ink, near, 1.0 - level if inverted else level)):
+    near = rough.near
+    if not whole and (_not_one_digit(near, ink.shape) or lined(ink, rough, 1.0 - level if inverted else level)):
         # Wider than one digit, or boxed or ruled: the segmenter decides (and erases form boxes and rules, and flags
         # several digits side by side) on a field or strip of any size, as it does on a page.
         return segment.read(*light.working_ink(gray))

@@ -1,0 +1,84 @@
+"""The fast path's first look at a small image: where its digit's ink is, roughly, and whether a faint mark
+runs far beyond it (a ruled line or a box's side, which `toolkit.imaging.boxes.ruled` then measures), both on
+a copy reduced to about DETECT_SIDE px, so the look costs microseconds whatever the image's size.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+from toolkit.imaging.common import BLANK_CONTRAST, border, paper, reduce
+
+DETECT_SIDE = 64  # ink detection runs on a copy reduced to about this size (box filtering also averages noise)
+FAINT = 0.03  # on that copy, a mark this far above the paper (and three sigmas of its noise) may be a line
+LONG = 1.1  # ... and one this many times longer than the digit's box is one (see `boxes.RULED_SPAN`)
+
+
+class Rough(NamedTuple):
+    """Where a small image's ink is, roughly."""
+
+    near: tuple[int, int, int, int]  # (top, bottom, left, right) of the digit's ink, bottom and right exclusive
+    long_mark: bool  # a faint mark on the reduced copy is LONG times longer than `near`: maybe a line
+
+
+def box3(values: np.ndarray) -> np.ndarray:
+    """3x3 mean filter with edge padding (cheap, and enough to tell single-pixel noise from strokes)."""
+    return cv2.blur(values, (3, 3), borderType=cv2.BORDER_REPLICATE)
+
+
+def rough_box(ink: np.ndarray) -> Rough | None:
+    """Where the digit's ink is, roughly, on a copy reduced to about DETECT_SIDE px and grown by one of its
+    cells, and whether a fainter mark runs far beyond it; None when there is no ink."""
+    h, w = ink.shape
+    factor = max(1, -(-max(h, w) // DETECT_SIDE))
+    # Whole cells only (OpenCV's integer-factor area path is 3-4x faster); the cut edge, under a cell, is back
+    # inside the box below, which is grown by a cell and clipped to the whole image.
+    if factor == 1 or min(h, w) < factor:
+        coarse = reduce(ink, factor)
+    else:
+        coarse = cv2.resize(
+            ink[: h - h % factor, : w - w % factor], None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA
+        )
+    level, noise = paper(border(coarse))
+    smooth = box3(coarse - np.float32(level))
+    # The 3x3 mean divides independent noise by 3; five of those sigmas above the paper is ink.
+    threshold = max(BLANK_CONTRAST, 5.0 * noise / 3.0)
+    mask = (smooth > threshold).view(np.uint8)
+    if cv2.countNonZero(mask) < 2:
+        return None
+    # Specks, dust and shadows are separate, much lighter blobs: keep the 8-connected components that weigh
+    # at least a tenth of the heaviest (digits written with a break keep both parts) and box them together.
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    kept = stats[1:]
+    if count > 2:  # label 0 is the background
+        mass = np.bincount(labels.ravel(), weights=smooth.ravel(), minlength=count)[1:]
+        kept = kept[mass >= 0.1 * mass.max()]
+    x0, y0 = kept[:, cv2.CC_STAT_LEFT], kept[:, cv2.CC_STAT_TOP]
+    top, bottom = int(y0.min()), int((y0 + kept[:, cv2.CC_STAT_HEIGHT]).max())
+    left, right = int(x0.min()), int((x0 + kept[:, cv2.CC_STAT_WIDTH]).max())
+    # A thin line keeps a `factor`-th of its contrast on the reduced copy (and the smoothing would take two
+    # thirds of that): looked for unsmoothed, at a fainter threshold.
+    span = LONG * max(bottom - top, right - left)
+    faint = (coarse > np.float32(level + max(FAINT, 3.0 * noise))).view(np.uint8)
+    long_mark = span <= max(coarse.shape) and _long_mark(faint, span)
+    # Grown by one cell: the smoothing spreads ink by a pixel, which at 28 px would shrink the digit by a tenth.
+    near = (
+        max(0, (top - 1) * factor),
+        min(h, (bottom + 1) * factor),
+        max(0, (left - 1) * factor),
+        min(w, (right + 1) * factor),
+    )
+    return Rough(near, long_mark)
+
+
+def _long_mark(faint: np.ndarray, span: float) -> bool:
+    """Whether a mask holds `span` px of ink across one row or down one column, the rows (or columns) a line
+    leaning up to 5 degrees crosses gathered into one."""
+    reach = 2 * int(0.045 * span) + 1
+    for kernel, axis in (((reach, 1), 1), ((1, reach), 0)):
+        if int(cv2.dilate(faint, np.ones(kernel, np.uint8)).sum(axis=axis, dtype=np.int32).max()) >= span:
+            return True
+    return False
