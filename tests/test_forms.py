@@ -361,7 +361,7 @@ def test_a_faint_box_far_around_a_small_images_digit_sends_it_to_the_segmenter(m
 
 @pytest.mark.parametrize("digit", [1, 7, 4])
 def test_a_digits_own_strokes_are_no_ruled_line(mnist_test, digit):
-    """A 1's stem and a 7's bar are as long as the digit, never RULED_SPAN times longer."""
+    """A 1's stem and a 7's bar are as long as the digit, never `rough.LONG` times longer."""
     sheet = np.full((140, 120), PAPER, np.uint8)
     stamp(sheet, digit_image(mnist_test, digit), 20, 15, 100)
     ink = 1.0 - sheet.astype(np.float32) / 255

@@ -9,15 +9,13 @@ import cv2
 import numpy as np
 
 from toolkit.imaging.common import LINE_MIN, LINE_RATIO
-from toolkit.imaging.rough import Rough
+from toolkit.imaging.rough import LONG, TILT, Rough
 
 BAR = 0.4  # a part this stout at most, ruled along its length, is a row of form boxes (4 boxes 1.4x as tall as wide)
 HOLLOW = 0.5  # ... whose centre line, along its length, is ink over less than this share (the dividers)
 BOX_THICK = 6.0  # px: a box's outline at most this thick (no digit is a rectangle's outline, so it may be bolder)
 FRAMED, FRAME_BAND, FRAME_CONTRAST, FRAME_ROW = 0.85, 0.08, 0.1, 0.6  # a small image's frame: see `framed`
 SPACING = 0.15  # the dividers of a row of boxes are this evenly spaced (a share of the box width)
-RULED_SPAN = 1.1  # a small image's straight run of ink this many times longer than its digit is a ruled line
-RULED_TILT = 0.09  # ... found at up to this slope (5 degrees)
 PAIRED = 2.2  # the side closing a box may be this many times bolder than its rules: two boxes' sides together
 
 
@@ -55,8 +53,6 @@ def framed(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bo
     if len(columns) < 2 or columns[-1] - columns[0] < 2 * LINE_MIN:
         return False
     mask = ink[max(0, top - 2) : bottom + 2, max(0, int(columns[0]) - 2) : int(columns[-1]) + 3] > threshold
-    h, w = mask.shape
-    band = max(4, int(FRAME_BAND * min(w, h)))
     inner = mask[2:-2, 2:-2]  # the margin around the outermost rows and columns is no part of the frame
     band = max(4, int(FRAME_BAND * min(inner.shape)))
     return (
@@ -71,16 +67,16 @@ def framed(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bo
 
 
 def ruled(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bool:
-    """Whether a small image holds a straight run of ink, across or down, RULED_SPAN times longer than the
+    """Whether a small image holds a straight run of ink, across or down, `rough.LONG` times longer than the
     larger side of `near` (top, bottom, left, right: where the digit is; `level`: the paper of `ink`), leaning
-    up to RULED_TILT: a ruled line or a form box too faint or too far out to be in `near` (which `framed`
+    up to `rough.TILT`: a ruled line or a form box too faint or too far out to be in `near` (which `framed`
     needs), and no part of the digit."""
-    span = int(RULED_SPAN * max(near[1] - near[0], near[3] - near[2])) + 1
+    span = int(LONG * max(near[1] - near[0], near[3] - near[2])) + 1
     mask = (ink > np.float32(level + FRAME_CONTRAST)).view(np.uint8)
     for axis in (0, 1):
         if mask.shape[1 - axis] < span:
             continue
-        reach = 2 * int(RULED_TILT * span / 2) + 1  # a leaning line's rows, gathered into one
+        reach = 2 * int(TILT * span / 2) + 1  # a leaning line's rows, gathered into one
         smear = (reach, 1) if axis == 0 else (1, reach)
         along = (1, span) if axis == 0 else (span, 1)
         gathered = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, smear[::-1]))

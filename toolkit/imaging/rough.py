@@ -14,7 +14,8 @@ from toolkit.imaging.common import BLANK_CONTRAST, border, paper, reduce
 
 DETECT_SIDE = 64  # ink detection runs on a copy reduced to about this size (box filtering also averages noise)
 FAINT = 0.03  # on that copy, a mark this far above the paper (and three sigmas of its noise) may be a line
-LONG = 1.1  # ... and one this many times longer than the digit's box is one (see `boxes.RULED_SPAN`)
+LONG = 1.1  # ... and one this many times longer than the digit's box is one (`boxes.ruled` measures it)
+TILT = 0.09  # ... leaning up to this slope (5 degrees)
 
 
 class Rough(NamedTuple):
@@ -77,7 +78,7 @@ def rough_box(ink: np.ndarray) -> Rough | None:
 def _long_mark(faint: np.ndarray, span: float) -> bool:
     """Whether a mask holds `span` px of ink across one row or down one column, the rows (or columns) a line
     leaning up to 5 degrees crosses gathered into one."""
-    reach = 2 * int(0.045 * span) + 1
+    reach = 2 * int(TILT * span / 2) + 1
     for kernel, axis in (((reach, 1), 1), ((1, reach), 0)):
         if int(cv2.dilate(faint, np.ones(kernel, np.uint8)).sum(axis=axis, dtype=np.int32).max()) >= span:
             return True
