@@ -166,7 +166,7 @@ def test_a_line_of_separate_words_does_not_crowd_a_thin_one_out_of_the_candidate
     assert record["digit"] == 1, record["flags"]
 
 
-def test_a_row_of_writing_is_no_candidate_and_a_page_of_only_writing_says_so(mnist_test, tmp_path):
+def test_a_row_of_writing_is_no_candidate_and_a_page_of_only_writing_says_so(mnist_test):
     """Words side by side are a line of writing: with a digit on the page they are no candidates (a word that
     passed for a digit made a right read ambiguous). On a page with nothing else they were offered, and a
     scribbled word the model let pass was read as a 1 or a 4: the page is blank, flagged writing-only."""

@@ -1,6 +1,6 @@
 """The fast path's first look at a small image: where its digit's ink is, roughly, and whether a faint mark
 runs far beyond it (a ruled line or a box's side, which `toolkit.imaging.boxes.ruled` then measures), both on
-a copy reduced to about DETECT_SIDE px, so the look costs microseconds whatever the image's size.
+a copy reduced to about DETECT_SIDE px: past the reduction, the look costs the same for any image.
 """
 
 from __future__ import annotations

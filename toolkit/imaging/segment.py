@@ -56,8 +56,8 @@ FAINT_RIVAL = 0.5  # a candidate whose solid ink is under this share of the bold
 FLAGS = {
     "blank-page": "a page-sized image in which no digit was found",
     "lines-only": "ruled lines (a form box, a rule) were found, and nothing else",
-    "ambiguous": "several blobs of ink of comparable weight, or several rows, or a digit read from a row of "
-    "writing or from faint ink beside a rejected bolder mark: which one is meant is a guess",
+    "ambiguous": "several blobs of ink of comparable weight, or several rows, or a digit read from faint ink "
+    "beside a bolder mark the model rejected: which one is meant is a guess",
     "several-digits": "single-digit mode, but the ink looks like several digits side by side (--multi-digit)",
     "touches-line": "the digit touched an erased ruled line and reads otherwise with the line kept: a stroke "
     "may have gone with the line",
