@@ -187,7 +187,8 @@ def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: i
     """Which of an item's candidate rows (from row `k`) is its digit (None: the model rejected them all), and
     its flags: `ambiguous` as the model's choice makes it, `several-digits` judged on the chosen candidate when
     it is not the heaviest (the segmenter judged the heaviest), `touches-line` only when the one read touched
-    an erased line and reads otherwise with it kept, `not-a-digit` when every candidate was rejected."""
+    an erased line and reads otherwise with it kept, `cut-by-border` when the image's border cuts the one read,
+    `not-a-digit` when every candidate was rejected."""
     from toolkit.imaging import reading
 
     assert item.plan is not None
