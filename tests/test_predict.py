@@ -114,6 +114,49 @@ def test_first_records_come_before_the_walk_ends(tmp_path, onnx_model, mnist_tes
     assert waited == [True]
 
 
+def test_a_run_commits_once_a_second_and_whenever_it_waits_for_input(tmp_path, monkeypatch, onnx_model, mnist_test):
+    """Commits (an fsync and a rename each) are spaced COMMIT_EVERY apart, but a run that has scored everything
+    it was given and waits for more (a trickling stdin) commits first: a `kill -9` then loses nothing scored."""
+    import threading
+
+    from toolkit.predict import journal, runner
+    from toolkit.predict.runner import run
+
+    x, y = mnist_test
+    paths = write_pngs(tmp_path / "in", x[:8], y[:8])
+    commit = journal.Journal.commit
+    committed: list[int] = []
+    all_given = threading.Event()
+    batches: list[int] = []
+
+    def counting_commit(self):
+        commit(self)
+        committed.append(self.written)
+        if self.written == 150:
+            all_given.set()
+
+    waited = []
+
+    def lines():
+        for i in range(300):
+            if i == 150:  # stdin goes quiet: what was scored must be committed before more comes
+                waited.append(all_given.wait(20))
+            yield f"{paths[i % len(paths)]}\n".encode()
+
+    monkeypatch.setattr(journal.Journal, "commit", counting_commit)
+    monkeypatch.setattr(runner, "COMMIT_EVERY", 1e9)
+    summary = run(
+        ["-"],
+        PredictOptions(model=onnx_model, workers=1, batch_size=16, chunk_size=16),
+        out=str(tmp_path / "o.csv"),
+        stdin=lines(),
+        on_records=lambda batch: batches.append(len(batch)),
+    )
+    assert summary.records == 300 and waited == [True]
+    assert 150 in committed and committed[-1] == 300
+    assert len(batches) >= 300 // 16 and len(committed) < len(batches) // 2, (batches, committed)
+
+
 # --- bad input -----------------------------------------------------------------------------------------------
 
 
@@ -738,9 +781,9 @@ def interrupted_run(
     monkeypatch, inputs: list[str], out: Path, options: PredictOptions, after: int, resume: bool = False
 ) -> None:
     """Run predict and stop it as Ctrl-C does once `after` records are committed (in-process, so the moment is
-    exact): the output is left as `<out>.partial` for a --resume."""
+    exact, every batch committed): the output is left as `<out>.partial` for a --resume."""
     from toolkit.errors import Interrupted
-    from toolkit.predict import journal
+    from toolkit.predict import journal, runner
     from toolkit.predict.runner import run
 
     commit = journal.Journal.commit
@@ -754,6 +797,7 @@ def interrupted_run(
 
     with monkeypatch.context() as patch:
         patch.setattr(journal.Journal, "commit", commit_then_stop)
+        patch.setattr(runner, "COMMIT_EVERY", 0.0)
         with pytest.raises(Interrupted, match="--resume"):
             run(inputs, options, out=str(out), resume=resume)
     assert (resume or not out.exists()) and out.with_name(out.name + ".partial").exists()

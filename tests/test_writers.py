@@ -47,6 +47,50 @@ def test_csv_survives_odd_names(tmp_path):
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
 
 
+def _cell(value) -> str:
+    """A CSV cell as docs/predict.md describes it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return " ".join(map(str, value))
+    return format(value, ".6g") if isinstance(value, float) else str(value)
+
+
+def test_csv_lines_are_spelled_as_the_csv_module_spells_them_cell_by_cell():
+    """The writer's line patterns (one `%` per record) give the bytes the csv module gives: odd names, errors
+    with commas and quotes, flags, numbers of other types (NumPy), lists, None, True and False."""
+    for options in (PredictOptions(), PredictOptions(top_k=2)):
+        _same_as_the_csv_module(options)
+
+
+def _same_as_the_csv_module(options: PredictOptions) -> None:
+    import io
+
+    import numpy as np
+
+    records = make(ODD_NAMES, options, error_at=(1, 4))
+    records[2]["error"] = 'cannot read "x, y": bad\r\nfile'
+    records[3]["confidence"] = np.float32(0.25)
+    records[3]["flags"] = "ambiguous"
+    records[5]["confidence"] = float("nan")
+    records[7]["flags"] = 'said "no"'  # a quote and no comma, in a plain name's record
+    columns = options.columns()
+    got = io.StringIO()
+    writer = writers.CsvWriter(got, columns)
+    writer.write(records[:3])
+    writer.write(records[3:])
+    expected = io.StringIO()
+    plain = csv.writer(expected, lineterminator="\r\n")
+    plain.writerow(columns)
+    for record in records:
+        plain.writerow([path_text(record["path"]), *(_cell(record[c]) for c in columns[1:])])
+    assert got.getvalue() == expected.getvalue()
+    assert '"cannot read ""x, y"": bad\r\nfile"' in got.getvalue()
+    assert ",0.25," in got.getvalue() and ",nan," in got.getvalue()
+
+
 def test_jsonl_survives_odd_names(tmp_path):
     options = PredictOptions()
     records = make(ODD_NAMES, options)

@@ -33,7 +33,6 @@ from toolkit.predict.resume import (
     Damaged,
     Previous,
     base_folder,
-    csv_line,
     differences,
     scan_parquet,
     scan_text,
@@ -41,16 +40,16 @@ from toolkit.predict.resume import (
 )
 from toolkit.predict.sources import ENTRY, UNKNOWN, Version, open_versions, read_versions, version_of
 from toolkit.predict.walk import Found
-from toolkit.predict.writers import CsvWriter, JsonlWriter, csv_to_parquet, open_text, writer_for
+from toolkit.predict.writers import CsvWriter, JsonlWriter, csv_line, csv_to_parquet, open_text, writer_for
 
 STATE_VERSION = 1
 
 
 class Journal:
-    """Appends records to `<out>.partial`, commits after each batch, and renames into place at the end.
+    """Appends records to `<out>.partial`, commits when told (`commit`), and renames into place at the end.
 
-    Call `start`, then `write`/`commit` per batch, then `finish` (success) or `close` (anything else): both
-    release the lock that `start` takes."""
+    Call `start`, then `write` per batch and `commit` whenever what was written must survive a kill, then
+    `finish` (success) or `close` (anything else, which commits too): both release the lock `start` takes."""
 
     def __init__(self, out: Path, fmt: str, columns: Sequence[str], fingerprint: dict[str, Any]):
         self.out = Path(out)

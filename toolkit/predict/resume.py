@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
-import io
 import os
 from collections.abc import Iterator, Sequence
 from itertools import repeat
@@ -324,10 +323,3 @@ def with_gone_flag(flags: str | None, gone: bool) -> str | None:
     """`flags` with GONE at its end (`gone`) or without it."""
     tokens = [flag for flag in (flags or "").split() if flag != GONE]
     return " ".join([*tokens, GONE] if gone else tokens) or None
-
-
-def csv_line(row: list[str]) -> str:
-    """A CSV row as the writers spell it (RFC 4180 quoting, CRLF)."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(row)
-    return buffer.getvalue()

@@ -4,6 +4,7 @@ journal -> summary. The CLI calls `run`; notebooks use `predict_folder` (in `too
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import threading
 import time
@@ -23,6 +24,11 @@ from toolkit.predict.summary import Summary
 from toolkit.predict.walk import Found, Walker, check_inputs, count_files
 
 Progress = Callable[[int, "int | None"], None]
+
+# How often a run commits its output (seconds). Ctrl-C, SIGTERM and failures commit everything written; a
+# `kill -9` loses at most this much work, which --resume scores again. Committing after every batch (an fsync
+# and a rename each time) cost 5% of a 100,000-file run.
+COMMIT_EVERY = 1.0
 
 
 def fingerprint(model: Path, options: PredictOptions) -> dict[str, Any]:
@@ -52,7 +58,8 @@ class Engine(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
     def batches(self, found: Iterable[Found]) -> Iterator[list[Record]]:
-        """Records of the files in `found`, in their order, in lists; all frames of a file in one list."""
+        """Records of the files in `found`, in their order, in lists; all frames of a file in one list. An empty
+        list says the engine is about to wait for input (a trickling stdin): the run commits its output then."""
         ...
 
 
@@ -171,8 +178,12 @@ def run(
         found = _start(output, resume, inputs, out, walker, summary)
         with _started(engine_type, model, options) as scoring:
             report = _reporter(progress, inputs, options, already=output.previous.records)
+            due = _every(COMMIT_EVERY)
             for batch in scoring.batches(found):
-                _take(batch, output, summary)
+                if not batch:  # the engine is about to wait for input: what it gave so far is made durable
+                    output.commit()
+                    continue
+                _take(batch, output, summary, due())
                 if on_records is not None:
                     on_records(batch)
                 if report is not None:
@@ -284,12 +295,29 @@ def _started(engine_type: type[Engine], model: Path, options: PredictOptions) ->
         yield scoring
 
 
-def _take(batch: list[Record], output: Output, summary: Summary) -> None:
-    """One scored batch: committed to the output before it counts, so an interrupt never loses what was counted."""
+def _take(batch: list[Record], output: Output, summary: Summary, commit: bool) -> None:
+    """One scored batch: written to the output (and committed when `commit`) before it counts; an interrupt
+    commits what was written, so it never loses what was counted."""
     output.write(batch)
-    output.commit()
+    if commit:
+        output.commit()
     interrupts.check()
     summary.add(batch)
+
+
+def _every(seconds: float) -> Callable[[], bool]:
+    """A clock that says True at its first call, then once `seconds` have passed since it last said True."""
+    last = -math.inf
+
+    def due() -> bool:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < seconds:
+            return False
+        last = now
+        return True
+
+    return due
 
 
 def _reporter(

@@ -186,8 +186,9 @@ class WorkerPool:
         return scored
 
     def ordered(self, found: Iterable[Found]) -> Iterator[Gathered]:
-        """The scored chunks of `found`, in input order, gathered in groups of about `batch_size` items (each
-        group costs the output a commit), or sooner when the next chunk is not ready yet."""
+        """The scored chunks of `found`, in input order, gathered in groups of about `batch_size` items, or sooner
+        when the next chunk is not ready yet; an empty group when everything is handed over and the walk has
+        nothing ready (the engine's caller then commits its output)."""
         feed = Feed(found, self.options.chunk_size)
         pending: deque[tuple[list[Found], Future]] = deque()
         limit = self.workers * IN_FLIGHT_PER_WORKER
@@ -195,6 +196,8 @@ class WorkerPool:
         probs: list[np.ndarray] = []
         try:
             while True:
+                if not pending and not metas and feed.waiting():
+                    yield [], []  # all handed over and no input ready: say so before waiting for it
                 # Keep the workers fed; wait for input only when there is nothing else to wait for.
                 while len(pending) < limit and (chunk := feed.take(block=not pending and not metas)):
                     pending.append((chunk, self.submit(chunk)))
@@ -257,6 +260,10 @@ class Feed:
             self._error = exc
         finally:
             self._put(self._END)
+
+    def waiting(self) -> bool:
+        """Whether a blocking `take` would wait: the walk is not over and nothing it found is queued."""
+        return not self.done and self._queue.empty()
 
     def take(self, block: bool) -> list[Found]:
         """Up to `size` items; waits for the first one only if `block`. Empty when none are ready."""

@@ -51,7 +51,10 @@ def one_by_one(
 
 
 def records_of(meta: list[ItemMeta], probs: list[np.ndarray], options: PredictOptions) -> list[Record]:
-    """Records of scored chunks gathered together: their items, and their probabilities chunk by chunk."""
+    """Records of scored chunks gathered together: their items, and their probabilities chunk by chunk (none
+    for an empty gathering)."""
+    if not meta:
+        return []
     filled = [p for p in probs if len(p)] or probs[:1]  # a chunk of failures only may say 10 columns, not 11
     return make_records(meta, filled[0] if len(filled) == 1 else np.concatenate(filled), options)
 
