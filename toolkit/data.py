@@ -14,7 +14,6 @@ import pickle
 import subprocess
 import sys
 import tempfile
-import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,6 +199,8 @@ def read_local(path: Path) -> Arrays:
 
 def download_keras(workdir: Path, timeout: float = 10.0) -> Arrays:
     """Download Keras's mnist.npz, check its published sha256, and read it."""
+    import urllib.request  # with http.client and ssl, 20 ms that `predict` (which hashes models here) never needs
+
     target = workdir / "keras-mnist.npz"
     try:
         with urllib.request.urlopen(KERAS_URL, timeout=timeout) as response, open(target, "wb") as out:
