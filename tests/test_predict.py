@@ -903,13 +903,13 @@ from toolkit.cli import app
 try:
     app(prog_name="mnist-toolkit")
 except SystemExit as exc:
-    heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf2onnx"))
+    heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf2onnx", "ssl"))
     print("HEAVY:", heavy, file=sys.stderr)
     raise
 """
 
 
-def test_predict_never_imports_tensorflow(tmp_path, onnx_model, mnist_test):
+def test_predict_never_imports_tensorflow_nor_ssl(tmp_path, onnx_model, mnist_test):
     x, y = mnist_test
     write_pngs(tmp_path / "in", x[:20], y[:20])
     result = subprocess.run(
