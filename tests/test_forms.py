@@ -335,6 +335,33 @@ def test_a_small_box_with_bold_sides_frames_its_digit(mnist_test, side, thicknes
     assert normalise.prepare_array(sheet).plan is not None  # the segmenter read it
 
 
+@pytest.mark.parametrize(("thickness", "degrees", "width"), [(3, 2.0, 56), (4, 4.0, 56), (5, 4.0, 40), (5, -4.0, 46)])
+def test_a_small_box_askew_or_with_room_beside_its_digit_is_framed(mnist_test, scorer, thickness, degrees, width):
+    """The fast path's first look asked for ink within 15% of the ink's size from the ends of its rough box,
+    which is grown by a cell of its reduced copy and more around bold lines: the sides of a box askew, or with
+    room beside its digit, stood further in, and the box went to the model with its digit (read as a 0)."""
+    sheet = np.full((101, 140), PAPER, np.uint8)
+    cv2.rectangle(sheet, (44, 29), (44 + width, 67), RULE, thickness)
+    sheet = rotated(sheet, degrees)
+    stamp(sheet, digit_image(mnist_test, 9), 33, 30 + width // 2, 30)
+    ink = 1.0 - sheet.astype(np.float32) / 255
+    assert boxes.framed(ink, rough.rough_box(ink).near, 1.0 - PAPER / 255)
+    read_digit, result = read(sheet, scorer)
+    assert read_digit == 9 and result.plan is not None
+
+
+def test_a_shadow_band_down_a_small_image_is_no_frame():
+    """A soft band of shadow down a narrow image is inked along all four sides of its rectangle, as a box is,
+    and all through, as a box is not: it stays on the fast path, which flags ink from border to border."""
+    rng = np.random.default_rng(0)
+    sheet = np.full((227, 91), 198.0) - 58.0 * np.exp(-0.5 * ((np.arange(91) - 33.0) / 15.0) ** 2)[None, :]
+    sheet = np.clip(sheet + rng.normal(0, 8, sheet.shape), 0, 255).astype(np.uint8)
+    ink = 1.0 - sheet.astype(np.float32) / 255
+    assert not boxes.framed(ink, rough.rough_box(ink).near, 1.0 - 198 / 255)
+    result = normalise.prepare_array(sheet)
+    assert result.blank or "cut-by-border" in result.flags
+
+
 def faint_box_around(mnist_test, digit: int, degrees: float = 0.0) -> np.ndarray:
     """A 70 px digit in a 190 px box printed 1 px thin and light (60 grey levels on the paper): too faint and
     too far out for the fast path's rough look at where the ink is."""

@@ -15,6 +15,7 @@ BAR = 0.4  # a part this stout at most, ruled along its length, is a row of form
 HOLLOW = 0.5  # ... whose centre line, along its length, is ink over less than this share (the dividers)
 BOX_THICK = 6.0  # px: a box's outline at most this thick (no digit is a rectangle's outline, so it may be bolder)
 FRAMED, FRAME_BAND, FRAME_CONTRAST, FRAME_ROW = 0.85, 0.08, 0.1, 0.6  # a small image's frame: see `framed`
+FRAME_EDGE, FRAME_HOLLOW = 0.25, 0.5  # ... and its cheap first look and its inside: see `framed`
 SPACING = 0.15  # the dividers of a row of boxes are this evenly spaced (a share of the box width)
 PAIRED = 2.2  # the side closing a box may be this many times bolder than its rules: two boxes' sides together
 
@@ -29,15 +30,17 @@ def lined(ink: np.ndarray, rough: Rough, level: float) -> bool:
 def framed(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bool:
     """Whether the ink of a small image inside `near` (top, bottom, left, right; `level`: its paper) is framed:
     two rows and two columns of ink, LINE_MIN or more apart, each across FRAME_ROW of the ink, and the
-    rectangle they make inked along FRAMED of each side (a box around the digit, a little askew; specks
-    outside it do not matter). No digit is: a 7's bar is one such row, and a 0 or an 8 touches its box over
-    arcs. Row coverage is counted on every second row and a few dozen columns: the fast path pays microseconds."""
+    rectangle they make inked along FRAMED of each side and under FRAME_HOLLOW inside (a box around the
+    digit, a little askew; specks outside it do not matter). No digit is: a 7's bar is one such row, and a 0
+    or an 8 touches its box over arcs; nor is a shadow's band, inked all through. Row coverage is counted on
+    every second row and a few dozen columns: the fast path pays microseconds."""
     top, bottom, left, right = near
     threshold = np.float32(level + FRAME_CONTRAST)
     # First, cheaply: a frame has ink near both ends of the rows a quarter from its top and from its bottom
-    # (most digits have not: a 1, a 7, a 4 stand in the middle).
+    # (most digits have not: a 1, a 7, a 4 stand in the middle). Near: within FRAME_EDGE of the ink's size, as
+    # `near` is the rough look's box, grown by a cell of its reduced copy, and a box askew stands further in.
     height, width = bottom - top, right - left
-    edge = max(4, int(0.15 * min(height, width)))
+    edge = max(4, int(FRAME_EDGE * min(height, width)))
     quarters = ink[[top + height // 4, top + 3 * height // 4], left:right] > threshold
     if not (quarters[:, :edge].any(axis=1).all() and quarters[:, -edge:].any(axis=1).all()):
         return False
@@ -55,6 +58,8 @@ def framed(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bo
     mask = ink[max(0, top - 2) : bottom + 2, max(0, int(columns[0]) - 2) : int(columns[-1]) + 3] > threshold
     inner = mask[2:-2, 2:-2]  # the margin around the outermost rows and columns is no part of the frame
     band = max(4, int(FRAME_BAND * min(inner.shape)))
+    if inner[band:-band, band:-band].mean() >= FRAME_HOLLOW:  # a solid blob (a shadow's band) is inked all round
+        return False
     return (
         min(
             inner[:band].any(axis=0).mean(),
