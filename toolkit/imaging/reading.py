@@ -39,14 +39,20 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     faint ink, "f", is a guess whatever its rivals); and whether the chosen one is wider than one digit.
 
     The model decides what is a digit: candidates it rejects (not_digit at NOT_DIGIT_THRESHOLD or above) are
-    passed over, so a line of writing, a box corner or a shadow heavier than the digit does not become it.
+    passed over, so a line of writing, a box corner or a shadow heavier than the digit does not become it, and
+    so are those it doubts (NOT_DIGIT_DOUBT or above) that are lighter than one it rejects.
     Among those left, the heaviest is the digit; in a "keep:" plan none lighter than KEEP_SHARE of the heaviest
     is (a speck on a box's rule is no rival to a digit the model doubts). A model without not_digit accepts
     every candidate, and the heaviest is read, as the segmenter alone would."""
     entries = _entries(plan)
     masses = [float(v.rstrip("wekf")) for v in entries]
     if scored.shape[1] > NUM_CLASSES:
-        accepted = [i for i in range(len(scored)) if scored[i, NUM_CLASSES] < NOT_DIGIT_THRESHOLD]
+        rejection = scored[:, NUM_CLASSES]
+        accepted = [i for i in range(len(scored)) if rejection[i] < NOT_DIGIT_THRESHOLD]
+        # A mark lighter than one the model rejected (dust, a shadow, a box's corner) must not be doubted either:
+        # on a sheet of such marks, a lighter one the model doubts is one more of them.
+        heavier = [any(j not in accepted and not _twins(entries, j, i) for j in range(i)) for i in range(len(scored))]
+        accepted = [i for i in accepted if rejection[i] < NOT_DIGIT_DOUBT or not heavier[i]]
     else:
         accepted = list(range(len(scored)))
     if plan.startswith("keep:"):  # a digit's own scan: a mark far lighter than its heaviest is not its digit
@@ -72,6 +78,11 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     ]
     guessed = "f" in entries[best]  # faint ink read because a bolder mark was rejected
     return best, guessed or any(masses[i] >= COMPARABLE * masses[best] for i in rivals), "w" in entries[best]
+
+
+def _twins(entries: list[str], j: int, i: int) -> bool:
+    """Whether candidate i is candidate j read with the line it touched kept ("k", offered right after it)."""
+    return j == i - 1 and entries[i].endswith("k")
 
 
 def touched_line(plan: str, chosen: int) -> bool:
