@@ -8,7 +8,7 @@ low_confidence or carries any flag, except that a blank sheet read as no digit i
 than those that say why there is no digit (NO_DIGIT_FLAGS). Used with renderers written apart from the pipeline
 (`scripts/render_scans_b.py`), so the figures say how it reads scans nobody here drew.
 
-    python scripts/score_truth.py FOLDER [--model M.onnx] [--json OUT]
+    python scripts/score_truth.py FOLDER [--model M.onnx] [--json OUT] [--misses 25]
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _flagged(record: dict, kind: str) -> bool:
     return bool(record.get("low_confidence")) or bool(flags)
 
 
-def score(folder: Path, model: Path | None = None) -> dict:
+def score(folder: Path, model: Path | None = None, misses_kept: int = 25) -> dict:
     from toolkit.predict import predict_images
 
     with open(folder / "truth.csv", newline="") as fh:
@@ -72,7 +72,11 @@ def score(folder: Path, model: Path | None = None) -> dict:
             wrong_unflagged += (not ok) and not _flagged(record, kind)
             right_flagged += ok and _flagged(record, kind)
             if not ok:
-                misses.append(f"{row['file']}: {truth!r} read {said!r} ({record.get('flags') or 'no flag'})")
+                warned = "" if _flagged(record, kind) else ", unflagged"
+                misses.append(
+                    f"{row['file']}: {truth!r} read {said!r} ({record.get('flags') or 'no flag'}{warned}; "
+                    f"not_digit {record.get('not_digit') or 0:.2f})"
+                )
         n = len(kind_rows)
         out[kind] = {
             "images": n,
@@ -80,7 +84,7 @@ def score(folder: Path, model: Path | None = None) -> dict:
             "wrong_unflagged": round(wrong_unflagged / n, 4),
             "flagged_among_right": round(right_flagged / max(1, right), 4),
             "seconds_per_image": round(seconds / n, 3),
-            "misses": misses[:25],
+            "misses": misses[:misses_kept] if misses_kept else misses,
         }
     return out
 
@@ -90,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--model", type=Path)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--misses", type=int, default=25, help="misses listed per kind in the JSON (0: all)")
     args = parser.parse_args(argv)
-    figures = score(args.folder, args.model)
+    figures = score(args.folder, args.model, args.misses)
     for kind, f in figures.items():
         print(
             f"{kind:8} right {f['right']:.1%}  wrong-unflagged {f['wrong_unflagged']:.1%}  "
