@@ -256,6 +256,21 @@ def test_pick_passes_over_rejected_candidates_and_judges_ambiguity_among_the_res
     assert reading.pick("pick:1,0.3f", np.stack([mark, digit])) == (1, True, False)
 
 
+def test_a_plans_masses_never_take_an_exponent_that_would_read_as_a_border_mark():
+    """Masses are written with ".3g": a speck 20,000 times lighter than a blob was written "5e-05", whose "e"
+    says the image's border cuts it (no rival, and flagged `cut-by-border` when read)."""
+    from toolkit.imaging import segment
+    from toolkit.imaging.digits import Digit
+
+    def offered(mass: int) -> segment._Offered:
+        digit = Digit(labels=np.array([1]), box=(40, 40, 10, 10), mass=mass)
+        return segment._Offered(np.zeros((28, 28), np.float32), (40, 40, 10, 10), digit, 1.0, False)
+
+    plan = segment._pick_plan([offered(10_000_000), offered(500), offered(2_000_000_000)], page=True)
+    assert plan == "pick:1,0.0001,200"
+    assert not any(reading.cut_by_border(plan, k) for k in range(3))
+
+
 def test_a_mark_lighter_than_a_rejected_one_must_not_be_doubted_either():
     """Blank sheets of dust and shadows: the heaviest marks rejected, a lighter one the model doubts (not_digit
     0.3 to 0.5) was read as a digit. Lighter than a rejected mark, a doubted one is no digit; a trusted one

@@ -193,7 +193,8 @@ def _pick_plan(offered: list[_Offered], page: bool) -> str:
     heaviest = max(1, offered[0].digit.mass)
     boldest = max(o.solid for o in offered)
     return ("pick:" if page else "keep:") + ",".join(
-        f"{o.digit.mass / heaviest:.3g}"
+        # Kept within 0.0001-999, which ".3g" writes without an exponent: an "e" in it would read as a mark.
+        f"{min(max(o.digit.mass / heaviest, 1e-4), 999.0):.3g}"
         + ("w" if o.box[2] > WIDE * o.box[3] else "")
         + ("e" if o.digit.edge else "")
         + ("f" if o.solid < FAINT_RIVAL * boldest else "")
