@@ -1,14 +1,14 @@
 """Where a run's records go when they go to a file: atomic, resumable and locked (`Journal`).
 
 While a run is going, records are appended to `<out>.partial` (in the output's own format; a CSV journal for
-Parquet, which cannot be appended to) and, after each batch, `<out>.partial.json` notes how many bytes of it
-are complete, the model and options they were made with (the fingerprint) and the folder relative paths start
-from. Both files appear with the first records, so a run that fails before (a bad model) leaves nothing. At the
-end the partial file is flushed to disk and renamed over `<out>` (Parquet: converted into a temporary file that
-is renamed), so a reader never sees half an output, and the fingerprint is kept beside it in `<out>.meta.json`.
-After Ctrl-C or kill -9, `--resume` cuts the partial file back to its last complete batch, skips every file
-already in it (`resume.Previous`) and appends the rest; resuming a finished run finds nothing new and leaves the
-output untouched. Either way `--resume` refuses, in one line, a model or options other than the fingerprint's,
+Parquet, which cannot be appended to) and, at each commit (see `runner.COMMIT_EVERY`), `<out>.partial.json` notes
+how many bytes of it are complete, the model and options they were made with (the fingerprint) and the folder
+relative paths start from. Both files appear with the first records, so a run that fails before (a bad model)
+leaves nothing. At the end the partial file is flushed to disk and renamed over `<out>` (Parquet: converted into a
+temporary file that is renamed), so a reader never sees half an output, and the fingerprint is kept beside it in
+`<out>.meta.json`. After Ctrl-C or kill -9, `--resume` cuts the partial file back to its last commit, skips every
+file already in it (`resume.Previous`) and appends the rest; resuming a finished run finds nothing new and leaves
+the output untouched. Either way `--resume` refuses, in one line, a model or options other than the fingerprint's,
 and a partial file, state or output that is damaged or was edited by hand.
 
 A run holds an exclusive lock (`flock`) on `<out>.lock` from start to end, so a second run writing the same
