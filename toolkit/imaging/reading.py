@@ -72,7 +72,7 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     rivals = [
         i
         for i in accepted[1:]
-        if not (entries[i].endswith("k") and i - 1 == best)
+        if not _twins(entries, best, i)
         and all(mark in entries[best] or mark not in entries[i] for mark in NO_RIVAL)
         and not doubted[i]
     ]
@@ -90,7 +90,7 @@ def touched_line(plan: str, chosen: int) -> bool:
     twin with the line kept ("k"). The segmenter judges `touches-line` on the heaviest; the model may read
     another."""
     entries = _entries(plan)
-    return entries[chosen].endswith("k") or (chosen + 1 < len(entries) and entries[chosen + 1].endswith("k"))
+    return _twins(entries, chosen - 1, chosen) or (chosen + 1 < len(entries) and _twins(entries, chosen, chosen + 1))
 
 
 def cut_by_border(plan: str, chosen: int) -> bool:
