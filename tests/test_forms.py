@@ -409,3 +409,38 @@ def test_a_soft_box_askew_sets_the_sheets_skew(mnist_test, scorer, degrees, blur
     assert abs(lines.skew(ink) + degrees) < 0.3
     read_digit, result = read(sheet, scorer)
     assert read_digit == 9, result.flags
+
+
+@pytest.mark.parametrize("filled", [1, 3])
+def test_a_digit_in_a_row_of_boxes_with_dividers_bolder_than_a_pen_is_read(mnist_test, scorer, filled):
+    """Boxes of 60 px with 5 px rules, 4 px apart: each divider is a bar some 14 px wide, bolder than any run
+    looked at for lines (10 px). Not even a side of a box, it stayed as ink, and the row of bars was taken for
+    a line of writing: no digit was read."""
+    sheet = row_of_boxes(mnist_test, 5, boxes=5, filled=filled, gap=4, rule=5, size=60)
+    read_digit, result = read(cv2.GaussianBlur(sheet, (3, 3), 0.8), scorer)
+    assert read_digit == 5, result.flags
+    assert not {"several-digits", "writing-only"} & set(result.flags)
+    (_, _, w, h) = result.boxes[0]
+    assert max(w, h) < 50  # the digit's box, not the row's
+
+
+def test_a_bold_divider_closes_the_boxes_whose_rules_it_cuts():
+    """Where a bar of two boxes' sides joins a row's rules, the rules are measured in pieces between the bars
+    (`lines._between_bars`), which end at a bar's edge, not at its centre: a bar 13 px wide stood 6.5 px from
+    the ends of the pieces beside it, beyond the 5.4 px a side may stand from them, so the three middle boxes of
+    five were no boxes and their dividers stayed with the digit."""
+
+    def run(x: int, y: int, w: int, h: int, thick: float, horizontal: bool) -> tuple:
+        area = round(thick * (w if horizontal else h))
+        return (None, np.array([x, y, w, h, area]), 0, horizontal, thick)
+
+    rules = [run(x, y, 54, 7, 5.0, True) for y in (25, 70) for x in (161, 228, 295)]
+    bars = [run(x, 25, 13, 52, 9.6, False) for x in (148, 215, 282, 349)]
+    found, frame = boxes.box_sides(rules + bars)
+    assert found == set(range(10))
+    assert frame[1] <= 25 and frame[3] >= 77
+    # A stroke across the rules well inside a box (a 1, 20 px from a piece's end) closes nothing.
+    found, _ = boxes.box_sides(
+        [run(161, 25, 54, 7, 5.0, True), run(161, 70, 54, 7, 5.0, True), run(178, 25, 8, 52, 6.0, False)]
+    )
+    assert found == set()

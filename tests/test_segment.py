@@ -256,6 +256,19 @@ def test_pick_passes_over_rejected_candidates_and_judges_ambiguity_among_the_res
     assert reading.pick("pick:1,0.3f", np.stack([mark, digit])) == (1, True, False)
 
 
+def test_a_straight_mark_the_border_cuts_read_as_a_one_is_no_digit():
+    """Blank sheets pasted from tiles, or with a shadow's edge: the tone boundary runs into the image's border
+    and reads as a sure 1 (flagged cut-by-border, but read). A mark the border cuts ("e") that reads as anything
+    else is still offered, and a 1 inside the image is read."""
+    one, seven = np.full(11, 0.001, np.float32), np.full(11, 0.001, np.float32)
+    one[1], seven[7] = 0.99, 0.99
+    assert reading.pick("pick:1e", np.stack([one])) == (None, False, False)
+    assert reading.pick("pick:1,0.6e", np.stack([one, one])) == (0, False, False)
+    assert reading.pick("pick:1e,0.6", np.stack([one, seven])) == (1, False, False)
+    assert reading.pick("pick:1e", np.stack([seven])) == (0, False, False)
+    assert reading.pick("pick:1e", np.stack([one])[:, :10]) == (None, False, False)  # with or without not_digit
+
+
 def test_a_plans_masses_never_take_an_exponent_that_would_read_as_a_border_mark():
     """Masses are written with ".3g": a speck 20,000 times lighter than a blob was written "5e-05", whose "e"
     says the image's border cuts it (no rival, and flagged `cut-by-border` when read)."""

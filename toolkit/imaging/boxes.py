@@ -171,10 +171,10 @@ def box_sides(members: list) -> tuple[set[int], tuple[int, int, int, int, int]]:
             ruled = 1.5 * max(rule, other) + 1  # the sides and dividers of one box are ruled alike
             # Runs across from one of the pair to the other: the box's sides at its ends, dividers between.
             spanning = [
-                (k, at_k, measured, _at_end(at_k, a0, a1, b0, b1, near))
+                (k, at_k, measured, _at_end(at_k, a0, a1, b0, b1, near, measured / 2))
                 for k, (across, (c0, c1), at_k, _, measured) in enumerate(spans)
                 if across != horizontal
-                and max(a0, b0) - near <= at_k <= min(a1, b1) + near
+                and max(a0, b0) - near - measured / 2 <= at_k <= min(a1, b1) + near + measured / 2
                 and min(c1, hi) - max(c0, lo) >= 0.85 * (hi - lo)
                 and measured <= PAIRED * ruled
             ]
@@ -204,6 +204,9 @@ def _evenly_spaced(positions: list[float]) -> bool:
     return middle >= LINE_MIN and bool(np.all(np.abs(gaps - middle) <= SPACING * middle))
 
 
-def _at_end(at: float, a0: float, a1: float, b0: float, b1: float, near: float) -> bool:
-    """Whether a run across at `at` closes the pair of runs (a0, a1) and (b0, b1) at one end."""
-    return abs(at - max(a0, b0)) <= near or abs(at - min(a1, b1)) <= near
+def _at_end(at: float, a0: float, a1: float, b0: float, b1: float, near: float, half: float) -> bool:
+    """Whether a run across at `at` (`half` its thickness) closes the pair of runs (a0, a1) and (b0, b1) at one
+    end: its centre within `near` of the end, or beyond it by no more than its half thickness (a bold divider
+    cuts the rules it joins at its edge, not at its centre)."""
+    start, end = max(a0, b0), min(a1, b1)
+    return start - near - half <= at <= start + near or end - near <= at <= end + near + half

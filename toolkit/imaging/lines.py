@@ -15,7 +15,7 @@ from toolkit.imaging.common import LINE_MIN, LINE_RATIO, MIN_DIGIT
 
 SIDE_RATIO = 4.0  # a run this many times longer than thick may be a box's side (two boxes' sides side by side)
 LINE_THICK = 4.0  # px: and at most this thick (a printed rule is thinner than a pen stroke of a digit this size)
-THICK_MAX = 10.0  # px: runs up to this thick are looked at (a printed box may be bold; it is judged as a box)
+THICK_MAX = 16.0  # px: runs up to this thick are looked at (a bold box, two boxes' sides as one bar: judged as a box)
 LONG_RATIO = 25.0  # a run this many times longer than thick is a rule at any thickness up to THICK_MAX
 SKEW_MIN, SKEW_MAX = 0.7, 6.0  # degrees: a sheet askew by this much is turned square before it is read
 SKEW_CONTRAST = 0.1  # ink this far above the paper is looked at for rules when measuring the skew

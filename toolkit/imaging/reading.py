@@ -40,7 +40,9 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
 
     The model decides what is a digit: candidates it rejects (not_digit at NOT_DIGIT_THRESHOLD or above) are
     passed over, so a line of writing, a box corner or a shadow heavier than the digit does not become it, and
-    so are those it doubts (NOT_DIGIT_DOUBT or above) that are lighter than one it rejects.
+    so are those it doubts (NOT_DIGIT_DOUBT or above) that are lighter than one it rejects. A mark the border
+    cuts ("e") read as a 1 is never the digit: a straight mark into the border is a sheet's, a tile's or a
+    shadow's edge.
     Among those left, the heaviest is the digit; in a "keep:" plan none lighter than KEEP_SHARE of the heaviest
     is (a speck on a box's rule is no rival to a digit the model doubts). A model without not_digit accepts
     every candidate, and the heaviest is read, as the segmenter alone would."""
@@ -55,6 +57,8 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
         accepted = [i for i in accepted if rejection[i] < NOT_DIGIT_DOUBT or not heavier[i]]
     else:
         accepted = list(range(len(scored)))
+    digits = scored[:, :NUM_CLASSES].argmax(axis=1)
+    accepted = [i for i in accepted if not ("e" in entries[i] and digits[i] == 1)]  # an edge, not a 1
     if plan.startswith("keep:"):  # a digit's own scan: a mark far lighter than its heaviest is not its digit
         accepted = [i for i in accepted if masses[i] >= KEEP_SHARE]
     # A candidate and its alternative with the line it touched kept ("k"): the surer one that is accepted.
