@@ -436,11 +436,46 @@ def test_a_bold_divider_closes_the_boxes_whose_rules_it_cuts():
 
     rules = [run(x, y, 54, 7, 5.0, True) for y in (25, 70) for x in (161, 228, 295)]
     bars = [run(x, 25, 13, 52, 9.6, False) for x in (148, 215, 282, 349)]
-    found, frame = boxes.box_sides(rules + bars)
+    found, frame, _ = boxes.box_sides(rules + bars)
     assert found == set(range(10))
     assert frame[1] <= 25 and frame[3] >= 77
     # A stroke across the rules well inside a box (a 1, 20 px from a piece's end) closes nothing.
-    found, _ = boxes.box_sides(
+    found, _, _ = boxes.box_sides(
         [run(161, 25, 54, 7, 5.0, True), run(161, 70, 54, 7, 5.0, True), run(178, 25, 8, 52, 6.0, False)]
     )
     assert found == set()
+
+
+def test_a_row_of_boxes_says_where_the_divider_it_misses_is():
+    """A 6 whose stem runs along a divider widens the divider's run beyond a rule's, and it is no run at all:
+    the boxes on either side are still found, but the divider stayed with the digit, which was rejected. The
+    other dividers are evenly spaced; the gap of two spacings says where the missing one is."""
+    assert boxes._missing_dividers([20.5, 80.5, 140.5, 260.5, 320.5, 380.5]) == [(200.5, 9.0)]
+    assert boxes._missing_dividers([20.5, 21.5, 80.5, 140.5, 260.5, 320.5]) == [(200.5, 9.0)]  # a bar's runs: once
+    assert boxes._missing_dividers([20.5, 80.5, 140.5, 200.5, 260.5]) == []  # none missing
+    assert boxes._missing_dividers([20.5, 80.5, 260.5, 320.5]) == [(140.5, 9.0), (200.5, 9.0)]  # two in a row
+    assert boxes._missing_dividers([20.5, 80.5, 260.5]) == []  # too few to tell the spacing
+    assert boxes._missing_dividers([20.5, 140.5, 260.5, 320.5]) == []  # a half spacing: no even row
+    assert boxes._missing_dividers([20.5, 80.5, 140.5, 230.5, 290.5]) == []  # 1.5 spacings: no row of boxes
+
+    def run(x: int, y: int, w: int, h: int, thick: float, horizontal: bool) -> tuple:
+        area = round(thick * (w if horizontal else h))
+        return (None, np.array([x, y, w, h, area]), 0, horizontal, thick)
+
+    rules = [run(18, 27, 427, 7, 5.0, True), run(18, 87, 427, 7, 5.0, True)]
+    sides = [run(x, 28, 7, 67, 5.0, False) for x in (17, 77, 137, 257, 317, 377, 437)]
+    found = boxes.box_sides(rules + sides)
+    assert found.runs == set(range(9))
+    assert (True, 200.5, 30.5, 90.5, 9.0) in found.hidden
+
+
+def test_a_missing_divider_is_marked_only_where_it_is_ink_all_along():
+    mask = np.zeros((100, 120), np.uint8)
+    mask[20:80, 58:62] = 1  # the divider, between the rules at rows 20 and 80
+    mask[30:70, 63:67] = 1  # a stem beside it, not all along
+    target = np.zeros_like(mask)
+    lines._paint_divider(target, mask, True, 61.0, (20.0, 80.0), 9.0)
+    assert target[20:80, 58:62].all() and not target[:, 62:].any() and not target[:, :58].any()
+    target = np.zeros_like(mask)  # the same, turned: rules down the image, the divider across
+    lines._paint_divider(target, np.ascontiguousarray(mask.T), False, 61.0, (20.0, 80.0), 9.0)
+    assert target[58:62, 20:80].all() and target.sum() == 4 * 60

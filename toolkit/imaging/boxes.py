@@ -5,6 +5,8 @@ digit and the lines beside it (`lined`, for the normaliser's fast path).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
@@ -141,13 +143,25 @@ def row_of_boxes(region: np.ndarray, rect: tuple) -> bool:
     return int((centre & region).sum()) < HOLLOW * int(centre.sum())
 
 
-def box_sides(members: list) -> tuple[set[int], tuple[int, int, int, int, int]]:
+class Sides(NamedTuple):
+    """What `box_sides` found on one connected part's runs."""
+
+    runs: set[int]  # the runs (indices into its `members`) that are a box's rules and sides
+    frame: tuple[int, int, int, int, int]  # a box: left, top, right, bottom, thickness of its rules
+    # Dividers a row of boxes misses where its others are evenly spaced (a stroke along one made its run too
+    # bold to be found): (whether the rules they join are horizontal, where it should be across them, the
+    # rules' span across them (lo, hi), and how far from there to look for it).
+    hidden: list[tuple[bool, float, float, float, float]]
+
+
+def box_sides(members: list) -> Sides:
     """The runs (indices into `members`, the ruled runs of one connected part) that make a form box, and the
     box (left, top, right, bottom, thickness of its rules): two parallel runs of about one extent (85%
     overlap), their ends joined by a run across on at least one side, covering most of the gap. A digit
     touching the box or crossing its edge is part of the same connected ink, so the box is judged by its runs,
     not by the part's outline. No runs when there is no box (the sides of a 0 are curved, a thin 8 slants, the
-    bar of a 7 is one run)."""
+    bar of a 7 is one run). A row of boxes whose dividers are evenly spaced but for a gap of two or more
+    spacings says where the dividers it misses are (`Sides.hidden`)."""
     spans = []
     for _, c, _, horizontal, measured in members:
         x, y, w, h = (int(v) for v in c[:4])
@@ -156,6 +170,7 @@ def box_sides(members: list) -> tuple[set[int], tuple[int, int, int, int, int]]:
         spans.append((horizontal, along, at, thick, measured))
     found: set[int] = set()
     frame = (0, 0, 0, 0, 0)
+    hidden: list[tuple[bool, float, float, float, float]] = []
     for i, (horizontal, (a0, a1), at_i, thick, rule) in enumerate(spans):
         if a1 - a0 < LINE_RATIO * rule:
             continue  # a box's rules are long; only its sides across them may be short (see `lines.SIDE_RATIO`)
@@ -184,6 +199,9 @@ def box_sides(members: list) -> tuple[set[int], tuple[int, int, int, int, int]]:
             across_runs = [(k, end) for k, _, measured, end in spanning if measured <= ruled or end or regular]
             if any(end for _, end in across_runs):
                 found.update((i, j, *(k for k, _ in across_runs)))
+                kept = {k for k, _ in across_runs}
+                at_runs = [at_k for k, at_k, _, _ in spanning if k in kept]
+                hidden += [(horizontal, at, lo, hi, reach) for at, reach in _missing_dividers(at_runs)]
                 pad = thick // 2 + 1
                 along_lo, along_hi = min(a0, b0), max(a1, b1)
                 across_lo, across_hi = max(0, int(lo) - pad), int(np.ceil(hi)) + pad
@@ -191,7 +209,32 @@ def box_sides(members: list) -> tuple[set[int], tuple[int, int, int, int, int]]:
                     frame = (along_lo, across_lo, along_hi, across_hi, thick + 2)
                 else:
                     frame = (across_lo, along_lo, across_hi, along_hi, thick + 2)
-    return found, frame
+    return Sides(found, frame, hidden)
+
+
+def _missing_dividers(positions: list[float]) -> list[tuple[float, float]]:
+    """Where a row of boxes' dividers (`positions` of its sides, its ends included; a bar and its runs count
+    once) miss one: a gap two or more times the spacing of the others, when every gap is a whole number of
+    spacings within SPACING and half of them or more are one. Each is (where, how far to look: SPACING x the
+    spacing)."""
+    merged: list[float] = []
+    for at in sorted(positions):
+        if not merged or at - merged[-1] >= LINE_MIN:
+            merged.append(at)
+    gaps = np.diff(merged)
+    if len(gaps) < 3:
+        return []
+    spacing = float(np.median(gaps))
+    counts = np.round(gaps / max(spacing, 1.0))
+    if spacing < LINE_MIN or counts.min() < 1 or np.any(np.abs(gaps - counts * spacing) > SPACING * spacing):
+        return []
+    if (counts == 1).sum() * 2 < len(gaps) or counts.max() < 2:
+        return []
+    return [
+        (float(merged[k] + t * gaps[k] / counts[k]), SPACING * spacing)
+        for k in np.flatnonzero(counts > 1)
+        for t in range(1, int(counts[k]))
+    ]
 
 
 def _evenly_spaced(positions: list[float]) -> bool:

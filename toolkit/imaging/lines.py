@@ -106,13 +106,16 @@ def find_lines(
     # The connected part of the ink each candidate lies on: boxes, and the parts that are nothing but a line.
     owners = [_owner(labels, run_labels, c, i) for run_labels, c, i, _, _ in candidates]
     lines: set[int] = set()
+    across = {True: np.zeros_like(mask), False: np.zeros_like(mask)}  # horizontal lines, vertical lines
     outlines: list[tuple[int, int, int, int, int]] = []  # the boxes found: (left, top, right, bottom, thickness)
     explained = np.zeros(len(stats), bool)  # parts that are a box or a single line, not writing
     framed: dict[int, tuple[int, int, int, int, int]] = {}  # the box found on each part that holds one
     for stroke in set(owners):
         members = [k for k, owner in enumerate(owners) if owner == stroke]
         x, y, pw, ph = (int(v) for v in stats[stroke][:4])
-        sides, frame = box_sides([candidates[k] for k in members])
+        sides, frame, hidden = box_sides([candidates[k] for k in members])
+        for horizontal, at, lo, hi, reach in hidden:
+            _paint_divider(across[not horizontal], mask, horizontal, at, (lo, hi), reach)
         if sides:
             lines.update(members[k] for k in sides)
             outlines.append(frame)
@@ -141,7 +144,6 @@ def find_lines(
     if not lines:
         return None
     strokes = {owners[k] for k in lines}
-    across = {True: np.zeros_like(mask), False: np.zeros_like(mask)}  # horizontal lines, vertical lines
     for k in lines:
         run_labels, c, i, horizontal, _ = candidates[k]
         _paint(across[horizontal], run_labels, i, c)
@@ -158,6 +160,23 @@ def find_lines(
     rules: np.ndarray = cv2.dilate(across[True], grow)
     uprights: np.ndarray = cv2.dilate(across[False], grow)
     return (rules | uprights) & (crossings(mask, rules, uprights) ^ 1), strokes
+
+
+def _paint_divider(
+    target: np.ndarray, mask: np.ndarray, horizontal: bool, at: float, span: tuple[float, float], reach: float
+) -> None:
+    """Mark in `target` a divider of a row of boxes that no run found (`boxes.Sides.hidden`): within `reach` of
+    `at`, across the row's rules (`horizontal`: they run across the image, the divider down it) over `span`,
+    the lines of pixels that are ink along nearly all of it (a stroke running along it widened it; one
+    crossing it keeps its pixels, see `crossings`)."""
+    lo, hi = int(span[0]), int(np.ceil(span[1]))
+    first, last = max(0, int(at - reach)), int(np.ceil(at + reach)) + 1
+    band = mask[lo:hi, first:last] if horizontal else mask[first:last, lo:hi].T
+    full = np.flatnonzero(band.sum(axis=0) >= 0.9 * band.shape[0]) + first
+    if horizontal:
+        target[lo:hi, full] |= mask[lo:hi, full]
+    else:
+        target[full, lo:hi] |= mask[full, lo:hi]
 
 
 def _within(stats_row: np.ndarray, horizontal: bool, frame: tuple[int, int, int, int, int]) -> bool:
