@@ -479,3 +479,17 @@ def test_a_missing_divider_is_marked_only_where_it_is_ink_all_along():
     target = np.zeros_like(mask)  # the same, turned: rules down the image, the divider across
     lines._paint_divider(target, np.ascontiguousarray(mask.T), False, 61.0, (20.0, 80.0), 9.0)
     assert target[58:62, 20:80].all() and target.sum() == 4 * 60
+
+
+@pytest.mark.parametrize(("nth", "size"), [(7272, 28), (8603, 28)])
+def test_a_small_digits_strokes_are_no_box(mnist_test, scorer, nth, size):
+    """The arms of a 3 written 28 px tall are two straight runs 13 px apart, and its back a run joining them at
+    one end: a 'box' of 13 x 16 px, erased with all it held, and the page read blank (`lines-only`). A box
+    holds a digit, so its rules stand at least two LINE_MINs apart."""
+    x, y = mnist_test
+    assert y[nth] == 3
+    sheet = np.full((200, 420), PAPER, np.uint8)
+    stamp(sheet, x[nth], 60, 200, size)
+    read_digit, result = read(cv2.GaussianBlur(sheet, (3, 3), 0.7), scorer)
+    assert read_digit == 3, result.flags
+    assert "lines-only" not in result.flags and "touches-line" not in result.flags

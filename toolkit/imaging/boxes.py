@@ -157,11 +157,11 @@ class Sides(NamedTuple):
 def box_sides(members: list) -> Sides:
     """The runs (indices into `members`, the ruled runs of one connected part) that make a form box, and the
     box (left, top, right, bottom, thickness of its rules): two parallel runs of about one extent (85%
-    overlap), their ends joined by a run across on at least one side, covering most of the gap. A digit
-    touching the box or crossing its edge is part of the same connected ink, so the box is judged by its runs,
-    not by the part's outline. No runs when there is no box (the sides of a 0 are curved, a thin 8 slants, the
-    bar of a 7 is one run). A row of boxes whose dividers are evenly spaced but for a gap of two or more
-    spacings says where the dividers it misses are (`Sides.hidden`)."""
+    overlap) at least 2 LINE_MIN apart, their ends joined by a run across on at least one side, covering most
+    of the gap. A digit touching the box or crossing its edge is part of the same connected ink, so the box is
+    judged by its runs, not by the part's outline. No runs when there is no box (the sides of a 0 are curved,
+    a thin 8 slants, the bar of a 7 is one run). A row of boxes whose dividers are evenly spaced but for a gap
+    of two or more spacings says where the dividers it misses are (`Sides.hidden`)."""
     spans = []
     for _, c, _, horizontal, measured in members:
         x, y, w, h = (int(v) for v in c[:4])
@@ -177,7 +177,8 @@ def box_sides(members: list) -> Sides:
         for j in range(i + 1, len(spans)):
             same, (b0, b1), at_j, _, other = spans[j]
             overlap = min(a1, b1) - max(a0, b0)
-            if same != horizontal or overlap < 0.85 * max(a1 - a0, b1 - b0) or abs(at_i - at_j) < LINE_MIN:
+            # A box holds a digit: rules closer than 2 LINE_MIN are two strokes of one (a 3's arms).
+            if same != horizontal or overlap < 0.85 * max(a1 - a0, b1 - b0) or abs(at_i - at_j) < 2 * LINE_MIN:
                 continue
             if b1 - b0 < LINE_RATIO * other:
                 continue
