@@ -1,6 +1,7 @@
 """Form boxes, told by their shape: a box's outline (`outline`), a row of boxes (`row_of_boxes`), the runs of
-ink that make a box (`box_sides`, for `toolkit.imaging.lines.find_lines`), and the frame around a small image's
-digit and the lines beside it (`lined`, for the normaliser's fast path).
+ink that make a box (`box_sides`, for `toolkit.imaging.lines.find_lines`) and a divider none of them found
+(`paint_divider`), and the frame around a small image's digit and the lines beside it (`lined`, for the
+normaliser's fast path).
 """
 
 from __future__ import annotations
@@ -211,6 +212,23 @@ def box_sides(members: list) -> Sides:
                 else:
                     frame = (across_lo, along_lo, across_hi, along_hi, thick + 2)
     return Sides(found, frame, hidden)
+
+
+def paint_divider(
+    target: np.ndarray, mask: np.ndarray, horizontal: bool, at: float, span: tuple[float, float], reach: float
+) -> None:
+    """Mark in `target` a divider of a row of boxes that no run found (`boxes.Sides.hidden`): within `reach` of
+    `at`, across the row's rules (`horizontal`: they run across the image, the divider down it) over `span`,
+    the lines of pixels that are ink along nearly all of it (a stroke running along it widened it; one
+    crossing it keeps its pixels, see `lines.crossings`)."""
+    lo, hi = int(span[0]), int(np.ceil(span[1]))
+    first, last = max(0, int(at - reach)), int(np.ceil(at + reach)) + 1
+    band = mask[lo:hi, first:last] if horizontal else mask[first:last, lo:hi].T
+    full = np.flatnonzero(band.sum(axis=0) >= 0.9 * band.shape[0]) + first
+    if horizontal:
+        target[lo:hi, full] |= mask[lo:hi, full]
+    else:
+        target[full, lo:hi] |= mask[full, lo:hi]
 
 
 def _missing_dividers(positions: list[float]) -> list[tuple[float, float]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from toolkit.imaging.boxes import box_sides, outline, row_of_boxes
+from toolkit.imaging.boxes import box_sides, outline, paint_divider, row_of_boxes
 from toolkit.imaging.common import LINE_MIN, LINE_RATIO, MIN_DIGIT
 
 SIDE_RATIO = 4.0  # a run this many times longer than thick may be a box's side (two boxes' sides side by side)
@@ -29,6 +29,7 @@ DIAGONAL, BAND = 35.0, 0.2  # a straight band (no wider than BAND x its length) 
 SHEET_EDGE = 8.0  # a part along the border of a page, this many times longer than wide, is the sheet's edge
 RULE_ROWS, STANDING_OUT = 0.8, 0.35  # a rule fills its rows along 80% of a run; what stands out holds under 35%
 BAR_ACROSS = 0.8  # a bar joining a row of boxes' rules crosses this share of the run they make together
+BOW = 1.0  # px: a run down the image whose middle stands this far off its ends' line is an arc (`_bowed`)
 
 
 def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: bool) -> list[int]:
@@ -115,7 +116,7 @@ def find_lines(
         x, y, pw, ph = (int(v) for v in stats[stroke][:4])
         sides, frame, hidden = box_sides([candidates[k] for k in members])
         for horizontal, at, lo, hi, reach in hidden:
-            _paint_divider(across[not horizontal], mask, horizontal, at, (lo, hi), reach)
+            paint_divider(across[not horizontal], mask, horizontal, at, (lo, hi), reach)
         if sides:
             lines.update(members[k] for k in sides)
             outlines.append(frame)
@@ -160,23 +161,6 @@ def find_lines(
     rules: np.ndarray = cv2.dilate(across[True], grow)
     uprights: np.ndarray = cv2.dilate(across[False], grow)
     return (rules | uprights) & (crossings(mask, rules, uprights) ^ 1), strokes
-
-
-def _paint_divider(
-    target: np.ndarray, mask: np.ndarray, horizontal: bool, at: float, span: tuple[float, float], reach: float
-) -> None:
-    """Mark in `target` a divider of a row of boxes that no run found (`boxes.Sides.hidden`): within `reach` of
-    `at`, across the row's rules (`horizontal`: they run across the image, the divider down it) over `span`,
-    the lines of pixels that are ink along nearly all of it (a stroke running along it widened it; one
-    crossing it keeps its pixels, see `crossings`)."""
-    lo, hi = int(span[0]), int(np.ceil(span[1]))
-    first, last = max(0, int(at - reach)), int(np.ceil(at + reach)) + 1
-    band = mask[lo:hi, first:last] if horizontal else mask[first:last, lo:hi].T
-    full = np.flatnonzero(band.sum(axis=0) >= 0.9 * band.shape[0]) + first
-    if horizontal:
-        target[lo:hi, full] |= mask[lo:hi, full]
-    else:
-        target[full, lo:hi] |= mask[full, lo:hi]
 
 
 def _within(stats_row: np.ndarray, horizontal: bool, frame: tuple[int, int, int, int, int]) -> bool:
@@ -309,7 +293,7 @@ def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: in
     """The thickness of a run of ink that is a straight thin stroke along an axis, None for any other: at most
     THICK_MAX px and at least SIDE_RATIO times longer than thick, and across its length mostly within a band a
     quarter of its length wide (the joined bars and slanted strokes of two 7s make long runs too, but not a
-    straight band).
+    straight band), and, down the image, not bowed (`_bowed`).
 
     The thickness is the run's ink (its summed contrast) over its length and its peak contrast: a scanner's
     blur widens a thin rule by a faint pixel on each side, which would triple a count of pixels."""
@@ -339,7 +323,20 @@ def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: in
         drift = float(np.percentile(centre, 95) - np.percentile(centre, 5))
         if drift > 2:
             return None
+    if not horizontal and _bowed((first + last) / 2):
+        return None  # an arc: the side of a 0, a 6 or a 9 written tall, not a box's side
     return thickness if float(np.median(last - first)) * 4 <= length else None
+
+
+def _bowed(centre: np.ndarray) -> bool:
+    """Whether a run's centre line (across it, at each step along it) bows: the median of its middle third
+    stands more than BOW px off the middle of its end thirds' medians. Used on runs down the image only: a rule
+    under a number is thickened on one side where the digits sit on it, which moves its middle."""
+    third = len(centre) // 3
+    if third < 3:
+        return False
+    ends = (np.median(centre[:third]) + np.median(centre[-third:])) / 2
+    return abs(float(np.median(centre[third:-third])) - ends) > BOW
 
 
 def _paint(target: np.ndarray, labels: np.ndarray, label: int, stats_row: np.ndarray) -> None:
