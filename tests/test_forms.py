@@ -528,3 +528,20 @@ def test_a_straight_run_down_the_image_is_not_bowed_and_an_arc_is():
     arc = 10.0 + 3.0 * np.sin(np.linspace(0, np.pi, 40))  # the side of a 0: its middle 3 px off its ends
     assert not lines._bowed(straight) and lines._bowed(arc)
     assert not lines._bowed(arc[:8])  # too short to tell
+
+
+@pytest.mark.parametrize("size", [50, 70, 90])
+def test_a_one_leaning_in_a_number_is_read_not_erased_as_a_shadows_edge(mnist_test, scorer, size):
+    """A straight band leaning 45 degrees and longer than a share of the image is a shadow's or a fold's edge,
+    and erased; but a 1 written leaning in a number is no longer than the digits beside it. It was erased, and
+    "317" read "37" with no flag at all."""
+    x, y = mnist_test
+    three, seven = digit_image(mnist_test, 3), digit_image(mnist_test, 7)
+    assert y[9912] == 1  # a 1 leaning 45 degrees
+    strip = np.full((size + 60, 3 * size + 120), PAPER, np.uint8)
+    for k, glyph in enumerate([three, x[9912], seven]):
+        stamp(strip, glyph, 30, 40 + k * (size + 10), size)
+    result = normalise.prepare_array(cv2.GaussianBlur(strip, (3, 3), 0.8), multi_digit=True)
+    scored = scorer.score(reading.tensors(result), with_not_digit=True)
+    chosen, _, _ = reading.choose(result.plan, scored)
+    assert "".join(str(int(scored[k, :10].argmax())) for k in chosen) == "317", result.flags
