@@ -545,3 +545,18 @@ def test_a_one_leaning_in_a_number_is_read_not_erased_as_a_shadows_edge(mnist_te
     scored = scorer.score(reading.tensors(result), with_not_digit=True)
     chosen, _, _ = reading.choose(result.plan, scored)
     assert "".join(str(int(scored[k, :10].argmax())) for k in chosen) == "317", result.flags
+
+
+@pytest.mark.parametrize("nth", [9903, 9912])
+def test_a_one_leaning_alone_in_a_box_is_read_not_erased_as_a_shadows_edge(mnist_test, scorer, nth):
+    """A 1 leaning 40-45 degrees, 87 px tall in a 112 px box on a form field 512 px wide: a straight diagonal
+    band longer than PAGE_PIECE of the field, and alone, so it was erased as a shadow's edge and the field read
+    blank (`lines-only`). Alone, a band is an edge only when it crosses a quarter of the sheet."""
+    x, y = mnist_test
+    assert y[nth] == 1
+    sheet = np.full((192, 512), PAPER, np.uint8)
+    cv2.rectangle(sheet, (200, 40), (312, 152), RULE, 3)
+    stamp(sheet, x[nth], 52, 212, 87)
+    read_digit, result = read(cv2.GaussianBlur(sheet, (3, 3), 0.7), scorer)
+    assert read_digit == 1, result.flags
+    assert "lines-only" not in result.flags

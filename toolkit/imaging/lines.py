@@ -25,8 +25,9 @@ PAGE_LINE = 0.5  # on a page with no other ink, a lone rule crosses at least thi
 PAGE_PIECE = 0.12  # on a page, a lone straight part shorter than this share of the sheet may be a 1: the model
 # judges it (a bold 1 under a header of small words was longer than they are tall, and erased as a rule)
 DIAGONAL, BAND = 35.0, 0.2  # a straight band (no wider than BAND x its length) leaning DIAGONAL degrees from both
-# axes, longer than PAGE_PIECE of the image and than LINE_OVER_DIGIT x the other ink, is no digit: a 1 leans less,
-# or is shorter
+# axes, longer than PAGE_PIECE of the image and than LINE_OVER_DIGIT x the other ink (when there is none: running
+# into the image's border, or across BAND_ALONE of it), is no digit: a 1 leans less, or is shorter
+BAND_ALONE = 0.25
 SHEET_EDGE = 8.0  # a part along the border of a page, this many times longer than wide, is the sheet's edge
 RULE_ROWS, STANDING_OUT = 0.8, 0.35  # a rule fills its rows along 80% of a run; what stands out holds under 35%
 BAR_ACROSS = 0.8  # a bar joining a row of boxes' rules crosses this share of the run they make together
@@ -42,7 +43,9 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
     on a page, than PAGE_PIECE of the sheet (on a page with no other ink: PAGE_LINE of it); it is a box when
     its ink follows the rectangle's outline all round (a 0 touches its rectangle in four places only); it is a
     shadow's or a fold's edge when it is a straight band leaning DIAGONAL from both axes, longer than PAGE_PIECE
-    of the sheet and than LINE_OVER_DIGIT x the tallest other part (a 1 leaning in a number is not)."""
+    of the sheet and than LINE_OVER_DIGIT x the tallest other part (a 1 leaning in a number is not), or, with no
+    other part, running into the image's border or longer than BAND_ALONE of the sheet (a 1 leaning alone in a
+    form's box is not)."""
     shaped: dict[int, tuple[str, float]] = {}
     sheet = max(labels.shape)
     for label, x, y, w, h, mass in parts.tolist():
@@ -58,8 +61,10 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
         if long >= max(4 * LINE_MIN, PAGE_PIECE * sheet) and short <= BAND * long and _diagonal(rect):
             # A long straight band leaning far from both axes: a shadow's or a fold's edge, erased like a box
             # whatever its thickness. A short one may be a 1 written leaning (45 degrees in a form's box): the
-            # model judges it; so may one no longer than the digits beside it (a 1 leaning in a number).
-            shaped[label] = ("band", long)
+            # model judges it; so may one no longer than the digits beside it (a 1 leaning in a number), or one
+            # alone that neither runs into the image's border nor crosses BAND_ALONE of it (a 1 alone in a box).
+            at_border = x == 0 or y == 0 or x + w == labels.shape[1] or y + h == labels.shape[0]
+            shaped[label] = ("edge" if at_border else "band", long)
         elif thick <= LINE_THICK and long >= LINE_RATIO * thick and short <= thick + 4:
             shaped[label] = ("line", long)
         elif outline(region, rect, ink):
@@ -74,7 +79,11 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
         label
         for label, (kind, long) in shaped.items()
         if kind == "box"
-        or (kind == "band" and (digit is None or long >= LINE_OVER_DIGIT * digit))
+        or (kind == "edge" and digit is None)
+        or (
+            kind in ("band", "edge")
+            and (long >= BAND_ALONE * sheet if digit is None else long >= LINE_OVER_DIGIT * digit)
+        )
         or (digit is not None and long >= LINE_OVER_DIGIT * digit and (not page or long >= PAGE_PIECE * sheet))
         or (digit is None and page and long >= PAGE_LINE * sheet)
     ]
