@@ -24,12 +24,12 @@ LINE_OVER_DIGIT = 1.5  # ... and longer than the other ink is tall, by this fact
 PAGE_LINE = 0.5  # on a page with no other ink, a lone rule crosses at least this share of the sheet
 PAGE_PIECE = 0.12  # on a page, a lone straight part shorter than this share of the sheet may be a 1: the model
 # judges it (a bold 1 under a header of small words was longer than they are tall, and erased as a rule)
-DIAGONAL, BAND = 35.0, 0.2  # a straight band (no wider than BAND x its length) leaning DIAGONAL degrees from both
-# axes, longer than PAGE_PIECE of the image and than LINE_OVER_DIGIT x the other ink (when there is none: running
-# into the image's border, or across BAND_ALONE of it), is no digit: a 1 leans less, or is shorter
-BAND_ALONE = 0.25
+DIAGONAL, BAND, BAND_ALONE = 35.0, 0.2, 0.25  # a straight band (no wider than BAND x its length) leaning DIAGONAL
+# degrees from both axes, longer than PAGE_PIECE of the image and than LINE_OVER_DIGIT x the other ink (when there is
+# none: running into the image's border, or across BAND_ALONE of it), is no digit: a 1 leans less, or is shorter
 SHEET_EDGE = 8.0  # a part along the border of a page, this many times longer than wide, is the sheet's edge
-RULE_ROWS, STANDING_OUT = 0.8, 0.35  # a rule fills its rows along 80% of a run; what stands out holds under 35%
+RULE_ROWS, STANDING_OUT, STANDING_OUT_LONG = 0.8, 0.35, 0.6  # a rule fills its rows along 80% of a run; what
+# stands out holds under 35% (under 60% along 8 LINE_MIN or more: the digits of a number sitting on a rule)
 BAR_ACROSS = 0.8  # a bar joining a row of boxes' rules crosses this share of the run they make together
 BOW = 1.0  # px: a run down the image whose middle stands this far off its ends' line is an arc (`_bowed`)
 
@@ -38,9 +38,9 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
     """Labels of the parts that are, on their own, a ruled line or a box at any angle (a sheet scanned askew,
     the edge of the sheet on a scanner's lid): step 3 for what the axis-aligned search cannot see. A part is
     measured by its minimum-area rectangle, its thickness by its ink over its peak (as `_thin`: a blurred rule
-    is wider in pixels than in ink). It is a line when it is as thin as a rule and straight (the
-    rectangle no wider than its thickness and a blur), longer than LINE_OVER_DIGIT x the tallest other part and,
-    on a page, than PAGE_PIECE of the sheet (on a page with no other ink: PAGE_LINE of it); it is a box when
+    is wider in pixels than in ink). It is a line when it is as thin as a rule and straight (the rectangle no
+    wider than its thickness and a blur), longer than LINE_OVER_DIGIT x the tallest other part and, on a page,
+    than PAGE_PIECE of the sheet (on a page with no other ink: PAGE_LINE of it); it is a box when
     its ink follows the rectangle's outline all round (a 0 touches its rectangle in four places only); it is a
     shadow's or a fold's edge when it is a straight band leaning DIAGONAL from both axes, longer than PAGE_PIECE
     of the sheet and than LINE_OVER_DIGIT x the tallest other part (a 1 leaning in a number is not), or, with no
@@ -270,12 +270,14 @@ def _along_rule(
     """The rule in a long run that is none because a stroke lying along part of it widens it (the top of a 2
     written against a box's rule): the rows of the run (across it) that the ink fills along RULE_ROWS of its
     length, measured again as a run of their own, when what stands out of them holds at most STANDING_OUT of
-    the run's ink (a 9's straight tail below the arc of its loop, which holds more, is no rule)."""
+    the run's ink (a 9's straight tail below the arc of its loop, which holds more, is no rule), STANDING_OUT_LONG
+    along a run 8 LINE_MIN long or more (a number's digits sitting on a rule, or on a row of boxes' rules)."""
     x, y, w, h = (int(v) for v in stats_row[:4])
     region = (labels[y : y + h, x : x + w] == label).view(np.uint8)
     band = region if horizontal else region.T  # rows: across the run; columns: along it
     rows = band.sum(axis=1) >= RULE_ROWS * band.shape[1]
-    if not rows.any() or band[~rows].sum() > STANDING_OUT * band.sum():
+    standing_out = STANDING_OUT_LONG if band.shape[1] >= 8 * LINE_MIN else STANDING_OUT
+    if not rows.any() or band[~rows].sum() > standing_out * band.sum():
         return []
     kept = band * rows[:, None].astype(np.uint8)
     pieces, stats = _pieces(kept, horizontal, labels.shape, (x, y))
@@ -342,9 +344,8 @@ def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: in
 
 
 def _bowed(centre: np.ndarray) -> bool:
-    """Whether a run's centre line (across it, at each step along it) bows: the median of its middle third
-    stands more than BOW px off the middle of its end thirds' medians. Used on runs down the image only: a rule
-    under a number is thickened on one side where the digits sit on it, which moves its middle."""
+    """Whether a run's centre line bows: its middle third's median more than BOW px off its end thirds'. Only
+    for runs down the image: a rule under a number thickens on one side where digits sit on it."""
     third = len(centre) // 3
     if third < 3:
         return False
