@@ -79,11 +79,8 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
         label
         for label, (kind, long) in shaped.items()
         if kind == "box"
-        or (kind == "edge" and digit is None)
-        or (
-            kind in ("band", "edge")
-            and (long >= BAND_ALONE * sheet if digit is None else long >= LINE_OVER_DIGIT * digit)
-        )
+        or (digit is None and (kind == "edge" or (kind == "band" and long >= BAND_ALONE * sheet)))
+        # (a band beside digits is one by the next rule: it is longer than PAGE_PIECE of the sheet)
         or (digit is not None and long >= LINE_OVER_DIGIT * digit and (not page or long >= PAGE_PIECE * sheet))
         or (digit is None and page and long >= PAGE_LINE * sheet)
     ]
