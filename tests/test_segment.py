@@ -592,3 +592,26 @@ def test_a_number_on_a_rule_reads_a_digit_with_the_line_kept_when_that_is_surer(
         np.minimum(region, (255 - glyph.astype(np.int32) * 235 // 255).astype(np.uint8), out=region)
     (record,) = predict_images([sheet], multi_digit=True)
     assert record["text"] == digits and "touches-line" in record["flags"], record
+
+
+def test_the_line_kept_with_a_digit_stops_where_its_stroke_meets_the_line():
+    """A 0 whose right side lay along a box's side, its kept-line candidate took the side 3 px above and below
+    the 0 too, and read 9. The pixels kept are across the line from the ink: sideways from a box's side, up
+    or down from a rule, never along it beyond the stroke."""
+    from toolkit.imaging import segment
+
+    ink = np.zeros((60, 60), np.uint8)
+    ink[20:23, 10:22] = 1  # the ends of a C meeting a box's side from the left, on it by two pixels
+    ink[40:43, 10:22] = 1
+    side = np.zeros_like(ink)
+    side[:, 20:23] = 1
+    kept = segment._line_under_ink(ink, side, height=60)
+    rows = np.flatnonzero(kept.any(axis=1))
+    assert rows.min() == 20 and rows.max() == 42  # the side between the C's ends (bridged), no further
+    rule = np.zeros_like(ink)
+    rule[30:33, :] = 1
+    stem = np.zeros_like(ink)
+    stem[5:32, 25:28] = 1  # a stroke standing on the rule, into it by two pixels
+    # (Its bridge is then 9 px: an even one closes a pixel off centre, which the readings measured are used to.)
+    columns = np.flatnonzero(segment._line_under_ink(stem, rule, height=26).any(axis=0))
+    assert columns.min() == 25 and columns.max() == 27

@@ -219,10 +219,15 @@ def _line_under_ink(ink: np.ndarray, lines: np.ndarray, height: int) -> np.ndarr
     ink (up to KEPT_LINE px: above or below a rule, beside a box's side, never along the line beyond the
     stroke), and the line between two such places less than BRIDGE x the digit's height apart (the top of a
     9's loop lying on a box's edge closes again)."""
-    across = np.zeros_like(ink)
-    for kernel in ((2 * KEPT_LINE + 1, 1), (1, 2 * KEPT_LINE + 1)):
-        across |= np.asarray(cv2.dilate(ink, np.ones(kernel, np.uint8)), np.uint8)
-    near = lines & across
+    reach = 2 * KEPT_LINE + 1
+    up_down, sideways = (np.asarray(cv2.dilate(ink, np.ones(k, np.uint8)), np.uint8) for k in ((reach, 1), (1, reach)))
+    rules, sides = (
+        np.asarray(cv2.morphologyEx(lines, cv2.MORPH_OPEN, np.ones(k, np.uint8)), np.uint8)
+        for k in ((1, reach), (reach, 1))
+    )
+    # Across a rule is up or down, across a box's side sideways; a pixel of neither (a slanted line) either way.
+    slanted = lines & (1 - (rules | sides))
+    near = (rules & up_down) | (sides & sideways) | (slanted & (up_down | sideways))
     gap = max(3, int(BRIDGE * height))
     for kernel in ((1, gap), (gap, 1)):
         near |= lines & np.asarray(cv2.morphologyEx(near, cv2.MORPH_CLOSE, np.ones(kernel, np.uint8)), np.uint8)
