@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from toolkit.imaging import boxes, layout, light, lines, normalise, reading, rough
+from toolkit.imaging import boxes, layout, light, lines, normalise, reading, rough, runs
 
 PAPER, RULE = 235, 40
 
@@ -513,7 +513,7 @@ def test_a_small_digits_strokes_are_no_box(mnist_test, scorer, nth, size):
 def test_a_tall_zeros_sides_are_no_box(mnist_test, scorer, blur):
     """A 0 written 62 px tall and narrow: its sides are runs 26 px apart, the flat of its top a run joining them,
     and it was erased as a box closed on one side (read: nothing). A box's side is straight; the side of a 0
-    bows (`lines._bowed`)."""
+    bows (`runs.bowed`)."""
     x, y = mnist_test
     assert y[1445] == 0
     sheet = np.full((262, 480), PAPER, np.uint8)
@@ -526,8 +526,8 @@ def test_a_tall_zeros_sides_are_no_box(mnist_test, scorer, blur):
 def test_a_straight_run_down_the_image_is_not_bowed_and_an_arc_is():
     straight = np.linspace(10.0, 14.0, 40)  # askew by 6 degrees, straight
     arc = 10.0 + 3.0 * np.sin(np.linspace(0, np.pi, 40))  # the side of a 0: its middle 3 px off its ends
-    assert not lines._bowed(straight) and lines._bowed(arc)
-    assert not lines._bowed(arc[:8])  # too short to tell
+    assert not runs.bowed(straight) and runs.bowed(arc)
+    assert not runs.bowed(arc[:8])  # too short to tell
 
 
 @pytest.mark.parametrize("size", [50, 70, 90])
@@ -577,3 +577,19 @@ def test_a_rule_under_a_number_is_found_however_many_digits_sit_on_it(mnist_test
     chosen, _, _ = reading.choose(result.plan, scored)
     assert "".join(str(int(scored[k, :10].argmax())) for k in chosen if scored[k, 10] < 0.5) == "2600"
     assert result.flags == ("touches-line",)
+
+
+def test_a_stroke_joined_to_a_rules_run_at_a_slant_is_not_painted_as_the_rule():
+    """A 7 whose bar starts on its box's top rule and falls away from it at a shallow slant: the bar passed the
+    opening that finds rules, joined the rule's run (20 px tall for a 3 px rule) and was erased with it,
+    leaving a 1 (a form box of the larger tuning sample). Only the run's pixels on its straight line are
+    the rule's."""
+    run = np.zeros((30, 300), np.uint8)
+    run[4:7, :] = 1  # the rule, 3 px
+    cv2.line(run, (200, 6), (260, 24), 1, 4)  # the bar, joined to it
+    kept = runs.on_the_line(run, 3.0)
+    assert kept[4:7, :].all()  # the rule, all of it
+    assert not kept[12:, :].any() and run[12:, :].any()  # none of the bar away from it
+    askew = np.zeros((40, 300), np.uint8)
+    cv2.line(askew, (0, 10), (299, 25), 1, 3)  # a rule askew by 3 degrees keeps every pixel
+    assert np.array_equal(runs.on_the_line(askew, 3.0), askew)

@@ -12,6 +12,7 @@ import numpy as np
 
 from toolkit.imaging.boxes import box_sides, outline, paint_divider, row_of_boxes
 from toolkit.imaging.common import LINE_MIN, LINE_RATIO, MIN_DIGIT
+from toolkit.imaging.runs import bowed, ink_width, on_the_line
 
 SIDE_RATIO = 4.0  # a run this many times longer than thick may be a box's side (two boxes' sides side by side)
 LINE_THICK = 4.0  # px: and at most this thick (a printed rule is thinner than a pen stroke of a digit this size)
@@ -31,7 +32,6 @@ SHEET_EDGE = 8.0  # a part along the border of a page, this many times longer th
 RULE_ROWS, STANDING_OUT, STANDING_OUT_LONG = 0.8, 0.35, 0.6  # a rule fills its rows along 80% of a run; what
 # stands out holds under 35% (under 60% along 8 LINE_MIN or more: the digits of a number sitting on a rule)
 BAR_ACROSS = 0.8  # a bar joining a row of boxes' rules crosses this share of the run they make together
-BOW = 1.0  # px: a run down the image whose middle stands this far off its ends' line is an arc (`_bowed`)
 
 
 def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: bool) -> list[int]:
@@ -156,8 +156,8 @@ def find_lines(
         return None
     strokes = {owners[k] for k in lines}
     for k in lines:
-        run_labels, c, i, horizontal, _ = candidates[k]
-        _paint(across[horizontal], run_labels, i, c)
+        run_labels, c, i, horizontal, thickness = candidates[k]
+        _paint(across[horizontal], run_labels, i, c, thickness)
     for left, top, right, bottom, thick in outlines:
         # All four sides of a box, also where a digit's stroke ran along one and hid it from the runs.
         for horizontal, (x0, y0, x1, y1) in (
@@ -257,7 +257,7 @@ def _between_bars(
     for piece in range(1, len(stats)):
         x0, y0, bw, bh = (int(v) for v in stats[piece, :4])
         values = flat[y0 : y0 + bh, x0 : x0 + bw][bars_at[y0 : y0 + bh, x0 : x0 + bw] == piece]
-        found.append((bars_at, stats[piece], piece, not horizontal, _ink_width(values, bh if horizontal else bw)))
+        found.append((bars_at, stats[piece], piece, not horizontal, ink_width(values, bh if horizontal else bw)))
     return found
 
 
@@ -295,17 +295,11 @@ def _pieces(
     return labels, stats
 
 
-def _ink_width(values: np.ndarray, length: int) -> float:
-    """How thick a run of ink is: its summed contrast (`values`, its pixels) over its length and its peak, so a
-    scanner's faint blur on each side of a thin rule does not count as width."""
-    return float(values.sum()) / (max(float(values.max()), 1e-6) * length)
-
-
 def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: int, horizontal: bool) -> float | None:
     """The thickness of a run of ink that is a straight thin stroke along an axis, None for any other: at most
     THICK_MAX px and at least SIDE_RATIO times longer than thick, and across its length mostly within a band a
     quarter of its length wide (the joined bars and slanted strokes of two 7s make long runs too, but not a
-    straight band), and, down the image, not bowed (`_bowed`).
+    straight band), and, down the image, not bowed (`runs.bowed`).
 
     The thickness is the run's ink (its summed contrast) over its length and its peak contrast: a scanner's
     blur widens a thin rule by a faint pixel on each side, which would triple a count of pixels."""
@@ -320,7 +314,7 @@ def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: in
     peak = float(values.max())
     if peak <= 0:
         return None
-    thickness = _ink_width(values, length)
+    thickness = ink_width(values, length)
     if thickness > THICK_MAX or length < SIDE_RATIO * thickness:
         return None  # (a run shorter than LINE_RATIO x its thickness is a line only as a side of a box)
     band = region if horizontal else region.T  # rows: across the run; columns: along it
@@ -335,25 +329,16 @@ def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: in
         drift = float(np.percentile(centre, 95) - np.percentile(centre, 5))
         if drift > 2:
             return None
-    if not horizontal and _bowed((first + last) / 2):
+    if not horizontal and bowed((first + last) / 2):
         return None  # an arc: the side of a 0, a 6 or a 9 written tall, not a box's side
     return thickness if float(np.median(last - first)) * 4 <= length else None
 
 
-def _bowed(centre: np.ndarray) -> bool:
-    """Whether a run's centre line bows: its middle third's median more than BOW px off its end thirds'. Only
-    for runs down the image: a rule under a number thickens on one side where digits sit on it."""
-    third = len(centre) // 3
-    if third < 3:
-        return False
-    ends = (np.median(centre[:third]) + np.median(centre[-third:])) / 2
-    return abs(float(np.median(centre[third:-third])) - ends) > BOW
-
-
-def _paint(target: np.ndarray, labels: np.ndarray, label: int, stats_row: np.ndarray) -> None:
-    """Set to 1 the pixels of `target` where `labels` is `label`, inside that part's box (`stats_row`)."""
+def _paint(target: np.ndarray, labels: np.ndarray, label: int, stats_row: np.ndarray, thickness: float) -> None:
+    """Set to 1 the pixels of `target` where `labels` is `label`, inside that part's box (`stats_row`), that
+    lie on the run's straight line (`runs.on_the_line`, the run being `thickness` px thick)."""
     x, y, w, h = (int(v) for v in stats_row[:4])
-    target[y : y + h, x : x + w] |= (labels[y : y + h, x : x + w] == label).view(np.uint8)
+    target[y : y + h, x : x + w] |= on_the_line((labels[y : y + h, x : x + w] == label).view(np.uint8), thickness)
 
 
 def _owner(labels: np.ndarray, run_labels: np.ndarray, stats_row: np.ndarray, label: int) -> int:
