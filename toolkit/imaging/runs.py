@@ -36,7 +36,7 @@ def on_the_line(run: np.ndarray, thickness: float) -> np.ndarray:
         return run
     vx, vy, x0, y0 = (float(v) for v in cv2.fitLine(points, cv2.DIST_HUBER, 0, 0.01, 0.01).ravel())
     xy = points.reshape(-1, 2)
-    off = np.abs((xy[:, 0] - x0) * vy - (xy[:, 1] - y0) * vx)
+    off = np.abs((xy - (x0, y0)) @ (-vy, vx))  # each pixel's distance from the line, as `lines._rules_rect` takes it
     far = xy[off > thickness / 2 + STRAIGHT_MARGIN]
     kept = run.copy()
     kept[far[:, 1], far[:, 0]] = 0
