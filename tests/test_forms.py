@@ -275,6 +275,18 @@ def test_the_line_kept_must_make_the_reading_surer():
     assert reading.pick("keep:1,1k", np.stack([digit, sure_nine]))[1] is False  # no rival to itself
 
 
+def test_the_line_kept_stands_in_for_a_rejected_digit_when_both_read_the_same():
+    seven = [0.01] * 7 + [0.9] + [0.01] * 2
+    rejected, accepted = np.array(seven + [0.67]), np.array(seven + [0.14])
+    assert reading.pick("keep:1,1k", np.stack([rejected, accepted]))[0] == 1
+    assert reading.pick("pick:1,1k", np.stack([rejected, accepted]))[0] == 1
+    # Read as another digit, the twin is no stand-in: the line kept may be what made it that digit.
+    two = np.array([0.01] * 2 + [0.9] + [0.01] * 7 + [0.14])
+    assert reading.pick("pick:1,1k", np.stack([rejected, two]))[0] is None
+    # Both accepted and read alike: the candidate without the line, as before.
+    assert reading.pick("pick:1,1k", np.stack([accepted, accepted]))[0] == 0
+
+
 def test_touches_line_stays_only_where_keeping_the_line_changes_the_digit():
     four = np.array([0.01] * 4 + [0.9] + [0.01] * 4 + [0.06, 0.01])
     nine = np.array([0.01] * 4 + [0.06] + [0.01] * 4 + [0.9, 0.01])

@@ -43,8 +43,11 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     so are those it doubts (NOT_DIGIT_DOUBT or above) that are lighter than one it rejects. A mark the border
     cuts ("e") read as a 1 is never the digit: a straight mark into the border is a sheet's, a tile's or a
     shadow's edge.
-    Among those left, the heaviest is the digit; in a "keep:" plan none lighter than KEEP_SHARE of the heaviest
-    is (a speck on a box's rule is no rival to a digit the model doubts). A model without not_digit accepts
+    Of a candidate and its twin with the line it touched kept ("k"), the twin stays when it is surer by
+    KEPT_MARGIN, or when the model rejects the candidate, accepts the twin and both read the same digit (a 7
+    whose bar lay along its box's top, cut in two where the line was erased). Among those left, the heaviest
+    is the digit; in a "keep:" plan none lighter than KEEP_SHARE of the heaviest is (a speck on a box's rule
+    is no rival to a digit the model doubts). A model without not_digit accepts
     every candidate, and the heaviest is read, as the segmenter alone would."""
     entries = _entries(plan)
     masses = [float(v.rstrip("wekf")) for v in entries]
@@ -65,6 +68,8 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     sure = _span_scores(scored[:, :NUM_CLASSES])  # as digits, whatever not_digit says
     for i in [i for i, entry in enumerate(entries) if entry.endswith("k") and i in accepted]:
         loser = i - 1 if sure[i] > sure[i - 1] + KEPT_MARGIN else i  # the line kept must make it surer
+        if i - 1 not in accepted and digits[i] == digits[i - 1]:
+            loser = i - 1  # ... or be the one the model takes for a digit, when both read the same
         if loser in accepted:
             accepted.remove(loser)
     if not accepted:  # none is a digit: on a page, no digit; a digit's own scan keeps its heaviest, flagged
