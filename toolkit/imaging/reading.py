@@ -122,6 +122,23 @@ def line_kept_agrees(plan: str, scored: np.ndarray, chosen: int) -> bool:
     return bool(digits[0] == digits[1])
 
 
+def spans_kept_agree(plan: str | None, scored: np.ndarray, chosen: list[int]) -> bool:
+    """Whether every digit `choose` read from a number (`chosen`) that was also offered with the line it touched
+    kept ("k", right after it) reads the same digit either way: the erased line took nothing the reading
+    depends on (as `line_kept_agrees` for a single digit). True when none was offered so."""
+    if plan is None:
+        return True
+    entries = [e for slot in plan.split(";") for e in (["1"] if slot == "1" else slot.split(":", 1)[1].split(","))]
+    digits = scored[:, :NUM_CLASSES].argmax(axis=1)
+    for k in chosen:
+        twin = k - 1 if entries[k].endswith("k") else k + 1
+        if (entries[k].endswith("k") or (twin < len(entries) and entries[twin].endswith("k"))) and (
+            digits[k] != digits[twin]
+        ):
+            return False
+    return True
+
+
 def _entries(plan: str) -> list[str]:
     """A single-digit plan's candidates, e.g. "pick:1w,0.5k" -> ["1w", "0.5k"] (see `segment._pick_plan`)."""
     return plan.split(":", 1)[1].split(",")

@@ -124,7 +124,7 @@ def make_records(meta: Sequence[ItemMeta], probs: np.ndarray, options: PredictOp
         else:
             record = _no_digit(item)
             record["n_digits"] = 0 if item.blank else None
-        record["flags"] = " ".join(f for f in (item.flags, record["flags"]) if f) or None
+            record["flags"] = item.flags
         if options.all_frames:
             record["frame"] = item.frame
         out.append(cast(Record, {c: record.get(c) for c in columns}))  # exactly the run's columns, in order
@@ -225,7 +225,8 @@ def _number_record(item: ItemMeta, scored: np.ndarray, options: PredictOptions) 
     confidence) and `confidence`, the least confident digit's. Where the segmenter offered alternative readings
     of touching digits, the model's scores choose (`reading.choose`), and a close call is flagged `ambiguous`.
     Candidates the model rejects (its not_digit output, when it has one) are dropped, and the record flagged
-    `not-a-digit`. `digit` and the `prob_` columns are filled only when exactly one digit was read."""
+    `not-a-digit`. The segmenter's `touches-line` stays only when a digit read reads otherwise with the line it
+    touched kept. `digit` and the `prob_` columns are filled only when exactly one digit was read."""
     from toolkit.imaging import reading
 
     probs = scored[:, :NUM_CLASSES]
@@ -233,7 +234,10 @@ def _number_record(item: ItemMeta, scored: np.ndarray, options: PredictOptions) 
     rejection = scored[chosen, NUM_CLASSES] if scored.shape[1] > NUM_CLASSES else np.zeros(len(chosen))
     kept = [index for index, no in zip(chosen, rejection.tolist(), strict=True) if no < NOT_DIGIT_THRESHOLD]
     said = ("split" if cut else "", "ambiguous" if ambiguous else "", "not-a-digit" if len(kept) < len(chosen) else "")
-    flags = " ".join(f for f in said if f)
+    # The segmenter's flags, but `touches-line` only when a digit read reads otherwise with its line kept.
+    agree = reading.spans_kept_agree(item.plan, scored, chosen)
+    segmenter = [f for f in (item.flags or "").split() if f != "touches-line" or not agree]
+    flags = " ".join(f for f in (*segmenter, *said) if f)
     if not kept:
         return dict(
             records.empty(item.path), status="ok", low_confidence=True, blank=False, flags=flags or None,
