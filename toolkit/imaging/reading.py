@@ -40,9 +40,7 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
 
     The model decides what is a digit: candidates it rejects (not_digit at NOT_DIGIT_THRESHOLD or above) are
     passed over, so a line of writing, a box corner or a shadow heavier than the digit does not become it, and
-    so are those it doubts (NOT_DIGIT_DOUBT or above): on a page ("pick:" plans) all of them, since a page may
-    hold no digit at all and a mark the model doubts there was seldom one; in a digit's own scan ("keep:") those
-    lighter than one it rejects. A mark the border
+    so are those it doubts (NOT_DIGIT_DOUBT or above) that are lighter than one it rejects. A mark the border
     cuts ("e") read as a 1 is never the digit: a straight mark into the border is a sheet's, a tile's or a
     shadow's edge.
     Of a candidate and its twin with the line it touched kept ("k"), the twin stays when it is surer by
@@ -57,10 +55,9 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
         rejection = scored[:, NUM_CLASSES]
         accepted = [i for i in range(len(scored)) if rejection[i] < NOT_DIGIT_THRESHOLD]
         # A mark lighter than one the model rejected (dust, a shadow, a box's corner) must not be doubted either:
-        # on a sheet of such marks, a lighter one the model doubts is one more of them. On a page, no mark may be.
+        # on a sheet of such marks, a lighter one the model doubts is one more of them.
         heavier = [any(j not in accepted and not _twins(entries, j, i) for j in range(i)) for i in range(len(scored))]
-        page = plan.startswith("pick:")
-        accepted = [i for i in accepted if rejection[i] < NOT_DIGIT_DOUBT or not (page or heavier[i])]
+        accepted = [i for i in accepted if rejection[i] < NOT_DIGIT_DOUBT or not heavier[i]]
     else:
         accepted = list(range(len(scored)))
     digits = scored[:, :NUM_CLASSES].argmax(axis=1)
