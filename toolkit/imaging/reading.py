@@ -47,8 +47,8 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     KEPT_MARGIN, or when the model rejects the candidate, accepts the twin and both read the same digit (a 7
     whose bar lay along its box's top, cut in two where the line was erased). Among those left, the heaviest
     is the digit; in a "keep:" plan none lighter than KEEP_SHARE of the heaviest is (a speck on a box's rule
-    is no rival to a digit the model doubts). A model without not_digit accepts
-    every candidate, and the heaviest is read, as the segmenter alone would."""
+    is no rival to a digit the model doubts). A model without not_digit accepts every candidate, and the
+    heaviest is read, as the segmenter alone would."""
     entries = _entries(plan)
     masses = [float(v.rstrip("wekf")) for v in entries]
     if scored.shape[1] > NUM_CLASSES:
