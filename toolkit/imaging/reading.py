@@ -128,10 +128,8 @@ def spans_kept_agree(plan: str | None, scored: np.ndarray, chosen: list[int]) ->
     entries = [e for slot in plan.split(";") for e in (["1"] if slot == "1" else slot.split(":", 1)[1].split(","))]
     digits = scored[:, :NUM_CLASSES].argmax(axis=1)
     for k in chosen:
-        twin = k - 1 if entries[k].endswith("k") else k + 1
-        if (entries[k].endswith("k") or (twin < len(entries) and entries[twin].endswith("k"))) and (
-            digits[k] != digits[twin]
-        ):
+        twins = [j for j in (k - 1, k + 1) if 0 <= j < len(entries) and _twins(entries, min(j, k), max(j, k))]
+        if any(digits[j] != digits[k] for j in twins):
             return False
     return True
 

@@ -235,8 +235,9 @@ def _number_record(item: ItemMeta, scored: np.ndarray, options: PredictOptions) 
     kept = [index for index, no in zip(chosen, rejection.tolist(), strict=True) if no < NOT_DIGIT_THRESHOLD]
     said = ("split" if cut else "", "ambiguous" if ambiguous else "", "not-a-digit" if len(kept) < len(chosen) else "")
     # The segmenter's flags, but `touches-line` only when a digit read reads otherwise with its line kept.
-    agree = reading.spans_kept_agree(item.plan, scored, chosen)
-    segmenter = [f for f in (item.flags or "").split() if f != "touches-line" or not agree]
+    segmenter = (item.flags or "").split()
+    if "touches-line" in segmenter and reading.spans_kept_agree(item.plan, scored, chosen):
+        segmenter.remove("touches-line")
     flags = " ".join(f for f in (*segmenter, *said) if f)
     if not kept:
         return dict(
