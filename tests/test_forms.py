@@ -1,5 +1,5 @@
 """Form boxes and ruled lines: a stroke that touches or crosses a line keeps its pixels where it crosses
-(`lines.crossings`), and lines and boxes drawn askew on a rotated sheet are found as lines, not digits
+(`strokes.crossings`), and lines and boxes drawn askew on a rotated sheet are found as lines, not digits
 (`lines.ruled_parts`)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from toolkit.imaging import boxes, layout, light, lines, normalise, reading, rough, runs
+from toolkit.imaging import boxes, layout, light, lines, normalise, reading, rough, runs, strokes
 
 PAPER, RULE = 235, 40
 
@@ -76,6 +76,61 @@ def test_a_digit_crossing_the_box_edge_keeps_its_stroke(mnist_test, scorer, digi
     assert "touches-line" in result.flags
 
 
+def pen_on_divider(rule: int) -> np.ndarray:
+    """A row of two form boxes printed `rule` grey, and a dark pen's 1 written down the side they share."""
+    sheet = np.full((120, 200), PAPER, np.uint8)
+    cv2.rectangle(sheet, (10, 15), (100, 105), rule, 2)
+    cv2.rectangle(sheet, (100, 15), (190, 105), rule, 2)
+    cv2.line(sheet, (100, 25), (102, 95), 20, 4)
+    return sheet
+
+
+def test_a_1_written_down_a_grey_box_side_is_kept_as_a_stroke(scorer):
+    """A pen lying along a printed line, not across it, left no ink beside the line: the 1 was erased with
+    the boxes' side and the field read as empty. Where the line is twice as dark as it is elsewhere, it is pen."""
+    read_digit, result = read(pen_on_divider(rule=175), scorer)
+    assert read_digit == 1, (result.blank, result.flags)
+
+
+def _pen_along(sheet: np.ndarray, rows: list[int], columns: list[int]) -> np.ndarray:
+    """`strokes.pen_along` on a sheet whose rules (3 px, starting at `rows`, `columns`) are known."""
+    flat = (PAPER - sheet.astype(np.float32)) / 255
+    horizontal, vertical = np.zeros(sheet.shape, np.uint8), np.zeros(sheet.shape, np.uint8)
+    for at in rows:
+        horizontal[at - 1 : at + 4, :] = 1  # grown by a pixel, as found
+    for at in columns:
+        vertical[:, at - 1 : at + 4] = 1
+    return strokes.pen_along(flat, (flat > 0.1).view(np.uint8), horizontal, vertical)
+
+
+def test_only_a_pen_darker_than_the_line_along_it_is_kept():
+    """Grey rules with a dark pen down one: its pixels are pen. The same rules printed nearly as dark as the
+    pen: the pen is hidden, nothing is made up. Grey rules whose crossings are as dark as a pen (inks overlapping): no
+    crossing is pen, it is no longer along either line than the other is thick."""
+    rows, columns = [40, 120], [60, 140]
+    for rule, pen_found in ((175, True), (RULE, False)):
+        sheet = np.full((200, 200), PAPER, np.uint8)
+        for at in rows:
+            sheet[at : at + 3, :] = rule
+        for at in columns:
+            sheet[:, at : at + 3] = rule
+        sheet[50:110, 59:64] = 20  # a pen down the first column, between the rules
+        pen = _pen_along(sheet, rows, columns)
+        assert pen.any() == pen_found
+        if pen_found:
+            assert set(np.flatnonzero(pen.any(axis=1))) <= set(range(50, 110))
+            assert set(np.flatnonzero(pen.any(axis=0))) <= set(range(58, 65))
+    grid = np.full((200, 200), PAPER, np.uint8)
+    for at in rows:
+        grid[at : at + 3, :] = 175
+    for at in columns:
+        grid[:, at : at + 3] = 175
+    for y in rows:
+        for x in columns:
+            grid[y : y + 3, x : x + 3] = 20
+    assert not _pen_along(grid, rows, columns).any()
+
+
 def test_crossings_keep_line_pixels_only_where_a_stroke_meets_the_line():
     mask = np.zeros((60, 100), np.uint8)
     mask[30:33, :] = 1  # a 3 px horizontal rule
@@ -83,7 +138,7 @@ def test_crossings_keep_line_pixels_only_where_a_stroke_meets_the_line():
     mask[34, 60:90] = 1  # a pixel-thin fringe under the rule: no stroke
     horizontal = np.zeros_like(mask)
     horizontal[29:34, :] = 1  # the rule as found, grown by a pixel
-    keep = lines.crossings(mask, horizontal, np.zeros_like(mask))
+    keep = strokes.crossings(mask, horizontal, np.zeros_like(mask))
     # Within the stroke's columns (its corners may be opened away with the fringe), no others.
     assert set(range(41, 44)) <= set(np.flatnonzero(keep.any(axis=0))) <= set(range(40, 45))
     assert keep[29:34, 41:44].all()

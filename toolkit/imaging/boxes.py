@@ -220,7 +220,7 @@ def paint_divider(
     """Mark in `target` a divider of a row of boxes that no run found (`boxes.Sides.hidden`): within `reach` of
     `at`, across the row's rules (`horizontal`: they run across the image, the divider down it) over `span`,
     the lines of pixels that are ink along nearly all of it (a stroke running along it widened it; one
-    crossing it keeps its pixels, see `lines.crossings`)."""
+    crossing it keeps its pixels, see `strokes.crossings`)."""
     lo, hi = int(span[0]), int(np.ceil(span[1]))
     first, last = max(0, int(at - reach)), int(np.ceil(at + reach)) + 1
     band = mask[lo:hi, first:last] if horizontal else mask[first:last, lo:hi].T

@@ -27,6 +27,7 @@ BLANK_CONTRAST = 0.1  # ink fainter than this (on a 0..1 scale) above the paper 
 # be a few percent of the sheet, and go to the segmenter (background flattening, specks, ruled lines).
 PAGE_SIDE = 320
 LINE_MIN = 12  # px: runs of ink shorter than this are never ruled lines (nor the sides of a box)
+LINE_THICK = 4.0  # px: a ruled line is at most this thick (a printed rule is thinner than a pen stroke of a digit)
 LINE_RATIO = 8.0  # a ruled line, and a box's rules, are at least this many times longer than thick
 MIN_DIGIT = 9  # px: an object smaller than this on both sides is dust (21 px on an A4 page at 200 dpi, where a digit of
 # 25 px, the smallest read, is 11 px at the working resolution)

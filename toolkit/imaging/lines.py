@@ -2,7 +2,7 @@
 (`toolkit.imaging.segment` describes it). `toolkit.imaging.layout` calls `find_lines` on the ink's connected
 parts (axis-aligned rules and boxes, even where a digit touches or crosses them) and `ruled_parts` on what is
 left (lines and boxes drawn askew, on their own). A line is erased only where it is line: where a stroke
-meets or crosses it, its pixels stay with the stroke (`crossings`).
+meets, crosses or lies along it, its pixels stay with the stroke (`toolkit.imaging.strokes`).
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import cv2
 import numpy as np
 
 from toolkit.imaging.boxes import box_sides, outline, paint_divider, row_of_boxes
-from toolkit.imaging.common import LINE_MIN, LINE_RATIO, MIN_DIGIT
+from toolkit.imaging.common import LINE_MIN, LINE_RATIO, LINE_THICK, MIN_DIGIT
 from toolkit.imaging.runs import bowed, ink_width, on_the_line
+from toolkit.imaging.strokes import crossings, pen_along
 
 SIDE_RATIO = 4.0  # a run this many times longer than thick may be a box's side (two boxes' sides side by side)
-LINE_THICK = 4.0  # px: and at most this thick (a printed rule is thinner than a pen stroke of a digit this size)
 THICK_MAX = 16.0  # px: runs up to this thick are looked at (a bold box, two boxes' sides as one bar: judged as a box)
 LONG_RATIO = 25.0  # a run this many times longer than thick is a rule at any thickness up to THICK_MAX
 SKEW_MIN, SKEW_MAX = 0.7, 6.0  # degrees: a sheet askew by this much is turned square before it is read
@@ -170,7 +170,8 @@ def find_lines(
     grow = np.ones((3, 3), np.uint8)
     rules: np.ndarray = cv2.dilate(across[True], grow)
     uprights: np.ndarray = cv2.dilate(across[False], grow)
-    return (rules | uprights) & (crossings(mask, rules, uprights) ^ 1), strokes
+    pen = pen_along(flat, mask, rules, uprights)
+    return (rules | uprights) & (crossings(mask, rules, uprights, pen) ^ 1), strokes
 
 
 def _within(stats_row: np.ndarray, horizontal: bool, frame: tuple[int, int, int, int, int]) -> bool:
@@ -181,28 +182,6 @@ def _within(stats_row: np.ndarray, horizontal: bool, frame: tuple[int, int, int,
     if horizontal:
         return top + thick <= y and y + h <= bottom - thick and left <= x and x + w <= right
     return left + thick <= x and x + w <= right - thick and top <= y and y + h <= bottom
-
-
-def crossings(mask: np.ndarray, horizontal: np.ndarray, vertical: np.ndarray) -> np.ndarray:
-    """The pixels of the lines found (`horizontal`, `vertical`: masks) where a stroke meets or crosses them:
-    grown from the ink that is not line, across each line (up and down through a horizontal one, sideways
-    through a vertical one) and only through line pixels, so a stroke that touches a line keeps the line's
-    pixels under it, and ink merely near a line keeps none. Erasing a line whole would cut a 4 whose stroke
-    crosses a box edge, or the foot of a 2 lying on it. A line's own anti-aliased fringe is no stroke: ink a
-    pixel thin is opened away first."""
-    lines = horizontal | vertical
-    rest = mask & (lines ^ 1)
-    strokes = cv2.morphologyEx(rest, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))
-    if not strokes.any():
-        return np.zeros_like(mask)
-    up_down, sideways = np.ones((3, 1), np.uint8), np.ones((1, 3), np.uint8)
-    grown = strokes
-    for _ in range(int(2 * LINE_THICK) + 3):  # across a line at its thickest, grown by a pixel on each side
-        step = (cv2.dilate(grown, up_down) & horizontal) | (cv2.dilate(grown, sideways) & vertical) | strokes
-        if np.array_equal(step, grown):
-            break
-        grown = step
-    return grown & lines
 
 
 def _line_candidates(mask: np.ndarray, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, int, bool, float]]:
