@@ -87,7 +87,7 @@ def pen_on_divider(rule: int) -> np.ndarray:
 
 def test_a_1_written_down_a_grey_box_side_is_kept_as_a_stroke(scorer):
     """A pen lying along a printed line, not across it, left no ink beside the line: the 1 was erased with
-    the boxes' side and the field read as empty. Where the line is twice as dark as it is elsewhere, it is pen."""
+    the boxes' side and the field read as empty. Where the line is much darker than it is elsewhere, it is pen."""
     read_digit, result = read(pen_on_divider(rule=175), scorer)
     assert read_digit == 1, (result.blank, result.flags)
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from toolkit.imaging.common import LINE_THICK
 
-PEN_DARKER = 2.0  # a pen over a printed line: ink at least this many times the line's median pixel
+PEN_DARKER = 1.8  # a pen over a printed line: ink at least this many times the line's median pixel
 PEN_ALONG = 5  # px: ... in a stretch at least 3 px thick and this long along the line (not where two lines cross)
 
 
