@@ -514,15 +514,22 @@ def test_the_reading_of_touching_digits_is_the_best_path_over_the_cuts():
     fair = np.full(11, 1e-3, np.float32)
     fair[7] = 0.99  # log-odds ~6.9
     assert reading.choose(plan, np.stack([sure, fair, unsure, sure])) == ([0, 1, 3], True, False)
-    # Whole and sure, pieces sure too: the cut costs (CUT_COST) more than the whole's width.
+    # Whole and sure, pieces sure too: the cut costs (CUT_COST) more than the whole's width (0.05 x WIDE_COST).
     assert reading.choose(plan, np.stack([sure, sure, sure, sure])) == ([0, 2], False, False)
     # The pieces sure but one rejected by not_digit (half a digit): the whole.
     assert reading.choose(plan, np.stack([sure, rejected, sure, sure])) == ([0, 2], False, False)
-    # Whole unsure, pieces middling: close either way, flagged ambiguous.
+    # Whole unsure, pieces fairly sure: the two pieces fall as far short of sure, with the cut, as the whole
+    # (with its width): close either way, flagged ambiguous.
     middling = np.full(11, 0.01, np.float32)
-    middling[[5, 6, 10]] = [0.85, 0.05, 0.01]  # log-odds ~2.8 each
+    middling[[5, 10]] = [0.99, 0.01]  # log-odds ~4.6 each
     chosen, _, ambiguous = reading.choose(plan, np.stack([sure, middling, unsure, middling]))
     assert ambiguous and chosen in ([0, 1, 3], [0, 2])
+    # Every digit counts, not only the least sure: two readings of a group in three pieces whose least sure
+    # digits are alike (log-odds 3), one with a fair digit beside it, one with a sure one. The sure one.
+    weak, fair = np.full(11, 1e-6, np.float32), np.full(11, 1e-6, np.float32)
+    weak[[2, 8]], fair[[7, 1]] = [0.95, 0.0473], [0.993, 0.00669]  # log-odds 3 and 5
+    three = "L3:0-1-0.50-1.00,1-3-0.90-1.00,0-2-0.90-1.00,2-3-0.50-1.00"
+    assert reading.choose(three, np.stack([weak, fair, weak, sure]))[0] == [2, 3]
     # A span far wider than a digit loses to its pieces even when it is sure.
     wide = "L2:0-1-0.60-1.00,0-2-1.60-1.00,1-2-0.70-1.00"
     assert reading.choose(wide, np.stack([sure, sure, sure])) == ([0, 2], False, False)

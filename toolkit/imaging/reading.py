@@ -17,14 +17,14 @@ from toolkit.imaging.digits import COMPARABLE
 PICK_PLANS = ("pick:", "keep:")  # the plans of single-digit candidates (see `pick`)
 NO_RIVAL = "ef"  # a candidate marked so (cut by the border, faint) is no rival to a chosen one not marked so
 SURE_CAP = 8.0  # log-odds: sureer than this counts the same (p ~ 0.9997 over the second class)
-CUT_COST = 3.0  # each cut of a group into one more digit costs this: a split must be that much surer
+CUT_COST = 1.0  # each cut of a group into one more digit costs this: a split must be that much surer
 REJECTED_COST = 8.0  # a span the not_digit output rejects (a half digit, two digits in one) costs this more
 WIDE_COST = 10.0  # ... and a span wider than the digits' height, this much per unit of width over it
 SHORT = 0.6  # a span whose ink is shorter than this x the digits' height is a fragment ...
 SHORT_COST = 6.0  # ... and costs this
 NARROW = 0.3  # a span narrower than this x the digits' height read as anything but a 1 ...
 NARROW_COST = 4.0  # ... costs this
-AMBIGUOUS = 2.0  # readings with another count of digits within this much of the best are flagged
+AMBIGUOUS = 0.5  # readings with another count of digits within this much of the best are flagged
 KEEP_SHARE = 0.2  # a digit's own scan: a candidate lighter than this share of the heaviest is never its digit
 KEPT_MARGIN = 1.0  # a digit read with the line it touched kept must be this much surer than without it
 
@@ -164,15 +164,16 @@ def choose(plan: str | None, scored: np.ndarray) -> tuple[list[int], bool, bool]
     digits are all that sure is no call for a look), and whether the reading is ambiguous.
 
     A slot "1" is one digit. A slot "L<n>:i-j-r-q,..." is a group over-segmented into n pieces, whose tensors
-    are its candidate spans (pieces i to j; r, q: the span's ink width and height over the digits' height); its
-    reading is the path of spans from piece 0 to piece n whose least sure span is surest (dynamic programming),
-    less CUT_COST for each digit after the first. A span's sureness is capped at SURE_CAP, less REJECTED_COST
-    when the model says it is no digit, less WIDE_COST per unit of width over the digits' height, less
-    SHORT_COST for a fragment shorter than SHORT x the digits' height and NARROW_COST for a sliver narrower
-    than NARROW read as anything but a 1, and KEPT_MARGIN for a span offered again with the line it touched
-    kept ("i-j-r-qk", after the span as cut). A reading is as good as its worst digit: a whole "16" read as a 6 is
-    surer than nothing, but a sure 1 and a sure 6 beat it. It is ambiguous when the best reading with another
-    count of digits scores within AMBIGUOUS of it."""
+    are its candidate spans (pieces i to j; r, q: the span's ink width and height over the digits' height). A
+    span's score is its sureness capped at SURE_CAP, less REJECTED_COST when the model says it is no digit,
+    less WIDE_COST per unit of width over the digits' height, less SHORT_COST for a fragment shorter than SHORT
+    x the digits' height and NARROW_COST for a sliver narrower than NARROW read as anything but a 1, and less
+    KEPT_MARGIN for a span offered again with the line it touched kept ("i-j-r-qk", after the span as cut). The
+    group's reading is the path of spans from piece 0 to piece n whose spans together fall least short of
+    SURE_CAP, less CUT_COST for each digit after the first (dynamic programming): every unsure digit counts,
+    so a sure 1 and a sure 6 beat a whole "16" read as a 6, and of two readings with the same least sure
+    digit, the one whose other digits are surer wins. It is ambiguous when the best reading with another count
+    of digits scores within AMBIGUOUS of it."""
     if plan is None:
         return list(range(len(scored))), False, False
     score = _span_scores(scored)
@@ -215,21 +216,21 @@ def _best_path(
 ) -> tuple[list[int], bool]:
     """The spans (indices) of the best-scoring path from piece 0 to piece `pieces`, and whether a path with
     another count of digits comes within AMBIGUOUS. Without any complete path, every span of one piece."""
-    # best[node][count]: the best least-sure span of a path reaching cut `node` with `count` digits, and the
+    # best[node][count]: the best total shortfall of a path reaching cut `node` with `count` digits, and the
     # span that got there.
     best: list[dict[int, tuple[float, int]]] = [{} for _ in range(pieces + 1)]
-    best[0][0] = (np.inf, -1)
+    best[0][0] = (0.0, -1)
     for k, (i, j, r, q) in enumerate(spans):
         i, j = int(i), int(j)
         value = float(score[k]) - WIDE_COST * max(0.0, r - 1.0)
         value -= SHORT_COST * (q < SHORT) + NARROW_COST * (r < NARROW and not ones[k])
-        for count, (worst, _) in list(best[i].items()):
-            if min(worst, value) > best[j].get(count + 1, (-np.inf, -1))[0]:
-                best[j][count + 1] = (min(worst, value), k)
+        for count, (total, _) in list(best[i].items()):
+            if total + value - SURE_CAP > best[j].get(count + 1, (-np.inf, -1))[0]:
+                best[j][count + 1] = (total + value - SURE_CAP, k)
     if not best[pieces]:
         return [k for k, (i, j, *_) in enumerate(spans) if j == i + 1], True
     totals = sorted(
-        ((worst - CUT_COST * (count - 1), count) for count, (worst, _) in best[pieces].items()), reverse=True
+        ((total - CUT_COST * (count - 1), count) for count, (total, _) in best[pieces].items()), reverse=True
     )
     path, node, count = [], pieces, totals[0][1]
     while node:
