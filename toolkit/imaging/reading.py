@@ -216,8 +216,8 @@ def _best_path(
 ) -> tuple[list[int], bool]:
     """The spans (indices) of the best-scoring path from piece 0 to piece `pieces`, and whether a path with
     another count of digits comes within AMBIGUOUS. Without any complete path, every span of one piece."""
-    # best[node][count]: the best total shortfall of a path reaching cut `node` with `count` digits, and the
-    # span that got there.
+    # best[node][count]: for a path reaching cut `node` with `count` digits, the best sum of its spans' scores
+    # less SURE_CAP each (minus its digits' total shortfall from sure), and the span that got there.
     best: list[dict[int, tuple[float, int]]] = [{} for _ in range(pieces + 1)]
     best[0][0] = (0.0, -1)
     for k, (i, j, r, q) in enumerate(spans):
