@@ -1,0 +1,35 @@
+"""scripts/probe_boxes.py: where it writes the digit against the box's side, and what it reports."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tests.scripts_loader import load_script
+
+probe_boxes = load_script("probe_boxes")
+
+
+def _pen_columns(page: np.ndarray) -> np.ndarray:
+    """The columns holding the pen's ink (darker than the grey rules) between the boxes' top and bottom."""
+    return np.flatnonzero((page[25:85] < 100).any(axis=0))
+
+
+def test_the_digit_is_written_where_the_position_says(mnist_test):
+    x, y = mnist_test
+    one = x[np.flatnonzero(y == 1)[0]]
+    box = 70
+    side = 20 + box  # the middle box's left side
+    centre = probe_boxes.sheet(one, box, 150, "centre")
+    on = probe_boxes.sheet(one, box, 150, "on")
+    touch = probe_boxes.sheet(one, box, 150, "touch")
+    assert _pen_columns(centre).min() > side + 3  # clear of the side
+    assert _pen_columns(on).min() < side < _pen_columns(on).max()  # across it
+    assert side - 2 <= _pen_columns(touch).min() <= side + 1  # its left edge on the side
+    assert on.shape == centre.shape == (box + 40, 3 * box + 40)
+
+
+def test_the_probe_reads_every_condition_and_a_centred_digit_right():
+    results = probe_boxes.probe(digit=1, count=2, sizes=[70])
+    assert set(results) == {(70, rule, where) for rule in probe_boxes.RULES for where in probe_boxes.POSITIONS}
+    assert all(total == 2 for _, total in results.values())
+    assert results[(70, 150, "centre")] == (2, 2) and results[(70, 40, "centre")] == (2, 2)
