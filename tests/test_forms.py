@@ -105,8 +105,8 @@ def _pen_along(sheet: np.ndarray, rows: list[int], columns: list[int]) -> np.nda
 
 def test_only_a_pen_darker_than_the_line_along_it_is_kept():
     """Grey rules with a dark pen down one: its pixels are pen. The same rules printed nearly as dark as the
-    pen: the pen is hidden, nothing is made up. Grey rules whose crossings are as dark as a pen (inks overlapping): no
-    crossing is pen, it is no longer along either line than the other is thick."""
+    pen: the pen is hidden, nothing is made up. Grey rules whose crossings are as dark as a pen (inks
+    overlapping): no crossing is pen, it is no longer along either line than the other is thick."""
     rows, columns = [40, 120], [60, 140]
     for rule, pen_found in ((175, True), (RULE, False)):
         sheet = np.full((200, 200), PAPER, np.uint8)
