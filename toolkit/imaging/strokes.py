@@ -10,7 +10,8 @@ import numpy as np
 from toolkit.imaging.common import LINE_THICK
 
 PEN_DARKER = 1.8  # a pen over a printed line: ink at least this many times the line's median pixel
-PEN_ALONG = 5  # px: ... in a stretch at least 3 px thick and this long along the line (not where two lines cross)
+PEN_THICK = 3  # px: ... in a stretch at least this thick (not a speck of dust on the line)
+PEN_ALONG = 5  # px: ... and this long along the line (not where two lines cross)
 
 
 def crossings(
@@ -42,13 +43,13 @@ def crossings(
 def pen_along(flat: np.ndarray, mask: np.ndarray, horizontal: np.ndarray, vertical: np.ndarray) -> np.ndarray:
     """The pixels of the lines found where a pen lies along them: a 1 written down a box's side, the bar of a 7
     along its top. There the ink is the pen's and the line's together, at least PEN_DARKER times the line's
-    median pixel (`flat`: the ink's contrast), in a stretch at least 3 px thick and PEN_ALONG px long along the
-    line, so a speck of dust on a rule or the spot where two lines cross (as dark, but no longer than a line is
-    thick) is not one. A line as dark as the pen hides it, and nothing is found."""
+    median pixel (`flat`: the ink's contrast), in a stretch at least PEN_THICK px thick and PEN_ALONG px long
+    along the line, so a speck of dust on a rule or the spot where two lines cross (as dark, but no longer than
+    a line is thick) is not one. A line as dark as the pen hides it, and nothing is found."""
     on = mask.view(bool) & (horizontal | vertical).view(bool)
     if not on.any():
         return np.zeros_like(mask)
     dark = (on & (flat > PEN_DARKER * float(np.median(flat[on])))).view(np.uint8)
-    dark = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    dark = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((PEN_THICK, PEN_THICK), np.uint8))
     along: np.ndarray = cv2.morphologyEx(dark & horizontal, cv2.MORPH_OPEN, np.ones((1, PEN_ALONG), np.uint8))
     return along | cv2.morphologyEx(dark & vertical, cv2.MORPH_OPEN, np.ones((PEN_ALONG, 1), np.uint8))
