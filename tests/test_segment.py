@@ -546,10 +546,12 @@ def test_a_zero_touching_a_two_is_read(mnist_test, scorer):
     assert text == "4021"
 
 
-def test_a_band_from_border_to_border_read_as_a_digit_is_flagged_cut_by_border(mnist_test):
-    """A shadow's edge or a seam between two paper tones crosses a blank strip from top to bottom: the fast
-    path and the segmenter both made it a sure 1 with no flag. What is read there is flagged for a look;
-    a digit inside the image is not."""
+def test_a_band_from_border_to_border_is_no_digit_and_a_digit_cut_by_the_border_is_flagged(mnist_test):
+    """A shadow's edge or a seam between two paper tones crosses a blank strip from top to bottom. A small
+    image's fast path read it as a sure 1 (flagged cut-by-border); it is now judged as a page judges a mark
+    its border cuts (`reading.edge_ones`): read as a 1 it is an edge, and nothing is read, flagged
+    cut-by-border. The price: a 1 cut off at both ends by the crop is no digit either (flagged the same). A
+    digit of another shape cut by the border is read and flagged; a digit inside the image is not flagged."""
     from toolkit.predict import predict_images
 
     columns = np.arange(90, dtype=np.float32)
@@ -560,10 +562,19 @@ def test_a_band_from_border_to_border_read_as_a_digit_is_flagged_cut_by_border(m
     glyph = cv2.resize(first(mnist_test, 6), (80, 80), interpolation=cv2.INTER_CUBIC)
     digit = np.full((120, 120), 230, np.uint8)
     digit[20:100, 20:100] = np.minimum(230, 255 - glyph)
-    said = predict_images([strip, wide, digit])
-    assert said[0]["digit"] == 1 and "cut-by-border" in said[0]["flags"], said[0]
+    cut = []  # a 0 and a 1 drawn 112 px tall in an 80 px strip: the crop cuts both at the top and the bottom
+    for value in (0, 1):
+        big = cv2.resize(first(mnist_test, value), (112, 112), interpolation=cv2.INTER_CUBIC)
+        image = np.full((80, 140), 230, np.uint8)
+        image[:, 14:126] = np.minimum(230, 255 - big[16:96])
+        cut.append(image)
+    said = predict_images([strip, wide, digit, *cut])
+    for record in (said[0], said[4]):
+        assert record["digit"] is None and record["blank"] and record["low_confidence"], record
+        assert record["flags"] == "cut-by-border", record
     assert said[1]["digit"] is None or "cut-by-border" in (said[1]["flags"] or ""), said[1]
     assert said[2]["digit"] == 6 and not said[2]["flags"], said[2]
+    assert said[3]["digit"] == 0 and said[3]["flags"] == "cut-by-border", said[3]
 
 
 @pytest.mark.parametrize("flip", [False, True])

@@ -401,6 +401,7 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     if out is None:
         return Normalized(np.zeros((SIZE, SIZE), np.float32), blank=True, inverted=inverted, passthrough=False)
     if (top == 0 and bottom == ink.shape[0] - 1) or (left == 0 and right == ink.shape[1] - 1):
-        # From border to border: a shadow's or a tile's edge across the image, or a digit cut off
-        return Segmented(out, blank=False, inverted=inverted, passthrough=False, flags=("cut-by-border",))
+        # From border to border: a shadow's or a tile's edge across the image, or a digit cut off. Offered as a
+        # page offers what its border cuts ("e", see `reading.pick`): read as a 1 it is an edge, no digit.
+        return Segmented(out, blank=False, inverted=inverted, passthrough=False, plan="pick:1e")
     return Normalized(out, blank=False, inverted=inverted, passthrough=False)

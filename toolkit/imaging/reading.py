@@ -61,7 +61,8 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     else:
         accepted = list(range(len(scored)))
     digits = scored[:, :NUM_CLASSES].argmax(axis=1)
-    accepted = [i for i in accepted if not ("e" in entries[i] and digits[i] == 1)]  # an edge, not a 1
+    edges = edge_ones(plan, scored)
+    accepted = [i for i in accepted if i not in edges]
     if plan.startswith("keep:"):  # a digit's own scan: a mark far lighter than its heaviest is not its digit
         accepted = [i for i in accepted if masses[i] >= KEEP_SHARE]
     # A candidate and its alternative with the line it touched kept ("k"): the surer one that is accepted.
@@ -87,6 +88,13 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     ]
     guessed = "f" in entries[best]  # faint ink read because a bolder mark was rejected
     return best, guessed or any(masses[i] >= COMPARABLE * masses[best] for i in rivals), "w" in entries[best]
+
+
+def edge_ones(plan: str, scored: np.ndarray) -> list[int]:
+    """The single-digit candidates that the image's border cuts ("e") and that read as a 1: a straight mark into
+    the border is a sheet's, a tile's or a shadow's edge, never the digit (`pick`)."""
+    digits = scored[:, :NUM_CLASSES].argmax(axis=1)
+    return [i for i, entry in enumerate(_entries(plan)) if "e" in entry and digits[i] == 1]
 
 
 def _twins(entries: list[str], j: int, i: int) -> bool:

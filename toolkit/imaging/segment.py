@@ -64,7 +64,7 @@ FLAGS = {
     "split": "multi-digit: a blob of ink was read as several touching digits, cut apart where they meet, and "
     "the model is short of sure of one of them",
     "cut-by-border": "the digit read runs into the image's border: part of it may be cut off, or it is the edge "
-    "of a sheet, a tile or a shadow",
+    "of a sheet, a tile or a shadow (no digit read: the only mark ran into the border and read as a 1)",
     "writing-only": "single-digit mode: the only marks on the page are a row of writing (words, or several digits "
     "side by side: try --multi-digit), so no digit was read",
     "not-a-digit": "the model's not_digit output says the image holds no digit (a single-digit scan keeps its "

@@ -187,8 +187,9 @@ def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: i
     """Which of an item's candidate rows (from row `k`) is its digit (None: the model rejected them all), and
     its flags: `ambiguous` as the model's choice makes it, `several-digits` judged on the chosen candidate when
     it is not the heaviest (the segmenter judged the heaviest), `touches-line` only when the one read touched
-    an erased line and reads otherwise with it kept, `cut-by-border` when the image's border cuts the one read,
-    `not-a-digit` when every candidate was rejected."""
+    an erased line and reads otherwise with it kept, `cut-by-border` when the image's border cuts the one read;
+    when none is read, `not-a-digit`, or `cut-by-border` when every candidate was a straight mark into the
+    border (`reading.edge_ones`) and none was rejected by the model."""
     from toolkit.imaging import reading
 
     assert item.plan is not None
@@ -201,8 +202,10 @@ def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: i
         flags.append("ambiguous")
     if chosen and wide:
         flags.append("several-digits")
-    if chosen is None:  # nothing read: what was said of the marks no longer applies
-        flags = [f for f in flags if f not in ("several-digits", "touches-line")] + ["not-a-digit"]
+    if chosen is None:  # nothing read: what was said of the marks no longer applies, and why nothing was
+        edges = reading.edge_ones(item.plan, scored)
+        flags = [f for f in flags if f not in ("several-digits", "touches-line")]
+        flags.append("cut-by-border" if len(edges) == item.n else "not-a-digit")
     elif not reading.touched_line(item.plan, chosen) or reading.line_kept_agrees(item.plan, scored, chosen):
         flags = [f for f in flags if f != "touches-line"]  # no line touched what was read, or it changed nothing
     if chosen is not None and reading.cut_by_border(item.plan, chosen):
