@@ -665,3 +665,44 @@ def test_a_stroke_joined_to_a_rules_run_at_a_slant_is_not_painted_as_the_rule():
     askew = np.zeros((40, 300), np.uint8)
     cv2.line(askew, (0, 10), (299, 25), 1, 3)  # a rule askew by 3 degrees keeps every pixel
     assert np.array_equal(runs.on_the_line(askew, 3.0), askew)
+
+
+def labelled_row(label: str, boxes_in_row: int, box: int) -> tuple[np.ndarray, int]:
+    """A form's field over PAGE_SIDE wide: `label` printed before a row of `boxes_in_row` boxes of `box` px, and
+    where the first box's inside starts (x)."""
+    (width, height), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.8, 2)
+    start = 20 + width + 12
+    sheet = np.full((box + 40, start + boxes_in_row * box + 20), PAPER, np.uint8)
+    cv2.putText(sheet, label, (20, 20 + box // 2 + height // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 60, 2, cv2.LINE_AA)
+    for k in range(boxes_in_row):
+        cv2.rectangle(sheet, (start + k * box, 20), (start + (k + 1) * box, 20 + box), 90, 2)
+    return sheet, start
+
+
+@pytest.mark.parametrize("digit", [4, 6, 8])
+def test_a_digit_in_the_box_after_a_printed_label_is_no_writing(mnist_test, scorer, digit):
+    """A label printed before a row of boxes ("Item no.") is a line of writing, which a page never reads as its
+    digit. The digit written in the first box stood close enough to join that line, and went with it: the
+    field read blank, flagged writing-only. What stands between a box's sides (`boxes.boxed_in`) is no
+    writing. The label alone, its boxes empty, is still no digit."""
+    sheet, start = labelled_row("Item no.", 4, 70)
+    assert sheet.shape[1] > 320  # the segmenter's page path, where rows of writing are passed over
+    empty = sheet.copy()
+    stamp(sheet, digit_image(mnist_test, digit), 28, start + 9, 52)
+    said, result = read(sheet, scorer)
+    assert said == digit and "writing-only" not in result.flags, (said, result.flags, result.plan)
+    assert read(empty, scorer)[0] is None
+
+
+def test_only_a_mark_between_two_upright_lines_is_boxed_in():
+    """`boxes.boxed_in`: a mark between two box sides is; one beside a single side (a label's last letter
+    before the first box) or lying along a rule (a flat mark on a horizontal line) is not."""
+    lines_mask = np.zeros((100, 300), np.uint8)
+    lines_mask[10:90, 100:102] = 1  # a box's left side
+    lines_mask[10:90, 170:172] = 1  # its right side
+    lines_mask[50:52, 0:300] = 1  # a rule across both
+    assert boxes.boxed_in((115, 20, 40, 60), lines_mask)  # a digit in the box
+    assert boxes.boxed_in((96, 20, 30, 60), lines_mask)  # ... or over its left side
+    assert not boxes.boxed_in((40, 30, 40, 40), lines_mask)  # a word before the box
+    assert not boxes.boxed_in((200, 48, 60, 5), lines_mask)  # a flat mark along the rule, past the box
+    assert not boxes.boxed_in((20, 48, 60, 5), lines_mask)  # ... and before it, with one side in reach

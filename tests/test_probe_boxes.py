@@ -33,3 +33,18 @@ def test_the_probe_reads_every_condition_and_a_centred_digit_right():
     assert set(results) == {(70, rule, where) for rule in probe_boxes.RULES for where in probe_boxes.POSITIONS}
     assert all(total == 2 for _, total in results.values())
     assert results[(70, 150, "centre")] == (2, 2) and results[(70, 40, "centre")] == (2, 2)
+
+
+def test_the_label_probe_writes_the_digit_in_the_box_asked_and_reads_every_image():
+    from tests.scripts_loader import load_script
+
+    probe_labels = load_script("probe_labels")
+    glyph = np.zeros((28, 28), np.uint8)
+    glyph[4:24, 12:16] = 255  # a 1
+    page = probe_labels.sheet(glyph, box=50, boxes=4, word="Qty", scale=0.8, which=2)
+    pen = np.flatnonzero((page < 40).any(axis=0))  # the pen is darker than the print and the rules
+    start = page.shape[1] - 20 - 4 * 50  # where the first box starts
+    assert start + 2 * 50 < pen.min() and pen.max() < start + 3 * 50  # inside the third box
+    results, wrong = probe_labels.probe(count=6, seed=7)
+    assert sum(n for _, n in results.values()) == 6
+    assert sum(r for r, _ in results.values()) + sum(wrong.values()) == 6

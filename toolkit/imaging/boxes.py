@@ -1,7 +1,7 @@
 """Form boxes, told by their shape: a box's outline (`outline`), a row of boxes (`row_of_boxes`), the runs of
 ink that make a box (`box_sides`, for `toolkit.imaging.lines.find_lines`) and a divider none of them found
-(`paint_divider`), and the frame around a small image's digit and the lines beside it (`lined`, for the
-normaliser's fast path).
+(`paint_divider`), the frame around a small image's digit and the lines beside it (`lined`, for the
+normaliser's fast path), and whether a mark stands in a box once its lines are found (`boxed_in`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,24 @@ FRAMED, FRAME_BAND, FRAME_CONTRAST, FRAME_ROW = 0.85, 0.08, 0.1, 0.6  # a small 
 FRAME_EDGE, FRAME_HOLLOW = 0.25, 0.5  # ... and its cheap first look and its inside: see `framed`
 SPACING = 0.15  # the dividers of a row of boxes are this evenly spaced (a share of the box width)
 PAIRED = 2.2  # the side closing a box may be this many times bolder than its rules: two boxes' sides together
+BOXED_SIDE, BOXED_REACH = 0.5, 1.5  # a mark between two upright lines this close and this long is in a box
+
+
+def boxed_in(box: tuple[int, int, int, int], lines: np.ndarray) -> bool:
+    """Whether a mark (its (left, top, width, height) box) stands between two upright lines of `lines` (a mask
+    of the erased lines), one on each side of its middle within BOXED_REACH x its larger side, each along
+    BOXED_SIDE or more of the rows its larger side spans around its middle (a rule along a flat mark is no
+    upright): in a form's box (or on its side, where it touched it). A label beside a row of boxes has a box's
+    side on one side only, and a mark beside a rule or a margin line none or one."""
+    left, top, w, h = box
+    size = max(w, h)
+    lo, hi = max(0, int(top + h / 2 - size / 2)), min(lines.shape[0], int(top + h / 2 + size / 2) + 1)
+    upright = np.flatnonzero(np.count_nonzero(lines[lo:hi], axis=0) >= BOXED_SIDE * (hi - lo))
+    reach = BOXED_REACH * size
+    middle = left + w / 2
+    before = (upright < middle) & (upright >= middle - reach)
+    after = (upright > middle) & (upright <= middle + reach)
+    return bool(before.any() and after.any())
 
 
 def lined(ink: np.ndarray, rough: Rough, level: float) -> bool:

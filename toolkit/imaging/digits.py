@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from toolkit.imaging.boxes import boxed_in
 from toolkit.imaging.common import MIN_DIGIT
 from toolkit.imaging.layout import Layout
 
@@ -103,8 +104,10 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     of writing, flagged writing-only when there is nothing else, and those the image's border cuts after all,
     no rival to the others here; none when there is none): every object with CANDIDATE_SHARE of the
     heaviest's ink, up to CANDIDATES, for the model to judge (a faint line of writing or a shadow can
-    outweigh a thin 1; see `reading.pick`). Flagged ambiguous when another object weighs nearly as much as
-    the heaviest, and several-digits when the ink looks like digits side by side."""
+    outweigh a thin 1; see `reading.pick`). An object in a form's box (`boxes.boxed_in`) is never writing: a
+    digit in the first box of a row would otherwise join the label printed before it. Flagged ambiguous when
+    another object weighs nearly as much as the heaviest, and several-digits when the ink looks like digits
+    side by side."""
     page = layout.labels.shape if layout.page else None
     objects = _objects(layout.parts, page, layout.touching) if len(layout.parts) else []
     if not objects:
@@ -120,7 +123,9 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
         # A line of writing (a header, a label) outweighs a thin 1 word by word, and a word may pass for a digit:
         # it is no candidate. A page whose only marks are writing holds no single digit, and says why.
         in_row = _in_rows(inside)
-        alone = [o for o, w in zip(inside, in_row, strict=True) if not w]
+        # What a form's boxes hold is its entry, never writing (a label printed beside the boxes is).
+        held = [layout.lines is not None and boxed_in(extent(o), layout.lines) for o in inside]
+        alone = [o for o, w, b in zip(inside, in_row, held, strict=True) if not w or b]
         objects, rivals = alone + edge, alone or edge
         if not objects:
             if any(in_row):
