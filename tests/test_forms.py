@@ -380,7 +380,7 @@ def test_a_loop_whose_top_lies_in_the_line_is_closed_again_in_the_reading_with_t
     cv2.circle(sheet, (55, 24), 14, 30, 4)  # the loop, its top inside the box's top edge
     cv2.line(sheet, (68, 24), (64, 85), 30, 4)  # the tail
     result = normalise.prepare_array(sheet)
-    assert result.plan == "keep:1,1k"
+    assert result.plan == "keep:1b,1bk"  # in its box ("b"), and offered again with the line kept
     erased, kept = reading.tensors(result)
     top = kept[np.flatnonzero(kept.max(axis=1) > 0.5)[0]] > 0.5
     assert np.ptp(np.flatnonzero(top)) + 1 == top.sum() > 6  # one run across the loop, not two stubs
@@ -706,3 +706,37 @@ def test_only_a_mark_between_two_upright_lines_is_boxed_in():
     assert not boxes.boxed_in((40, 30, 40, 40), lines_mask)  # a word before the box
     assert not boxes.boxed_in((200, 48, 60, 5), lines_mask)  # a flat mark along the rule, past the box
     assert not boxes.boxed_in((20, 48, 60, 5), lines_mask)  # ... and before it, with one side in reach
+
+
+def test_a_label_beside_a_box_does_not_push_the_boxed_digit_aside():
+    """`reading.pick` on a small image's candidates: a label printed beside a box ("Grade") is heavier than the
+    digit in the box. The model rejects the label and accepts the digit, but a candidate lighter than a fifth
+    (KEEP_SHARE) of the heaviest was never read: the label was kept, read as a 2. A candidate standing in a
+    box ("b") needs a tenth (BOXED_SHARE); a speck in an empty box, lighter, is still passed over, and so is a
+    mark in a box the model doubts while it rejects a heavier one. A candidate out of the boxes is no rival to
+    one in them. Unmarked, the old rules stand."""
+    label, digit, doubted = np.full(11, 0.01), np.full(11, 0.01), np.full(11, 0.01)
+    label[2], label[10] = 0.9, 0.99  # rejected
+    digit[4], digit[10] = 0.99, 0.01
+    doubted[8], doubted[10] = 0.99, 0.4  # doubted, not rejected
+    assert reading.pick("keep:1w,0.199b", np.stack([label, digit])) == (1, False, False)
+    assert reading.pick("keep:1w,0.199", np.stack([label, digit])) == (0, False, True)
+    assert reading.pick("keep:1w,0.05b", np.stack([label, digit])) == (0, False, True)
+    assert reading.pick("keep:1w,0.6b", np.stack([label, doubted])) == (0, False, True)
+    # Both accepted: the heavier is read; a mark out of the boxes is no rival to one in them.
+    assert reading.pick("pick:1b,0.8", np.stack([digit, digit])) == (0, False, False)
+    assert reading.pick("pick:1,0.8", np.stack([digit, digit])) == (0, True, False)
+
+
+def test_a_digit_in_a_small_forms_box_beside_its_label_is_read(mnist_test, scorer):
+    """End to end, under PAGE_SIDE: "Grade" printed before one box holding a 4 drawn small. The label outweighs
+    the digit five times over; the field was read as the label's 2, flagged several-digits and not-a-digit."""
+    (width, height), _ = cv2.getTextSize("Grade", cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+    sheet = np.full((76, 20 + width + 12 + 36 + 20), PAPER, np.uint8)
+    cv2.putText(sheet, "Grade", (20, 38 + height // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 60, 1, cv2.LINE_AA)
+    start = 20 + width + 12
+    cv2.rectangle(sheet, (start, 20), (start + 36, 56), 90, 2)
+    stamp(sheet, digit_image(mnist_test, 4), 25, start + 5, 26)
+    said, result = read(sheet, scorer)
+    assert said == 4, (said, result.plan, result.flags)
+    assert "b" in result.plan.split(":", 1)[1].split(",")[1], result.plan  # the digit, offered after the label

@@ -42,6 +42,7 @@ class Digit:
     bounds: tuple[int, np.ndarray, np.ndarray] | None = None
     mass: int = 0  # its ink (x 1000, as Layout.parts), where the choice among candidates needs it
     edge: bool = False  # single-digit candidate on a page that the image's border cuts: no rival to the others
+    boxed: bool = False  # single-digit candidate standing in a form's box (`boxes.boxed_in`)
 
 
 def _objects(
@@ -105,13 +106,16 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     no rival to the others here; none when there is none): every object with CANDIDATE_SHARE of the
     heaviest's ink, up to CANDIDATES, for the model to judge (a faint line of writing or a shadow can
     outweigh a thin 1; see `reading.pick`). An object in a form's box (`boxes.boxed_in`) is never writing: a
-    digit in the first box of a row would otherwise join the label printed before it. Flagged ambiguous when
-    another object weighs nearly as much as the heaviest, and several-digits when the ink looks like digits
-    side by side."""
+    digit in the first box of a row would otherwise join the label printed before it; it is offered marked
+    `boxed`, so that the label, heavier, does not push it aside as a speck (`reading.pick`). Flagged
+    ambiguous when another object weighs nearly as much as the heaviest, and several-digits when the ink
+    looks like digits side by side."""
     page = layout.labels.shape if layout.page else None
     objects = _objects(layout.parts, page, layout.touching) if len(layout.parts) else []
     if not objects:
         return []
+    # What a form's boxes hold is its entry, never writing (a label printed beside the boxes is).
+    held = {id(o) for o in objects if layout.lines is not None and boxed_in(extent(o), layout.lines)}
     rivals, edge = objects, []
     if layout.page:  # what the image's border cuts (a desk beyond the paper's edge) after all that it does not
         height, width = layout.labels.shape
@@ -123,9 +127,7 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
         # A line of writing (a header, a label) outweighs a thin 1 word by word, and a word may pass for a digit:
         # it is no candidate. A page whose only marks are writing holds no single digit, and says why.
         in_row = _in_rows(inside)
-        # What a form's boxes hold is its entry, never writing (a label printed beside the boxes is).
-        held = [layout.lines is not None and boxed_in(extent(o), layout.lines) for o in inside]
-        alone = [o for o, w, b in zip(inside, in_row, held, strict=True) if not w or b]
+        alone = [o for o, w in zip(inside, in_row, strict=True) if not w or id(o) in held]
         objects, rivals = alone + edge, alone or edge
         if not objects:
             if any(in_row):
@@ -142,7 +144,9 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     heaviest = int(best[:, 5].sum())
     offered = [o for o in objects[:CANDIDATES] if o[:, 5].sum() >= CANDIDATE_SHARE * heaviest]
     cut_off = {id(o) for o in edge}
-    return [Digit(o[:, 0], extent(o), mass=int(o[:, 5].sum()), edge=id(o) in cut_off) for o in offered]
+    return [
+        Digit(o[:, 0], extent(o), mass=int(o[:, 5].sum()), edge=id(o) in cut_off, boxed=id(o) in held) for o in offered
+    ]
 
 
 def _in_rows(objects: list[np.ndarray]) -> list[bool]:

@@ -26,6 +26,7 @@ NARROW = 0.3  # a span narrower than this x the digits' height read as anything 
 NARROW_COST = 4.0  # ... costs this
 AMBIGUOUS = 0.5  # readings with another count of digits within this much of the best are flagged
 KEEP_SHARE = 0.2  # a digit's own scan: a candidate lighter than this share of the heaviest is never its digit
+BOXED_SHARE = 0.1  # ... or, standing in a form's box, this share (a label beside the box outweighs its digit)
 KEPT_MARGIN = 1.0  # a digit read with the line it touched kept must be this much surer than without it
 
 
@@ -47,10 +48,13 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     KEPT_MARGIN, or when the model rejects the candidate, accepts the twin and both read the same digit (a 7
     whose bar lay along its box's top, cut in two where the line was erased). Among those left, the heaviest
     is the digit; in a "keep:" plan none lighter than KEEP_SHARE of the heaviest is (a speck on a box's rule
-    is no rival to a digit the model doubts). A model without not_digit accepts every candidate, and the
-    heaviest is read, as the segmenter alone would."""
+    is no rival to a digit the model doubts), nor, standing in a form's box ("b"), lighter than BOXED_SHARE (a
+    label printed beside its box outweighs its digit). A candidate out of the boxes is no rival to one in
+    them. A model without not_digit accepts every candidate, and the heaviest is read, as the segmenter alone
+    would."""
     entries = _entries(plan)
-    masses = [float(v.rstrip("wekf")) for v in entries]
+    masses = [float(v.rstrip("wekfb")) for v in entries]
+    boxed = ["b" in v for v in entries]
     if scored.shape[1] > NUM_CLASSES:
         rejection = scored[:, NUM_CLASSES]
         accepted = [i for i in range(len(scored)) if rejection[i] < NOT_DIGIT_THRESHOLD]
@@ -64,7 +68,7 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     edges = edge_ones(plan, scored)
     accepted = [i for i in accepted if i not in edges]
     if plan.startswith("keep:"):  # a digit's own scan: a mark far lighter than its heaviest is not its digit
-        accepted = [i for i in accepted if masses[i] >= KEEP_SHARE]
+        accepted = [i for i in accepted if masses[i] >= (BOXED_SHARE if boxed[i] else KEEP_SHARE)]
     # A candidate and its alternative with the line it touched kept ("k"): the surer one that is accepted.
     sure = _span_scores(scored[:, :NUM_CLASSES])  # as digits, whatever not_digit says
     for i in [i for i, entry in enumerate(entries) if entry.endswith("k") and i in accepted]:
@@ -85,6 +89,7 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
         if not _twins(entries, best, i)
         and all(mark in entries[best] or mark not in entries[i] for mark in NO_RIVAL)
         and not doubted[i]
+        and (boxed[i] or not boxed[best])
     ]
     guessed = "f" in entries[best]  # faint ink read because a bolder mark was rejected
     return best, guessed or any(masses[i] >= COMPARABLE * masses[best] for i in rivals), "w" in entries[best]

@@ -187,9 +187,9 @@ def _pick_plan(offered: list[_Offered], page: bool) -> str:
     image (a digit's own scan, whose digit is kept even when the model rejects it), then, for each candidate,
     its ink relative to the first's, marked "w" when it is wider than one digit (WIDE x its height), "e" when
     the image's border cuts it (no rival to the others), "f" when its solid ink is under FAINT_RIVAL of the
-    boldest candidate's (a shadow's edge or a pencil mark beside a pen's digit: no rival to it either) and "k"
-    when it is the candidate before it with the line it touched kept (`reading.pick` reads the surer of the
-    two), e.g. "pick:1w,0.066,2.1e" or "keep:1,1k"."""
+    boldest candidate's (a shadow's edge or a pencil mark beside a pen's digit: no rival to it either), "b"
+    when it stands in a form's box (`boxes.boxed_in`) and "k" when it is the candidate before it with the line
+    it touched kept (`reading.pick` reads the surer of the two), e.g. "pick:1w,0.066,2.1e" or "keep:1,0.2b"."""
     heaviest = max(1, offered[0].digit.mass)
     boldest = max(o.solid for o in offered)
     return ("pick:" if page else "keep:") + ",".join(
@@ -198,6 +198,7 @@ def _pick_plan(offered: list[_Offered], page: bool) -> str:
         + ("w" if o.box[2] > WIDE * o.box[3] else "")
         + ("e" if o.digit.edge else "")
         + ("f" if o.solid < FAINT_RIVAL * boldest else "")
+        + ("b" if o.digit.boxed else "")
         + ("k" if o.line_kept else "")
         for o in offered
     )
