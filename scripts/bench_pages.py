@@ -1,10 +1,12 @@
-"""Benchmark reading scans nobody here drew, against the reading issue's targets, on two renderers of the same
+"""Benchmark reading scans nobody here drew, against the reading issue's targets, on three renderers of the same
 conditions written apart from the pipeline and from each other:
 
 - A, the tuning renderer (`scripts/render_scans_a.py`, MNIST training digits, seed 4242): what the pipeline
   was tuned on;
 - B, the held-out renderer (`scripts/render_scans_b.py`, MNIST test digits, seed 777): for reporting only,
-  never tuned on.
+  never tuned on;
+- C, a second held-out renderer (`scripts/render_scans_c.py`, MNIST test digits, seed 31337), written
+  apart from the pipeline and from A and B: for reporting only.
 
 1. Reading, per renderer and kind (`scripts/score_truth.py`, through `predict`): single digits on pages,
    digits in form boxes, phone photos, numbers of 2-12 digits with touching gaps (--multi-digit), blank sheets;
@@ -39,7 +41,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-RENDERERS = {"A (tuning)": ("render_scans_a", 4242), "B (held-out)": ("render_scans_b", 777)}
+RENDERERS = {
+    "A (tuning)": ("render_scans_a", 4242),
+    "B (held-out)": ("render_scans_b", 777),
+    "C (held-out)": ("render_scans_c", 31337),
+}
 # kind: least share read right; every kind also: wrong but unflagged <= 1%, flagged among right <= 5%.
 TARGETS = {"pages": 0.99, "forms": 0.97, "photos": 0.90, "numbers": 0.93, "blanks": 0.99}
 WRONG_UNFLAGGED, FLAGGED_RIGHT = 0.01, 0.05
