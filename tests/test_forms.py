@@ -427,7 +427,7 @@ def test_a_shadow_band_down_a_small_image_is_no_frame():
     ink = 1.0 - sheet.astype(np.float32) / 255
     assert not boxes.framed(ink, rough.rough_box(ink).near, 1.0 - 198 / 255)
     result = normalise.prepare_array(sheet)
-    assert result.blank or result.plan == "pick:1e", result
+    assert result.blank or result.plan in ("pick:1e", "pick:1es"), result  # "s": a bar straighter than a pen
     from toolkit.predict import predict_images
 
     (record,) = predict_images([sheet])

@@ -48,3 +48,15 @@ def test_the_label_probe_writes_the_digit_in_the_box_asked_and_reads_every_image
     results, wrong = probe_labels.probe(count=6, seed=7)
     assert sum(n for _, n in results.values()) == 6
     assert sum(r for r, _ in results.values()) + sum(wrong.values()) == 6
+
+
+def test_the_blank_probe_draws_blank_sheets_and_counts_every_read():
+    from tests.scripts_loader import load_script
+
+    probe_blanks = load_script("probe_blanks")
+    rng = np.random.default_rng(1)
+    for _ in range(6):
+        page, traits = probe_blanks.sheet(rng)
+        assert page.dtype == np.uint8 and min(page.shape) >= 120 and set(traits) <= {"shading", "shadow", "streak"}
+    said, unflagged = probe_blanks.probe(count=4, seed=5)
+    assert sum(said.values()) == 4 and sum(unflagged.values()) == said["digit, unflagged"]

@@ -29,6 +29,8 @@ PAGE_SIDE = 320
 LINE_MIN = 12  # px: runs of ink shorter than this are never ruled lines (nor the sides of a box)
 LINE_THICK = 4.0  # px: a ruled line is at most this thick (a printed rule is thinner than a pen stroke of a digit)
 LINE_RATIO = 8.0  # a ruled line, and a box's rules, are at least this many times longer than thick
+STRAIGHT_OFF, STRAIGHT_LEAN = 0.15, 0.01  # a mark ruler-straight and square to the field: see `ruler_straight`
+THIN = 10  # ... looked at only when its ink is this many columns (or rows) of the field wide at most
 MIN_DIGIT = 9  # px: an object smaller than this on both sides is dust (21 px on an A4 page at 200 dpi, where a digit of
 # 25 px, the smallest read, is 11 px at the working resolution)
 
@@ -144,3 +146,26 @@ def to_field(patch: np.ndarray) -> np.ndarray | None:
     out = np.zeros((SIZE, SIZE), np.float32)
     out[y0 : y0 + new_h, x0 : x0 + new_w] = digit
     return out
+
+
+def ruler_straight(field: np.ndarray) -> bool:
+    """Whether a model input (SIZE x SIZE, ink bright) holds a bar straighter than a pen draws: thin (ink in at
+    most THIN columns, or rows), its middle on every row (or column) within STRAIGHT_OFF px of one line, leaning
+    under STRAIGHT_LEAN from the field's axis. A scanner's streak, a seam between two paper tones or a piece of a
+    rule is; none of 1,000 MNIST test 1s is (the straightest lean 0.02 or wander 0.2 px)."""
+    ink = field > 0.2
+    for axis in (0, 1):  # upright (columns), then flat (rows)
+        across = np.flatnonzero(ink.any(axis=axis))
+        if not 0 < len(across) <= THIN:
+            continue
+        along = field if axis == 0 else field.T
+        mass = along.sum(axis=1)
+        rows = np.flatnonzero(mass > 0.5)
+        if len(rows) < SIZE // 3:
+            continue
+        middle = (along[rows] @ np.arange(SIZE, dtype=np.float32)) / mass[rows]
+        at = rows - rows.mean()
+        slope = float(at @ (middle - middle.mean()) / (at @ at))
+        if abs(slope) < STRAIGHT_LEAN and np.abs(middle - middle.mean() - slope * at).max() <= STRAIGHT_OFF:
+            return True
+    return False

@@ -50,6 +50,7 @@ from toolkit.imaging.common import (
     MAX_SIDE,
     PAGE_SIDE,
     SIZE,
+    THIN,
     Normalized,
     Segmented,
     border,
@@ -58,6 +59,7 @@ from toolkit.imaging.common import (
     paper,
     quantile,
     reduce,
+    ruler_straight,
     to_field,
 )
 from toolkit.imaging.digits import WIDE
@@ -400,8 +402,13 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     out = to_field(patch)
     if out is None:
         return Normalized(np.zeros((SIZE, SIZE), np.float32), blank=True, inverted=inverted, passthrough=False)
+    # A thin mark may be a bar straighter than a pen draws, flagged when read as a 1 (`reading.straight_one`).
+    thin = min(patch.shape) <= THIN / BOX * max(patch.shape)
+    straight = "s" if thin and ruler_straight(out) else ""
     if (top == 0 and bottom == ink.shape[0] - 1) or (left == 0 and right == ink.shape[1] - 1):
         # From border to border: a shadow's or a tile's edge across the image, or a digit cut off. Offered as a
         # page offers what its border cuts ("e", see `reading.pick`): read as a 1 it is an edge, no digit.
-        return Segmented(out, blank=False, inverted=inverted, passthrough=False, plan="pick:1e")
+        return Segmented(out, blank=False, inverted=inverted, passthrough=False, plan="pick:1e" + straight)
+    if straight:
+        return Segmented(out, blank=False, inverted=inverted, passthrough=False, plan="keep:1s")
     return Normalized(out, blank=False, inverted=inverted, passthrough=False)

@@ -44,7 +44,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from toolkit.imaging.common import BLANK_CONTRAST, SIZE, Segmented, quantile, to_field
+from toolkit.imaging.common import BLANK_CONTRAST, BOX, SIZE, THIN, Segmented, quantile, ruler_straight, to_field
 from toolkit.imaging.digits import WIDE, Digit, extent, find_number, find_single
 from toolkit.imaging.layout import Layout, analyse
 from toolkit.imaging.lines import skew
@@ -65,6 +65,8 @@ FLAGS = {
     "the model is short of sure of one of them",
     "cut-by-border": "the digit read runs into the image's border: part of it may be cut off, or it is the edge "
     "of a sheet, a tile or a shadow (no digit read: the only mark ran into the border and read as a 1)",
+    "straight-stroke": "single-digit mode: the 1 read is a bar straighter than a pen draws, square to the image "
+    "(a scanner's streak, a seam between paper tones, a piece of a rule): it may be no digit",
     "writing-only": "single-digit mode: the only marks on the page are a row of writing (words, or several digits "
     "side by side: try --multi-digit), so no digit was read",
     "not-a-digit": "the model's not_digit output says the image holds no digit (a single-digit scan keeps its "
@@ -188,8 +190,10 @@ def _pick_plan(offered: list[_Offered], page: bool) -> str:
     its ink relative to the first's, marked "w" when it is wider than one digit (WIDE x its height), "e" when
     the image's border cuts it (no rival to the others), "f" when its solid ink is under FAINT_RIVAL of the
     boldest candidate's (a shadow's edge or a pencil mark beside a pen's digit: no rival to it either), "b"
-    when it stands in a form's box (`boxes.boxed_in`) and "k" when it is the candidate before it with the line
-    it touched kept (`reading.pick` reads the surer of the two), e.g. "pick:1w,0.066,2.1e" or "keep:1,0.2b"."""
+    when it stands in a form's box (`boxes.boxed_in`), "s" when it is a bar straighter than a pen draws
+    (`common.ruler_straight`: flagged `straight-stroke` when read as a 1) and "k" when it is the candidate
+    before it with the line it touched kept (`reading.pick` reads the surer of the two), e.g.
+    "pick:1w,0.066,2.1e" or "keep:1,0.2b"."""
     heaviest = max(1, offered[0].digit.mass)
     boldest = max(o.solid for o in offered)
     return ("pick:" if page else "keep:") + ",".join(
@@ -199,6 +203,7 @@ def _pick_plan(offered: list[_Offered], page: bool) -> str:
         + ("e" if o.digit.edge else "")
         + ("f" if o.solid < FAINT_RIVAL * boldest else "")
         + ("b" if o.digit.boxed else "")
+        + ("s" if min(o.box[2:]) <= THIN / BOX * max(o.box[2:]) and ruler_straight(o.field) else "")
         + ("k" if o.line_kept else "")
         for o in offered
     )

@@ -188,8 +188,9 @@ def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: i
     its flags: `ambiguous` as the model's choice makes it, `several-digits` judged on the chosen candidate when
     it is not the heaviest (the segmenter judged the heaviest), `touches-line` only when the one read touched
     an erased line and reads otherwise with it kept, `cut-by-border` when the image's border cuts the one read;
-    when none is read, `not-a-digit`, or `cut-by-border` when every candidate was a straight mark into the
-    border (`reading.edge_ones`) and none was rejected by the model."""
+    `straight-stroke` when the one read is a 1 straighter than a pen draws (`reading.straight_one`); when none
+    is read, `not-a-digit`, or `cut-by-border` when every candidate was a straight mark into the border
+    (`reading.edge_ones`) and none was rejected by the model."""
     from toolkit.imaging import reading
 
     assert item.plan is not None
@@ -210,6 +211,8 @@ def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: i
         flags = [f for f in flags if f != "touches-line"]  # no line touched what was read, or it changed nothing
     if chosen is not None and reading.cut_by_border(item.plan, chosen):
         flags.append("cut-by-border")
+    if chosen is not None and reading.straight_one(item.plan, scored, chosen):
+        flags.append("straight-stroke")
     return (None if chosen is None else k + chosen), " ".join(flags) or None
 
 
