@@ -31,14 +31,13 @@ def boxed_in(box: tuple[int, int, int, int], lines: np.ndarray) -> bool:
     upright): in a form's box (or on its side, where it touched it). A label beside a row of boxes has a box's
     side on one side only, and a mark beside a rule or a margin line none or one."""
     left, top, w, h = box
-    size = max(w, h)
-    lo, hi = max(0, int(top + h / 2 - size / 2)), min(lines.shape[0], int(top + h / 2 + size / 2) + 1)
-    upright = np.flatnonzero(np.count_nonzero(lines[lo:hi], axis=0) >= BOXED_SIDE * (hi - lo))
+    size, middle = max(w, h), left + w / 2
     reach = BOXED_REACH * size
-    middle = left + w / 2
-    before = (upright < middle) & (upright >= middle - reach)
-    after = (upright > middle) & (upright <= middle + reach)
-    return bool(before.any() and after.any())
+    lo, hi = max(0, int(top + h / 2 - size / 2)), min(lines.shape[0], int(top + h / 2 + size / 2) + 1)
+    first = max(0, int(np.ceil(middle - reach)))
+    window = lines[lo:hi, first : min(lines.shape[1], int(middle + reach) + 1)]
+    upright = first + np.flatnonzero(np.count_nonzero(window, axis=0) >= BOXED_SIDE * (hi - lo))
+    return bool((upright < middle).any() and (upright > middle).any())
 
 
 def lined(ink: np.ndarray, rough: Rough, level: float) -> bool:

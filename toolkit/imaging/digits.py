@@ -114,8 +114,11 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     objects = _objects(layout.parts, page, layout.touching) if len(layout.parts) else []
     if not objects:
         return []
-    # What a form's boxes hold is its entry, never writing (a label printed beside the boxes is).
-    held = {id(o) for o in objects if layout.lines is not None and boxed_in(extent(o), layout.lines)}
+    lines = layout.lines
+
+    def in_box(o: np.ndarray) -> bool:  # what a form's boxes hold is its entry, never writing (a label is)
+        return lines is not None and boxed_in(extent(o), lines)
+
     rivals, edge = objects, []
     if layout.page:  # what the image's border cuts (a desk beyond the paper's edge) after all that it does not
         height, width = layout.labels.shape
@@ -127,7 +130,7 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
         # A line of writing (a header, a label) outweighs a thin 1 word by word, and a word may pass for a digit:
         # it is no candidate. A page whose only marks are writing holds no single digit, and says why.
         in_row = _in_rows(inside)
-        alone = [o for o, w in zip(inside, in_row, strict=True) if not w or id(o) in held]
+        alone = [o for o, w in zip(inside, in_row, strict=True) if not w or in_box(o)]
         objects, rivals = alone + edge, alone or edge
         if not objects:
             if any(in_row):
@@ -144,9 +147,7 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     heaviest = int(best[:, 5].sum())
     offered = [o for o in objects[:CANDIDATES] if o[:, 5].sum() >= CANDIDATE_SHARE * heaviest]
     cut_off = {id(o) for o in edge}
-    return [
-        Digit(o[:, 0], extent(o), mass=int(o[:, 5].sum()), edge=id(o) in cut_off, boxed=id(o) in held) for o in offered
-    ]
+    return [Digit(o[:, 0], extent(o), mass=int(o[:, 5].sum()), edge=id(o) in cut_off, boxed=in_box(o)) for o in offered]
 
 
 def _in_rows(objects: list[np.ndarray]) -> list[bool]:
