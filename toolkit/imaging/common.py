@@ -1,6 +1,7 @@
 """The scan contract's shared pieces: the model's field and how a digit is placed in it (`to_field`, the end of
-every path), the result types, and the paper statistics that the normaliser (`toolkit.imaging.normalise`) and
-the segmenter (`toolkit.imaging.segment`) both measure images with.
+every path) and what is told of a mark once there (`ruler_straight`), the result types, and the paper statistics
+that the normaliser (`toolkit.imaging.normalise`) and the segmenter (`toolkit.imaging.segment`) both measure
+images with.
 
 MNIST was made by scaling each digit so that its longer side is BOX px, keeping the aspect ratio, and placing
 it in a SIZE x SIZE field with its centre of mass at CENTRE; `to_field` does the same to any digit's ink.
@@ -30,7 +31,7 @@ LINE_MIN = 12  # px: runs of ink shorter than this are never ruled lines (nor th
 LINE_THICK = 4.0  # px: a ruled line is at most this thick (a printed rule is thinner than a pen stroke of a digit)
 LINE_RATIO = 8.0  # a ruled line, and a box's rules, are at least this many times longer than thick
 STRAIGHT_OFF, STRAIGHT_LEAN = 0.15, 0.01  # a mark ruler-straight and square to the field: see `ruler_straight`
-THIN = 10  # ... looked at only when its ink is this many columns (or rows) of the field wide at most
+THIN = 10  # ... and thin: its ink this many columns (or rows) of the field wide at most
 MIN_DIGIT = 9  # px: an object smaller than this on both sides is dust (21 px on an A4 page at 200 dpi, where a digit of
 # 25 px, the smallest read, is 11 px at the working resolution)
 
@@ -148,11 +149,15 @@ def to_field(patch: np.ndarray) -> np.ndarray | None:
     return out
 
 
-def ruler_straight(field: np.ndarray) -> bool:
+def ruler_straight(field: np.ndarray, extent: tuple[int, ...] | None = None) -> bool:
     """Whether a model input (SIZE x SIZE, ink bright) holds a bar straighter than a pen draws: thin (ink in at
     most THIN columns, or rows), its middle on every row (or column) within STRAIGHT_OFF px of one line, leaning
     under STRAIGHT_LEAN from the field's axis. A scanner's streak, a seam between two paper tones or a piece of a
-    rule is; none of 1,000 MNIST test 1s is (the straightest lean 0.02 or wander 0.2 px)."""
+    rule is; none of the 1,135 MNIST test 1s is (one would be at 0.2 px instead of 0.15). `extent`: the mark's
+    sides before it was scaled into the field, when known, for a first look that costs nothing (most marks are
+    not thin)."""
+    if extent is not None and min(extent) > THIN / BOX * max(extent):
+        return False
     ink = field > 0.2
     for axis in (0, 1):  # upright (columns), then flat (rows)
         across = np.flatnonzero(ink.any(axis=axis))

@@ -50,7 +50,6 @@ from toolkit.imaging.common import (
     MAX_SIDE,
     PAGE_SIDE,
     SIZE,
-    THIN,
     Normalized,
     Segmented,
     border,
@@ -402,9 +401,8 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     out = to_field(patch)
     if out is None:
         return Normalized(np.zeros((SIZE, SIZE), np.float32), blank=True, inverted=inverted, passthrough=False)
-    # A thin mark may be a bar straighter than a pen draws, flagged when read as a 1 (`reading.straight_one`).
-    thin = min(patch.shape) <= THIN / BOX * max(patch.shape)
-    straight = "s" if thin and ruler_straight(out) else ""
+    # A bar straighter than a pen draws is flagged when read as a 1 (`reading.straight_one`).
+    straight = "s" if ruler_straight(out, patch.shape) else ""
     if (top == 0 and bottom == ink.shape[0] - 1) or (left == 0 and right == ink.shape[1] - 1):
         # From border to border: a shadow's or a tile's edge across the image, or a digit cut off. Offered as a
         # page offers what its border cuts ("e", see `reading.pick`): read as a 1 it is an edge, no digit.

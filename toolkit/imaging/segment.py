@@ -44,7 +44,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from toolkit.imaging.common import BLANK_CONTRAST, BOX, SIZE, THIN, Segmented, quantile, ruler_straight, to_field
+from toolkit.imaging.common import BLANK_CONTRAST, SIZE, Segmented, quantile, ruler_straight, to_field
 from toolkit.imaging.digits import WIDE, Digit, extent, find_number, find_single
 from toolkit.imaging.layout import Layout, analyse
 from toolkit.imaging.lines import skew
@@ -203,7 +203,7 @@ def _pick_plan(offered: list[_Offered], page: bool) -> str:
         + ("e" if o.digit.edge else "")
         + ("f" if o.solid < FAINT_RIVAL * boldest else "")
         + ("b" if o.digit.boxed else "")
-        + ("s" if min(o.box[2:]) <= THIN / BOX * max(o.box[2:]) and ruler_straight(o.field) else "")
+        + ("s" if ruler_straight(o.field, o.box[2:]) else "")
         + ("k" if o.line_kept else "")
         for o in offered
     )

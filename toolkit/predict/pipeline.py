@@ -189,8 +189,8 @@ def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: i
     it is not the heaviest (the segmenter judged the heaviest), `touches-line` only when the one read touched
     an erased line and reads otherwise with it kept, `cut-by-border` when the image's border cuts the one read;
     `straight-stroke` when the one read is a 1 straighter than a pen draws (`reading.straight_one`); when none
-    is read, `not-a-digit`, or `cut-by-border` when every candidate was a straight mark into the border
-    (`reading.edge_ones`) and none was rejected by the model."""
+    is read, `cut-by-border` when every candidate was a straight mark into the border read as a 1
+    (`reading.edge_ones`), else `not-a-digit`."""
     from toolkit.imaging import reading
 
     assert item.plan is not None
