@@ -750,3 +750,52 @@ def test_a_number_ending_in_a_squarish_zero_keeps_it(mnist_test, scorer):
     sheet[24 : 24 + h, 90 : 90 + w][zero > 0] = 40
     text, _ = read(scans.Rendered(Image.fromarray(sheet), "230", ()), scorer, multi_digit=True)
     assert text == "230"
+
+
+def test_a_seam_between_paper_tones_in_a_number_is_no_1_and_says_so(mnist_test):
+    """A number written across two pasted papers of different tone, the edge of the darker one a thin line: the
+    seam was read as a sure 1 between the digits ("021" read "0121", "82" read "812", no flag). A bar
+    straighter than a pen draws beside other digits is not read, and the record says `straight-stroke`; the
+    same strips on one paper read the same digits with no such flag, and a written 1 in a number is read."""
+    from toolkit.predict import predict_images
+
+    images, truths = [], []
+    for n, number in enumerate(("021", "82", "714")):
+        made = scans.render_strip(
+            [first(mnist_test, int(d), k) for k, d in enumerate(number)],
+            [int(d) for d in number],
+            np.random.default_rng(n),
+            height=60,
+            gap=(0.4, 0.6),
+        )
+        top, bottom = min(b[1] for b in made.boxes), max(b[1] + b[3] for b in made.boxes)
+        pixels = np.asarray(made.image.convert("L"), np.float32)[max(0, top - 12) : bottom + 12]
+        (x0, _, w0, _), (x1, _, _, _) = made.boxes[0], made.boxes[1]
+        seam = (x0 + w0 + x1) // 2
+        pasted = pixels.copy()
+        pasted[:, :seam] *= 0.8  # the left paper a fifth darker ...
+        pasted[:, seam - 1] *= 0.85  # ... its cut edge a thin line darker still
+        images += [pasted.astype(np.uint8), pixels.astype(np.uint8)]
+        truths += [number, number]
+    said = predict_images(images, multi_digit=True)
+    for k, (record, truth) in enumerate(zip(said, truths, strict=True)):
+        assert record["text"] == truth, (k, record)
+        assert ("straight-stroke" in (record["flags"] or "")) is (k % 2 == 0), (k, record)
+
+
+@pytest.mark.parametrize(
+    ("plan", "reads", "chosen", "straight"),
+    [
+        ("1;1s;1", "812", [0, 2], [1]),  # a straight bar read as a 1 between digits: passed over
+        ("1;1s;1", "872", [0, 1, 2], []),  # ... read as anything else, it is the digit it reads as
+        ("1s", "1", [0], [0]),  # alone, it is kept (flagged), as a single digit is
+        ("1s;1s", "11", [0, 1], [0, 1]),
+        ("1;1;1", "812", [0, 1, 2], []),  # a written 1 is no "1s"
+    ],
+)
+def test_a_straight_bar_read_as_a_1_beside_other_digits_is_passed_over(plan, reads, chosen, straight):
+    scored = np.full((len(reads), 11), 1e-4, np.float32)
+    scored[np.arange(len(reads)), [int(d) for d in reads]] = 0.999
+    scored[:, 10] = 0.01  # not_digit: every one a digit
+    assert reading.straight_slots(plan, scored) == straight
+    assert reading.choose(plan, scored)[0] == chosen

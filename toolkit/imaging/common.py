@@ -61,12 +61,11 @@ class Segmented(Normalized):
     # (left, top, width, height) of each tensor's ink, in the pixels of the image given.
     boxes: tuple[tuple[int, int, int, int], ...] | None = None  # type: ignore[assignment]
     # Multi-digit readings where touching digits may be cut apart: for each group of ink, left to right, "1"
-    # (one digit) or its candidate spans, e.g. "1;L2:0-1-0.45-1.00,0-2-1.10-1.00,1-2-0.60-0.95" ("k" after a
-    # span: the span before it with the line it touched kept; see
-    # `toolkit.imaging.reading.choose`); None when every tensor is a digit of its own. Single-digit mode on
-    # the segmenter's path: "pick:" (a page) or "keep:" (a smaller image) and each candidate's ink relative to
-    # the first's, e.g. "pick:1,0.4" (see
-    # `toolkit.imaging.reading.pick`).
+    # (one digit; "1s": one that is a bar straighter than a pen draws) or its candidate spans, e.g.
+    # "1;L2:0-1-0.45-1.00,0-2-1.10-1.00,1-2-0.60-0.95" ("k" after a span: the span before it with the line it
+    # touched kept; see `toolkit.imaging.reading.choose`); None when every tensor is a digit of its own.
+    # Single-digit mode on the segmenter's path: "pick:" (a page) or "keep:" (a smaller image) and each
+    # candidate's ink relative to the first's, e.g. "pick:1,0.4" (see `toolkit.imaging.reading.pick`).
     plan: str | None = None  # type: ignore[assignment]
     # Single-digit mode on a page: the other candidates for the digit (k, 28, 28), after `tensor`, heaviest
     # first; their boxes follow the first in `boxes`. The model picks (`toolkit.imaging.reading.pick`).

@@ -144,7 +144,7 @@ def spans_kept_agree(plan: str | None, scored: np.ndarray, chosen: list[int]) ->
     depends on (as `line_kept_agrees` for a single digit). True when none was offered so."""
     if plan is None:
         return True
-    entries = [e for slot in plan.split(";") for e in (["1"] if slot == "1" else slot.split(":", 1)[1].split(","))]
+    entries = [e for slot in plan.split(";") for e in ([slot] if slot[0] == "1" else slot.split(":", 1)[1].split(","))]
     digits = scored[:, :NUM_CLASSES].argmax(axis=1)
     for k in chosen:
         twins = [j for j in (k - 1, k + 1) if 0 <= j < len(entries) and _twins(entries, min(j, k), max(j, k))]
@@ -182,7 +182,8 @@ def choose(plan: str | None, scored: np.ndarray) -> tuple[list[int], bool, bool]
     digit), whether a group of touching digits was cut apart with a digit short of SURE_CAP (a cut whose
     digits are all that sure is no call for a look), and whether the reading is ambiguous.
 
-    A slot "1" is one digit. A slot "L<n>:i-j-r-q,..." is a group over-segmented into n pieces, whose tensors
+    A slot "1" is one digit ("1s": one ruler-straight, passed over when it reads as a 1 beside other digits,
+    see `straight_slots`). A slot "L<n>:i-j-r-q,..." is a group over-segmented into n pieces, whose tensors
     are its candidate spans (pieces i to j; r, q: the span's ink width and height over the digits' height). A
     span's score is its sureness capped at SURE_CAP, less REJECTED_COST when the model says it is no digit,
     less WIDE_COST per unit of width over the digits' height, less SHORT_COST for a fragment shorter than SHORT
@@ -196,12 +197,16 @@ def choose(plan: str | None, scored: np.ndarray) -> tuple[list[int], bool, bool]
     if plan is None:
         return list(range(len(scored))), False, False
     score = _span_scores(scored)
+    straight = straight_slots(plan, scored)
+    if len(straight) == plan.count(";") + 1:
+        straight = []  # a number of such bars alone keeps them, as a single digit does
     chosen: list[int] = []
     cut = ambiguous = False
     at = 0
     for slot in plan.split(";"):
-        if slot == "1":
-            chosen.append(at)
+        if slot[0] == "1":
+            if at not in straight:
+                chosen.append(at)
             at += 1
             continue
         head, body = slot[1:].split(":", 1)
@@ -217,6 +222,19 @@ def choose(plan: str | None, scored: np.ndarray) -> tuple[list[int], bool, bool]
         ambiguous |= close
         at += len(spans)
     return chosen, cut, ambiguous
+
+
+def straight_slots(plan: str | None, scored: np.ndarray) -> list[int]:
+    """The tensors of a number's one-digit slots marked "1s" (a bar straighter than a pen draws, square to the
+    image: `common.ruler_straight`) that read as a 1: a seam between two paper tones or a scanner's streak
+    between digits is no digit of theirs, so `choose` passes them over unless they are all there is, and the
+    record says `straight-stroke` either way."""
+    if plan is None:
+        return []
+    slots = plan.split(";")
+    starts = np.cumsum([0] + [1 if slot[0] == "1" else slot.count(",") + 1 for slot in slots[:-1]])
+    digits = scored[:, :NUM_CLASSES].argmax(axis=1)
+    return [int(at) for at, slot in zip(starts, slots, strict=True) if slot == "1s" and digits[at] == 1]
 
 
 def _span_scores(scored: np.ndarray) -> np.ndarray:

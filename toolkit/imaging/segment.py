@@ -65,8 +65,9 @@ FLAGS = {
     "the model is short of sure of one of them",
     "cut-by-border": "the digit read runs into the image's border: part of it may be cut off, or it is the edge "
     "of a sheet, a tile or a shadow (no digit read: the only mark ran into the border and read as a 1)",
-    "straight-stroke": "single-digit mode: the 1 read is a bar straighter than a pen draws, square to the image "
-    "(a scanner's streak, a seam between paper tones, a piece of a rule): it may be no digit",
+    "straight-stroke": "the 1 read is a bar straighter than a pen draws, square to the image (a scanner's streak, "
+    "a seam between paper tones, a piece of a rule): it may be no digit (multi-digit: such a bar beside other "
+    "digits was not read)",
     "writing-only": "single-digit mode: the only marks on the page are a row of writing (words, or several digits "
     "side by side: try --multi-digit), so no digit was read",
     "not-a-digit": "the model's not_digit output says the image holds no digit (a single-digit scan keeps its "
@@ -122,7 +123,8 @@ def _read(ink: np.ndarray, inverted: bool, multi_digit: bool) -> Segmented:
             continue
         kept.extend(t for t, _, _ in read)
         if lattice.cuts == 1 and len(read) == 1:
-            slots.append("1")
+            (field, (_, _, width, height)), _, _ = read[0]
+            slots.append("1s" if ruler_straight(field, (height, width)) else "1")  # "s": see `reading.straight_slots`
         else:
             slots.append(
                 f"L{lattice.cuts}:"

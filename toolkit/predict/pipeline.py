@@ -231,15 +231,22 @@ def _number_record(item: ItemMeta, scored: np.ndarray, options: PredictOptions) 
     confidence) and `confidence`, the least confident digit's. Where the segmenter offered alternative readings
     of touching digits, the model's scores choose (`reading.choose`), and a close call is flagged `ambiguous`.
     Candidates the model rejects (its not_digit output, when it has one) are dropped, and the record flagged
-    `not-a-digit`. The segmenter's `touches-line` stays only when a digit read reads otherwise with the line it
-    touched kept. `digit` and the `prob_` columns are filled only when exactly one digit was read."""
+    `not-a-digit`; a bar straighter than a pen draws is not read as a 1 beside other digits, and the record says
+    `straight-stroke` (`reading.straight_slots`). The segmenter's `touches-line` stays only when a digit read
+    reads otherwise with the line it touched kept. `digit` and the `prob_` columns are filled only when exactly
+    one digit was read."""
     from toolkit.imaging import reading
 
     probs = scored[:, :NUM_CLASSES]
     chosen, cut, ambiguous = reading.choose(item.plan, scored)
     rejection = scored[chosen, NUM_CLASSES] if scored.shape[1] > NUM_CLASSES else np.zeros(len(chosen))
     kept = [index for index, no in zip(chosen, rejection.tolist(), strict=True) if no < NOT_DIGIT_THRESHOLD]
-    said = ("split" if cut else "", "ambiguous" if ambiguous else "", "not-a-digit" if len(kept) < len(chosen) else "")
+    said = (
+        "split" if cut else "",
+        "ambiguous" if ambiguous else "",
+        "not-a-digit" if len(kept) < len(chosen) else "",
+        "straight-stroke" if reading.straight_slots(item.plan, scored) else "",
+    )
     # The segmenter's flags, but `touches-line` only when a digit read reads otherwise with its line kept.
     segmenter = (item.flags or "").split()
     if "touches-line" in segmenter and reading.spans_kept_agree(item.plan, scored, chosen):
