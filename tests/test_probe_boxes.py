@@ -60,3 +60,19 @@ def test_the_blank_probe_draws_blank_sheets_and_counts_every_read():
         assert page.dtype == np.uint8 and min(page.shape) >= 120 and set(traits) <= {"shading", "shadow", "streak"}
     said, unflagged = probe_blanks.probe(count=4, seed=5)
     assert sum(said.values()) == 4 and sum(unflagged.values()) == said["digit, unflagged"]
+
+
+def test_the_rotated_box_probe_writes_the_digit_against_the_side_asked(mnist_test):
+    """scripts/probe_rotated_boxes.py: square, the pen's ink starts 1 px inside the side asked for."""
+    probe = load_script("probe_rotated_boxes")
+    x, y = mnist_test
+    four = x[np.flatnonzero(y == 4)[0]]
+    margin, side = probe.MARGIN, 70
+    for where, (axis, at) in {"left": (0, margin + 1), "top": (1, margin + 1)}.items():
+        page = probe.sheet(four, side, where, 120, 1, 0.0, np.random.default_rng(0))
+        pen = np.flatnonzero((page[margin + 3 : margin + side - 2, margin + 3 : margin + side - 2] < 90).any(axis=axis))
+        assert abs(int(pen[0]) + margin + 3 - at) <= 2, where
+    square = probe.sheet(four, side, "centre", 40, 2, 0.0, np.random.default_rng(0))
+    turned = probe.sheet(four, side, "centre", 40, 2, 4.0, np.random.default_rng(0))
+    assert turned.shape == square.shape == (side + 2 * margin,) * 2
+    assert (square[margin] < 100).sum() > side > 1.5 * (turned[margin] < 100).sum()  # the top rule across rows

@@ -1,7 +1,8 @@
 """Form boxes, told by their shape: a box's outline (`outline`), a row of boxes (`row_of_boxes`), the runs of
 ink that make a box (`box_sides`, for `toolkit.imaging.lines.find_lines`) and a divider none of them found
 (`paint_divider`), the frame around a small image's digit and the lines beside it (`lined`, for the
-normaliser's fast path), and whether a mark stands in a box once its lines are found (`boxed_in`).
+normaliser's fast path), a box with a mark touching it (`framing`, for the skew), and whether a mark stands in a
+box once its lines are found (`boxed_in`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ FRAME_EDGE, FRAME_HOLLOW = 0.25, 0.5  # ... and its cheap first look and its ins
 SPACING = 0.15  # the dividers of a row of boxes are this evenly spaced (a share of the box width)
 PAIRED = 2.2  # the side closing a box may be this many times bolder than its rules: two boxes' sides together
 BOXED_SIDE, BOXED_REACH = 0.5, 1.5  # a mark between two upright lines this close and this long is in a box
+FRAMING_REACH = 3  # px: a box a mark touches has ink this close to its rectangle's edge all round (`framing`) ...
+FRAMING_STOUT = 1.6  # ... and is one box: its rectangle at most this many times longer than wide
 CORNERED = 0.05  # a box's ink reaches its corners: on average within this share of its shorter side (a 0's does not)
 
 
@@ -142,6 +145,23 @@ def _cornered(region: np.ndarray, corners: np.ndarray, side: float) -> bool:
     h, w = region.shape
     at = [gap[min(h - 1, max(0, int(y))), min(w - 1, max(0, int(x)))] for x, y in corners]
     return float(np.mean(at)) <= CORNERED * side
+
+
+def framing(region: np.ndarray, rect: tuple) -> bool:
+    """Whether a part (`region`, its minimum-area rectangle `rect`) is one box with a mark inside that touches
+    or crosses it, which `outline` cannot pass (its ink is not all along the outline), for `lines.skew`: no
+    longer than FRAMING_STOUT x its width, ink along every side of the rectangle within FRAMING_REACH px of its
+    edge and into its corners (`_cornered`), and the middle of the rectangle (half its sides) under FRAME_HOLLOW
+    ink. A digit touches its rectangle in a few places, and a blob of shading fills its middle."""
+    (cx, cy), (rw, rh), angle = rect
+    if min(rw, rh) < 2 * LINE_MIN or max(rw, rh) > FRAMING_STOUT * min(rw, rh):
+        return False
+    corners = np.round(cv2.boxPoints(((cx, cy), (rw - 2, rh - 2), angle))).astype(np.int32)
+    if not sides_covered(region, corners, range(4), FRAMING_REACH) or not _cornered(region, corners, min(rw, rh)):
+        return False
+    middle = np.zeros_like(region)
+    cv2.fillPoly(middle, [np.round(cv2.boxPoints(((cx, cy), (rw / 2, rh / 2), angle))).astype(np.int32)], 1)
+    return int((middle & region).sum()) < FRAME_HOLLOW * int(middle.sum())
 
 
 def sides_covered(region: np.ndarray, corners: np.ndarray, sides: range, reach: int) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from toolkit.imaging.boxes import box_sides, outline, paint_divider, row_of_boxes
+from toolkit.imaging.boxes import box_sides, framing, outline, paint_divider, row_of_boxes
 from toolkit.imaging.common import LINE_MIN, LINE_RATIO, LINE_THICK, MIN_DIGIT
 from toolkit.imaging.runs import bowed, ink_width, on_the_line
 from toolkit.imaging.strokes import crossings, pen_along
@@ -334,9 +334,9 @@ def skew(ink: np.ndarray) -> float:
     """The angle (degrees) a sheet is askew by, measured on its rules and boxes, 0.0 when it is square (under
     SKEW_MIN) or when there are none or it is beyond SKEW_MAX (no form is filled in at that angle; the
     axis-aligned search is right). The rules are the SKEW_PARTS largest connected parts of the ink that are
-    long and thin (their direction by a least-squares line), or a bar (a row of boxes) or a box's outline (the
-    direction of its minimum-area rectangle's side), each weighed by its length: the weighted median wins, so
-    a slanted 1 among them does not tilt the sheet."""
+    long and thin (their direction by a least-squares line), or a bar (a row of boxes), a box's outline or a box
+    with a mark touching it (`framing`) (the direction of its minimum-area rectangle's side), each weighed by
+    its length: the weighted median wins, so a slanted 1 among them does not tilt the sheet."""
     flat = ink - np.float32(np.median(ink[:: max(1, ink.shape[0] // 64), :: max(1, ink.shape[1] // 64)]))
     mask = (flat > SKEW_CONTRAST).view(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
@@ -358,7 +358,12 @@ def skew(ink: np.ndarray) -> float:
         if short <= max(3.0, 0.08 * long):  # a rule
             vx, vy, _, _ = cv2.fitLine(points, cv2.DIST_L2, 0, 0.01, 0.01).ravel()
             angle = float(np.degrees(np.arctan2(vy, vx)))
-        elif row_of_boxes(region, rect) or outline(region, rect, float(area)) or _blurred_box(flat, x, y, region):
+        elif (
+            row_of_boxes(region, rect)
+            or outline(region, rect, float(area))
+            or _blurred_box(flat, x, y, region)
+            or framing(region, rect)
+        ):
             angle, long = float(np.degrees(np.arctan2(dy, dx))), 2 * (long + short)
         elif (ruled := _rules_rect(region, w >= h)) is not None and row_of_boxes(region, ruled):
             # A row of boxes with a digit standing out of it: its rectangle taken on its rules alone.
