@@ -66,8 +66,8 @@ FLAGS = {
     "cut-by-border": "the digit read runs into the image's border: part of it may be cut off, or it is the edge "
     "of a sheet, a tile or a shadow (no digit read: the only mark ran into the border and read as a 1)",
     "straight-stroke": "the 1 read is a bar straighter than a pen draws, square to the image (a scanner's streak, "
-    "a seam between paper tones, a piece of a rule): it may be no digit (multi-digit: such a bar beside other "
-    "digits was not read)",
+    "a seam between paper tones, a piece of a rule) or, on a page or a form field, at any angle (a staple, a "
+    "hair): it may be no digit (multi-digit: such a bar beside other digits was not read)",
     "writing-only": "single-digit mode: the only marks on the page are a row of writing (words, or several digits "
     "side by side: try --multi-digit), so no digit was read",
     "not-a-digit": "the model's not_digit output says the image holds no digit (a single-digit scan keeps its "
@@ -205,7 +205,7 @@ def _pick_plan(offered: list[_Offered], page: bool) -> str:
         + ("e" if o.digit.edge else "")
         + ("f" if o.solid < FAINT_RIVAL * boldest else "")
         + ("b" if o.digit.boxed else "")
-        + ("s" if ruler_straight(o.field, o.box[2:]) else "")
+        + ("s" if ruler_straight(o.field, o.box[2:], any_angle=True) else "")
         + ("k" if o.line_kept else "")
         for o in offered
     )
