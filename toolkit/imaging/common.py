@@ -196,19 +196,3 @@ def _straight_along_axes(field: np.ndarray, axes: tuple[int, ...] = (0, 1)) -> b
         if abs(slope) < STRAIGHT_LEAN and float(np.abs(centred - slope * at).max()) <= STRAIGHT_OFF:
             return True
     return False
-    ink = field > 0.2
-    for axis in (0, 1):  # upright (columns), then flat (rows)
-        across = np.flatnonzero(ink.any(axis=axis))
-        if not 0 < len(across) <= THIN:
-            continue
-        along = field if axis == 0 else field.T
-        mass = along.sum(axis=1)
-        rows = np.flatnonzero(mass > 0.5)
-        if len(rows) < SIZE // 3:
-            continue
-        middle = (along[rows] @ np.arange(SIZE, dtype=np.float32)) / mass[rows]
-        at = rows - rows.mean()
-        slope = float(at @ (middle - middle.mean()) / (at @ at))
-        if abs(slope) < STRAIGHT_LEAN and np.abs(middle - middle.mean() - slope * at).max() <= STRAIGHT_OFF:
-            return True
-    return False
