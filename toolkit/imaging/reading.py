@@ -144,7 +144,7 @@ def spans_kept_agree(plan: str | None, scored: np.ndarray, chosen: list[int]) ->
     depends on (as `line_kept_agrees` for a single digit). True when none was offered so."""
     if plan is None:
         return True
-    entries = [e for slot in plan.split(";") for e in ([slot] if slot[0] == "1" else slot.split(":", 1)[1].split(","))]
+    entries = _number_entries(plan)
     digits = scored[:, :NUM_CLASSES].argmax(axis=1)
     for k in chosen:
         twins = [j for j in (k - 1, k + 1) if 0 <= j < len(entries) and _twins(entries, min(j, k), max(j, k))]
@@ -231,10 +231,14 @@ def straight_slots(plan: str | None, scored: np.ndarray) -> list[int]:
     record says `straight-stroke` either way."""
     if plan is None:
         return []
-    slots = plan.split(";")
-    starts = np.cumsum([0] + [1 if slot[0] == "1" else slot.count(",") + 1 for slot in slots[:-1]])
     digits = scored[:, :NUM_CLASSES].argmax(axis=1)
-    return [int(at) for at, slot in zip(starts, slots, strict=True) if slot == "1s" and digits[at] == 1]
+    return [k for k, entry in enumerate(_number_entries(plan)) if entry == "1s" and digits[k] == 1]
+
+
+def _number_entries(plan: str) -> list[str]:
+    """A number's plan (see `choose`), one entry per tensor: a one-digit slot as it stands ("1", "1s"), a group's
+    spans ("i-j-r-q", "i-j-r-qk") in their order."""
+    return [e for slot in plan.split(";") for e in ([slot] if slot[0] == "1" else slot.split(":", 1)[1].split(","))]
 
 
 def _span_scores(scored: np.ndarray) -> np.ndarray:
