@@ -11,7 +11,7 @@ from PIL import Image
 
 from toolkit import data, scans
 from toolkit.imaging import normalise, reading
-from toolkit.imaging.digits import least_ink_path, profile_minima
+from toolkit.imaging.digits import least_ink_path, least_ink_paths, profile_minima
 
 
 def first(mnist_test, digit: int, nth: int = 0) -> np.ndarray:
@@ -499,6 +499,42 @@ def test_a_wide_blob_is_cut_where_the_ink_is_thinnest():
         slanted[row, 18 + row // 3 :] = True
     path = least_ink_path(slanted, 25, 12)
     assert all(15 + row // 3 <= path[row] < 18 + row // 3 for row in range(30))
+
+
+def test_cuts_found_together_are_the_cuts_found_one_by_one():
+    """`least_ink_paths` runs one pass for a group's cuts, each in its own window (narrower ones padded): no
+    cut may take a column beyond its own reach, or follow another's costs."""
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        mask = rng.random((int(rng.integers(5, 60)), int(rng.integers(5, 90)))) < rng.uniform(0.1, 0.5)
+        starts = [(int(rng.integers(0, mask.shape[1])), int(rng.integers(0, 20))) for _ in range(4)]
+        together = least_ink_paths(mask, starts)
+        for (column, reach), path in zip(starts, together, strict=True):
+            assert np.array_equal(path, least_ink_paths(mask, [(column, reach)])[0])
+            assert np.abs(path - column).max() <= max(reach, 1)
+    assert least_ink_paths(np.ones((4, 4), bool), []) == []
+
+
+@pytest.mark.parametrize(
+    ("first_index", "second_index"), [(6302, 2858), (3739, 6791), (1077, 6125), (3759, 8088), (8443, 201)]
+)
+def test_two_touching_digits_are_cut_apart_along_a_straight_path_too(mnist_test, scorer, first_index, second_index):
+    """Two MNIST test digits 44 px tall, the second slid left until its ink meets the first's. The cut free to
+    wander 0.2 of the height followed a stroke into the neighbour's hollow and cut a piece off it: "99" read
+    "91", "37" read "87", "41" and "91" read nothing (both pieces rejected), "16" read "0". Each cut is also
+    offered held within 2 px of straight."""
+    from tests.scripts_loader import load_script
+
+    probe = load_script("probe_numbers")
+    x, y = mnist_test
+    glyphs = [probe.glyph(x[first_index], 44), probe.glyph(x[second_index], 44)]
+    image = np.clip(probe.number_image(glyphs, [0, 0], [0], 230.0, 40.0, 0.7), 0, 255).astype(np.uint8)
+    result = normalise.prepare_array(image, multi_digit=True)
+    assert result.plan is not None and result.plan.startswith("L")  # one group of touching ink, over-segmented
+    scored = scorer.score(reading.tensors(result), with_not_digit=True)
+    chosen, _, _ = reading.choose(result.plan, scored)
+    assert "".join(str(int(scored[k, :10].argmax())) for k in chosen) == f"{y[first_index]}{y[second_index]}"
+    assert all(scored[k, 10] < 0.5 for k in chosen)
 
 
 def test_the_reading_of_touching_digits_is_the_best_path_over_the_cuts():

@@ -27,6 +27,8 @@ CUTS = 3  # ... cut at up to this many places (about three per digit it may hold
 MIN_PIECE = 0.12  # cuts at least this x the digits' height apart (a 1 is about this wide)
 MAX_PIECES = 4  # a candidate digit spans at most this many pieces between cuts
 MAX_SPAN = 1.3  # ... and is at most this x the digits' height wide
+REACH = 0.2  # a cut's path may wander this x the digits' height from its column ...
+STRAIGHT_REACH = 0.05  # ... and each cut is offered held within this too (at least 2 px either way)
 ROW_MIN, ROW_GAP = 3, 1.5  # on a page, this many objects side by side are a line of writing (see `_in_rows`)
 FRAGMENT = 0.55  # a part shorter than this x the digits' height is a piece of a digit
 
@@ -251,12 +253,13 @@ def _main_row(objects: list[np.ndarray], flags: list[str]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Lattice:
-    """A group of ink that may hold several touching digits, over-segmented for the model: `cuts` are x
-    positions (the group's left and right edges included) where digits may meet, and each candidate digit is a
-    span between two cuts (`spans`: (first cut, last cut, its width over the digits' height)), cut out along the
-    least-ink paths through those cuts. `reading.choose` reads it by dynamic programming over the cuts."""
+    """A group of ink that may hold several touching digits, over-segmented for the model: cuts are paths from
+    top to bottom where digits may meet (the group's left and right edges included; one x position may have
+    two paths), and each candidate digit is a span between two cuts at different positions (`spans`: (first
+    cut, last cut, its ink width and height over the digits' height)), cut out along those paths.
+    `reading.choose` reads it by dynamic programming over the cuts."""
 
-    cuts: int  # how many pieces the cuts make (len(cut positions) - 1)
+    cuts: int  # the index of the last cut (the group's right edge): len(cuts) - 1
     spans: list[tuple[int, int, float, float]]
     digits: list[Digit]
 
@@ -267,7 +270,10 @@ def _lattice(layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int],
     height apart, about three per digit it may hold): where two digits touch is a thin column, though not always
     the thinnest (a 1 is a full-height stroke, the middle of a 6 is thin), so the model judges every span of up
     to MAX_PIECES pieces no wider than MAX_SPAN x the height. Each cut follows the path from top to bottom that
-    crosses the least ink (see `least_ink_path`), so slanted digits that overlap in x come apart whole."""
+    crosses the least ink (see `least_ink_path`) within REACH x the height, so slanted digits that overlap in x
+    come apart whole; and, where it differs, also within STRAIGHT_REACH: the free path can follow a stroke into
+    the neighbour's hollow and take a piece of it (on touching pairs of MNIST test digits, 145 of 200 read
+    right with the free path alone, 166 with both)."""
     left, top, width, box_height = box
     whole = Digit(labels, box)
     if width <= MAYBE_TWO * height:
@@ -276,19 +282,30 @@ def _lattice(layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int],
     profile = mask.sum(axis=0).astype(np.float64)
     expected = width / (DIGIT_WIDTH * height)
     inner = sorted(profile_minima(profile, max(CUTS, round(3 * expected)), MIN_PIECE * height))
-    positions = [0, *inner, width]
-    reach = max(2, round(0.2 * height))
-    paths = [np.zeros(box_height, np.int64)]
-    paths += [least_ink_path(mask, cut, reach) for cut in inner]
+    # Each cut both as the least-ink path free to wander (slanted digits overlapping in x) and held nearly
+    # straight (the free one can follow a stroke into the neighbour's hollow and take a piece of it along).
+    free, straight = max(2, round(REACH * height)), max(2, round(STRAIGHT_REACH * height))
+    positions, paths = [0], [np.zeros(box_height, np.int64)]
+    found = least_ink_paths(mask, [(cut, r) for cut in inner for r in (free, straight)])
+    for k, cut in enumerate(inner):
+        for path in _distinct(found[2 * k : 2 * k + 2]):
+            positions.append(cut)
+            paths.append(path)
+    positions.append(width)
     paths.append(np.full(box_height, width, np.int64))
+    # Pieces between cuts, counted over distinct positions (the two paths of one cut are one place).
+    place = np.cumsum([0, *(np.diff(positions) > 0)])
     columns = np.arange(width)
     spans, digits = [], []
     last = len(positions) - 1
     for i in range(last):
         for j in range(i + 1, last + 1):
+            pieces = place[j] - place[i]
+            if not pieces:
+                continue  # two paths of one cut
             span_width = positions[j] - positions[i]
             whole_group = i == 0 and j == last and span_width <= MAX_SPAN * height
-            if (j > i + MAX_PIECES or span_width > MAX_SPAN * height) and j > i + 1 and not whole_group:
+            if (pieces > MAX_PIECES or span_width > MAX_SPAN * height) and pieces > 1 and not whole_group:
                 continue
             own = mask & (columns >= paths[i][:, None]) & (columns < paths[j][:, None])
             x, y, w, h = cv2.boundingRect(own.view(np.uint8))
@@ -299,31 +316,53 @@ def _lattice(layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int],
     return Lattice(last, spans, digits)
 
 
+def _distinct(paths: list[np.ndarray]) -> list[np.ndarray]:
+    """`paths` without the ones equal to a path before them."""
+    return [p for k, p in enumerate(paths) if not any(np.array_equal(p, q) for q in paths[:k])]
+
+
 def least_ink_path(mask: np.ndarray, column: int, reach: int) -> np.ndarray:
     """The cut from top to bottom of `mask` (a group of touching digits) that crosses the least ink, moving at
     most one column per row and staying within `reach` columns of `column`: the column it takes on each row.
-    Dynamic programming, one vectorised step per row; straight steps and the starting column win ties."""
+    Straight steps and the starting column win ties. See `least_ink_paths`."""
+    return least_ink_paths(mask, [(column, reach)])[0]
+
+
+def least_ink_paths(mask: np.ndarray, starts: list[tuple[int, int]]) -> list[np.ndarray]:
+    """`least_ink_path` for each (column, reach) of `starts`, all found together: dynamic programming, one
+    vectorised step per row for all of them (a group's cuts cost one pass over its rows, not one each)."""
+    if not starts:
+        return []
     rows, width = mask.shape
-    lo, hi = max(1, column - reach), min(width - 1, column + reach + 1)
-    if hi <= lo:
-        return np.full(rows, column, np.int64)
-    span = np.arange(lo, hi)
+    column = np.array([c for c, _ in starts])
+    reach = np.array([r for _, r in starts])
+    lo, hi = np.maximum(1, column - reach), np.minimum(width - 1, column + reach + 1)
+    window = np.arange(max(1, int((hi - lo).max())))
+    at = lo[:, None] + window[None, :]  # (cut, window): the columns each cut may take
     # Crossing ink costs 1 a pixel; a hundredth per column away from the start keeps the cut put on paper.
-    cost = mask[:, lo:hi].astype(np.float64) + 0.01 * np.abs(span - column)[None, :]
-    came = np.zeros((rows, hi - lo), np.int8)
+    cost = mask[:, np.clip(at, 0, width - 1)].astype(np.float64) + 0.01 * np.abs(at - column[:, None])
+    cost[:, at >= hi[:, None]] = np.inf  # beyond a cut's own reach
+    came = np.zeros((rows, *at.shape), np.int8)
     total = cost[0].copy()
-    inf = np.array([np.inf])
+    left, right = np.full_like(total, np.inf), np.full_like(total, np.inf)
     for r in range(1, rows):
-        options = np.stack([np.concatenate([inf, total[:-1]]) + 0.001, total, np.concatenate([total[1:], inf]) + 0.001])
-        step = np.argmin(options, axis=0)
-        came[r] = step - 1
-        total = options[step, np.arange(len(total))] + cost[r]
-    path = np.empty(rows, np.int64)
-    at = int(np.argmin(total))
-    for r in range(rows - 1, -1, -1):
-        path[r] = at + lo
-        at += int(came[r, at])
-    return path
+        left[:, 1:] = total[:, :-1] + 0.001
+        right[:, :-1] = total[:, 1:] + 0.001
+        # The first of (left, straight, right) that is least, as argmin over them would choose.
+        came[r] = np.where(left <= total, np.where(left <= right, -1, 1), np.where(total <= right, 0, 1))
+        total = np.minimum(np.minimum(left, total), right) + cost[r]
+    paths = []
+    for k, (c, _) in enumerate(starts):
+        if hi[k] <= lo[k]:
+            paths.append(np.full(rows, c, np.int64))
+            continue
+        path = np.empty(rows, np.int64)
+        step = int(np.argmin(total[k]))
+        for r in range(rows - 1, -1, -1):
+            path[r] = step + lo[k]
+            step += int(came[r, k, step])
+        paths.append(path)
+    return paths
 
 
 def profile_minima(profile: np.ndarray, count: int, apart: float) -> list[int]:

@@ -183,8 +183,8 @@ def choose(plan: str | None, scored: np.ndarray) -> tuple[list[int], bool, bool]
     digits are all that sure is no call for a look), and whether the reading is ambiguous.
 
     A slot "1" is one digit ("1s": one ruler-straight, passed over when it reads as a 1 beside other digits,
-    see `straight_slots`). A slot "L<n>:i-j-r-q,..." is a group over-segmented into n pieces, whose tensors
-    are its candidate spans (pieces i to j; r, q: the span's ink width and height over the digits' height). A
+    see `straight_slots`). A slot "L<n>:i-j-r-q,..." is a group over-segmented by cuts 0 to n, whose tensors
+    are its candidate spans (from cut i to cut j; r, q: the span's ink width and height over the digits' height). A
     span's score is its sureness capped at SURE_CAP, less REJECTED_COST when the model says it is no digit,
     less WIDE_COST per unit of width over the digits' height, less SHORT_COST for a fragment shorter than SHORT
     x the digits' height and NARROW_COST for a sliver narrower than NARROW read as anything but a 1, and less
