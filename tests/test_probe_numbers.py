@@ -28,10 +28,11 @@ def test_a_touching_gap_joins_the_digits_and_a_paper_gap_keeps_them_apart():
     assert _ink_parts(apart) == 2
     columns = np.flatnonzero((apart < 150).any(axis=0))
     assert columns.max() - columns.min() + 1 == 6 + 8 + 6  # the gap asked for, in paper between them
-    # Slid 3 px further into its neighbour: the pair is 3 px narrower than side by side.
-    deeper = probe_numbers.number_image(bars, [0, 0], [-3], 230.0, 30.0, 0.1)
+    # Touching is side by side, no column shared; slid 3 px further, the pair is 3 px narrower.
     width = lambda image: np.ptp(np.flatnonzero((image < 150).any(axis=0))) + 1  # noqa: E731
-    assert width(deeper) == width(touching) - 3
+    assert width(touching) == 6 + 6
+    deeper = probe_numbers.number_image(bars, [0, 0], [-3], 230.0, 30.0, 0.1)
+    assert width(deeper) == 6 + 6 - 3
 
 
 def test_a_glyph_is_cropped_to_its_ink_and_scaled_to_the_height_asked(mnist_test):

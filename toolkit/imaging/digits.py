@@ -259,7 +259,7 @@ class Lattice:
     cut, last cut, its ink width and height over the digits' height)), cut out along those paths.
     `reading.choose` reads it by dynamic programming over the cuts."""
 
-    cuts: int  # the index of the last cut (the group's right edge): len(cuts) - 1
+    cuts: int  # the index of the last cut (the group's right edge): how many cut paths there are, less one
     spans: list[tuple[int, int, float, float]]
     digits: list[Digit]
 

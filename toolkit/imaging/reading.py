@@ -189,7 +189,7 @@ def choose(plan: str | None, scored: np.ndarray) -> tuple[list[int], bool, bool]
     less WIDE_COST per unit of width over the digits' height, less SHORT_COST for a fragment shorter than SHORT
     x the digits' height and NARROW_COST for a sliver narrower than NARROW read as anything but a 1, and less
     KEPT_MARGIN for a span offered again with the line it touched kept ("i-j-r-qk", after the span as cut). The
-    group's reading is the path of spans from piece 0 to piece n whose spans together fall least short of
+    group's reading is the path of spans from cut 0 to cut n whose spans together fall least short of
     SURE_CAP, less CUT_COST for each digit after the first (dynamic programming): every unsure digit counts,
     so a sure 1 and a sure 6 beat a whole "16" read as a 6, and of two readings with the same least sure
     digit, the one whose other digits are surer wins. It is ambiguous when the best reading with another count
@@ -253,13 +253,13 @@ def _span_scores(scored: np.ndarray) -> np.ndarray:
 
 
 def _best_path(
-    pieces: int, spans: list[tuple[float, ...]], score: np.ndarray, ones: np.ndarray
+    last: int, spans: list[tuple[float, ...]], score: np.ndarray, ones: np.ndarray
 ) -> tuple[list[int], bool]:
-    """The spans (indices) of the best-scoring path from piece 0 to piece `pieces`, and whether a path with
-    another count of digits comes within AMBIGUOUS. Without any complete path, every span of one piece."""
+    """The spans (indices) of the best-scoring path from cut 0 to cut `last`, and whether a path with another
+    count of digits comes within AMBIGUOUS. Without any complete path, `_chain` (and ambiguous)."""
     # best[node][count]: for a path reaching cut `node` with `count` digits, the best sum of its spans' scores
     # less SURE_CAP each (minus its digits' total shortfall from sure), and the span that got there.
-    best: list[dict[int, tuple[float, int]]] = [{} for _ in range(pieces + 1)]
+    best: list[dict[int, tuple[float, int]]] = [{} for _ in range(last + 1)]
     best[0][0] = (0.0, -1)
     for k, (i, j, r, q) in enumerate(spans):
         i, j = int(i), int(j)
@@ -268,14 +268,28 @@ def _best_path(
         for count, (total, _) in list(best[i].items()):
             if total + value - SURE_CAP > best[j].get(count + 1, (-np.inf, -1))[0]:
                 best[j][count + 1] = (total + value - SURE_CAP, k)
-    if not best[pieces]:
-        return [k for k, (i, j, *_) in enumerate(spans) if j == i + 1], True
-    totals = sorted(
-        ((total - CUT_COST * (count - 1), count) for count, (total, _) in best[pieces].items()), reverse=True
-    )
-    path, node, count = [], pieces, totals[0][1]
+    if not best[last]:
+        return _chain(last, spans), True
+    totals = sorted(((total - CUT_COST * (count - 1), count) for count, (total, _) in best[last].items()), reverse=True)
+    path, node, count = [], last, totals[0][1]
     while node:
         k = best[node][count][1]
         path.append(k)
         node, count = int(spans[k][0]), count - 1
     return path[::-1], len(totals) > 1 and totals[0][0] - totals[1][0] < AMBIGUOUS
+
+
+def _chain(last: int, spans: list[tuple[float, ...]]) -> list[int]:
+    """Spans (indices) that cover a group once from cut 0 on, for when no path reaches cut `last`: from each
+    cut, the span to the nearest cut after it; from a cut no span leaves, on from the next cut. (Two paths of
+    one cut are two cuts with no span between them, so "the span to the next cut" would not do.)"""
+    path, node = [], 0
+    while node < last:
+        leaving = [k for k, (i, *_) in enumerate(spans) if int(i) == node]
+        if not leaving:
+            node += 1
+            continue
+        k = min(leaving, key=lambda k: spans[k][1])
+        path.append(k)
+        node = int(spans[k][1])
+    return path
