@@ -598,6 +598,33 @@ def test_the_reading_of_touching_digits_is_the_best_path_over_the_cuts():
     assert reading.choose(None, np.stack([sure, sure])) == ([0, 1], False, False)
 
 
+def test_a_groups_candidates_cut_from_its_ink_found_once_are_the_ones_cut_one_by_one(mnist_test):
+    """`segment._group_ink` finds a group's ink once for all its candidate spans; each span's field, box and
+    line-kept twin are what looking up its parts on its own gives."""
+    from tests.test_forms import stamp
+    from toolkit.imaging import light, segment
+    from toolkit.imaging.digits import find_number
+    from toolkit.imaging.layout import analyse
+
+    sheet = np.full((120, 260), 235, np.uint8)
+    x, _ = mnist_test
+    for k, index in enumerate([6302, 2858, 3739]):  # 9, 9, 3 written touching, on a rule
+        stamp(sheet, x[index], 20, 20 + 52 * k, 70)
+    sheet[86:89, 5:255] = 60
+    layout = analyse(light.working_ink(cv2.GaussianBlur(sheet, (3, 3), 0.8).astype(np.float32) / 255)[0])
+    lattices = find_number(layout, [])
+    assert lattices and max(len(lattice.digits) for lattice in lattices) > 3  # a group cut several ways
+    for lattice in lattices:
+        own = segment._group_ink(layout, lattice.digits)
+        for digit in lattice.digits:
+            for keep in (False, True):
+                alone = segment._tensor(layout, digit, 0.9, keep)
+                shared = segment._tensor(layout, digit, 0.9, keep, own)
+                assert (alone is None) == (shared is None)
+                if alone is not None and shared is not None:
+                    assert np.array_equal(alone[0], shared[0]) and alone[1] == shared[1]
+
+
 def test_a_group_with_no_complete_path_is_read_once_over_not_twice():
     """With no path of spans from the group's left edge to its right, the reading falls back on a chain: from
     each cut the span to the nearest cut after it. A cut with two paths is two cuts with no span between them

@@ -113,12 +113,13 @@ def _read(ink: np.ndarray, inverted: bool, multi_digit: bool) -> Segmented:
     slots: list[str] = []
     for lattice in lattices:
         read = []  # (field and box, span, whether it is the span before it with its line kept)
+        own = _group_ink(layout, lattice.digits)
         for digit, span in zip(lattice.digits, lattice.spans, strict=True):
-            if (t := _tensor(layout, digit, solid)) is None:
+            if (t := _tensor(layout, digit, solid, own=own)) is None:
                 continue
             read.append((t, span, False))
-            if _touches(layout, digit) and (line_kept := _tensor(layout, digit, solid, keep_line=True)) is not None:
-                read.append((line_kept, span, True))
+            if _touches(layout, digit) and (kept_line := _tensor(layout, digit, solid, True, own)) is not None:
+                read.append((kept_line, span, True))
         if not read:
             continue
         kept.extend(t for t, _, _ in read)
@@ -261,19 +262,38 @@ def _digits_solid_level(layout: Layout, digits: list[Digit]) -> float:
     return quantile(values, 0.9) if values.size else 0.0
 
 
+def _group_ink(layout: Layout, digits: list[Digit]) -> tuple[np.ndarray, int, int]:
+    """Where the ink of a group's parts is, around all of its candidate digits (which share its parts) and as
+    far beyond them as `_tensor` looks: (mask, its top, its left). Found once, not once a candidate."""
+    h, w = layout.labels.shape
+    left, top, width, height = extent(np.array([[0, *d.box, 0] for d in digits]))
+    grow = 1 + KEPT_LINE
+    x0, y0, x1, y1 = max(0, left - grow), max(0, top - grow), min(w, left + width + grow), min(h, top + height + grow)
+    return np.isin(layout.labels[y0:y1, x0:x1], digits[0].labels), y0, x0
+
+
 def _tensor(
-    layout: Layout, digit: Digit, solid: float, keep_line: bool = False
+    layout: Layout,
+    digit: Digit,
+    solid: float,
+    keep_line: bool = False,
+    own: tuple[np.ndarray, int, int] | None = None,
 ) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
     """One digit's field (28x28) and its ink box: the ink of its own parts (within its bounds, when it was cut
     from touching digits), grown by a pixel for the anti-aliased edge, without erased lines (`keep_line`: with
     the erased line's pixels next to its ink, KEPT_LINE px: a stroke lying along the line, the top of a 9's loop
-    on a box's edge, was erased with it), contrast-stretched so that solid ink is 1."""
+    on a box's edge, was erased with it), contrast-stretched so that solid ink is 1. `own`: its group's ink
+    (`_group_ink`), when known."""
     left, top, width, height = digit.box
     h, w = layout.labels.shape
     grow = 1 + (KEPT_LINE if keep_line else 0)
     x0, y0 = max(0, left - grow), max(0, top - grow)
     x1, y1 = min(w, left + width + grow), min(h, top + height + grow)
-    mask = np.isin(layout.labels[y0:y1, x0:x1], digit.labels)
+    if own is None:
+        mask = np.isin(layout.labels[y0:y1, x0:x1], digit.labels)
+    else:
+        ink, oy, ox = own
+        mask = ink[y0 - oy : y1 - oy, x0 - ox : x1 - ox].copy()
     if digit.bounds is not None:
         first, lo, hi = digit.bounds
         at = np.clip(np.arange(y0, y1) - first, 0, len(lo) - 1)
