@@ -518,6 +518,22 @@ def test_a_bold_divider_closes_the_boxes_whose_rules_it_cuts():
     assert found == set()
 
 
+@pytest.mark.parametrize("index", [3, 13, 71, 78])
+def test_a_round_digit_touching_the_middle_divider_of_three_boxes_is_read(mnist_test, index):
+    """A 0 or a 9 written in the middle of three 70 px boxes, its left side 1 px into the divider: the stroke
+    along it made the divider's run too bold to be found, and with only the row's two ends and the other
+    divider found, no spacing was told, so the divider stayed with the digit as a bar. The 0s read 6 (two of
+    them with no flag), the 9 read 4. Two gaps, one twice the other, tell the spacing."""
+    from tests.scripts_loader import load_script
+    from toolkit.predict import predict_images
+
+    probe_boxes = load_script("probe_boxes")
+    x, y = mnist_test
+    assert y[index] in (0, 9)
+    record = predict_images([probe_boxes.sheet(x[index], 70, 40, "touch")])[0]
+    assert record["digit"] == y[index], record
+
+
 def test_a_row_of_boxes_says_where_the_divider_it_misses_is():
     """A 6 whose stem runs along a divider widens the divider's run beyond a rule's, and it is no run at all:
     the boxes on either side are still found, but the divider stayed with the digit, which was rejected. The
@@ -526,7 +542,9 @@ def test_a_row_of_boxes_says_where_the_divider_it_misses_is():
     assert boxes._missing_dividers([20.5, 21.5, 80.5, 140.5, 260.5, 320.5]) == [(200.5, 9.0)]  # a bar's runs: once
     assert boxes._missing_dividers([20.5, 80.5, 140.5, 200.5, 260.5]) == []  # none missing
     assert boxes._missing_dividers([20.5, 80.5, 260.5, 320.5]) == [(140.5, 9.0), (200.5, 9.0)]  # two in a row
-    assert boxes._missing_dividers([20.5, 80.5, 260.5]) == []  # too few to tell the spacing
+    assert boxes._missing_dividers([20.5, 80.5, 260.5]) == []  # two gaps, one of three spacings: too few to tell
+    assert boxes._missing_dividers([20.5, 80.5, 200.5]) == [(140.5, 9.0)]  # a row of three, its middle one hidden
+    assert boxes._missing_dividers([20.5, 200.5]) == []  # one gap: no spacing
     assert boxes._missing_dividers([20.5, 140.5, 260.5, 320.5]) == []  # a half spacing: no even row
     assert boxes._missing_dividers([20.5, 80.5, 140.5, 230.5, 290.5]) == []  # 1.5 spacings: no row of boxes
 
