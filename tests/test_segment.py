@@ -11,7 +11,7 @@ from PIL import Image
 
 from toolkit import data, scans
 from toolkit.imaging import normalise, reading
-from toolkit.imaging.digits import least_ink_path, least_ink_paths, profile_minima
+from toolkit.imaging.digits import least_ink_paths, profile_minima
 
 
 def first(mnist_test, digit: int, nth: int = 0) -> np.ndarray:
@@ -490,19 +490,19 @@ def test_a_wide_blob_is_cut_where_the_ink_is_thinnest():
     mask[14, 18:22] = True
     profile = mask.sum(axis=0).astype(float)
     assert profile_minima(profile, 3, 5)[0] in range(18, 22)  # the thinnest column is the first cut offered
-    path = least_ink_path(mask, 25, 8)
+    path = least_ink_paths(mask, [(25, 8)])[0]
     assert mask[np.arange(30), path].sum() == 1  # through the bridge only
     # A slanted gap: the cut bends with it instead of slicing a digit.
     slanted = np.zeros((30, 50), bool)
     for row in range(30):
         slanted[row, : 15 + row // 3] = True
         slanted[row, 18 + row // 3 :] = True
-    path = least_ink_path(slanted, 25, 12)
+    path = least_ink_paths(slanted, [(25, 12)])[0]
     assert all(15 + row // 3 <= path[row] < 18 + row // 3 for row in range(30))
 
 
 def _least_ink_path_by_hand(mask: np.ndarray, column: int, reach: int) -> list[int]:
-    """The least-ink cut as `least_ink_path` defines it, one cell at a time: a cell costs its ink plus 0.01 a
+    """The least-ink cut as `least_ink_paths` defines it, one cell at a time: a cell costs its ink plus 0.01 a
     column from the start, a step aside 0.001 more, and of equal ways the first of left, straight, right."""
     rows, width = mask.shape
     lo, hi = max(1, column - reach), min(width - 1, column + reach + 1)

@@ -270,7 +270,7 @@ def _lattice(layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int],
     height apart, about three per digit it may hold): where two digits touch is a thin column, though not always
     the thinnest (a 1 is a full-height stroke, the middle of a 6 is thin), so the model judges every span of up
     to MAX_PIECES pieces no wider than MAX_SPAN x the height. Each cut follows the path from top to bottom that
-    crosses the least ink (see `least_ink_path`) within REACH x the height, so slanted digits that overlap in x
+    crosses the least ink (see `least_ink_paths`) within REACH x the height, so slanted digits that overlap in x
     come apart whole; and, where it differs, also within STRAIGHT_REACH: the free path can follow a stroke into
     the neighbour's hollow and take a piece of it (on touching pairs of MNIST test digits, 149 of 200 read
     right with the free path alone, 169 with both)."""
@@ -321,16 +321,12 @@ def _distinct(paths: list[np.ndarray]) -> list[np.ndarray]:
     return [p for k, p in enumerate(paths) if not any(np.array_equal(p, q) for q in paths[:k])]
 
 
-def least_ink_path(mask: np.ndarray, column: int, reach: int) -> np.ndarray:
-    """The cut from top to bottom of `mask` (a group of touching digits) that crosses the least ink, moving at
-    most one column per row and staying within `reach` columns of `column`: the column it takes on each row.
-    Straight steps and the starting column win ties. See `least_ink_paths`."""
-    return least_ink_paths(mask, [(column, reach)])[0]
-
-
 def least_ink_paths(mask: np.ndarray, starts: list[tuple[int, int]]) -> list[np.ndarray]:
-    """`least_ink_path` for each (column, reach) of `starts`, all found together: dynamic programming, one
-    vectorised step per row for all of them (a group's cuts cost one pass over its rows, not one each)."""
+    """For each (column, reach) of `starts`, the cut from top to bottom of `mask` (a group of touching digits)
+    that crosses the least ink, moving at most one column per row and staying within `reach` columns of
+    `column`: the column it takes on each row. Straight steps and the starting column win ties. Dynamic
+    programming, one vectorised step per row for all the cuts together (a group's cuts cost one pass over its
+    rows, not one each)."""
     if not starts:
         return []
     rows, width = mask.shape
