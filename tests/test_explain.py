@@ -73,3 +73,57 @@ def test_the_review_page_links_records_to_their_pictures(tmp_path, monkeypatch, 
     assert f'href="../pictures/{explain.picture_name("d7.png")}"' in html
     assert report.build(predictions, "again.html", explain_dir="pictures", explain_limit=0).explained == 0
     assert Path("again.html").read_text("utf-8").count('class="explain"') == 1  # an existing picture is linked
+
+
+def _page_with(tmp_path: Path, name: str, mark) -> Path:
+    """A blank 1000x1400 page with one mark drawn on it by `mark(pixels)`."""
+    import cv2
+
+    pixels = np.full((1400, 1000), 235, np.uint8)
+    mark(pixels)
+    cv2.imwrite(str(tmp_path / name), pixels)
+    return tmp_path / name
+
+
+def test_the_picture_says_what_predicts_record_says_flags_the_model_adds_included(tmp_path):
+    import cv2
+
+    from toolkit.predict import predict_images
+
+    blot = _page_with(tmp_path, "blot.png", lambda p: cv2.circle(p, (500, 600), 18, 60, -1))
+    bar = _page_with(tmp_path, "bar.png", lambda p: cv2.line(p, (300, 300), (340, 420), 40, 4))
+    scorer = explain._scorer(None)
+    expected = {blot: (None, "not-a-digit"), bar: (1, "straight-stroke"), sample(7): (7, None)}
+    for path, (digit, flags) in expected.items():
+        seen = explain.look(str(path))
+        probs = scorer.score(seen.tensors, with_not_digit=True)
+        said = explain.record(str(path), seen, probs)
+        (made,) = predict_images([str(path)])
+        for column in ("digit", "confidence", "low_confidence", "flags", "not_digit"):
+            assert said[column] == made[column], (path, column)
+        assert (said["digit"], said["flags"]) == (digit, flags)
+        line = explain.headline(seen, probs, said)
+        if flags:
+            # The segmenter found nothing to say: the flag is the model's (rejected, or a bar read as a 1).
+            assert flags not in seen.result.flags and line.endswith(f"flags: {flags}")
+    line = explain.headline(seen, probs, said)
+    assert line.startswith("reads 7 (confidence ") and "flags" not in line
+    seen = explain.look(str(blot))
+    probs = scorer.score(seen.tensors, with_not_digit=True)
+    assert explain.headline(seen, probs, explain.record(str(blot), seen, probs)) == (
+        "no digit: the model reads none; low confidence   flags: not-a-digit"
+    )
+
+
+def test_a_number_pictured_reads_as_its_record(tmp_path):
+    from toolkit.predict import predict_images
+
+    glyphs = [(normalise.normalize(Image.open(sample(d))) * 255).astype(np.uint8) for d in (4, 2)]
+    page = scans.render_page(glyphs, [4, 2], np.random.default_rng(1), height=60, box=True, header=True)
+    page.image.save(tmp_path / "form.png")
+    seen = explain.look(str(tmp_path / "form.png"), multi_digit=True)
+    probs = explain._scorer(None).score(seen.tensors, with_not_digit=True)
+    said = explain.record(str(tmp_path / "form.png"), seen, probs, multi_digit=True)
+    (made,) = predict_images([str(tmp_path / "form.png")], multi_digit=True)
+    assert said["text"] == made["text"] == "42" and said["flags"] == made["flags"]
+    assert explain.headline(seen, probs, said).startswith("reads 42 (confidence ")

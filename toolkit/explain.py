@@ -3,7 +3,9 @@
 A picture shows the steps of predict's pipeline on that file: the image, the ink found above the paper, the
 ink left once ruled lines (red) and specks (grey) are removed, the boxes each model input was cut from, each
 28x28 input and the model's top 3 for it. The inputs are the ones predict scores (the same decoders, the same
-normaliser); the middle panels come from the same `toolkit.imaging` functions the normaliser calls.
+normaliser); the middle panels come from the same `toolkit.imaging` functions the normaliser calls. The line
+at the top is predict's record of the file, made by predict's own code (`pipeline.make_records`): its reading,
+confidence and flags, those the model's scores add (not-a-digit, straight-stroke) or take back included.
 
 Drawn with Pillow only: the core install (no matplotlib, no TensorFlow) is enough.
 """
@@ -40,9 +42,7 @@ class Seen:
     lines: np.ndarray | None = None  # bool, the erased lines
     boxes: tuple[tuple[int, int, int, int], ...] | None = None  # in the image's pixels
     tensors: np.ndarray | None = None  # (n, 28, 28)
-    flags: tuple[str, ...] = ()
-    plan: str | None = None
-    blank: bool = False
+    result: Any = None  # the normaliser's result (`Normalized`), which predict makes its item of
     problem: str | None = None
 
 
@@ -108,10 +108,19 @@ def look(path: str, frame: int = 0, multi_digit: bool = False) -> Seen:
         lines=found.lines.astype(bool) if found.lines is not None else None,
         boxes=result.boxes,
         tensors=tensors if not result.blank else tensors[:0],
-        flags=tuple(result.flags),
-        plan=result.plan,
-        blank=result.blank,
+        result=result,
     )
+
+
+def record(path: str, seen: Seen, probs: np.ndarray, frame: int = 0, multi_digit: bool = False) -> dict[str, Any]:
+    """The record predict makes of what was seen (a file it could read), given the model's rows for `seen.tensors`: made by the same
+    code (`pipeline.pack`, `pipeline.make_records`), so the picture says what the record says, flags included
+    (those the model's scores add or take back, not only the segmenter's)."""
+    from toolkit.predict import decode, pipeline
+    from toolkit.predict.options import PredictOptions
+
+    meta, _ = pipeline.pack([decode.as_item(path, frame, seen.result)])
+    return dict(pipeline.make_records(meta, probs, PredictOptions(multi_digit=multi_digit))[0])
 
 
 def _fit(image: Any, side: int = PANEL) -> tuple[Any, float]:
@@ -159,30 +168,26 @@ def _panels(seen: Seen) -> list[tuple[str, Any]]:
     ]
 
 
-def _reading(seen: Seen, probs: np.ndarray) -> str:
+def headline(seen: Seen, probs: np.ndarray, said: dict[str, Any]) -> str:
+    """What the picture says of the file: the reading of its record (`said`, see `record`), its confidence, the
+    inputs it was read from, and the record's flags."""
     from toolkit.imaging import reading
 
     if seen.problem:
         return f"not read: {seen.problem}"
-    if seen.blank or not len(probs):
-        return "blank: no digit found"
-    digit_probs = probs[:, :NUM_CLASSES]
-    if seen.plan and seen.plan.startswith(reading.PICK_PLANS):
-        at, _, _ = reading.pick(seen.plan, probs)
-        if at is None:
-            return "no digit: the model says none of the inputs is one"
-        chosen = [at]
-    else:
-        chosen, _, _ = reading.choose(seen.plan, probs)
-    digits = "".join(str(int(digit_probs[i].argmax())) for i in chosen)
-    sure = min(float(digit_probs[i].max()) for i in chosen)
-    return f"reads {digits} (confidence {sure:.4f})" + (
-        f"; inputs used: {', '.join(str(i + 1) for i in chosen)}" if seen.plan else ""
-    )
+    flags = f"   flags: {said['flags']}" if said.get("flags") else ""
+    doubt = "; low confidence" if said.get("low_confidence") else ""
+    digits = said["text"] if "text" in said else ("" if said.get("digit") is None else str(said["digit"]))
+    if not digits:
+        why = "blank: no digit found" if seen.result.blank or not len(probs) else "no digit: the model reads none"
+        return why + doubt + flags
+    used = reading.decide(seen.result, probs) if seen.result.plan else []
+    inputs = f"; inputs used: {', '.join(str(i + 1) for i in used)}" if used else ""
+    return f"reads {digits} (confidence {said['confidence']:.4f}){doubt}{inputs}{flags}"
 
 
-def draw(name: str, seen: Seen, probs: np.ndarray) -> Any:
-    """The whole picture for one file."""
+def draw(name: str, seen: Seen, probs: np.ndarray, said: dict[str, Any]) -> Any:
+    """The whole picture for one file (`said`: its record, see `record`)."""
     from PIL import Image, ImageDraw
 
     gap, caption, tile = 10, 16, 28 * INPUT_ZOOM
@@ -194,8 +199,7 @@ def draw(name: str, seen: Seen, probs: np.ndarray) -> Any:
     picture = Image.new("RGB", (width, height), (250, 250, 250))
     pen = ImageDraw.Draw(picture)
     pen.text((gap, 4), name[:150], fill=(0, 0, 0))
-    flags = f"   flags: {' '.join(seen.flags)}" if seen.flags else ""
-    pen.text((gap, 4 + caption), _reading(seen, probs) + flags, fill=(160, 0, 0) if seen.problem else (0, 0, 0))
+    pen.text((gap, 4 + caption), headline(seen, probs, said), fill=(160, 0, 0) if seen.problem else (0, 0, 0))
     y = 2 * caption + gap
     for k, (text, image) in enumerate(panels):
         x = gap + k * (PANEL + gap)
@@ -232,8 +236,9 @@ def explain_one(path: str, out: Path, scorer: Any, frame: int = 0, multi_digit: 
     seen = look(path, frame, multi_digit)
     tensors = seen.tensors if seen.tensors is not None else np.zeros((0, 28, 28), np.float32)
     probs = scorer.score(tensors, with_not_digit=True)
+    said = {} if seen.problem else record(path, seen, probs, frame, multi_digit)
     buffer = io.BytesIO()
-    draw(name or path, seen, probs).save(buffer, format="PNG")
+    draw(name or path, seen, probs, said).save(buffer, format="PNG")
     with fsutil.atomic_open(out) as (fh, _):
         fh.write(buffer.getvalue())
     return seen.problem is None

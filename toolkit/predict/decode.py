@@ -287,10 +287,11 @@ def prepare_image(image: Image.Image, path: str, frame: int = 0, multi_digit: bo
         return Item(path, frame, None, error_kind=failure.kind, error=str(failure))
     except Exception as exc:
         return _failed_item(path, frame, exc)
-    return _item(path, frame, result)
+    return as_item(path, frame, result)
 
 
-def _item(path: str, frame: int, result: normalise.Normalized) -> Item:
+def as_item(path: str, frame: int, result: normalise.Normalized) -> Item:
+    """The item predict scores for a file's (or frame's) normalised result."""
     if result.others is not None:  # single-digit candidates: the model picks (reading.pick)
         tensors = np.concatenate([result.tensor[None], result.others])
         return Item(path, frame, tensors, blank=result.blank, flags=result.flags, plan=result.plan)
@@ -419,7 +420,7 @@ def prepare_path(
             result = normalise.prepare_array(pixels, multi_digit)
         except Exception as exc:  # as in prepare_image: one error record, never a lost chunk
             return [_failed_item(path, 0, exc)]
-        return [_item(path, 0, result)]
+        return [as_item(path, 0, result)]
     try:
         image = open_image(source)
     except Failure as failure:
