@@ -113,9 +113,9 @@ def look(path: str, frame: int = 0, multi_digit: bool = False) -> Seen:
 
 
 def record(path: str, seen: Seen, probs: np.ndarray, frame: int = 0, multi_digit: bool = False) -> dict[str, Any]:
-    """The record predict makes of what was seen (a file it could read), given the model's rows for `seen.tensors`: made by the same
-    code (`pipeline.pack`, `pipeline.make_records`), so the picture says what the record says, flags included
-    (those the model's scores add or take back, not only the segmenter's)."""
+    """The record predict makes of what was seen (a file it could read), given the model's rows for
+    `seen.tensors`: made by the same code (`pipeline.pack`, `pipeline.make_records`), so the picture says what
+    the record says, flags included (those the model's scores add or take back, not only the segmenter's)."""
     from toolkit.predict import decode, pipeline
     from toolkit.predict.options import PredictOptions
 
