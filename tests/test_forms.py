@@ -547,6 +547,10 @@ def test_a_row_of_boxes_says_where_the_divider_it_misses_is():
     assert boxes._missing_dividers([20.5, 200.5]) == []  # one gap: no spacing
     assert boxes._missing_dividers([20.5, 140.5, 260.5, 320.5]) == []  # a half spacing: no even row
     assert boxes._missing_dividers([20.5, 80.5, 140.5, 230.5, 290.5]) == []  # 1.5 spacings: no row of boxes
+    # Half the gaps single and half double: the spacing is a single gap (their plain median, 1.5 spacings, fitted
+    # neither, and no divider was found).
+    assert boxes._missing_dividers([0.0, 50.0, 100.0, 200.0, 300.0]) == [(150.0, 7.5), (250.0, 7.5)]
+    assert boxes._missing_dividers([0.0, 50.0, 150.0, 200.0, 300.0]) == [(100.0, 7.5), (250.0, 7.5)]
 
     def run(x: int, y: int, w: int, h: int, thick: float, horizontal: bool) -> tuple:
         area = round(thick * (w if horizontal else h))

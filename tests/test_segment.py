@@ -638,6 +638,56 @@ def test_a_group_with_no_complete_path_is_read_once_over_not_twice():
     assert ambiguous  # no complete reading: flagged
 
 
+def _broken_at_the_waist(digit: np.ndarray, gap: int) -> np.ndarray:
+    """An MNIST digit drawn 84 px tall with `gap` rows of its thinnest middle band erased: an 8 falls in two,
+    one half above the other."""
+    big = cv2.resize(digit, (84, 84), interpolation=cv2.INTER_LINEAR)
+    waist = 31 + int(np.argmin(big.sum(axis=1)[31:53]))
+    big[waist - gap // 2 : waist - gap // 2 + gap] = 0
+    return big
+
+
+def test_a_digit_broken_in_two_one_half_above_the_other_is_one_digit_of_a_number(mnist_test):
+    """An 8 whose pen skipped at its waist is two parts, each as tall as the halves make "the digits' height".
+    Each stood as a digit of its own, side by side, and the model rejected both halves: alone it read as
+    nothing or '3', after a 1 as '1'. Parts one above the other are one digit (`digits._stacked_joined`), and
+    its height the number's."""
+    from toolkit.predict import predict_images
+
+    x, y = mnist_test
+    assert y[110] == 8
+    one = cv2.resize(first(mnist_test, 1), (84, 84), interpolation=cv2.INTER_LINEAR)[:, 10:74]
+    for gap in (2, 4):
+        eight = _broken_at_the_waist(x[110], gap)
+        alone, after_a_one = (
+            np.pad(255 - row, 20, constant_values=255)
+            for row in (eight, np.hstack([one, np.zeros((84, 12), np.uint8), eight]))
+        )
+        said = predict_images([alone, after_a_one], multi_digit=True)
+        assert [r["text"] for r in said] == ["8", "18"], (gap, said)
+        assert not any("not-a-digit" in (r["flags"] or "") for r in said), said
+
+
+def test_a_flag_both_the_segmenter_and_the_reading_raise_is_said_once():
+    """Two rows of ink nearly as heavy make the segmenter say `ambiguous`; a close call between readings of a
+    group makes `choose` say it too. The record said 'ambiguous ambiguous'."""
+    from toolkit.predict.options import PredictOptions
+    from toolkit.predict.pipeline import make_records
+    from toolkit.predict.records import ItemMeta
+
+    def row(digit: int, p: float) -> np.ndarray:
+        out = np.full(11, (1 - p) / 9, np.float32)
+        out[digit], out[10] = p, 0.0
+        return out
+
+    plan = "L2:0-1-0.40-1.00,0-2-0.90-1.00,1-2-0.45-1.00"  # "16" or "7", nearly as sure
+    scored = np.stack([row(1, 0.999), row(7, 0.992), row(6, 0.999)])
+    assert reading.choose(plan, scored)[2]  # the reading's own close call
+    meta = [ItemMeta("x.png", 0, 3, False, None, None, "ambiguous", plan)]
+    (record,) = make_records(meta, scored, PredictOptions(multi_digit=True))
+    assert record["flags"].split().count("ambiguous") == 1 and record["text"] == "7", record
+
+
 def test_a_zero_touching_a_two_is_read(mnist_test, scorer):
     """A known miss until a box had to be large enough to hold a digit: read as one wide 2, strokes of the 0
     and the 2 taken for the rules and a side of a small box and erased."""
@@ -944,3 +994,27 @@ def test_a_staple_on_a_blank_page_or_form_box_read_as_a_1_is_flagged_and_a_slant
     for record in said[:2]:
         assert record["digit"] == 1 and "straight-stroke" in (record["flags"] or ""), record
     assert said[2]["digit"] == 1 and "straight-stroke" not in (said[2]["flags"] or ""), said[2]
+
+
+def test_a_straight_bar_beside_only_marks_the_model_rejects_is_kept_as_one_alone_is():
+    """A bar straighter than a pen draws is passed over beside other digits and kept when it is all there is
+    (flagged `straight-stroke` either way). Beside a mark the model rejects it was passed over too, and the
+    number read nothing: it is all there is to read, so it is kept."""
+    from toolkit.predict.options import PredictOptions
+    from toolkit.predict.pipeline import make_records
+    from toolkit.predict.records import ItemMeta
+
+    def row(digit: int, p: float, not_digit: float = 0.0) -> np.ndarray:
+        out = np.full(11, (1 - p) / 9, np.float32)
+        out[digit], out[10] = p, not_digit
+        return out
+
+    cases = {
+        "1s": ([row(1, 0.999)], "1", "straight-stroke"),
+        "1s;1": ([row(1, 0.999), row(4, 0.9, 0.95)], "1", "not-a-digit straight-stroke"),  # a rejected speck
+        "1s;1 ": ([row(1, 0.999), row(4, 0.99)], "4", "straight-stroke"),  # a digit: the bar is no digit of it
+    }
+    for plan, (rows, text, flags) in cases.items():
+        meta = [ItemMeta("x.png", 0, len(rows), False, None, None, None, plan.strip())]
+        (record,) = make_records(meta, np.stack(rows), PredictOptions(multi_digit=True))
+        assert (record["text"], record["flags"]) == (text, flags), (plan, record)

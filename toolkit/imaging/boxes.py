@@ -284,9 +284,10 @@ def paint_divider(
 def _missing_dividers(positions: list[float]) -> list[tuple[float, float]]:
     """Where a row of boxes' dividers (`positions` of its sides, its ends included; a bar and its runs count
     once) miss one: a gap two or more times the spacing of the others, when every gap is a whole number of
-    spacings within SPACING and half of them or more are one. The spacing is the gaps' median, or of two gaps
-    the narrower: three positions are enough when one gap is two of the other (a row of three boxes whose middle
-    divider a digit's stroke along it hid). Each is (where, how far to look: SPACING x the spacing)."""
+    spacings within SPACING and half of them or more are one. The spacing is the gaps' lower median (of two
+    gaps the narrower: three positions are enough when one gap is two of the other, a row of three boxes whose
+    middle divider a digit's stroke along it hid; of half single gaps and half double ones, a single one). Each
+    is (where, how far to look: SPACING x the spacing)."""
     merged: list[float] = []
     for at in sorted(positions):
         if not merged or at - merged[-1] >= LINE_MIN:
@@ -294,7 +295,7 @@ def _missing_dividers(positions: list[float]) -> list[tuple[float, float]]:
     gaps = np.diff(merged)
     if len(gaps) < 2:
         return []
-    spacing = float(np.median(gaps)) if len(gaps) > 2 else float(gaps.min())
+    spacing = float(np.sort(gaps)[(len(gaps) - 1) // 2])
     counts = np.round(gaps / max(spacing, 1.0))
     if spacing < LINE_MIN or counts.min() < 1 or np.any(np.abs(gaps - counts * spacing) > SPACING * spacing):
         return []

@@ -5,6 +5,7 @@ to right, one group per digit, offering a group that may hold touching digits bo
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import cv2
@@ -30,6 +31,7 @@ MAX_SPAN = 1.3  # ... and is at most this x the digits' height wide
 REACH = 0.2  # a cut's path may wander this x the digits' height from its column ...
 STRAIGHT_REACH = 0.05  # ... and each cut is offered held within this too (at least 2 px either way)
 ROW_MIN, ROW_GAP = 3, 1.5  # on a page, this many objects side by side are a line of writing (see `_in_rows`)
+STACKED = 0.5  # two groups overlapping in x by this share of the narrower one, one above the other, are one digit
 FRAGMENT = 0.55  # a part shorter than this x the digits' height is a piece of a digit
 
 
@@ -194,8 +196,13 @@ def find_number(layout: Layout, flags: list[str]) -> list[Lattice]:
     heights = row[:, 4]
     # The digits' height, not a fragment's (a 5's detached cap, half of a 4 written in two strokes).
     height = float(np.percentile(heights[heights >= 0.5 * heights.max()], 75))
+    groups = _groups(row, height)
+    joined = _stacked_joined(list(groups))
+    if len(joined) < len(groups):  # a digit broken in two, one half above the other: it sets the height too
+        tall = np.array([extent(g)[3] for g in joined])
+        groups, height = joined, float(np.percentile(tall[tall >= 0.5 * tall.max()], 75))
     slots = []
-    for group in _groups(row, height):
+    for group in groups:
         box = extent(group)
         if max(box[2], box[3]) < 0.4 * height:
             continue  # a dot or a comma beside the digits, not a digit
@@ -225,6 +232,30 @@ def _groups(row: np.ndarray, height: float) -> list[np.ndarray]:
     groups += lone
     groups.sort(key=lambda g: min(p[1] for p in g))
     return [np.array(g) for g in groups]
+
+
+def _stacked_joined(groups: list[np.ndarray]) -> list[np.ndarray]:
+    """`groups` (left to right) with any two that stand one above the other made one: overlapping in x by
+    STACKED of the narrower one and in y by at most a quarter of the shorter. Digits of a row stand side by
+    side; pieces one above the other are one digit broken where its strokes are thin (an 8 or a 3 at its
+    waist), which read apart are two halves the model rejects."""
+    pair = _stacked_pair(groups)
+    while pair is not None:
+        a, b = pair
+        groups[a] = np.concatenate([groups[a], groups.pop(b)])
+        pair = _stacked_pair(groups)
+    return groups
+
+
+def _stacked_pair(groups: list[np.ndarray]) -> tuple[int, int] | None:
+    """The first two of `groups` that stand one above the other (see `_stacked_joined`), None when none do."""
+    boxes = [extent(g) for g in groups]
+    for (a, (ax, ay, aw, ah)), (b, (bx, by, bw, bh)) in itertools.combinations(enumerate(boxes), 2):
+        across = min(ax + aw, bx + bw) - max(ax, bx)
+        along = min(ay + ah, by + bh) - max(ay, by)
+        if across >= STACKED * min(aw, bw) and along <= 0.25 * min(ah, bh):
+            return a, b
+    return None
 
 
 def _main_row(objects: list[np.ndarray], flags: list[str]) -> np.ndarray:

@@ -198,8 +198,8 @@ def choose(plan: str | None, scored: np.ndarray) -> tuple[list[int], bool, bool]
         return list(range(len(scored))), False, False
     score = _span_scores(scored)
     straight = straight_slots(plan, scored)
-    if len(straight) == plan.count(";") + 1:
-        straight = []  # a number of such bars alone keeps them, as a single digit does
+    if len(straight) + len(_rejected_slots(plan, scored)) == plan.count(";") + 1:
+        straight = []  # such bars and nothing else the model takes for a digit: kept, as a single digit keeps one
     chosen: list[int] = []
     cut = ambiguous = False
     at = 0
@@ -233,6 +233,15 @@ def straight_slots(plan: str | None, scored: np.ndarray) -> list[int]:
         return []
     digits = scored[:, :NUM_CLASSES].argmax(axis=1)
     return [k for k, entry in enumerate(_number_entries(plan)) if entry == "1s" and digits[k] == 1]
+
+
+def _rejected_slots(plan: str, scored: np.ndarray) -> list[int]:
+    """The tensors of a number's one-digit slots that the model rejects (not_digit at NOT_DIGIT_THRESHOLD or
+    above; none without that output)."""
+    if scored.shape[1] <= NUM_CLASSES:
+        return []
+    entries = _number_entries(plan)
+    return [k for k, entry in enumerate(entries) if entry == "1" and scored[k, NUM_CLASSES] >= NOT_DIGIT_THRESHOLD]
 
 
 def _number_entries(plan: str) -> list[str]:

@@ -251,7 +251,7 @@ def _number_record(item: ItemMeta, scored: np.ndarray, options: PredictOptions) 
     segmenter = (item.flags or "").split()
     if "touches-line" in segmenter and reading.spans_kept_agree(item.plan, scored, chosen):
         segmenter.remove("touches-line")
-    flags = " ".join(f for f in (*segmenter, *said) if f)
+    flags = " ".join(dict.fromkeys(f for f in (*segmenter, *said) if f))  # each once: both may say `ambiguous`
     if not kept:
         return dict(
             records.empty(item.path), status="ok", low_confidence=True, blank=False, flags=flags or None,
