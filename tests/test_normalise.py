@@ -222,3 +222,22 @@ def test_a_small_strip_of_several_digits_is_flagged_in_single_digit_mode(mnist_t
     single = np.full((60, 60), 235, np.uint8)
     single[8:52, 8:52] = np.minimum(single[8:52, 8:52], np.asarray(Image.fromarray(255 - x[0]).resize((44, 44))))
     assert normalise.prepare(Image.fromarray(single)).flags == ()
+
+
+def test_dark_ink_on_paper_darker_than_mid_grey_is_read_and_light_ink_on_a_dark_ground_still_is(mnist_test):
+    """A scan or photo underexposed: its paper darker than mid-grey. The fast path took any border darker
+    than 0.5 for the dark ground of light ink, found the paper to be the ink and read nothing (0 of 40 scan
+    renderings at half brightness). Which way the ink stands from the paper decides now (`dim_paper`)."""
+    from toolkit import scans
+    from toolkit.predict import predict_images
+
+    x, y = mnist_test
+    scanned = [np.asarray(scans.render(x[k], np.random.default_rng(k), "png")).astype(np.float32) for k in range(12)]
+    for name, change in (
+        ("half brightness", lambda g: g * 0.5),
+        ("a third of it", lambda g: g * 0.35),
+        ("light ink on dark grey", lambda g: (255 - g) * 0.6 + 60),
+    ):
+        said = predict_images([change(g).astype(np.uint8) for g in scanned])
+        assert [r["digit"] for r in said] == list(y[:12]), name
+    assert not normalise.dim_paper(np.zeros((28, 28), np.float32), 0.0)  # nothing stands out: no dim paper

@@ -68,6 +68,7 @@ from toolkit.imaging.rough import box3, rough_box
 # reduced by Pillow first, from files and memory alike, so memory stays near the image's own bytes.
 ARRAY_MAX_PIXELS = 1 << 22
 FRAME = 0.8  # ink across this share of a small image's sides may be a frame or a rule: see _not_one_digit
+DIM_MARGIN = 0.02  # `dim_paper`: light ink standing less than this above the border is none
 FINE_SIDE = 64  # a digit box larger than twice this is measured on a copy reduced to about this size
 _ORIENTATION_TAG = 0x0112
 
@@ -270,6 +271,15 @@ def to_gray(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("L"), dtype=np.float32) / np.float32(255.0)
 
 
+def dim_paper(gray: np.ndarray, level: float) -> bool:
+    """Whether an image whose border is darker than mid-grey (`level`) is dark ink on dim paper (a scan or photo
+    underexposed) rather than light ink on a dark ground: its darkest pixels stand further below the border than
+    its lightest stand above it, twice as far (percentiles 0.5 and 99.5, so that noise does not decide)."""
+    step = max(1, max(gray.shape) // 256)
+    low, high = np.percentile(gray[::step, ::step], (0.5, 99.5))
+    return float(level - low) > 2.0 * max(float(high - level), DIM_MARGIN)
+
+
 def _scale_range(values: np.ndarray) -> np.ndarray:
     """Map integer or float pixels to [0, 1] by the range they evidently use (1, 255, 65535 or min..max)."""
     values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
@@ -369,6 +379,8 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     if not inverted and is_mnist_form(ink):
         result = Normalized(ink, blank=False, inverted=False, passthrough=True)
         return _one_digit(result) if multi_digit else result
+    if not inverted and dim_paper(gray, level):
+        inverted, ink = True, 1.0 - gray
     if multi_digit or max(ink.shape) > PAGE_SIDE:
         return _scaled(segment.read(*light.working_ink(gray), multi_digit=multi_digit), w / ink.shape[1])
 
