@@ -241,3 +241,41 @@ def test_dark_ink_on_paper_darker_than_mid_grey_is_read_and_light_ink_on_a_dark_
         said = predict_images([change(g).astype(np.uint8) for g in scanned])
         assert [r["digit"] for r in said] == list(y[:12]), name
     assert not normalise.dim_paper(np.zeros((28, 28), np.float32), 0.0)  # nothing stands out: no dim paper
+
+
+def test_a_page_reads_the_same_as_grey_grey_with_alpha_palette_and_float(mnist_test):
+    """The reading issue's one pipeline: the same pixels, the same reading. A page over MAX_SIDE was reduced to
+    MAX_SIDE exactly when OpenCV's layout took it (grey, RGB, RGBA, 16-bit) and by a whole factor rounded up
+    otherwise (grey with alpha, palette, 1-bit, float arrays): a 2,339 px A4 page became 780 px instead of
+    1,024, and a digit 25-40 px tall on it was lost (these three pages read nothing but as grey). Every path
+    now reduces to MAX_SIDE exactly (`to_max_side`)."""
+    from toolkit import scans
+    from toolkit.predict import predict_images
+
+    x, y = mnist_test
+    for seed in (123, 137, 142):
+        rng = np.random.default_rng(seed)
+        page = scans.render_page([x[seed]], [int(y[seed])], rng, height=int(rng.integers(25, 40))).image
+        assert max(page.size) > 2 * normalise.MAX_SIDE
+        forms = [page, page.convert("LA"), page.convert("P"), np.asarray(page.convert("L"), np.float32) / 255]
+        assert [r["digit"] for r in predict_images(forms)] == [y[seed]] * 4, seed
+
+
+def test_white_ink_on_transparent_black_larger_than_max_side_keeps_its_strokes(mnist_test, tmp_path):
+    """A drawing program's export: white strokes on a transparent black sheet, 1,500 px. Reduced before its
+    alpha was applied, the black under transparency bled into the strokes' edges and the digit came out an
+    outline (read 1, flagged straight-stroke). Composited first, it reads as a crop of it under MAX_SIDE does,
+    from memory and from a file."""
+    import cv2
+
+    from toolkit.predict import predict_images
+
+    x, y = mnist_test
+    sheet = np.zeros((1500, 1500, 4), np.uint8)
+    coverage = cv2.resize(x[0], (500, 500), interpolation=cv2.INTER_NEAREST)
+    drawn = sheet[500:1000, 500:1000]
+    drawn[coverage > 0, :3] = 255
+    drawn[..., 3] = coverage
+    cv2.imwrite(str(tmp_path / "drawn.png"), sheet)
+    said = predict_images([sheet, sheet[:1024, :1024].copy(), str(tmp_path / "drawn.png")])
+    assert [(r["digit"], r["flags"]) for r in said] == [(y[0], None)] * 3, said

@@ -118,9 +118,11 @@ def _opencv_pixels(image: Image.Image) -> np.ndarray | None:
 
 
 def _shrink(image: Image.Image) -> Image.Image:
-    """An image with a side over MAX_SIDE, box-reduced in its own mode before any conversion, so that a scan
-    near the pixel limit never exists in memory as float (4-8 bytes a pixel) or as a second full-size copy."""
-    factor = -(-max(image.size) // MAX_SIDE)
+    """An image with a side over 2 x MAX_SIDE, box-reduced in its own mode before any conversion, so that a scan
+    near the pixel limit never exists in memory as float (4-8 bytes a pixel) or as a second full-size copy; by a
+    whole factor that leaves its longer side at MAX_SIDE or more, which `prepare_gray` then reduces to MAX_SIDE
+    exactly, as every other path does (by a factor that rounds up, a 2,339 px page became 780 px, not 1,024)."""
+    factor = max(image.size) // MAX_SIDE
     if factor <= 1:
         return image
     if image.mode == "P":
@@ -174,15 +176,26 @@ def prepare_array(pixels: np.ndarray, multi_digit: bool = False, *, whole: bool 
         if passthrough is not None:
             return passthrough
     height, width = pixels.shape[:2]
+    if max(height, width) > MAX_SIDE and pixels.ndim == 3 and pixels.shape[2] == 4:
+        # Composited at full size, then reduced (`prepare_gray`): averaging colours a transparent sheet hides
+        # into the strokes' edges turns white ink drawn on transparent black into an outline.
+        return prepare_gray(bgr_to_gray(pixels), multi_digit)
     if max(height, width) > MAX_SIDE:
         # As `_shrink`, reduced in its own type before any float copy; to MAX_SIDE exactly rather than by a whole
         # factor: a page may hold a digit of 40 px, and a JPEG the decoder already halved (2339 -> 1170 px) would
         # otherwise be halved again, to 585 px.
-        scale = MAX_SIDE / max(height, width)
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+        pixels = to_max_side(pixels)
         return _scaled(prepare_gray(bgr_to_gray(pixels), multi_digit), width / pixels.shape[1])
     return prepare_gray(bgr_to_gray(pixels), multi_digit, whole=whole)
+
+
+def to_max_side(pixels: np.ndarray) -> np.ndarray:
+    """`pixels` area-reduced so that their longer side is MAX_SIDE exactly: the one reduction of every path
+    (files OpenCV decodes, Pillow's other modes, arrays of any type), so the same pixels give the same tensors."""
+    height, width = pixels.shape[:2]
+    scale = MAX_SIDE / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
 
 
 def _not_one_digit(near: tuple[int, int, int, int], shape: tuple[int, int]) -> bool:
@@ -372,7 +385,7 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
         raise ValueError(f"expected a non-empty 2-D grey image, got shape {gray.shape}")
     h, w = gray.shape
     if max(h, w) > MAX_SIDE:
-        gray = reduce(gray, -(-max(h, w) // MAX_SIDE))
+        gray = to_max_side(gray)
     level, noise = paper(border(gray))
     inverted = level > 0.5
     ink = 1.0 - gray if inverted else gray

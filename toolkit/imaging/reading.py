@@ -113,35 +113,26 @@ def _twins(entries: list[str], j: int, i: int) -> bool:
     return j == i - 1 and entries[i].endswith("k")
 
 
-def touched_line(plan: str, chosen: int) -> bool:
-    """Whether the chosen single-digit candidate touched an erased line: it or the candidate after it is its
-    twin with the line kept ("k"). The segmenter judges `touches-line` on the heaviest; the model may read
-    another."""
-    entries = _entries(plan)
-    return _twins(entries, chosen - 1, chosen) or (chosen + 1 < len(entries) and _twins(entries, chosen, chosen + 1))
-
-
 def cut_by_border(plan: str, chosen: int) -> bool:
     """Whether the chosen single-digit candidate is one the image's border cuts ("e")."""
     return "e" in _entries(plan)[chosen]
 
 
-def line_kept_agrees(plan: str, scored: np.ndarray, chosen: int) -> bool:
-    """Whether the chosen single-digit candidate is the heaviest (the one the segmenter judged `touches-line`
-    on) or its twin with the line kept ("k", see `pick`), and both of them read the same digit: the erased line
-    took nothing the reading depends on."""
+def line_kept_differs(plan: str, scored: np.ndarray, chosen: int) -> bool:
+    """Whether the chosen single-digit candidate touched an erased line (it or the candidate after it is its
+    twin with the line kept, "k") and its twin reads another digit: the erased line took something the reading
+    depends on, and the record says `touches-line`. Judged on the candidate read, whichever it is: the
+    segmenter looks only at the heaviest, and the model may read another."""
     entries = _entries(plan)
-    twinned = len(entries) > 1 and entries[1].endswith("k")  # the heaviest was also offered with its line kept
-    if not twinned or chosen > 1:
-        return False
+    twins = [j for j in (chosen - 1, chosen + 1) if 0 <= j < len(entries) and _twins(entries, *sorted((j, chosen)))]
     digits = scored[:, :NUM_CLASSES].argmax(axis=1)
-    return bool(digits[0] == digits[1])
+    return any(digits[j] != digits[chosen] for j in twins)
 
 
 def spans_kept_agree(plan: str | None, scored: np.ndarray, chosen: list[int]) -> bool:
     """Whether every digit `choose` read from a number (`chosen`) that was also offered with the line it touched
     kept ("k", right after it) reads the same digit either way: the erased line took nothing the reading
-    depends on (as `line_kept_agrees` for a single digit). True when none was offered so."""
+    depends on (as `line_kept_differs` says for a single digit). True when none was offered so."""
     if plan is None:
         return True
     entries = _number_entries(plan)

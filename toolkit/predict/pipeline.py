@@ -207,8 +207,10 @@ def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: i
         edges = reading.edge_ones(item.plan, scored)
         flags = [f for f in flags if f not in ("several-digits", "touches-line")]
         flags.append("cut-by-border" if len(edges) == item.n else "not-a-digit")
-    elif not reading.touched_line(item.plan, chosen) or reading.line_kept_agrees(item.plan, scored, chosen):
+    elif not reading.line_kept_differs(item.plan, scored, chosen):
         flags = [f for f in flags if f != "touches-line"]  # no line touched what was read, or it changed nothing
+    elif "touches-line" not in flags:
+        flags.append("touches-line")  # the segmenter said it of the heaviest candidate only
     if chosen is not None and reading.cut_by_border(item.plan, chosen):
         flags.append("cut-by-border")
     if chosen is not None and reading.straight_one(item.plan, scored, chosen):
