@@ -476,6 +476,33 @@ def test_cli_parquet_without_pyarrow_names_the_extra(cli, tmp_path, onnx_model, 
     assert "pip install 'mnist-toolkit[parquet]'" in result.stderr
 
 
+def test_a_listed_path_with_a_nul_byte_is_one_missing_record_and_the_run_goes_on(tmp_path, onnx_model, mnist_test):
+    """`find -print0 | predict -`, or a list with a NUL in one line: os.stat raised ValueError, not OSError,
+    and the run stopped with a traceback, the files in flight unrecorded. The line is now a `missing` record,
+    its path spelled with `\\x00` (CSV readers refuse a NUL), and every other file is scored."""
+    import csv
+
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    x, y = mnist_test
+    paths = write_pngs(tmp_path, x[:4], y[:4])
+    listing = f"{paths[0]}\n{paths[1]}\n{tmp_path}/a\0b.png\n{paths[2]}\n{paths[3]}\n"
+    out = tmp_path / "p.csv"
+    result = CliRunner().invoke(
+        app, ["predict", "-", "--model", str(onnx_model), "--out", str(out), "--workers", "0"], input=listing
+    )
+    assert result.exit_code == 3, result.output  # some input failed
+    assert "Traceback" not in result.output
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["path"] for r in rows] == [str(p) for p in paths[:2]] + [f"{tmp_path}/a\\x00b.png"] + [
+        str(p) for p in paths[2:]
+    ]
+    assert [r["error_kind"] for r in rows] == ["", "", "missing", "", ""]
+
+
 def test_cli_stdin_list_stdout_and_table(tmp_path, onnx_model, mnist_test):
     from typer.testing import CliRunner
 

@@ -136,3 +136,34 @@ def test_the_toolkits_own_usage_errors_say_where_the_help_is_too(cli, tmp_path, 
     broken.write_bytes(b"\x08\x07")
     result = cli("predict", tmp_path, "--model", onnx_model, "--out", tmp_path / "o.csv")  # a run error: no hint
     assert result.exit_code in (0, 3) and "--help" not in result.stderr
+
+
+def test_outputs_that_would_destroy_data_are_refused_before_anything_is_read(cli, tmp_path, onnx_model):
+    """--out and --summary naming one file wrote the summary over the predictions; --out naming a scan of the
+    run (named, or inside an input folder) replaced it with CSV; --out naming a device (as root) replaced the
+    device with a regular file. Each is now one line, exit 2, and nothing is written."""
+    import shutil
+
+    scans_dir = tmp_path / "scans"
+    scans_dir.mkdir()
+    sample = next((ROOT / "artifacts" / "samples").glob("*-label-7.png"))
+    scan = scans_dir / "a.png"
+    shutil.copy(sample, scan)
+    before = scan.read_bytes()
+    os.mkfifo(tmp_path / "pipe")
+    cases = [
+        (["--out", tmp_path / "o.csv", "--summary", tmp_path / "o.csv"], "--out and --summary both name"),
+        (["--out", scan, "--format", "csv"], f"--out {scan} is in the input folder {scans_dir}, which is scored"),
+        (["--out", tmp_path / "o.csv", "--summary", scans_dir], f"--summary {scans_dir} is not a regular file"),
+        (["--out", tmp_path / "pipe", "--format", "csv"], f"--out {tmp_path / 'pipe'} is not a regular file"),
+    ]
+    for extra, said in cases:
+        line = one_line(cli("predict", scans_dir, "--model", onnx_model, *extra))
+        assert line.startswith(f"error: {said}"), line
+    line = one_line(cli("predict", scan, "--model", onnx_model, "--out", scan, "--format", "csv"))
+    assert line.startswith(f"error: --out {scan} is one of the inputs"), line
+    assert scan.read_bytes() == before and not (tmp_path / "o.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe", "scans"]
+    # An output beside the scans that the walk does not take is fine.
+    result = cli("predict", scans_dir, "--model", onnx_model, "--out", scans_dir / "p.csv", "--workers", "0")
+    assert result.exit_code == 0, result.output

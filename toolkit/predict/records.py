@@ -136,15 +136,17 @@ class ItemMeta(NamedTuple):
 
 def path_text(path: str) -> str:
     """How an input's path is spelled in a record, in every format: UTF-8 text that any consumer accepts, and
-    reversible, so that two inputs never share a spelling. A backslash is doubled and each byte that is not
-    UTF-8 is written `\\xNN` (`path_bytes` reads it back)."""
-    if "\\" not in path:
+    reversible, so that two inputs never share a spelling. A backslash is doubled, and each byte that is not
+    UTF-8 is written `\\xNN`, and so is a NUL (a listed line may hold one; CSV readers refuse it) (`path_bytes`
+    reads them back)."""
+    if "\\" not in path and "\0" not in path:
         try:
             path.encode("utf-8")
             return path
         except UnicodeEncodeError:
             pass
-    return os.fsencode(path).replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
+    raw = os.fsencode(path).replace(b"\\", b"\\\\").replace(b"\0", b"\\x00")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 _ESCAPE = re.compile(rb"\\(\\|x[0-9a-fA-F]{2})")

@@ -51,8 +51,8 @@ class FileKeys:
 def _folder_identity(folder: str) -> str:
     try:
         st = os.stat(folder)
-    except OSError:
-        return "path:" + os.path.realpath(folder)
+    except (OSError, ValueError):  # ValueError: a NUL byte in a listed path (realpath would raise it too)
+        return "path:" + (folder if "\0" in folder else os.path.realpath(folder))
     return f"inode:{st.st_dev}:{st.st_ino}"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
 import threading
 import time
@@ -14,14 +15,14 @@ from typing import Any, Protocol
 
 from toolkit import fsutil, interrupts
 from toolkit.errors import DISK_FULL, Interrupted, ToolkitError, UsageError, os_error_line
-from toolkit.predict import shards, writers
+from toolkit.predict import located, shards, writers
 from toolkit.predict.journal import Journal
 from toolkit.predict.options import PredictOptions, resolve_model
 from toolkit.predict.records import Record
 from toolkit.predict.resume import Previous
 from toolkit.predict.stream import StreamOutput
 from toolkit.predict.summary import Summary
-from toolkit.predict.walk import Found, Walker, check_inputs, count_files
+from toolkit.predict.walk import Found, Walker, check_inputs, count_files, patterns, wanted
 
 Progress = Callable[[int, "int | None"], None]
 
@@ -123,6 +124,37 @@ def setup(
     return engine_type, model, walker
 
 
+def check_targets(inputs: list[str], options: PredictOptions, out: str | None, summary: Path | None) -> None:
+    """Refuse, before anything is read or written, output files whose writing would destroy data: --out and
+    --summary the same file; either one an existing folder, FIFO or device (the atomic write would put a
+    regular file in its place); or a file the run itself scores (a file named as an input, or one inside an
+    input folder that the walk would take: `--out scans/x.png` replaced the scan just read)."""
+    targets = ([("--out", out)] if out not in (None, "-") else []) + ([("--summary", str(summary))] if summary else [])
+    if len(targets) == 2 and _same_file(targets[0][1], targets[1][1]):
+        raise UsageError(f"--out and --summary both name {out}; give the summary a file of its own")
+    include, exclude = patterns(options.include), patterns(options.exclude)
+    for flag, target in targets:
+        if os.path.lexists(target) and not os.path.isfile(target):
+            raise UsageError(f"{flag} {target} is not a regular file (a folder, FIFO or device); name a file to write")
+        for item in inputs:
+            if item == "-" or located.is_located(item) or not os.path.exists(item):
+                continue
+            if os.path.isfile(item) and _same_file(item, target):
+                raise UsageError(f"{flag} {target} is one of the inputs; write it elsewhere")
+            relative = os.path.relpath(os.path.realpath(target), os.path.realpath(item))
+            inside = os.path.isdir(item) and relative != ".." and not relative.startswith(".." + os.sep)
+            if inside and wanted(os.path.basename(target), relative, include, exclude):
+                raise UsageError(f"{flag} {target} is in the input folder {item}, which is scored; write it elsewhere")
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (which need not exist yet)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
 def walk_options(options: PredictOptions) -> dict[str, Any]:
     """The Walker's keywords that the options decide."""
     return {
@@ -169,6 +201,7 @@ def run(
     out, fmt = writers.output_format(out, fmt)
     if fmt == "parquet":
         writers.require_parquet()
+    check_targets(inputs, options, out, summary_path)
     engine_type, model, walker = setup(inputs, options, engine, stdin, flags=True)
     summary = Summary(output=out, format=fmt, model=str(model))
     output = open_output(out, fmt, options, model, stdout)

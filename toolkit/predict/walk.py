@@ -223,6 +223,9 @@ class Walker:
             else:
                 yield Found(safe_path(path), error=("unreadable", exc.strerror or str(exc)))
             return
+        except ValueError:  # a NUL byte in a listed line: no file can be named so
+            yield Found(safe_path(path), error=("missing", "no such file: the path holds a NUL byte"))
+            return
         if stat.S_ISDIR(st.st_mode):
             yield from self._walk(path, st)
         elif stat.S_ISREG(st.st_mode):
