@@ -140,6 +140,27 @@ def test_a_file_named_and_inside_a_walked_folder_is_found_once(tmp_path):
         assert walker.skipped == {"named-twice": 1}
 
 
+def test_a_file_named_twice_or_by_a_glob_too_is_found_once_and_a_stdin_list_is_taken_line_by_line(tmp_path):
+    """Only a named file met again in a walked folder was found once: `a.png ./a.png`, a glob and a name, a
+    folder and a glob over it (either order) gave a record each time, and a later --resume kept them all."""
+    touch(tmp_path / "a.png")
+    touch(tmp_path / "b.png")
+    a, b, star = str(tmp_path / "a.png"), str(tmp_path / "b.png"), str(tmp_path / "*.png")
+    dotted = os.path.join(str(tmp_path), ".", "a.png")
+    for inputs, expected, twice in (
+        ([a, a, dotted], [a], 2),
+        ([star, a], [a, b], 1),
+        ([str(tmp_path), star], [a, b], 2),
+        ([star, str(tmp_path)], [a, b], 2),
+    ):
+        walker = Walker(inputs)
+        assert sorted(paths(walker)) == expected, inputs
+        assert walker.skipped == {"named-twice": twice}, inputs
+    # A list on stdin is taken as given, one record a line (it may hold millions: no set of them is kept).
+    walker = Walker(["-"], stdin=io.StringIO(f"{a}\n{a}\n"))
+    assert paths(walker) == [a, a]
+
+
 def test_very_deep_tree(tmp_path):
     folder = tmp_path
     for _ in range(300):

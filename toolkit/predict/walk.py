@@ -25,6 +25,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import glob
+import itertools
 import os
 import re
 import stat
@@ -168,15 +169,22 @@ class Walker:
         self.warnings: list[str] = []
         self._seen_dirs: set[tuple[int, int]] = set()
         self._last_dev = 0
-        # Files named on the command line, so that a folder walked too does not give them a second record.
+        # Files named on the command line, or matched by a glob there (up to `sort_limit` a glob), so that a
+        # folder walked too does not give them a second record; and those given one already, so that a file
+        # named twice (`a.png ./a.png`, a glob and a name) gives one.
         self._named: set[tuple[int, int]] = set()
+        self._given: set[tuple[int, int]] = set()
         for item in self.inputs:
-            try:
-                st = os.stat(item) if item != "-" else None
-            except OSError:
+            if item == "-" or (located.is_located(item) and not os.path.lexists(item)):
                 continue
-            if st is not None and stat.S_ISREG(st.st_mode):
-                self._named.add((st.st_dev, st.st_ino))
+            globbed = not os.path.lexists(item) and is_glob(item)
+            for path in itertools.islice(glob.iglob(item, recursive=True), sort_limit) if globbed else (item,):
+                try:
+                    st = os.stat(path)
+                except (OSError, ValueError):
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    self._named.add((st.st_dev, st.st_ino))
 
     def __iter__(self) -> Iterator[Found]:
         for item in self.inputs:
@@ -233,6 +241,11 @@ class Walker:
             if from_glob and self.exclude and _matches(self.exclude, os.path.basename(path), path):
                 self.skipped["excluded"] += 1
                 return
+            if not listed:  # a list on stdin is taken line by line (it may hold millions: no set of them)
+                if (st.st_dev, st.st_ino) in self._given:
+                    self.skipped["named-twice"] += 1
+                    return
+                self._given.add((st.st_dev, st.st_ino))
             kind = located.archive_kind(path)
             if kind is not None:
                 yield from self._members(safe_path(path), kind)
