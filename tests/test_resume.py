@@ -209,6 +209,51 @@ def test_a_resume_interrupted_after_scoring_a_changed_input_again_keeps_only_its
     assert len(records) == 8 and records[f"in/{first}"]["digit"] == read_csv(out)[-1]["digit"]
 
 
+def test_the_latest_record_of_a_changed_input_is_kept_when_its_two_records_are_neighbours(
+    tmp_path, monkeypatch, digits, onnx_model
+):
+    """The last input changed, and an interrupted resume scored it again: its old and new records lie side by
+    side in the partial output. Records of one input next to each other were taken for the frames of one file,
+    so the new one was dropped; once the input was deleted, the next resume kept the old one."""
+    x, y = digits
+    write_pngs(tmp_path / "in", x[:6], y[:6])
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "p.csv"
+    options = PredictOptions(model=onnx_model, workers=0, chunk_size=1, batch_size=1)
+    assert run(["in"], options, out=str(out)).exit_code == 0
+    last = sorted(os.listdir("in"))[-1]
+    old = by_path(out)[f"in/{last}"]["digit"]
+    replacement = next(k for k in range(50, 500) if str(y[k]) != old)
+    Image.fromarray(x[replacement]).save(f"in/{last}")
+    interrupted_run(monkeypatch, ["in"], out, options, after=1, resume=True)  # the changed input, scored again
+    new = read_csv(out.with_name(out.name + ".partial"))[-1]
+    assert new["path"] == f"in/{last}" and new["digit"] != old
+    os.remove(f"in/{last}")
+    run(["in"], options, out=str(out), resume=True)
+    kept = by_path(out)[f"in/{last}"]
+    assert (kept["digit"], kept["flags"]) == (new["digit"], "input-gone")
+
+
+def test_a_listed_file_missing_at_first_is_scored_by_a_resume_once_it_exists(tmp_path, monkeypatch, digits, onnx_model):
+    """A path listed on stdin that did not exist got a `missing` record; once the file was there, every
+    resume said the output was complete and kept the error: a record that could not be stat'ed was taken for
+    one written without versions, which a resume cannot tell from its input."""
+    import io
+
+    x, y = digits
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "p.csv"
+    options = PredictOptions(model=onnx_model, workers=0)
+    assert run(["-"], options, out=str(out), stdin=io.StringIO("later.png\n")).exit_code == 3
+    assert read_csv(out)[0]["error_kind"] == "missing"
+    write_pngs(tmp_path / "w", x[:1], y[:1])
+    os.replace(next((tmp_path / "w").iterdir()), "later.png")
+    summary = run(["-"], options, out=str(out), stdin=io.StringIO("later.png\n"), resume=True)
+    assert (summary.exit_code, summary.changed) == (0, 1)
+    (record,) = read_csv(out)
+    assert (record["path"], record["status"], record["digit"]) == ("later.png", "ok", str(y[0]))
+
+
 def test_a_kill_after_the_output_went_into_place_keeps_change_detection(tmp_path, digits, onnx_model):
     """killed between moving the output into place and removing the partial run's state: the next resume still
     knows every input's version."""

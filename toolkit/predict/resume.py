@@ -20,6 +20,11 @@ from toolkit.predict.records import GONE, path_bytes
 from toolkit.predict.sources import UNKNOWN, Version
 from toolkit.predict.writers import jsonl_values, open_text, require_parquet
 
+# The version noted for an error record of an input that could not be stat'ed (missing, vanished): unlike
+# UNKNOWN (a record written without versions, which cannot be told from the input), any version the input has
+# now differs from it, so a resume scores the file that has since appeared.
+ABSENT: Version = (-2, -2)
+
 
 class Damaged(Exception):
     """A file to resume from is not as this module writes it (cut, torn or edited by hand): what is wrong."""
@@ -87,6 +92,7 @@ class Previous:
         self._new = bytearray()  # digests added since the arrays were last sorted
         self._new_versions: list[int] = []
         self._last = b""
+        self._last_version: Version = UNKNOWN
         self._high: Any = None
         self._low: Any = None
         self._versions: Any = None  # (n, 2) int64: size, mtime_ns
@@ -100,10 +106,15 @@ class Previous:
         self.errors += status == "error"
         self.relative = self.relative or located.relative(path)
         key = self._recorded.key(os.fsdecode(path_bytes(path)))
-        if key != self._last:  # the frames of one file come one after the other: one key for them all
+        if status == "error" and version == UNKNOWN:
+            version = ABSENT  # it could not be stat'ed: whatever version it has now is another
+        # The frames of one file come one after the other: one entry for them all. The same file at another
+        # version right after it (an interrupted resume that scored it again) is an entry of its own, the
+        # later one current (`_sort`).
+        if key != self._last or version != self._last_version:
             self._new += key
             self._new_versions.extend(version)
-            self._last = key
+            self._last, self._last_version = key, version
         if flags and GONE in flags.split():
             self._gone_flagged.add(key)
 
