@@ -229,3 +229,17 @@ def test_glob_matches_come_sorted_as_a_shell_gives_them(tmp_path, monkeypatch):
     # Past the sort limit a glob streams, as a huge folder does: every match once, in the order found.
     streamed = [os.path.basename(p) for p in paths(Walker([str(tmp_path / "*.png")], sort_limit=2))]
     assert streamed == ["c.png", "b2.png", "b10.png", "a.png"]
+
+
+def test_a_glob_in_the_outputs_folder_never_takes_the_run_s_own_files(tmp_path):
+    """`predict '*' --out preds.csv` in the scans' folder: the glob named the run's lock, and on a resume its
+    output and sidecars, as inputs (error records for each)."""
+    touch(tmp_path / "a.png")
+    out = tmp_path / "preds.csv"
+    for name in ("preds.csv", "preds.csv.lock", "preds.csv.meta.json", "preds.csv.sources", "preds.csv.partial"):
+        touch(tmp_path / name)
+    touch(tmp_path / "preds.csv-notes.txt")  # not a sidecar: taken, as the glob names it
+    walker = Walker([str(tmp_path / "*")], output=str(out))
+    assert sorted(paths(walker)) == [str(tmp_path / "a.png"), str(tmp_path / "preds.csv-notes.txt")]
+    assert walker.skipped == {"own-output": 5}
+    assert len(paths(Walker([str(tmp_path / "*")]))) == 7  # without an output to spare, all of them

@@ -109,18 +109,20 @@ def setup(
     stdin=None,
     flags: bool = False,
     open_archives: bool = True,
+    output: str | None = None,
 ) -> tuple[type[Engine], Path, Walker]:
     """What every way of scoring checks and builds first (the command and `predict_folder` alike): the engine
     class, the model path and the walker over `inputs` (which leaves archives whole for the workers unless
-    `open_archives`). Raises ToolkitError, before anything is read or written, for bad options (named as
-    command-line `flags`, or as Python keywords), inputs, engine or model."""
+    `open_archives`, and never takes `output`, the run's own file, or its sidecars for an input). Raises
+    ToolkitError, before anything is read or written, for bad options (named as command-line `flags`, or as
+    Python keywords), inputs, engine or model."""
     engine_type = engine_class(engine)
     options.validate(flags)
     if not inputs:
         raise ToolkitError("no inputs; name files, folders, glob patterns or - for a list on stdin")
     check_inputs(inputs, options.access(flags))
     model = resolve_model(options.model, flags, options.access(flags))
-    walker = Walker(inputs, stdin=stdin, open_archives=open_archives, **walk_options(options))
+    walker = Walker(inputs, stdin=stdin, open_archives=open_archives, output=output, **walk_options(options))
     return engine_type, model, walker
 
 
@@ -202,7 +204,7 @@ def run(
     if fmt == "parquet":
         writers.require_parquet()
     check_targets(inputs, options, out, summary_path)
-    engine_type, model, walker = setup(inputs, options, engine, stdin, flags=True)
+    engine_type, model, walker = setup(inputs, options, engine, stdin, flags=True, output=out)
     summary = Summary(output=out, format=fmt, model=str(model))
     output = open_output(out, fmt, options, model, stdout)
     started = time.perf_counter()

@@ -155,8 +155,12 @@ class Walker:
         archives: bool = False,
         access: Access = LOCAL,
         open_archives: bool = True,
+        output: str | None = None,
     ):
         self.inputs = [os.fspath(i) for i in inputs]
+        # The run's own output and its sidecars (.partial, .lock, .meta.json, .sources), which a glob such as
+        # '*' in the output's folder would otherwise name as inputs.
+        self._output = os.path.realpath(output) if output not in (None, "-") else None
         self.archives = archives
         self.access = access
         self.open_archives = open_archives
@@ -240,6 +244,9 @@ class Walker:
             # Glob matches are what the shell would have expanded: taken like named files, minus --exclude.
             if from_glob and self.exclude and _matches(self.exclude, os.path.basename(path), path):
                 self.skipped["excluded"] += 1
+                return
+            if self._output is not None and _is_output(path, self._output):
+                self.skipped["own-output"] += 1
                 return
             if not listed:  # a list on stdin is taken line by line (it may hold millions: no set of them)
                 if (st.st_dev, st.st_ino) in self._given:
@@ -421,6 +428,12 @@ class Walker:
         self._seen_dirs.add(key)
         self._last_dev = st.st_dev
         return "dir"
+
+
+def _is_output(path: str, output: str) -> bool:
+    """Whether `path` is the run's output (`output`, a real path) or one of its sidecars."""
+    real = os.path.realpath(path)
+    return real == output or (os.path.dirname(real) == os.path.dirname(output) and real.startswith(output + "."))
 
 
 def _stdin_lines() -> Iterator[bytes]:
