@@ -68,6 +68,7 @@ from toolkit.imaging.rough import box3, rough_box
 # reduced by Pillow first, from files and memory alike, so memory stays near the image's own bytes.
 ARRAY_MAX_PIXELS = 1 << 22
 FRAME = 0.8  # ink across this share of a small image's sides may be a frame or a rule: see _not_one_digit
+MNIST_PEAK = 250  # a 28x28 digit passes through as it is only with ink this bright (MNIST's: 254-255)
 DIM_MARGIN = 0.02  # `dim_paper`: light ink standing less than this above the border is none
 FINE_SIDE = 64  # a digit box larger than twice this is measured on a copy reduced to about this size
 _ORIENTATION_TAG = 0x0112
@@ -227,6 +228,8 @@ def _mnist_passthrough(pixels: np.ndarray, multi_digit: bool = False) -> Normali
         pixels = 255 - pixels
         if not _mnist_geometry(pixels):
             return None
+    if int(pixels.max()) < MNIST_PEAK:  # faint ink: the general path stretches it
+        return None
     tensor = pixels.astype(np.float32) / np.float32(255.0)
     result = Normalized(tensor, blank=False, inverted=inverted, passthrough=True)
     return _one_digit(result) if multi_digit else result
@@ -337,8 +340,9 @@ def _over_white(luma: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 def is_mnist_form(ink: np.ndarray) -> bool:
     """True for a 28x28 white-on-black digit that MNIST's own procedure would leave as it is: dark border,
-    ink no more than 20 px across, centre of mass within a pixel of the centre."""
-    if ink.shape != (SIZE, SIZE) or median(border(ink)) > 0.02:
+    ink no more than 20 px across, centre of mass within a pixel of the centre, and its peak at full white (every
+    MNIST digit's is 254 or 255: fainter ink needs the general path's stretch)."""
+    if ink.shape != (SIZE, SIZE) or median(border(ink)) > 0.02 or float(ink.max()) < MNIST_PEAK / 255:
         return False
     return _mnist_geometry(ink)
 
