@@ -295,3 +295,16 @@ def test_a_faint_mnist_shaped_digit_is_stretched_not_passed_through(mnist_test):
     said = predict_images([x[k] // 25 for k in range(100)])
     assert all(r["blank"] and r["digit"] is None for r in said)
     assert normalise.prepare_array(x[0]).passthrough and not normalise.prepare_array(x[0] // 2).passthrough
+
+
+def test_float_pixels_a_resampler_overshot_past_one_stay_in_the_unit_range(mnist_test):
+    """Floats in [0, 1] with one pixel at 1.0001 (a resampler's overshoot) were taken for 0..255, divided by
+    255, and the image read blank. Up to 1.05 they are clipped to 1; above that, 0..255 as before."""
+    from toolkit.predict import predict_images
+
+    x, y = mnist_test
+    exact = x[0] / 255.0
+    overshot = exact.copy()
+    overshot[0, 0], overshot[5, 5] = 1.0001, 1.04
+    said = predict_images([exact, overshot, x[0].astype(np.float64)])  # the last: floats in 0..255
+    assert [r["digit"] for r in said] == [y[0]] * 3

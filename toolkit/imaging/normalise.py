@@ -68,6 +68,7 @@ from toolkit.imaging.rough import box3, rough_box
 # reduced by Pillow first, from files and memory alike, so memory stays near the image's own bytes.
 ARRAY_MAX_PIXELS = 1 << 22
 FRAME = 0.8  # ink across this share of a small image's sides may be a frame or a rule: see _not_one_digit
+OVERSHOOT = 0.05  # float pixels up to 1.05 are in [0, 1], overshot by a resampler (`_scale_range`)
 MNIST_PEAK = 250  # a 28x28 digit passes through as it is only with ink this bright (MNIST's: 254-255)
 DIM_MARGIN = 0.02  # `dim_paper`: light ink standing less than this above the border is none
 FINE_SIDE = 64  # a digit box larger than twice this is measured on a copy reduced to about this size
@@ -301,7 +302,9 @@ def _scale_range(values: np.ndarray) -> np.ndarray:
     values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
     lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
     if lo >= 0.0:
-        for top in (1.0, 255.0, 65535.0):
+        if hi <= 1.0 + OVERSHOOT:  # a resampler's overshoot past 1.0 leaves the range [0, 1], not 0..255
+            return np.minimum(values, 1.0).astype(np.float32)
+        for top in (255.0, 65535.0):
             if hi <= top:
                 return (values / top).astype(np.float32)
     span = hi - lo
