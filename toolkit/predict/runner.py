@@ -17,12 +17,13 @@ from toolkit import fsutil, interrupts
 from toolkit.errors import DISK_FULL, Interrupted, ToolkitError, UsageError, os_error_line
 from toolkit.predict import located, shards, writers
 from toolkit.predict.journal import Journal
+from toolkit.predict.names import patterns, wanted
 from toolkit.predict.options import PredictOptions, resolve_model
 from toolkit.predict.records import Record
 from toolkit.predict.resume import Previous
 from toolkit.predict.stream import StreamOutput
 from toolkit.predict.summary import Summary
-from toolkit.predict.walk import Found, Walker, check_inputs, count_files, patterns, wanted
+from toolkit.predict.walk import Found, Walker, check_inputs, count_files
 
 Progress = Callable[[int, "int | None"], None]
 

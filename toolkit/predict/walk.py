@@ -23,7 +23,6 @@ through fsspec, folder by folder. Both carry their version in `Found.version`.
 from __future__ import annotations
 
 import errno
-import fnmatch
 import glob
 import itertools
 import os
@@ -37,14 +36,11 @@ from typing import Any, NamedTuple, TypeVar
 from toolkit.errors import UsageError, first_line
 from toolkit.predict import located, stores
 from toolkit.predict.located import LOCAL, Access
+from toolkit.predict.names import is_output, matches, patterns, wanted
 from toolkit.predict.stores import is_glob
 
 T = TypeVar("T")
 
-IMAGE_EXTENSIONS = frozenset(
-    ".png .jpg .jpeg .jpe .jfif .gif .bmp .dib .tif .tiff .webp .pgm .pbm .ppm .pnm .pcx .tga .ico .jp2 "
-    ".j2k .qoi .avif .psd .sgi .rgb .xbm".split()
-)
 SORT_LIMIT = 50_000  # folders with more entries than this are streamed unsorted, to keep memory bounded
 # Spreadsheets run a cell that starts with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -80,22 +76,6 @@ def safe_path(path: str) -> str:
     return "./" + path if path.startswith(_FORMULA_START) or located.is_located(path) else path
 
 
-def patterns(globs: Iterable[str]) -> list[re.Pattern]:
-    """--include/--exclude globs, compiled to match case-insensitively."""
-    return [re.compile(fnmatch.translate(p), re.IGNORECASE) for p in globs]
-
-
-def wanted(name: str, relative: str, include: list[re.Pattern], exclude: list[re.Pattern]) -> bool:
-    """Whether a file (or member) found by walking is scored: not excluded, and included, or by default an image's
-    extension. `name` is its own name, `relative` its path from the input folder (or in the archive)."""
-    if exclude and _matches(exclude, name, relative):
-        return False
-    if include:
-        return _matches(include, name, relative)
-    dot = name.rfind(".")
-    return dot > 0 and name[dot:].lower() in IMAGE_EXTENSIONS  # as os.path.splitext, without its cost
-
-
 def archive_inputs(
     archive: str,
     kind: str,
@@ -117,12 +97,8 @@ def archive_inputs(
         if wanted(name, member.name, include, exclude):
             found.append(Found(located.member_path(kind, member.name, spelled or archive), version=member.version))
         else:
-            skipped["excluded" if exclude and _matches(exclude, name, member.name) else "not-an-image-name"] += 1
+            skipped["excluded" if exclude and matches(exclude, name, member.name) else "not-an-image-name"] += 1
     return found, skipped
-
-
-def _matches(patterns: list[re.Pattern], name: str, relative: str) -> bool:
-    return any(p.match(name) or p.match(relative) for p in patterns)
 
 
 def check_inputs(inputs: Iterable[str], access: Access = LOCAL) -> None:
@@ -242,10 +218,10 @@ class Walker:
             yield from self._walk(path, st)
         elif stat.S_ISREG(st.st_mode):
             # Glob matches are what the shell would have expanded: taken like named files, minus --exclude.
-            if from_glob and self.exclude and _matches(self.exclude, os.path.basename(path), path):
+            if from_glob and self.exclude and matches(self.exclude, os.path.basename(path), path):
                 self.skipped["excluded"] += 1
                 return
-            if self._output is not None and _is_output(path, self._output):
+            if self._output is not None and is_output(path, self._output):
                 self.skipped["own-output"] += 1
                 return
             if not listed:  # a list on stdin is taken line by line (it may hold millions: no set of them)
@@ -284,7 +260,7 @@ class Walker:
                     rel = f"{relative}{entry.name}"
                     kind = self._classify(entry)
                     if kind == "dir":
-                        if self.exclude and _matches(self.exclude, entry.name, rel):
+                        if self.exclude and matches(self.exclude, entry.name, rel):
                             self.skipped["excluded-folder"] += 1
                         else:
                             subfolders.append((entry.path, rel + "/", self._last_dev))
@@ -295,7 +271,7 @@ class Walker:
                             yield from self._members(entry.path, located.archive_kind(entry.name) or "")
                         elif self._wanted(entry.name, rel):
                             yield Found(entry.path, follow)
-                        elif self.exclude and _matches(self.exclude, entry.name, rel):
+                        elif self.exclude and matches(self.exclude, entry.name, rel):
                             self.skipped["excluded"] += 1
                         else:
                             self.skipped["not-an-image-name"] += 1
@@ -308,7 +284,7 @@ class Walker:
 
     def _archive(self, name: str, relative: str) -> bool:
         """Whether a file met while walking is an archive to read (with `archives`; counted when not)."""
-        if located.archive_kind(name) is None or (self.exclude and _matches(self.exclude, name, relative)):
+        if located.archive_kind(name) is None or (self.exclude and matches(self.exclude, name, relative)):
             return False
         if not self.archives:
             self.skipped["archive-not-read"] += 1
@@ -349,7 +325,7 @@ class Walker:
             for path, info in located.objects_under(fs, root):
                 relative = path[len(root.rstrip("/")) + 1 :]
                 name = relative.rsplit("/", 1)[-1]
-                if self.exclude and _matches(self.exclude, name, relative):
+                if self.exclude and matches(self.exclude, name, relative):
                     self.skipped["excluded"] += 1
                 elif located.archive_kind(name) is None or self._archive(name, relative):
                     yield from self._object(fs, path, info, named=False)
@@ -428,12 +404,6 @@ class Walker:
         self._seen_dirs.add(key)
         self._last_dev = st.st_dev
         return "dir"
-
-
-def _is_output(path: str, output: str) -> bool:
-    """Whether `path` is the run's output (`output`, a real path) or one of its sidecars."""
-    real = os.path.realpath(path)
-    return real == output or (os.path.dirname(real) == os.path.dirname(output) and real.startswith(output + "."))
 
 
 def _stdin_lines() -> Iterator[bytes]:

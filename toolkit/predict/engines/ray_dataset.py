@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import ToolkitError
-from toolkit.predict import located, shards, walk, writers
+from toolkit.predict import located, names, shards, walk, writers
 from toolkit.predict.engines.ray import RayEngine, describe, reraise_toolkit_error
 from toolkit.predict.options import PredictOptions
 from toolkit.predict.pipeline import Entry, make_records, score_chunk
@@ -167,7 +167,7 @@ def _opened(
     """The block's entries with each archive the walk left whole (`archives`: its kind, '' for other inputs)
     replaced by its image members, listed here, in the worker (`walk.archive_inputs`); `spelled` learns how the
     records name them (after the archive as the walk spelt it)."""
-    include, exclude = walk.patterns(options.include), walk.patterns(options.exclude)
+    include, exclude = names.patterns(options.include), names.patterns(options.exclude)
     opened: list[Entry] = []
     for entry, kind in zip(entries, archives, strict=True):
         if not kind or entry[2] is not None:
