@@ -200,3 +200,20 @@ def test_the_same_pixels_read_the_same_from_a_file_and_from_memory(digits, tmp_p
     file_record, memory_record = predict_images([path, image])
     assert file_record["digit"] == memory_record["digit"] == digits[1][3]
     assert file_record["confidence"] == memory_record["confidence"]
+
+
+def test_colour_arrays_of_sixteen_bits_or_floats_in_either_range_are_read(mnist_test):
+    """An H x W x 3 uint16 array, which the docstring accepts, raised TypeError (Pillow has no 16-bit colour
+    mode); float colour in 0..255 was clipped to [0, 1], all white, and read as some digit. Colour arrays now
+    take the ranges grey ones do."""
+    from toolkit.predict import predict_images
+
+    x, y = mnist_test
+    paper = (255 - x[0]).astype(np.float64)  # dark ink on white
+    forms = [
+        np.dstack([paper] * 3).astype(np.uint16) * 257,
+        np.dstack([paper] * 3),
+        np.dstack([paper / 255] * 3),
+        paper,
+    ]
+    assert [r["digit"] for r in predict_images(forms)] == [y[0]] * 4

@@ -68,7 +68,7 @@ from toolkit.imaging.rough import box3, rough_box
 # reduced by Pillow first, from files and memory alike, so memory stays near the image's own bytes.
 ARRAY_MAX_PIXELS = 1 << 22
 FRAME = 0.8  # ink across this share of a small image's sides may be a frame or a rule: see _not_one_digit
-OVERSHOOT = 0.05  # float pixels up to 1.05 are in [0, 1], overshot by a resampler (`_scale_range`)
+OVERSHOOT = 0.05  # float pixels up to 1.05 are in [0, 1], overshot by a resampler (`scale_range`)
 MNIST_PEAK = 250  # a 28x28 digit passes through as it is only with ink this bright (MNIST's: 254-255)
 DIM_MARGIN = 0.02  # `dim_paper`: light ink standing less than this above the border is none
 FINE_SIDE = 64  # a digit box larger than twice this is measured on a copy reduced to about this size
@@ -279,7 +279,7 @@ def to_gray(image: Image.Image) -> np.ndarray:
     if mode.startswith("I;16"):
         return np.asarray(image).astype(np.float32) / np.float32(65535.0)
     if mode in ("I", "F"):
-        return _scale_range(np.asarray(image, dtype=np.float64))
+        return scale_range(np.asarray(image, dtype=np.float64))
     has_alpha = mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in image.info
     if has_alpha:
         return _composite_on_white(image)
@@ -297,7 +297,7 @@ def dim_paper(gray: np.ndarray, level: float) -> bool:
     return float(level - low) > 2.0 * max(float(high - level), DIM_MARGIN)
 
 
-def _scale_range(values: np.ndarray) -> np.ndarray:
+def scale_range(values: np.ndarray) -> np.ndarray:
     """Map integer or float pixels to [0, 1] by the range they evidently use (1, 255, 65535 or min..max)."""
     values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
     lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)

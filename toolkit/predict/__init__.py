@@ -115,11 +115,15 @@ def _as_image(image: Image.Image | np.ndarray, index: int) -> Image.Image:
         return image
     if not isinstance(image, np.ndarray):
         raise TypeError(f"item {index}: expected a PIL image, a NumPy array or a path, got {type(image).__name__}")
+    from toolkit.imaging.normalise import scale_range
+
     array: np.ndarray = image
     if array.dtype.kind == "f":
         array = array.astype(np.float32)
-        if array.ndim == 3:  # Pillow has no float colour mode: 8 bits a channel are plenty for a digit
-            array = np.round(np.clip(array, 0.0, 1.0) * 255).astype(np.uint8)
+        if array.ndim == 3:  # Pillow has no float colour mode: 8 bits a channel, by the range grey floats use
+            array = np.round(scale_range(array) * 255).astype(np.uint8)
+    elif array.dtype == np.uint16 and array.ndim == 3:  # nor a 16-bit colour mode: the high byte of each
+        array = (array >> 8).astype(np.uint8)
     elif array.dtype == np.bool_:
         array = array.astype(np.uint8) * 255
     try:
