@@ -162,6 +162,9 @@ def test_outputs_that_would_destroy_data_are_refused_before_anything_is_read(cli
         assert line.startswith(f"error: {said}"), line
     line = one_line(cli("predict", scan, "--model", onnx_model, "--out", scan, "--format", "csv"))
     assert line.startswith(f"error: --out {scan} is one of the inputs"), line
+    star = str(scans_dir / "*.png")  # a glob the shell left alone
+    line = one_line(cli("predict", star, "--model", onnx_model, "--out", scan, "--format", "csv"))
+    assert line.startswith(f"error: --out {scan} matches the input {star}"), line
     assert scan.read_bytes() == before and not (tmp_path / "o.csv").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe", "scans"]
     # An output beside the scans that the walk does not take is fine.

@@ -4,6 +4,7 @@ journal -> summary. The CLI calls `run`; notebooks use `predict_folder` (in `too
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import math
 import os
 import sys
@@ -21,6 +22,7 @@ from toolkit.predict.names import patterns, wanted
 from toolkit.predict.options import PredictOptions, resolve_model
 from toolkit.predict.records import Record
 from toolkit.predict.resume import Previous
+from toolkit.predict.stores import is_glob
 from toolkit.predict.stream import StreamOutput
 from toolkit.predict.summary import Summary
 from toolkit.predict.walk import Found, Walker, check_inputs, count_files
@@ -140,7 +142,11 @@ def check_targets(inputs: list[str], options: PredictOptions, out: str | None, s
         if os.path.lexists(target) and not os.path.isfile(target):
             raise UsageError(f"{flag} {target} is not a regular file (a folder, FIFO or device); name a file to write")
         for item in inputs:
-            if item == "-" or located.is_located(item) or not os.path.exists(item):
+            if item == "-" or located.is_located(item):
+                continue
+            if not os.path.exists(item):  # a glob the shell left alone: does it name the target?
+                if is_glob(item) and fnmatch.fnmatch(os.path.normpath(target), os.path.normpath(item)):
+                    raise UsageError(f"{flag} {target} matches the input {item}; write it elsewhere")
                 continue
             if os.path.isfile(item) and _same_file(item, target):
                 raise UsageError(f"{flag} {target} is one of the inputs; write it elsewhere")
