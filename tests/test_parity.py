@@ -125,6 +125,18 @@ def test_batch_variance_and_interface_problems_fail():
     assert report.batch_max_abs_diff == pytest.approx(1e-3, rel=1e-3)
 
 
+def test_a_batch_whose_large_run_gives_nan_fails_the_batch_check():
+    """NaN in one of the two runs of the batch check made `diff > rtol * |NaN|` false everywhere: a max abs diff
+    of inf passed. A difference that is not finite is beyond any tolerance."""
+    reference = _probabilities(8)
+    broken = reference.copy()
+    broken[2, 3] = np.nan
+    for pair in ((reference, broken), (broken, reference)):
+        report = parity.compare(reference, reference, batch=pair)
+        assert _names(report.failures) == ["batch"], pair
+    assert parity.compare(reference, reference, batch=(reference, reference.copy())).passed
+
+
 def test_shape_mismatch_is_its_own_error():
     with pytest.raises(ShapeMismatchError, match=r"\[4, 9\] differs from the reference's \[4, 10\]"):
         parity.compare(_probabilities(4), _probabilities(4)[:, :9])

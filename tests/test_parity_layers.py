@@ -11,6 +11,7 @@ import pytest
 
 from toolkit.export.onnx import layer_for
 from toolkit.parity.layers import (
+    FLOAT_FAILED_LIMIT,
     FLOAT_RELATIVE_LIMIT,
     INT8_SQNR_DB,
     LayerDiff,
@@ -57,6 +58,23 @@ def test_int8_is_judged_by_sqnr_not_by_relative_error():
     assert good.sqnr_db is not None and good.sqnr_db > INT8_SQNR_DB + 10 and not diverges(good, "int8")
     assert good.relative > FLOAT_RELATIVE_LIMIT  # a float export this far off would fail
     assert bad.sqnr_db == pytest.approx(20.0) and diverges(bad, "int8")
+
+
+def test_a_layer_that_is_not_finite_diverges_and_a_failed_export_is_told_where_at_a_finer_limit():
+    """An export whose output held NaN: its layer's error was NaN, `NaN > limit` false, and the report said "no
+    layer diverges". And a float export that failed the 1e-5 gate by a bias off 1e-4 was below the 1e-3 layer
+    rule everywhere, so the report could not say where: for such an export the first layer beyond
+    FLOAT_FAILED_LIMIT is named."""
+    ref = np.linspace(0.1, 1.0, 40).reshape(4, 10)
+    broken = ref.copy()
+    broken[1, 1] = np.nan
+    for kind in ("float", "int8"):
+        assert diverges(compare_layer("d", "t", ref, broken, kind), kind)
+    nudged = [compare_layer("a", "t", ref, ref, "float"), compare_layer("b", "u", ref, ref + 1e-4, "float")]
+    assert first_divergence(nudged, "float") is None  # rounding could explain it, for an export that passed
+    named = first_divergence(nudged, "float", failed=True)
+    assert named is not None and named.layer == "b" and FLOAT_FAILED_LIMIT < named.relative < FLOAT_RELATIVE_LIMIT
+    assert first_divergence(nudged[:1], "float", failed=True) is None  # no layer off: nothing to name
 
 
 def test_a_layer_that_is_all_zeros_still_gives_a_finite_relative_error():

@@ -160,3 +160,12 @@ def test_a_second_run_on_a_keras_model_needs_no_tensorflow(cli, mlp_model, tmp_p
     third = cli("parity", mlp_model, onnx, "--limit", "500", "--layers")
     assert third.exit_code == 0, third.output
     assert f"{onnx}: layers: no layer diverges beyond what the export kind explains" in third.stdout
+
+
+def test_a_saved_reference_is_refused_for_an_export_given_as_model(tmp_path):
+    """`parity tampered.onnx good.onnx --reference golden.npz` compared good.onnx with the saved outputs and
+    never looked at tampered.onnx: PASS, exit 0. A saved reference stands in for a Keras MODEL only."""
+    from toolkit.errors import UsageError
+
+    with pytest.raises(UsageError, match="--reference goes with a Keras MODEL"):
+        reference.resolve(tmp_path / "tampered.onnx", "export", saved=tmp_path / "golden.npz")

@@ -154,7 +154,8 @@ def localised(
     for report, path, want in zip(reports, paths, wanted, strict=True):
         if want and report.format not in ("savedmodel", "keras") and report.check("load") is None:
             try:
-                localisation = layers.localise(keras, Path(path), report.format, report.kind, sample).to_json()
+                failed = any(c.name in NUMERIC_CHECKS for c in report.failures)
+                localisation = layers.localise(keras, Path(path), report.format, report.kind, sample, failed).to_json()
             except Exception as exc:  # the verdict stands without it: say why the layers could not be compared
                 localisation = {"first_divergence": None, "layers": [], "unmapped": [], "fused": {}}
                 localisation["failed"] = f"{type(exc).__name__}: {first_line(exc, 200)}"

@@ -115,7 +115,9 @@ def _abs_rel(reference: np.ndarray, candidate: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _beyond(diff: np.ndarray, reference: np.ndarray, atol: float, rtol: float) -> np.ndarray:
-    return (diff > atol) & (diff > rtol * np.abs(reference.astype(np.float64)))
+    """Elements beyond both tolerances; a difference that is not finite (a NaN or inf on either side) always is:
+    NaN compares false with any bound, and would pass."""
+    return ~np.isfinite(diff) | ((diff > atol) & (diff > rtol * np.abs(reference.astype(np.float64))))
 
 
 def out_of_tolerance(reference: np.ndarray, candidate: np.ndarray, atol: float, rtol: float) -> np.ndarray:

@@ -218,6 +218,11 @@ def resolve(
     if kind == "golden" or saved is not None:
         if limit is not None or folder is not None:
             raise UsageError("a saved reference brings its own images; drop --limit and --images")
+        if kind == "export":  # the saved outputs would stand in for MODEL unchecked: an export is its own reference
+            raise UsageError(
+                f"--reference goes with a Keras MODEL (it stands in for running it); {source} is an export: "
+                "give the Keras model as MODEL, or the saved reference itself"
+            )
         golden = load(source if kind == "golden" else saved)  # type: ignore[arg-type]
         if kind == "keras" and golden.sha256 != data.sha256_file(source):
             raise UsageError(f"--reference {saved} was saved from another model than {source}; save it again")
