@@ -308,3 +308,24 @@ def test_float_pixels_a_resampler_overshot_past_one_stay_in_the_unit_range(mnist
     overshot[0, 0], overshot[5, 5] = 1.0001, 1.04
     said = predict_images([exact, overshot, x[0].astype(np.float64)])  # the last: floats in 0..255
     assert [r["digit"] for r in said] == [y[0]] * 3
+
+
+def test_eight_bit_values_stored_in_sixteen_bits_are_read(mnist_test, tmp_path):
+    """A grey scan saved with `astype(uint16)`, or converted by Pillow to I;16, keeps its 0..255 values:
+    divided by 65535 they were all but black, and the image read blank. A 16-bit image with nothing above
+    255 is read on the 8-bit range; a real 16-bit one (values to 65535) as before."""
+    import cv2
+
+    from toolkit import scans
+    from toolkit.predict import predict_images
+
+    x, y = mnist_test
+    grey = np.asarray(scans.render(x[0], np.random.default_rng(0), "png").convert("L"))
+    cv2.imwrite(str(tmp_path / "as16.png"), grey.astype(np.uint16))
+    forms = [
+        Image.fromarray(grey).convert("I;16"),
+        grey.astype(np.uint16),
+        str(tmp_path / "as16.png"),
+        grey.astype(np.uint16) * 257,
+    ]
+    assert [r["digit"] for r in predict_images(forms)] == [y[0]] * 4

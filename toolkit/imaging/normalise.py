@@ -277,7 +277,8 @@ def to_gray(image: Image.Image) -> np.ndarray:
     if mode == "1":
         return np.asarray(image, dtype=np.float32)
     if mode.startswith("I;16"):
-        return np.asarray(image).astype(np.float32) / np.float32(65535.0)
+        values = np.asarray(image)
+        return values.astype(np.float32) / _sixteen_bit_top(values)
     if mode in ("I", "F"):
         return scale_range(np.asarray(image, dtype=np.float64))
     has_alpha = mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in image.info
@@ -314,9 +315,15 @@ def scale_range(values: np.ndarray) -> np.ndarray:
 _TYPE_MAX = {np.uint8: np.float32(255.0), np.uint16: np.float32(65535.0)}
 
 
+def _sixteen_bit_top(values: np.ndarray) -> np.float32:
+    """The white of 16-bit pixels: 65535, or 255 when none is above it (8-bit values stored in 16 bits, as
+    `astype(uint16)` or Pillow's convert("I;16") leave them: read by the type's range they are all black)."""
+    return np.float32(255.0) if values.size and int(values.max()) <= 255 else np.float32(65535.0)
+
+
 def bgr_to_gray(pixels: np.ndarray) -> np.ndarray:
     """`to_gray` for an OpenCV pixel array (grey, BGR or BGRA; uint8 or uint16), scaled by its type's range."""
-    top = _TYPE_MAX[pixels.dtype.type]
+    top = _sixteen_bit_top(pixels) if pixels.dtype == np.uint16 else _TYPE_MAX[pixels.dtype.type]
     if pixels.ndim == 2:
         return pixels.astype(np.float32) / top
     if pixels.shape[2] == 4:
