@@ -316,8 +316,7 @@ _TYPE_MAX = {np.uint8: np.float32(255.0), np.uint16: np.float32(65535.0)}
 
 
 def _sixteen_bit_top(values: np.ndarray) -> np.float32:
-    """The white of 16-bit pixels: 65535, or 255 when none is above it (8-bit values stored in 16 bits, as
-    `astype(uint16)` or Pillow's convert("I;16") leave them: read by the type's range they are all black)."""
+    """The white of 16-bit pixels: 65535, or 255 when none is above it (8-bit values in 16 bits: all but black)."""
     return np.float32(255.0) if values.size and int(values.max()) <= 255 else np.float32(65535.0)
 
 
