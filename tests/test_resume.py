@@ -191,15 +191,22 @@ def test_a_replacement_with_the_same_size_and_mtime_goes_unnoticed(tmp_path, mon
     assert np.all(np.isfinite([float(r["confidence"]) for r in read_csv(out)]))
 
 
+def scored_one_by_one(tmp_path, monkeypatch, images, labels, model) -> tuple[Path, PredictOptions]:
+    """`images` written to tmp_path/in and scored into p.csv from tmp_path, a record a commit (so that an
+    interrupted run stops exactly where it is told); the output and the options."""
+    write_pngs(tmp_path / "in", images, labels)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "p.csv"
+    options = PredictOptions(model=model, workers=0, chunk_size=1, batch_size=1)
+    assert run(["in"], options, out=str(out)).exit_code == 0
+    return out, options
+
+
 def test_a_resume_interrupted_after_scoring_a_changed_input_again_keeps_only_its_latest_record(
     tmp_path, monkeypatch, digits, onnx_model
 ):
     x, y = digits
-    write_pngs(tmp_path / "in", x[:8], y[:8])
-    monkeypatch.chdir(tmp_path)
-    out = tmp_path / "p.csv"
-    options = PredictOptions(model=onnx_model, workers=0, chunk_size=1, batch_size=1)
-    assert run(["in"], options, out=str(out)).exit_code == 0
+    out, options = scored_one_by_one(tmp_path, monkeypatch, x[:8], y[:8], onnx_model)
     first = sorted(os.listdir("in"))[0]
     Image.fromarray(x[55]).save(f"in/{first}")
     interrupted_run(monkeypatch, ["in"], out, options, after=1, resume=True)  # the changed input, scored again
@@ -216,11 +223,7 @@ def test_the_latest_record_of_a_changed_input_is_kept_when_its_two_records_are_n
     side in the partial output. Records of one input next to each other were taken for the frames of one file,
     so the new one was dropped; once the input was deleted, the next resume kept the old one."""
     x, y = digits
-    write_pngs(tmp_path / "in", x[:6], y[:6])
-    monkeypatch.chdir(tmp_path)
-    out = tmp_path / "p.csv"
-    options = PredictOptions(model=onnx_model, workers=0, chunk_size=1, batch_size=1)
-    assert run(["in"], options, out=str(out)).exit_code == 0
+    out, options = scored_one_by_one(tmp_path, monkeypatch, x[:6], y[:6], onnx_model)
     last = sorted(os.listdir("in"))[-1]
     old = by_path(out)[f"in/{last}"]["digit"]
     replacement = next(k for k in range(50, 500) if str(y[k]) != old)

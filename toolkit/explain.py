@@ -19,11 +19,14 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from toolkit.contract import NUM_CLASSES
+
+if TYPE_CHECKING:
+    from toolkit.imaging.common import Normalized
 
 PANEL = 200  # px: the side of the four pipeline panels
 INPUT_ZOOM = 4  # a 28x28 input is drawn this many times larger
@@ -42,7 +45,7 @@ class Seen:
     lines: np.ndarray | None = None  # bool, the erased lines
     boxes: tuple[tuple[int, int, int, int], ...] | None = None  # in the image's pixels
     tensors: np.ndarray | None = None  # (n, 28, 28)
-    result: Any = None  # the normaliser's result (`Normalized`), which predict makes its item of
+    result: Normalized | None = None  # the normaliser's result, which predict makes its item of
     problem: str | None = None
 
 
@@ -119,6 +122,7 @@ def record(path: str, seen: Seen, probs: np.ndarray, frame: int = 0, multi_digit
     from toolkit.predict import decode, pipeline
     from toolkit.predict.options import PredictOptions
 
+    assert seen.result is not None, "a file that could not be read has no record"
     meta, _ = pipeline.pack([decode.as_item(path, frame, seen.result)])
     return dict(pipeline.make_records(meta, probs, PredictOptions(multi_digit=multi_digit))[0])
 
@@ -173,7 +177,7 @@ def headline(seen: Seen, probs: np.ndarray, said: dict[str, Any]) -> str:
     inputs it was read from, and the record's flags."""
     from toolkit.imaging import reading
 
-    if seen.problem:
+    if seen.problem or seen.result is None:
         return f"not read: {seen.problem}"
     flags = f"   flags: {said['flags']}" if said.get("flags") else ""
     doubt = "; low confidence" if said.get("low_confidence") else ""
@@ -181,7 +185,7 @@ def headline(seen: Seen, probs: np.ndarray, said: dict[str, Any]) -> str:
     if not digits:
         why = "blank: no digit found" if seen.result.blank or not len(probs) else "no digit: the model reads none"
         return why + doubt + flags
-    used = reading.decide(seen.result, probs) if seen.result.plan else []
+    used: list[int] = reading.decide(seen.result, probs) if seen.result.plan else []
     inputs = f"; inputs used: {', '.join(str(i + 1) for i in used)}" if used else ""
     return f"reads {digits} (confidence {said['confidence']:.4f}){doubt}{inputs}{flags}"
 

@@ -193,14 +193,11 @@ def find_number(layout: Layout, flags: list[str]) -> list[Lattice]:
     if not objects:
         return []
     row = _main_row(objects, flags)
-    heights = row[:, 4]
-    # The digits' height, not a fragment's (a 5's detached cap, half of a 4 written in two strokes).
-    height = float(np.percentile(heights[heights >= 0.5 * heights.max()], 75))
+    height = _digits_height(row[:, 4])
     groups = _groups(row, height)
     joined = _stacked_joined(list(groups))
     if len(joined) < len(groups):  # a digit broken in two, one half above the other: it sets the height too
-        tall = np.array([extent(g)[3] for g in joined])
-        groups, height = joined, float(np.percentile(tall[tall >= 0.5 * tall.max()], 75))
+        groups, height = joined, _digits_height(np.array([extent(g)[3] for g in joined]))
     slots = []
     for group in groups:
         box = extent(group)
@@ -208,6 +205,12 @@ def find_number(layout: Layout, flags: list[str]) -> list[Lattice]:
             continue  # a dot or a comma beside the digits, not a digit
         slots.append(_lattice(layout, group[:, 0], box, height))
     return slots
+
+
+def _digits_height(heights: np.ndarray) -> float:
+    """The digits' height among parts' (or groups') `heights`, not a fragment's (a 5's detached cap, half of a
+    4 written in two strokes): the upper quartile of those at least half the tallest."""
+    return float(np.percentile(heights[heights >= 0.5 * heights.max()], 75))
 
 
 def _groups(row: np.ndarray, height: float) -> list[np.ndarray]:
