@@ -89,6 +89,9 @@ def test_a_staged_folder_moves_into_place_only_when_the_block_succeeds(tmp_path)
     (tmp_path / "file").write_text("x")
     with pytest.raises(UsageError, match="is a file; it must be a folder"):
         check_out(tmp_path / "file", force=True)
+    # Under a file: refused as a usage error before any work, not found out when the folder is made.
+    with pytest.raises(UsageError, match=r"--out .*file/sub/x: .*file is a file, not a folder; choose another"):
+        check_out(tmp_path / "file" / "sub" / "x", force=False)
 
 
 def test_manifest_describes_every_file_and_the_int8_figures(tmp_path):

@@ -91,11 +91,15 @@ def test_int8_verdict_thresholds():
     n = 1000
     reference = np.eye(10, dtype=np.float32)[np.arange(n) % 10] * 0.9 + 0.01
     labels = reference.argmax(axis=1)
+    for i in range(20):  # near ties, where int8 rounding changes a digit: 0.49 against 0.47 for the next one
+        reference[i] = 0.005
+        reference[i, labels[i]], reference[i, (labels[i] + 1) % 10] = 0.49, 0.47
 
     def flipped(count: int, mislabel: bool) -> tuple[np.ndarray, np.ndarray]:
         candidate, truth = reference.copy(), labels.copy()
         for i in range(count):
-            candidate[i] = np.roll(candidate[i], 1)
+            first, second = labels[i], (labels[i] + 1) % 10
+            candidate[i, [first, second]] = candidate[i, [second, first]]
             if mislabel:  # neither side right on these images: accuracy unchanged
                 truth[i] = (labels[i] + 5) % 10
         return candidate, truth
@@ -112,6 +116,32 @@ def test_int8_verdict_thresholds():
     report = parity.compare(reference, candidate, labels=truth, kind="int8")
     assert _names(report.failures) == ["accuracy"]
     assert "-0.60 points" in report.check("accuracy").detail
+
+
+def test_an_int8_export_whose_outputs_moved_beyond_rounding_fails_though_its_argmaxes_agree():
+    """Damaged weights (a layer's scale off by a quarter) move every output while 99% of the argmaxes still
+    agree and the accuracy holds: the outputs' SQNR says so."""
+    rng = np.random.default_rng(0)
+    n = 2000
+    labels = np.arange(n) % 10
+    logits = rng.normal(0, 1, (n, 10)) + 8 * np.eye(10)[labels]
+    reference = (np.exp(logits) / np.exp(logits).sum(1, keepdims=True)).astype(np.float32)
+    rounded = (reference + rng.normal(0, 1e-3, reference.shape)).astype(np.float32)  # int8-like: ~50 dB
+    report = parity.compare(reference, rounded, labels=labels, kind="int8")
+    assert report.passed and report.output_sqnr_db is not None and 45 < report.output_sqnr_db < 55
+    damaged_logits = logits * 0.6  # softer everywhere, the same digits
+    damaged = (np.exp(damaged_logits) / np.exp(damaged_logits).sum(1, keepdims=True)).astype(np.float32)
+    report = parity.compare(reference, damaged, labels=labels, kind="int8")
+    assert report.argmax_agreement == n and report.candidate_accuracy == report.reference_accuracy
+    assert _names(report.failures) == ["sqnr"] and report.output_sqnr_db < 30
+    assert report.check("sqnr").detail.startswith(f"outputs' SQNR {report.output_sqnr_db:.1f} dB, need >= 30 dB")
+    # Float exports are judged by their tolerance, element by element: no SQNR check.
+    assert parity.compare(reference, reference, labels=labels).check("sqnr") is None
+    nan = rounded.copy()
+    nan[0, 0] = np.nan
+    assert (
+        "not defined" in parity.check_sqnr(reference, nan).check.detail and not parity.check_sqnr(reference, nan).passed
+    )
 
 
 def test_batch_variance_and_interface_problems_fail():
@@ -356,7 +386,8 @@ def test_one_parity_command_checks_all_four_formats(cli, trained_for_int8, tmp_p
     int8 = report["exports"][-1]
     assert int8["argmax_agreement_rate"] >= 0.99
     root = ET.parse(tmp_path / "j.xml").getroot()
-    assert (root.get("tests"), root.get("failures")) == ("28", "0")  # 7 checks for each of 4 exports
+    assert (root.get("tests"), root.get("failures")) == ("29", "0")  # 7 checks for each of 4 exports, int8's sqnr
+    assert int8["output_sqnr_db"] > 40 and report["exports"][0]["output_sqnr_db"] is None
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -101,6 +102,19 @@ def test_the_first_diverging_layer_in_model_order_is_named_and_the_json_carries_
     assert [layer["layer"] for layer in found["layers"]] == ["conv2d", "conv2d_1", "dense"]
     assert found["unmapped"] == ["dropout"] and found["fused"] == {"conv2d_3": "batch_normalization"}
     assert Localisation((), None, ()).to_json()["first_divergence"] is None
+
+
+def test_a_layer_named_beside_a_passing_verdict_says_the_export_passes():
+    from toolkit.parity.report import Check, ParityReport, divergence_phrase
+
+    diff = LayerDiff("dense", "c:0", 0.3, 0.05, 21.0)
+    located = Localisation((diff,), diff, ()).to_json()
+    passing = ParityReport("m.int8.onnx", "onnx-int8", "int8", 10, 1e-5, 1e-5, checks=(Check("sqnr", True, "ok"),))
+    failing = ParityReport("m.int8.onnx", "onnx-int8", "int8", 10, 1e-5, 1e-5, checks=(Check("sqnr", False, "no"),))
+    said = divergence_phrase(dataclasses.replace(passing, localisation=located))
+    assert "first divergence at layer dense" in said and "SQNR 21.0 dB" in said
+    assert said.endswith("; the outputs are within the rules, so the export passes")
+    assert "passes" not in divergence_phrase(dataclasses.replace(failing, localisation=located))
 
 
 def test_subset_is_stratified_and_repeatable():
@@ -300,6 +314,22 @@ def test_a_damaged_int8_layer_is_found_by_its_sqnr(keras_models, zoo_exports, zo
     found = localise(model, damaged, "onnx", "int8", zoo_images)
     assert found.first_divergence is not None and found.first_divergence.layer == "conv2d_1"
     assert found.first_divergence.export_tensor.endswith("_DequantizeLinear_Output")
+
+
+@pytest.mark.slow
+def test_a_damaged_int8_export_fails_parity_by_its_outputs_sqnr(trained_models, zoo_exports, tmp_path):
+    """A kernel's scale off by a quarter: 99% of the argmaxes still agree and the accuracy holds, so the argmax
+    and accuracy rules alone passed it while the layer comparison named the layer."""
+    from toolkit import parity
+    from toolkit.kerasmodel import load_keras_model
+
+    src = zoo_exports["cnn3"].path("onnx-int8")
+    names = _names(load_keras_model(trained_models["cnn3"]))
+    damaged = scaled_onnx(src, tmp_path / src.name, "conv2d_1", names, 1.25)
+    clean_report, damaged_report = parity.run(trained_models["cnn3"], [src, damaged]).reports
+    assert clean_report.passed and clean_report.output_sqnr_db > 40
+    assert [c.name for c in damaged_report.failures] == ["sqnr"] and damaged_report.output_sqnr_db < 30
+    assert damaged_report.first_divergence is not None and damaged_report.first_divergence["layer"] == "conv2d_1"
 
 
 @pytest.mark.slow

@@ -208,8 +208,9 @@ ExistingModel = Annotated[
 
 PARITY_EPILOG = (
     "An element fails only when it exceeds both atol and rtol*|keras|. Float exports pass when every element "
-    "is within tolerance and all 10,000 argmaxes agree; int8 ONNX passes when at least 99% of argmaxes agree "
-    "and its accuracy is within 0.5 points of the Keras model's. Every export must also honour the interface "
+    "is within tolerance and all 10,000 argmaxes agree; int8 ONNX passes when its outputs' signal-to-noise "
+    "ratio against the Keras model's is at least 30 dB, at least 99% of argmaxes agree and its accuracy is within "
+    "0.5 points of the Keras model's. Every export must also honour the interface "
     "contract, output no NaN/Inf, and give the same outputs at batch 1 as at batch 512. "
     "Exit codes: 0 every export passes; 1 any export fails a check (the table says which check and why); "
     "2 usage error."

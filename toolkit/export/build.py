@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.contract import ModelContract
-from toolkit.errors import UsageError
+from toolkit.errors import UsageError, file_in_the_way
 from toolkit.export import onnx as onnx_export
 from toolkit.export import quantize, savedmodel, tflite
 from toolkit.export.artifacts import KERAS_FORMAT
@@ -25,9 +25,12 @@ from toolkit.kerasmodel import save_keras_model
 
 
 def check_out(out: Path, force: bool) -> None:
-    """Refuse an `out` that is a file, or a folder holding files unless `force`."""
+    """Refuse an `out` that is a file or lies under one, or a folder holding files unless `force`."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; it must be a folder (created if missing)")
+    blocking = file_in_the_way(str(out))
+    if blocking is not None:
+        raise UsageError(f"--out {out}: {blocking} is a file, not a folder; choose another path")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise UsageError(f"--out {out} already exists and is not empty; pass --force to replace it")
 

@@ -6,7 +6,8 @@ a verdict, and label-level (argmax) agreement is a first-class check.
 
 Verdict per export:
 - float exports (ONNX, SavedModel, TFLite): every element within tolerance and all argmaxes agree;
-- int8 ONNX: argmax agreement >= 99% and test accuracy within 0.5 points of the Keras model's;
+- int8 ONNX: its outputs' SQNR against the Keras model's >= 30 dB, argmax agreement >= 99% and test accuracy within
+  0.5 points of the Keras model's;
 - both: the file honours the interface contract, outputs no NaN/Inf, and gives the same outputs at batch 1
   as at batch 512.
 
@@ -23,6 +24,7 @@ from toolkit.parity.comparator import (
     BatchResult,
     CheckResult,
     FiniteResult,
+    SqnrResult,
     ToleranceResult,
     accuracy,
     agreement,
@@ -32,6 +34,7 @@ from toolkit.parity.comparator import (
     check_finite,
     check_interface,
     check_shape,
+    check_sqnr,
     check_tolerance,
     compare,
     out_of_tolerance,
@@ -56,6 +59,7 @@ from toolkit.parity.rules import (
     DEFAULT_RTOL,
     INT8_MAX_ACCURACY_DELTA,
     INT8_MIN_AGREEMENT,
+    INT8_MIN_OUTPUT_SQNR_DB,
 )
 
 __all__ = [
@@ -66,6 +70,7 @@ __all__ = [
     "DEFAULT_RTOL",
     "INT8_MAX_ACCURACY_DELTA",
     "INT8_MIN_AGREEMENT",
+    "INT8_MIN_OUTPUT_SQNR_DB",
     "AccuracyResult",
     "Agreement",
     "ArgmaxResult",
@@ -75,6 +80,7 @@ __all__ = [
     "FiniteResult",
     "ParityReport",
     "ParitySummary",
+    "SqnrResult",
     "ToleranceResult",
     "accuracy",
     "agreement",
@@ -86,6 +92,7 @@ __all__ = [
     "check_finite",
     "check_interface",
     "check_shape",
+    "check_sqnr",
     "check_tolerance",
     "compare",
     "export_kind",

@@ -120,7 +120,7 @@ def validate(model_path: Path, exports: Iterable[Path], atol: float, rtol: float
 
 # The checks whose failure says the numbers differ (not the file's interface or provenance): then the layer
 # comparison says where.
-NUMERIC_CHECKS = frozenset({"finite", "tolerance", "argmax", "not_digit", "accuracy", "batch"})
+NUMERIC_CHECKS = frozenset({"finite", "tolerance", "sqnr", "argmax", "not_digit", "accuracy", "batch"})
 
 
 def localised(

@@ -22,6 +22,7 @@ import numpy as np
 
 from toolkit.contract import NUM_CLASSES
 from toolkit.errors import ShapeMismatchError, UsageError
+from toolkit.parity.layers import sqnr_db
 from toolkit.parity.report import Check, ParityReport
 from toolkit.parity.rules import (
     BATCH_SIZE,
@@ -29,6 +30,7 @@ from toolkit.parity.rules import (
     DEFAULT_RTOL,
     INT8_MAX_ACCURACY_DELTA,
     INT8_MIN_AGREEMENT,
+    INT8_MIN_OUTPUT_SQNR_DB,
     KINDS,
     NOT_DIGIT_CUT,
 )
@@ -67,6 +69,11 @@ class ToleranceResult(CheckResult):
     mean_abs_diff: float
     p99_abs_diff: float
     max_rel_diff: float
+
+
+@dataclass(frozen=True)
+class SqnrResult(CheckResult):
+    output_sqnr_db: float
 
 
 @dataclass(frozen=True)
@@ -205,6 +212,19 @@ def check_tolerance(
     )
 
 
+def check_sqnr(reference: np.ndarray, candidate: np.ndarray) -> SqnrResult:
+    """int8 exports only: passes when the outputs, all elements together, are within INT8_MIN_OUTPUT_SQNR_DB of
+    the reference's as a signal-to-noise ratio. int8 rounding moves every element a little; a wrong scale or
+    damaged weights move them all much more, often with 99% of the argmaxes still agreeing."""
+    value = sqnr_db(reference, candidate) if np.isfinite(candidate).all() else math.nan
+    detail = (
+        f"outputs' SQNR {value:.1f} dB, need >= {INT8_MIN_OUTPUT_SQNR_DB:g} dB"
+        if math.isfinite(value)
+        else f"outputs' SQNR not defined (NaN/Inf in the outputs), need >= {INT8_MIN_OUTPUT_SQNR_DB:g} dB"
+    )
+    return SqnrResult(Check("sqnr", value >= INT8_MIN_OUTPUT_SQNR_DB, detail), output_sqnr_db=value)
+
+
 def check_argmax(
     reference: np.ndarray, candidate: np.ndarray, kind: str = "float", labels: np.ndarray | None = None
 ) -> ArgmaxResult:
@@ -335,6 +355,7 @@ def compare(
         check_interface(interface),
         check_finite(candidate),
         check_tolerance(reference, candidate, atol, rtol, kind),
+        *([check_sqnr(reference, candidate)] if kind == "int8" else []),
         check_argmax(reference, candidate, kind, labels),
     ]
     if reference.shape[1] > NUM_CLASSES:
