@@ -150,6 +150,38 @@ def test_exif_orientation_is_applied(reference):
     assert similar(normalise.normalize(Image.open(buffer)), expected, 0.04)
 
 
+# Stored turned by the inverse of what each orientation tag asks, so that applying the tag shows it upright.
+_STORED = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
+
+
+@pytest.mark.parametrize("compression", [None, "tiff_lzw"])
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_a_tiff_opened_by_the_caller_is_turned_upright_once(reference, tmp_path, orientation, compression):
+    """Pillow turns a TIFF itself when it loads it: turned again by its tag, it read sideways. Its memory-mapped
+    load of an uncompressed TIFF turned a quarter scrambled the pixels. A file path was read right."""
+    from toolkit.predict import predict_images
+    from toolkit.predict.decode import prepare_path
+
+    gray, expected = reference
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "turned.tif"
+    Image.fromarray(gray).transpose(_STORED[orientation]).save(path, exif=exif.tobytes(), compression=compression)
+    assert np.array_equal(normalise.normalize(Image.open(path)), expected)
+    (record,) = predict_images([Image.open(path)])
+    assert record["digit"] == predict_images([Image.fromarray(gray)])[0]["digit"] and record["digit"] is not None
+    (item,) = prepare_path(str(path))
+    assert np.array_equal(item.tensor, expected)
+
+
 @pytest.mark.parametrize("kind", ["white", "black", "grey-noise", "dark-noise"])
 def test_blank_images_are_flagged(kind):
     rng = np.random.default_rng(0)

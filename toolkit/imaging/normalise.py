@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from toolkit.imaging import light, segment
+from toolkit.imaging import light, orient, segment
 from toolkit.imaging.boxes import lined
 from toolkit.imaging.common import (
     BLANK_CONTRAST,
@@ -72,7 +72,6 @@ OVERSHOOT = 0.05  # float pixels up to 1.05 are in [0, 1], overshot by a resampl
 MNIST_PEAK = 250  # a 28x28 digit passes through as it is only with ink this bright (MNIST's: 254-255)
 DIM_MARGIN = 0.02  # `dim_paper`: light ink standing less than this above the border is none
 FINE_SIDE = 64  # a digit box larger than twice this is measured on a copy reduced to about this size
-_ORIENTATION_TAG = 0x0112
 
 
 def normalize(image: Image.Image) -> np.ndarray:
@@ -89,7 +88,8 @@ def prepare(image: Image.Image, multi_digit: bool = False) -> Normalized:
     Grey, RGB, RGBA and 16-bit grey images up to ARRAY_MAX_PIXELS take the path of files OpenCV decodes
     (`prepare_array`: the same reduction and the same grey), so the same pixels give the same tensors from a file
     or from memory; larger ones are reduced by Pillow (`_shrink`) from either."""
-    turn = _orientation(image)
+    image = orient.tiff_loaded(image)
+    turn = orient.turn(image)
     small = image.width * image.height <= ARRAY_MAX_PIXELS
     if small and (pixels := _opencv_pixels(image if turn is None else image.transpose(turn))) is not None:
         return prepare_array(pixels, multi_digit)
@@ -241,28 +241,6 @@ def _one_digit(result: Normalized) -> Segmented:
     return Segmented(
         result.tensor[None], blank=False, inverted=result.inverted, passthrough=True, boxes=((0, 0, SIZE, SIZE),)
     )
-
-
-# EXIF orientation -> the transpose that shows the picture upright.
-_TURNS = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
-
-
-def _orientation(image: Image.Image) -> Image.Transpose | None:
-    """The transpose the image's EXIF orientation tag asks for, or None (no tag, upright, or unreadable)."""
-    if "exif" not in image.info and image.format not in ("TIFF", "MPO"):
-        return None  # nothing to read: PNG/GIF/BMP files without EXIF (the common case, kept cheap)
-    try:
-        return _TURNS.get(image.getexif().get(_ORIENTATION_TAG, 1))
-    except Exception:  # a corrupt EXIF block must not lose the picture; its pixels are still good
-        return None
 
 
 def to_gray(image: Image.Image) -> np.ndarray:

@@ -22,7 +22,6 @@ import numpy as np
 
 from toolkit.contract import NUM_CLASSES
 from toolkit.errors import ShapeMismatchError, UsageError
-from toolkit.parity.layers import sqnr_db
 from toolkit.parity.report import Check, ParityReport
 from toolkit.parity.rules import (
     BATCH_SIZE,
@@ -103,6 +102,16 @@ class Agreement:
     accuracy: float
     reference_accuracy: float
     argmax_agreement: float
+
+
+def sqnr_db(reference: np.ndarray, output: np.ndarray) -> float:
+    """Signal to quantization noise ratio in dB, as onnxruntime's qdq_loss_debug computes it."""
+    ref = np.asarray(reference, np.float64).ravel()
+    out = np.asarray(output, np.float64).ravel()
+    epsilon = np.finfo(float).eps
+    signal = max(float(np.linalg.norm(ref)), epsilon)
+    noise = max(float(np.linalg.norm(ref - out)), epsilon)
+    return 20 * math.log10(signal / noise)
 
 
 def _fmt(value: float | None) -> str:

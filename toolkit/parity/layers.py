@@ -33,12 +33,13 @@ return without rewriting its graph, so every layer is listed as unmapped.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from toolkit.parity.comparator import sqnr_db
 
 FLOAT_RELATIVE_LIMIT = 1e-3
 FLOAT_FAILED_LIMIT = 1e-5  # for a float export that failed a numeric check: ten times the rounding measured
@@ -81,16 +82,6 @@ class Localisation:
             "unmapped": list(self.unmapped),
             "fused": dict(self.fused),
         }
-
-
-def sqnr_db(reference: np.ndarray, output: np.ndarray) -> float:
-    """Signal to quantization noise ratio in dB, as onnxruntime's qdq_loss_debug computes it."""
-    ref = np.asarray(reference, np.float64).ravel()
-    out = np.asarray(output, np.float64).ravel()
-    epsilon = np.finfo(float).eps
-    signal = max(float(np.linalg.norm(ref)), epsilon)
-    noise = max(float(np.linalg.norm(ref - out)), epsilon)
-    return 20 * math.log10(signal / noise)
 
 
 def compare_layer(layer: str, tensor: str, reference: np.ndarray, output: np.ndarray, kind: str) -> LayerDiff:

@@ -40,7 +40,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from toolkit.errors import first_line
-from toolkit.imaging import normalise
+from toolkit.imaging import normalise, orient
 from toolkit.predict import located
 
 # Raster formats Pillow decodes by itself. EPS (runs Ghostscript), PDF and the rare scientific formats are out.
@@ -281,6 +281,7 @@ def prepare_image(image: Image.Image, path: str, frame: int = 0, multi_digit: bo
             bytes_per_pixel = _MODE_BYTES.get(image.mode, 4)
             # PNG rows are unfiltered in two row buffers beside the image.
             _check_budget(width, height, bytes_per_pixel, 2 * width * bytes_per_pixel if image.format == "PNG" else 0)
+            image = orient.tiff_loaded(image)  # before any other load: see toolkit.imaging.orient
             image.load()
             result = normalise.prepare(image, multi_digit)
     except Failure as failure:
