@@ -644,6 +644,23 @@ def test_a_one_leaning_in_a_number_is_read_not_erased_as_a_shadows_edge(mnist_te
     assert "".join(str(int(scored[k, :10].argmax())) for k in chosen) == "317", result.flags
 
 
+@pytest.mark.parametrize("tall", [1.1, 1.3])
+def test_a_one_leaning_far_and_a_little_taller_than_its_neighbour_is_read(mnist_test, scorer, tall):
+    """A 1 written leaning 45 degrees and a little taller than the 3 beside it is half as long again as the 3 is
+    tall: measured by its length, it was a shadow's edge, erased, and "13" read "3" with no flag. Beside digits
+    a straight band is measured by how tall it stands."""
+    size = 70
+    strip = np.full((2 * size, 3 * size), PAPER, np.uint8)
+    stamp(strip, digit_image(mnist_test, 3), 30, 20 + 2 * size // 2 + 10, size)
+    three_height = 0.72 * size  # MNIST digits are 20 of 28 px tall
+    bottom, top = 30 + int(0.86 * size), 30 + int(0.86 * size - tall * three_height)
+    cv2.line(strip, (25, bottom), (25 + bottom - top, top), 30, 5)
+    result = normalise.prepare_array(cv2.GaussianBlur(strip, (3, 3), 0.8), multi_digit=True)
+    scored = scorer.score(reading.tensors(result), with_not_digit=True)
+    chosen, _, _ = reading.choose(result.plan, scored)
+    assert "".join(str(int(scored[k, :10].argmax())) for k in chosen) == "13", result.flags
+
+
 @pytest.mark.parametrize("nth", [9903, 9912])
 def test_a_one_leaning_alone_in_a_box_is_read_not_erased_as_a_shadows_edge(mnist_test, scorer, nth):
     """A 1 leaning 40-45 degrees, 87 px tall in a 112 px box on a form field 512 px wide: a straight diagonal

@@ -26,8 +26,9 @@ PAGE_LINE = 0.5  # on a page with no other ink, a lone rule crosses at least thi
 PAGE_PIECE = 0.12  # on a page, a lone straight part shorter than this share of the sheet may be a 1: the model
 # judges it (a bold 1 under a header of small words was longer than they are tall, and erased as a rule)
 DIAGONAL, BAND, BAND_ALONE = 35.0, 0.2, 0.25  # a straight band (no wider than BAND x its length) leaning DIAGONAL
-# degrees from both axes, longer than PAGE_PIECE of the image and than LINE_OVER_DIGIT x the other ink (when there is
-# none: running into the image's border, or across BAND_ALONE of it), is no digit: a 1 leans less, or is shorter
+# degrees from both axes, longer than PAGE_PIECE of the image and standing LINE_OVER_DIGIT x as tall as the other ink
+# (when there is none: running into the image's border, or across BAND_ALONE of it), is no digit: a 1 leans less or
+# stands no taller
 SHEET_EDGE = 8.0  # a part along the border of a page, this many times longer than wide, is the sheet's edge
 RULE_ROWS, STANDING_OUT, STANDING_OUT_LONG = 0.8, 0.35, 0.6  # a rule fills its rows along 80% of a run; what
 # stands out holds under 35% (under 60% along 8 LINE_MIN or more: the digits of a number sitting on a rule)
@@ -43,10 +44,11 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
     than PAGE_PIECE of the sheet (on a page with no other ink: PAGE_LINE of it); it is a box when
     its ink follows the rectangle's outline all round (a 0 touches its rectangle in four places only); it is a
     shadow's or a fold's edge when it is a straight band leaning DIAGONAL from both axes, longer than PAGE_PIECE
-    of the sheet and than LINE_OVER_DIGIT x the tallest other part (a 1 leaning in a number is not), or, with no
+    of the sheet and standing LINE_OVER_DIGIT x as tall as the tallest other part (a 1 leaning in a number, longer
+    than its neighbours are tall, stands no taller than they do), or, with no
     other part, running into the image's border or longer than BAND_ALONE of the sheet (a 1 leaning alone in a
     form's box is not)."""
-    shaped: dict[int, tuple[str, float]] = {}
+    shaped: dict[int, tuple[str, float, float]] = {}  # label: (kind, length, the length it is measured by)
     sheet = max(labels.shape)
     for label, x, y, w, h, mass in parts.tolist():
         if max(w, h) < 2 * LINE_MIN:
@@ -63,25 +65,27 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
             # whatever its thickness. A short one may be a 1 written leaning (45 degrees in a form's box): the
             # model judges it; so may one no longer than the digits beside it (a 1 leaning in a number), or one
             # alone that neither runs into the image's border nor crosses BAND_ALONE of it (a 1 alone in a box).
+            # Beside digits it is measured by how tall it stands, not by its length: a 1 leaning 40 degrees is
+            # longer than the digits beside it are tall, but no taller than they are.
             at_border = x == 0 or y == 0 or x + w == labels.shape[1] or y + h == labels.shape[0]
-            shaped[label] = ("edge" if at_border else "band", long)
+            shaped[label] = ("edge" if at_border else "band", long, h)
         elif thick <= LINE_THICK and long >= LINE_RATIO * thick and short <= thick + 4:
-            shaped[label] = ("line", long)
+            shaped[label] = ("line", long, long)
         elif outline(region, rect, ink):
-            shaped[label] = ("box", long)
+            shaped[label] = ("box", long, long)
         elif page and _sheet_edge((x, y, w, h), labels.shape):
-            shaped[label] = ("box", long)  # erased like a box, whatever the other ink
+            shaped[label] = ("box", long, long)  # erased like a box, whatever the other ink
     if not shaped:
         return []
     others = [max(w, h) for label, _, _, w, h, _ in parts.tolist() if label not in shaped and max(w, h) >= MIN_DIGIT]
     digit = max(others) if others else None
     return [
         label
-        for label, (kind, long) in shaped.items()
+        for label, (kind, long, tall) in shaped.items()
         if kind == "box"
         or (digit is None and (kind == "edge" or (kind == "band" and long >= BAND_ALONE * sheet)))
         # (a band beside digits is one by the next rule: it is longer than PAGE_PIECE of the sheet)
-        or (digit is not None and long >= LINE_OVER_DIGIT * digit and (not page or long >= PAGE_PIECE * sheet))
+        or (digit is not None and tall >= LINE_OVER_DIGIT * digit and (not page or long >= PAGE_PIECE * sheet))
         or (digit is None and page and long >= PAGE_LINE * sheet)
     ]
 

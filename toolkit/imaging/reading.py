@@ -53,7 +53,7 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     them. A model without not_digit accepts every candidate, and the heaviest is read, as the segmenter alone
     would."""
     entries = _entries(plan)
-    masses = [float(v.rstrip("wekfbs")) for v in entries]
+    masses = [float(v.rstrip("wekfbsp")) for v in entries]
     boxed = ["b" in v for v in entries]
     if scored.shape[1] > NUM_CLASSES:
         rejection = scored[:, NUM_CLASSES]
@@ -100,6 +100,12 @@ def edge_ones(plan: str, scored: np.ndarray) -> list[int]:
     the border is a sheet's, a tile's or a shadow's edge, never the digit (`pick`)."""
     digits = scored[:, :NUM_CLASSES].argmax(axis=1)
     return [i for i, entry in enumerate(_entries(plan)) if "e" in entry and digits[i] == 1]
+
+
+def faint(plan: str, chosen: int) -> bool:
+    """Whether the chosen single-digit candidate is of ink barely darker than the paper ("p"): on blank sheets,
+    hairs, streaks and shading read so, sure of their digit and not rejected; written digits seldom do."""
+    return "p" in _entries(plan)[chosen]
 
 
 def straight_one(plan: str, scored: np.ndarray, chosen: int) -> bool:

@@ -52,6 +52,7 @@ from toolkit.imaging.lines import skew
 KEPT_LINE = 3  # px: how far from a digit's ink the pixels of the line it touched are kept, in its alternative
 BRIDGE = 0.35  # ... and between two such places this close (x the digit's height), the line between them too
 FAINT_RIVAL = 0.5  # a candidate whose solid ink is under this share of the boldest one's is no rival to it
+FAINT_INK = 0.25  # a digit read from ink standing less than this above the paper (0-1) is flagged faint-ink
 
 FLAGS = {
     "blank-page": "a page-sized image in which no digit was found",
@@ -68,6 +69,8 @@ FLAGS = {
     "straight-stroke": "the 1 read is a bar straighter than a pen draws, square to the image (a scanner's streak, "
     "a seam between paper tones, a piece of a rule) or, on a page or a form field, at any angle (a staple, a "
     "hair): it may be no digit (multi-digit: such a bar beside other digits was not read)",
+    "faint-ink": "the digit read is ink barely darker than the paper (a hair, a streak or shading on a blank "
+    "sheet reads so; a written digit seldom does): it may be no digit",
     "writing-only": "single-digit mode: the only marks on the page are a row of writing (words, or several digits "
     "side by side: try --multi-digit), so no digit was read",
     "not-a-digit": "the model's not_digit output says the image holds no digit (a single-digit scan keeps its "
@@ -194,8 +197,9 @@ def _pick_plan(offered: list[_Offered], page: bool) -> str:
     the image's border cuts it (no rival to the others), "f" when its solid ink is under FAINT_RIVAL of the
     boldest candidate's (a shadow's edge or a pencil mark beside a pen's digit: no rival to it either), "b"
     when it stands in a form's box (`boxes.boxed_in`), "s" when it is a bar straighter than a pen draws
-    (`common.ruler_straight`: flagged `straight-stroke` when read as a 1) and "k" when it is the candidate
-    before it with the line it touched kept (`reading.pick` reads the surer of the two), e.g.
+    (`common.ruler_straight`: flagged `straight-stroke` when read as a 1), "p" when its solid ink stands under
+    FAINT_INK above the paper (flagged `faint-ink` when read) and "k" when it is the candidate before it with
+    the line it touched kept (`reading.pick` reads the surer of the two), e.g.
     "pick:1w,0.066,2.1e" or "keep:1,0.2b"."""
     heaviest = max(1, offered[0].digit.mass)
     boldest = max(o.solid for o in offered)
@@ -207,6 +211,7 @@ def _pick_plan(offered: list[_Offered], page: bool) -> str:
         + ("f" if o.solid < FAINT_RIVAL * boldest else "")
         + ("b" if o.digit.boxed else "")
         + ("s" if ruler_straight(o.field, o.box[2:], any_angle=True) else "")
+        + ("p" if o.solid < FAINT_INK else "")
         + ("k" if o.line_kept else "")
         for o in offered
     )

@@ -188,7 +188,8 @@ def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: i
     its flags: `ambiguous` as the model's choice makes it, `several-digits` judged on the chosen candidate when
     it is not the heaviest (the segmenter judged the heaviest), `touches-line` only when the one read touched
     an erased line and reads otherwise with it kept, `cut-by-border` when the image's border cuts the one read;
-    `straight-stroke` when the one read is a 1 straighter than a pen draws (`reading.straight_one`); when none
+    `straight-stroke` when the one read is a 1 straighter than a pen draws (`reading.straight_one`); `faint-ink`
+    when it is ink barely darker than the paper (`reading.faint`); when none
     is read, `cut-by-border` when every candidate was a straight mark into the border read as a 1
     (`reading.edge_ones`), else `not-a-digit`."""
     from toolkit.imaging import reading
@@ -215,6 +216,8 @@ def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: i
         flags.append("cut-by-border")
     if chosen is not None and reading.straight_one(item.plan, scored, chosen):
         flags.append("straight-stroke")
+    if chosen is not None and reading.faint(item.plan, chosen):
+        flags.append("faint-ink")
     return (None if chosen is None else k + chosen), " ".join(flags) or None
 
 
