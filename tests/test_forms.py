@@ -661,6 +661,22 @@ def test_a_one_leaning_far_and_a_little_taller_than_its_neighbour_is_read(mnist_
     assert "".join(str(int(scored[k, :10].argmax())) for k in chosen) == "13", result.flags
 
 
+def test_a_small_digit_in_a_box_is_offered_however_many_heavier_labels_the_form_prints(mnist_test, scorer):
+    """A form's title and the labels beside its rows of boxes, each word one object heavier than a digit written
+    small, took all five places among the candidates: the digit was never scored, and the form read blank
+    (`not-a-digit`, the words rejected)."""
+    sheet = np.full((620, 560), PAPER, np.uint8)
+    cv2.putText(sheet, "Survey", (30, 50), cv2.FONT_HERSHEY_SIMPLEX, 1.1, 60, 3)
+    for k, word in enumerate(["Item:", "Code:", "Month", "Grade"]):
+        top = 110 + 120 * k
+        cv2.putText(sheet, word, (30, top + 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 60, 3)
+        for j in range(4):
+            cv2.rectangle(sheet, (180 + 70 * j, top), (250 + 70 * j, top + 70), RULE, 2)
+    stamp(sheet, digit_image(mnist_test, 6), 120, 190, 50)  # in the first box of the first row, 36 px tall
+    read_digit, result = read(cv2.GaussianBlur(sheet, (3, 3), 0.7), scorer)
+    assert read_digit == 6, result.flags
+
+
 @pytest.mark.parametrize("nth", [9903, 9912])
 def test_a_one_leaning_alone_in_a_box_is_read_not_erased_as_a_shadows_edge(mnist_test, scorer, nth):
     """A 1 leaning 40-45 degrees, 87 px tall in a 112 px box on a form field 512 px wide: a straight diagonal

@@ -6,6 +6,7 @@ to right, one group per digit, offering a group that may hold touching digits bo
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -108,12 +109,12 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     """Single-digit mode: the candidates for the digit, heaviest object first (on a page never objects in a row
     of writing, flagged writing-only when there is nothing else, and those the image's border cuts after all,
     no rival to the others here; none when there is none): every object with CANDIDATE_SHARE of the
-    heaviest's ink, up to CANDIDATES, for the model to judge (a faint line of writing or a shadow can
-    outweigh a thin 1; see `reading.pick`). An object in a form's box (`boxes.boxed_in`) is never writing: a
-    digit in the first box of a row would otherwise join the label printed before it; it is offered marked
-    `boxed`, so that the label, heavier, does not push it aside as a speck (`reading.pick`). Flagged
-    ambiguous when another object weighs nearly as much as the heaviest, and several-digits when the ink
-    looks like digits side by side."""
+    heaviest's ink, up to CANDIDATES (one of them in a form's box if any is: `_taken`), for the model to judge
+    (a faint line of writing or a shadow can outweigh a thin 1; see `reading.pick`). An object in a form's box
+    (`boxes.boxed_in`) is never writing: a digit in the first box of a row would otherwise join the label
+    printed before it; it is offered marked `boxed`, so that the label, heavier, does not push it aside as a
+    speck (`reading.pick`). Flagged ambiguous when another object weighs nearly as much as the heaviest, and
+    several-digits when the ink looks like digits side by side."""
     page = layout.labels.shape if layout.page else None
     objects = _objects(layout.parts, page, layout.touching) if len(layout.parts) else []
     if not objects:
@@ -149,9 +150,20 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     if several:
         flags.append("several-digits")
     heaviest = int(best[:, 5].sum())
-    offered = [o for o in objects[:CANDIDATES] if o[:, 5].sum() >= CANDIDATE_SHARE * heaviest]
+    offered = [o for o in _taken(objects, in_box) if o[:, 5].sum() >= CANDIDATE_SHARE * heaviest]
     cut_off = {id(o) for o in edge}
     return [Digit(o[:, 0], extent(o), mass=int(o[:, 5].sum()), edge=id(o) in cut_off, boxed=in_box(o)) for o in offered]
+
+
+def _taken(objects: list[np.ndarray], in_box: Callable[[np.ndarray], bool]) -> list[np.ndarray]:
+    """The CANDIDATES objects offered to the model, heaviest first: the heaviest, except that when none of them
+    stands in a form's box and a lighter object does, the heaviest of those takes the last place (a form's
+    title and the labels printed beside its rows outweigh a digit written small, and crowded it out)."""
+    taken = objects[:CANDIDATES]
+    if len(objects) <= CANDIDATES or any(in_box(o) for o in taken):
+        return taken
+    boxed = next((o for o in objects[CANDIDATES:] if in_box(o)), None)
+    return taken if boxed is None else [*taken[:-1], boxed]
 
 
 def _in_rows(objects: list[np.ndarray]) -> list[bool]:
