@@ -677,6 +677,23 @@ def test_a_small_digit_in_a_box_is_offered_however_many_heavier_labels_the_form_
     assert read_digit == 6, result.flags
 
 
+@pytest.mark.parametrize("pen", [1, 2])
+def test_a_thin_one_standing_free_in_a_box_beside_small_labels_is_read_not_erased_as_a_rule(scorer, pen):
+    """A 1 written with a thin pen, 34 px tall in a 47 x 56 px box of a row, the only other writing two small
+    printed labels: thirty times longer than thick and 1.5 times taller than the labels, it was taken for a
+    rule and erased, and the form read blank. An upright run standing free in a box about its size is the
+    box's entry."""
+    sheet = np.full((260, 420), PAPER, np.uint8)
+    cv2.putText(sheet, "Check:", (20, 70), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 60, 1)
+    cv2.putText(sheet, "Zone", (20, 190), cv2.FONT_HERSHEY_SIMPLEX, 0.4, 60, 1)
+    for row, top in ((0, 40), (1, 160)):
+        for j in range(3):
+            cv2.rectangle(sheet, (110 + 55 * j, top), (157 + 55 * j, top + 56), RULE, 4 if row == 0 else 2)
+    cv2.line(sheet, (245, 50), (247, 84), 30, pen)  # in the third box of the first row, clear of its sides
+    read_digit, result = read(cv2.GaussianBlur(sheet, (3, 3), 0.6), scorer)
+    assert read_digit == 1, result.flags
+
+
 @pytest.mark.parametrize("nth", [9903, 9912])
 def test_a_one_leaning_alone_in_a_box_is_read_not_erased_as_a_shadows_edge(mnist_test, scorer, nth):
     """A 1 leaning 40-45 degrees, 87 px tall in a 112 px box on a form field 512 px wide: a straight diagonal

@@ -152,6 +152,8 @@ def find_lines(
             continue  # a bold or short run: a line only as a side of a box
         if owners[k] in framed and _within(c, horizontal, framed[owners[k]]):
             continue  # a stroke of the digit written in the box and touching it: only the box's sides are lines
+        if not horizontal and owners[k] not in framed and any(_entry(c, frame) for frame in outlines):
+            continue  # a thin 1 standing free in a form's box is its entry, however tall beside the labels
         if digit is not None and length >= LINE_OVER_DIGIT * digit:
             lines.add(k)
         elif digit is None and page and length >= PAGE_LINE * (w if horizontal else h):
@@ -186,6 +188,14 @@ def _within(stats_row: np.ndarray, horizontal: bool, frame: tuple[int, int, int,
     if horizontal:
         return top + thick <= y and y + h <= bottom - thick and left <= x and x + w <= right
     return left + thick <= x and x + w <= right - thick and top <= y and y + h <= bottom
+
+
+def _entry(stats_row: np.ndarray, frame: tuple[int, int, int, int, int]) -> bool:
+    """Whether an upright run standing free (its stats row) is inside a box (`frame`) no more than twice its
+    length across: what a form's box holds, not a rule (a frame around a page is far larger than its rules)."""
+    length = int(stats_row[cv2.CC_STAT_HEIGHT])
+    left, top, right, bottom, _ = frame
+    return _within(stats_row, False, frame) and max(right - left, bottom - top) <= 2 * length
 
 
 def _line_candidates(mask: np.ndarray, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, int, bool, float]]:
