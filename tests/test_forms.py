@@ -694,6 +694,40 @@ def test_a_thin_one_standing_free_in_a_box_beside_small_labels_is_read_not_erase
     assert read_digit == 1, result.flags
 
 
+@pytest.mark.parametrize(("digit", "cell"), [(2, 70), (8, 56), (3, 44)])
+def test_a_digit_in_a_comb_is_read_and_its_ticks_are_erased_with_the_rule(mnist_test, scorer, digit, cell):
+    """A field printed as a comb (a rule with an upright tick between its cells): erasing the rule left each
+    tick as a bar standing on it, read as a 1 beside the digit, or taken with the digit for a row of writing
+    (a 2 read 1, flagged straight-stroke). Ticks are erased with their rule: one height, one width, evenly
+    spaced, which a hand does not write."""
+    sheet = np.full((cell + 80, 6 * cell + 60), PAPER, np.uint8)
+    base = 40 + cell
+    cv2.line(sheet, (30, base), (30 + 5 * cell, base), RULE, 2)
+    for j in range(6):
+        cv2.line(sheet, (30 + j * cell, base), (30 + j * cell, base - int(0.4 * cell)), RULE, 2)
+    stamp(sheet, digit_image(mnist_test, digit), 40, 30 + cell + 4, cell - 8)  # in the second cell, on the rule
+    read_digit, result = read(cv2.GaussianBlur(sheet, (3, 3), 0.6), scorer)
+    assert read_digit == digit, result.flags
+    assert "straight-stroke" not in result.flags and "several-digits" not in result.flags
+
+
+def test_a_combs_ticks_are_told_by_their_regularity():
+    from toolkit.imaging.combs import ticks
+
+    def bars(rows):  # (x, y, w, h) -> stats rows (left, top, width, height, area) as OpenCV gives them
+        return np.array([[0, 0, 0, 0, 0], *[[x, y, w, h, w * h] for x, y, w, h in rows]], np.int64)
+
+    comb = [(40 + 50 * k, 80, 2, 20) for k in range(5)]
+    assert ticks(bars(comb), np.arange(1, 6)) == [1, 2, 3, 4, 5]
+    assert ticks(bars(comb), np.arange(1, 3)) == []  # two touched the rule: no comb
+    covered = comb[:2] + comb[3:]  # a digit stands over the middle tick: the spacing still holds
+    assert ticks(bars(covered), np.arange(1, 5)) == [1, 2, 3, 4]
+    ones = [(40, 80, 3, 20), (75, 84, 3, 16), (118, 78, 4, 22), (150, 81, 3, 19)]  # 1s on a rule, by hand
+    assert ticks(bars(ones), np.arange(1, 5)) == []
+    tight = [(40 + 12 * k, 80, 2, 20) for k in range(5)]  # strokes of writing: as far apart as they are tall
+    assert ticks(bars(tight), np.arange(1, 6)) == []
+
+
 @pytest.mark.parametrize("nth", [9903, 9912])
 def test_a_one_leaning_alone_in_a_box_is_read_not_erased_as_a_shadows_edge(mnist_test, scorer, nth):
     """A 1 leaning 40-45 degrees, 87 px tall in a 112 px box on a form field 512 px wide: a straight diagonal

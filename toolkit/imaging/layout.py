@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from toolkit.imaging import combs
 from toolkit.imaging.common import PAGE_SIDE, border, median, paper
 from toolkit.imaging.lines import find_lines, ruled_parts
 
@@ -46,7 +47,7 @@ def analyse(ink: np.ndarray) -> Layout:
     mask = (flat > threshold).view(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     found = find_lines(mask, flat, labels, stats, page) if count > 1 else None
-    lines, touching = None, np.zeros(0, np.int64)
+    lines, touching, teeth = None, np.zeros(0, np.int64), []
     if found is not None:
         lines, strokes = found
         before = labels
@@ -57,7 +58,13 @@ def analyse(ink: np.ndarray) -> Layout:
         origin[labels.ravel()] = before.ravel()
         touching = np.flatnonzero(np.isin(origin, list(strokes)))
         touching = touching[touching > 0]
+        teeth = combs.ticks(stats, touching)  # a comb's ticks, left standing where its rule was erased
+        if teeth:
+            lines = lines | np.isin(labels, teeth).view(np.uint8)
+            touching = touching[~np.isin(touching, teeth)]
     parts = _parts(flat, labels, stats, count)
+    if found is not None and teeth:
+        parts = parts[~np.isin(parts[:, 0], teeth)]
     ruled = ruled_parts(flat, labels, parts, page)
     if ruled:
         drawn = np.isin(labels, ruled).view(np.uint8)
