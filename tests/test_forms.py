@@ -728,6 +728,29 @@ def test_a_combs_ticks_are_told_by_their_regularity():
     assert ticks(bars(tight), np.arange(1, 6)) == []
 
 
+@pytest.mark.parametrize("degrees", [2.0, 4.5])
+def test_a_small_crop_of_a_box_askew_beside_its_label_goes_to_the_segmenter(mnist_test, scorer, degrees):
+    """A form's box cropped small, askew by a few degrees, its label printed beside it: the fast path's look for
+    a frame wants rows of ink across the ink's width, which neither gives, so the box went to the model with
+    its digit (a 7 read 8, rejected). The rough look now sees a blob inked along all four sides of its box."""
+    from toolkit.imaging.rough import rough_box
+
+    sheet = np.full((190, 210), PAPER, np.uint8)
+    cv2.putText(sheet, "Item", (8, 100), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 50, 2)
+    cv2.rectangle(sheet, (100, 30), (180, 150), RULE, 4)
+    stamp(sheet, digit_image(mnist_test, 7), 50, 105, 80)
+    sheet = cv2.GaussianBlur(rotated(sheet, degrees), (3, 3), 0.7)
+    read_digit, result = read(sheet, scorer)
+    assert read_digit == 7 and result.plan is not None, (result.flags, result.plan)  # the segmenter read it
+    ink = 1.0 - sheet.astype(np.float32) / 255
+    assert rough_box(ink).boxed
+    for digit in (0, 8, 4):  # a digit alone is no box: the fast path keeps it
+        alone = np.full((120, 120), PAPER, np.uint8)
+        stamp(alone, digit_image(mnist_test, digit), 10, 10, 100)
+        ink = 1.0 - cv2.GaussianBlur(alone, (3, 3), 0.7).astype(np.float32) / 255
+        assert not rough_box(ink).boxed, digit
+
+
 @pytest.mark.parametrize("nth", [9903, 9912])
 def test_a_one_leaning_alone_in_a_box_is_read_not_erased_as_a_shadows_edge(mnist_test, scorer, nth):
     """A 1 leaning 40-45 degrees, 87 px tall in a 112 px box on a form field 512 px wide: a straight diagonal

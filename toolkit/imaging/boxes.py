@@ -48,7 +48,7 @@ def lined(ink: np.ndarray, rough: Rough, level: float) -> bool:
     """Whether a small image's digit (where its ink is, roughly: `rough`; `level`: the paper of `ink`) is in a
     box or beside a ruled line, which the segmenter erases and the fast path would read with it: `framed`, or
     `ruled` when the rough look saw a long faint mark (most scans have none, and pay nothing for it)."""
-    return framed(ink, rough.near, level) or (rough.long_mark and ruled(ink, rough.near, level))
+    return rough.boxed or framed(ink, rough.near, level) or (rough.long_mark and ruled(ink, rough.near, level))
 
 
 def framed(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bool:

@@ -16,6 +16,10 @@ DETECT_SIDE = 64  # ink detection runs on a copy reduced to about this size (box
 FAINT = 0.03  # on that copy, a mark this far above the paper (and three sigmas of its noise) may be a line
 LONG = 1.1  # ... and one this many times longer than the digit's box is one (`boxes.ruled` measures it)
 TILT = 0.09  # ... leaning up to this slope (5 degrees)
+BOX_CELLS = 8  # a blob this many cells across both ways or more may be a form's box, ...
+BOX_BAND, BOX_SIDES, BOX_HOLLOW = 0.15, 0.85, 0.5  # ... when a band this share of its size along each side of
+# its box is inked along this share of it, and under this share of the inside is ink (a 0 touches its box in four
+# places; a box askew by 5 degrees drifts 0.09 of its side, inside the band)
 
 
 class Rough(NamedTuple):
@@ -23,6 +27,7 @@ class Rough(NamedTuple):
 
     near: tuple[int, int, int, int]  # (top, bottom, left, right) of the digit's ink, bottom and right exclusive
     long_mark: bool  # a faint mark on the reduced copy is LONG times longer than `near`: maybe a line
+    boxed: bool = False  # a blob on the reduced copy is inked along all four sides of its box: maybe a form's box
 
 
 def box3(values: np.ndarray) -> np.ndarray:
@@ -53,10 +58,10 @@ def rough_box(ink: np.ndarray) -> Rough | None:
     # Specks, dust and shadows are separate, much lighter blobs: keep the 8-connected components that weigh
     # at least a tenth of the heaviest (digits written with a break keep both parts) and box them together.
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    kept = stats[1:]
+    kept, ids = stats[1:], np.arange(1, count)
     if count > 2:  # label 0 is the background
         mass = np.bincount(labels.ravel(), weights=smooth.ravel(), minlength=count)[1:]
-        kept = kept[mass >= 0.1 * mass.max()]
+        kept, ids = kept[mass >= 0.1 * mass.max()], ids[mass >= 0.1 * mass.max()]
     x0, y0 = kept[:, cv2.CC_STAT_LEFT], kept[:, cv2.CC_STAT_TOP]
     top, bottom = int(y0.min()), int((y0 + kept[:, cv2.CC_STAT_HEIGHT]).max())
     left, right = int(x0.min()), int((x0 + kept[:, cv2.CC_STAT_WIDTH]).max())
@@ -72,7 +77,29 @@ def rough_box(ink: np.ndarray) -> Rough | None:
         max(0, (left - 1) * factor),
         min(w, (right + 1) * factor),
     )
-    return Rough(near, long_mark)
+    boxed = any(
+        _box_like(mask, labels, label, (x, y, w, h))
+        for label, (x, y, w, h, _) in zip(ids.tolist(), kept.tolist(), strict=True)
+        if w >= BOX_CELLS and h >= BOX_CELLS
+    )
+    return Rough(near, long_mark, boxed)
+
+
+def _box_like(mask: np.ndarray, labels: np.ndarray, label: int, box: tuple[int, int, int, int]) -> bool:
+    """Whether the blob `label` of the reduced copy (`labels`; `box`: its left, top, width and height, BOX_CELLS
+    or more both ways; `mask`: the copy's ink) is a form's box, a little askew, maybe with
+    the digit touching it: inked along BOX_SIDES of a band of BOX_BAND of its size inside each side of its box,
+    and under BOX_HOLLOW inside the bands. The fast path's own look for a frame wants rows of ink across the
+    image, which a box askew by a few degrees, or a label printed beside it, does not give."""
+    x, y, w, h = box
+    band = max(1, round(BOX_BAND * min(w, h)))
+    inked = mask[y : y + h, x : x + w]  # first, cheaply: a box has ink in all four corners (most digits do not)
+    corners = (inked[:band, :band], inked[-band:, -band:], inked[:band, -band:], inked[-band:, :band])
+    if not all(cv2.countNonZero(corner) for corner in corners):
+        return False
+    blob = labels[y : y + h, x : x + w] == label
+    sides = (blob[:band].any(axis=0), blob[-band:].any(axis=0), blob[:, :band].any(axis=1), blob[:, -band:].any(axis=1))
+    return min(float(side.mean()) for side in sides) >= BOX_SIDES and blob[band:-band, band:-band].mean() < BOX_HOLLOW
 
 
 def _long_mark(faint: np.ndarray, span: float) -> bool:
