@@ -751,6 +751,21 @@ def test_a_small_crop_of_a_box_askew_beside_its_label_goes_to_the_segmenter(mnis
         assert not rough_box(ink).boxed, digit
 
 
+@pytest.mark.parametrize("label", ["N  o", "M  k"])
+def test_a_label_beside_a_box_is_no_second_digit_beside_the_one_in_it(mnist_test, label):
+    """The letters of a label printed beside a form's box, each as tall and nearly as heavy as the digit in the
+    box, stood beside it: the right read was flagged several-digits. A mark out of the boxes is no second digit
+    beside one in them."""
+    from toolkit.predict import predict_images
+
+    sheet = np.full((120, 300), PAPER, np.uint8)
+    cv2.putText(sheet, label, (10, 75), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 70, 2)
+    cv2.rectangle(sheet, (190, 20), (260, 105), RULE, 3)
+    stamp(sheet, digit_image(mnist_test, 3), 37, 200, 50)
+    (record,) = predict_images([cv2.GaussianBlur(sheet, (3, 3), 0.7)])
+    assert record["digit"] == 3 and record["flags"] is None, record
+
+
 @pytest.mark.parametrize("nth", [9903, 9912])
 def test_a_one_leaning_alone_in_a_box_is_read_not_erased_as_a_shadows_edge(mnist_test, scorer, nth):
     """A 1 leaning 40-45 degrees, 87 px tall in a 112 px box on a form field 512 px wide: a straight diagonal

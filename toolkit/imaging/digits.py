@@ -146,7 +146,8 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     several = box[2] > WIDE * box[3]
     if len(rivals) > 1 and rivals[1][:, 5].sum() >= COMPARABLE * best[:, 5].sum():
         flags.append("ambiguous")
-        several |= _side_by_side(box, extent(rivals[1]))
+        # (a label printed beside a form's box is no second digit beside the one in the box)
+        several |= _side_by_side(box, extent(rivals[1])) and in_box(best) == in_box(rivals[1])
     if several:
         flags.append("several-digits")
     heaviest = int(best[:, 5].sum())
