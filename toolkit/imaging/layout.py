@@ -63,7 +63,7 @@ def analyse(ink: np.ndarray) -> Layout:
             lines = lines | np.isin(labels, teeth).view(np.uint8)
             touching = touching[~np.isin(touching, teeth)]
     parts = _parts(flat, labels, stats, count)
-    if found is not None and teeth:
+    if teeth:
         parts = parts[~np.isin(parts[:, 0], teeth)]
     ruled = ruled_parts(flat, labels, parts, page)
     if ruled:

@@ -40,7 +40,8 @@ def tiff_loaded(image: Image.Image) -> Image.Image:
     as it is."""
     if not isinstance(image, ImageFile.ImageFile) or image.format != "TIFF":
         return image
-    if image.filename and len(image.tile) == 1 and image.tile[0][0] == "raw" and _tag(image) in (5, 6, 7, 8):
+    first = image.tell() == 0  # read again from its bytes, a TIFF opens at its first frame
+    if first and image.filename and len(image.tile) == 1 and image.tile[0][0] == "raw" and _tag(image) in (5, 6, 7, 8):
         with open(image.filename, "rb") as fh:
             image = Image.open(io.BytesIO(fh.read()))
     image.load()
