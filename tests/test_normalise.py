@@ -182,6 +182,27 @@ def test_a_tiff_opened_by_the_caller_is_turned_upright_once(reference, tmp_path,
     assert np.array_equal(item.tensor, expected)
 
 
+def test_every_frame_of_a_turned_uncompressed_tiff_is_read_upright_even_once_the_file_is_gone(reference, tmp_path):
+    """The bytes of a quarter-turned uncompressed TIFF are read again through the open file, at the frame the
+    caller seeked to: reopened by name, a later frame was still scrambled, and a file deleted (or a relative
+    path after a change of folder) raised."""
+    import os
+
+    gray, expected = reference
+    other = np.ascontiguousarray(gray[::-1])  # a second page: the same scan upside down
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "pages.tif"
+    stored = [Image.fromarray(g).transpose(Image.Transpose.ROTATE_90) for g in (gray, other)]
+    stored[0].save(path, save_all=True, append_images=stored[1:], exif=exif.tobytes(), compression=None)
+    second = Image.open(path)
+    second.seek(1)
+    assert np.array_equal(normalise.normalize(second), normalise.normalize(Image.fromarray(other)))
+    first = Image.open(path)
+    os.remove(path)
+    assert np.array_equal(normalise.normalize(first), expected)
+
+
 @pytest.mark.parametrize("kind", ["white", "black", "grey-noise", "dark-noise"])
 def test_blank_images_are_flagged(kind):
     rng = np.random.default_rng(0)

@@ -247,7 +247,7 @@ def test_a_mark_barely_darker_than_the_paper_is_flagged_faint_ink_and_a_pen_digi
     assert record["digit"] == 4 and "faint-ink" not in (record["flags"] or ""), record
 
 
-def test_faint_candidates_are_marked_in_the_plan_and_read_with_their_mass():
+def test_a_faint_mark_in_a_plan_is_read_as_a_candidate_with_its_mass():
     scored = np.array([[0.01] * 7 + [0.93] + [0.01] * 2 + [0.1]], np.float32)
     assert reading.faint("pick:1p", 0) and not reading.faint("pick:1", 0)
     assert reading.pick("pick:1p", scored)[0] == 0

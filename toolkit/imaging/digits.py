@@ -151,7 +151,7 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     if several:
         flags.append("several-digits")
     heaviest = int(best[:, 5].sum())
-    offered = [o for o in _taken(objects, in_box) if o[:, 5].sum() >= CANDIDATE_SHARE * heaviest]
+    offered = _taken([o for o in objects if o[:, 5].sum() >= CANDIDATE_SHARE * heaviest], in_box)
     cut_off = {id(o) for o in edge}
     return [Digit(o[:, 0], extent(o), mass=int(o[:, 5].sum()), edge=id(o) in cut_off, boxed=in_box(o)) for o in offered]
 

@@ -26,9 +26,9 @@ PAGE_LINE = 0.5  # on a page with no other ink, a lone rule crosses at least thi
 PAGE_PIECE = 0.12  # on a page, a lone straight part shorter than this share of the sheet may be a 1: the model
 # judges it (a bold 1 under a header of small words was longer than they are tall, and erased as a rule)
 DIAGONAL, BAND, BAND_ALONE = 35.0, 0.2, 0.25  # a straight band (no wider than BAND x its length) leaning DIAGONAL
-# degrees from both axes, longer than PAGE_PIECE of the image and standing LINE_OVER_DIGIT x as tall as the other ink
-# (when there is none: running into the image's border, or across BAND_ALONE of it), is no digit: a 1 leans less or
-# stands no taller
+# degrees from both axes, longer than PAGE_PIECE of the image and standing LINE_OVER_DIGIT x as tall as the other
+# ink is large (its parts' longer sides; when there is none: running into the image's border, or across BAND_ALONE
+# of it), is no digit: a 1 leans less or stands no taller
 SHEET_EDGE = 8.0  # a part along the border of a page, this many times longer than wide, is the sheet's edge
 RULE_ROWS, STANDING_OUT, STANDING_OUT_LONG = 0.8, 0.35, 0.6  # a rule fills its rows along 80% of a run; what
 # stands out holds under 35% (under 60% along 8 LINE_MIN or more: the digits of a number sitting on a rule)
@@ -44,8 +44,8 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
     than PAGE_PIECE of the sheet (on a page with no other ink: PAGE_LINE of it); it is a box when
     its ink follows the rectangle's outline all round (a 0 touches its rectangle in four places only); it is a
     shadow's or a fold's edge when it is a straight band leaning DIAGONAL from both axes, longer than PAGE_PIECE
-    of the sheet and standing LINE_OVER_DIGIT x as tall as the tallest other part (a 1 leaning in a number, longer
-    than its neighbours are tall, stands no taller than they do), or, with no
+    of the sheet and standing LINE_OVER_DIGIT x as tall as the largest other part is long (a 1 leaning in a number,
+    longer than its neighbours are tall, stands no taller than they do), or, with no
     other part, running into the image's border or longer than BAND_ALONE of the sheet (a 1 leaning alone in a
     form's box is not)."""
     shaped: dict[int, tuple[str, float, float]] = {}  # label: (kind, length, the length it is measured by)

@@ -4,8 +4,9 @@ pixels as the sensor read them, plus a tag), and the transpose that shows them u
 TIFF is the exception: Pillow applies a TIFF's orientation itself when it loads the pixels (and drops the tag),
 so asking the tag of a TIFF not yet loaded would turn it twice. A TIFF is loaded first; the tag left after that,
 if any, is one this Pillow did not apply. Pillow's memory-mapped load of an uncompressed TIFF turned by a
-quarter (orientations 5-8) reads the pixels with the turned width and scrambles them; such a file is read from
-its bytes instead, which takes the ordinary decoder.
+quarter (orientations 5-8) reads the pixels with the turned width and scrambles them; such a frame is read
+from the file's bytes instead (a copy of the file in memory, for an image the caller opened), which takes the
+ordinary decoder.
 """
 
 from __future__ import annotations
@@ -40,12 +41,27 @@ def tiff_loaded(image: Image.Image) -> Image.Image:
     as it is."""
     if not isinstance(image, ImageFile.ImageFile) or image.format != "TIFF":
         return image
-    first = image.tell() == 0  # read again from its bytes, a TIFF opens at its first frame
-    if first and image.filename and len(image.tile) == 1 and image.tile[0][0] == "raw" and _tag(image) in (5, 6, 7, 8):
-        with open(image.filename, "rb") as fh:
-            image = Image.open(io.BytesIO(fh.read()))
+    if image.filename and len(image.tile) == 1 and image.tile[0][0] == "raw" and _tag(image) in (5, 6, 7, 8):
+        image = _from_bytes(image)
     image.load()
     return image
+
+
+def _from_bytes(image: ImageFile.ImageFile) -> Image.Image:
+    """The same frame of a TIFF opened again from its bytes, read through the open file (the path may be
+    relative to another folder by now, or the file replaced), so that Pillow does not memory-map it."""
+    frame, fp = image.tell(), image.fp
+    if fp is not None:
+        at = fp.tell()
+        fp.seek(0)
+        data = fp.read()
+        fp.seek(at)
+    else:
+        with open(image.filename, "rb") as fh:
+            data = fh.read()
+    again = Image.open(io.BytesIO(data))
+    again.seek(frame)
+    return again
 
 
 def turn(image: Image.Image) -> Image.Transpose | None:

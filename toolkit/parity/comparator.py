@@ -222,8 +222,8 @@ def check_tolerance(
 
 
 def check_sqnr(reference: np.ndarray, candidate: np.ndarray) -> SqnrResult:
-    """int8 exports only: passes when the outputs, all elements together, are within INT8_MIN_OUTPUT_SQNR_DB of
-    the reference's as a signal-to-noise ratio. int8 rounding moves every element a little; a wrong scale or
+    """int8 exports only: passes when the outputs, all elements together, have a signal-to-noise ratio against
+    the reference's of INT8_MIN_OUTPUT_SQNR_DB or more. int8 rounding moves every element a little; a wrong scale or
     damaged weights move them all much more, often with 99% of the argmaxes still agreeing."""
     value = sqnr_db(reference, candidate) if np.isfinite(candidate).all() else math.nan
     detail = (
