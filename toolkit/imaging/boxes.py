@@ -12,14 +12,14 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from toolkit.imaging.common import LINE_MIN, LINE_RATIO
+from toolkit.imaging.common import FRAME_HOLLOW, LINE_MIN, LINE_RATIO, inked_all_round
 from toolkit.imaging.rough import LONG, TILT, Rough
 
 BAR = 0.4  # a part this stout at most, ruled along its length, is a row of form boxes (4 boxes 1.4x as tall as wide)
 HOLLOW = 0.5  # ... whose centre line, along its length, is ink over less than this share (the dividers)
 BOX_THICK = 6.0  # px: a box's outline at most this thick (no digit is a rectangle's outline, so it may be bolder)
-FRAMED, FRAME_BAND, FRAME_CONTRAST, FRAME_ROW = 0.85, 0.08, 0.1, 0.6  # a small image's frame: see `framed`
-FRAME_EDGE, FRAME_HOLLOW = 0.25, 0.5  # ... and its cheap first look and its inside: see `framed`
+FRAME_BAND, FRAME_CONTRAST, FRAME_ROW = 0.08, 0.1, 0.6  # a small image's frame: see `framed`
+FRAME_EDGE = 0.25  # ... and its cheap first look: see `framed`
 SPACING = 0.15  # the dividers of a row of boxes are this evenly spaced (a share of the box width)
 PAIRED = 2.2  # the side closing a box may be this many times bolder than its rules: two boxes' sides together
 BOXED_SIDE, BOXED_REACH = 0.5, 1.5  # a mark between two upright lines this close and this long is in a box
@@ -81,18 +81,8 @@ def framed(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bo
         return False
     mask = ink[max(0, top - 2) : bottom + 2, max(0, int(columns[0]) - 2) : int(columns[-1]) + 3] > threshold
     inner = mask[2:-2, 2:-2]  # the margin around the outermost rows and columns is no part of the frame
-    band = max(4, int(FRAME_BAND * min(inner.shape)))
-    if inner[band:-band, band:-band].mean() >= FRAME_HOLLOW:  # a solid blob (a shadow's band) is inked all round
-        return False
-    return (
-        min(
-            inner[:band].any(axis=0).mean(),
-            inner[-band:].any(axis=0).mean(),
-            inner[:, :band].any(axis=1).mean(),
-            inner[:, -band:].any(axis=1).mean(),
-        )
-        >= FRAMED
-    )
+    # A solid blob (a shadow's band) is inked all round too, but not hollow.
+    return inked_all_round(inner, max(4, int(FRAME_BAND * min(inner.shape))))
 
 
 def ruled(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bool:

@@ -31,6 +31,7 @@ PAGE_SIDE = 320
 LINE_MIN = 12  # px: runs of ink shorter than this are never ruled lines (nor the sides of a box)
 LINE_THICK = 4.0  # px: a ruled line is at most this thick (a printed rule is thinner than a pen stroke of a digit)
 LINE_RATIO = 8.0  # a ruled line, and a box's rules, are at least this many times longer than thick
+FRAMED, FRAME_HOLLOW = 0.85, 0.5  # a frame is inked along this share of each side, and under this share inside
 STRAIGHT_OFF, STRAIGHT_LEAN = 0.15, 0.01  # a mark ruler-straight and square to the field: see `ruler_straight`
 ELONGATED = 0.8  # ... or at any angle: a bar, its second moments this far apart (0: a disc, 1: a line)
 THIN = 10  # ... and thin: its ink this many columns (or rows) of the field wide at most
@@ -117,6 +118,16 @@ def reduce(values: np.ndarray, factor: int) -> np.ndarray:
         return values
     h, w = values.shape
     return cv2.resize(values, (-(-w // factor), -(-h // factor)), interpolation=cv2.INTER_AREA)
+
+
+def inked_all_round(mask: np.ndarray, band: int) -> bool:
+    """Whether a boolean `mask` (the box around something) is a frame: inked along FRAMED of a strip `band` px
+    wide inside each of its sides, and under FRAME_HOLLOW inside those strips. A digit touches its box in a few
+    places; a blob of shading is inked all through."""
+    if mask[band:-band, band:-band].mean() >= FRAME_HOLLOW:
+        return False
+    sides = (mask[:band].any(axis=0), mask[-band:].any(axis=0), mask[:, :band].any(axis=1), mask[:, -band:].any(axis=1))
+    return min(float(side.mean()) for side in sides) >= FRAMED
 
 
 def centre_of_mass(values: np.ndarray) -> tuple[float, float]:

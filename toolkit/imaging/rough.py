@@ -10,16 +10,15 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from toolkit.imaging.common import BLANK_CONTRAST, border, paper, reduce
+from toolkit.imaging.common import BLANK_CONTRAST, border, inked_all_round, paper, reduce
 
 DETECT_SIDE = 64  # ink detection runs on a copy reduced to about this size (box filtering also averages noise)
 FAINT = 0.03  # on that copy, a mark this far above the paper (and three sigmas of its noise) may be a line
 LONG = 1.1  # ... and one this many times longer than the digit's box is one (`boxes.ruled` measures it)
 TILT = 0.09  # ... leaning up to this slope (5 degrees)
 BOX_CELLS = 8  # a blob this many cells across both ways or more may be a form's box, ...
-BOX_BAND, BOX_SIDES, BOX_HOLLOW = 0.15, 0.85, 0.5  # ... when a band this share of its size along each side of
-# its box is inked along this share of it, and under this share of the inside is ink (a 0 touches its box in four
-# places; a box askew by 5 degrees drifts 0.09 of its side, inside the band)
+BOX_BAND = 0.15  # ... when it is a frame (`common.inked_all_round`) with strips this share of its size wide (a box
+# askew by 5 degrees drifts 0.09 of its side, inside them)
 
 
 class Rough(NamedTuple):
@@ -87,19 +86,17 @@ def rough_box(ink: np.ndarray) -> Rough | None:
 
 def _box_like(mask: np.ndarray, labels: np.ndarray, label: int, box: tuple[int, int, int, int]) -> bool:
     """Whether the blob `label` of the reduced copy (`labels`; `box`: its left, top, width and height, BOX_CELLS
-    or more both ways; `mask`: the copy's ink) is a form's box, a little askew, maybe with
-    the digit touching it: inked along BOX_SIDES of a band of BOX_BAND of its size inside each side of its box,
-    and under BOX_HOLLOW inside the bands. The fast path's own look for a frame wants rows of ink across the
-    image, which a box askew by a few degrees, or a label printed beside it, does not give."""
+    or more both ways; `mask`: the copy's ink) is a form's box, a little askew, maybe with the digit touching
+    it: a frame (`common.inked_all_round`, strips BOX_BAND of its size wide). The fast path's own look for a
+    frame wants rows of ink across the image, which a box askew by a few degrees, or a label printed beside it,
+    does not give."""
     x, y, w, h = box
     band = max(1, round(BOX_BAND * min(w, h)))
     inked = mask[y : y + h, x : x + w]  # first, cheaply: a box has ink in all four corners (most digits do not)
     corners = (inked[:band, :band], inked[-band:, -band:], inked[:band, -band:], inked[-band:, :band])
     if not all(cv2.countNonZero(corner) for corner in corners):
         return False
-    blob = labels[y : y + h, x : x + w] == label
-    sides = (blob[:band].any(axis=0), blob[-band:].any(axis=0), blob[:, :band].any(axis=1), blob[:, -band:].any(axis=1))
-    return min(float(side.mean()) for side in sides) >= BOX_SIDES and blob[band:-band, band:-band].mean() < BOX_HOLLOW
+    return inked_all_round(labels[y : y + h, x : x + w] == label, band)
 
 
 def _long_mark(faint: np.ndarray, span: float) -> bool:
