@@ -69,8 +69,9 @@ FLAGS = {
     "straight-stroke": "the 1 read is a bar straighter than a pen draws, square to the image (a scanner's streak, "
     "a seam between paper tones, a piece of a rule) or, on a page or a form field, at any angle (a staple, a "
     "hair): it may be no digit (multi-digit: such a bar beside other digits was not read)",
-    "faint-ink": "the digit read is ink barely darker than the paper (a hair, a streak or shading on a blank "
-    "sheet reads so; a written digit seldom does): it may be no digit",
+    "faint-ink": "the mark that would be read is ink barely darker than the paper (a hair, a streak or shading "
+    "on a blank sheet reads so; a written digit seldom does): on a page no digit is read, and a smaller "
+    "image keeps its digit, flagged",
     "writing-only": "single-digit mode: the only marks on the page are a row of writing (words, or several digits "
     "side by side: try --multi-digit), so no digit was read",
     "not-a-digit": "the model's not_digit output says the image holds no digit (a single-digit scan keeps its "

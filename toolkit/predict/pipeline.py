@@ -189,7 +189,7 @@ def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: i
     it is not the heaviest (the segmenter judged the heaviest), `touches-line` only when the one read touched
     an erased line and reads otherwise with it kept, `cut-by-border` when the image's border cuts the one read;
     `straight-stroke` when the one read is a 1 straighter than a pen draws (`reading.straight_one`); `faint-ink`
-    when it is ink barely darker than the paper (`reading.faint`); when none
+    when it is ink barely darker than the paper (`reading.faint`), and then, on a page, none is read; when none
     is read, `cut-by-border` when every candidate was a straight mark into the border read as a 1
     (`reading.edge_ones`), else `not-a-digit`."""
     from toolkit.imaging import reading
@@ -199,6 +199,8 @@ def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: i
     if rejection is not None:
         scored = np.column_stack([scored, rejection[k : k + item.n]])
     chosen, ambiguous, wide = reading.pick(item.plan, scored)
+    if chosen is not None and item.plan.startswith("pick:") and reading.faint(item.plan, chosen):
+        return None, "faint-ink"  # on a page, ink barely darker than the paper is no digit read
     flags = [f for f in (item.flags or "").split() if f != "ambiguous" and (f != "several-digits" or not chosen)]
     if ambiguous:
         flags.append("ambiguous")
