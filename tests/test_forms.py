@@ -859,9 +859,8 @@ def test_a_label_beside_a_box_does_not_push_the_boxed_digit_aside():
     """`reading.pick` on a small image's candidates: a label printed beside a box ("Grade") is heavier than the
     digit in the box. The model rejects the label and accepts the digit, but a candidate lighter than a fifth
     (KEEP_SHARE) of the heaviest was never read: the label was kept, read as a 2. A candidate standing in a
-    box ("b") needs a tenth (BOXED_SHARE); a speck in an empty box, lighter, is still passed over, and so is a
-    mark in a box the model doubts while it rejects a heavier one. A candidate out of the boxes is no rival to
-    one in them. Unmarked, the old rules stand."""
+    box ("b") needs a tenth (BOXED_SHARE); a speck in an empty box, lighter, is still passed over. A candidate
+    out of the boxes is no rival to one in them. Unmarked, the old rules stand."""
     label, digit, doubted = np.full(11, 0.01), np.full(11, 0.01), np.full(11, 0.01)
     label[2], label[10] = 0.9, 0.99  # rejected
     digit[4], digit[10] = 0.99, 0.01
@@ -869,7 +868,9 @@ def test_a_label_beside_a_box_does_not_push_the_boxed_digit_aside():
     assert reading.pick("keep:1w,0.199b", np.stack([label, digit])) == (1, False, False)
     assert reading.pick("keep:1w,0.199", np.stack([label, digit])) == (0, False, True)
     assert reading.pick("keep:1w,0.05b", np.stack([label, digit])) == (0, False, True)
-    assert reading.pick("keep:1w,0.6b", np.stack([label, doubted])) == (0, False, True)
+    # A mark in a box the model doubts while it rejects a heavier one is not accepted; but when nothing is, a
+    # digit's own scan reads the candidate the model rejects least (`test_a_digits_own_scan_keeps_...`).
+    assert reading.pick("keep:1w,0.6b", np.stack([label, doubted])) == (1, False, False)
     # Both accepted: the heavier is read; a mark out of the boxes is no rival to one in them.
     assert reading.pick("pick:1b,0.8", np.stack([digit, digit])) == (0, False, False)
     assert reading.pick("pick:1,0.8", np.stack([digit, digit])) == (0, True, False)
@@ -949,3 +950,25 @@ def test_touches_line_is_said_of_the_digit_read_whatever_else_is_on_the_page(mni
 
     for record in predict_images([page(False), page(True)]):
         assert record["digit"] == 1 and "touches-line" in (record["flags"] or "").split(), record
+
+
+def test_a_digits_own_scan_keeps_the_candidate_the_model_rejects_least():
+    """A small image (a "keep:" plan) keeps a digit even when the model rejects every candidate. It kept the
+    heaviest: a form's label beside its box ("Number", rejected at 0.98) was read as a 4 over the 7 in the box
+    (rejected at 0.61), and a digit with its box's stubs erased badly (a 4, rejected at 0.99) over the same
+    digit read with the line kept (a 6, rejected at 0.52). It now keeps the one the model rejects least,
+    among those that weigh their share; a twin the line-kept rule passed over stays passed over. A page (a
+    "pick:" plan) still reads none."""
+    label, seven = np.full(11, 0.01), np.full(11, 0.01)
+    label[4], label[10] = 0.6, 0.98
+    seven[7], seven[10] = 0.99, 0.61
+    assert reading.pick("keep:1w,0.4b", np.stack([label, seven])) == (1, False, False)
+    assert reading.pick("keep:1w,0.05b", np.stack([label, seven]))[0] == 0  # a speck's share: not read
+    assert reading.pick("pick:1w,0.4b", np.stack([label, seven]))[0] is None
+    four, six = np.full(11, 0.01), np.full(11, 0.01)
+    four[4], four[10] = 0.75, 0.99
+    six[6], six[10] = 0.97, 0.52
+    assert reading.pick("keep:1,1k", np.stack([four, six]))[0] == 1
+    # Accepted but no surer than the candidate (the line-kept rule's loser): not read in its place.
+    four[10], six[10], six[6] = 0.9, 0.2, 0.7
+    assert reading.pick("keep:1,1k", np.stack([four, six]))[0] == 0

@@ -33,9 +33,9 @@ KEPT_MARGIN = 1.0  # a digit read with the line it touched kept must be this muc
 def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     """Single-digit mode with several candidates (`plan`: see `_pick_plan`; `scored`: the model's rows for
     them, heaviest first, with the not_digit column when the model has one): which one is the digit, None when
-    the model rejects them all on a page (a "keep:" plan, a smaller image, keeps its heaviest); whether the
-    choice is ambiguous (another accepted candidate has COMPARABLE of the chosen one's ink; one the image's
-    border cuts, marked "e", is no rival to one it does not, nor one of faint ink, marked "f", to a bold one,
+    the model rejects them all on a page (a "keep:" plan, a smaller image, keeps the one the model rejects
+    least, `_least_rejected`); whether the choice is ambiguous (another accepted candidate has COMPARABLE of
+    the chosen one's ink; one the image's border cuts, marked "e", is no rival to one it does not, nor one of faint ink, marked "f", to a bold one,
     nor one the model doubts is a digit, not_digit at NOT_DIGIT_DOUBT or above; and the choice of one of
     faint ink, "f", is a guess whatever its rivals); and whether the chosen one is wider than one digit.
 
@@ -71,14 +71,20 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
         accepted = [i for i in accepted if masses[i] >= (BOXED_SHARE if boxed[i] else KEEP_SHARE)]
     # A candidate and its alternative with the line it touched kept ("k"): the surer one that is accepted.
     sure = _span_scores(scored[:, :NUM_CLASSES])  # as digits, whatever not_digit says
+    losers = set()
     for i in [i for i, entry in enumerate(entries) if entry.endswith("k") and i in accepted]:
         loser = i - 1 if sure[i] > sure[i - 1] + KEPT_MARGIN else i  # the line kept must make it surer
         if i - 1 not in accepted and digits[i] == digits[i - 1]:
             loser = i - 1  # ... or be the one the model takes for a digit, when both read the same
+        losers.add(loser)
         if loser in accepted:
             accepted.remove(loser)
-    if not accepted:  # none is a digit: on a page, no digit; a digit's own scan keeps its heaviest, flagged
-        return (0, False, "w" in entries[0]) if plan.startswith("keep:") else (None, False, False)
+    if not accepted and plan.startswith("keep:"):  # a digit's own scan keeps the likeliest digit, flagged
+        left = [i for i in range(len(scored)) if i not in edges and i not in losers]
+        at = _least_rejected(masses, boxed, scored, left)
+        return at, False, "w" in entries[at]
+    if not accepted:  # none is a digit: on a page, no digit
+        return None, False, False
     best = accepted[0]
     doubted = (
         scored[:, NUM_CLASSES] >= NOT_DIGIT_DOUBT if scored.shape[1] > NUM_CLASSES else np.zeros(len(scored), bool)
@@ -93,6 +99,17 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     ]
     guessed = "f" in entries[best]  # faint ink read because a bolder mark was rejected
     return best, guessed or any(masses[i] >= COMPARABLE * masses[best] for i in rivals), "w" in entries[best]
+
+
+def _least_rejected(masses: list[float], boxed: list[bool], scored: np.ndarray, left: list[int]) -> int:
+    """When the model rejects every candidate of a digit's own scan: the one it doubts least among `left` that
+    weigh their share (KEEP_SHARE of the heaviest, BOXED_SHARE standing in a form's box), else the heaviest.
+    A label beside a form's box, or the digit read with its box's stubs, is rejected more surely than the
+    digit; a model without not_digit rejects none."""
+    fit = [i for i in left if masses[i] >= (BOXED_SHARE if boxed[i] else KEEP_SHARE)]
+    if not fit or scored.shape[1] <= NUM_CLASSES:
+        return 0
+    return min(fit, key=lambda i: float(scored[i, NUM_CLASSES]))
 
 
 def edge_ones(plan: str, scored: np.ndarray) -> list[int]:
