@@ -694,19 +694,19 @@ def test_a_thin_one_standing_free_in_a_box_beside_small_labels_is_read_not_erase
     assert read_digit == 1, result.flags
 
 
-@pytest.mark.parametrize(("digit", "cell"), [(2, 70), (8, 56), (3, 44)])
-def test_a_digit_in_a_comb_is_read_and_its_ticks_are_erased_with_the_rule(mnist_test, scorer, digit, cell):
+@pytest.mark.parametrize(("digit", "cell", "degrees"), [(2, 70, 0), (8, 56, 0), (3, 44, 0), (2, 70, -3.5), (8, 56, 3)])
+def test_a_digit_in_a_comb_is_read_and_its_ticks_are_erased_with_the_rule(mnist_test, scorer, digit, cell, degrees):
     """A field printed as a comb (a rule with an upright tick between its cells): erasing the rule left each
     tick as a bar standing on it, read as a 1 beside the digit, or taken with the digit for a row of writing
     (a 2 read 1, flagged straight-stroke). Ticks are erased with their rule: one height, one width, evenly
-    spaced, which a hand does not write."""
+    spaced, which a hand does not write; on a sheet turned a few degrees, their feet on a leaning row."""
     sheet = np.full((cell + 80, 6 * cell + 60), PAPER, np.uint8)
     base = 40 + cell
     cv2.line(sheet, (30, base), (30 + 5 * cell, base), RULE, 2)
     for j in range(6):
         cv2.line(sheet, (30 + j * cell, base), (30 + j * cell, base - int(0.4 * cell)), RULE, 2)
     stamp(sheet, digit_image(mnist_test, digit), 40, 30 + cell + 4, cell - 8)  # in the second cell, on the rule
-    read_digit, result = read(cv2.GaussianBlur(sheet, (3, 3), 0.6), scorer)
+    read_digit, result = read(cv2.GaussianBlur(rotated(sheet, degrees), (3, 3), 0.6), scorer)
     assert read_digit == digit, result.flags
     assert "straight-stroke" not in result.flags and "several-digits" not in result.flags
 
@@ -726,6 +726,39 @@ def test_a_combs_ticks_are_told_by_their_regularity():
     assert ticks(bars(ones), np.arange(1, 5)) == []
     tight = [(40 + 12 * k, 80, 2, 20) for k in range(5)]  # strokes of writing: as far apart as they are tall
     assert ticks(bars(tight), np.arange(1, 6)) == []
+    # On a sheet turned 4 degrees, the ticks' feet rise 3.5 px a cell: on no one row, but on one leaning row.
+    leaning = [(40 + 50 * k, 80 - round(3.5 * k), 2, 20) for k in range(5)]
+    assert ticks(bars(leaning), np.arange(1, 6)) == [1, 2, 3, 4, 5]
+    steep = [(40 + 50 * k, 80 - 6 * k, 2, 20) for k in range(5)]  # 7 degrees: more than a sheet askew
+    assert ticks(bars(steep), np.arange(1, 6)) == []
+
+
+@pytest.mark.parametrize("degrees", [-4.0, 2.5])
+def test_a_combs_rule_gives_the_skew_and_a_flat_bar_does_not(degrees):
+    """`combs.rule_angle`: a comb's part (its rule, its ticks, a blob written on it) is no long thin part nor a
+    box, so it gave the sheet no skew, and on a sheet turned 3.5 degrees its rule was not found at all. Its
+    edge along the rule gives the angle when ticks stand on it; a flat bar, a thick rule with no ticks or a
+    word gives none."""
+    from toolkit.imaging.combs import rule_angle
+
+    comb = np.zeros((100, 330), np.uint8)
+    cv2.line(comb, (10, 70), (310, 70), 1, 2)
+    for k in range(6):
+        cv2.line(comb, (10 + 60 * k, 70), (10 + 60 * k, 48), 1, 2)
+    cv2.circle(comb, (100, 50), 18, 1, 3)  # a 0 written on the rule
+    matrix = cv2.getRotationMatrix2D((165, 50), degrees, 1.0)
+    turned = cv2.warpAffine(comb * 255, matrix, (330, 100), flags=cv2.INTER_LINEAR) > 128
+    ys, xs = np.nonzero(turned)
+    region = turned[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].view(np.uint8)
+    angle = rule_angle(region)
+    assert angle is not None and abs(angle + degrees) < 0.5, angle  # image rows run down: the sign flips
+    bar = np.zeros((8, 58), np.uint8)
+    bar[2:6, :] = 1
+    assert rule_angle(bar) is None
+    ruled = np.zeros((40, 300), np.uint8)
+    ruled[30:34, :] = 1
+    ruled[5:30, 100:160] = 1  # a wide blob on a rule: no ticks
+    assert rule_angle(ruled) is None
 
 
 @pytest.mark.parametrize("degrees", [2.0, 4.5])

@@ -3,14 +3,22 @@
 where the rule was, one beside the digit in each cell: read as 1s, or as a row of writing with the digit in it.
 
 Ticks are told from a digit's strokes by their regularity, which a hand does not have: three or more upright
-bars that touched an erased rule, ending on one row (standing on the rule, or hanging from it), of one height
-and one width within a pixel or two, and as far apart as the cells (multiples of one spacing, where a digit
-covers a tick). A row of 1s written on a rule varies in height, lean and spacing, and is kept.
+bars that touched an erased rule, ending on one row (standing on the rule, or hanging from it; a row leaning
+up to 5 degrees on a sheet askew), of one height and one width within a pixel or two, and as far apart as the
+cells (multiples of one spacing, where a digit covers a tick). A row of 1s written on a rule varies in height,
+lean and spacing, and is kept.
+
+A comb's rule also tells how far its sheet is askew (`rule_angle`, for `lines.skew`): a comb is neither a long
+thin part nor a box, and on a sheet turned a few degrees its rule is not found until the sheet is turned back.
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
+
+from toolkit.imaging.common import LINE_MIN
+from toolkit.imaging.rough import TILT
 
 MIN_TEETH = 3  # this many ticks in a row make a comb
 SAME_END = 2  # px: ticks' ends on one row within this
@@ -20,6 +28,10 @@ MIN_HEIGHT = 5  # px: a tick is at least this tall, ...
 UPRIGHT = 0.5  # ... no wider than this x its height ...
 SOLID = 0.7  # ... and fills this share of its box (straight, not a stroke's curve)
 APART = 1.5  # ticks stand at least this x their height apart (a cell is wider than its ticks are tall)
+SLOPES = np.linspace(-TILT, TILT, 19)  # the leans of a row of ticks' ends looked at (steps of 0.01)
+EDGE_SHARE = 0.8  # a comb's bottom (or top) edge is its rule along this share of the columns it inks ...
+EDGE_OFF = 1.5  # ... within this many px of one line
+WIDE = 3.0  # a comb is this many times wider than tall, or more (three cells or more)
 
 
 def ticks(stats: np.ndarray, touching: np.ndarray) -> list[int]:
@@ -31,21 +43,26 @@ def ticks(stats: np.ndarray, touching: np.ndarray) -> list[int]:
         if h >= MIN_HEIGHT and w <= max(3, UPRIGHT * h) and area >= SOLID * w * h:
             bars.append((label, x + w / 2, y, y + h, w, h))
     found: set[int] = set()
-    for end in (3, 2):  # ticks standing on a rule share their bottom; hanging from one, their top
-        for row in _rows(bars, end):
-            found.update(_teeth(row))
+    if len(bars) < MIN_TEETH:
+        return []
+    for slope in SLOPES:  # a comb on a sheet turned a few degrees: its ticks' ends lie on a leaning row
+        for end in (3, 2):  # ticks standing on a rule share their bottom; hanging from one, their top
+            for row in _rows(bars, end, slope):
+                found.update(_teeth(row))
     return sorted(found)
 
 
-def _rows(bars: list[tuple], end: int) -> list[list[tuple]]:
-    """`bars` grouped by the row their end (`end`: 2 top, 3 bottom) is on, within SAME_END px."""
+def _rows(bars: list[tuple], end: int, slope: float) -> list[list[tuple]]:
+    """`bars` grouped by the row their end (`end`: 2 top, 3 bottom) is on, within SAME_END px of a row leaning
+    at `slope`."""
     rows: list[list[tuple]] = []
-    for bar in sorted(bars, key=lambda b: b[end]):
-        if rows and bar[end] - rows[-1][0][end] <= SAME_END:
-            rows[-1].append(bar)
+    level = [bar[end] - slope * bar[1] for bar in bars]
+    for k in sorted(range(len(bars)), key=level.__getitem__):
+        if rows and level[k] - rows[-1][0][0] <= SAME_END:
+            rows[-1].append((level[k], bars[k]))
         else:
-            rows.append([bar])
-    return [row for row in rows if len(row) >= MIN_TEETH]
+            rows.append([(level[k], bars[k])])
+    return [[bar for _, bar in row] for row in rows if len(row) >= MIN_TEETH]
 
 
 def _teeth(row: list[tuple]) -> list[int]:
@@ -70,3 +87,39 @@ def _teeth(row: list[tuple]) -> list[int]:
     if np.any(np.abs(steps - np.round(steps)) > SPACING * np.round(steps)):
         return []
     return [b[0] for b in alike]
+
+
+def rule_angle(region: np.ndarray) -> float | None:
+    """The angle (degrees) of the rule a comb's ticks stand on or hang from, for measuring a sheet's skew
+    (`lines.skew`), on a connected part's mask (its rule, its ticks and a digit written on it): its bottom (or
+    top) edge is one straight line along EDGE_SHARE of the columns it inks; None for any other part. A comb's
+    rule is no long thin part, nor a box."""
+    h, w = region.shape
+    if w < max(4 * LINE_MIN, WIDE * h):
+        return None
+    columns = np.flatnonzero(region.any(axis=0))
+    inked = region[:, columns].astype(bool)
+    rows = np.arange(h)[:, None]
+    bottom, top = np.where(inked, rows, -1).max(axis=0), np.where(inked, rows, h).min(axis=0)
+    if _teeth_count(columns, bottom - top + 1) < MIN_TEETH:
+        return None
+    for edge in (bottom, top):
+        points = np.column_stack([columns, edge]).astype(np.float32)
+        vx, vy, x0, y0 = cv2.fitLine(points, cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+        if abs(vy) > TILT * abs(vx):
+            continue
+        off = np.abs(y0 + (columns - x0) * (vy / vx) - edge)
+        if np.mean(off <= EDGE_OFF) >= EDGE_SHARE:
+            return float(np.degrees(np.arctan2(vy, vx)))
+    return None
+
+
+def _teeth_count(columns: np.ndarray, tall: np.ndarray) -> int:
+    """How many ticks stand out of a part along its columns (`tall`: its ink's extent in each): runs of columns
+    more than twice as tall as the rule (most columns are rule alone) and at least MIN_HEIGHT, each no wider
+    than UPRIGHT x its height. A digit on the rule is a wide run, and is not counted."""
+    rising = (tall >= max(MIN_HEIGHT, 2.5 * float(np.median(tall)))).astype(np.int8)
+    rising[np.diff(columns, prepend=columns[0]) > 1] = 0  # a gap between parts of the mask ends a run
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], rising, [0]])))
+    starts, ends = edges[::2], edges[1::2]
+    return sum(e - s <= max(3, UPRIGHT * tall[s:e].max()) for s, e in zip(starts, ends, strict=True))

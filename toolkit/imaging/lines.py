@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from toolkit.imaging.boxes import box_sides, framing, outline, paint_divider, row_of_boxes
+from toolkit.imaging.combs import rule_angle
 from toolkit.imaging.common import LINE_MIN, LINE_RATIO, LINE_THICK, MIN_DIGIT
 from toolkit.imaging.runs import bowed, ink_width, on_the_line
 from toolkit.imaging.strokes import crossings, pen_along
@@ -382,6 +383,8 @@ def skew(ink: np.ndarray) -> float:
         elif (ruled := _rules_rect(region, w >= h)) is not None and row_of_boxes(region, ruled):
             # A row of boxes with a digit standing out of it: its rectangle taken on its rules alone.
             angle, long = ruled[2], 2 * sum(ruled[1])
+        elif (comb := rule_angle(region)) is not None:  # a comb: ticks standing on a rule, maybe a digit too
+            angle, long = comb, w
         else:
             continue
         angles.append((angle + 45.0) % 90.0 - 45.0)  # a rule's direction, whichever way it runs

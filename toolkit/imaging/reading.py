@@ -35,9 +35,10 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     them, heaviest first, with the not_digit column when the model has one): which one is the digit, None when
     the model rejects them all on a page (a "keep:" plan, a smaller image, keeps the one the model rejects
     least, `_least_rejected`); whether the choice is ambiguous (another accepted candidate has COMPARABLE of
-    the chosen one's ink; one the image's border cuts, marked "e", is no rival to one it does not, nor one of faint ink, marked "f", to a bold one,
-    nor one the model doubts is a digit, not_digit at NOT_DIGIT_DOUBT or above; and the choice of one of
-    faint ink, "f", is a guess whatever its rivals); and whether the chosen one is wider than one digit.
+    the chosen one's ink; one the image's border cuts, marked "e", is no rival to one it does not, nor one of
+    faint ink, marked "f", to a bold one, nor one the model doubts is a digit, not_digit at NOT_DIGIT_DOUBT or
+    above; and the choice of one of faint ink, "f", is a guess whatever its rivals); and whether the chosen one
+    is wider than one digit.
 
     The model decides what is a digit: candidates it rejects (not_digit at NOT_DIGIT_THRESHOLD or above) are
     passed over, so a line of writing, a box corner or a shadow heavier than the digit does not become it, and
