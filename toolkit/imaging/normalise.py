@@ -54,6 +54,7 @@ from toolkit.imaging.common import (
     Segmented,
     border,
     centre_of_mass,
+    edge_like,
     median,
     paper,
     quantile,
@@ -421,8 +422,10 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     straight = "s" if ruler_straight(out, patch.shape) else ""
     if (top == 0 and bottom == ink.shape[0] - 1) or (left == 0 and right == ink.shape[1] - 1):
         # From border to border: a shadow's or a tile's edge across the image, or a digit cut off. Offered as a
-        # page offers what its border cuts ("e", see `reading.pick`): read as a 1 it is an edge, no digit.
-        return Segmented(out, blank=False, inverted=inverted, passthrough=False, plan="pick:1e" + straight)
+        # page offers what its border cuts ("e", see `reading.pick`): read as a 1 it is an edge, no digit. A
+        # digit cropped to its own height (a 1 written from top to bottom) is kept, flagged cut-by-border.
+        plan = "pick:1e" if straight or edge_like(ink, (top, bottom, left, right), solid) else "keep:1e"
+        return Segmented(out, blank=False, inverted=inverted, passthrough=False, plan=plan + straight)
     if straight:
         return Segmented(out, blank=False, inverted=inverted, passthrough=False, plan="keep:1s")
     return Normalized(out, blank=False, inverted=inverted, passthrough=False)
