@@ -98,6 +98,8 @@ def rule_angle(region: np.ndarray) -> float | None:
     if w < max(4 * LINE_MIN, WIDE * h):
         return None
     columns = np.flatnonzero(region.any(axis=0))
+    if not columns.size:
+        return None
     inked = region[:, columns].astype(bool)
     rows = np.arange(h)[:, None]
     bottom, top = np.where(inked, rows, -1).max(axis=0), np.where(inked, rows, h).min(axis=0)
@@ -118,8 +120,14 @@ def _teeth_count(columns: np.ndarray, tall: np.ndarray) -> int:
     """How many ticks stand out of a part along its columns (`tall`: its ink's extent in each): runs of columns
     more than twice as tall as the rule (most columns are rule alone) and at least MIN_HEIGHT, each no wider
     than UPRIGHT x its height. A digit on the rule is a wide run, and is not counted."""
-    rising = (tall >= max(MIN_HEIGHT, 2.5 * float(np.median(tall)))).astype(np.int8)
-    rising[np.diff(columns, prepend=columns[0]) > 1] = 0  # a gap between parts of the mask ends a run
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], rising, [0]])))
-    starts, ends = edges[::2], edges[1::2]
-    return sum(e - s <= max(3, UPRIGHT * tall[s:e].max()) for s, e in zip(starts, ends, strict=True))
+    rising = tall >= max(MIN_HEIGHT, 2.5 * float(np.median(tall)))
+    # A run starts where a rising column follows one that is not, or a gap in the columns (a blank column).
+    after_gap = np.diff(columns, prepend=columns[0] - 2) > 1
+    previous = np.concatenate([[False], rising[:-1]])
+    starts = np.flatnonzero(rising & (after_gap | ~previous))
+    ends = [*starts[1:].tolist(), len(rising)]  # each run ends where it stops rising, or at the next start
+    count = 0
+    for start, stop in zip(starts.tolist(), ends[: len(starts)], strict=True):
+        run = start + int(np.argmin(np.append(rising[start:stop], False)))  # its first column not rising
+        count += run - start <= max(3, UPRIGHT * tall[start:run].max())
+    return count

@@ -31,7 +31,7 @@ PAGE_SIDE = 320
 LINE_MIN = 12  # px: runs of ink shorter than this are never ruled lines (nor the sides of a box)
 LINE_THICK = 4.0  # px: a ruled line is at most this thick (a printed rule is thinner than a pen stroke of a digit)
 LINE_RATIO = 8.0  # a ruled line, and a box's rules, are at least this many times longer than thick
-EDGE_SOLID = 0.5  # ink from border to border standing under this above the paper (0-1) is an edge, not a stroke
+EDGE_SOLID = 0.5  # ink from border to border standing under this share of the way to full ink is an edge
 FRAMED, FRAME_HOLLOW = 0.85, 0.5  # a frame is inked along this share of each side, and under this share inside
 STRAIGHT_OFF, STRAIGHT_LEAN = 0.15, 0.01  # a mark ruler-straight and square to the field: see `ruler_straight`
 ELONGATED = 0.8  # ... or at any angle: a bar, its second moments this far apart (0: a disc, 1: a line)
@@ -131,22 +131,27 @@ def inked_all_round(mask: np.ndarray, band: int) -> bool:
     return min(float(side.mean()) for side in sides) >= FRAMED
 
 
-def edge_like(ink: np.ndarray, box: tuple[int, int, int, int], solid: float) -> bool:
+def edge_like(ink: np.ndarray, box: tuple[int, int, int, int], solid: float, paper: float) -> bool:
     """Whether ink from border to border (`box`: top, bottom, left, right, inclusive; `solid`: its solid ink's
-    level above the paper) is an edge across the image rather than a stroke cut off by it: it runs into three
-    borders or more (a tile's or a sheet's edge, a shadow's side), it stands under EDGE_SOLID above the paper
-    (a shadow's band, a fold), or the paper beside it stands at different levels on its two sides (a seam
-    between two tones). A 1 written in pen from the top of its crop to the bottom is none of these."""
-    if solid < EDGE_SOLID:
+    level above `paper`, the paper's, on `ink`'s 0-1 scale) is an edge across the image rather than a stroke
+    cut off by it: it runs into three borders or more (a tile's or a sheet's edge, a shadow's side), it stands
+    under EDGE_SOLID of the way from the paper to full ink (a shadow's band, a fold), or the paper right beside
+    it stands at different levels on its two sides (a seam between two tones; bands as wide as half the mark,
+    so that light falling off across the image does not count). A 1 written in pen from the top of its crop to
+    the bottom is none of these."""
+    if solid < EDGE_SOLID * max(1e-6, 1.0 - paper):
         return True
     top, bottom, left, right = box
     h, w = ink.shape
     touching = (top == 0) + (bottom == h - 1) + (left == 0) + (right == w - 1)
     if touching >= 3:
         return True
-    across = top == 0 and bottom == h - 1  # runs down the image: its sides are left and right of it
-    before = ink[:, :left] if across else ink[:top]
-    after = ink[:, right + 1 :] if across else ink[bottom + 1 :]
+    if top == 0 and bottom == h - 1:  # runs down the image: its sides are left and right of it
+        reach = max(2, (right - left + 1) // 2)
+        before, after = ink[:, max(0, left - reach) : left], ink[:, right + 1 : right + 1 + reach]
+    else:
+        reach = max(2, (bottom - top + 1) // 2)
+        before, after = ink[max(0, top - reach) : top], ink[bottom + 1 : bottom + 1 + reach]
     if before.size == 0 or after.size == 0:
         return True
     return abs(float(np.median(before)) - float(np.median(after))) > BLANK_CONTRAST / 2

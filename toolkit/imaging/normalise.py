@@ -424,7 +424,7 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
         # From border to border: a shadow's or a tile's edge across the image, or a digit cut off. Offered as a
         # page offers what its border cuts ("e", see `reading.pick`): read as a 1 it is an edge, no digit. A
         # digit cropped to its own height (a 1 written from top to bottom) is kept, flagged cut-by-border.
-        plan = "pick:1e" if straight or edge_like(ink, (top, bottom, left, right), solid) else "keep:1e"
+        plan = "pick:1e" if straight or edge_like(ink, (top, bottom, left, right), solid, level) else "keep:1e"
         return Segmented(out, blank=False, inverted=inverted, passthrough=False, plan=plan + straight)
     if straight:
         return Segmented(out, blank=False, inverted=inverted, passthrough=False, plan="keep:1s")

@@ -51,8 +51,9 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     is the digit; in a "keep:" plan none lighter than KEEP_SHARE of the heaviest is (a speck on a box's rule
     is no rival to a digit the model doubts), nor, standing in a form's box ("b"), lighter than BOXED_SHARE (a
     label printed beside its box outweighs its digit). A candidate out of the boxes is no rival to one in
-    them. A model without not_digit accepts every candidate, and the heaviest is read, as the segmenter alone
-    would."""
+    them. When none is accepted, a "keep:" plan still reads the one the model doubts least
+    (`_least_rejected`; ambiguous when that is not the heaviest). A model without not_digit accepts every
+    candidate, and the heaviest is read, as the segmenter alone would."""
     entries = _entries(plan)
     masses = [float(v.rstrip("wekfbsp")) for v in entries]
     boxed = ["b" in v for v in entries]
@@ -83,7 +84,7 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     if not accepted and plan.startswith("keep:"):  # a digit's own scan keeps the likeliest digit, flagged
         left = [i for i in range(len(scored)) if i not in edges and i not in losers]
         at = _least_rejected(masses, boxed, scored, left)
-        return at, False, "w" in entries[at]
+        return at, at != 0, "w" in entries[at]  # passing over the heaviest is a guess
     if not accepted:  # none is a digit: on a page, no digit
         return None, False, False
     best = accepted[0]
@@ -103,10 +104,11 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
 
 
 def _least_rejected(masses: list[float], boxed: list[bool], scored: np.ndarray, left: list[int]) -> int:
-    """When the model rejects every candidate of a digit's own scan: the one it doubts least among `left` that
-    weigh their share (KEEP_SHARE of the heaviest, BOXED_SHARE standing in a form's box), else the heaviest.
-    A label beside a form's box, or the digit read with its box's stubs, is rejected more surely than the
-    digit; a model without not_digit rejects none."""
+    """When the model accepts none of a digit's own scan's candidates: the one it doubts least among `left` that
+    weigh their share (KEEP_SHARE of the heaviest, BOXED_SHARE standing in a form's box), else the heaviest,
+    whatever it is (a digit's own scan always reads a digit, flagged: a lone 1 its border cuts, "e", is read
+    so, as a 1 written down the whole height of its crop is). A label beside a form's box, or the digit read
+    with its box's stubs, is rejected more surely than the digit; a model without not_digit rejects none."""
     fit = [i for i in left if masses[i] >= (BOXED_SHARE if boxed[i] else KEEP_SHARE)]
     if not fit or scored.shape[1] <= NUM_CLASSES:
         return 0
