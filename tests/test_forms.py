@@ -759,6 +759,20 @@ def test_a_combs_rule_gives_the_skew_and_a_flat_bar_does_not(degrees):
     ruled[30:34, :] = 1
     ruled[5:30, 100:160] = 1  # a wide blob on a rule: no ticks
     assert rule_angle(ruled) is None
+    assert rule_angle(np.zeros((40, 300), np.uint8)) is None
+
+
+def test_a_combs_ticks_are_counted_along_its_columns():
+    from toolkit.imaging.combs import _teeth_count
+
+    columns = np.delete(np.arange(40), 7)  # no ink in column 7
+    tall = np.full(39, 2)  # the rule alone, 2 px thick
+    tall[[2, 7, 13, 14]] = 10  # ticks at columns 2, 8 (right after the gap) and 14-15
+    assert _teeth_count(columns, tall) == 3
+    tall[20:30] = 10  # a digit standing on the rule: one wide run, no tick
+    assert _teeth_count(columns, tall) == 3
+    tall[2] = 2
+    assert _teeth_count(columns, tall) == 2
 
 
 @pytest.mark.parametrize("degrees", [2.0, 4.5])

@@ -121,13 +121,13 @@ def _teeth_count(columns: np.ndarray, tall: np.ndarray) -> int:
     more than twice as tall as the rule (most columns are rule alone) and at least MIN_HEIGHT, each no wider
     than UPRIGHT x its height. A digit on the rule is a wide run, and is not counted."""
     rising = tall >= max(MIN_HEIGHT, 2.5 * float(np.median(tall)))
-    # A run starts where a rising column follows one that is not, or a gap in the columns (a blank column).
-    after_gap = np.diff(columns, prepend=columns[0] - 2) > 1
-    previous = np.concatenate([[False], rising[:-1]])
-    starts = np.flatnonzero(rising & (after_gap | ~previous))
-    ends = [*starts[1:].tolist(), len(rising)]  # each run ends where it stops rising, or at the next start
-    count = 0
-    for start, stop in zip(starts.tolist(), ends[: len(starts)], strict=True):
-        run = start + int(np.argmin(np.append(rising[start:stop], False)))  # its first column not rising
-        count += run - start <= max(3, UPRIGHT * tall[start:run].max())
+    count, start = 0, None
+    for k in range(len(columns) + 1):
+        # A run ends at a column that is not rising, at a blank column between two (a gap), or at the end.
+        ends = k == len(columns) or not rising[k] or (k > 0 and columns[k] - columns[k - 1] > 1)
+        if start is not None and ends:
+            count += k - start <= max(3, UPRIGHT * tall[start:k].max())
+            start = None
+        if k < len(columns) and rising[k] and start is None:
+            start = k
     return count
