@@ -257,6 +257,21 @@ def test_a_faint_mark_in_a_plan_is_read_as_a_candidate_with_its_mass():
     assert reading.pick("keep:1bsp,0.5p", np.concatenate([scored, scored]))[0] == 0
 
 
+def test_what_a_page_reads_from_faint_ink_is_the_same_for_explain_and_the_records():
+    """`reading.decide` (explain's "inputs used", the figures) applies the records' rule: on a page the candidate
+    chosen from faint ink is no digit read; a digit's own scan reads it."""
+    rng = np.random.default_rng(3)
+    sheet = np.clip(rng.normal(233, 2, (1400, 1000)), 0, 255).astype(np.uint8)
+    cv2.ellipse(sheet, (500, 700), (90, 140), 0, -100, 10, 190, 3, cv2.LINE_AA)  # a hair's curve
+    result = normalise.prepare_array(sheet)
+    assert result.plan is not None and result.plan.startswith("pick:") and "p" in result.plan.split(",")[0]
+    seven = np.array([[0.01] * 7 + [0.93] + [0.01] * 2 + [0.1]], np.float32)  # a sure 7, accepted
+    scored = np.tile(seven, (len(reading.tensors(result)), 1))
+    assert reading.pick(result.plan, scored)[0] == 0 and reading.decide(result, scored) == []
+    assert reading.unread_faint("pick:1p", 0) and not reading.unread_faint("keep:1p", 0)
+    assert not reading.unread_faint("pick:1", 0)
+
+
 def test_pick_passes_over_rejected_candidates_and_judges_ambiguity_among_the_rest():
     digit = np.full(11, 0.01, np.float32)
     digit[[3, 10]] = [0.9, 0.02]  # a 3, not rejected

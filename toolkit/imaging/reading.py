@@ -122,6 +122,13 @@ def edge_ones(plan: str, scored: np.ndarray) -> list[int]:
     return [i for i, entry in enumerate(_entries(plan)) if "e" in entry and digits[i] == 1]
 
 
+def unread_faint(plan: str, chosen: int) -> bool:
+    """Whether the candidate `pick` chose is read as no digit after all: on a page ("pick:"), ink barely darker
+    than the paper ("p") is a hair, a streak or shading far more often than a digit. A digit's own scan
+    ("keep:") reads it, flagged. One rule for the records (`toolkit.predict.pipeline`) and for `decide`."""
+    return plan.startswith("pick:") and faint(plan, chosen)
+
+
 def faint(plan: str, chosen: int) -> bool:
     """Whether the chosen single-digit candidate is of ink barely darker than the paper ("p"): on blank sheets,
     hairs, streaks and shading read so, sure of their digit and not rejected; written digits seldom do."""
@@ -189,7 +196,7 @@ def decide(result: Normalized, scored: np.ndarray) -> list[int]:
         return []
     if result.plan and result.plan.startswith(PICK_PLANS):
         at = pick(result.plan, scored)[0]
-        return [] if at is None else [at]
+        return [] if at is None or unread_faint(result.plan, at) else [at]
     return choose(result.plan, scored)[0]
 
 

@@ -199,7 +199,7 @@ def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: i
     if rejection is not None:
         scored = np.column_stack([scored, rejection[k : k + item.n]])
     chosen, ambiguous, wide = reading.pick(item.plan, scored)
-    if chosen is not None and item.plan.startswith("pick:") and reading.faint(item.plan, chosen):
+    if chosen is not None and reading.unread_faint(item.plan, chosen):
         return None, "faint-ink"  # on a page, ink barely darker than the paper is no digit read
     flags = [f for f in (item.flags or "").split() if f != "ambiguous" and (f != "several-digits" or not chosen)]
     if ambiguous:
