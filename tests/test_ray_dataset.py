@@ -66,6 +66,19 @@ def test_a_shard_is_visible_only_once_committed_and_its_manifest_must_match_it(t
     assert json.loads((tmp_path / "out" / shards.SUCCESS).read_text())["shards"] == [name]
 
 
+def test_a_resume_scores_again_a_block_whose_shard_holds_an_error_of_access():
+    """As the local engines try an unreadable input again (tests/test_resume.py), a resume of a dataset scores
+    again a block whose committed shard holds one, whatever its inputs' versions say; other errors stay."""
+    from toolkit.predict.engines.ray_dataset import _access_errors
+
+    def manifest(kinds: dict) -> dict:
+        return {"versions": [[1, 2]], "summary": {"files": 1, "errors": sum(kinds.values()), "error_kinds": kinds}}
+
+    assert _access_errors(manifest({"unreadable": 1, "not-an-image": 2}))
+    assert not _access_errors(manifest({"not-an-image": 2, "truncated": 1}))
+    assert not _access_errors(manifest({})) and not _access_errors({"versions": []})
+
+
 def test_a_folder_with_shards_needs_resume_and_the_same_settings(tmp_path):
     root = str(tmp_path / "out") + "/"
     first = shards.Dataset(root, "jsonl")

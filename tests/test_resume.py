@@ -315,3 +315,89 @@ def test_a_broken_file_fixed_since_is_scored_again_and_the_run_exits_0(tmp_path,
     assert (summary.changed, summary.resumed_records, summary.resumed_errors, summary.exit_code) == (1, 3, 0, 0)
     assert summary.as_dict()["changed"] == 1 and summary.as_dict()["gone"] == 0
     assert [r["status"] for r in read_csv(out)] == ["ok"] * 4
+
+
+def locked(patch, name: str) -> None:
+    """Opening a file called `name` fails as it does without read permission (chmod does not stop root, who
+    runs these tests): the error is of access, and fixing it (chmod, a remount) leaves size and mtime as they
+    were."""
+    from toolkit.predict import decode
+
+    real_open = os.open
+
+    def denied(path, *args, **kwargs):
+        if os.path.basename(os.fsdecode(path)) == name:
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    patch.setattr(decode.os, "open", denied)
+
+
+@pytest.fixture
+def one_unreadable(tmp_path, monkeypatch, digits, onnx_model):
+    """Six digits in tmp_path/in scored into p.csv, a record a commit, the third unreadable during the run:
+    (out, options, its name, its label)."""
+    x, y = digits
+    write_pngs(tmp_path / "in", x[:6], y[:6])
+    monkeypatch.chdir(tmp_path)
+    name = sorted(os.listdir("in"))[2]
+    out = tmp_path / "p.csv"
+    options = PredictOptions(model=onnx_model, workers=0, chunk_size=1, batch_size=1)
+    with monkeypatch.context() as patch:
+        locked(patch, name)
+        assert run(["in"], options, out=str(out)).exit_code == 3
+    assert by_path(out)[f"in/{name}"]["error_kind"] == "unreadable"
+    return out, options, name, str(y[2])
+
+
+def test_a_file_unreadable_at_first_is_scored_by_a_resume_once_it_can_be_read(one_unreadable):
+    """A file predict could not open (permission denied) kept its error record through every resume once its
+    permissions were fixed: chmod changes neither its size nor its mtime, and a resume skips an input recorded
+    at the version it has now. An error of access is tried again, and its new record replaces the old one."""
+    out, options, name, label = one_unreadable
+    summary = run(["in"], options, out=str(out), resume=True)
+    assert (summary.retried, summary.changed, summary.files, summary.exit_code) == (1, 0, 1, 0)
+    assert "unreadable before: 1 input tried again, their old records replaced" in summary_lines(summary)
+    records = by_path(out)  # one record per path
+    assert len(records) == 6
+    assert (records[f"in/{name}"]["status"], records[f"in/{name}"]["digit"]) == ("ok", label)
+    again = run(["in"], options, out=str(out), resume=True)  # an ok record is not tried again
+    assert (again.retried, again.files, again.exit_code) == (0, 0, 0) and by_path(out) == records
+
+
+def test_a_file_still_unreadable_keeps_one_error_record_and_a_decode_error_is_not_tried_again(
+    one_unreadable, monkeypatch
+):
+    out, options, name, _ = one_unreadable
+    with monkeypatch.context() as patch:
+        locked(patch, name)
+        summary = run(["in"], options, out=str(out), resume=True)
+    assert (summary.retried, summary.files, summary.exit_code) == (1, 1, 3)
+    assert len(records := by_path(out)) == 6 and records[f"in/{name}"]["error_kind"] == "unreadable"
+    # A file whose bytes are no image is not tried again: the same bytes give the same error.
+    Path("in/broken.png").write_bytes(b"not a png")
+    assert run(["in"], options, out=str(out), resume=True).retried == 1  # (the locked file, readable now)
+    assert by_path(out)["in/broken.png"]["error_kind"] == "not-an-image"
+    last = run(["in"], options, out=str(out), resume=True)
+    assert (last.retried, last.files) == (0, 0)
+
+
+def test_an_interrupted_resume_that_read_the_file_keeps_only_its_new_record(one_unreadable, monkeypatch):
+    """The resume that scored the unreadable file again was interrupted: the partial output holds its error
+    record and, later, its new one at the same version. The next resume keeps the new one only."""
+    out, options, name, label = one_unreadable
+    interrupted_run(monkeypatch, ["in"], out, options, after=1, resume=True)
+    summary = run(["in"], options, out=str(out), resume=True)
+    assert (summary.retried, summary.files) == (0, 0)
+    records = by_path(out)
+    assert len(records) == 6
+    assert (records[f"in/{name}"]["status"], records[f"in/{name}"]["digit"]) == ("ok", label)
+
+
+def test_an_unreadable_file_no_longer_walked_keeps_its_record_flagged_gone(one_unreadable):
+    out, options, name, _ = one_unreadable
+    os.remove(f"in/{name}")
+    summary = run(["in"], options, out=str(out), resume=True)
+    assert (summary.retried, summary.gone) == (0, 1)
+    record = by_path(out)[f"in/{name}"]
+    assert (record["error_kind"], record["flags"]) == ("unreadable", "input-gone")

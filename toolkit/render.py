@@ -299,6 +299,8 @@ def summary_lines(s: Summary) -> list[str]:
         out.append(f"resumed: {s.resumed_records:,} records were already in the output ({s.resumed_errors:,} errors)")
     if s.changed:
         out.append(f"changed since: {_count(s.changed, 'input')} scored again, their old records replaced")
+    if s.retried:
+        out.append(f"unreadable before: {_count(s.retried, 'input')} tried again, their old records replaced")
     if s.gone:
         out.append(f"gone: {_count(s.gone, 'input')} not found again, their records kept and flagged input-gone")
     if s.flagged:

@@ -55,6 +55,7 @@ class Journal:
         self.out = Path(out)
         self.fmt = fmt
         self.columns = tuple(columns)
+        self._kind_at = self.columns.index("error_kind") if "error_kind" in self.columns else None
         self.fingerprint = fingerprint
         self.partial = self.out.with_name(self.out.name + ".partial")
         self.state = self.out.with_name(self.out.name + ".partial.json")
@@ -383,10 +384,12 @@ class Journal:
                     continue
                 entry = versions.read(ENTRY.size)
                 if index < earlier:
-                    path, status = (
-                        (fields[0], fields[1]) if isinstance(fields, list) else (fields["path"], fields["status"])
+                    path, status, kind = (
+                        (fields[0], fields[1], fields[self._kind_at] if self._kind_at is not None else None)
+                        if isinstance(fields, list)
+                        else (fields["path"], fields["status"], fields.get("error_kind"))
                     )
-                    verdict = self.previous.verdict(path, ENTRY.unpack(entry) if entry else UNKNOWN)
+                    verdict = self.previous.verdict(path, ENTRY.unpack(entry) if entry else UNKNOWN, index, kind)
                     if verdict == Previous.CHANGED:
                         continue
                     line = self._flagged(fields, line, gone=verdict == 0)

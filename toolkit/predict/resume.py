@@ -25,6 +25,11 @@ from toolkit.predict.writers import jsonl_values, open_text, require_parquet
 # now differs from it, so a resume scores the file that has since appeared.
 ABSENT: Version = (-2, -2)
 
+# Errors of access, not of content (permission denied, an I/O error, a store's missing extra): what the user
+# fixes without touching the file (chmod, a mount, an install), so its size and mtime_ns stay as they were. A
+# resume scores such an input again whatever its version, and its new record replaces the old one.
+RETRIED_KINDS = frozenset({"unreadable"})
+
 
 class Damaged(Exception):
     """A file to resume from is not as this module writes it (cut, torn or edited by hand): what is wrong."""
@@ -67,7 +72,8 @@ class Previous:
 
     A resumed run asks `admit` of every input it walks: an input recorded at the same version is skipped
     (`seen`), one recorded at another version is scored again (`changed`: its old records are dropped when the
-    output is finished), one never recorded is new. Recorded inputs the walk never reaches are `gone`: their
+    output is finished), and so is one whose latest record is an error of access (RETRIED_KINDS: `retried`),
+    whatever its version; one never recorded is new. Recorded inputs the walk never reaches are `gone`: their
     records are kept, flagged `input-gone` (`verdict`). A replacement with the same size and mtime_ns cannot
     be told from the original.
 
@@ -85,23 +91,36 @@ class Previous:
         self.errors = 0
         self.relative = False  # does any recorded path depend on `base`?
         self.changed = 0  # inputs admitted again because they changed
+        self.retried = 0  # inputs admitted again because their latest record is an error of access
         self.restored = 0  # inputs flagged gone by an earlier resume that are back as they were
         self.superseded = 0  # records of an older version of an input that has a later record too
         self._recorded = FileKeys(self.base)
         self._current = self._recorded if self.base == cwd else FileKeys(cwd)
         self._new = bytearray()  # digests added since the arrays were last sorted
         self._new_versions: list[int] = []
+        self._new_firsts: list[int] = []  # the index of each entry's first record
+        self._new_retry = bytearray()  # 1 where an entry's record is an error of access (RETRIED_KINDS)
         self._last = b""
         self._last_version: Version = UNKNOWN
         self._high: Any = None
         self._low: Any = None
         self._versions: Any = None  # (n, 2) int64: size, mtime_ns
         self._state: Any = None  # 0 not seen by this run, SAME, CHANGED
+        self._firsts: Any = None  # int64: the index of the first record of each input's latest entry
+        self._retry: Any = None  # bool: whether an input's latest record is an error of access
         self._gone_flagged: set[bytes] = set()  # inputs whose records say input-gone already
         self._u64: Any = None  # numpy.uint64, imported when first needed
 
-    def add(self, path: str, status: str, version: Version = UNKNOWN, flags: str | None = None) -> None:
+    def add(
+        self,
+        path: str,
+        status: str,
+        version: Version = UNKNOWN,
+        flags: str | None = None,
+        error_kind: str | None = None,
+    ) -> None:
         """Note a record of an earlier run; `path` as the record spells it (`records.path_text`)."""
+        index = self.records
         self.records += 1
         self.errors += status == "error"
         self.relative = self.relative or located.relative(path)
@@ -114,6 +133,8 @@ class Previous:
         if key != self._last or version != self._last_version:
             self._new += key
             self._new_versions.extend(version)
+            self._new_firsts.append(index)
+            self._new_retry.append(status == "error" and error_kind in RETRIED_KINDS)
             self._last, self._last_version = key, version
         if flags and GONE in flags.split():
             self._gone_flagged.add(key)
@@ -163,6 +184,11 @@ class Previous:
             return True
         if version == UNKNOWN:
             return False
+        if self._retry[i]:  # an error of access: scored again, whatever its version says
+            if self._state[i] != self.CHANGED:
+                self._state[i] = self.CHANGED
+                self.retried += 1
+            return True
         recorded = (int(self._versions[i, 0]), int(self._versions[i, 1]))
         if recorded == version or recorded == UNKNOWN:  # UNKNOWN: written without versions, cannot tell
             if self._state[i] == 0:
@@ -174,15 +200,19 @@ class Previous:
             self.changed += 1
         return True
 
-    def verdict(self, path: str, version: Version = UNKNOWN) -> int:
+    def verdict(self, path: str, version: Version = UNKNOWN, index: int = -1, error_kind: str | None = None) -> int:
         """What becomes of a recorded input's record when the output is finished: SAME (kept as it is), CHANGED
         (dropped: the input was scored again, or the record is of an older version than the input's latest
-        record), or 0 (kept, flagged gone). `path` as the record spells it, `version` as its sources entry says."""
+        record, or an error of access that a later record of the input replaces), or 0 (kept, flagged gone).
+        `path` as the record spells it, `version` as its sources entry says, `index` the record's place among
+        the earlier run's records (`add`'s order) and `error_kind` its error kind, if any."""
         i = self._find(self._recorded.key(os.fsdecode(path_bytes(path))))
         if i is None:
             return 0
         latest = (int(self._versions[i, 0]), int(self._versions[i, 1]))
         if version != UNKNOWN and latest != UNKNOWN and version != latest:
+            return self.CHANGED
+        if error_kind in RETRIED_KINDS and 0 <= index < int(self._firsts[i]):
             return self.CHANGED
         return int(self._state[i])
 
@@ -198,7 +228,9 @@ class Previous:
         """Whether the recorded records must change: some are dropped, flagged gone, or lose that flag."""
         # Without changes or restores, every input flagged gone before is gone still: more are gone only if
         # the count grew.
-        return bool(self.changed or self.restored or self.superseded or self.gone > len(self._gone_flagged))
+        return bool(
+            self.changed or self.retried or self.restored or self.superseded or self.gone > len(self._gone_flagged)
+        )
 
     def _sort(self) -> None:
         import numpy as np
@@ -207,22 +239,30 @@ class Previous:
         pairs = np.frombuffer(self._new, dtype=">u8").reshape(-1, 2)
         high, low = pairs[:, 0].astype(np.uint64), pairs[:, 1].astype(np.uint64)
         versions = np.asarray(self._new_versions, np.int64).reshape(-1, 2)
+        firsts = np.asarray(self._new_firsts, np.int64)
+        retry = np.frombuffer(bytes(self._new_retry), np.uint8).astype(bool)
         del pairs  # releases the bytearray, which can then be emptied
-        self._new, self._new_versions = bytearray(), []
+        self._new, self._new_versions, self._new_firsts, self._new_retry = bytearray(), [], [], bytearray()
         state = np.zeros(len(high), np.uint8)
         if self._high is not None:
             high, low = np.concatenate([self._high, high]), np.concatenate([self._low, low])
             versions, state = np.concatenate([self._versions, versions]), np.concatenate([self._state, state])
+            firsts, retry = np.concatenate([self._firsts, firsts]), np.concatenate([self._retry, retry])
         # By key, then in the order the records came; of records of one input at several versions (a resume
         # that scored a changed input again and was itself interrupted), the last is the current one.
         order = np.lexsort((np.arange(len(high)), low, high))
         high, low, versions, state = high[order], low[order], versions[order], state[order]
+        firsts, retry = firsts[order], retry[order]
         last = np.ones(len(high), bool)
         last[:-1] = (high[1:] != high[:-1]) | (low[1:] != low[:-1])
         ends = np.flatnonzero(last)
         current = versions[ends[np.searchsorted(ends, np.arange(len(high)))]]  # each entry's latest version
-        self.superseded += int((versions != current).any(axis=1).sum())
+        older = (versions != current).any(axis=1)
+        # An error of access followed by a later record of its input at the same version (a resume that scored
+        # it again and was itself interrupted) is replaced by it too.
+        self.superseded += int(older.sum() + (retry & ~last & ~older).sum())
         self._high, self._low, self._versions, self._state = high[last], low[last], versions[last], state[last]
+        self._firsts, self._retry = firsts[last], retry[last]
 
     def forget_versions(self) -> None:
         """Treat every recorded version as unknown (the sidecar does not match the records it should describe)."""
@@ -245,6 +285,7 @@ def scan_text(
     columns = list(columns)
     versions = versions or repeat(UNKNOWN)
     flags_at = columns.index("flags") if "flags" in columns else None
+    kind_at = columns.index("error_kind") if "error_kind" in columns else None
     with open_text(path, "r") as fh:
         if fmt == "jsonl":
             first = True
@@ -265,7 +306,8 @@ def scan_text(
                         raise other_columns(path)
                     raise Damaged(f"line {number} has other keys than the lines before it")
                 first = False
-                previous.add(obj["path"], obj["status"], next(versions, UNKNOWN), obj.get("flags"))
+                version = next(versions, UNKNOWN)
+                previous.add(obj["path"], obj["status"], version, obj.get("flags"), obj.get("error_kind"))
             return
         reader = csv.reader(fh)
         try:
@@ -281,7 +323,13 @@ def scan_text(
                         if not row
                         else f"line {reader.line_num} has {len(row)} fields, not {len(columns)}"
                     )
-                previous.add(row[0], row[1], next(versions, UNKNOWN), row[flags_at] if flags_at is not None else None)
+                previous.add(
+                    row[0],
+                    row[1],
+                    next(versions, UNKNOWN),
+                    row[flags_at] if flags_at is not None else None,
+                    row[kind_at] if kind_at is not None else None,
+                )
         except csv.Error as exc:
             raise Damaged(f"line {reader.line_num} is not CSV ({first_line(exc)})") from None
 
@@ -297,10 +345,10 @@ def scan_parquet(
         parquet = pq.ParquetFile(path)
         if list(parquet.schema_arrow.names) != list(columns):
             raise other_columns(path)
-        for batch in parquet.iter_batches(columns=["path", "status", "flags"], batch_size=65536):
-            paths, statuses, flags = (batch.column(i).to_pylist() for i in range(3))
-            for p, s, f in zip(paths, statuses, flags, strict=True):
-                previous.add(p, s, next(versions, UNKNOWN), f)
+        for batch in parquet.iter_batches(columns=["path", "status", "flags", "error_kind"], batch_size=65536):
+            paths, statuses, flags, kinds = (batch.column(i).to_pylist() for i in range(4))
+            for p, s, f, k in zip(paths, statuses, flags, kinds, strict=True):
+                previous.add(p, s, next(versions, UNKNOWN), f, k)
     except (pa.ArrowException, ValueError) as exc:  # not Parquet, or cut short
         raise Damaged(f"is not a readable Parquet file ({first_line(exc)})") from None
 

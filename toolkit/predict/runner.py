@@ -233,6 +233,7 @@ def run(
         summary.seconds = time.perf_counter() - started
         summary.written = output.finish()
         summary.changed, summary.gone = output.previous.changed, output.gone
+        summary.retried = output.previous.retried
         if output.kept is not None:  # earlier records were dropped: count what the output still holds
             summary.resumed_records, summary.resumed_errors = output.kept
     _conclude(summary, walker, inputs, output.notes + scoring.notes)

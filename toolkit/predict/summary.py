@@ -33,6 +33,7 @@ class Summary:
     resumed_records: int = 0
     resumed_errors: int = 0
     changed: int = 0  # inputs resumed that had changed since their records: scored again, old records replaced
+    retried: int = 0  # inputs resumed whose records were errors of access (unreadable): scored again, replaced
     gone: int = 0  # inputs of earlier records this run did not find: records kept, flagged input-gone
     written: bool = True
     warnings: list[str] = field(default_factory=list)
@@ -92,6 +93,7 @@ class Summary:
             "resumed_records": self.resumed_records,
             "resumed_errors": self.resumed_errors,
             "changed": self.changed,
+            "retried": self.retried,
             "gone": self.gone,
             "output_written": self.written,
             "exit_code": self.exit_code,

@@ -35,6 +35,7 @@ from toolkit.predict import located, names, shards, walk, writers
 from toolkit.predict.engines.ray import RayEngine, describe, reraise_toolkit_error
 from toolkit.predict.options import PredictOptions
 from toolkit.predict.pipeline import Entry, make_records, score_chunk
+from toolkit.predict.resume import RETRIED_KINDS
 from toolkit.predict.sources import UNKNOWN, version_of
 from toolkit.predict.summary import Summary
 from toolkit.predict.walk import Found
@@ -143,7 +144,7 @@ def write_shard(
         for entry, size, stamp in zip(entries, block["size"], block["stamp"], strict=True)
     ]
     committed = dataset.manifest(name)
-    if committed is not None and committed.get("versions") == versions:
+    if committed is not None and committed.get("versions") == versions and not _access_errors(committed):
         return _row(name, committed["summary"], reused=True)
 
     # Records name inputs as the walk spelt them, not by the absolute paths this worker opened.
@@ -180,6 +181,14 @@ def _opened(
             spelled[path] = member.path
             opened.append((path, True, member.error))
     return opened
+
+
+def _access_errors(manifest: dict[str, Any]) -> bool:
+    """Whether a committed shard holds errors of access (`resume.RETRIED_KINDS`): a resume scores its block
+    again, as the local engines score such an input again, since what caused them is fixed without touching
+    the files."""
+    kinds = manifest.get("summary", {}).get("error_kinds", {})
+    return any(kinds.get(kind) for kind in RETRIED_KINDS)
 
 
 def _row(name: str, summary: dict[str, Any], reused: bool) -> dict[str, Any]:
