@@ -14,6 +14,7 @@ from toolkit.export.onnx import layer_for
 from toolkit.parity.layers import (
     FLOAT_FAILED_LIMIT,
     FLOAT_RELATIVE_LIMIT,
+    INT8,
     INT8_SQNR_DB,
     LayerDiff,
     Localisation,
@@ -37,6 +38,16 @@ def test_sqnr_is_onnxruntimes_and_a_ten_percent_error_is_20_db():
     assert sqnr_db(ref, noisy) == pytest.approx(ort_sqnr(ref, noisy), rel=1e-6)  # it sums in float32
     assert sqnr_db(np.ones(100), np.full(100, 1.1)) == pytest.approx(20.0)
     assert math.isfinite(sqnr_db(ref, ref))  # identical tensors: capped by the epsilon, as onnxruntime does
+    assert sqnr_db(ref, ref) == pytest.approx(ort_sqnr(ref, ref), rel=1e-6)
+
+
+def test_a_layer_that_is_zero_in_both_models_does_not_diverge_and_one_zero_in_keras_only_does():
+    """A ReLU no image excites is all zero in Keras and in the int8 export alike: its SQNR was epsilon over
+    epsilon, 0 dB, and parity named it the first layer where the int8 export diverges."""
+    zero = np.zeros((4, 6, 6, 8), np.float32)
+    assert sqnr_db(zero, zero) > 300
+    assert not diverges(compare_layer("relu", "t", zero, zero, INT8), INT8)
+    assert diverges(compare_layer("relu", "t", zero, zero + 0.01, INT8), INT8)
 
 
 def test_float_rounding_passes_and_a_one_percent_layer_change_diverges():
