@@ -1141,3 +1141,17 @@ def test_a_faint_digit_in_its_own_crop_is_still_read(mnist_test, tmp_path):
     Image.fromarray(image).save(path)
     (record,) = predict_images([str(path)])
     assert record["digit"] == 4 and not record["blank"] and "faint-ink" in (record["flags"] or ""), record
+
+
+def test_pieces_the_model_doubts_lose_to_the_whole_it_does_not():
+    """A 0 cut in two, each half read as a sure 1 that the model doubts (not_digit 0.3, short of rejecting
+    it), against the whole read as a fairly sure 0 that it does not doubt: the halves fell short of sure by
+    nothing but the cut, and "11" was read. The model's doubt now costs a span (DOUBT_COST): the 0."""
+    one, zero = np.full(11, 1e-6, np.float32), np.full(11, 1e-3, np.float32)
+    one[1], one[10] = 1 - 9e-6, 0.3
+    zero[0], zero[10] = 0.99, 0.01  # log-odds ~6.9
+    plan = "L2:0-1-0.30-1.00,0-2-0.80-1.00,1-2-0.30-1.00"
+    assert reading.choose(plan, np.stack([one, zero, one]))[0] == [1]
+    # Undoubted, the same halves are two digits: the doubt decides, not the halves' look.
+    one[10] = 0.01
+    assert reading.choose(plan, np.stack([one, zero, one]))[0] == [0, 2]

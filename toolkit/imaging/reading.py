@@ -19,6 +19,7 @@ NO_RIVAL = "ef"  # a candidate marked so (cut by the border, faint) is no rival 
 SURE_CAP = 8.0  # log-odds: sureer than this counts the same (p ~ 0.9997 over the second class)
 CUT_COST = 1.0  # each cut of a group into one more digit costs this: a split must be that much surer
 REJECTED_COST = 8.0  # a span the not_digit output rejects (a half digit, two digits in one) costs this more
+DOUBT_COST = 10.0  # ... and one it doubts, short of rejecting it, this x -ln(1 - not_digit): 1.1 at 0.1, 3.6 at 0.3
 WIDE_COST = 10.0  # ... and a span wider than the digits' height, this much per unit of width over it
 SHORT = 0.6  # a span whose ink is shorter than this x the digits' height is a fragment ...
 SHORT_COST = 6.0  # ... and costs this
@@ -212,7 +213,9 @@ def choose(plan: str | None, scored: np.ndarray) -> tuple[list[int], bool, bool]
     span's score is its sureness capped at SURE_CAP, less REJECTED_COST when the model says it is no digit,
     less WIDE_COST per unit of width over the digits' height, less SHORT_COST for a fragment shorter than SHORT
     x the digits' height and NARROW_COST for a sliver narrower than NARROW read as anything but a 1, and less
-    KEPT_MARGIN for a span offered again with the line it touched kept ("i-j-r-qk", after the span as cut). The
+    KEPT_MARGIN for a span offered again with the line it touched kept ("i-j-r-qk", after the span as cut). A
+    span the model doubts without rejecting it costs DOUBT_COST x -ln(1 - not_digit) more in the choice of the
+    path (a piece of a 0 read as a sure 1 is doubted more than the 0), not in whether the cut is sure. The
     group's reading is the path of spans from cut 0 to cut n whose spans together fall least short of
     SURE_CAP, less CUT_COST for each digit after the first (dynamic programming): every unsure digit counts,
     so a sure 1 and a sure 6 beat a whole "16" read as a 6, and of two readings with the same least sure
@@ -221,6 +224,7 @@ def choose(plan: str | None, scored: np.ndarray) -> tuple[list[int], bool, bool]
     if plan is None:
         return list(range(len(scored))), False, False
     score = _span_scores(scored)
+    doubt = _doubt_costs(scored)
     straight = straight_slots(plan, scored)
     if len(straight) + len(_rejected_slots(plan, scored)) == plan.count(";") + 1:
         straight = []  # such bars and nothing else the model takes for a digit: kept, as a single digit keeps one
@@ -239,7 +243,8 @@ def choose(plan: str | None, scored: np.ndarray) -> tuple[list[int], bool, bool]
         twins = np.array([entry.endswith("k") for entry in entries])
         ones = scored[at : at + len(spans), :NUM_CLASSES].argmax(axis=1) == 1
         # A span read with the line it touched kept ("k") must be KEPT_MARGIN surer than without it.
-        path, close = _best_path(int(head), spans, score[at : at + len(spans)] - KEPT_MARGIN * twins, ones)
+        costs = KEPT_MARGIN * twins + doubt[at : at + len(spans)]
+        path, close = _best_path(int(head), spans, score[at : at + len(spans)] - costs, ones)
         chosen.extend(at + k for k in path)
         # Cut apart, and told by a digit short of sure: a split where every digit read is at SURE_CAP is sure.
         cut |= len(path) > 1 and bool(score[[at + k for k in path]].min() < SURE_CAP)
@@ -283,6 +288,15 @@ def _span_scores(scored: np.ndarray) -> np.ndarray:
     if scored.shape[1] > NUM_CLASSES:
         score -= REJECTED_COST * (scored[:, NUM_CLASSES] >= NOT_DIGIT_THRESHOLD)
     return score
+
+
+def _doubt_costs(scored: np.ndarray) -> np.ndarray:
+    """Each candidate's DOUBT_COST: what the model's doubt that it is a digit costs it in a number's reading,
+    short of rejecting it (REJECTED_COST, in `_span_scores`); zero for a model without not_digit."""
+    if scored.shape[1] <= NUM_CLASSES:
+        return np.zeros(len(scored))
+    doubt = scored[:, NUM_CLASSES].astype(np.float64)
+    return DOUBT_COST * -np.log1p(-np.minimum(doubt, 0.5)) * (doubt < NOT_DIGIT_THRESHOLD)
 
 
 def _best_path(
