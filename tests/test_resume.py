@@ -401,3 +401,30 @@ def test_an_unreadable_file_no_longer_walked_keeps_its_record_flagged_gone(one_u
     assert (summary.retried, summary.gone) == (0, 1)
     record = by_path(out)[f"in/{name}"]
     assert (record["error_kind"], record["flags"]) == ("unreadable", "input-gone")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_an_unreadable_file_is_tried_again_from_a_finished_jsonl_or_parquet_output(
+    tmp_path, monkeypatch, digits, onnx_model, fmt
+):
+    """The error kind is read back from every format a finished output may have (CSV: above)."""
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    x, y = digits
+    write_pngs(tmp_path / "in", x[:4], y[:4])
+    monkeypatch.chdir(tmp_path)
+    name = sorted(os.listdir("in"))[1]
+    out = tmp_path / f"p.{fmt}"
+    options = PredictOptions(model=onnx_model, workers=0)
+    with monkeypatch.context() as patch:
+        locked(patch, name)
+        assert run(["in"], options, out=str(out)).exit_code == 3
+    summary = run(["in"], options, out=str(out), resume=True)
+    assert (summary.retried, summary.files, summary.exit_code) == (1, 1, 0)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        rows = pq.read_table(out, columns=["path", "status"]).to_pylist()
+    else:
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted((r["path"], r["status"]) for r in rows) == [(f"in/{n}", "ok") for n in sorted(os.listdir("in"))]
