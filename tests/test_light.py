@@ -81,6 +81,20 @@ def test_light_ink_on_dark_paper_stays_light():
     assert ink.max() > 0.7 and abs(float(np.median(ink))) < 0.02
 
 
+def test_light_ink_on_dark_paper_is_flattened_as_dark_ink_on_light_paper_is():
+    """The same stroke either way round gives the same ink. Light ink was the paper estimate subtracted: where
+    a stroke was wider than the estimate's square (a 9's loop filled in, on a digit cropped to its ink), the
+    estimate took it for paper and the stroke was lost; dark ink keeps such a stroke (its paper is floored)."""
+    gray = np.full((40, 30), 0.9, np.float32)
+    gray[5:35, 4:8] = 0.0  # a stroke 4 px wide
+    gray[5:20, 10:26] = 0.0  # a blot 16 px across, wider than the 9 px square of a 30 px field
+    dark_ink, inverted = light.flatten(gray, page=False)
+    light_ink, light_inverted = light.flatten(1.0 - gray, page=False)
+    assert inverted and not light_inverted
+    np.testing.assert_allclose(light_ink, dark_ink, atol=1e-5)
+    assert light_ink[10:15, 14:22].min() > 0.9  # the blot's middle, at full contrast
+
+
 def test_pasted_papers_of_two_tones_make_no_ink():
     """A boundary between two paper tones is shade, not a stroke: after flattening it stands out by less than
     the noise-free threshold of ink."""

@@ -43,20 +43,31 @@ def kernel_side(shape: tuple[int, int], page: bool) -> int:
     return max(MIN_KERNEL, int(side) | 1)
 
 
-def flatten(gray: np.ndarray, page: bool) -> tuple[np.ndarray, bool]:
+def flatten(gray: np.ndarray, page: bool, inverted: bool | None = None) -> tuple[np.ndarray, bool]:
     """A grey float image (1 = white) -> its ink (bright on black, float32, paper about 0, the paper's light
-    divided out) and whether the ink was dark on light paper (`inverted`). See the module docstring."""
+    divided out) and whether the ink was dark on light paper (`inverted`: judged here when not given). See the
+    module docstring."""
     gray = np.asarray(gray, dtype=np.float32)
     square = cv2.getStructuringElement(cv2.MORPH_RECT, (kernel_side(gray.shape, page),) * 2)
     lit = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, square)  # the paper, if the ink is darker than it
     dark = cv2.morphologyEx(gray, cv2.MORPH_OPEN, square)  # the paper, if the ink is lighter
-    if dark_ink(gray, lit, dark):
+    if dark_ink(gray, lit, dark) if inverted is None else inverted:
         np.maximum(lit, np.float32(DARKEST_PAPER), out=lit)
         ink = gray / lit
         np.subtract(np.float32(1.0), ink, out=ink)
         return ink, True
-    # Light ink on dark paper (a blackboard, a negative): there is no light to divide out, only a level.
-    return gray - dark, False
+    if page:
+        # Light ink on a dark page (a blackboard, a negative) is read by its level: a page is judged light on dark
+        # by the edges of the two estimates, and a photo's light paper between dark corners judged so would have
+        # its noise multiplied by dividing.
+        return gray - dark, False
+    # Light ink on a small dark image (a digit's crop, white on black): as dark ink, black and white swapped, so
+    # that a stroke wider than the square (a 9's loop filled in) is kept as a dark ink's is.
+    paper = np.float32(1.0) - dark
+    np.maximum(paper, np.float32(DARKEST_PAPER), out=paper)
+    ink = (np.float32(1.0) - gray) / paper
+    np.subtract(np.float32(1.0), ink, out=ink)
+    return ink, False
 
 
 def dark_ink(gray: np.ndarray, lit: np.ndarray, dark: np.ndarray) -> bool:
@@ -81,13 +92,13 @@ def _edge(values: np.ndarray) -> float:
     return float(np.abs(np.diff(values, axis=0)).mean() + np.abs(np.diff(values, axis=1)).mean())
 
 
-def working_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+def working_ink(gray: np.ndarray, inverted: bool | None = None) -> tuple[np.ndarray, bool]:
     """The ink the segmenter reads (`flatten`): of a grey float image (1 = white), bright on
     black, the paper's light divided out, at the working resolution (at most MAX_SIDE px), and whether the image
-    was inverted (dark ink on light paper). `toolkit.explain` draws it."""
+    was inverted (dark ink on light paper; `inverted`: already known). `toolkit.explain` draws it."""
     gray = np.asarray(gray, dtype=np.float32)
     if gray.ndim != 2 or gray.size == 0:
         raise ValueError(f"expected a non-empty 2-D grey image, got shape {gray.shape}")
     if max(gray.shape) > MAX_SIDE:
         gray = reduce(gray, -(-max(gray.shape) // MAX_SIDE))
-    return flatten(gray, page=max(gray.shape) > PAGE_SIDE)
+    return flatten(gray, page=max(gray.shape) > PAGE_SIDE, inverted=inverted)
