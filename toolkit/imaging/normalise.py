@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from toolkit.imaging import light, orient, segment
+from toolkit.imaging import cell, light, orient, segment
 from toolkit.imaging.boxes import lined
 from toolkit.imaging.common import (
     BLANK_CONTRAST,
@@ -378,7 +378,13 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     h, w = gray.shape
     if max(h, w) > MAX_SIDE:
         gray = to_max_side(gray)
-    level, noise = paper(border(gray))
+    ring = border(gray)
+    level, noise = paper(ring)
+    if not whole and max(h, w) <= PAGE_SIDE:  # a form's cell cut out along its box: its lines are no paper
+        unframed = cell.unframed(gray, level, float(ring.mean()))
+        if unframed is not gray:
+            gray = unframed
+            level, noise = paper(border(gray))
     inverted = level > 0.5
     ink = 1.0 - gray if inverted else gray
     if not inverted and is_mnist_form(ink):
