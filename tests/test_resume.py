@@ -428,3 +428,30 @@ def test_an_unreadable_file_is_tried_again_from_a_finished_jsonl_or_parquet_outp
     else:
         rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted((r["path"], r["status"]) for r in rows) == [(f"in/{n}", "ok") for n in sorted(os.listdir("in"))]
+
+
+def test_an_interrupted_resume_that_read_the_last_file_keeps_only_its_new_record(
+    tmp_path, monkeypatch, digits, onnx_model
+):
+    """The unreadable file is the last one: the record the interrupted resume wrote for it lies right after its
+    error record, where records of one file at one version were taken for its frames, one entry with the error
+    record's say: the next resume scored it a third time, and once the file was gone it kept both records."""
+    x, y = digits
+    write_pngs(tmp_path / "in", x[:5], y[:5])
+    monkeypatch.chdir(tmp_path)
+    name = sorted(os.listdir("in"))[-1]
+    out = tmp_path / "p.csv"
+    options = PredictOptions(model=onnx_model, workers=0, chunk_size=1, batch_size=1)
+    with monkeypatch.context() as patch:
+        locked(patch, name)
+        assert run(["in"], options, out=str(out)).exit_code == 3
+    interrupted_run(monkeypatch, ["in"], out, options, after=1, resume=True)
+    partial = read_csv(out.with_name(out.name + ".partial"))
+    assert [(r["path"], r["status"]) for r in partial[-2:]] == [(f"in/{name}", "error"), (f"in/{name}", "ok")]
+    summary = run(["in"], options, out=str(out), resume=True)
+    assert (summary.retried, summary.files) == (0, 0)
+    assert by_path(out)[f"in/{name}"]["status"] == "ok"
+    os.remove(f"in/{name}")
+    run(["in"], options, out=str(out), resume=True)
+    kept = by_path(out)[f"in/{name}"]  # one record, the new one, flagged gone
+    assert (kept["status"], kept["flags"]) == ("ok", "input-gone")

@@ -102,6 +102,7 @@ class Previous:
         self._new_retry = bytearray()  # 1 where an entry's record is an error of access (RETRIED_KINDS)
         self._last = b""
         self._last_version: Version = UNKNOWN
+        self._last_retry = False  # whether the record before was an error of access
         self._high: Any = None
         self._low: Any = None
         self._versions: Any = None  # (n, 2) int64: size, mtime_ns
@@ -129,13 +130,16 @@ class Previous:
             version = ABSENT  # it could not be stat'ed: whatever version it has now is another
         # The frames of one file come one after the other: one entry for them all. The same file at another
         # version right after it (an interrupted resume that scored it again) is an entry of its own, the
-        # later one current (`_sort`).
-        if key != self._last or version != self._last_version:
+        # later one current (`_sort`), and so is any record right after an error of access (one record a file:
+        # the record after it is the same file tried again).
+        retry = status == "error" and error_kind in RETRIED_KINDS
+        if key != self._last or version != self._last_version or self._last_retry:
             self._new += key
             self._new_versions.extend(version)
             self._new_firsts.append(index)
-            self._new_retry.append(status == "error" and error_kind in RETRIED_KINDS)
+            self._new_retry.append(retry)
             self._last, self._last_version = key, version
+        self._last_retry = retry
         if flags and GONE in flags.split():
             self._gone_flagged.add(key)
 
