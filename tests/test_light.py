@@ -181,3 +181,26 @@ def test_a_diagonal_shadow_edge_is_no_digit_but_a_leaning_one_is_read(mnist_test
     strip[35:155, 500:620] *= 1 - 0.8 * one
     read_digit, result = read(strip, scorer)
     assert read_digit == 1, result.flags
+
+
+def test_a_small_strip_whose_dark_corners_darken_its_border_reads_dark_ink():
+    """The border of a small image decides its polarity for the segmenter only when it agrees with the image's
+    middle: a strip of three digits whose vignette darkens its border to mid-grey around light paper was read
+    as light ink on a dark ground (none of 20 read whole), when the paper estimates' edges tell it right."""
+    from toolkit import data
+    from toolkit.predict import predict_images
+
+    (_, _), (x, y) = data.load_mnist()
+    rows, cols = np.mgrid[0:120, 0:300]
+    fall = (((rows - 60) / 60) ** 2 + ((cols - 150) / 150) ** 2) / 2
+    strips, truth = [], []
+    for k in range(20):
+        gray = (0.85 * (1 - 0.8 * fall)).astype(np.float32)
+        for j in range(3):
+            digit = cv2.resize(x[3 * k + j], (70, 70), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+            gray[25:95, 40 + 75 * j : 110 + 75 * j] *= 1 - 0.9 * digit
+        strips.append((np.clip(gray, 0, 1) * 255).astype(np.uint8))
+        truth.append("".join(str(d) for d in y[3 * k : 3 * k + 3]))
+    assert float(np.median(np.concatenate([strips[0][0], strips[0][-1]]))) < 0.5 * 255  # a dark border
+    read = [r["text"] for r in predict_images(strips, multi_digit=True)]
+    assert sum(r == t for r, t in zip(read, truth, strict=True)) >= 16

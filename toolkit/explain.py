@@ -98,7 +98,7 @@ def look(path: str, frame: int = 0, multi_digit: bool = False) -> Seen:
         return Seen(problem=str(failure))
     except Exception as exc:  # any decoder's complaint is a picture saying so, never a crash
         return Seen(problem=first_line(exc, 200))
-    ink, _ = light.working_ink(grey)
+    ink, _ = light.working_ink(grey, result.inverted)  # the ink the way round the normaliser read it
     found = layout.analyse(ink)
     labels = found.labels
     kept = np.isin(labels, found.parts[:, 0]) & (labels > 0) if len(found.parts) else np.zeros(labels.shape, bool)

@@ -54,8 +54,7 @@ def unframed(gray: np.ndarray, edge: float, edge_mean: float) -> np.ndarray:
     # Each line from the image's edge (paper outside it: a cell cut a little wide) to a row past it (its soft edge).
     painted = gray.copy()
     for name, line in found.items():
-        if line is None:
-            continue
+        assert line is not None  # (all four were found)
         if name in ("top", "left"):
             span = slice(0, line[1] + 1)
         else:

@@ -27,12 +27,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from toolkit.imaging.common import MAX_SIDE, PAGE_SIDE, border, paper, reduce
+from toolkit.imaging.common import MAX_SIDE, PAGE_SIDE, border, median, paper, reduce
 
 PAPER_SHARE = 0.035  # the closing's square on a page: this share of the longer side (27 px at 780 px) ...
 STRIP_SHARE = 0.3  # ... and on a strip or field, this share of the shorter side (digits fill the height)
 MIN_KERNEL = 5  # px
 DARKEST_PAPER = 0.05  # the paper estimate is floored here: below it there is no light to read ink by
+DARK_BORDER = 0.3  # a small image's border this dark is a dark ground, whatever its middle (`kept_polarity`)
 STANDS_OUT = 0.1  # ink darker (or lighter) than its paper by this much; less on both sides: no ink to judge by
 
 
@@ -68,6 +69,18 @@ def flatten(gray: np.ndarray, page: bool, inverted: bool | None = None) -> tuple
     ink = (np.float32(1.0) - gray) / paper
     np.subtract(np.float32(1.0), ink, out=ink)
     return ink, False
+
+
+def kept_polarity(gray: np.ndarray, level: float, inverted: bool) -> bool | None:
+    """The polarity a small image the segmenter reads keeps (`inverted`, as the fast path of
+    `toolkit.imaging.normalise` judged it): when its border's paper (`level`) is near black (DARK_BORDER), or
+    stands on the same side of mid-grey as its median pixel (a digit cropped to its ink, white on black, whose
+    ink may be most of it); None, for `flatten` to judge, when a grey border and a light middle disagree (a strip
+    whose dark corners darken its border)."""
+    if level < DARK_BORDER:
+        return inverted
+    step = max(1, max(gray.shape) // 16)
+    return inverted if (level > 0.5) == (median(gray[::step, ::step].flatten()) > 0.5) else None
 
 
 def dark_ink(gray: np.ndarray, lit: np.ndarray, dark: np.ndarray) -> bool:

@@ -395,7 +395,7 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     if max(ink.shape) > PAGE_SIDE:
         return _scaled(segment.read(*light.working_ink(gray), multi_digit=multi_digit), w / ink.shape[1])
     if multi_digit:
-        return segment.read(*light.working_ink(gray, inverted), multi_digit=True)
+        return segment.read(*light.working_ink(gray, light.kept_polarity(gray, level, inverted)), multi_digit=True)
 
     rough = rough_box(ink)
     if rough is None:
@@ -404,7 +404,7 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     if not whole and (_not_one_digit(near, ink.shape) or lined(ink, rough, 1.0 - level if inverted else level)):
         # Wider than one digit, or boxed or ruled: the segmenter decides (and erases form boxes and rules, and flags
         # several digits side by side) on a field or strip of any size, as it does on a page.
-        return segment.read(*light.working_ink(gray, inverted))
+        return segment.read(*light.working_ink(gray, light.kept_polarity(gray, level, inverted)))
     if inverted:
         level = 1.0 - level  # the paper of `ink`; the noise is the same
     # A digit much larger than the 20 px it becomes is measured and cut from an area-reduced copy: the same

@@ -108,7 +108,7 @@ def sqnr_db(reference: np.ndarray, output: np.ndarray) -> float:
     """Signal to quantization noise ratio in dB, as onnxruntime's qdq_loss_debug computes it, except for
     identical tensors: those that are all zero (a layer no image of the set excites) gave epsilon over epsilon,
     0 dB, and were taken for a layer where an int8 export diverges. Identical tensors get the ceiling of a unit
-    signal over epsilon noise (313 dB), or more for a stronger signal, as onnxruntime gives them."""
+    signal over epsilon noise (313 dB), or the stronger signal's own over epsilon (as onnxruntime gives them)."""
     ref = np.asarray(reference, np.float64).ravel()
     out = np.asarray(output, np.float64).ravel()
     epsilon = np.finfo(float).eps
