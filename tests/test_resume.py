@@ -333,21 +333,27 @@ def locked(patch, name: str) -> None:
     patch.setattr(decode.os, "open", denied)
 
 
-@pytest.fixture
-def one_unreadable(tmp_path, monkeypatch, digits, onnx_model):
-    """Six digits in tmp_path/in scored into p.csv, a record a commit, the third unreadable during the run:
-    (out, options, its name, its label)."""
+def scored_with_one_locked(tmp_path, monkeypatch, digits, model, count: int, at: int, fmt: str = "csv"):
+    """`count` digits in tmp_path/in scored from tmp_path into p.<fmt>, a record a commit, the one at `at` (in
+    name order) unreadable during the run: (out, options, its name, its label)."""
     x, y = digits
-    write_pngs(tmp_path / "in", x[:6], y[:6])
+    write_pngs(tmp_path / "in", x[:count], y[:count])
     monkeypatch.chdir(tmp_path)
-    name = sorted(os.listdir("in"))[2]
-    out = tmp_path / "p.csv"
-    options = PredictOptions(model=onnx_model, workers=0, chunk_size=1, batch_size=1)
+    name = sorted(os.listdir("in"))[at]
+    out = tmp_path / f"p.{fmt}"
+    options = PredictOptions(model=model, workers=0, chunk_size=1, batch_size=1)
     with monkeypatch.context() as patch:
         locked(patch, name)
         assert run(["in"], options, out=str(out)).exit_code == 3
+    return out, options, name, str(y[at])
+
+
+@pytest.fixture
+def one_unreadable(tmp_path, monkeypatch, digits, onnx_model):
+    """Six digits scored into p.csv, the third unreadable during the run (`scored_with_one_locked`)."""
+    out, options, name, label = scored_with_one_locked(tmp_path, monkeypatch, digits, onnx_model, 6, 2)
     assert by_path(out)[f"in/{name}"]["error_kind"] == "unreadable"
-    return out, options, name, str(y[2])
+    return out, options, name, label
 
 
 def test_a_file_unreadable_at_first_is_scored_by_a_resume_once_it_can_be_read(one_unreadable):
@@ -410,15 +416,7 @@ def test_an_unreadable_file_is_tried_again_from_a_finished_jsonl_or_parquet_outp
     """The error kind is read back from every format a finished output may have (CSV: above)."""
     if fmt == "parquet":
         pytest.importorskip("pyarrow")
-    x, y = digits
-    write_pngs(tmp_path / "in", x[:4], y[:4])
-    monkeypatch.chdir(tmp_path)
-    name = sorted(os.listdir("in"))[1]
-    out = tmp_path / f"p.{fmt}"
-    options = PredictOptions(model=onnx_model, workers=0)
-    with monkeypatch.context() as patch:
-        locked(patch, name)
-        assert run(["in"], options, out=str(out)).exit_code == 3
+    out, options, _, _ = scored_with_one_locked(tmp_path, monkeypatch, digits, onnx_model, 4, 1, fmt)
     summary = run(["in"], options, out=str(out), resume=True)
     assert (summary.retried, summary.files, summary.exit_code) == (1, 1, 0)
     if fmt == "parquet":
@@ -436,15 +434,7 @@ def test_an_interrupted_resume_that_read_the_last_file_keeps_only_its_new_record
     """The unreadable file is the last one: the record the interrupted resume wrote for it lies right after its
     error record, where records of one file at one version were taken for its frames, one entry with the error
     record's say: the next resume scored it a third time, and once the file was gone it kept both records."""
-    x, y = digits
-    write_pngs(tmp_path / "in", x[:5], y[:5])
-    monkeypatch.chdir(tmp_path)
-    name = sorted(os.listdir("in"))[-1]
-    out = tmp_path / "p.csv"
-    options = PredictOptions(model=onnx_model, workers=0, chunk_size=1, batch_size=1)
-    with monkeypatch.context() as patch:
-        locked(patch, name)
-        assert run(["in"], options, out=str(out)).exit_code == 3
+    out, options, name, _ = scored_with_one_locked(tmp_path, monkeypatch, digits, onnx_model, 5, 4)
     interrupted_run(monkeypatch, ["in"], out, options, after=1, resume=True)
     partial = read_csv(out.with_name(out.name + ".partial"))
     assert [(r["path"], r["status"]) for r in partial[-2:]] == [(f"in/{name}", "error"), (f"in/{name}", "ok")]

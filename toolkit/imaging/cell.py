@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolkit.imaging.common import median
+from toolkit.imaging.common import coarse_median
 
 EDGE_BAND = 0.12  # a frame's line starts within this share of the image's side from its edge ...
 LINE_FILL = 0.85  # ... as a run of rows (columns) each this much unlike the paper across the image
@@ -29,8 +29,7 @@ def unframed(gray: np.ndarray, edge: float, edge_mean: float) -> np.ndarray:
     h, w = gray.shape
     if min(h, w) < 12:
         return gray
-    step = max(1, max(h, w) // 16)
-    level = np.float32(median(gray[::step, ::step].flatten()))
+    level = np.float32(coarse_median(gray))
     if abs(edge_mean - edge) <= RING_SHIFT and abs(edge - level) <= UNLIKE:
         return gray
     unlike = np.abs(gray - level) > UNLIKE

@@ -27,7 +27,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from toolkit.imaging.common import MAX_SIDE, PAGE_SIDE, border, median, paper, reduce
+from toolkit.imaging.common import MAX_SIDE, PAGE_SIDE, border, coarse_median, paper, reduce
 
 PAPER_SHARE = 0.035  # the closing's square on a page: this share of the longer side (27 px at 780 px) ...
 STRIP_SHARE = 0.3  # ... and on a strip or field, this share of the shorter side (digits fill the height)
@@ -79,8 +79,7 @@ def kept_polarity(gray: np.ndarray, level: float, inverted: bool) -> bool | None
     whose dark corners darken its border)."""
     if level < DARK_BORDER:
         return inverted
-    step = max(1, max(gray.shape) // 16)
-    return inverted if (level > 0.5) == (median(gray[::step, ::step].flatten()) > 0.5) else None
+    return inverted if (level > 0.5) == (coarse_median(gray) > 0.5) else None
 
 
 def dark_ink(gray: np.ndarray, lit: np.ndarray, dark: np.ndarray) -> bool:

@@ -295,8 +295,8 @@ def _doubt_costs(scored: np.ndarray) -> np.ndarray:
     short of rejecting it (REJECTED_COST, in `_span_scores`); zero for a model without not_digit."""
     if scored.shape[1] <= NUM_CLASSES:
         return np.zeros(len(scored))
-    doubt = scored[:, NUM_CLASSES].astype(np.float64)
-    return DOUBT_COST * -np.log1p(-np.minimum(doubt, 0.5)) * (doubt < NOT_DIGIT_THRESHOLD)
+    doubt = np.minimum(scored[:, NUM_CLASSES].astype(np.float64), NOT_DIGIT_THRESHOLD)  # (no log of 0 past it)
+    return DOUBT_COST * -np.log1p(-doubt) * (doubt < NOT_DIGIT_THRESHOLD)
 
 
 def _best_path(
