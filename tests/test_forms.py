@@ -420,6 +420,22 @@ def test_a_small_box_askew_or_with_room_beside_its_digit_is_framed(mnist_test, s
     assert read_digit == 9 and result.plan is not None
 
 
+@pytest.mark.parametrize("digit", [7, 1, 4])
+def test_a_small_box_with_its_label_printed_just_above_it_is_framed(mnist_test, scorer, digit):
+    """A small crop of one field: "Total:" printed over a box that holds the digit. The frame's cheap first look
+    took the rows a quarter from the top and from the bottom of the ink, and the upper one ran through the label,
+    whose ink does not reach the box's right side: no frame, and the model read the label, the box and the digit
+    together (a 7 read 0, not-a-digit)."""
+    sheet = np.full((146, 182), PAPER, np.uint8)
+    cv2.putText(sheet, "Total:", (48, 52), cv2.FONT_HERSHEY_SIMPLEX, 0.8, RULE, 2, cv2.LINE_AA)
+    cv2.rectangle(sheet, (42, 60), (120, 124), 100, 3)
+    stamp(sheet, digit_image(mnist_test, digit), 68, 60, 50)
+    ink = 1.0 - sheet.astype(np.float32) / 255
+    assert boxes.framed(ink, rough.rough_box(ink).near, 1.0 - PAPER / 255)
+    read_digit, result = read(sheet, scorer)
+    assert read_digit == digit and result.plan is not None, (read_digit, result.plan)
+
+
 def test_a_shadow_band_down_a_small_image_is_no_frame():
     """A soft band of shadow down a narrow image is inked along all four sides of its rectangle, as a box is,
     and all through, as a box is not: it stays on the fast path, which offers ink from border to border as a

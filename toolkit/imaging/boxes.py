@@ -65,7 +65,7 @@ def framed(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bo
     # `near` is the rough look's box, grown by a cell of its reduced copy, and a box askew stands further in.
     height, width = bottom - top, right - left
     edge = max(4, int(FRAME_EDGE * min(height, width)))
-    quarters = ink[[top + height // 4, top + 3 * height // 4], left:right] > threshold
+    quarters = ink[[top + 3 * height // 8, top + 5 * height // 8], left:right] > threshold
     if not (quarters[:, :edge].any(axis=1).all() and quarters[:, -edge:].any(axis=1).all()):
         return False
     step = max(1, width // 64)

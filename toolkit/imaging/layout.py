@@ -65,7 +65,7 @@ def analyse(ink: np.ndarray) -> Layout:
     parts = _parts(flat, labels, stats, count)
     if teeth:
         parts = parts[~np.isin(parts[:, 0], teeth)]
-    ruled = ruled_parts(flat, labels, parts, page)
+    ruled = ruled_parts(flat, labels, parts, page, lines)
     if ruled:
         drawn = np.isin(labels, ruled).view(np.uint8)
         lines = drawn if lines is None else lines | drawn

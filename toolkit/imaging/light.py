@@ -27,7 +27,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from toolkit.imaging.common import MAX_SIDE, PAGE_SIDE, border, coarse_median, paper, reduce
+from toolkit.imaging.common import MAX_SIDE, PAGE_SIDE, border, coarse_median, median, paper, quantile, reduce
 
 PAPER_SHARE = 0.035  # the closing's square on a page: this share of the longer side (27 px at 780 px) ...
 STRIP_SHARE = 0.3  # ... and on a strip or field, this share of the shorter side (digits fill the height)
@@ -35,6 +35,14 @@ MIN_KERNEL = 5  # px
 DARKEST_PAPER = 0.05  # the paper estimate is floored here: below it there is no light to read ink by
 DARK_BORDER = 0.3  # a small image's border this dark is a dark ground, whatever its middle (`kept_polarity`)
 STANDS_OUT = 0.1  # ink darker (or lighter) than its paper by this much; less on both sides: no ink to judge by
+BOLD_SIDE = 256  # a page's pen strokes are measured on a copy reduced to about this size (`page_kernel`) ...
+BOLD_PART = 0.2  # ... in parts this share of the page's longer side or more (a digit drawn large) ...
+BOLD_BLOB = 0.3  # ... whose stroke is no wider than this share of their longer side (a shadow's patch is) ...
+BOLD_WIDE = 1.2  # ... and which are no wider than this x their height (one digit, not a number's digits joined)
+COARSE_SQUARE = 48  # px: a wider closing's square is applied to a reduced copy (`_paper_estimates`)
+BOLD_CUT = 3.0  # ... and meet the border along no more than this x their stroke (a digit cropped tight; a photo's
+# desk or dark corner meets it along a long stretch)
+BOLD_ROOM = 1.5  # ... and when one is wider than the closing's square, the square is made this many times wider
 
 
 def kernel_side(shape: tuple[int, int], page: bool) -> int:
@@ -44,14 +52,76 @@ def kernel_side(shape: tuple[int, int], page: bool) -> int:
     return max(MIN_KERNEL, int(side) | 1)
 
 
-def flatten(gray: np.ndarray, page: bool, inverted: bool | None = None) -> tuple[np.ndarray, bool]:
+def page_kernel(gray: np.ndarray) -> int:
+    """The side of the closing's square on a page (a grey float image, 1 = white): `kernel_side`, or wider than
+    the pen strokes of a digit drawn large on it. A digit filling most of a 1,000 px scan has strokes of 80-100
+    px, where the square is 35: the closing took its strokes' middles for paper, and the digit was read hollow,
+    or as nothing. The strokes are measured on a reduced copy, dark ink split from light paper by Otsu's
+    threshold, as twice the distance from a part's edge to its middle (95th percentile), in parts BOLD_PART of
+    the page or larger, one digit's shape (not several joined), that do not touch its border (a photo's dark
+    corners do) and are not blobs."""
+    side = kernel_side(gray.shape, True)
+    factor = max(1, max(gray.shape) // BOLD_SIDE)
+    small = reduce(gray, factor)
+    level = median(border(small))
+    if level <= 0.5:  # light ink on a dark page is read by its level (`flatten`), with no closing to widen
+        return side
+    # The light's fall-off divided out roughly first (a blur a sixth of the copy wide), so that a vignette's dark
+    # corners are not ink that joins the digit.
+    lit = cv2.GaussianBlur(small, (0, 0), max(small.shape) / 6.0)
+    grey = np.clip(small / np.maximum(lit, np.float32(DARKEST_PAPER)) * np.float32(255.0 * level), 0, 255)
+    grey = grey.astype(np.uint8)
+    _, thresholded = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    mask = np.asarray(thresholded, np.uint8)
+    if cv2.mean(grey, 1 - mask)[0] - cv2.mean(grey, mask)[0] < 255 * STANDS_OUT:
+        return side  # no ink stands out: Otsu split the paper's grain
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    distance = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    height, width = small.shape
+    widest = 0.0
+    for label in range(1, count):
+        x, y, w, h = (int(v) for v in stats[label, :4])
+        if max(w, h) < BOLD_PART * max(height, width) or w > BOLD_WIDE * h:
+            continue
+        part = labels[y : y + h, x : x + w] == label
+        stroke = 2.0 * quantile(distance[y : y + h, x : x + w][part], 0.95)
+        if stroke <= BOLD_BLOB * max(w, h) and _on_border(labels == label) <= BOLD_CUT * stroke:
+            widest = max(widest, stroke)
+    widest *= factor
+    return int(BOLD_ROOM * widest) | 1 if widest > side else side
+
+
+def _paper_estimates(gray: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """The closing (the paper, if the ink is darker than it) and the opening (if lighter) of `gray` over a square
+    of `side` px. A square wider than COARSE_SQUARE (a digit drawn large, `page_kernel`) is applied to a copy
+    reduced to keep it about that wide, and the estimates scaled back up: the same smooth paper, where the full
+    size took half a second a page."""
+    factor = side // COARSE_SQUARE
+    small = reduce(gray, factor) if factor > 1 else gray
+    square = cv2.getStructuringElement(cv2.MORPH_RECT, ((side // max(factor, 1)) | 1,) * 2)
+    lit = cv2.morphologyEx(small, cv2.MORPH_CLOSE, square)
+    dark = cv2.morphologyEx(small, cv2.MORPH_OPEN, square)
+    if factor > 1:
+        size = (gray.shape[1], gray.shape[0])
+        lit, dark = (cv2.resize(values, size, interpolation=cv2.INTER_LINEAR) for values in (lit, dark))
+    return lit, dark
+
+
+def _on_border(part: np.ndarray) -> float:
+    """How many of a part's pixels (a mask of the whole image) lie on the image's outermost rows and columns;
+    infinite when they lie on more than one side (a shadow's band across the sheet, not a digit cropped tight)."""
+    sides = [int(np.count_nonzero(edge)) for edge in (part[0], part[-1], part[:, 0], part[:, -1])]
+    return float("inf") if sum(1 for count in sides if count) > 1 else float(sum(sides))
+
+
+def flatten(
+    gray: np.ndarray, page: bool, inverted: bool | None = None, kernel: int | None = None
+) -> tuple[np.ndarray, bool]:
     """A grey float image (1 = white) -> its ink (bright on black, float32, paper about 0, the paper's light
     divided out) and whether the ink was dark on light paper (`inverted`: judged here when not given). See the
-    module docstring."""
+    module docstring. `kernel`: the closing's square (default `kernel_side`)."""
     gray = np.asarray(gray, dtype=np.float32)
-    square = cv2.getStructuringElement(cv2.MORPH_RECT, (kernel_side(gray.shape, page),) * 2)
-    lit = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, square)  # the paper, if the ink is darker than it
-    dark = cv2.morphologyEx(gray, cv2.MORPH_OPEN, square)  # the paper, if the ink is lighter
+    lit, dark = _paper_estimates(gray, kernel or kernel_side(gray.shape, page))
     if dark_ink(gray, lit, dark) if inverted is None else inverted:
         np.maximum(lit, np.float32(DARKEST_PAPER), out=lit)
         ink = gray / lit
@@ -113,4 +183,5 @@ def working_ink(gray: np.ndarray, inverted: bool | None = None) -> tuple[np.ndar
         raise ValueError(f"expected a non-empty 2-D grey image, got shape {gray.shape}")
     if max(gray.shape) > MAX_SIDE:
         gray = reduce(gray, -(-max(gray.shape) // MAX_SIDE))
-    return flatten(gray, page=max(gray.shape) > PAGE_SIDE, inverted=inverted)
+    page = max(gray.shape) > PAGE_SIDE
+    return flatten(gray, page, inverted, page_kernel(gray) if page else None)

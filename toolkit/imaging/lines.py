@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from toolkit.imaging.boxes import box_sides, framing, outline, paint_divider, row_of_boxes
+from toolkit.imaging.boxes import box_sides, boxed_in, framing, outline, paint_divider, row_of_boxes
 from toolkit.imaging.combs import rule_angle
 from toolkit.imaging.common import LINE_MIN, LINE_RATIO, LINE_THICK, MIN_DIGIT
 from toolkit.imaging.runs import bowed, ink_width, on_the_line
@@ -33,10 +33,13 @@ DIAGONAL, BAND, BAND_ALONE = 35.0, 0.2, 0.25  # a straight band (no wider than B
 SHEET_EDGE = 8.0  # a part along the border of a page, this many times longer than wide, is the sheet's edge
 RULE_ROWS, STANDING_OUT, STANDING_OUT_LONG = 0.8, 0.35, 0.6  # a rule fills its rows along 80% of a run; what
 # stands out holds under 35% (under 60% along 8 LINE_MIN or more: the digits of a number sitting on a rule)
+FIT_POINTS = 8_192  # a row of boxes' rules are fitted on at most this many of their points (`_rules_rect`)
 BAR_ACROSS = 0.8  # a bar joining a row of boxes' rules crosses this share of the run they make together
 
 
-def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: bool) -> list[int]:
+def ruled_parts(
+    flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: bool, erased: np.ndarray | None = None
+) -> list[int]:
     """Labels of the parts that are, on their own, a ruled line or a box at any angle (a sheet scanned askew,
     the edge of the sheet on a scanner's lid): step 3 for what the axis-aligned search cannot see. A part is
     measured by its minimum-area rectangle, its thickness by its ink over its peak (as `_thin`: a blurred rule
@@ -48,7 +51,9 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
     of the sheet and standing LINE_OVER_DIGIT x as tall as the largest other part is long (a 1 leaning in a number,
     longer than its neighbours are tall, stands no taller than they do), or, with no
     other part, running into the image's border or longer than BAND_ALONE of the sheet (a 1 leaning alone in a
-    form's box is not)."""
+    form's box is not). A thin straight stroke standing more up than across between two upright lines already
+    `erased` (`boxes.boxed_in`) is a 1 written leaning in a form's box, however it stands beside the labels, as
+    `find_lines` keeps an upright one."""
     shaped: dict[int, tuple[str, float, float]] = {}  # label: (kind, length, the length it is measured by)
     sheet = max(labels.shape)
     for label, x, y, w, h, mass in parts.tolist():
@@ -71,6 +76,8 @@ def ruled_parts(flat: np.ndarray, labels: np.ndarray, parts: np.ndarray, page: b
             at_border = x == 0 or y == 0 or x + w == labels.shape[1] or y + h == labels.shape[0]
             shaped[label] = ("edge" if at_border else "band", long, h)
         elif thick <= LINE_THICK and long >= LINE_RATIO * thick and short <= thick + 4:
+            if h >= w and erased is not None and boxed_in((x, y, w, h), erased):
+                continue  # the entry of the box it stands in
             shaped[label] = ("line", long, long)
         elif outline(region, rect, ink):
             shaped[label] = ("box", long, long)
@@ -417,6 +424,8 @@ def _rules_rect(region: np.ndarray, horizontal: bool) -> tuple | None:
     points = cv2.findNonZero(cv2.morphologyEx(region, cv2.MORPH_OPEN, kernel))
     if points is None:
         return None
+    if len(points) > FIT_POINTS:  # a digit drawn large, hundreds of thousands of points: the robust fit took 0.6 s
+        points = points[:: -(-len(points) // FIT_POINTS)]
     vx, vy, x0, y0 = cv2.fitLine(points, cv2.DIST_L2, 0, 0.01, 0.01).ravel()
     xy = points.reshape(-1, 2).astype(np.float64)
     side = (xy - (x0, y0)) @ (-vy, vx) > 0
