@@ -56,16 +56,21 @@ def page_kernel(gray: np.ndarray) -> int:
     """The side of the closing's square on a page (a grey float image, 1 = white): `kernel_side`, or wider than
     the pen strokes of a digit drawn large on it. A digit filling most of a 1,000 px scan has strokes of 80-100
     px, where the square is 35: the closing took its strokes' middles for paper, and the digit was read hollow,
-    or as nothing. The strokes are measured on a reduced copy, dark ink split from light paper by Otsu's
-    threshold, as twice the distance from a part's edge to its middle (95th percentile), in parts BOLD_PART of
-    the page or larger, one digit's shape (not several joined), that do not touch its border (a photo's dark
-    corners do) and are not blobs."""
+    or as nothing. The strokes are measured on a reduced copy, the light's fall-off roughly divided out and the
+    ink split from the paper by Otsu's threshold, as twice the distance from a part's edge to its middle (95th
+    percentile), in parts BOLD_PART of the page or larger, one digit's shape (not several joined), no blobs, and
+    meeting the border along one side at most and for no more than BOLD_CUT strokes (a digit cropped tight; a
+    photo's desk and dark corners, and a shadow's band across the sheet, meet it along more). Light ink on a
+    dark ground (an enlarged MNIST digit; the opening's square, then) is measured on the copy turned over."""
     side = kernel_side(gray.shape, True)
     factor = max(1, max(gray.shape) // BOLD_SIDE)
     small = reduce(gray, factor)
     level = median(border(small))
-    if level <= 0.5:  # light ink on a dark page is read by its level (`flatten`), with no closing to widen
-        return side
+    if level <= 0.5:
+        if coarse_median(small) > DARK_BORDER:  # a sheet, maybe shaded, in a dark surround: left as it was
+            return side
+        # Light ink on a ground dark all through (an enlarged MNIST digit): measured the same way, turned over.
+        small, level = np.float32(1.0) - small, 1.0 - level
     # The light's fall-off divided out roughly first (a blur a sixth of the copy wide), so that a vignette's dark
     # corners are not ink that joins the digit.
     lit = cv2.GaussianBlur(small, (0, 0), max(small.shape) / 6.0)
