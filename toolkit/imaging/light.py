@@ -66,10 +66,9 @@ def page_kernel(gray: np.ndarray) -> int:
     factor = max(1, max(gray.shape) // BOLD_SIDE)
     small = reduce(gray, factor)
     level = median(border(small))
-    if level <= 0.5:
-        if coarse_median(small) > DARK_BORDER:  # a sheet, maybe shaded, in a dark surround: left as it was
-            return side
-        # Light ink on a ground dark all through (an enlarged MNIST digit): measured the same way, turned over.
+    if level <= 0.5 and coarse_median(small) <= DARK_BORDER:
+        # Light ink on a ground dark all through (an enlarged MNIST digit): measured the same way, turned over. (A
+        # dim sheet, or one in a dark surround, is measured as it is, for dark ink.)
         small, level = np.float32(1.0) - small, 1.0 - level
     # The light's fall-off divided out roughly first (a blur a sixth of the copy wide), so that a vignette's dark
     # corners are not ink that joins the digit.
