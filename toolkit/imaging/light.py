@@ -72,7 +72,8 @@ def page_kernel(gray: np.ndarray) -> int:
         small, level = np.float32(1.0) - small, 1.0 - level
     # The light's fall-off divided out roughly first (a blur a sixth of the copy wide), so that a vignette's dark
     # corners are not ink that joins the digit.
-    lit = cv2.GaussianBlur(small, (0, 0), max(small.shape) / 6.0)
+    coarse = reduce(small, 8)  # the blur is as smooth taken on a copy 8 times smaller, and 30 times cheaper
+    lit = cv2.resize(cv2.GaussianBlur(coarse, (0, 0), max(coarse.shape) / 6.0), small.shape[::-1])
     grey = np.clip(small / np.maximum(lit, np.float32(DARKEST_PAPER)) * np.float32(255.0 * level), 0, 255)
     grey = grey.astype(np.uint8)
     _, thresholded = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
