@@ -39,10 +39,10 @@ BOLD_SIDE = 256  # a page's pen strokes are measured on a copy reduced to about 
 BOLD_PART = 0.2  # ... in parts this share of the page's longer side or more (a digit drawn large) ...
 BOLD_BLOB = 0.3  # ... whose stroke is no wider than this share of their longer side (a shadow's patch is) ...
 BOLD_WIDE = 1.2  # ... and which are no wider than this x their height (one digit, not a number's digits joined)
-COARSE_SQUARE = 48  # px: a wider closing's square is applied to a reduced copy (`_paper_estimates`)
 BOLD_CUT = 3.0  # ... and meet the border along no more than this x their stroke (a digit cropped tight; a photo's
 # desk or dark corner meets it along a long stretch)
 BOLD_ROOM = 1.5  # ... and when one is wider than the closing's square, the square is made this many times wider
+COARSE_SQUARE = 48  # px: a wider closing's square is applied to a reduced copy (`_paper_estimates`)
 
 
 def kernel_side(shape: tuple[int, int], page: bool) -> int:
@@ -100,7 +100,7 @@ def _paper_estimates(gray: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarra
     """The closing (the paper, if the ink is darker than it) and the opening (if lighter) of `gray` over a square
     of `side` px. A square wider than COARSE_SQUARE (a digit drawn large, `page_kernel`) is applied to a copy
     reduced to keep it about that wide, and the estimates scaled back up: the same smooth paper, where the full
-    size took half a second a page."""
+    size took 60-180 ms a page (squares of 151-301 px at 1,024 px)."""
     factor = side // COARSE_SQUARE
     small = reduce(gray, factor) if factor > 1 else gray
     square = cv2.getStructuringElement(cv2.MORPH_RECT, ((side // max(factor, 1)) | 1,) * 2)
