@@ -59,7 +59,7 @@ def enlarged(image: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(image, (round(image.shape[1] * factor), round(image.shape[0] * factor)), cv2.INTER_CUBIC)
 
 
-def settings(digits: np.ndarray, rng: np.random.Generator) -> Iterator[tuple[str, Callable[[np.ndarray], np.ndarray]]]:
+def settings(rng: np.random.Generator) -> Iterator[tuple[str, Callable[[np.ndarray], np.ndarray]]]:
     """(name, how to draw one MNIST digit) for every setting but the writers'."""
     for side in (400, 600, 1000, 2000):
         for share in (0.8, 0.6, 0.4):
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     chosen = rng.choice(len(x_test), args.count, replace=False)
     labels = y_test[chosen].tolist()
-    for name, draw in settings(x_test, rng):
+    for name, draw in settings(rng):
         print(f"{name:38} {scored(predict_images([draw(x_test[i]) for i in chosen]), labels)}", flush=True)
     if args.writers is not None:
         rows = list(csv.DictReader((args.writers / "labels.csv").open()))[: 6 * args.count]

@@ -26,7 +26,7 @@ def test_an_enlarged_image_keeps_its_shape_and_reaches_the_side_asked():
 def test_every_setting_draws_one_image_over_the_page_side(mnist_test):
     x, _ = mnist_test
     names = []
-    for name, draw in probe.settings(x, np.random.default_rng(0)):
+    for name, draw in probe.settings(np.random.default_rng(0)):
         image = draw(x[0])
         assert image.ndim == 2 and max(image.shape) > 320, name
         names.append(name)

@@ -60,9 +60,10 @@ def framed(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bo
     every second row and a few dozen columns: the fast path pays microseconds."""
     top, bottom, left, right = near
     threshold = np.float32(level + FRAME_CONTRAST)
-    # First, cheaply: a frame has ink near both ends of the rows a quarter from its top and from its bottom
-    # (most digits have not: a 1, a 7, a 4 stand in the middle). Near: within FRAME_EDGE of the ink's size, as
-    # `near` is the rough look's box, grown by a cell of its reduced copy, and a box askew stands further in.
+    # First, cheaply: a frame has ink near both ends of the rows 3/8 and 5/8 down its ink (most digits have not:
+    # a 1, a 7, a 4 stand in the middle); rows a quarter in ran through a label printed just above the box. Near:
+    # within FRAME_EDGE of the ink's size, as `near` is the rough look's box, grown by a cell of its reduced copy,
+    # and a box askew stands further in.
     height, width = bottom - top, right - left
     edge = max(4, int(FRAME_EDGE * min(height, width)))
     quarters = ink[[top + 3 * height // 8, top + 5 * height // 8], left:right] > threshold

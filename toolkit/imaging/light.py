@@ -11,8 +11,9 @@ So the paper's own brightness is estimated at every pixel and divided out:
    paper and narrower than the square: the strokes of any digit, printed rules, specks. What is left is the
    paper as lit, shadows, vignettes and tone boundaries included (a closing keeps a step edge where it is).
    The square is PAPER_SHARE of the image's longer side on a page (wider than the pen stroke of any digit the
-   segmenter reads there) and STRIP_SHARE of the shorter side on a strip or a form field, where the digits
-   fill the height.
+   segmenter reads there, unless one digit is drawn large across it: then wider than its strokes,
+   `page_kernel`) and STRIP_SHARE of the shorter side on a strip or a form field, where the digits fill the
+   height.
 2. The image over that estimate is the paper's reflectance: paper 1 wherever it is, ink the share of light it
    holds back. `1 - reflectance` is the ink, bright on black, at the same contrast in a dark corner as in the
    middle of the sheet.
