@@ -33,7 +33,8 @@ DIAGONAL, BAND, BAND_ALONE = 35.0, 0.2, 0.25  # a straight band (no wider than B
 SHEET_EDGE = 8.0  # a part along the border of a page, this many times longer than wide, is the sheet's edge
 RULE_ROWS, STANDING_OUT, STANDING_OUT_LONG = 0.8, 0.35, 0.6  # a rule fills its rows along 80% of a run; what
 # stands out holds under 35% (under 60% along 8 LINE_MIN or more: the digits of a number sitting on a rule)
-FIT_POINTS = 8_192  # a row of boxes' rules are fitted on at most this many of their points (`_rules_rect`)
+FIT_POINTS = 512  # a row of boxes' rules are each fitted on at most this many of their points (`_rules_rect`):
+# OpenCV's robust fit costs about 2 us a point
 BAR_ACROSS = 0.8  # a bar joining a row of boxes' rules crosses this share of the run they make together
 
 
@@ -424,14 +425,14 @@ def _rules_rect(region: np.ndarray, horizontal: bool) -> tuple | None:
     points = cv2.findNonZero(cv2.morphologyEx(region, cv2.MORPH_OPEN, kernel))
     if points is None:
         return None
-    if len(points) > FIT_POINTS:  # a digit drawn large, hundreds of thousands of points: the robust fit took 0.6 s
-        points = points[:: -(-len(points) // FIT_POINTS)]
     vx, vy, x0, y0 = cv2.fitLine(points, cv2.DIST_L2, 0, 0.01, 0.01).ravel()
     xy = points.reshape(-1, 2).astype(np.float64)
     side = (xy - (x0, y0)) @ (-vy, vx) > 0
     if min(side.sum(), (~side).sum()) < 2 * LINE_MIN:
         return None
-    rules = [cv2.fitLine(points[half], cv2.DIST_HUBER, 0, 0.01, 0.01).ravel() for half in (side, ~side)]
+    rules = [
+        cv2.fitLine(_spread(points[half], FIT_POINTS), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel() for half in (side, ~side)
+    ]
     ux, uy = np.mean([r[:2] * np.sign(r[:2] @ (vx, vy)) for r in rules], axis=0)
     ux, uy = np.array((ux, uy)) / np.hypot(ux, uy)
     along = xy @ (ux, uy)
@@ -440,3 +441,8 @@ def _rules_rect(region: np.ndarray, horizontal: bool) -> tuple | None:
     ma, mc = (a0 + a1) / 2, (c0 + c1) / 2
     centre = (float(ma * ux - mc * uy), float(ma * uy + mc * ux))
     return centre, (float(a1 - a0), float(c1 - c0)), float(np.degrees(np.arctan2(uy, ux)))
+
+
+def _spread(points: np.ndarray, most: int) -> np.ndarray:
+    """At most `most` of `points`, taken at even steps through them."""
+    return points if len(points) <= most else points[:: -(-len(points) // most)]
