@@ -674,8 +674,16 @@ def test_the_reading_of_touching_digits_is_the_best_path_over_the_cuts():
     fair = np.full(11, 1e-3, np.float32)
     fair[7] = 0.99  # log-odds ~6.9
     assert reading.choose(plan, np.stack([sure, fair, unsure, sure])) == ([0, 1, 3], True, False)
-    # Whole and sure, pieces sure too: the cut costs (CUT_COST) more than the whole's width (0.05 x WIDE_COST).
-    assert reading.choose(plan, np.stack([sure, sure, sure, sure])) == ([0, 2], False, False)
+    # Whole and sure, pieces sure too: the cut costs (CUT_COST) more than the whole's width (0.05 x WIDE_COST),
+    # and two sure readings one digit apart are a close call: flagged ambiguous ('41' read whole as a sure 4 was
+    # not flagged, as the cut lost by CUT_COST alone).
+    assert reading.choose(plan, np.stack([sure, sure, sure, sure])) == ([0, 2], False, True)
+    certain = sure.copy()
+    certain[10] = 1e-4  # (not doubted: no DOUBT_COST)
+    narrow = "L2:0-1-0.40-1.00,0-2-0.90-1.00,1-2-0.30-0.95"
+    assert reading.choose(narrow, np.stack([certain, certain, certain])) == ([1], False, True)
+    # ... but not when the pieces fall short of sure: then the whole wins by more than the cut.
+    assert reading.choose(narrow, np.stack([fair, certain, fair])) == ([1], False, False)
     # The pieces sure but one rejected by not_digit (half a digit): the whole.
     assert reading.choose(plan, np.stack([sure, rejected, sure, sure])) == ([0, 2], False, False)
     # Whole unsure, pieces fairly sure: the two pieces fall as far short of sure, with the cut, as the whole

@@ -25,7 +25,9 @@ SHORT = 0.6  # a span whose ink is shorter than this x the digits' height is a f
 SHORT_COST = 6.0  # ... and costs this
 NARROW = 0.3  # a span narrower than this x the digits' height read as anything but a 1 ...
 NARROW_COST = 4.0  # ... costs this
-AMBIGUOUS = 0.5  # readings with another count of digits within this much of the best are flagged
+AMBIGUOUS = 1.01  # readings with another count of digits within this much of the best are flagged: just over
+# CUT_COST, so that of two readings one digit apart whose digits are all sure ('41' read whole as a sure 4, or cut
+# as a sure 4 and a sure 1), the one read is flagged
 KEEP_SHARE = 0.2  # a digit's own scan: a candidate lighter than this share of the heaviest is never its digit
 BOXED_SHARE = 0.1  # ... or, standing in a form's box, this share (a label beside the box outweighs its digit)
 KEPT_MARGIN = 1.0  # a digit read with the line it touched kept must be this much surer than without it
