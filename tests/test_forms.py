@@ -251,7 +251,7 @@ def test_a_digit_standing_out_of_a_row_of_boxes_askew_is_read(mnist_test, scorer
 def test_a_large_row_of_boxes_is_measured_on_a_sample_of_its_rules(mnist_test, monkeypatch):
     """OpenCV's robust line fit costs about 2 us a point: a row of boxes with a digit standing out of it, drawn
     large (thousands of points along each rule), was fitted on all of them, 3-12 ms a scan. Each rule is
-    fitted on at most FIT_POINTS of its points, taken evenly along it, and the angle holds."""
+    fitted on at most 512 of its points (`lines.FIT_POINTS`), taken evenly along it, and the angle holds."""
     sheet = np.full((440, 1400), PAPER, np.uint8)
     for k in range(8):
         cv2.rectangle(sheet, (80 + k * 150, 120), (230 + k * 150, 320), RULE, 6)
