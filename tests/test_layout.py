@@ -5,10 +5,14 @@ imports between its modules form no circle, and no module grows past MAX_LINES."
 from __future__ import annotations
 
 import ast
+import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 450
@@ -240,3 +244,29 @@ def test_the_checks_find_planted_faults(tmp_path):
     # a <-> b through a function-level import; d -> e only under TYPE_CHECKING, so no circle there.
     assert planted.circles() == [["pkg.a", "pkg.b"]]
     assert "pkg/b.py:2 imports pkg.a" in planted.describe(["pkg.a", "pkg.b"])
+
+
+# What the repository's root holds: the layout the project promises, and the few files that run it.
+ROOT_ENTRIES = {
+    "toolkit",
+    "scripts",
+    "artifacts",
+    "tests",
+    "docs",
+    "pyproject.toml",
+    "README.md",
+    "Makefile",
+    "constraints.txt",
+    ".ci",
+    ".gitignore",
+}
+
+
+def test_the_repository_root_holds_only_the_promised_layout():
+    # A run's output committed at the root by mistake (a Ray dataset folder once was) shows up here.
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: the tracked files cannot be listed")
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    top = {line.split("/", 1)[0] for line in tracked.splitlines() if line}
+    assert top - ROOT_ENTRIES == set(), f"unexpected entries at the repository root: {sorted(top - ROOT_ENTRIES)}"
+    assert {"toolkit", "scripts", "artifacts", "tests", "pyproject.toml", "README.md"} <= top
