@@ -76,6 +76,44 @@ def test_workers_do_not_change_results(tmp_path, onnx_model, mnist_test):
     assert inline == pooled
 
 
+FREEZE_PROBE = """
+import gc, sys
+from toolkit.predict import predict_folder
+from toolkit.predict.engines import pool
+if sys.argv[3] == "cli":
+    pool.own_the_process()
+assert pool.start_context().get_start_method() == "fork"
+before = gc.get_freeze_count()
+records = list(predict_folder(sys.argv[1], model=sys.argv[2], workers=2, chunk_size=4))
+print(len(records), sum(r["status"] == "ok" for r in records), before, gc.get_freeze_count())
+"""
+
+
+@pytest.mark.parametrize("process", ["library", "cli"])
+def test_objects_are_frozen_before_fork_and_stay_frozen_only_in_the_clis_process(
+    tmp_path, onnx_model, mnist_test, process
+):
+    # The CLI's process lives for one command: what it made before forking the workers stays frozen, so the
+    # collector never walks it again (a tenth of a 10,000-file run). A notebook's process is not ours: after the
+    # fork its collector sees everything again. Each case in a fresh process, where fork is the start method.
+    x, y = mnist_test
+    write_pngs(tmp_path / "in", x[:10], y[:10])
+    done = subprocess.run(
+        [sys.executable, "-c", FREEZE_PROBE, str(tmp_path / "in"), str(onnx_model), process],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 0, done.stderr
+    records, ok, before, after = map(int, done.stdout.split())
+    assert (records, ok, before) == (10, 10, 0)
+    if process == "cli":
+        assert after > 10_000  # the imports' objects (NumPy, OpenCV, the toolkit), frozen
+    else:
+        assert after == 0
+
+
 def test_mnist_files_score_exactly_as_the_arrays(tmp_path, onnx_model, mnist_test):
     from toolkit.onnxmodel import OnnxModel
 

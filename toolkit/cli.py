@@ -346,8 +346,10 @@ def predict_command(
     az://, https://; with the store's extra installed).
     """
     from toolkit.predict import located, run
+    from toolkit.predict.engines import pool
 
     located.quiet_store_logs()
+    pool.own_the_process()
     if options.ray_address is not None and engine is not PredictEngine.ray:
         raise fail("--ray-address needs --engine ray", 2)
     if out == "-" and table:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import gc
 import multiprocessing
 import os
 import queue
@@ -98,6 +99,34 @@ def unguarded_main() -> bool:
     return True
 
 
+# Whether objects frozen before the workers are forked stay frozen in this process too. Only a process that is the
+# command's own (the CLI's predict: `own_the_process`) keeps them frozen; in someone else's (a notebook, a test
+# runner) the collector goes on seeing everything after the fork.
+_process_is_ours = False
+
+
+def own_the_process() -> None:
+    """Called by the CLI: this process lives for one command, so what it has made by the time the workers are
+    forked (the imports, mostly) can stay frozen to the end."""
+    global _process_is_ours
+    _process_is_ours = True
+
+
+@contextlib.contextmanager
+def frozen_for_the_workers(forks: bool) -> Iterator[None]:
+    """Around the task that forks the workers: the garbage collector's objects frozen first, as the gc module's
+    documentation advises before fork. The workers then never walk what they inherit (their copies of its pages
+    stay shared), nor does this process afterwards when it is ours, nor at its exit. Measured (medians of 15 and
+    7 alternated runs): 40 files 0.34 -> 0.29 s wall, 10,000 MNIST PNGs 0.68 -> 0.61 s."""
+    if forks:
+        gc.freeze()
+    try:
+        yield
+    finally:
+        if forks and not _process_is_ours:
+            gc.unfreeze()
+
+
 def load_model(model: str, threads: int) -> bool:
     scorer_for(model, threads)
     return True
@@ -111,16 +140,19 @@ class WorkerPool:
         self.workers = workers
         self.model = model
         self.options = options
-        self._pool: ProcessPoolExecutor | None = self._new_pool()
+        context = start_context()
+        self._pool: ProcessPoolExecutor | None = self._new_pool(context)
         try:
-            # The first worker loads the model now, while the walk starts.
-            self._model_ready: Future | None = self._pool.submit(load_model, model, options.resolved_threads())
+            # The first worker loads the model now, while the walk starts. With fork this first task starts
+            # every worker, with the parent's objects frozen (`frozen_for_the_workers`).
+            with frozen_for_the_workers(context.get_start_method() == "fork"):
+                self._model_ready: Future | None = self._pool.submit(load_model, model, options.resolved_threads())
         except BaseException:
             self.close(wait=False)
             raise
 
-    def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=start_context(), initializer=init_worker)
+    def _new_pool(self, context) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.workers, mp_context=context, initializer=init_worker)
 
     def close(self, wait: bool = True) -> None:
         if self._pool is not None:
@@ -138,7 +170,7 @@ class WorkerPool:
             with contextlib.suppress(Exception):
                 process.kill()
         self.close(wait=True)
-        self._pool = self._new_pool()
+        self._pool = self._new_pool(start_context())
 
     def check_model(self) -> None:
         """Raise the model's load error (ModelLoadError), if any, in this thread; once."""
