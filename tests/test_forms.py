@@ -131,6 +131,35 @@ def test_only_a_pen_darker_than_the_line_along_it_is_kept():
     assert not _pen_along(grid, rows, columns).any()
 
 
+def test_a_soft_rule_is_not_a_pen_along_itself():
+    """A form turned square by interpolation (a sheet scanned askew) or scanned soft: each rule's core is much
+    darker than its blurred fringe, which the line mask takes in too. Measured against the median of all the
+    line's pixels, the core passed for a pen along the rule and was kept in pieces as a stroke's crossing (a
+    row of boxes left as dashes that buried the digit in one of them). A pen down a soft rule is still found."""
+    rows, columns = [40, 120], [60, 140]
+    for with_pen in (False, True):
+        sheet = np.full((200, 200), PAPER, np.uint8)
+        for at in rows:
+            sheet[at : at + 3, :] = 60
+        for at in columns:
+            sheet[:, at : at + 3] = 60
+        if with_pen:
+            sheet[50:110, 57:66] = 0  # a pen down the first column, between the rules, wider than it
+        sheet = cv2.GaussianBlur(sheet, (0, 0), 1.2)
+        flat = (PAPER - sheet.astype(np.float32)) / 255
+        horizontal, vertical = np.zeros(sheet.shape, np.uint8), np.zeros(sheet.shape, np.uint8)
+        for at in rows:
+            horizontal[at - 2 : at + 5, :] = 1
+        for at in columns:
+            vertical[:, at - 2 : at + 5] = 1
+        pen = strokes.pen_along(flat, (flat > 0.05).view(np.uint8), horizontal, vertical)
+        if with_pen:
+            assert pen.any()
+            assert set(np.flatnonzero(pen.any(axis=1))) <= set(range(48, 112))
+        else:
+            assert not pen.any(), int(pen.sum())
+
+
 def test_crossings_keep_line_pixels_only_where_a_stroke_meets_the_line():
     mask = np.zeros((60, 100), np.uint8)
     mask[30:33, :] = 1  # a 3 px horizontal rule

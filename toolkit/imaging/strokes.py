@@ -12,6 +12,7 @@ from toolkit.imaging.common import LINE_THICK
 PEN_DARKER = 1.8  # a pen over a printed line: ink at least this many times the line's median pixel
 PEN_THICK = 3  # px: ... in a stretch at least this thick (not a speck of dust on the line)
 PEN_ALONG = 5  # px: ... and this long along the line (not where two lines cross)
+CORE_SHARE = 0.2  # the lines' median is their core's when the core is this share of their ink or more
 
 
 def crossings(
@@ -45,11 +46,19 @@ def pen_along(flat: np.ndarray, mask: np.ndarray, horizontal: np.ndarray, vertic
     along its top. There the ink is the pen's and the line's together, at least PEN_DARKER times the line's
     median pixel (`flat`: the ink's contrast), in a stretch at least PEN_THICK px thick and PEN_ALONG px long
     along the line, so a speck of dust on a rule or the spot where two lines cross (as dark, but no longer than
-    a line is thick) is not one. A line as dark as the pen hides it, and nothing is found."""
+    a line is thick) is not one. A line as dark as the pen hides it, and nothing is found.
+
+    The lines' median pixel is taken on their core (their ink a pixel in from its edges) when that is
+    CORE_SHARE of their ink or more, as it is but for rules a pixel or two thick: a soft rule's blurred fringe
+    (a sheet turned square by interpolation, a soft scan) can be half its pixels, and then the median fell so
+    low that the rules' own core passed for a pen and was kept, in pieces, as a stroke's crossing (a row of
+    boxes left as dashes, which buried the digit written in one of them)."""
     on = mask.view(bool) & (horizontal | vertical).view(bool)
     if not on.any():
         return np.zeros_like(mask)
-    dark = (on & (flat > PEN_DARKER * float(np.median(flat[on])))).view(np.uint8)
+    core = on & cv2.erode(on.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+    line = float(np.median(flat[core if core.sum() >= CORE_SHARE * on.sum() else on]))
+    dark = (on & (flat > PEN_DARKER * line)).view(np.uint8)
     dark = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((PEN_THICK, PEN_THICK), np.uint8))
     along: np.ndarray = cv2.morphologyEx(dark & horizontal, cv2.MORPH_OPEN, np.ones((1, PEN_ALONG), np.uint8))
     return along | cv2.morphologyEx(dark & vertical, cv2.MORPH_OPEN, np.ones((PEN_ALONG, 1), np.uint8))
