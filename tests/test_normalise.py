@@ -446,3 +446,34 @@ def test_a_bold_digit_cropped_to_its_ink_is_no_frame(mnist_test):
         crop = cv2.resize(255 - ink, (48, 48), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
         ring = border(crop)
         assert cell.unframed(crop, float(np.median(ring)), float(ring.mean())) is crop, i
+
+
+def test_a_digit_scanned_at_eight_pixels_is_read_not_dropped_as_dust(mnist_test):
+    """An 8x8 thumbnail of a digit (real handwriting comes so: the UCI digits) was all smaller than the least a
+    digit may be, and every one read as a blank image. Enlarged first, it is read; blank paper stays blank."""
+    import cv2
+
+    from toolkit.onnxmodel import OnnxModel
+    from toolkit.predict.options import resolve_model
+
+    x, y = mnist_test
+    tensors = []
+    for digit in x[:40]:
+        rows, columns = np.nonzero(digit > 25)
+        ink = digit[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1].astype(np.float32) / 255
+        scale = 7 / max(ink.shape)  # as the UCI digits: a column or row of paper beside the ink
+        small = cv2.resize(
+            ink,
+            (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale))),
+            interpolation=cv2.INTER_AREA,
+        )
+        sheet = np.zeros((8, 8), np.float32)
+        top, left = (8 - small.shape[0]) // 2, (8 - small.shape[1]) // 2
+        sheet[top : top + small.shape[0], left : left + small.shape[1]] = small
+        result = normalise.prepare_array(np.round(255 * (1 - np.clip(sheet, 0, 1))).astype(np.uint8))
+        assert not result.blank
+        tensors.append(result.tensor)
+    probs = OnnxModel(resolve_model(None)).score(np.stack(tensors))
+    assert np.mean(probs.argmax(axis=1) == y[:40]) >= 0.8
+    assert normalise.prepare_array(np.full((8, 8), 250, np.uint8)).blank
+    assert normalise.prepare_array(np.full((8, 8), 250, np.uint8)).tensor.max() == 0

@@ -72,6 +72,7 @@ FRAME = 0.8  # ink across this share of a small image's sides may be a frame or 
 OVERSHOOT = 0.05  # float pixels up to 1.05 are in [0, 1], overshot by a resampler (`scale_range`)
 MNIST_PEAK = 250  # a 28x28 digit passes through as it is only with ink this bright (MNIST's: 254-255)
 DIM_MARGIN = 0.02  # `dim_paper`: light ink standing less than this above the border is none
+TINY_SIDE, ENLARGED_SIDE = 12, 24  # images under TINY_SIDE px are enlarged to at least ENLARGED_SIDE
 FINE_SIDE = 64  # a digit box larger than twice this is measured on a copy reduced to about this size
 
 
@@ -378,6 +379,11 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     h, w = gray.shape
     if max(h, w) > MAX_SIDE:
         gray = to_max_side(gray)
+    elif max(h, w) < TINY_SIDE:
+        # A digit scanned at a few pixels (an 8x8 thumbnail): enlarged first, or the whole digit is smaller than
+        # the least a digit may be (MIN_DIGIT) and is dropped as dust.
+        factor = -(-ENLARGED_SIDE // max(h, w))
+        gray = cv2.resize(gray, (w * factor, h * factor), interpolation=cv2.INTER_LINEAR)
     ring = border(gray)
     level, noise = paper(ring)
     if not whole and max(h, w) <= PAGE_SIDE:  # a form's cell cut out along its box: its lines are no paper
