@@ -36,3 +36,24 @@ def test_the_traits_change_the_digit():
         changed = trait(np.pad(mask, 8), np.random.default_rng(4))
         assert changed.shape[0] == mask.shape[0] + 16, name
         assert not np.array_equal(changed, np.pad(mask, 8)), name
+
+
+def test_a_coarse_scan_is_a_small_grid_of_grey_levels_dark_on_light():
+    from toolkit.other_writers import coarse_crop, coarse_fields
+
+    (x_train, y_train), _ = data.load_mnist()
+    rng = np.random.default_rng(4)
+    sides, papered = [], 0
+    for digit in x_train[:80]:
+        crop = coarse_crop(digit, rng)
+        assert crop.dtype == np.uint8 and crop.ndim == 2
+        assert 6 <= max(crop.shape) <= 4 * (12 + 6)  # 6-12 px of ink, 0-3 px of paper each side, enlarged 1-4x
+        border = np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]])
+        papered += np.median(border) > crop.min() + 40  # paper lighter than the ink round it
+        sides.append(max(crop.shape))
+    assert papered >= 60  # a 1 two cells wide with no paper left round it is ink from side to side
+    assert min(sides) <= 15 and max(sides) >= 40  # some left small, some enlarged
+    fields, kept = coarse_fields(x_train[:200], np.random.default_rng(5))
+    assert fields.shape == (len(kept), 28, 28) and len(kept) >= 170  # a few too faint to find are left out
+    again, _ = coarse_fields(x_train[:200], np.random.default_rng(5))
+    np.testing.assert_array_equal(fields, again)

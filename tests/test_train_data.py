@@ -104,3 +104,27 @@ def test_distilling_needs_a_teacher_file_and_a_share_in_range():
         validate_recipe(zoo.Recipe(distill=0.5, teacher="/nowhere/teacher.onnx"))
     with pytest.raises(UsageError, match=r"--distill must be in \[0, 1\]"):
         validate_recipe(zoo.Recipe(distill=1.5, teacher="x.onnx"))
+
+
+def test_coarse_scans_replace_their_share_of_the_mnist_digits_in_every_epoch():
+    x, targets = _digits(200)
+    as_mnist = set(map(bytes, as_uint8(x)))
+    for distorted in (False, True):
+        recipe = zoo.Recipe(augment="affine", coarse_scans=0.5, clean_epochs=1)
+        images, y, _ = epoch_images(x, targets, recipe, np.random.default_rng(0), distorted, rejects=False)
+        assert sorted(y.argmax(axis=1).tolist()) == sorted(targets.argmax(axis=1).tolist())  # labels kept
+        if not distorted:
+            untouched = sum(bytes(image) in as_mnist for image in as_uint8(images))
+            assert 60 <= untouched <= 140  # about half redrawn coarse, the clean epochs included
+    plain, _, _ = epoch_images(x, targets, zoo.Recipe(), np.random.default_rng(0), False, rejects=False)
+    assert all(bytes(image) in as_mnist for image in as_uint8(plain))
+
+
+def test_a_coarse_scans_share_out_of_range_is_refused():
+    import pytest
+
+    from toolkit.errors import UsageError
+    from toolkit.train import validate_recipe
+
+    with pytest.raises(UsageError, match="coarse scans share must be in"):
+        validate_recipe(zoo.Recipe(coarse_scans=1.2))

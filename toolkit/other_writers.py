@@ -119,10 +119,48 @@ def writer_fields(digits: np.ndarray, rng: np.random.Generator) -> tuple[np.ndar
     """`digits` (uint8 (N, 28, 28)) drawn by other writers and normalised as `predict` would: float32
     (n, 28, 28) tensors and the indices (into `digits`) they came from; crops the normaliser calls blank are
     left out."""
+    return _fields(digits, rng, writer_crop)
+
+
+def _fields(
+    digits: np.ndarray, rng: np.random.Generator, crop: Callable[[np.ndarray, np.random.Generator], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     fields, kept = [np.zeros((0, 28, 28), np.float32)], []
     for i, digit in enumerate(digits):
-        result = prepare_array(writer_crop(digit, rng), whole=True)
+        result = prepare_array(crop(digit, rng), whole=True)
         if not result.blank:
             fields.append(result.tensor[None])
             kept.append(i)
     return np.concatenate(fields).astype(np.float32), np.asarray(kept, np.int64)
+
+
+def coarse_crop(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One MNIST digit (uint8 28x28, white on black) scanned at a few pixels: its ink area-reduced until it is
+    6-12 px on its longer side, grey levels rounded to 8-32 steps (a coarse scanner's counts), 0-3 px of paper
+    round it, then enlarged 1-4 times (bilinear, or nearest as an image viewer does) or left that small; uint8
+    grey, dark on light, as the file would hold it. The look of a digit from a grid of a few cells, which
+    `not_digit` must tell apart from dust and shading."""
+    ink = digit.astype(np.float32) / 255
+    rows, cols = np.nonzero(ink > 0.1)
+    ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] if len(rows) else ink
+    side = int(rng.integers(6, 13))
+    scale = side / max(ink.shape)
+    size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
+    small = cv2.resize(ink, size, interpolation=cv2.INTER_AREA)
+    steps = int(rng.integers(8, 33))
+    small = np.round(small * steps) / steps
+    small = np.pad(small, int(rng.integers(0, 4)))
+    factor = int(rng.integers(1, 5))
+    if factor > 1:
+        how = cv2.INTER_NEAREST if rng.random() < 0.3 else cv2.INTER_LINEAR
+        small = cv2.resize(small, (small.shape[1] * factor, small.shape[0] * factor), interpolation=how)
+    paper = rng.uniform(180, 250)
+    dark = rng.uniform(0, min(90, paper - 90))
+    sheet = paper - (paper - dark) * np.clip(small, 0, 1) + rng.normal(0, rng.uniform(0.5, 4), small.shape)
+    return np.clip(np.rint(sheet), 0, 255).astype(np.uint8)
+
+
+def coarse_fields(digits: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """`digits` (uint8 (N, 28, 28)) scanned coarsely (`coarse_crop`) and normalised as `predict` would, as
+    `writer_fields` gives them."""
+    return _fields(digits, rng, coarse_crop)

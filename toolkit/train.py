@@ -71,6 +71,8 @@ def validate_recipe(recipe: zoo.Recipe) -> None:
     shares = (recipe.writers_share(clean=False), recipe.writers_share(clean=True))
     if not (all(0.0 <= share <= 1.0 for share in shares) and recipe.negatives >= 0.0):
         raise UsageError("the writers shares must be in [0, 1] and negatives per digit 0 or more")
+    if not 0.0 <= recipe.coarse_scans <= 1.0:
+        raise UsageError(f"the coarse scans share must be in [0, 1], got {recipe.coarse_scans}")
     if not 0.0 <= recipe.distill <= 1.0:
         raise UsageError(f"--distill must be in [0, 1], got {recipe.distill}")
     if recipe.distill and (recipe.teacher is None or recipe.loss.startswith("sparse")):

@@ -64,7 +64,7 @@ def epoch_images(
     output, so negatives are added and the targets become a list, one per output; `teacher`: mixed into the
     targets of the digits drawn as MNIST by the recipe's `distill` share."""
     from toolkit.imaging.negatives import negative_fields
-    from toolkit.other_writers import writer_fields
+    from toolkit.other_writers import coarse_fields, writer_fields
 
     images, digit_targets = x.copy(), targets
     as_mnist = np.ones(len(x), bool)
@@ -72,6 +72,12 @@ def epoch_images(
     if writers:
         chosen = np.flatnonzero(rng.random(len(x)) < writers)
         fields, kept = writer_fields(as_uint8(x[chosen]), rng)
+        images[chosen[kept]] = fields[..., None]
+        as_mnist[chosen[kept]] = False
+    if recipe.coarse_scans:  # in every epoch: the not_digit output learns the clean epochs' lesson last
+        left = np.flatnonzero(as_mnist)
+        chosen = left[rng.random(len(left)) < recipe.coarse_scans]
+        fields, kept = coarse_fields(as_uint8(x[chosen]), rng)
         images[chosen[kept]] = fields[..., None]
         as_mnist[chosen[kept]] = False
     count = int(round(recipe.negatives * len(x))) if rejects else 0

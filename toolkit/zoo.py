@@ -35,6 +35,7 @@ class Recipe:
     ema: bool = False  # keep the moving average of the weights (the optimizer's use_ema)
     writers: float = 0.0  # share of each epoch's digits drawn as other writers' scans (toolkit.other_writers)
     clean_writers: float | None = None  # that share in the clean epochs (None: the same as in the others)
+    coarse_scans: float = 0.0  # share of each epoch's digits (clean ones too) scanned at a few pixels (other_writers)
     negatives: float = 0.0  # crops with no digit (toolkit.imaging.negatives) per training digit, each epoch
     teacher: str | None = None  # an ONNX model whose softened probabilities are mixed into the digits' targets
     distill: float = 0.0  # with a teacher: its share of the targets of the digits drawn as MNIST
