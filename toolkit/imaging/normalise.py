@@ -380,10 +380,11 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     if max(h, w) > MAX_SIDE:
         gray = to_max_side(gray)
     elif max(h, w) < TINY_SIDE:
-        # A digit scanned at a few pixels (an 8x8 thumbnail): enlarged first, or the whole digit is smaller than
-        # the least a digit may be (MIN_DIGIT) and is dropped as dust.
+        # A digit scanned at a few pixels (an 8x8 thumbnail): read enlarged, or the whole digit is smaller than the
+        # least a digit may be (MIN_DIGIT) and is dropped as dust. Its boxes are given in its own pixels.
         factor = -(-ENLARGED_SIDE // max(h, w))
-        gray = cv2.resize(gray, (w * factor, h * factor), interpolation=cv2.INTER_LINEAR)
+        enlarged = cv2.resize(gray, (w * factor, h * factor), interpolation=cv2.INTER_LINEAR)
+        return _scaled(prepare_gray(enlarged, multi_digit, whole=whole), 1 / factor)
     ring = border(gray)
     level, noise = paper(ring)
     if not whole and max(h, w) <= PAGE_SIDE:  # a form's cell cut out along its box: its lines are no paper

@@ -151,7 +151,7 @@ class WorkerPool:
             self.close(wait=False)
             raise
 
-    def _new_pool(self, context) -> ProcessPoolExecutor:
+    def _new_pool(self, context: multiprocessing.context.BaseContext) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.workers, mp_context=context, initializer=init_worker)
 
     def close(self, wait: bool = True) -> None:
