@@ -86,6 +86,9 @@ def _crop_box(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if how < 0.2:  # clipped
         cut = int(rng.uniform(0.04, 0.12) * (h if rng.random() < 0.5 else w))
         side = rng.integers(4)
+        # Measured on the other side, the cut can be longer than this one: a digit blurred away but for the line
+        # drawn across it is 3 px tall and 120 wide, and a cut of 14 left nothing (a training run crashed on it).
+        cut = min(cut, (h if side < 2 else w) - 1)
         top, bottom = top + cut * (side == 0), bottom - cut * (side == 1)
         left, right = left + cut * (side == 2), right - cut * (side == 3)
         margins = [0, 0, 0, 0]
