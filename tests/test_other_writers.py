@@ -62,10 +62,10 @@ def test_a_coarse_scan_is_a_small_grid_of_grey_levels_dark_on_light():
 def test_a_clipped_crop_of_a_thin_wide_mark_keeps_a_row_of_it():
     # What is left of a digit blurred away but for the line drawn across it: 3 px tall, 120 wide. A clip whose
     # length was measured on its width cut away all of its height, and the crop came out empty.
-    from toolkit.other_writers import _crop_box
+    from toolkit.other_writers import crop_box
 
     mask = np.zeros((64, 124), np.float32)
     mask[30:33, 2:122] = 1.0
     for seed in range(300):
-        crop = _crop_box(mask, np.random.default_rng(seed))
+        crop = crop_box(mask, np.random.default_rng(seed))
         assert crop.shape[0] >= 1 and crop.shape[1] >= 1 and crop.max() > 0.2, seed

@@ -75,7 +75,7 @@ TRAITS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
 }
 
 
-def _crop_box(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def crop_box(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Cut out as a segmenter might: centred with a margin, off-centre, or clipped by up to 12% on one side."""
     rows, cols = np.nonzero(mask > 0.2)
     if not len(rows):
@@ -108,7 +108,7 @@ def writer_crop(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     mask = cv2.resize(digit.astype(np.float32) / 255, (WORK, WORK), interpolation=cv2.INTER_CUBIC).clip(0, 1)
     for name in rng.choice(list(TRAITS), int(rng.integers(1, 4)), replace=False):
         mask = TRAITS[str(name)](mask, rng).clip(0, 1)
-    mask = _crop_box(mask, rng)
+    mask = crop_box(mask, rng)
     height = int(rng.integers(20, 121))
     width = max(4, round(mask.shape[1] * height / max(1, mask.shape[0])))
     mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_AREA)

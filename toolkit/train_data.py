@@ -68,18 +68,18 @@ def epoch_images(
 
     images, digit_targets = x.copy(), targets
     as_mnist = np.ones(len(x), bool)
-    writers = recipe.writers_share(clean=not distorted)
-    if writers:
-        chosen = np.flatnonzero(rng.random(len(x)) < writers)
-        fields, kept = writer_fields(as_uint8(x[chosen]), rng)
-        images[chosen[kept]] = fields[..., None]
-        as_mnist[chosen[kept]] = False
-    if recipe.coarse_scans:  # in every epoch: the not_digit output learns the clean epochs' lesson last
-        left = np.flatnonzero(as_mnist)
-        chosen = left[rng.random(len(left)) < recipe.coarse_scans]
-        fields, kept = coarse_fields(as_uint8(x[chosen]), rng)
-        images[chosen[kept]] = fields[..., None]
-        as_mnist[chosen[kept]] = False
+    # Each draw takes its share of the digits still drawn as MNIST; coarse scans come in every epoch (the clean
+    # ones too: the not_digit output learns the clean epochs' lesson last).
+    for redrawn, redraw in (
+        (recipe.writers_share(clean=not distorted), writer_fields),
+        (recipe.coarse_scans, coarse_fields),
+    ):
+        if redrawn:
+            left = np.flatnonzero(as_mnist)
+            chosen = left[rng.random(len(left)) < redrawn]
+            fields, kept = redraw(as_uint8(x[chosen]), rng)
+            images[chosen[kept]] = fields[..., None]
+            as_mnist[chosen[kept]] = False
     count = int(round(recipe.negatives * len(x))) if rejects else 0
     negatives = negative_fields(count, rng, as_uint8(x))[..., None] if count else np.zeros((0, *x.shape[1:]), x.dtype)
     all_images = np.concatenate([images, negatives.astype(x.dtype)])
