@@ -13,9 +13,13 @@ Settings, each on all 1,797 digits, dark ink on white as scans come:
 - `32 px`: enlarged to 32x32 (bilinear), a low-resolution scan enlarged;
 - `32 px in 48`: the same in a 48x48 sheet (8 px of paper round it, as a digit scanned with a margin).
 
+The same settings are drawn from as many MNIST *test* digits put through the same preprocessing (cropped to
+their ink, fitted into 32x32, 4x4 blocks counted): a proxy of MNIST's own digits, for tuning, reported apart.
+
 For each model (`--model`, repeatable; default the shipped reference and cnn-bn, the reference before it)
-it prints, per setting: read right, wrong and unflagged (low_confidence false), right reads flagged, no digit
-found (blank or rejected), and the expected calibration error of the reads that gave a digit.
+it prints, per set and setting: read right, wrong and unflagged (low_confidence false), right reads flagged,
+rejected by `not_digit` (0.5 or more), no digit found (blank), and the expected calibration error of the
+reads that gave a digit.
 
     python scripts/probe_real_writers.py [--model M.onnx ...] [--json FILE]
 """
@@ -72,6 +76,22 @@ def cached_digits(cache: Path) -> tuple[np.ndarray, np.ndarray]:
     return rows[:, :64].reshape(-1, 8, 8), rows[:, 64]
 
 
+def block_counts(digit: np.ndarray) -> np.ndarray:
+    """An MNIST digit (uint8 28x28, white on black) as the UCI preprocessing makes one: cropped to its ink,
+    fitted into 32x32 (aspect kept, centred), then each 4x4 block's share of ink counted in 0-16."""
+    ink = digit.astype(np.float32) / 255
+    rows, cols = np.nonzero(ink > 0.1)
+    ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    scale = 32 / max(ink.shape)
+    fitted = cv2.resize(
+        ink, (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale))), interpolation=cv2.INTER_AREA
+    )
+    sheet = np.zeros((32, 32), np.float32)
+    top, left = (32 - fitted.shape[0]) // 2, (32 - fitted.shape[1]) // 2
+    sheet[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
+    return np.round(cv2.resize(sheet, (8, 8), interpolation=cv2.INTER_AREA) * LEVELS).astype(np.int64)
+
+
 def drawn(counts: np.ndarray, setting: str) -> np.ndarray:
     """One digit (8x8 counts, 0-16) as an 8-bit image, dark ink on white, for `setting`."""
     ink = counts.astype(np.float32) / LEVELS
@@ -86,6 +106,7 @@ def score(model: Path | None, folder: Path, labels: dict[str, int]) -> dict:
     """Read every file of `folder` with `predict_images` and compare with `labels` (file name: digit)."""
     from reference_card import ece
 
+    from toolkit.contract import NOT_DIGIT_THRESHOLD
     from toolkit.predict import predict_images
 
     names = sorted(labels)
@@ -93,6 +114,7 @@ def score(model: Path | None, folder: Path, labels: dict[str, int]) -> dict:
     said = np.array([-1 if r["digit"] is None else r["digit"] for r in records])
     truth = np.array([labels[name] for name in names])
     flagged = np.array([bool(r["low_confidence"]) for r in records])
+    rejected = np.array([(r.get("not_digit") or 0.0) >= NOT_DIGIT_THRESHOLD for r in records])
     read = said >= 0
     right = said == truth
     probs = np.array([[r[f"prob_{d}"] or 0.0 for d in range(10)] for r in records])
@@ -101,6 +123,7 @@ def score(model: Path | None, folder: Path, labels: dict[str, int]) -> dict:
         "right": round(float(right.mean()), 4),
         "wrong_unflagged": round(float((~right & read & ~flagged).mean()), 4),
         "right_flagged": round(float((right & flagged).sum() / max(1, right.sum())), 4),
+        "rejected": round(float(rejected.mean()), 4),
         "no_digit": round(float((~read).mean()), 4),
         "ece": round(ece(probs[read], truth[read]), 4),
     }
@@ -115,25 +138,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     models = args.model or [ROOT / "toolkit/models/reference.onnx", ROOT / "artifacts/reference/teacher-cnn-bn.onnx"]
+    from toolkit import data
+
     images, digits = cached_digits(args.cache)
+    _, (x_test, y_test) = data.load_mnist()
+    sets = {
+        "UCI (held out)": (images, digits),
+        "MNIST test, same preprocessing (tuning)": (np.stack([block_counts(d) for d in x_test[: len(digits)]]), y_test),
+    }
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for setting in SETTINGS:
-            folder = Path(tmp) / setting.replace(" ", "_")
-            folder.mkdir()
-            labels = {}
-            for i, (counts, digit) in enumerate(zip(images, digits, strict=True)):
-                name = f"{i:04d}.png"
-                Image.fromarray(drawn(counts, setting)).save(folder / name)
-                labels[name] = int(digit)
-            for model in models:
-                figures = score(model, folder, labels)
-                results.setdefault(model.name, {})[setting] = figures
-                print(
-                    f"{model.name:28} {setting:12} right {figures['right']:.1%}  wrong-unflagged "
-                    f"{figures['wrong_unflagged']:.1%}  right-flagged {figures['right_flagged']:.1%}  "
-                    f"no digit {figures['no_digit']:.1%}  ECE {figures['ece']:.1%}  ({figures['images']} images)"
-                )
+        for set_name, (counts_set, labels_set) in sets.items():
+            for setting in SETTINGS:
+                folder = Path(tmp) / f"{len(results)}-{setting.replace(' ', '_')}"
+                folder.mkdir()
+                labels = {}
+                for i, (counts, digit) in enumerate(zip(counts_set, labels_set, strict=False)):
+                    name = f"{i:04d}.png"
+                    Image.fromarray(drawn(counts, setting)).save(folder / name)
+                    labels[name] = int(digit)
+                for model in models:
+                    figures = score(model, folder, labels)
+                    results.setdefault(set_name, {}).setdefault(model.name, {})[setting] = figures
+                    shown = "  ".join(
+                        f"{key.replace('_', '-')} {value:.1%}" for key, value in figures.items() if key != "images"
+                    )
+                    print(f"{set_name.split()[0]:5} {model.name:24} {setting:12} {shown}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -56,7 +56,15 @@ def test_the_figures_count_right_wrong_flagged_and_no_digit(tmp_path, mnist_test
     assert figures["images"] == 13
     assert figures["no_digit"] == pytest.approx(1 / 13, abs=1e-4)
     assert figures["right"] == pytest.approx(12 / 13, abs=1e-4)  # the shipped model reads these 12 right
-    assert figures["wrong_unflagged"] == 0.0
+    assert figures["wrong_unflagged"] == 0.0 and figures["rejected"] <= 1 / 13 + 1e-4
     wrong = probe.score(None, tmp_path, {name: (digit + 1) % 10 for name, digit in labels.items()})
     assert wrong["right"] == 0.0 and wrong["right_flagged"] == 0.0
     assert wrong["wrong_unflagged"] > 0.5  # sure reads of the wrong label: what the figure is there to show
+
+
+def test_an_mnist_digit_is_counted_in_blocks_as_the_uci_digits_were(mnist_test):
+    x, _ = mnist_test
+    counts = probe.block_counts(x[1])  # a 2
+    assert counts.shape == (8, 8) and counts.min() >= 0 and counts.max() <= 16
+    assert counts.max() >= 12  # solid strokes fill whole blocks
+    assert (counts[0] > 0).any() and (counts[-1] > 0).any()  # fitted to the grid: ink in the first and last rows
