@@ -15,6 +15,7 @@ import numpy as np
 from toolkit.imaging.boxes import boxed_in
 from toolkit.imaging.common import MIN_DIGIT
 from toolkit.imaging.layout import Layout
+from toolkit.imaging.slant import lean, stood_upright
 
 JOIN = 0.2  # parts closer than this x the taller one's height belong to one object
 ACROSS_LINE = 0.15  # ... and two parts that both touched an erased line, this much further (the line's gap)
@@ -320,25 +321,30 @@ def _lattice(layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int],
     crosses the least ink (see `least_ink_paths`) within REACH x the height, so slanted digits that overlap in x
     come apart whole; and, where it differs, also within STRAIGHT_REACH: the free path can follow a stroke into
     the neighbour's hollow and take a piece of it (on touching pairs of MNIST test digits, 149 of 200 read
-    right with the free path alone, 169 with both)."""
+    right with the free path alone, 169 with both). The cuts are placed on the group stood upright when its
+    digits lean (`slant.lean`), and follow the slant back on the group as it is."""
     left, top, width, box_height = box
     whole = Digit(labels, box)
     if width <= MAYBE_TWO * height:
         return Lattice(1, [(0, 1, width / height, box_height / height)], [whole])
     mask = np.isin(layout.labels[top : top + box_height, left : left + width], labels)
-    profile = mask.sum(axis=0).astype(np.float64)
-    expected = width / (DIGIT_WIDTH * height)
+    # The cuts are placed on the group stood upright: slanted digits side by side overlap in x, and only a cut
+    # along their slant parts them.
+    shift = lean(mask)
+    upright = stood_upright(mask, shift)
+    profile = upright.sum(axis=0).astype(np.float64)
+    expected = len(profile) / (DIGIT_WIDTH * height)
     inner = sorted(profile_minima(profile, max(CUTS, round(3 * expected)), MIN_PIECE * height))
     # Each cut both as the least-ink path free to wander (slanted digits overlapping in x) and held nearly
     # straight (the free one can follow a stroke into the neighbour's hollow and take a piece of it along).
     free, straight = max(2, round(REACH * height)), max(2, round(STRAIGHT_REACH * height))
     positions, paths = [0], [np.zeros(box_height, np.int64)]
-    found = least_ink_paths(mask, [(cut, r) for cut in inner for r in (free, straight)])
+    found = least_ink_paths(upright, [(cut, r) for cut in inner for r in (free, straight)])
     for k, cut in enumerate(inner):
         for path in _distinct(found[2 * k : 2 * k + 2]):
             positions.append(cut)
-            paths.append(path)
-    positions.append(width)
+            paths.append(np.clip(path + shift, 0, width))  # back on the group as it leans
+    positions.append(len(profile))
     paths.append(np.full(box_height, width, np.int64))
     # Pieces between cuts, counted over distinct positions (the two paths of one cut are one place).
     place = np.cumsum([0, *(np.diff(positions) > 0)])
