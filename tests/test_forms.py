@@ -1087,3 +1087,44 @@ def test_a_digits_own_scan_keeps_the_candidate_the_model_rejects_least():
     # Accepted but no surer than the candidate (the line-kept rule's loser): not read in its place.
     four[10], six[10], six[6] = 0.9, 0.2, 0.7
     assert reading.pick("keep:1,1k", np.stack([four, six]))[0] == 0
+
+
+def test_a_box_whose_top_and_left_side_a_digit_hides_is_still_a_box(mnist_test):
+    """A 5 written into the top-left corner of the third of a row of boxes lays its cap and back along the box's
+    top and left side: their runs are too bold to be lines, only two sides of the box are found, and the box
+    was kept as part of the digit, which the model then rejected (7 of 20 MNIST test 5s read no digit). A box
+    two of whose sides meet at a corner and are as long as a box found beside it is that box
+    (`boxes.hidden_box`), erased as the others are."""
+    from toolkit.predict import predict_images
+
+    x, y = mnist_test
+    sheets = []
+    for index in np.flatnonzero(y == 5)[:20]:
+        sheet = np.full((150, 440), PAPER, np.uint8)
+        for k in range(5):
+            cv2.rectangle(sheet, (20 + 82 * k, 35), (86 + 82 * k, 115), 70, 2)
+        rows, columns = np.nonzero(x[index] > 60)
+        glyph = x[index][rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
+        glyph = cv2.resize(glyph, (60 * glyph.shape[1] // glyph.shape[0], 60), interpolation=cv2.INTER_CUBIC)
+        region = sheet[35 : 35 + glyph.shape[0], 184 : 184 + glyph.shape[1]]  # on the box's top-left corner
+        np.minimum(region, (255 - glyph.astype(np.int32) * 235 // 255).astype(np.uint8), out=region)
+        sheets.append(sheet)
+    said = [record["digit"] for record in predict_images(sheets)]
+    assert said.count(5) >= 18, said
+
+
+def _run(left: int, top: int, width: int, height: int, horizontal: bool) -> tuple:
+    """A run as `lines.find_lines` offers them to `boxes.box_sides` and `hidden_box`."""
+    return None, np.array([left, top, width, height, width * height]), 1, horizontal, 2.0
+
+
+def test_two_runs_are_a_hidden_box_only_at_a_corner_and_of_a_box_found_beside_them():
+    beside = [(100, 10, 171, 98, 6)]  # a box 71 x 88 found elsewhere
+    bottom, right = _run(10, 93, 70, 7, True), _run(70, 13, 8, 85, False)
+    found = boxes.hidden_box([bottom, right], beside)
+    assert found is not None and found[0] == (0, 1)
+    left, top, far_right, far_bottom, _ = found[1]
+    assert (far_right, far_bottom) == (78, 100) and (far_right - left, far_bottom - top) == (71, 88)
+    assert boxes.hidden_box([bottom, right], []) is None  # no box to take the size of
+    assert boxes.hidden_box([bottom, right], [(100, 10, 141, 98, 6)]) is None  # a box of another width
+    assert boxes.hidden_box([bottom, _run(70, 2, 8, 85, False)], beside) is None  # they do not meet

@@ -1,6 +1,7 @@
 """Form boxes, told by their shape: a box's outline (`outline`), a row of boxes (`row_of_boxes`), the runs of
 ink that make a box (`box_sides`, for `toolkit.imaging.lines.find_lines`) and a divider none of them found
-(`paint_divider`), the frame around a small image's digit and the lines beside it (`lined`, for the
+(`paint_divider`), a box two of whose sides a digit hides (`hidden_box`), where runs stand against a box found
+(`within`, `entry`), the frame around a small image's digit and the lines beside it (`lined`, for the
 normaliser's fast path), a box with a mark touching it (`framing`, for the skew), and whether a mark stands in a
 box once its lines are found (`boxed_in`).
 """
@@ -26,6 +27,7 @@ BOXED_SIDE, BOXED_REACH = 0.5, 1.5  # a mark between two upright lines this clos
 FRAMING_REACH = 3  # px: a box a mark touches has ink this close to its rectangle's edge all round (`framing`) ...
 FRAMING_STOUT = 1.6  # ... and is one box: its rectangle at most this many times longer than wide
 CORNERED = 0.05  # a box's ink reaches its corners: on average within this share of its shorter side (a 0's does not)
+HIDDEN_SIZE = 0.1  # a box two of whose sides are hidden: its found sides this close to a box's found elsewhere
 
 
 def boxed_in(box: tuple[int, int, int, int], lines: np.ndarray) -> bool:
@@ -317,3 +319,52 @@ def _at_end(at: float, a0: float, a1: float, b0: float, b1: float, near: float, 
     cuts the rules it joins at its edge, not at its centre)."""
     start, end = max(a0, b0), min(a1, b1)
     return start - near - half <= at <= start + near or end - near <= at <= end + near + half
+
+
+def within(stats_row: np.ndarray, horizontal: bool, frame: tuple[int, int, int, int, int]) -> bool:
+    """Whether a run (its stats row; `horizontal`) lies inside a box (`frame`: left, top, right, bottom, rule
+    thickness), clear of the sides it runs along (it may start or end on the others: a stroke meets the box)."""
+    x, y, w, h = (int(v) for v in stats_row[:4])
+    left, top, right, bottom, thick = frame
+    if horizontal:
+        return top + thick <= y and y + h <= bottom - thick and left <= x and x + w <= right
+    return left + thick <= x and x + w <= right - thick and top <= y and y + h <= bottom
+
+
+def entry(stats_row: np.ndarray, frame: tuple[int, int, int, int, int]) -> bool:
+    """Whether an upright run standing free (its stats row) is inside a box (`frame`) no more than twice its
+    length across: what a form's box holds, not a rule (a frame around a page is far larger than its rules)."""
+    length = int(stats_row[cv2.CC_STAT_HEIGHT])
+    left, top, right, bottom, _ = frame
+    return within(stats_row, False, frame) and max(right - left, bottom - top) <= 2 * length
+
+
+def hidden_box(
+    members: list, outlines: list[tuple[int, int, int, int, int]]
+) -> tuple[tuple[int, int], tuple[int, int, int, int, int]] | None:
+    """A box of which the runs of one connected part (`members`, as for `box_sides`) found only two sides, one
+    rule and one side across it meeting at a corner, each as long as a side of a box found elsewhere
+    (`outlines`, as `Sides.frame`) within HIDDEN_SIZE: a digit touching the box laid its strokes along the other
+    two and made their runs too bold to be found (a 5 whose cap and back lie along a box's top and left side).
+    The box has that box's size, from the corner found. The indices of the two runs and the box, or None."""
+    runs = [(k, tuple(int(v) for v in c[:4]), horizontal) for k, (_, c, _, horizontal, _) in enumerate(members)]
+    rules = [(k, box) for k, box, horizontal in runs if horizontal]
+    sides = [(k, box) for k, box, horizontal in runs if not horizontal]
+    for (i, (hx, hy, hw, hh)), (j, (vx, vy, vw, vh)) in ((r, s) for r in rules for s in sides):
+        # Which sides these are: the rule is the bottom when the side rises above it, the side is the right one
+        # when the rule runs left of it.
+        bottom, right = vy + vh / 2 < hy, hx + hw / 2 < vx
+        y_edge = hy + hh if bottom else hy
+        x_edge = vx + vw if right else vx
+        for left, top, far_right, far_bottom, thick in outlines:
+            width, height = far_right - left, far_bottom - top
+            near = max(3, HIDDEN_SIZE * max(width, height))
+            if abs(hw - width) > near or abs(vh - height) > near:
+                continue  # not the size of that box
+            ends = (vy + vh if bottom else vy, hx + hw if right else hx)
+            if abs(ends[0] - y_edge) > thick + 2 or abs(ends[1] - x_edge) > thick + 2:
+                continue  # the rule and the side do not meet at a corner
+            x0 = x_edge - width if right else x_edge
+            y0 = y_edge - height if bottom else y_edge
+            return (i, j), (x0, y0, x0 + width, y0 + height, thick)
+    return None

@@ -10,7 +10,17 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from toolkit.imaging.boxes import box_sides, boxed_in, framing, outline, paint_divider, row_of_boxes
+from toolkit.imaging.boxes import (
+    box_sides,
+    boxed_in,
+    entry,
+    framing,
+    hidden_box,
+    outline,
+    paint_divider,
+    row_of_boxes,
+    within,
+)
 from toolkit.imaging.combs import rule_angle
 from toolkit.imaging.common import LINE_MIN, LINE_RATIO, LINE_THICK, MIN_DIGIT
 from toolkit.imaging.runs import bowed, ink_width, on_the_line
@@ -150,6 +160,14 @@ def find_lines(
             candidates[k][1][cv2.CC_STAT_WIDTH] >= pw - 4 and candidates[k][1][cv2.CC_STAT_HEIGHT] >= ph - 4
             for k in members
         )
+    # A box whose other two sides a digit's strokes, laid along them, hid from the runs: as large as a box found.
+    for stroke in set(owners) - set(framed):
+        members = [k for k, owner in enumerate(owners) if owner == stroke]
+        if (hidden_frame := hidden_box([candidates[k] for k in members], outlines)) is not None:
+            lines.update(members[k] for k in hidden_frame[0])
+            outlines.append(hidden_frame[1])
+            framed[stroke] = hidden_frame[1]
+            explained[stroke] = True
     # The scale of the digits: the height of the tallest part that is writing (heights, because a horizontal
     # line touching a digit lends the digit's part its length as a width, not as a height).
     writing = ~explained & (np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= MIN_DIGIT)
@@ -159,9 +177,9 @@ def find_lines(
         length = c[cv2.CC_STAT_WIDTH] if horizontal else c[cv2.CC_STAT_HEIGHT]
         if thickness > max(LINE_THICK, length / LONG_RATIO) or length < LINE_RATIO * thickness:
             continue  # a bold or short run: a line only as a side of a box
-        if owners[k] in framed and _within(c, horizontal, framed[owners[k]]):
+        if owners[k] in framed and within(c, horizontal, framed[owners[k]]):
             continue  # a stroke of the digit written in the box and touching it: only the box's sides are lines
-        if not horizontal and owners[k] not in framed and any(_entry(c, frame) for frame in outlines):
+        if not horizontal and owners[k] not in framed and any(entry(c, frame) for frame in outlines):
             continue  # a thin 1 standing free in a form's box is its entry, however tall beside the labels
         if digit is not None and length >= LINE_OVER_DIGIT * digit:
             lines.add(k)
@@ -187,24 +205,6 @@ def find_lines(
     uprights: np.ndarray = cv2.dilate(across[False], grow)
     pen = pen_along(flat, mask, rules, uprights)
     return (rules | uprights) & (crossings(mask, rules, uprights, pen) ^ 1), strokes
-
-
-def _within(stats_row: np.ndarray, horizontal: bool, frame: tuple[int, int, int, int, int]) -> bool:
-    """Whether a run (its stats row; `horizontal`) lies inside a box (`frame`: left, top, right, bottom, rule
-    thickness), clear of the sides it runs along (it may start or end on the others: a stroke meets the box)."""
-    x, y, w, h = (int(v) for v in stats_row[:4])
-    left, top, right, bottom, thick = frame
-    if horizontal:
-        return top + thick <= y and y + h <= bottom - thick and left <= x and x + w <= right
-    return left + thick <= x and x + w <= right - thick and top <= y and y + h <= bottom
-
-
-def _entry(stats_row: np.ndarray, frame: tuple[int, int, int, int, int]) -> bool:
-    """Whether an upright run standing free (its stats row) is inside a box (`frame`) no more than twice its
-    length across: what a form's box holds, not a rule (a frame around a page is far larger than its rules)."""
-    length = int(stats_row[cv2.CC_STAT_HEIGHT])
-    left, top, right, bottom, _ = frame
-    return _within(stats_row, False, frame) and max(right - left, bottom - top) <= 2 * length
 
 
 def _line_candidates(mask: np.ndarray, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, int, bool, float]]:
