@@ -1128,3 +1128,15 @@ def test_two_runs_are_a_hidden_box_only_at_a_corner_and_of_a_box_found_beside_th
     assert boxes.hidden_box([bottom, right], []) is None  # no box to take the size of
     assert boxes.hidden_box([bottom, right], [(100, 10, 141, 98, 6)]) is None  # a box of another width
     assert boxes.hidden_box([bottom, _run(70, 2, 8, 85, False)], beside) is None  # they do not meet
+
+
+def test_on_a_page_faint_ink_gives_way_to_a_digit_the_model_accepts():
+    """On a page, faint ink ("p") is read as no digit (`reading.unread_faint`); chosen as the heaviest mark, it
+    hid a bold digit the model accepted, and the page read as nothing (`faint-ink`). It is passed over for an
+    accepted mark that is not faint; alone, or on a digit's own scan ("keep:"), it is still the one chosen."""
+    seven = np.array([0.01] * 7 + [0.9] + [0.01] * 2 + [0.05])
+    assert reading.pick("pick:1p,0.3", np.stack([seven, seven]))[0] == 1
+    assert reading.pick("pick:1p,0.3p", np.stack([seven, seven]))[0] == 0
+    assert reading.pick("keep:1p,0.3", np.stack([seven, seven]))[0] == 0
+    rejected = np.array([0.01] * 7 + [0.9] + [0.01] * 2 + [0.9])
+    assert reading.pick("pick:1p,0.3", np.stack([seven, rejected]))[0] == 0

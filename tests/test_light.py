@@ -257,3 +257,27 @@ def test_an_mnist_digit_enlarged_white_on_black_is_read(mnist_test):
     assert light.page_kernel(sheets[0].astype(np.float32) / 255) > 2 * light.kernel_side((560, 560), True)
     said = [record["digit"] for record in predict_images(sheets)]
     assert said == y[100:130].tolist()
+
+
+def test_a_soft_shadow_beside_a_small_digit_is_paper_not_a_bold_stroke(mnist_test):
+    """A soft elliptic shadow (45% darker in its middle, 120 x 400 px on a 1,400 px page) beside a digit 60 px
+    tall passed for a digit drawn large (`light.page_kernel`: a part a fifth of the page, stroke-like): the
+    closing was widened to keep it, and it was read as a sure 1, unflagged, or left as faint ink that hid the
+    digit. A shadow darkens gradually towards its middle, a pen's stroke is dark through (`light._soft`): the
+    square stays as `kernel_side` gives it, the shadow is divided out, and the digit is read."""
+    from toolkit.predict import predict_images
+
+    x, y = mnist_test
+    rows, columns = np.mgrid[0:1400, 0:1000].astype(np.float32)
+    sheets = []
+    for k in range(10):
+        angle = np.deg2rad(20 + 5 * k)
+        along = (columns - 450) * np.cos(angle) + (rows - 650) * np.sin(angle)
+        across = -(columns - 450) * np.sin(angle) + (rows - 650) * np.cos(angle)
+        page = 0.91 * (1 - 0.45 * np.exp(-((along / 60.0) ** 2 + (across / 200.0) ** 2)))
+        glyph = cv2.resize(x[k].astype(np.float32) / 255, (60, 60), interpolation=cv2.INTER_CUBIC)
+        page[640:700, 600:660] *= 1 - 0.85 * np.clip(glyph, 0, 1)
+        sheets.append((page * 255).astype(np.uint8))
+    ink = normalise.to_max_side(sheets[0].astype(np.float32) / 255)
+    assert light.page_kernel(ink) == light.kernel_side(ink.shape, True)
+    assert [record["digit"] for record in predict_images(sheets)] == y[:10].tolist()

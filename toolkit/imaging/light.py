@@ -42,6 +42,7 @@ BOLD_BLOB = 0.3  # ... whose stroke is no wider than this share of their longer 
 BOLD_WIDE = 1.2  # ... and which are no wider than this x their height (one digit, not a number's digits joined)
 BOLD_CUT = 3.0  # ... and meet the border along no more than this x their stroke (a digit cropped tight; a photo's
 # desk or dark corner meets it along a long stretch)
+SOFT_BLOB = 0.6  # ... and which are dark through, not only in their middle (a shadow's patch is: `_soft`)
 BOLD_ROOM = 1.5  # ... and when one is wider than the closing's square, the square is made this many times wider
 COARSE_SQUARE = 48  # px: a wider closing's square is applied to a reduced copy (`_paper_estimates`)
 
@@ -59,8 +60,9 @@ def page_kernel(gray: np.ndarray) -> int:
     px, where the square is 35: the closing took its strokes' middles for paper, and the digit was read hollow,
     or as nothing. The strokes are measured on a reduced copy, the light's fall-off roughly divided out and the
     ink split from the paper by Otsu's threshold, as twice the distance from a part's edge to its middle (95th
-    percentile), in parts BOLD_PART of the page or larger, one digit's shape (not several joined), no blobs, and
-    meeting the border along one side at most and for no more than BOLD_CUT strokes (a digit cropped tight; a
+    percentile), in parts BOLD_PART of the page or larger, one digit's shape (not several joined), no blobs, dark
+    through as a pen's stroke is (not a shadow's patch, darker only towards its middle: `_soft`), and meeting the
+    border along one side at most and for no more than BOLD_CUT strokes (a digit cropped tight; a
     photo's desk and dark corners, and a shadow's band across the sheet, meet it along more). Light ink on a
     dark ground (an enlarged MNIST digit; the opening's square, then) is measured on the copy turned over."""
     side = kernel_side(gray.shape, True)
@@ -79,7 +81,8 @@ def page_kernel(gray: np.ndarray) -> int:
     grey = grey.astype(np.uint8)
     _, thresholded = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     mask = np.asarray(thresholded, np.uint8)
-    if cv2.mean(grey, 1 - mask)[0] - cv2.mean(grey, mask)[0] < 255 * STANDS_OUT:
+    paper_level = cv2.mean(grey, 1 - mask)[0]
+    if paper_level - cv2.mean(grey, mask)[0] < 255 * STANDS_OUT:
         return side  # no ink stands out: Otsu split the paper's grain
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     distance = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
@@ -91,10 +94,21 @@ def page_kernel(gray: np.ndarray) -> int:
             continue
         part = labels[y : y + h, x : x + w] == label
         stroke = 2.0 * quantile(distance[y : y + h, x : x + w][part], 0.95)
+        if _soft(grey[y : y + h, x : x + w][part], paper_level):
+            continue  # a shadow: dark only in its middle
         if stroke <= BOLD_BLOB * max(w, h) and _on_border(labels == label) <= BOLD_CUT * stroke:
             widest = max(widest, stroke)
     widest *= factor
     return int(BOLD_ROOM * widest) | 1 if widest > side else side
+
+
+def _soft(values: np.ndarray, paper_level: float) -> bool:
+    """Whether a part's grey `values` (on `paper_level`) darken gradually towards their darkest, as a shadow's
+    do: their median stands under SOFT_BLOB of the way from the paper to their darkest (the 2nd percentile). A
+    pen's stroke, even scaled up from a small scan, is about as dark through as at its darkest (0.63-0.86 for
+    MNIST digits drawn across a sheet; a soft elliptic shadow 0.54)."""
+    darkest = float(np.percentile(values, 2))
+    return paper_level - float(np.median(values)) < SOFT_BLOB * max(1.0, paper_level - darkest)
 
 
 def _paper_estimates(gray: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
