@@ -864,18 +864,18 @@ def test_two_slanted_ones_meeting_at_their_feet_are_cut_along_their_slant(slant)
     assert record["text"] == "11", record
 
 
-def test_a_leaning_group_is_stood_upright_and_an_upright_one_left_as_it_is():
-    """`slant.lean` finds how far each row of a group is pushed by its slant; `stood_upright` undoes it: two
-    bars leaning 0.4 columns per row come out as two upright bars with empty columns between them. Upright
-    bars, and a lone round blob, stand as they are (every row shifted alike)."""
+def test_a_leaning_row_is_stood_upright_and_an_upright_one_left_as_it_is():
+    """`slant.slant_of` finds how a row of digits leans; `lean` and `stood_upright` undo it: two bars leaning
+    0.4 columns per row come out as two upright bars with empty columns between them. Upright bars, and a
+    lone round blob, stand as they are (slant 0: every row shifted alike)."""
     rows = 50
     leaning = np.zeros((rows, 60), bool)
     for row in range(rows):
         lean_by = round(0.4 * (rows - 1 - row))  # the tops lean right
         leaning[row, 2 + lean_by : 6 + lean_by] = True
         leaning[row, 14 + lean_by : 18 + lean_by] = True
-    shift = slant.lean(leaning)
-    assert abs((shift[0] - shift[-1]) / (rows - 1) - 0.4) <= 0.05
+    assert abs(slant.slant_of(leaning) - 0.4) <= 0.05
+    shift = slant.lean(leaning, slant.slant_of(leaning))
     upright = slant.stood_upright(leaning, shift)
     columns = upright.sum(axis=0)
     assert upright.sum() == leaning.sum() and columns.max() >= 0.9 * rows  # each bar stands in its own columns
@@ -883,10 +883,9 @@ def test_a_leaning_group_is_stood_upright_and_an_upright_one_left_as_it_is():
     assert len(inked) < 14 and np.any(columns[inked[0] : inked[-1]] == 0)  # with a gap between them
     straight = np.zeros((rows, 30), bool)
     straight[:, 3:7] = straight[:, 15:19] = True
-    assert np.all(slant.lean(straight) == 3)
+    assert slant.slant_of(straight) == 0.0 and np.all(slant.lean(straight, 0.0) == 3)
     yy, xx = np.mgrid[:rows, :rows]
-    blob = (yy - 25) ** 2 + (xx - 25) ** 2 < 20**2
-    assert len(set(slant.lean(blob).tolist())) == 1
+    assert slant.slant_of((yy - 25) ** 2 + (xx - 25) ** 2 < 20**2) == 0.0
 
 
 @pytest.mark.parametrize("digits", ["23", "32"])

@@ -15,7 +15,7 @@ import numpy as np
 from toolkit.imaging.boxes import boxed_in
 from toolkit.imaging.common import MIN_DIGIT
 from toolkit.imaging.layout import Layout
-from toolkit.imaging.slant import lean, stood_upright
+from toolkit.imaging.slant import lean, slant_of, stood_upright
 
 JOIN = 0.2  # parts closer than this x the taller one's height belong to one object
 ACROSS_LINE = 0.15  # ... and two parts that both touched an erased line, this much further (the line's gap)
@@ -212,12 +212,14 @@ def find_number(layout: Layout, flags: list[str]) -> list[Lattice]:
     joined = _stacked_joined(list(groups))
     if len(joined) < len(groups):  # a digit broken in two, one half above the other: it sets the height too
         groups, height = joined, _digits_height(np.array([extent(g)[3] for g in joined]))
+    left, top, width, row_height = extent(row)
+    slant = slant_of(np.isin(layout.labels[top : top + row_height, left : left + width], row[:, 0]))
     slots = []
     for group in groups:
         box = extent(group)
         if max(box[2], box[3]) < 0.4 * height:
             continue  # a dot or a comma beside the digits, not a digit
-        slots.append(_lattice(layout, group[:, 0], box, height))
+        slots.append(_lattice(layout, group[:, 0], box, height, slant))
     return slots
 
 
@@ -312,7 +314,9 @@ class Lattice:
     digits: list[Digit]
 
 
-def _lattice(layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int], height: float) -> Lattice:
+def _lattice(
+    layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int], height: float, slant: float = 0.0
+) -> Lattice:
     """A group's candidate digits (see `Lattice`). Narrower than MAYBE_TWO x the digits' height it is one digit.
     Wider, it is cut at the column ink profile's local minima (the thinnest first, at least MIN_PIECE x the
     height apart, about three per digit it may hold): where two digits touch is a thin column, though not always
@@ -321,8 +325,8 @@ def _lattice(layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int],
     crosses the least ink (see `least_ink_paths`) within REACH x the height, so slanted digits that overlap in x
     come apart whole; and, where it differs, also within STRAIGHT_REACH: the free path can follow a stroke into
     the neighbour's hollow and take a piece of it (on touching pairs of MNIST test digits, 149 of 200 read
-    right with the free path alone, 169 with both). The cuts are placed on the group stood upright when its
-    digits lean (`slant.lean`), and follow the slant back on the group as it is."""
+    right with the free path alone, 169 with both). The cuts are placed on the group stood upright when the
+    row's digits lean (`slant`, `slant.slant_of`), and follow the slant back on the group as it is."""
     left, top, width, box_height = box
     whole = Digit(labels, box)
     if width <= MAYBE_TWO * height:
@@ -330,7 +334,7 @@ def _lattice(layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int],
     mask = np.isin(layout.labels[top : top + box_height, left : left + width], labels)
     # The cuts are placed on the group stood upright: slanted digits side by side overlap in x, and only a cut
     # along their slant parts them.
-    shift = lean(mask)
+    shift = lean(mask, slant)
     upright = stood_upright(mask, shift)
     profile = upright.sum(axis=0).astype(np.float64)
     expected = len(profile) / (DIGIT_WIDTH * height)

@@ -1,5 +1,5 @@
-"""How a group of handwritten digits leans, for the cuts between them (`toolkit.imaging.digits`): slanted digits
-side by side overlap in x, and a cut parts them only along their slant."""
+"""How a row of handwritten digits leans, for the cuts between touching ones (`toolkit.imaging.digits`): slanted
+digits side by side overlap in x, and a cut parts them only along their slant."""
 
 from __future__ import annotations
 
@@ -9,28 +9,34 @@ MOST_SLANT, SLANT_STEP = 0.6, 0.05  # the slants tried, in columns per row
 LEAN_GAIN = 1.25  # a slant is taken when it makes the column ink profile this much sharper than upright
 
 
-def lean(mask: np.ndarray) -> np.ndarray:
-    """How a group of digits (`mask`) leans: for each row, how many columns right of where it would stand were
-    the digits upright (`stood_upright`), the leftmost ink then at column 0. The slant tried, from -MOST_SLANT
-    to MOST_SLANT columns per row in SLANT_STEP steps, is the one whose column ink profile is sharpest (the sum
-    of its squared column counts: upright strokes pile up in few columns); the group stands as it is unless a
-    slant sharpens the profile by LEAN_GAIN (upright writing, and the odd stroke, stays put)."""
+def slant_of(mask: np.ndarray) -> float:
+    """How the digits of a row (`mask`) lean, in columns per row (positive: the tops lean right): of the slants
+    from -MOST_SLANT to MOST_SLANT in SLANT_STEP steps, the one whose column ink profile is sharpest once the
+    row is stood upright by it (the sum of its squared column counts: upright strokes pile up in few columns);
+    0 unless a slant sharpens the profile by LEAN_GAIN (upright writing, and the odd stroke, stays put). Taken
+    on the whole row, not digit by digit: a 7's or a 4's own diagonal is not the writer's slant."""
+    ys, xs = np.nonzero(mask)
+    offsets = np.arange(mask.shape[0]) - (mask.shape[0] - 1) / 2
+    best, sharpest = 0.0, 0.0
+    for slant in np.round(
+        np.arange(-MOST_SLANT, MOST_SLANT + SLANT_STEP / 2, SLANT_STEP), 6
+    ):  # (0.25, not 0.2500...08)
+        at = xs + np.rint(slant * offsets).astype(np.int64)[ys]
+        sharp = float(np.square(np.bincount(at - at.min()).astype(np.float64)).sum()) if len(at) else 0.0
+        if abs(slant) < SLANT_STEP / 2:
+            slant, sharp = 0.0, sharp * LEAN_GAIN
+        if sharp > sharpest:
+            best, sharpest = float(slant), sharp
+    return best
+
+
+def lean(mask: np.ndarray, slant: float) -> np.ndarray:
+    """How far each row of a group of digits (`mask`) leaning by `slant` (see `slant_of`) stands right of where
+    it would were the digits upright (`stood_upright`), the leftmost ink then at column 0."""
     rows = mask.shape[0]
     ys, xs = np.nonzero(mask)
-    if not len(xs):
-        return np.zeros(rows, np.int64)
-    offsets = np.arange(rows) - (rows - 1) / 2
-    best = np.full(rows, int(xs.min()), np.int64)
-    sharpest = 0.0
-    for slant in np.arange(-MOST_SLANT, MOST_SLANT + SLANT_STEP / 2, SLANT_STEP):
-        drift = np.rint(slant * offsets).astype(np.int64)
-        at = xs - drift[ys]
-        sharp = float(np.square(np.bincount(at - at.min()).astype(np.float64)).sum())
-        if not drift.any():
-            sharp *= LEAN_GAIN
-        if sharp > sharpest:
-            best, sharpest = drift + int(at.min()), sharp
-    return best
+    drift = -np.rint(slant * (np.arange(rows) - (rows - 1) / 2)).astype(np.int64)
+    return drift + (int((xs - drift[ys]).min()) if len(xs) else 0)
 
 
 def stood_upright(mask: np.ndarray, shift: np.ndarray) -> np.ndarray:
