@@ -1113,9 +1113,9 @@ def test_a_box_whose_top_and_left_side_a_digit_hides_is_still_a_box(mnist_test):
     assert said.count(5) >= 18, said
 
 
-def _run(left: int, top: int, width: int, height: int, horizontal: bool) -> tuple:
+def _run(left: int, top: int, width: int, height: int, horizontal: bool, thickness: float = 2.0) -> tuple:
     """A run as `lines.find_lines` offers them to `boxes.box_sides` and `hidden_box`."""
-    return None, np.array([left, top, width, height, width * height]), 1, horizontal, 2.0
+    return None, np.array([left, top, width, height, width * height]), 1, horizontal, thickness
 
 
 def test_two_runs_are_a_hidden_box_only_at_a_corner_and_of_a_box_found_beside_them():
@@ -1128,6 +1128,11 @@ def test_two_runs_are_a_hidden_box_only_at_a_corner_and_of_a_box_found_beside_th
     assert boxes.hidden_box([bottom, right], []) is None  # no box to take the size of
     assert boxes.hidden_box([bottom, right], [(100, 10, 141, 98, 6)]) is None  # a box of another width
     assert boxes.hidden_box([bottom, _run(70, 2, 8, 85, False)], beside) is None  # they do not meet
+    assert boxes.hidden_box([bottom, _run(70, 13, 8, 85, False, 9.0)], beside) is None  # bolder than its rules
+    # A top rule and a left side (the digit hid the bottom and the right one): the box hangs from their corner.
+    top, left_side = _run(10, 10, 70, 7, True), _run(10, 12, 8, 85, False)
+    found = boxes.hidden_box([top, left_side], beside)
+    assert found is not None and found[1][:4] == (10, 10, 81, 98)
 
 
 def test_on_a_page_faint_ink_gives_way_to_a_digit_the_model_accepts():

@@ -281,3 +281,25 @@ def test_a_soft_shadow_beside_a_small_digit_is_paper_not_a_bold_stroke(mnist_tes
     ink = normalise.to_max_side(sheets[0].astype(np.float32) / 255)
     assert light.page_kernel(ink) == light.kernel_side(ink.shape, True)
     assert [record["digit"] for record in predict_images(sheets)] == y[:10].tolist()
+
+
+@pytest.mark.parametrize(("depth", "texture"), [(0.5, 0.25), (0.6, 0.5)])
+def test_a_digit_drawn_large_in_pencil_is_no_soft_shadow(mnist_test, depth, texture):
+    """A digit drawn across a sheet in pencil: light (40-50% of the paper's light taken) and grainy (a quarter to
+    half of its darkness varying with the grain). Its strokes are as dark through as at their darkest, give or
+    take the grain, so `light._soft` does not take it for a shadow: the closing is still widened for it
+    (`page_kernel`) and it reads whole."""
+    from toolkit.predict import predict_images
+
+    x, y = mnist_test
+    rng = np.random.default_rng(0)
+    sheets = []
+    for glyph in x[:10]:
+        stroke = np.clip(cv2.resize(glyph.astype(np.float32) / 255, (640, 640), interpolation=cv2.INTER_CUBIC), 0, 1)
+        grain = cv2.GaussianBlur(rng.random((640, 640)).astype(np.float32), (0, 0), 1.5)
+        grain = (grain - grain.min()) / (grain.max() - grain.min())
+        gray = np.full((800, 800), 0.92, np.float32)
+        gray[80:720, 80:720] *= 1 - depth * stroke * (1 - texture + texture * grain)
+        sheets.append((gray * 255).astype(np.uint8))
+    assert light.page_kernel(sheets[0] / 255) > 2 * light.kernel_side((800, 800), True)
+    assert [record["digit"] for record in predict_images(sheets)] == y[:10].tolist()

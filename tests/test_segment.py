@@ -852,9 +852,10 @@ def test_two_ones_touching_at_one_end_are_read_as_two(flip):
 
 @pytest.mark.parametrize("slant", [0.25, 0.35, 0.45])
 def test_two_slanted_ones_meeting_at_their_feet_are_cut_along_their_slant(slant):
-    """Two 1s leaning alike, their feet 6 px apart and touching, their tops 22 px apart: they overlap in x, so
-    no column parts them, and the group was read as one 4 or 1, unflagged. The cuts are now placed on the group
-    stood upright (`slant.lean`), where a column does part them."""
+    """Two slanted 1s, the second leaning a little more, their feet 6 px apart and touching, their tops 22 px
+    apart: they overlap in x, so no column parts them, and the group was read as one 4 or 1, unflagged. The
+    cuts are now placed on the group stood upright by the row's slant (`slant.slant_of`), where a column does
+    part them."""
     from toolkit.predict import predict_images
 
     sheet = np.full((110, 140), 235, np.uint8)

@@ -343,14 +343,16 @@ def hidden_box(
     members: list, outlines: list[tuple[int, int, int, int, int]]
 ) -> tuple[tuple[int, int], tuple[int, int, int, int, int]] | None:
     """A box of which the runs of one connected part (`members`, as for `box_sides`) found only two sides, one
-    rule and one side across it meeting at a corner, each as long as a side of a box found elsewhere
-    (`outlines`, as `Sides.frame`) within HIDDEN_SIZE: a digit touching the box laid its strokes along the other
-    two and made their runs too bold to be found (a 5 whose cap and back lie along a box's top and left side).
-    The box has that box's size, from the corner found. The indices of the two runs and the box, or None."""
-    runs = [(k, tuple(int(v) for v in c[:4]), horizontal) for k, (_, c, _, horizontal, _) in enumerate(members)]
-    rules = [(k, box) for k, box, horizontal in runs if horizontal]
-    sides = [(k, box) for k, box, horizontal in runs if not horizontal]
-    for (i, (hx, hy, hw, hh)), (j, (vx, vy, vw, vh)) in ((r, s) for r in rules for s in sides):
+    rule and one side across it meeting at a corner, each no bolder than the rules of a box found elsewhere
+    (`outlines`, as `Sides.frame`: one box each; a row of boxes sharing walls is one frame, and no model here)
+    and as long as its sides, within HIDDEN_SIZE of its longer side (at least 3 px): a digit touching the box
+    laid its strokes along the other two and made their runs too bold to be found (a 5 whose cap and back lie
+    along a box's top and left side). The box has that box's size, from the corner found, and may reach past
+    the image's border. The indices of the two runs and the box, or None."""
+    runs = [(k, tuple(int(v) for v in c[:4]), horizontal, t) for k, (_, c, _, horizontal, t) in enumerate(members)]
+    rules = [(k, box, t) for k, box, horizontal, t in runs if horizontal]
+    sides = [(k, box, t) for k, box, horizontal, t in runs if not horizontal]
+    for (i, (hx, hy, hw, hh), rule), (j, (vx, vy, vw, vh), side) in ((r, s) for r in rules for s in sides):
         # Which sides these are: the rule is the bottom when the side rises above it, the side is the right one
         # when the rule runs left of it.
         bottom, right = vy + vh / 2 < hy, hx + hw / 2 < vx
@@ -359,8 +361,8 @@ def hidden_box(
         for left, top, far_right, far_bottom, thick in outlines:
             width, height = far_right - left, far_bottom - top
             near = max(3, HIDDEN_SIZE * max(width, height))
-            if abs(hw - width) > near or abs(vh - height) > near:
-                continue  # not the size of that box
+            if abs(hw - width) > near or abs(vh - height) > near or max(rule, side) > thick:
+                continue  # not the size of that box, or bolder than its rules (a digit's stem meeting a rule)
             ends = (vy + vh if bottom else vy, hx + hw if right else hx)
             if abs(ends[0] - y_edge) > thick + 2 or abs(ends[1] - x_edge) > thick + 2:
                 continue  # the rule and the side do not meet at a corner

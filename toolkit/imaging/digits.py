@@ -350,7 +350,8 @@ def _lattice(
             paths.append(np.clip(path + shift, 0, width))  # back on the group as it leans
     positions.append(len(profile))
     paths.append(np.full(box_height, width, np.int64))
-    # Pieces between cuts, counted over distinct positions (the two paths of one cut are one place).
+    # Pieces between cuts, counted over distinct positions (the two paths of one cut are one place). Positions and
+    # span widths are the upright group's columns, paths the group's own.
     place = np.cumsum([0, *(np.diff(positions) > 0)])
     columns = np.arange(width)
     spans, digits = [], []
@@ -361,7 +362,7 @@ def _lattice(
             if not pieces:
                 continue  # two paths of one cut
             span_width = positions[j] - positions[i]
-            whole_group = i == 0 and j == last and span_width <= MAX_SPAN * height
+            whole_group = i == 0 and j == last and width <= MAX_SPAN * height  # the group as it stands
             if (pieces > MAX_PIECES or span_width > MAX_SPAN * height) and pieces > 1 and not whole_group:
                 continue
             own = mask & (columns >= paths[i][:, None]) & (columns < paths[j][:, None])

@@ -199,7 +199,8 @@ def find_lines(
             (False, (left, top, left + thick, bottom)),
             (False, (right - thick, top, right, bottom)),
         ):
-            across[horizontal][y0:y1, x0:x1] |= mask[y0:y1, x0:x1]
+            side = np.s_[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)]  # (a box the image's border cuts)
+            across[horizontal][side] |= mask[side]
     grow = np.ones((3, 3), np.uint8)
     rules: np.ndarray = cv2.dilate(across[True], grow)
     uprights: np.ndarray = cv2.dilate(across[False], grow)

@@ -50,7 +50,8 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     shadow's edge.
     Of a candidate and its twin with the line it touched kept ("k"), the twin stays when it is surer by
     KEPT_MARGIN, or when the model rejects the candidate, accepts the twin and both read the same digit (a 7
-    whose bar lay along its box's top, cut in two where the line was erased). Among those left, the heaviest
+    whose bar lay along its box's top, cut in two where the line was erased). On a page ("pick:"), one of faint ink
+    ("p", read as no digit: `unread_faint`) gives way to an accepted one that is not. Among those left, the heaviest
     is the digit; in a "keep:" plan none lighter than KEEP_SHARE of the heaviest is (a speck on a box's rule
     is no rival to a digit the model doubts), nor, standing in a form's box ("b"), lighter than BOXED_SHARE (a
     label printed beside its box outweighs its digit). A candidate out of the boxes is no rival to one in

@@ -18,15 +18,15 @@ def slant_of(mask: np.ndarray) -> float:
     ys, xs = np.nonzero(mask)
     offsets = np.arange(mask.shape[0]) - (mask.shape[0] - 1) / 2
     best, sharpest = 0.0, 0.0
-    for slant in np.round(
-        np.arange(-MOST_SLANT, MOST_SLANT + SLANT_STEP / 2, SLANT_STEP), 6
-    ):  # (0.25, not 0.2500...08)
-        at = xs + np.rint(slant * offsets).astype(np.int64)[ys]
+    # On an exact grid (0.25, not 0.2500000000000008: rint of a half-way row would flip).
+    for tried in np.round(np.arange(-MOST_SLANT, MOST_SLANT + SLANT_STEP / 2, SLANT_STEP), 6):
+        at = xs + np.rint(tried * offsets).astype(np.int64)[ys]
         sharp = float(np.square(np.bincount(at - at.min()).astype(np.float64)).sum()) if len(at) else 0.0
-        if abs(slant) < SLANT_STEP / 2:
-            slant, sharp = 0.0, sharp * LEAN_GAIN
+        upright = abs(tried) < SLANT_STEP / 2
+        if upright:
+            sharp *= LEAN_GAIN
         if sharp > sharpest:
-            best, sharpest = float(slant), sharp
+            best, sharpest = 0.0 if upright else float(tried), sharp
     return best
 
 
@@ -40,8 +40,8 @@ def lean(mask: np.ndarray, slant: float) -> np.ndarray:
 
 
 def stood_upright(mask: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """A group of digits (`mask`) stood upright: each row r moved left by `shift[r]` columns (see `lean`), as
-    wide as its ink then is."""
+    """A group of digits (`mask`) stood upright: each row r moved left by `shift[r]` columns, as wide as its ink
+    then is. `shift` is `lean`'s, which keeps every ink pixel at column 0 or right of it."""
     rows, width = mask.shape
     ys, xs = np.nonzero(mask)
     xs = xs - shift[ys]
