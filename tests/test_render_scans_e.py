@@ -5,15 +5,11 @@ light paper."""
 
 from __future__ import annotations
 
-import csv
-import subprocess
-import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
+from tests.rendered_scans import check_truth_table, check_two_workers_agree
 from tests.scripts_loader import load_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "render_scans_e.py"
@@ -33,37 +29,12 @@ def rendered(renderer, tmp_path_factory) -> Path:
     return out
 
 
-def rows(out: Path) -> list[dict[str, str]]:
-    with open(out / "truth.csv", newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def test_truth_csv_lists_every_file_written_and_its_truth(rendered):
-    table = rows(rendered)
-    assert list(table[0]) == ["file", "kind", "truth", "traits"]
-    assert sorted(r["kind"] for r in table) == sorted(k for k in KINDS.split(",") for _ in range(COUNT))
-    written = {p.relative_to(rendered).as_posix() for k in KINDS.split(",") for p in (rendered / k).iterdir()}
-    assert written == {r["file"] for r in table}
-    for r in table:
-        assert r["traits"] and r["file"].startswith(r["kind"] + "/")
-        if r["kind"] == "blanks":
-            assert r["truth"] == ""
-        elif r["kind"] == "numbers":
-            assert r["truth"].isdigit() and 2 <= len(r["truth"]) <= 10
-        else:
-            assert len(r["truth"]) == 1 and r["truth"].isdigit()
-        with Image.open(rendered / r["file"]) as img:
-            grey = np.asarray(img.convert("L"), np.float32)
-        if r["kind"] != "blanks":  # dark ink on light paper
-            assert np.median(grey) > 120 and np.percentile(grey, 0.5) < np.median(grey) - 40, r
+    check_truth_table(rendered, KINDS, COUNT, longest_number=10)
 
 
 def test_the_same_seed_gives_the_same_files_with_one_worker_or_two(rendered, tmp_path):
-    # As a user runs it: its worker processes import the script by name, which a test's loader does not give.
-    command = [sys.executable, str(SCRIPT), str(tmp_path), "--kinds", "forms", "--count", str(COUNT), "--jobs", "2"]
-    subprocess.run(command, check=True, capture_output=True, timeout=300)
-    for r in rows(tmp_path):
-        assert (tmp_path / r["file"]).read_bytes() == (rendered / r["file"]).read_bytes(), r["file"]
+    check_two_workers_agree(SCRIPT, rendered, tmp_path, COUNT)
 
 
 def test_an_unknown_kind_is_a_usage_error(renderer, tmp_path):

@@ -212,8 +212,9 @@ def find_number(layout: Layout, flags: list[str]) -> list[Lattice]:
     joined = _stacked_joined(list(groups))
     if len(joined) < len(groups):  # a digit broken in two, one half above the other: it sets the height too
         groups, height = joined, _digits_height(np.array([extent(g)[3] for g in joined]))
-    left, top, width, row_height = extent(row)
-    slant = slant_of(np.isin(layout.labels[top : top + row_height, left : left + width], row[:, 0]))
+    # The row's slant, for the cuts of groups that may hold several digits (none: no need of it).
+    cut = any(extent(group)[2] > MAYBE_TWO * height for group in groups)
+    slant = slant_of(_ink(layout, row[:, 0], extent(row))) if cut else 0.0
     slots = []
     for group in groups:
         box = extent(group)
@@ -331,7 +332,7 @@ def _lattice(
     whole = Digit(labels, box)
     if width <= MAYBE_TWO * height:
         return Lattice(1, [(0, 1, width / height, box_height / height)], [whole])
-    mask = np.isin(layout.labels[top : top + box_height, left : left + width], labels)
+    mask = _ink(layout, labels, box)
     # The cuts are placed on the group stood upright: slanted digits side by side overlap in x, and only a cut
     # along their slant parts them.
     shift = lean(mask, slant)
@@ -372,6 +373,12 @@ def _lattice(
             spans.append((i, j, w / height, h / height))
             digits.append(Digit(labels, (left + x, top + y, w, h), (top, paths[i] + left, paths[j] + left)))
     return Lattice(last, spans, digits)
+
+
+def _ink(layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The mask of the parts `labels` within `box` (left, top, width, height)."""
+    left, top, width, height = box
+    return np.isin(layout.labels[top : top + height, left : left + width], labels)
 
 
 def _distinct(paths: list[np.ndarray]) -> list[np.ndarray]:

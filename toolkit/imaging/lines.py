@@ -163,11 +163,11 @@ def find_lines(
     # A box whose other two sides a digit's strokes, laid along them, hid from the runs: as large as a box found.
     for stroke in set(owners) - set(framed):
         members = [k for k, owner in enumerate(owners) if owner == stroke]
-        if (hidden_frame := hidden_box([candidates[k] for k in members], outlines)) is not None:
-            lines.update(members[k] for k in hidden_frame[0])
-            outlines.append(hidden_frame[1])
-            framed[stroke] = hidden_frame[1]
-            explained[stroke] = True
+        if (found := hidden_box([candidates[k] for k in members], outlines)) is not None:
+            pair, box = found
+            lines.update(members[k] for k in pair)
+            outlines.append(box)
+            framed[stroke], explained[stroke] = box, True
     # The scale of the digits: the height of the tallest part that is writing (heights, because a horizontal
     # line touching a digit lends the digit's part its length as a width, not as a height).
     writing = ~explained & (np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= MIN_DIGIT)

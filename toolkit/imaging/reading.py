@@ -92,7 +92,7 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     if not accepted:  # none is a digit: on a page, no digit
         return None, False, False
     if plan.startswith("pick:"):  # on a page faint ink is read as no digit (`unread_faint`): no rival to ink
-        accepted = [i for i in accepted if "p" not in entries[i]] or accepted
+        accepted = [i for i in accepted if not faint(plan, i)] or accepted
     best = accepted[0]
     doubted = (
         scored[:, NUM_CLASSES] >= NOT_DIGIT_DOUBT if scored.shape[1] > NUM_CLASSES else np.zeros(len(scored), bool)

@@ -16,11 +16,10 @@ def slant_of(mask: np.ndarray) -> float:
     0 unless a slant sharpens the profile by LEAN_GAIN (upright writing, and the odd stroke, stays put). Taken
     on the whole row, not digit by digit: a 7's or a 4's own diagonal is not the writer's slant."""
     ys, xs = np.nonzero(mask)
-    offsets = np.arange(mask.shape[0]) - (mask.shape[0] - 1) / 2
     best, sharpest = 0.0, 0.0
     # On an exact grid (0.25, not 0.2500000000000008: rint of a half-way row would flip).
     for tried in np.round(np.arange(-MOST_SLANT, MOST_SLANT + SLANT_STEP / 2, SLANT_STEP), 6):
-        at = xs + np.rint(tried * offsets).astype(np.int64)[ys]
+        at = xs + _drift(mask.shape[0], tried)[ys]
         sharp = float(np.square(np.bincount(at - at.min()).astype(np.float64)).sum()) if len(at) else 0.0
         upright = abs(tried) < SLANT_STEP / 2
         if upright:
@@ -33,10 +32,15 @@ def slant_of(mask: np.ndarray) -> float:
 def lean(mask: np.ndarray, slant: float) -> np.ndarray:
     """How far each row of a group of digits (`mask`) leaning by `slant` (see `slant_of`) stands right of where
     it would were the digits upright (`stood_upright`), the leftmost ink then at column 0."""
-    rows = mask.shape[0]
     ys, xs = np.nonzero(mask)
-    drift = -np.rint(slant * (np.arange(rows) - (rows - 1) / 2)).astype(np.int64)
+    drift = -_drift(mask.shape[0], slant)
     return drift + (int((xs - drift[ys]).min()) if len(xs) else 0)
+
+
+def _drift(rows: int, slant: float) -> np.ndarray:
+    """How many columns each of `rows` rows moves to stand upright, digits leaning by `slant` (about the middle
+    row, which stays)."""
+    return np.rint(slant * (np.arange(rows) - (rows - 1) / 2)).astype(np.int64)
 
 
 def stood_upright(mask: np.ndarray, shift: np.ndarray) -> np.ndarray:
