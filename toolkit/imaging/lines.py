@@ -43,8 +43,7 @@ DIAGONAL, BAND, BAND_ALONE = 35.0, 0.2, 0.25  # a straight band (no wider than B
 SHEET_EDGE = 8.0  # a part along the border of a page, this many times longer than wide, is the sheet's edge
 RULE_ROWS, STANDING_OUT, STANDING_OUT_LONG = 0.8, 0.35, 0.6  # a rule fills its rows along 80% of a run; what
 # stands out holds under 35% (under 60% along 8 LINE_MIN or more: the digits of a number sitting on a rule)
-FIT_POINTS = 512  # a row of boxes' rules are each fitted on at most this many of their points (`_rules_rect`):
-# OpenCV's robust fit costs about 2 us a point
+FIT_POINTS = 512  # at most this many points of each rule of a row of boxes are fitted (a robust fit: ~2 us a point)
 BAR_ACROSS = 0.8  # a bar joining a row of boxes' rules crosses this share of the run they make together
 
 
@@ -113,14 +112,12 @@ def _diagonal(rect: tuple) -> bool:
     """Whether a minimum-area rectangle's long side leans DIAGONAL degrees or more from both axes."""
     (_, _), (rw, rh), angle = rect
     along = angle if rw >= rh else angle + 90.0  # the long side's direction, in degrees
-    lean = abs((along + 45.0) % 90.0 - 45.0)  # 0 along an axis, 45 on the diagonal
-    return lean >= DIAGONAL
+    return abs((along + 45.0) % 90.0 - 45.0) >= DIAGONAL  # its lean: 0 along an axis, 45 on the diagonal
 
 
 def _sheet_edge(box: tuple[int, int, int, int], shape: tuple[int, int]) -> bool:
     """Whether a part of a page (its `box`: left, top, width, height) lies along the image's border, long and
-    narrow (at most LINE_MIN px across): the edge of a sheet askew on the scanner, which no digit on a page is.
-    (The desk around the paper in a photo is wider; it is not erased here.)"""
+    narrow (at most LINE_MIN px across): a sheet's edge askew on the scanner (a photo's desk is wider: kept)."""
     x, y, w, h = box
     along_side = (x == 0 or x + w == shape[1]) and h >= SHEET_EDGE * w
     along_top = (y == 0 or y + h == shape[0]) and w >= SHEET_EDGE * h
@@ -168,8 +165,7 @@ def find_lines(
             lines.update(members[k] for k in pair)
             outlines.append(box)
             framed[stroke], explained[stroke] = box, True
-    # The scale of the digits: the height of the tallest part that is writing (heights, because a horizontal
-    # line touching a digit lends the digit's part its length as a width, not as a height).
+    # The digits' scale: the tallest writing's height (a line touching a digit lends its part a width, not a height).
     writing = ~explained & (np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= MIN_DIGIT)
     writing[0] = False  # the background
     digit = int(stats[writing, cv2.CC_STAT_HEIGHT].max()) if writing.any() else None
@@ -246,15 +242,23 @@ def _between_bars(
     bars = band.sum(axis=0) >= BAR_ACROSS * band.shape[0]
     if not bars.any() or bars.all():
         return []
-    found = []
+    found, bold = [], []
     whole, stats = _pieces(band * ~bars, horizontal, labels.shape, (x, y))  # the rules without the bars
     for piece in range(1, len(stats)):
         length = stats[piece, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT]
         thickness = _thin(flat, whole, stats[piece], piece, horizontal) if length >= 2 * LINE_MIN else None
         if thickness is not None:
             found.append((whole, stats[piece], piece, horizontal, thickness))
+        elif horizontal and length >= 4 * LINE_MIN:  # (a digit stands on a rule; texture may be upright)
+            bold.append(piece)
     if not found:
         return []
+    across = 1 if horizontal else 0  # a run's extent across it: from (top or left), (height or width) long
+    rules = [(c[across], c[across] + c[across + 2]) for _, c, _, _, _ in found]
+    for piece in bold:  # in line with a thin piece of the rule: a 6's loop lying along it, its stem a "bar"
+        for r in _along_rule(flat, whole, stats[piece], piece, horizontal):
+            lo, hi = r[1][across], r[1][across] + r[1][across + 2]
+            found += [r] if any(lo < b and a < hi for a, b in rules) else []
     # The bars, as runs across: sides of the boxes the pieces make (see `boxes.box_sides`), whatever their thickness.
     bars_at, stats = _pieces(band * bars, horizontal, labels.shape, (x, y))
     for piece in range(1, len(stats)):
@@ -432,7 +436,8 @@ def _rules_rect(region: np.ndarray, horizontal: bool) -> tuple | None:
     if min(side.sum(), (~side).sum()) < 2 * LINE_MIN:
         return None
     rules = [
-        cv2.fitLine(_spread(points[half], FIT_POINTS), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel() for half in (side, ~side)
+        cv2.fitLine(points[half][:: -(-int(half.sum()) // FIT_POINTS)], cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+        for half in (side, ~side)  # (at most FIT_POINTS of each half's points, at even steps through them)
     ]
     ux, uy = np.mean([r[:2] * np.sign(r[:2] @ (vx, vy)) for r in rules], axis=0)
     ux, uy = np.array((ux, uy)) / np.hypot(ux, uy)
@@ -442,8 +447,3 @@ def _rules_rect(region: np.ndarray, horizontal: bool) -> tuple | None:
     ma, mc = (a0 + a1) / 2, (c0 + c1) / 2
     centre = (float(ma * ux - mc * uy), float(ma * uy + mc * ux))
     return centre, (float(a1 - a0), float(c1 - c0)), float(np.degrees(np.arctan2(uy, ux)))
-
-
-def _spread(points: np.ndarray, most: int) -> np.ndarray:
-    """At most `most` of `points`, taken at even steps through them."""
-    return points if len(points) <= most else points[:: -(-len(points) // most)]

@@ -45,17 +45,19 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
 
     The model decides what is a digit: candidates it rejects (not_digit at NOT_DIGIT_THRESHOLD or above) are
     passed over, so a line of writing, a box corner or a shadow heavier than the digit does not become it, and
-    so are those it doubts (NOT_DIGIT_DOUBT or above) that are lighter than one it rejects. A mark the border
+    so are those it doubts (NOT_DIGIT_DOUBT or above) that are lighter than one it rejects, unless they stand in
+    a form's box ("b") and the rejected one does not (a printed label beside the box). A mark the border
     cuts ("e") read as a 1 is never the digit: a straight mark into the border is a sheet's, a tile's or a
     shadow's edge.
     Of a candidate and its twin with the line it touched kept ("k"), the twin stays when it is surer by
     KEPT_MARGIN, or when the model rejects the candidate, accepts the twin and both read the same digit (a 7
-    whose bar lay along its box's top, cut in two where the line was erased). On a page ("pick:"), one of faint ink
-    ("p", read as no digit: `unread_faint`) gives way to an accepted one that is not. Among those left, the heaviest
-    is the digit; in a "keep:" plan none lighter than KEEP_SHARE of the heaviest is (a speck on a box's rule
-    is no rival to a digit the model doubts), nor, standing in a form's box ("b"), lighter than BOXED_SHARE (a
-    label printed beside its box outweighs its digit). A candidate out of the boxes is no rival to one in
-    them. When none is accepted, a "keep:" plan still reads the one the model doubts least
+    whose bar lay along its box's top, cut in two where the line was erased; standing in a form's box, whatever
+    both read: a digit that lost a stroke with the line reads as another digit without it). On a page ("pick:"),
+    one of faint ink ("p", read as no digit: `unread_faint`) gives way to an accepted one that is not. Among those
+    left, the heaviest is the digit; in a "keep:" plan none lighter than KEEP_SHARE of the heaviest is (a speck
+    on a box's rule is no rival to a digit the model doubts), nor, standing in a form's box ("b"), lighter than
+    BOXED_SHARE (a label printed beside its box outweighs its digit). A candidate out of the boxes is no rival
+    to one in them. When none is accepted, a "keep:" plan still reads the one the model doubts least
     (`_least_rejected`; ambiguous when that is not the heaviest). A model without not_digit accepts every
     candidate, and the heaviest is read, as the segmenter alone would."""
     entries = _entries(plan)
@@ -65,8 +67,12 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
         rejection = scored[:, NUM_CLASSES]
         accepted = [i for i in range(len(scored)) if rejection[i] < NOT_DIGIT_THRESHOLD]
         # A mark lighter than one the model rejected (dust, a shadow, a box's corner) must not be doubted either:
-        # on a sheet of such marks, a lighter one the model doubts is one more of them.
-        heavier = [any(j not in accepted and not _twins(entries, j, i) for j in range(i)) for i in range(len(scored))]
+        # on a sheet of such marks, a lighter one the model doubts is one more of them. A mark rejected out of
+        # the form's boxes (a label, a row of printing) says nothing of one standing in a box.
+        heavier = [
+            any(j not in accepted and not _twins(entries, j, i) and (boxed[j] or not boxed[i]) for j in range(i))
+            for i in range(len(scored))
+        ]
         accepted = [i for i in accepted if rejection[i] < NOT_DIGIT_DOUBT or not heavier[i]]
     else:
         accepted = list(range(len(scored)))
@@ -80,8 +86,8 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     losers = set()
     for i in [i for i, entry in enumerate(entries) if entry.endswith("k") and i in accepted]:
         loser = i - 1 if sure[i] > sure[i - 1] + KEPT_MARGIN else i  # the line kept must make it surer
-        if i - 1 not in accepted and digits[i] == digits[i - 1]:
-            loser = i - 1  # ... or be the one the model takes for a digit, when both read the same
+        if i - 1 not in accepted and (digits[i] == digits[i - 1] or boxed[i]):
+            loser = i - 1  # ... or be the one the model takes for a digit, when both read the same or it is boxed
         losers.add(loser)
         if loser in accepted:
             accepted.remove(loser)
