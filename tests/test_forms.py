@@ -1106,6 +1106,19 @@ def test_a_digit_in_a_box_is_judged_apart_from_marks_rejected_out_of_the_boxes()
     assert reading.pick("pick:1w,0.9,0.9k", np.stack([label, rejected_one, four]))[0] is None  # out of a box
 
 
+def test_a_mark_out_of_the_boxes_read_over_a_heavier_one_in_a_box_is_a_guess():
+    """A form piece whose boxed digit (a 4 with its box's stubs) the model rejects, beside its label "Level"
+    whose letter l it reads as a sure 1: the l was read, unflagged (the tuning renderer E's forms/0020). On a
+    form the digit stands in a box: reading a mark out of the boxes while a heavier one stands in a box is a
+    guess, flagged ambiguous. A lighter boxed mark (a speck in an empty box) says nothing of it."""
+    four, letter = np.full(11, 0.001), np.full(11, 0.001)
+    four[4], four[10] = 0.997, 0.77  # rejected
+    letter[1], letter[10] = 0.9997, 0.003
+    assert reading.pick("pick:1b,0.4", np.stack([four, letter])) == (1, True, False)
+    assert reading.pick("pick:1,0.4", np.stack([four, letter])) == (1, False, False)  # no box: as before
+    assert reading.pick("pick:1,0.4b", np.stack([letter, four]))[1] is False  # a lighter boxed mark
+
+
 def test_a_digits_own_scan_keeps_the_candidate_the_model_rejects_least():
     """A small image (a "keep:" plan) keeps a digit even when the model rejects every candidate. It kept the
     heaviest: a form's label beside its box ("Number", rejected at 0.98) was read as a 4 over the 7 in the box

@@ -40,8 +40,8 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     least, `_least_rejected`); whether the choice is ambiguous (another accepted candidate has COMPARABLE of
     the chosen one's ink; one the image's border cuts, marked "e", is no rival to one it does not, nor one of
     faint ink, marked "f", to a bold one, nor one the model doubts is a digit, not_digit at NOT_DIGIT_DOUBT or
-    above; and the choice of one of faint ink, "f", is a guess whatever its rivals); and whether the chosen one
-    is wider than one digit.
+    above; and the choice of one of faint ink, "f", is a guess whatever its rivals, as is the choice of one out
+    of the boxes when a heavier candidate stands in one); and whether the chosen one is wider than one digit.
 
     The model decides what is a digit: candidates it rejects (not_digit at NOT_DIGIT_THRESHOLD or above) are
     passed over, so a line of writing, a box corner or a shadow heavier than the digit does not become it, and
@@ -112,6 +112,8 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
         and (boxed[i] or not boxed[best])
     ]
     guessed = "f" in entries[best]  # faint ink read because a bolder mark was rejected
+    # ... or a mark out of the form's boxes read because a heavier one in a box was (a letter of its label)
+    guessed |= not boxed[best] and any(boxed[i] and masses[i] >= masses[best] for i in range(len(entries)))
     return best, guessed or any(masses[i] >= COMPARABLE * masses[best] for i in rivals), "w" in entries[best]
 
 
