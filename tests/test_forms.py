@@ -781,20 +781,37 @@ def test_a_digit_in_a_comb_is_read_and_its_ticks_are_erased_with_the_rule(mnist_
 
 @pytest.mark.parametrize(("digit", "nth"), [(6, 2), (6, 4), (8, 4), (5, 0), (3, 4), (0, 1)])
 def test_a_digit_sitting_on_a_combs_rule_and_crossing_its_height_leaves_the_rule_a_rule(mnist_test, scorer, digit, nth):
-    """A digit written tall in a comb's cell, its foot on the rule (a 6's loop lying along it): its stroke
-    crosses the whole height of the run the rule and its foot make, so the run is taken as a "bar" between two
-    rules, and the piece beside the bar (the rest of the foot on the rule) was not thin, so no rule was found
-    at all; the rule stayed with the digit and the model rejected it, or read it otherwise (5 of 6 here read
-    wrong or blank before). The piece is now measured as a rule with a stroke lying along part of it."""
+    """A digit written tall in a comb's cell and over its next tick, its foot on the rule (a 6's loop lying
+    along it): its stroke crosses the whole height of the run the rule and its foot make, so the run is taken
+    as a "bar" between two rules, and the piece beside the bar (the rest of the foot on the rule) was not thin,
+    so no rule was found at all; the rule stayed with the digit and the model rejected it, or read it
+    otherwise (5 of 6 here read wrong or blank before; placed inside its cell, 1 of 6). The piece is now
+    measured as a rule with a stroke lying along part of it."""
     glyph = digit_image(mnist_test, digit, nth)
     foot = np.flatnonzero(glyph.max(axis=1) > 60)[-1] / 28  # the glyph's lowest ink row, as a share of it
     sheet = np.full((220, 520), PAPER, np.uint8)
     cv2.line(sheet, (30, 170), (450, 170), 120, 3)  # a grey comb: a rule and ticks every 70 px
     for j in range(1, 7):
         cv2.line(sheet, (30 + 70 * j, 170), (30 + 70 * j, 142), 120, 3)
-    stamp(sheet, glyph, 171 - int(foot * 90), 110, 90)  # in the second cell, taller than it, its foot on the rule
+    stamp(sheet, glyph, 171 - int(foot * 90), 110, 90)  # in the second cell and over its tick, foot on the rule
     read_digit, result = read(cv2.GaussianBlur(sheet, (3, 3), 0.6), scorer)
     assert read_digit == digit, result.flags
+
+
+@pytest.mark.parametrize(("band_top", "found"), [(40, True), (50, False)])
+def test_a_bold_piece_beside_a_bar_is_a_rule_only_in_line_with_the_rules_thin_piece(band_top, found):
+    """`lines._line_candidates` on a run made of a thin rule, a bar across the run's whole height (a digit's
+    stem) and, beyond the bar, a piece too bold to be thin (a blob lying on it): the piece is measured again as
+    a rule with a stroke along it, and kept only in line with the rule's thin piece; a band out of line with
+    it (a stroke beside the rule, not the rule) is no rule."""
+    flat = np.zeros((80, 300), np.float32)
+    flat[40:43, 10:140] = 0.5  # the rule's thin piece
+    flat[18:63, 140:154] = 0.9  # the bar
+    flat[band_top : band_top + 3, 154:290] = 0.5  # the rule's other piece, or a band out of line with it
+    flat[band_top - 6 : band_top + 7, 200:216] = 0.9  # a blob lying on it
+    runs = lines._line_candidates((flat > 0.1).view(np.uint8), flat)
+    beyond = [c[:4].tolist() for _, c, _, horizontal, _ in runs if horizontal and c[0] > 150]
+    assert beyond == ([[155, band_top, 136, 3]] if found else [])
 
 
 def test_a_combs_ticks_are_told_by_their_regularity():

@@ -234,8 +234,9 @@ def _between_bars(
     """The thin runs of a run that is none because bars across it join it into one: a row of form boxes whose
     dividers are two boxes' sides side by side is a bar too wide for the opening to remove, and it joins the
     row's top and bottom rules into one run. The bars (columns of the run, for a horizontal one, that cross
-    BAR_ACROSS of it) are taken out and what is left is measured again, each piece as a run of its own. Only
-    runs that are no line are looked at, so a digit's stroke crossing a rule never cuts that rule."""
+    BAR_ACROSS of it) are taken out and what is left is measured again, each piece as a run of its own, and a
+    horizontal piece too bold for that also as a rule with a stroke along it (`_along_rule`), kept when in line
+    with a thin piece: a digit's stem can be such a bar. Only runs that are no line are looked at."""
     x, y, w, h = (int(v) for v in stats_row[:4])
     region = (labels[y : y + h, x : x + w] == label).view(np.uint8)
     band = region if horizontal else region.T  # rows: across the run; columns: along it
@@ -249,16 +250,16 @@ def _between_bars(
         thickness = _thin(flat, whole, stats[piece], piece, horizontal) if length >= 2 * LINE_MIN else None
         if thickness is not None:
             found.append((whole, stats[piece], piece, horizontal, thickness))
-        elif horizontal and length >= 4 * LINE_MIN:  # (a digit stands on a rule; texture may be upright)
+        elif horizontal and length >= 4 * LINE_MIN:  # horizontal only: a table's upright grain made "rules"
             bold.append(piece)
     if not found:
         return []
-    across = 1 if horizontal else 0  # a run's extent across it: from (top or left), (height or width) long
-    rules = [(c[across], c[across] + c[across + 2]) for _, c, _, _, _ in found]
+    rows = [(c[1], c[1] + c[3]) for _, c, _, _, _ in found]  # the thin pieces' rows (stats: x, y, w, h)
     for piece in bold:  # in line with a thin piece of the rule: a 6's loop lying along it, its stem a "bar"
-        for r in _along_rule(flat, whole, stats[piece], piece, horizontal):
-            lo, hi = r[1][across], r[1][across] + r[1][across + 2]
-            found += [r] if any(lo < b and a < hi for a, b in rules) else []
+        for rule in _along_rule(flat, whole, stats[piece], piece, horizontal):
+            top, bottom = rule[1][1], rule[1][1] + rule[1][3]
+            if any(top < b and a < bottom for a, b in rows):
+                found.append(rule)
     # The bars, as runs across: sides of the boxes the pieces make (see `boxes.box_sides`), whatever their thickness.
     bars_at, stats = _pieces(band * bars, horizontal, labels.shape, (x, y))
     for piece in range(1, len(stats)):

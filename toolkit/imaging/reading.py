@@ -49,16 +49,16 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     a form's box ("b") and the rejected one does not (a printed label beside the box). A mark the border
     cuts ("e") read as a 1 is never the digit: a straight mark into the border is a sheet's, a tile's or a
     shadow's edge.
-    Of a candidate and its twin with the line it touched kept ("k"), the twin stays when it is surer by
-    KEPT_MARGIN, or when the model rejects the candidate, accepts the twin and both read the same digit (a 7
-    whose bar lay along its box's top, cut in two where the line was erased; standing in a form's box, whatever
-    both read: a digit that lost a stroke with the line reads as another digit without it). On a page ("pick:"),
-    one of faint ink ("p", read as no digit: `unread_faint`) gives way to an accepted one that is not. Among those
-    left, the heaviest is the digit; in a "keep:" plan none lighter than KEEP_SHARE of the heaviest is (a speck
-    on a box's rule is no rival to a digit the model doubts), nor, standing in a form's box ("b"), lighter than
-    BOXED_SHARE (a label printed beside its box outweighs its digit). A candidate out of the boxes is no rival
-    to one in them. When none is accepted, a "keep:" plan still reads the one the model doubts least
-    (`_least_rejected`; ambiguous when that is not the heaviest). A model without not_digit accepts every
+    Of a candidate and its twin with the line it touched kept ("k"), the twin stays when it is surer by KEPT_MARGIN,
+    or when the candidate is not accepted (rejected, or doubted beside a heavier mark rejected), the twin is, and
+    both read the same digit (a 7 whose bar lay along its box's top, cut in two where the line was erased; standing
+    in a form's box, whatever both read: a digit that lost a stroke with the line reads as another digit without
+    it). On a page ("pick:"), one of faint ink ("p", read as no digit: `unread_faint`) gives way to an accepted one
+    that is not. Among those left, the heaviest is the digit; in a "keep:" plan none lighter than KEEP_SHARE of the
+    heaviest is (a speck on a box's rule is no rival to a digit the model doubts), nor, standing in a form's box
+    ("b"), lighter than BOXED_SHARE (a label printed beside its box outweighs its digit). A candidate out of the
+    boxes is no rival to one in them. When none is accepted, a "keep:" plan still reads the one the model doubts
+    least (`_least_rejected`; ambiguous when that is not the heaviest). A model without not_digit accepts every
     candidate, and the heaviest is read, as the segmenter alone would."""
     entries = _entries(plan)
     masses = [float(v.rstrip("wekfbsp")) for v in entries]
@@ -112,7 +112,8 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
         and (boxed[i] or not boxed[best])
     ]
     guessed = "f" in entries[best]  # faint ink read because a bolder mark was rejected
-    # ... or a mark out of the form's boxes read because a heavier one in a box was (a letter of its label)
+    # ... or a mark out of the form's boxes read while one at least as heavy stands in a box, whatever passed it
+    # over (a letter of the box's label read over the digit in the box, rejected)
     guessed |= not boxed[best] and any(boxed[i] and masses[i] >= masses[best] for i in range(len(entries)))
     return best, guessed or any(masses[i] >= COMPARABLE * masses[best] for i in rivals), "w" in entries[best]
 
