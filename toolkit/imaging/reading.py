@@ -41,7 +41,7 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     the chosen one's ink; one the image's border cuts, marked "e", is no rival to one it does not, nor one of
     faint ink, marked "f", to a bold one, nor one the model doubts is a digit, not_digit at NOT_DIGIT_DOUBT or
     above; and the choice of one of faint ink, "f", is a guess whatever its rivals, as is the choice of one out
-    of the boxes when a heavier candidate stands in one); and whether the chosen one is wider than one digit.
+    of the boxes when one at least as heavy stands in one); and whether the chosen one is wider than one digit.
 
     The model decides what is a digit: candidates it rejects (not_digit at NOT_DIGIT_THRESHOLD or above) are
     passed over, so a line of writing, a box corner or a shadow heavier than the digit does not become it, and
