@@ -1,6 +1,6 @@
 """Checks shared by the tests of the scan renderers written from the reading issue's conditions
-(scripts/render_scans_c.py, scripts/render_scans_e.py): their truth.csv and files agree, and the same seed gives
-the same files with one worker process or two."""
+(scripts/render_scans_c.py and scripts/render_scans_e.py, in tests/test_render_scans_c_e.py): their truth.csv and
+files agree, and the same seed gives the same files with one worker process or two."""
 
 from __future__ import annotations
 
