@@ -566,6 +566,23 @@ def test_touching_and_overlapping_digits_are_split(mnist_test, scorer):
     assert cut >= 2  # the digits really touched: the segmenter had to cut
 
 
+@pytest.mark.parametrize(
+    ("number", "nth", "gap"), [("61", 7, -4), ("61", 9, -4), ("07", 3, -4), ("07", 4, -4), ("12", 1, -3)]
+)
+def test_a_slanted_stroke_reaching_past_its_neighbours_edge_is_cut_from_it(mnist_test, number, nth, gap):
+    """A slanted 1 or 7 pressed against its neighbour (the probe's touching gap: slid until the inks meet, then a
+    few px further) overlaps it in x by more than a cut free to wander REACH x the height can go round: these
+    read as one digit, two wrong ones or none with each cut's two paths alone, and right with the third (WIDE_REACH)."""
+    from tests.scripts_loader import load_script
+    from toolkit.predict import predict_images
+
+    probe_numbers = load_script("probe_numbers")
+    glyphs = [probe_numbers.glyph(first(mnist_test, int(d), nth), 60) for d in number]
+    image = np.clip(probe_numbers.number_image(glyphs, [0, 2], [gap], 230.0, 40.0, 0.6), 0, 255).astype(np.uint8)
+    (record,) = predict_images([image], multi_digit=True)
+    assert record["text"] == number, (record["text"], record["flags"])
+
+
 def test_a_number_on_a_page_in_a_box_is_read(mnist_test, scorer):
     rendered = page(mnist_test, "305", seed=81, height=60, box=True, header=True)
     text, result = read(rendered, scorer, multi_digit=True)

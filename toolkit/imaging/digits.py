@@ -31,7 +31,8 @@ MIN_PIECE = 0.12  # cuts at least this x the digits' height apart (a 1 is about 
 MAX_PIECES = 4  # a candidate digit spans at most this many pieces between cuts
 MAX_SPAN = 1.3  # ... and is at most this x the digits' height wide
 REACH = 0.2  # a cut's path may wander this x the digits' height from its column ...
-STRAIGHT_REACH = 0.05  # ... and each cut is offered held within this too (at least 2 px either way)
+STRAIGHT_REACH = 0.05  # ... and each cut is offered held within this too (at least 2 px either way) ...
+WIDE_REACH = 0.4  # ... and free to wander this far (a slanted 1 or 7 reaching under or over its neighbour)
 ROW_MIN, ROW_GAP = 3, 1.5  # on a page, this many objects side by side are a line of writing (see `_in_rows`)
 STACKED = 0.5  # two groups overlapping in x by this share of the narrower one, one above the other, are one digit
 FRAGMENT = 0.55  # a part shorter than this x the digits' height is a piece of a digit
@@ -326,7 +327,8 @@ def _lattice(
     crosses the least ink (see `least_ink_paths`) within REACH x the height, so slanted digits that overlap in x
     come apart whole; and, where it differs, also within STRAIGHT_REACH: the free path can follow a stroke into
     the neighbour's hollow and take a piece of it (on touching pairs of MNIST test digits, 149 of 200 read
-    right with the free path alone, 169 with both). The cuts are placed on the group stood upright when the
+    right with the free path alone, 169 with both); and within WIDE_REACH, for a slanted 1 or 7 whose foot or
+    top reaches past its neighbour's edge. The cuts are placed on the group stood upright when the
     row's digits lean (`slant`, `slant.slant_of`), and follow the slant back on the group as it is."""
     left, top, width, box_height = box
     whole = Digit(labels, box)
@@ -340,13 +342,13 @@ def _lattice(
     profile = upright.sum(axis=0).astype(np.float64)
     expected = len(profile) / (DIGIT_WIDTH * height)
     inner = sorted(profile_minima(profile, max(CUTS, round(3 * expected)), MIN_PIECE * height))
-    # Each cut both as the least-ink path free to wander (slanted digits overlapping in x) and held nearly
-    # straight (the free one can follow a stroke into the neighbour's hollow and take a piece of it along).
-    free, straight = max(2, round(REACH * height)), max(2, round(STRAIGHT_REACH * height))
+    # Each cut as the least-ink path free to wander (slanted digits overlapping in x), held nearly straight (the
+    # free one can follow a stroke into the neighbour's hollow and take a piece of it along) and freer still.
+    reaches = [max(2, round(share * height)) for share in (REACH, STRAIGHT_REACH, WIDE_REACH)]
     positions, paths = [0], [np.zeros(box_height, np.int64)]
-    found = least_ink_paths(upright, [(cut, r) for cut in inner for r in (free, straight)])
+    found = least_ink_paths(upright, [(cut, r) for cut in inner for r in reaches])
     for k, cut in enumerate(inner):
-        for path in _distinct(found[2 * k : 2 * k + 2]):
+        for path in _distinct(found[len(reaches) * k : len(reaches) * (k + 1)]):
             positions.append(cut)
             paths.append(np.clip(path + shift, 0, width))  # back on the group as it leans
     positions.append(len(profile))
