@@ -307,7 +307,7 @@ def _main_row(objects: list[np.ndarray], flags: list[str]) -> np.ndarray:
 class Lattice:
     """A group of ink that may hold several touching digits, over-segmented for the model: cuts are paths from
     top to bottom where digits may meet (the group's left and right edges included; one x position may have
-    two paths), and each candidate digit is a span between two cuts at different positions (`spans`: (first
+    up to three paths), and each candidate digit is a span between two cuts at different positions (`spans`: (first
     cut, last cut, its ink width and height over the digits' height)), cut out along those paths.
     `reading.choose` reads it by dynamic programming over the cuts."""
 
@@ -353,7 +353,7 @@ def _lattice(
             paths.append(np.clip(path + shift, 0, width))  # back on the group as it leans
     positions.append(len(profile))
     paths.append(np.full(box_height, width, np.int64))
-    # Pieces between cuts, counted over distinct positions (the two paths of one cut are one place). Positions and
+    # Pieces between cuts, counted over distinct positions (the paths of one cut are one place). Positions and
     # span widths are the upright group's columns, paths the group's own.
     place = np.cumsum([0, *(np.diff(positions) > 0)])
     columns = np.arange(width)
