@@ -572,7 +572,7 @@ def test_touching_and_overlapping_digits_are_split(mnist_test, scorer):
 def test_a_slanted_stroke_reaching_past_its_neighbours_edge_is_cut_from_it(mnist_test, number, nth, gap):
     """A slanted 1 or 7 pressed against its neighbour (the probe's touching gap: slid until the inks meet, then a
     few px further) overlaps it in x by more than a cut free to wander REACH x the height can go round: these
-    read as one digit, two wrong ones or none with each cut's two paths alone, and right with the third (WIDE_REACH)."""
+    read as one digit or as two wrong ones with each cut's two paths alone, and right with the third (WIDE_REACH)."""
     from tests.scripts_loader import load_script
     from toolkit.predict import predict_images
 

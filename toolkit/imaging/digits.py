@@ -363,7 +363,7 @@ def _lattice(
         for j in range(i + 1, last + 1):
             pieces = place[j] - place[i]
             if not pieces:
-                continue  # two paths of one cut
+                continue  # paths of one cut
             span_width = positions[j] - positions[i]
             whole_group = i == 0 and j == last and width <= MAX_SPAN * height  # the group as it stands
             if (pieces > MAX_PIECES or span_width > MAX_SPAN * height) and pieces > 1 and not whole_group:
