@@ -153,10 +153,16 @@ def _digit_records(meta: Sequence[ItemMeta], probs: np.ndarray, options: Predict
     for item in meta:
         flags = item.flags
         at: int | None = k
+        twin = None
         if item.plan:  # a page's candidates for its digit: the model picks (reading.pick)
-            at, flags = _pick(item, probs, rejection, k)
+            at, twin, flags = _pick(item, probs, rejection, k)
         if item.n and at is not None:
             row, digit = rows[at], digits[at]
+            if twin is not None:  # read otherwise with the line it touched kept: read from both views
+                from toolkit.imaging import reading
+
+                both = reading.joint(probs[at], probs[twin])
+                row, digit = both.tolist(), int(both.argmax())
             confidence = row[digit]
             record: dict[str, Any] = {"path": item.path, "status": "ok", "digit": digit, "confidence": confidence}
             record.update(zip(PROB_COLUMNS, row, strict=True))
@@ -166,6 +172,8 @@ def _digit_records(meta: Sequence[ItemMeta], probs: np.ndarray, options: Predict
             if rejection is not None:
                 _judge(record, rejection[at])
             top = ranked[at] if top_k else None  # digits, likeliest first; their probabilities are in prob_*
+            if top_k and twin is not None:
+                top = np.argsort(-np.asarray(row), kind="stable")[:top_k].tolist()
         elif item.n:  # candidates, all rejected: no digit on the page
             record = dict(records.empty(item.path), status="ok", low_confidence=True, blank=True, flags=flags)
             record["not_digit"] = min(rejection[k : k + item.n]) if rejection is not None else None
@@ -183,8 +191,11 @@ def _digit_records(meta: Sequence[ItemMeta], probs: np.ndarray, options: Predict
     return out
 
 
-def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: int) -> tuple[int | None, str | None]:
-    """Which of an item's candidate rows (from row `k`) is its digit (None: the model rejected them all), and
+def _pick(
+    item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: int
+) -> tuple[int | None, int | None, str | None]:
+    """Which of an item's candidate rows (from row `k`) is its digit (None: the model rejected them all), the
+    row of its twin with the line it touched kept (or erased) when that reads another digit (else None), and
     its flags: `ambiguous` as the model's choice makes it, `several-digits` judged on the chosen candidate when
     it is not the heaviest (the segmenter judged the heaviest), `touches-line` only when the one read touched
     an erased line and reads otherwise with it kept, `cut-by-border` when the image's border cuts the one read;
@@ -200,17 +211,18 @@ def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: i
         scored = np.column_stack([scored, rejection[k : k + item.n]])
     chosen, ambiguous, wide = reading.pick(item.plan, scored)
     if chosen is not None and reading.unread_faint(item.plan, chosen):
-        return None, "faint-ink"  # on a page, ink barely darker than the paper is no digit read
+        return None, None, "faint-ink"  # on a page, ink barely darker than the paper is no digit read
     flags = [f for f in (item.flags or "").split() if f != "ambiguous" and (f != "several-digits" or not chosen)]
     if ambiguous:
         flags.append("ambiguous")
     if chosen and wide:
         flags.append("several-digits")
+    twin = None if chosen is None else reading.differing_twin(item.plan, scored, chosen)
     if chosen is None:  # nothing read: what was said of the marks no longer applies, and why nothing was
         edges = reading.edge_ones(item.plan, scored)
         flags = [f for f in flags if f not in ("several-digits", "touches-line")]
         flags.append("cut-by-border" if len(edges) == item.n else "not-a-digit")
-    elif not reading.line_kept_differs(item.plan, scored, chosen):
+    elif twin is None:
         flags = [f for f in flags if f != "touches-line"]  # no line touched what was read, or it changed nothing
     elif "touches-line" not in flags:
         flags.append("touches-line")  # the segmenter said it of the heaviest candidate only
@@ -220,7 +232,7 @@ def _pick(item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: i
         flags.append("straight-stroke")
     if chosen is not None and reading.faint(item.plan, chosen):
         flags.append("faint-ink")
-    return (None if chosen is None else k + chosen), " ".join(flags) or None
+    return (None if chosen is None else k + chosen), (None if twin is None else k + twin), " ".join(flags) or None
 
 
 def _judge(record: dict[str, Any], not_digit: float) -> None:
