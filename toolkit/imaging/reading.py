@@ -31,7 +31,6 @@ AMBIGUOUS = 1.01  # readings with another count of digits within this much of th
 KEEP_SHARE = 0.2  # a digit's own scan: a candidate lighter than this share of the heaviest is never its digit
 BOXED_SHARE = 0.1  # ... or, standing in a form's box, this share (a label beside the box outweighs its digit)
 KEPT_MARGIN = 1.0  # a digit read with the line it touched kept must be this much surer than without it
-NONE_SURE = 0.95  # not_digit: a digit's own scan whose every candidate the model rejects this surely holds no digit
 
 
 def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
@@ -59,10 +58,8 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     heaviest is (a speck on a box's rule is no rival to a digit the model doubts), nor, standing in a form's box
     ("b"), lighter than BOXED_SHARE (a label printed beside its box outweighs its digit). A candidate out of the
     boxes is no rival to one in them. When none is accepted, a "keep:" plan still reads the one the model doubts
-    least (`_least_rejected`; ambiguous when that is not the heaviest), unless the model rejects even that one
-    at NONE_SURE or above: then it reads no digit either (an empty form cell with dust or a stamp in it, a bare
-    strip of paper). A model without not_digit accepts every candidate, and the heaviest is read, as the
-    segmenter alone would."""
+    least (`_least_rejected`; ambiguous when that is not the heaviest). A model without not_digit accepts every
+    candidate, and the heaviest is read, as the segmenter alone would."""
     entries = _entries(plan)
     masses = [float(v.rstrip("wekfbsp")) for v in entries]
     boxed = ["b" in v for v in entries]
@@ -97,8 +94,6 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     if not accepted and plan.startswith("keep:"):  # a digit's own scan keeps the likeliest digit, flagged
         left = [i for i in range(len(scored)) if i not in edges and i not in losers]
         at = _least_rejected(masses, boxed, scored, left)
-        if scored.shape[1] > NUM_CLASSES and scored[at, NUM_CLASSES] >= NONE_SURE:
-            return None, False, False  # ... unless even that one is surely none: an empty form cell, a bare strip
         return at, at != 0, "w" in entries[at]  # passing over the heaviest is a guess
     if not accepted:  # none is a digit: on a page, no digit
         return None, False, False
