@@ -1110,8 +1110,9 @@ def test_framing_is_one_box_with_a_mark_in_it_not_a_row_a_blob_or_a_digit(mnist_
 
 def test_touches_line_is_said_of_the_digit_read_whatever_else_is_on_the_page(mnist_test):
     """A 7 whose bar lies on a rule reads 1 with the rule erased, and 7 with it kept: the record says
-    `touches-line` (and reads the 7, from both views: `reading.joint`). The segmenter says it of the heaviest candidate only, so a scribble heavier than the 7
-    elsewhere on the page (which the model rejects) took the warning off the wrong read."""
+    `touches-line` (and reads the 7, from both views: `reading.joint`). The segmenter says it of the heaviest
+    candidate only, so a scribble heavier than the 7 elsewhere on the page (which the model rejects) took the
+    warning off the record."""
     import cv2
 
     from toolkit.predict import predict_images
@@ -1243,3 +1244,33 @@ def test_on_a_page_faint_ink_gives_way_to_a_digit_the_model_accepts():
     assert reading.pick("keep:1p,0.3", np.stack([seven, seven]))[0] == 0
     rejected = np.array([0.01] * 7 + [0.9] + [0.01] * 2 + [0.9])
     assert reading.pick("pick:1p,0.3", np.stack([seven, rejected]))[0] == 0
+
+
+def test_a_stroke_crossing_its_boxs_edge_by_a_rules_thickness_is_the_digits(tmp_path):
+    """`boxes.within`: a run of ink inside a box, clear of the sides it runs along, is the digit's stroke, not a
+    rule. A run that crossed the box's edge at all was not within, so the upright stem of a 4 written down past
+    the box's bottom edge by two pixels was erased as a rule (it is longer than the form's printed labels are
+    tall) and the 4 read 1 (renderer E's form 20, a tuning image). It may now cross the edge by up to the
+    rule's thickness; a run further out, or in the band of the sides it runs along, is still no stroke."""
+    from tests.scripts_loader import load_script
+    from toolkit.predict import predict_images
+
+    frame = (100, 50, 150, 102, 2)  # left, top, right, bottom, rule thickness
+
+    def run(x: int, y: int, w: int, h: int) -> np.ndarray:
+        return np.array([x, y, w, h, w * h])
+
+    assert boxes.within(run(120, 60, 3, 40), False, frame)  # inside
+    assert boxes.within(run(120, 60, 3, 44), False, frame)  # down past the bottom edge by 2 px
+    assert boxes.within(run(120, 48, 3, 40), False, frame)  # up past the top edge by 2 px
+    assert not boxes.within(run(120, 60, 3, 46), False, frame)  # 4 px past: further than the rule is thick
+    assert not boxes.within(run(100, 60, 3, 30), False, frame)  # on the left side: the side itself
+    assert boxes.within(run(99, 70, 30, 3), True, frame) and not boxes.within(run(95, 70, 30, 3), True, frame)
+    assert not boxes.within(run(110, 100, 30, 3), True, frame)  # on the bottom side
+
+    renderer = load_script("render_scans_e")
+    renderer.init_mnist()
+    (tmp_path / "forms").mkdir()
+    name, _, truth, _ = renderer.work((str(tmp_path), "forms", 20, 777))
+    (record,) = predict_images([str(tmp_path / name)])
+    assert (truth, record["digit"]) == ("4", 4), record

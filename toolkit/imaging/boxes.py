@@ -323,12 +323,14 @@ def _at_end(at: float, a0: float, a1: float, b0: float, b1: float, near: float, 
 
 def within(stats_row: np.ndarray, horizontal: bool, frame: tuple[int, int, int, int, int]) -> bool:
     """Whether a run (its stats row; `horizontal`) lies inside a box (`frame`: left, top, right, bottom, rule
-    thickness), clear of the sides it runs along (it may start or end on the others: a stroke meets the box)."""
+    thickness), clear of the sides it runs along. It may start or end on the others, or cross them by up to a
+    rule's thickness: a stroke meets the box, and the stem of a 4 written down to the box's bottom edge runs a
+    pixel or two past it (it was erased as a rule, and the 4 read as a 1)."""
     x, y, w, h = (int(v) for v in stats_row[:4])
     left, top, right, bottom, thick = frame
     if horizontal:
-        return top + thick <= y and y + h <= bottom - thick and left <= x and x + w <= right
-    return left + thick <= x and x + w <= right - thick and top <= y and y + h <= bottom
+        return top + thick <= y and y + h <= bottom - thick and left - thick <= x and x + w <= right + thick
+    return left + thick <= x and x + w <= right - thick and top - thick <= y and y + h <= bottom + thick
 
 
 def entry(stats_row: np.ndarray, frame: tuple[int, int, int, int, int]) -> bool:
