@@ -19,7 +19,6 @@ from toolkit.imaging.slant import lean, slant_of, stood_upright
 
 JOIN = 0.2  # parts closer than this x the taller one's height belong to one object
 ACROSS_LINE = 0.15  # ... and two parts that both touched an erased line, this much further (the line's gap)
-STREAK = 10  # on a page a part lends the reach of a part no taller than this x its width (see `_objects`)
 COMPARABLE = 0.35  # another object with this share of the chosen one's ink makes the choice ambiguous
 CANDIDATE_SHARE = 0.02  # single-digit mode offers the model every object with this share of the heaviest's ink
 CANDIDATES = 5  # ... at most this many, heaviest first
@@ -58,23 +57,24 @@ def _objects(
 ) -> list[np.ndarray]:
     """Parts grouped into objects (parts closer than JOIN x the taller one's height), heaviest object first;
     each object is the array of its parts' rows. With the image's `shape` (a page), a part its border cuts
-    lends no reach (a desk beyond the paper's edge, as tall as the photo, took in every mark within a fifth of
-    its height), nor more than a part STREAK x its width tall (a streak of the desk's grain). Two parts that
-    both touched an erased line (`touching`: labels) reach ACROSS_LINE further: a 5 crossing a box's edge falls
-    apart into pieces the width of the line apart when the line is erased."""
+    lends no reach: a desk beyond the paper's edge, as tall as the photo, would otherwise take in every mark
+    within a fifth of the photo's height, the digit too. Two parts that both touched an erased line
+    (`touching`: labels) reach ACROSS_LINE further: a 5 crossing a box's edge falls apart into pieces the
+    width of the line apart when the line is erased."""
     x0, y0 = parts[:, 1], parts[:, 2]
-    gap_x, gap_y = np.maximum(0, _gaps(x0, x0 + parts[:, 3])), np.maximum(0, _gaps(y0, y0 + parts[:, 4]))
+    gap_x = np.maximum(0, _gaps(x0, x0 + parts[:, 3]))
+    gap_y = np.maximum(0, _gaps(y0, y0 + parts[:, 4]))
     tall = parts[:, 4].copy()
     if shape is not None:
         height, width = shape
         tall[(x0 == 0) | (y0 == 0) | (x0 + parts[:, 3] == width) | (y0 + parts[:, 4] == height)] = 0
-        tall = np.minimum(tall, STREAK * parts[:, 3])
     share = np.full((len(parts), len(parts)), JOIN)
     if touching is not None and len(touching):
         cut = np.isin(parts[:, 0], touching)
         share[cut[:, None] & cut[None, :]] += ACROSS_LINE
     reach = share * np.maximum(tall[:, None], tall[None, :])
-    group = _connected((gap_x <= reach) & (gap_y <= reach))
+    near = (gap_x <= reach) & (gap_y <= reach)
+    group = _connected(near)
     objects = [parts[group == g] for g in np.unique(group)]
     # Dust that clumps stays smaller than the smallest digit worth reading.
     objects = [o for o in objects if max(extent(o)[2:]) >= MIN_DIGIT]

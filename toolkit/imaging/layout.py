@@ -17,7 +17,6 @@ from toolkit.imaging.lines import find_lines, ruled_parts
 
 MIN_CONTRAST = 0.08  # ink must stand this far (0..1) above the paper, whatever the noise
 NOISE_SIGMAS = 4.0  # ... and this many sigmas of the paper's noise
-GRAINY = 2.0  # a page's border ring this many times noisier than its middle holds a desk's grain (`_paper_noise`)
 SPECK_SIDE = 3  # px: parts smaller than this on both sides are dust
 SPECK_SHARE = 0.01  # parts with less ink than this share of the heaviest part are dust
 MAX_PARTS = 200  # only the heaviest parts are considered (a page of text is not a number)
@@ -42,8 +41,6 @@ def analyse(ink: np.ndarray) -> Layout:
     page = max(ink.shape) > PAGE_SIDE
     flat = ink - np.float32(median(border(ink)))
     level, noise = paper(border(flat))
-    if page:  # a photo's border is the desk: its grain is no measure of the paper's noise, the middle's may be
-        noise = _paper_noise(flat, noise)
     if level:
         flat -= np.float32(level)
     threshold = max(MIN_CONTRAST, NOISE_SIGMAS * noise)
@@ -65,7 +62,7 @@ def analyse(ink: np.ndarray) -> Layout:
         if teeth:
             lines = lines | np.isin(labels, teeth).view(np.uint8)
             touching = touching[~np.isin(touching, teeth)]
-    parts = _parts(flat, labels, stats, count, page)
+    parts = _parts(flat, labels, stats, count)
     if teeth:
         parts = parts[~np.isin(parts[:, 0], teeth)]
     ruled = ruled_parts(flat, labels, parts, page, lines)
@@ -76,10 +73,8 @@ def analyse(ink: np.ndarray) -> Layout:
     return Layout(flat, labels, parts, lines, touching, noise, page)
 
 
-def _parts(flat: np.ndarray, labels: np.ndarray, stats: np.ndarray, count: int, page: bool) -> np.ndarray:
-    """The parts that are not specks: rows (label, left, top, width, height, mass x 1000), heaviest first. On a
-    page, a speck's share is of the heaviest part the image's border does not cut, when there is one: a desk
-    beyond the paper's edge, as large as a third of the photo, made a digit on the paper a speck of it."""
+def _parts(flat: np.ndarray, labels: np.ndarray, stats: np.ndarray, count: int) -> np.ndarray:
+    """The parts that are not specks: rows (label, left, top, width, height, mass x 1000), heaviest first."""
     if count <= 1:
         return np.zeros((0, 6), np.int64)
     # Summed over the ink pixels only: a page is mostly paper, and a weighted count over all of it costs more
@@ -88,27 +83,5 @@ def _parts(flat: np.ndarray, labels: np.ndarray, stats: np.ndarray, count: int, 
     mass = np.bincount(labels.ravel()[ink], weights=flat.ravel()[ink], minlength=count)[1:]
     rows = np.column_stack([np.arange(1, count), stats[1:, :4], np.round(mass * 1000)]).astype(np.int64)
     big = np.maximum(rows[:, 3], rows[:, 4]) >= SPECK_SIDE
-    heaviest = rows[:, 5]
-    if page:
-        h, w = labels.shape
-        x, y = rows[:, 1], rows[:, 2]
-        inside = rows[(x > 0) & (y > 0) & (x + rows[:, 3] < w) & (y + rows[:, 4] < h), 5]
-        heaviest = inside if inside.size else heaviest
-    rows = rows[big & (rows[:, 5] >= SPECK_SHARE * heaviest.max())]
+    rows = rows[big & (rows[:, 5] >= SPECK_SHARE * rows[:, 5].max())]
     return rows[np.argsort(-rows[:, 5], kind="stable")][:MAX_PARTS]
-
-
-def _paper_noise(flat: np.ndarray, ring: float) -> float:
-    """The paper's noise on a page whose border ring measured `ring`. Where the ring is more than GRAINY times
-    noisier than the middle (every other pixel of its central half), a desk's grain is in it (a phone photo):
-    the median of five measures, one on each side of the ring and the middle, stands for the paper's. A desk
-    along two sides set the ink threshold so high that a pencil digit went unseen; the paper's own noise grows
-    where its light falls (dividing the light out multiplies it), so a side darkened by a vignette counts as
-    the middle does, one of five. Otherwise the ring's: a lower threshold finds more dust too."""
-    h, w = flat.shape
-    middle = paper(flat[h // 4 : h - h // 4 : 2, w // 4 : w - w // 4 : 2].flatten())[1]
-    if ring <= GRAINY * middle:
-        return ring
-    k = max(1, round(0.04 * min(h, w)))
-    sides = [paper(side.flatten())[1] for side in (flat[:k], flat[-k:], flat[:, :k], flat[:, -k:])]
-    return float(np.median([*sides, middle]))
