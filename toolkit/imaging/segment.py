@@ -30,7 +30,8 @@ components); Python loops only over the few parts found, and over the rows of a 
    line), contrast-stretched so that solid ink is 1, and placed in the model's field by `common.to_field`,
    exactly as a single scan is. In single-digit mode a digit that touched an erased line is also offered with
    the line kept where its ink meets it (`_line_under_ink`: a stroke lying along the line went with it), and
-   the model reads the surer of the two (`reading.pick`); `touches-line` stays only when they differ.
+   the model reads the surer of the two (`reading.pick`); `touches-line` stays only when they differ, and then
+   the record reads the digit both find likeliest (`reading.joint`).
 
 What deserves a human look is flagged (FLAGS), never silent. Steps 1-4 are `toolkit.imaging.layout`'s, step 5
 `toolkit.imaging.digits`'s, each with the constants named above; this module reads the result and does step 6.
