@@ -276,12 +276,17 @@ def test_page_in_a_browser_loads_clean_filters_and_sorts(batch, browser, tmp_pat
 
 @pytest.mark.slow
 def test_a_correction_survives_a_reload_downloads_and_applies(batch, browser, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
     report.build(batch, tmp_path / "review.html")
     open_page(browser, tmp_path / "review.html")
     browser.execute_script("window.localStorage.clear()")
     browser.refresh()
     row = browser.find_element("css selector", "#gallery tr.rec[data-path='scans/gone.png']")
     row.find_element("css selector", "input.correction").send_keys("5")
+    # The page keeps the correction when its input event has run (the count says 1): reloading before that,
+    # on a loaded machine, lost it once, a race of the test's and not of the page's.
+    WebDriverWait(browser, 10).until(lambda b: b.find_element("id", "corrections").text == "1")
     browser.refresh()
     row = browser.find_element("css selector", "#gallery tr.rec[data-path='scans/gone.png']")
     assert row.find_element("css selector", "input.correction").get_attribute("value") == "5"
