@@ -171,10 +171,14 @@ def differing_twin(plan: str, scored: np.ndarray, chosen: int) -> int | None:
     one it is that twin of) when that twin reads another digit, else None: the erased line took something the
     reading depends on, the record says `touches-line` and is read from both views (`joint`). Judged on the
     candidate read, whichever it is: the segmenter looks only at the heaviest, and the model may read another."""
-    entries = _entries(plan)
-    twins = [j for j in (chosen - 1, chosen + 1) if 0 <= j < len(entries) and _twins(entries, *sorted((j, chosen)))]
-    digits = scored[:, :NUM_CLASSES].argmax(axis=1)
-    return next((j for j in twins if digits[j] != digits[chosen]), None)
+    return _read_otherwise(_entries(plan), scored[:, :NUM_CLASSES].argmax(axis=1), chosen)
+
+
+def _read_otherwise(entries: list[str], digits: np.ndarray, k: int) -> int | None:
+    """Candidate k's twin ("k": the same ink with the line it touched kept, offered right after it, or the one
+    it is that twin of) when that twin reads another digit (`digits`: each candidate's), else None."""
+    twins = [j for j in (k - 1, k + 1) if 0 <= j < len(entries) and _twins(entries, min(j, k), max(j, k))]
+    return next((j for j in twins if digits[j] != digits[k]), None)
 
 
 def joint(probs: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -193,13 +197,8 @@ def spans_kept_agree(plan: str | None, scored: np.ndarray, chosen: list[int]) ->
     depends on (as `differing_twin` says for a single digit). True when none was offered so."""
     if plan is None:
         return True
-    entries = _number_entries(plan)
-    digits = scored[:, :NUM_CLASSES].argmax(axis=1)
-    for k in chosen:
-        twins = [j for j in (k - 1, k + 1) if 0 <= j < len(entries) and _twins(entries, min(j, k), max(j, k))]
-        if any(digits[j] != digits[k] for j in twins):
-            return False
-    return True
+    entries, digits = _number_entries(plan), scored[:, :NUM_CLASSES].argmax(axis=1)
+    return all(_read_otherwise(entries, digits, k) is None for k in chosen)
 
 
 def _entries(plan: str) -> list[str]:

@@ -153,15 +153,12 @@ def _digit_records(meta: Sequence[ItemMeta], probs: np.ndarray, options: Predict
     for item in meta:
         flags = item.flags
         at: int | None = k
-        twin = None
+        both = None
         if item.plan:  # a page's candidates for its digit: the model picks (reading.pick)
-            at, twin, flags = _pick(item, probs, rejection, k)
+            at, both, flags = _pick(item, probs, rejection, k)
         if item.n and at is not None:
             row, digit = rows[at], digits[at]
-            if twin is not None:  # read otherwise with the line it touched kept: read from both views
-                from toolkit.imaging import reading
-
-                both = reading.joint(probs[at], probs[twin])
+            if both is not None:  # read otherwise with the line it touched kept: read from both views
                 row, digit = both.tolist(), int(both.argmax())
             confidence = row[digit]
             record: dict[str, Any] = {"path": item.path, "status": "ok", "digit": digit, "confidence": confidence}
@@ -172,8 +169,8 @@ def _digit_records(meta: Sequence[ItemMeta], probs: np.ndarray, options: Predict
             if rejection is not None:
                 _judge(record, rejection[at])
             top = ranked[at] if top_k else None  # digits, likeliest first; their probabilities are in prob_*
-            if top_k and twin is not None:
-                top = np.argsort(-np.asarray(row), kind="stable")[:top_k].tolist()
+            if top_k and both is not None:
+                top = np.argsort(-both, kind="stable")[:top_k].tolist()
         elif item.n:  # candidates, all rejected: no digit on the page
             record = dict(records.empty(item.path), status="ok", low_confidence=True, blank=True, flags=flags)
             record["not_digit"] = min(rejection[k : k + item.n]) if rejection is not None else None
@@ -193,16 +190,16 @@ def _digit_records(meta: Sequence[ItemMeta], probs: np.ndarray, options: Predict
 
 def _pick(
     item: ItemMeta, probs: np.ndarray, rejection: list[float] | None, k: int
-) -> tuple[int | None, int | None, str | None]:
+) -> tuple[int | None, np.ndarray | None, str | None]:
     """Which of an item's candidate rows (from row `k`) is its digit (None: the model rejected them all), the
-    row of its twin with the line it touched kept (or erased) when that reads another digit (else None), and
-    its flags: `ambiguous` as the model's choice makes it, `several-digits` judged on the chosen candidate when
-    it is not the heaviest (the segmenter judged the heaviest), `touches-line` only when the one read touched
-    an erased line and reads otherwise with it kept, `cut-by-border` when the image's border cuts the one read;
-    `straight-stroke` when the one read is a 1 straighter than a pen draws (`reading.straight_one`); `faint-ink`
-    when it is ink barely darker than the paper (`reading.faint`), and then, on a page, none is read; when none
-    is read, `cut-by-border` when every candidate was a straight mark into the border read as a 1
-    (`reading.edge_ones`), else `not-a-digit`."""
+    probabilities to read it by when its twin with the line it touched kept (or erased) reads another digit
+    (`reading.joint` of the two; else None: its own row), and its flags: `ambiguous` as the model's choice
+    makes it, `several-digits` judged on the chosen candidate when it is not the heaviest (the segmenter judged
+    the heaviest), `touches-line` only when the one read touched an erased line and reads otherwise with it
+    kept, `cut-by-border` when the image's border cuts the one read; `straight-stroke` when the one read is a 1
+    straighter than a pen draws (`reading.straight_one`); `faint-ink` when it is ink barely darker than the
+    paper (`reading.faint`), and then, on a page, none is read; when none is read, `cut-by-border` when every
+    candidate was a straight mark into the border read as a 1 (`reading.edge_ones`), else `not-a-digit`."""
     from toolkit.imaging import reading
 
     assert item.plan is not None
@@ -232,7 +229,8 @@ def _pick(
         flags.append("straight-stroke")
     if chosen is not None and reading.faint(item.plan, chosen):
         flags.append("faint-ink")
-    return (None if chosen is None else k + chosen), (None if twin is None else k + twin), " ".join(flags) or None
+    both = None if twin is None else reading.joint(scored[chosen], scored[twin])
+    return (None if chosen is None else k + chosen), both, " ".join(flags) or None
 
 
 def _judge(record: dict[str, Any], not_digit: float) -> None:
