@@ -1274,3 +1274,41 @@ def test_a_stroke_crossing_its_boxs_edge_by_a_rules_thickness_is_the_digits(tmp_
     name, _, truth, _ = renderer.work((str(tmp_path), "forms", 20, 777))
     (record,) = predict_images([str(tmp_path / name)])
     assert (truth, record["digit"]) == ("4", 4), record
+
+
+def test_a_digit_in_a_row_of_small_boxes_on_a_form_is_read(tmp_path):
+    """A form 1,490 px wide, whose row of six 34 px boxes comes to the working 1,024 px 23 px wide with a 0
+    written 12 px tall in the second (renderer D's form 172 at seed 1357): the boxes were under two LINE_MINs,
+    so no boxes, but six marks side by side, a row of writing, and the 0 in one of them was never a candidate
+    (read: no digit, beside the heavier printed labels). A box is `boxes.BOX_MIN` wide or more."""
+    from tests.scripts_loader import load_script
+    from toolkit.predict import predict_images
+
+    (tmp_path / "forms").mkdir()
+    name, _, truth, traits = load_script("render_scans_d").render_one(("forms", 172, 1357, str(tmp_path)))
+    assert "boxes=6 box=34x36" in traits
+    (record,) = predict_images([str(tmp_path / name)])
+    assert (truth, record["digit"], record["flags"]) == ("0", 0, None), record
+
+
+@pytest.mark.parametrize(("a", "b", "pen", "power"), [(11, 14, 4, 6), (12, 12, 4, 8), (15, 18, 4, 6), (13, 16, 5, 8)])
+def test_a_bold_boxy_zero_is_no_box(a, b, pen, power):
+    """A 0 written small and square with a bold pen, 22-36 px: its ink follows its rectangle all round and its
+    own thickness inks the corners, so it passed for a box once boxes that small were looked for, and a number
+    lost its 0. Its convex hull falls short of its rectangle at the rounded corners (0.89-0.93); a printed
+    box's fills it. A box of those sizes, drawn square, is one."""
+    rows, cols = np.mgrid[-40:40, -40:40]
+
+    def ring(x: float, y: float) -> np.ndarray:
+        return (np.abs(cols / x) ** power + np.abs(rows / y) ** power) ** (1 / power)
+
+    zero = ((ring(a, b) <= 1) & (ring(a - pen, b - pen) >= 1)).astype(np.uint8)
+    box = np.zeros_like(zero)
+    cv2.rectangle(box, (40 - a, 40 - b), (40 + a, 40 + b), 1, pen // 2)
+
+    def judged(mask: np.ndarray) -> bool:
+        points = cv2.findNonZero(mask)
+        return boxes.outline(mask, cv2.minAreaRect(points), float(len(points)))
+
+    assert not judged(zero)
+    assert judged(box)

@@ -27,6 +27,8 @@ BOXED_SIDE, BOXED_REACH = 0.5, 1.5  # a mark between two upright lines this clos
 FRAMING_REACH = 3  # px: a box a mark touches has ink this close to its rectangle's edge all round (`framing`) ...
 FRAMING_STOUT = 1.6  # ... and is one box: its rectangle at most this many times longer than wide
 CORNERED = 0.05  # a box's ink reaches its corners: on average within this share of its shorter side (a 0's does not)
+BOX_MIN = 18  # px: a box's outline is at least this wide (a digit of MIN_DIGIT px fits in it, with its rules)
+SQUARE_CORNERS = 0.95  # ... and the convex hull of its ink fills its minimum-area rectangle so (a boxy 0: 0.8-0.93)
 HIDDEN_SIZE = 0.1  # a box two of whose sides are hidden: its found sides this close to a box's found elsewhere
 
 
@@ -111,16 +113,20 @@ def ruled(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> boo
 
 def outline(region: np.ndarray, rect: tuple, ink: float) -> bool:
     """True when the ink of `region` (a uint8 mask in its own box; `ink`: its solid-ink pixel count) lies along
-    the outline of `rect` (its minimum-area rectangle): as thin as a rule all round, nine tenths of the ink
-    pixels within that thickness of the outline, each of its four sides covered along 85% of its length, and
-    its corners inked: their mean distance to the ink under CORNERED x its shorter side (printed boxes, even
-    askew, blurred or scanned as JPEG: 0-0.03; a 0 written roundly in a number, its oval fitting its rectangle
-    closely: 0.07-0.14, and erased as a box it was lost)."""
+    the outline of `rect` (its minimum-area rectangle): BOX_MIN px wide or more and as thin as a rule all round,
+    square-cornered (the convex hull of its ink fills SQUARE_CORNERS of the rectangle: a 0 written small, boxy
+    and bold inks its corners with its own thickness), nine tenths of the ink pixels within that thickness of
+    the outline, each of its four sides covered along 85% of its length, and its corners inked: their mean
+    distance to the ink under CORNERED x its shorter side (printed boxes, even askew, blurred or scanned as
+    JPEG: 0-0.03; a 0 written roundly in a number, its oval fitting its rectangle closely: 0.07-0.14, and erased
+    as a box it was lost)."""
     (_, _), (rw, rh), _ = rect
     thick = ink / (2.0 * (rw + rh))  # the rule's thickness, were the ink all outline
     count = int(region.sum())
-    if thick > BOX_THICK or min(rw, rh) < max(2 * LINE_MIN, 5 * thick):
+    if thick > BOX_THICK or min(rw, rh) < max(BOX_MIN, 5 * thick):
         return False
+    if cv2.contourArea(cv2.convexHull(cv2.findNonZero(region))) < SQUARE_CORNERS * rw * rh:
+        return False  # rounded off: a 0 written boxy and bold, its corners inked by its own thickness
     # The rule's centre line: the rectangle (the ink's outer edge) drawn in by half the thickness.
     (cx, cy), _, angle = rect
     corners = np.round(cv2.boxPoints(((cx, cy), (rw - thick, rh - thick), angle))).astype(np.int32)
