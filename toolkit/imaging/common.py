@@ -55,6 +55,7 @@ class Normalized:
     boxes = None
     plan = None
     others = None
+    fine = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,10 @@ class Segmented(Normalized):
     # Single-digit mode on a page: the other candidates for the digit (k, 28, 28), after `tensor`, heaviest
     # first; their boxes follow the first in `boxes`. The model picks (`toolkit.imaging.reading.pick`).
     others: np.ndarray | None = None  # type: ignore[assignment]
+    # Single-digit mode on a page: (left, top, width, height) around the form boxes too small to read well at
+    # the working resolution, in the pixels of the image given; `toolkit.imaging.closer` reads them again from
+    # finer pixels when the image had them. None when there are none.
+    fine: tuple[int, int, int, int] | None = None  # type: ignore[assignment]
 
 
 def border(values: np.ndarray) -> np.ndarray:
@@ -241,3 +246,12 @@ def _straight_along_axes(field: np.ndarray, axes: tuple[int, ...] = (0, 1)) -> b
         if abs(slope) < STRAIGHT_LEAN and float(np.abs(centred - slope * at).max()) <= STRAIGHT_OFF:
             return True
     return False
+
+
+def to_max_side(pixels: np.ndarray) -> np.ndarray:
+    """`pixels` area-reduced so that their longer side is MAX_SIDE exactly: the one reduction of every path
+    (files OpenCV decodes, Pillow's other modes, arrays of any type), so the same pixels give the same tensors."""
+    height, width = pixels.shape[:2]
+    scale = MAX_SIDE / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)

@@ -35,10 +35,10 @@ class Layout:
     page: bool  # larger than common.PAGE_SIDE
 
 
-def analyse(ink: np.ndarray) -> Layout:
+def analyse(ink: np.ndarray, page: bool | None = None) -> Layout:
     """Find the ink of flattened ink (`light.flatten`), erase ruled lines and drop specks (steps 2-4 of the
-    segmenter)."""
-    page = max(ink.shape) > PAGE_SIDE
+    segmenter). `page`: read as a page (or not) whatever its size; by default, when larger than PAGE_SIDE."""
+    page = max(ink.shape) > PAGE_SIDE if page is None else page
     flat = ink - np.float32(median(border(ink)))
     level, noise = paper(border(flat))
     if level:

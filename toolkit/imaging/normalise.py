@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from toolkit.imaging import cell, light, orient, segment
+from toolkit.imaging import cell, closer, light, orient, segment
 from toolkit.imaging.boxes import lined
 from toolkit.imaging.common import (
     BLANK_CONTRAST,
@@ -61,6 +61,7 @@ from toolkit.imaging.common import (
     reduce,
     ruler_straight,
     to_field,
+    to_max_side,
 )
 from toolkit.imaging.digits import WIDE
 from toolkit.imaging.rough import box3, rough_box
@@ -188,18 +189,10 @@ def prepare_array(pixels: np.ndarray, multi_digit: bool = False, *, whole: bool 
         # As `_shrink`, reduced in its own type before any float copy; to MAX_SIDE exactly rather than by a whole
         # factor: a page may hold a digit of 40 px, and a JPEG the decoder already halved (2339 -> 1170 px) would
         # otherwise be halved again, to 585 px.
-        pixels = to_max_side(pixels)
-        return _scaled(prepare_gray(bgr_to_gray(pixels), multi_digit), width / pixels.shape[1])
+        reduced = to_max_side(pixels)
+        result, factor = prepare_gray(bgr_to_gray(reduced), multi_digit), width / reduced.shape[1]
+        return closer.finer(result, pixels, factor, bgr_to_gray) or _scaled(result, factor)
     return prepare_gray(bgr_to_gray(pixels), multi_digit, whole=whole)
-
-
-def to_max_side(pixels: np.ndarray) -> np.ndarray:
-    """`pixels` area-reduced so that their longer side is MAX_SIDE exactly: the one reduction of every path
-    (files OpenCV decodes, Pillow's other modes, arrays of any type), so the same pixels give the same tensors."""
-    height, width = pixels.shape[:2]
-    scale = MAX_SIDE / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
 
 
 def _not_one_digit(near: tuple[int, int, int, int], shape: tuple[int, int]) -> bool:
@@ -376,7 +369,7 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     gray = np.asarray(gray, dtype=np.float32)
     if gray.ndim != 2 or gray.size == 0:
         raise ValueError(f"expected a non-empty 2-D grey image, got shape {gray.shape}")
-    h, w = gray.shape
+    (h, w), full = gray.shape, gray
     if max(h, w) > MAX_SIDE:
         gray = to_max_side(gray)
     elif max(h, w) < TINY_SIDE:
@@ -400,7 +393,8 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     if not inverted and dim_paper(gray, level):
         inverted, ink = True, 1.0 - gray
     if max(ink.shape) > PAGE_SIDE:
-        return _scaled(segment.read(*light.working_ink(gray), multi_digit=multi_digit), w / ink.shape[1])
+        result = segment.read(*light.working_ink(gray), multi_digit=multi_digit)
+        return closer.finer(result, full, w / ink.shape[1], bgr_to_gray) or _scaled(result, w / ink.shape[1])
     if multi_digit:
         return segment.read(*light.working_ink(gray, light.kept_polarity(gray, level, inverted)), multi_digit=True)
 

@@ -54,6 +54,8 @@ KEPT_LINE = 3  # px: how far from a digit's ink the pixels of the line it touche
 BRIDGE = 0.35  # ... and between two such places this close (x the digit's height), the line between them too
 FAINT_RIVAL = 0.5  # a candidate whose solid ink is under this share of the boldest one's is no rival to it
 FAINT_INK = 0.25  # a digit read from ink standing less than this above the paper (0-1) is flagged faint-ink
+FINE_BOX = 40  # px: form boxes whose cells are under this across at the working resolution, and FINE_CELL or
+FINE_CELL = 8  # more, are read again from finer pixels (`toolkit.imaging.closer`)
 
 FLAGS = {
     "blank-page": "a page-sized image in which no digit was found",
@@ -80,17 +82,19 @@ FLAGS = {
 }
 
 
-def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False) -> Segmented:
+def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False, page: bool | None = None) -> Segmented:
     """Ink (bright on black, float32) -> the digit (single-digit mode: tensor (28, 28)) or the digits left to
     right (`multi_digit`: tensor (n, 28, 28)), their boxes and flags. See the module docstring. A sheet askew
-    (its rules and boxes, `lines.skew`) is turned square first; the boxes are given in the image's own pixels."""
+    (its rules and boxes, `lines.skew`) is turned square first; the boxes are given in the image's own pixels.
+    `page`: read as a page (or not) whatever the ink's size (`layout.analyse`)."""
     angle = skew(ink)
     if not angle:
-        return _read(ink, inverted, multi_digit)
+        return _read(ink, inverted, multi_digit, page)
     h, w = ink.shape
     turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    result = _read(cv2.warpAffine(ink, turn, (w, h), flags=cv2.INTER_LINEAR), inverted, multi_digit)
-    return replace(result, boxes=tuple(_turned_back(box, turn, (h, w)) for box in result.boxes or ()))
+    result = _read(cv2.warpAffine(ink, turn, (w, h), flags=cv2.INTER_LINEAR), inverted, multi_digit, page)
+    fine = None if result.fine is None else _turned_back(result.fine, turn, (h, w))
+    return replace(result, boxes=tuple(_turned_back(box, turn, (h, w)) for box in result.boxes or ()), fine=fine)
 
 
 def _turned_back(box: tuple[int, int, int, int], turn: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -103,12 +107,14 @@ def _turned_back(box: tuple[int, int, int, int], turn: np.ndarray, shape: tuple[
     return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
 
 
-def _read(ink: np.ndarray, inverted: bool, multi_digit: bool) -> Segmented:
+def _read(ink: np.ndarray, inverted: bool, multi_digit: bool, page: bool | None) -> Segmented:
     """`read` on a square sheet."""
-    layout = analyse(ink)
+    layout = analyse(ink, page)
     flags: list[str] = []
     if not multi_digit:
-        return _read_single(layout, flags, inverted)
+        result = _read_single(layout, flags, inverted)
+        fine = _small_boxes(layout)
+        return result if fine is None else replace(result, fine=fine)
     lattices = find_number(layout, flags)
     if not lattices and layout.lines is not None:
         flags.append("lines-only")
@@ -217,6 +223,34 @@ def _pick_plan(offered: list[_Offered], page: bool) -> str:
         + ("k" if o.line_kept else "")
         for o in offered
     )
+
+
+def _small_boxes(layout: Layout) -> tuple[int, int, int, int] | None:
+    """On a page, (left, top, width, height) around the cells of the erased form boxes (a box, a row of them:
+    holes the erased lines close all round, no more than twice as long as wide) from FINE_CELL up to FINE_BOX
+    px across, grown by FINE_BOX on every side (their labels, a digit standing out of them), for
+    `Segmented.fine`; None when there are none. Rules, a shadow's edge and other open lines enclose nothing, and
+    the sliver between two boxes a rule runs across is no cell."""
+    if not layout.page or layout.lines is None:
+        return None
+    contours, hierarchy = cv2.findContours(layout.lines, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return None
+    cells = [
+        cv2.boundingRect(contour)
+        for contour, (_, _, _, parent) in zip(contours, hierarchy[0], strict=True)
+        if parent >= 0  # a hole in the lines
+    ]
+    small = [
+        (x, y, w, h) for x, y, w, h in cells if FINE_CELL <= min(w, h) and max(w, h) < min(FINE_BOX, 2 * min(w, h))
+    ]
+    if not small:
+        return None
+    h, w = layout.lines.shape
+    left, top = max(0, min(c[0] for c in small) - FINE_BOX), max(0, min(c[1] for c in small) - FINE_BOX)
+    right = min(w, max(c[0] + c[2] for c in small) + FINE_BOX)
+    bottom = min(h, max(c[1] + c[3] for c in small) + FINE_BOX)
+    return left, top, right - left, bottom - top
 
 
 def _touching(layout: Layout, digits: list[Digit], flags: list[str]) -> None:
