@@ -72,21 +72,46 @@ def test_an_empty_form_is_read_blank(mnist_test):
 
 
 def test_a_closer_look_only_where_it_is_needed_and_finer_pixels_exist(mnist_test):
-    """The closer look needs a region (`fine`), pixels FINE_FACTOR times finer than the working copy, and a page
-    that found no candidate in a box itself (this 3 it finds in its box; this 4 it does not). A page given at
-    1,024 px has no finer pixels, and boxes large at the working scale are read there."""
+    """The closer look needs a region (`fine`, shares of the image) and an image FINE_FACTOR times finer than the
+    working copy; BOXED_FACTOR times when the page found a candidate in a box itself (this 3 it finds in its
+    box; this 4 it does not). Boxes large at the working scale are read there."""
     four = form_page(glyph(mnist_test, 4))
     reduced = normalise.to_max_side(four)
-    factor = four.shape[1] / reduced.shape[1]
     result = normalise.prepare_gray(normalise.bgr_to_gray(reduced))
-    assert result.fine is not None and "b" not in result.plan, result.plan
-    assert closer.finer(result, reduced, 1.0, normalise.bgr_to_gray) is None  # no finer pixels
-    found = closer.finer(result, four, factor, normalise.bgr_to_gray)
+    assert result.fine is not None and all(0 <= share <= 1 for share in result.fine)
+    assert "b" not in result.plan, result.plan
+
+    def crop(page: np.ndarray):
+        return lambda x, y, w, h: normalise.bgr_to_gray(page[y : y + h, x : x + w])
+
+    size = (four.shape[1], four.shape[0])
+    assert closer.finer(result, (reduced.shape[1], reduced.shape[0]), crop(reduced)) is None  # no finer pixels
+    found = closer.finer(result, size, crop(four))
     assert found is not None and "b" in found.plan and found.fine is None
     three = form_page(glyph(mnist_test, 3))
     result = normalise.prepare_gray(normalise.bgr_to_gray(normalise.to_max_side(three)))
-    assert "b" in result.plan and closer.finer(result, three, factor, normalise.bgr_to_gray) is None
+    assert "b" in result.plan and closer.finer(result, size, crop(three)) is not None  # 2.28 times finer
+    smaller = cv2.resize(three, (1273, 1800), interpolation=cv2.INTER_AREA)  # 1.76 times: the page's own stands
+    assert closer.finer(result, (1273, 1800), crop(smaller)) is None
     assert normalise.prepare_array(form_page(glyph(mnist_test, 3), box=110)).fine is None
+
+
+def test_a_large_scan_read_through_pillow_looks_closer_at_its_own_pixels(mnist_test, tmp_path):
+    """A form at 300 dpi (2480 x 3508, over the pixels `prepare_array` takes from Pillow) is reduced by Pillow by
+    a whole factor first (to 1,169 px): the closer look cuts its region from the image as opened, not from that
+    copy, which is no finer than the working one."""
+    from toolkit.imaging import common
+
+    page = cv2.resize(form_page(glyph(mnist_test, 4)), (2480, 3508), interpolation=cv2.INTER_CUBIC)
+    assert page.size > normalise.ARRAY_MAX_PIXELS
+    path = tmp_path / "form.png"
+    Image.fromarray(page).save(path)
+    with Image.open(path) as image:
+        result = normalise.prepare(image)
+    assert "b" in result.plan and result.fine is None, result.plan  # read closer
+    assert max(result.boxes[0]) > common.MAX_SIDE  # in the scan's own pixels
+    (record,) = predict_images([str(path)])
+    assert record["digit"] == 4, record
 
 
 def test_the_sliver_between_two_boxes_a_rule_crosses_is_no_small_box():
@@ -105,3 +130,19 @@ def test_the_probe_reads_every_sheet_it_writes():
     assert set(results) == {(80, digit) for digit in range(10)}
     assert all(total == 1 for _, total in results.values())
     assert sum(right for right, _ in results.values()) >= 9  # boxes this large are read at the working scale
+
+
+def test_a_form_scanned_as_jpeg_is_decoded_fine_enough_for_the_closer_look(mnist_test, tmp_path):
+    """libjpeg decoded the A4 form at 200 dpi at half size (1,170 px), no finer than the working copy: the
+    closer look had nothing to read. A JPEG is now decoded reduced only as far as KEEP_SIDE px, both by OpenCV
+    and by Pillow."""
+    from toolkit.predict import decode
+
+    page = form_page(glyph(mnist_test, 4))
+    path = tmp_path / "form.jpg"
+    Image.fromarray(page).save(path, quality=90)
+    assert decode.decode_fast(path.read_bytes()).shape == page.shape  # 2,339 px: under 2 x KEEP_SIDE
+    (from_file,) = predict_images([str(path)])
+    assert from_file["digit"] == 4, from_file
+    (from_cli_path,) = decode.prepare_path(str(path))
+    assert from_cli_path.error is None and from_cli_path.tensor is not None

@@ -2,10 +2,12 @@
 from a copy reduced to MAX_SIDE, where a form scanned whole holds its boxes 15-25 px wide (a 5 mm box on an A4
 sheet at 200 dpi: 39 px, then 17) and the digit in one 10-15 px tall, too small for its box's lines to be erased
 without its strokes. When the segmenter says where such boxes are (`Segmented.fine`) and the image given had
-FINE_FACTOR times more pixels there, and the page offered no candidate standing in a box, that region is read
-again from them, as a page of its own; its reading replaces the page's when a candidate stands in a box there:
-the digit a form's box holds. (Where the page found the digit in its box, it reads it as well as closer, and
-its not_digit is not always as sure closer: a 0 in a 23 px box, read 0 either way, was rejected closer.)
+FINE_FACTOR times more pixels there, that region is read again from them, as a page of its own; its reading
+replaces the page's when a candidate stands in a box there: the digit a form's box holds. Where the page offered
+a candidate in a box itself, only from BOXED_FACTOR times finer pixels: a little finer, the page reads such a
+digit as well, and the model's not_digit is not always as sure of it closer (a 0 in a 23 px box at 1.46 times,
+read 0 either way, was rejected closer); at 2-3.4 times (a form at 240-300 dpi), the page's boxed candidate is
+often a digit whose strokes went with its box's lines (a 3 whose top arm was erased, read closer whole).
 """
 
 from __future__ import annotations
@@ -18,28 +20,31 @@ import numpy as np
 from toolkit.imaging import light, segment
 from toolkit.imaging.common import MAX_SIDE, Normalized, Segmented, to_max_side
 
-FINE_FACTOR = 1.3  # the image given must be this many times finer than the working copy for a closer look
+Crop = Callable[[int, int, int, int], np.ndarray]  # (left, top, width, height) of the image's pixels -> grey floats
+
+FINE_FACTOR = 1.3  # the image given must be this many times finer than the working copy for a closer look,
+BOXED_FACTOR = 2.0  # ... and this many when the page offered a candidate in a box itself
 
 
-def finer(
-    result: Normalized, pixels: np.ndarray, factor: float, to_gray: Callable[[np.ndarray], np.ndarray]
-) -> Segmented | None:
-    """`result` (read from `pixels` reduced `factor` times; single-digit mode) read again closer: the region of
-    its small boxes (`Segmented.fine`) cut from `pixels` (as `prepare_array` takes them, made grey floats by
-    `to_gray`, or grey floats already), read as a page, its boxes in the pixels of `pixels`. None when there is
-    no such region, `pixels` are not finer by FINE_FACTOR, the page offered a candidate in a box already, or
-    none read closer stands in one: the page's own reading stands."""
-    if result.fine is None or factor < FINE_FACTOR or _boxed(result.plan):
+def finer(result: Normalized, size: tuple[int, int], crop: Crop) -> Segmented | None:
+    """`result` (single-digit mode, read from a working copy of an image of `size`, width and height) read again
+    closer: the region of its small boxes (`Segmented.fine`) in the image's own pixels, made grey floats by `crop`
+    (left, top, width, height), read as a page, its boxes in the image's pixels. None when there is no such region,
+    the image is not FINE_FACTOR times finer than its working copy (MAX_SIDE px; BOXED_FACTOR times when the page
+    offered a candidate in a box itself), or none read closer stands in a box: the page's own reading stands."""
+    finer_by = max(size) / MAX_SIDE
+    if result.fine is None or finer_by < FINE_FACTOR or (_boxed(result.plan) and finer_by < BOXED_FACTOR):
         return None
-    left, top, width, height = (round(v * factor) for v in result.fine)
-    crop = pixels[top : top + height, left : left + width]
-    if crop.size == 0:
+    width, height = size
+    share_left, share_top, share_width, share_height = result.fine
+    left, top = round(share_left * width), round(share_top * height)
+    gray = crop(left, top, round(share_width * width), round(share_height * height))
+    if gray.size == 0:
         return None
-    gray = crop if crop.dtype == np.float32 and crop.ndim == 2 else to_gray(np.ascontiguousarray(crop))
     shrink = 1.0
     if max(gray.shape) > MAX_SIDE:
-        gray = to_max_side(gray)
-        shrink = crop.shape[1] / gray.shape[1]
+        reduced = to_max_side(gray)
+        gray, shrink = reduced, gray.shape[1] / reduced.shape[1]
     closer = segment.read(*light.working_ink(gray), page=True)
     if not _boxed(closer.plan):
         return None

@@ -10,7 +10,7 @@ it in a SIZE x SIZE field with its centre of mass at CENTRE; `to_field` does the
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -77,9 +77,9 @@ class Segmented(Normalized):
     # first; their boxes follow the first in `boxes`. The model picks (`toolkit.imaging.reading.pick`).
     others: np.ndarray | None = None  # type: ignore[assignment]
     # Single-digit mode on a page: (left, top, width, height) around the form boxes too small to read well at
-    # the working resolution, in the pixels of the image given; `toolkit.imaging.closer` reads them again from
-    # finer pixels when the image had them. None when there are none.
-    fine: tuple[int, int, int, int] | None = None  # type: ignore[assignment]
+    # the working resolution, as shares (0-1) of the image's width and height, whatever its resolution;
+    # `toolkit.imaging.closer` reads them again from finer pixels when the image had them. None when there are none.
+    fine: tuple[float, float, float, float] | None = None  # type: ignore[assignment]
 
 
 def border(values: np.ndarray) -> np.ndarray:
@@ -255,3 +255,13 @@ def to_max_side(pixels: np.ndarray) -> np.ndarray:
     scale = MAX_SIDE / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+
+
+def scaled(result: Normalized, factor: float) -> Normalized:
+    """`result` with its boxes in the pixels of an image `factor` times larger than the one it was read on."""
+    if result.boxes is None or factor == 1:
+        return result
+    boxes = tuple(
+        (round(t * factor), round(b * factor), round(lf * factor), round(r * factor)) for t, b, lf, r in result.boxes
+    )
+    return replace(result, boxes=boxes)

@@ -35,8 +35,6 @@ engine (local, Ray) normalises through this module, so all of them give the same
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import cv2
 import numpy as np
 from PIL import Image
@@ -60,6 +58,7 @@ from toolkit.imaging.common import (
     quantile,
     reduce,
     ruler_straight,
+    scaled,
     to_field,
     to_max_side,
 )
@@ -96,16 +95,21 @@ def prepare(image: Image.Image, multi_digit: bool = False) -> Normalized:
     small = image.width * image.height <= ARRAY_MAX_PIXELS
     if small and (pixels := _opencv_pixels(image if turn is None else image.transpose(turn))) is not None:
         return prepare_array(pixels, multi_digit)
-    size = image.size
+    size, whole = image.size, image
     image = _shrink(image)
     factor = size[0] / image.size[0]
     if turn is not None:
-        image = image.transpose(turn)
+        swapped = image.transpose(turn)
+        size = size[::-1] if swapped.size != image.size else size
+        image = swapped
     if image.mode == "L" and image.size == (SIZE, SIZE):
         passthrough = _mnist_passthrough(np.asarray(image), multi_digit)
         if passthrough is not None:
             return passthrough
-    return _scaled(prepare_gray(to_gray(image), multi_digit), factor)
+    result = prepare_gray(to_gray(image), multi_digit)
+    turned = (lambda: whole) if turn is None else (lambda: whole.transpose(turn))  # only for a closer look
+    near = closer.finer(result, size, lambda x, y, w, h: to_gray(turned().crop((x, y, x + w, y + h))))
+    return near or scaled(result, factor)
 
 
 def _opencv_pixels(image: Image.Image) -> np.ndarray | None:
@@ -191,7 +195,8 @@ def prepare_array(pixels: np.ndarray, multi_digit: bool = False, *, whole: bool 
         # otherwise be halved again, to 585 px.
         reduced = to_max_side(pixels)
         result, factor = prepare_gray(bgr_to_gray(reduced), multi_digit), width / reduced.shape[1]
-        return closer.finer(result, pixels, factor, bgr_to_gray) or _scaled(result, factor)
+        near = closer.finer(result, (width, height), lambda x, y, w, h: bgr_to_gray(pixels[y : y + h, x : x + w]))
+        return near or scaled(result, factor)
     return prepare_gray(bgr_to_gray(pixels), multi_digit, whole=whole)
 
 
@@ -202,16 +207,6 @@ def _not_one_digit(near: tuple[int, int, int, int], shape: tuple[int, int]) -> b
     height, width = near[1] - near[0], near[3] - near[2]
     across = width >= FRAME * shape[1]
     return width > WIDE * height or (across and height >= FRAME * shape[0]) or width >= 0.95 * shape[1]
-
-
-def _scaled(result: Normalized, factor: float) -> Normalized:
-    """`result` with its boxes in the pixels of an image `factor` times larger than the one it was read on."""
-    if result.boxes is None or factor == 1:
-        return result
-    boxes = tuple(
-        (round(t * factor), round(b * factor), round(lf * factor), round(r * factor)) for t, b, lf, r in result.boxes
-    )
-    return replace(result, boxes=boxes)
 
 
 def _mnist_passthrough(pixels: np.ndarray, multi_digit: bool = False) -> Normalized | None:
@@ -377,7 +372,7 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
         # least a digit may be (MIN_DIGIT) and is dropped as dust. Its boxes are given in its own pixels.
         factor = -(-ENLARGED_SIDE // max(h, w))
         enlarged = cv2.resize(gray, (w * factor, h * factor), interpolation=cv2.INTER_LINEAR)
-        return _scaled(prepare_gray(enlarged, multi_digit, whole=whole), 1 / factor)
+        return scaled(prepare_gray(enlarged, multi_digit, whole=whole), 1 / factor)
     ring = border(gray)
     level, noise = paper(ring)
     if not whole and max(h, w) <= PAGE_SIDE:  # a form's cell cut out along its box: its lines are no paper
@@ -394,7 +389,9 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
         inverted, ink = True, 1.0 - gray
     if max(ink.shape) > PAGE_SIDE:
         result = segment.read(*light.working_ink(gray), multi_digit=multi_digit)
-        return closer.finer(result, full, w / ink.shape[1], bgr_to_gray) or _scaled(result, w / ink.shape[1])
+        return closer.finer(result, (w, h), lambda x, y, cw, ch: full[y : y + ch, x : x + cw]) or scaled(
+            result, w / ink.shape[1]
+        )
     if multi_digit:
         return segment.read(*light.working_ink(gray, light.kept_polarity(gray, level, inverted)), multi_digit=True)
 

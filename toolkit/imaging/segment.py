@@ -88,16 +88,25 @@ def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False, page: bool 
     (its rules and boxes, `lines.skew`) is turned square first; the boxes are given in the image's own pixels.
     `page`: read as a page (or not) whatever the ink's size (`layout.analyse`)."""
     angle = skew(ink)
-    if not angle:
-        return _read(ink, inverted, multi_digit, page)
     h, w = ink.shape
+    if not angle:
+        result = _read(ink, inverted, multi_digit, page)
+        return result if result.fine is None else replace(result, fine=_shares(result.fine, (h, w)))
     turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     result = _read(cv2.warpAffine(ink, turn, (w, h), flags=cv2.INTER_LINEAR), inverted, multi_digit, page)
-    fine = None if result.fine is None else _turned_back(result.fine, turn, (h, w))
+    fine = None if result.fine is None else _shares(_turned_back(result.fine, turn, (h, w)), (h, w))
     return replace(result, boxes=tuple(_turned_back(box, turn, (h, w)) for box in result.boxes or ()), fine=fine)
 
 
-def _turned_back(box: tuple[int, int, int, int], turn: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+def _shares(box: tuple[float, ...], shape: tuple[int, int]) -> tuple[float, float, float, float]:
+    """A (left, top, width, height) box in pixels -> the same as shares of the image's width and height."""
+    left, top, width, height = box
+    return left / shape[1], top / shape[0], width / shape[1], height / shape[0]
+
+
+def _turned_back(
+    box: tuple[float, float, float, float], turn: np.ndarray, shape: tuple[int, int]
+) -> tuple[int, int, int, int]:
     """A (left, top, width, height) box on the squared sheet -> the box around it on the sheet as given."""
     left, top, width, height = box
     corners = np.array([[left, top], [left + width, top], [left, top + height], [left + width, top + height]])

@@ -40,7 +40,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from toolkit.errors import first_line
-from toolkit.imaging import normalise, orient
+from toolkit.imaging import closer, normalise, orient
 from toolkit.predict import located
 
 # Raster formats Pillow decodes by itself. EPS (runs Ghostscript), PDF and the rare scientific formats are out.
@@ -72,6 +72,7 @@ DECODE_BUDGET = 192 << 20
 # OpenCV decodes PNG and BMP files up to this many pixels; bigger ones go to Pillow, whose decoders need about
 # half the memory (measured on 9400x9400 PNGs: 1.2x the image's bytes against 2x). JPEGs are decoded scaled.
 FAST_MAX_PIXELS = normalise.ARRAY_MAX_PIXELS
+KEEP_SIDE = round(closer.FINE_FACTOR * normalise.MAX_SIDE)  # a JPEG decoded reduced keeps its longer side so long
 # Bytes a pixel takes in Pillow's memory, by mode (anything else takes 4).
 _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
 ERROR_KINDS = (
@@ -274,9 +275,9 @@ def prepare_image(image: Image.Image, path: str, frame: int = 0, multi_digit: bo
     """Normalise one opened image (or the current frame of one): an Item, or an error Item, never raises."""
     try:
         with _quietly():
-            if image.format == "JPEG" and max(image.size) > 2 * normalise.MAX_SIDE:
-                # Let the JPEG decoder downscale by 2-8x while decoding: big photos of a digit decode fast.
-                image.draft(None, (normalise.MAX_SIDE, normalise.MAX_SIDE))
+            if image.format == "JPEG" and (side := max(image.size)) > 2 * KEEP_SIDE:
+                # Let the JPEG decoder downscale by 2-8x while decoding, its longer side KEEP_SIDE or more.
+                image.draft(None, (-(-image.width * KEEP_SIDE // side), -(-image.height * KEEP_SIDE // side)))
             width, height = image.size
             bytes_per_pixel = _MODE_BYTES.get(image.mode, 4)
             # PNG rows are unfiltered in two row buffers beside the image.
@@ -346,14 +347,14 @@ def _jpeg_header(data: bytes) -> tuple[int, int, int] | None:
             if precision != 8 or components not in (1, 3):
                 return None  # 12-bit, CMYK and YCCK JPEGs: Pillow's conversions
             side = max(width, height)
-            # Let libjpeg scale big photos down by 2-8x while decoding (the digit ends up 20 px anyway); grey
-            # output applies the EXIF orientation, as Pillow's path does.
+            # Let libjpeg scale big photos down by 2-8x while decoding (to KEEP_SIDE or more); grey output
+            # applies the EXIF orientation, as Pillow's path does.
             for factor, flag in (
                 (8, cv2.IMREAD_REDUCED_GRAYSCALE_8),
                 (4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
                 (2, cv2.IMREAD_REDUCED_GRAYSCALE_2),
             ):
-                if side >= factor * normalise.MAX_SIDE:
+                if side >= factor * KEEP_SIDE:
                     return width, height, flag
             return width, height, cv2.IMREAD_GRAYSCALE
         if 0xC3 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) or marker == 0xDA:
