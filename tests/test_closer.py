@@ -9,8 +9,10 @@ import pytest
 from PIL import Image
 
 from tests.scripts_loader import load_script
-from toolkit.imaging import closer, normalise
+from toolkit.imaging import closer, normalise, reading
+from toolkit.onnxmodel import OnnxModel
 from toolkit.predict import predict_images
+from toolkit.predict.options import REFERENCE_MODEL
 
 probe = load_script("probe_small_boxes")
 PAPER, PRINT = probe.PAPER, probe.PRINT
@@ -146,3 +148,19 @@ def test_a_form_scanned_as_jpeg_is_decoded_fine_enough_for_the_closer_look(mnist
     assert from_file["digit"] == 4, from_file
     (from_cli_path,) = decode.prepare_path(str(path))
     assert from_cli_path.error is None and from_cli_path.tensor is not None
+
+
+def test_a_large_scan_to_be_turned_is_read_closer_upright(mnist_test, monkeypatch):
+    """A scan over ARRAY_MAX_PIXELS whose orientation asks for a turn (as EXIF does) is reduced and turned by
+    Pillow; the closer look cuts its region from the whole image turned the same way."""
+    from toolkit.imaging import orient
+
+    page = cv2.resize(form_page(glyph(mnist_test, 4)), (2480, 3508), interpolation=cv2.INTER_CUBIC)
+    stored = Image.fromarray(page).transpose(Image.Transpose.ROTATE_270)  # as the scanner stored it
+    monkeypatch.setattr(orient, "turn", lambda image: Image.Transpose.ROTATE_90)
+    result = normalise.prepare(stored)
+    assert "b" in result.plan and result.fine is None, result.plan  # read closer, upright
+    left, top, width, height = result.boxes[0]
+    assert 0 <= left < 2480 and 0 <= top < 3508 and max(width, height) < 100, result.boxes[0]
+    scores = OnnxModel(REFERENCE_MODEL).score(reading.tensors(result), with_not_digit=True)
+    assert int(scores[0, :10].argmax()) == 4
