@@ -164,3 +164,21 @@ def test_a_large_scan_to_be_turned_is_read_closer_upright(mnist_test, monkeypatc
     assert 0 <= left < 2480 and 0 <= top < 3508 and max(width, height) < 100, result.boxes[0]
     scores = OnnxModel(REFERENCE_MODEL).score(reading.tensors(result), with_not_digit=True)
     assert int(scores[0, :10].argmax()) == 4
+
+
+def test_the_region_cut_never_runs_past_the_image():
+    """Shares rounded back to pixels may reach a pixel past the edge, and Pillow pads a crop past it with black:
+    a dark band along the region's edge, ink to the segmenter. The crop asked stays inside the image."""
+    from toolkit.imaging.common import Segmented
+
+    asked = []
+
+    def crop(x: int, y: int, w: int, h: int) -> np.ndarray:
+        asked.append((x, y, w, h))
+        return np.ones((h, w), np.float32)  # blank paper: nothing read closer
+
+    fine = (0.9, 0.9, 0.1004, 0.1004)  # 2,701 + 301 px: one past the edge
+    page = Segmented(np.zeros((28, 28), np.float32), False, True, False, plan="pick:1w", fine=fine)
+    assert closer.finer(page, (3001, 2001), crop) is None
+    ((x, y, w, h),) = asked
+    assert x + w <= 3001 and y + h <= 2001 and (w, h) == (3001 - x, 2001 - y)

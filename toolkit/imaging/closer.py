@@ -38,7 +38,9 @@ def finer(result: Normalized, size: tuple[int, int], crop: Crop) -> Segmented | 
     width, height = size
     share_left, share_top, share_width, share_height = result.fine
     left, top = round(share_left * width), round(share_top * height)
-    gray = crop(left, top, round(share_width * width), round(share_height * height))
+    gray = crop(
+        left, top, min(round(share_width * width), width - left), min(round(share_height * height), height - top)
+    )
     if gray.size == 0:
         return None
     shrink = 1.0
