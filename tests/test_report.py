@@ -276,10 +276,28 @@ def test_page_in_a_browser_loads_clean_filters_and_sorts(batch, browser, tmp_pat
 
 @pytest.mark.slow
 def test_a_correction_survives_a_reload_downloads_and_applies(batch, browser, tmp_path):
-    from selenium.webdriver.support.ui import WebDriverWait
+    import functools
+    import http.server
+    import threading
 
     report.build(batch, tmp_path / "review.html")
-    open_page(browser, tmp_path / "review.html")
+    # Served from this machine, not opened as a file: Chromium keeps a file:// page's storage in memory and lost
+    # it on a reload 1 time in 6 here (the storage read back empty), where an http origin's persists.
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _correct_reload_download(browser, f"http://127.0.0.1:{server.server_address[1]}/review.html", batch, tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _correct_reload_download(browser, url: str, batch: Path, tmp_path: Path) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(url)
+    browser.get_log("browser")
     browser.execute_script("window.localStorage.clear()")
     browser.refresh()
     row = browser.find_element("css selector", "#gallery tr.rec[data-path='scans/gone.png']")
