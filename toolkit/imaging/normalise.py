@@ -109,9 +109,12 @@ def prepare(image: Image.Image, multi_digit: bool = False) -> Normalized:
     result = prepare_gray(to_gray(image), multi_digit)
     if turn is not None and whole.width * whole.height > 4 * ARRAY_MAX_PIXELS:
         return scaled(result, factor)  # no closer look: it would turn a second copy of a scan this large
-    turned = (lambda: whole) if turn is None else (lambda: whole.transpose(turn))  # only for a closer look
-    near = closer.finer(result, size, lambda x, y, w, h: to_gray(turned().crop((x, y, x + w, y + h))))
-    return near or scaled(result, factor)
+
+    def crop(x: int, y: int, w: int, h: int) -> np.ndarray:  # the closer look's pixels, turned as `image` was
+        upright = whole if turn is None else whole.transpose(turn)
+        return to_gray(upright.crop((x, y, x + w, y + h)))
+
+    return closer.finer(result, size, crop) or scaled(result, factor)
 
 
 def _opencv_pixels(image: Image.Image) -> np.ndarray | None:
