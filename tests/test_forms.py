@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from toolkit.imaging import boxes, layout, light, lines, normalise, reading, rough, runs, strokes
+from toolkit.imaging import askew, boxes, layout, light, lines, normalise, reading, rough, runs, strokes
 
 PAPER, RULE = 235, 40
 
@@ -257,7 +257,7 @@ def test_a_row_of_four_boxes_askew_is_measured_by_its_rules(tall, degrees):
     for k in range(4):
         cv2.rectangle(sheet, (100 + k * 110, 100), (210 + k * 110, 100 + tall), RULE, 3)
     ink = light.working_ink(rotated(sheet, degrees).astype(np.float32) / 255)[0]
-    assert abs(abs(lines.skew(ink)) - degrees) < 0.5
+    assert abs(abs(askew.skew(ink)) - degrees) < 0.5
 
 
 @pytest.mark.parametrize(("digit", "degrees"), [(2, 2.8), (7, -3.5), (3, 2.0)])
@@ -272,7 +272,7 @@ def test_a_digit_standing_out_of_a_row_of_boxes_askew_is_read(mnist_test, scorer
     stamp(sheet, digit_image(mnist_test, digit), 40, 270, 80)  # its top over the top rule
     sheet = rotated(sheet, degrees)
     ink = light.working_ink(sheet.astype(np.float32) / 255)[0]
-    assert abs(abs(lines.skew(ink)) - abs(degrees)) < 0.5
+    assert abs(abs(askew.skew(ink)) - abs(degrees)) < 0.5
     read_digit, result = read(sheet, scorer)
     assert read_digit == digit, (result.flags, result.boxes)
 
@@ -280,7 +280,7 @@ def test_a_digit_standing_out_of_a_row_of_boxes_askew_is_read(mnist_test, scorer
 def test_a_large_row_of_boxes_is_measured_on_a_sample_of_its_rules(mnist_test, monkeypatch):
     """OpenCV's robust line fit costs about 2 us a point: a row of boxes with a digit standing out of it, drawn
     large (thousands of points along each rule), was fitted on all of them, 3-12 ms a scan. Each rule is
-    fitted on at most 512 of its points (`lines.FIT_POINTS`), taken evenly along it, and the angle holds."""
+    fitted on at most 512 of its points (`askew.FIT_POINTS`), taken evenly along it, and the angle holds."""
     sheet = np.full((440, 1400), PAPER, np.uint8)
     for k in range(8):
         cv2.rectangle(sheet, (80 + k * 150, 120), (230 + k * 150, 320), RULE, 6)
@@ -296,7 +296,7 @@ def test_a_large_row_of_boxes_is_measured_on_a_sample_of_its_rules(mnist_test, m
         return fit_line(points, distance, *args)
 
     monkeypatch.setattr(lines.cv2, "fitLine", counting)
-    assert abs(abs(lines.skew(ink)) - 3.0) < 0.3
+    assert abs(abs(askew.skew(ink)) - 3.0) < 0.3
     assert fitted and max(fitted) <= 512, fitted  # about a millisecond each
 
 
@@ -312,13 +312,13 @@ def test_a_bold_one_is_no_row_of_boxes_and_does_not_tilt_the_sheet(lean):
     cv2.rectangle(one, (246, 100), (254, 166), RULE, -1)
     sheet = np.minimum(sheet, rotated(one, lean))
     ink = light.working_ink(sheet.astype(np.float32) / 255)[0]
-    assert lines.skew(ink) == 0.0
+    assert askew.skew(ink) == 0.0
     # ... while a row of boxes leaning as much is still measured (see the test above).
     rows = np.full((300, 700), PAPER, np.uint8)
     for k in range(4):
         cv2.rectangle(rows, (100 + k * 110, 100), (210 + k * 110, 210), RULE, 3)
     ink = light.working_ink(rotated(rows, lean).astype(np.float32) / 255)[0]
-    assert abs(abs(lines.skew(ink)) - lean) < 0.5
+    assert abs(abs(askew.skew(ink)) - lean) < 0.5
 
 
 @pytest.mark.parametrize(("side", "rule"), [(150, RULE), (260, RULE), (150, PAPER - 55)])
@@ -575,7 +575,7 @@ def test_a_soft_box_askew_sets_the_sheets_skew(mnist_test, scorer, degrees, blur
     stamp(sheet, digit_image(mnist_test, 9), 66, 90, 90)
     sheet = cv2.GaussianBlur(rotated(sheet, degrees), (0, 0), blur)
     ink = light.working_ink(sheet.astype(np.float32) / 255)[0]
-    assert abs(lines.skew(ink) + degrees) < 0.3
+    assert abs(askew.skew(ink) + degrees) < 0.3
     read_digit, result = read(sheet, scorer)
     assert read_digit == 9, result.flags
 
@@ -1085,7 +1085,7 @@ def test_a_digit_touching_its_box_askew_sets_the_sheets_skew(mnist_test, scorer,
         digit_image(mnist_test, digit), 70, side, RULE, 3, degrees, np.random.default_rng(0)
     )
     ink = light.working_ink(sheet.astype(np.float32) / 255)[0]
-    assert abs(lines.skew(ink) + degrees) < 0.5
+    assert abs(askew.skew(ink) + degrees) < 0.5
     read_digit, result = read(sheet, scorer)
     assert read_digit == digit, result.flags
 

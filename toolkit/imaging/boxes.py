@@ -150,7 +150,7 @@ def _cornered(region: np.ndarray, corners: np.ndarray, side: float) -> bool:
 
 def framing(region: np.ndarray, rect: tuple) -> bool:
     """Whether a part (`region`, its minimum-area rectangle `rect`) is one box with a mark inside that touches
-    or crosses it, which `outline` cannot pass (its ink is not all along the outline), for `lines.skew`: no
+    or crosses it, which `outline` cannot pass (its ink is not all along the outline), for `askew.skew`: no
     longer than FRAMING_STOUT x its width, ink along every side of the rectangle within FRAMING_REACH px of its
     edge and into its corners (`_cornered`), and the middle of the rectangle (half its sides) under FRAME_HOLLOW
     ink. A digit touches its rectangle in a few places, and a blob of shading fills its middle."""
@@ -177,12 +177,13 @@ def sides_covered(region: np.ndarray, corners: np.ndarray, sides: range, reach: 
     return True
 
 
-def row_of_boxes(region: np.ndarray, rect: tuple) -> bool:
+def row_of_boxes(region: np.ndarray, rect: tuple, stout: float = BAR) -> bool:
     """Whether a part (`region`, its minimum-area rectangle `rect`) is long and ruled along both its long sides:
-    a row of form boxes, as long as four of them side by side, as tall as a box's side can be and hollow (its
-    centre line crosses only the dividers: a thick stroke, such as a 1, is ruled along both its sides too)."""
+    a row of form boxes, as long as four of them side by side (its short side at most `stout` x its long one),
+    as tall as a box's side can be and hollow (its centre line crosses only the dividers: a thick stroke, such
+    as a 1, is ruled along both its sides too)."""
     (_, _), (rw, rh), _ = rect
-    if min(rw, rh) > BAR * max(rw, rh) or min(rw, rh) < LINE_MIN:
+    if min(rw, rh) > stout * max(rw, rh) or min(rw, rh) < LINE_MIN:
         return False
     corners = np.round(cv2.boxPoints(rect)).astype(np.int32)
     first = 0 if np.hypot(*(corners[1] - corners[0])) >= np.hypot(*(corners[2] - corners[1])) else 1

@@ -8,7 +8,7 @@ up to 5 degrees on a sheet askew), of one height and one width within a pixel or
 cells (multiples of one spacing, where a digit covers a tick). A row of 1s written on a rule varies in height,
 lean and spacing, and is kept.
 
-A comb's rule also tells how far its sheet is askew (`rule_angle`, for `lines.skew`): a comb is neither a long
+A comb's rule also tells how far its sheet is askew (`rule_angle`, for `askew.skew`): a comb is neither a long
 thin part nor a box, and on a sheet turned a few degrees its rule is not found until the sheet is turned back.
 """
 
@@ -91,7 +91,7 @@ def _teeth(row: list[tuple]) -> list[int]:
 
 def rule_angle(region: np.ndarray) -> float | None:
     """The angle (degrees) of the rule a comb's ticks stand on or hang from, for measuring a sheet's skew
-    (`lines.skew`), on a connected part's mask (its rule, its ticks and a digit written on it): its bottom (or
+    (`askew.skew`), on a connected part's mask (its rule, its ticks and a digit written on it): its bottom (or
     top) edge is one straight line along EDGE_SHARE of the columns it inks; None for any other part. A comb's
     rule is no long thin part, nor a box."""
     h, w = region.shape

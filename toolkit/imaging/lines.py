@@ -14,14 +14,11 @@ from toolkit.imaging.boxes import (
     box_sides,
     boxed_in,
     entry,
-    framing,
     hidden_box,
     outline,
     paint_divider,
-    row_of_boxes,
     within,
 )
-from toolkit.imaging.combs import rule_angle
 from toolkit.imaging.common import LINE_MIN, LINE_RATIO, LINE_THICK, MIN_DIGIT
 from toolkit.imaging.runs import bowed, ink_width, on_the_line
 from toolkit.imaging.strokes import crossings, pen_along
@@ -29,9 +26,6 @@ from toolkit.imaging.strokes import crossings, pen_along
 SIDE_RATIO = 4.0  # a run this many times longer than thick may be a box's side (two boxes' sides side by side)
 THICK_MAX = 16.0  # px: runs up to this thick are looked at (a bold box, two boxes' sides as one bar: judged as a box)
 LONG_RATIO = 25.0  # a run this many times longer than thick is a rule at any thickness up to THICK_MAX
-SKEW_MIN, SKEW_MAX = 0.7, 6.0  # degrees: a sheet askew by this much is turned square before it is read
-SKEW_CONTRAST = 0.1  # ink this far above the paper is looked at for rules when measuring the skew
-SKEW_PARTS = 20  # ... among this many of the largest parts
 LINE_OVER_DIGIT = 1.5  # ... and longer than the other ink is tall, by this factor
 PAGE_LINE = 0.5  # on a page with no other ink, a lone rule crosses at least this share of the sheet
 PAGE_PIECE = 0.12  # on a page, a lone straight part shorter than this share of the sheet may be a 1: the model
@@ -43,7 +37,6 @@ DIAGONAL, BAND, BAND_ALONE = 35.0, 0.2, 0.25  # a straight band (no wider than B
 SHEET_EDGE = 8.0  # a part along the border of a page, this many times longer than wide, is the sheet's edge
 RULE_ROWS, STANDING_OUT, STANDING_OUT_LONG = 0.8, 0.35, 0.6  # a rule fills its rows along 80% of a run; what
 # stands out holds under 35% (under 60% along 8 LINE_MIN or more: the digits of a number sitting on a rule)
-FIT_POINTS = 512  # at most this many points of each rule of a row of boxes are fitted (a robust fit: ~2 us a point)
 BAR_ACROSS = 0.8  # a bar joining a row of boxes' rules crosses this share of the run they make together
 
 
@@ -357,94 +350,3 @@ def _owner(labels: np.ndarray, run_labels: np.ndarray, stats_row: np.ndarray, la
     under = labels[y : y + h, x : x + w][region]
     under = under[under > 0]
     return int(np.bincount(under).argmax()) if under.size else 0
-
-
-def skew(ink: np.ndarray) -> float:
-    """The angle (degrees) a sheet is askew by, measured on its rules and boxes, 0.0 when it is square (under
-    SKEW_MIN) or when there are none or it is beyond SKEW_MAX (no form is filled in at that angle; the
-    axis-aligned search is right). The rules are the SKEW_PARTS largest connected parts of the ink that are
-    long and thin (their direction by a least-squares line), or a bar (a row of boxes), a box's outline or a box
-    with a mark touching it (`framing`) (the direction of its minimum-area rectangle's side), each weighed by
-    its length: the weighted median wins, so a slanted 1 among them does not tilt the sheet."""
-    flat = ink - np.float32(np.median(ink[:: max(1, ink.shape[0] // 64), :: max(1, ink.shape[1] // 64)]))
-    mask = (flat > SKEW_CONTRAST).view(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if count <= 1:
-        return 0.0
-    sides = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])
-    order = np.argsort(-sides)[:SKEW_PARTS] + 1
-    angles, weights = [], []
-    for label in order.tolist():
-        x, y, w, h, area = (int(v) for v in stats[label])
-        if max(w, h) < 4 * LINE_MIN:
-            break
-        region = (labels[y : y + h, x : x + w] == label).view(np.uint8)
-        points = cv2.findNonZero(region)
-        rect = cv2.minAreaRect(points)
-        long, short = max(rect[1]), min(rect[1])
-        corners = cv2.boxPoints(rect)
-        dx, dy = corners[1] - corners[0]
-        if short <= max(3.0, 0.08 * long):  # a rule
-            vx, vy, _, _ = cv2.fitLine(points, cv2.DIST_L2, 0, 0.01, 0.01).ravel()
-            angle = float(np.degrees(np.arctan2(vy, vx)))
-        elif (
-            row_of_boxes(region, rect)
-            or outline(region, rect, float(area))
-            or _blurred_box(flat, x, y, region)
-            or framing(region, rect)
-        ):
-            angle, long = float(np.degrees(np.arctan2(dy, dx))), 2 * (long + short)
-        elif (ruled := _rules_rect(region, w >= h)) is not None and row_of_boxes(region, ruled):
-            # A row of boxes with a digit standing out of it: its rectangle taken on its rules alone.
-            angle, long = ruled[2], 2 * sum(ruled[1])
-        elif (comb := rule_angle(region)) is not None:  # a comb: ticks standing on a rule, maybe a digit too
-            angle, long = comb, w
-        else:
-            continue
-        angles.append((angle + 45.0) % 90.0 - 45.0)  # a rule's direction, whichever way it runs
-        weights.append(long)
-    if not angles:
-        return 0.0
-    order = np.argsort(angles)
-    cumulative = np.cumsum(np.asarray(weights)[order])
-    angle = float(np.asarray(angles)[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
-    return angle if SKEW_MIN <= abs(angle) <= SKEW_MAX else 0.0
-
-
-def _blurred_box(flat: np.ndarray, x: int, y: int, region: np.ndarray) -> bool:
-    """Whether a part (`region`, its mask in its box at `x`, `y`) is a box's outline blurred (a soft scan, a
-    JPEG) too wide to pass as one at the faint threshold `skew` looks at: its pixels at half its peak or more,
-    the rule's own width, are."""
-    values = flat[y : y + region.shape[0], x : x + region.shape[1]] * region
-    solid = (values >= 0.5 * float(values.max())).view(np.uint8)
-    points = cv2.findNonZero(solid)
-    return points is not None and outline(solid, cv2.minAreaRect(points), float(len(points)))
-
-
-def _rules_rect(region: np.ndarray, horizontal: bool) -> tuple | None:
-    """The rectangle of the two rules of a row of boxes (`region`, a part), in minAreaRect's form, for when a
-    digit stands out of one of its boxes and makes the part's own rectangle too tall: its long straight runs
-    (opened with a LINE_MIN px kernel, which a rule up to SKEW_MAX degrees askew passes) on either side of their
-    middle, each fitted with a line robust to the digit's few runs, and the rectangle between the two. None
-    when there are too few runs on either side."""
-    kernel = np.ones((1, LINE_MIN) if horizontal else (LINE_MIN, 1), np.uint8)
-    points = cv2.findNonZero(cv2.morphologyEx(region, cv2.MORPH_OPEN, kernel))
-    if points is None:
-        return None
-    vx, vy, x0, y0 = cv2.fitLine(points, cv2.DIST_L2, 0, 0.01, 0.01).ravel()
-    xy = points.reshape(-1, 2).astype(np.float64)
-    side = (xy - (x0, y0)) @ (-vy, vx) > 0
-    if min(side.sum(), (~side).sum()) < 2 * LINE_MIN:
-        return None
-    rules = [
-        cv2.fitLine(points[half][:: -(-int(half.sum()) // FIT_POINTS)], cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
-        for half in (side, ~side)  # (at most FIT_POINTS of each half's points, at even steps through them)
-    ]
-    ux, uy = np.mean([r[:2] * np.sign(r[:2] @ (vx, vy)) for r in rules], axis=0)
-    ux, uy = np.array((ux, uy)) / np.hypot(ux, uy)
-    along = xy @ (ux, uy)
-    offsets = [float(np.dot(r[2:], (-uy, ux))) for r in rules]  # each rule's centre line, across the row
-    a0, a1, c0, c1 = along.min(), along.max(), min(offsets), max(offsets)
-    ma, mc = (a0 + a1) / 2, (c0 + c1) / 2
-    centre = (float(ma * ux - mc * uy), float(ma * uy + mc * ux))
-    return centre, (float(a1 - a0), float(c1 - c0)), float(np.degrees(np.arctan2(uy, ux)))

@@ -45,7 +45,7 @@ def on_the_line(run: np.ndarray, thickness: float) -> np.ndarray:
     if np.abs((xy - (x0, y0)) @ (-vy, vx)).max() <= band - CLEAR:
         return run
     vx, vy, x0, y0 = (float(v) for v in cv2.fitLine(points, cv2.DIST_HUBER, 0, 0.01, 0.01).ravel())
-    off = np.abs((xy - (x0, y0)) @ (-vy, vx))  # each pixel's distance from the line, as `lines._rules_rect` takes it
+    off = np.abs((xy - (x0, y0)) @ (-vy, vx))  # each pixel's distance from the line, as `askew._rules_rect` takes it
     far = xy[off > band]
     kept = run.copy()
     kept[far[:, 1], far[:, 0]] = 0

@@ -45,10 +45,10 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from toolkit.imaging.askew import skew
 from toolkit.imaging.common import BLANK_CONTRAST, SIZE, Segmented, quantile, ruler_straight, to_field
 from toolkit.imaging.digits import WIDE, Digit, extent, find_number, find_single
 from toolkit.imaging.layout import Layout, analyse
-from toolkit.imaging.lines import skew
 
 KEPT_LINE = 3  # px: how far from a digit's ink the pixels of the line it touched are kept, in its alternative
 BRIDGE = 0.35  # ... and between two such places this close (x the digit's height), the line between them too
@@ -85,7 +85,7 @@ FLAGS = {
 def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False, page: bool | None = None) -> Segmented:
     """Ink (bright on black, float32) -> the digit (single-digit mode: tensor (28, 28)) or the digits left to
     right (`multi_digit`: tensor (n, 28, 28)), their boxes and flags. See the module docstring. A sheet askew
-    (its rules and boxes, `lines.skew`) is turned square first; the boxes are given in the image's own pixels.
+    (its rules and boxes, `askew.skew`) is turned square first; the boxes are given in the image's own pixels.
     `page`: read as a page (or not) whatever the ink's size (`layout.analyse`)."""
     angle = skew(ink)
     h, w = ink.shape
