@@ -56,6 +56,7 @@ FAINT_RIVAL = 0.5  # a candidate whose solid ink is under this share of the bold
 FAINT_INK = 0.25  # a digit read from ink standing less than this above the paper (0-1) is flagged faint-ink
 FINE_BOX = 40  # px: form boxes whose cells are under this across at the working resolution, and FINE_CELL or
 FINE_CELL = 8  # more, are read again from finer pixels (`toolkit.imaging.closer`)
+SQUARE_HOLE = 0.85  # ... also when the lines were not found: a hole in the ink filling this share of its box
 
 FLAGS = {
     "blank-page": "a page-sized image in which no digit was found",
@@ -235,31 +236,44 @@ def _pick_plan(offered: list[_Offered], page: bool) -> str:
 
 
 def _small_boxes(layout: Layout) -> tuple[int, int, int, int] | None:
-    """On a page, (left, top, width, height) around the cells of the erased form boxes (a box, a row of them:
-    holes the erased lines close all round, no more than twice as long as wide) from FINE_CELL up to FINE_BOX
-    px across, grown by FINE_BOX on every side (their labels, a digit standing out of them), for
-    `Segmented.fine`; None when there are none. Rules, a shadow's edge and other open lines enclose nothing, and
-    the sliver between two boxes a rule runs across is no cell."""
-    if not layout.page or layout.lines is None:
+    """On a page, (left, top, width, height) around the cells of its small form boxes from FINE_CELL up to
+    FINE_BOX px across and no more than twice as long as wide, grown by FINE_BOX on every side (their labels, a
+    digit standing out of them), for `Segmented.fine`; None when there are none. A cell is a hole the erased
+    lines close all round (a box, a row of them), or a hole in the ink left that fills SQUARE_HOLE of its
+    rectangle: boxes too small or too faint at the working scale for their lines to be found (a row of 16 px
+    boxes with 1 px rules). Rules, a shadow's edge and other open lines enclose nothing, the sliver between two
+    boxes a rule runs across is no cell, and a written 0's or a printed O's hole is round (pi / 4 of its box)."""
+    if not layout.page:
         return None
-    contours, hierarchy = cv2.findContours(layout.lines, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    if hierarchy is None:
-        return None
-    cells = [
-        cv2.boundingRect(contour)
-        for contour, (_, _, _, parent) in zip(contours, hierarchy[0], strict=True)
-        if parent >= 0  # a hole in the lines
-    ]
+    cells = [] if layout.lines is None else _holes(layout.lines, 0.0)
+    cells += _holes((layout.labels > 0).view(np.uint8), SQUARE_HOLE)
     small = [
         (x, y, w, h) for x, y, w, h in cells if FINE_CELL <= min(w, h) and max(w, h) < min(FINE_BOX, 2 * min(w, h))
     ]
     if not small:
         return None
-    h, w = layout.lines.shape
+    h, w = layout.labels.shape
     left, top = max(0, min(c[0] for c in small) - FINE_BOX), max(0, min(c[1] for c in small) - FINE_BOX)
     right = min(w, max(c[0] + c[2] for c in small) + FINE_BOX)
     bottom = min(h, max(c[1] + c[3] for c in small) + FINE_BOX)
     return left, top, right - left, bottom - top
+
+
+def _holes(mask: np.ndarray, filled: float) -> list[tuple[int, int, int, int]]:
+    """The boxes (left, top, width, height) of the holes in `mask` whose area fills `filled` of them or more."""
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return []
+    boxes = [
+        (cv2.boundingRect(contour), contour)
+        for contour, (_, _, _, parent) in zip(contours, hierarchy[0], strict=True)
+        if parent >= 0  # a hole
+    ]
+    return [
+        (int(x), int(y), int(w), int(h))
+        for (x, y, w, h), contour in boxes
+        if cv2.contourArea(contour) >= filled * w * h
+    ]
 
 
 def _touching(layout: Layout, digits: list[Digit], flags: list[str]) -> None:
