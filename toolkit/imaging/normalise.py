@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from toolkit.imaging import cell, closer, light, orient, segment
+from toolkit.imaging import cell, closer, light, orient, segment, sheet
 from toolkit.imaging.boxes import lined
 from toolkit.imaging.common import (
     BLANK_CONTRAST,
@@ -393,7 +393,7 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     if not inverted and dim_paper(gray, level):
         inverted, ink = True, 1.0 - gray
     if max(ink.shape) > PAGE_SIDE:
-        result = segment.read(*light.working_ink(gray), multi_digit=multi_digit)
+        result = sheet.read(gray, multi_digit)  # a sheet photographed on a desk: flattened first
         return closer.finer(result, (w, h), lambda x, y, cw, ch: full[y : y + ch, x : x + cw]) or scaled(
             result, w / ink.shape[1]
         )
