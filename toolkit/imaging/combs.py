@@ -32,6 +32,7 @@ SLOPES = np.linspace(-TILT, TILT, 19)  # the leans of a row of ticks' ends looke
 EDGE_SHARE = 0.8  # a comb's bottom (or top) edge is its rule along this share of the columns it inks ...
 EDGE_OFF = 1.5  # ... within this many px of one line
 WIDE = 3.0  # a comb is this many times wider than tall, or more (three cells or more)
+BETWEEN = 1.5  # a mark stands in a comb's cell between ticks this close: see `between_ticks`
 
 
 def ticks(stats: np.ndarray, touching: np.ndarray) -> list[int]:
@@ -131,3 +132,18 @@ def _teeth_count(columns: np.ndarray, tall: np.ndarray) -> int:
         if k < len(columns) and rising[k] and start is None:
             start = k
     return count
+
+
+def between_ticks(box: tuple[int, int, int, int], ticks: tuple[tuple[int, int, int, int], ...]) -> bool:
+    """Whether a mark (its (left, top, width, height) box) stands in a comb's cell: a tick of `ticks` on each
+    side of its middle, within BETWEEN x its larger side, standing beside it or under it (a tick's top at most
+    half its larger side below the mark's bottom, its bottom under the mark's top): a digit written on a comb,
+    which `boxes.boxed_in` does not see (a comb's ticks are shorter than a box's sides)."""
+    left, top, width, height = box
+    size, middle = max(width, height), left + width / 2
+    near = [
+        x + w / 2
+        for x, y, w, h in ticks
+        if abs(x + w / 2 - middle) <= BETWEEN * size and y <= top + height + size / 2 and y + h > top
+    ]
+    return any(x < middle for x in near) and any(x > middle for x in near)

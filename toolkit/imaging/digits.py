@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from toolkit.imaging.boxes import boxed_in
+from toolkit.imaging.combs import between_ticks
 from toolkit.imaging.common import MIN_DIGIT
 from toolkit.imaging.layout import Layout
 from toolkit.imaging.slant import lean, slant_of, stood_upright
@@ -108,23 +109,23 @@ def extent(rows: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
-    """Single-digit mode: the candidates for the digit, heaviest object first (on a page never objects in a row
-    of writing, flagged writing-only when there is nothing else, and those the image's border cuts after all,
-    no rival to the others here; none when there is none): every object with CANDIDATE_SHARE of the
-    heaviest's ink, up to CANDIDATES (one of them in a form's box if any is: `_taken`), for the model to judge
-    (a faint line of writing or a shadow can outweigh a thin 1; see `reading.pick`). An object in a form's box
-    (`boxes.boxed_in`) is never writing: a digit in the first box of a row would otherwise join the label
-    printed before it; it is offered marked `boxed`, so that the label, heavier, does not push it aside as a
-    speck (`reading.pick`). Flagged ambiguous when another object weighs nearly as much as the heaviest, and
-    several-digits when the ink looks like digits side by side."""
+    """Single-digit mode: the candidates for the digit, heaviest object first (on a page never objects in a row of
+    writing, flagged writing-only when there is nothing else, and those the image's border cuts after all, no rival to
+    the others here; none when there is none): every object with CANDIDATE_SHARE of the heaviest's ink, up to CANDIDATES
+    (one of them in a form's box if any is: `_taken`), for the model to judge (a faint line of writing or a shadow can
+    outweigh a thin 1; see `reading.pick`). An object in a form's box or a comb's cell (`boxes.boxed_in`,
+    `combs.between_ticks`) is never writing: a digit in the first box of a row would otherwise join the label printed
+    before it; it is offered marked `boxed`, so that the label, heavier, does not push it aside as a speck
+    (`reading.pick`). Flagged ambiguous when another object weighs nearly as much as the heaviest, and several-digits
+    when the ink looks like digits side by side."""
     page = layout.labels.shape if layout.page else None
     objects = _objects(layout.parts, page, layout.touching) if len(layout.parts) else []
     if not objects:
         return []
     lines = layout.lines
 
-    def in_box(o: np.ndarray) -> bool:  # what a form's boxes hold is its entry, never writing (a label is)
-        return lines is not None and boxed_in(extent(o), lines)
+    def in_box(o: np.ndarray) -> bool:  # what a form's boxes (or a comb's cells) hold is its entry, never writing
+        return (lines is not None and boxed_in(extent(o), lines)) or between_ticks(extent(o), layout.ticks)
 
     rivals, edge = objects, []
     if layout.page:  # what the image's border cuts (a desk beyond the paper's edge) after all that it does not
@@ -335,8 +336,7 @@ def _lattice(
     if width <= MAYBE_TWO * height:
         return Lattice(1, [(0, 1, width / height, box_height / height)], [whole])
     mask = _ink(layout, labels, box)
-    # The cuts are placed on the group stood upright: slanted digits side by side overlap in x, and only a cut
-    # along their slant parts them.
+    # Cuts are placed on the group stood upright: slanted digits side by side overlap in x; a slanted cut parts them.
     shift = lean(mask, slant)
     upright = stood_upright(mask, shift)
     profile = upright.sum(axis=0).astype(np.float64)

@@ -33,6 +33,7 @@ class Layout:
     touching: np.ndarray  # labels of the parts that were joined to an erased line
     noise: float  # the paper's noise (sigma)
     page: bool  # larger than common.PAGE_SIDE
+    ticks: tuple[tuple[int, int, int, int], ...] = ()  # a comb's ticks (left, top, width, height), erased as lines
 
 
 def analyse(ink: np.ndarray, page: bool | None = None) -> Layout:
@@ -70,7 +71,8 @@ def analyse(ink: np.ndarray, page: bool | None = None) -> Layout:
         drawn = np.isin(labels, ruled).view(np.uint8)
         lines = drawn if lines is None else lines | drawn
         parts = parts[~np.isin(parts[:, 0], ruled)]
-    return Layout(flat, labels, parts, lines, touching, noise, page)
+    ticks = tuple((int(x), int(y), int(w), int(h)) for x, y, w, h in stats[teeth, :4].tolist()) if teeth else ()
+    return Layout(flat, labels, parts, lines, touching, noise, page, ticks)
 
 
 def _parts(flat: np.ndarray, labels: np.ndarray, stats: np.ndarray, count: int) -> np.ndarray:
