@@ -51,6 +51,16 @@ def test_the_sheets_corners_are_found_on_a_desk(mnist_test):
     assert np.abs(found - TILTED).max() < 12, found  # found on a copy 512 px long: 3 of its pixels
 
 
+def test_a_sheet_turned_far_on_the_desk_keeps_its_four_corners_in_order():
+    """Corners are taken in the outline's own order, clockwise from the one nearest the top left (sorting them by
+    the sums and differences of their coordinates can pick one corner twice when two tie, near 45 degrees)."""
+    desk = np.full((1000, 1000), DESK, np.uint8)
+    cv2.fillConvexPoly(desk, cv2.boxPoints(((500, 500), (500, 650), 40)).astype(np.int32), PAPER)
+    found = sheet.find(desk.astype(np.float32) / 255)
+    assert found is not None and len({tuple(np.round(c)) for c in found}) == 4
+    assert cv2.contourArea(found, oriented=True) > 0.25 * 1000 * 1000
+
+
 @pytest.mark.parametrize("kind", ["scan", "lid", "crop"])
 def test_a_scan_a_page_on_a_lid_and_a_crop_are_no_photographed_sheet(mnist_test, kind):
     """A scan's paper fills the image; a lid brighter than the paper is no desk; a crop of the paper is all

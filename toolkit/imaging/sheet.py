@@ -49,10 +49,10 @@ def find(gray: np.ndarray) -> np.ndarray | None:
     if desk > DESK * paper or not _edged(small, quad):
         return None
     points = quad.astype(np.float32) / scale
-    total, spread = points.sum(axis=1), np.diff(points, axis=1).ravel()
-    return np.array(
-        [points[total.argmin()], points[spread.argmin()], points[total.argmax()], points[spread.argmax()]], np.float32
-    )
+    if cv2.contourArea(points, oriented=True) < 0:  # the hull's order, made clockwise on the image (y down)
+        points = points[::-1]
+    first = int(points.sum(axis=1).argmin())  # from the corner nearest the image's top left
+    return np.roll(points, -first, axis=0)
 
 
 def _edged(small: np.ndarray, quad: np.ndarray) -> bool:
@@ -92,9 +92,10 @@ def read(gray: np.ndarray, multi_digit: bool = False) -> Segmented:
     """`segment.read` of a page (grey floats, 1 = white), flattened first when it is a sheet photographed on a
     desk (`find`): the boxes and the small-box region are given in `gray`'s pixels either way."""
     corners = find(gray)
-    if corners is None:
+    sides = [] if corners is None else [float(np.linalg.norm(corners[k] - corners[(k + 1) % 4])) for k in range(4)]
+    if corners is None or min(sides) < SHEET_MIN * max(gray.shape):
         return segment.read(*light.working_ink(gray), multi_digit=multi_digit)
-    top, right, bottom, left = (float(np.linalg.norm(corners[k] - corners[(k + 1) % 4])) for k in range(4))
+    top, right, bottom, left = sides
     width, height = round(max(top, bottom)), round(max(left, right))
     square = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
     warp = cv2.getPerspectiveTransform(corners, square)
