@@ -129,8 +129,8 @@ def _rules_rect(region: np.ndarray, horizontal: bool) -> tuple | None:
     """The rectangle of the two rules of a row of boxes (`region`, a part), in minAreaRect's form, for when a
     digit stands out of one of its boxes and makes the part's own rectangle too tall: its long straight runs
     (opened with a LINE_MIN px kernel, which a rule up to SKEW_MAX degrees askew passes) on either side of their
-    middle, each fitted with a line robust to the digit's few runs, and the rectangle between the two. None
-    when there are too few runs on either side."""
+    middle, each side's rule its strongest straight line (`_strongest_line`), and the rectangle between the two.
+    None when there are too few runs on either side, or when either rule covers under RULE_COVER of the row."""
     kernel = np.ones((1, LINE_MIN) if horizontal else (LINE_MIN, 1), np.uint8)
     opened = cv2.morphologyEx(region, cv2.MORPH_OPEN, kernel)
     points = cv2.findNonZero(opened)
