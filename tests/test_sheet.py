@@ -103,3 +103,18 @@ def test_whole_forms_photographed_are_read(tmp_path, index):
     assert "photo" in traits
     (record,) = predict_images([str(tmp_path / name)])
     assert record["digit"] == int(truth), (record, traits)
+
+
+def test_a_box_is_mapped_alike_by_an_affine_and_a_perspective_transform():
+    """`common.mapped_box`, the one mapping of boxes back for the skew's turn (2x3) and the sheet's flattening
+    (3x3): the identity keeps a box; a turn gives the box round the turned corners, kept inside the image."""
+    from toolkit.imaging.common import mapped_box
+
+    box, shape = (100, 50, 40, 60), (400, 300)
+    assert mapped_box(box, np.eye(3), shape) == box
+    turn = cv2.getRotationMatrix2D((150, 200), 10.0, 1.0)
+    as_perspective = np.vstack([turn, [0, 0, 1]])
+    assert mapped_box(box, turn, shape) == mapped_box(box, as_perspective, shape)
+    x, y, w, h = mapped_box(box, turn, shape)
+    assert w > 40 and h > 60  # the box round a turned box is larger
+    assert mapped_box((280, 380, 50, 50), np.eye(3), shape) == (280, 380, 20, 20)  # clipped to the image

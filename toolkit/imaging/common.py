@@ -265,3 +265,23 @@ def scaled(result: Normalized, factor: float) -> Normalized:
         (round(t * factor), round(b * factor), round(lf * factor), round(r * factor)) for t, b, lf, r in result.boxes
     )
     return replace(result, boxes=boxes)
+
+
+def shares(box: tuple[float, ...], shape: tuple[int, ...]) -> tuple[float, float, float, float]:
+    """A (left, top, width, height) box in pixels -> the same as shares of the image's width and height."""
+    left, top, width, height = box
+    return left / shape[1], top / shape[0], width / shape[1], height / shape[0]
+
+
+def mapped_box(box: tuple[float, ...], matrix: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """A (left, top, width, height) box -> the box around its corners mapped by `matrix` (a 2x3 affine or a 3x3
+    perspective transform), kept inside an image of `shape` (height, width): a box found on a sheet turned or
+    flattened, on the sheet as given."""
+    left, top, width, height = box
+    corners = np.array([[left, top], [left + width, top], [left, top + height], [left + width, top + height]])
+    if matrix.shape == (2, 3):
+        matrix = np.vstack([matrix, [0.0, 0.0, 1.0]])
+    seen = cv2.perspectiveTransform(corners[None].astype(np.float32), matrix.astype(np.float64))[0]
+    x0, y0 = (int(v) for v in np.clip(np.floor(seen.min(axis=0)), 0, None))
+    x1, y1 = (int(v) for v in np.minimum(np.ceil(seen.max(axis=0)), (shape[1], shape[0])))
+    return x0, y0, max(0, x1 - x0), max(0, y1 - y0)

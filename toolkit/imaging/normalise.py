@@ -393,7 +393,10 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     if not inverted and dim_paper(gray, level):
         inverted, ink = True, 1.0 - gray
     if max(ink.shape) > PAGE_SIDE:
-        result = sheet.read(gray, multi_digit)  # a sheet photographed on a desk: flattened first
+        found = sheet.flatten(gray)  # a sheet photographed on a desk is read flattened
+        result = segment.read(*light.working_ink(gray if found is None else found[0]), multi_digit=multi_digit)
+        if found is not None:
+            result = sheet.mapped_back(result, found[1], found[0].shape, gray.shape)
         return closer.finer(result, (w, h), lambda x, y, cw, ch: full[y : y + ch, x : x + cw]) or scaled(
             result, w / ink.shape[1]
         )

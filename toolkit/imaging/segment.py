@@ -46,7 +46,16 @@ import cv2
 import numpy as np
 
 from toolkit.imaging.askew import skew
-from toolkit.imaging.common import BLANK_CONTRAST, SIZE, Segmented, quantile, ruler_straight, to_field
+from toolkit.imaging.common import (
+    BLANK_CONTRAST,
+    SIZE,
+    Segmented,
+    mapped_box,
+    quantile,
+    ruler_straight,
+    shares,
+    to_field,
+)
 from toolkit.imaging.digits import WIDE, Digit, extent, find_number, find_single
 from toolkit.imaging.layout import Layout, analyse
 
@@ -92,29 +101,12 @@ def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False, page: bool 
     h, w = ink.shape
     if not angle:
         result = _read(ink, inverted, multi_digit, page)
-        return result if result.fine is None else replace(result, fine=_shares(result.fine, (h, w)))
+        return result if result.fine is None else replace(result, fine=shares(result.fine, (h, w)))
     turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     result = _read(cv2.warpAffine(ink, turn, (w, h), flags=cv2.INTER_LINEAR), inverted, multi_digit, page)
-    fine = None if result.fine is None else _shares(_turned_back(result.fine, turn, (h, w)), (h, w))
-    return replace(result, boxes=tuple(_turned_back(box, turn, (h, w)) for box in result.boxes or ()), fine=fine)
-
-
-def _shares(box: tuple[float, ...], shape: tuple[int, int]) -> tuple[float, float, float, float]:
-    """A (left, top, width, height) box in pixels -> the same as shares of the image's width and height."""
-    left, top, width, height = box
-    return left / shape[1], top / shape[0], width / shape[1], height / shape[0]
-
-
-def _turned_back(
-    box: tuple[float, float, float, float], turn: np.ndarray, shape: tuple[int, int]
-) -> tuple[int, int, int, int]:
-    """A (left, top, width, height) box on the squared sheet -> the box around it on the sheet as given."""
-    left, top, width, height = box
-    corners = np.array([[left, top], [left + width, top], [left, top + height], [left + width, top + height]])
-    back = cv2.transform(corners[None].astype(np.float32), cv2.invertAffineTransform(turn))[0]
-    x0, y0 = np.clip(np.floor(back.min(axis=0)), 0, None).astype(int)
-    x1, y1 = np.minimum(np.ceil(back.max(axis=0)), (shape[1], shape[0])).astype(int)
-    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+    back = cv2.invertAffineTransform(turn)
+    fine = None if result.fine is None else shares(mapped_box(result.fine, back, (h, w)), (h, w))
+    return replace(result, boxes=tuple(mapped_box(box, back, (h, w)) for box in result.boxes or ()), fine=fine)
 
 
 def _read(ink: np.ndarray, inverted: bool, multi_digit: bool, page: bool | None) -> Segmented:

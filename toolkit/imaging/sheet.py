@@ -1,11 +1,11 @@
-"""A sheet photographed on a desk, seen in perspective: its outline found (`find`) and the page read flattened
-(`read`). A phone photo of a whole form shows the paper as a quadrilateral on a darker desk, its boxes and rules
-leaning differently across it; neither the skew (one angle for the whole sheet) nor the axis-aligned search for
-lines straightens that, and a table's or a row of boxes' sides were read as sure 1s. The paper is found as the
-largest bright region of the working copy (Otsu's threshold), its convex outline simplified to four corners, and
-the quadrilateral warped to a rectangle (OpenCV's perspective transform) before the segmenter reads it; what it
-finds is mapped back to the photo's pixels. A scan, whose paper fills the image, and a page on a lid brighter
-than itself are read as they are.
+"""A sheet photographed on a desk, seen in perspective: its outline found (`find`) and the page warped flat
+(`flatten`) for the segmenter, what it finds mapped back (`mapped_back`). A phone photo of a whole form shows the
+paper as a quadrilateral on a darker desk, its boxes and rules leaning differently across it; neither the skew
+(one angle for the whole sheet) nor the axis-aligned search for lines straightens that, and a table's or a row of
+boxes' sides were read as sure 1s. The paper is found as the largest bright region of the working copy (Otsu's
+threshold), its convex outline simplified to four corners, and the quadrilateral warped to a rectangle (OpenCV's
+perspective transform) before the segmenter reads it; what it finds is mapped back to the photo's pixels. A scan,
+whose paper fills the image, and a page on a lid brighter than itself are read as they are.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from toolkit.imaging import light, segment
-from toolkit.imaging.common import Segmented
+from toolkit.imaging.common import Segmented, mapped_box, shares
 
 SHEET_MIN, SHEET_MAX = 0.2, 0.9  # the paper covers this share of the image at least, and at most (else: a scan)
 DESK = 0.75  # ... and what lies around it is this much darker at most (its median over the paper's)
 CORNERS = 0.02  # the outline is simplified to within this share of its length (four corners: a sheet)
 LOOK_SIDE = 512  # px: the paper is looked for on a copy this long
+SIDE_MIN = 0.2  # a sheet's sides are this share of the image's longer side or more (else: not warped)
 EDGE_STEP, EDGE_REACH = 40, 4  # its outline: a step of this many grey levels over this many px either side
 
 
@@ -88,37 +88,30 @@ def _edged(small: np.ndarray, quad: np.ndarray) -> bool:
     return inner >= 3
 
 
-def read(gray: np.ndarray, multi_digit: bool = False) -> Segmented:
-    """`segment.read` of a page (grey floats, 1 = white), flattened first when it is a sheet photographed on a
-    desk (`find`): the boxes and the small-box region are given in `gray`'s pixels either way."""
+def flatten(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """A page (grey floats, 1 = white) that is a sheet photographed on a desk (`find`) warped flat, and the
+    perspective transform from the flattened sheet's pixels back to `gray`'s; None for any other page, or a
+    quadrilateral with a side under SIDE_MIN of the image."""
     corners = find(gray)
-    sides = [] if corners is None else [float(np.linalg.norm(corners[k] - corners[(k + 1) % 4])) for k in range(4)]
-    if corners is None or min(sides) < SHEET_MIN * max(gray.shape):
-        return segment.read(*light.working_ink(gray), multi_digit=multi_digit)
-    top, right, bottom, left = sides
+    if corners is None:
+        return None
+    top, right, bottom, left = (float(np.linalg.norm(corners[k] - corners[(k + 1) % 4])) for k in range(4))
+    if min(top, right, bottom, left) < SIDE_MIN * max(gray.shape):
+        return None
     width, height = round(max(top, bottom)), round(max(left, right))
     square = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
     warp = cv2.getPerspectiveTransform(corners, square)
     flat = cv2.warpPerspective(gray, warp, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    result = segment.read(*light.working_ink(flat), multi_digit=multi_digit)
-    back = np.linalg.inv(warp)
-    shape = gray.shape
+    return flat, np.linalg.inv(warp)
+
+
+def mapped_back(result: Segmented, back: np.ndarray, flat: tuple[int, ...], shape: tuple[int, ...]) -> Segmented:
+    """`result`, read on a flattened sheet of `flat` (height, width), with its boxes and its small-box region
+    (`Segmented.fine`, shares) in the pixels of the page it was photographed on (`shape`; `back`: the transform
+    `flatten` gave)."""
     fine = None
     if result.fine is not None:
         left, top, across, down = result.fine
-        x, y, w, h = _back((left * width, top * height, across * width, down * height), back, shape)
-        fine = (x / shape[1], y / shape[0], w / shape[1], h / shape[0])
-    return replace(result, boxes=tuple(_back(box, back, shape) for box in result.boxes or ()), fine=fine)
-
-
-def _back(box: tuple[float, ...], back: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """A (left, top, width, height) box on the flattened sheet -> the box around it in the photo (`back`: the
-    inverse perspective transform), kept inside the photo (`shape`: its height and width)."""
-    left, top, width, height = box
-    corners = np.array(
-        [[left, top], [left + width, top], [left, top + height], [left + width, top + height]], np.float32
-    )
-    seen = cv2.perspectiveTransform(corners[None], back)[0]
-    x0, y0 = (int(v) for v in np.clip(np.floor(seen.min(axis=0)), 0, None))
-    x1, y1 = (int(v) for v in np.minimum(np.ceil(seen.max(axis=0)), (shape[1], shape[0])))
-    return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
+        region = (left * flat[1], top * flat[0], across * flat[1], down * flat[0])
+        fine = shares(mapped_box(region, back, shape), shape)
+    return replace(result, boxes=tuple(mapped_box(box, back, shape) for box in result.boxes or ()), fine=fine)
