@@ -231,7 +231,15 @@ def row_of_boxes(
 
 @pytest.mark.parametrize(
     ("gap", "degrees", "rule", "size"),
-    [(4, 0.0, 5, 90), (6, 0.0, 5, 90), (4, -2.0, 5, 90), (0, 4.0, 5, 90), (3, 4.0, 3, 48)],
+    [
+        (4, 0.0, 5, 90),
+        (6, 0.0, 5, 90),
+        (4, -2.0, 5, 90),
+        (0, 4.0, 5, 90),
+        (3, 4.0, 3, 48),
+        (3, 0.0, 5, 36),
+        (3, 0.0, 5, 48),
+    ],
 )
 def test_a_digit_in_a_row_of_boxes_is_read_where_the_boxes_dividers_are_bars(
     mnist_test, scorer, gap, degrees, rule, size
@@ -239,7 +247,9 @@ def test_a_digit_in_a_row_of_boxes_is_read_where_the_boxes_dividers_are_bars(
     """Neighbouring boxes' sides a few px apart blur into one bar too bold for a rule. Wider than the opening
     that finds rules, it joined the row's top and bottom rules into one run that was no line, so the whole row
     became the digit (read 0 or no digit); narrower, it was too short for its thickness to be a rule, and the
-    dividers were read as 1s."""
+    dividers were read as 1s. Small bold boxes (36-48 px, 5 px rules) leave pieces of rule between their bars
+    too short to be measured or to be a box's rules, and the whole row was read as one digit (or none): each
+    rule is now measured across the bars, as one run."""
     sheet = row_of_boxes(mnist_test, 5, boxes=6, filled=2, gap=gap, degrees=degrees, rule=rule, size=size)
     sheet = cv2.GaussianBlur(sheet, (5, 5), 1.2)
     read_digit, result = read(sheet, scorer)

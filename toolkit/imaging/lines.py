@@ -236,19 +236,26 @@ def _between_bars(
     bars = band.sum(axis=0) >= BAR_ACROSS * band.shape[0]
     if not bars.any() or bars.all():
         return []
-    found, bold = [], []
-    whole, stats = _pieces(band * ~bars, horizontal, labels.shape, (x, y))  # the rules without the bars
-    for piece in range(1, len(stats)):
-        length = stats[piece, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT]
-        thickness = _thin(flat, whole, stats[piece], piece, horizontal) if length >= 2 * LINE_MIN else None
-        if thickness is not None:
-            found.append((whole, stats[piece], piece, horizontal, thickness))
-        elif horizontal and length >= 4 * LINE_MIN:  # horizontal only: a table's upright grain made "rules"
-            bold.append(piece)
+    rules = band * ~bars
+    whole, stats, found, bold = _measured_pieces(flat, rules, horizontal, labels.shape, (x, y))
+    if horizontal and (
+        any(length < 4 * LINE_MIN for length in bold.values()) or any(c[1][2] < LINE_RATIO * c[4] for c in found)
+    ):
+        # Pieces too short to be measured on their own, or to be a box's rules: between the bold dividers of small
+        # boxes. Each rule is measured as one piece across the bars, where it is inked on both sides of them.
+        # (Rows of boxes only: a desk's upright grain beside a photographed sheet makes such pieces too.)
+        bridged = rules.copy()
+        edges = np.flatnonzero(np.diff(np.r_[0, bars.view(np.int8), 0]))  # each bar's first column, the one after
+        for start, end in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+            if start > 0 and end < band.shape[1]:
+                bridged[(rules[:, start - 1] & rules[:, end]).view(bool), start:end] = 1
+        whole, stats, found, bold = _measured_pieces(flat, rules, horizontal, labels.shape, (x, y), bridged)
     if not found:
         return []
     rows = [(c[1], c[1] + c[3]) for _, c, _, _, _ in found]  # the thin pieces' rows (stats: x, y, w, h)
-    for piece in bold:  # in line with a thin piece of the rule: a 6's loop lying along it, its stem a "bar"
+    for piece in [piece for piece, length in bold.items() if horizontal and length >= 4 * LINE_MIN]:
+        # In line with a thin piece of the rule: a 6's loop lying along it, its stem a "bar". (Horizontal only: a
+        # table's upright grain made "rules".)
         for rule in _along_rule(flat, whole, stats[piece], piece, horizontal):
             top, bottom = rule[1][1], rule[1][1] + rule[1][3]
             if any(top < b and a < bottom for a, b in rows):
@@ -260,6 +267,32 @@ def _between_bars(
         values = flat[y0 : y0 + bh, x0 : x0 + bw][bars_at[y0 : y0 + bh, x0 : x0 + bw] == piece]
         found.append((bars_at, stats[piece], piece, not horizontal, ink_width(values, bh if horizontal else bw)))
     return found
+
+
+def _measured_pieces(
+    flat: np.ndarray,
+    rules: np.ndarray,
+    horizontal: bool,
+    shape: tuple[int, ...],
+    origin: tuple[int, int],
+    joined: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, list, dict[int, int]]:
+    """The pieces of a run's `rules` (as `_pieces`; `joined`: the same pixels with gaps filled, which make the
+    pieces), the thin ones as runs and the length of each other one LINE_MIN long or more (bold or short)."""
+    whole, stats = (
+        _pieces(rules, horizontal, shape, origin)
+        if joined is None
+        else _pieces(joined, horizontal, shape, origin, rules)
+    )
+    found, bold = [], {}
+    for piece in range(1, len(stats)):
+        length = int(stats[piece, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT])
+        thickness = _thin(flat, whole, stats[piece], piece, horizontal) if length >= 2 * LINE_MIN else None
+        if thickness is not None:
+            found.append((whole, stats[piece], piece, horizontal, thickness))
+        elif length >= LINE_MIN:
+            bold[piece] = length
+    return whole, stats, found, bold
 
 
 def _along_rule(
@@ -285,11 +318,15 @@ def _along_rule(
 
 
 def _pieces(
-    band: np.ndarray, horizontal: bool, shape: tuple[int, ...], origin: tuple[int, int]
+    band: np.ndarray, horizontal: bool, shape: tuple[int, ...], origin: tuple[int, int], kept: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The connected pieces of `band` (a run's mask, along its columns: transposed for a vertical run) as labels
-    over the whole image (`shape`; the run's box starts at `origin`, x then y) and their stats in its pixels."""
+    over the whole image (`shape`; the run's box starts at `origin`, x then y) and their stats in its pixels.
+    `kept`: only these pixels of `band` are labelled and counted (its pieces are still those of `band`)."""
     _, pieces, stats, _ = cv2.connectedComponentsWithStats(band if horizontal else np.ascontiguousarray(band.T))
+    if kept is not None:
+        pieces *= kept if horizontal else kept.T
+        stats[:, cv2.CC_STAT_AREA] = np.bincount(pieces.ravel(), minlength=len(stats))
     labels = np.zeros(shape, np.int32)
     labels[origin[1] : origin[1] + pieces.shape[0], origin[0] : origin[0] + pieces.shape[1]] = pieces
     stats[:, :2] += origin
@@ -315,11 +352,11 @@ def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: in
     peak = float(values.max())
     if peak <= 0:
         return None
-    thickness = ink_width(values, length)
-    if thickness > THICK_MAX or length < SIDE_RATIO * thickness:
-        return None  # (a run shorter than LINE_RATIO x its thickness is a line only as a side of a box)
     band = region if horizontal else region.T  # rows: across the run; columns: along it
     present = band.any(axis=0)
+    thickness = ink_width(values, int(present.sum()))  # (a rule bridged across bars has no ink at them)
+    if thickness > THICK_MAX or length < SIDE_RATIO * thickness:
+        return None  # (a run shorter than LINE_RATIO x its thickness is a line only as a side of a box)
     first = np.argmax(band, axis=0)[present]
     last = band.shape[0] - np.argmax(band[::-1], axis=0)[present]
     if thickness > LINE_THICK and across > stats_row[cv2.CC_STAT_AREA] / length + 2:
