@@ -35,14 +35,24 @@ WIDE = 3.0  # a comb is this many times wider than tall, or more (three cells or
 BETWEEN = 1.5  # a mark stands in a comb's cell between ticks this close: see `between_ticks`
 
 
-def ticks(stats: np.ndarray, touching: np.ndarray) -> list[int]:
+def ticks(stats: np.ndarray, touching: np.ndarray, labels: np.ndarray | None = None) -> list[int]:
     """Labels of the parts that are a comb's ticks, among the parts `touching` an erased line (`stats`: the
-    connected parts' stats, as OpenCV gives them)."""
+    connected parts' stats, as OpenCV gives them; `labels`: the parts, to measure a tick down its bar when its
+    box is not solid: see `_bar`)."""
     bars = []
     for label in touching.tolist():
         x, y, w, h, area = (int(v) for v in stats[label][:5])
-        if h >= MIN_HEIGHT and w <= max(3, UPRIGHT * h) and area >= SOLID * w * h:
+        if h < MIN_HEIGHT:
+            continue
+        if w <= max(3, UPRIGHT * h) and area >= SOLID * w * h:
             bars.append((label, x + w / 2, y, y + h, w, h))
+        elif (
+            labels is not None
+            and h >= LINE_MIN  # (fewer rows tell no bar from a stroke: a 1 on a rule, a box's side cut short)
+            and w <= 3 * max(3, UPRIGHT * h)
+            and (bar := _bar(labels[y : y + h, x : x + w] == label))
+        ):
+            bars.append((label, x + bar[0], y, y + h, bar[1], h))
     found: set[int] = set()
     if len(bars) < MIN_TEETH:
         return []
@@ -51,6 +61,25 @@ def ticks(stats: np.ndarray, touching: np.ndarray) -> list[int]:
             for row in _rows(bars, end, slope):
                 found.update(_teeth(row))
     return sorted(found)
+
+
+def _bar(region: np.ndarray) -> tuple[float, int] | None:
+    """A tick whose box is wider than its bar: ringing of a JPEG beside its end (a shadow's flattening lifts it
+    over the ink's threshold), or a foot of the rule kept where it met the rule (`strokes.crossings`). (centre
+    column, width) of its bar when SOLID of its rows are one run of ink within SAME_END px of the rows' median
+    width and centre, and that width is UPRIGHT x its height or less; None otherwise."""
+    inked = region.any(axis=1)
+    if not inked.all():
+        return None
+    first = np.argmax(region, axis=1)
+    last = region.shape[1] - np.argmax(region[:, ::-1], axis=1)
+    widths, centres = last - first, (first + last) / 2
+    width, centre = float(np.median(widths)), float(np.median(centres))
+    solid = region.sum(axis=1) == widths  # one run across the row
+    alike = solid & (np.abs(widths - width) <= SAME_END) & (np.abs(centres - centre) <= SAME_END)
+    if width > max(3, UPRIGHT * region.shape[0]) or alike.mean() < SOLID:
+        return None
+    return centre, int(round(width))
 
 
 def _rows(bars: list[tuple], end: int, slope: float) -> list[list[tuple]]:

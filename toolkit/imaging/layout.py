@@ -59,7 +59,7 @@ def analyse(ink: np.ndarray, page: bool | None = None) -> Layout:
         origin[labels.ravel()] = before.ravel()
         touching = np.flatnonzero(np.isin(origin, list(strokes)))
         touching = touching[touching > 0]
-        teeth = combs.ticks(stats, touching)  # a comb's ticks, left standing where its rule was erased
+        teeth = combs.ticks(stats, touching, labels)  # a comb's ticks, left standing where its rule was erased
         if teeth:
             lines = lines | np.isin(labels, teeth).view(np.uint8)
             touching = touching[~np.isin(touching, teeth)]
