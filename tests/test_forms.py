@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from toolkit.imaging import askew, boxes, layout, light, lines, normalise, reading, rough, runs, strokes
+from toolkit.imaging import askew, boxes, frame, layout, light, lines, normalise, reading, rough, runs, strokes
 
 PAPER, RULE = 235, 40
 
@@ -349,10 +349,10 @@ def test_a_digit_cropped_to_its_ink_is_no_frame(mnist_test, digit):
     """`framed` asks for ink along all four edges: a 0 or an 8 touches them over an arc, a 7 along one."""
     glyph = cv2.resize(digit_image(mnist_test, digit), (112, 112), interpolation=cv2.INTER_CUBIC)
     ink = glyph.astype(np.float32) / 255
-    assert not boxes.framed(ink, (0, 112, 0, 112), 0.0)
+    assert not frame.framed(ink, (0, 112, 0, 112), 0.0)
     boxed_ink = ink.copy()
     cv2.rectangle(boxed_ink, (0, 0), (111, 111), 1.0, 3)
-    assert boxes.framed(boxed_ink, (0, 112, 0, 112), 0.0)
+    assert frame.framed(boxed_ink, (0, 112, 0, 112), 0.0)
 
 
 def test_the_edge_of_a_sheet_along_a_pages_border_is_erased_however_it_tapers():
@@ -489,7 +489,7 @@ def test_a_small_box_with_bold_sides_frames_its_digit(mnist_test, side, thicknes
     cv2.rectangle(sheet, (17, 18), (17 + side, 18 + side), RULE, thickness)
     stamp(sheet, digit_image(mnist_test, 4), 18 + thickness, 17 + thickness, side - 2 * thickness)
     ink = 1.0 - sheet.astype(np.float32) / 255
-    assert boxes.framed(ink, rough.rough_box(ink).near, 1.0 - PAPER / 255)
+    assert frame.framed(ink, rough.rough_box(ink).near, 1.0 - PAPER / 255)
     assert normalise.prepare_array(sheet).plan is not None  # the segmenter read it
 
 
@@ -503,7 +503,7 @@ def test_a_small_box_askew_or_with_room_beside_its_digit_is_framed(mnist_test, s
     sheet = rotated(sheet, degrees)
     stamp(sheet, digit_image(mnist_test, 9), 33, 30 + width // 2, 30)
     ink = 1.0 - sheet.astype(np.float32) / 255
-    assert boxes.framed(ink, rough.rough_box(ink).near, 1.0 - PAPER / 255)
+    assert frame.framed(ink, rough.rough_box(ink).near, 1.0 - PAPER / 255)
     read_digit, result = read(sheet, scorer)
     assert read_digit == 9 and result.plan is not None
 
@@ -519,7 +519,7 @@ def test_a_small_box_with_its_label_printed_just_above_it_is_framed(mnist_test, 
     cv2.rectangle(sheet, (42, 60), (120, 124), 100, 3)
     stamp(sheet, digit_image(mnist_test, digit), 68, 60, 50)
     ink = 1.0 - sheet.astype(np.float32) / 255
-    assert boxes.framed(ink, rough.rough_box(ink).near, 1.0 - PAPER / 255)
+    assert frame.framed(ink, rough.rough_box(ink).near, 1.0 - PAPER / 255)
     read_digit, result = read(sheet, scorer)
     assert read_digit == digit and result.plan is not None, (read_digit, result.plan)
 
@@ -532,7 +532,7 @@ def test_a_shadow_band_down_a_small_image_is_no_frame():
     sheet = np.full((227, 91), 198.0) - 58.0 * np.exp(-0.5 * ((np.arange(91) - 33.0) / 15.0) ** 2)[None, :]
     sheet = np.clip(sheet + rng.normal(0, 8, sheet.shape), 0, 255).astype(np.uint8)
     ink = 1.0 - sheet.astype(np.float32) / 255
-    assert not boxes.framed(ink, rough.rough_box(ink).near, 1.0 - 198 / 255)
+    assert not frame.framed(ink, rough.rough_box(ink).near, 1.0 - 198 / 255)
     result = normalise.prepare_array(sheet)
     assert result.blank or result.plan in ("pick:1e", "pick:1es"), result  # "s": a bar straighter than a pen
     from toolkit.predict import predict_images
@@ -555,12 +555,12 @@ def faint_box_around(mnist_test, digit: int, degrees: float = 0.0) -> np.ndarray
 def test_a_faint_box_far_around_a_small_images_digit_sends_it_to_the_segmenter(mnist_test, scorer, degrees):
     """The fast path's rough box held the digit and a sliver of its faint box, so it was not `framed`, and
     the model read the digit with the sliver beside it (a 3 in a rotated box came out not-a-digit). A
-    straight run of ink longer than the digit is a line (`boxes.ruled`), and the segmenter erases it."""
+    straight run of ink longer than the digit is a line (`frame.ruled`), and the segmenter erases it."""
     sheet = faint_box_around(mnist_test, 3, degrees)
     ink = 1.0 - sheet.astype(np.float32) / 255
     near = rough.rough_box(ink).near
     assert near[1] - near[0] < 120  # the rough box is the digit's, not the box's
-    assert boxes.ruled(ink, near, 1.0 - PAPER / 255)
+    assert frame.ruled(ink, near, 1.0 - PAPER / 255)
     read_digit, result = read(sheet, scorer)
     assert read_digit == 3 and result.plan is not None, result.flags
 
@@ -571,7 +571,7 @@ def test_a_digits_own_strokes_are_no_ruled_line(mnist_test, digit):
     sheet = np.full((140, 120), PAPER, np.uint8)
     stamp(sheet, digit_image(mnist_test, digit), 20, 15, 100)
     ink = 1.0 - sheet.astype(np.float32) / 255
-    assert not boxes.ruled(ink, rough.rough_box(ink).near, 1.0 - PAPER / 255)
+    assert not frame.ruled(ink, rough.rough_box(ink).near, 1.0 - PAPER / 255)
     assert normalise.prepare_array(sheet).plan is None  # the fast path
 
 

@@ -1,9 +1,9 @@
 """Form boxes, told by their shape: a box's outline (`outline`), a row of boxes (`row_of_boxes`), the runs of
 ink that make a box (`box_sides`, for `toolkit.imaging.lines.find_lines`) and a divider none of them found
 (`paint_divider`), a box two of whose sides a digit hides (`hidden_box`), where runs stand against a box found
-(`within`, `entry`), the frame around a small image's digit and the lines beside it (`lined`, for the
-normaliser's fast path), a box with a mark touching it (`framing`, for the skew), and whether a mark stands in a
-box once its lines are found (`boxed_in`).
+(`within`, `entry`), a box with a mark touching it (`framing`, for the skew), and whether a mark stands in a box
+once its lines are found (`boxed_in`). The fast path's look for a frame around a small image's digit is
+`toolkit.imaging.frame`.
 """
 
 from __future__ import annotations
@@ -13,15 +13,11 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from toolkit.imaging.common import FRAME_HOLLOW, LINE_MIN, LINE_RATIO, inked_all_round
-from toolkit.imaging.rough import LONG, TILT, Rough
+from toolkit.imaging.common import FRAME_HOLLOW, LINE_MIN, LINE_RATIO
 
 BAR = 0.4  # a part this stout at most, ruled along its length, is a row of form boxes (4 boxes 1.4x as tall as wide)
 HOLLOW = 0.5  # ... whose centre line, along its length, is ink over less than this share (the dividers)
 BOX_THICK = 6.0  # px: a box's outline at most this thick (no digit is a rectangle's outline, so it may be bolder)
-FRAME_BAND, FRAME_CONTRAST, FRAME_ROW = 0.08, 0.1, 0.6  # a small image's frame: see `framed`
-FRAME_EDGE = 0.25  # ... and its cheap first look: see `framed`
-FRAME_DRIFT = 0.03  # ... whose sides, in line down a quarter of its height, drift this share of it at most
 SPACING = 0.15  # the dividers of a row of boxes are this evenly spaced (a share of the box width)
 PAIRED = 2.2  # the side closing a box may be this many times bolder than its rules: two boxes' sides together
 BOXED_SIDE, BOXED_REACH = 0.5, 1.5  # a mark between two upright lines this close and this long is in a box
@@ -47,123 +43,6 @@ def boxed_in(box: tuple[int, int, int, int], lines: np.ndarray) -> bool:
     window = lines[lo:hi, first : min(lines.shape[1], int(middle + reach) + 1)]
     upright = first + np.flatnonzero(np.count_nonzero(window, axis=0) >= BOXED_SIDE * (hi - lo))
     return bool((upright < middle).any() and (upright > middle).any())
-
-
-def lined(ink: np.ndarray, rough: Rough, level: float) -> bool:
-    """Whether a small image's digit (where its ink is, roughly: `rough`; `level`: the paper of `ink`) is in a
-    box or beside a ruled line, which the segmenter erases and the fast path would read with it: `framed`, or
-    `ruled` when the rough look saw a long faint mark (most scans have none, and pay nothing for it)."""
-    return rough.boxed or framed(ink, rough.near, level) or (rough.long_mark and ruled(ink, rough.near, level))
-
-
-def framed(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bool:
-    """Whether the ink of a small image inside `near` (top, bottom, left, right; `level`: its paper) is framed:
-    two rows and two columns of ink, LINE_MIN or more apart, each across FRAME_ROW of the ink, and the
-    rectangle they make inked along FRAMED of each side and under FRAME_HOLLOW inside (a box around the
-    digit, a little askew; specks outside it do not matter). No digit is: a 7's bar is one such row, and a 0
-    or an 8 touches its box over arcs; nor is a shadow's band, inked all through. A box filled with a tint is
-    measured against its tint (`_tint`). Row coverage is counted on every second row and a few dozen columns:
-    the fast path pays microseconds."""
-    top, bottom, left, right = near
-    height, width = bottom - top, right - left
-    if height <= 0 or width <= 0:
-        return False
-    middle = (ink[top + 3 * height // 8, left:right], ink[top + 5 * height // 8, left:right])
-    tint = _tint(ink[top + 3 * height // 8 : top + 5 * height // 8 + 1 : 2, left:right:2], level)
-    threshold = np.float32(tint + FRAME_CONTRAST)
-    # First, cheaply: a frame has ink near both ends of the rows 3/8 and 5/8 down its ink (most digits have not:
-    # a 1, a 7, a 4 stand in the middle); rows a quarter in ran through a label printed just above the box. Near:
-    # within FRAME_EDGE of the ink's size, as `near` is the rough look's box, grown by a cell of its reduced copy,
-    # and a box askew stands further in. Or the outermost ink of both rows is in line on both sides (a label
-    # printed above the box and wider than it widened `near`): the frame is then measured between those sides.
-    edge = max(4, int(FRAME_EDGE * min(height, width)))
-    if not all(row[:edge].max() > threshold and row[-edge:].max() > threshold for row in middle):
-        drift = max(3, int(FRAME_DRIFT * height))
-        sides = _sides_in_line(middle, threshold, drift)
-        if sides is None:
-            return False
-        left, right = left + sides[0], left + sides[1]
-        top, bottom = _sides_span(
-            ink[top:bottom], (sides[0] + 2 + near[2], sides[1] - 3 + near[2]), threshold, drift, top
-        )
-        height, width = bottom - top, right - left
-    step = max(1, width // 64)
-    sample = ink[top:bottom:2, left:right:step] > threshold
-    rows = top + 2 * np.flatnonzero(np.count_nonzero(sample, axis=1) >= FRAME_ROW * sample.shape[1])
-    if len(rows) < 2 or rows[-1] - rows[0] < 2 * LINE_MIN:
-        return False
-    top, bottom = int(rows[0]), int(rows[-1]) + 2
-    step = max(1, (bottom - top) // 64)
-    sample = ink[top:bottom:step, left:right] > threshold
-    columns = left + np.flatnonzero(np.count_nonzero(sample, axis=0) >= FRAME_ROW * sample.shape[0])
-    if len(columns) < 2 or columns[-1] - columns[0] < 2 * LINE_MIN:
-        return False
-    mask = ink[max(0, top - 2) : bottom + 2, max(0, int(columns[0]) - 2) : int(columns[-1]) + 3] > threshold
-    inner = mask[2:-2, 2:-2]  # the margin around the outermost rows and columns is no part of the frame
-    # A solid blob (a shadow's band) is inked all round too, but not hollow.
-    return inked_all_round(inner, max(4, int(FRAME_BAND * min(inner.shape))))
-
-
-def _tint(values: np.ndarray, level: float) -> float:
-    """The level of a tint filling a box, on `ink`'s scale, from a sample of its middle quarter (`level`: the
-    paper around it): the sample's median when it stands FRAME_CONTRAST above the paper and under half its
-    darkest ink (a digit's bold strokes across most of it are no tint); otherwise the paper's. A digit's strokes
-    fill under half of the middle of its box; a tint fills all of it."""
-    if 2 * np.count_nonzero(values > np.float32(level + FRAME_CONTRAST)) <= values.size:
-        return level  # (most scans: the median is the paper's, and needs no sorting)
-    tint = float(np.median(values))
-    return tint if tint < 0.5 * (level + float(values.max())) else level
-
-
-def _sides_span(
-    band: np.ndarray, columns: tuple[int, int], threshold: np.float32, drift: int, top: int
-) -> tuple[int, int]:
-    """The rows (top, bottom + 1, in the image: `band` starts at row `top`) down which a frame's two sides (at
-    `columns`, give or take `drift` px) run unbroken through the band's middle: a label printed above the frame
-    stands apart from them."""
-    middle = len(band) // 2
-    spans = []
-    for column in columns:
-        inked = band[:, max(0, column - drift) : column + drift + 1].max(axis=1) > threshold
-        gaps = np.flatnonzero(~inked)
-        above, below = gaps[gaps < middle], gaps[gaps > middle]
-        spans.append((int(above[-1]) + 1 if len(above) else 0, int(below[0]) if len(below) else len(band)))
-    return top + max(0, min(a for a, _ in spans) - 2), top + min(len(band), max(b for _, b in spans) + 2)
-
-
-def _sides_in_line(middle: tuple[np.ndarray, ...], threshold: np.float32, drift: int) -> tuple[int, int] | None:
-    """The outermost ink of rows across a frame (`middle`), as (first column, last column + 1), when both rows'
-    outermost ink stands within `drift` px on each side (a frame's sides are upright, or askew by a few degrees);
-    None otherwise."""
-    ends = []
-    for row in middle:
-        inked = np.flatnonzero(row > threshold)
-        if len(inked) < 2:
-            return None
-        ends.append((int(inked[0]), int(inked[-1])))
-    (a0, a1), (b0, b1) = ends
-    if abs(a0 - b0) > drift or abs(a1 - b1) > drift:
-        return None
-    return max(0, min(a0, b0) - 2), max(a1, b1) + 3
-
-
-def ruled(ink: np.ndarray, near: tuple[int, int, int, int], level: float) -> bool:
-    """Whether a small image holds a straight run of ink, across or down, `rough.LONG` times longer than the
-    larger side of `near` (top, bottom, left, right: where the digit is; `level`: the paper of `ink`), leaning
-    up to `rough.TILT`: a ruled line or a form box too faint or too far out to be in `near` (which `framed`
-    needs), and no part of the digit."""
-    span = int(LONG * max(near[1] - near[0], near[3] - near[2])) + 1
-    mask = (ink > np.float32(level + FRAME_CONTRAST)).view(np.uint8)
-    for axis in (0, 1):
-        if mask.shape[1 - axis] < span:
-            continue
-        reach = 2 * int(TILT * span / 2) + 1  # a leaning line's rows, gathered into one
-        smear = (reach, 1) if axis == 0 else (1, reach)
-        along = (1, span) if axis == 0 else (span, 1)
-        gathered = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, smear[::-1]))
-        if cv2.erode(gathered, cv2.getStructuringElement(cv2.MORPH_RECT, along[::-1])).any():
-            return True
-    return False
 
 
 def outline(region: np.ndarray, rect: tuple, ink: float) -> bool:

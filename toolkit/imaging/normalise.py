@@ -40,7 +40,6 @@ import numpy as np
 from PIL import Image
 
 from toolkit.imaging import cell, closer, light, orient, segment, sheet
-from toolkit.imaging.boxes import lined
 from toolkit.imaging.common import (
     BLANK_CONTRAST,
     BOX,
@@ -63,6 +62,7 @@ from toolkit.imaging.common import (
     to_max_side,
 )
 from toolkit.imaging.digits import WIDE
+from toolkit.imaging.frame import lined
 from toolkit.imaging.rough import box3, rough_box
 
 # Images up to this many pixels become OpenCV arrays as they are, like the files OpenCV decodes; larger ones are
