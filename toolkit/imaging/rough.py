@@ -1,5 +1,5 @@
 """The fast path's first look at a small image: where its digit's ink is, roughly, and whether a faint mark
-runs far beyond it (a ruled line or a box's side, which `toolkit.imaging.boxes.ruled` then measures), both on
+runs far beyond it (a ruled line or a box's side, which `toolkit.imaging.frame.ruled` then measures), both on
 a copy reduced to about DETECT_SIDE px: past the reduction, the look costs the same for any image.
 """
 
@@ -14,7 +14,7 @@ from toolkit.imaging.common import BLANK_CONTRAST, border, inked_all_round, pape
 
 DETECT_SIDE = 64  # ink detection runs on a copy reduced to about this size (box filtering also averages noise)
 FAINT = 0.03  # on that copy, a mark this far above the paper (and three sigmas of its noise) may be a line
-LONG = 1.1  # ... and one this many times longer than the digit's box is one (`boxes.ruled` measures it)
+LONG = 1.1  # ... and one this many times longer than the digit's box is one (`frame.ruled` measures it)
 TILT = 0.09  # ... leaning up to this slope (5 degrees)
 BOX_CELLS = 8  # a blob this many cells across both ways or more may be a form's box, ...
 BOX_BAND = 0.15  # ... when it is a frame (`common.inked_all_round`) with strips this share of its size wide (a box
