@@ -352,11 +352,16 @@ def _thin(flat: np.ndarray, labels: np.ndarray, stats_row: np.ndarray, label: in
     peak = float(values.max())
     if peak <= 0:
         return None
-    band = region if horizontal else region.T  # rows: across the run; columns: along it
-    present = band.any(axis=0)
-    thickness = ink_width(values, int(present.sum()))  # (a rule bridged across bars has no ink at them)
+    thickness = ink_width(values, length)
     if thickness > THICK_MAX or length < SIDE_RATIO * thickness:
         return None  # (a run shorter than LINE_RATIO x its thickness is a line only as a side of a box)
+    band = region if horizontal else region.T  # rows: across the run; columns: along it
+    present = band.any(axis=0)
+    inked = int(present.sum())
+    if inked < length:  # a rule bridged across bars has no ink at them: its thickness is over the rest
+        thickness = ink_width(values, inked)
+        if thickness > THICK_MAX or length < SIDE_RATIO * thickness:
+            return None
     first = np.argmax(band, axis=0)[present]
     last = band.shape[0] - np.argmax(band[::-1], axis=0)[present]
     if thickness > LINE_THICK and across > stats_row[cv2.CC_STAT_AREA] / length + 2:
