@@ -12,27 +12,16 @@ from tests.test_forms import PAPER, RULE, digit_image, read, stamp
 from toolkit.imaging import frame, rough
 
 
-def field(
-    mnist_test,
-    digit: int,
-    *,
-    tint: int = 0,
-    label: str = "",
-    label_at: int = 40,
-    rule: int = 3,
-    shade: int = RULE,
-    box: bool = True,
-) -> np.ndarray:
-    """A crop of one form field: `label` printed above a 70 x 82 px box (`rule` px, `shade` grey; from x = 42 to
-    112), starting at x = `label_at`, the box filled `tint` grey levels darker than the paper, a 52 px `digit` in
-    it."""
+def field(mnist_test, digit: int, *, tint: int = 0, label: str = "", box: bool = True) -> np.ndarray:
+    """A crop of one form field: `label` printed above a 70 x 82 px box (3 px rules), the box filled `tint` grey
+    levels darker than the paper, a 52 px `digit` in it."""
     sheet = np.full((170, 220), PAPER, np.uint8)
     if label:
-        cv2.putText(sheet, label, (label_at, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.9, RULE, 2, cv2.LINE_AA)
+        cv2.putText(sheet, label, (40, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.9, RULE, 2, cv2.LINE_AA)
     if tint:
         sheet[56:138, 42:112] = PAPER - tint
     if box:
-        cv2.rectangle(sheet, (42, 56), (112, 138), shade, rule)
+        cv2.rectangle(sheet, (42, 56), (112, 138), RULE, 3)
     stamp(sheet, digit_image(mnist_test, digit), 70, 51, 52)
     return cv2.GaussianBlur(sheet, (3, 3), 0.8)
 

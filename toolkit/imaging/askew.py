@@ -46,10 +46,11 @@ def skew(ink: np.ndarray) -> float:
         long, short = max(rect[1]), min(rect[1])
         corners = cv2.boxPoints(rect)
         dx, dy = corners[1] - corners[0]
+        along = float(np.degrees(np.arctan2(dy, dx)))  # the direction of the rectangle's side
         if max(w, h) < 4 * LINE_MIN:  # a small part: only a box's outline (a short stroke may be a digit's)
             if not (outline(region, rect, float(area)) or _blurred_box(flat, x, y, region)):
                 continue
-            angle, long = float(np.degrees(np.arctan2(dy, dx))), 2 * (long + short)
+            angle, long = along, 2 * (long + short)
         elif short <= max(3.0, 0.08 * long):  # a rule
             vx, vy, _, _ = cv2.fitLine(points, cv2.DIST_L2, 0, 0.01, 0.01).ravel()
             angle = float(np.degrees(np.arctan2(vy, vx)))
@@ -59,7 +60,7 @@ def skew(ink: np.ndarray) -> float:
             or _blurred_box(flat, x, y, region)
             or framing(region, rect)
         ):
-            angle, long = float(np.degrees(np.arctan2(dy, dx))), 2 * (long + short)
+            angle, long = along, 2 * (long + short)
         elif (ruled := _rules_rect(region, w >= h)) is not None and _ruled_row(region, ruled):
             # A row of boxes with a digit standing out of it: its rectangle taken on its rules alone.
             angle, long = ruled[2], 2 * sum(ruled[1])
