@@ -8,6 +8,10 @@ up to 5 degrees on a sheet askew), of one height and one width within a pixel or
 cells (multiples of one spacing, where a digit covers a tick). A row of 1s written on a rule varies in height,
 lean and spacing, and is kept.
 
+A digit written across a tick is joined to it, so that tick is no part of its own and its stub would stay as a
+stroke (a 0 over a tick reads 9): the ticks found say where the hidden one stands (`hidden`), and there it is
+erased in the rows where the ink is no wider than a tick.
+
 A comb's rule also tells how far its sheet is askew (`rule_angle`, for `askew.skew`): a comb is neither a long
 thin part nor a box, and on a sheet turned a few degrees its rule is not found until the sheet is turned back.
 """
@@ -33,12 +37,22 @@ EDGE_SHARE = 0.8  # a comb's bottom (or top) edge is its rule along this share o
 EDGE_OFF = 1.5  # ... within this many px of one line
 WIDE = 3.0  # a comb is this many times wider than tall, or more (three cells or more)
 BETWEEN = 1.5  # a mark stands in a comb's cell between ticks this close: see `between_ticks`
+UNDER = 0.5  # a tick hidden under a digit's stroke: ink down the middle of this share of its band, at least
+
+
+Comb = tuple[int, float, list[tuple]]  # (which end its ticks share: 2 top, 3 bottom; the row's lean; its ticks)
 
 
 def ticks(stats: np.ndarray, touching: np.ndarray, labels: np.ndarray | None = None) -> list[int]:
     """Labels of the parts that are a comb's ticks, among the parts `touching` an erased line (`stats`: the
     connected parts' stats, as OpenCV gives them; `labels`: the parts, to measure a tick down its bar when its
     box is not solid: see `_bar`)."""
+    return sorted({bar[0] for _, _, row in find(stats, touching, labels) for bar in row})
+
+
+def find(stats: np.ndarray, touching: np.ndarray, labels: np.ndarray | None = None) -> list[Comb]:
+    """The combs whose ticks are among the parts `touching` an erased line (see `ticks`), each once: (the end
+    its ticks share, the lean of their row, its ticks as (label, centre column, top, bottom, width, height))."""
     bars = []
     for label in touching.tolist():
         x, y, w, h, area = (int(v) for v in stats[label][:5])
@@ -53,14 +67,15 @@ def ticks(stats: np.ndarray, touching: np.ndarray, labels: np.ndarray | None = N
             and (bar := _bar(labels[y : y + h, x : x + w] == label))
         ):
             bars.append((label, x + bar[0], y, y + h, bar[1], h))
-    found: set[int] = set()
+    combs: dict[frozenset[int], Comb] = {}
     if len(bars) < MIN_TEETH:
         return []
-    for slope in SLOPES:  # a comb on a sheet turned a few degrees: its ticks' ends lie on a leaning row
+    for slope in sorted(SLOPES, key=abs):  # a comb on a sheet turned a few degrees: its ticks' ends lean
         for end in (3, 2):  # ticks standing on a rule share their bottom; hanging from one, their top
             for row in _rows(bars, end, slope):
-                found.update(_teeth(row))
-    return sorted(found)
+                if teeth := _teeth(row):
+                    combs.setdefault(frozenset(bar[0] for bar in teeth), (end, float(slope), teeth))
+    return list(combs.values())
 
 
 def _bar(region: np.ndarray) -> tuple[float, int] | None:
@@ -95,9 +110,9 @@ def _rows(bars: list[tuple], end: int, slope: float) -> list[list[tuple]]:
     return [[bar for _, bar in row] for row in rows if len(row) >= MIN_TEETH]
 
 
-def _teeth(row: list[tuple]) -> list[int]:
-    """The labels of a row of bars that are a comb's ticks: those of the median height and width, when
-    MIN_TEETH or more of them stand evenly spaced; none otherwise."""
+def _teeth(row: list[tuple]) -> list[tuple]:
+    """The bars of a row that are a comb's ticks: those of the median height and width, when MIN_TEETH or
+    more of them stand evenly spaced; none otherwise."""
     heights = np.array([b[5] for b in row], np.float64)
     widths = np.array([b[4] for b in row], np.float64)
     size = float(np.median(heights))
@@ -116,7 +131,67 @@ def _teeth(row: list[tuple]) -> list[int]:
     steps = gaps / spacing
     if np.any(np.abs(steps - np.round(steps)) > SPACING * np.round(steps)):
         return []
-    return [b[0] for b in alike]
+    return alike
+
+
+def hidden(labels: np.ndarray, combs: list[Comb], touching: np.ndarray, lines: np.ndarray) -> np.ndarray | None:
+    """The pixels of a comb's ticks that a digit's stroke joined, so that `ticks` never saw them as parts of
+    their own (a 0 written over a tick kept its stub as a stroke and read as 9): where a comb's found ticks say
+    a tick stands (between two of them at their spacing, or one spacing beyond its ends where its rule goes on),
+    in a part that touched the rule, the rows of the tick's band where the ink is no wider than the tick (a
+    stroke crossing the tick or running down beside it is kept). None when there are none."""
+    out = np.zeros(labels.shape, np.uint8)
+    for end, slope, bars in combs:
+        centres = np.sort([bar[1] for bar in bars])
+        spacing = float(np.diff(centres).min())
+        level = float(np.median([bar[end] - slope * bar[1] for bar in bars]))
+        width, height = float(np.median([bar[4] for bar in bars])), float(np.median([bar[5] for bar in bars]))
+        places = [(centres[0] - spacing, spacing / 2), (centres[-1] + spacing, -spacing / 2)]
+        for a, gap in zip(centres[:-1], np.diff(centres), strict=True):
+            steps = int(round(gap / spacing))
+            places += [(a + k * gap / steps, 0.0) for k in range(1, steps)]
+        for x, toward in places:
+            tick = (x, level + slope * x, end == 3, width, height)
+            _erase_tick(out, labels, touching, lines, tick, toward)
+    return out if out.any() else None
+
+
+def _erase_tick(
+    out: np.ndarray,
+    labels: np.ndarray,
+    touching: np.ndarray,
+    lines: np.ndarray,
+    tick: tuple[float, float, bool, float, float],
+    toward: float,
+) -> None:
+    """Mark in `out` the rows of a hidden tick's band (`tick`: its centre column, the row of its end, standing
+    or hanging, its width and height) whose ink is no wider than the tick, when a part that touched the rule
+    covers the band's middle down most of it (`toward`: beyond the comb's ends, where its rule must lead to
+    the tick, as an offset in columns; 0 between two ticks found)."""
+    x, end, standing, width, height = tick
+    h, w = labels.shape
+    half = int(np.ceil(width / 2)) + 1
+    c, row = int(round(x)), int(round(end))
+    if not (half <= c < w - half and 0 < row < h):
+        return
+    y0, y1 = (max(0, row - int(height)), row) if standing else (row, min(h, row + int(height)))
+    if y1 - y0 < MIN_HEIGHT:
+        return
+    if toward:
+        at = int(round(x + toward))
+        if not lines[max(0, row - half) : row + half, max(0, at - half) : at + half + 1].any():
+            return
+    band = labels[y0:y1, c - half : c + half + 1]
+    if not np.isin(band, touching).any() or np.mean(band[:, half - 1 : half + 2].any(axis=1)) < UNDER:
+        return
+    for y in range(y0, y1):
+        inked = labels[y] > 0
+        if not inked[c]:
+            continue
+        left = c - int(np.argmin(inked[c::-1])) + 1 if not inked[: c + 1].all() else 0
+        right = c + int(np.argmin(inked[c:])) if not inked[c:].all() else w
+        if right - left <= width + SAME_END:
+            out[y, left:right] = 1
 
 
 def rule_angle(region: np.ndarray) -> float | None:

@@ -48,31 +48,45 @@ def analyse(ink: np.ndarray, page: bool | None = None) -> Layout:
     mask = (flat > threshold).view(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     found = find_lines(mask, flat, labels, stats, page) if count > 1 else None
-    lines, touching, teeth = None, np.zeros(0, np.int64), []
+    lines, touching = None, np.zeros(0, np.int64)
+    ticks: tuple[tuple[int, int, int, int], ...] = ()
+    teeth_left: list[int] = []  # the ticks' own parts, erased as lines
     if found is not None:
         lines, strokes = found
-        before = labels
         mask = (mask & (lines ^ 1)).astype(np.uint8)
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        # Each part left was part of one connected part before: those that were joined to a line touched it.
-        origin = np.zeros(count, np.int32)
-        origin[labels.ravel()] = before.ravel()
-        touching = np.flatnonzero(np.isin(origin, list(strokes)))
-        touching = touching[touching > 0]
-        teeth = combs.ticks(stats, touching, labels)  # a comb's ticks, left standing where its rule was erased
+        count, labels, stats, touching = _erased(mask, labels, np.array(sorted(strokes), np.int64))
+        teeth = combs.find(stats, touching, labels)  # a comb's ticks, left standing where its rule was erased
         if teeth:
-            lines = lines | np.isin(labels, teeth).view(np.uint8)
-            touching = touching[~np.isin(touching, teeth)]
+            teeth_left = sorted({bar[0] for _, _, row in teeth for bar in row})
+            ticks = tuple((int(x), int(y), int(w), int(h)) for x, y, w, h in stats[teeth_left, :4].tolist())
+            lines = lines | np.isin(labels, teeth_left).view(np.uint8)
+            touching = touching[~np.isin(touching, teeth_left)]
+            # A tick a digit's stroke joined was never a part of its own: where the comb says one stands.
+            if (hidden := combs.hidden(labels, teeth, touching, lines)) is not None:
+                lines = lines | hidden
+                mask = (mask & (lines ^ 1)).astype(np.uint8)
+                count, labels, stats, touching = _erased(mask, labels, touching)
+                teeth_left = []  # (labelled again without them)
     parts = _parts(flat, labels, stats, count)
-    if teeth:
-        parts = parts[~np.isin(parts[:, 0], teeth)]
+    if teeth_left:
+        parts = parts[~np.isin(parts[:, 0], teeth_left)]
     ruled = ruled_parts(flat, labels, parts, page, lines)
     if ruled:
         drawn = np.isin(labels, ruled).view(np.uint8)
         lines = drawn if lines is None else lines | drawn
         parts = parts[~np.isin(parts[:, 0], ruled)]
-    ticks = tuple((int(x), int(y), int(w), int(h)) for x, y, w, h in stats[teeth, :4].tolist()) if teeth else ()
     return Layout(flat, labels, parts, lines, touching, noise, page, ticks)
+
+
+def _erased(mask: np.ndarray, before: np.ndarray, joined: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """The connected parts of `mask`, what is left of the ink labelled `before` once lines were erased from it:
+    (count, labels, stats, the labels of the parts that were joined to a line: those of parts `joined` before)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    # Each part left was part of one connected part before: those that were joined to a line touched it.
+    origin = np.zeros(count, np.int32)
+    origin[labels.ravel()] = before.ravel()
+    touching = np.flatnonzero(np.isin(origin, joined))
+    return count, labels, stats, touching[touching > 0]
 
 
 def _parts(flat: np.ndarray, labels: np.ndarray, stats: np.ndarray, count: int) -> np.ndarray:
