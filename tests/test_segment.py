@@ -11,7 +11,7 @@ from PIL import Image
 
 from toolkit import data, scans
 from toolkit.imaging import normalise, reading, slant
-from toolkit.imaging.digits import least_ink_paths, profile_minima
+from toolkit.imaging.cuts import least_ink_paths, profile_minima
 
 
 def first(mnist_test, digit: int, nth: int = 0) -> np.ndarray:
@@ -1219,3 +1219,42 @@ def test_pieces_the_model_doubts_lose_to_the_whole_it_does_not():
     # Undoubted, the same halves are two digits: the doubt decides, not the halves' look.
     one[10] = 0.01
     assert reading.choose(plan, np.stack([one, zero, one]))[0] == [0, 2]
+
+
+@pytest.mark.parametrize(("nth", "stretch"), [(0, 1.8), (1, 1.8), (2, 1.8), (7, 1.5), (7, 1.8)])
+def test_a_zero_written_wide_in_a_number_is_one_digit(mnist_test, nth, stretch):
+    """A 0 written 1.5-1.8 times as wide as usual, between a 3 and a 5: it was wider than any span the lattice
+    offers (1.3 of the digits' height), so it was read cut in two ("325", "375") or lost ("35"). Every cut
+    across it crosses its hollow (`cuts.one_loop`), so it is offered whole, however wide."""
+    from toolkit.predict import predict_images
+
+    sheet = np.full((80, 260), 235, np.uint8)
+    left = 10
+    for digit, k, widen in ((3, 0, 1.0), (0, nth, stretch), (5, 0, 1.0)):
+        glyph = first(mnist_test, digit, k)
+        glyph = glyph[:, glyph.any(axis=0)]
+        width = round(44 * glyph.shape[1] / 28 * widen)
+        ink = cv2.resize(glyph, (width, 44), interpolation=cv2.INTER_CUBIC)
+        region = sheet[18:62, left : left + width]
+        np.minimum(region, (235 - ink.astype(np.int32) * 0.8).astype(np.uint8), out=region)
+        left += width + 8
+    (record,) = predict_images([sheet], multi_digit=True)
+    assert record["text"] == "305", (record["text"], record["flags"])
+
+
+def test_a_group_is_one_loop_when_every_cut_crosses_its_hollow():
+    from toolkit.imaging.cuts import one_loop
+
+    wide = np.zeros((40, 90), np.uint8)
+    cv2.ellipse(wide, (45, 20), (40, 16), 0, 0, 360, 1, 3)  # a 0 twice as wide as tall
+    cuts = [np.full(40, c) for c in (25, 45, 65)]
+    assert one_loop(wide.astype(bool), cuts, 40)
+    assert not one_loop(wide.astype(bool), [], 40)
+    pair = np.zeros((40, 90), np.uint8)
+    for centre in (23, 66):  # two 0s touching: the cut between them crosses paper outside both
+        cv2.ellipse(pair, (centre, 20), (21, 17), 0, 0, 360, 1, 3)
+    assert not one_loop(pair.astype(bool), [np.full(40, 25), np.full(40, 45)], 40)
+    assert one_loop(pair.astype(bool), [np.full(40, 25)], 40)  # (that cut alone would part one 0)
+    opened = wide.copy()
+    opened[:, 78:] = 0  # the 0 left open at one end: no hollow, no loop
+    assert not one_loop(opened.astype(bool), cuts, 40)

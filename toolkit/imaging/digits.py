@@ -15,6 +15,7 @@ import numpy as np
 from toolkit.imaging.boxes import boxed_in
 from toolkit.imaging.combs import between_ticks
 from toolkit.imaging.common import MIN_DIGIT
+from toolkit.imaging.cuts import distinct, least_ink_paths, one_loop, profile_minima
 from toolkit.imaging.layout import Layout
 from toolkit.imaging.slant import lean, slant_of, stood_upright
 
@@ -348,9 +349,11 @@ def _lattice(
     positions, paths = [0], [np.zeros(box_height, np.int64)]
     found = least_ink_paths(upright, [(cut, r) for cut in inner for r in reaches])
     for k, cut in enumerate(inner):
-        for path in _distinct(found[len(reaches) * k : len(reaches) * (k + 1)]):
+        for path in distinct(found[len(reaches) * k : len(reaches) * (k + 1)]):
             positions.append(cut)
             paths.append(np.clip(path + shift, 0, width))  # back on the group as it leans
+    # A wide 0 is cut into a C and a reversed C (read 6 and 7): every cut crosses its hollow. It is offered whole.
+    looped = one_loop(mask, paths[1:], height)
     positions.append(len(profile))
     paths.append(np.full(box_height, width, np.int64))
     # Pieces between cuts, counted over distinct positions (the paths of one cut are one place). Positions and
@@ -365,7 +368,7 @@ def _lattice(
             if not pieces:
                 continue  # paths of one cut
             span_width = positions[j] - positions[i]
-            whole_group = i == 0 and j == last and width <= MAX_SPAN * height  # the group as it stands
+            whole_group = i == 0 and j == last and (width <= MAX_SPAN * height or looped)  # the group as it stands
             if (pieces > MAX_PIECES or span_width > MAX_SPAN * height) and pieces > 1 and not whole_group:
                 continue
             own = mask & (columns >= paths[i][:, None]) & (columns < paths[j][:, None])
@@ -381,70 +384,3 @@ def _ink(layout: Layout, labels: np.ndarray, box: tuple[int, int, int, int]) -> 
     """The mask of the parts `labels` within `box` (left, top, width, height)."""
     left, top, width, height = box
     return np.isin(layout.labels[top : top + height, left : left + width], labels)
-
-
-def _distinct(paths: list[np.ndarray]) -> list[np.ndarray]:
-    """`paths` without the ones equal to a path before them."""
-    return [p for k, p in enumerate(paths) if not any(np.array_equal(p, q) for q in paths[:k])]
-
-
-def least_ink_paths(mask: np.ndarray, starts: list[tuple[int, int]]) -> list[np.ndarray]:
-    """For each (column, reach) of `starts`, the cut from top to bottom of `mask` (a group of touching digits)
-    that crosses the least ink, moving at most one column per row and staying within `reach` columns of
-    `column`: the column it takes on each row. Straight steps and the starting column win ties. Dynamic
-    programming, one vectorised step per row for all the cuts together (a group's cuts cost one pass over its
-    rows, not one each)."""
-    if not starts:
-        return []
-    rows, width = mask.shape
-    column = np.array([c for c, _ in starts])
-    reach = np.array([r for _, r in starts])
-    lo, hi = np.maximum(1, column - reach), np.minimum(width - 1, column + reach + 1)
-    window = np.arange(max(1, int((hi - lo).max())))
-    at = lo[:, None] + window[None, :]  # (cut, window): the columns each cut may take
-    # Crossing ink costs 1 a pixel; a hundredth per column away from the start keeps the cut put on paper.
-    cost = mask[:, np.clip(at, 0, width - 1)].astype(np.float64) + 0.01 * np.abs(at - column[:, None])
-    cost[:, at >= hi[:, None]] = np.inf  # beyond a cut's own reach
-    came = np.zeros((rows, *at.shape), np.int8)
-    total = cost[0].copy()
-    left, right = np.full_like(total, np.inf), np.full_like(total, np.inf)
-    for r in range(1, rows):
-        left[:, 1:] = total[:, :-1] + 0.001
-        right[:, :-1] = total[:, 1:] + 0.001
-        # The first of (left, straight, right) that is least, as argmin over them would choose.
-        came[r] = np.where(left <= total, np.where(left <= right, -1, 1), np.where(total <= right, 0, 1))
-        total = np.minimum(np.minimum(left, total), right) + cost[r]
-    paths = []
-    for k, (c, _) in enumerate(starts):
-        if hi[k] <= lo[k]:
-            paths.append(np.full(rows, c, np.int64))
-            continue
-        path = np.empty(rows, np.int64)
-        step = int(np.argmin(total[k]))
-        for r in range(rows - 1, -1, -1):
-            path[r] = step + lo[k]
-            step += int(came[r, k, step])
-        paths.append(path)
-    return paths
-
-
-def profile_minima(profile: np.ndarray, count: int, apart: float) -> list[int]:
-    """Up to `count` columns where a group of touching digits may be cut: the thinnest local minima of its
-    smoothed column ink profile, at least `apart` px from each other and from the group's edges."""
-    width = len(profile)
-    smooth = np.convolve(np.pad(profile, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
-    lo, hi = max(1, int(np.ceil(apart))), min(width - 1, int(width - apart) + 1)
-    inner = np.arange(lo, hi)
-    if not len(inner):
-        return []
-    # A local minimum: no higher than both neighbours (plateaus count once, at their first column).
-    low = (smooth[inner] <= smooth[inner - 1]) & (smooth[inner] <= smooth[inner + 1])
-    low &= smooth[inner] < smooth[inner - 1]  # the first column of a plateau
-    found = inner[low] if low.any() else inner[[int(np.argmin(smooth[inner]))]]
-    chosen: list[int] = []
-    for column in found[np.argsort(smooth[found], kind="stable")]:
-        if all(abs(int(column) - c) >= apart for c in chosen):
-            chosen.append(int(column))
-        if len(chosen) == count:
-            break
-    return chosen
