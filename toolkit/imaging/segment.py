@@ -24,8 +24,8 @@ components); Python loops only over the few parts found, and over the rows of a 
 5. Digits. Single-digit mode reads the heaviest object (parts closer than JOIN x their height are one
    object: a 5 whose cap is detached). Multi-digit mode takes the main row of objects, left to right; a part
    shorter than FRAGMENT x the digits' height joins the digit it overlaps; a group too wide for one digit is
-   cut into several, and a group that may be one wide digit or two touching ones is offered both ways, for
-   the model to choose (see `toolkit.imaging.digits` and `choose`).
+   cut into several (where, `toolkit.imaging.cuts`), and a group that may be one wide digit or two touching
+   ones is offered both ways, for the model to choose (see `toolkit.imaging.digits` and `choose`).
 6. Each digit is cut out with its own mask (a neighbour's ink never enters its box, and neither does an erased
    line), contrast-stretched so that solid ink is 1, and placed in the model's field by `common.to_field`,
    exactly as a single scan is. In single-digit mode a digit that touched an erased line is also offered with
