@@ -1258,3 +1258,37 @@ def test_a_group_is_one_loop_when_every_cut_crosses_its_hollow():
     opened = wide.copy()
     opened[:, 78:] = 0  # the 0 left open at one end: no hollow, no loop
     assert not one_loop(opened.astype(bool), cuts, 40)
+
+
+def test_a_one_cut_from_a_touching_neighbour_is_kept_though_the_model_rejects_it(mnist_test):
+    """A 1 written over the end of a 2: the 1 cut from it keeps a sliver of the 2, which the model rejects as
+    no digit (its negatives are strokes and halves of digits), and the number read "2", flagged. A span of a
+    cut group that reads as a full-height 1 is kept, and the record still says the model doubted it."""
+    from toolkit.predict import predict_images
+
+    sheet = np.full((80, 200), 235, np.uint8)
+    left = 20
+    for digit, nth in ((2, 0), (1, 1)):
+        glyph = first(mnist_test, digit, nth)
+        glyph = glyph[:, glyph.any(axis=0)]
+        width = round(44 * glyph.shape[1] / 28)
+        ink = cv2.resize(glyph, (width, 44), interpolation=cv2.INTER_CUBIC)
+        region = sheet[18:62, left : left + width]
+        np.minimum(region, (235 - ink.astype(np.int32) * 0.8).astype(np.uint8), out=region)
+        left += width - 6  # the 1 overlaps the 2 by 6 px
+    (record,) = predict_images([sheet], multi_digit=True)
+    assert record["text"] == "21", (record["text"], record["flags"])
+    assert "not-a-digit" in record["flags"] and record["low_confidence"]
+
+
+def test_only_a_full_height_one_of_a_cut_group_is_kept_when_rejected():
+    one, seven = np.zeros(11), np.zeros(11)
+    one[1], seven[7] = 1.0, 1.0
+    one[10] = seven[10] = 0.9  # not_digit: rejected
+    plan = "1;L3:0-1-0.20-0.95,1-3-0.60-0.90,0-2-0.25-0.60"
+    scored = np.stack([one, one, seven, one])
+    assert reading.rejected_ones(plan, scored, [0, 1, 2, 3]) == [1]  # not the lone slot, the 7, nor the short 1
+    assert reading.rejected_ones(plan, scored[:, :10], [0, 1, 2, 3]) == []  # a model without not_digit
+    accepted = scored.copy()
+    accepted[:, 10] = 0.1
+    assert reading.rejected_ones(plan, accepted, [0, 1, 2, 3]) == []  # kept anyway

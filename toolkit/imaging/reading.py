@@ -25,6 +25,7 @@ SHORT = 0.6  # a span whose ink is shorter than this x the digits' height is a f
 SHORT_COST = 6.0  # ... and costs this
 NARROW = 0.3  # a span narrower than this x the digits' height read as anything but a 1 ...
 NARROW_COST = 4.0  # ... costs this
+FULL_ONE = 0.8  # a span the model rejects is kept in a number when it reads 1 and is this x the digits' height
 AMBIGUOUS = 1.01  # readings with another count of digits within this much of the best are flagged: just over
 # CUT_COST, so that of two readings one digit apart whose digits are all sure ('41' read whole as a sure 4, or cut
 # as a sure 4 and a sure 1), the one read is flagged
@@ -274,6 +275,25 @@ def choose(plan: str | None, scored: np.ndarray) -> tuple[list[int], bool, bool]
         ambiguous |= close
         at += len(spans)
     return chosen, cut, ambiguous
+
+
+def rejected_ones(plan: str | None, scored: np.ndarray, chosen: list[int]) -> list[int]:
+    """Of a number's `chosen` tensors, those the model rejects (not_digit at NOT_DIGIT_THRESHOLD or above) that
+    are a span of a cut group ("i-j-r-q") reading as a 1 at least FULL_ONE of the digits' height tall: a 1 cut
+    from a touching neighbour keeps a sliver of it, which the model's negatives (strokes, halves of digits)
+    taught it to reject, and the reading chose the span for a digit over every other cut. They are kept, the
+    record flagged; a lone slot ("1") carries no height, and a rejected one is dropped."""
+    if plan is None or scored.shape[1] <= NUM_CLASSES:
+        return []
+    entries = _number_entries(plan)
+    return [
+        k
+        for k in chosen
+        if scored[k, NUM_CLASSES] >= NOT_DIGIT_THRESHOLD
+        and entries[k][0] != "1"
+        and float(entries[k].rstrip("k").split("-")[3]) >= FULL_ONE
+        and int(scored[k, :NUM_CLASSES].argmax()) == 1
+    ]
 
 
 def straight_slots(plan: str | None, scored: np.ndarray) -> list[int]:

@@ -248,7 +248,8 @@ def _number_record(item: ItemMeta, scored: np.ndarray, options: PredictOptions) 
     confidence) and `confidence`, the least confident digit's. Where the segmenter offered alternative readings
     of touching digits, the model's scores choose (`reading.choose`), and a close call is flagged `ambiguous`.
     Candidates the model rejects (its not_digit output, when it has one) are dropped, and the record flagged
-    `not-a-digit`; a bar straighter than a pen draws is not read as a 1 beside other digits, and the record says
+    `not-a-digit` (a full-height 1 cut from a touching neighbour is kept, flagged so: `reading.rejected_ones`);
+    a bar straighter than a pen draws is not read as a 1 beside other digits, and the record says
     `straight-stroke` (`reading.straight_slots`). The segmenter's `touches-line` stays only when a digit read
     reads otherwise with the line it touched kept. `digit` and the `prob_` columns are filled only when exactly
     one digit was read."""
@@ -257,11 +258,14 @@ def _number_record(item: ItemMeta, scored: np.ndarray, options: PredictOptions) 
     probs = scored[:, :NUM_CLASSES]
     chosen, cut, ambiguous = reading.choose(item.plan, scored)
     rejection = scored[chosen, NUM_CLASSES] if scored.shape[1] > NUM_CLASSES else np.zeros(len(chosen))
-    kept = [index for index, no in zip(chosen, rejection.tolist(), strict=True) if no < NOT_DIGIT_THRESHOLD]
+    ones = reading.rejected_ones(item.plan, scored, chosen)  # a 1 cut from its neighbour: kept, flagged
+    kept = [
+        index for index, no in zip(chosen, rejection.tolist(), strict=True) if no < NOT_DIGIT_THRESHOLD or index in ones
+    ]
     said = (
         "split" if cut else "",
         "ambiguous" if ambiguous else "",
-        "not-a-digit" if len(kept) < len(chosen) else "",
+        "not-a-digit" if len(kept) < len(chosen) or ones else "",
         "straight-stroke" if reading.straight_slots(item.plan, scored) else "",
     )
     # The segmenter's flags, but `touches-line` only when a digit read reads otherwise with its line kept.
@@ -285,6 +289,7 @@ def _number_record(item: ItemMeta, scored: np.ndarray, options: PredictOptions) 
         confidence=confidence,
         low_confidence=confidence < options.min_confidence
         or len(kept) < len(rejection)
+        or bool(ones)
         or ambiguous
         or (doubt is not None and doubt >= NOT_DIGIT_DOUBT),
         blank=False,
