@@ -1285,10 +1285,11 @@ def test_only_a_full_height_one_of_a_cut_group_is_kept_when_rejected():
     one, seven = np.zeros(11), np.zeros(11)
     one[1], seven[7] = 1.0, 1.0
     one[10] = seven[10] = 0.9  # not_digit: rejected
-    plan = "1;L3:0-1-0.20-0.95,1-3-0.60-0.90,0-2-0.25-0.60"
-    scored = np.stack([one, one, seven, one])
-    assert reading.rejected_ones(plan, scored, [0, 1, 2, 3]) == [1]  # not the lone slot, the 7, nor the short 1
-    assert reading.rejected_ones(plan, scored[:, :10], [0, 1, 2, 3]) == []  # a model without not_digit
+    plan = "1;L3:0-1-0.20-0.95,1-3-0.60-0.90,0-2-0.25-0.60,1-2-0.20-1.00"
+    scored = np.stack([one, one, seven, one, one])
+    # Not the lone slot, the 7, nor the short 1: the full-height 1s from cut 0 and from cut 1.
+    assert reading.rejected_ones(plan, scored, [0, 1, 2, 3, 4]) == [1, 4]
+    assert reading.rejected_ones(plan, scored[:, :10], [0, 1, 2, 3, 4]) == []  # a model without not_digit
     accepted = scored.copy()
     accepted[:, 10] = 0.1
-    assert reading.rejected_ones(plan, accepted, [0, 1, 2, 3]) == []  # kept anyway
+    assert reading.rejected_ones(plan, accepted, [0, 1, 2, 3, 4]) == []  # kept anyway

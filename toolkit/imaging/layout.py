@@ -55,14 +55,14 @@ def analyse(ink: np.ndarray, page: bool | None = None) -> Layout:
         lines, strokes = found
         mask = (mask & (lines ^ 1)).astype(np.uint8)
         count, labels, stats, touching = _erased(mask, labels, np.array(sorted(strokes), np.int64))
-        teeth = combs.find(stats, touching, labels)  # a comb's ticks, left standing where its rule was erased
-        if teeth:
-            teeth_left = sorted({bar[0] for _, _, row in teeth for bar in row})
+        found_combs = combs.find(stats, touching, labels)  # ticks left standing where a comb's rule was erased
+        if found_combs:
+            teeth_left = sorted({bar[0] for _, _, row in found_combs for bar in row})
             ticks = tuple((int(x), int(y), int(w), int(h)) for x, y, w, h in stats[teeth_left, :4].tolist())
             lines = lines | np.isin(labels, teeth_left).view(np.uint8)
             touching = touching[~np.isin(touching, teeth_left)]
             # A tick a digit's stroke joined was never a part of its own: where the comb says one stands.
-            if (hidden := combs.hidden(labels, teeth, touching, lines)) is not None:
+            if (hidden := combs.hidden(labels, found_combs, touching, lines)) is not None:
                 lines = lines | hidden
                 mask = (mask & (lines ^ 1)).astype(np.uint8)
                 count, labels, stats, touching = _erased(mask, labels, touching)

@@ -290,7 +290,7 @@ def rejected_ones(plan: str | None, scored: np.ndarray, chosen: list[int]) -> li
         k
         for k in chosen
         if scored[k, NUM_CLASSES] >= NOT_DIGIT_THRESHOLD
-        and entries[k][0] != "1"
+        and entries[k] not in ("1", "1s")
         and float(entries[k].rstrip("k").split("-")[3]) >= FULL_ONE
         and int(scored[k, :NUM_CLASSES].argmax()) == 1
     ]
