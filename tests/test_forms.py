@@ -1322,3 +1322,19 @@ def test_a_bold_boxy_zero_is_no_box(a, b, pen, power):
 
     assert not judged(zero)
     assert judged(box)
+
+
+def test_a_lone_box_taller_than_wide_has_no_rules_rectangle_down_the_image():
+    """`askew._rules_rect` looking down the image at a lone box 51 px wide and 62 tall (a tuning form's box):
+    the line through all its upright runs lies across them, so each side's rule stood square to it and their
+    mean direction was zero. The rectangle came out as NaN (a RuntimeWarning, and corners cast from NaN). It is
+    now None; across the image the box's rules give their rectangle as before."""
+    import warnings
+
+    box = np.zeros((62, 51), np.uint8)
+    cv2.rectangle(box, (0, 0), (50, 61), 1, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert askew._rules_rect(box, False) is None
+        centre, size, _ = askew._rules_rect(box, True)
+    assert size == (50.0, 61.0) and centre == (25.0, 30.5)

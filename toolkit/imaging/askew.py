@@ -147,7 +147,10 @@ def _rules_rect(region: np.ndarray, horizontal: bool) -> tuple | None:
     if min(covered for _, covered in found) < RULE_COVER:
         return None  # not two rules along the whole row: a number's digits touching, their bars in line
     ux, uy = np.mean([r[:2] * np.sign(r[:2] @ (vx, vy)) for r in rules], axis=0)
-    ux, uy = np.array((ux, uy)) / np.hypot(ux, uy)
+    norm = float(np.hypot(ux, uy))
+    if norm < 1e-6:
+        return None  # the rules stand across the ink's own direction (a lone box taller than wide): no row
+    ux, uy = ux / norm, uy / norm
     along = xy @ (ux, uy)
     offsets = [float(np.dot(r[2:], (-uy, ux))) for r in rules]  # each rule's centre line, across the row
     a0, a1, c0, c1 = along.min(), along.max(), min(offsets), max(offsets)
