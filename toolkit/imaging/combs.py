@@ -47,7 +47,12 @@ def ticks(stats: np.ndarray, touching: np.ndarray, labels: np.ndarray | None = N
     """Labels of the parts that are a comb's ticks, among the parts `touching` an erased line (`stats`: the
     connected parts' stats, as OpenCV gives them; `labels`: the parts, to measure a tick down its bar when its
     box is not solid: see `_bar`)."""
-    return sorted({bar[0] for _, _, row in find(stats, touching, labels) for bar in row})
+    return labels_of(find(stats, touching, labels))
+
+
+def labels_of(combs: list[Comb]) -> list[int]:
+    """The labels of the ticks of `combs` (`find`), in order."""
+    return sorted({bar[0] for _, _, row in combs for bar in row})
 
 
 def find(stats: np.ndarray, touching: np.ndarray, labels: np.ndarray | None = None) -> list[Comb]:

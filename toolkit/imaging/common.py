@@ -137,8 +137,16 @@ def inked_all_round(mask: np.ndarray, band: int) -> bool:
     """Whether a boolean `mask` (the box around something) is a frame: inked along FRAMED of a strip `band` px
     wide inside each of its sides, and under FRAME_HOLLOW inside those strips. A digit touches its box in a few
     places; a blob of shading is inked all through."""
-    if mask[band:-band, band:-band].mean() >= FRAME_HOLLOW:
-        return False
+    return hollow(mask, band) and inked_round(mask, band)
+
+
+def hollow(mask: np.ndarray, band: int) -> bool:
+    """Whether a boolean `mask` is under FRAME_HOLLOW inked inside a strip `band` px wide along its sides."""
+    return bool(mask[band:-band, band:-band].mean() < FRAME_HOLLOW)
+
+
+def inked_round(mask: np.ndarray, band: int) -> bool:
+    """Whether a boolean `mask` is inked along FRAMED of a strip `band` px wide inside each of its sides."""
     sides = (mask[:band].any(axis=0), mask[-band:].any(axis=0), mask[:, :band].any(axis=1), mask[:, -band:].any(axis=1))
     return min(float(side.mean()) for side in sides) >= FRAMED
 

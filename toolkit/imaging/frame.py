@@ -8,7 +8,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from toolkit.imaging.common import FRAME_HOLLOW, LINE_MIN, inked_all_round
+from toolkit.imaging.common import LINE_MIN, hollow, inked_round
 from toolkit.imaging.rough import LONG, TILT, Rough
 
 FRAME_BAND, FRAME_CONTRAST, FRAME_ROW = 0.08, 0.1, 0.6  # a small image's frame: see `framed`
@@ -74,7 +74,7 @@ def _framed(
     inner = mask[2:-2, 2:-2]  # the margin around the outermost rows and columns is no part of the frame
     band = max(4, int(FRAME_BAND * min(inner.shape)))
     # A solid blob (a shadow's band, a tinted box) is inked all round too, but not hollow.
-    return None if inner[band:-band, band:-band].mean() >= FRAME_HOLLOW else inked_all_round(inner, band)
+    return inked_round(inner, band) if hollow(inner, band) else None
 
 
 def _tint(values: np.ndarray, level: float) -> float | None:

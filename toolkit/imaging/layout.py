@@ -57,7 +57,7 @@ def analyse(ink: np.ndarray, page: bool | None = None) -> Layout:
         count, labels, stats, touching = _erased(mask, labels, np.array(sorted(strokes), np.int64))
         found_combs = combs.find(stats, touching, labels)  # ticks left standing where a comb's rule was erased
         if found_combs:
-            teeth_left = sorted({bar[0] for _, _, row in found_combs for bar in row})
+            teeth_left = combs.labels_of(found_combs)
             ticks = tuple((int(x), int(y), int(w), int(h)) for x, y, w, h in stats[teeth_left, :4].tolist())
             lines = lines | np.isin(labels, teeth_left).view(np.uint8)
             touching = touching[~np.isin(touching, teeth_left)]

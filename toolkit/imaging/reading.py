@@ -263,7 +263,7 @@ def choose(plan: str | None, scored: np.ndarray) -> tuple[list[int], bool, bool]
             continue
         head, body = slot[1:].split(":", 1)
         entries = body.split(",")
-        spans = [tuple(float(v) for v in entry.rstrip("k").split("-")) for entry in entries]
+        spans = [_span(entry) for entry in entries]
         twins = np.array([entry.endswith("k") for entry in entries])
         ones = scored[at : at + len(spans), :NUM_CLASSES].argmax(axis=1) == 1
         # A span read with the line it touched kept ("k") must be KEPT_MARGIN surer than without it.
@@ -291,7 +291,7 @@ def rejected_ones(plan: str | None, scored: np.ndarray, chosen: list[int]) -> li
         for k in chosen
         if scored[k, NUM_CLASSES] >= NOT_DIGIT_THRESHOLD
         and entries[k] not in ("1", "1s")
-        and float(entries[k].rstrip("k").split("-")[3]) >= FULL_ONE
+        and _span(entries[k])[3] >= FULL_ONE
         and int(scored[k, :NUM_CLASSES].argmax()) == 1
     ]
 
@@ -314,6 +314,11 @@ def _rejected_slots(plan: str, scored: np.ndarray) -> list[int]:
         return []
     entries = _number_entries(plan)
     return [k for k, entry in enumerate(entries) if entry == "1" and scored[k, NUM_CLASSES] >= NOT_DIGIT_THRESHOLD]
+
+
+def _span(entry: str) -> tuple[float, ...]:
+    """A group's span as its plan writes it ("i-j-r-q", "i-j-r-qk"): (first cut, last cut, width, height)."""
+    return tuple(float(v) for v in entry.rstrip("k").split("-"))
 
 
 def _number_entries(plan: str) -> list[str]:
