@@ -19,8 +19,9 @@ components); Python loops only over the few parts found, and over the rows of a 
    three or four sides of a closed box, or, on a page with no other ink, when it crosses PAGE_LINE of the
    sheet. A thin 1 or the bar of a 7 is never longer than the digits are large, so it stays. Lines are erased
    before any digit is cut out: a form box never reaches the model.
-4. Specks. Parts under SPECK_SIDE px, or with under SPECK_SHARE of the heaviest part's ink, are dust, and so
-   is an object (below) under MIN_DIGIT px.
+4. Specks. Parts under SPECK_SIDE px, or with under SPECK_SHARE of the heaviest part's ink (of those the
+   image's border does not cut: a desk beside the sheet is no measure of a digit), are dust, and so is an
+   object (below) under MIN_DIGIT px.
 5. Digits. Single-digit mode reads the heaviest object (parts closer than JOIN x their height are one
    object: a 5 whose cap is detached). Multi-digit mode takes the main row of objects, left to right; a part
    shorter than FRAGMENT x the digits' height joins the digit it overlaps; a group too wide for one digit is
@@ -206,14 +207,15 @@ def _pick_plan(offered: list[_Offered], page: bool) -> str:
     image (a digit's own scan, whose digit is kept even when the model rejects it), then, for each candidate,
     its ink relative to the first's, marked "w" when it is wider than one digit (WIDE x its height), "e" when
     the image's border cuts it (no rival to the others), "f" when its solid ink is under FAINT_RIVAL of the
-    boldest candidate's (a shadow's edge or a pencil mark beside a pen's digit: no rival to it either), "b"
+    boldest candidate's, of those the border does not cut when there are any (a shadow's edge or a pencil mark
+    beside a pen's digit: no rival to it either; a desk beside the sheet is no measure of a pen), "b"
     when it stands in a form's box (`boxes.boxed_in`), "s" when it is a bar straighter than a pen draws
     (`common.ruler_straight`: flagged `straight-stroke` when read as a 1), "p" when its solid ink stands under
     FAINT_INK above the paper (flagged `faint-ink` when read) and "k" when it is the candidate before it with
     the line it touched kept (`reading.pick` reads the surer of the two), e.g.
     "pick:1w,0.066,2.1e" or "keep:1,0.2b"."""
     heaviest = max(1, offered[0].digit.mass)
-    boldest = max(o.solid for o in offered)
+    boldest = max(o.solid for o in ([o for o in offered if not o.digit.edge] or offered))  # a desk is no measure
     return ("pick:" if page else "keep:") + ",".join(
         # Kept within 0.0001-999, which ".3g" writes without an exponent: an "e" in it would read as a mark.
         f"{min(max(o.digit.mass / heaviest, 1e-4), 999.0):.3g}"
