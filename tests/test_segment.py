@@ -473,6 +473,26 @@ def test_a_desk_beside_the_sheet_neither_makes_a_faint_thin_digit_dust_nor_a_gue
     assert record["digit"] == digit and record["flags"] is None, (record["digit"], record["flags"])
 
 
+@pytest.mark.parametrize("digit", [0, 5, 7])
+def test_a_desk_along_two_sides_of_the_photo_does_not_hide_a_pencil_digit(mnist_test, digit):
+    """A sheet photographed with a dark desk along its left and top sides: the border ring the paper is measured
+    on is half desk, so the paper's noise came out ten times what it is, ink had to stand 0.4 above the paper,
+    and a pencil digit read as a blank page. The paper is measured on the whole image when the ring is that
+    much noisier. Measured so, all of the desk is ink, one part whose box covers the digit: a part the photo's
+    border cuts is no longer joined to one it does not."""
+    rng = np.random.default_rng(11)
+    sheet = np.clip(rng.normal(215, 2, (1600, 1200)), 0, 255).astype(np.uint8)
+    grain = cv2.GaussianBlur(rng.normal(0, 1, (1600, 1200)).astype(np.float32), (0, 0), 3)
+    desk = np.clip(40 + 50 * grain, 10, 150).astype(np.uint8)
+    sheet[:, :260], sheet[:220, :] = desk[:, :260], desk[:220, :]
+    glyph = cv2.resize(first(mnist_test, digit), (150, 150), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    sheet[700:850, 600:750] = np.minimum(sheet[700:850, 600:750], 255 - glyph * 0.5).astype(np.uint8)
+    from toolkit.predict import predict_images
+
+    (record,) = predict_images([sheet])
+    assert record["digit"] == digit and record["flags"] is None, (record["digit"], record["flags"])
+
+
 def test_a_straight_one_under_small_words_is_not_erased_as_a_rule(mnist_test):
     """A lone straight part longer than the other ink is tall was erased as a rule: under a header of small
     words, a straight 1 was. On a page, one shorter than PAGE_PIECE of the sheet is left for the model to judge."""

@@ -20,6 +20,7 @@ from toolkit.imaging.layout import Layout
 from toolkit.imaging.slant import lean, slant_of, stood_upright
 
 JOIN = 0.2  # parts closer than this x the taller one's height belong to one object
+APART_SHARE = 0.25  # on a page, a part the border cuts whose box covers this share of the image joins no other
 ACROSS_LINE = 0.15  # ... and two parts that both touched an erased line, this much further (the line's gap)
 COMPARABLE = 0.35  # another object with this share of the chosen one's ink makes the choice ambiguous
 CANDIDATE_SHARE = 0.02  # single-digit mode offers the model every object with this share of the heaviest's ink
@@ -60,22 +61,28 @@ def _objects(
     """Parts grouped into objects (parts closer than JOIN x the taller one's height), heaviest object first;
     each object is the array of its parts' rows. With the image's `shape` (a page), a part its border cuts
     lends no reach: a desk beyond the paper's edge, as tall as the photo, would otherwise take in every mark
-    within a fifth of the photo's height, the digit too. Two parts that both touched an erased line
+    within a fifth of the photo's height, the digit too; and one whose box covers APART_SHARE of the image
+    (a desk along two sides of the sheet, all of it ink) is joined to none but its like, since its box holds
+    every mark on the sheet. Two parts that both touched an erased line
     (`touching`: labels) reach ACROSS_LINE further: a 5 crossing a box's edge falls apart into pieces the
     width of the line apart when the line is erased."""
     x0, y0 = parts[:, 1], parts[:, 2]
     gap_x = np.maximum(0, _gaps(x0, x0 + parts[:, 3]))
     gap_y = np.maximum(0, _gaps(y0, y0 + parts[:, 4]))
     tall = parts[:, 4].copy()
+    apart = np.zeros(len(parts), bool)
     if shape is not None:
         height, width = shape
-        tall[(x0 == 0) | (y0 == 0) | (x0 + parts[:, 3] == width) | (y0 + parts[:, 4] == height)] = 0
+        cut_off = (x0 == 0) | (y0 == 0) | (x0 + parts[:, 3] == width) | (y0 + parts[:, 4] == height)
+        tall[cut_off] = 0
+        apart = cut_off & (parts[:, 3] * parts[:, 4] > APART_SHARE * height * width)
     share = np.full((len(parts), len(parts)), JOIN)
     if touching is not None and len(touching):
         cut = np.isin(parts[:, 0], touching)
         share[cut[:, None] & cut[None, :]] += ACROSS_LINE
     reach = share * np.maximum(tall[:, None], tall[None, :])
     near = (gap_x <= reach) & (gap_y <= reach)
+    near[apart[:, None] != apart[None, :]] = False  # a desk's box takes in the sheet it lies around
     group = _connected(near)
     objects = [parts[group == g] for g in np.unique(group)]
     # Dust that clumps stays smaller than the smallest digit worth reading.

@@ -17,6 +17,8 @@ from toolkit.imaging.lines import find_lines, ruled_parts
 
 MIN_CONTRAST = 0.08  # ink must stand this far (0..1) above the paper, whatever the noise
 NOISE_SIGMAS = 4.0  # ... and this many sigmas of the paper's noise
+MIXED_RING = 3.0  # a page's border ring this many times noisier than the whole page is not paper alone ...
+PAPER_SAMPLE = 3  # ... and the paper's noise is measured on every this-many-th pixel of the page instead
 SPECK_SIDE = 3  # px: parts smaller than this on both sides are dust
 SPECK_SHARE = 0.01  # parts with less ink than this share of the heaviest part are dust
 MAX_PARTS = 200  # only the heaviest parts are considered (a page of text is not a number)
@@ -42,6 +44,14 @@ def analyse(ink: np.ndarray, page: bool | None = None) -> Layout:
     page = max(ink.shape) > PAGE_SIDE if page is None else page
     flat = ink - np.float32(median(border(ink)))
     level, noise = paper(border(flat))
+    if page:
+        # A page's border ring that is not paper alone (a desk along two sides of a photographed sheet) is many
+        # times noisier than the paper: the whole page, mostly paper, says how noisy the paper is. (Its level
+        # stays the ring's: a vignette the light left darker there is not ink. On a small image the digit is
+        # much of the whole, and the ring is its paper.)
+        _, sampled_noise = paper(flat[::PAPER_SAMPLE, ::PAPER_SAMPLE].ravel())
+        if noise > MIXED_RING * sampled_noise:
+            noise = sampled_noise
     if level:
         flat -= np.float32(level)
     threshold = max(MIN_CONTRAST, NOISE_SIGMAS * noise)
