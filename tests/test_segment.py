@@ -452,6 +452,24 @@ def test_a_desk_as_tall_as_the_photo_does_not_take_in_the_digit_beside_it(mnist_
     assert record["digit"] == 5, record["flags"]
 
 
+@pytest.mark.parametrize("digit", [2, 4, 7])
+def test_printed_words_heavier_than_the_digit_do_not_crowd_it_out_of_the_candidates(mnist_test, digit):
+    """A whole form: six printed labels, one to a line (no row of writing), each heavier than the digit
+    written small. Only the five heaviest objects are offered to the model, all of them words, which it
+    rejects, and the form read as having no digit. One shaped like a single digit now takes the last place."""
+    sheet = np.full((1600, 1200), 235, np.uint8)
+    for k, word in enumerate(["Surname", "Address", "Postcode", "Telephone", "Signature", "Description"]):
+        cv2.putText(sheet, word, (100, 160 + 200 * k), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 30, 4, cv2.LINE_AA)
+    glyph = cv2.resize(first(mnist_test, digit), (56, 56), interpolation=cv2.INTER_AREA)
+    sheet[700:756, 800:856] = np.minimum(sheet[700:756, 800:856], 255 - glyph)
+    entries = normalise.prepare_array(sheet).plan.split(":", 1)[1].split(",")
+    assert len(entries) == 5 and all("w" in e for e in entries[:-1]) and "w" not in entries[-1], entries
+    from toolkit.predict import predict_images
+
+    (record,) = predict_images([sheet])
+    assert record["digit"] == digit and record["flags"] is None, (record["digit"], record["flags"])
+
+
 @pytest.mark.parametrize("digit", [1, 7])
 def test_a_desk_beside_the_sheet_neither_makes_a_faint_thin_digit_dust_nor_a_guess(mnist_test, digit):
     """A photo with a desk's grain along one edge and a thin pen's digit on the sheet: the desk, cut by the

@@ -154,7 +154,7 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
             return []
     best = objects[0]
     box = extent(best)
-    several = box[2] > WIDE * box[3]
+    several = not _one_wide(best)
     if len(rivals) > 1 and rivals[1][:, 5].sum() >= COMPARABLE * best[:, 5].sum():
         flags.append("ambiguous")
         # (a label printed beside a form's box is no second digit beside the one in the box)
@@ -170,12 +170,28 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
 def _taken(objects: list[np.ndarray], in_box: Callable[[np.ndarray], bool]) -> list[np.ndarray]:
     """The CANDIDATES objects offered to the model, heaviest first: the heaviest, except that when none of them
     stands in a form's box and a lighter object does, the heaviest of those takes the last place (a form's
-    title and the labels printed beside its rows outweigh a digit written small, and crowded it out)."""
-    taken = objects[:CANDIDATES]
-    if len(objects) <= CANDIDATES or any(in_box(o) for o in taken):
-        return taken
-    boxed = next((o for o in objects[CANDIDATES:] if in_box(o)), None)
-    return taken if boxed is None else [*taken[:-1], boxed]
+    title and the labels printed beside its rows outweigh a digit written small, and crowded it out); and when
+    none of them is shaped like one digit (no wider than WIDE x its height) and a lighter object is, the
+    heaviest of those takes the last place left (on a whole form the heaviest marks may all be printed words,
+    wider than a digit, and a digit in a box its lines were not found around was crowded out)."""
+    if len(objects) <= CANDIDATES:
+        return objects
+    chosen, placed = list(range(CANDIDATES)), []
+    for wanted in (in_box, _one_wide):
+        if any(wanted(objects[i]) for i in chosen):
+            continue
+        extra = next((i for i in range(CANDIDATES, len(objects)) if wanted(objects[i])), None)
+        if extra is not None:
+            chosen.remove(max(i for i in chosen if i not in placed))  # the lightest no earlier wish put there
+            chosen.append(extra)
+            placed.append(extra)
+    return [objects[i] for i in sorted(chosen)]
+
+
+def _one_wide(o: np.ndarray) -> bool:
+    """Whether an object is no wider than one digit (WIDE x its height)."""
+    _, _, width, height = extent(o)
+    return width <= WIDE * height
 
 
 def _in_rows(objects: list[np.ndarray]) -> list[bool]:
