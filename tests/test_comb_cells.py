@@ -1,7 +1,7 @@
 """A digit written in a comb's cell (`|_|_|_|`) stands between two of its ticks: in a form's field, as a digit in
 a box does (`combs.between_ticks`), so a whole form's closer look keeps it and a label does not outweigh it; and
 a comb's ticks whose boxes a fringe of JPEG ringing or a foot of the rule widens are found and erased
-(`combs.ticks`)."""
+(`combs.find`)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,12 @@ from tests.scripts_loader import load_script
 from tests.test_forms import PAPER, RULE, digit_image, read, stamp
 from toolkit.imaging import combs
 from toolkit.predict import predict_images
+
+
+def ticks(stats, touching, labels=None):
+    """The labels of the combs' ticks `combs.find` finds."""
+    return combs.labels_of(combs.find(stats, touching, labels))
+
 
 TICKS = ((100, 150, 2, 8), (126, 150, 2, 8), (152, 150, 2, 8), (178, 150, 2, 8))  # ticks 26 px apart, 8 px tall
 
@@ -78,8 +84,8 @@ def test_a_combs_ticks_are_found_down_their_bars(noisy, footed):
     bar: the rows that are one run of ink, of the bar's width and centre."""
     labels, stats = comb_parts(noisy, footed)
     touching = np.arange(1, 6)
-    assert combs.ticks(stats, touching) == []  # measured by their boxes alone, they are no ticks
-    assert combs.ticks(stats, touching, labels) == [1, 2, 3, 4, 5]
+    assert ticks(stats, touching) == []  # measured by their boxes alone, they are no ticks
+    assert ticks(stats, touching, labels) == [1, 2, 3, 4, 5]
 
 
 def test_upright_strokes_on_feet_by_hand_are_no_ticks():
@@ -89,13 +95,13 @@ def test_upright_strokes_on_feet_by_hand_are_no_ticks():
     for label, (x, top, tall) in enumerate([(30, 14, 30), (80, 20, 24), (141, 10, 34), (175, 16, 28)], start=1):
         labels[top : top + tall, x : x + 3] = label  # the bar
         labels[44:48, x - 3 : x + 6] = label  # its foot
-    assert combs.ticks(stats_of(labels), np.arange(1, 5), labels) == []
+    assert ticks(stats_of(labels), np.arange(1, 5), labels) == []
     even = np.zeros_like(labels)
     for label, x in enumerate([30, 90, 150, 210], start=1):
         even[20:44, x : x + 3] = label
         even[44:48, x - 3 : x + 6] = label
-    assert combs.ticks(stats_of(even), np.arange(1, 5), even) == [1, 2, 3, 4]
-    assert combs.ticks(stats_of(even), np.arange(1, 5)) == []  # measured by its box alone, a footed tick is none
+    assert ticks(stats_of(even), np.arange(1, 5), even) == [1, 2, 3, 4]
+    assert ticks(stats_of(even), np.arange(1, 5)) == []  # measured by its box alone, a footed tick is none
 
 
 def comb_sheet(glyph: np.ndarray, size: int = 34, sits: float = 0.95) -> np.ndarray:
@@ -138,7 +144,7 @@ def test_a_tick_under_a_digit_is_erased_where_it_is_no_wider_than_a_tick():
     labels, stats = merged_comb()
     touching = np.array([1, 2, 3, 4, 5])
     teeth = combs.find(stats, touching, labels)
-    assert combs.ticks(stats, touching, labels) == [1, 2, 3, 4]  # the ring and its tick are no tick
+    assert ticks(stats, touching, labels) == [1, 2, 3, 4]  # the ring and its tick are no tick
     rule = np.zeros_like(labels, np.uint8)
     rule[44:46, 20:465] = 1
     hidden = combs.hidden(labels, teeth, np.array([5]), rule)

@@ -854,7 +854,10 @@ def test_a_bold_piece_beside_a_bar_is_a_rule_only_in_line_with_the_rules_thin_pi
 
 
 def test_a_combs_ticks_are_told_by_their_regularity():
-    from toolkit.imaging.combs import ticks
+    from toolkit.imaging.combs import find, labels_of
+
+    def ticks(stats, touching):  # the labels of the combs' ticks found
+        return labels_of(find(stats, touching))
 
     def bars(rows):  # (x, y, w, h) -> stats rows (left, top, width, height, area) as OpenCV gives them
         return np.array([[0, 0, 0, 0, 0], *[[x, y, w, h, w * h] for x, y, w, h in rows]], np.int64)

@@ -43,21 +43,16 @@ UNDER = 0.5  # a tick hidden under a digit's stroke: ink down the middle of this
 Comb = tuple[int, float, list[tuple]]  # (which end its ticks share: 2 top, 3 bottom; the row's lean; its ticks)
 
 
-def ticks(stats: np.ndarray, touching: np.ndarray, labels: np.ndarray | None = None) -> list[int]:
-    """Labels of the parts that are a comb's ticks, among the parts `touching` an erased line (`stats`: the
-    connected parts' stats, as OpenCV gives them; `labels`: the parts, to measure a tick down its bar when its
-    box is not solid: see `_bar`)."""
-    return labels_of(find(stats, touching, labels))
-
-
 def labels_of(combs: list[Comb]) -> list[int]:
     """The labels of the ticks of `combs` (`find`), in order."""
     return sorted({bar[0] for _, _, row in combs for bar in row})
 
 
 def find(stats: np.ndarray, touching: np.ndarray, labels: np.ndarray | None = None) -> list[Comb]:
-    """The combs whose ticks are among the parts `touching` an erased line (see `ticks`), each once: (the end
-    its ticks share, the lean of their row, its ticks as (label, centre column, top, bottom, width, height))."""
+    """The combs whose ticks are among the parts `touching` an erased line (`stats`: the connected parts' stats,
+    as OpenCV gives them; `labels`: the parts, to measure a tick down its bar when its box is not solid: see
+    `_bar`), each once: (the end its ticks share, the lean of their row, its ticks as (label, centre column,
+    top, bottom, width, height))."""
     bars = []
     for label in touching.tolist():
         x, y, w, h, area = (int(v) for v in stats[label][:5])
@@ -140,7 +135,7 @@ def _teeth(row: list[tuple]) -> list[tuple]:
 
 
 def hidden(labels: np.ndarray, combs: list[Comb], touching: np.ndarray, lines: np.ndarray) -> np.ndarray | None:
-    """The pixels of a comb's ticks that a digit's stroke joined, so that `ticks` never saw them as parts of
+    """The pixels of a comb's ticks that a digit's stroke joined, so that `find` never saw them as parts of
     their own (a 0 written over a tick kept its stub as a stroke and read as 9): where a comb's found ticks say
     a tick stands (between two of them at their spacing, or one spacing beyond its ends where its rule goes on),
     in a part that touched the rule, the rows of the tick's band where the ink is no wider than the tick (a

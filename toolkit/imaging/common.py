@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import cv2
 import numpy as np
@@ -80,6 +81,12 @@ class Segmented(Normalized):
     # the working resolution, as shares (0-1) of the image's width and height, whatever its resolution;
     # `toolkit.imaging.closer` reads them again from finer pixels when the image had them. None when there are none.
     fine: tuple[float, float, float, float] | None = None  # type: ignore[assignment]
+
+
+def off_border(left: Any, top: Any, width: Any, height: Any, shape: tuple[int, ...]) -> Any:
+    """Whether boxes (left, top, width, height: numbers, or arrays of them) keep off the border of an image of
+    `shape` (height, width, ...): the image's border cuts none of their sides."""
+    return (left > 0) & (top > 0) & (left + width < shape[1]) & (top + height < shape[0])
 
 
 def border(values: np.ndarray) -> np.ndarray:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from toolkit.imaging.common import off_border
+
 HOLLOW = 0.01  # a loop's hollow: paper the ink encloses, at least this x the digits' height squared
 THROUGH = 2  # px: a cut crosses a hollow when at least this many of its pixels lie in it
 
@@ -23,7 +25,7 @@ def one_loop(mask: np.ndarray, paths: list[np.ndarray], height: float) -> bool:
     h, w = mask.shape
     count, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).view(np.uint8), connectivity=4)
     x, y, width, tall, area = (stats[:, k] for k in range(5))
-    hollow = (x > 0) & (y > 0) & (x + width < w) & (y + tall < h) & (area >= HOLLOW * height * height)
+    hollow = off_border(x, y, width, tall, mask.shape) & (area >= HOLLOW * height * height)
     hollow[0] = False  # (the ink)
     inside = hollow[labels]
     rows = np.arange(h)

@@ -14,7 +14,7 @@ import numpy as np
 
 from toolkit.imaging.boxes import boxed_in
 from toolkit.imaging.combs import between_ticks
-from toolkit.imaging.common import MIN_DIGIT
+from toolkit.imaging.common import MIN_DIGIT, off_border
 from toolkit.imaging.cuts import distinct, least_ink_paths, one_loop, profile_minima
 from toolkit.imaging.layout import Layout
 from toolkit.imaging.slant import lean, slant_of, stood_upright
@@ -72,10 +72,9 @@ def _objects(
     tall = parts[:, 4].copy()
     apart = np.zeros(len(parts), bool)
     if shape is not None:
-        height, width = shape
-        cut_off = (x0 == 0) | (y0 == 0) | (x0 + parts[:, 3] == width) | (y0 + parts[:, 4] == height)
+        cut_off = ~off_border(x0, y0, parts[:, 3], parts[:, 4], shape)
         tall[cut_off] = 0
-        apart = cut_off & (parts[:, 3] * parts[:, 4] > APART_SHARE * height * width)
+        apart = cut_off & (parts[:, 3] * parts[:, 4] > APART_SHARE * shape[0] * shape[1])
     share = np.full((len(parts), len(parts)), JOIN)
     if touching is not None and len(touching):
         cut = np.isin(parts[:, 0], touching)
@@ -138,7 +137,7 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     rivals, edge = objects, []
     if layout.page:  # what the image's border cuts (a desk beyond the paper's edge) after all that it does not
         height, width = layout.labels.shape
-        cut = [_at_border(extent(o), width, height) for o in objects]
+        cut = [not off_border(*extent(o), layout.labels.shape) for o in objects]
         inside = [o for o, c in zip(objects, cut, strict=True) if not c]
         # A small mark the border cuts (a shadow's or a sheet's edge, dust at the edge) is not the digit, which
         # a scan shows whole; a large one may be a digit cropped tight, and is offered last.
@@ -207,12 +206,6 @@ def _in_rows(objects: list[np.ndarray]) -> list[bool]:
     group = _connected(near)
     sizes = np.bincount(group, minlength=len(objects))
     return (sizes[group] >= ROW_MIN).tolist()
-
-
-def _at_border(box: tuple[int, int, int, int], width: int, height: int) -> bool:
-    """Whether a (left, top, width, height) box touches the image's border."""
-    left, top, w, h = box
-    return left == 0 or top == 0 or left + w == width or top + h == height
 
 
 def _small(box: tuple[int, int, int, int], width: int, height: int) -> bool:

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from toolkit.imaging import combs
-from toolkit.imaging.common import PAGE_SIDE, border, median, paper
+from toolkit.imaging.common import PAGE_SIDE, border, median, off_border, paper
 from toolkit.imaging.lines import find_lines, ruled_parts
 
 MIN_CONTRAST = 0.08  # ink must stand this far (0..1) above the paper, whatever the noise
@@ -111,9 +111,7 @@ def _parts(flat: np.ndarray, labels: np.ndarray, stats: np.ndarray, count: int) 
     mass = np.bincount(labels.ravel()[ink], weights=flat.ravel()[ink], minlength=count)[1:]
     rows = np.column_stack([np.arange(1, count), stats[1:, :4], np.round(mass * 1000)]).astype(np.int64)
     big = np.maximum(rows[:, 3], rows[:, 4]) >= SPECK_SIDE
-    height, width = labels.shape
-    left, top, right, bottom = rows[:, 1], rows[:, 2], rows[:, 1] + rows[:, 3], rows[:, 2] + rows[:, 4]
-    inside = big & (left > 0) & (top > 0) & (right < width) & (bottom < height)
+    inside = big & off_border(rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4], labels.shape)
     heaviest = rows[inside, 5].max() if inside.any() else rows[:, 5].max()
     rows = rows[big & (rows[:, 5] >= SPECK_SHARE * heaviest)]
     return rows[np.argsort(-rows[:, 5], kind="stable")][:MAX_PARTS]

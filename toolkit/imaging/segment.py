@@ -12,9 +12,9 @@ components); Python loops only over the few parts found, and over the rows of a 
    wherever it lies. The ink's polarity is judged on the same estimate.
 2. Ink. A pixel is ink when it stands out from the paper by NOISE_SIGMAS of the paper's noise and by
    MIN_CONTRAST. The paper is measured along the image's border (its noise, on a page, over the whole page
-   when the border is MIXED_RING times noisier: a desk along its sides). This is decided on the page itself, at its own
-   resolution, never on a fixed-size copy, so an 80 px digit on a 2339 px page is found as surely as a digit
-   that fills the image.
+   when the border is MIXED_RING times noisier: a desk along its sides). This is decided on the page itself,
+   at its own resolution, never on a fixed-size copy, so an 80 px digit on a 2339 px page is found as surely
+   as a digit that fills the image.
 3. Ruled lines. Long runs (openings with LINE_MIN px horizontal and vertical kernels) that are straight and
    thin (at most LINE_THICK px, at least LINE_RATIO times longer than thick) are candidates. A candidate is a
    line when it is longer than the digits are tall (LINE_OVER_DIGIT x the tallest other ink), when it is one of
