@@ -329,8 +329,9 @@ def test_a_damaged_int8_layer_is_found_by_its_sqnr(keras_models, zoo_exports, zo
 
 @pytest.mark.slow
 def test_a_damaged_int8_export_fails_parity_by_its_outputs_sqnr(trained_models, zoo_exports, tmp_path):
-    """A kernel's scale off by a quarter: 99% of the argmaxes still agree and the accuracy holds, so the argmax
-    and accuracy rules alone passed it while the layer comparison named the layer."""
+    """A kernel's scale off by a quarter: the accuracy holds and about 99% of the argmaxes still agree (just
+    under or just over the rule's 99%, as the fixture's training falls), so the accuracy rule alone passed it,
+    the argmax rule often did, while the outputs' SQNR fails it and the layer comparison names the layer."""
     from toolkit import parity
     from toolkit.kerasmodel import load_keras_model
 
@@ -339,7 +340,8 @@ def test_a_damaged_int8_export_fails_parity_by_its_outputs_sqnr(trained_models, 
     damaged = scaled_onnx(src, tmp_path / src.name, "conv2d_1", names, 1.25)
     clean_report, damaged_report = parity.run(trained_models["cnn3"], [src, damaged]).reports
     assert clean_report.passed and clean_report.output_sqnr_db > 40
-    assert [c.name for c in damaged_report.failures] == ["sqnr"] and damaged_report.output_sqnr_db < 30
+    failed = [c.name for c in damaged_report.failures]
+    assert failed[0] == "sqnr" and set(failed) <= {"sqnr", "argmax"} and damaged_report.output_sqnr_db < 30
     assert damaged_report.first_divergence is not None and damaged_report.first_divergence["layer"] == "conv2d_1"
 
 
