@@ -194,7 +194,7 @@ def find_lines(
     rules: np.ndarray = cv2.dilate(across[True], grow)
     uprights: np.ndarray = cv2.dilate(across[False], grow)
     pen = pen_along(flat, mask, rules, uprights)
-    return (rules | uprights) & (crossings(mask, rules, uprights, pen) ^ 1), strokes
+    return (rules | uprights) & ((crossings(mask, rules, uprights) | pen) ^ 1), strokes
 
 
 def _line_candidates(mask: np.ndarray, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, int, bool, float]]:
