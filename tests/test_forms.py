@@ -981,6 +981,26 @@ def test_a_small_crop_of_a_box_askew_beside_its_label_goes_to_the_segmenter(mnis
         assert not rough_box(ink).boxed, digit
 
 
+@pytest.mark.parametrize("nth", [0, 1, 2])
+def test_a_thin_grey_box_the_reduced_copy_loses_is_seen_by_its_faint_marks(mnist_test, scorer, nth):
+    """Two separate form boxes printed thin and light grey, a 1 written in the first over its bottom edge: on the
+    rough look's reduced copy the box fades under the ink's threshold, so the fast path read the crop whole, box
+    and all (a 4). Its faint marks still make a box; the segmenter erases it. Digits alone make none."""
+    from toolkit.imaging.rough import rough_box
+
+    sheet = np.full((71, 210), PAPER, np.uint8)
+    cv2.rectangle(sheet, (64, 8), (97, 47), 175, 2)
+    cv2.rectangle(sheet, (103, 8), (136, 47), 175, 2)
+    stamp(sheet, digit_image(mnist_test, 1, nth), 26, 66, 30)
+    assert rough_box(1.0 - sheet.astype(np.float32) / 255).boxed
+    read_digit, result = read(sheet, scorer)
+    assert read_digit == 1 and result.plan is not None, (result.flags, result.plan)  # the segmenter read it
+    for digit in range(10):  # a digit alone is no box, faint marks or not: the fast path keeps it
+        alone = np.full((60, 60), PAPER, np.uint8)
+        stamp(alone, digit_image(mnist_test, digit, nth), 8, 8, 44)
+        assert not rough_box(1.0 - cv2.GaussianBlur(alone, (3, 3), 0.9).astype(np.float32) / 255).boxed, digit
+
+
 @pytest.mark.parametrize("label", ["N  o", "M  k"])
 def test_a_label_beside_a_box_is_no_second_digit_beside_the_one_in_it(mnist_test, label):
     """The letters of a label printed beside a form's box, each as tall and nearly as heavy as the digit in the

@@ -26,7 +26,8 @@ class Rough(NamedTuple):
 
     near: tuple[int, int, int, int]  # (top, bottom, left, right) of the digit's ink, bottom and right exclusive
     long_mark: bool  # a faint mark on the reduced copy is LONG times longer than `near`: maybe a line
-    boxed: bool = False  # a blob on the reduced copy is inked along all four sides of its box: maybe a form's box
+    boxed: bool = False  # a blob on the reduced copy (or of its faint marks) is inked along all four sides of its
+    # box: maybe a form's box
 
 
 def box3(values: np.ndarray) -> np.ndarray:
@@ -76,12 +77,30 @@ def rough_box(ink: np.ndarray) -> Rough | None:
         max(0, (left - 1) * factor),
         min(w, (right + 1) * factor),
     )
-    boxed = any(
+    return Rough(near, long_mark, _boxes_in(mask, labels, ids, kept) or _faint_box(faint, mask))
+
+
+def _boxes_in(mask: np.ndarray, labels: np.ndarray, ids: np.ndarray, stats: np.ndarray) -> bool:
+    """Whether any blob `ids` of the reduced copy (`labels`; `stats`: theirs; `mask`: the copy's ink) BOX_CELLS
+    or more across both ways is a form's box (`_box_like`)."""
+    return any(
         _box_like(mask, labels, label, (x, y, w, h))
-        for label, (x, y, w, h, _) in zip(ids.tolist(), kept.tolist(), strict=True)
+        for label, (x, y, w, h, _) in zip(ids.tolist(), stats.tolist(), strict=True)
         if w >= BOX_CELLS and h >= BOX_CELLS
     )
-    return Rough(near, long_mark, boxed)
+
+
+def _faint_box(faint: np.ndarray, mask: np.ndarray) -> bool:
+    """Whether the reduced copy's faint marks (`faint`: FAINT above the paper) hold a form's box: a box printed
+    thin and grey fades under the ink's threshold once reduced (a 1 px grey rule reduced three times stands
+    about 0.05 above the paper), and the digit in it went to the model with the box and its label around it.
+    First, cheaply: two sides of the smallest box, 2 BOX_CELLS faint cells or more, stand beyond the ink
+    (`mask`) and its fringe."""
+    beyond = cv2.countNonZero(faint) - cv2.countNonZero(faint & cv2.dilate(mask, np.ones((3, 3), np.uint8)))
+    if beyond < 2 * BOX_CELLS:
+        return False
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(faint, connectivity=8)
+    return _boxes_in(faint, labels, np.arange(1, count), stats[1:])
 
 
 def _box_like(mask: np.ndarray, labels: np.ndarray, label: int, box: tuple[int, int, int, int]) -> bool:
