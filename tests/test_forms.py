@@ -442,6 +442,29 @@ def test_the_line_kept_stands_in_for_a_rejected_digit_when_both_read_the_same():
     assert reading.pick("pick:1,1k", np.stack([accepted, accepted]))[0] == 0
 
 
+def _row(digit: int, sure: float, not_digit: float) -> np.ndarray:
+    """A candidate's row of model scores: `digit` at `sure`, the rest spread evenly, and `not_digit`."""
+    row = np.full(11, (1.0 - sure) / 9)
+    row[digit], row[10] = sure, not_digit
+    return row
+
+
+def test_a_digit_in_a_form_box_the_model_only_doubts_is_read_when_it_rejects_every_candidate():
+    """A whole form: its printed labels are rejected surely, and the small digit in a box, scanned soft, is
+    doubted as dust is (not_digit 0.5-0.9) but read surely. The page read as having no digit; it now reads the
+    boxed candidate (the record keeps the doubt: `not-a-digit`, low confidence). What the model rejects surely,
+    reads unsurely, or what stands out of the boxes, is still no digit."""
+    label = _row(4, 0.6, 0.99)
+    assert reading.pick("pick:300,40b", np.stack([label, _row(7, 0.98, 0.7)]))[0] == 1
+    # Two in the boxes: a lighter one is judged by a heavier one rejected there (a box's debris), as before.
+    assert reading.pick("pick:300,40b,30b", np.stack([label, _row(9, 0.95, 0.85), _row(7, 0.98, 0.6)]))[0] == 1
+    assert reading.pick("pick:300,40b", np.stack([label, _row(7, 0.98, 0.95)]))[0] is None  # rejected surely
+    assert reading.pick("pick:300,40b", np.stack([label, _row(9, 0.6, 0.7)]))[0] is None  # a box's remnant
+    assert reading.pick("pick:300,40", np.stack([label, _row(7, 0.98, 0.7)]))[0] is None  # out of the boxes
+    assert reading.pick("pick:300,40b", np.stack([label, _row(7, 0.98, 0.2)]))[0] == 1  # accepted, as before
+    assert reading.pick("pick:300,40b", np.stack([label[:10], _row(7, 0.98, 0.7)[:10]]))[0] == 0  # no not_digit
+
+
 def test_touches_line_stays_only_where_keeping_the_line_changes_the_digit():
     four = np.array([0.01] * 4 + [0.9] + [0.01] * 4 + [0.06, 0.01])
     nine = np.array([0.01] * 4 + [0.06] + [0.01] * 4 + [0.9, 0.01])
@@ -1243,13 +1266,15 @@ def test_a_digits_own_scan_keeps_the_candidate_the_model_rejects_least():
     (rejected at 0.61), and a digit with its box's stubs erased badly (a 4, rejected at 0.99) over the same
     digit read with the line kept (a 6, rejected at 0.52). It now keeps the one the model rejects least,
     among those that weigh their share, flagged ambiguous when that is not the heaviest; a twin the line-kept
-    rule passed over stays passed over. A page (a "pick:" plan) still reads none."""
+    rule passed over stays passed over. A page (a "pick:" plan) reads none, but for a digit in a form's box
+    that the model doubts short of sure and reads surely (`reading._doubted_in_box`)."""
     label, seven = np.full(11, 0.01), np.full(11, 0.01)
     label[4], label[10] = 0.6, 0.98
     seven[7], seven[10] = 0.99, 0.61
     assert reading.pick("keep:1w,0.4b", np.stack([label, seven])) == (1, True, False)  # the heaviest passed over
     assert reading.pick("keep:1w,0.05b", np.stack([label, seven]))[0] == 0  # a speck's share: not read
-    assert reading.pick("pick:1w,0.4b", np.stack([label, seven]))[0] is None
+    assert reading.pick("pick:1w,0.4b", np.stack([label, seven]))[0] == 1  # in a box, doubted, read surely
+    assert reading.pick("pick:1w,0.4", np.stack([label, seven]))[0] is None
     four, six = np.full(11, 0.01), np.full(11, 0.01)
     four[4], four[10] = 0.75, 0.99
     six[6], six[10] = 0.97, 0.52

@@ -32,6 +32,8 @@ AMBIGUOUS = 1.01  # readings with another count of digits within this much of th
 KEEP_SHARE = 0.2  # a digit's own scan: a candidate lighter than this share of the heaviest is never its digit
 BOXED_SHARE = 0.1  # ... or, standing in a form's box, this share (a label beside the box outweighs its digit)
 KEPT_MARGIN = 1.0  # a digit read with the line it touched kept must be this much surer than without it
+BOXED_DOUBT = 0.9  # on a page whose every candidate the model rejects, one in a form's box under this not_digit ...
+BOXED_SURE = 0.9  # ... that reads as a digit at least this likely is still read (flagged: `_doubted_in_box`)
 
 
 def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
@@ -60,7 +62,9 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     ("b"), lighter than BOXED_SHARE (a label printed beside its box outweighs its digit). A candidate out of the
     boxes is no rival to one in them. When none is accepted, a "keep:" plan still reads the one the model doubts
     least (`_least_rejected`; ambiguous when that is not the heaviest). A model without not_digit accepts every
-    candidate, and the heaviest is read, as the segmenter alone would."""
+    candidate, and the heaviest is read, as the segmenter alone would. On a page whose candidates the model
+    rejects all, one standing in a form's box that it rejects short of sure is read (`_doubted_in_box`), unless
+    it is lighter than a mark the model rejects in the boxes (a box's debris on a blank form)."""
     entries = _entries(plan)
     masses = [float(v.rstrip("wekfbsp")) for v in entries]
     boxed = ["b" in v for v in entries]
@@ -76,7 +80,7 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
         ]
         accepted = [i for i in accepted if rejection[i] < NOT_DIGIT_DOUBT or not heavier[i]]
     else:
-        accepted = list(range(len(scored)))
+        accepted, heavier = list(range(len(scored))), [False] * len(scored)
     digits = scored[:, :NUM_CLASSES].argmax(axis=1)
     edges = edge_ones(plan, scored)
     accepted = [i for i in accepted if i not in edges]
@@ -96,8 +100,10 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
         left = [i for i in range(len(scored)) if i not in edges and i not in losers]
         at = _least_rejected(masses, boxed, scored, left)
         return at, at != 0, "w" in entries[at]  # passing over the heaviest is a guess
-    if not accepted:  # none is a digit: on a page, no digit
-        return None, False, False
+    if not accepted:  # none is a digit: on a page, no digit, unless a form's box holds one the model only doubts
+        left = [i for i in range(len(scored)) if i not in edges and i not in losers and not heavier[i]]
+        kept = _doubted_in_box(boxed, scored, left)
+        return kept, False, kept is not None and "w" in entries[kept]
     if plan.startswith("pick:"):  # on a page faint ink is read as no digit (`unread_faint`): no rival to ink
         accepted = [i for i in accepted if not faint(plan, i)] or accepted
     best = accepted[0]
@@ -129,6 +135,22 @@ def _least_rejected(masses: list[float], boxed: list[bool], scored: np.ndarray, 
     if not fit or scored.shape[1] <= NUM_CLASSES:
         return 0
     return min(fit, key=lambda i: float(scored[i, NUM_CLASSES]))
+
+
+def _doubted_in_box(boxed: list[bool], scored: np.ndarray, left: list[int]) -> int | None:
+    """On a page whose every candidate the model rejects: the one among `left` standing in a form's box that it
+    rejects least, when that is under BOXED_DOUBT and the candidate reads as a digit at least BOXED_SURE likely,
+    else None. A small digit in a whole form's box, scanned soft or photographed, is doubted as dust and shading
+    are (not_digit 0.5-0.9) but read surely as its digit; an empty box's remnant reads as no digit surely. The
+    record keeps the model's doubt (`not-a-digit`, low confidence): it asks for a look either way."""
+    if scored.shape[1] <= NUM_CLASSES:  # a model without not_digit rejects none
+        return None
+    fit = [
+        i
+        for i in left
+        if boxed[i] and scored[i, NUM_CLASSES] < BOXED_DOUBT and scored[i, :NUM_CLASSES].max() >= BOXED_SURE
+    ]
+    return min(fit, key=lambda i: float(scored[i, NUM_CLASSES])) if fit else None
 
 
 def edge_ones(plan: str, scored: np.ndarray) -> list[int]:

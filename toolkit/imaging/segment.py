@@ -91,8 +91,8 @@ FLAGS = {
     "writing-only": "single-digit mode: the only marks on the page are a row of writing (words, or several digits "
     "side by side: try --multi-digit), so no digit was read",
     "not-a-digit": "the model's not_digit output says the image holds no digit (a single-digit scan keeps its "
-    "digit; on a page, no candidate was a digit; in a number, a candidate was dropped, or a 1 cut from a "
-    "touching neighbour was kept)",
+    "digit; on a page, no candidate was a digit, or only a doubted one in a form's box, which is read; in a "
+    "number, a candidate was dropped, or a 1 cut from a touching neighbour was kept)",
 }
 
 
