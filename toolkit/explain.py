@@ -71,12 +71,14 @@ def _decode(path: str, frame: int, multi_digit: bool) -> tuple[np.ndarray, Any]:
     from PIL import ImageOps
 
     from toolkit.imaging import normalise
-    from toolkit.predict import decode
+    from toolkit.predict import decode, headers
 
     source = decode.read_file(path)
-    pixels = decode.decode_fast(source.getvalue()) if not frame and isinstance(source, io.BytesIO) else None
-    if pixels is not None:
-        return normalise.bgr_to_gray(pixels), normalise.prepare_array(pixels, multi_digit)
+    data = source.getvalue() if not frame and isinstance(source, io.BytesIO) else None
+    pixels = None if data is None else decode.decode_fast(data)
+    if pixels is not None and data is not None:
+        finer = headers.jpeg_at_full_size(data, pixels)  # as predict reads it (`decode.prepare_path`)
+        return normalise.bgr_to_gray(pixels), normalise.prepare_array(pixels, multi_digit, finer=finer)
     with source, decode.open_image(source) as image:
         if frame:
             image.seek(frame)

@@ -21,6 +21,8 @@ from toolkit.imaging import light, segment
 from toolkit.imaging.common import MAX_SIDE, Normalized, Segmented, to_max_side
 
 Crop = Callable[[int, int, int, int], np.ndarray]  # (left, top, width, height) of the image's pixels -> grey floats
+# An image decoded reduced, at its own resolution: its (width, height) there, and its pixels, decoded when called.
+Source = tuple[tuple[int, int], Callable[[], np.ndarray]]
 
 FINE_FACTOR = 1.3  # the image given must be this many times finer than the working copy for a closer look,
 BOXED_FACTOR = 2.0  # ... and this many when the page offered a candidate in a box itself

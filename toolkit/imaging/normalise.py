@@ -181,10 +181,14 @@ def _palette_to_grey(image: Image.Image) -> Image.Image:
         image.info.update(info)
 
 
-def prepare_array(pixels: np.ndarray, multi_digit: bool = False, *, whole: bool = False) -> Normalized:
+def prepare_array(
+    pixels: np.ndarray, multi_digit: bool = False, *, whole: bool = False, finer: closer.Source | None = None
+) -> Normalized:
     """Like `prepare`, for pixels already decoded in OpenCV's layout (orientation applied): H x W grey,
     H x W x 3 BGR or H x W x 4 BGRA, uint8 or uint16. `whole`: a small image's ink is one crop, normalised as
-    it is even when it is wide (training crops: what a segmenter hands the model), never segmented."""
+    it is even when it is wide (training crops: what a segmenter hands the model), never segmented. `finer`: the
+    image at its own resolution when `pixels` were decoded reduced (a JPEG libjpeg scaled down), for the closer
+    look at a page's small boxes (`closer.finer`)."""
     if pixels.shape == (SIZE, SIZE) and pixels.dtype == np.uint8:
         passthrough = _mnist_passthrough(pixels, multi_digit)
         if passthrough is not None:
@@ -200,8 +204,9 @@ def prepare_array(pixels: np.ndarray, multi_digit: bool = False, *, whole: bool 
         # otherwise be halved again, to 585 px.
         reduced = to_max_side(pixels)
         result, factor = prepare_gray(bgr_to_gray(reduced), multi_digit), width / reduced.shape[1]
-        near = closer.finer(result, (width, height), lambda x, y, w, h: bgr_to_gray(pixels[y : y + h, x : x + w]))
-        return near or scaled(result, factor)
+        size, own = ((width, height), lambda: pixels) if finer is None else finer
+        near = closer.finer(result, size, lambda x, y, w, h: bgr_to_gray(own()[y : y + h, x : x + w]))
+        return scaled(near, width / size[0]) if near else scaled(result, factor)  # boxes in `pixels`'s own
     return prepare_gray(bgr_to_gray(pixels), multi_digit, whole=whole)
 
 

@@ -31,7 +31,6 @@ import errno
 import io
 import os
 import stat
-import struct
 import warnings
 from dataclasses import dataclass
 
@@ -40,8 +39,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from toolkit.errors import first_line
-from toolkit.imaging import closer, normalise, orient
+from toolkit.imaging import normalise, orient
 from toolkit.predict import located
+from toolkit.predict.headers import KEEP_SIDE, bmp_header, jpeg_at_full_size, jpeg_header, png_header
 
 # Raster formats Pillow decodes by itself. EPS (runs Ghostscript), PDF and the rare scientific formats are out.
 ALLOWED_FORMATS = (
@@ -72,7 +72,6 @@ DECODE_BUDGET = 192 << 20
 # OpenCV decodes PNG and BMP files up to this many pixels; bigger ones go to Pillow, whose decoders need about
 # half the memory (measured on 9400x9400 PNGs: 1.2x the image's bytes against 2x). JPEGs are decoded scaled.
 FAST_MAX_PIXELS = normalise.ARRAY_MAX_PIXELS
-KEEP_SIDE = round(closer.FINE_FACTOR * normalise.MAX_SIDE)  # a JPEG decoded reduced keeps its longer side so long
 # Bytes a pixel takes in Pillow's memory, by mode (anything else takes 4).
 _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
 ERROR_KINDS = (
@@ -302,71 +301,10 @@ def as_item(path: str, frame: int, result: normalise.Normalized) -> Item:
     return Item(path, frame, result.tensor, blank=result.blank)
 
 
-def _png_header(data: bytes) -> tuple[int, int, int] | None:
-    """(width, height, OpenCV flags) of a PNG that OpenCV decodes as Pillow would, else None."""
-    if len(data) < 33 or not data.startswith(b"\x89PNG\r\n\x1a\n") or data[12:16] != b"IHDR":
-        return None
-    width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
-    # Palettes, transparency keys, EXIF orientation and animation are Pillow's to interpret.
-    if depth not in (8, 16) or colour not in (0, 2, 4, 6) or b"tRNS" in data or b"eXIf" in data or b"acTL" in data:
-        return None
-    return width, height, cv2.IMREAD_UNCHANGED
-
-
-def _bmp_header(data: bytes) -> tuple[int, int, int] | None:
-    """(width, height, OpenCV flags) of an uncompressed 8/24-bit Windows BMP, else None."""
-    if len(data) < 34 or not data.startswith(b"BM") or int.from_bytes(data[14:18], "little") < 40:
-        return None
-    width, height, _, bits, compression = struct.unpack("<iiHHI", data[18:34])
-    if compression != 0 or bits not in (8, 24) or width <= 0 or height == 0:
-        return None
-    return width, abs(height), cv2.IMREAD_UNCHANGED
-
-
-_JPEG_FRAMES = {0xC0, 0xC1, 0xC2}  # baseline, extended and progressive Huffman: what libjpeg decodes everywhere
-
-
-def _jpeg_header(data: bytes) -> tuple[int, int, int] | None:
-    """(width, height, OpenCV flags) of an 8-bit grey or colour JPEG that ends properly, else None. A file cut
-    short goes to Pillow, which says it is truncated (libjpeg would fill the rest with grey)."""
-    if not data.startswith(b"\xff\xd8") or not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
-        return None
-    at = 2
-    while at + 4 <= len(data):
-        if data[at] != 0xFF:
-            return None
-        marker = data[at + 1]
-        if marker == 0xFF:  # fill byte
-            at += 1
-            continue
-        length = int.from_bytes(data[at + 2 : at + 4], "big")
-        if marker in _JPEG_FRAMES:
-            if at + 10 > len(data):
-                return None
-            precision, height, width, components = struct.unpack(">BHHB", data[at + 4 : at + 10])
-            if precision != 8 or components not in (1, 3):
-                return None  # 12-bit, CMYK and YCCK JPEGs: Pillow's conversions
-            side = max(width, height)
-            # Let libjpeg scale big photos down by 2-8x while decoding (to KEEP_SIDE or more); grey output
-            # applies the EXIF orientation, as Pillow's path does.
-            for factor, flag in (
-                (8, cv2.IMREAD_REDUCED_GRAYSCALE_8),
-                (4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
-                (2, cv2.IMREAD_REDUCED_GRAYSCALE_2),
-            ):
-                if side >= factor * KEEP_SIDE:
-                    return width, height, flag
-            return width, height, cv2.IMREAD_GRAYSCALE
-        if 0xC3 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) or marker == 0xDA:
-            return None  # lossless or arithmetic coding, or no frame header before the scan
-        at += 2 + length
-    return None
-
-
 def decode_fast(data: bytes) -> np.ndarray | None:
     """Pixels of a common simple file, decoded by OpenCV (grey, BGR or BGRA; uint8 or uint16), or None when the
     file is not one of those or OpenCV cannot decode it: Pillow then decides. Raises Failure over the limit."""
-    header = _png_header(data) or _bmp_header(data) or _jpeg_header(data)
+    header = png_header(data) or bmp_header(data) or jpeg_header(data)
     if header is None:
         return None
     width, height, flags = header
@@ -414,12 +352,13 @@ def prepare_path(
     try:
         source = read_file(path, follow, access)
         # Files over READ_WHOLE stream through Pillow; a wanted list of frames is Pillow's to walk.
-        pixels = decode_fast(source.getvalue()) if not all_frames and isinstance(source, io.BytesIO) else None
+        data = source.getvalue() if not all_frames and isinstance(source, io.BytesIO) else None
+        pixels = None if data is None else decode_fast(data)
     except Failure as failure:
         return [Item(path, 0, None, error_kind=failure.kind, error=str(failure))]
-    if pixels is not None:
+    if pixels is not None and data is not None:
         try:
-            result = normalise.prepare_array(pixels, multi_digit)
+            result = normalise.prepare_array(pixels, multi_digit, finer=jpeg_at_full_size(data, pixels))
         except Exception as exc:  # as in prepare_image: one error record, never a lost chunk
             return [_failed_item(path, 0, exc)]
         return [as_item(path, 0, result)]
