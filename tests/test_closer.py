@@ -155,16 +155,17 @@ def test_a_form_scanned_at_300_dpi_as_jpeg_is_read_closer_from_its_own_pixels(mn
     """An A4 form at 300 dpi saved as JPEG (3,508 px) is decoded by libjpeg at half size, 1.7 times finer than
     the working copy: short of the 2 times the closer look asks where the page offered a candidate in a box, so
     the digit was read from its box's remains, or not at all (a whole form's commonest miss). The closer look
-    now decodes the JPEG at its own size, only when it looks: the file reads as the array does, its box in the
-    pixels the decoder gave."""
+    now decodes the JPEG at its own size, only when it looks, and an image opened on the file reads as the file
+    does."""
     from toolkit.predict import decode
 
     page = cv2.resize(form_page(glyph(mnist_test, digit, nth), box), (2480, 3508), interpolation=cv2.INTER_CUBIC)
     path = tmp_path / "form.jpg"
     Image.fromarray(page).save(path, quality=92)
     assert decode.decode_fast(path.read_bytes()).shape == (1754, 1240)  # halved by libjpeg
-    (from_file,) = predict_images([str(path)])
-    assert from_file["digit"] == digit, from_file
+    from_file, opened = predict_images([str(path), Image.open(path)])
+    assert from_file["digit"] == opened["digit"] == digit, (from_file, opened)
+    assert from_file["confidence"] == opened["confidence"]  # the image opened on the file: the same pixels
     (item,) = decode.prepare_path(str(path))
     assert item.plan is not None and "b" in item.plan, item.plan
 

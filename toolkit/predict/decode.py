@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from toolkit.errors import first_line
 from toolkit.imaging import normalise, orient
@@ -275,6 +275,8 @@ def prepare_image(image: Image.Image, path: str, frame: int = 0, multi_digit: bo
     try:
         with _quietly():
             if image.format == "JPEG" and (side := max(image.size)) > 2 * KEEP_SIDE:
+                if not frame and (as_file := _from_its_file(image, multi_digit)) is not None:
+                    return as_item(path, frame, as_file)
                 # Let the JPEG decoder downscale by 2-8x while decoding, its longer side KEEP_SIDE or more.
                 image.draft(None, (-(-image.width * KEEP_SIDE // side), -(-image.height * KEEP_SIDE // side)))
             width, height = image.size
@@ -289,6 +291,25 @@ def prepare_image(image: Image.Image, path: str, frame: int = 0, multi_digit: bo
     except Exception as exc:
         return _failed_item(path, frame, exc)
     return as_item(path, frame, result)
+
+
+def _from_its_file(image: Image.Image, multi_digit: bool) -> normalise.Normalized | None:
+    """A large JPEG opened on a file and not loaded yet, read from the file's bytes as `prepare_path` reads the
+    file (decoded reduced by OpenCV, and at its own size for the closer look, `headers.jpeg_at_full_size`): the
+    same pixels from a path or from the image opened on it. None otherwise (an image opened on a stream, or
+    already loaded): Pillow decodes it reduced, with no closer look at its own size."""
+    filename = getattr(image, "filename", "")
+    if not filename or not isinstance(image, ImageFile.ImageFile) or not image.tile:
+        return None
+    try:
+        with open(filename, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    pixels = decode_fast(data)
+    if pixels is None:
+        return None
+    return normalise.prepare_array(pixels, multi_digit, finer=jpeg_at_full_size(data, pixels))
 
 
 def as_item(path: str, frame: int, result: normalise.Normalized) -> Item:
