@@ -23,6 +23,7 @@ output file); `engines/` holds the process-pool engine and the Ray one, `runner`
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
@@ -100,8 +101,12 @@ def predict_images(images: Iterable[ImageLike], model: str | PathLike | None = N
         if isinstance(image, (str, PathLike)):
             items.extend(decode.prepare_path(str(image), multi_digit=chosen.multi_digit))
         else:
-            item = decode.prepare_image(_as_image(image, index), f"<image {index}>", multi_digit=chosen.multi_digit)
-            items.append(item)
+            opened, label = _as_image(image, index), f"<image {index}>"
+            if (on_file := decode.jpeg_file_of(opened)) is not None:  # read as its file is: the same pixels
+                read = decode.prepare_path(on_file, multi_digit=chosen.multi_digit)
+                items.extend(replace(item, path=label) for item in read)
+            else:
+                items.append(decode.prepare_image(opened, label, multi_digit=chosen.multi_digit))
     meta, tensors = pack(items)
     return make_records(meta, scorer.score(tensors, with_not_digit=True), chosen)
 

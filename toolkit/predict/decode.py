@@ -275,8 +275,6 @@ def prepare_image(image: Image.Image, path: str, frame: int = 0, multi_digit: bo
     try:
         with _quietly():
             if image.format == "JPEG" and (side := max(image.size)) > 2 * KEEP_SIDE:
-                if not frame and (as_file := _from_its_file(image, multi_digit)) is not None:
-                    return as_item(path, frame, as_file)
                 # Let the JPEG decoder downscale by 2-8x while decoding, its longer side KEEP_SIDE or more.
                 image.draft(None, (-(-image.width * KEEP_SIDE // side), -(-image.height * KEEP_SIDE // side)))
             width, height = image.size
@@ -293,23 +291,14 @@ def prepare_image(image: Image.Image, path: str, frame: int = 0, multi_digit: bo
     return as_item(path, frame, result)
 
 
-def _from_its_file(image: Image.Image, multi_digit: bool) -> normalise.Normalized | None:
-    """A large JPEG opened on a file and not loaded yet, read from the file's bytes as `prepare_path` reads the
-    file (decoded reduced by OpenCV, and at its own size for the closer look, `headers.jpeg_at_full_size`): the
-    same pixels from a path or from the image opened on it. None otherwise (an image opened on a stream, or
-    already loaded): Pillow decodes it reduced, with no closer look at its own size."""
+def jpeg_file_of(image: Image.Image) -> str | None:
+    """The file a large JPEG image was opened on (`Image.open(path)`) and not yet loaded: `prepare_path` on it
+    reads what the image holds as the file reads (decoded reduced by OpenCV, and at its own size for the closer
+    look, `headers.jpeg_at_full_size`), where `prepare_image` could only decode it reduced. None for any other
+    image (opened on a stream, loaded, small, not a JPEG)."""
     filename = getattr(image, "filename", "")
-    if not filename or not isinstance(image, ImageFile.ImageFile) or not image.tile:
-        return None
-    try:
-        with open(filename, "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return None
-    pixels = decode_fast(data)
-    if pixels is None:
-        return None
-    return normalise.prepare_array(pixels, multi_digit, finer=jpeg_at_full_size(data, pixels))
+    large = image.format == "JPEG" and max(image.size) > 2 * KEEP_SIDE
+    return filename if large and isinstance(image, ImageFile.ImageFile) and image.tile else None
 
 
 def as_item(path: str, frame: int, result: normalise.Normalized) -> Item:

@@ -81,6 +81,8 @@ def jpeg_at_full_size(data: bytes, pixels: np.ndarray) -> closer.Source | None:
     (`toolkit.imaging.closer`) needs the pixels a reduced decode drops: at 2480 x 3508, halved, a form's 5 mm
     boxes are read 1.7 times finer than on the page, where a digit its box's lines took strokes from needs 2.
     None for any other file."""
+    if max(pixels.shape[:2]) < KEEP_SIDE:  # never decoded reduced: a scan's JPEG pays no second look at its header
+        return None
     header = jpeg_header(data)
     if header is None or header[2] == cv2.IMREAD_GRAYSCALE:
         return None
