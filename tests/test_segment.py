@@ -201,7 +201,7 @@ def test_the_model_passes_over_heavier_writing_to_the_digit(mnist_test, tmp_path
     path = tmp_path / "sheet.png"
     Image.fromarray(writing_and_digit(mnist_test, digit)).save(path)
     result = normalise.prepare_array(writing_and_digit(mnist_test, digit))
-    assert result.plan.startswith("pick:1w,") and result.others is not None  # the writing first, then the digit
+    assert result.plan.split(",")[0].startswith("pick:1w") and result.others is not None  # the writing, the digit
     (record,) = predict_images([str(path)])
     assert record["digit"] == digit and not record["low_confidence"], record
     assert set((record["flags"] or "").split()) <= ({"straight-stroke"} if digit == 1 else set()), record["flags"]
@@ -1197,6 +1197,15 @@ def test_a_bar_straighter_than_a_pen_draws_at_any_angle_is_told_from_written_one
     assert not any(ruler_straight(t.astype(np.float32) / 255, any_angle=True) for t in x[(y == 0) | (y == 7)][:500])
 
 
+def slanted_one(mnist_test, degrees: float) -> np.ndarray:
+    """A page (float grey) with one MNIST test 1 written 90 px tall and turned `degrees` further right."""
+    one = np.full((1100, 850), 228.0)
+    glyph = cv2.resize(first(mnist_test, 1, 3), (90, 90), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    glyph = cv2.warpAffine(glyph, cv2.getRotationMatrix2D((45, 45), -degrees, 1.0), (90, 90))
+    one[300:390, 400:490] -= glyph * (180 / 255)
+    return one
+
+
 def test_a_staple_on_a_blank_page_or_form_box_read_as_a_1_is_flagged_and_a_slanted_written_1_is_not(mnist_test):
     """A staple left on a blank sheet: a short dark bar at a slant, read as a sure 1 with no flag (a probe of
     blank scans of our own: 5 of 16 such reads). On the segmenter's path (pages, form fields), a 1 read from a
@@ -1211,12 +1220,8 @@ def test_a_staple_on_a_blank_page_or_form_box_read_as_a_1_is_flagged_and_a_slant
     field = np.full((110, 120), 226.0)
     cv2.rectangle(field, (10, 10), (105, 100), 40, 2)  # ... and in an empty form box
     cv2.line(field, (48, 80), (70, 28), 60, 4, cv2.LINE_AA)
-    one = np.full((1100, 850), 228.0)
-    glyph = cv2.resize(first(mnist_test, 1, 3), (90, 90), interpolation=cv2.INTER_CUBIC).astype(np.float32)
-    glyph = cv2.warpAffine(glyph, cv2.getRotationMatrix2D((45, 45), -20.0, 1.0), (90, 90))
-    one[300:390, 400:490] -= glyph * (180 / 255)
-    images = [np.clip(im + rng.normal(0, 2, im.shape), 0, 255).astype(np.uint8) for im in (page, field, one)]
-    said = predict_images(images)
+    images = [np.clip(im + rng.normal(0, 2, im.shape), 0, 255) for im in (page, field, slanted_one(mnist_test, 20.0))]
+    said = predict_images([im.astype(np.uint8) for im in images])
     for record in said[:2]:
         assert record["digit"] == 1 and "straight-stroke" in (record["flags"] or ""), record
     assert said[2]["digit"] == 1 and "straight-stroke" not in (said[2]["flags"] or ""), said[2]
@@ -1352,3 +1357,42 @@ def test_only_a_full_height_one_of_a_cut_group_is_kept_when_rejected():
     accepted = scored.copy()
     accepted[:, 10] = 0.1
     assert reading.rejected_ones(plan, accepted, [0, 1, 2, 3, 4]) == []  # kept anyway
+
+
+def test_a_bar_lying_further_over_than_a_1_is_written_is_told_from_written_ones(mnist_test):
+    """`common.lying`: a bar whose top leans more than 45 degrees right of upright, or 35 left, is no 1 as
+    people write one; one leaning less may be, and a blob that is no bar is neither. Of MNIST's 1,135 test
+    1s, 2 are such bars (its 1s lean right up to 46 degrees and left up to 24)."""
+    from toolkit.imaging.common import lying, to_field
+
+    def bar(degrees: float, wide: int = 6) -> np.ndarray:  # degrees > 0: its top to the right
+        sheet = np.zeros((160, 160), np.float32)
+        sheet[30:130, 80 - wide // 2 : 80 + (wide + 1) // 2] = 1.0
+        turned = cv2.warpAffine(sheet, cv2.getRotationMatrix2D((80, 80), -degrees, 1.0), (160, 160))
+        ys, xs = np.nonzero(turned > 0.05)
+        return to_field(turned[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
+
+    assert [lying(bar(d)) for d in (50, 60, 80, 90, -40, -60, -89)] == [True] * 7
+    assert [lying(bar(d)) for d in (0, 20, 40, -10, -30)] == [False] * 5
+    assert not lying(bar(70, wide=40))  # a slab leaning so, not a bar
+    assert not lying(np.zeros((28, 28), np.float32))
+    x, y = mnist_test
+    assert sum(lying(t.astype(np.float32) / 255) for t in x[y == 1]) == 2
+
+
+def test_a_hair_lying_on_a_blank_field_or_page_read_as_a_1_is_flagged_and_a_slanted_written_1_is_not(mnist_test):
+    """A hair on a blank sheet lying at 50-60 degrees from upright was read as a sure 1 with no flag (a probe of
+    blank scans of our own: 2 of its 8 unflagged reads). Read as a 1, such a bar says `lying-stroke`, on the
+    fast path of a small field and on a page's; a written 1 leaning right as far as MNIST's lean does not."""
+    from toolkit.predict import predict_images
+
+    rng = np.random.default_rng(3)
+    field = np.full((100, 130), 224.0)
+    cv2.polylines(field, [np.array([[25, 75], [60, 52], [100, 28]], np.int32)], False, 90, 2, cv2.LINE_AA)
+    page = np.full((1100, 850), 230.0)
+    cv2.polylines(page, [np.array([[300, 600], [360, 560], [420, 525]], np.int32)], False, 80, 3, cv2.LINE_AA)
+    images = [np.clip(im + rng.normal(0, 2, im.shape), 0, 255) for im in (field, page, slanted_one(mnist_test, 25.0))]
+    said = predict_images([im.astype(np.uint8) for im in images])
+    for record in said[:2]:
+        assert record["digit"] == 1 and "lying-stroke" in (record["flags"] or ""), record
+    assert said[2]["digit"] == 1 and not said[2]["flags"] and not said[2]["low_confidence"], said[2]

@@ -49,6 +49,7 @@ from toolkit.imaging.common import (
     SIZE,
     Normalized,
     Segmented,
+    bar_marks,
     border,
     centre_of_mass,
     edge_like,
@@ -56,7 +57,6 @@ from toolkit.imaging.common import (
     paper,
     quantile,
     reduce,
-    ruler_straight,
     scaled,
     to_field,
     to_max_side,
@@ -437,14 +437,14 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     out = to_field(patch)
     if out is None:
         return Normalized(np.zeros((SIZE, SIZE), np.float32), blank=True, inverted=inverted, passthrough=False)
-    # A bar straighter than a pen draws is flagged when read as a 1 (`reading.straight_one`).
-    straight = "s" if ruler_straight(out, patch.shape) else ""
+    # A bar straighter than a pen draws, or lying further over than a 1 is written, is flagged when read as a 1.
+    marks = bar_marks(out, patch.shape)
     if (top == 0 and bottom == ink.shape[0] - 1) or (left == 0 and right == ink.shape[1] - 1):
         # From border to border: a shadow's or a tile's edge across the image, or a digit cut off. Offered as a
         # page offers what its border cuts ("e", see `reading.pick`): read as a 1 it is an edge, no digit. A
         # digit cropped to its own height (a 1 written from top to bottom) is kept, flagged cut-by-border.
-        plan = "pick:1e" if straight or edge_like(ink, (top, bottom, left, right), solid, level) else "keep:1e"
-        return Segmented(out, blank=False, inverted=inverted, passthrough=False, plan=plan + straight)
-    if straight:
-        return Segmented(out, blank=False, inverted=inverted, passthrough=False, plan="keep:1s")
+        plan = "pick:1e" if "s" in marks or edge_like(ink, (top, bottom, left, right), solid, level) else "keep:1e"
+        return Segmented(out, blank=False, inverted=inverted, passthrough=False, plan=plan + marks)
+    if marks:
+        return Segmented(out, blank=False, inverted=inverted, passthrough=False, plan="keep:1" + marks)
     return Normalized(out, blank=False, inverted=inverted, passthrough=False)

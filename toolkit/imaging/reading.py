@@ -66,7 +66,7 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     rejects all, one standing in a form's box that it rejects short of sure is read (`_doubted_in_box`), unless
     it is lighter than a mark the model rejects in the boxes (a box's debris on a blank form)."""
     entries = _entries(plan)
-    masses = [float(v.rstrip("wekfbsp")) for v in entries]
+    masses = [float(v.rstrip("wekfbstp")) for v in entries]
     boxed = ["b" in v for v in entries]
     if scored.shape[1] > NUM_CLASSES:
         rejection = scored[:, NUM_CLASSES]
@@ -316,6 +316,12 @@ def rejected_ones(plan: str | None, scored: np.ndarray, chosen: list[int]) -> li
         and _span(entries[k])[3] >= FULL_ONE
         and int(scored[k, :NUM_CLASSES].argmax()) == 1
     ]
+
+
+def lying_one(plan: str, scored: np.ndarray, chosen: int) -> bool:
+    """Whether the chosen single-digit candidate reads as a 1 and is a bar lying further over than a 1 is written
+    ("t", `common.lying`): a hair, a fold or a staple on a blank sheet reads so, and few written 1s are."""
+    return "t" in _entries(plan)[chosen] and int(scored[chosen, :NUM_CLASSES].argmax()) == 1
 
 
 def straight_slots(plan: str | None, scored: np.ndarray) -> list[int]:

@@ -53,6 +53,7 @@ from toolkit.imaging.common import (
     BLANK_CONTRAST,
     SIZE,
     Segmented,
+    bar_marks,
     mapped_box,
     quantile,
     ruler_straight,
@@ -85,6 +86,8 @@ FLAGS = {
     "straight-stroke": "the 1 read is a bar straighter than a pen draws, square to the image (a scanner's streak, "
     "a seam between paper tones, a piece of a rule) or, on a page or a form field, at any angle (a staple, a "
     "hair): it may be no digit (multi-digit: such a bar beside other digits was not read)",
+    "lying-stroke": "the 1 read is a bar lying further over than people write a 1 (its top more than 45 degrees "
+    "to the right of upright, or 35 to the left): a hair, a fold or a staple on a blank sheet reads so",
     "faint-ink": "the mark that would be read is ink barely darker than the paper (a hair, a streak or shading "
     "on a blank sheet reads so; a written digit seldom does): on a page no digit is read, and a smaller "
     "image keeps its digit, flagged",
@@ -212,9 +215,10 @@ def _pick_plan(offered: list[_Offered], page: bool) -> str:
     boldest candidate's, of those the border does not cut when there are any (a shadow's edge or a pencil mark
     beside a pen's digit: no rival to it either; a desk beside the sheet is no measure of a pen), "b"
     when it stands in a form's box (`boxes.boxed_in`), "s" when it is a bar straighter than a pen draws
-    (`common.ruler_straight`: flagged `straight-stroke` when read as a 1), "p" when its solid ink stands under
-    FAINT_INK above the paper (flagged `faint-ink` when read) and "k" when it is the candidate before it with
-    the line it touched kept (`reading.pick` reads the surer of the two), e.g.
+    (`common.ruler_straight`: flagged `straight-stroke` when read as a 1), "t" when it is a bar lying further
+    over than a 1 is written (`common.lying`: flagged `lying-stroke` when read as a 1), "p" when its solid ink
+    stands under FAINT_INK above the paper (flagged `faint-ink` when read) and "k" when it is the candidate
+    before it with the line it touched kept (`reading.pick` reads the surer of the two), e.g.
     "pick:1w,0.066,2.1e" or "keep:1,0.2b"."""
     heaviest = max(1, offered[0].digit.mass)
     boldest = max(o.solid for o in ([o for o in offered if not o.digit.edge] or offered))  # a desk is no measure
@@ -225,7 +229,7 @@ def _pick_plan(offered: list[_Offered], page: bool) -> str:
         + ("e" if o.digit.edge else "")
         + ("f" if o.solid < FAINT_RIVAL * boldest else "")
         + ("b" if o.digit.boxed else "")
-        + ("s" if ruler_straight(o.field, o.box[2:], any_angle=True) else "")
+        + bar_marks(o.field, o.box[2:], any_angle=True)
         + ("p" if o.solid < FAINT_INK else "")
         + ("k" if o.line_kept else "")
         for o in offered

@@ -197,7 +197,8 @@ def _pick(
     makes it, `several-digits` judged on the chosen candidate when it is not the heaviest (the segmenter judged
     the heaviest), `touches-line` only when the one read touched an erased line and reads otherwise with it
     kept, `cut-by-border` when the image's border cuts the one read; `straight-stroke` when the one read is a 1
-    straighter than a pen draws (`reading.straight_one`); `faint-ink` when it is ink barely darker than the
+    straighter than a pen draws (`reading.straight_one`), `lying-stroke` when it is a 1 lying further over than a
+    1 is written (`reading.lying_one`); `faint-ink` when it is ink barely darker than the
     paper (`reading.faint`), and then, on a page, none is read; when none is read, `cut-by-border` when every
     candidate was a straight mark into the border read as a 1 (`reading.edge_ones`), else `not-a-digit`."""
     from toolkit.imaging import reading
@@ -227,6 +228,8 @@ def _pick(
         flags.append("cut-by-border")
     if chosen is not None and reading.straight_one(item.plan, scored, chosen):
         flags.append("straight-stroke")
+    if chosen is not None and reading.lying_one(item.plan, scored, chosen):
+        flags.append("lying-stroke")
     if chosen is not None and reading.faint(item.plan, chosen):
         flags.append("faint-ink")
     both = None if twin is None else reading.joint(scored[chosen], scored[twin])
