@@ -299,6 +299,22 @@ def choose(plan: str | None, scored: np.ndarray) -> tuple[list[int], bool, bool]
     return chosen, cut, ambiguous
 
 
+def read_number(plan: str | None, scored: np.ndarray) -> tuple[list[int], list[int], bool, bool, list[int]]:
+    """A number's reading from the model's rows for its tensors (`scored`, `plan`: see `choose`): the tensors
+    read as its digits, left to right (those `choose` takes that the model does not reject, not_digit under
+    NOT_DIGIT_THRESHOLD, and the 1s cut from a touching neighbour that it does, `rejected_ones`), all those
+    `choose` takes, whether a cut was short of sure, whether the reading is ambiguous, and those kept 1s. One
+    rule for the records (`toolkit.predict.pipeline`) and for re-reading numbers with other costs
+    (`scripts/sweep_number_costs.py`)."""
+    chosen, cut, ambiguous = choose(plan, scored)
+    ones = rejected_ones(plan, scored, chosen)
+    rejected = scored[chosen, NUM_CLASSES] >= NOT_DIGIT_THRESHOLD if scored.shape[1] > NUM_CLASSES else None
+    if rejected is None:
+        return chosen, chosen, cut, ambiguous, ones
+    kept = [k for k, no in zip(chosen, rejected.tolist(), strict=True) if not no or k in ones]
+    return kept, chosen, cut, ambiguous, ones
+
+
 def rejected_ones(plan: str | None, scored: np.ndarray, chosen: list[int]) -> list[int]:
     """Of a number's `chosen` tensors, those the model rejects (not_digit at NOT_DIGIT_THRESHOLD or above) that
     are a span of a cut group ("i-j-r-q") reading as a 1 at least FULL_ONE of the digits' height tall: a 1 cut

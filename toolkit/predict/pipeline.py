@@ -259,12 +259,8 @@ def _number_record(item: ItemMeta, scored: np.ndarray, options: PredictOptions) 
     from toolkit.imaging import reading
 
     probs = scored[:, :NUM_CLASSES]
-    chosen, cut, ambiguous = reading.choose(item.plan, scored)
+    kept, chosen, cut, ambiguous, ones = reading.read_number(item.plan, scored)  # ones: cut from a neighbour, kept
     rejection = scored[chosen, NUM_CLASSES] if scored.shape[1] > NUM_CLASSES else np.zeros(len(chosen))
-    ones = reading.rejected_ones(item.plan, scored, chosen)  # a 1 cut from its neighbour: kept, flagged
-    kept = [
-        index for index, no in zip(chosen, rejection.tolist(), strict=True) if no < NOT_DIGIT_THRESHOLD or index in ones
-    ]
     said = (
         "split" if cut else "",
         "ambiguous" if ambiguous else "",
