@@ -135,6 +135,26 @@ def paper(ring: np.ndarray) -> tuple[float, float]:
     return level, 1.4826 * median(np.abs(deviation, out=deviation))
 
 
+NOISY_RING = 0.1  # a border ring this noisy (its scaled MAD) is as much ink as paper: see `paper_of` ...
+PAPER_BINS, PAPER_NEAR = 32, 0.1  # ... its paper then its commonest of so many levels, its noise the pixels this near
+
+
+def paper_of(values: np.ndarray, ring: np.ndarray | None = None) -> tuple[float, float]:
+    """`paper` of an image's border ring (`ring`, when taken already); when the ring is NOISY_RING noisy or more
+    (a digit cropped to its own ink runs along the crop's edges, so its ring is as much ink as paper, and
+    blurred, much of it between the two), the paper is the ring's commonest level (a histogram's peak) and its
+    noise is measured on the pixels near that level."""
+    ring = border(values) if ring is None else ring
+    level, noise = paper(ring)
+    if noise < NOISY_RING:
+        return level, noise
+    counts, edges = np.histogram(ring, bins=PAPER_BINS, range=(0.0, 1.0))
+    peak = int(np.argmax(np.convolve(counts, (1, 2, 1), mode="same")))
+    level = float(edges[peak] + edges[peak + 1]) / 2
+    near = ring[np.abs(ring - np.float32(level)) <= PAPER_NEAR]
+    return paper(near) if near.size else (level, noise)
+
+
 def reduce(values: np.ndarray, factor: int) -> np.ndarray:
     """About `factor` times smaller, each pixel the mean of the block it covers (area interpolation)."""
     if factor <= 1:

@@ -54,7 +54,7 @@ from toolkit.imaging.common import (
     centre_of_mass,
     edge_like,
     median,
-    paper,
+    paper_of,
     quantile,
     reduce,
     scaled,
@@ -384,12 +384,12 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
         enlarged = cv2.resize(gray, (w * factor, h * factor), interpolation=cv2.INTER_LINEAR)
         return scaled(prepare_gray(enlarged, multi_digit, whole=whole), 1 / factor)
     ring = border(gray)
-    level, noise = paper(ring)
+    level, noise = paper_of(gray, ring)
     if not whole and max(h, w) <= PAGE_SIDE:  # a form's cell cut out along its box: its lines are no paper
         unframed = cell.unframed(gray, level, float(ring.mean()))
         if unframed is not gray:
             gray = unframed
-            level, noise = paper(border(gray))
+            level, noise = paper_of(gray)
     inverted = level > 0.5
     ink = 1.0 - gray if inverted else gray
     if not inverted and is_mnist_form(ink):
@@ -423,7 +423,7 @@ def prepare_gray(gray: np.ndarray, multi_digit: bool = False, *, whole: bool = F
     step = max(near[1] - near[0], near[3] - near[2]) // FINE_SIDE
     if step > 1:
         ink = reduce(ink, step)
-        level, noise = paper(border(ink))
+        level, noise = paper_of(ink)
         near = (near[0] // step, -(-near[1] // step), near[2] // step, -(-near[3] // step))
     (top, bottom, left, right), solid = _fine_box(ink, near, level, noise)
     # Solid ink is the upper part of the ink pixels' range; the floor sits just above the paper noise.

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from toolkit.imaging.common import BLANK_CONTRAST, border, inked_all_round, paper, reduce
+from toolkit.imaging.common import BLANK_CONTRAST, inked_all_round, paper_of, reduce
 
 DETECT_SIDE = 64  # ink detection runs on a copy reduced to about this size (box filtering also averages noise)
 FAINT = 0.03  # on that copy, a mark this far above the paper (and three sigmas of its noise) may be a line
@@ -48,7 +48,7 @@ def rough_box(ink: np.ndarray) -> Rough | None:
         coarse = cv2.resize(
             ink[: h - h % factor, : w - w % factor], None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA
         )
-    level, noise = paper(border(coarse))
+    level, noise = paper_of(coarse)
     smooth = box3(coarse - np.float32(level))
     # The 3x3 mean divides independent noise by 3; five of those sigmas above the paper is ink.
     threshold = max(BLANK_CONTRAST, 5.0 * noise / 3.0)
