@@ -35,11 +35,10 @@ LINE_RATIO = 8.0  # a ruled line, and a box's rules, are at least this many time
 EDGE_SOLID = 0.5  # ink from border to border standing under this share of the way to full ink is an edge
 FRAMED, FRAME_HOLLOW = 0.85, 0.5  # a frame is inked along this share of each side, and under this share inside
 STRAIGHT_OFF, STRAIGHT_LEAN = 0.15, 0.01  # a mark ruler-straight and square to the field: see `ruler_straight`
-ELONGATED = 0.8  # ... or at any angle: a bar, its second moments this far apart (0: a disc, 1: a line)
+# ... or at any angle: a bar, its second moments this far apart (0: a disc, 1: a line; 0.8: 3 times longer than wide)
+ELONGATED = 0.8
 THIN = 10  # ... and thin: its ink this many columns (or rows) of the field wide at most
-# A bar leaning further than this from upright, top to the right or to the left, is no 1 as people write one (see
-# `lying`), when it is this many times longer than wide (its second moments' spreads).
-LEAN_RIGHT, LEAN_LEFT, BAR_SHAPE = 45.0, 35.0, 3.0
+LEAN_RIGHT, LEAN_LEFT = 45.0, 35.0  # a bar leaning further from upright, top right or left, is no 1: see `lying`
 _COLUMNS = np.arange(SIZE, dtype=np.float32)  # the field's column numbers
 MIN_DIGIT = 9  # px: an object smaller than this on both sides is dust (21 px on an A4 page at 200 dpi, where a digit of
 # 25 px, the smallest read, is 11 px at the working resolution)
@@ -253,12 +252,8 @@ def ruler_straight(field: np.ndarray, extent: tuple[int, ...] | None = None, *, 
     if not any_angle:
         return False
     moments = cv2.moments(field)
-    if moments["m00"] <= 0:
+    if (degrees := _bar_axis(moments)) is None:
         return False
-    along, across = moments["mu20"] - moments["mu02"], 2 * moments["mu11"]
-    if math.hypot(along, across) < ELONGATED * (moments["mu20"] + moments["mu02"]):  # its ink spreads both ways
-        return False
-    degrees = 0.5 * math.degrees(math.atan2(across, along))  # the long axis, from the field's rows
     centre = (moments["m10"] / moments["m00"], moments["m01"] / moments["m00"])
     turned = cv2.warpAffine(field, cv2.getRotationMatrix2D(centre, degrees - 90.0, 1.0), (SIZE, SIZE))
     return _straight_along_axes(turned, (0,))
@@ -272,19 +267,22 @@ def bar_marks(field: np.ndarray, extent: tuple[int, ...] | None = None, *, any_a
 
 
 def lying(field: np.ndarray) -> bool:
-    """Whether a model input (SIZE x SIZE, ink bright) is a bar lying further over than people write a 1: BAR_SHAPE
-    times longer than wide (its second moments), its long axis leaning more than LEAN_RIGHT degrees from upright
-    with its top to the right, or LEAN_LEFT with its top to the left. A hair or a fold on a blank sheet, read as
-    a sure 1, often is. MNIST's 1s lean right up to about 45 degrees and left up to 25-40: of its 6,742
-    training 1s, 27 are such bars, and 2 of its 1,135 test 1s."""
-    moments = cv2.moments(field)
-    across, along = 2 * moments["mu11"], moments["mu20"] - moments["mu02"]
-    spread = math.hypot(along, across)
-    longer, shorter = moments["mu20"] + moments["mu02"] + spread, moments["mu20"] + moments["mu02"] - spread
-    if moments["m00"] <= 0 or longer < BAR_SHAPE**2 * shorter:
-        return False
-    from_rows = 0.5 * math.degrees(math.atan2(across, along))  # the long axis; rows run down: > 0 leans left
-    return 90.0 - abs(from_rows) > (LEAN_LEFT if from_rows > 0 else LEAN_RIGHT)
+    """Whether a model input (SIZE x SIZE, ink bright) is a bar (`_bar_axis`) lying further over than people write
+    a 1: its long axis leaning more than LEAN_RIGHT degrees from upright with its top to the right, or LEAN_LEFT
+    with its top to the left. A hair or a fold on a blank sheet, read as a sure 1, often is. MNIST's 1s lean right
+    up to about 45 degrees and left up to 25-40: of its 6,742 training 1s, 27 are such bars, and 2 of its 1,135
+    test 1s."""
+    degrees = _bar_axis(cv2.moments(field))
+    return degrees is not None and 90.0 - abs(degrees) > (LEAN_LEFT if degrees > 0 else LEAN_RIGHT)
+
+
+def _bar_axis(moments: dict[str, float]) -> float | None:
+    """A mark's long axis from its image moments (`cv2.moments`), in degrees from the field's rows (rows run down:
+    above 0 its top leans left); None when it is no bar: no ink, or its second moments under ELONGATED apart."""
+    along, across = moments["mu20"] - moments["mu02"], 2 * moments["mu11"]
+    if moments["m00"] <= 0 or math.hypot(along, across) < ELONGATED * (moments["mu20"] + moments["mu02"]):
+        return None  # its ink spreads both ways
+    return 0.5 * math.degrees(math.atan2(across, along))
 
 
 def _straight_along_axes(field: np.ndarray, axes: tuple[int, ...] = (0, 1)) -> bool:
