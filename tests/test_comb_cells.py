@@ -166,3 +166,39 @@ def test_no_tick_is_erased_where_the_comb_does_not_go():
     rule[44:46, 20:465] = 1
     assert combs.hidden(labels, teeth, np.array([5]), rule) is not None
     assert combs.hidden(labels, teeth, np.array([], np.int64), rule) is None  # the ring never touched the rule
+
+
+def test_a_combs_ticks_erased_as_lines_are_found_among_the_lines_and_a_row_of_boxes_sides_are_not():
+    """Read closer, a whole form's comb has ticks longer than its labels are tall: they are erased with the rule
+    as lines, none is left standing to be found, and a digit written in a cell stood in no box or comb cell (the
+    form read no digit). The erased lines' upright pieces that meet a rule at one end only, standing as a comb's
+    ticks do, are its ticks; a box's sides meet rules at both ends and are none."""
+    lines = np.zeros((200, 320), np.uint8)
+    lines[60:64, 40:300] = 1  # a comb's rule, its six ticks 30 px tall standing on it, 50 px apart
+    for x in range(40, 300, 50):
+        lines[30:64, x : x + 4] = 1
+    lines[110:114, 40:300] = 1  # a row of boxes below it: two rules joined by sides
+    lines[150:154, 40:300] = 1
+    for x in range(40, 300, 50):
+        lines[110:154, x : x + 4] = 1
+    found = combs.erased_ticks(lines)
+    assert [(x, y, h) for x, y, _, h in found] == [(x, 30, 30) for x in range(40, 300, 50)], found
+    assert combs.between_ticks((106, 28, 22, 34), found)  # a digit on the comb, in its second cell
+    assert not combs.between_ticks((106, 115, 22, 34), found)  # in the row of boxes: those are no ticks
+    assert combs.erased_ticks(lines[100:, :]) == ()  # the boxes alone
+    uneven = np.zeros_like(lines)
+    uneven[60:64, 40:300] = 1
+    for x, top in [(40, 30), (75, 40), (150, 25), (185, 45), (280, 35)]:  # bars at hand-drawn heights and places
+        uneven[top:64, x : x + 4] = 1
+    assert combs.erased_ticks(uneven) == ()
+
+
+@pytest.mark.parametrize("index", [2, 90])
+def test_a_digit_on_a_whole_forms_comb_whose_ticks_were_erased_as_lines_is_read(tmp_path, index):
+    """The whole-form tuning renderer's sheets (seed 777) 2 and 90: a 6 read as 7 and a 1 read as 8, both
+    flagged, because their combs' ticks were erased as lines and the digit stood in no cell."""
+    (tmp_path / "forms").mkdir()
+    name, truth, traits = load_script("render_whole_forms").render_one(index, 777, str(tmp_path))
+    assert "target=comb" in traits
+    (record,) = predict_images([str(tmp_path / name)])
+    assert record["digit"] == int(truth), (record, traits)

@@ -12,6 +12,11 @@ A digit written across a tick is joined to it, so that tick is no part of its ow
 stroke (a 0 over a tick reads 9): the ticks found say where the hidden one stands (`hidden`), and there it is
 erased in the rows where the ink is no wider than a tick.
 
+Ticks as long as the lines around them (a whole form read closer, where a comb's ticks are longer than its
+labels are tall) are erased with the rule as lines, and no tick is left standing: they are found among the
+erased lines instead (`erased_ticks`), upright pieces meeting a rule at one end only, where a box's sides meet
+rules at both.
+
 A comb's rule also tells how far its sheet is askew (`rule_angle`, for `askew.skew`): a comb is neither a long
 thin part nor a box, and on a sheet turned a few degrees its rule is not found until the sheet is turned back.
 """
@@ -48,11 +53,13 @@ def labels_of(combs: list[Comb]) -> list[int]:
     return sorted({bar[0] for _, _, row in combs for bar in row})
 
 
-def find(stats: np.ndarray, touching: np.ndarray, labels: np.ndarray | None = None) -> list[Comb]:
+def find(
+    stats: np.ndarray, touching: np.ndarray, labels: np.ndarray | None = None, slopes: np.ndarray = SLOPES
+) -> list[Comb]:
     """The combs whose ticks are among the parts `touching` an erased line (`stats`: the connected parts' stats,
     as OpenCV gives them; `labels`: the parts, to measure a tick down its bar when its box is not solid: see
-    `_bar`), each once: (the end its ticks share, the lean of their row, its ticks as (label, centre column,
-    top, bottom, width, height))."""
+    `_bar`), each once: (the end its ticks share, the lean of their row among `slopes`, its ticks as (label,
+    centre column, top, bottom, width, height))."""
     bars = []
     for label in touching.tolist():
         x, y, w, h, area = (int(v) for v in stats[label][:5])
@@ -70,7 +77,7 @@ def find(stats: np.ndarray, touching: np.ndarray, labels: np.ndarray | None = No
     combs: dict[frozenset[int], Comb] = {}
     if len(bars) < MIN_TEETH:
         return []
-    for slope in sorted(SLOPES, key=abs):  # a comb on a sheet turned a few degrees: its ticks' ends lean
+    for slope in sorted(slopes, key=abs):  # a comb on a sheet turned a few degrees: its ticks' ends lean
         for end in (3, 2):  # ticks standing on a rule share their bottom; hanging from one, their top
             for row in _rows(bars, end, slope):
                 if teeth := _teeth(row):
@@ -251,3 +258,30 @@ def between_ticks(box: tuple[int, int, int, int], ticks: tuple[tuple[int, int, i
         if abs(x + w / 2 - middle) <= BETWEEN * size and y <= top + height + size / 2 and y + h > top
     ]
     return any(x < middle for x in near) and any(x > middle for x in near)
+
+
+def erased_ticks(lines: np.ndarray) -> tuple[tuple[int, int, int, int], ...]:
+    """The ticks of combs erased whole with their rules, as (left, top, width, height): the upright pieces of the
+    erased `lines` (a mask) once their rules (runs over 3 x LINE_MIN px long; an odd kernel keeps their ends) are
+    taken away, that meet a rule at one end only, and stand as a comb's ticks do (`find`). The pieces are traced
+    as contours (a page's connected parts would cost twenty times as much)."""
+    rules = np.asarray(cv2.morphologyEx(lines, cv2.MORPH_OPEN, np.ones((1, 3 * LINE_MIN + 1), np.uint8)), np.uint8)
+    pieces = lines & (rules ^ 1)
+    contours, _ = cv2.findContours(pieces, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    height, width = lines.shape
+    rows = [(0, 0, 0, 0, 0)]  # as OpenCV's stats of connected parts: row 0 is the background's
+    for contour in contours:
+        x, y, w, h = cv2.boundingRect(contour)
+        if h < MIN_HEIGHT or w > max(3, UPRIGHT * h):
+            continue  # no upright bar
+        columns = slice(max(0, x - 1), min(width, x + w + 1))
+        top = bool(rules[max(0, y - 2) : y + 2, columns].any())
+        bottom = bool(rules[max(0, y + h - 2) : min(height, y + h + 2), columns].any())
+        if top != bottom:
+            rows.append((x, y, w, h, cv2.countNonZero(pieces[y : y + h, x : x + w])))
+    if len(rows) <= MIN_TEETH:
+        return ()
+    stats = np.array(rows, np.int64)
+    # (level: the lines were found on the sheet turned square, `askew.skew`, and a line askew is no run)
+    found = labels_of(find(stats, np.arange(1, len(rows)), slopes=np.zeros(1)))
+    return tuple(sorted((int(stats[k, 0]), int(stats[k, 1]), int(stats[k, 2]), int(stats[k, 3])) for k in found))

@@ -5,6 +5,7 @@ to right, one group per digit, offering a group that may hold touching digits bo
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ import cv2
 import numpy as np
 
 from toolkit.imaging.boxes import boxed_in
-from toolkit.imaging.combs import between_ticks
+from toolkit.imaging.combs import between_ticks, erased_ticks
 from toolkit.imaging.common import MIN_DIGIT, off_border
 from toolkit.imaging.cuts import distinct, least_ink_paths, one_loop, profile_minima
 from toolkit.imaging.layout import Layout
@@ -121,18 +122,23 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     the others here; none when there is none): every object with CANDIDATE_SHARE of the heaviest's ink, up to CANDIDATES
     (one of them in a form's box if any is: `_taken`), for the model to judge (a faint line of writing or a shadow can
     outweigh a thin 1; see `reading.pick`). An object in a form's box or a comb's cell (`boxes.boxed_in`,
-    `combs.between_ticks`) is never writing: a digit in the first box of a row would otherwise join the label printed
-    before it; it is offered marked `boxed`, so that the label, heavier, does not push it aside as a speck
-    (`reading.pick`). Flagged ambiguous when another object weighs nearly as much as the heaviest, and several-digits
-    when the ink looks like digits side by side."""
+    `combs.between_ticks`: the comb's ticks left standing, or erased as lines, `combs.erased_ticks`) is never
+    writing: a digit in the first box of a row would otherwise join the label printed before it; it is offered
+    marked `boxed`, so that the label, heavier, does not push it aside as a speck (`reading.pick`). Flagged
+    ambiguous when another object weighs nearly as much as the heaviest, and several-digits when the ink looks
+    like digits side by side."""
     page = layout.labels.shape if layout.page else None
     objects = _objects(layout.parts, page, layout.touching) if len(layout.parts) else []
     if not objects:
         return []
     lines = layout.lines
 
+    @functools.cache
+    def ticks() -> tuple[tuple[int, int, int, int], ...]:  # those left standing, and those erased as lines
+        return layout.ticks + (erased_ticks(lines) if lines is not None else ())  # (found once, when first asked)
+
     def in_box(o: np.ndarray) -> bool:  # what a form's boxes (or a comb's cells) hold is its entry, never writing
-        return (lines is not None and boxed_in(extent(o), lines)) or between_ticks(extent(o), layout.ticks)
+        return (lines is not None and boxed_in(extent(o), lines)) or between_ticks(extent(o), ticks())
 
     rivals, edge = objects, []
     if layout.page:  # what the image's border cuts (a desk beyond the paper's edge) after all that it does not
