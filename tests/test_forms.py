@@ -221,6 +221,37 @@ def test_ruled_paper_askew_is_blank(degrees):
     assert result.blank and "blank-page" in result.flags
 
 
+@pytest.mark.parametrize("degrees", [-3.0, 3.0])
+@pytest.mark.parametrize("x", [60, 830])
+def test_a_mark_into_the_border_of_a_sheet_askew_is_one_the_border_cuts(scorer, degrees, x):
+    """A sheet askew is read turned square, and the image's border then lies askew too: a short straight mark
+    running into the border near a corner (a stroke of something beyond the sheet) stood off the turned image's
+    edges on one side of the turn, was no mark the border cuts, and was read as a sure 1 on a blank ruled sheet."""
+    sheet = np.full((1200, 900), PAPER, np.uint8)
+    for y in range(150, 1150, 44):
+        cv2.line(sheet, (0, y), (899, y), 150, 2)
+    sheet = rotated(sheet, degrees)
+    cv2.line(sheet, (x, 0), (x + 14, 36), 30, 3)  # into the top border, drawn after the turn
+    digit, result = read(sheet, scorer)
+    assert digit is None, result.plan
+    assert result.blank or "e" in result.plan.split(":")[1].split(",")[0], result.plan
+
+
+def test_the_parts_the_border_cuts_are_those_reaching_it_wherever_it_lies():
+    ink = np.zeros((200, 300), np.float32)
+    ink[20:60, 100:104] = 0.9  # reaches the top of the image's own area (a sheet turned within a larger canvas)
+    ink[90:130, 150:154] = 0.9  # inside it
+    ink[150:180, 266:270] = 0.9  # reaches its right side
+    ink[0:30, 10:14] = 0.9  # the canvas's edge, outside that area: not the image's border
+    border_at = np.zeros((200, 300), np.uint8)
+    border_at[19, 30:271] = border_at[180, 30:271] = border_at[19:181, 29] = border_at[19:181, 270] = 1
+    found = layout.analyse(ink, page=True, border_at=border_at)
+    cut = {tuple(found.parts[found.parts[:, 0] == label][0, 1:3]) for label in found.cut}
+    assert cut == {(100, 20), (266, 150)}, cut
+    plain = layout.analyse(ink, page=True)  # by default the canvas's edges are the border
+    assert {tuple(plain.parts[plain.parts[:, 0] == label][0, 1:3]) for label in plain.cut} == {(10, 0)}
+
+
 @pytest.mark.parametrize("degrees", [-4.0, 4.0])
 def test_an_empty_box_askew_is_no_digit(degrees):
     sheet = np.full((1000, 800), PAPER, np.uint8)

@@ -49,7 +49,9 @@ def finer(result: Normalized, size: tuple[int, int], crop: Crop) -> Segmented | 
     if max(gray.shape) > MAX_SIDE:
         reduced = to_max_side(gray)
         gray, shrink = reduced, gray.shape[1] / reduced.shape[1]
-    closer = segment.read(*light.working_ink(gray), page=True)
+    # A window, not an image: its edges as they lie on the square sheet, not turned with it (cut tight round the
+    # boxes, it may cut a digit standing out of one).
+    closer = segment.read(*light.working_ink(gray), page=True, window=True)
     if not _boxed(closer.plan):
         return None
     boxes = tuple(

@@ -143,7 +143,7 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     rivals, edge = objects, []
     if layout.page:  # what the image's border cuts (a desk beyond the paper's edge) after all that it does not
         height, width = layout.labels.shape
-        cut = [not off_border(*extent(o), layout.labels.shape) for o in objects]
+        cut = [bool(np.isin(o[:, 0], layout.cut).any()) for o in objects]
         inside = [o for o, c in zip(objects, cut, strict=True) if not c]
         # A small mark the border cuts (a shadow's or a sheet's edge, dust at the edge) is not the digit, which
         # a scan shows whole; a large one may be a digit cropped tight, and is offered last.

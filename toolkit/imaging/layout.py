@@ -6,7 +6,7 @@ dropped; what is left is a `Layout` of connected parts for `toolkit.imaging.digi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -36,11 +36,16 @@ class Layout:
     noise: float  # the paper's noise (sigma)
     page: bool  # larger than common.PAGE_SIDE
     ticks: tuple[tuple[int, int, int, int], ...] = ()  # a comb's ticks (left, top, width, height), erased as lines
+    # labels of the parts the image's own border cuts (`analyse`), which are no rivals to a page's digit (`digits`)
+    cut: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
-def analyse(ink: np.ndarray, page: bool | None = None) -> Layout:
+def analyse(ink: np.ndarray, page: bool | None = None, border_at: np.ndarray | None = None) -> Layout:
     """Find the ink of flattened ink (`light.flatten`), erase ruled lines and drop specks (steps 2-4 of the
-    segmenter). `page`: read as a page (or not) whatever its size; by default, when larger than PAGE_SIDE."""
+    segmenter). `page`: read as a page (or not) whatever its size; by default, when larger than PAGE_SIDE.
+    `border_at`: where the image's own border lies in `ink` (a uint8 mask) when that is not only along the edges
+    of `ink`: a sheet turned square lies askew in it (`segment.read`). The parts that reach it are `Layout.cut`.
+    (The speck share and the joining of parts into objects still go by the edges of `ink`: docs/scans.md.)"""
     page = max(ink.shape) > PAGE_SIDE if page is None else page
     flat = ink - np.float32(median(border(ink)))
     level, noise = paper(border(flat))
@@ -78,6 +83,7 @@ def analyse(ink: np.ndarray, page: bool | None = None) -> Layout:
                 count, labels, stats, touching = _erased(mask, labels, touching)
                 teeth_left = []  # (labelled again without them)
     parts = _parts(flat, labels, stats, count)
+    cut = _cut(labels, stats, count, border_at)
     if teeth_left:
         parts = parts[~np.isin(parts[:, 0], teeth_left)]
     ruled = ruled_parts(flat, labels, parts, page, lines)
@@ -85,7 +91,7 @@ def analyse(ink: np.ndarray, page: bool | None = None) -> Layout:
         drawn = np.isin(labels, ruled).view(np.uint8)
         lines = drawn if lines is None else lines | drawn
         parts = parts[~np.isin(parts[:, 0], ruled)]
-    return Layout(flat, labels, parts, lines, touching, noise, page, ticks)
+    return Layout(flat, labels, parts, lines, touching, noise, page, ticks, cut)
 
 
 def _erased(mask: np.ndarray, before: np.ndarray, joined: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
@@ -97,6 +103,16 @@ def _erased(mask: np.ndarray, before: np.ndarray, joined: np.ndarray) -> tuple[i
     origin[labels.ravel()] = before.ravel()
     touching = np.flatnonzero(np.isin(origin, joined))
     return count, labels, stats, touching[touching > 0]
+
+
+def _cut(labels: np.ndarray, stats: np.ndarray, count: int, border_at: np.ndarray | None) -> np.ndarray:
+    """The labels of the parts the image's own border cuts: those reaching the edges of `labels`, or, given
+    where the border lies (`border_at`), those within a pixel of it."""
+    if border_at is None:
+        x, y, w, h = (stats[1:count, k] for k in range(4))
+        return np.flatnonzero(~off_border(x, y, w, h, labels.shape)) + 1
+    found = np.unique(labels[cv2.dilate(border_at, np.ones((3, 3), np.uint8)).view(bool)])
+    return found[found > 0].astype(np.int64)
 
 
 def _parts(flat: np.ndarray, labels: np.ndarray, stats: np.ndarray, count: int) -> np.ndarray:

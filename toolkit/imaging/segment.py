@@ -99,26 +99,47 @@ FLAGS = {
 }
 
 
-def read(ink: np.ndarray, inverted: bool, multi_digit: bool = False, page: bool | None = None) -> Segmented:
+def read(
+    ink: np.ndarray,
+    inverted: bool,
+    multi_digit: bool = False,
+    page: bool | None = None,
+    window: bool = False,
+) -> Segmented:
     """Ink (bright on black, float32) -> the digit (single-digit mode: tensor (28, 28)) or the digits left to
     right (`multi_digit`: tensor (n, 28, 28)), their boxes and flags. See the module docstring. A sheet askew
     (its rules and boxes, `askew.skew`) is turned square first; the boxes are given in the image's own pixels.
-    `page`: read as a page (or not) whatever the ink's size (`layout.analyse`)."""
+    `page`: read as a page (or not) whatever the ink's size (`layout.analyse`). A mark the image's border cuts
+    is one reaching the image's own edges, wherever they lie once the sheet is turned; `window`: the ink is a
+    window cut from a larger image (a closer look), and a mark is cut by the window's edges as they lie."""
     angle = skew(ink)
     h, w = ink.shape
     if not angle:
         result = _read(ink, inverted, multi_digit, page)
         return result if result.fine is None else replace(result, fine=shares(result.fine, (h, w)))
     turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    result = _read(cv2.warpAffine(ink, turn, (w, h), flags=cv2.INTER_LINEAR), inverted, multi_digit, page)
+    border_at = None if window else _border_at((h, w), turn)
+    result = _read(cv2.warpAffine(ink, turn, (w, h), flags=cv2.INTER_LINEAR), inverted, multi_digit, page, border_at)
     back = cv2.invertAffineTransform(turn)
     fine = None if result.fine is None else shares(mapped_box(result.fine, back, (h, w)), (h, w))
     return replace(result, boxes=tuple(mapped_box(box, back, (h, w)) for box in result.boxes or ()), fine=fine)
 
 
-def _read(ink: np.ndarray, inverted: bool, multi_digit: bool, page: bool | None) -> Segmented:
-    """`read` on a square sheet."""
-    layout = analyse(ink, page)
+def _border_at(shape: tuple[int, int], turn: np.ndarray) -> np.ndarray:
+    """Where the border of an image of `shape` lies once it is turned by `turn` (a mask): its own edges turned
+    with it (a mark into them stands askew in the square sheet, off its edges), and the edges of the square
+    sheet, which cut off what the turn took beyond them."""
+    h, w = shape
+    ring = np.zeros(shape, np.uint8)
+    ring[0] = ring[-1] = ring[:, 0] = ring[:, -1] = 1
+    return np.asarray(cv2.warpAffine(ring, turn, (w, h), flags=cv2.INTER_NEAREST), np.uint8) | ring
+
+
+def _read(
+    ink: np.ndarray, inverted: bool, multi_digit: bool, page: bool | None, border_at: np.ndarray | None = None
+) -> Segmented:
+    """`read` on a square sheet (`border_at`: where the image's own border lies on it, `layout.analyse`)."""
+    layout = analyse(ink, page, border_at)
     flags: list[str] = []
     if not multi_digit:
         result = _read_single(layout, flags, inverted)
