@@ -237,12 +237,30 @@ def test_a_mark_into_the_border_of_a_sheet_askew_is_one_the_border_cuts(scorer, 
     assert result.blank or "e" in result.plan.split(":")[1].split(",")[0], result.plan
 
 
+@pytest.mark.parametrize("degrees", [-3.0, 3.0])
+def test_a_long_stroke_into_the_border_of_a_sheet_askew_does_not_take_in_the_digit_beside_it(
+    mnist_test, scorer, degrees
+):
+    """A mark the border cuts lends no reach to the parts near it, wherever the border lies once the sheet is
+    turned: a stroke running far into the page from its border, turned off the square sheet's edge, joined the
+    2 written beside it into one object the border cut, and the 2 went with it."""
+    sheet = np.full((1200, 900), PAPER, np.uint8)
+    for y in range(150, 1150, 44):
+        cv2.line(sheet, (0, y), (899, y), 150, 2)
+    sheet = rotated(sheet, degrees)
+    for x in (40, 810):
+        cv2.line(sheet, (x, 0), (x + 10, 160), 30, 3)  # into the top border, drawn after the turn
+    stamp(sheet, digit_image(mnist_test, 2), 70, 70 if degrees < 0 else 720, 60)  # 20 px beside one of them
+    digit, result = read(sheet, scorer)
+    assert digit == 2, (result.plan, result.flags)
+
+
 def test_the_parts_the_border_cuts_are_those_reaching_it_wherever_it_lies():
     ink = np.zeros((200, 300), np.float32)
     ink[20:60, 100:104] = 0.9  # reaches the top of the image's own area (a sheet turned within a larger canvas)
     ink[90:130, 150:154] = 0.9  # inside it
     ink[150:180, 266:270] = 0.9  # reaches its right side
-    ink[0:30, 10:14] = 0.9  # the canvas's edge, outside that area: not the image's border
+    ink[0:30, 10:14] = 0.9  # the canvas's edge, which this mask does not mark as the border
     border_at = np.zeros((200, 300), np.uint8)
     border_at[19, 30:271] = border_at[180, 30:271] = border_at[19:181, 29] = border_at[19:181, 270] = 1
     found = layout.analyse(ink, page=True, border_at=border_at)

@@ -57,13 +57,17 @@ class Digit:
 
 
 def _objects(
-    parts: np.ndarray, shape: tuple[int, int] | None = None, touching: np.ndarray | None = None
+    parts: np.ndarray,
+    shape: tuple[int, int] | None = None,
+    touching: np.ndarray | None = None,
+    cut: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """Parts grouped into objects (parts closer than JOIN x the taller one's height), heaviest object first;
     each object is the array of its parts' rows. With the image's `shape` (a page), a part its border cuts
-    lends no reach: a desk beyond the paper's edge, as tall as the photo, would otherwise take in every mark
-    within a fifth of the photo's height, the digit too; and one whose box covers APART_SHARE of the image
-    (a desk along two sides of the sheet, all of it ink) is joined to none but its like, since its box holds
+    (`cut`: labels, `Layout.cut`; by default, those whose box meets the edges of `shape`) lends no reach: a desk
+    beyond the paper's edge, as tall as the photo, would otherwise take in every mark within a fifth of the
+    photo's height, the digit too; and one whose box meets those edges and covers APART_SHARE of the image (a
+    desk along two sides of the sheet, all of it ink) is joined to none but its like, since its box holds
     every mark on the sheet. Two parts that both touched an erased line
     (`touching`: labels) reach ACROSS_LINE further: a 5 crossing a box's edge falls apart into pieces the
     width of the line apart when the line is erased."""
@@ -74,7 +78,7 @@ def _objects(
     apart = np.zeros(len(parts), bool)
     if shape is not None:
         cut_off = ~off_border(x0, y0, parts[:, 3], parts[:, 4], shape)
-        tall[cut_off] = 0
+        tall[cut_off if cut is None else np.isin(parts[:, 0], cut)] = 0
         apart = cut_off & (parts[:, 3] * parts[:, 4] > APART_SHARE * shape[0] * shape[1])
     share = np.full((len(parts), len(parts)), JOIN)
     if touching is not None and len(touching):
@@ -128,7 +132,7 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     ambiguous when another object weighs nearly as much as the heaviest, and several-digits when the ink looks
     like digits side by side."""
     page = layout.labels.shape if layout.page else None
-    objects = _objects(layout.parts, page, layout.touching) if len(layout.parts) else []
+    objects = _objects(layout.parts, page, layout.touching, layout.cut) if len(layout.parts) else []
     if not objects:
         return []
     lines = layout.lines

@@ -107,7 +107,7 @@ def _erased(mask: np.ndarray, before: np.ndarray, joined: np.ndarray) -> tuple[i
 
 def _cut(labels: np.ndarray, stats: np.ndarray, count: int, border_at: np.ndarray | None) -> np.ndarray:
     """The labels of the parts the image's own border cuts: those reaching the edges of `labels`, or, given
-    where the border lies (`border_at`), those within a pixel of it."""
+    where the border lies (`border_at`, a 0/1 uint8 mask), those within a pixel of it."""
     if border_at is None:
         x, y, w, h = (stats[1:count, k] for k in range(4))
         return np.flatnonzero(~off_border(x, y, w, h, labels.shape)) + 1

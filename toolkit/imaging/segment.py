@@ -110,15 +110,16 @@ def read(
     right (`multi_digit`: tensor (n, 28, 28)), their boxes and flags. See the module docstring. A sheet askew
     (its rules and boxes, `askew.skew`) is turned square first; the boxes are given in the image's own pixels.
     `page`: read as a page (or not) whatever the ink's size (`layout.analyse`). A mark the image's border cuts
-    is one reaching the image's own edges, wherever they lie once the sheet is turned; `window`: the ink is a
-    window cut from a larger image (a closer look), and a mark is cut by the window's edges as they lie."""
+    is one reaching the image's own edges, wherever they lie once the sheet is turned (a page's single digit:
+    numbers do not ask); `window`: the ink is a window cut from a larger image (a closer look), and a mark is
+    cut by the turned sheet's own edges only, not by the window's edges turned."""
     angle = skew(ink)
     h, w = ink.shape
     if not angle:
         result = _read(ink, inverted, multi_digit, page)
         return result if result.fine is None else replace(result, fine=shares(result.fine, (h, w)))
     turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    border_at = None if window else _border_at((h, w), turn)
+    border_at = None if window or multi_digit else _border_at((h, w), turn)
     result = _read(cv2.warpAffine(ink, turn, (w, h), flags=cv2.INTER_LINEAR), inverted, multi_digit, page, border_at)
     back = cv2.invertAffineTransform(turn)
     fine = None if result.fine is None else shares(mapped_box(result.fine, back, (h, w)), (h, w))
