@@ -112,7 +112,7 @@ def read(
     `page`: read as a page (or not) whatever the ink's size (`layout.analyse`). A mark the image's border cuts
     is one reaching the image's own edges, wherever they lie once the sheet is turned (a page's single digit:
     numbers do not ask); `window`: the ink is a window cut from a larger image (a closer look), and a mark is
-    cut by the turned sheet's own edges only, not by the window's edges turned."""
+    cut by the edges of the square sheet it is turned into, not by the window's own edges turned."""
     angle = skew(ink)
     h, w = ink.shape
     if not angle:
