@@ -56,19 +56,13 @@ class Digit:
     boxed: bool = False  # single-digit candidate standing in a form's box (`boxes.boxed_in`)
 
 
-def _objects(
-    parts: np.ndarray,
-    shape: tuple[int, int] | None = None,
-    touching: np.ndarray | None = None,
-    cut: np.ndarray | None = None,
-) -> list[np.ndarray]:
+def _objects(parts: np.ndarray, touching: np.ndarray | None = None, page: Layout | None = None) -> list[np.ndarray]:
     """Parts grouped into objects (parts closer than JOIN x the taller one's height), heaviest object first;
-    each object is the array of its parts' rows. With the image's `shape` (a page), a part its border cuts
-    (`cut`: labels, `Layout.cut`; by default, those whose box meets the edges of `shape`) lends no reach: a desk
-    beyond the paper's edge, as tall as the photo, would otherwise take in every mark within a fifth of the
-    photo's height, the digit too; and one whose box meets those edges and covers APART_SHARE of the image (a
-    desk along two sides of the sheet, all of it ink) is joined to none but its like, since its box holds
-    every mark on the sheet. Two parts that both touched an erased line
+    each object is the array of its parts' rows. On a `page` (its layout), a part its border cuts (`Layout.cut`)
+    lends no reach: a desk beyond the paper's edge, as tall as the photo, would otherwise take in every mark
+    within a fifth of the photo's height, the digit too; and one whose box meets the image's edges and covers
+    APART_SHARE of it (a desk along two sides of the sheet, all of it ink) is joined to none but its like, since
+    its box holds every mark on the sheet. Two parts that both touched an erased line
     (`touching`: labels) reach ACROSS_LINE further: a 5 crossing a box's edge falls apart into pieces the
     width of the line apart when the line is erased."""
     x0, y0 = parts[:, 1], parts[:, 2]
@@ -76,14 +70,15 @@ def _objects(
     gap_y = np.maximum(0, _gaps(y0, y0 + parts[:, 4]))
     tall = parts[:, 4].copy()
     apart = np.zeros(len(parts), bool)
-    if shape is not None:
-        cut_off = ~off_border(x0, y0, parts[:, 3], parts[:, 4], shape)
-        tall[cut_off if cut is None else np.isin(parts[:, 0], cut)] = 0
-        apart = cut_off & (parts[:, 3] * parts[:, 4] > APART_SHARE * shape[0] * shape[1])
+    if page is not None:
+        tall[np.isin(parts[:, 0], page.cut)] = 0
+        shape = page.labels.shape
+        meets = ~off_border(x0, y0, parts[:, 3], parts[:, 4], shape)
+        apart = meets & (parts[:, 3] * parts[:, 4] > APART_SHARE * shape[0] * shape[1])
     share = np.full((len(parts), len(parts)), JOIN)
     if touching is not None and len(touching):
-        cut = np.isin(parts[:, 0], touching)
-        share[cut[:, None] & cut[None, :]] += ACROSS_LINE
+        joined = np.isin(parts[:, 0], touching)
+        share[joined[:, None] & joined[None, :]] += ACROSS_LINE
     reach = share * np.maximum(tall[:, None], tall[None, :])
     near = (gap_x <= reach) & (gap_y <= reach)
     near[apart[:, None] != apart[None, :]] = False  # a desk's box takes in the sheet it lies around
@@ -131,8 +126,8 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     marked `boxed`, so that the label, heavier, does not push it aside as a speck (`reading.pick`). Flagged
     ambiguous when another object weighs nearly as much as the heaviest, and several-digits when the ink looks
     like digits side by side."""
-    page = layout.labels.shape if layout.page else None
-    objects = _objects(layout.parts, page, layout.touching, layout.cut) if len(layout.parts) else []
+    page = layout if layout.page else None
+    objects = _objects(layout.parts, layout.touching, page) if len(layout.parts) else []
     if not objects:
         return []
     lines = layout.lines
