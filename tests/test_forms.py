@@ -1380,7 +1380,7 @@ def test_two_runs_are_a_hidden_box_only_at_a_corner_and_of_a_box_found_beside_th
 
 
 def test_on_a_page_faint_ink_gives_way_to_a_digit_the_model_accepts():
-    """On a page, faint ink ("p") is read as no digit (`reading.unread_faint`); chosen as the heaviest mark, it
+    """On a page, faint ink ("p") is read as no digit (`reading.unread`); chosen as the heaviest mark, it
     hid a bold digit the model accepted, and the page read as nothing (`faint-ink`). It is passed over for an
     accepted mark that is not faint; alone, or on a digit's own scan ("keep:"), it is still the one chosen."""
     seven = np.array([0.01] * 7 + [0.9] + [0.01] * 2 + [0.05])

@@ -56,15 +56,16 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     or when the candidate is not accepted (rejected, or doubted beside a heavier mark rejected), the twin is, and
     both read the same digit (a 7 whose bar lay along its box's top, cut in two where the line was erased; standing
     in a form's box, whatever both read: a digit that lost a stroke with the line reads as another digit without
-    it). On a page ("pick:"), one of faint ink ("p", read as no digit: `unread_faint`) gives way to an accepted one
-    that is not. Among those left, the heaviest is the digit; in a "keep:" plan none lighter than KEEP_SHARE of the
-    heaviest is (a speck on a box's rule is no rival to a digit the model doubts), nor, standing in a form's box
-    ("b"), lighter than BOXED_SHARE (a label printed beside its box outweighs its digit). A candidate out of the
-    boxes is no rival to one in them. When none is accepted, a "keep:" plan still reads the one the model doubts
-    least (`_least_rejected`; ambiguous when that is not the heaviest). A model without not_digit accepts every
-    candidate, and the heaviest is read, as the segmenter alone would. On a page whose candidates the model
-    rejects all, one standing in a form's box that it rejects short of sure is read (`_doubted_in_box`), unless
-    it is lighter than a mark the model rejects in the boxes (a box's debris on a blank form)."""
+    it). On a page ("pick:"), one read as no digit (faint ink, "p", or a lying bar read as a 1, "t": `unread`) gives
+    way to an accepted one that is not. Among those left, the heaviest is the digit; in a "keep:" plan none
+    lighter than KEEP_SHARE of the heaviest is (a speck on a box's rule is no rival to a digit the model
+    doubts), nor, standing in a form's box ("b"), lighter than BOXED_SHARE (a label printed beside its box
+    outweighs its digit). A candidate out of the boxes is no rival to one in them. When none is accepted, a
+    "keep:" plan still reads the one the model doubts least (`_least_rejected`; ambiguous when that is not the
+    heaviest). A model without not_digit accepts every candidate, and the heaviest is read, as the segmenter
+    alone would. On a page whose candidates the model rejects all, one standing in a form's box that it rejects
+    short of sure is read (`_doubted_in_box`), unless it is lighter than a mark the model rejects in the boxes
+    (a box's debris on a blank form)."""
     entries = _entries(plan)
     masses = [float(v.rstrip("wekfbstp")) for v in entries]
     boxed = ["b" in v for v in entries]
@@ -104,8 +105,8 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
         left = [i for i in range(len(scored)) if i not in edges and i not in losers and not heavier[i]]
         kept = _doubted_in_box(boxed, scored, left)
         return kept, False, kept is not None and "w" in entries[kept]
-    if plan.startswith("pick:"):  # on a page faint ink is read as no digit (`unread_faint`): no rival to ink
-        accepted = [i for i in accepted if not faint(plan, i)] or accepted
+    if plan.startswith("pick:"):  # on a page what is read as no digit (`unread`) is no rival to a digit
+        accepted = [i for i in accepted if unread(plan, scored, i) is None] or accepted
     best = accepted[0]
     doubted = (
         scored[:, NUM_CLASSES] >= NOT_DIGIT_DOUBT if scored.shape[1] > NUM_CLASSES else np.zeros(len(scored), bool)
@@ -160,11 +161,16 @@ def edge_ones(plan: str, scored: np.ndarray) -> list[int]:
     return [i for i, entry in enumerate(_entries(plan)) if "e" in entry and digits[i] == 1]
 
 
-def unread_faint(plan: str, chosen: int) -> bool:
-    """Whether the candidate `pick` chose is read as no digit after all: on a page ("pick:"), ink barely darker
-    than the paper ("p") is a hair, a streak or shading far more often than a digit. A digit's own scan
-    ("keep:") reads it, flagged. One rule for the records (`toolkit.predict.pipeline`) and for `decide`."""
-    return plan.startswith("pick:") and faint(plan, chosen)
+def unread(plan: str, scored: np.ndarray, chosen: int) -> str | None:
+    """Why the candidate `pick` chose is read as no digit after all, or None: on a page ("pick:"), ink barely
+    darker than the paper ("p", `faint-ink`) is a hair, a streak or shading far more often than a digit, and so
+    is a 1 lying further over than a 1 is written ("t", `lying-stroke`). A digit's own scan ("keep:") reads
+    either, flagged. One rule for the records (`toolkit.predict.pipeline`) and for `decide`."""
+    if not plan.startswith("pick:"):
+        return None
+    if faint(plan, chosen):
+        return "faint-ink"
+    return "lying-stroke" if lying_one(plan, scored, chosen) else None
 
 
 def faint(plan: str, chosen: int) -> bool:
@@ -243,7 +249,7 @@ def decide(result: Normalized, scored: np.ndarray) -> list[int]:
         return []
     if result.plan and result.plan.startswith(PICK_PLANS):
         at = pick(result.plan, scored)[0]
-        return [] if at is None or unread_faint(result.plan, at) else [at]
+        return [] if at is None or unread(result.plan, scored, at) else [at]
     return choose(result.plan, scored)[0]
 
 

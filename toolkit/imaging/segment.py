@@ -87,7 +87,8 @@ FLAGS = {
     "a seam between paper tones, a piece of a rule) or, on a page or a form field, at any angle (a staple, a "
     "hair): it may be no digit (multi-digit: such a bar beside other digits was not read)",
     "lying-stroke": "the 1 read is a bar lying further over than people write a 1 (its top more than 45 degrees "
-    "to the right of upright, or 35 to the left): a hair, a fold or a staple on a blank sheet reads so",
+    "to the right of upright, or 35 to the left): a hair, a fold or a staple on a blank sheet reads so; on a "
+    "page no digit is read, and a smaller image keeps its 1, flagged",
     "faint-ink": "the mark that would be read is ink barely darker than the paper (a hair, a streak or shading "
     "on a blank sheet reads so; a written digit seldom does): on a page no digit is read, and a smaller "
     "image keeps its digit, flagged",

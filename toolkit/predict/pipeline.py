@@ -208,8 +208,8 @@ def _pick(
     if rejection is not None:
         scored = np.column_stack([scored, rejection[k : k + item.n]])
     chosen, ambiguous, wide = reading.pick(item.plan, scored)
-    if chosen is not None and reading.unread_faint(item.plan, chosen):
-        return None, None, "faint-ink"  # on a page, ink barely darker than the paper is no digit read
+    if chosen is not None and (why := reading.unread(item.plan, scored, chosen)):
+        return None, None, why  # on a page, faint ink or a lying bar is no digit read
     flags = [f for f in (item.flags or "").split() if f != "ambiguous" and (f != "several-digits" or not chosen)]
     if ambiguous:
         flags.append("ambiguous")
