@@ -111,7 +111,7 @@ def test_the_picture_says_what_predicts_record_says_flags_the_model_adds_include
     seen = explain.look(str(blot))
     probs = scorer.score(seen.tensors, with_not_digit=True)
     assert explain.headline(seen, probs, explain.record(str(blot), seen, probs)) == (
-        "no digit: the model reads none; low confidence   flags: not-a-digit"
+        "no digit: no mark is read as one; low confidence   flags: not-a-digit"
     )
 
 

@@ -1438,7 +1438,9 @@ def test_on_a_page_a_lying_bar_gives_way_to_a_digit_and_alone_is_no_digit():
         reading.unread("pick:1p", seven[None], 0) == "faint-ink" and reading.unread("keep:1p", seven[None], 0) is None
     )
     assert reading.pick("pick:1t,0.4", np.stack([one, seven]))[0] == 1  # the 7 beside a heavier hair
-    assert reading.pick("pick:1t", one[None])[0] == 0  # alone it is chosen, and then not read (`decide`)
+    assert reading.pick("pick:1t", one[None])[0] == 0  # alone it is chosen, and then not read (`unread`, above)
+    # A lying bar whose twin with the line it touched kept reads another digit is read from both views.
+    assert reading.unread("pick:1bt,1.05bk", np.stack([one, seven]), 0) is None
     rejected = seven.copy()
     rejected[10] = 0.95
     assert reading.pick("pick:1t,0.4", np.stack([one, rejected]))[0] == 0

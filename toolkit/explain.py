@@ -185,7 +185,7 @@ def headline(seen: Seen, probs: np.ndarray, said: dict[str, Any]) -> str:
     doubt = "; low confidence" if said.get("low_confidence") else ""
     digits = said["text"] if "text" in said else ("" if said.get("digit") is None else str(said["digit"]))
     if not digits:
-        why = "blank: no digit found" if seen.result.blank or not len(probs) else "no digit: the model reads none"
+        why = "blank: no digit found" if seen.result.blank or not len(probs) else "no digit: no mark is read as one"
         return why + doubt + flags
     used: list[int] = reading.decide(seen.result, probs) if seen.result.plan else []
     inputs = f"; inputs used: {', '.join(str(i + 1) for i in used)}" if used else ""

@@ -164,13 +164,17 @@ def edge_ones(plan: str, scored: np.ndarray) -> list[int]:
 def unread(plan: str, scored: np.ndarray, chosen: int) -> str | None:
     """Why the candidate `pick` chose is read as no digit after all, or None: on a page ("pick:"), ink barely
     darker than the paper ("p", `faint-ink`) is a hair, a streak or shading far more often than a digit, and so
-    is a 1 lying further over than a 1 is written ("t", `lying-stroke`). A digit's own scan ("keep:") reads
-    either, flagged. One rule for the records (`toolkit.predict.pipeline`) and for `decide`."""
+    is a 1 lying further over than a 1 is written ("t", `lying-stroke`), unless its twin with the line it touched
+    kept reads another digit (`differing_twin`: the record reads it from both views, not as the bar's 1). A
+    digit's own scan ("keep:") reads either, flagged. One rule for the records (`toolkit.predict.pipeline`) and
+    for `decide`."""
     if not plan.startswith("pick:"):
         return None
     if faint(plan, chosen):
         return "faint-ink"
-    return "lying-stroke" if lying_one(plan, scored, chosen) else None
+    if lying_one(plan, scored, chosen) and differing_twin(plan, scored, chosen) is None:
+        return "lying-stroke"
+    return None
 
 
 def faint(plan: str, chosen: int) -> bool:

@@ -10,8 +10,8 @@ INT8_MIN_AGREEMENT = 0.99
 INT8_MAX_ACCURACY_DELTA = 0.005  # 0.5 percentage points
 # The outputs of an int8 export against the reference, as a signal-to-noise ratio (parity.comparator.sqnr_db). Clean
 # int8 exports of the zoo and the reference model measured 50-54 dB with 8-bit weights (46 dB for the reference
-# with today's 7-bit ones, export.quantize); one layer's weights scaled by 1.25 gives
-# 15-33 dB, by 2 gives 5-25 dB, while 99% of the argmaxes may still agree.
+# with today's 7-bit ones, export.quantize); one layer's weights scaled by 1.25 gave 15-33 dB, by 2 gave 5-25 dB
+# (8-bit weights), while 99% of the argmaxes may still agree.
 INT8_MIN_OUTPUT_SQNR_DB = 30.0
 BATCH_SIZE = 512
 BATCH_CHECK_IMAGES = 512  # images run one at a time for the batch-invariance check

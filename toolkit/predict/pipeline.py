@@ -199,8 +199,9 @@ def _pick(
     kept, `cut-by-border` when the image's border cuts the one read; `straight-stroke` when the one read is a 1
     straighter than a pen draws (`reading.straight_one`), `lying-stroke` when it is a 1 lying further over than a
     1 is written (`reading.lying_one`); `faint-ink` when it is ink barely darker than the
-    paper (`reading.faint`), and then, on a page, none is read; when none is read, `cut-by-border` when every
-    candidate was a straight mark into the border read as a 1 (`reading.edge_ones`), else `not-a-digit`."""
+    paper (`reading.faint`). On a page, a faint or lying one chosen is not read (`reading.unread`): no digit, and
+    that flag alone. When none is read otherwise, `cut-by-border` when every candidate was a straight mark into
+    the border read as a 1 (`reading.edge_ones`), else `not-a-digit`."""
     from toolkit.imaging import reading
 
     assert item.plan is not None
