@@ -42,6 +42,7 @@ What deserves a human look is flagged (FLAGS), never silent. Steps 1-4 are `tool
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -145,7 +146,7 @@ def _read(
     flags: list[str] = []
     if not multi_digit:
         result = _read_single(layout, flags, inverted)
-        fine = _small_boxes(layout)
+        fine = _small_boxes(layout, _boxed_boxes(result))
         return result if fine is None else replace(result, fine=fine)
     lattices = find_number(layout, flags)
     if not lattices and layout.lines is not None:
@@ -259,14 +260,24 @@ def _pick_plan(offered: list[_Offered], page: bool) -> str:
     )
 
 
-def _small_boxes(layout: Layout) -> tuple[int, int, int, int] | None:
+def _boxed_boxes(result: Segmented) -> list[tuple[int, int, int, int]]:
+    """The boxes of the single-digit candidates offered standing in a form's box ("b" in the plan)."""
+    if not result.plan or not result.boxes:
+        return []
+    entries = result.plan.split(":", 1)[1].split(",")
+    return [box for box, entry in zip(result.boxes, entries, strict=True) if "b" in entry]
+
+
+def _small_boxes(layout: Layout, boxed: Sequence[tuple[int, int, int, int]] = ()) -> tuple[int, int, int, int] | None:
     """On a page, (left, top, width, height) around the cells of its small form boxes from FINE_CELL up to
     FINE_BOX px across and no more than twice as long as wide, grown by FINE_BOX on every side (their labels, a
     digit standing out of them), for `Segmented.fine`; None when there are none. A cell is a hole the erased
     lines close all round (a box, a row of them), or a hole in the ink left that fills SQUARE_HOLE of its
     rectangle: boxes too small or too faint at the working scale for their lines to be found (a row of 16 px
     boxes with 1 px rules). Rules, a shadow's edge and other open lines enclose nothing, the sliver between two
-    boxes a rule runs across is no cell, and a written 0's or a printed O's hole is round (pi / 4 of its box)."""
+    boxes a rule runs across is no cell, and a written 0's or a printed O's hole is round (pi / 4 of its box).
+    `boxed`: the boxes of the candidates the page found standing in a form's box (`_boxed_boxes`); those of a
+    digit's size whose middle lies in the rows of the cells found are taken in too."""
     if not layout.page:
         return None
     cells = [] if layout.lines is None else _holes(layout.lines, 0.0)
@@ -276,6 +287,14 @@ def _small_boxes(layout: Layout) -> tuple[int, int, int, int] | None:
     ]
     if not small:
         return None
+    # The cells found may stop short of the box a digit stands in (a row of nine boxes on a whole form, its seventh
+    # holding the 9): the window would cut the row before it, and the closer reading replace the page's.
+    rows = min(c[1] for c in small), max(c[1] + c[3] for c in small)
+    small += [
+        (x, y, w, h)
+        for x, y, w, h in boxed
+        if FINE_CELL <= h < FINE_BOX and w <= 2 * h and rows[0] <= y + h / 2 <= rows[1]
+    ]
     h, w = layout.labels.shape
     left, top = max(0, min(c[0] for c in small) - FINE_BOX), max(0, min(c[1] for c in small) - FINE_BOX)
     right = min(w, max(c[0] + c[2] for c in small) + FINE_BOX)
