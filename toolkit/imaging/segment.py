@@ -145,9 +145,7 @@ def _read(
     layout = analyse(ink, page, border_at)
     flags: list[str] = []
     if not multi_digit:
-        result = _read_single(layout, flags, inverted)
-        fine = _small_boxes(layout, _boxed_boxes(result))
-        return result if fine is None else replace(result, fine=fine)
+        return _read_single(layout, flags, inverted)
     lattices = find_number(layout, flags)
     if not lattices and layout.lines is not None:
         flags.append("lines-only")
@@ -202,7 +200,8 @@ class _Offered(NamedTuple):
 
 def _read_single(layout: Layout, flags: list[str], inverted: bool) -> Segmented:
     """Single-digit mode: the heaviest candidate that can be read is the tensor; the others ride along
-    (`Segmented.others`), and the plan (see `_pick_plan`) lets the model judge them all (`pick`), even a lone
+    (`Segmented.others`), the region of a page's small form boxes to read closer (`Segmented.fine`,
+    `_small_boxes`), and the plan (see `_pick_plan`) lets the model judge them all (`pick`), even a lone
     one: on a page, a mark the model rejects is no digit.
     Each candidate is stretched to its own solid ink: a faint line of writing is no digit's neighbour."""
     candidates = find_single(layout, flags)
@@ -217,7 +216,7 @@ def _read_single(layout: Layout, flags: list[str], inverted: bool) -> Segmented:
         if _touches(layout, c) and (kept := _tensor(layout, c, solid, keep_line=True)) is not None:
             offered.append(_Offered(*kept, c, solid, True))
     if not offered:
-        return _nothing(layout, flags, inverted, (SIZE, SIZE))
+        return replace(_nothing(layout, flags, inverted, (SIZE, SIZE)), fine=_small_boxes(layout))
     _touching(layout, candidates[:1], flags)
     return Segmented(
         offered[0].field,
@@ -228,6 +227,7 @@ def _read_single(layout: Layout, flags: list[str], inverted: bool) -> Segmented:
         boxes=tuple(o.box for o in offered),
         plan=_pick_plan(offered, layout.page),
         others=np.stack([o.field for o in offered[1:]]) if len(offered) > 1 else None,
+        fine=_small_boxes(layout, [o.box for o in offered if o.digit.boxed]),
     )
 
 
@@ -260,14 +260,6 @@ def _pick_plan(offered: list[_Offered], page: bool) -> str:
     )
 
 
-def _boxed_boxes(result: Segmented) -> list[tuple[int, int, int, int]]:
-    """The boxes of the single-digit candidates offered standing in a form's box ("b" in the plan)."""
-    if not result.plan or not result.boxes:
-        return []
-    entries = result.plan.split(":", 1)[1].split(",")
-    return [box for box, entry in zip(result.boxes, entries, strict=True) if "b" in entry]
-
-
 def _small_boxes(layout: Layout, boxed: Sequence[tuple[int, int, int, int]] = ()) -> tuple[int, int, int, int] | None:
     """On a page, (left, top, width, height) around the cells of its small form boxes from FINE_CELL up to
     FINE_BOX px across and no more than twice as long as wide, grown by FINE_BOX on every side (their labels, a
@@ -276,8 +268,8 @@ def _small_boxes(layout: Layout, boxed: Sequence[tuple[int, int, int, int]] = ()
     rectangle: boxes too small or too faint at the working scale for their lines to be found (a row of 16 px
     boxes with 1 px rules). Rules, a shadow's edge and other open lines enclose nothing, the sliver between two
     boxes a rule runs across is no cell, and a written 0's or a printed O's hole is round (pi / 4 of its box).
-    `boxed`: the boxes of the candidates the page found standing in a form's box (`_boxed_boxes`); those of a
-    digit's size whose middle lies in the rows of the cells found are taken in too."""
+    `boxed`: the boxes of the candidates the page offered standing in a form's box; those of a digit's size
+    whose middle lies in the rows of the cells found are taken in too."""
     if not layout.page:
         return None
     cells = [] if layout.lines is None else _holes(layout.lines, 0.0)
