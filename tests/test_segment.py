@@ -1236,7 +1236,7 @@ def test_a_staple_on_a_blank_page_or_form_box_read_as_a_1_is_flagged_and_a_slant
     blank scans of our own: 5 of 16 such reads). On the segmenter's path (pages, form fields), a 1 read from a
     bar straighter than a pen draws, at any angle, says `straight-stroke`; a written 1 slanted as much does
     not. (A small crop of one mark keeps the fast path's test, square to the image only: see
-    docs/scans.md.)"""
+    docs/scans-history.md.)"""
     from toolkit.predict import predict_images
 
     rng = np.random.default_rng(1)
