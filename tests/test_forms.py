@@ -1473,3 +1473,29 @@ def test_a_lone_box_taller_than_wide_has_no_rules_rectangle_down_the_image():
         assert askew._rules_rect(box, False) is None
         centre, size, _ = askew._rules_rect(box, True)
     assert size == (50.0, 61.0) and centre == (25.0, 30.5)
+
+
+def test_two_strokes_standing_on_a_rule_that_runs_on_past_them_are_no_box():
+    """A thin 0 written narrow over a comb's baseline stands its two straight sides on the rule, which runs on
+    past both of them: taken for a box open at the top, the sides were erased as its sides and the 0 read 7
+    (renderer D's form 139 at seed 1357, below). A box closed by its own edge, a rule ending at the pair, or a
+    rule with other upright runs along it (a comb's long ticks, a row of boxes' dividers) is still a box."""
+    sides = [_run(108, 30, 3, 18, False), _run(134, 30, 3, 18, False)]
+    on_rule = _run(20, 48, 220, 3, True)
+    assert boxes.box_sides([*sides, on_rule]).runs == set()
+    assert boxes.box_sides([*sides, _run(108, 48, 29, 3, True)]).runs == {0, 1, 2}  # the rule ends at them
+    comb = [*sides, on_rule, _run(60, 30, 3, 18, False)]  # another tick along the rule: a comb's cell
+    assert {0, 1, 2}.issubset(boxes.box_sides(comb).runs)
+    closed = [*sides, on_rule, _run(108, 28, 29, 3, True)]  # closed at the top as well: a box on a rule
+    assert {0, 1}.issubset(boxes.box_sides(closed).runs)
+
+
+def test_a_narrow_zero_standing_on_a_combs_baseline_is_read(tmp_path):
+    from tests.scripts_loader import load_script
+    from toolkit.predict import predict_images
+
+    (tmp_path / "forms").mkdir()
+    name, _, truth, traits = load_script("render_scans_d").render_one(("forms", 139, 1357, str(tmp_path)))
+    assert "comb=4" in traits
+    (record,) = predict_images([str(tmp_path / name)])
+    assert (truth, record["digit"]) == ("0", 0), record

@@ -147,7 +147,8 @@ def box_sides(members: list) -> Sides:
     overlap) at least 2 LINE_MIN apart, their ends joined by a run across on at least one side, covering most
     of the gap. A digit touching the box or crossing its edge is part of the same connected ink, so the box is
     judged by its runs, not by the part's outline. No runs when there is no box (the sides of a 0 are curved,
-    a thin 8 slants, the bar of a 7 is one run). A row of boxes whose dividers are evenly spaced but for a gap
+    a thin 8 slants, the bar of a 7 is one run; two straight sides of a 0 standing on a rule that runs on past
+    them are a digit on it, `_standing_on_rule`). A row of boxes whose dividers are evenly spaced but for a gap
     of two or more spacings says where the dividers it misses are (`Sides.hidden`)."""
     spans = []
     for _, c, _, horizontal, measured in members:
@@ -185,7 +186,10 @@ def box_sides(members: list) -> Sides:
             # boxes, evenly spaced; a bold stroke of a digit across the box is neither.
             regular = _evenly_spaced([at_k for _, at_k, _, _ in spanning])
             across_runs = [(k, end) for k, _, measured, end in spanning if measured <= ruled or end or regular]
-            if any(end for _, end in across_runs):
+            closing = [k for k, end in across_runs if end]
+            if closing and _standing_on_rule(spans, (i, j), [spans[k] for k in closing], lo, hi):
+                continue  # a looped digit's two sides standing on (or hanging from) a rule, not a box
+            if closing:
                 found.update((i, j, *(k for k, _ in across_runs)))
                 kept = {k for k, _ in across_runs}
                 at_runs = [at_k for k, at_k, _, _ in spanning if k in kept]
@@ -252,6 +256,24 @@ def _evenly_spaced(positions: list[float]) -> bool:
     gaps = np.diff(np.sort(positions))
     middle = float(np.median(gaps))
     return middle >= LINE_MIN and bool(np.all(np.abs(gaps - middle) <= SPACING * middle))
+
+
+def _standing_on_rule(spans: list, pair: tuple[int, int], closing: list, lo: float, hi: float) -> bool:
+    """Whether two parallel runs (`pair`, indices into `spans`, as `box_sides` makes them; `lo`, `hi`: where they
+    stand across) closed at one end only by runs across (`closing`, spans) are a digit's strokes on a rule: each
+    closing run runs on LINE_MIN px or more beyond both of them (a rule, not a box's own edge), and no other run
+    parallel to them stands along it (a comb's long ticks, a row of boxes' dividers). A thin 0 written narrow
+    over a comb's baseline stands its two sides on it; taken for a box, they were erased as its sides."""
+    horizontal, (a0, a1), _, _, _ = spans[pair[0]]
+    _, (b0, b1), _, _, _ = spans[pair[1]]
+    ends = {abs(at - max(a0, b0)) < abs(at - min(a1, b1)) for _, _, at, _, _ in closing}  # which end each closes
+    if len(ends) > 1 or any(c0 > lo - LINE_MIN or c1 < hi + LINE_MIN for _, (c0, c1), _, _, _ in closing):
+        return False
+    return not any(
+        same == horizontal and k not in pair and c0 <= at <= c1
+        for k, (same, _, at, _, _) in enumerate(spans)
+        for _, (c0, c1), _, _, _ in closing
+    )
 
 
 def _at_end(at: float, a0: float, a1: float, b0: float, b1: float, near: float, half: float) -> bool:

@@ -45,7 +45,8 @@ def analyse(ink: np.ndarray, page: bool | None = None, border_at: np.ndarray | N
     segmenter). `page`: read as a page (or not) whatever its size; by default, when larger than PAGE_SIDE.
     `border_at`: where the image's own border lies in `ink` (a uint8 mask) when that is not only along the edges
     of `ink`: a sheet turned square lies askew in it (`segment.read`). The parts that reach it are `Layout.cut`.
-    (The speck share, and which parts join none but their like, still go by the edges of `ink`: docs/scans-history.md.)"""
+    (The speck share, and which parts join none but their like, still go by the edges of `ink`: see
+    docs/scans-history.md.)"""
     page = max(ink.shape) > PAGE_SIDE if page is None else page
     flat = ink - np.float32(median(border(ink)))
     level, noise = paper(border(flat))
