@@ -1444,3 +1444,36 @@ def test_on_a_page_a_lying_bar_gives_way_to_a_digit_and_alone_is_no_digit():
     rejected = seven.copy()
     rejected[10] = 0.95
     assert reading.pick("pick:1t,0.4", np.stack([one, rejected]))[0] == 0
+
+
+def test_marks_shaped_like_a_digit_are_offered_before_heavier_wide_ones_and_a_boxed_one_besides():
+    """On a whole form the printed words and the rows of boxes too small for their lines to be found are objects
+    heavier than a digit written small: with the eight heaviest offered, a 4 on a comb never became a candidate
+    and the form read no digit. Those shaped like one digit come first; the heaviest mark in a form's box is
+    offered besides when it is not among them."""
+    from toolkit.imaging import digits
+
+    def mark(left: int, width: int, height: int, mass: int) -> np.ndarray:
+        return np.array([[left, left, 10, width, height, mass]])
+
+    words = [mark(100 * k, 60, 14, 10_000 - k) for k in range(1, 11)]  # ten words, heaviest first
+    digit = mark(2_000, 12, 16, 900)
+    boxed = mark(3_000, 40, 14, 800)  # a wide mark standing in a form's box
+    objects = [*words, digit, boxed]
+    in_box = lambda o: bool(o[0, 0] == 3_000)  # noqa: E731
+    offered = [int(o[0, 0]) for o in digits._taken(objects, in_box)]
+    assert offered == [100, 200, 300, 400, 500, 600, 700, 2_000, 3_000]  # heaviest first, as offered
+    assert [int(o[0, 0]) for o in digits._taken(objects[:8], in_box)] == [100 * k for k in range(1, 9)]
+
+
+@pytest.mark.parametrize("index", [139, 90])
+def test_a_small_digit_on_a_whole_form_full_of_labels_and_small_boxes_is_offered_and_read(tmp_path, index):
+    """The whole-form tuning renderer's sheets at seed 888: a 4 on a comb and an 8 in a box, each lighter than
+    the eight heaviest labels and rows of boxes, were never offered to the model, and the form read no digit."""
+    from tests.scripts_loader import load_script
+    from toolkit.predict import predict_images
+
+    (tmp_path / "forms").mkdir()
+    name, truth, traits = load_script("render_whole_forms").render_one(index, 888, str(tmp_path))
+    (record,) = predict_images([str(tmp_path / name)])
+    assert record["digit"] == int(truth), (record, traits)

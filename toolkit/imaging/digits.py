@@ -25,7 +25,7 @@ APART_SHARE = 0.25  # on a page, a part the border cuts whose box covers this sh
 ACROSS_LINE = 0.15  # ... and two parts that both touched an erased line, this much further (the line's gap)
 COMPARABLE = 0.35  # another object with this share of the chosen one's ink makes the choice ambiguous
 CANDIDATE_SHARE = 0.02  # single-digit mode offers the model every object with this share of the heaviest's ink
-CANDIDATES = 8  # ... at most this many, heaviest first (a whole form's labels, each word an object, outweigh a digit)
+CANDIDATES = 8  # ... at most this many (one more in a form's box), those shaped like a digit first (`_taken`)
 EDGE_MARK = 0.25  # on a page, a mark the image's border cuts, smaller than this share of its sides, is no digit
 DIGIT_WIDTH = 0.8  # a digit's typical width, as a share of its height (MNIST: median 0.8)
 WIDE = 1.45  # a group wider than this x the digits' height holds several digits (MNIST: 99% are narrower)
@@ -172,23 +172,18 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
 
 
 def _taken(objects: list[np.ndarray], in_box: Callable[[np.ndarray], bool]) -> list[np.ndarray]:
-    """The CANDIDATES objects offered to the model, heaviest first: the heaviest, except that when none of them
-    stands in a form's box and a lighter object does, the heaviest of those takes the last place (a form's
-    title and the labels printed beside its rows outweigh a digit written small, and crowded it out); and when
-    none of them is shaped like one digit (no wider than WIDE x its height) and a lighter object is, the
-    heaviest of those takes the last place left (on a whole form the heaviest marks may all be printed words,
-    wider than a digit, and a digit in a box its lines were not found around was crowded out)."""
+    """The CANDIDATES objects offered to the model, heaviest first: the heaviest of those shaped like one digit (no
+    wider than WIDE x its height), then of those wider (on a whole form the heaviest marks are printed words and
+    rows of boxes too small for their lines to be found, each an object heavier than a digit written small, and
+    only the heaviest eight were offered: a 4 on a comb, a 1 in a box, never became a candidate), and the
+    heaviest object standing in a form's box besides, when it is not among them (a wide mark in a box, heavier
+    than the mark chosen out of the boxes, makes that choice a guess: `reading.pick`)."""
     if len(objects) <= CANDIDATES:
         return objects
-    chosen, placed = list(range(CANDIDATES)), []
-    for wanted in (in_box, _one_wide):
-        if any(wanted(objects[i]) for i in chosen):
-            continue
-        extra = next((i for i in range(CANDIDATES, len(objects)) if wanted(objects[i])), None)
-        if extra is not None:
-            chosen.remove(max(i for i in chosen if i not in placed))  # the lightest no earlier wish put there
-            chosen.append(extra)
-            placed.append(extra)
+    chosen = sorted(sorted(range(len(objects)), key=lambda i: (not _one_wide(objects[i]), i))[:CANDIDATES])
+    boxed = next((i for i in range(len(objects)) if in_box(objects[i])), None)
+    if boxed is not None and boxed not in chosen:
+        chosen.append(boxed)
     return [objects[i] for i in sorted(chosen)]
 
 
