@@ -1488,6 +1488,8 @@ def test_two_strokes_standing_on_a_rule_that_runs_on_past_them_are_no_box():
     assert {0, 1, 2}.issubset(boxes.box_sides(comb).runs)
     closed = [*sides, on_rule, _run(108, 28, 29, 3, True)]  # closed at the top as well: a box on a rule
     assert {0, 1}.issubset(boxes.box_sides(closed).runs)
+    between = [*sides, on_rule, _run(20, 28, 220, 3, True)]  # between two long rules: a table's cell
+    assert {0, 1}.issubset(boxes.box_sides(between).runs)
 
 
 def test_a_narrow_zero_standing_on_a_combs_baseline_is_read(tmp_path):

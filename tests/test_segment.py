@@ -455,9 +455,9 @@ def test_a_desk_as_tall_as_the_photo_does_not_take_in_the_digit_beside_it(mnist_
 @pytest.mark.parametrize("digit", [2, 4, 7])
 def test_printed_words_heavier_than_the_digit_do_not_crowd_it_out_of_the_candidates(mnist_test, digit):
     """A whole form: more printed labels than candidates are offered, one to a line (no row of writing), each
-    heavier than the digit written small. Only the CANDIDATES heaviest objects are offered to the model, all of
-    them words, which it rejects, and the form read as having no digit. One shaped like a single digit now takes
-    the last place."""
+    heavier than the digit written small. Only the CANDIDATES heaviest objects were offered to the model, all of
+    them words, which it rejects, and the form read as having no digit. After the heaviest, those shaped like a
+    single digit are now offered first (`digits._taken`)."""
     from toolkit.imaging.digits import CANDIDATES
 
     sheet = np.full((1600, 1200), 235, np.uint8)
@@ -1456,14 +1456,26 @@ def test_marks_shaped_like_a_digit_are_offered_before_heavier_wide_ones_and_a_bo
     def mark(left: int, width: int, height: int, mass: int) -> np.ndarray:
         return np.array([[left, left, 10, width, height, mass]])
 
+    def taken(objects: list, boxed_at: int = -1, cut_at: int = -1) -> list[int]:
+        in_box, cut = (
+            (lambda at: lambda o: bool(o[0, 0] == at))(boxed_at),
+            (lambda at: lambda o: bool(o[0, 0] == at))(cut_at),
+        )
+        return [int(o[0, 0]) for o in digits._taken(objects, in_box, cut)]
+
     words = [mark(100 * k, 60, 14, 10_000 - k) for k in range(1, 11)]  # ten words, heaviest first
     digit = mark(2_000, 12, 16, 900)
     boxed = mark(3_000, 40, 14, 800)  # a wide mark standing in a form's box
     objects = [*words, digit, boxed]
-    in_box = lambda o: bool(o[0, 0] == 3_000)  # noqa: E731
-    offered = [int(o[0, 0]) for o in digits._taken(objects, in_box)]
-    assert offered == [100, 200, 300, 400, 500, 600, 700, 2_000, 3_000]  # heaviest first, as offered
-    assert [int(o[0, 0]) for o in digits._taken(objects[:8], in_box)] == [100 * k for k in range(1, 9)]
+    assert taken(objects, boxed_at=3_000) == [100, 200, 300, 400, 500, 600, 700, 2_000, 3_000]  # heaviest first
+    assert taken(objects) == [100, 200, 300, 400, 500, 600, 700, 2_000]  # nothing in a box: eight
+    assert taken(objects[:8], boxed_at=3_000) == [100 * k for k in range(1, 9)]  # eight or fewer: all of them
+    assert taken(objects, boxed_at=2_000) == [100, 200, 300, 400, 500, 600, 700, 2_000]  # the boxed one is in
+    # The heaviest is always offered, however many lighter marks are shaped like a digit (an underlined 4 among dots).
+    dots = [mark(5_000 + 10 * k, 5, 5, 500 - k) for k in range(10)]
+    assert taken([words[0], *dots]) == [100, *(5_000 + 10 * k for k in range(7))]
+    # What the image's border cuts (listed after the rest) comes after all, shaped like a digit or not.
+    assert taken([*words, digit, mark(9_000, 10, 20, 700)], cut_at=9_000) == [100 * k for k in range(1, 8)] + [2_000]
 
 
 @pytest.mark.parametrize("index", [139, 90])

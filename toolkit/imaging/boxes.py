@@ -261,9 +261,9 @@ def _evenly_spaced(positions: list[float]) -> bool:
 def _standing_on_rule(spans: list, pair: tuple[int, int], closing: list, lo: float, hi: float) -> bool:
     """Whether two parallel runs (`pair`, indices into `spans`, as `box_sides` makes them; `lo`, `hi`: where they
     stand across) closed at one end only by runs across (`closing`, spans) are a digit's strokes on a rule: each
-    closing run runs on LINE_MIN px or more beyond both of them (a rule, not a box's own edge), and no other run
-    parallel to them stands along it (a comb's long ticks, a row of boxes' dividers). A thin 0 written narrow
-    over a comb's baseline stands its two sides on it; taken for a box, they were erased as its sides."""
+    closing run runs on LINE_MIN px or more beyond both of their middles (a rule, not a box's own edge), and no
+    other run parallel to them stands along it (a comb's long ticks, a row of boxes' dividers). A thin 0 written
+    narrow over a comb's baseline stands its two sides on it; taken for a box, they were erased as its sides."""
     horizontal, (a0, a1), _, _, _ = spans[pair[0]]
     _, (b0, b1), _, _, _ = spans[pair[1]]
     ends = {abs(at - max(a0, b0)) < abs(at - min(a1, b1)) for _, _, at, _, _ in closing}  # which end each closes

@@ -25,7 +25,9 @@ APART_SHARE = 0.25  # on a page, a part the border cuts whose box covers this sh
 ACROSS_LINE = 0.15  # ... and two parts that both touched an erased line, this much further (the line's gap)
 COMPARABLE = 0.35  # another object with this share of the chosen one's ink makes the choice ambiguous
 CANDIDATE_SHARE = 0.02  # single-digit mode offers the model every object with this share of the heaviest's ink
-CANDIDATES = 8  # ... at most this many (one more in a form's box), those shaped like a digit first (`_taken`)
+CANDIDATES = (
+    8  # ... at most this many (one more in a form's box): the heaviest, then those shaped like a digit (`_taken`)
+)
 EDGE_MARK = 0.25  # on a page, a mark the image's border cuts, smaller than this share of its sides, is no digit
 DIGIT_WIDTH = 0.8  # a digit's typical width, as a share of its height (MNIST: median 0.8)
 WIDE = 1.45  # a group wider than this x the digits' height holds several digits (MNIST: 99% are narrower)
@@ -119,7 +121,8 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     """Single-digit mode: the candidates for the digit, heaviest object first (on a page never objects in a row of
     writing, flagged writing-only when there is nothing else, and those the image's border cuts after all, no rival to
     the others here; none when there is none): every object with CANDIDATE_SHARE of the heaviest's ink, up to CANDIDATES
-    (one of them in a form's box if any is: `_taken`), for the model to judge (a faint line of writing or a shadow can
+    (the heaviest, then those shaped like one digit, and one in a form's box besides: `_taken`), for the model to
+    judge (a faint line of writing or a shadow can
     outweigh a thin 1; see `reading.pick`). An object in a form's box or a comb's cell (`boxes.boxed_in`,
     `combs.between_ticks`: the comb's ticks left standing, or erased as lines, `combs.erased_ticks`) is never
     writing: a digit in the first box of a row would otherwise join the label printed before it; it is offered
@@ -166,21 +169,26 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     if several:
         flags.append("several-digits")
     heaviest = int(best[:, 5].sum())
-    offered = _taken([o for o in objects if o[:, 5].sum() >= CANDIDATE_SHARE * heaviest], in_box)
     cut_off = {id(o) for o in edge}
+    kept = [o for o in objects if o[:, 5].sum() >= CANDIDATE_SHARE * heaviest]
+    offered = _taken(kept, in_box, lambda o: id(o) in cut_off)
     return [Digit(o[:, 0], extent(o), mass=int(o[:, 5].sum()), edge=id(o) in cut_off, boxed=in_box(o)) for o in offered]
 
 
-def _taken(objects: list[np.ndarray], in_box: Callable[[np.ndarray], bool]) -> list[np.ndarray]:
-    """The CANDIDATES objects offered to the model, heaviest first: the heaviest of those shaped like one digit (no
-    wider than WIDE x its height), then of those wider (on a whole form the heaviest marks are printed words and
-    rows of boxes too small for their lines to be found, each an object heavier than a digit written small, and
-    only the heaviest eight were offered: a 4 on a comb, a 1 in a box, never became a candidate), and the
-    heaviest object standing in a form's box besides, when it is not among them (a wide mark in a box, heavier
-    than the mark chosen out of the boxes, makes that choice a guess: `reading.pick`)."""
+def _taken(
+    objects: list[np.ndarray], in_box: Callable[[np.ndarray], bool], cut: Callable[[np.ndarray], bool]
+) -> list[np.ndarray]:
+    """The CANDIDATES objects offered to the model, in their order (heaviest first, those the image's border
+    cuts after all): the heaviest, then the heaviest of those shaped like one digit (no wider than WIDE x its
+    height), then of those wider, those the border `cut` last (on a whole form the heaviest marks are printed
+    words and rows of boxes too small for their lines to be found, each an object heavier than a digit written
+    small, and only the heaviest eight were offered: a 4 on a comb, a 1 in a box, never became a candidate), and
+    the heaviest object standing in a form's box besides, when it is not among them (a wide mark in a box,
+    heavier than the mark chosen out of the boxes, makes that choice a guess: `reading.pick`)."""
     if len(objects) <= CANDIDATES:
         return objects
-    chosen = sorted(sorted(range(len(objects)), key=lambda i: (not _one_wide(objects[i]), i))[:CANDIDATES])
+    rest = sorted(range(1, len(objects)), key=lambda i: (cut(objects[i]), not _one_wide(objects[i]), i))
+    chosen = [0, *rest[: CANDIDATES - 1]]
     boxed = next((i for i in range(len(objects)) if in_box(objects[i])), None)
     if boxed is not None and boxed not in chosen:
         chosen.append(boxed)
