@@ -25,9 +25,7 @@ APART_SHARE = 0.25  # on a page, a part the border cuts whose box covers this sh
 ACROSS_LINE = 0.15  # ... and two parts that both touched an erased line, this much further (the line's gap)
 COMPARABLE = 0.35  # another object with this share of the chosen one's ink makes the choice ambiguous
 CANDIDATE_SHARE = 0.02  # single-digit mode offers the model every object with this share of the heaviest's ink
-CANDIDATES = (
-    8  # ... at most this many (one more in a form's box): the heaviest, then those shaped like a digit (`_taken`)
-)
+CANDIDATES = 8  # ... at most this many (and one in a form's box besides), chosen as `_taken` says
 EDGE_MARK = 0.25  # on a page, a mark the image's border cuts, smaller than this share of its sides, is no digit
 DIGIT_WIDTH = 0.8  # a digit's typical width, as a share of its height (MNIST: median 0.8)
 WIDE = 1.45  # a group wider than this x the digits' height holds several digits (MNIST: 99% are narrower)
@@ -122,10 +120,10 @@ def find_single(layout: Layout, flags: list[str]) -> list[Digit]:
     writing, flagged writing-only when there is nothing else, and those the image's border cuts after all, no rival to
     the others here; none when there is none): every object with CANDIDATE_SHARE of the heaviest's ink, up to CANDIDATES
     (the heaviest, then those shaped like one digit, and one in a form's box besides: `_taken`), for the model to
-    judge (a faint line of writing or a shadow can
-    outweigh a thin 1; see `reading.pick`). An object in a form's box or a comb's cell (`boxes.boxed_in`,
-    `combs.between_ticks`: the comb's ticks left standing, or erased as lines, `combs.erased_ticks`) is never
-    writing: a digit in the first box of a row would otherwise join the label printed before it; it is offered
+    judge (a faint line of writing or a shadow can outweigh a thin 1; see `reading.pick`). An object in a form's
+    box or a comb's cell (`boxes.boxed_in`, `combs.between_ticks`: the comb's ticks left standing, or erased as
+    lines, `combs.erased_ticks`) is never writing: a digit in the first box of a row would otherwise join the
+    label printed before it; it is offered
     marked `boxed`, so that the label, heavier, does not push it aside as a speck (`reading.pick`). Flagged
     ambiguous when another object weighs nearly as much as the heaviest, and several-digits when the ink looks
     like digits side by side."""
