@@ -1457,11 +1457,9 @@ def test_marks_shaped_like_a_digit_are_offered_before_heavier_wide_ones_and_a_bo
         return np.array([[left, left, 10, width, height, mass]])
 
     def taken(objects: list, boxed_at: int = -1, cut_at: int = -1) -> list[int]:
-        in_box, cut = (
-            (lambda at: lambda o: bool(o[0, 0] == at))(boxed_at),
-            (lambda at: lambda o: bool(o[0, 0] == at))(cut_at),
-        )
-        return [int(o[0, 0]) for o in digits._taken(objects, in_box, cut)]
+        """The lefts of the objects offered, the one at `boxed_at` standing in a box, the one at `cut_at` cut."""
+        offered = digits._taken(objects, lambda o: o[0, 0] == boxed_at, lambda o: o[0, 0] == cut_at)
+        return [int(o[0, 0]) for o in offered]
 
     words = [mark(100 * k, 60, 14, 10_000 - k) for k in range(1, 11)]  # ten words, heaviest first
     digit = mark(2_000, 12, 16, 900)
