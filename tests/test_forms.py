@@ -1501,3 +1501,42 @@ def test_a_narrow_zero_standing_on_a_combs_baseline_is_read(tmp_path):
     assert "comb=4" in traits
     (record,) = predict_images([str(tmp_path / name)])
     assert (truth, record["digit"]) == ("0", 0), record
+
+
+def tinted_row(tint: int) -> np.ndarray:
+    """A 1000x600 sheet with a row of three 30 px form boxes filled with paper `tint` grey levels darker (smaller
+    than the light's closing square), a bar written in the second, and a blot of ink above them."""
+    sheet = np.full((600, 1000), PAPER, np.uint8)
+    sheet[200:231, 100:191] = PAPER - tint
+    for left in (100, 130, 160):
+        cv2.rectangle(sheet, (left, 200), (left + 30, 230), RULE, 2)
+    cv2.line(sheet, (145, 205), (145, 225), 30, 3)
+    cv2.circle(sheet, (112, 162), 12, RULE, -1)  # a blot, solid dark through: no tint
+    return sheet
+
+
+@pytest.mark.parametrize("tint", [0, 25, 45])
+def test_a_tinted_row_of_small_boxes_is_paper_of_its_own_tone(tint):
+    """A form's boxes filled with a light tint, smaller than the light's closing square, stayed ink all through:
+    boxes, tint and the digit in one were one part, no lines were found, and the model read the whole row as
+    one mark (a 3 in a tinted box rejected). The tint is now paper of its own tone: the boxes are lines, the
+    digit a part of its own. A blot of ink, dark through, is no tint: it keeps all its pixels."""
+    found = layout.analyse(light.working_ink(tinted_row(tint).astype(np.float32) / 255)[0])
+    assert found.lines is not None and found.lines[200:231, 100:191].sum() > 300  # the boxes' sides, erased
+    sizes = {(int(w), int(h)) for w, h in found.parts[:, 3:5]}
+    assert (5, 25) in sizes, found.parts  # the bar on its own, its tint no longer around it
+    blot = found.labels[155:170, 105:120]
+    assert (blot > 0).all() and len(np.unique(blot)) == 1  # the blot untouched
+
+
+def test_a_digit_in_a_tinted_box_on_a_form_is_read(tmp_path):
+    """Renderer D's form 67 at seed 2469: a 3 in a form's box filled with a light tint 40 px wide on a 476 px
+    crop of a form, read as one mark with its box and tint and rejected (no digit) before tints were paper."""
+    from tests.scripts_loader import load_script
+    from toolkit.predict import predict_images
+
+    (tmp_path / "forms").mkdir()
+    name, _, truth, traits = load_script("render_scans_d").render_one(("forms", 67, 2469, str(tmp_path)))
+    assert "fill" in traits
+    (record,) = predict_images([str(tmp_path / name)])
+    assert (truth, record["digit"], record["flags"]) == ("3", 3, None), record

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from toolkit.imaging import combs
-from toolkit.imaging.common import PAGE_SIDE, border, median, off_border, paper
+from toolkit.imaging.common import PAGE_SIDE, border, median, off_border, paper, quantile
 from toolkit.imaging.lines import find_lines, ruled_parts
 
 MIN_CONTRAST = 0.08  # ink must stand this far (0..1) above the paper, whatever the noise
@@ -22,6 +22,8 @@ PAPER_SAMPLE = 3  # ... and the paper's noise is measured on every this-many-th 
 SPECK_SIDE = 3  # px: parts smaller than this on both sides are dust
 SPECK_SHARE = 0.01  # parts with less ink than this share of the heaviest part are dust
 MAX_PARTS = 200  # only the heaviest parts are considered (a page of text is not a number)
+TINT_DENSE, TINT_SIDE = 0.6, 16  # a part inking this share of its box or more, at least this many px both ways,
+TINT_LOW = 0.5  # ... whose median pixel stands under this share of its 95th percentile is marks on a tint
 
 
 @dataclass
@@ -63,6 +65,8 @@ def analyse(ink: np.ndarray, page: bool | None = None, border_at: np.ndarray | N
     threshold = max(MIN_CONTRAST, NOISE_SIGMAS * noise)
     mask = (flat > threshold).view(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if _untinted(flat, mask, labels, stats[:count], threshold):
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     found = find_lines(mask, flat, labels, stats, page) if count > 1 else None
     lines, touching = None, np.zeros(0, np.int64)
     ticks: tuple[tuple[int, int, int, int], ...] = ()
@@ -93,6 +97,30 @@ def analyse(ink: np.ndarray, page: bool | None = None, border_at: np.ndarray | N
         lines = drawn if lines is None else lines | drawn
         parts = parts[~np.isin(parts[:, 0], ruled)]
     return Layout(flat, labels, parts, lines, touching, noise, page, ticks, cut)
+
+
+def _untinted(flat: np.ndarray, mask: np.ndarray, labels: np.ndarray, stats: np.ndarray, threshold: float) -> bool:
+    """Take the tint of a form's tinted boxes for paper, in `mask` (in place); whether any was. A box filled with
+    a light tint and smaller than the light's closing square (`light.kernel_side`) stays in the ink, tint and
+    all: its lines, its tint and the digit in it are one part, no lines are found, and the model reads the
+    whole box as one mark (a 3 in a tinted box rejected). Such a part inks TINT_DENSE of its box or more, is
+    TINT_SIDE px or more both ways and mostly far fainter than its darkest (its median under TINT_LOW of its
+    95th percentile: a pen's or a rule's ink is about as dark through); its tint is its median, and its pixels
+    within `threshold` of the tint are paper, as the paper's are within `threshold` of the paper. A part the
+    image's border cuts (a photo's desk) is left as it is. `stats`: the parts' (background first)."""
+    h, w = mask.shape
+    x, y, pw, ph, area = (stats[1:, k] for k in range(5))
+    dense = (area >= TINT_DENSE * pw * ph) & (np.minimum(pw, ph) >= TINT_SIDE) & off_border(x, y, pw, ph, (h, w))
+    found = False
+    for label in (np.flatnonzero(dense) + 1).tolist():
+        left, top, width, height = (int(v) for v in stats[label, :4])
+        box = np.s_[top : top + height, left : left + width]
+        part = labels[box] == label
+        tint, darkest = median(flat[box][part]), quantile(flat[box][part], 0.95)
+        if tint < TINT_LOW * darkest:
+            mask[box][part & (flat[box] <= tint + threshold)] = 0
+            found = True
+    return found
 
 
 def _erased(mask: np.ndarray, before: np.ndarray, joined: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:

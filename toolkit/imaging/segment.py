@@ -14,7 +14,8 @@ components); Python loops only over the few parts found, and over the rows of a 
    MIN_CONTRAST. The paper is measured along the image's border (its noise, on a page, over the whole page
    when the border is MIXED_RING times noisier: a desk along its sides). This is decided on the page itself,
    at its own resolution, never on a fixed-size copy, so an 80 px digit on a 2339 px page is found as surely
-   as a digit that fills the image.
+   as a digit that fills the image. A form's box filled with a light tint, too small for the light's closing
+   to take its tint for paper, is read against its tint as against paper (`layout._untinted`).
 3. Ruled lines. Long runs (openings with LINE_MIN px horizontal and vertical kernels) that are straight and
    thin (at most LINE_THICK px, at least LINE_RATIO times longer than thick) are candidates. A candidate is a
    line when it is longer than the digits are tall (LINE_OVER_DIGIT x the tallest other ink), when it is one of
