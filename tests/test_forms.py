@@ -1540,3 +1540,29 @@ def test_a_digit_in_a_tinted_box_on_a_form_is_read(tmp_path):
     assert "fill" in traits
     (record,) = predict_images([str(tmp_path / name)])
     assert (truth, record["digit"], record["flags"]) == ("3", 3, None), record
+
+
+def test_a_straight_bar_read_as_a_1_gives_way_to_another_mark_and_stays_its_rival():
+    """On a whole form a box's side, left standing beside the digit in the box, is a bar straighter than a pen
+    draws and reads as a sure 1 ("s"); offered first, it was read and the 8 beside it was not (WF2's sheet 35,
+    read 0 then). The bar now gives way to a candidate that is no such bar, and as a comparable rival it
+    still makes the choice ambiguous. Alone, or beside marks the model rejects, the bar is still read."""
+    bar, eight, speck = _row(1, 0.99, 0.05), _row(8, 0.95, 0.1), _row(4, 0.6, 0.95)
+    assert reading.pick("pick:1bs,0.8b", np.stack([bar, eight]))[:2] == (1, True)
+    assert reading.pick("pick:1bs,3b", np.stack([bar, eight]))[:2] == (1, False)  # a bar far lighter: no rival
+    assert reading.pick("keep:1bs,0.8b", np.stack([bar, eight]))[0] == 1
+    assert reading.pick("pick:1bs,0.8b", np.stack([bar, speck]))[0] == 0  # the other rejected: the bar is read
+    assert reading.pick("pick:1b,0.8b", np.stack([bar, eight]))[:2] == (0, True)  # a written 1: read, as before
+
+
+def test_an_8_in_a_whole_forms_box_beside_its_sides_straight_bar_is_read(tmp_path):
+    """The whole-form tuning renderer's sheet 35 at seed 888: the 8 in a 7 mm box and a straight piece of the
+    box's side left standing beside it (read as a sure 1, `straight-stroke`) were both offered; the bar was read
+    (0 with the line kept). Now the 8 is read, flagged as the choice between two marks is."""
+    from tests.scripts_loader import load_script
+    from toolkit.predict import predict_images
+
+    (tmp_path / "forms").mkdir()
+    name, truth, traits = load_script("render_whole_forms").render_one(35, 888, str(tmp_path))
+    (record,) = predict_images([str(tmp_path / name)])
+    assert (truth, record["digit"], record["flags"]) == ("8", 8, "ambiguous"), (record, traits)

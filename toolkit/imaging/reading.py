@@ -57,15 +57,16 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
     both read the same digit (a 7 whose bar lay along its box's top, cut in two where the line was erased; standing
     in a form's box, whatever both read: a digit that lost a stroke with the line reads as another digit without
     it). On a page ("pick:"), one read as no digit (faint ink, "p", or a lying bar read as a 1, "t": `unread`) gives
-    way to an accepted one that is not. Among those left, the heaviest is the digit; in a "keep:" plan none
-    lighter than KEEP_SHARE of the heaviest is (a speck on a box's rule is no rival to a digit the model
-    doubts), nor, standing in a form's box ("b"), lighter than BOXED_SHARE (a label printed beside its box
-    outweighs its digit). A candidate out of the boxes is no rival to one in them. When none is accepted, a
-    "keep:" plan still reads the one the model doubts least (`_least_rejected`; ambiguous when that is not the
-    heaviest). A model without not_digit accepts every candidate, and the heaviest is read, as the segmenter
-    alone would. On a page whose candidates the model rejects all, one standing in a form's box that it rejects
-    short of sure is read (`_doubted_in_box`), unless it is lighter than a mark the model rejects in the boxes
-    (a box's debris on a blank form)."""
+    way to an accepted one that is not. A bar straighter than a pen draws read as a 1 ("s", `straight_one`: a box's
+    side, a piece of a rule) gives way to an accepted one that is not such a bar, and stays a rival to it. Among
+    those left, the heaviest is the digit; in a "keep:" plan none lighter than KEEP_SHARE of the heaviest is (a
+    speck on a box's rule is no rival to a digit the model doubts), nor, standing in a form's box ("b"), lighter
+    than BOXED_SHARE (a label printed beside its box outweighs its digit). A candidate out of the boxes is no rival
+    to one in them. When none is accepted, a "keep:" plan still reads the one the model doubts least
+    (`_least_rejected`; ambiguous when that is not the heaviest). A model without not_digit accepts every candidate,
+    and the heaviest is read, as the segmenter alone would. On a page whose candidates the model rejects all, one
+    standing in a form's box that it rejects short of sure is read (`_doubted_in_box`), unless it is lighter than a
+    mark the model rejects in the boxes (a box's debris on a blank form)."""
     entries = _entries(plan)
     masses = [float(v.rstrip("wekfbstp")) for v in entries]
     boxed = ["b" in v for v in entries]
@@ -107,14 +108,17 @@ def pick(plan: str, scored: np.ndarray) -> tuple[int | None, bool, bool]:
         return kept, False, kept is not None and "w" in entries[kept]
     if plan.startswith("pick:"):  # on a page what is read as no digit (`unread`) is no rival to a digit
         accepted = [i for i in accepted if unread(plan, scored, i) is None] or accepted
+    contenders = accepted  # a straight bar read as a 1 gives way to a mark that is not one, and stays its rival
+    accepted = [i for i in accepted if not straight_one(plan, scored, i)] or accepted
     best = accepted[0]
     doubted = (
         scored[:, NUM_CLASSES] >= NOT_DIGIT_DOUBT if scored.shape[1] > NUM_CLASSES else np.zeros(len(scored), bool)
     )
     rivals = [
         i
-        for i in accepted[1:]
-        if not _twins(entries, best, i)
+        for i in contenders
+        if i != best
+        and not _twins(entries, best, i)
         and all(mark in entries[best] or mark not in entries[i] for mark in NO_RIVAL)
         and not doubted[i]
         and (boxed[i] or not boxed[best])
