@@ -1487,3 +1487,36 @@ def test_a_small_digit_on_a_whole_form_full_of_labels_and_small_boxes_is_offered
     name, truth, traits = load_script("render_whole_forms").render_one(index, 888, str(tmp_path))
     (record,) = predict_images([str(tmp_path / name)])
     assert record["digit"] == int(truth), (record, traits)
+
+
+def test_an_object_far_heavier_than_the_rest_of_its_row_is_no_word_of_it():
+    """Words of a line of writing weigh alike. A row of faint boxes whose dotted lines were found as no lines
+    but as fragments side by side, with a digit in the first box, was taken for a line of writing, the digit
+    with it: the page said writing-only. An object with ROW_TOWER times the ink of any other in its row stands
+    alone; the words of a row stay a row, and so does a row with one word only a little heavier."""
+    from toolkit.imaging import digits
+
+    def mark(left: int, mass: int, width: int = 30) -> np.ndarray:
+        return np.array([[left, left, 100, width, 40, mass]], np.int64)
+
+    fragments = [mark(200, 20_000, 60), mark(270, 25_000, 60), mark(340, 15_000, 60)]
+    assert digits._in_rows([mark(120, 1_200_000, 60), *fragments]) == [False, True, True, True]
+    words = [mark(120 + 70 * k, 40_000 + 5_000 * k, 60) for k in range(4)]
+    assert digits._in_rows(words) == [True] * 4
+    assert digits._in_rows([mark(50, 350_000, 60), *words]) == [True] * 5  # under ten times the next: a word
+
+
+def test_a_digit_in_the_first_of_a_row_of_faint_boxes_is_no_writing(tmp_path):
+    """Renderer A's form 24 at seed 4243: a 5 in the first of three boxes printed so faint that their lines break
+    into dots at the ink's threshold; the dots made fragments side by side with the 5, and the form said
+    writing-only (no digit)."""
+    from tests.scripts_loader import load_script
+    from toolkit import data
+    from toolkit.predict import predict_images
+
+    renderer = load_script("render_scans_a")
+    renderer._init(*data.load_mnist()[0])
+    (tmp_path / "forms").mkdir()
+    row = renderer._task(("forms", 24, 4243, False, str(tmp_path)))
+    (record,) = predict_images([str(tmp_path / row["file"])])
+    assert (row["truth"], record["digit"], record["flags"]) == ("5", 5, None), record

@@ -37,7 +37,8 @@ MAX_SPAN = 1.3  # ... and is at most this x the digits' height wide
 REACH = 0.2  # a cut's path may wander this x the digits' height from its column ...
 STRAIGHT_REACH = 0.05  # ... and each cut is offered held within this too (at least 2 px either way) ...
 WIDE_REACH = 0.4  # ... and free to wander this far (a slanted 1 or 7 reaching under or over its neighbour)
-ROW_MIN, ROW_GAP = 3, 1.5  # on a page, this many objects side by side are a line of writing (see `_in_rows`)
+ROW_MIN, ROW_GAP = 3, 1.5  # on a page, this many objects side by side are a line of writing (see `_in_rows`) ...
+ROW_TOWER = 10.0  # ... but for one with this many times the ink of any other in it (a digit among box fragments)
 STACKED = 0.5  # two groups overlapping in x by this share of the narrower one, one above the other, are one digit
 FRAGMENT = 0.55  # a part shorter than this x the digits' height is a piece of a digit
 
@@ -201,7 +202,9 @@ def _one_wide(o: np.ndarray) -> bool:
 
 def _in_rows(objects: list[np.ndarray]) -> list[bool]:
     """Which objects belong to a line of writing: a chain of ROW_MIN or more objects side by side (overlapping
-    by half the smaller one's height, gaps under ROW_GAP x the taller one's height)."""
+    by half the smaller one's height, gaps under ROW_GAP x the taller one's height), but for one with ROW_TOWER
+    times the ink of any other in its chain: words weigh alike, and a digit written in a row of faint boxes,
+    whose dotted lines were found as no lines but as fragments side by side, is no word among them."""
     if len(objects) < ROW_MIN:
         return [False] * len(objects)
     x0, y0, w, h = np.array([extent(o) for o in objects], np.int64).T
@@ -211,7 +214,12 @@ def _in_rows(objects: list[np.ndarray]) -> list[bool]:
     )
     group = _connected(near)
     sizes = np.bincount(group, minlength=len(objects))
-    return (sizes[group] >= ROW_MIN).tolist()
+    mass = np.array([o[:, 5].sum() for o in objects], np.float64)
+    second = np.zeros(len(objects))  # the second heaviest of each object's chain
+    for chain in np.unique(group):
+        members = np.flatnonzero(group == chain)
+        second[members] = np.sort(mass[members])[-2] if len(members) > 1 else 0.0
+    return ((sizes[group] >= ROW_MIN) & (mass < ROW_TOWER * second)).tolist()
 
 
 def _small(box: tuple[int, int, int, int], width: int, height: int) -> bool:
