@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from toolkit import data, scans
-from toolkit.imaging import normalise, reading, slant
+from toolkit.imaging import layout, light, normalise, reading, slant
 from toolkit.imaging.cuts import least_ink_paths, profile_minima
 
 
@@ -1520,3 +1520,37 @@ def test_a_digit_in_the_first_of_a_row_of_faint_boxes_is_no_writing(tmp_path):
     row = renderer._task(("forms", 24, 4243, False, str(tmp_path)))
     (record,) = predict_images([str(tmp_path / row["file"])])
     assert (row["truth"], record["digit"], record["flags"]) == ("5", 5, None), record
+
+
+def test_a_thin_1_on_a_dusty_page_is_no_rule():
+    """A thin upright 1 on a page whose only other marks are specks of dust stands more than LINE_OVER_DIGIT
+    times taller than they do, and was erased as a rule: the page read a clump of dust, or nothing. A lone
+    upright bar shorter than PAGE_PIECE of the page is left to the model; a longer one is still a rule."""
+    rng = np.random.default_rng(3)
+    sheet = np.full((1000, 720), 230, np.uint8)
+    for x, y in rng.integers(30, 690, (40, 2)):
+        if min(abs(x - 150), abs(x - 500)) > 12:  # clear of the marks below
+            cv2.circle(sheet, (int(x), int(y)), int(rng.integers(2, 6)), 120, -1)  # dust, up to 11 px
+    cv2.line(sheet, (500, 300), (500, 345), 60, 2)  # a thin 1, 3 px wide and 48 tall
+    cv2.line(sheet, (150, 500), (150, 800), 60, 2)  # a rule, 300 px tall
+    found = layout.analyse(light.working_ink(sheet.astype(np.float32) / 255)[0])
+    assert found.lines is not None and found.lines[600, 148:153].any()  # the rule erased
+    assert not found.lines[320, 498:503].any()
+    one = found.labels[320, 500]
+    width, height = found.parts[found.parts[:, 0] == one][0, 3:5]
+    assert one > 0 and width <= 4 and 45 <= height <= 50  # the 1, whole
+
+
+def test_a_thin_1_among_dust_on_a_page_is_read(tmp_path):
+    """Renderer A's page 29 at seed 4243: a thin 1 about 25 px tall at the working scale among specks of dust,
+    erased as a rule; the page read no digit (the dust rejected)."""
+    from tests.scripts_loader import load_script
+    from toolkit import data
+    from toolkit.predict import predict_images
+
+    renderer = load_script("render_scans_a")
+    renderer._init(*data.load_mnist()[0])
+    (tmp_path / "pages").mkdir()
+    row = renderer._task(("pages", 29, 4243, False, str(tmp_path)))
+    (record,) = predict_images([str(tmp_path / row["file"])])
+    assert (row["truth"], record["digit"]) == ("1", 1), record

@@ -136,7 +136,6 @@ def find_lines(
     framed: dict[int, tuple[int, int, int, int, int]] = {}  # the box found on each part that holds one
     for stroke in set(owners):
         members = [k for k, owner in enumerate(owners) if owner == stroke]
-        x, y, pw, ph = (int(v) for v in stats[stroke][:4])
         sides, frame, hidden = box_sides([candidates[k] for k in members])
         for horizontal, at, lo, hi, reach in hidden:
             paint_divider(across[not horizontal], mask, horizontal, at, (lo, hi), reach)
@@ -145,11 +144,7 @@ def find_lines(
             outlines.append(frame)
             framed[stroke] = frame
             explained[stroke] = True
-        # One run covering the part but for a pixel or two of blur around it: a rule.
-        explained[stroke] |= any(
-            candidates[k][1][cv2.CC_STAT_WIDTH] >= pw - 4 and candidates[k][1][cv2.CC_STAT_HEIGHT] >= ph - 4
-            for k in members
-        )
+        explained[stroke] |= any(_whole(candidates[k][1], stats[stroke]) for k in members)  # a rule
     # A box whose other two sides a digit's strokes, laid along them, hid from the runs: as large as a box found.
     for stroke in set(owners) - set(framed):
         members = [k for k, owner in enumerate(owners) if owner == stroke]
@@ -170,6 +165,8 @@ def find_lines(
             continue  # a stroke of the digit written in the box and touching it: only the box's sides are lines
         if not horizontal and owners[k] not in framed and any(entry(c, frame) for frame in outlines):
             continue  # a thin 1 standing free in a form's box is its entry, however tall beside the labels
+        if page and not horizontal and length < PAGE_PIECE * h and _whole(c, stats[owners[k]]):
+            continue  # a lone upright bar on a page, shorter than PAGE_PIECE of it, may be a 1: the model judges it
         if digit is not None and length >= LINE_OVER_DIGIT * digit:
             lines.add(k)
         elif digit is None and page and length >= PAGE_LINE * (w if horizontal else h):
@@ -195,6 +192,15 @@ def find_lines(
     uprights: np.ndarray = cv2.dilate(across[False], grow)
     pen = pen_along(flat, mask, rules, uprights)
     return (rules | uprights) & ((crossings(mask, rules, uprights) | pen) ^ 1), strokes
+
+
+def _whole(run: np.ndarray, part: np.ndarray) -> bool:
+    """Whether a run (its stats row) covers the part it lies on (its stats row) but for a pixel or two of blur
+    around it: the part is nothing but the run."""
+    return bool(
+        run[cv2.CC_STAT_WIDTH] >= part[cv2.CC_STAT_WIDTH] - 4
+        and run[cv2.CC_STAT_HEIGHT] >= part[cv2.CC_STAT_HEIGHT] - 4
+    )
 
 
 def _line_candidates(mask: np.ndarray, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, int, bool, float]]:

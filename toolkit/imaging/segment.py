@@ -20,8 +20,9 @@ components); Python loops only over the few parts found, and over the rows of a 
    thin (at most LINE_THICK px, at least LINE_RATIO times longer than thick) are candidates. A candidate is a
    line when it is longer than the digits are tall (LINE_OVER_DIGIT x the tallest other ink), when it is one of
    three or four sides of a closed box, or, on a page with no other ink, when it crosses PAGE_LINE of the
-   sheet. A thin 1 or the bar of a 7 is never longer than the digits are large, so it stays. Lines are erased
-   before any digit is cut out: a form box never reaches the model.
+   sheet. A thin 1 or the bar of a 7 is never longer than the digits are large, so it stays; nor is a lone
+   upright bar on a page shorter than `lines.PAGE_PIECE` of it a line (a thin 1 among dust, taller than any
+   speck). Lines are erased before any digit is cut out: a form box never reaches the model.
 4. Specks. Parts under SPECK_SIDE px, or with under SPECK_SHARE of the heaviest part's ink (of those the
    image's border does not cut: a desk beside the sheet is no measure of a digit), are dust, and so is an
    object (below) under MIN_DIGIT px.
