@@ -1525,6 +1525,7 @@ def test_a_tinted_row_of_small_boxes_is_paper_of_its_own_tone(tint):
     assert found.lines is not None and found.lines[200:231, 100:191].sum() > 300  # the boxes' sides, erased
     sizes = {(int(w), int(h)) for w, h in found.parts[:, 3:5]}
     assert (5, 25) in sizes, found.parts  # the bar on its own, its tint no longer around it
+    assert abs(float(found.flat[215, 115])) < 0.05  # inside the first box: paper now, no tint left to halo a stroke
     blot = found.labels[155:170, 105:120]
     assert (blot > 0).all() and len(np.unique(blot)) == 1  # the blot untouched
 
@@ -1549,7 +1550,11 @@ def test_a_straight_bar_read_as_a_1_gives_way_to_another_mark_and_stays_its_riva
     still makes the choice ambiguous. Alone, or beside marks the model rejects, the bar is still read."""
     bar, eight, speck = _row(1, 0.99, 0.05), _row(8, 0.95, 0.1), _row(4, 0.6, 0.95)
     assert reading.pick("pick:1bs,0.8b", np.stack([bar, eight]))[:2] == (1, True)
-    assert reading.pick("pick:1bs,3b", np.stack([bar, eight]))[:2] == (1, False)  # a bar far lighter: no rival
+    # Offered after a heavier label the model rejects and before a heavier wide mark (`digits._taken`), a bar with
+    # under a third of the digit's ink is no rival to it.
+    label = _row(2, 0.5, 0.99)
+    assert reading.pick("pick:1w,0.25bs,0.9wb", np.stack([label, bar, eight]))[:2] == (2, False)
+    assert reading.pick("pick:1w,0.5bs,0.9wb", np.stack([label, bar, eight]))[:2] == (2, True)
     assert reading.pick("keep:1bs,0.8b", np.stack([bar, eight]))[0] == 1
     assert reading.pick("pick:1bs,0.8b", np.stack([bar, speck]))[0] == 0  # the other rejected: the bar is read
     assert reading.pick("pick:1b,0.8b", np.stack([bar, eight]))[:2] == (0, True)  # a written 1: read, as before

@@ -204,7 +204,8 @@ def _in_rows(objects: list[np.ndarray]) -> list[bool]:
     """Which objects belong to a line of writing: a chain of ROW_MIN or more objects side by side (overlapping
     by half the smaller one's height, gaps under ROW_GAP x the taller one's height), but for one with ROW_TOWER
     times the ink of any other in its chain: words weigh alike, and a digit written in a row of faint boxes,
-    whose dotted lines were found as no lines but as fragments side by side, is no word among them."""
+    whose dotted lines were found as no lines but as fragments side by side, is no word among them (the rest of
+    the chain stays a row, as it was with it)."""
     if len(objects) < ROW_MIN:
         return [False] * len(objects)
     x0, y0, w, h = np.array([extent(o) for o in objects], np.int64).T

@@ -100,14 +100,16 @@ def analyse(ink: np.ndarray, page: bool | None = None, border_at: np.ndarray | N
 
 
 def _untinted(flat: np.ndarray, mask: np.ndarray, labels: np.ndarray, stats: np.ndarray, threshold: float) -> bool:
-    """Take the tint of a form's tinted boxes for paper, in `mask` (in place); whether any was. A box filled with
-    a light tint and smaller than the light's closing square (`light.kernel_side`) stays in the ink, tint and
-    all: its lines, its tint and the digit in it are one part, no lines are found, and the model reads the
-    whole box as one mark (a 3 in a tinted box rejected). Such a part inks TINT_DENSE of its box or more, is
-    TINT_SIDE px or more both ways and mostly far fainter than its darkest (its median under TINT_LOW of its
-    95th percentile: a pen's or a rule's ink is about as dark through); its tint is its median, and its pixels
-    within `threshold` of the tint are paper, as the paper's are within `threshold` of the paper. A part the
-    image's border cuts (a photo's desk) is left as it is. `stats`: the parts' (background first)."""
+    """Take the tint of a form's tinted boxes for paper, in `flat` and `mask` (in place); whether any was. A box
+    filled with a light tint and smaller than the light's closing square (`light.kernel_side`: a larger one is
+    paper to the light already) stays in the ink, tint and all: its lines, its tint and the digit in it are one
+    part, no lines are found, and the model reads the whole box as one mark (a 3 in a tinted box rejected). Such
+    a part inks TINT_DENSE of its box or more, is TINT_SIDE px or more both ways, does not reach the image's
+    border (a photo's desk is left as it is), and is mostly far fainter than its strongest ink (its median under
+    TINT_LOW of its 95th percentile: a pen's or a rule's ink is about as dark through). Its tint is its median:
+    taken off its pixels, as the paper's level is off the page's, so that its strokes keep their contrast above
+    it and no halo of tint; and its pixels within `threshold` of it are no ink. `stats`: the parts' (background
+    first)."""
     h, w = mask.shape
     x, y, pw, ph, area = (stats[1:, k] for k in range(5))
     dense = (area >= TINT_DENSE * pw * ph) & (np.minimum(pw, ph) >= TINT_SIDE) & off_border(x, y, pw, ph, (h, w))
@@ -116,9 +118,11 @@ def _untinted(flat: np.ndarray, mask: np.ndarray, labels: np.ndarray, stats: np.
         left, top, width, height = (int(v) for v in stats[label, :4])
         box = np.s_[top : top + height, left : left + width]
         part = labels[box] == label
-        tint, darkest = median(flat[box][part]), quantile(flat[box][part], 0.95)
-        if tint < TINT_LOW * darkest:
-            mask[box][part & (flat[box] <= tint + threshold)] = 0
+        tint, strongest = median(flat[box][part]), quantile(flat[box][part], 0.95)
+        if tint < TINT_LOW * strongest:
+            region = flat[box]  # a view: written through
+            region[part] -= np.float32(tint)
+            mask[box][part & (region <= threshold)] = 0
             found = True
     return found
 

@@ -165,7 +165,7 @@ def find_lines(
             continue  # a stroke of the digit written in the box and touching it: only the box's sides are lines
         if not horizontal and owners[k] not in framed and any(entry(c, frame) for frame in outlines):
             continue  # a thin 1 standing free in a form's box is its entry, however tall beside the labels
-        if page and not horizontal and length < PAGE_PIECE * h and _whole(c, stats[owners[k]]):
+        if page and not horizontal and length < PAGE_PIECE * max(h, w) and _whole(c, stats[owners[k]]):
             continue  # a lone upright bar on a page, shorter than PAGE_PIECE of it, may be a 1: the model judges it
         if digit is not None and length >= LINE_OVER_DIGIT * digit:
             lines.add(k)
