@@ -65,7 +65,7 @@ def analyse(ink: np.ndarray, page: bool | None = None, border_at: np.ndarray | N
     threshold = max(MIN_CONTRAST, NOISE_SIGMAS * noise)
     mask = (flat > threshold).view(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if _untinted(flat, mask, labels, stats[:count], threshold):
+    if _untinted(flat, mask, labels, stats, threshold):
         count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     found = find_lines(mask, flat, labels, stats, page) if count > 1 else None
     lines, touching = None, np.zeros(0, np.int64)
@@ -118,9 +118,10 @@ def _untinted(flat: np.ndarray, mask: np.ndarray, labels: np.ndarray, stats: np.
         left, top, width, height = (int(v) for v in stats[label, :4])
         box = np.s_[top : top + height, left : left + width]
         part = labels[box] == label
-        tint, strongest = median(flat[box][part]), quantile(flat[box][part], 0.95)
+        region = flat[box]  # a view: written through
+        values = region[part]  # a copy, reordered by the two measures
+        tint, strongest = median(values), quantile(values, 0.95)
         if tint < TINT_LOW * strongest:
-            region = flat[box]  # a view: written through
             region[part] -= np.float32(tint)
             mask[box][part & (region <= threshold)] = 0
             found = True
